@@ -1,0 +1,31 @@
+#include "common/clock/clock.h"
+
+#include <chrono>
+
+namespace aurigraph {
+
+int64_t SteadyClock::NowNanos() const {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+const SteadyClock& SteadyClock::Instance() {
+  static const SteadyClock clock;
+  return clock;
+}
+
+int64_t WallClock::NowNanos() const { return UnixNanosNow(); }
+
+const WallClock& WallClock::Instance() {
+  static const WallClock clock;
+  return clock;
+}
+
+int64_t UnixNanosNow() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace aurigraph

@@ -1,0 +1,91 @@
+#include "common/units/units.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+
+namespace aurigraph {
+namespace {
+
+bool ParseNumber(absl::string_view text, double* value, absl::string_view* rest) {
+  size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) ||
+                             text[i] == '.' || text[i] == '-' || text[i] == '+' ||
+                             text[i] == 'e' || text[i] == 'E')) {
+    // Stop before a unit that starts with 'e' is impossible for ours, so 'e' is an exponent.
+    ++i;
+  }
+  if (i == 0) return false;
+  const std::string number(text.substr(0, i));
+  char* end = nullptr;
+  *value = std::strtod(number.c_str(), &end);
+  if (end != number.c_str() + number.size() || !std::isfinite(*value)) return false;
+  *rest = text.substr(i);
+  return true;
+}
+
+absl::string_view Trim(absl::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> ParseDuration(absl::string_view text) {
+  const absl::string_view trimmed = Trim(text);
+  double value = 0;
+  absl::string_view unit;
+  if (!ParseNumber(trimmed, &value, &unit)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid duration '", text, "'"));
+  }
+  unit = Trim(unit);
+  double scale = 0;
+  if (unit == "ns") scale = 1;
+  else if (unit == "us" || unit == "µs") scale = 1e3;
+  else if (unit == "ms") scale = 1e6;
+  else if (unit == "s") scale = 1e9;
+  else if (unit == "m") scale = 60e9;
+  else if (unit == "h") scale = 3600e9;
+  else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid duration '", text, "': expected a unit (ns, us, ms, s, m, h)"));
+  }
+  if (value < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid duration '", text, "': negative"));
+  }
+  const double nanos = value * scale;
+  if (nanos > 9.2e18) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid duration '", text, "': too large"));
+  }
+  return static_cast<int64_t>(std::llround(nanos));
+}
+
+absl::StatusOr<double> ParseRatio(absl::string_view text) {
+  const absl::string_view trimmed = Trim(text);
+  double value = 0;
+  absl::string_view rest;
+  if (!ParseNumber(trimmed, &value, &rest)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid ratio '", text, "'"));
+  }
+  rest = Trim(rest);
+  if (rest == "%") return value / 100.0;
+  if (rest.empty()) return value;
+  return absl::InvalidArgumentError(absl::StrCat("invalid ratio '", text, "'"));
+}
+
+std::string FormatDuration(int64_t nanos) {
+  char buf[64];
+  const double v = static_cast<double>(nanos);
+  if (nanos >= 3600'000'000'000LL) std::snprintf(buf, sizeof buf, "%.3gh", v / 3600e9);
+  else if (nanos >= 60'000'000'000LL) std::snprintf(buf, sizeof buf, "%.3gm", v / 60e9);
+  else if (nanos >= 1'000'000'000) std::snprintf(buf, sizeof buf, "%.4gs", v / 1e9);
+  else if (nanos >= 1'000'000) std::snprintf(buf, sizeof buf, "%.4gms", v / 1e6);
+  else if (nanos >= 1'000) std::snprintf(buf, sizeof buf, "%.4gus", v / 1e3);
+  else std::snprintf(buf, sizeof buf, "%lldns", static_cast<long long>(nanos));
+  return buf;
+}
+
+}  // namespace aurigraph

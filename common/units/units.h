@@ -1,0 +1,22 @@
+// Parsing of human-written quantities shared by scenarios and command lines:
+// durations ("250us", "20ms", "5s", "2m", "1h") and ratios ("0.1%", "0.001").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+
+namespace aurigraph {
+
+// Returns nanoseconds. A bare number is rejected: the unit is always required.
+absl::StatusOr<int64_t> ParseDuration(absl::string_view text);
+
+// "0.1%" -> 0.001, "0.25" -> 0.25.
+absl::StatusOr<double> ParseRatio(absl::string_view text);
+
+// Renders nanoseconds with the largest unit that keeps it readable ("1.5ms").
+std::string FormatDuration(int64_t nanos);
+
+}  // namespace aurigraph

@@ -1,0 +1,36 @@
+// The driver's view of "how to send": start a call in a slot with pre-built
+// request bytes, then wait for completions. Implementations own the wire
+// protocol (gRPC in production, a scripted fake in tests); the driver owns time.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace aurigraph::loadgen {
+
+class Transport {
+ public:
+  struct Completion {
+    uint32_t slot = 0;
+    int status_code = 0;  // gRPC status code numbering; 0 = OK
+  };
+
+  virtual ~Transport() = default;
+  // Starts a call for `operation` in `slot` (< the worker's in-flight bound);
+  // the slot is busy until its completion is returned by Next().
+  virtual void Start(uint32_t slot, uint32_t operation, std::string_view request) = 0;
+  // Waits at most `timeout_nanos` for a completion; false when none arrived.
+  virtual bool Next(int64_t timeout_nanos, Completion* completion) = 0;
+  // Asks every busy slot to finish now; each still produces a completion.
+  virtual void CancelAll() = 0;
+};
+
+// Builds the request bytes for one operation; one instance per worker, so it
+// may reuse its buffer: the view stays valid until the next Build() call.
+class RequestSource {
+ public:
+  virtual ~RequestSource() = default;
+  virtual std::string_view Build(uint64_t sequence) = 0;
+};
+
+}  // namespace aurigraph::loadgen

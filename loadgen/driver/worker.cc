@@ -1,0 +1,138 @@
+#include "loadgen/driver/worker.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace aurigraph::loadgen {
+
+void WorkerStats::Merge(const WorkerStats& other) {
+  if (operations.size() < other.operations.size()) operations.resize(other.operations.size());
+  for (size_t i = 0; i < other.operations.size(); ++i) operations[i].Merge(other.operations[i]);
+  schedule_lag.Add(other.schedule_lag);
+  generator_lag.Add(other.generator_lag);
+  sent += other.sent;
+  warmup_completions += other.warmup_completions;
+  delayed_by_in_flight_bound += other.delayed_by_in_flight_bound;
+  cancelled_at_drain += other.cancelled_at_drain;
+  if (other.first_send_nanos >= 0 &&
+      (first_send_nanos < 0 || other.first_send_nanos < first_send_nanos)) {
+    first_send_nanos = other.first_send_nanos;
+  }
+  last_completion_nanos = std::max(last_completion_nanos, other.last_completion_nanos);
+  measured_start_nanos = other.measured_start_nanos;
+}
+
+Worker::Worker(const Clock& clock, Transport& transport, std::vector<RequestSource*> sources,
+               std::unique_ptr<ArrivalSchedule> schedule, WorkerPlan plan)
+    : clock_(clock),
+      transport_(transport),
+      sources_(std::move(sources)),
+      schedule_(std::move(schedule)),
+      plan_(std::move(plan)),
+      rng_(plan_.seed * 0x2545F4914F6CDD1DULL + static_cast<uint64_t>(plan_.worker_index)),
+      slots_(plan_.max_in_flight),
+      next_sequence_(static_cast<uint64_t>(plan_.worker_index)) {
+  double sum = 0;
+  for (double w : plan_.operation_weights) cumulative_weights_.push_back(sum += w);
+  free_slots_.reserve(plan_.max_in_flight);
+  for (uint32_t i = plan_.max_in_flight; i > 0; --i) free_slots_.push_back(i - 1);
+  stats_.operations.resize(sources_.size());
+  stats_.measured_start_nanos = plan_.start_nanos + plan_.warmup_nanos;
+}
+
+bool Worker::MaySend(int64_t intended_nanos) const {
+  if (plan_.max_requests > 0 && stats_.sent >= plan_.max_requests) return false;
+  return plan_.duration_nanos <= 0 || intended_nanos < plan_.start_nanos + plan_.duration_nanos;
+}
+
+uint32_t Worker::PickOperation() {
+  if (cumulative_weights_.size() == 1) return 0;
+  std::uniform_real_distribution<double> pick(0.0, cumulative_weights_.back());
+  const double x = pick(rng_);
+  const auto it = std::upper_bound(cumulative_weights_.begin(), cumulative_weights_.end(), x);
+  return static_cast<uint32_t>(
+      std::min<size_t>(it - cumulative_weights_.begin(), cumulative_weights_.size() - 1));
+}
+
+void Worker::StartCall(int64_t intended_nanos, int64_t now) {
+  const uint32_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  const uint32_t operation = PickOperation();
+  slots_[slot] = Slot{intended_nanos, now, operation};
+  const int64_t lag = NanosToMicros(now - intended_nanos);
+  stats_.schedule_lag.Record(lag);
+  // A request that was due while every slot was busy waited for the system under
+  // test, not for the generator; only the others measure the generator's own lag.
+  if (saturated_since_ >= 0 && intended_nanos >= saturated_since_) {
+    ++stats_.delayed_by_in_flight_bound;
+  } else {
+    stats_.generator_lag.Record(lag);
+  }
+  if (stats_.first_send_nanos < 0) stats_.first_send_nanos = now;
+  ++stats_.sent;
+  const uint64_t sequence = next_sequence_;
+  next_sequence_ += static_cast<uint64_t>(plan_.worker_count);
+  transport_.Start(slot, operation, sources_[operation]->Build(sequence));
+  if (free_slots_.empty() && saturated_since_ < 0) saturated_since_ = now;
+}
+
+void Worker::Complete(const Transport::Completion& completion, int64_t now) {
+  const Slot& slot = slots_[completion.slot];
+  free_slots_.push_back(completion.slot);
+  stats_.last_completion_nanos = now;
+  if (slot.intended_nanos < stats_.measured_start_nanos) {
+    ++stats_.warmup_completions;
+    return;
+  }
+  stats_.operations[slot.operation].RecordCompletion(slot.intended_nanos, slot.sent_nanos, now,
+                                                     completion.status_code);
+}
+
+void Worker::Run(const std::atomic<bool>* stop) {
+  const bool open_loop = plan_.model == LoadModel::kOpenLoop;
+  int64_t next_intended = open_loop ? plan_.start_nanos + schedule_->Next() : plan_.start_nanos;
+  bool sending = true;
+  int64_t drain_deadline = std::numeric_limits<int64_t>::max();
+  bool cancelled = false;
+  const auto in_flight = [&] { return plan_.max_in_flight - free_slots_.size(); };
+
+  for (;;) {
+    int64_t now = clock_.NowNanos();
+    if (sending && stop != nullptr && stop->load(std::memory_order_relaxed)) sending = false;
+    if (sending) {
+      if (open_loop) {
+        while (next_intended <= now && MaySend(next_intended) && !free_slots_.empty()) {
+          StartCall(next_intended, now);
+          next_intended = plan_.start_nanos + schedule_->Next();
+        }
+        if (!MaySend(next_intended)) sending = false;
+      } else {
+        while (!free_slots_.empty() && MaySend(now)) StartCall(now, now);
+        if (!MaySend(now)) sending = false;
+      }
+      if (!free_slots_.empty()) saturated_since_ = -1;
+      if (!sending) drain_deadline = now + plan_.drain_timeout_nanos;
+    }
+    if (!sending && in_flight() == 0) break;
+    if (!sending && now >= drain_deadline && !cancelled) {
+      stats_.cancelled_at_drain = static_cast<int64_t>(in_flight());
+      transport_.CancelAll();
+      cancelled = true;
+    }
+
+    // Wake for the next due request, and at least every 50 ms to notice `stop`.
+    int64_t wake = cancelled ? now + 1'000'000'000 : drain_deadline;
+    if (sending) {
+      wake = now + 50'000'000;
+      if (open_loop && !free_slots_.empty()) wake = std::min(wake, next_intended);
+    }
+    Transport::Completion completion;
+    if (transport_.Next(std::max<int64_t>(0, wake - now), &completion)) {
+      Complete(completion, clock_.NowNanos());
+      // Collect whatever else has already completed before scheduling again.
+      while (transport_.Next(0, &completion)) Complete(completion, clock_.NowNanos());
+    }
+  }
+}
+
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,88 @@
+// One load-generating worker: decides when each request is sent (open loop from
+// an arrival schedule, or closed loop at fixed concurrency), starts it through a
+// Transport, and records its latency. Single-threaded and lock-free: each worker
+// owns its transport, schedule and stats; the runner merges stats afterwards.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "common/clock/clock.h"
+#include "loadgen/driver/transport.h"
+#include "loadgen/histogram/histogram.h"
+#include "loadgen/recorder/operation_stats.h"
+#include "loadgen/schedule/arrival_schedule.h"
+
+namespace aurigraph::loadgen {
+
+enum class LoadModel { kOpenLoop, kClosedLoop };
+
+struct WorkerPlan {
+  LoadModel model = LoadModel::kOpenLoop;
+  int64_t start_nanos = 0;           // clock time of the run's start
+  int64_t warmup_nanos = 0;          // requests intended before start + warmup are not recorded
+  int64_t duration_nanos = 0;        // no request is intended at or after start + duration; 0 = none
+  int64_t max_requests = 0;          // this worker's share of a request budget; 0 = none
+  uint32_t max_in_flight = 1;        // open loop: bound; closed loop: the concurrency
+  int64_t drain_timeout_nanos = 5'000'000'000;
+  std::vector<double> operation_weights;  // one per operation, > 0
+  uint64_t seed = 1;
+  int worker_index = 0;
+  int worker_count = 1;
+};
+
+struct WorkerStats {
+  std::vector<OperationStats> operations;
+  // Actual send minus intended send, every request (us).
+  Histogram schedule_lag = MakeLatencyHistogram();
+  // The same, only for requests that had a free slot when due: lag the generator itself caused.
+  Histogram generator_lag = MakeLatencyHistogram();
+  int64_t sent = 0;
+  int64_t warmup_completions = 0;
+  int64_t delayed_by_in_flight_bound = 0;  // requests due while every slot was busy
+  int64_t cancelled_at_drain = 0;          // still in flight when the drain timeout passed
+  int64_t first_send_nanos = -1;
+  int64_t last_completion_nanos = -1;
+  int64_t measured_start_nanos = 0;        // start + warmup
+  void Merge(const WorkerStats& other);
+};
+
+class Worker {
+ public:
+  // `sources[i]` builds requests for operation i; `schedule` is required in open loop.
+  Worker(const Clock& clock, Transport& transport, std::vector<RequestSource*> sources,
+         std::unique_ptr<ArrivalSchedule> schedule, WorkerPlan plan);
+
+  // Runs until the duration or request budget is spent and every call has
+  // completed (or been cancelled at the drain timeout). `stop` ends sending early.
+  void Run(const std::atomic<bool>* stop = nullptr);
+  const WorkerStats& stats() const { return stats_; }
+
+ private:
+  struct Slot {
+    int64_t intended_nanos = 0;
+    int64_t sent_nanos = 0;
+    uint32_t operation = 0;
+  };
+  bool MaySend(int64_t intended_nanos) const;
+  uint32_t PickOperation();
+  void StartCall(int64_t intended_nanos, int64_t now);
+  void Complete(const Transport::Completion& completion, int64_t now);
+
+  const Clock& clock_;
+  Transport& transport_;
+  std::vector<RequestSource*> sources_;
+  std::unique_ptr<ArrivalSchedule> schedule_;
+  WorkerPlan plan_;
+  std::vector<double> cumulative_weights_;
+  std::mt19937_64 rng_;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
+  int64_t saturated_since_ = -1;  // when every slot became busy, continuously since
+  uint64_t next_sequence_;
+  WorkerStats stats_;
+};
+
+}  // namespace aurigraph::loadgen

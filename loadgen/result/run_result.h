@@ -1,0 +1,81 @@
+// The versioned result of a run: the contract between running and everything
+// that reads a run afterwards (summaries, gates, reports, comparisons). Holds
+// full histograms, so percentiles are exact and results can be merged later.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "loadgen/histogram/histogram.h"
+
+namespace aurigraph::loadgen {
+
+inline constexpr int kResultSchemaVersion = 1;
+
+struct OperationResult {
+  std::string name;
+  std::string rpc;
+  int64_t requests = 0;  // completed after warm-up
+  int64_t ok = 0;
+  std::map<std::string, int64_t> status_codes;  // by gRPC code name, including OK
+  double achieved_rate = 0;                     // completions/second over the measured window
+  double target_rate = 0;                       // open loop: this operation's share; 0 in closed loop
+  std::shared_ptr<Histogram> corrected;         // us, from the intended send time
+  std::shared_ptr<Histogram> uncorrected;       // us, from the actual send time
+  int64_t errors() const { return requests - ok; }
+  double error_ratio() const { return requests == 0 ? 0 : static_cast<double>(errors()) / requests; }
+};
+
+struct GeneratorHealth {
+  bool kept_up = true;
+  std::string verdict;  // why not, when it did not keep up
+  std::shared_ptr<Histogram> schedule_lag;   // us, every request
+  std::shared_ptr<Histogram> generator_lag;  // us, requests that had a free slot
+  int64_t max_generator_lag_p99_us = 0;      // the bound applied
+  int64_t sent = 0;
+  int64_t delayed_by_in_flight_bound = 0;
+  int64_t cancelled_at_drain = 0;
+  int64_t warmup_completions = 0;
+};
+
+struct GateResult {
+  std::string expression;
+  std::string operation;  // empty = all operations
+  std::string metric;
+  std::string unit;
+  double measured = 0;
+  double limit = 0;
+  bool passed = false;
+  std::string message;  // "p99 = 25.1ms, limit < 20ms"
+};
+
+struct RunResult {
+  int schema_version = kResultSchemaVersion;
+  std::string tool_version;
+  std::string host;
+  std::string scenario_name;
+  std::string scenario_json;  // the scenario as run
+  std::string target;
+  std::string load_model;  // "open" or "closed"
+  double target_rate = 0;
+  int64_t start_unix_nanos = 0;
+  int64_t end_unix_nanos = 0;
+  double measured_seconds = 0;  // the window rates are computed over
+  std::vector<OperationResult> operations;
+  OperationResult total;
+  GeneratorHealth generator;
+  std::vector<GateResult> gates;
+  bool passed() const;
+};
+
+std::string ResultToJson(const RunResult& result);
+// `source` names the input in errors. Rejects other schemas and corrupt histograms.
+absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::string& source);
+absl::StatusOr<RunResult> ReadResultFile(const std::string& path);
+absl::Status WriteResultFile(const RunResult& result, const std::string& path);
+
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,27 @@
+// Runs a scenario against a gRPC target: resolves and compiles its operations,
+// connects, runs the workers on their own threads, merges what they measured
+// and checks the gates. Returns the result, or an error status:
+// INVALID_ARGUMENT / NOT_FOUND for bad input, UNAVAILABLE when the target
+// cannot be reached.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock/clock.h"
+#include "loadgen/result/run_result.h"
+#include "loadgen/scenario/scenario.h"
+
+namespace aurigraph::loadgen {
+
+struct RunOptions {
+  std::string target;  // overrides the scenario's target when not empty
+  const Clock* clock = &SteadyClock::Instance();
+  // Set to stop sending early; in-flight requests still drain.
+  const std::atomic<bool>* stop = nullptr;
+};
+
+absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions& options);
+
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,297 @@
+#include "loadgen/scenario/scenario.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/units/units.h"
+
+namespace aurigraph::loadgen {
+namespace {
+
+// Plain scalars get their natural JSON type; quoted ones stay strings.
+nlohmann::json ToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      nlohmann::json object = nlohmann::json::object();
+      for (const auto& entry : node) object[entry.first.as<std::string>()] = ToJson(entry.second);
+      return object;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::json array = nlohmann::json::array();
+      for (const auto& item : node) array.push_back(ToJson(item));
+      return array;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string text = node.Scalar();
+      if (node.Tag() == "!") return text;
+      if (text == "true" || text == "false") return text == "true";
+      if (text == "null" || text == "~") return nullptr;
+      int64_t i = 0;
+      if (YAML::convert<int64_t>::decode(node, i) && text.find_first_of(".eE") == std::string::npos) {
+        return i;
+      }
+      double d = 0;
+      if (YAML::convert<double>::decode(node, d) && !text.empty() &&
+          (std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '-')) {
+        return d;
+      }
+      return text;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  absl::Status CheckKeys(const YAML::Node& map, const std::string& where,
+                         const std::set<std::string>& allowed) const {
+    if (!map.IsMap()) return Error(where, "must be a mapping");
+    for (const auto& entry : map) {
+      const std::string key = entry.first.as<std::string>();
+      if (allowed.count(key) == 0) {
+        return Error(where.empty() ? key : absl::StrCat(where, ".", key), "unknown key");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Error(const std::string& where, const std::string& what) const {
+    return absl::InvalidArgumentError(absl::StrCat(source_, ": ", where, ": ", what));
+  }
+
+  template <typename T>
+  absl::Status Number(const YAML::Node& node, const std::string& where, T* out, T min) const {
+    T value{};
+    if (!node.IsScalar() || !YAML::convert<T>::decode(node, value)) {
+      return Error(where, absl::StrCat("expected a number, got '", Dump(node), "'"));
+    }
+    if (value < min) return Error(where, absl::StrCat("must be >= ", min));
+    *out = value;
+    return absl::OkStatus();
+  }
+
+  absl::Status Duration(const YAML::Node& node, const std::string& where, int64_t* out) const {
+    if (!node.IsScalar()) return Error(where, "expected a duration such as 10s");
+    auto nanos = ParseDuration(node.Scalar());
+    if (!nanos.ok()) return Error(where, std::string(nanos.status().message()));
+    *out = *nanos;
+    return absl::OkStatus();
+  }
+
+  absl::Status String(const YAML::Node& node, const std::string& where, std::string* out) const {
+    if (!node.IsScalar()) return Error(where, "expected a string");
+    *out = node.Scalar();
+    return absl::OkStatus();
+  }
+
+  static std::string Dump(const YAML::Node& node) {
+    YAML::Emitter emitter;
+    emitter << YAML::Flow << node;
+    return emitter.c_str();
+  }
+
+ private:
+  std::string source_;
+};
+
+#define RETURN_IF_ERROR(expr)                                \
+  do {                                                       \
+    if (auto status_ = (expr); !status_.ok()) return status_; \
+  } while (0)
+
+absl::Status ApplyOverride(YAML::Node root, const std::string& assignment,
+                           const std::string& source) {
+  const size_t eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--set ", assignment, ": expected key=value, e.g. --set duration=5s"));
+  }
+  const std::string key = assignment.substr(0, eq);
+  YAML::Node value;
+  try {
+    value = YAML::Load(assignment.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("--set ", key, ": ", e.msg));
+  }
+  std::vector<std::string> parts = absl::StrSplit(key, '.');
+  YAML::Node node = root;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& part = parts[i];
+    const bool last = i + 1 == parts.size();
+    if (node.IsSequence()) {
+      size_t index = 0;
+      if (!absl::SimpleAtoi(part, &index) || index >= node.size()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--set ", key, ": '", part, "' is not an index of ", source));
+      }
+      if (last) {
+        node[index] = value;
+      } else {
+        node.reset(node[index]);
+      }
+      continue;
+    }
+    if (last) {
+      node[part] = value;
+    } else {
+      YAML::Node next = node[part];
+      if (!next.IsDefined() || next.IsNull()) {
+        node[part] = YAML::Node(YAML::NodeType::Map);
+        next = node[part];
+      }
+      node.reset(next);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseLoad(const Reader& r, const YAML::Node& load, Scenario& s) {
+  RETURN_IF_ERROR(r.CheckKeys(load, "load", {"model", "rate", "arrival", "concurrency"}));
+  std::string model = "open";
+  if (load["model"]) RETURN_IF_ERROR(r.String(load["model"], "load.model", &model));
+  if (model == "open") s.model = LoadModel::kOpenLoop;
+  else if (model == "closed") s.model = LoadModel::kClosedLoop;
+  else return r.Error("load.model", absl::StrCat("'", model, "' is not open or closed"));
+  if (s.model == LoadModel::kOpenLoop) {
+    if (!load["rate"]) return r.Error("load.rate", "required for an open-loop run");
+    RETURN_IF_ERROR(r.Number(load["rate"], "load.rate", &s.rate, 0.0));
+    if (s.rate <= 0 || s.rate > 1e8) {
+      return r.Error("load.rate", absl::StrCat("impossible rate ", s.rate, " (0 < rate <= 1e8 per second)"));
+    }
+    if (load["concurrency"]) return r.Error("load.concurrency", "only for a closed-loop run");
+  } else {
+    if (!load["concurrency"]) return r.Error("load.concurrency", "required for a closed-loop run");
+    RETURN_IF_ERROR(r.Number(load["concurrency"], "load.concurrency", &s.concurrency, 1));
+    if (load["rate"]) return r.Error("load.rate", "only for an open-loop run");
+  }
+  if (load["arrival"]) {
+    std::string arrival;
+    RETURN_IF_ERROR(r.String(load["arrival"], "load.arrival", &arrival));
+    if (arrival == "constant") s.arrival = ArrivalProcess::kConstant;
+    else if (arrival == "poisson") s.arrival = ArrivalProcess::kPoisson;
+    else return r.Error("load.arrival", absl::StrCat("'", arrival, "' is not constant or poisson"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t index, Scenario& s) {
+  const std::string where = absl::StrCat("operations.", index);
+  RETURN_IF_ERROR(r.CheckKeys(node, where, {"name", "rpc", "weight", "request", "deadline"}));
+  OperationSpec op;
+  if (!node["rpc"]) return r.Error(where + ".rpc", "required");
+  RETURN_IF_ERROR(r.String(node["rpc"], where + ".rpc", &op.rpc));
+  op.name = op.rpc.substr(op.rpc.find('/') == std::string::npos ? 0 : op.rpc.find('/') + 1);
+  if (node["name"]) RETURN_IF_ERROR(r.String(node["name"], where + ".name", &op.name));
+  if (node["weight"]) {
+    RETURN_IF_ERROR(r.Number(node["weight"], where + ".weight", &op.weight, 0.0));
+    if (op.weight <= 0) return r.Error(where + ".weight", "must be > 0");
+  }
+  if (node["deadline"]) RETURN_IF_ERROR(r.Duration(node["deadline"], where + ".deadline", &op.deadline_nanos));
+  op.request_json = node["request"] ? ToJson(node["request"]).dump() : "{}";
+  if (node["request"] && !node["request"].IsMap()) return r.Error(where + ".request", "must be a mapping");
+  for (const OperationSpec& other : s.operations) {
+    if (other.name == op.name) return r.Error(where + ".name", absl::StrCat("duplicate operation name '", op.name, "'"));
+  }
+  s.operations.push_back(std::move(op));
+  return absl::OkStatus();
+}
+
+absl::Status ParseGates(const Reader& r, const YAML::Node& gates, Scenario& s) {
+  if (!gates.IsSequence()) return r.Error("gates", "must be a list");
+  for (size_t i = 0; i < gates.size(); ++i) {
+    const std::string where = absl::StrCat("gates.", i);
+    GateSpec gate;
+    if (gates[i].IsScalar()) {
+      gate.expression = gates[i].Scalar();
+    } else {
+      RETURN_IF_ERROR(r.CheckKeys(gates[i], where, {"gate", "operation"}));
+      if (!gates[i]["gate"]) return r.Error(where + ".gate", "required");
+      RETURN_IF_ERROR(r.String(gates[i]["gate"], where + ".gate", &gate.expression));
+      if (gates[i]["operation"]) RETURN_IF_ERROR(r.String(gates[i]["operation"], where + ".operation", &gate.operation));
+    }
+    s.gates.push_back(std::move(gate));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
+  RETURN_IF_ERROR(r.CheckKeys(root, "",
+                              {"name", "description", "target", "duration", "warmup", "requests",
+                               "workers", "connections", "max_in_flight", "load", "seed",
+                               "max_generator_lag", "drain_timeout", "connect_timeout",
+                               "operations", "gates"}));
+  Scenario s;
+  if (root["name"]) RETURN_IF_ERROR(r.String(root["name"], "name", &s.name));
+  if (root["description"]) RETURN_IF_ERROR(r.String(root["description"], "description", &s.description));
+  if (root["target"]) RETURN_IF_ERROR(r.String(root["target"], "target", &s.target));
+  if (root["duration"]) RETURN_IF_ERROR(r.Duration(root["duration"], "duration", &s.duration_nanos));
+  if (root["warmup"]) RETURN_IF_ERROR(r.Duration(root["warmup"], "warmup", &s.warmup_nanos));
+  if (root["requests"]) RETURN_IF_ERROR(r.Number(root["requests"], "requests", &s.requests, int64_t{1}));
+  if (root["workers"]) RETURN_IF_ERROR(r.Number(root["workers"], "workers", &s.workers, 1));
+  if (root["connections"]) RETURN_IF_ERROR(r.Number(root["connections"], "connections", &s.connections, 1));
+  if (root["max_in_flight"]) RETURN_IF_ERROR(r.Number(root["max_in_flight"], "max_in_flight", &s.max_in_flight, 1));
+  if (root["seed"]) RETURN_IF_ERROR(r.Number(root["seed"], "seed", &s.seed, uint64_t{0}));
+  if (root["max_generator_lag"]) RETURN_IF_ERROR(r.Duration(root["max_generator_lag"], "max_generator_lag", &s.max_generator_lag_nanos));
+  if (root["drain_timeout"]) RETURN_IF_ERROR(r.Duration(root["drain_timeout"], "drain_timeout", &s.drain_timeout_nanos));
+  if (root["connect_timeout"]) RETURN_IF_ERROR(r.Duration(root["connect_timeout"], "connect_timeout", &s.connect_timeout_nanos));
+  if (s.workers > 1024) return r.Error("workers", "at most 1024");
+  if (s.connections > 4096) return r.Error("connections", "at most 4096");
+  if (s.max_in_flight > 1'000'000) return r.Error("max_in_flight", "at most 1000000");
+  if (s.duration_nanos == 0 && s.requests == 0) {
+    return r.Error("duration", "a run needs a duration or a request count");
+  }
+  if (!root["load"]) return r.Error("load", "required (model: open with a rate, or closed with a concurrency)");
+  RETURN_IF_ERROR(ParseLoad(r, root["load"], s));
+  if (s.model == LoadModel::kClosedLoop && s.concurrency < s.workers) s.workers = s.concurrency;
+  if (!root["operations"] || !root["operations"].IsSequence() || root["operations"].size() == 0) {
+    return r.Error("operations", "a non-empty list is required");
+  }
+  for (size_t i = 0; i < root["operations"].size(); ++i) {
+    RETURN_IF_ERROR(ParseOperation(r, root["operations"][i], i, s));
+  }
+  if (root["gates"]) RETURN_IF_ERROR(ParseGates(r, root["gates"], s));
+  s.effective_json = ToJson(root).dump();
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source,
+                                       const std::vector<std::string>& overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::ParserException& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ":", e.mark.line + 1, ":",
+                                                   e.mark.column + 1, ": invalid YAML: ", e.msg));
+  }
+  if (!root.IsMap()) return absl::InvalidArgumentError(absl::StrCat(source, ": not a YAML mapping"));
+  for (const std::string& assignment : overrides) {
+    RETURN_IF_ERROR(ApplyOverride(root, assignment, source));
+  }
+  try {
+    return ParseTree(Reader(source), root);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.msg));
+  }
+}
+
+absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path,
+                                          const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read scenario file"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseScenario(text.str(), path, overrides);
+}
+
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,58 @@
+// A load scenario: what to call, how hard, for how long, and which SLO gates
+// the run must pass. Parsed strictly from YAML (unknown keys are errors) after
+// command-line overrides (`--set load.rate=500`) are applied to the YAML tree.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "loadgen/driver/worker.h"
+#include "loadgen/schedule/arrival_schedule.h"
+
+namespace aurigraph::loadgen {
+
+struct OperationSpec {
+  std::string name;
+  std::string rpc;           // "package.Service/Method"
+  double weight = 1;
+  std::string request_json;  // request template (see payload/request_template.h)
+  int64_t deadline_nanos = 0;
+};
+
+struct GateSpec {
+  std::string expression;  // "p99 < 20ms", "error_ratio < 0.1%", "rate_ratio >= 99%"
+  std::string operation;   // empty: all operations together
+};
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  std::string target;
+  int64_t duration_nanos = 0;
+  int64_t warmup_nanos = 0;
+  int64_t requests = 0;
+  int workers = 1;
+  int connections = 1;
+  int max_in_flight = 256;  // per worker
+  LoadModel model = LoadModel::kOpenLoop;
+  double rate = 0;          // open loop, requests/second in total
+  ArrivalProcess arrival = ArrivalProcess::kConstant;
+  int concurrency = 0;      // closed loop, in total
+  uint64_t seed = 1;
+  int64_t max_generator_lag_nanos = 10'000'000;  // p99 bound for "the generator kept up"
+  int64_t drain_timeout_nanos = 5'000'000'000;
+  int64_t connect_timeout_nanos = 5'000'000'000;
+  std::vector<OperationSpec> operations;
+  std::vector<GateSpec> gates;
+  std::string effective_json;  // the scenario as run (after overrides), as JSON
+};
+
+// `source` names the input in error messages (a path, or "<string>").
+absl::StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source,
+                                       const std::vector<std::string>& overrides);
+absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path,
+                                          const std::vector<std::string>& overrides);
+
+}  // namespace aurigraph::loadgen

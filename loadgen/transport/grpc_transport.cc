@@ -1,0 +1,128 @@
+#include "loadgen/transport/grpc_transport.h"
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+
+namespace aurigraph::loadgen {
+namespace {
+
+gpr_timespec AfterNanos(int64_t nanos) {
+  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(nanos, GPR_TIMESPAN));
+}
+
+}  // namespace
+
+struct GrpcTransport::Call {
+  std::optional<grpc::ClientContext> context;
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> reader;
+  bool busy = false;
+};
+
+struct GrpcTransport::Impl {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
+  std::vector<GrpcMethod> methods;
+  std::vector<Call> calls;
+  grpc::CompletionQueue queue;
+  size_t next_stub = 0;
+};
+
+std::vector<std::shared_ptr<grpc::Channel>> CreateChannels(const std::string& target, int count) {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int i = 0; i < count; ++i) {
+    grpc::ChannelArguments args;
+    // Channels with identical arguments share one TCP connection; a local
+    // subchannel pool and a distinct argument give each channel its own.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("aurigraph.loadgen.channel", i);
+    args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+    channels.push_back(
+        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+  }
+  return channels;
+}
+
+absl::Status WaitForConnection(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
+                               const std::string& target, int64_t timeout_nanos) {
+  const gpr_timespec deadline = AfterNanos(timeout_nanos);
+  for (const auto& channel : channels) {
+    if (!channel->WaitForConnected(deadline)) {
+      return absl::UnavailableError(absl::StrCat("target ", target, " unreachable: no connection within ",
+                                                 timeout_nanos / 1'000'000, " ms"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+GrpcTransport::GrpcTransport(std::vector<std::shared_ptr<grpc::Channel>> channels,
+                             std::vector<GrpcMethod> methods, uint32_t slots)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->channels = std::move(channels);
+  for (const auto& channel : impl_->channels) {
+    impl_->stubs.push_back(std::make_unique<grpc::GenericStub>(channel));
+  }
+  impl_->methods = std::move(methods);
+  impl_->calls = std::vector<Call>(slots);
+}
+
+GrpcTransport::~GrpcTransport() {
+  CancelAll();
+  Completion ignored;
+  while (std::any_of(impl_->calls.begin(), impl_->calls.end(), [](const Call& c) { return c.busy; })) {
+    if (!Next(1'000'000'000, &ignored)) break;
+  }
+  impl_->queue.Shutdown();
+  void* tag;
+  bool ok;
+  while (impl_->queue.Next(&tag, &ok)) {
+  }
+}
+
+void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view request) {
+  Call& call = impl_->calls[slot];
+  const GrpcMethod& method = impl_->methods[operation];
+  call.context.emplace();
+  if (method.deadline_nanos > 0) {
+    call.context->set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::nanoseconds(method.deadline_nanos));
+  }
+  grpc::Slice slice(request.data(), request.size());
+  grpc::ByteBuffer buffer(&slice, 1);
+  grpc::GenericStub& stub = *impl_->stubs[impl_->next_stub];
+  impl_->next_stub = (impl_->next_stub + 1) % impl_->stubs.size();
+  call.reader = stub.PrepareUnaryCall(&*call.context, method.path, buffer, &impl_->queue);
+  call.busy = true;
+  call.reader->StartCall();
+  call.reader->Finish(&call.response, &call.status,
+                      reinterpret_cast<void*>(static_cast<uintptr_t>(slot) + 1));
+}
+
+bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
+  void* tag = nullptr;
+  bool ok = false;
+  const auto outcome = impl_->queue.AsyncNext(&tag, &ok, AfterNanos(timeout_nanos));
+  if (outcome != grpc::CompletionQueue::GOT_EVENT) return false;
+  const auto slot = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(tag) - 1);
+  Call& call = impl_->calls[slot];
+  completion->slot = slot;
+  completion->status_code = ok ? call.status.error_code() : grpc::StatusCode::CANCELLED;
+  call.busy = false;
+  call.reader.reset();
+  call.response.Clear();
+  return true;
+}
+
+void GrpcTransport::CancelAll() {
+  for (Call& call : impl_->calls) {
+    if (call.busy) call.context->TryCancel();
+  }
+}
+
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,49 @@
+// Sends pre-serialized requests as gRPC unary calls through the generic stub,
+// one completion queue per worker, so any method can be driven without knowing
+// its message types. Knows nothing of schedules, histograms or results.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "loadgen/driver/transport.h"
+
+namespace grpc {
+class Channel;
+}
+
+namespace aurigraph::loadgen {
+
+struct GrpcMethod {
+  std::string path;           // "/package.Service/Method"
+  int64_t deadline_nanos = 0;  // per call; 0 = none
+};
+
+// `count` channels to `target`, each its own TCP connection.
+std::vector<std::shared_ptr<grpc::Channel>> CreateChannels(const std::string& target, int count);
+
+// Waits until every channel is connected; UNAVAILABLE naming the target otherwise.
+absl::Status WaitForConnection(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
+                               const std::string& target, int64_t timeout_nanos);
+
+class GrpcTransport final : public Transport {
+ public:
+  // Calls go round-robin over `channels`; at most `slots` calls are in flight.
+  GrpcTransport(std::vector<std::shared_ptr<grpc::Channel>> channels,
+                std::vector<GrpcMethod> methods, uint32_t slots);
+  ~GrpcTransport() override;
+
+  void Start(uint32_t slot, uint32_t operation, std::string_view request) override;
+  bool Next(int64_t timeout_nanos, Completion* completion) override;
+  void CancelAll() override;
+
+ private:
+  struct Call;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aurigraph::loadgen

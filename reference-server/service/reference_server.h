@@ -1,0 +1,60 @@
+// The bundled reference implementation of the Aurigraph API, served over gRPC
+// (callback API) with health checking and server reflection, and with fault
+// injection applied to every response so the harness can be checked against
+// known ground truth.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock/clock.h"
+#include "common/status_codes/status_codes.h"
+#include "reference-server/approval/approval_store.h"
+#include "reference-server/faults/fault_injector.h"
+#include "reference-server/transaction/transaction_store.h"
+
+namespace aurigraph::refserver {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:0";  // port 0 picks a free port
+  FaultConfig faults;
+  ApprovalStore::Options approvals;
+  TransactionStore::Options transactions;
+  int64_t sweep_interval_nanos = 1'000'000'000;
+  const Clock* monotonic_clock = &SteadyClock::Instance();  // fault timing
+  const Clock* wall_clock = &WallClock::Instance();         // timestamps, deadlines
+};
+
+// RPCs finished by the server, by final status code (injected errors included).
+struct HandledCounters {
+  std::array<std::atomic<int64_t>, kStatusCodeCount> by_code{};
+  int64_t total() const;
+};
+
+class ReferenceServer {
+ public:
+  // UNAVAILABLE when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<ReferenceServer>> Start(const ServerOptions& options);
+  ~ReferenceServer();
+
+  std::string address() const;  // "HOST:PORT" with the bound port
+  int port() const;
+  // Stops accepting calls, finishes in-flight ones (up to `grace_nanos`), stops background work.
+  void Shutdown(int64_t grace_nanos = 2'000'000'000);
+  void Wait();
+
+  const HandledCounters& handled() const;
+  const ApprovalStore& approvals() const;
+  const TransactionStore& transactions() const;
+
+ private:
+  struct Impl;
+  explicit ReferenceServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aurigraph::refserver

@@ -1,0 +1,61 @@
+// Transactions behind TransactionService: each is validated (required fields,
+// content hash) and stored under its unique id; a repeated id is rejected.
+// Memory is bounded: the oldest transactions are forgotten beyond `max_stored`
+// (duplicate detection covers that window). Thread-safe (sharded locks).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "aurigraph/transaction/v1/transaction.pb.h"
+#include "common/clock/clock.h"
+
+namespace aurigraph::refserver {
+
+// Lower-case hex SHA-256 of id, sender, receiver, amount, nonce and memo joined with "\n".
+std::string TransactionContentHash(const transaction::v1::Transaction& tx);
+
+class TransactionStore {
+ public:
+  struct Options {
+    int64_t max_stored = 1'000'000;
+    int max_batch = 10'000;
+  };
+  struct Counters {
+    std::atomic<int64_t> accepted{0}, rejected{0}, batches{0}, evicted{0};
+  };
+
+  // `clock` reads Unix-epoch nanoseconds.
+  TransactionStore(const Clock& clock, Options options);
+
+  absl::StatusOr<transaction::v1::TransactionResponse> Submit(const transaction::v1::Transaction& tx);
+  // Whole-batch errors (too many transactions) fail the call; per-transaction
+  // outcomes are reported in the response.
+  absl::StatusOr<transaction::v1::BatchResponse> SubmitBatch(const transaction::v1::BatchRequest& batch);
+  absl::StatusOr<transaction::v1::Transaction> Get(const std::string& id) const;
+  int64_t size() const;
+  const Counters& counters() const { return counters_; }
+
+ private:
+  struct Shard {
+    mutable std::mutex mutex;
+    std::unordered_map<std::string, transaction::v1::Transaction> by_id;
+    std::deque<std::string> arrival_order;
+  };
+  Shard& ShardFor(const std::string& id) const;
+  absl::Status Validate(const transaction::v1::Transaction& tx) const;
+
+  const Clock& clock_;
+  Options options_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  Counters counters_;
+};
+
+}  // namespace aurigraph::refserver

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# End-to-end: the binaries as a user runs them. Every bad input gets one clear
+# line and the documented exit code; a real run writes a readable result.
+set -u
+LOADGEN=$1
+REFSERVER=$2
+SCENARIOS=$3
+WORK=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+  [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+passed=0
+failed=0
+
+check() {  # name, expected exit, expected stderr fragment (or ""), command...
+  local name=$1 want=$2 fragment=$3
+  shift 3
+  "$@" >"$WORK/out" 2>"$WORK/err"
+  local rc=$?
+  local lines
+  lines=$(grep -c . "$WORK/err")
+  if [[ $rc -ne $want ]]; then
+    echo "FAIL $name: exit $rc, want $want"; cat "$WORK/err"; failed=$((failed + 1)); return
+  fi
+  if [[ -n $fragment ]] && { ! grep -qF -- "$fragment" "$WORK/err" || [[ $lines -ne 1 ]]; }; then
+    echo "FAIL $name: want one stderr line containing '$fragment', got:"; cat "$WORK/err"
+    failed=$((failed + 1)); return
+  fi
+  echo "ok   $name"
+  passed=$((passed + 1))
+}
+
+"$REFSERVER" --listen 127.0.0.1:0 >"$WORK/server.out" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 50); do grep -q "listening on" "$WORK/server.out" && break; sleep 0.1; done
+ADDR=$(awk '/^listening on /{print $3}' "$WORK/server.out")
+[[ -n $ADDR ]] || { echo "FAIL reference server did not start"; cat "$WORK/server.out"; exit 1; }
+
+cat >"$WORK/ok.yaml" <<YAML
+duration: 1s
+load: {model: open, rate: 200}
+operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
+gates: ["p99 < 1s", "error_ratio < 1%"]
+YAML
+printf 'duration: 1s\nload: {model: open, rate: 10\n' >"$WORK/malformed.yaml"
+printf 'duration: 1s\nspeed: 11\nload: {model: open, rate: 10}\noperations: [{rpc: a.B/C}]\n' >"$WORK/unknown-key.yaml"
+printf 'duration: 1s\nload: {model: open, rate: 10}\noperations: [{name: n, rpc: aurigraph.approval.v1.ApprovalService/Teleport}]\n' >"$WORK/unknown-rpc.yaml"
+printf 'duration: 1s\nload: {model: open, rate: 10}\noperations: [{name: n, rpc: aurigraph.approval.v1.ApprovalService/CheckHealth, request: {colour: red}}]\n' >"$WORK/bad-request.yaml"
+
+check "loadgen --version" 0 "" "$LOADGEN" --version
+grep -q "^aurigraph-loadgen [0-9]" "$WORK/out" || { echo "FAIL version text"; failed=$((failed + 1)); }
+check "loadgen --help" 0 "" "$LOADGEN" --help
+check "loadgen run --help" 0 "" "$LOADGEN" run --help
+check "refserver --version" 0 "" "$REFSERVER" --version
+check "refserver --help" 0 "" "$REFSERVER" --help
+check "no command" 2 "" "$LOADGEN"
+check "unknown command" 2 "unknown command 'fly'" "$LOADGEN" fly
+check "unknown flag" 2 "unrecognised option '--bogus'" "$LOADGEN" run "$WORK/ok.yaml" --bogus
+check "missing scenario file" 2 "nope.yaml: cannot read scenario file" "$LOADGEN" run "$WORK/nope.yaml"
+check "malformed scenario" 2 "malformed.yaml:3:1: invalid YAML" "$LOADGEN" run "$WORK/malformed.yaml"
+check "unknown key" 2 "unknown-key.yaml: speed: unknown key" "$LOADGEN" run "$WORK/unknown-key.yaml"
+check "unknown rpc" 2 "operation 'n': unknown rpc 'aurigraph.approval.v1.ApprovalService/Teleport'" \
+  "$LOADGEN" run "$WORK/unknown-rpc.yaml" --target "$ADDR"
+check "request not matching" 2 "operation 'n': unknown field 'colour' in message aurigraph.common.v1.HealthRequest" \
+  "$LOADGEN" run "$WORK/bad-request.yaml" --target "$ADDR"
+check "impossible rate" 2 "load.rate: impossible rate 0" "$LOADGEN" run "$WORK/ok.yaml" --set load.rate=0
+check "unknown --set key" 2 "ok.yaml: warp: unknown key" "$LOADGEN" run "$WORK/ok.yaml" --set warp=9
+check "bad gate" 2 "gate 'p99 ~ 1s'" "$LOADGEN" run "$WORK/ok.yaml" --set 'gates=["p99 ~ 1s"]' --target "$ADDR"
+check "no target" 2 "no target" "$LOADGEN" run "$WORK/ok.yaml"
+check "unreachable target" 3 "target 127.0.0.1:1 unreachable" \
+  "$LOADGEN" run "$WORK/ok.yaml" --target 127.0.0.1:1 --set connect_timeout=300ms
+check "refserver bad latency" 2 "--latency warp:1ms" "$REFSERVER" --latency warp:1ms
+check "refserver port in use" 3 "cannot listen on $ADDR" "$REFSERVER" --listen "$ADDR"
+
+check "passing run" 0 "" "$LOADGEN" run "$WORK/ok.yaml" --target "$ADDR" --out "$WORK/pass"
+grep -q "gate PASS  p99 < 1s" "$WORK/out" || { echo "FAIL summary lacks the gate line"; failed=$((failed + 1)); }
+python3 - "$WORK/pass/result.json" <<'PY' || failed=$((failed + 1))
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["schema"] == "aurigraph-loadbench/result" and r["verdict"] == "pass", r["verdict"]
+op = r["operations"][0]
+assert op["requests"] == 200 and op["ok"] == 200, op["requests"]
+assert op["histograms"]["corrected"].startswith("HISTF")
+print("ok   result.json content")
+PY
+
+check "failing gate" 1 "" "$LOADGEN" run "$WORK/ok.yaml" --target "$ADDR" --out "$WORK/fail" --set 'gates=["p50 < 1us"]'
+grep -q "gate FAIL  p50 < 1us: p50 = .*, limit < 1us" "$WORK/out" || { echo "FAIL gate failure not explained"; cat "$WORK/out"; failed=$((failed + 1)); }
+[[ -f $WORK/fail/result.json ]] || { echo "FAIL a failed gate must still write the result"; failed=$((failed + 1)); }
+
+check "quickstart scenario (shortened)" 0 "" "$LOADGEN" run "$SCENARIOS/quickstart.yaml" --target "$ADDR" \
+  --out "$WORK/qs" --set duration=3s --set warmup=1s
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]

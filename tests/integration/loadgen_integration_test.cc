@@ -1,0 +1,184 @@
+// The loadgen against the reference server over real gRPC on loopback,
+// including the two accuracy checks against injected ground truth.
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "loadgen/runner/runner.h"
+#include "loadgen/scenario/scenario.h"
+#include "reference-server/service/reference_server.h"
+
+namespace aurigraph {
+namespace {
+
+using loadgen::RunResult;
+
+std::unique_ptr<refserver::ReferenceServer> StartServer(refserver::FaultConfig faults = {}) {
+  refserver::ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.faults = faults;
+  auto server = refserver::ReferenceServer::Start(options);
+  EXPECT_TRUE(server.ok()) << server.status();
+  return *std::move(server);
+}
+
+absl::StatusOr<RunResult> RunYaml(const std::string& yaml, const std::string& target) {
+  auto scenario = loadgen::ParseScenario(yaml, "test.yaml", {});
+  if (!scenario.ok()) return scenario.status();
+  loadgen::RunOptions options;
+  options.target = target;
+  return loadgen::RunScenario(*scenario, options);
+}
+
+constexpr const char* kMixed = R"(
+name: mixed
+duration: 3s
+workers: 2
+connections: 2
+load: {model: open, rate: 1000}
+operations:
+  - name: approvals
+    rpc: aurigraph.approval.v1.ApprovalService/SubmitApprovalRequest
+    request: {approval_id: "it-${uuid}", total_validators: 3, required_approvals: 2}
+  - name: transactions
+    rpc: aurigraph.transaction.v1.TransactionService/SubmitTransaction
+    request:
+      id: "it-${seq}"
+      sender: a
+      receiver: b
+      amount: 5
+      nonce: "${seq}"
+      content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
+  - name: lookup_missing
+    rpc: aurigraph.approval.v1.ApprovalService/GetApprovalStatus
+    weight: 0.1
+    request: {approval_id: "does-not-exist"}
+gates: ["p99 < 100ms"]
+)";
+
+TEST(LoadgenIntegration, MixedRunCountsMatchTheServersOwnCounts) {
+  auto server = StartServer();
+  auto result = RunYaml(kMixed, server->address());
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto& ops = result->operations;
+  ASSERT_EQ(ops.size(), 3u);
+  EXPECT_EQ(result->generator.sent, 3000);
+  EXPECT_EQ(result->total.requests, 3000);
+  EXPECT_EQ(server->handled().total(), 3000);
+  // Every approval and transaction was distinct and accepted; the lookups were NOT_FOUND.
+  EXPECT_EQ(ops[0].ok, ops[0].requests);
+  EXPECT_EQ(ops[1].ok, ops[1].requests);
+  EXPECT_EQ(server->approvals().counters().submitted.load(), ops[0].requests);
+  EXPECT_EQ(server->transactions().counters().accepted.load(), ops[1].requests);
+  EXPECT_EQ(ops[2].status_codes.at("NOT_FOUND"), ops[2].requests);
+  EXPECT_EQ(server->handled().by_code[5].load(), ops[2].requests);
+  EXPECT_NEAR(result->total.achieved_rate, 1000, 20);
+  EXPECT_TRUE(result->generator.kept_up) << result->generator.verdict;
+  ASSERT_EQ(result->gates.size(), 1u);
+}
+
+// Accuracy (1): with a fixed injected latency L, the measured p50 lies in [L, L + 1 ms].
+TEST(LoadgenIntegration, FixedInjectedLatencyIsMeasuredWithinOneMillisecond) {
+  refserver::FaultConfig faults;
+  ASSERT_TRUE(refserver::ParseLatencySpec("fixed:5ms", &faults).ok());
+  auto server = StartServer(faults);
+  auto result = RunYaml(R"(
+duration: 3s
+warmup: 500ms
+load: {model: open, rate: 200}
+operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
+)", server->address());
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_GT(result->total.requests, 400);
+  for (const auto* h : {result->total.corrected.get(), result->total.uncorrected.get()}) {
+    const int64_t p50 = h->ValueAtPercentile(50);
+    EXPECT_GE(p50, 5000);
+    EXPECT_LE(p50, 6000);
+  }
+}
+
+// Accuracy (2): with an in-flight bound and periodic stalls, the corrected
+// percentiles show the stall while the uncorrected ones hide it.
+TEST(LoadgenIntegration, CorrectedPercentilesExposeAStallThatUncorrectedHide) {
+  refserver::FaultConfig faults;
+  ASSERT_TRUE(refserver::ParseStallSpec("250ms/2s", &faults).ok());
+  auto server = StartServer(faults);
+  auto result = RunYaml(R"(
+duration: 4s
+workers: 1
+max_in_flight: 4
+load: {model: open, rate: 1000}
+operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
+)", server->address());
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto& total = result->total;
+  ASSERT_GT(total.requests, 3500);
+  // About 1 request in 8 was due during a stall: corrected p99 is stall-sized.
+  EXPECT_GE(total.corrected->ValueAtPercentile(99), 100'000);
+  // Only the few requests in flight when a stall began saw it uncorrected.
+  EXPECT_LT(total.uncorrected->ValueAtPercentile(99), 20'000);
+  EXPECT_GE(total.uncorrected->Max(), 100'000);
+  EXPECT_GT(result->generator.delayed_by_in_flight_bound, 300);
+  EXPECT_TRUE(result->generator.kept_up) << result->generator.verdict;
+}
+
+TEST(LoadgenIntegration, InjectedErrorsAreCountedByCodeAndFailTheGate) {
+  refserver::FaultConfig faults;
+  faults.error_rate = 0.2;
+  faults.error_code = 8;  // RESOURCE_EXHAUSTED
+  auto server = StartServer(faults);
+  auto result = RunYaml(R"(
+duration: 2s
+load: {model: closed, concurrency: 8}
+operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
+gates: ["error_ratio < 1%"]
+)", server->address());
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto& total = result->total;
+  EXPECT_EQ(total.status_codes.at("RESOURCE_EXHAUSTED") + total.ok, total.requests);
+  EXPECT_NEAR(total.error_ratio(), 0.2, 0.03);
+  EXPECT_EQ(server->handled().by_code[8].load(), total.status_codes.at("RESOURCE_EXHAUSTED"));
+  ASSERT_EQ(result->gates.size(), 1u);
+  EXPECT_FALSE(result->gates[0].passed);
+  EXPECT_FALSE(result->passed());
+}
+
+TEST(LoadgenIntegration, DeadlinesAreCountedAsDeadlineExceeded) {
+  refserver::FaultConfig faults;
+  ASSERT_TRUE(refserver::ParseLatencySpec("fixed:50ms", &faults).ok());
+  auto server = StartServer(faults);
+  auto result = RunYaml(R"(
+requests: 20
+load: {model: closed, concurrency: 4}
+operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth, deadline: 10ms}]
+)", server->address());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->total.requests, 20);
+  EXPECT_EQ(result->total.status_codes.at("DEADLINE_EXCEEDED"), 20);
+}
+
+TEST(LoadgenIntegration, UnreachableTargetIsUnavailable) {
+  auto result = RunYaml(R"(
+duration: 1s
+connect_timeout: 500ms
+load: {model: open, rate: 10}
+operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
+)", "127.0.0.1:1");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(result.status().message(), "target 127.0.0.1:1 unreachable: no connection within 500 ms");
+}
+
+TEST(LoadgenIntegration, UnknownAndStreamingRpcsAreRejectedBeforeConnecting) {
+  auto unknown = RunYaml(R"(
+duration: 1s
+load: {model: open, rate: 10}
+operations: [{name: x, rpc: aurigraph.approval.v1.ApprovalService/Nope}]
+)", "127.0.0.1:1");
+  EXPECT_EQ(unknown.status().message(),
+            "operation 'x': unknown rpc 'aurigraph.approval.v1.ApprovalService/Nope': "
+            "aurigraph.approval.v1.ApprovalService has no method Nope");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace aurigraph

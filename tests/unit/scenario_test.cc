@@ -1,0 +1,90 @@
+#include "loadgen/scenario/scenario.h"
+
+#include <gtest/gtest.h>
+
+namespace aurigraph::loadgen {
+namespace {
+
+constexpr const char* kValid = R"(
+name: t
+target: 127.0.0.1:1234
+duration: 5s
+warmup: 1s
+workers: 2
+load:
+  model: open
+  rate: 500
+  arrival: poisson
+operations:
+  - name: submit
+    rpc: aurigraph.approval.v1.ApprovalService/SubmitApprovalRequest
+    weight: 2
+    deadline: 250ms
+    request:
+      approval_id: "a-${seq}"
+      total_validators: 3
+      description: "007"
+  - rpc: aurigraph.approval.v1.ApprovalService/CheckHealth
+gates:
+  - "p99 < 20ms"
+  - gate: "error_ratio < 1%"
+    operation: submit
+)";
+
+std::string ErrorOf(const std::string& yaml, std::vector<std::string> overrides = {}) {
+  auto s = ParseScenario(yaml, "s.yaml", overrides);
+  return s.ok() ? "" : std::string(s.status().message());
+}
+
+TEST(Scenario, ParsesEveryField) {
+  auto s = ParseScenario(kValid, "s.yaml", {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->duration_nanos, 5'000'000'000);
+  EXPECT_EQ(s->warmup_nanos, 1'000'000'000);
+  EXPECT_EQ(s->workers, 2);
+  EXPECT_EQ(s->model, LoadModel::kOpenLoop);
+  EXPECT_EQ(s->arrival, ArrivalProcess::kPoisson);
+  EXPECT_DOUBLE_EQ(s->rate, 500);
+  ASSERT_EQ(s->operations.size(), 2u);
+  EXPECT_EQ(s->operations[0].deadline_nanos, 250'000'000);
+  EXPECT_EQ(s->operations[1].name, "CheckHealth");
+  // Plain scalars become JSON numbers, quoted ones stay strings.
+  EXPECT_EQ(s->operations[0].request_json,
+            R"({"approval_id":"a-${seq}","description":"007","total_validators":3})");
+  ASSERT_EQ(s->gates.size(), 2u);
+  EXPECT_EQ(s->gates[1].operation, "submit");
+}
+
+TEST(Scenario, OverridesApplyBeforeValidation) {
+  auto s = ParseScenario(kValid, "s.yaml", {"duration=2s", "load.rate=50", "operations.1.weight=4"});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->duration_nanos, 2'000'000'000);
+  EXPECT_DOUBLE_EQ(s->rate, 50);
+  EXPECT_DOUBLE_EQ(s->operations[1].weight, 4);
+  EXPECT_NE(s->effective_json.find("\"rate\":50"), std::string::npos);
+}
+
+TEST(Scenario, ErrorsNameTheProblem) {
+  EXPECT_EQ(ErrorOf(kValid, {"durration=2s"}), "s.yaml: durration: unknown key");
+  EXPECT_EQ(ErrorOf(kValid, {"load.rate=-5"}), "s.yaml: load.rate: must be >= 0");
+  EXPECT_EQ(ErrorOf(kValid, {"load.rate=0"}),
+            "s.yaml: load.rate: impossible rate 0 (0 < rate <= 1e8 per second)");
+  EXPECT_EQ(ErrorOf(kValid, {"duration=5 parsecs"}),
+            "s.yaml: duration: invalid duration '5 parsecs': expected a unit (ns, us, ms, s, m, h)");
+  EXPECT_EQ(ErrorOf(kValid, {"operations.7.weight=1"}),
+            "--set operations.7.weight: '7' is not an index of s.yaml");
+  EXPECT_EQ(ErrorOf(kValid, {"nonsense"}), "--set nonsense: expected key=value, e.g. --set duration=5s");
+  EXPECT_EQ(ErrorOf(kValid, {"load.model=sideways"}), "s.yaml: load.model: 'sideways' is not open or closed");
+  EXPECT_EQ(ErrorOf("name: [unclosed\n", {}).rfind("s.yaml:2:1: invalid YAML", 0), 0u);
+  EXPECT_EQ(ErrorOf("duration: 1s\nload: {model: open, rate: 1}\n"),
+            "s.yaml: operations: a non-empty list is required");
+  EXPECT_EQ(ErrorOf("load: {model: open, rate: 1}\noperations: [{rpc: a/b}]\n"),
+            "s.yaml: duration: a run needs a duration or a request count");
+  EXPECT_EQ(ErrorOf("duration: 1s\nload: {model: closed}\noperations: [{rpc: a/b}]\n"),
+            "s.yaml: load.concurrency: required for a closed-loop run");
+  EXPECT_EQ(ErrorOf("duration: 1s\nload: {model: open, rate: 1}\noperations: [{rpc: a/b, colour: red}]\n"),
+            "s.yaml: operations.0.colour: unknown key");
+}
+
+}  // namespace
+}  // namespace aurigraph::loadgen
