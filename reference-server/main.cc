@@ -1,9 +1,9 @@
 // aurigraph-refserver: the bundled reference implementation of the Aurigraph API.
+#include <boost/program_options.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
-
-#include <boost/program_options.hpp>
 
 #include "common/status_codes/status_codes.h"
 #include "common/units/units.h"
@@ -24,22 +24,28 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Our own messages name every failure in one line; gRPC's internal logging
+  // stays quiet unless the user asks for it (GRPC_VERBOSITY=ERROR|INFO|DEBUG).
+  setenv("GRPC_VERBOSITY", "NONE", /*overwrite=*/0);
   po::options_description options("aurigraph-refserver [options]");
-  options.add_options()
-      ("help,h", "show this help")
-      ("version", "print the version")
-      ("listen", po::value<std::string>()->default_value("127.0.0.1:50051"), "HOST:PORT (port 0 picks a free port)")
-      ("latency", po::value<std::string>()->default_value("none"),
-       "added response latency: none, fixed:5ms, uniform:1ms:10ms, exponential:2ms (mean)")
-      ("error-rate", po::value<double>()->default_value(0), "fraction of responses replaced by an error (0..1)")
-      ("error-code", po::value<std::string>()->default_value("UNAVAILABLE"), "status code of injected errors")
-      ("stall", po::value<std::string>(), "hold every response for D every P, e.g. 200ms/2s")
-      ("fault-seed", po::value<uint64_t>()->default_value(1), "seed of the fault injection generators")
-      ("approval-ttl", po::value<std::string>()->default_value("60s"), "default approval time to live")
-      ("approval-retention", po::value<std::string>()->default_value("5m"),
-       "how long finalized approvals are kept")
-      ("max-stored-transactions", po::value<int64_t>()->default_value(1'000'000),
-       "transactions kept (and checked for duplicate ids); the oldest are forgotten beyond it");
+  options.add_options()("help,h", "show this help")("version", "print the version")(
+      "listen", po::value<std::string>()->default_value("127.0.0.1:50051"),
+      "HOST:PORT (port 0 picks a free port)")(
+      "latency", po::value<std::string>()->default_value("none"),
+      "added response latency: none, fixed:5ms, uniform:1ms:10ms, exponential:2ms (mean)")(
+      "error-rate", po::value<double>()->default_value(0),
+      "fraction of responses replaced by an error (0..1)")(
+      "error-code", po::value<std::string>()->default_value("UNAVAILABLE"),
+      "status code of injected errors")("stall", po::value<std::string>(),
+                                        "hold every response for D every P, e.g. 200ms/2s")(
+      "fault-seed", po::value<uint64_t>()->default_value(1),
+      "seed of the fault injection generators")("approval-ttl",
+                                                po::value<std::string>()->default_value("60s"),
+                                                "default approval time to live")(
+      "approval-retention", po::value<std::string>()->default_value("5m"),
+      "how long finalized approvals are kept")(
+      "max-stored-transactions", po::value<int64_t>()->default_value(1'000'000),
+      "transactions kept (and checked for duplicate ids); the oldest are forgotten beyond it");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -59,24 +65,30 @@ int main(int argc, char** argv) {
   ServerOptions server_options;
   server_options.listen = vm["listen"].as<std::string>();
   FaultConfig& faults = server_options.faults;
-  if (auto s = ParseLatencySpec(vm["latency"].as<std::string>(), &faults); !s.ok()) return Fail(std::string(s.message()));
+  if (auto s = ParseLatencySpec(vm["latency"].as<std::string>(), &faults); !s.ok())
+    return Fail(std::string(s.message()));
   faults.error_rate = vm["error-rate"].as<double>();
   if (faults.error_rate < 0 || faults.error_rate > 1) return Fail("--error-rate must be in 0..1");
   auto code = ParseStatusCode(vm["error-code"].as<std::string>());
-  if (!code.ok() || *code == 0) return Fail("--error-code: unknown or OK status code '" + vm["error-code"].as<std::string>() + "'");
+  if (!code.ok() || *code == 0)
+    return Fail("--error-code: unknown or OK status code '" + vm["error-code"].as<std::string>() +
+                "'");
   faults.error_code = *code;
   if (vm.count("stall")) {
-    if (auto s = ParseStallSpec(vm["stall"].as<std::string>(), &faults); !s.ok()) return Fail(std::string(s.message()));
+    if (auto s = ParseStallSpec(vm["stall"].as<std::string>(), &faults); !s.ok())
+      return Fail(std::string(s.message()));
   }
   faults.seed = vm["fault-seed"].as<uint64_t>();
   auto ttl = ParseDuration(vm["approval-ttl"].as<std::string>());
-  if (!ttl.ok() || *ttl <= 0) return Fail("--approval-ttl: expected a positive duration such as 60s");
+  if (!ttl.ok() || *ttl <= 0)
+    return Fail("--approval-ttl: expected a positive duration such as 60s");
   server_options.approvals.default_ttl_nanos = *ttl;
   auto retention = ParseDuration(vm["approval-retention"].as<std::string>());
   if (!retention.ok()) return Fail("--approval-retention: expected a duration such as 5m");
   server_options.approvals.retention_nanos = *retention;
   server_options.transactions.max_stored = vm["max-stored-transactions"].as<int64_t>();
-  if (server_options.transactions.max_stored < 1) return Fail("--max-stored-transactions must be >= 1");
+  if (server_options.transactions.max_stored < 1)
+    return Fail("--max-stored-transactions must be >= 1");
 
   // Signals are waited for on a thread of our own, so shutdown runs outside a signal handler.
   sigset_t signals;

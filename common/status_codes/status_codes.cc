@@ -8,11 +8,10 @@
 namespace aurigraph {
 namespace {
 constexpr const char* kNames[kStatusCodeCount] = {
-    "OK",          "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED", "NOT_FOUND",    "ALREADY_EXISTS",    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",   "OUT_OF_RANGE",
-    "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",       "DATA_LOSS",
-    "UNAUTHENTICATED"};
+    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED"};
 }  // namespace
 
 const char* StatusCodeName(int code) {
@@ -23,7 +22,8 @@ absl::StatusOr<int> ParseStatusCode(const std::string& name) {
   int number = 0;
   if (absl::SimpleAtoi(name, &number) && number >= 0 && number < kStatusCodeCount) return number;
   std::string upper;
-  for (char c : name) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  for (char c : name)
+    upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   for (int i = 0; i < kStatusCodeCount; ++i) {
     if (upper == kNames[i]) return i;
   }

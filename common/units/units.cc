@@ -11,9 +11,9 @@ namespace {
 
 bool ParseNumber(absl::string_view text, double* value, absl::string_view* rest) {
   size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) ||
-                             text[i] == '.' || text[i] == '-' || text[i] == '+' ||
-                             text[i] == 'e' || text[i] == 'E')) {
+  while (i < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.' || text[i] == '-' ||
+          text[i] == '+' || text[i] == 'e' || text[i] == 'E')) {
     // Stop before a unit that starts with 'e' is impossible for ours, so 'e' is an exponent.
     ++i;
   }
@@ -43,15 +43,21 @@ absl::StatusOr<int64_t> ParseDuration(absl::string_view text) {
   }
   unit = Trim(unit);
   double scale = 0;
-  if (unit == "ns") scale = 1;
-  else if (unit == "us" || unit == "µs") scale = 1e3;
-  else if (unit == "ms") scale = 1e6;
-  else if (unit == "s") scale = 1e9;
-  else if (unit == "m") scale = 60e9;
-  else if (unit == "h") scale = 3600e9;
+  if (unit == "ns")
+    scale = 1;
+  else if (unit == "us" || unit == "µs")
+    scale = 1e3;
+  else if (unit == "ms")
+    scale = 1e6;
+  else if (unit == "s")
+    scale = 1e9;
+  else if (unit == "m")
+    scale = 60e9;
+  else if (unit == "h")
+    scale = 3600e9;
   else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid duration '", text, "': expected a unit (ns, us, ms, s, m, h)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid duration '", text, "': expected a unit (ns, us, ms, s, m, h)"));
   }
   if (value < 0) {
     return absl::InvalidArgumentError(absl::StrCat("invalid duration '", text, "': negative"));
@@ -79,12 +85,18 @@ absl::StatusOr<double> ParseRatio(absl::string_view text) {
 std::string FormatDuration(int64_t nanos) {
   char buf[64];
   const double v = static_cast<double>(nanos);
-  if (nanos >= 3600'000'000'000LL) std::snprintf(buf, sizeof buf, "%.3gh", v / 3600e9);
-  else if (nanos >= 60'000'000'000LL) std::snprintf(buf, sizeof buf, "%.3gm", v / 60e9);
-  else if (nanos >= 1'000'000'000) std::snprintf(buf, sizeof buf, "%.4gs", v / 1e9);
-  else if (nanos >= 1'000'000) std::snprintf(buf, sizeof buf, "%.4gms", v / 1e6);
-  else if (nanos >= 1'000) std::snprintf(buf, sizeof buf, "%.4gus", v / 1e3);
-  else std::snprintf(buf, sizeof buf, "%lldns", static_cast<long long>(nanos));
+  if (nanos >= 3600'000'000'000LL)
+    std::snprintf(buf, sizeof buf, "%.3gh", v / 3600e9);
+  else if (nanos >= 60'000'000'000LL)
+    std::snprintf(buf, sizeof buf, "%.3gm", v / 60e9);
+  else if (nanos >= 1'000'000'000)
+    std::snprintf(buf, sizeof buf, "%.4gs", v / 1e9);
+  else if (nanos >= 1'000'000)
+    std::snprintf(buf, sizeof buf, "%.4gms", v / 1e6);
+  else if (nanos >= 1'000)
+    std::snprintf(buf, sizeof buf, "%.4gus", v / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%lldns", static_cast<long long>(nanos));
   return buf;
 }
 

@@ -49,9 +49,12 @@ absl::StatusOr<MethodInfo> FindBundledMethod(const std::string& rpc) {
   info.path = absl::StrCat("/", service, "/", method_name);
   info.request_type = method->input_type();
   info.response_type = method->output_type();
-  if (method->client_streaming() && method->server_streaming()) info.kind = CallKind::kBidiStreaming;
-  else if (method->client_streaming()) info.kind = CallKind::kClientStreaming;
-  else if (method->server_streaming()) info.kind = CallKind::kServerStreaming;
+  if (method->client_streaming() && method->server_streaming())
+    info.kind = CallKind::kBidiStreaming;
+  else if (method->client_streaming())
+    info.kind = CallKind::kClientStreaming;
+  else if (method->server_streaming())
+    info.kind = CallKind::kServerStreaming;
   return info;
 }
 

@@ -1,13 +1,13 @@
 // aurigraph-loadgen: runs load scenarios against gRPC targets.
 // Exit codes: 0 every gate passed; 1 a gate failed (or the generator could not
 // keep up); 2 invalid input or usage; 3 the run could not be carried out.
+#include <boost/program_options.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
-
-#include <boost/program_options.hpp>
 
 #include "common/version/version.h"
 #include "loadgen/result/run_result.h"
@@ -35,12 +35,11 @@ int Fail(int code, const std::string& message) {
 
 int RunCommand(const std::vector<std::string>& args) {
   po::options_description options("aurigraph-loadgen run SCENARIO.yaml [options]");
-  options.add_options()
-      ("help,h", "show this help")
-      ("target", po::value<std::string>(), "HOST:PORT to load (overrides the scenario's target)")
-      ("out", po::value<std::string>()->default_value("results"), "directory for result.json")
-      ("set", po::value<std::vector<std::string>>()->composing(),
-       "override a scenario key, e.g. --set duration=5s --set load.rate=500 (repeatable)");
+  options.add_options()("help,h", "show this help")(
+      "target", po::value<std::string>(), "HOST:PORT to load (overrides the scenario's target)")(
+      "out", po::value<std::string>()->default_value("results"), "directory for result.json")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a scenario key, e.g. --set duration=5s --set load.rate=500 (repeatable)");
   po::options_description hidden;
   hidden.add_options()("scenario", po::value<std::string>());
   po::options_description all;
@@ -67,7 +66,8 @@ int RunCommand(const std::vector<std::string>& args) {
   const std::string out_dir = vm["out"].as<std::string>();
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
-  if (ec) return Fail(kExitCannotRun, out_dir + ": cannot create output directory: " + ec.message());
+  if (ec)
+    return Fail(kExitCannotRun, out_dir + ": cannot create output directory: " + ec.message());
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
@@ -77,7 +77,8 @@ int RunCommand(const std::vector<std::string>& args) {
   auto result = RunScenario(*scenario, run_options);
   if (!result.ok()) {
     const auto code = result.status().code();
-    const bool bad_input = code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound;
+    const bool bad_input =
+        code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound;
     return Fail(bad_input ? kExitUsage : kExitCannotRun, std::string(result.status().message()));
   }
   const std::string path = (std::filesystem::path(out_dir) / "result.json").string();
@@ -97,12 +98,16 @@ void PrintUsage(std::ostream& out) {
          "options:\n"
          "  -h, --help     show this help (or a command's: run --help)\n"
          "  --version      print the version\n\n"
-         "exit codes: 0 all gates passed, 1 a gate failed, 2 invalid input, 3 the run could not be carried out\n";
+         "exit codes: 0 all gates passed, 1 a gate failed, 2 invalid input, 3 the run could not be "
+         "carried out\n";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Our own messages name every failure in one line; gRPC's internal logging
+  // stays quiet unless the user asks for it (GRPC_VERBOSITY=ERROR|INFO|DEBUG).
+  setenv("GRPC_VERBOSITY", "NONE", /*overwrite=*/0);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     PrintUsage(std::cerr);
@@ -118,6 +123,5 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "run") return RunCommand({args.begin() + 1, args.end()});
-  PrintUsage(std::cerr);
-  return Fail(kExitUsage, "unknown command '" + command + "'");
+  return Fail(kExitUsage, "unknown command '" + command + "' (see aurigraph-loadgen --help)");
 }

@@ -63,7 +63,9 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   stats_.schedule_lag.Record(lag);
   // A request that was due while every slot was busy waited for the system under
   // test, not for the generator; only the others measure the generator's own lag.
-  if (saturated_since_ >= 0 && intended_nanos >= saturated_since_) {
+  if (plan_.model == LoadModel::kClosedLoop) {
+    // Closed loop sends when a call completes; there is no schedule to lag behind.
+  } else if (saturated_since_ >= 0 && intended_nanos >= saturated_since_) {
     ++stats_.delayed_by_in_flight_bound;
   } else {
     stats_.generator_lag.Record(lag);
@@ -98,6 +100,11 @@ void Worker::Run(const std::atomic<bool>* stop) {
 
   for (;;) {
     int64_t now = clock_.NowNanos();
+    if (now < plan_.start_nanos) {
+      Transport::Completion ignored;
+      transport_.Next(plan_.start_nanos - now, &ignored);
+      continue;
+    }
     if (sending && stop != nullptr && stop->load(std::memory_order_relaxed)) sending = false;
     if (sending) {
       if (open_loop) {

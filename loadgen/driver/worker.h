@@ -21,11 +21,11 @@ enum class LoadModel { kOpenLoop, kClosedLoop };
 
 struct WorkerPlan {
   LoadModel model = LoadModel::kOpenLoop;
-  int64_t start_nanos = 0;           // clock time of the run's start
-  int64_t warmup_nanos = 0;          // requests intended before start + warmup are not recorded
-  int64_t duration_nanos = 0;        // no request is intended at or after start + duration; 0 = none
-  int64_t max_requests = 0;          // this worker's share of a request budget; 0 = none
-  uint32_t max_in_flight = 1;        // open loop: bound; closed loop: the concurrency
+  int64_t start_nanos = 0;     // clock time of the run's start
+  int64_t warmup_nanos = 0;    // requests intended before start + warmup are not recorded
+  int64_t duration_nanos = 0;  // no request is intended at or after start + duration; 0 = none
+  int64_t max_requests = 0;    // this worker's share of a request budget; 0 = none
+  uint32_t max_in_flight = 1;  // open loop: bound; closed loop: the concurrency
   int64_t drain_timeout_nanos = 5'000'000'000;
   std::vector<double> operation_weights;  // one per operation, > 0
   uint64_t seed = 1;
@@ -45,7 +45,7 @@ struct WorkerStats {
   int64_t cancelled_at_drain = 0;          // still in flight when the drain timeout passed
   int64_t first_send_nanos = -1;
   int64_t last_completion_nanos = -1;
-  int64_t measured_start_nanos = 0;        // start + warmup
+  int64_t measured_start_nanos = 0;  // start + warmup
   void Merge(const WorkerStats& other);
 };
 

@@ -37,10 +37,14 @@ std::string FormatValue(double value, const std::string& unit) {
 
 const char* ComparisonText(Gate::Comparison c) {
   switch (c) {
-    case Gate::Comparison::kLess: return "<";
-    case Gate::Comparison::kLessOrEqual: return "<=";
-    case Gate::Comparison::kGreater: return ">";
-    case Gate::Comparison::kGreaterOrEqual: return ">=";
+    case Gate::Comparison::kLess:
+      return "<";
+    case Gate::Comparison::kLessOrEqual:
+      return "<=";
+    case Gate::Comparison::kGreater:
+      return ">";
+    case Gate::Comparison::kGreaterOrEqual:
+      return ">=";
   }
   return "?";
 }
@@ -58,11 +62,16 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
   gate.operation = operation;
   gate.metric = parts[0];
   const std::string& op = parts[1];
-  if (op == "<") gate.comparison = Gate::Comparison::kLess;
-  else if (op == "<=") gate.comparison = Gate::Comparison::kLessOrEqual;
-  else if (op == ">") gate.comparison = Gate::Comparison::kGreater;
-  else if (op == ">=") gate.comparison = Gate::Comparison::kGreaterOrEqual;
-  else return error(absl::StrCat("unknown comparison '", op, "' (use <, <=, >, >=)"));
+  if (op == "<")
+    gate.comparison = Gate::Comparison::kLess;
+  else if (op == "<=")
+    gate.comparison = Gate::Comparison::kLessOrEqual;
+  else if (op == ">")
+    gate.comparison = Gate::Comparison::kGreater;
+  else if (op == ">=")
+    gate.comparison = Gate::Comparison::kGreaterOrEqual;
+  else
+    return error(absl::StrCat("unknown comparison '", op, "' (use <, <=, >, >=)"));
 
   absl::string_view latency = gate.metric;
   absl::ConsumePrefix(&latency, "uncorrected_");
@@ -104,8 +113,8 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
         if (candidate.name == gate.operation) op = &candidate;
       }
       if (op == nullptr) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("gate '", gate.expression, "' names unknown operation '", gate.operation, "'"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "gate '", gate.expression, "' names unknown operation '", gate.operation, "'"));
       }
     }
     double measured = 0;
@@ -113,22 +122,34 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
     const bool uncorrected = absl::ConsumePrefix(&latency, "uncorrected_");
     const Histogram& histogram = uncorrected ? *op->uncorrected : *op->corrected;
     double percentile = 0;
-    if (latency == "mean") measured = histogram.Mean();
+    if (latency == "mean")
+      measured = histogram.Mean();
     else if (LatencyPercentile(latency, &percentile)) {
       measured = static_cast<double>(percentile >= 100 ? histogram.Max()
                                                        : histogram.ValueAtPercentile(percentile));
-    } else if (gate.metric == "error_ratio") measured = op->error_ratio();
-    else if (gate.metric == "rate") measured = op->achieved_rate;
-    else if (gate.metric == "requests") measured = static_cast<double>(op->requests);
+    } else if (gate.metric == "error_ratio")
+      measured = op->error_ratio();
+    else if (gate.metric == "rate")
+      measured = op->achieved_rate;
+    else if (gate.metric == "requests")
+      measured = static_cast<double>(op->requests);
     else if (gate.metric == "rate_ratio") {
       measured = op->target_rate > 0 ? op->achieved_rate / op->target_rate : 0;
     }
     bool passed = false;
     switch (gate.comparison) {
-      case Gate::Comparison::kLess: passed = measured < gate.limit; break;
-      case Gate::Comparison::kLessOrEqual: passed = measured <= gate.limit; break;
-      case Gate::Comparison::kGreater: passed = measured > gate.limit; break;
-      case Gate::Comparison::kGreaterOrEqual: passed = measured >= gate.limit; break;
+      case Gate::Comparison::kLess:
+        passed = measured < gate.limit;
+        break;
+      case Gate::Comparison::kLessOrEqual:
+        passed = measured <= gate.limit;
+        break;
+      case Gate::Comparison::kGreater:
+        passed = measured > gate.limit;
+        break;
+      case Gate::Comparison::kGreaterOrEqual:
+        passed = measured >= gate.limit;
+        break;
     }
     // Latency of a run with no completions is not a pass: nothing was measured.
     if (op->requests == 0 && gate.unit == "us") passed = false;
@@ -140,10 +161,10 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
     r.measured = measured;
     r.limit = gate.limit;
     r.passed = passed;
-    r.message = absl::StrCat(gate.metric, gate.operation.empty() ? "" : absl::StrCat("[", gate.operation, "]"),
-                             " = ", FormatValue(measured, gate.unit), ", limit ",
-                             ComparisonText(gate.comparison), " ", FormatValue(gate.limit, gate.unit),
-                             op->requests == 0 ? " (no requests completed)" : "");
+    r.message = absl::StrCat(
+        gate.metric, gate.operation.empty() ? "" : absl::StrCat("[", gate.operation, "]"), " = ",
+        FormatValue(measured, gate.unit), ", limit ", ComparisonText(gate.comparison), " ",
+        FormatValue(gate.limit, gate.unit), op->requests == 0 ? " (no requests completed)" : "");
     out.push_back(std::move(r));
   }
   return out;

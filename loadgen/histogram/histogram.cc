@@ -6,13 +6,11 @@
 
 namespace aurigraph::loadgen {
 
-Histogram::Histogram(int64_t lowest_discernible, int64_t highest_trackable,
-                     int significant_digits)
+Histogram::Histogram(int64_t lowest_discernible, int64_t highest_trackable, int significant_digits)
     : lowest_(lowest_discernible),
       highest_(highest_trackable),
       significant_digits_(significant_digits) {
-  if (lowest_ < 1 || highest_ < 2 * lowest_ || significant_digits_ < 1 ||
-      significant_digits_ > 5) {
+  if (lowest_ < 1 || highest_ < 2 * lowest_ || significant_digits_ < 1 || significant_digits_ > 5) {
     throw std::invalid_argument("invalid histogram configuration");
   }
   const int64_t largest_single_unit = 2 * static_cast<int64_t>(std::pow(10, significant_digits_));
@@ -40,7 +38,8 @@ Histogram::Histogram(int64_t lowest_discernible, int64_t highest_trackable,
 }
 
 int32_t Histogram::BucketIndex(int64_t value) const {
-  const int32_t pow2_ceiling = 64 - __builtin_clzll(static_cast<uint64_t>(value | sub_bucket_mask_));
+  const int32_t pow2_ceiling =
+      64 - __builtin_clzll(static_cast<uint64_t>(value | sub_bucket_mask_));
   return pow2_ceiling - unit_magnitude_ - (sub_bucket_half_count_magnitude_ + 1);
 }
 

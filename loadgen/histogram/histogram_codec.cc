@@ -25,9 +25,7 @@ void PutU64(std::string* out, uint64_t v) {
 uint32_t GetU32(const unsigned char* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
-uint64_t GetU64(const unsigned char* p) {
-  return (uint64_t{GetU32(p)} << 32) | GetU32(p + 4);
-}
+uint64_t GetU64(const unsigned char* p) { return (uint64_t{GetU32(p)} << 32) | GetU32(p + 4); }
 
 // ZigZag LEB128 with at most 9 bytes: the 9th byte carries 8 full bits.
 void PutZigZag(std::string* out, int64_t value) {

@@ -4,9 +4,9 @@
 
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "loadgen/histogram/histogram.h"
 
 namespace aurigraph::loadgen {

@@ -22,7 +22,17 @@ namespace pb = google::protobuf;
 
 namespace {
 
-enum class PieceKind { kLiteral, kSeq, kWorker, kUuid, kRandInt, kRandString, kPick, kNowNs, kNowMs };
+enum class PieceKind {
+  kLiteral,
+  kSeq,
+  kWorker,
+  kUuid,
+  kRandInt,
+  kRandString,
+  kPick,
+  kNowNs,
+  kNowMs
+};
 
 struct Piece {
   PieceKind kind = PieceKind::kLiteral;
@@ -94,13 +104,15 @@ absl::StatusOr<Piece> ParseVariable(absl::string_view spec, const std::string& w
   if (name == "rand_int") {
     const std::vector<absl::string_view> bounds = absl::StrSplit(args, ':');
     if (bounds.size() != 2) {
-      return absl::InvalidArgumentError(absl::StrCat("${rand_int:LO:HI} needs two bounds (", where, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("${rand_int:LO:HI} needs two bounds (", where, ")"));
     }
     auto lo = ParseInt(bounds[0], where);
     auto hi = ParseInt(bounds[1], where);
     if (!lo.ok()) return lo.status();
     if (!hi.ok()) return hi.status();
-    if (*lo > *hi) return absl::InvalidArgumentError(absl::StrCat("${rand_int}: LO > HI (", where, ")"));
+    if (*lo > *hi)
+      return absl::InvalidArgumentError(absl::StrCat("${rand_int}: LO > HI (", where, ")"));
     piece.kind = PieceKind::kRandInt;
     piece.lo = *lo;
     piece.hi = *hi;
@@ -110,7 +122,8 @@ absl::StatusOr<Piece> ParseVariable(absl::string_view spec, const std::string& w
     auto length = ParseInt(args, where);
     if (!length.ok()) return length.status();
     if (*length < 1 || *length > 1 << 20) {
-      return absl::InvalidArgumentError(absl::StrCat("${rand_string:N}: N out of range (", where, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("${rand_string:N}: N out of range (", where, ")"));
     }
     piece.kind = PieceKind::kRandString;
     piece.lo = *length;
@@ -119,10 +132,12 @@ absl::StatusOr<Piece> ParseVariable(absl::string_view spec, const std::string& w
   if (name == "pick") {
     piece.kind = PieceKind::kPick;
     for (absl::string_view choice : absl::StrSplit(args, '|')) piece.choices.emplace_back(choice);
-    if (args.empty()) return absl::InvalidArgumentError(absl::StrCat("${pick:a|b} needs choices (", where, ")"));
+    if (args.empty())
+      return absl::InvalidArgumentError(absl::StrCat("${pick:a|b} needs choices (", where, ")"));
     return piece;
   }
-  return absl::InvalidArgumentError(absl::StrCat("unknown template variable ${", spec, "} (", where, ")"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown template variable ${", spec, "} (", where, ")"));
 }
 
 Piece Literal(absl::string_view text) {
@@ -144,7 +159,8 @@ absl::StatusOr<std::vector<Piece>> ParsePieces(absl::string_view text, const std
     if (open > pos) pieces.push_back(Literal(text.substr(pos, open - pos)));
     const size_t close = text.find('}', open);
     if (close == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("unterminated ${ in '", text, "' (", where, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unterminated ${ in '", text, "' (", where, ")"));
     }
     auto piece = ParseVariable(text.substr(open + 2, close - open - 2), where);
     if (!piece.ok()) return piece.status();
@@ -180,8 +196,9 @@ class CompiledTemplate {
                            const std::string& where);
 };
 
-absl::Status CompiledTemplate::CompileLeaf(const pb::FieldDescriptor& field, const std::string& text,
-                                           Leaf& leaf, const std::string& where) {
+absl::Status CompiledTemplate::CompileLeaf(const pb::FieldDescriptor& field,
+                                           const std::string& text, Leaf& leaf,
+                                           const std::string& where) {
   leaf.field = &field;
   leaf.index = leaf_count++;
   if (field.is_repeated()) {
@@ -190,7 +207,8 @@ absl::Status CompiledTemplate::CompileLeaf(const pb::FieldDescriptor& field, con
   }
   if (text.rfind("${sha256:", 0) == 0 && text.back() == '}' && text.find('}') == text.size() - 1) {
     if (field.type() != pb::FieldDescriptor::TYPE_STRING) {
-      return absl::InvalidArgumentError(absl::StrCat("${sha256:...} needs a string field (", where, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("${sha256:...} needs a string field (", where, ")"));
     }
     leaf.is_sha = true;
     uses_sha = true;
@@ -203,8 +221,8 @@ absl::Status CompiledTemplate::CompileLeaf(const pb::FieldDescriptor& field, con
 
   // Numeric, bool and enum fields take exactly one numeric-valued variable.
   if (leaf.pieces.size() != 1 || !IsNumericPiece(leaf.pieces[0].kind)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "field ", where, " is ", field.type_name(), ": its template must be one numeric variable"));
+    return absl::InvalidArgumentError(absl::StrCat("field ", where, " is ", field.type_name(),
+                                                   ": its template must be one numeric variable"));
   }
   leaf.numeric = true;
   Piece& piece = leaf.pieces[0];
@@ -217,7 +235,8 @@ absl::Status CompiledTemplate::CompileLeaf(const pb::FieldDescriptor& field, con
           continue;
         }
       }
-      if (field.type() == pb::FieldDescriptor::TYPE_BOOL && (choice == "true" || choice == "false")) {
+      if (field.type() == pb::FieldDescriptor::TYPE_BOOL &&
+          (choice == "true" || choice == "false")) {
         piece.numeric_choices.push_back(choice == "true" ? 1 : 0);
         continue;
       }
@@ -260,7 +279,8 @@ absl::Status CompiledTemplate::CompileNode(const pb::Descriptor& type, nlohmann:
       if (auto status = CompileNode(*field->message_type(), *it, child, where); !status.ok()) {
         return status;
       }
-      if (!child.leaves.empty() || !child.children.empty()) node.children.push_back(std::move(child));
+      if (!child.leaves.empty() || !child.children.empty())
+        node.children.push_back(std::move(child));
       continue;
     }
     if (it->is_array() && it->dump().find("${") != std::string::npos) {
@@ -272,9 +292,9 @@ absl::Status CompiledTemplate::CompileNode(const pb::Descriptor& type, nlohmann:
     for (absl::string_view name : absl::StrSplit(spec, ',')) {
       ShaInput input;
       const std::string key(name);
-      const auto variable = std::find_if(node.leaves.begin(), node.leaves.end(), [&](const Leaf& l) {
-        return l.field->name() == key || l.field->json_name() == key;
-      });
+      const auto variable = std::find_if(
+          node.leaves.begin(), node.leaves.end(),
+          [&](const Leaf& l) { return l.field->name() == key || l.field->json_name() == key; });
       if (variable != node.leaves.end()) {
         input.leaf = variable->index;
       } else if (object.contains(key) && !object[key].is_object() && !object[key].is_array()) {
@@ -321,8 +341,8 @@ absl::StatusOr<RequestTemplate> RequestTemplate::Compile(const pb::Descriptor& t
   std::unique_ptr<pb::Message> message(factory.GetPrototype(&type)->New());
   const auto parsed = pb::util::JsonStringToMessage(object.dump(), message.get());
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("request does not match ", type.full_name(), ": ",
-                                                   std::string(parsed.message())));
+    return absl::InvalidArgumentError(absl::StrCat("request does not match ", type.full_name(),
+                                                   ": ", std::string(parsed.message())));
   }
   {
     pb::io::StringOutputStream stream(&compiled->constant);
@@ -366,8 +386,9 @@ void PutTag(std::string& out, int number, int wire_type) {
 
 void AppendDecimal(std::string& out, uint64_t value, bool is_signed) {
   char buf[24];
-  const auto [end, ec] = is_signed ? std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(value))
-                                   : std::to_chars(buf, buf + sizeof buf, value);
+  const auto [end, ec] = is_signed
+                             ? std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(value))
+                             : std::to_chars(buf, buf + sizeof buf, value);
   out.append(buf, end);
 }
 
@@ -421,11 +442,21 @@ std::string_view TemplateRequestSource::Build(uint64_t sequence) {
       } else {
         for (const Piece& piece : leaf.pieces) {
           switch (piece.kind) {
-            case PieceKind::kLiteral: text += piece.literal; break;
-            case PieceKind::kSeq: number = sequence; break;
-            case PieceKind::kWorker: number = worker_; break;
-            case PieceKind::kNowNs: number = static_cast<uint64_t>(UnixNanosNow()); break;
-            case PieceKind::kNowMs: number = static_cast<uint64_t>(UnixNanosNow() / 1'000'000); break;
+            case PieceKind::kLiteral:
+              text += piece.literal;
+              break;
+            case PieceKind::kSeq:
+              number = sequence;
+              break;
+            case PieceKind::kWorker:
+              number = worker_;
+              break;
+            case PieceKind::kNowNs:
+              number = static_cast<uint64_t>(UnixNanosNow());
+              break;
+            case PieceKind::kNowMs:
+              number = static_cast<uint64_t>(UnixNanosNow() / 1'000'000);
+              break;
             case PieceKind::kRandInt:
               number = static_cast<uint64_t>(
                   std::uniform_int_distribution<int64_t>(piece.lo, piece.hi)(rng_));
@@ -435,8 +466,8 @@ std::string_view TemplateRequestSource::Build(uint64_t sequence) {
               break;
             case PieceKind::kUuid: {
               uint64_t hi = rng_(), lo = rng_();
-              hi = (hi & ~0xF000ULL) | 0x4000ULL;                   // version 4
-              lo = (lo & ~(3ULL << 62)) | (2ULL << 62);             // RFC 4122 variant
+              hi = (hi & ~0xF000ULL) | 0x4000ULL;        // version 4
+              lo = (lo & ~(3ULL << 62)) | (2ULL << 62);  // RFC 4122 variant
               char buf[37];
               int k = 0;
               for (int i = 0; i < 32; ++i) {
@@ -449,8 +480,10 @@ std::string_view TemplateRequestSource::Build(uint64_t sequence) {
             }
             case PieceKind::kPick: {
               const size_t choice = rng_() % piece.choices.size();
-              if (leaf.numeric) number = static_cast<uint64_t>(piece.numeric_choices[choice]);
-              else text += piece.choices[choice];
+              if (leaf.numeric)
+                number = static_cast<uint64_t>(piece.numeric_choices[choice]);
+              else
+                text += piece.choices[choice];
               break;
             }
           }

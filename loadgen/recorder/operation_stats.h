@@ -16,7 +16,6 @@ Histogram MakeLatencyHistogram();
 // Nanoseconds to the microsecond value recorded (rounded up, so nothing records as 0).
 inline int64_t NanosToMicros(int64_t nanos) { return nanos <= 0 ? 0 : (nanos + 999) / 1000; }
 
-
 class OperationStats {
  public:
   OperationStats();
@@ -25,8 +24,7 @@ class OperationStats {
                         int status_code) {
     corrected_.Record(NanosToMicros(done_nanos - intended_nanos));
     uncorrected_.Record(NanosToMicros(done_nanos - sent_nanos));
-    ++codes_[static_cast<unsigned>(status_code) < kStatusCodeCount ? status_code
-                                                                   : 2 /* UNKNOWN */];
+    ++codes_[static_cast<unsigned>(status_code) < kStatusCodeCount ? status_code : 2 /* UNKNOWN */];
   }
   void Merge(const OperationStats& other);
 

@@ -70,8 +70,8 @@ absl::Status Corrupt(const std::string& source, const std::string& what) {
 }
 
 absl::StatusOr<std::shared_ptr<Histogram>> ReadHistogram(const nlohmann::json& j, const char* key,
-                                                        const std::string& source,
-                                                        const std::string& where) {
+                                                         const std::string& source,
+                                                         const std::string& where) {
   if (!j.contains(key) || !j[key].is_string()) {
     return Corrupt(source, absl::StrCat(where, ".", key, " is missing"));
   }
@@ -165,7 +165,8 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
   const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Corrupt(source, "not valid JSON (truncated or corrupt result file)");
   if (!j.is_object() || j.value("schema", "") != kSchemaName) {
-    return Corrupt(source, absl::StrCat("not an aurigraph-loadgen result (schema is not '", kSchemaName, "')"));
+    return Corrupt(source, absl::StrCat("not an aurigraph-loadgen result (schema is not '",
+                                        kSchemaName, "')"));
   }
   if (j.value("schema_version", 0) != kResultSchemaVersion) {
     return Corrupt(source, absl::StrCat("unsupported schema_version ", j.value("schema_version", 0),
@@ -207,14 +208,11 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
       r.operations.push_back(*std::move(op));
     }
     for (const auto& gate : j.at("gates")) {
-      r.gates.push_back(GateResult{gate.at("expression").get<std::string>(),
-                                   gate.at("operation").get<std::string>(),
-                                   gate.at("metric").get<std::string>(),
-                                   gate.at("unit").get<std::string>(),
-                                   gate.at("measured").get<double>(),
-                                   gate.at("limit").get<double>(),
-                                   gate.at("passed").get<bool>(),
-                                   gate.at("message").get<std::string>()});
+      r.gates.push_back(GateResult{
+          gate.at("expression").get<std::string>(), gate.at("operation").get<std::string>(),
+          gate.at("metric").get<std::string>(), gate.at("unit").get<std::string>(),
+          gate.at("measured").get<double>(), gate.at("limit").get<double>(),
+          gate.at("passed").get<bool>(), gate.at("message").get<std::string>()});
     }
     return r;
   } catch (const nlohmann::json::exception& e) {

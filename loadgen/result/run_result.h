@@ -23,16 +23,18 @@ struct OperationResult {
   int64_t ok = 0;
   std::map<std::string, int64_t> status_codes;  // by gRPC code name, including OK
   double achieved_rate = 0;                     // completions/second over the measured window
-  double target_rate = 0;                       // open loop: this operation's share; 0 in closed loop
-  std::shared_ptr<Histogram> corrected;         // us, from the intended send time
-  std::shared_ptr<Histogram> uncorrected;       // us, from the actual send time
+  double target_rate = 0;                  // open loop: this operation's share; 0 in closed loop
+  std::shared_ptr<Histogram> corrected;    // us, from the intended send time
+  std::shared_ptr<Histogram> uncorrected;  // us, from the actual send time
   int64_t errors() const { return requests - ok; }
-  double error_ratio() const { return requests == 0 ? 0 : static_cast<double>(errors()) / requests; }
+  double error_ratio() const {
+    return requests == 0 ? 0 : static_cast<double>(errors()) / requests;
+  }
 };
 
 struct GeneratorHealth {
   bool kept_up = true;
-  std::string verdict;  // why not, when it did not keep up
+  std::string verdict;                       // why not, when it did not keep up
   std::shared_ptr<Histogram> schedule_lag;   // us, every request
   std::shared_ptr<Histogram> generator_lag;  // us, requests that had a free slot
   int64_t max_generator_lag_p99_us = 0;      // the bound applied

@@ -41,7 +41,8 @@ absl::StatusOr<std::vector<PreparedOperation>> PrepareOperations(const Scenario&
     if (!compiled.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(where, compiled.status().message()));
     }
-    prepared.push_back(PreparedOperation{GrpcMethod{method->path, op.deadline_nanos}, *std::move(compiled)});
+    prepared.push_back(
+        PreparedOperation{GrpcMethod{method->path, op.deadline_nanos}, *std::move(compiled)});
   }
   return prepared;
 }
@@ -79,7 +80,8 @@ OperationResult ToOperationResult(const OperationStats& stats, const std::string
 absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions& options) {
   const std::string target = options.target.empty() ? scenario.target : options.target;
   if (target.empty()) {
-    return absl::InvalidArgumentError("no target: give --target HOST:PORT or 'target:' in the scenario");
+    return absl::InvalidArgumentError(
+        "no target: give --target HOST:PORT or 'target:' in the scenario");
   }
   std::vector<Gate> gates;
   for (const GateSpec& spec : scenario.gates) {
@@ -88,8 +90,8 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     if (!spec.operation.empty() &&
         std::none_of(scenario.operations.begin(), scenario.operations.end(),
                      [&](const OperationSpec& op) { return op.name == spec.operation; })) {
-      return absl::InvalidArgumentError(absl::StrCat("gate '", spec.expression,
-                                                     "' names unknown operation '", spec.operation, "'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "gate '", spec.expression, "' names unknown operation '", spec.operation, "'"));
     }
     gates.push_back(*std::move(gate));
   }
@@ -136,9 +138,9 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     plan.warmup_nanos = scenario.warmup_nanos;
     plan.duration_nanos = scenario.duration_nanos;
     plan.max_requests = scenario.requests > 0 ? Share(scenario.requests, workers, w) : 0;
-    plan.max_in_flight = static_cast<uint32_t>(
-        scenario.model == LoadModel::kClosedLoop ? Share(scenario.concurrency, workers, w)
-                                                 : scenario.max_in_flight);
+    plan.max_in_flight = static_cast<uint32_t>(scenario.model == LoadModel::kClosedLoop
+                                                   ? Share(scenario.concurrency, workers, w)
+                                                   : scenario.max_in_flight);
     plan.drain_timeout_nanos = scenario.drain_timeout_nanos;
     plan.operation_weights = weights;
     plan.seed = scenario.seed;
@@ -150,14 +152,17 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     p.transport = std::make_unique<GrpcTransport>(own, methods, plan.max_in_flight);
     std::vector<RequestSource*> sources;
     for (const PreparedOperation& op : *prepared) {
-      p.sources.push_back(std::make_unique<TemplateRequestSource>(op.request_template, w, scenario.seed));
+      p.sources.push_back(
+          std::make_unique<TemplateRequestSource>(op.request_template, w, scenario.seed));
       sources.push_back(p.sources.back().get());
     }
     std::unique_ptr<ArrivalSchedule> schedule;
     if (scenario.model == LoadModel::kOpenLoop) {
-      schedule = std::make_unique<ArrivalSchedule>(scenario.rate, scenario.arrival, w, workers, scenario.seed);
+      schedule = std::make_unique<ArrivalSchedule>(scenario.rate, scenario.arrival, w, workers,
+                                                   scenario.seed);
     }
-    p.worker = std::make_unique<Worker>(clock, *p.transport, std::move(sources), std::move(schedule), plan);
+    p.worker = std::make_unique<Worker>(clock, *p.transport, std::move(sources),
+                                        std::move(schedule), plan);
   }
 
   std::vector<std::thread> threads;
@@ -192,14 +197,15 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     measured_end = std::min(start + scenario.duration_nanos, std::max(end, measured_start));
     if (options.stop != nullptr && options.stop->load()) measured_end = std::min(measured_end, end);
   }
-  result.measured_seconds = std::max<double>(0, static_cast<double>(measured_end - measured_start) / 1e9);
+  result.measured_seconds =
+      std::max<double>(0, static_cast<double>(measured_end - measured_start) / 1e9);
 
   OperationStats all;
   for (size_t i = 0; i < prepared->size(); ++i) {
     const OperationSpec& spec = scenario.operations[i];
     const double share = result.target_rate * spec.weight / weight_sum;
-    result.operations.push_back(
-        ToOperationResult(merged.operations[i], spec.name, spec.rpc, result.measured_seconds, share));
+    result.operations.push_back(ToOperationResult(merged.operations[i], spec.name, spec.rpc,
+                                                  result.measured_seconds, share));
     all.Merge(merged.operations[i]);
   }
   result.total = ToOperationResult(all, "total", "*", result.measured_seconds, result.target_rate);

@@ -33,7 +33,8 @@ nlohmann::json ToJson(const YAML::Node& node) {
       if (text == "true" || text == "false") return text == "true";
       if (text == "null" || text == "~") return nullptr;
       int64_t i = 0;
-      if (YAML::convert<int64_t>::decode(node, i) && text.find_first_of(".eE") == std::string::npos) {
+      if (YAML::convert<int64_t>::decode(node, i) &&
+          text.find_first_of(".eE") == std::string::npos) {
         return i;
       }
       double d = 0;
@@ -103,8 +104,8 @@ class Reader {
   std::string source_;
 };
 
-#define RETURN_IF_ERROR(expr)                                \
-  do {                                                       \
+#define RETURN_IF_ERROR(expr)                                 \
+  do {                                                        \
     if (auto status_ = (expr); !status_.ok()) return status_; \
   } while (0)
 
@@ -158,14 +159,18 @@ absl::Status ParseLoad(const Reader& r, const YAML::Node& load, Scenario& s) {
   RETURN_IF_ERROR(r.CheckKeys(load, "load", {"model", "rate", "arrival", "concurrency"}));
   std::string model = "open";
   if (load["model"]) RETURN_IF_ERROR(r.String(load["model"], "load.model", &model));
-  if (model == "open") s.model = LoadModel::kOpenLoop;
-  else if (model == "closed") s.model = LoadModel::kClosedLoop;
-  else return r.Error("load.model", absl::StrCat("'", model, "' is not open or closed"));
+  if (model == "open")
+    s.model = LoadModel::kOpenLoop;
+  else if (model == "closed")
+    s.model = LoadModel::kClosedLoop;
+  else
+    return r.Error("load.model", absl::StrCat("'", model, "' is not open or closed"));
   if (s.model == LoadModel::kOpenLoop) {
     if (!load["rate"]) return r.Error("load.rate", "required for an open-loop run");
     RETURN_IF_ERROR(r.Number(load["rate"], "load.rate", &s.rate, 0.0));
     if (s.rate <= 0 || s.rate > 1e8) {
-      return r.Error("load.rate", absl::StrCat("impossible rate ", s.rate, " (0 < rate <= 1e8 per second)"));
+      return r.Error("load.rate",
+                     absl::StrCat("impossible rate ", s.rate, " (0 < rate <= 1e8 per second)"));
     }
     if (load["concurrency"]) return r.Error("load.concurrency", "only for a closed-loop run");
   } else {
@@ -176,9 +181,12 @@ absl::Status ParseLoad(const Reader& r, const YAML::Node& load, Scenario& s) {
   if (load["arrival"]) {
     std::string arrival;
     RETURN_IF_ERROR(r.String(load["arrival"], "load.arrival", &arrival));
-    if (arrival == "constant") s.arrival = ArrivalProcess::kConstant;
-    else if (arrival == "poisson") s.arrival = ArrivalProcess::kPoisson;
-    else return r.Error("load.arrival", absl::StrCat("'", arrival, "' is not constant or poisson"));
+    if (arrival == "constant")
+      s.arrival = ArrivalProcess::kConstant;
+    else if (arrival == "poisson")
+      s.arrival = ArrivalProcess::kPoisson;
+    else
+      return r.Error("load.arrival", absl::StrCat("'", arrival, "' is not constant or poisson"));
   }
   return absl::OkStatus();
 }
@@ -195,11 +203,14 @@ absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t inde
     RETURN_IF_ERROR(r.Number(node["weight"], where + ".weight", &op.weight, 0.0));
     if (op.weight <= 0) return r.Error(where + ".weight", "must be > 0");
   }
-  if (node["deadline"]) RETURN_IF_ERROR(r.Duration(node["deadline"], where + ".deadline", &op.deadline_nanos));
+  if (node["deadline"])
+    RETURN_IF_ERROR(r.Duration(node["deadline"], where + ".deadline", &op.deadline_nanos));
   op.request_json = node["request"] ? ToJson(node["request"]).dump() : "{}";
-  if (node["request"] && !node["request"].IsMap()) return r.Error(where + ".request", "must be a mapping");
+  if (node["request"] && !node["request"].IsMap())
+    return r.Error(where + ".request", "must be a mapping");
   for (const OperationSpec& other : s.operations) {
-    if (other.name == op.name) return r.Error(where + ".name", absl::StrCat("duplicate operation name '", op.name, "'"));
+    if (other.name == op.name)
+      return r.Error(where + ".name", absl::StrCat("duplicate operation name '", op.name, "'"));
   }
   s.operations.push_back(std::move(op));
   return absl::OkStatus();
@@ -216,7 +227,8 @@ absl::Status ParseGates(const Reader& r, const YAML::Node& gates, Scenario& s) {
       RETURN_IF_ERROR(r.CheckKeys(gates[i], where, {"gate", "operation"}));
       if (!gates[i]["gate"]) return r.Error(where + ".gate", "required");
       RETURN_IF_ERROR(r.String(gates[i]["gate"], where + ".gate", &gate.expression));
-      if (gates[i]["operation"]) RETURN_IF_ERROR(r.String(gates[i]["operation"], where + ".operation", &gate.operation));
+      if (gates[i]["operation"])
+        RETURN_IF_ERROR(r.String(gates[i]["operation"], where + ".operation", &gate.operation));
     }
     s.gates.push_back(std::move(gate));
   }
@@ -224,32 +236,43 @@ absl::Status ParseGates(const Reader& r, const YAML::Node& gates, Scenario& s) {
 }
 
 absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
-  RETURN_IF_ERROR(r.CheckKeys(root, "",
-                              {"name", "description", "target", "duration", "warmup", "requests",
-                               "workers", "connections", "max_in_flight", "load", "seed",
-                               "max_generator_lag", "drain_timeout", "connect_timeout",
-                               "operations", "gates"}));
+  RETURN_IF_ERROR(
+      r.CheckKeys(root, "",
+                  {"name", "description", "target", "duration", "warmup", "requests", "workers",
+                   "connections", "max_in_flight", "load", "seed", "max_generator_lag",
+                   "drain_timeout", "connect_timeout", "operations", "gates"}));
   Scenario s;
   if (root["name"]) RETURN_IF_ERROR(r.String(root["name"], "name", &s.name));
-  if (root["description"]) RETURN_IF_ERROR(r.String(root["description"], "description", &s.description));
+  if (root["description"])
+    RETURN_IF_ERROR(r.String(root["description"], "description", &s.description));
   if (root["target"]) RETURN_IF_ERROR(r.String(root["target"], "target", &s.target));
-  if (root["duration"]) RETURN_IF_ERROR(r.Duration(root["duration"], "duration", &s.duration_nanos));
+  if (root["duration"])
+    RETURN_IF_ERROR(r.Duration(root["duration"], "duration", &s.duration_nanos));
   if (root["warmup"]) RETURN_IF_ERROR(r.Duration(root["warmup"], "warmup", &s.warmup_nanos));
-  if (root["requests"]) RETURN_IF_ERROR(r.Number(root["requests"], "requests", &s.requests, int64_t{1}));
+  if (root["requests"])
+    RETURN_IF_ERROR(r.Number(root["requests"], "requests", &s.requests, int64_t{1}));
   if (root["workers"]) RETURN_IF_ERROR(r.Number(root["workers"], "workers", &s.workers, 1));
-  if (root["connections"]) RETURN_IF_ERROR(r.Number(root["connections"], "connections", &s.connections, 1));
-  if (root["max_in_flight"]) RETURN_IF_ERROR(r.Number(root["max_in_flight"], "max_in_flight", &s.max_in_flight, 1));
+  if (root["connections"])
+    RETURN_IF_ERROR(r.Number(root["connections"], "connections", &s.connections, 1));
+  if (root["max_in_flight"])
+    RETURN_IF_ERROR(r.Number(root["max_in_flight"], "max_in_flight", &s.max_in_flight, 1));
   if (root["seed"]) RETURN_IF_ERROR(r.Number(root["seed"], "seed", &s.seed, uint64_t{0}));
-  if (root["max_generator_lag"]) RETURN_IF_ERROR(r.Duration(root["max_generator_lag"], "max_generator_lag", &s.max_generator_lag_nanos));
-  if (root["drain_timeout"]) RETURN_IF_ERROR(r.Duration(root["drain_timeout"], "drain_timeout", &s.drain_timeout_nanos));
-  if (root["connect_timeout"]) RETURN_IF_ERROR(r.Duration(root["connect_timeout"], "connect_timeout", &s.connect_timeout_nanos));
+  if (root["max_generator_lag"])
+    RETURN_IF_ERROR(
+        r.Duration(root["max_generator_lag"], "max_generator_lag", &s.max_generator_lag_nanos));
+  if (root["drain_timeout"])
+    RETURN_IF_ERROR(r.Duration(root["drain_timeout"], "drain_timeout", &s.drain_timeout_nanos));
+  if (root["connect_timeout"])
+    RETURN_IF_ERROR(
+        r.Duration(root["connect_timeout"], "connect_timeout", &s.connect_timeout_nanos));
   if (s.workers > 1024) return r.Error("workers", "at most 1024");
   if (s.connections > 4096) return r.Error("connections", "at most 4096");
   if (s.max_in_flight > 1'000'000) return r.Error("max_in_flight", "at most 1000000");
   if (s.duration_nanos == 0 && s.requests == 0) {
     return r.Error("duration", "a run needs a duration or a request count");
   }
-  if (!root["load"]) return r.Error("load", "required (model: open with a rate, or closed with a concurrency)");
+  if (!root["load"])
+    return r.Error("load", "required (model: open with a rate, or closed with a concurrency)");
   RETURN_IF_ERROR(ParseLoad(r, root["load"], s));
   if (s.model == LoadModel::kClosedLoop && s.concurrency < s.workers) s.workers = s.concurrency;
   if (!root["operations"] || !root["operations"].IsSequence() || root["operations"].size() == 0) {
@@ -274,7 +297,8 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::
     return absl::InvalidArgumentError(absl::StrCat(source, ":", e.mark.line + 1, ":",
                                                    e.mark.column + 1, ": invalid YAML: ", e.msg));
   }
-  if (!root.IsMap()) return absl::InvalidArgumentError(absl::StrCat(source, ": not a YAML mapping"));
+  if (!root.IsMap())
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not a YAML mapping"));
   for (const std::string& assignment : overrides) {
     RETURN_IF_ERROR(ApplyOverride(root, assignment, source));
   }

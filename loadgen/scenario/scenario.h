@@ -15,7 +15,7 @@ namespace aurigraph::loadgen {
 
 struct OperationSpec {
   std::string name;
-  std::string rpc;           // "package.Service/Method"
+  std::string rpc;  // "package.Service/Method"
   double weight = 1;
   std::string request_json;  // request template (see payload/request_template.h)
   int64_t deadline_nanos = 0;
@@ -37,9 +37,9 @@ struct Scenario {
   int connections = 1;
   int max_in_flight = 256;  // per worker
   LoadModel model = LoadModel::kOpenLoop;
-  double rate = 0;          // open loop, requests/second in total
+  double rate = 0;  // open loop, requests/second in total
   ArrivalProcess arrival = ArrivalProcess::kConstant;
-  int concurrency = 0;      // closed loop, in total
+  int concurrency = 0;  // closed loop, in total
   uint64_t seed = 1;
   int64_t max_generator_lag_nanos = 10'000'000;  // p99 bound for "the generator kept up"
   int64_t drain_timeout_nanos = 5'000'000'000;

@@ -1,10 +1,15 @@
 #include "loadgen/transport/grpc_transport.h"
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 
@@ -25,12 +30,78 @@ struct GrpcTransport::Call {
   bool busy = false;
 };
 
+// Wakes a completion queue at a precise time. A completion queue's own timeout
+// is rounded to whole milliseconds, which would make every open-loop send up to
+// 1 ms late; instead a helper thread sleeps on the steady clock (tens of us of
+// slack) and then posts an already-expired alarm, which wakes the queue at once.
+class QueueKicker {
+ public:
+  explicit QueueKicker(grpc::CompletionQueue& queue) : queue_(queue), thread_([this] { Loop(); }) {}
+  ~QueueKicker() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_one();
+    thread_.join();
+  }
+
+  static void* Tag() { return reinterpret_cast<void*>(~uintptr_t{0}); }
+
+  void ArmAt(std::chrono::steady_clock::time_point when) {
+    {
+      std::lock_guard lock(mutex_);
+      armed_ = true;
+      when_ = when;
+    }
+    changed_.notify_one();
+  }
+  void Disarm() {
+    std::lock_guard lock(mutex_);
+    armed_ = false;
+  }
+  // Called by the queue's owner when it took the kick off the queue.
+  void Consumed() {
+    std::lock_guard lock(mutex_);
+    in_queue_ = false;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      if (!armed_ || in_queue_) {
+        changed_.wait(lock);
+        continue;
+      }
+      if (std::chrono::steady_clock::now() < when_) {
+        changed_.wait_until(lock, when_);
+        continue;
+      }
+      armed_ = false;
+      in_queue_ = true;
+      alarm_.Set(&queue_, gpr_inf_past(GPR_CLOCK_MONOTONIC), Tag());
+    }
+  }
+
+  grpc::CompletionQueue& queue_;
+  grpc::Alarm alarm_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool armed_ = false;
+  bool in_queue_ = false;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point when_;
+  std::thread thread_;
+};
+
 struct GrpcTransport::Impl {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
   std::vector<GrpcMethod> methods;
   std::vector<Call> calls;
   grpc::CompletionQueue queue;
+  std::optional<QueueKicker> kicker;
   size_t next_stub = 0;
 };
 
@@ -43,8 +114,7 @@ std::vector<std::shared_ptr<grpc::Channel>> CreateChannels(const std::string& ta
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("aurigraph.loadgen.channel", i);
     args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-    channels.push_back(
-        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+    channels.push_back(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
   }
   return channels;
 }
@@ -54,7 +124,8 @@ absl::Status WaitForConnection(const std::vector<std::shared_ptr<grpc::Channel>>
   const gpr_timespec deadline = AfterNanos(timeout_nanos);
   for (const auto& channel : channels) {
     if (!channel->WaitForConnected(deadline)) {
-      return absl::UnavailableError(absl::StrCat("target ", target, " unreachable: no connection within ",
+      return absl::UnavailableError(absl::StrCat("target ", target,
+                                                 " unreachable: no connection within ",
                                                  timeout_nanos / 1'000'000, " ms"));
     }
   }
@@ -70,14 +141,17 @@ GrpcTransport::GrpcTransport(std::vector<std::shared_ptr<grpc::Channel>> channel
   }
   impl_->methods = std::move(methods);
   impl_->calls = std::vector<Call>(slots);
+  impl_->kicker.emplace(impl_->queue);
 }
 
 GrpcTransport::~GrpcTransport() {
   CancelAll();
   Completion ignored;
-  while (std::any_of(impl_->calls.begin(), impl_->calls.end(), [](const Call& c) { return c.busy; })) {
+  while (
+      std::any_of(impl_->calls.begin(), impl_->calls.end(), [](const Call& c) { return c.busy; })) {
     if (!Next(1'000'000'000, &ignored)) break;
   }
+  impl_->kicker.reset();
   impl_->queue.Shutdown();
   void* tag;
   bool ok;
@@ -107,8 +181,20 @@ void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view re
 bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
   void* tag = nullptr;
   bool ok = false;
-  const auto outcome = impl_->queue.AsyncNext(&tag, &ok, AfterNanos(timeout_nanos));
+  gpr_timespec deadline = gpr_inf_past(GPR_CLOCK_MONOTONIC);
+  if (timeout_nanos > 0) {
+    impl_->kicker->ArmAt(std::chrono::steady_clock::now() +
+                         std::chrono::nanoseconds(timeout_nanos));
+    // The queue's own timeout only backs up the kicker.
+    deadline = AfterNanos(timeout_nanos + 5'000'000);
+  }
+  const auto outcome = impl_->queue.AsyncNext(&tag, &ok, deadline);
+  if (timeout_nanos > 0) impl_->kicker->Disarm();
   if (outcome != grpc::CompletionQueue::GOT_EVENT) return false;
+  if (tag == QueueKicker::Tag()) {
+    impl_->kicker->Consumed();
+    return false;
+  }
   const auto slot = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(tag) - 1);
   Call& call = impl_->calls[slot];
   completion->slot = slot;

@@ -18,7 +18,7 @@ class Channel;
 namespace aurigraph::loadgen {
 
 struct GrpcMethod {
-  std::string path;           // "/package.Service/Method"
+  std::string path;            // "/package.Service/Method"
   int64_t deadline_nanos = 0;  // per call; 0 = none
 };
 

@@ -36,7 +36,7 @@ void ApprovalStore::ExpireIfDue(Entry& entry, int64_t now) {
   if (s.status() == approval::v1::APPROVAL_STATUS_PENDING && now >= s.deadline_unix_nanos()) {
     s.set_status(approval::v1::APPROVAL_STATUS_EXPIRED);
     s.set_updated_at_unix_nanos(now);
-    s.set_finalized_at_unix_nanos(now);
+    s.set_finalized_at_unix_nanos(s.deadline_unix_nanos());
     counters_.expired.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -45,11 +45,13 @@ absl::StatusOr<ApprovalState> ApprovalStore::Submit(const ApprovalRequest& reque
   if (request.total_validators() < 1) {
     return absl::InvalidArgumentError("total_validators must be >= 1");
   }
-  if (request.required_approvals() < 1 || request.required_approvals() > request.total_validators()) {
-    return absl::InvalidArgumentError(absl::StrCat("required_approvals must be in 1..",
-                                                   request.total_validators()));
+  if (request.required_approvals() < 1 ||
+      request.required_approvals() > request.total_validators()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("required_approvals must be in 1..", request.total_validators()));
   }
-  if (request.validator_ids_size() != 0 && request.validator_ids_size() != request.total_validators()) {
+  if (request.validator_ids_size() != 0 &&
+      request.validator_ids_size() != request.total_validators()) {
     return absl::InvalidArgumentError("validator_ids must list exactly total_validators ids");
   }
   std::vector<std::string> allowed(request.validator_ids().begin(), request.validator_ids().end());
@@ -62,9 +64,10 @@ absl::StatusOr<ApprovalState> ApprovalStore::Submit(const ApprovalRequest& reque
     return absl::InvalidArgumentError("approval_id longer than 128 bytes");
   }
   const int64_t now = clock_.NowNanos();
-  const std::string id = request.approval_id().empty()
-                             ? absl::StrCat("apr-", next_id_.fetch_add(1, std::memory_order_relaxed))
-                             : request.approval_id();
+  const std::string id =
+      request.approval_id().empty()
+          ? absl::StrCat("apr-", next_id_.fetch_add(1, std::memory_order_relaxed))
+          : request.approval_id();
   Entry entry;
   ApprovalState& s = entry.state;
   s.set_approval_id(id);
@@ -75,8 +78,8 @@ absl::StatusOr<ApprovalState> ApprovalStore::Submit(const ApprovalRequest& reque
   s.set_required_approvals(request.required_approvals());
   s.set_created_at_unix_nanos(now);
   s.set_updated_at_unix_nanos(now);
-  s.set_deadline_unix_nanos(now + (request.ttl_ms() > 0 ? request.ttl_ms() * 1'000'000
-                                                        : options_.default_ttl_nanos));
+  s.set_deadline_unix_nanos(
+      now + (request.ttl_ms() > 0 ? request.ttl_ms() * 1'000'000 : options_.default_ttl_nanos));
   entry.allowed_validators = std::move(allowed);
   Shard& shard = ShardFor(id);
   {
@@ -89,7 +92,8 @@ absl::StatusOr<ApprovalState> ApprovalStore::Submit(const ApprovalRequest& reque
   return s;
 }
 
-absl::StatusOr<ApprovalState> ApprovalStore::Get(const std::string& approval_id, bool include_votes) {
+absl::StatusOr<ApprovalState> ApprovalStore::Get(const std::string& approval_id,
+                                                 bool include_votes) {
   Shard& shard = ShardFor(approval_id);
   std::lock_guard lock(shard.mutex);
   const auto it = shard.entries.find(approval_id);
@@ -141,9 +145,12 @@ absl::StatusOr<ApprovalState> ApprovalStore::Vote(const ValidatorResponse& vote)
   recorded->set_decision(decision);
   recorded->set_voted_at_unix_nanos(now);
   recorded->set_reason(vote.reason());
-  if (decision == approval::v1::VALIDATOR_DECISION_APPROVE) s.set_approvals(s.approvals() + 1);
-  else if (decision == approval::v1::VALIDATOR_DECISION_REJECT) s.set_rejections(s.rejections() + 1);
-  else s.set_abstentions(s.abstentions() + 1);
+  if (decision == approval::v1::VALIDATOR_DECISION_APPROVE)
+    s.set_approvals(s.approvals() + 1);
+  else if (decision == approval::v1::VALIDATOR_DECISION_REJECT)
+    s.set_rejections(s.rejections() + 1);
+  else
+    s.set_abstentions(s.abstentions() + 1);
   s.set_updated_at_unix_nanos(now);
   counters_.votes.fetch_add(1, std::memory_order_relaxed);
 

@@ -32,7 +32,8 @@ class ApprovalStore {
   ApprovalStore(const Clock& clock, Options options);
 
   absl::StatusOr<approval::v1::ApprovalState> Submit(const approval::v1::ApprovalRequest& request);
-  absl::StatusOr<approval::v1::ApprovalState> Get(const std::string& approval_id, bool include_votes);
+  absl::StatusOr<approval::v1::ApprovalState> Get(const std::string& approval_id,
+                                                  bool include_votes);
   absl::StatusOr<approval::v1::ApprovalState> Vote(const approval::v1::ValidatorResponse& vote);
   // Expires overdue approvals and forgets old finalized ones; returns how many were forgotten.
   int64_t Sweep();

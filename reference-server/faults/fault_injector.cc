@@ -13,8 +13,8 @@ namespace aurigraph::refserver {
 absl::Status ParseLatencySpec(const std::string& spec, FaultConfig* config) {
   std::vector<std::string> parts = absl::StrSplit(spec, ':');
   const auto error = [&](const std::string& why) {
-    return absl::InvalidArgumentError(absl::StrCat("--latency ", spec, ": ", why,
-                                                   " (fixed:5ms, uniform:1ms:10ms, exponential:2ms)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--latency ", spec, ": ", why, " (fixed:5ms, uniform:1ms:10ms, exponential:2ms)"));
   };
   if (parts[0] == "none" && parts.size() == 1) {
     config->latency = FaultConfig::Latency::kNone;
@@ -45,8 +45,8 @@ absl::Status ParseStallSpec(const std::string& spec, FaultConfig* config) {
   auto stall = parts.size() == 2 ? ParseDuration(parts[0]) : absl::InvalidArgumentError("");
   auto period = parts.size() == 2 ? ParseDuration(parts[1]) : absl::InvalidArgumentError("");
   if (!stall.ok() || !period.ok() || *period <= 0 || *stall >= *period) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--stall ", spec, ": expected DURATION/PERIOD with DURATION < PERIOD, e.g. 200ms/2s"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--stall ", spec, ": expected DURATION/PERIOD with DURATION < PERIOD, e.g. 200ms/2s"));
   }
   config->stall_nanos = *stall;
   config->stall_period_nanos = *period;
@@ -64,14 +64,18 @@ FaultInjector::Decision FaultInjector::Decide() const {
   Decision decision;
   int64_t delay = 0;
   switch (config_.latency) {
-    case FaultConfig::Latency::kNone: break;
-    case FaultConfig::Latency::kFixed: delay = config_.latency_a_nanos; break;
+    case FaultConfig::Latency::kNone:
+      break;
+    case FaultConfig::Latency::kFixed:
+      delay = config_.latency_a_nanos;
+      break;
     case FaultConfig::Latency::kUniform:
-      delay = std::uniform_int_distribution<int64_t>(config_.latency_a_nanos, config_.latency_b_nanos)(rng);
+      delay = std::uniform_int_distribution<int64_t>(config_.latency_a_nanos,
+                                                     config_.latency_b_nanos)(rng);
       break;
     case FaultConfig::Latency::kExponential:
-      delay = static_cast<int64_t>(
-          std::exponential_distribution<double>(1.0 / static_cast<double>(config_.latency_a_nanos))(rng));
+      delay = static_cast<int64_t>(std::exponential_distribution<double>(
+          1.0 / static_cast<double>(config_.latency_a_nanos))(rng));
       break;
   }
   int64_t release = now + delay;
@@ -80,7 +84,8 @@ FaultInjector::Decision FaultInjector::Decide() const {
     if (phase < config_.stall_nanos) release += config_.stall_nanos - phase;
   }
   decision.release_at_nanos = release;
-  if (config_.error_rate > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < config_.error_rate) {
+  if (config_.error_rate > 0 &&
+      std::uniform_real_distribution<double>(0, 1)(rng) < config_.error_rate) {
     decision.error_code = config_.error_code;
   }
   return decision;

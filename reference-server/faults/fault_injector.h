@@ -17,8 +17,8 @@ struct FaultConfig {
   int64_t latency_a_nanos = 0;  // fixed value, uniform low, exponential mean
   int64_t latency_b_nanos = 0;  // uniform high
   double error_rate = 0;
-  int error_code = 14;          // UNAVAILABLE
-  int64_t stall_nanos = 0;      // responses due inside [k*P, k*P + D) wait until k*P + D
+  int error_code = 14;      // UNAVAILABLE
+  int64_t stall_nanos = 0;  // responses due inside [k*P, k*P + D) wait until k*P + D
   int64_t stall_period_nanos = 0;
   uint64_t seed = 1;
   bool active() const { return latency != Latency::kNone || error_rate > 0 || stall_nanos > 0; }

@@ -1,13 +1,14 @@
 #include "reference-server/service/reference_server.h"
 
-#include <grpcpp/alarm.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include <condition_variable>
 #include <mutex>
+#include <queue>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "aurigraph/approval/v1/approval.grpc.pb.h"
@@ -21,12 +22,79 @@ namespace av1 = approval::v1;
 namespace tv1 = transaction::v1;
 namespace cv1 = common::v1;
 
+// Finishes held responses at their release time. gRPC's own timers (grpc::Alarm)
+// fire on a millisecond grid, too coarse for ground truth measured in
+// microseconds; a condition variable on the steady clock wakes within tens of us.
+class DelayedFinisher {
+ public:
+  explicit DelayedFinisher(const Clock& clock) : clock_(clock), thread_([this] { Loop(); }) {}
+  ~DelayedFinisher() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  void Schedule(int64_t release_at_nanos, grpc::ServerUnaryReactor* reactor, grpc::Status status) {
+    {
+      std::lock_guard lock(mutex_);
+      pending_.push(Held{release_at_nanos, sequence_++, reactor, std::move(status)});
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  struct Held {
+    int64_t release_at_nanos;
+    uint64_t sequence;
+    grpc::ServerUnaryReactor* reactor;
+    grpc::Status status;
+    bool operator>(const Held& other) const {
+      return std::tie(release_at_nanos, sequence) >
+             std::tie(other.release_at_nanos, other.sequence);
+    }
+  };
+
+  void Loop() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      if (pending_.empty()) {
+        if (stopping_) return;
+        wake_.wait(lock);
+        continue;
+      }
+      const int64_t wait = pending_.top().release_at_nanos - clock_.NowNanos();
+      if (wait > 0 && !stopping_) {
+        wake_.wait_for(lock, std::chrono::nanoseconds(wait));
+        continue;
+      }
+      Held held = pending_.top();
+      pending_.pop();
+      lock.unlock();
+      held.reactor->Finish(held.status);
+      lock.lock();
+    }
+  }
+
+  const Clock& clock_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::priority_queue<Held, std::vector<Held>, std::greater<>> pending_;
+  uint64_t sequence_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 // Finishes unary calls, holding each response as the fault injector decides.
 class Responder {
  public:
-  Responder(const FaultInjector& faults, HandledCounters& handled) : faults_(faults), handled_(handled) {}
+  Responder(const FaultInjector& faults, HandledCounters& handled, DelayedFinisher& delayed)
+      : faults_(faults), handled_(handled), delayed_(delayed) {}
 
-  grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const absl::Status& status) const {
+  grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
+                                   const absl::Status& status) const {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     grpc::Status reply(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
     if (!faults_.config().active()) {
@@ -44,12 +112,7 @@ class Responder {
       reactor->Finish(reply);
       return reactor;
     }
-    auto* alarm = new grpc::Alarm;
-    alarm->Set(gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(wait, GPR_TIMESPAN)),
-               [reactor, alarm, reply](bool) {
-                 reactor->Finish(reply);
-                 delete alarm;
-               });
+    delayed_.Schedule(decision.release_at_nanos, reactor, std::move(reply));
     return reactor;
   }
 
@@ -59,6 +122,7 @@ class Responder {
   }
   const FaultInjector& faults_;
   HandledCounters& handled_;
+  DelayedFinisher& delayed_;
 };
 
 template <typename T>
@@ -70,7 +134,8 @@ absl::Status Assign(absl::StatusOr<T> outcome, T* response) {
 
 class ApprovalServiceImpl final : public av1::ApprovalService::CallbackService {
  public:
-  ApprovalServiceImpl(ApprovalStore& store, const Responder& responder, const Clock& wall, int64_t started)
+  ApprovalServiceImpl(ApprovalStore& store, const Responder& responder, const Clock& wall,
+                      int64_t started)
       : store_(store), responder_(responder), wall_(wall), started_(started) {}
 
   grpc::ServerUnaryReactor* SubmitApprovalRequest(grpc::CallbackServerContext* context,
@@ -81,8 +146,8 @@ class ApprovalServiceImpl final : public av1::ApprovalService::CallbackService {
   grpc::ServerUnaryReactor* GetApprovalStatus(grpc::CallbackServerContext* context,
                                               const av1::GetApprovalStatusRequest* request,
                                               av1::ApprovalState* response) override {
-    return responder_.Finish(context,
-                             Assign(store_.Get(request->approval_id(), request->include_votes()), response));
+    return responder_.Finish(
+        context, Assign(store_.Get(request->approval_id(), request->include_votes()), response));
   }
   grpc::ServerUnaryReactor* SubmitValidatorResponse(grpc::CallbackServerContext* context,
                                                     const av1::ValidatorResponse* request,
@@ -147,7 +212,8 @@ struct ReferenceServer::Impl {
         faults(o.faults, *o.monotonic_clock),
         approval_store(*o.wall_clock, o.approvals),
         transaction_store(*o.wall_clock, o.transactions),
-        responder(faults, handled),
+        delayed(*o.monotonic_clock),
+        responder(faults, handled, delayed),
         approval_service(approval_store, responder, *o.wall_clock, o.wall_clock->NowNanos()),
         transaction_service(transaction_store, responder) {}
 
@@ -156,6 +222,7 @@ struct ReferenceServer::Impl {
   ApprovalStore approval_store;
   TransactionStore transaction_store;
   HandledCounters handled;
+  DelayedFinisher delayed;
   Responder responder;
   ApprovalServiceImpl approval_service;
   TransactionServiceImpl transaction_service;
@@ -168,11 +235,13 @@ struct ReferenceServer::Impl {
   bool stopping = false;
 };
 
-absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(const ServerOptions& options) {
+absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
+    const ServerOptions& options) {
   auto impl = std::make_unique<Impl>(options);
   const size_t colon = options.listen.rfind(':');
   if (colon == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("--listen ", options.listen, ": expected HOST:PORT"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen ", options.listen, ": expected HOST:PORT"));
   }
   impl->host = options.listen.substr(0, colon);
   grpc::EnableDefaultHealthCheckService(true);
@@ -182,6 +251,9 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(const Se
   builder.RegisterService(&impl->approval_service);
   builder.RegisterService(&impl->transaction_service);
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  // Without this, gRPC sets SO_REUSEPORT and a second server on a busy port
+  // would silently share it instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || impl->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));

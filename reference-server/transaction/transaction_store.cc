@@ -32,7 +32,8 @@ std::string TransactionContentHash(const Transaction& tx) {
   thread_local Sha256 sha;
   const std::string amount = std::to_string(tx.amount());
   const std::string nonce = std::to_string(tx.nonce());
-  const std::string* parts[] = {&tx.id(), &tx.sender(), &tx.receiver(), &amount, &nonce, &tx.memo()};
+  const std::string* parts[] = {&tx.id(), &tx.sender(), &tx.receiver(),
+                                &amount,  &nonce,       &tx.memo()};
   EVP_DigestInit_ex(sha.ctx, sha.md, nullptr);
   for (size_t i = 0; i < std::size(parts); ++i) {
     if (i > 0) EVP_DigestUpdate(sha.ctx, "\n", 1);
@@ -62,11 +63,15 @@ TransactionStore::Shard& TransactionStore::ShardFor(const std::string& id) const
 absl::Status TransactionStore::Validate(const Transaction& tx) const {
   if (tx.id().empty()) return absl::InvalidArgumentError("id is required");
   if (tx.id().size() > kMaxIdLength) return absl::InvalidArgumentError("id longer than 128 bytes");
-  if (tx.sender().empty()) return absl::InvalidArgumentError(absl::StrCat(tx.id(), ": sender is required"));
-  if (tx.receiver().empty()) return absl::InvalidArgumentError(absl::StrCat(tx.id(), ": receiver is required"));
-  if (tx.amount() == 0) return absl::InvalidArgumentError(absl::StrCat(tx.id(), ": amount must be > 0"));
+  if (tx.sender().empty())
+    return absl::InvalidArgumentError(absl::StrCat(tx.id(), ": sender is required"));
+  if (tx.receiver().empty())
+    return absl::InvalidArgumentError(absl::StrCat(tx.id(), ": receiver is required"));
+  if (tx.amount() == 0)
+    return absl::InvalidArgumentError(absl::StrCat(tx.id(), ": amount must be > 0"));
   if (tx.content_hash() != TransactionContentHash(tx)) {
-    return absl::InvalidArgumentError(absl::StrCat(tx.id(), ": content_hash does not match the content"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(tx.id(), ": content_hash does not match the content"));
   }
   return absl::OkStatus();
 }
@@ -78,7 +83,8 @@ absl::StatusOr<TransactionResponse> TransactionStore::Submit(const Transaction& 
   }
   Shard& shard = ShardFor(tx.id());
   const int64_t now = clock_.NowNanos();
-  const int64_t per_shard_limit = std::max<int64_t>(1, options_.max_stored / static_cast<int64_t>(kShards));
+  const int64_t per_shard_limit =
+      std::max<int64_t>(1, options_.max_stored / static_cast<int64_t>(kShards));
   {
     std::lock_guard lock(shard.mutex);
     if (!shard.by_id.try_emplace(tx.id(), tx).second) {
@@ -104,7 +110,8 @@ absl::StatusOr<BatchResponse> TransactionStore::SubmitBatch(const BatchRequest& 
   if (batch.transactions_size() == 0) return absl::InvalidArgumentError("batch is empty");
   if (batch.transactions_size() > options_.max_batch) {
     return absl::InvalidArgumentError(absl::StrCat("batch has ", batch.transactions_size(),
-                                                   " transactions; the limit is ", options_.max_batch));
+                                                   " transactions; the limit is ",
+                                                   options_.max_batch));
   }
   counters_.batches.fetch_add(1, std::memory_order_relaxed);
   BatchResponse response;
@@ -130,7 +137,8 @@ absl::StatusOr<Transaction> TransactionStore::Get(const std::string& id) const {
   Shard& shard = ShardFor(id);
   std::lock_guard lock(shard.mutex);
   const auto it = shard.by_id.find(id);
-  if (it == shard.by_id.end()) return absl::NotFoundError(absl::StrCat("transaction ", id, " not found"));
+  if (it == shard.by_id.end())
+    return absl::NotFoundError(absl::StrCat("transaction ", id, " not found"));
   return it->second;
 }
 

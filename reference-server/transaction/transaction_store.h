@@ -35,10 +35,12 @@ class TransactionStore {
   // `clock` reads Unix-epoch nanoseconds.
   TransactionStore(const Clock& clock, Options options);
 
-  absl::StatusOr<transaction::v1::TransactionResponse> Submit(const transaction::v1::Transaction& tx);
+  absl::StatusOr<transaction::v1::TransactionResponse> Submit(
+      const transaction::v1::Transaction& tx);
   // Whole-batch errors (too many transactions) fail the call; per-transaction
   // outcomes are reported in the response.
-  absl::StatusOr<transaction::v1::BatchResponse> SubmitBatch(const transaction::v1::BatchRequest& batch);
+  absl::StatusOr<transaction::v1::BatchResponse> SubmitBatch(
+      const transaction::v1::BatchRequest& batch);
   absl::StatusOr<transaction::v1::Transaction> Get(const std::string& id) const;
   int64_t size() const;
   const Counters& counters() const { return counters_; }

@@ -94,5 +94,18 @@ grep -q "gate FAIL  p50 < 1us: p50 = .*, limit < 1us" "$WORK/out" || { echo "FAI
 check "quickstart scenario (shortened)" 0 "" "$LOADGEN" run "$SCENARIOS/quickstart.yaml" --target "$ADDR" \
   --out "$WORK/qs" --set duration=3s --set warmup=1s
 
+# Every bundled scenario is valid and runs (shortened); gates may pass or fail here.
+for scenario in "$SCENARIOS"/*.yaml; do
+  "$LOADGEN" run "$scenario" --target "$ADDR" --out "$WORK/all" --set duration=1s --set warmup=0s \
+    >"$WORK/out" 2>"$WORK/err"
+  rc=$?
+  if [[ $rc -le 1 && -f $WORK/all/result.json ]]; then
+    echo "ok   scenario $(basename "$scenario") runs (exit $rc)"; passed=$((passed + 1))
+  else
+    echo "FAIL scenario $(basename "$scenario"): exit $rc"; cat "$WORK/err"; failed=$((failed + 1))
+  fi
+  rm -rf "$WORK/all"
+done
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -86,7 +86,8 @@ duration: 3s
 warmup: 500ms
 load: {model: open, rate: 200}
 operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
-)", server->address());
+)",
+                        server->address());
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_GT(result->total.requests, 400);
   for (const auto* h : {result->total.corrected.get(), result->total.uncorrected.get()}) {
@@ -108,7 +109,8 @@ workers: 1
 max_in_flight: 4
 load: {model: open, rate: 1000}
 operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
-)", server->address());
+)",
+                        server->address());
   ASSERT_TRUE(result.ok()) << result.status();
   const auto& total = result->total;
   ASSERT_GT(total.requests, 3500);
@@ -131,7 +133,8 @@ duration: 2s
 load: {model: closed, concurrency: 8}
 operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
 gates: ["error_ratio < 1%"]
-)", server->address());
+)",
+                        server->address());
   ASSERT_TRUE(result.ok()) << result.status();
   const auto& total = result->total;
   EXPECT_EQ(total.status_codes.at("RESOURCE_EXHAUSTED") + total.ok, total.requests);
@@ -150,7 +153,8 @@ TEST(LoadgenIntegration, DeadlinesAreCountedAsDeadlineExceeded) {
 requests: 20
 load: {model: closed, concurrency: 4}
 operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth, deadline: 10ms}]
-)", server->address());
+)",
+                        server->address());
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->total.requests, 20);
   EXPECT_EQ(result->total.status_codes.at("DEADLINE_EXCEEDED"), 20);
@@ -162,10 +166,12 @@ duration: 1s
 connect_timeout: 500ms
 load: {model: open, rate: 10}
 operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
-)", "127.0.0.1:1");
+)",
+                        "127.0.0.1:1");
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(result.status().message(), "target 127.0.0.1:1 unreachable: no connection within 500 ms");
+  EXPECT_EQ(result.status().message(),
+            "target 127.0.0.1:1 unreachable: no connection within 500 ms");
 }
 
 TEST(LoadgenIntegration, UnknownAndStreamingRpcsAreRejectedBeforeConnecting) {
@@ -173,7 +179,8 @@ TEST(LoadgenIntegration, UnknownAndStreamingRpcsAreRejectedBeforeConnecting) {
 duration: 1s
 load: {model: open, rate: 10}
 operations: [{name: x, rpc: aurigraph.approval.v1.ApprovalService/Nope}]
-)", "127.0.0.1:1");
+)",
+                         "127.0.0.1:1");
   EXPECT_EQ(unknown.status().message(),
             "operation 'x': unknown rpc 'aurigraph.approval.v1.ApprovalService/Nope': "
             "aurigraph.approval.v1.ApprovalService has no method Nope");

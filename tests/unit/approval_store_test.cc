@@ -34,9 +34,12 @@ class ApprovalStoreTest : public ::testing::Test {
 
 TEST_F(ApprovalStoreTest, QuorumOfApprovalsFinalizesAsApproved) {
   ASSERT_TRUE(store.Submit(Request("a", 5, 3)).ok());
-  EXPECT_EQ(store.Vote(VoteOf("a", "v1", VALIDATOR_DECISION_APPROVE))->status(), APPROVAL_STATUS_PENDING);
-  EXPECT_EQ(store.Vote(VoteOf("a", "v2", VALIDATOR_DECISION_REJECT))->status(), APPROVAL_STATUS_PENDING);
-  EXPECT_EQ(store.Vote(VoteOf("a", "v3", VALIDATOR_DECISION_APPROVE))->status(), APPROVAL_STATUS_PENDING);
+  EXPECT_EQ(store.Vote(VoteOf("a", "v1", VALIDATOR_DECISION_APPROVE))->status(),
+            APPROVAL_STATUS_PENDING);
+  EXPECT_EQ(store.Vote(VoteOf("a", "v2", VALIDATOR_DECISION_REJECT))->status(),
+            APPROVAL_STATUS_PENDING);
+  EXPECT_EQ(store.Vote(VoteOf("a", "v3", VALIDATOR_DECISION_APPROVE))->status(),
+            APPROVAL_STATUS_PENDING);
   auto final_state = store.Vote(VoteOf("a", "v4", VALIDATOR_DECISION_APPROVE));
   EXPECT_EQ(final_state->status(), APPROVAL_STATUS_APPROVED);
   EXPECT_EQ(final_state->approvals(), 3);
@@ -49,9 +52,11 @@ TEST_F(ApprovalStoreTest, QuorumOfApprovalsFinalizesAsApproved) {
 
 TEST_F(ApprovalStoreTest, RejectedAsSoonAsTheQuorumCannotBeReached) {
   ASSERT_TRUE(store.Submit(Request("b", 5, 4)).ok());
-  EXPECT_EQ(store.Vote(VoteOf("b", "v1", VALIDATOR_DECISION_REJECT))->status(), APPROVAL_STATUS_PENDING);
+  EXPECT_EQ(store.Vote(VoteOf("b", "v1", VALIDATOR_DECISION_REJECT))->status(),
+            APPROVAL_STATUS_PENDING);
   // 0 approvals + 3 remaining < 4 required.
-  EXPECT_EQ(store.Vote(VoteOf("b", "v2", VALIDATOR_DECISION_ABSTAIN))->status(), APPROVAL_STATUS_REJECTED);
+  EXPECT_EQ(store.Vote(VoteOf("b", "v2", VALIDATOR_DECISION_ABSTAIN))->status(),
+            APPROVAL_STATUS_REJECTED);
 }
 
 TEST_F(ApprovalStoreTest, ExpiresAtItsDeadline) {

@@ -7,7 +7,8 @@
 namespace aurigraph::loadgen {
 namespace {
 
-RunResult ResultWith(int64_t requests, int64_t errors, int64_t latency_us, double rate, double target) {
+RunResult ResultWith(int64_t requests, int64_t errors, int64_t latency_us, double rate,
+                     double target) {
   RunResult r;
   OperationResult& op = r.total;
   op.name = "total";
@@ -37,12 +38,13 @@ TEST(Gates, LatencyGateComparesCorrectedPercentile) {
   EXPECT_TRUE(results[0].passed);
   EXPECT_FALSE(results[1].passed);
   EXPECT_TRUE(results[2].passed);
-  EXPECT_EQ(results[1].message, "p99 = 15ms, limit < 10ms");
+  EXPECT_EQ(results[1].message, "p99 = 15.01ms, limit < 10ms");
   EXPECT_DOUBLE_EQ(results[1].limit, 10'000);
 }
 
 TEST(Gates, RatioAndRateGates) {
-  const auto results = Evaluate({"error_ratio < 0.1%", "error_ratio <= 1%", "rate_ratio >= 99%", "rate >= 95", "requests > 999"},
+  const auto results = Evaluate({"error_ratio < 0.1%", "error_ratio <= 1%", "rate_ratio >= 99%",
+                                 "rate >= 95", "requests > 999"},
                                 ResultWith(1000, 5, 100, 98, 100));
   EXPECT_FALSE(results[0].passed);
   EXPECT_EQ(results[0].message, "error_ratio = 0.5%, limit < 0.1%");

@@ -15,7 +15,8 @@ Histogram Latency() { return Histogram(1, 3'600'000'000LL, 3); }
 
 // The exact sample at the nearest rank for percentile p.
 int64_t ExactPercentile(std::vector<int64_t> sorted, double p) {
-  const auto rank = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(p / 100.0 * sorted.size() - 1e-9)));
+  const auto rank =
+      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(p / 100.0 * sorted.size() - 1e-9)));
   return sorted[rank - 1];
 }
 
@@ -61,7 +62,8 @@ TEST(Histogram, MergeIsExact) {
   }
   ASSERT_TRUE(a.Add(b));
   ASSERT_EQ(a.TotalCount(), all.TotalCount());
-  for (int32_t i = 0; i < all.counts_length(); ++i) ASSERT_EQ(a.count_at_index(i), all.count_at_index(i));
+  for (int32_t i = 0; i < all.counts_length(); ++i)
+    ASSERT_EQ(a.count_at_index(i), all.count_at_index(i));
   Histogram other(1, 1000, 2);
   EXPECT_FALSE(a.Add(other));
 }
@@ -86,7 +88,8 @@ TEST(HistogramCodec, RoundTripsExactly) {
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   ASSERT_TRUE((*decoded)->SameConfiguration(h));
   EXPECT_EQ((*decoded)->TotalCount(), h.TotalCount());
-  for (int32_t i = 0; i < h.counts_length(); ++i) ASSERT_EQ((*decoded)->count_at_index(i), h.count_at_index(i));
+  for (int32_t i = 0; i < h.counts_length(); ++i)
+    ASSERT_EQ((*decoded)->count_at_index(i), h.count_at_index(i));
 }
 
 TEST(HistogramCodec, EmptyHistogramRoundTrips) {

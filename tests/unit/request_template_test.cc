@@ -45,8 +45,9 @@ TEST(RequestTemplate, RendersDistinctValidRequests) {
 }
 
 TEST(RequestTemplate, ConstantPartIsSerializedOnceAndNestedVariablesMerge) {
-  auto compiled = RequestTemplate::Compile(*approval::v1::ApprovalRequest::descriptor(),
-                                           R"({"type": "APPROVAL_TYPE_PARAMETER_CHANGE", "totalValidators": 7,
+  auto compiled =
+      RequestTemplate::Compile(*approval::v1::ApprovalRequest::descriptor(),
+                               R"({"type": "APPROVAL_TYPE_PARAMETER_CHANGE", "totalValidators": 7,
                                                "approval_id": "${uuid}", "priority": "${pick:APPROVAL_PRIORITY_HIGH}"})");
   ASSERT_TRUE(compiled.ok()) << compiled.status();
   approval::v1::ApprovalRequest constant;
@@ -65,8 +66,9 @@ TEST(RequestTemplate, ConstantPartIsSerializedOnceAndNestedVariablesMerge) {
 }
 
 TEST(RequestTemplate, NestedMessageVariables) {
-  auto compiled = RequestTemplate::Compile(*transaction::v1::CommittedTransaction::descriptor(),
-                                           R"({"sequence": 5, "transaction": {"memo": "m", "id": "n-${seq}"}})");
+  auto compiled = RequestTemplate::Compile(
+      *transaction::v1::CommittedTransaction::descriptor(),
+      R"({"sequence": 5, "transaction": {"memo": "m", "id": "n-${seq}"}})");
   ASSERT_TRUE(compiled.ok()) << compiled.status();
   TemplateRequestSource source(*compiled, 0, 1);
   transaction::v1::CommittedTransaction message;
@@ -81,15 +83,19 @@ TEST(RequestTemplate, ErrorsNameTheFieldOrVariable) {
     auto compiled = RequestTemplate::Compile(*Transaction::descriptor(), json);
     return compiled.ok() ? std::string() : std::string(compiled.status().message());
   };
-  EXPECT_EQ(error(R"({"colour": "red"})"), "unknown field 'colour' in message aurigraph.transaction.v1.Transaction");
+  EXPECT_EQ(error(R"({"colour": "red"})"),
+            "unknown field 'colour' in message aurigraph.transaction.v1.Transaction");
   EXPECT_EQ(error(R"({"id": "${bogus}"})"), "unknown template variable ${bogus} (id)");
   EXPECT_EQ(error(R"({"amount": "${uuid}"})"),
             "field amount is uint64: its template must be one numeric variable");
-  EXPECT_EQ(error(R"({"content_hash": "${sha256:id,nope}"})"),
-            "${sha256:id,nope}: unknown field 'nope' in message aurigraph.transaction.v1.Transaction");
-  EXPECT_NE(error(R"({"amount": "lots"})").find("request does not match aurigraph.transaction.v1.Transaction"),
+  EXPECT_EQ(
+      error(R"({"content_hash": "${sha256:id,nope}"})"),
+      "${sha256:id,nope}: unknown field 'nope' in message aurigraph.transaction.v1.Transaction");
+  EXPECT_NE(error(R"({"amount": "lots"})")
+                .find("request does not match aurigraph.transaction.v1.Transaction"),
             std::string::npos);
-  EXPECT_EQ(error("[1,2]"), "request template for aurigraph.transaction.v1.Transaction is not a JSON object");
+  EXPECT_EQ(error("[1,2]"),
+            "request template for aurigraph.transaction.v1.Transaction is not a JSON object");
 }
 
 }  // namespace

@@ -56,7 +56,8 @@ TEST(Scenario, ParsesEveryField) {
 }
 
 TEST(Scenario, OverridesApplyBeforeValidation) {
-  auto s = ParseScenario(kValid, "s.yaml", {"duration=2s", "load.rate=50", "operations.1.weight=4"});
+  auto s =
+      ParseScenario(kValid, "s.yaml", {"duration=2s", "load.rate=50", "operations.1.weight=4"});
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->duration_nanos, 2'000'000'000);
   EXPECT_DOUBLE_EQ(s->rate, 50);
@@ -69,12 +70,15 @@ TEST(Scenario, ErrorsNameTheProblem) {
   EXPECT_EQ(ErrorOf(kValid, {"load.rate=-5"}), "s.yaml: load.rate: must be >= 0");
   EXPECT_EQ(ErrorOf(kValid, {"load.rate=0"}),
             "s.yaml: load.rate: impossible rate 0 (0 < rate <= 1e8 per second)");
-  EXPECT_EQ(ErrorOf(kValid, {"duration=5 parsecs"}),
-            "s.yaml: duration: invalid duration '5 parsecs': expected a unit (ns, us, ms, s, m, h)");
+  EXPECT_EQ(
+      ErrorOf(kValid, {"duration=5 parsecs"}),
+      "s.yaml: duration: invalid duration '5 parsecs': expected a unit (ns, us, ms, s, m, h)");
   EXPECT_EQ(ErrorOf(kValid, {"operations.7.weight=1"}),
             "--set operations.7.weight: '7' is not an index of s.yaml");
-  EXPECT_EQ(ErrorOf(kValid, {"nonsense"}), "--set nonsense: expected key=value, e.g. --set duration=5s");
-  EXPECT_EQ(ErrorOf(kValid, {"load.model=sideways"}), "s.yaml: load.model: 'sideways' is not open or closed");
+  EXPECT_EQ(ErrorOf(kValid, {"nonsense"}),
+            "--set nonsense: expected key=value, e.g. --set duration=5s");
+  EXPECT_EQ(ErrorOf(kValid, {"load.model=sideways"}),
+            "s.yaml: load.model: 'sideways' is not open or closed");
   EXPECT_EQ(ErrorOf("name: [unclosed\n", {}).rfind("s.yaml:2:1: invalid YAML", 0), 0u);
   EXPECT_EQ(ErrorOf("duration: 1s\nload: {model: open, rate: 1}\n"),
             "s.yaml: operations: a non-empty list is required");
@@ -82,8 +86,10 @@ TEST(Scenario, ErrorsNameTheProblem) {
             "s.yaml: duration: a run needs a duration or a request count");
   EXPECT_EQ(ErrorOf("duration: 1s\nload: {model: closed}\noperations: [{rpc: a/b}]\n"),
             "s.yaml: load.concurrency: required for a closed-loop run");
-  EXPECT_EQ(ErrorOf("duration: 1s\nload: {model: open, rate: 1}\noperations: [{rpc: a/b, colour: red}]\n"),
-            "s.yaml: operations.0.colour: unknown key");
+  EXPECT_EQ(
+      ErrorOf(
+          "duration: 1s\nload: {model: open, rate: 1}\noperations: [{rpc: a/b, colour: red}]\n"),
+      "s.yaml: operations.0.colour: unknown key");
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
-#include "loadgen/schedule/arrival_schedule.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <vector>
+
+#include "loadgen/schedule/arrival_schedule.h"
 
 namespace aurigraph::loadgen {
 namespace {

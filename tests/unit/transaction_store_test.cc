@@ -34,7 +34,8 @@ TEST(TransactionContentHash, IsSha256OfTheFieldsJoinedByNewlines) {
   tx.set_nonce(2);
   tx.set_memo("");
   // printf 't\na\nb\n1\n2\n' | sha256sum
-  EXPECT_EQ(TransactionContentHash(tx), "15c053f9729d1cd14ee4cc73f25c4551d0917dcb2e921b6501b5f8d5f32ec7d9");
+  EXPECT_EQ(TransactionContentHash(tx),
+            "15c053f9729d1cd14ee4cc73f25c4551d0917dcb2e921b6501b5f8d5f32ec7d9");
 }
 
 TEST_F(TransactionStoreTest, AcceptsValidAndRejectsDuplicates) {
@@ -47,7 +48,8 @@ TEST_F(TransactionStoreTest, AcceptsValidAndRejectsDuplicates) {
 TEST_F(TransactionStoreTest, ValidatesContentAndHash) {
   Transaction tampered = Tx("t3");
   tampered.set_amount(11);
-  EXPECT_EQ(store.Submit(tampered).status().message(), "t3: content_hash does not match the content");
+  EXPECT_EQ(store.Submit(tampered).status().message(),
+            "t3: content_hash does not match the content");
   Transaction no_receiver = Tx("t4");
   no_receiver.clear_receiver();
   EXPECT_EQ(store.Submit(no_receiver).status().code(), absl::StatusCode::kInvalidArgument);
@@ -72,7 +74,8 @@ TEST_F(TransactionStoreTest, BatchReportsPerTransactionOutcomes) {
   EXPECT_EQ(response->results(2).code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
   BatchRequest too_big;
   for (int i = 0; i < 101; ++i) *too_big.add_transactions() = Tx("y" + std::to_string(i));
-  EXPECT_EQ(store.SubmitBatch(too_big).status().message(), "batch has 101 transactions; the limit is 100");
+  EXPECT_EQ(store.SubmitBatch(too_big).status().message(),
+            "batch has 101 transactions; the limit is 100");
 }
 
 TEST_F(TransactionStoreTest, MemoryIsBoundedByRetention) {

@@ -1,0 +1,109 @@
+// Per-operation cost of the generator's hot paths, tracked from the start:
+// histogram record and merge, next arrival time, building a request from its
+// template, and a whole simulated request through the worker loop.
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "aurigraph/transaction/v1/transaction.pb.h"
+#include "loadgen/histogram/histogram.h"
+#include "loadgen/histogram/histogram_codec.h"
+#include "loadgen/payload/request_template.h"
+#include "loadgen/recorder/operation_stats.h"
+#include "loadgen/schedule/arrival_schedule.h"
+
+namespace aurigraph::loadgen {
+namespace {
+
+void BM_HistogramRecord(benchmark::State& state) {
+  Histogram h = MakeLatencyHistogram();
+  std::mt19937_64 rng(1);
+  std::vector<int64_t> values(4096);
+  for (auto& v : values) v = 1 + static_cast<int64_t>(rng() % 100'000);
+  size_t i = 0;
+  for (auto _ : state) {
+    h.Record(values[i++ & 4095]);
+  }
+  benchmark::DoNotOptimize(h.TotalCount());
+}
+BENCHMARK(BM_HistogramRecord);
+
+void BM_RecordCompletion(benchmark::State& state) {
+  OperationStats stats;
+  int64_t t = 0;
+  for (auto _ : state) {
+    stats.RecordCompletion(t, t + 1'000, t + 250'000 + (t & 0xffff), 0);
+    t += 1'000;
+  }
+  benchmark::DoNotOptimize(stats.completed());
+}
+BENCHMARK(BM_RecordCompletion);
+
+void BM_HistogramMerge(benchmark::State& state) {
+  Histogram a = MakeLatencyHistogram(), b = MakeLatencyHistogram();
+  std::mt19937_64 rng(2);
+  for (int i = 0; i < 100'000; ++i) b.Record(1 + static_cast<int64_t>(rng() % 5'000'000));
+  for (auto _ : state) {
+    a.Add(b);
+  }
+  benchmark::DoNotOptimize(a.TotalCount());
+}
+BENCHMARK(BM_HistogramMerge);
+
+void BM_HistogramEncodeBase64(benchmark::State& state) {
+  Histogram h = MakeLatencyHistogram();
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 100'000; ++i) h.Record(1 + static_cast<int64_t>(rng() % 5'000'000));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(EncodeBase64(h));
+  }
+}
+BENCHMARK(BM_HistogramEncodeBase64);
+
+void BM_NextArrival(benchmark::State& state) {
+  ArrivalSchedule schedule(50'000, static_cast<ArrivalProcess>(state.range(0)), 0, 2, 1);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(schedule.Next());
+  }
+}
+BENCHMARK(BM_NextArrival)
+    ->Arg(static_cast<int>(ArrivalProcess::kConstant))
+    ->Arg(static_cast<int>(ArrivalProcess::kPoisson));
+
+void BuildRequest(benchmark::State& state, const char* json) {
+  auto compiled = RequestTemplate::Compile(*transaction::v1::Transaction::descriptor(), json);
+  if (!compiled.ok()) {
+    state.SkipWithError(std::string(compiled.status().message()).c_str());
+    return;
+  }
+  TemplateRequestSource source(*compiled, 0, 1);
+  uint64_t seq = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(source.Build(seq++).size());
+  }
+}
+
+void BM_BuildRequestConstant(benchmark::State& state) {
+  BuildRequest(state, R"({"id": "fixed", "sender": "a", "receiver": "b", "amount": 5})");
+}
+BENCHMARK(BM_BuildRequestConstant);
+
+void BM_BuildRequestSequenceAndUuid(benchmark::State& state) {
+  BuildRequest(state,
+               R"({"id": "tx-${seq}-${uuid}", "sender": "acct-${rand_int:1:1000}", "receiver": "b",
+                         "amount": "${rand_int:1:1000000}", "nonce": "${seq}", "memo": "bench"})");
+}
+BENCHMARK(BM_BuildRequestSequenceAndUuid);
+
+void BM_BuildRequestWithContentHash(benchmark::State& state) {
+  BuildRequest(state,
+               R"({"id": "tx-${seq}-${uuid}", "sender": "acct-${rand_int:1:1000}", "receiver": "b",
+                         "amount": "${rand_int:1:1000000}", "nonce": "${seq}", "memo": "bench",
+                         "content_hash": "${sha256:id,sender,receiver,amount,nonce,memo}"})");
+}
+BENCHMARK(BM_BuildRequestWithContentHash);
+
+}  // namespace
+}  // namespace aurigraph::loadgen
+
+BENCHMARK_MAIN();
