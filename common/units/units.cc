@@ -14,7 +14,6 @@ bool ParseNumber(absl::string_view text, double* value, absl::string_view* rest)
   while (i < text.size() &&
          (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.' || text[i] == '-' ||
           text[i] == '+' || text[i] == 'e' || text[i] == 'E')) {
-    // Stop before a unit that starts with 'e' is impossible for ours, so 'e' is an exponent.
     ++i;
   }
   if (i == 0) return false;

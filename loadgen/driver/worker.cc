@@ -61,11 +61,12 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   slots_[slot] = Slot{intended_nanos, now, operation};
   const int64_t lag = NanosToMicros(now - intended_nanos);
   stats_.schedule_lag.Record(lag);
-  // A request that was due while every slot was busy waited for the system under
-  // test, not for the generator; only the others measure the generator's own lag.
-  if (plan_.model == LoadModel::kClosedLoop) {
-    // Closed loop sends when a call completes; there is no schedule to lag behind.
-  } else if (saturated_since_ >= 0 && intended_nanos >= saturated_since_) {
+  // An open-loop request that was due while every slot was busy waited for the
+  // system under test, not for the generator; only the others measure the
+  // generator's own lag. (Closed loop sends on completion: its lag is always 0.)
+  const bool waited_for_slot = plan_.model == LoadModel::kOpenLoop && saturated_since_ >= 0 &&
+                               intended_nanos >= saturated_since_;
+  if (waited_for_slot) {
     ++stats_.delayed_by_in_flight_bound;
   } else {
     stats_.generator_lag.Record(lag);
