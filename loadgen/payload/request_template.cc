@@ -402,6 +402,8 @@ TemplateRequestSource::TemplateRequestSource(const RequestTemplate& request_temp
     : compiled_(*request_template.compiled_),
       worker_(worker),
       rng_(seed * 0x9E3779B97F4A7C15ULL + worker),
+      uuid_rng_((static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}() ^
+                static_cast<uint64_t>(UnixNanosNow())),
       scratch_(std::make_unique<Scratch>()) {
   scratch_->leaf_text.resize(compiled_.leaf_count);
   scratch_->leaf_number.resize(compiled_.leaf_count);
@@ -465,7 +467,7 @@ std::string_view TemplateRequestSource::Build(uint64_t sequence) {
               for (int64_t i = 0; i < piece.lo; ++i) text.push_back(kAlphanumeric[rng_() % 62]);
               break;
             case PieceKind::kUuid: {
-              uint64_t hi = rng_(), lo = rng_();
+              uint64_t hi = uuid_rng_(), lo = uuid_rng_();
               hi = (hi & ~0xF000ULL) | 0x4000ULL;        // version 4
               lo = (lo & ~(3ULL << 62)) | (2ULL << 62);  // RFC 4122 variant
               char buf[37];

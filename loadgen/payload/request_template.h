@@ -7,6 +7,9 @@
 //
 // Variables: ${seq} (globally unique sequence number), ${worker}, ${uuid},
 // ${rand_int:LO:HI}, ${rand_string:N}, ${pick:a|b|c}, ${now_ns}, ${now_ms},
+// (random values come from the scenario's seed, so a run's mix is reproducible;
+// ${uuid} does not, so ids stay unique when a scenario is re-run against the
+// same server),
 // ${sha256:f1,f2,...} (lower-case hex SHA-256 of sibling fields' values joined with "\n").
 #pragma once
 
@@ -59,6 +62,7 @@ class TemplateRequestSource final : public RequestSource {
   const CompiledTemplate& compiled_;
   uint32_t worker_;
   std::mt19937_64 rng_;
+  std::mt19937_64 uuid_rng_;
   std::unique_ptr<Scratch> scratch_;
 };
 

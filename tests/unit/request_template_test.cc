@@ -65,6 +65,21 @@ TEST(RequestTemplate, ConstantPartIsSerializedOnceAndNestedVariablesMerge) {
   EXPECT_EQ(a.type(), approval::v1::APPROVAL_TYPE_PARAMETER_CHANGE);
 }
 
+TEST(RequestTemplate, SeededValuesRepeatButUuidsNeverDo) {
+  auto compiled = RequestTemplate::Compile(
+      *Transaction::descriptor(), R"({"id": "${uuid}", "amount": "${rand_int:1:1000000000}"})");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  // Two runs of the same scenario: same seed, same worker.
+  TemplateRequestSource first_run(*compiled, 0, 42), second_run(*compiled, 0, 42);
+  for (uint64_t seq = 0; seq < 100; ++seq) {
+    Transaction a, b;
+    ASSERT_TRUE(a.ParseFromString(std::string(first_run.Build(seq))));
+    ASSERT_TRUE(b.ParseFromString(std::string(second_run.Build(seq))));
+    EXPECT_EQ(a.amount(), b.amount());
+    EXPECT_NE(a.id(), b.id());
+  }
+}
+
 TEST(RequestTemplate, NestedMessageVariables) {
   auto compiled = RequestTemplate::Compile(
       *transaction::v1::CommittedTransaction::descriptor(),
