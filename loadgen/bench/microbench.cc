@@ -1,6 +1,6 @@
 // Per-operation cost of the generator's hot paths, tracked from the start:
-// histogram record and merge, next arrival time, building a request from its
-// template, and a whole simulated request through the worker loop.
+// histogram record, merge and encoding, recording a completion, next arrival
+// time, and building a request from its template.
 #include <benchmark/benchmark.h>
 
 #include <random>

@@ -7,10 +7,10 @@
 //
 // Variables: ${seq} (globally unique sequence number), ${worker}, ${uuid},
 // ${rand_int:LO:HI}, ${rand_string:N}, ${pick:a|b|c}, ${now_ns}, ${now_ms},
-// (random values come from the scenario's seed, so a run's mix is reproducible;
-// ${uuid} does not, so ids stay unique when a scenario is re-run against the
-// same server),
 // ${sha256:f1,f2,...} (lower-case hex SHA-256 of sibling fields' values joined with "\n").
+// Random values come from the scenario's seed, so a run's mix is reproducible;
+// ${uuid} does not, so ids stay unique when a scenario is re-run against the
+// same server.
 #pragma once
 
 #include <cstdint>
