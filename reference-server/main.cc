@@ -45,7 +45,12 @@ int main(int argc, char** argv) {
       "approval-retention", po::value<std::string>()->default_value("5m"),
       "how long finalized approvals are kept")(
       "max-stored-transactions", po::value<int64_t>()->default_value(1'000'000),
-      "transactions kept (and checked for duplicate ids); the oldest are forgotten beyond it");
+      "transactions kept (and checked for duplicate ids); the oldest are forgotten beyond it")(
+      "stream-queue", po::value<int64_t>()->default_value(16384),
+      "events a server-stream subscriber may have queued; beyond it the subscriber is cut off "
+      "with RESOURCE_EXHAUSTED")(
+      "reply-window", po::value<int64_t>()->default_value(256),
+      "bidi streams: replies waiting to be written before the server stops reading requests");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -89,6 +94,10 @@ int main(int argc, char** argv) {
   server_options.transactions.max_stored = vm["max-stored-transactions"].as<int64_t>();
   if (server_options.transactions.max_stored < 1)
     return Fail("--max-stored-transactions must be >= 1");
+  if (vm["stream-queue"].as<int64_t>() < 1) return Fail("--stream-queue must be >= 1");
+  server_options.stream_queue_bound = static_cast<size_t>(vm["stream-queue"].as<int64_t>());
+  if (vm["reply-window"].as<int64_t>() < 1) return Fail("--reply-window must be >= 1");
+  server_options.reply_window = static_cast<size_t>(vm["reply-window"].as<int64_t>());
 
   // Signals are waited for on a thread of our own, so shutdown runs outside a signal handler.
   sigset_t signals;

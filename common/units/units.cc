@@ -81,6 +81,42 @@ absl::StatusOr<double> ParseRatio(absl::string_view text) {
   return absl::InvalidArgumentError(absl::StrCat("invalid ratio '", text, "'"));
 }
 
+absl::StatusOr<int64_t> ParseBytes(absl::string_view text) {
+  const absl::string_view trimmed = Trim(text);
+  double value = 0;
+  absl::string_view rest;
+  if (!ParseNumber(trimmed, &value, &rest) || value < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid size '", text, "'"));
+  }
+  struct Unit {
+    absl::string_view name;
+    double bytes;
+  };
+  static constexpr Unit kUnits[] = {{"", 1},          {"B", 1},        {"KB", 1e3},
+                                    {"MB", 1e6},      {"GB", 1e9},     {"KiB", 1024.0},
+                                    {"MiB", 1 << 20}, {"GiB", 1 << 30}};
+  rest = Trim(rest);
+  for (const Unit& unit : kUnits) {
+    if (rest == unit.name) return static_cast<int64_t>(value * unit.bytes);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid size '", text, "' (use B, KB, MB, GB, KiB, MiB or GiB)"));
+}
+
+std::string FormatBytes(int64_t bytes) {
+  char buf[64];
+  const double v = static_cast<double>(bytes);
+  if (bytes >= (1LL << 30))
+    std::snprintf(buf, sizeof buf, "%.4g GiB", v / (1 << 30));
+  else if (bytes >= (1LL << 20))
+    std::snprintf(buf, sizeof buf, "%.4g MiB", v / (1 << 20));
+  else if (bytes >= 1024)
+    std::snprintf(buf, sizeof buf, "%.4g KiB", v / 1024);
+  else
+    std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
+  return buf;
+}
+
 std::string FormatDuration(int64_t nanos) {
   char buf[64];
   const double v = static_cast<double>(nanos);

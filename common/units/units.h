@@ -1,5 +1,6 @@
 // Parsing of human-written quantities shared by scenarios and command lines:
-// durations ("250us", "20ms", "5s", "2m", "1h") and ratios ("0.1%", "0.001").
+// durations ("250us", "20ms", "5s", "2m", "1h"), ratios ("0.1%", "0.001") and
+// sizes ("1GB", "512MiB").
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,11 @@ absl::StatusOr<int64_t> ParseDuration(absl::string_view text);
 
 // "0.1%" -> 0.001, "0.25" -> 0.25.
 absl::StatusOr<double> ParseRatio(absl::string_view text);
+
+// Bytes: "512MiB", "1GB", "64KiB", or a bare number of bytes.
+absl::StatusOr<int64_t> ParseBytes(absl::string_view text);
+// Renders bytes with binary units ("812.5 MiB").
+std::string FormatBytes(int64_t bytes);
 
 // Renders nanoseconds with the largest unit that keeps it readable ("1.5ms").
 std::string FormatDuration(int64_t nanos);

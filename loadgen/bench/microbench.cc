@@ -79,7 +79,7 @@ void BuildRequest(benchmark::State& state, const char* json) {
   TemplateRequestSource source(*compiled, 0, 1);
   uint64_t seq = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(source.Build(seq++).size());
+    benchmark::DoNotOptimize(source.Build({seq++}).size());
   }
 }
 

@@ -12,7 +12,8 @@ class Transport {
  public:
   struct Completion {
     uint32_t slot = 0;
-    int status_code = 0;  // gRPC status code numbering; 0 = OK
+    int status_code = 0;        // gRPC status code numbering; 0 = OK
+    std::string_view response;  // only for operations that keep responses; valid until Next()
   };
 
   virtual ~Transport() = default;
@@ -25,12 +26,26 @@ class Transport {
   virtual void CancelAll() = 0;
 };
 
+// Where a request sits in the run, for templates that number their messages.
+struct RequestContext {
+  uint64_t sequence = 0;  // unique within the run for the operation
+  uint64_t stream = 0;    // streams: the stream's number within the run
+  uint64_t message = 0;   // streams: the message's index within its stream
+};
+
 // Builds the request bytes for one operation; one instance per worker, so it
 // may reuse its buffer: the view stays valid until the next Build() call.
 class RequestSource {
  public:
   virtual ~RequestSource() = default;
-  virtual std::string_view Build(uint64_t sequence) = 0;
+  virtual std::string_view Build(const RequestContext& context) = 0;
+};
+
+// Counts the items a response reports (e.g. the transactions a batch accepted).
+class ResponseCounter {
+ public:
+  virtual ~ResponseCounter() = default;
+  virtual int64_t Count(std::string_view response) const = 0;
 };
 
 }  // namespace aurigraph::loadgen

@@ -75,7 +75,7 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   ++stats_.sent;
   const uint64_t sequence = next_sequence_;
   next_sequence_ += static_cast<uint64_t>(plan_.worker_count);
-  transport_.Start(slot, operation, sources_[operation]->Build(sequence));
+  transport_.Start(slot, operation, sources_[operation]->Build(RequestContext{sequence}));
   if (free_slots_.empty() && saturated_since_ < 0) saturated_since_ = now;
 }
 
@@ -87,8 +87,12 @@ void Worker::Complete(const Transport::Completion& completion, int64_t now) {
     ++stats_.warmup_completions;
     return;
   }
-  stats_.operations[slot.operation].RecordCompletion(slot.intended_nanos, slot.sent_nanos, now,
-                                                     completion.status_code);
+  OperationStats& stats = stats_.operations[slot.operation];
+  stats.RecordCompletion(slot.intended_nanos, slot.sent_nanos, now, completion.status_code);
+  if (completion.status_code == 0 && slot.operation < plan_.response_counters.size() &&
+      plan_.response_counters[slot.operation] != nullptr) {
+    stats.AddItems(plan_.response_counters[slot.operation]->Count(completion.response));
+  }
 }
 
 void Worker::Run(const std::atomic<bool>* stop) {

@@ -28,6 +28,8 @@ struct WorkerPlan {
   uint32_t max_in_flight = 1;  // open loop: bound; closed loop: the concurrency
   int64_t drain_timeout_nanos = 5'000'000'000;
   std::vector<double> operation_weights;  // one per operation, > 0
+  // One per operation (or empty): counts the items of each OK response; null = none.
+  std::vector<const ResponseCounter*> response_counters;
   uint64_t seed = 1;
   int worker_index = 0;
   int worker_count = 1;

@@ -1,5 +1,6 @@
 #include "loadgen/gates/gates.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -24,9 +25,40 @@ bool LatencyPercentile(absl::string_view metric, double* percentile) {
   return end == number.c_str() + number.size() && *percentile > 0 && *percentile <= 100;
 }
 
+constexpr absl::string_view kHistogramPrefixes[] = {
+    "uncorrected_", "first_message_", "inter_arrival_", "send_lag_", "close_latency_", "phase_"};
+
+// Splits "first_message_p99" into the histogram ("first_message", or "" for the
+// corrected latency) and the statistic ("p99", "max", "mean").
+bool LatencyMetric(absl::string_view metric, std::string* histogram, double* percentile) {
+  histogram->clear();
+  for (absl::string_view prefix : kHistogramPrefixes) {
+    if (absl::ConsumePrefix(&metric, prefix)) {
+      *histogram = std::string(prefix.substr(0, prefix.size() - 1));
+      break;
+    }
+  }
+  if (metric == "mean") {
+    *percentile = -1;
+    return true;
+  }
+  return LatencyPercentile(metric, percentile);
+}
+
+constexpr absl::string_view kRateMetrics[] = {"rate", "items_rate", "received_rate", "sent_rate"};
+constexpr absl::string_view kCountMetrics[] = {"requests", "items", "min_open_streams",
+                                               "streams_ended_early"};
+constexpr absl::string_view kStreamMetrics[] = {"received_rate", "sent_rate", "min_open_streams",
+                                                "streams_ended_early"};
+
+bool OneOf(absl::string_view value, const auto& set) {
+  return std::find(std::begin(set), std::end(set), value) != std::end(set);
+}
+
 std::string FormatValue(double value, const std::string& unit) {
   char buf[64];
   if (unit == "us") return FormatDuration(static_cast<int64_t>(value * 1000));
+  if (unit == "bytes") return FormatBytes(static_cast<int64_t>(value));
   if (unit == "ratio") {
     std::snprintf(buf, sizeof buf, "%.4g%%", value * 100);
   } else {
@@ -73,10 +105,9 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
   else
     return error(absl::StrCat("unknown comparison '", op, "' (use <, <=, >, >=)"));
 
-  absl::string_view latency = gate.metric;
-  absl::ConsumePrefix(&latency, "uncorrected_");
+  std::string histogram;
   double percentile = 0;
-  if (LatencyPercentile(latency, &percentile) || latency == "mean") {
+  if (LatencyMetric(gate.metric, &histogram, &percentile)) {
     auto nanos = ParseDuration(parts[2]);
     if (!nanos.ok()) return error(std::string(nanos.status().message()));
     gate.limit = static_cast<double>(*nanos) / 1000.0;
@@ -90,16 +121,26 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
     gate.unit = "ratio";
     return gate;
   }
-  if (gate.metric == "rate" || gate.metric == "requests") {
+  if (OneOf(gate.metric, kRateMetrics) || OneOf(gate.metric, kCountMetrics)) {
     char* end = nullptr;
     gate.limit = std::strtod(parts[2].c_str(), &end);
     if (end != parts[2].c_str() + parts[2].size()) return error("expected a number");
-    gate.unit = gate.metric == "rate" ? "1/s" : "count";
+    gate.unit = OneOf(gate.metric, kRateMetrics) ? "1/s" : "count";
     return gate;
   }
-  return error(absl::StrCat("unknown metric '", gate.metric,
-                            "' (p50, p99, p99.9, max, mean, uncorrected_p99, error_ratio, "
-                            "rate_ratio, rate, requests)"));
+  if (gate.metric == "loadgen_peak_rss" || gate.metric == "server_peak_rss") {
+    auto bytes = ParseBytes(parts[2]);
+    if (!bytes.ok()) return error(std::string(bytes.status().message()));
+    gate.limit = static_cast<double>(*bytes);
+    gate.unit = "bytes";
+    return gate;
+  }
+  return error(absl::StrCat(
+      "unknown metric '", gate.metric,
+      "' (p50, p99, p99.9, max, mean, uncorrected_p99, first_message_p99, inter_arrival_p99, "
+      "send_lag_p99, close_latency_p99, phase_p99, error_ratio, rate_ratio, rate, requests, "
+      "items, items_rate, received_rate, sent_rate, min_open_streams, streams_ended_early, "
+      "loadgen_peak_rss, server_peak_rss)"));
 }
 
 absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& gates,
@@ -117,24 +158,64 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
             "gate '", gate.expression, "' names unknown operation '", gate.operation, "'"));
       }
     }
-    double measured = 0;
-    absl::string_view latency = gate.metric;
-    const bool uncorrected = absl::ConsumePrefix(&latency, "uncorrected_");
-    const Histogram& histogram = uncorrected ? *op->uncorrected : *op->corrected;
+    const StreamResult* stream = op->stream.get();
+    std::string histogram_name;
     double percentile = 0;
-    if (latency == "mean")
-      measured = histogram.Mean();
-    else if (LatencyPercentile(latency, &percentile)) {
-      measured = static_cast<double>(percentile >= 100 ? histogram.Max()
-                                                       : histogram.ValueAtPercentile(percentile));
-    } else if (gate.metric == "error_ratio")
+    const bool is_latency = LatencyMetric(gate.metric, &histogram_name, &percentile);
+    const bool needs_stream =
+        OneOf(gate.metric, kStreamMetrics) ||
+        (is_latency && !histogram_name.empty() && histogram_name != "uncorrected");
+    if (needs_stream && stream == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("gate '", gate.expression, "': ", gate.metric,
+                       " needs a streaming operation; name one with 'operation:'"));
+    }
+    double measured = 0;
+    // Nothing measured is never a pass.
+    std::string unmeasured;
+    if (is_latency) {
+      const Histogram* histogram = op->corrected.get();
+      if (histogram_name == "uncorrected") {
+        histogram = op->uncorrected.get();
+      } else if (!histogram_name.empty()) {
+        const auto it = stream->histograms.find(histogram_name);
+        histogram = it == stream->histograms.end() ? nullptr : it->second.get();
+      }
+      if (histogram == nullptr || histogram->TotalCount() == 0) {
+        unmeasured = "nothing measured";
+      } else if (percentile < 0) {
+        measured = histogram->Mean();
+      } else {
+        measured = static_cast<double>(
+            percentile >= 100 ? histogram->Max() : histogram->ValueAtPercentile(percentile));
+      }
+    } else if (gate.metric == "error_ratio") {
       measured = op->error_ratio();
-    else if (gate.metric == "rate")
+    } else if (gate.metric == "rate") {
       measured = op->achieved_rate;
-    else if (gate.metric == "requests")
+    } else if (gate.metric == "requests") {
       measured = static_cast<double>(op->requests);
-    else if (gate.metric == "rate_ratio") {
+    } else if (gate.metric == "rate_ratio") {
       measured = op->target_rate > 0 ? op->achieved_rate / op->target_rate : 0;
+    } else if (gate.metric == "items") {
+      measured = static_cast<double>(op->items);
+    } else if (gate.metric == "items_rate") {
+      measured = op->items_rate;
+    } else if (gate.metric == "received_rate") {
+      measured = stream->received_rate;
+    } else if (gate.metric == "sent_rate") {
+      measured = stream->sent_rate;
+    } else if (gate.metric == "min_open_streams") {
+      measured = static_cast<double>(std::max<int64_t>(0, stream->min_open_streams));
+      if (stream->min_open_streams < 0) unmeasured = "not sampled";
+    } else if (gate.metric == "streams_ended_early") {
+      measured = static_cast<double>(stream->streams_ended_early);
+    } else {
+      const int64_t bytes = gate.metric == "loadgen_peak_rss"
+                                ? result.resources.loadgen_peak_rss_bytes
+                                : result.resources.server_peak_rss_bytes;
+      measured = static_cast<double>(std::max<int64_t>(0, bytes));
+      if (bytes < 0) unmeasured = "not measured";
     }
     bool passed = false;
     switch (gate.comparison) {
@@ -151,8 +232,7 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
         passed = measured >= gate.limit;
         break;
     }
-    // Latency of a run with no completions is not a pass: nothing was measured.
-    if (op->requests == 0 && gate.unit == "us") passed = false;
+    if (!unmeasured.empty()) passed = false;
     GateResult r;
     r.expression = gate.expression;
     r.operation = gate.operation;
@@ -164,7 +244,8 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
     r.message = absl::StrCat(
         gate.metric, gate.operation.empty() ? "" : absl::StrCat("[", gate.operation, "]"), " = ",
         FormatValue(measured, gate.unit), ", limit ", ComparisonText(gate.comparison), " ",
-        FormatValue(gate.limit, gate.unit), op->requests == 0 ? " (no requests completed)" : "");
+        FormatValue(gate.limit, gate.unit),
+        unmeasured.empty() ? "" : absl::StrCat(" (", unmeasured, ")"));
     out.push_back(std::move(r));
   }
   return out;

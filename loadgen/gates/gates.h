@@ -14,11 +14,16 @@ namespace aurigraph::loadgen {
 struct Gate {
   std::string expression;
   std::string operation;  // empty = all operations together
-  std::string metric;     // p50 p90 p99 p99.9 p99.99 max mean (corrected latency),
-                          // uncorrected_<percentile>, error_ratio, rate_ratio, rate, requests
+  // Latency: p50 p90 p99 p99.9 p99.99 max mean (corrected latency; for streams the
+  // per-message latency), or one of those prefixed by a histogram: uncorrected_,
+  // and for streams first_message_, inter_arrival_, send_lag_, close_latency_, phase_.
+  // Counts and rates: error_ratio, rate_ratio, rate, requests, items, items_rate; for
+  // streams received_rate, sent_rate, min_open_streams, streams_ended_early.
+  // Memory: loadgen_peak_rss, server_peak_rss.
+  std::string metric;
   enum class Comparison { kLess, kLessOrEqual, kGreater, kGreaterOrEqual } comparison;
   double limit = 0;  // latency in microseconds, ratios as fractions, rates per second
-  std::string unit;  // "us", "ratio", "1/s", "count"
+  std::string unit;  // "us", "ratio", "1/s", "count", "bytes"
 };
 
 absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string& operation);

@@ -7,6 +7,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -31,7 +32,11 @@ enum class PieceKind {
   kRandString,
   kPick,
   kNowNs,
-  kNowMs
+  kNowMs,
+  kRun,
+  kStream,
+  kMessage,
+  kItem
 };
 
 struct Piece {
@@ -60,13 +65,16 @@ struct Leaf {
 struct Node {
   const pb::FieldDescriptor* field = nullptr;  // null for the root message
   int index = 0;
+  int repeat = 0;            // > 0: a generated repeated field, rendered this many times
+  std::string constant;      // repeated items: each item's constant part
   std::vector<Leaf> leaves;  // digests last, so their inputs are rendered first
   std::vector<Node> children;
 };
 
 bool IsNumericPiece(PieceKind kind) {
   return kind == PieceKind::kSeq || kind == PieceKind::kWorker || kind == PieceKind::kRandInt ||
-         kind == PieceKind::kNowNs || kind == PieceKind::kNowMs || kind == PieceKind::kPick;
+         kind == PieceKind::kNowNs || kind == PieceKind::kNowMs || kind == PieceKind::kPick ||
+         kind == PieceKind::kStream || kind == PieceKind::kMessage || kind == PieceKind::kItem;
 }
 
 bool IsStringField(const pb::FieldDescriptor& field) {
@@ -101,6 +109,10 @@ absl::StatusOr<Piece> ParseVariable(absl::string_view spec, const std::string& w
   if (name == "uuid") return no_args(PieceKind::kUuid);
   if (name == "now_ns") return no_args(PieceKind::kNowNs);
   if (name == "now_ms") return no_args(PieceKind::kNowMs);
+  if (name == "run") return no_args(PieceKind::kRun);
+  if (name == "stream") return no_args(PieceKind::kStream);
+  if (name == "msg") return no_args(PieceKind::kMessage);
+  if (name == "item") return no_args(PieceKind::kItem);
   if (name == "rand_int") {
     const std::vector<absl::string_view> bounds = absl::StrSplit(args, ':');
     if (bounds.size() != 2) {
@@ -179,6 +191,25 @@ const pb::FieldDescriptor* FindField(const pb::Descriptor& type, const std::stri
   const pb::FieldDescriptor* field = type.FindFieldByName(key);
   return field != nullptr ? field : type.FindFieldByCamelcaseName(key);
 }
+
+// Serializes a JSON object (no variables left) as `type`, deterministically.
+absl::Status SerializeJson(const pb::Descriptor& type, const nlohmann::json& object,
+                           std::string* out) {
+  pb::DynamicMessageFactory factory;
+  std::unique_ptr<pb::Message> message(factory.GetPrototype(&type)->New());
+  const auto parsed = pb::util::JsonStringToMessage(object.dump(), message.get());
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("request does not match ", type.full_name(),
+                                                   ": ", std::string(parsed.message())));
+  }
+  pb::io::StringOutputStream stream(out);
+  pb::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message->SerializeToCodedStream(&coded);
+  return absl::OkStatus();
+}
+
+constexpr int kMaxRepeat = 1'000'000;
 
 }  // namespace
 
@@ -283,6 +314,35 @@ absl::Status CompiledTemplate::CompileNode(const pb::Descriptor& type, nlohmann:
         node.children.push_back(std::move(child));
       continue;
     }
+    if (it->is_object() && it->contains("$repeat")) {
+      if (!field->is_repeated() || field->type() != pb::FieldDescriptor::TYPE_MESSAGE ||
+          field->is_map()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("$repeat needs a repeated message field; ", where, " is not one"));
+      }
+      const nlohmann::json& count = (*it)["$repeat"];
+      if (!count.is_number_integer() || count.get<int64_t>() < 1 ||
+          count.get<int64_t>() > kMaxRepeat || !it->contains("$item") ||
+          !(*it)["$item"].is_object() || it->size() != 2) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": expected {\"$repeat\": N (1..",
+                                                       kMaxRepeat, "), \"$item\": {...}}"));
+      }
+      Node child;
+      child.field = field;
+      child.index = node_count++;
+      child.repeat = count.get<int>();
+      nlohmann::json item = (*it)["$item"];
+      if (auto status = CompileNode(*field->message_type(), item, child, where); !status.ok()) {
+        return status;
+      }
+      if (auto status = SerializeJson(*field->message_type(), item, &child.constant);
+          !status.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": ", status.message()));
+      }
+      node.children.push_back(std::move(child));
+      variable_keys.push_back(it.key());
+      continue;
+    }
     if (it->is_array() && it->dump().find("${") != std::string::npos) {
       return absl::InvalidArgumentError(
           absl::StrCat("variables are not supported in repeated field ", where));
@@ -337,19 +397,7 @@ absl::StatusOr<RequestTemplate> RequestTemplate::Compile(const pb::Descriptor& t
   if (auto status = compiled->CompileNode(type, object, compiled->root, ""); !status.ok()) {
     return status;
   }
-  pb::DynamicMessageFactory factory;
-  std::unique_ptr<pb::Message> message(factory.GetPrototype(&type)->New());
-  const auto parsed = pb::util::JsonStringToMessage(object.dump(), message.get());
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("request does not match ", type.full_name(),
-                                                   ": ", std::string(parsed.message())));
-  }
-  {
-    pb::io::StringOutputStream stream(&compiled->constant);
-    pb::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message->SerializeToCodedStream(&coded);
-  }
+  if (auto status = SerializeJson(type, object, &compiled->constant); !status.ok()) return status;
   return RequestTemplate(std::move(compiled));
 }
 
@@ -398,9 +446,10 @@ constexpr char kHex[] = "0123456789abcdef";
 }  // namespace
 
 TemplateRequestSource::TemplateRequestSource(const RequestTemplate& request_template,
-                                             uint32_t worker, uint64_t seed)
+                                             uint32_t worker, uint64_t seed, std::string run_id)
     : compiled_(*request_template.compiled_),
       worker_(worker),
+      run_id_(std::move(run_id)),
       rng_(seed * 0x9E3779B97F4A7C15ULL + worker),
       uuid_rng_((static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}() ^
                 static_cast<uint64_t>(UnixNanosNow())),
@@ -417,8 +466,9 @@ TemplateRequestSource::TemplateRequestSource(const RequestTemplate& request_temp
 
 TemplateRequestSource::~TemplateRequestSource() = default;
 
-std::string_view TemplateRequestSource::Build(uint64_t sequence) {
+std::string_view TemplateRequestSource::Build(const RequestContext& context) {
   Scratch& s = *scratch_;
+  uint64_t item = 0;
   // Renders every leaf of `node` into `out`, children as nested length-delimited fields.
   const auto render = [&](const Node& node, std::string& out, const auto& self) -> void {
     for (const Leaf& leaf : node.leaves) {
@@ -448,7 +498,19 @@ std::string_view TemplateRequestSource::Build(uint64_t sequence) {
               text += piece.literal;
               break;
             case PieceKind::kSeq:
-              number = sequence;
+              number = context.sequence;
+              break;
+            case PieceKind::kStream:
+              number = context.stream;
+              break;
+            case PieceKind::kMessage:
+              number = context.message;
+              break;
+            case PieceKind::kItem:
+              number = item;
+              break;
+            case PieceKind::kRun:
+              text += run_id_;
               break;
             case PieceKind::kWorker:
               number = worker_;
@@ -547,11 +609,16 @@ std::string_view TemplateRequestSource::Build(uint64_t sequence) {
     }
     for (const Node& child : node.children) {
       std::string& buffer = s.node_buffer[child.index];
-      buffer.clear();
-      self(child, buffer, self);
-      PutTag(out, child.field->number(), 2);
-      PutVarint(out, buffer.size());
-      out += buffer;
+      const uint64_t outer_item = item;
+      for (int i = 0; i < std::max(child.repeat, 1); ++i) {
+        if (child.repeat > 0) item = static_cast<uint64_t>(i);
+        buffer.assign(child.constant);
+        self(child, buffer, self);
+        PutTag(out, child.field->number(), 2);
+        PutVarint(out, buffer.size());
+        out += buffer;
+      }
+      item = outer_item;
     }
   };
   s.out.assign(compiled_.constant);

@@ -7,7 +7,13 @@
 //
 // Variables: ${seq} (globally unique sequence number), ${worker}, ${uuid},
 // ${rand_int:LO:HI}, ${rand_string:N}, ${pick:a|b|c}, ${now_ns}, ${now_ms},
-// ${sha256:f1,f2,...} (lower-case hex SHA-256 of sibling fields' values joined with "\n").
+// ${sha256:f1,f2,...} (lower-case hex SHA-256 of sibling fields' values joined with "\n"),
+// ${run} (an id shared by every request of one run), and for streams ${stream}
+// (the stream's number) and ${msg} (the message's index within its stream).
+//
+// A repeated message field may be generated: {"$repeat": N, "$item": {...}}
+// renders the item N times, with ${item} its index (0..N-1), e.g. a batch of
+// 10,000 distinct transactions.
 // Random values come from the scenario's seed, so a run's mix is reproducible;
 // ${uuid} does not, so ids stay unique when a scenario is re-run against the
 // same server.
@@ -53,14 +59,17 @@ class RequestTemplate {
 // Per-worker renderer of one template: owns its RNG and scratch buffers.
 class TemplateRequestSource final : public RequestSource {
  public:
-  TemplateRequestSource(const RequestTemplate& request_template, uint32_t worker, uint64_t seed);
+  // `run_id` is what ${run} renders as.
+  TemplateRequestSource(const RequestTemplate& request_template, uint32_t worker, uint64_t seed,
+                        std::string run_id = "");
   ~TemplateRequestSource() override;
-  std::string_view Build(uint64_t sequence) override;
+  std::string_view Build(const RequestContext& context) override;
 
  private:
   struct Scratch;
   const CompiledTemplate& compiled_;
   uint32_t worker_;
+  std::string run_id_;
   std::mt19937_64 rng_;
   std::mt19937_64 uuid_rng_;
   std::unique_ptr<Scratch> scratch_;

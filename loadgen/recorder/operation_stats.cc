@@ -11,6 +11,7 @@ void OperationStats::Merge(const OperationStats& other) {
   corrected_.Add(other.corrected_);
   uncorrected_.Add(other.uncorrected_);
   for (int i = 0; i < kStatusCodeCount; ++i) codes_[i] += other.codes_[i];
+  items_ += other.items_;
 }
 
 }  // namespace aurigraph::loadgen

@@ -26,17 +26,21 @@ class OperationStats {
     uncorrected_.Record(NanosToMicros(done_nanos - sent_nanos));
     ++codes_[static_cast<unsigned>(status_code) < kStatusCodeCount ? status_code : 2 /* UNKNOWN */];
   }
+  // Items reported by a completed response (e.g. transactions accepted in a batch).
+  void AddItems(int64_t items) { items_ += items; }
   void Merge(const OperationStats& other);
 
   const Histogram& corrected() const { return corrected_; }
   const Histogram& uncorrected() const { return uncorrected_; }
   const std::array<int64_t, kStatusCodeCount>& codes() const { return codes_; }
   int64_t completed() const { return corrected_.TotalCount(); }
+  int64_t items() const { return items_; }
 
  private:
   Histogram corrected_;
   Histogram uncorrected_;
   std::array<int64_t, kStatusCodeCount> codes_{};
+  int64_t items_ = 0;
 };
 
 }  // namespace aurigraph::loadgen

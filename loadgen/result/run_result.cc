@@ -45,10 +45,46 @@ ordered_json Percentiles(const Histogram& h) {
   return out;
 }
 
+constexpr const char* kStreamHistograms[] = {"first_message", "inter_arrival", "send_lag",
+                                             "close_latency", "phase"};
+
+ordered_json StreamJson(const StreamResult& s) {
+  ordered_json out;
+  out["mode"] = s.mode;
+  out["streams_target"] = s.streams_target;
+  out["streams_opened"] = s.streams_opened;
+  out["streams_completed"] = s.streams_completed;
+  out["streams_failed"] = s.streams_failed;
+  out["streams_ended_early"] = s.streams_ended_early;
+  out["min_open_streams"] = s.min_open_streams;
+  out["max_open_streams"] = s.max_open_streams;
+  out["messages_sent"] = s.messages_sent;
+  out["messages_received"] = s.messages_received;
+  out["measured_sent"] = s.measured_sent;
+  out["measured_received"] = s.measured_received;
+  out["unmatched_replies"] = s.unmatched_replies;
+  out["delayed_sends"] = s.delayed_sends;
+  out["sent_rate"] = s.sent_rate;
+  out["received_rate"] = s.received_rate;
+  out["message_codes"] = s.message_codes;
+  out["phase_name"] = s.phase_name;
+  ordered_json percentiles, encoded;
+  for (const char* name : kStreamHistograms) {
+    const auto it = s.histograms.find(name);
+    if (it == s.histograms.end()) continue;
+    percentiles[name] = Percentiles(*it->second);
+    encoded[name] = EncodeBase64(*it->second);
+  }
+  out["latency_us"] = percentiles;
+  out["histograms"] = encoded;
+  return out;
+}
+
 ordered_json OperationJson(const OperationResult& op) {
   ordered_json out;
   out["name"] = op.name;
   out["rpc"] = op.rpc;
+  out["kind"] = op.kind;
   out["requests"] = op.requests;
   out["ok"] = op.ok;
   out["errors"] = op.errors();
@@ -62,6 +98,9 @@ ordered_json OperationJson(const OperationResult& op) {
                        {"unit", "us"},
                        {"corrected", EncodeBase64(*op.corrected)},
                        {"uncorrected", EncodeBase64(*op.uncorrected)}};
+  out["items"] = op.items;
+  out["items_rate"] = op.items_rate;
+  if (op.stream) out["stream"] = StreamJson(*op.stream);
   return out;
 }
 
@@ -97,6 +136,39 @@ absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, const std
   if (!uncorrected.ok()) return uncorrected.status();
   op.corrected = *corrected;
   op.uncorrected = *uncorrected;
+  op.kind = j.at("kind").get<std::string>();
+  op.items = j.at("items").get<int64_t>();
+  op.items_rate = j.at("items_rate").get<double>();
+  if (j.contains("stream")) {
+    const auto& js = j.at("stream");
+    auto s = std::make_shared<StreamResult>();
+    s->mode = js.at("mode").get<std::string>();
+    s->streams_target = js.at("streams_target").get<int64_t>();
+    s->streams_opened = js.at("streams_opened").get<int64_t>();
+    s->streams_completed = js.at("streams_completed").get<int64_t>();
+    s->streams_failed = js.at("streams_failed").get<int64_t>();
+    s->streams_ended_early = js.at("streams_ended_early").get<int64_t>();
+    s->min_open_streams = js.at("min_open_streams").get<int64_t>();
+    s->max_open_streams = js.at("max_open_streams").get<int64_t>();
+    s->messages_sent = js.at("messages_sent").get<int64_t>();
+    s->messages_received = js.at("messages_received").get<int64_t>();
+    s->measured_sent = js.at("measured_sent").get<int64_t>();
+    s->measured_received = js.at("measured_received").get<int64_t>();
+    s->unmatched_replies = js.at("unmatched_replies").get<int64_t>();
+    s->delayed_sends = js.at("delayed_sends").get<int64_t>();
+    s->sent_rate = js.at("sent_rate").get<double>();
+    s->received_rate = js.at("received_rate").get<double>();
+    s->message_codes = js.at("message_codes").get<std::map<std::string, int64_t>>();
+    s->phase_name = js.at("phase_name").get<std::string>();
+    for (const char* name : kStreamHistograms) {
+      if (!js.at("histograms").contains(name)) continue;
+      auto h = ReadHistogram(js.at("histograms"), name, source, where + ".stream.histograms");
+      if (!h.ok()) return h.status();
+      s->histograms[name] = *h;
+    }
+    op.stream = std::move(s);
+    return op;
+  }
   if (op.corrected->TotalCount() != op.requests) {
     return Corrupt(source, absl::StrCat(where, ": histogram holds ", op.corrected->TotalCount(),
                                         " values but requests is ", op.requests));
@@ -144,6 +216,9 @@ std::string ResultToJson(const RunResult& r) {
                       {"histograms",
                        {{"schedule_lag", EncodeBase64(*g.schedule_lag)},
                         {"generator_lag", EncodeBase64(*g.generator_lag)}}}};
+  out["resources"] = {{"loadgen_peak_rss_bytes", r.resources.loadgen_peak_rss_bytes},
+                      {"server_peak_rss_bytes", r.resources.server_peak_rss_bytes},
+                      {"server_rss_bytes", r.resources.server_rss_bytes}};
   out["total"] = OperationJson(r.total);
   out["operations"] = ordered_json::array();
   for (const auto& op : r.operations) out["operations"].push_back(OperationJson(op));
@@ -198,6 +273,10 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
     if (!own.ok()) return own.status();
     r.generator.schedule_lag = *lag;
     r.generator.generator_lag = *own;
+    const auto& resources = j.at("resources");
+    r.resources.loadgen_peak_rss_bytes = resources.at("loadgen_peak_rss_bytes").get<int64_t>();
+    r.resources.server_peak_rss_bytes = resources.at("server_peak_rss_bytes").get<int64_t>();
+    r.resources.server_rss_bytes = resources.at("server_rss_bytes").get<int64_t>();
     auto total = ReadOperation(j.at("total"), source, "total");
     if (!total.ok()) return total.status();
     r.total = *std::move(total);

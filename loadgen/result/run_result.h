@@ -14,11 +14,38 @@
 
 namespace aurigraph::loadgen {
 
-inline constexpr int kResultSchemaVersion = 1;
+inline constexpr int kResultSchemaVersion = 2;
+
+// The stream side of a streaming operation. Its per-message latency is the
+// operation's corrected (and, for bidi, uncorrected) histogram; its other
+// per-message measures are named histograms here.
+struct StreamResult {
+  std::string mode;            // "server_streaming", "client_streaming" or "bidi_streaming"
+  int64_t streams_target = 0;  // streams held open at once, as configured
+  int64_t streams_opened = 0;
+  int64_t streams_completed = 0;
+  int64_t streams_failed = 0;
+  int64_t streams_ended_early = 0;
+  int64_t min_open_streams = -1;  // a lower bound over the measured window
+  int64_t max_open_streams = 0;
+  int64_t messages_sent = 0;  // the whole run, warm-up included
+  int64_t messages_received = 0;
+  int64_t measured_sent = 0;
+  int64_t measured_received = 0;
+  int64_t unmatched_replies = 0;
+  int64_t delayed_sends = 0;
+  double sent_rate = 0;  // per second over the measured window
+  double received_rate = 0;
+  std::map<std::string, int64_t> message_codes;  // per-message status, by code name
+  std::string phase_name;
+  // first_message, inter_arrival, send_lag, close_latency, phase (us)
+  std::map<std::string, std::shared_ptr<Histogram>> histograms;
+};
 
 struct OperationResult {
   std::string name;
   std::string rpc;
+  std::string kind = "unary";
   int64_t requests = 0;  // completed after warm-up
   int64_t ok = 0;
   std::map<std::string, int64_t> status_codes;  // by gRPC code name, including OK
@@ -26,6 +53,10 @@ struct OperationResult {
   double target_rate = 0;                  // open loop: this operation's share; 0 in closed loop
   std::shared_ptr<Histogram> corrected;    // us, from the intended send time
   std::shared_ptr<Histogram> uncorrected;  // us, from the actual send time
+  int64_t items = 0;                       // counted in OK responses (count_field)
+  double items_rate = 0;
+  // Streaming operations: requests counts streams that ended, ok those that ran as planned.
+  std::shared_ptr<StreamResult> stream;
   int64_t errors() const { return requests - ok; }
   double error_ratio() const {
     return requests == 0 ? 0 : static_cast<double>(errors()) / requests;
@@ -55,6 +86,13 @@ struct GateResult {
   std::string message;  // "p99 = 25.1ms, limit < 20ms"
 };
 
+// Memory, from the kernel's accounting; -1 where not measured.
+struct Resources {
+  int64_t loadgen_peak_rss_bytes = -1;
+  int64_t server_peak_rss_bytes = -1;  // the target's own report (since it started)
+  int64_t server_rss_bytes = -1;       // ... at the end of the run
+};
+
 struct RunResult {
   int schema_version = kResultSchemaVersion;
   std::string tool_version;
@@ -70,6 +108,7 @@ struct RunResult {
   std::vector<OperationResult> operations;
   OperationResult total;
   GeneratorHealth generator;
+  Resources resources;
   std::vector<GateResult> gates;
   bool passed() const;
 };

@@ -1,49 +1,103 @@
 #include "loadgen/runner/runner.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <memory>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/units/units.h"
 #include "common/version/version.h"
 #include "loadgen/catalog/catalog.h"
+#include "loadgen/driver/stream_worker.h"
 #include "loadgen/driver/worker.h"
 #include "loadgen/gates/gates.h"
+#include "loadgen/payload/message_fields.h"
 #include "loadgen/payload/request_template.h"
 #include "loadgen/recorder/operation_stats.h"
+#include "loadgen/transport/grpc_stream_transport.h"
 #include "loadgen/transport/grpc_transport.h"
 
 namespace aurigraph::loadgen {
 namespace {
 
 struct PreparedOperation {
+  size_t index = 0;  // in the scenario
+  CallKind kind = CallKind::kUnary;
   GrpcMethod method;
   RequestTemplate request_template;
+  std::unique_ptr<ResponseCounter> counter;     // unary with count_field
+  std::unique_ptr<MessageInspector> inspector;  // streams
 };
 
-absl::StatusOr<std::vector<PreparedOperation>> PrepareOperations(const Scenario& scenario) {
-  std::vector<PreparedOperation> prepared;
-  for (size_t i = 0; i < scenario.operations.size(); ++i) {
-    const OperationSpec& op = scenario.operations[i];
-    const std::string where = absl::StrCat("operation '", op.name, "': ");
-    auto method = FindBundledMethod(op.rpc);
-    if (!method.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, method.status().message()));
-    }
-    if (method->kind != CallKind::kUnary) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, op.rpc, " is a streaming RPC; this build drives unary RPCs only"));
-    }
-    auto compiled = RequestTemplate::Compile(*method->request_type, op.request_json);
-    if (!compiled.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, compiled.status().message()));
-    }
-    prepared.push_back(
-        PreparedOperation{GrpcMethod{method->path, op.deadline_nanos}, *std::move(compiled)});
+StreamMode ModeOf(CallKind kind) {
+  switch (kind) {
+    case CallKind::kClientStreaming:
+      return StreamMode::kClientStream;
+    case CallKind::kBidiStreaming:
+      return StreamMode::kBidi;
+    default:
+      return StreamMode::kServerStream;
   }
+}
+
+const char* KindName(CallKind kind) {
+  switch (kind) {
+    case CallKind::kUnary:
+      return "unary";
+    case CallKind::kServerStreaming:
+      return "server_streaming";
+    case CallKind::kClientStreaming:
+      return "client_streaming";
+    case CallKind::kBidiStreaming:
+      return "bidi_streaming";
+  }
+  return "unary";
+}
+
+absl::StatusOr<PreparedOperation> PrepareOperation(const Scenario& scenario, size_t index) {
+  const OperationSpec& op = scenario.operations[index];
+  const std::string where = absl::StrCat("operation '", op.name, "': ");
+  const auto fail = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(where, what));
+  };
+  auto method = FindBundledMethod(op.rpc);
+  if (!method.ok()) return fail(method.status().message());
+  auto compiled = RequestTemplate::Compile(*method->request_type, op.request_json);
+  if (!compiled.ok()) return fail(compiled.status().message());
+  PreparedOperation prepared{index, method->kind, GrpcMethod{method->path, op.deadline_nanos},
+                             *std::move(compiled)};
+  if (method->kind == CallKind::kUnary) {
+    if (op.has_stream) return fail(absl::StrCat(op.rpc, " is unary: 'stream:' does not apply"));
+    if (!op.count_field.empty()) {
+      auto counter = CompileResponseCounter(*method->response_type, op.count_field);
+      if (!counter.ok()) return fail(absl::StrCat("count_field: ", counter.status().message()));
+      prepared.counter = *std::move(counter);
+      prepared.method.keep_response = true;
+    }
+    return prepared;
+  }
+  if (!op.count_field.empty()) return fail("count_field applies to unary operations only");
+  if (scenario.duration_nanos <= 0 || scenario.requests > 0) {
+    return fail("streaming operations need a run 'duration' (not a request count)");
+  }
+  const StreamSpec& spec = op.stream;
+  if (method->kind != CallKind::kBidiStreaming && !spec.match_request.empty()) {
+    return fail("match applies to bidi streaming operations only");
+  }
+  if (method->kind == CallKind::kServerStreaming && spec.send_rate > 0) {
+    return fail(
+        "send_rate applies to client and bidi streaming; a server stream sends one request");
+  }
+  InspectorSpec fields{spec.match_request, spec.match_response, spec.timestamp_field,
+                       spec.status_field,  spec.phase_from,     spec.phase_when,
+                       spec.phase_equals};
+  auto inspector = CompileInspector(*method->request_type, *method->response_type, fields);
+  if (!inspector.ok()) return fail(inspector.status().message());
+  prepared.inspector = *std::move(inspector);
   return prepared;
 }
 
@@ -56,6 +110,84 @@ std::string HostName() {
   char name[256] = {};
   gethostname(name, sizeof name - 1);
   return name;
+}
+
+std::string RandomRunId() {
+  std::random_device device;
+  const uint64_t value = (static_cast<uint64_t>(device()) << 32) ^ device();
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(value));
+  return buf;
+}
+
+int64_t OwnPeakRssBytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+// The target's memory, as its CheckHealth reports it (the bundled reference server does).
+void ProbeServerMemory(const std::shared_ptr<grpc::Channel>& channel, Resources* resources) {
+  auto method = FindBundledMethod("aurigraph.approval.v1.ApprovalService/CheckHealth");
+  if (!method.ok()) return;
+  auto response = CallUnary(channel, method->path, "", 2'000'000'000);
+  if (!response.ok()) return;
+  for (auto [field, out] :
+       {std::pair{"peak_resident_memory_bytes", &resources->server_peak_rss_bytes},
+        std::pair{"resident_memory_bytes", &resources->server_rss_bytes}}) {
+    auto path = FieldPath::Resolve(*method->response_type, field);
+    if (!path.ok()) continue;
+    const auto value = path->ReadInt(*response);
+    if (value && *value > 0) *out = *value;
+  }
+}
+
+std::map<std::string, int64_t> CodeCounts(const std::array<int64_t, kStatusCodeCount>& codes) {
+  std::map<std::string, int64_t> out;
+  for (int code = 0; code < kStatusCodeCount; ++code) {
+    if (codes[code] > 0) out[StatusCodeName(code)] = codes[code];
+  }
+  return out;
+}
+
+OperationResult ToStreamOperationResult(const StreamStats& stats, const OperationSpec& spec,
+                                        CallKind kind, double seconds) {
+  OperationResult r;
+  r.name = spec.name;
+  r.rpc = spec.rpc;
+  r.kind = KindName(kind);
+  r.corrected = std::make_shared<Histogram>(stats.message_latency);
+  r.uncorrected = std::make_shared<Histogram>(stats.message_latency_uncorrected);
+  r.requests = stats.streams_completed + stats.streams_failed + stats.streams_ended_early;
+  r.ok = stats.streams_completed;
+  r.status_codes = CodeCounts(stats.close_codes);
+  auto s = std::make_shared<StreamResult>();
+  s->mode = r.kind;
+  s->streams_target = spec.stream.streams;
+  s->streams_opened = stats.streams_opened;
+  s->streams_completed = stats.streams_completed;
+  s->streams_failed = stats.streams_failed;
+  s->streams_ended_early = stats.streams_ended_early;
+  s->min_open_streams = stats.min_open_streams;
+  s->max_open_streams = stats.max_open_streams;
+  s->messages_sent = stats.messages_sent;
+  s->messages_received = stats.messages_received;
+  s->measured_sent = stats.measured_sent;
+  s->measured_received = stats.measured_received;
+  s->unmatched_replies = stats.unmatched_replies;
+  s->delayed_sends = stats.delayed_sends;
+  s->sent_rate = seconds > 0 ? static_cast<double>(stats.measured_sent) / seconds : 0;
+  s->received_rate = seconds > 0 ? static_cast<double>(stats.measured_received) / seconds : 0;
+  s->message_codes = CodeCounts(stats.message_codes);
+  s->phase_name = spec.stream.phase_name;
+  s->histograms = {{"first_message", std::make_shared<Histogram>(stats.first_message)},
+                   {"inter_arrival", std::make_shared<Histogram>(stats.inter_arrival)},
+                   {"send_lag", std::make_shared<Histogram>(stats.send_lag)},
+                   {"close_latency", std::make_shared<Histogram>(stats.close_latency)},
+                   {"phase", std::make_shared<Histogram>(stats.phase)}};
+  r.achieved_rate = s->received_rate;
+  r.stream = std::move(s);
+  return r;
 }
 
 OperationResult ToOperationResult(const OperationStats& stats, const std::string& name,
@@ -72,6 +204,8 @@ OperationResult ToOperationResult(const OperationStats& stats, const std::string
   }
   r.achieved_rate = seconds > 0 ? static_cast<double>(r.requests) / seconds : 0;
   r.target_rate = target_rate;
+  r.items = stats.items();
+  r.items_rate = seconds > 0 ? static_cast<double>(r.items) / seconds : 0;
   return r;
 }
 
@@ -95,8 +229,17 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     }
     gates.push_back(*std::move(gate));
   }
-  auto prepared = PrepareOperations(scenario);
-  if (!prepared.ok()) return prepared.status();
+  std::vector<PreparedOperation> unary, streaming;
+  for (size_t i = 0; i < scenario.operations.size(); ++i) {
+    auto prepared = PrepareOperation(scenario, i);
+    if (!prepared.ok()) return prepared.status();
+    (prepared->kind == CallKind::kUnary ? unary : streaming).push_back(*std::move(prepared));
+  }
+  if (!unary.empty() && !scenario.has_load) {
+    return absl::InvalidArgumentError(
+        "load: required for unary operations (model: open with a rate, or closed with a "
+        "concurrency)");
+  }
 
   const auto channels = CreateChannels(target, scenario.connections);
   if (auto connected = WaitForConnection(channels, target, scenario.connect_timeout_nanos);
@@ -107,23 +250,30 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   const int workers = scenario.workers;
   std::vector<GrpcMethod> methods;
   std::vector<double> weights;
+  std::vector<const ResponseCounter*> counters;
   double weight_sum = 0;
-  for (size_t i = 0; i < prepared->size(); ++i) {
-    methods.push_back((*prepared)[i].method);
-    weights.push_back(scenario.operations[i].weight);
-    weight_sum += scenario.operations[i].weight;
+  for (const PreparedOperation& op : unary) {
+    methods.push_back(op.method);
+    weights.push_back(scenario.operations[op.index].weight);
+    counters.push_back(op.counter.get());
+    weight_sum += scenario.operations[op.index].weight;
   }
+  std::vector<std::string> stream_paths;
+  for (const PreparedOperation& op : streaming) stream_paths.push_back(op.method.path);
 
   const Clock& clock = *options.clock;
   // Workers start together a little after set-up, so the schedule's first
   // intended times are not already late.
   const int64_t start = clock.NowNanos() + 20'000'000;
   const int64_t start_unix = UnixNanosNow() + 20'000'000;
+  const std::string run_id = RandomRunId();
 
   struct WorkerParts {
-    std::unique_ptr<GrpcTransport> transport;
     std::vector<std::unique_ptr<TemplateRequestSource>> sources;
+    std::unique_ptr<GrpcTransport> transport;
     std::unique_ptr<Worker> worker;
+    std::unique_ptr<GrpcStreamTransport> stream_transport;
+    std::unique_ptr<StreamWorker> stream_worker;
   };
   std::vector<WorkerParts> parts(workers);
   for (int w = 0; w < workers; ++w) {
@@ -132,50 +282,99 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
       if (static_cast<int>(c % workers) == w) own.push_back(channels[c]);
     }
     if (own.empty()) own.push_back(channels[w % channels.size()]);
-    WorkerPlan plan;
-    plan.model = scenario.model;
-    plan.start_nanos = start;
-    plan.warmup_nanos = scenario.warmup_nanos;
-    plan.duration_nanos = scenario.duration_nanos;
-    plan.max_requests = scenario.requests > 0 ? Share(scenario.requests, workers, w) : 0;
-    plan.max_in_flight = static_cast<uint32_t>(scenario.model == LoadModel::kClosedLoop
-                                                   ? Share(scenario.concurrency, workers, w)
-                                                   : scenario.max_in_flight);
-    plan.drain_timeout_nanos = scenario.drain_timeout_nanos;
-    plan.operation_weights = weights;
-    plan.seed = scenario.seed;
-    plan.worker_index = w;
-    plan.worker_count = workers;
-    if (scenario.requests > 0 && plan.max_requests == 0) continue;
-
     WorkerParts& p = parts[w];
-    p.transport = std::make_unique<GrpcTransport>(own, methods, plan.max_in_flight);
-    std::vector<RequestSource*> sources;
-    for (const PreparedOperation& op : *prepared) {
+    const auto source_for = [&](const PreparedOperation& op) {
       p.sources.push_back(
-          std::make_unique<TemplateRequestSource>(op.request_template, w, scenario.seed));
-      sources.push_back(p.sources.back().get());
+          std::make_unique<TemplateRequestSource>(op.request_template, w, scenario.seed, run_id));
+      return p.sources.back().get();
+    };
+
+    if (!unary.empty()) {
+      WorkerPlan plan;
+      plan.model = scenario.model;
+      plan.start_nanos = start;
+      plan.warmup_nanos = scenario.warmup_nanos;
+      plan.duration_nanos = scenario.duration_nanos;
+      plan.max_requests = scenario.requests > 0 ? Share(scenario.requests, workers, w) : 0;
+      plan.max_in_flight = static_cast<uint32_t>(scenario.model == LoadModel::kClosedLoop
+                                                     ? Share(scenario.concurrency, workers, w)
+                                                     : scenario.max_in_flight);
+      plan.drain_timeout_nanos = scenario.drain_timeout_nanos;
+      plan.operation_weights = weights;
+      plan.response_counters = counters;
+      plan.seed = scenario.seed;
+      plan.worker_index = w;
+      plan.worker_count = workers;
+      const bool idle =
+          (scenario.requests > 0 && plan.max_requests == 0) || plan.max_in_flight == 0;
+      if (!idle) {
+        p.transport = std::make_unique<GrpcTransport>(own, methods, plan.max_in_flight);
+        std::vector<RequestSource*> sources;
+        for (const PreparedOperation& op : unary) sources.push_back(source_for(op));
+        std::unique_ptr<ArrivalSchedule> schedule;
+        if (scenario.model == LoadModel::kOpenLoop) {
+          schedule = std::make_unique<ArrivalSchedule>(scenario.rate, scenario.arrival, w, workers,
+                                                       scenario.seed);
+        }
+        p.worker = std::make_unique<Worker>(clock, *p.transport, std::move(sources),
+                                            std::move(schedule), plan);
+      }
     }
-    std::unique_ptr<ArrivalSchedule> schedule;
-    if (scenario.model == LoadModel::kOpenLoop) {
-      schedule = std::make_unique<ArrivalSchedule>(scenario.rate, scenario.arrival, w, workers,
-                                                   scenario.seed);
+
+    if (!streaming.empty()) {
+      StreamWorkerPlan plan;
+      plan.start_nanos = start;
+      plan.warmup_nanos = scenario.warmup_nanos;
+      plan.duration_nanos = scenario.duration_nanos;
+      plan.drain_timeout_nanos = scenario.drain_timeout_nanos;
+      plan.worker_index = w;
+      plan.worker_count = workers;
+      uint32_t slots = 0;
+      for (const PreparedOperation& op : streaming) {
+        const StreamSpec& spec = scenario.operations[op.index].stream;
+        StreamOperationPlan o;
+        o.mode = ModeOf(op.kind);
+        o.streams = static_cast<uint32_t>(Share(spec.streams, workers, w));
+        o.messages = spec.messages;
+        o.lifetime_nanos = spec.lifetime_nanos;
+        o.open_rate =
+            spec.open_rate * static_cast<double>(o.streams) / static_cast<double>(spec.streams);
+        o.send_rate = spec.send_rate;
+        o.delay_nanos = spec.delay_nanos;
+        o.max_outstanding = static_cast<uint32_t>(spec.max_outstanding);
+        o.source = source_for(op);
+        o.inspector = op.inspector.get();
+        slots += o.streams;
+        plan.operations.push_back(o);
+      }
+      if (slots > 0) {
+        p.stream_transport = std::make_unique<GrpcStreamTransport>(own, stream_paths, slots);
+        p.stream_worker = std::make_unique<StreamWorker>(clock, WallClock::Instance(),
+                                                         *p.stream_transport, std::move(plan));
+      }
     }
-    p.worker = std::make_unique<Worker>(clock, *p.transport, std::move(sources),
-                                        std::move(schedule), plan);
   }
 
   std::vector<std::thread> threads;
   for (WorkerParts& p : parts) {
     if (p.worker) threads.emplace_back([&p, &options] { p.worker->Run(options.stop); });
+    if (p.stream_worker) {
+      threads.emplace_back([&p, &options] { p.stream_worker->Run(options.stop); });
+    }
   }
   for (std::thread& t : threads) t.join();
   const int64_t end = clock.NowNanos();
 
   WorkerStats merged;
-  merged.operations.resize(prepared->size());
+  merged.operations.resize(unary.size());
+  std::vector<StreamStats> stream_stats(streaming.size());
   for (const WorkerParts& p : parts) {
     if (p.worker) merged.Merge(p.worker->stats());
+    if (p.stream_worker) {
+      for (size_t i = 0; i < streaming.size(); ++i) {
+        stream_stats[i].MergeConcurrent(p.stream_worker->stats()[i]);
+      }
+    }
   }
 
   RunResult result;
@@ -184,8 +383,11 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   result.scenario_name = scenario.name;
   result.scenario_json = scenario.effective_json;
   result.target = target;
-  result.load_model = scenario.model == LoadModel::kOpenLoop ? "open" : "closed";
-  result.target_rate = scenario.model == LoadModel::kOpenLoop ? scenario.rate : 0;
+  result.load_model = !scenario.has_load                       ? "streams"
+                      : scenario.model == LoadModel::kOpenLoop ? "open"
+                                                               : "closed";
+  result.target_rate =
+      scenario.has_load && scenario.model == LoadModel::kOpenLoop ? scenario.rate : 0;
   result.start_unix_nanos = start_unix;
   result.end_unix_nanos = start_unix + (end - start);
 
@@ -200,13 +402,24 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   result.measured_seconds =
       std::max<double>(0, static_cast<double>(measured_end - measured_start) / 1e9);
 
+  // Operations in scenario order; the total covers the unary ones (streams
+  // measure messages, not requests, and have their own figures).
   OperationStats all;
-  for (size_t i = 0; i < prepared->size(); ++i) {
-    const OperationSpec& spec = scenario.operations[i];
-    const double share = result.target_rate * spec.weight / weight_sum;
-    result.operations.push_back(ToOperationResult(merged.operations[i], spec.name, spec.rpc,
-                                                  result.measured_seconds, share));
-    all.Merge(merged.operations[i]);
+  size_t next_unary = 0, next_stream = 0;
+  for (const OperationSpec& spec : scenario.operations) {
+    const bool is_unary =
+        next_unary < unary.size() && &scenario.operations[unary[next_unary].index] == &spec;
+    if (is_unary) {
+      const double share = result.target_rate * spec.weight / weight_sum;
+      result.operations.push_back(ToOperationResult(merged.operations[next_unary], spec.name,
+                                                    spec.rpc, result.measured_seconds, share));
+      all.Merge(merged.operations[next_unary]);
+      ++next_unary;
+    } else {
+      result.operations.push_back(ToStreamOperationResult(
+          stream_stats[next_stream], spec, streaming[next_stream].kind, result.measured_seconds));
+      ++next_stream;
+    }
   }
   result.total = ToOperationResult(all, "total", "*", result.measured_seconds, result.target_rate);
 
@@ -219,13 +432,17 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   g.cancelled_at_drain = merged.cancelled_at_drain;
   g.warmup_completions = merged.warmup_completions;
   const int64_t own_lag_p99 = g.generator_lag->ValueAtPercentile(99);
-  if (scenario.model == LoadModel::kOpenLoop && own_lag_p99 > g.max_generator_lag_p99_us) {
+  if (!unary.empty() && scenario.model == LoadModel::kOpenLoop &&
+      own_lag_p99 > g.max_generator_lag_p99_us) {
     g.kept_up = false;
     g.verdict = absl::StrCat("the generator fell behind its schedule: p99 of its own send lag is ",
                              FormatDuration(own_lag_p99 * 1000), " (bound ",
                              FormatDuration(scenario.max_generator_lag_nanos),
                              "); latency figures describe the generator, not the target");
   }
+
+  result.resources.loadgen_peak_rss_bytes = OwnPeakRssBytes();
+  if (scenario.report_server_memory) ProbeServerMemory(channels.front(), &result.resources);
 
   auto gate_results = EvaluateGates(gates, result);
   if (!gate_results.ok()) return gate_results.status();

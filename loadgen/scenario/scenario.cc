@@ -191,9 +191,61 @@ absl::Status ParseLoad(const Reader& r, const YAML::Node& load, Scenario& s) {
   return absl::OkStatus();
 }
 
+absl::Status ParseStream(const Reader& r, const YAML::Node& node, const std::string& where,
+                         StreamSpec& spec) {
+  RETURN_IF_ERROR(
+      r.CheckKeys(node, where,
+                  {"streams", "messages", "lifetime", "open_rate", "send_rate", "delay",
+                   "max_outstanding", "match", "timestamp_field", "status_field", "phase"}));
+  if (node["streams"])
+    RETURN_IF_ERROR(r.Number(node["streams"], where + ".streams", &spec.streams, int64_t{1}));
+  if (spec.streams > 100'000) return r.Error(where + ".streams", "at most 100000");
+  if (node["messages"])
+    RETURN_IF_ERROR(r.Number(node["messages"], where + ".messages", &spec.messages, int64_t{0}));
+  if (node["lifetime"])
+    RETURN_IF_ERROR(r.Duration(node["lifetime"], where + ".lifetime", &spec.lifetime_nanos));
+  if (node["open_rate"])
+    RETURN_IF_ERROR(r.Number(node["open_rate"], where + ".open_rate", &spec.open_rate, 0.0));
+  if (node["send_rate"])
+    RETURN_IF_ERROR(r.Number(node["send_rate"], where + ".send_rate", &spec.send_rate, 0.0));
+  if (spec.send_rate > 1e7) return r.Error(where + ".send_rate", "at most 1e7 per stream");
+  if (node["delay"])
+    RETURN_IF_ERROR(r.Duration(node["delay"], where + ".delay", &spec.delay_nanos));
+  if (node["max_outstanding"])
+    RETURN_IF_ERROR(r.Number(node["max_outstanding"], where + ".max_outstanding",
+                             &spec.max_outstanding, int64_t{1}));
+  if (node["match"]) {
+    const YAML::Node match = node["match"];
+    RETURN_IF_ERROR(r.CheckKeys(match, where + ".match", {"request", "response"}));
+    if (!match["request"] || !match["response"])
+      return r.Error(where + ".match", "needs both request and response fields");
+    RETURN_IF_ERROR(r.String(match["request"], where + ".match.request", &spec.match_request));
+    RETURN_IF_ERROR(r.String(match["response"], where + ".match.response", &spec.match_response));
+  }
+  if (node["timestamp_field"])
+    RETURN_IF_ERROR(
+        r.String(node["timestamp_field"], where + ".timestamp_field", &spec.timestamp_field));
+  if (node["status_field"])
+    RETURN_IF_ERROR(r.String(node["status_field"], where + ".status_field", &spec.status_field));
+  if (node["phase"]) {
+    const YAML::Node phase = node["phase"];
+    const std::string at = where + ".phase";
+    RETURN_IF_ERROR(r.CheckKeys(phase, at, {"name", "from", "when", "equals"}));
+    for (const char* key : {"name", "from", "when", "equals"}) {
+      if (!phase[key]) return r.Error(absl::StrCat(at, ".", key), "required");
+    }
+    RETURN_IF_ERROR(r.String(phase["name"], at + ".name", &spec.phase_name));
+    RETURN_IF_ERROR(r.String(phase["from"], at + ".from", &spec.phase_from));
+    RETURN_IF_ERROR(r.String(phase["when"], at + ".when", &spec.phase_when));
+    RETURN_IF_ERROR(r.String(phase["equals"], at + ".equals", &spec.phase_equals));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t index, Scenario& s) {
   const std::string where = absl::StrCat("operations.", index);
-  RETURN_IF_ERROR(r.CheckKeys(node, where, {"name", "rpc", "weight", "request", "deadline"}));
+  RETURN_IF_ERROR(r.CheckKeys(
+      node, where, {"name", "rpc", "weight", "request", "deadline", "count_field", "stream"}));
   OperationSpec op;
   if (!node["rpc"]) return r.Error(where + ".rpc", "required");
   RETURN_IF_ERROR(r.String(node["rpc"], where + ".rpc", &op.rpc));
@@ -205,6 +257,12 @@ absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t inde
   }
   if (node["deadline"])
     RETURN_IF_ERROR(r.Duration(node["deadline"], where + ".deadline", &op.deadline_nanos));
+  if (node["count_field"])
+    RETURN_IF_ERROR(r.String(node["count_field"], where + ".count_field", &op.count_field));
+  if (node["stream"]) {
+    op.has_stream = true;
+    RETURN_IF_ERROR(ParseStream(r, node["stream"], where + ".stream", op.stream));
+  }
   op.request_json = node["request"] ? ToJson(node["request"]).dump() : "{}";
   if (node["request"] && !node["request"].IsMap())
     return r.Error(where + ".request", "must be a mapping");
@@ -236,11 +294,11 @@ absl::Status ParseGates(const Reader& r, const YAML::Node& gates, Scenario& s) {
 }
 
 absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
-  RETURN_IF_ERROR(
-      r.CheckKeys(root, "",
-                  {"name", "description", "target", "duration", "warmup", "requests", "workers",
-                   "connections", "max_in_flight", "load", "seed", "max_generator_lag",
-                   "drain_timeout", "connect_timeout", "operations", "gates"}));
+  RETURN_IF_ERROR(r.CheckKeys(
+      root, "",
+      {"name", "description", "target", "duration", "warmup", "requests", "workers", "connections",
+       "max_in_flight", "load", "seed", "max_generator_lag", "drain_timeout", "connect_timeout",
+       "report_server_memory", "operations", "gates"}));
   Scenario s;
   if (root["name"]) RETURN_IF_ERROR(r.String(root["name"], "name", &s.name));
   if (root["description"])
@@ -271,9 +329,14 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
   if (s.duration_nanos == 0 && s.requests == 0) {
     return r.Error("duration", "a run needs a duration or a request count");
   }
-  if (!root["load"])
-    return r.Error("load", "required (model: open with a rate, or closed with a concurrency)");
-  RETURN_IF_ERROR(ParseLoad(r, root["load"], s));
+  if (root["report_server_memory"]) {
+    if (!YAML::convert<bool>::decode(root["report_server_memory"], s.report_server_memory))
+      return r.Error("report_server_memory", "expected true or false");
+  }
+  if (root["load"]) {
+    s.has_load = true;
+    RETURN_IF_ERROR(ParseLoad(r, root["load"], s));
+  }
   if (s.model == LoadModel::kClosedLoop && s.concurrency < s.workers) s.workers = s.concurrency;
   if (!root["operations"] || !root["operations"].IsSequence() || root["operations"].size() == 0) {
     return r.Error("operations", "a non-empty list is required");

@@ -13,12 +13,34 @@
 
 namespace aurigraph::loadgen {
 
+// How a streaming operation is driven (the `stream:` block of an operation).
+struct StreamSpec {
+  int64_t streams = 1;             // held open at once, in total
+  int64_t messages = 0;            // per stream: received (server streams) or sent; 0 = no bound
+  int64_t lifetime_nanos = 0;      // end and replace each stream after this; 0 = the whole run
+  double open_rate = 0;            // stream opens per second in total (ramp, churn); 0 = at once
+  double send_rate = 0;            // client/bidi: messages per second per stream; 0 = closed loop
+  int64_t delay_nanos = 0;         // open the first streams this long after the start
+  int64_t max_outstanding = 1024;  // bidi: unanswered messages per stream before sends wait
+  std::string match_request;       // bidi: request field echoed by the reply...
+  std::string match_response;      // ...and the reply field that echoes it
+  std::string timestamp_field;     // reply field: the server's send time (Unix ns)
+  std::string status_field;        // reply field: a per-message gRPC status code
+  std::string phase_name;          // a measured phase: from a reply's time field to receipt,
+  std::string phase_from;          // for replies whose `when` field equals `equals`
+  std::string phase_when;
+  std::string phase_equals;
+};
+
 struct OperationSpec {
   std::string name;
   std::string rpc;  // "package.Service/Method"
   double weight = 1;
   std::string request_json;  // request template (see payload/request_template.h)
   int64_t deadline_nanos = 0;
+  std::string count_field;  // unary: response field counting items (e.g. accepted)
+  bool has_stream = false;  // a `stream:` block was given
+  StreamSpec stream;
 };
 
 struct GateSpec {
@@ -36,6 +58,7 @@ struct Scenario {
   int workers = 1;
   int connections = 1;
   int max_in_flight = 256;  // per worker
+  bool has_load = false;    // a `load:` block (required when there are unary operations)
   LoadModel model = LoadModel::kOpenLoop;
   double rate = 0;  // open loop, requests/second in total
   ArrivalProcess arrival = ArrivalProcess::kConstant;
@@ -44,6 +67,7 @@ struct Scenario {
   int64_t max_generator_lag_nanos = 10'000'000;  // p99 bound for "the generator kept up"
   int64_t drain_timeout_nanos = 5'000'000'000;
   int64_t connect_timeout_nanos = 5'000'000'000;
+  bool report_server_memory = false;  // ask the target's CheckHealth for its memory at the end
   std::vector<OperationSpec> operations;
   std::vector<GateSpec> gates;
   std::string effective_json;  // the scenario as run (after overrides), as JSON

@@ -11,14 +11,51 @@ namespace {
 
 std::string Us(int64_t micros) { return FormatDuration(micros * 1000); }
 
-std::string LatencyLine(const char* label, const Histogram& h) {
+std::string LatencyLine(const std::string& label, const Histogram& h) {
   return absl::StrCat("    ", label, " p50 ", Us(h.ValueAtPercentile(50)), "  p90 ",
                       Us(h.ValueAtPercentile(90)), "  p99 ", Us(h.ValueAtPercentile(99)),
                       "  p99.9 ", Us(h.ValueAtPercentile(99.9)), "  p99.99 ",
                       Us(h.ValueAtPercentile(99.99)), "  max ", Us(h.Max()), "\n");
 }
 
+std::string StreamBlock(const OperationResult& op) {
+  const StreamResult& s = *op.stream;
+  std::string out = absl::StrCat("  ", op.name, " (", op.rpc, ", ", s.mode, ")\n");
+  absl::StrAppend(&out, "    streams ", s.streams_target, " wanted, ", s.streams_opened,
+                  " opened, open during the window ", s.min_open_streams, "..", s.max_open_streams,
+                  "; ended: ", s.streams_completed, " as planned, ", s.streams_failed, " failed, ",
+                  s.streams_ended_early, " early\n");
+  absl::StrAppend(&out, "    messages received ", s.messages_received,
+                  absl::StrFormat(" (%.1f/s)", s.received_rate), ", sent ", s.messages_sent,
+                  absl::StrFormat(" (%.1f/s)", s.sent_rate));
+  if (s.unmatched_replies > 0) absl::StrAppend(&out, ", ", s.unmatched_replies, " unmatched");
+  if (s.delayed_sends > 0) absl::StrAppend(&out, ", ", s.delayed_sends, " sends held up");
+  out += "\n";
+  if (op.errors() > 0 || !s.message_codes.empty()) {
+    out += "    codes";
+    for (const auto& [code, count] : op.status_codes) absl::StrAppend(&out, " ", code, "=", count);
+    for (const auto& [code, count] : s.message_codes)
+      absl::StrAppend(&out, " message:", code, "=", count);
+    out += "\n";
+  }
+  if (op.corrected->TotalCount() > 0) out += LatencyLine("message    ", *op.corrected);
+  if (op.uncorrected->TotalCount() > 0) out += LatencyLine("uncorrected", *op.uncorrected);
+  for (const auto& [name, label] :
+       {std::pair{"first_message", "first msg  "}, std::pair{"inter_arrival", "gap        "},
+        std::pair{"send_lag", "send lag   "}, std::pair{"close_latency", "close      "},
+        std::pair{"phase", "phase      "}}) {
+    const auto it = s.histograms.find(name);
+    if (it == s.histograms.end() || it->second->TotalCount() == 0) continue;
+    out += LatencyLine(std::string(name) == "phase" && !s.phase_name.empty()
+                           ? absl::StrFormat("%-11s", s.phase_name)
+                           : label,
+                       *it->second);
+  }
+  return out;
+}
+
 std::string OperationBlock(const OperationResult& op) {
+  if (op.stream) return StreamBlock(op);
   char rate[96];
   if (op.target_rate > 0) {
     std::snprintf(rate, sizeof rate, "%.1f/s of %.1f/s target (%.1f%%)", op.achieved_rate,
@@ -34,6 +71,10 @@ std::string OperationBlock(const OperationResult& op) {
     for (const auto& [code, count] : op.status_codes) absl::StrAppend(&out, " ", code, "=", count);
     out += "\n";
   }
+  if (op.items > 0) {
+    absl::StrAppend(&out, "    items ", op.items, absl::StrFormat(" (%.1f/s)", op.items_rate),
+                    "\n");
+  }
   out += LatencyLine("latency    ", *op.corrected);
   out += LatencyLine("uncorrected", *op.uncorrected);
   return out;
@@ -43,11 +84,26 @@ std::string OperationBlock(const OperationResult& op) {
 
 std::string FormatSummary(const RunResult& r) {
   std::string out =
-      absl::StrCat("scenario ", r.scenario_name, " against ", r.target, " (", r.load_model, " loop",
+      absl::StrCat("scenario ", r.scenario_name, " against ", r.target, " (",
+                   r.load_model == "streams" ? "streams only" : absl::StrCat(r.load_model, " loop"),
                    r.target_rate > 0 ? absl::StrCat(", ", r.target_rate, "/s") : "", "), measured ",
                    absl::StrFormat("%.2f", r.measured_seconds), " s\n");
-  for (const auto& op : r.operations) out += OperationBlock(op);
-  if (r.operations.size() > 1) out += OperationBlock(r.total);
+  int unary = 0;
+  for (const auto& op : r.operations) {
+    out += OperationBlock(op);
+    if (!op.stream) ++unary;
+  }
+  if (unary > 1) out += OperationBlock(r.total);
+  const Resources& m = r.resources;
+  if (m.loadgen_peak_rss_bytes >= 0 || m.server_peak_rss_bytes >= 0) {
+    absl::StrAppend(
+        &out, "  memory: loadgen peak ",
+        m.loadgen_peak_rss_bytes >= 0 ? FormatBytes(m.loadgen_peak_rss_bytes) : "?",
+        ", server peak ",
+        m.server_peak_rss_bytes >= 0 ? FormatBytes(m.server_peak_rss_bytes) : "not reported",
+        m.server_rss_bytes >= 0 ? absl::StrCat(" (now ", FormatBytes(m.server_rss_bytes), ")") : "",
+        "\n");
+  }
   const GeneratorHealth& g = r.generator;
   absl::StrAppend(&out, "  generator: sent ", g.sent, ", schedule lag p99 ",
                   Us(g.schedule_lag->ValueAtPercentile(99)), " (own p99 ",

@@ -6,93 +6,20 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "loadgen/transport/completion_queue_util.h"
 
 namespace aurigraph::loadgen {
-namespace {
-
-gpr_timespec AfterNanos(int64_t nanos) {
-  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(nanos, GPR_TIMESPAN));
-}
-
-}  // namespace
 
 struct GrpcTransport::Call {
   std::optional<grpc::ClientContext> context;
   grpc::ByteBuffer response;
   grpc::Status status;
   std::unique_ptr<grpc::GenericClientAsyncResponseReader> reader;
+  uint32_t operation = 0;
   bool busy = false;
-};
-
-// Wakes a completion queue at a precise time. A completion queue's own timeout
-// is rounded to whole milliseconds, which would make every open-loop send up to
-// 1 ms late; instead a helper thread sleeps on the steady clock (tens of us of
-// slack) and then posts an already-expired alarm, which wakes the queue at once.
-class QueueKicker {
- public:
-  explicit QueueKicker(grpc::CompletionQueue& queue) : queue_(queue), thread_([this] { Loop(); }) {}
-  ~QueueKicker() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    changed_.notify_one();
-    thread_.join();
-  }
-
-  static void* Tag() { return reinterpret_cast<void*>(~uintptr_t{0}); }
-
-  void ArmAt(std::chrono::steady_clock::time_point when) {
-    {
-      std::lock_guard lock(mutex_);
-      armed_ = true;
-      when_ = when;
-    }
-    changed_.notify_one();
-  }
-  void Disarm() {
-    std::lock_guard lock(mutex_);
-    armed_ = false;
-  }
-  // Called by the queue's owner when it took the kick off the queue.
-  void Consumed() {
-    std::lock_guard lock(mutex_);
-    in_queue_ = false;
-  }
-
- private:
-  void Loop() {
-    std::unique_lock lock(mutex_);
-    while (!stopping_) {
-      if (!armed_ || in_queue_) {
-        changed_.wait(lock);
-        continue;
-      }
-      if (std::chrono::steady_clock::now() < when_) {
-        changed_.wait_until(lock, when_);
-        continue;
-      }
-      armed_ = false;
-      in_queue_ = true;
-      alarm_.Set(&queue_, gpr_inf_past(GPR_CLOCK_MONOTONIC), Tag());
-    }
-  }
-
-  grpc::CompletionQueue& queue_;
-  grpc::Alarm alarm_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool armed_ = false;
-  bool in_queue_ = false;
-  bool stopping_ = false;
-  std::chrono::steady_clock::time_point when_;
-  std::thread thread_;
 };
 
 struct GrpcTransport::Impl {
@@ -103,6 +30,8 @@ struct GrpcTransport::Impl {
   grpc::CompletionQueue queue;
   std::optional<QueueKicker> kicker;
   size_t next_stub = 0;
+  std::vector<grpc::Slice> slices;
+  std::string response;
 };
 
 std::vector<std::shared_ptr<grpc::Channel>> CreateChannels(const std::string& target, int count) {
@@ -130,6 +59,36 @@ absl::Status WaitForConnection(const std::vector<std::shared_ptr<grpc::Channel>>
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> CallUnary(const std::shared_ptr<grpc::Channel>& channel,
+                                      const std::string& path, std::string_view request,
+                                      int64_t timeout_nanos) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::nanoseconds(timeout_nanos));
+  grpc::CompletionQueue queue;
+  grpc::Slice slice(request.data(), request.size());
+  grpc::ByteBuffer buffer(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  auto reader = stub.PrepareUnaryCall(&context, path, buffer, &queue);
+  reader->StartCall();
+  reader->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag;
+  bool ok;
+  queue.Next(&tag, &ok);
+  queue.Shutdown();
+  while (queue.Next(&tag, &ok)) {
+  }
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        absl::StrCat(path, ": ", status.error_message()));
+  }
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  FlattenByteBuffer(response, slices, &bytes);
+  return bytes;
 }
 
 GrpcTransport::GrpcTransport(std::vector<std::shared_ptr<grpc::Channel>> channels,
@@ -173,32 +132,25 @@ void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view re
   impl_->next_stub = (impl_->next_stub + 1) % impl_->stubs.size();
   call.reader = stub.PrepareUnaryCall(&*call.context, method.path, buffer, &impl_->queue);
   call.busy = true;
+  call.operation = operation;
   call.reader->StartCall();
   call.reader->Finish(&call.response, &call.status,
                       reinterpret_cast<void*>(static_cast<uintptr_t>(slot) + 1));
 }
 
 bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
-  void* tag = nullptr;
   bool ok = false;
-  gpr_timespec deadline = gpr_inf_past(GPR_CLOCK_MONOTONIC);
-  if (timeout_nanos > 0) {
-    impl_->kicker->ArmAt(std::chrono::steady_clock::now() +
-                         std::chrono::nanoseconds(timeout_nanos));
-    // The queue's own timeout only backs up the kicker.
-    deadline = AfterNanos(timeout_nanos + 5'000'000);
-  }
-  const auto outcome = impl_->queue.AsyncNext(&tag, &ok, deadline);
-  if (timeout_nanos > 0) impl_->kicker->Disarm();
-  if (outcome != grpc::CompletionQueue::GOT_EVENT) return false;
-  if (tag == QueueKicker::Tag()) {
-    impl_->kicker->Consumed();
-    return false;
-  }
+  void* tag = AwaitTag(impl_->queue, *impl_->kicker, timeout_nanos, &ok);
+  if (tag == nullptr) return false;
   const auto slot = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(tag) - 1);
   Call& call = impl_->calls[slot];
   completion->slot = slot;
   completion->status_code = ok ? call.status.error_code() : grpc::StatusCode::CANCELLED;
+  completion->response = {};
+  if (impl_->methods[call.operation].keep_response && completion->status_code == 0) {
+    FlattenByteBuffer(call.response, impl_->slices, &impl_->response);
+    completion->response = impl_->response;
+  }
   call.busy = false;
   call.reader.reset();
   call.response.Clear();

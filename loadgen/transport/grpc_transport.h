@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "loadgen/driver/transport.h"
 
 namespace grpc {
@@ -20,6 +21,7 @@ namespace aurigraph::loadgen {
 struct GrpcMethod {
   std::string path;            // "/package.Service/Method"
   int64_t deadline_nanos = 0;  // per call; 0 = none
+  bool keep_response = false;  // hand OK responses' bytes to the driver
 };
 
 // `count` channels to `target`, each its own TCP connection.
@@ -28,6 +30,11 @@ std::vector<std::shared_ptr<grpc::Channel>> CreateChannels(const std::string& ta
 // Waits until every channel is connected; UNAVAILABLE naming the target otherwise.
 absl::Status WaitForConnection(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
                                const std::string& target, int64_t timeout_nanos);
+
+// One blocking unary call with pre-serialized bytes; the response's bytes, or its error.
+absl::StatusOr<std::string> CallUnary(const std::shared_ptr<grpc::Channel>& channel,
+                                      const std::string& path, std::string_view request,
+                                      int64_t timeout_nanos);
 
 class GrpcTransport final : public Transport {
  public:

@@ -31,6 +31,17 @@ ApprovalStore::Shard& ApprovalStore::ShardFor(const std::string& id) {
   return *shards_[std::hash<std::string>{}(id) % kShards];
 }
 
+void ApprovalStore::Notify(Change change, const ApprovalState& state) const {
+  if (!observer_) return;
+  if (state.votes_size() == 0) {
+    observer_(change, state);
+    return;
+  }
+  ApprovalState without_votes = state;
+  without_votes.clear_votes();
+  observer_(change, without_votes);
+}
+
 void ApprovalStore::ExpireIfDue(Entry& entry, int64_t now) {
   ApprovalState& s = entry.state;
   if (s.status() == approval::v1::APPROVAL_STATUS_PENDING && now >= s.deadline_unix_nanos()) {
@@ -38,6 +49,7 @@ void ApprovalStore::ExpireIfDue(Entry& entry, int64_t now) {
     s.set_updated_at_unix_nanos(now);
     s.set_finalized_at_unix_nanos(s.deadline_unix_nanos());
     counters_.expired.fetch_add(1, std::memory_order_relaxed);
+    Notify(Change::kExpired, s);
   }
 }
 
@@ -87,6 +99,7 @@ absl::StatusOr<ApprovalState> ApprovalStore::Submit(const ApprovalRequest& reque
     if (!shard.entries.try_emplace(id, entry).second) {
       return absl::AlreadyExistsError(absl::StrCat("approval ", id, " already exists"));
     }
+    Notify(Change::kCreated, s);
   }
   counters_.submitted.fetch_add(1, std::memory_order_relaxed);
   return s;
@@ -166,6 +179,11 @@ absl::StatusOr<ApprovalState> ApprovalStore::Vote(const ValidatorResponse& vote)
   }
   ApprovalState reply = s;
   reply.clear_votes();
+  if (observer_) {
+    observer_(s.status() == approval::v1::APPROVAL_STATUS_PENDING ? Change::kVoteRecorded
+                                                                  : Change::kFinalized,
+              reply);
+  }
   return reply;
 }
 
@@ -188,6 +206,28 @@ int64_t ApprovalStore::Sweep() {
   }
   counters_.evicted.fetch_add(forgotten, std::memory_order_relaxed);
   return forgotten;
+}
+
+std::vector<ApprovalState> ApprovalStore::Pending(const std::string& validator_id, size_t limit) {
+  std::vector<ApprovalState> pending;
+  const int64_t now = clock_.NowNanos();
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    for (auto& [id, entry] : shard->entries) {
+      if (pending.size() >= limit) return pending;
+      ExpireIfDue(entry, now);
+      const ApprovalState& s = entry.state;
+      if (s.status() != approval::v1::APPROVAL_STATUS_PENDING) continue;
+      const bool voted = std::any_of(s.votes().begin(), s.votes().end(), [&](const auto& vote) {
+        return vote.validator_id() == validator_id;
+      });
+      if (validator_id.empty() || !voted) {
+        pending.push_back(s);
+        pending.back().clear_votes();
+      }
+    }
+  }
+  return pending;
 }
 
 int64_t ApprovalStore::size() const {

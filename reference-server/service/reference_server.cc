@@ -5,15 +5,17 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
-#include <queue>
 #include <thread>
-#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "aurigraph/approval/v1/approval.grpc.pb.h"
 #include "aurigraph/transaction/v1/transaction.grpc.pb.h"
 #include "common/version/version.h"
+#include "reference-server/faults/delay_queue.h"
+#include "reference-server/streams/event_stream.h"
+#include "reference-server/streams/reply_stream.h"
 
 namespace aurigraph::refserver {
 namespace {
@@ -22,75 +24,10 @@ namespace av1 = approval::v1;
 namespace tv1 = transaction::v1;
 namespace cv1 = common::v1;
 
-// Finishes held responses at their release time. gRPC's own timers (grpc::Alarm)
-// fire on a millisecond grid, too coarse for ground truth measured in
-// microseconds; a condition variable on the steady clock wakes within tens of us.
-class DelayedFinisher {
- public:
-  explicit DelayedFinisher(const Clock& clock) : clock_(clock), thread_([this] { Loop(); }) {}
-  ~DelayedFinisher() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-  }
-
-  void Schedule(int64_t release_at_nanos, grpc::ServerUnaryReactor* reactor, grpc::Status status) {
-    {
-      std::lock_guard lock(mutex_);
-      pending_.push(Held{release_at_nanos, sequence_++, reactor, std::move(status)});
-    }
-    wake_.notify_one();
-  }
-
- private:
-  struct Held {
-    int64_t release_at_nanos;
-    uint64_t sequence;
-    grpc::ServerUnaryReactor* reactor;
-    grpc::Status status;
-    bool operator>(const Held& other) const {
-      return std::tie(release_at_nanos, sequence) >
-             std::tie(other.release_at_nanos, other.sequence);
-    }
-  };
-
-  void Loop() {
-    std::unique_lock lock(mutex_);
-    for (;;) {
-      if (pending_.empty()) {
-        if (stopping_) return;
-        wake_.wait(lock);
-        continue;
-      }
-      const int64_t wait = pending_.top().release_at_nanos - clock_.NowNanos();
-      if (wait > 0 && !stopping_) {
-        wake_.wait_for(lock, std::chrono::nanoseconds(wait));
-        continue;
-      }
-      Held held = pending_.top();
-      pending_.pop();
-      lock.unlock();
-      held.reactor->Finish(held.status);
-      lock.lock();
-    }
-  }
-
-  const Clock& clock_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::priority_queue<Held, std::vector<Held>, std::greater<>> pending_;
-  uint64_t sequence_ = 0;
-  bool stopping_ = false;
-  std::thread thread_;
-};
-
 // Finishes unary calls, holding each response as the fault injector decides.
 class Responder {
  public:
-  Responder(const FaultInjector& faults, HandledCounters& handled, DelayedFinisher& delayed)
+  Responder(const FaultInjector& faults, HandledCounters& handled, DelayQueue& delayed)
       : faults_(faults), handled_(handled), delayed_(delayed) {}
 
   grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
@@ -112,7 +49,8 @@ class Responder {
       reactor->Finish(reply);
       return reactor;
     }
-    delayed_.Schedule(decision.release_at_nanos, reactor, std::move(reply));
+    delayed_.Schedule(decision.release_at_nanos,
+                      [reactor, reply = std::move(reply)] { reactor->Finish(reply); });
     return reactor;
   }
 
@@ -122,7 +60,35 @@ class Responder {
   }
   const FaultInjector& faults_;
   HandledCounters& handled_;
-  DelayedFinisher& delayed_;
+  DelayQueue& delayed_;
+};
+
+// Reads this process's resident memory now and at its peak (Linux /proc).
+void ReadMemory(cv1::HealthResponse* response) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    long long kib = 0;
+    if (std::sscanf(line.c_str(), "VmRSS: %lld kB", &kib) == 1) {
+      response->set_resident_memory_bytes(kib * 1024);
+    } else if (std::sscanf(line.c_str(), "VmHWM: %lld kB", &kib) == 1) {
+      response->set_peak_resident_memory_bytes(kib * 1024);
+    }
+  }
+}
+
+// BatchSubmitResponses lists at most this many vote errors.
+constexpr int kMaxBatchErrors = 100;
+
+// What every streaming RPC shares.
+struct Streaming {
+  const ServerOptions& options;
+  const FaultInjector& faults;
+  DelayQueue& delays;
+  StreamCounters& counters;
+  EventHub<av1::ApprovalEvent>& approval_events;
+  EventHub<tv1::CommittedTransaction>& transaction_events;
+  const Clock& wall;
 };
 
 template <typename T>
@@ -134,9 +100,13 @@ absl::Status Assign(absl::StatusOr<T> outcome, T* response) {
 
 class ApprovalServiceImpl final : public av1::ApprovalService::CallbackService {
  public:
-  ApprovalServiceImpl(ApprovalStore& store, const Responder& responder, const Clock& wall,
+  ApprovalServiceImpl(ApprovalStore& store, const Responder& responder, Streaming streaming,
                       int64_t started)
-      : store_(store), responder_(responder), wall_(wall), started_(started) {}
+      : store_(store),
+        responder_(responder),
+        streaming_(streaming),
+        wall_(streaming.wall),
+        started_(started) {}
 
   grpc::ServerUnaryReactor* SubmitApprovalRequest(grpc::CallbackServerContext* context,
                                                   const av1::ApprovalRequest* request,
@@ -162,30 +132,180 @@ class ApprovalServiceImpl final : public av1::ApprovalService::CallbackService {
     response->set_uptime_ms((now - started_) / 1'000'000);
     response->set_server_time_unix_nanos(now);
     response->set_version(kVersion);
+    ReadMemory(response);
     return responder_.Finish(context, absl::OkStatus());
+  }
+
+  grpc::ServerWriteReactor<av1::ApprovalEvent>* WatchApprovalUpdates(
+      grpc::CallbackServerContext* context, const av1::WatchApprovalRequest* request) override {
+    const std::string id = request->approval_id();
+    const Clock& wall = wall_;
+    return EventStream<av1::ApprovalEvent, av1::ApprovalEvent>::Open(
+        streaming_.approval_events, streaming_.counters, streaming_.options.stream_queue_bound,
+        [id](const av1::ApprovalEvent& e) { return id.empty() || e.state().approval_id() == id; },
+        [&wall](const av1::ApprovalEvent& e, av1::ApprovalEvent* out) {
+          *out = e;
+          out->set_sent_at_unix_nanos(wall.NowNanos());
+        });
+  }
+
+  grpc::ServerWriteReactor<av1::ApprovalState>* StreamPendingApprovals(
+      grpc::CallbackServerContext* context, const av1::StreamPendingRequest* request) override {
+    std::deque<std::shared_ptr<const av1::ApprovalEvent>> snapshot;
+    for (av1::ApprovalState& state :
+         store_.Pending(request->validator_id(), streaming_.options.pending_snapshot_limit)) {
+      auto event = std::make_shared<av1::ApprovalEvent>();
+      event->set_type(av1::APPROVAL_EVENT_TYPE_CREATED);
+      *event->mutable_state() = std::move(state);
+      snapshot.push_back(std::move(event));
+    }
+    return EventStream<av1::ApprovalEvent, av1::ApprovalState>::Open(
+        streaming_.approval_events, streaming_.counters, streaming_.options.stream_queue_bound,
+        [](const av1::ApprovalEvent& e) { return e.type() == av1::APPROVAL_EVENT_TYPE_CREATED; },
+        [](const av1::ApprovalEvent& e, av1::ApprovalState* out) { *out = e.state(); },
+        std::move(snapshot), /*follow=*/request->follow());
+  }
+
+  grpc::ServerReadReactor<av1::ValidatorResponse>* BatchSubmitResponses(
+      grpc::CallbackServerContext* context, av1::BatchResponseSummary* summary) override {
+    // Applies each vote as it arrives; the summary answers the client's half-close.
+    class Reader final : public grpc::ServerReadReactor<av1::ValidatorResponse> {
+     public:
+      Reader(ApprovalStore& store, StreamCounters& counters, av1::BatchResponseSummary* summary)
+          : store_(store), counters_(counters), summary_(summary) {
+        counters_.client_streams_open.fetch_add(1, std::memory_order_relaxed);
+        StartRead(&vote_);
+      }
+      void OnReadDone(bool ok) override {
+        if (!ok) {
+          Finish(grpc::Status::OK);
+          return;
+        }
+        counters_.messages_received.fetch_add(1, std::memory_order_relaxed);
+        summary_->set_received(summary_->received() + 1);
+        const auto outcome = store_.Vote(vote_);
+        if (outcome.ok()) {
+          summary_->set_accepted(summary_->accepted() + 1);
+        } else {
+          summary_->set_rejected(summary_->rejected() + 1);
+          if (summary_->errors_size() < kMaxBatchErrors) {
+            summary_->add_errors(std::string(outcome.status().message()));
+          }
+        }
+        StartRead(&vote_);
+      }
+      void OnDone() override {
+        counters_.client_streams_open.fetch_sub(1, std::memory_order_relaxed);
+        delete this;
+      }
+
+     private:
+      ApprovalStore& store_;
+      StreamCounters& counters_;
+      av1::BatchResponseSummary* summary_;
+      av1::ValidatorResponse vote_;
+    };
+    return new Reader(store_, streaming_.counters, summary);
+  }
+
+  grpc::ServerBidiReactor<av1::ValidatorResponse, av1::ApprovalEvent>* BidirectionalApprovalStream(
+      grpc::CallbackServerContext* context) override {
+    ApprovalStore& store = store_;
+    const Clock& wall = wall_;
+    return ReplyStream<av1::ValidatorResponse, av1::ApprovalEvent>::Open(
+        [&store, &wall](const av1::ValidatorResponse& vote, av1::ApprovalEvent* reply) {
+          auto outcome = store.Vote(vote);
+          reply->set_correlation_id(vote.correlation_id());
+          if (outcome.ok()) {
+            reply->set_type(outcome->status() == av1::APPROVAL_STATUS_PENDING
+                                ? av1::APPROVAL_EVENT_TYPE_VOTE_RECORDED
+                                : av1::APPROVAL_EVENT_TYPE_FINALIZED);
+            *reply->mutable_state() = *std::move(outcome);
+          } else {
+            reply->mutable_state()->set_approval_id(vote.approval_id());
+            reply->set_code(static_cast<int32_t>(outcome.status().code()));
+            reply->set_error(std::string(outcome.status().message()));
+          }
+          reply->set_sent_at_unix_nanos(wall.NowNanos());
+        },
+        streaming_.faults, streaming_.delays, streaming_.counters, streaming_.options.reply_window);
   }
 
  private:
   ApprovalStore& store_;
   const Responder& responder_;
+  Streaming streaming_;
   const Clock& wall_;
   int64_t started_;
 };
 
+// Publishes accepted transactions to StreamTransactions subscribers.
+void PublishCommitted(EventHub<tv1::CommittedTransaction>& hub, const tv1::Transaction& tx) {
+  if (!hub.has_subscribers()) return;
+  auto event = std::make_shared<tv1::CommittedTransaction>();
+  *event->mutable_transaction() = tx;
+  event->set_sequence(hub.NextSequence());
+  hub.Publish(event);
+}
+
 class TransactionServiceImpl final : public tv1::TransactionService::CallbackService {
  public:
-  TransactionServiceImpl(TransactionStore& store, const Responder& responder)
-      : store_(store), responder_(responder) {}
+  TransactionServiceImpl(TransactionStore& store, const Responder& responder, Streaming streaming)
+      : store_(store), responder_(responder), streaming_(streaming) {}
 
   grpc::ServerUnaryReactor* SubmitTransaction(grpc::CallbackServerContext* context,
                                               const tv1::Transaction* request,
                                               tv1::TransactionResponse* response) override {
-    return responder_.Finish(context, Assign(store_.Submit(*request), response));
+    const absl::Status status = Assign(store_.Submit(*request), response);
+    if (status.ok()) PublishCommitted(streaming_.transaction_events, *request);
+    return responder_.Finish(context, status);
   }
   grpc::ServerUnaryReactor* BatchSubmitTransactions(grpc::CallbackServerContext* context,
                                                     const tv1::BatchRequest* request,
                                                     tv1::BatchResponse* response) override {
-    return responder_.Finish(context, Assign(store_.SubmitBatch(*request), response));
+    const absl::Status status = Assign(store_.SubmitBatch(*request), response);
+    if (status.ok() && streaming_.transaction_events.has_subscribers()) {
+      for (int i = 0; i < response->results_size(); ++i) {
+        if (response->results(i).status() == tv1::TRANSACTION_STATUS_ACCEPTED) {
+          PublishCommitted(streaming_.transaction_events, request->transactions(i));
+        }
+      }
+    }
+    return responder_.Finish(context, status);
+  }
+  grpc::ServerWriteReactor<tv1::CommittedTransaction>* StreamTransactions(
+      grpc::CallbackServerContext* context, const tv1::StreamRequest* request) override {
+    const std::string account = request->account();
+    const Clock& wall = streaming_.wall;
+    return EventStream<tv1::CommittedTransaction, tv1::CommittedTransaction>::Open(
+        streaming_.transaction_events, streaming_.counters, streaming_.options.stream_queue_bound,
+        [account](const tv1::CommittedTransaction& e) {
+          return account.empty() || e.transaction().sender() == account ||
+                 e.transaction().receiver() == account;
+        },
+        [&wall](const tv1::CommittedTransaction& e, tv1::CommittedTransaction* out) {
+          *out = e;
+          out->set_sent_at_unix_nanos(wall.NowNanos());
+        });
+  }
+  grpc::ServerBidiReactor<tv1::Transaction, tv1::TransactionResponse>* SubmitTransactionStream(
+      grpc::CallbackServerContext* context) override {
+    TransactionStore& store = store_;
+    EventHub<tv1::CommittedTransaction>& hub = streaming_.transaction_events;
+    return ReplyStream<tv1::Transaction, tv1::TransactionResponse>::Open(
+        [&store, &hub](const tv1::Transaction& tx, tv1::TransactionResponse* reply) {
+          auto outcome = store.Submit(tx);
+          if (outcome.ok()) {
+            *reply = *std::move(outcome);
+            PublishCommitted(hub, tx);
+            return;
+          }
+          reply->set_id(tx.id());
+          reply->set_status(tv1::TRANSACTION_STATUS_REJECTED);
+          reply->set_code(static_cast<int32_t>(outcome.status().code()));
+          reply->set_error(std::string(outcome.status().message()));
+        },
+        streaming_.faults, streaming_.delays, streaming_.counters, streaming_.options.reply_window);
   }
   grpc::ServerUnaryReactor* GetTransaction(grpc::CallbackServerContext* context,
                                            const tv1::GetTransactionRequest* request,
@@ -196,6 +316,7 @@ class TransactionServiceImpl final : public tv1::TransactionService::CallbackSer
  private:
   TransactionStore& store_;
   const Responder& responder_;
+  Streaming streaming_;
 };
 
 }  // namespace
@@ -214,15 +335,51 @@ struct ReferenceServer::Impl {
         transaction_store(*o.wall_clock, o.transactions),
         delayed(*o.monotonic_clock),
         responder(faults, handled, delayed),
-        approval_service(approval_store, responder, *o.wall_clock, o.wall_clock->NowNanos()),
-        transaction_service(transaction_store, responder) {}
+        approval_service(approval_store, responder, MakeStreaming(), o.wall_clock->NowNanos()),
+        transaction_service(transaction_store, responder, MakeStreaming()) {
+    approval_store.SetObserver(
+        [this](ApprovalStore::Change change, const av1::ApprovalState& state) {
+          if (!approval_events.has_subscribers()) return;
+          auto event = std::make_shared<av1::ApprovalEvent>();
+          event->set_sequence(approval_events.NextSequence());
+          event->set_type(EventTypeOf(change));
+          *event->mutable_state() = state;
+          approval_events.Publish(event);
+        });
+  }
+
+  static av1::ApprovalEventType EventTypeOf(ApprovalStore::Change change) {
+    switch (change) {
+      case ApprovalStore::Change::kCreated:
+        return av1::APPROVAL_EVENT_TYPE_CREATED;
+      case ApprovalStore::Change::kVoteRecorded:
+        return av1::APPROVAL_EVENT_TYPE_VOTE_RECORDED;
+      case ApprovalStore::Change::kFinalized:
+        return av1::APPROVAL_EVENT_TYPE_FINALIZED;
+      case ApprovalStore::Change::kExpired:
+        return av1::APPROVAL_EVENT_TYPE_EXPIRED;
+    }
+    return av1::APPROVAL_EVENT_TYPE_UNSPECIFIED;
+  }
+  Streaming MakeStreaming() {
+    return Streaming{options,
+                     faults,
+                     delayed,
+                     stream_counters,
+                     approval_events,
+                     transaction_events,
+                     *options.wall_clock};
+  }
 
   ServerOptions options;
   FaultInjector faults;
+  StreamCounters stream_counters;
+  EventHub<av1::ApprovalEvent> approval_events;
+  EventHub<tv1::CommittedTransaction> transaction_events;
   ApprovalStore approval_store;
   TransactionStore transaction_store;
   HandledCounters handled;
-  DelayedFinisher delayed;
+  DelayQueue delayed;
   Responder responder;
   ApprovalServiceImpl approval_service;
   TransactionServiceImpl transaction_service;
@@ -295,5 +452,6 @@ void ReferenceServer::Wait() { impl_->server->Wait(); }
 const HandledCounters& ReferenceServer::handled() const { return impl_->handled; }
 const ApprovalStore& ReferenceServer::approvals() const { return impl_->approval_store; }
 const TransactionStore& ReferenceServer::transactions() const { return impl_->transaction_store; }
+const StreamCounters& ReferenceServer::streams() const { return impl_->stream_counters; }
 
 }  // namespace aurigraph::refserver

@@ -15,6 +15,7 @@
 #include "common/status_codes/status_codes.h"
 #include "reference-server/approval/approval_store.h"
 #include "reference-server/faults/fault_injector.h"
+#include "reference-server/streams/event_stream.h"
 #include "reference-server/transaction/transaction_store.h"
 
 namespace aurigraph::refserver {
@@ -25,6 +26,14 @@ struct ServerOptions {
   ApprovalStore::Options approvals;
   TransactionStore::Options transactions;
   int64_t sweep_interval_nanos = 1'000'000'000;
+  // Server streams: events one subscriber may have queued before it is cut off
+  // with RESOURCE_EXHAUSTED (see streams/event_stream.h). Above the largest
+  // batch (10,000), so one batch's burst never cuts off a subscriber that keeps up.
+  size_t stream_queue_bound = 16384;
+  // Bidi streams: replies waiting to be written before the server stops reading.
+  size_t reply_window = 256;
+  // StreamPendingApprovals: at most this many pending approvals in its snapshot.
+  size_t pending_snapshot_limit = 10'000;
   const Clock* monotonic_clock = &SteadyClock::Instance();  // fault timing
   const Clock* wall_clock = &WallClock::Instance();         // timestamps, deadlines
 };
@@ -50,6 +59,7 @@ class ReferenceServer {
   const HandledCounters& handled() const;
   const ApprovalStore& approvals() const;
   const TransactionStore& transactions() const;
+  const StreamCounters& streams() const;
 
  private:
   struct Impl;

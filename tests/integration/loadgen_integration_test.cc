@@ -3,31 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
-#include "loadgen/runner/runner.h"
-#include "loadgen/scenario/scenario.h"
-#include "reference-server/service/reference_server.h"
+#include "tests/integration/harness.h"
 
 namespace aurigraph {
 namespace {
 
 using loadgen::RunResult;
-
-std::unique_ptr<refserver::ReferenceServer> StartServer(refserver::FaultConfig faults = {}) {
-  refserver::ServerOptions options;
-  options.listen = "127.0.0.1:0";
-  options.faults = faults;
-  auto server = refserver::ReferenceServer::Start(options);
-  EXPECT_TRUE(server.ok()) << server.status();
-  return *std::move(server);
-}
-
-absl::StatusOr<RunResult> RunYaml(const std::string& yaml, const std::string& target) {
-  auto scenario = loadgen::ParseScenario(yaml, "test.yaml", {});
-  if (!scenario.ok()) return scenario.status();
-  loadgen::RunOptions options;
-  options.target = target;
-  return loadgen::RunScenario(*scenario, options);
-}
 
 constexpr const char* kMixed = R"(
 name: mixed

@@ -30,7 +30,7 @@ TEST(RequestTemplate, RendersDistinctValidRequests) {
   std::set<std::string> ids;
   for (uint64_t seq = 0; seq < 1000; ++seq) {
     Transaction tx;
-    ASSERT_TRUE(tx.ParseFromString(std::string(source.Build(seq))));
+    ASSERT_TRUE(tx.ParseFromString(std::string(source.Build({seq}))));
     EXPECT_EQ(tx.id(), "tx-" + std::to_string(seq) + "-3");
     EXPECT_EQ(tx.receiver(), "bob");
     EXPECT_EQ(tx.nonce(), seq);
@@ -56,8 +56,8 @@ TEST(RequestTemplate, ConstantPartIsSerializedOnceAndNestedVariablesMerge) {
   EXPECT_TRUE(constant.approval_id().empty());
   TemplateRequestSource source(*compiled, 0, 1);
   approval::v1::ApprovalRequest a, b;
-  ASSERT_TRUE(a.ParseFromString(std::string(source.Build(0))));
-  ASSERT_TRUE(b.ParseFromString(std::string(source.Build(1))));
+  ASSERT_TRUE(a.ParseFromString(std::string(source.Build({0}))));
+  ASSERT_TRUE(b.ParseFromString(std::string(source.Build({1}))));
   EXPECT_EQ(a.approval_id().size(), 36u);
   EXPECT_EQ(a.approval_id()[14], '4');  // UUID version 4
   EXPECT_NE(a.approval_id(), b.approval_id());
@@ -73,8 +73,8 @@ TEST(RequestTemplate, SeededValuesRepeatButUuidsNeverDo) {
   TemplateRequestSource first_run(*compiled, 0, 42), second_run(*compiled, 0, 42);
   for (uint64_t seq = 0; seq < 100; ++seq) {
     Transaction a, b;
-    ASSERT_TRUE(a.ParseFromString(std::string(first_run.Build(seq))));
-    ASSERT_TRUE(b.ParseFromString(std::string(second_run.Build(seq))));
+    ASSERT_TRUE(a.ParseFromString(std::string(first_run.Build({seq}))));
+    ASSERT_TRUE(b.ParseFromString(std::string(second_run.Build({seq}))));
     EXPECT_EQ(a.amount(), b.amount());
     EXPECT_NE(a.id(), b.id());
   }
@@ -87,7 +87,7 @@ TEST(RequestTemplate, NestedMessageVariables) {
   ASSERT_TRUE(compiled.ok()) << compiled.status();
   TemplateRequestSource source(*compiled, 0, 1);
   transaction::v1::CommittedTransaction message;
-  ASSERT_TRUE(message.ParseFromString(std::string(source.Build(77))));
+  ASSERT_TRUE(message.ParseFromString(std::string(source.Build({77}))));
   EXPECT_EQ(message.sequence(), 5u);
   EXPECT_EQ(message.transaction().memo(), "m");
   EXPECT_EQ(message.transaction().id(), "n-77");

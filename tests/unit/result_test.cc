@@ -48,7 +48,7 @@ RunResult Sample() {
 TEST(RunResult, JsonHasTheDocumentedFields) {
   const auto j = nlohmann::json::parse(ResultToJson(Sample()));
   EXPECT_EQ(j["schema"], "aurigraph-loadbench/result");
-  EXPECT_EQ(j["schema_version"], 1);
+  EXPECT_EQ(j["schema_version"], kResultSchemaVersion);
   EXPECT_EQ(j["verdict"], "pass");
   const auto& op = j["operations"][0];
   EXPECT_EQ(op["rpc"], "a.B/C");
@@ -80,7 +80,7 @@ TEST(RunResult, CorruptOrForeignFilesAreRejectedByName) {
   auto j = nlohmann::json::parse(text);
   j["schema_version"] = 99;
   EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(),
-            "r.json: unsupported schema_version 99 (this tool reads 1)");
+            "r.json: unsupported schema_version 99 (this tool reads 2)");
   j = nlohmann::json::parse(text);
   j["operations"][0]["histograms"]["corrected"] = "HISTFAAAAbogus";
   EXPECT_NE(std::string(ResultFromJson(j.dump(), "r.json").status().message())

@@ -57,8 +57,8 @@ class ScriptedTransport final : public Transport {
 
 class CountingSource final : public RequestSource {
  public:
-  std::string_view Build(uint64_t sequence) override {
-    text_ = std::to_string(sequence);
+  std::string_view Build(const RequestContext& context) override {
+    text_ = std::to_string(context.sequence);
     return text_;
   }
 

@@ -1,0 +1,57 @@
+// The stream driver's view of "how to stream": open a stream in a slot, write
+// messages one at a time, half-close, cancel, and receive events. Like
+// Transport, implementations own the wire protocol and the driver owns time.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace aurigraph::loadgen {
+
+class StreamTransport {
+ public:
+  enum class EventType {
+    kOpened,   // ok = false: the stream could not start (a kClosed follows)
+    kMessage,  // a message from the server
+    kWritten,  // the write in flight finished; ok = false: the stream broke
+    kClosed,   // the stream is over (status_code); the slot may be reused
+  };
+  struct Event {
+    EventType type = EventType::kClosed;
+    uint32_t slot = 0;
+    bool ok = true;
+    int status_code = 0;       // kClosed: gRPC status code numbering
+    std::string_view message;  // kMessage: valid until the next Next()
+  };
+
+  virtual ~StreamTransport() = default;
+  // Starts a stream of `operation` in a free `slot`; messages are read as they come.
+  virtual void Open(uint32_t slot, uint32_t operation) = 0;
+  // At most one write per slot is in flight; each finishes with kWritten.
+  virtual void Write(uint32_t slot, std::string_view message) = 0;
+  // Half-closes the send side once the write in flight (if any) has finished.
+  virtual void CloseSend(uint32_t slot) = 0;
+  // Ends the stream now; it still produces kClosed.
+  virtual void Cancel(uint32_t slot) = 0;
+  // Waits at most `timeout_nanos` for an event; false when none arrived.
+  virtual bool Next(int64_t timeout_nanos, Event* event) = 0;
+};
+
+// What the stream driver needs to know about messages, without knowing their
+// types: the key that pairs a bidi reply with its request, the server's send
+// stamp, a per-message status code and the start of a measured phase.
+class MessageInspector {
+ public:
+  struct Reading {
+    std::optional<uint64_t> key;
+    std::optional<int64_t> sent_at_unix_nanos;
+    std::optional<int> status_code;
+    std::optional<int64_t> phase_start_unix_nanos;  // set only when the phase's condition holds
+  };
+  virtual ~MessageInspector() = default;
+  virtual std::optional<uint64_t> RequestKey(std::string_view request) const = 0;
+  virtual Reading Inspect(std::string_view response) const = 0;
+};
+
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,349 @@
+#include "loadgen/driver/stream_worker.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "loadgen/recorder/operation_stats.h"
+
+namespace aurigraph::loadgen {
+namespace {
+constexpr int kCancelled = 1;  // gRPC CANCELLED
+constexpr int64_t kIdleWakeNanos = 50'000'000;
+}  // namespace
+
+StreamWorker::StreamWorker(const Clock& clock, const Clock& wall_clock, StreamTransport& transport,
+                           StreamWorkerPlan plan)
+    : clock_(clock),
+      wall_clock_(wall_clock),
+      transport_(transport),
+      plan_(std::move(plan)),
+      measured_start_(plan_.start_nanos + plan_.warmup_nanos) {
+  const size_t ops = plan_.operations.size();
+  free_slots_.resize(ops);
+  next_open_.resize(ops);
+  open_now_.assign(ops, 0);
+  next_stream_number_.assign(ops, static_cast<uint64_t>(plan_.worker_index));
+  next_message_sequence_.assign(ops, static_cast<uint64_t>(plan_.worker_index));
+  stats_.resize(ops);
+  for (uint32_t op = 0; op < ops; ++op) {
+    const StreamOperationPlan& p = plan_.operations[op];
+    next_open_[op] = plan_.start_nanos + p.delay_nanos;
+    for (uint32_t i = 0; i < p.streams; ++i) {
+      free_slots_[op].push_back(static_cast<uint32_t>(slots_.size()));
+      Slot slot;
+      slot.operation = op;
+      if (p.mode == StreamMode::kBidi) slot.outstanding.reserve(std::min(p.max_outstanding, 4096u));
+      slots_.push_back(std::move(slot));
+    }
+    std::reverse(free_slots_[op].begin(), free_slots_[op].end());
+  }
+}
+
+void StreamWorker::OpenStream(uint32_t index, int64_t intended) {
+  Slot& s = slots_[index];
+  const StreamOperationPlan& p = plan_.operations[s.operation];
+  s.active = true;
+  ++s.generation;
+  s.number = next_stream_number_[s.operation];
+  next_stream_number_[s.operation] += static_cast<uint64_t>(plan_.worker_count);
+  s.intended_open = intended;
+  s.last_message = -1;
+  s.next_send = 0;
+  s.send_closed_at = -1;
+  s.sent = 0;
+  s.received = 0;
+  s.open = false;
+  s.write_in_flight = false;
+  s.ending = false;
+  s.cancelled = false;
+  s.abandoned = false;
+  s.send_timer_armed = false;
+  s.outstanding.clear();
+  s.outstanding_head = 0;
+  ++active_;
+  if (p.lifetime_nanos > 0) {
+    timers_.push(Timer{intended + p.lifetime_nanos, index, s.generation, TimerKind::kLifetime});
+  }
+  transport_.Open(index, s.operation);
+}
+
+void StreamWorker::TrySend(uint32_t index, int64_t now) {
+  Slot& s = slots_[index];
+  const StreamOperationPlan& p = plan_.operations[s.operation];
+  if (p.mode == StreamMode::kServerStream) return;  // its one request went out at open
+  if (!sending_ || !s.open || s.ending || s.send_closed_at >= 0) return;
+  if (p.messages > 0 && s.sent >= p.messages) return;
+  if (s.next_send > now) {
+    if (!s.send_timer_armed) {
+      s.send_timer_armed = true;
+      timers_.push(Timer{s.next_send, index, s.generation, TimerKind::kSend});
+    }
+    return;
+  }
+  const size_t outstanding = s.outstanding.size() - s.outstanding_head;
+  if (s.write_in_flight || (p.mode == StreamMode::kBidi && outstanding >= p.max_outstanding)) {
+    return;  // resumed by kWritten or by a matching reply
+  }
+  StreamStats& stats = stats_[s.operation];
+  const uint64_t sequence = next_message_sequence_[s.operation];
+  next_message_sequence_[s.operation] += static_cast<uint64_t>(plan_.worker_count);
+  const std::string_view message =
+      p.source->Build(RequestContext{sequence, s.number, static_cast<uint64_t>(s.sent)});
+  if (p.mode == StreamMode::kBidi && p.inspector != nullptr) {
+    if (const auto key = p.inspector->RequestKey(message)) {
+      s.outstanding.push_back(Pending{*key, s.next_send, now});
+    }
+  }
+  if (Measured(s.next_send)) {
+    stats.send_lag.Record(NanosToMicros(now - s.next_send));
+    ++stats.measured_sent;
+  }
+  // Closed loop (no rate) sends the next message as soon as it may; a rate
+  // keeps each message's intended time, so a held-up stream catches up and
+  // its replies' latency includes the hold-up.
+  if (p.send_rate > 0) {
+    const auto interval = static_cast<int64_t>(1e9 / p.send_rate);
+    if (now - s.next_send >= interval) ++stats.delayed_sends;  // held past the next one's turn
+    s.next_send += interval;
+  } else {
+    s.next_send = now;
+  }
+  s.write_in_flight = true;
+  ++s.sent;
+  ++stats.messages_sent;
+  transport_.Write(index, message);
+  if (p.messages > 0 && s.sent >= p.messages) EndStream(index, now);
+}
+
+void StreamWorker::EndStream(uint32_t index, int64_t now) {
+  Slot& s = slots_[index];
+  if (s.ending || !s.active) return;
+  s.ending = true;
+  const StreamOperationPlan& p = plan_.operations[s.operation];
+  if (!s.open || p.mode == StreamMode::kServerStream) {
+    s.cancelled = true;
+    transport_.Cancel(index);
+    return;
+  }
+  s.send_closed_at = now;
+  transport_.CloseSend(index);
+  timers_.push(
+      Timer{now + plan_.drain_timeout_nanos, index, s.generation, TimerKind::kCloseTimeout});
+}
+
+void StreamWorker::Abandon(uint32_t index) {
+  Slot& s = slots_[index];
+  s.ending = true;
+  s.cancelled = true;
+  s.abandoned = true;
+  transport_.Cancel(index);
+}
+
+void StreamWorker::OnMessage(Slot& s, std::string_view message, int64_t now) {
+  const StreamOperationPlan& p = plan_.operations[s.operation];
+  StreamStats& stats = stats_[s.operation];
+  ++stats.messages_received;
+  ++s.received;
+  const bool measured = Measured(now);
+  if (measured) ++stats.measured_received;
+  if (s.last_message < 0) {
+    if (Measured(s.intended_open)) stats.first_message.Record(NanosToMicros(now - s.intended_open));
+  } else if (measured) {
+    stats.inter_arrival.Record(NanosToMicros(now - s.last_message));
+  }
+  s.last_message = now;
+  if (p.inspector == nullptr) return;
+  const MessageInspector::Reading reading = p.inspector->Inspect(message);
+  bool matched = false;
+  if (p.mode == StreamMode::kBidi && reading.key) {
+    for (size_t i = s.outstanding_head; i < s.outstanding.size(); ++i) {
+      Pending& pending = s.outstanding[i];
+      if (pending.intended_nanos < 0 || pending.key != *reading.key) continue;
+      if (Measured(pending.intended_nanos)) {
+        stats.message_latency.Record(NanosToMicros(now - pending.intended_nanos));
+        stats.message_latency_uncorrected.Record(NanosToMicros(now - pending.sent_nanos));
+      }
+      pending.intended_nanos = -1;
+      matched = true;
+      break;
+    }
+    while (s.outstanding_head < s.outstanding.size() &&
+           s.outstanding[s.outstanding_head].intended_nanos < 0) {
+      ++s.outstanding_head;
+    }
+    if (s.outstanding_head == s.outstanding.size()) {
+      s.outstanding.clear();
+      s.outstanding_head = 0;
+    } else if (s.outstanding_head > 1024 && s.outstanding_head * 2 > s.outstanding.size()) {
+      s.outstanding.erase(s.outstanding.begin(),
+                          s.outstanding.begin() + static_cast<ptrdiff_t>(s.outstanding_head));
+      s.outstanding_head = 0;
+    }
+    if (!matched) ++stats.unmatched_replies;
+  }
+  int64_t wall = -1;
+  if (!matched && reading.sent_at_unix_nanos && measured) {
+    wall = wall_clock_.NowNanos();
+    stats.message_latency.Record(NanosToMicros(wall - *reading.sent_at_unix_nanos));
+  }
+  if (reading.status_code && measured) {
+    const int code = *reading.status_code;
+    ++stats.message_codes[static_cast<unsigned>(code) < kStatusCodeCount ? code : 2];
+  }
+  if (reading.phase_start_unix_nanos && measured) {
+    if (wall < 0) wall = wall_clock_.NowNanos();
+    stats.phase.Record(NanosToMicros(wall - *reading.phase_start_unix_nanos));
+  }
+}
+
+void StreamWorker::OnClosed(uint32_t index, int status_code, int64_t now) {
+  Slot& s = slots_[index];
+  StreamStats& stats = stats_[s.operation];
+  const int code = static_cast<unsigned>(status_code) < kStatusCodeCount ? status_code : 2;
+  if (s.abandoned) {
+    ++stats.streams_failed;
+    ++stats.close_codes[code];
+  } else if (s.cancelled) {
+    ++stats.streams_completed;
+  } else if (!s.ending) {
+    ++stats.streams_ended_early;
+    ++stats.close_codes[code];
+  } else {
+    ++(code == 0 ? stats.streams_completed : stats.streams_failed);
+    ++stats.close_codes[code];
+  }
+  if (s.send_closed_at >= 0 && Measured(s.send_closed_at)) {
+    stats.close_latency.Record(NanosToMicros(now - s.send_closed_at));
+  }
+  if (s.open) --open_now_[s.operation];
+  s.active = false;
+  s.open = false;
+  ++s.generation;
+  --active_;
+  free_slots_[s.operation].push_back(index);
+  next_open_[s.operation] = std::max(next_open_[s.operation], now);
+}
+
+void StreamWorker::OnEvent(const StreamTransport::Event& event, int64_t now) {
+  Slot& s = slots_[event.slot];
+  const StreamOperationPlan& p = plan_.operations[s.operation];
+  switch (event.type) {
+    case StreamTransport::EventType::kOpened:
+      if (!event.ok) return;
+      s.open = true;
+      ++open_now_[s.operation];
+      ++stats_[s.operation].streams_opened;
+      if (s.ending) return;
+      if (p.mode == StreamMode::kServerStream) {
+        s.write_in_flight = true;
+        transport_.Write(event.slot, p.source->Build(RequestContext{
+                                         next_message_sequence_[s.operation], s.number, 0}));
+        next_message_sequence_[s.operation] += static_cast<uint64_t>(plan_.worker_count);
+        transport_.CloseSend(event.slot);
+        return;
+      }
+      s.next_send = now;
+      TrySend(event.slot, now);
+      return;
+    case StreamTransport::EventType::kMessage:
+      OnMessage(s, event.message, now);
+      if (p.mode == StreamMode::kServerStream && p.messages > 0 && s.received >= p.messages) {
+        EndStream(event.slot, now);
+      } else if (p.mode == StreamMode::kBidi) {
+        TrySend(event.slot, now);
+      }
+      return;
+    case StreamTransport::EventType::kWritten:
+      s.write_in_flight = false;
+      if (event.ok) TrySend(event.slot, now);
+      return;
+    case StreamTransport::EventType::kClosed:
+      OnClosed(event.slot, event.status_code, now);
+      return;
+  }
+}
+
+void StreamWorker::SampleOpenStreams(int64_t now) {
+  if (!sending_ || !Measured(now)) return;
+  for (size_t op = 0; op < stats_.size(); ++op) {
+    StreamStats& stats = stats_[op];
+    const int64_t open = open_now_[op];
+    if (stats.min_open_streams < 0 || open < stats.min_open_streams) stats.min_open_streams = open;
+    stats.max_open_streams = std::max(stats.max_open_streams, open);
+  }
+}
+
+void StreamWorker::Run(const std::atomic<bool>* stop) {
+  const int64_t end = plan_.duration_nanos > 0 ? plan_.start_nanos + plan_.duration_nanos
+                                               : std::numeric_limits<int64_t>::max();
+  int64_t drain_deadline = std::numeric_limits<int64_t>::max();
+  bool cancelled_all = false;
+  StreamTransport::Event event;
+  for (;;) {
+    int64_t now = clock_.NowNanos();
+    if (sending_ && (now >= end || (stop != nullptr && stop->load(std::memory_order_relaxed)))) {
+      SampleOpenStreams(now);
+      sending_ = false;
+      drain_deadline = now + plan_.drain_timeout_nanos;
+      for (uint32_t i = 0; i < slots_.size(); ++i) {
+        if (slots_[i].active) EndStream(i, now);
+      }
+    }
+    if (sending_ && now >= plan_.start_nanos) {
+      for (uint32_t op = 0; op < plan_.operations.size(); ++op) {
+        const double rate = plan_.operations[op].open_rate;
+        while (!free_slots_[op].empty() && now >= next_open_[op]) {
+          const uint32_t slot = free_slots_[op].back();
+          free_slots_[op].pop_back();
+          OpenStream(slot, next_open_[op]);
+          next_open_[op] = rate > 0 ? next_open_[op] + static_cast<int64_t>(1e9 / rate) : now;
+        }
+      }
+    }
+    while (!timers_.empty() && timers_.top().when <= now) {
+      const Timer timer = timers_.top();
+      timers_.pop();
+      Slot& s = slots_[timer.slot];
+      if (!s.active || s.generation != timer.generation) continue;
+      switch (timer.kind) {
+        case TimerKind::kSend:
+          s.send_timer_armed = false;
+          TrySend(timer.slot, now);
+          break;
+        case TimerKind::kLifetime:
+          if (sending_) EndStream(timer.slot, now);
+          break;
+        case TimerKind::kCloseTimeout:
+          if (!s.cancelled) Abandon(timer.slot);
+          break;
+      }
+    }
+    SampleOpenStreams(now);
+    if (!sending_ && active_ == 0) break;
+    if (!sending_ && now >= drain_deadline && !cancelled_all) {
+      cancelled_all = true;
+      for (uint32_t i = 0; i < slots_.size(); ++i) {
+        Slot& s = slots_[i];
+        if (s.active && !s.cancelled) Abandon(i);
+      }
+    }
+
+    int64_t wake = now + kIdleWakeNanos;
+    if (now < plan_.start_nanos) wake = std::min(wake, plan_.start_nanos);
+    if (sending_) {
+      wake = std::min(wake, end);
+      for (uint32_t op = 0; op < plan_.operations.size(); ++op) {
+        if (!free_slots_[op].empty()) wake = std::min(wake, next_open_[op]);
+      }
+    } else if (!cancelled_all) {
+      wake = std::min(wake, drain_deadline);
+    }
+    if (!timers_.empty()) wake = std::min(wake, timers_.top().when);
+    if (transport_.Next(std::max<int64_t>(0, wake - now), &event)) {
+      OnEvent(event, clock_.NowNanos());
+      while (transport_.Next(0, &event)) OnEvent(event, clock_.NowNanos());
+    }
+  }
+}
+
+}  // namespace aurigraph::loadgen

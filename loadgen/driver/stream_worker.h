@@ -1,0 +1,118 @@
+// One stream-driving worker: holds a number of streams open per operation,
+// sends on client and bidi streams at a fixed per-stream rate (latency from the
+// intended send time, as for unary), ends streams after a message count or a
+// lifetime and reopens them (churn), and measures every message. Single-threaded
+// and lock-free like Worker; the runner merges stats afterwards.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <queue>
+#include <vector>
+
+#include "common/clock/clock.h"
+#include "loadgen/driver/stream_transport.h"
+#include "loadgen/driver/transport.h"
+#include "loadgen/recorder/stream_stats.h"
+
+namespace aurigraph::loadgen {
+
+enum class StreamMode { kServerStream, kClientStream, kBidi };
+
+struct StreamOperationPlan {
+  StreamMode mode = StreamMode::kServerStream;
+  uint32_t streams = 1;        // this worker's streams held open at once
+  int64_t messages = 0;        // per stream: received (server) or sent (client, bidi); 0 = no bound
+  int64_t lifetime_nanos = 0;  // a stream is ended and replaced after this; 0 = the whole run
+  double open_rate = 0;        // this worker's stream opens per second; 0 = at once
+  double send_rate = 0;        // client/bidi, messages per second per stream; 0 = closed loop
+  int64_t delay_nanos = 0;     // the first streams open this long after the start
+  uint32_t max_outstanding = 1024;  // bidi: unanswered messages per stream before sends wait
+  RequestSource* source = nullptr;  // server streams: the one request; otherwise each message
+  const MessageInspector* inspector = nullptr;  // optional
+};
+
+struct StreamWorkerPlan {
+  int64_t start_nanos = 0;
+  int64_t warmup_nanos = 0;
+  int64_t duration_nanos = 0;
+  int64_t drain_timeout_nanos = 5'000'000'000;
+  int worker_index = 0;
+  int worker_count = 1;
+  std::vector<StreamOperationPlan> operations;
+};
+
+class StreamWorker {
+ public:
+  // `clock` is monotonic; `wall_clock` reads Unix time, to compare with server send stamps.
+  StreamWorker(const Clock& clock, const Clock& wall_clock, StreamTransport& transport,
+               StreamWorkerPlan plan);
+
+  // Runs until the duration has passed and every stream has closed (or was
+  // cancelled at the drain timeout). `stop` ends the run early.
+  void Run(const std::atomic<bool>* stop = nullptr);
+  const std::vector<StreamStats>& stats() const { return stats_; }
+
+ private:
+  struct Pending {
+    uint64_t key;
+    int64_t intended_nanos;
+    int64_t sent_nanos;
+  };
+  struct Slot {
+    uint32_t operation = 0;
+    bool active = false;
+    uint64_t number = 0;
+    uint32_t generation = 0;
+    int64_t intended_open = 0;
+    int64_t last_message = -1;
+    int64_t next_send = 0;
+    int64_t send_closed_at = -1;
+    int64_t sent = 0;
+    int64_t received = 0;
+    bool open = false;
+    bool write_in_flight = false;
+    bool ending = false;  // we decided to end it
+    bool cancelled = false;
+    bool abandoned = false;  // cancelled because it did not close in time: a failure
+    bool send_timer_armed = false;
+    std::vector<Pending> outstanding;  // bidi, in send order
+    size_t outstanding_head = 0;
+  };
+  enum class TimerKind { kSend, kLifetime, kCloseTimeout };
+  struct Timer {
+    int64_t when;
+    uint32_t slot;
+    uint32_t generation;
+    TimerKind kind;
+    bool operator>(const Timer& other) const { return when > other.when; }
+  };
+
+  void OpenStream(uint32_t slot, int64_t intended);
+  void TrySend(uint32_t slot, int64_t now);
+  void EndStream(uint32_t slot, int64_t now);
+  void Abandon(uint32_t slot);
+  void OnEvent(const StreamTransport::Event& event, int64_t now);
+  void OnMessage(Slot& slot, std::string_view message, int64_t now);
+  void OnClosed(uint32_t slot, int status_code, int64_t now);
+  void SampleOpenStreams(int64_t now);
+  bool Measured(int64_t when) const { return when >= measured_start_; }
+
+  const Clock& clock_;
+  const Clock& wall_clock_;
+  StreamTransport& transport_;
+  StreamWorkerPlan plan_;
+  int64_t measured_start_;
+  std::vector<Slot> slots_;
+  std::vector<std::vector<uint32_t>> free_slots_;  // per operation
+  std::vector<int64_t> next_open_;                 // per operation: earliest next open
+  std::vector<int64_t> open_now_;                  // per operation
+  std::vector<uint64_t> next_stream_number_;       // per operation
+  std::vector<uint64_t> next_message_sequence_;    // per operation
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+  bool sending_ = true;
+  int64_t active_ = 0;
+  std::vector<StreamStats> stats_;
+};
+
+}  // namespace aurigraph::loadgen

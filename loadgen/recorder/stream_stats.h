@@ -1,0 +1,44 @@
+// What one worker measured for one stream operation: per-message histograms
+// (each its own HDR histogram, in microseconds) and stream and message counts.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "common/status_codes/status_codes.h"
+#include "loadgen/histogram/histogram.h"
+
+namespace aurigraph::loadgen {
+
+struct StreamStats {
+  StreamStats();
+
+  Histogram first_message;  // intended open -> first message received
+  // Server streams: server send stamp -> receipt. Bidi: intended send -> matching reply.
+  Histogram message_latency;
+  Histogram message_latency_uncorrected;  // bidi: actual send -> matching reply
+  Histogram inter_arrival;                // gap between messages on one stream
+  Histogram send_lag;                     // intended send -> actual send
+  Histogram close_latency;                // send side closed -> final status
+  Histogram phase;                        // a named phase, e.g. approval submit -> APPROVED
+
+  int64_t streams_opened = 0;
+  int64_t streams_completed = 0;    // ran as planned and ended OK (or cancelled by us)
+  int64_t streams_failed = 0;       // ended as planned, but with an error status
+  int64_t streams_ended_early = 0;  // ended by the server or the network before planned
+  std::array<int64_t, kStatusCodeCount> close_codes{};    // streams not cancelled by us
+  std::array<int64_t, kStatusCodeCount> message_codes{};  // per-message status field
+  int64_t messages_sent = 0;  // warm-up included, for exact count checks
+  int64_t messages_received = 0;
+  int64_t measured_sent = 0;  // within the measured window, for rates
+  int64_t measured_received = 0;
+  int64_t unmatched_replies = 0;  // bidi replies whose key matched no request
+  int64_t delayed_sends = 0;      // due while a write or the outstanding bound held them
+  int64_t min_open_streams = -1;  // over the measured window; -1 = not sampled
+  int64_t max_open_streams = 0;
+
+  // Adds another worker's stats; open-stream bounds add up (the workers ran at once).
+  void MergeConcurrent(const StreamStats& other);
+};
+
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,118 @@
+// Internal to the transport component: completion-queue helpers shared by the
+// unary and the streaming transports.
+#pragma once
+
+#include <grpcpp/alarm.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace aurigraph::loadgen {
+
+inline gpr_timespec AfterNanos(int64_t nanos) {
+  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(nanos, GPR_TIMESPAN));
+}
+
+// Copies a received message into `out` (reused), through `slices` (reused).
+inline void FlattenByteBuffer(const grpc::ByteBuffer& buffer, std::vector<grpc::Slice>& slices,
+                              std::string* out) {
+  out->clear();
+  slices.clear();
+  if (!buffer.Dump(&slices).ok()) return;
+  for (const grpc::Slice& slice : slices) {
+    out->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+}
+
+// Wakes a completion queue at a precise time. A completion queue's own timeout
+// is rounded to whole milliseconds, which would make every open-loop send up to
+// 1 ms late; instead a helper thread sleeps on the steady clock (tens of us of
+// slack) and then posts an already-expired alarm, which wakes the queue at once.
+class QueueKicker {
+ public:
+  explicit QueueKicker(grpc::CompletionQueue& queue) : queue_(queue), thread_([this] { Loop(); }) {}
+  ~QueueKicker() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_one();
+    thread_.join();
+  }
+
+  static void* Tag() { return reinterpret_cast<void*>(~uintptr_t{0}); }
+
+  void ArmAt(std::chrono::steady_clock::time_point when) {
+    {
+      std::lock_guard lock(mutex_);
+      armed_ = true;
+      when_ = when;
+    }
+    changed_.notify_one();
+  }
+  void Disarm() {
+    std::lock_guard lock(mutex_);
+    armed_ = false;
+  }
+  // Called by the queue's owner when it took the kick off the queue.
+  void Consumed() {
+    std::lock_guard lock(mutex_);
+    in_queue_ = false;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      if (!armed_ || in_queue_) {
+        changed_.wait(lock);
+        continue;
+      }
+      if (std::chrono::steady_clock::now() < when_) {
+        changed_.wait_until(lock, when_);
+        continue;
+      }
+      armed_ = false;
+      in_queue_ = true;
+      alarm_.Set(&queue_, gpr_inf_past(GPR_CLOCK_MONOTONIC), Tag());
+    }
+  }
+
+  grpc::CompletionQueue& queue_;
+  grpc::Alarm alarm_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool armed_ = false;
+  bool in_queue_ = false;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point when_;
+  std::thread thread_;
+};
+
+// Waits on `queue` for at most `timeout_nanos` with the kicker's precision.
+// Returns the tag, or nullptr on timeout or a kick.
+inline void* AwaitTag(grpc::CompletionQueue& queue, QueueKicker& kicker, int64_t timeout_nanos,
+                      bool* ok) {
+  void* tag = nullptr;
+  gpr_timespec deadline = gpr_inf_past(GPR_CLOCK_MONOTONIC);
+  if (timeout_nanos > 0) {
+    kicker.ArmAt(std::chrono::steady_clock::now() + std::chrono::nanoseconds(timeout_nanos));
+    // The queue's own timeout only backs up the kicker.
+    deadline = AfterNanos(timeout_nanos + 5'000'000);
+  }
+  const auto outcome = queue.AsyncNext(&tag, ok, deadline);
+  if (timeout_nanos > 0) kicker.Disarm();
+  if (outcome != grpc::CompletionQueue::GOT_EVENT) return nullptr;
+  if (tag == QueueKicker::Tag()) {
+    kicker.Consumed();
+    return nullptr;
+  }
+  return tag;
+}
+
+}  // namespace aurigraph::loadgen

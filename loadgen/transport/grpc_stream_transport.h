@@ -1,0 +1,38 @@
+// Drives gRPC streams of any kind through the generic stub: on the wire every
+// streaming RPC is a bidirectional call, so one implementation serves server,
+// client and bidi streaming. One completion queue per worker; many streams
+// share each channel's HTTP/2 connection.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loadgen/driver/stream_transport.h"
+
+namespace grpc {
+class Channel;
+}
+
+namespace aurigraph::loadgen {
+
+class GrpcStreamTransport final : public StreamTransport {
+ public:
+  // `paths[operation]` is "/package.Service/Method"; streams open round-robin over `channels`.
+  GrpcStreamTransport(std::vector<std::shared_ptr<grpc::Channel>> channels,
+                      std::vector<std::string> paths, uint32_t slots);
+  ~GrpcStreamTransport() override;
+
+  void Open(uint32_t slot, uint32_t operation) override;
+  void Write(uint32_t slot, std::string_view message) override;
+  void CloseSend(uint32_t slot) override;
+  void Cancel(uint32_t slot) override;
+  bool Next(int64_t timeout_nanos, Event* event) override;
+
+ private:
+  struct Stream;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,161 @@
+// Bidirectional request/reply streams for the reference server: every request
+// read gets one reply, optionally held back by the fault injector. Backpressure
+// runs end to end: replies are written one at a time, and the next request is
+// read only while fewer than `window` replies are waiting, so a client that
+// stops reading replies stops the server reading its requests and, through
+// HTTP/2 flow control, its own writes. Memory per stream stays bounded.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <deque>
+#include <functional>
+#include <mutex>
+
+#include "reference-server/faults/delay_queue.h"
+#include "reference-server/faults/fault_injector.h"
+#include "reference-server/streams/event_stream.h"
+
+namespace aurigraph::refserver {
+
+template <typename Request, typename Reply>
+class ReplyStream final : public grpc::ServerBidiReactor<Request, Reply> {
+ public:
+  using Handler = std::function<void(const Request&, Reply*)>;
+
+  static ReplyStream* Open(Handler handler, const FaultInjector& faults, DelayQueue& delays,
+                           StreamCounters& counters, size_t window) {
+    auto* stream = new ReplyStream(std::move(handler), faults, delays, counters, window);
+    stream->StartRead(&stream->request_);
+    return stream;
+  }
+
+ private:
+  ReplyStream(Handler handler, const FaultInjector& faults, DelayQueue& delays,
+              StreamCounters& counters, size_t window)
+      : handler_(std::move(handler)),
+        faults_(faults),
+        delays_(delays),
+        counters_(counters),
+        window_(window) {
+    counters_.client_streams_open.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void OnReadDone(bool ok) override {
+    {
+      std::lock_guard lock(mutex_);
+      reading_ = false;
+      if (!ok) reads_done_ = true;
+    }
+    if (!ok) {
+      Advance();
+      return;
+    }
+    counters_.messages_received.fetch_add(1, std::memory_order_relaxed);
+    Reply reply;
+    handler_(request_, &reply);
+    int64_t release_at = 0;
+    if (faults_.config().active()) release_at = faults_.Decide().release_at_nanos;
+    if (release_at > faults_.clock().NowNanos()) {
+      {
+        std::lock_guard lock(mutex_);
+        ++held_;
+      }
+      delays_.Schedule(release_at, [this, reply = std::move(reply)]() mutable {
+        Enqueue(std::move(reply), /*was_held=*/true);
+      });
+      Advance();
+    } else {
+      Enqueue(std::move(reply), /*was_held=*/false);
+    }
+  }
+
+  void Enqueue(Reply reply, bool was_held) {
+    {
+      std::lock_guard lock(mutex_);
+      if (was_held) --held_;
+      if (!cancelled_) replies_.push_back(std::move(reply));
+    }
+    Advance();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard lock(mutex_);
+      writing_ = false;
+      if (!ok) cancelled_ = true;
+    }
+    if (ok) counters_.replies_written.fetch_add(1, std::memory_order_relaxed);
+    Advance();
+  }
+
+  void OnCancel() override {
+    {
+      std::lock_guard lock(mutex_);
+      cancelled_ = true;
+      replies_.clear();
+    }
+    Advance();
+  }
+
+  // Decides the next step: write a reply, read a request, or finish.
+  void Advance() {
+    enum class Step { kNone, kWrite, kRead, kWriteAndRead, kFinish } step = Step::kNone;
+    grpc::Status final_status;
+    {
+      std::lock_guard lock(mutex_);
+      if (finished_) return;
+      if (cancelled_) replies_.clear();
+      const bool write = !writing_ && !replies_.empty();
+      if (write) {
+        current_ = std::move(replies_.front());
+        replies_.pop_front();
+        writing_ = true;
+      }
+      // A read is in flight from Open (or the last resume) until OnReadDone; resume
+      // when this stream had paused reading and the replies have drained.
+      const bool read = !reads_done_ && !cancelled_ && !reading_ &&
+                        replies_.size() + held_ + (writing_ ? 1 : 0) < window_;
+      if (read) reading_ = true;
+      if (write && read)
+        step = Step::kWriteAndRead;
+      else if (write)
+        step = Step::kWrite;
+      else if (read)
+        step = Step::kRead;
+      else if (!writing_ && held_ == 0 && replies_.empty() && (reads_done_ || cancelled_)) {
+        finished_ = true;
+        step = Step::kFinish;
+        final_status = cancelled_ ? grpc::Status::CANCELLED : grpc::Status::OK;
+      }
+    }
+    if (step == Step::kWrite || step == Step::kWriteAndRead) this->StartWrite(&current_);
+    if (step == Step::kRead || step == Step::kWriteAndRead) this->StartRead(&request_);
+    if (step == Step::kFinish) {
+      this->Finish(final_status);
+    }
+  }
+
+  void OnDone() override {
+    counters_.client_streams_open.fetch_sub(1, std::memory_order_relaxed);
+    delete this;
+  }
+
+  Handler handler_;
+  const FaultInjector& faults_;
+  DelayQueue& delays_;
+  StreamCounters& counters_;
+  const size_t window_;
+  Request request_;
+  Reply current_;
+  std::mutex mutex_;
+  std::deque<Reply> replies_;
+  int64_t held_ = 0;     // replies waiting in the delay queue
+  bool reading_ = true;  // Open starts the first read
+  bool reads_done_ = false;
+  bool writing_ = false;
+  bool cancelled_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace aurigraph::refserver

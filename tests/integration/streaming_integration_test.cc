@@ -1,0 +1,270 @@
+// Streaming against the reference server over real gRPC on loopback: every
+// call kind, message counts on both sides, per-message latency against
+// injected ground truth, a slow consumer, and 1,000 streams on one connection.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "aurigraph/transaction/v1/transaction.grpc.pb.h"
+#include "aurigraph/transaction/v1/transaction.pb.h"
+#include "reference-server/transaction/transaction_store.h"
+#include "tests/integration/harness.h"
+
+namespace aurigraph {
+namespace {
+
+namespace tv1 = transaction::v1;
+
+const loadgen::OperationResult& Op(const loadgen::RunResult& r, const std::string& name) {
+  for (const auto& op : r.operations) {
+    if (op.name == name) return op;
+  }
+  ADD_FAILURE() << "no operation " << name;
+  return r.operations.front();
+}
+
+void WaitUntil(const std::function<bool()>& done) {
+  for (int i = 0; i < 500 && !done(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// Server streaming: each subscriber receives every committed transaction; the
+// loadgen's count equals the server's, and the real-time latency is sane.
+TEST(StreamingIntegration, ServerStreamSubscribersReceiveEveryEvent) {
+  auto server = StartServer();
+  auto result = RunYaml(R"(
+name: events
+duration: 3s
+workers: 1
+connections: 1
+load: {model: open, rate: 100}
+operations:
+  - name: subscribe
+    rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
+    stream: {streams: 4, delay: 0s, timestamp_field: sent_at_unix_nanos}
+  - name: commit
+    rpc: aurigraph.transaction.v1.TransactionService/BatchSubmitTransactions
+    count_field: accepted
+    request:
+      transactions:
+        $repeat: 20
+        $item:
+          id: "ev-${run}-${seq}-${item}"
+          sender: a
+          receiver: b
+          amount: 1
+          nonce: "${item}"
+          content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
+)",
+                        server->address());
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto& commit = Op(*result, "commit");
+  const auto& subscribe = Op(*result, "subscribe");
+  ASSERT_TRUE(subscribe.stream);
+  EXPECT_EQ(commit.ok, 300);
+  EXPECT_EQ(server->transactions().counters().accepted.load(), 6000);
+  // Subscribers open before the first batch, so each sees all 6,000.
+  EXPECT_EQ(subscribe.stream->messages_received, 4 * 6000);
+  EXPECT_EQ(server->streams().events_written.load(), 4 * 6000);
+  EXPECT_EQ(subscribe.stream->streams_ended_early, 0);
+  EXPECT_EQ(subscribe.stream->streams_completed, 4);
+  EXPECT_EQ(subscribe.corrected->TotalCount(), 4 * 6000);
+  EXPECT_LT(subscribe.corrected->ValueAtPercentile(50), 20'000);  // us, loopback
+  EXPECT_NEAR(subscribe.stream->received_rate, 8000, 400);
+  // A subscriber that disconnects releases everything.
+  WaitUntil([&] { return server->streams().subscribers.load() == 0; });
+  EXPECT_EQ(server->streams().subscribers.load(), 0);
+}
+
+// Bidi: every request answered and matched by id; with a fixed injected latency
+// L, each message's latency (from its intended send time) has p50 in [L, L+1.5ms].
+TEST(StreamingIntegration, BidiRepliesAreMatchedAndTimedAgainstInjectedLatency) {
+  refserver::FaultConfig faults;
+  ASSERT_TRUE(refserver::ParseLatencySpec("fixed:5ms", &faults).ok());
+  auto server = StartServer(faults);
+  auto result = RunYaml(R"(
+name: bidi
+duration: 3s
+workers: 1
+connections: 1
+operations:
+  - name: submit_stream
+    rpc: aurigraph.transaction.v1.TransactionService/SubmitTransactionStream
+    request:
+      id: "bd-${run}-${seq}"
+      sender: a
+      receiver: b
+      amount: 1
+      nonce: "${msg}"
+      content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
+    stream:
+      streams: 4
+      send_rate: 200
+      match: {request: id, response: id}
+      status_field: code
+)",
+                        server->address());
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto& op = Op(*result, "submit_stream");
+  ASSERT_TRUE(op.stream);
+  const auto& s = *op.stream;
+  EXPECT_NEAR(static_cast<double>(s.messages_sent), 4 * 600, 8);
+  EXPECT_EQ(s.messages_received, s.messages_sent);
+  EXPECT_EQ(server->streams().messages_received.load(), s.messages_sent);
+  EXPECT_EQ(server->streams().replies_written.load(), s.messages_sent);
+  EXPECT_EQ(server->transactions().counters().accepted.load(), s.messages_sent);
+  EXPECT_EQ(s.unmatched_replies, 0);
+  EXPECT_EQ(s.message_codes.at("OK"), s.measured_received);
+  EXPECT_EQ(op.corrected->TotalCount(), s.messages_received);
+  const int64_t p50 = op.corrected->ValueAtPercentile(50);
+  EXPECT_GE(p50, 5'000);
+  EXPECT_LE(p50, 6'500);
+  EXPECT_EQ(s.streams_completed, 4);
+  EXPECT_EQ(s.streams_failed + s.streams_ended_early, 0);
+}
+
+// Client streaming next to unary in one mix: votes are streamed for approvals
+// submitted by a unary operation, and the server counts every one.
+TEST(StreamingIntegration, ClientStreamVotesAlongsideUnarySubmissions) {
+  auto server = StartServer();
+  auto result = RunYaml(R"(
+name: votes
+duration: 3s
+workers: 1
+connections: 1
+load: {model: open, rate: 200}
+operations:
+  - name: submit
+    rpc: aurigraph.approval.v1.ApprovalService/SubmitApprovalRequest
+    request: {approval_id: "cv-${run}-${seq}", total_validators: 2, required_approvals: 2}
+  - name: votes
+    rpc: aurigraph.approval.v1.ApprovalService/BatchSubmitResponses
+    request:
+      approval_id: "cv-${run}-${msg}"
+      validator_id: "v-${stream}"
+      decision: VALIDATOR_DECISION_APPROVE
+    stream: {streams: 2, send_rate: 200, delay: 100ms}
+)",
+                        server->address());
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto& votes = *Op(*result, "votes").stream;
+  EXPECT_EQ(Op(*result, "submit").ok, 600);
+  EXPECT_NEAR(static_cast<double>(votes.messages_sent), 2 * 580, 10);
+  EXPECT_EQ(server->streams().messages_received.load(), votes.messages_sent);
+  // Each vote found its approval (sent 100 ms after it) and both validators' votes approved it.
+  EXPECT_EQ(server->approvals().counters().votes.load(), votes.messages_sent);
+  EXPECT_GE(server->approvals().counters().approved.load(), votes.messages_sent / 2 - 2);
+  EXPECT_EQ(votes.messages_received, 2);  // one summary per stream, at its half-close
+  EXPECT_EQ(votes.streams_completed, 2);
+}
+
+// A subscriber that stops reading is cut off at its queue bound; one that keeps
+// up receives everything, and the server's memory for the slow one stays bounded.
+TEST(StreamingIntegration, SlowSubscriberIsCutOffAndDoesNotStallOthers) {
+  refserver::ServerOptions options;
+  options.stream_queue_bound = 2000;
+  auto server = StartServer(options);
+  auto channel = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());
+  auto stub = tv1::TransactionService::NewStub(channel);
+
+  grpc::ClientContext slow_context;
+  tv1::StreamRequest all;
+  auto slow = stub->StreamTransactions(&slow_context, all);  // never read until the end
+  grpc::ClientContext fast_context;
+  auto fast = stub->StreamTransactions(&fast_context, all);
+  WaitUntil([&] { return server->streams().subscribers.load() == 2; });
+  ASSERT_EQ(server->streams().subscribers.load(), 2);
+
+  constexpr int kBatches = 40, kPerBatch = 500;
+  std::atomic<int64_t> fast_received{0};
+  std::thread reader([&] {
+    tv1::CommittedTransaction event;
+    while (fast_received < kBatches * kPerBatch && fast->Read(&event)) ++fast_received;
+  });
+  for (int b = 0; b < kBatches; ++b) {
+    tv1::BatchRequest batch;
+    for (int i = 0; i < kPerBatch; ++i) {
+      tv1::Transaction* tx = batch.add_transactions();
+      tx->set_id("slow-" + std::to_string(b) + "-" + std::to_string(i));
+      tx->set_sender("a");
+      tx->set_receiver("b");
+      tx->set_amount(1);
+      tx->set_memo(std::string(200, 'x'));
+      tx->set_content_hash(refserver::TransactionContentHash(*tx));
+    }
+    grpc::ClientContext context;
+    tv1::BatchResponse response;
+    ASSERT_TRUE(stub->BatchSubmitTransactions(&context, batch, &response).ok());
+    ASSERT_EQ(response.accepted(), kPerBatch);
+    // Publish no faster than the fast subscriber reads: it keeps up by construction.
+    WaitUntil([&] { return fast_received.load() >= (b + 1) * kPerBatch - 1000; });
+  }
+  reader.join();
+  EXPECT_EQ(fast_received, kBatches * kPerBatch);
+  EXPECT_EQ(server->streams().overflowed.load(), 1);
+  EXPECT_LE(server->streams().queue_peak.load(), 2000);
+
+  // The slow reader gets what was in flight, then the cut-off.
+  tv1::CommittedTransaction event;
+  int64_t slow_received = 0;
+  while (slow->Read(&event)) ++slow_received;
+  const grpc::Status status = slow->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_LT(slow_received, kBatches * kPerBatch);
+  fast_context.TryCancel();
+  fast->Finish();
+  WaitUntil([&] { return server->streams().subscribers.load() == 0; });
+  EXPECT_EQ(server->streams().subscribers.load(), 0);
+}
+
+// 1,000 concurrent streams multiplexed on one connection, held for the whole run.
+TEST(StreamingIntegration, ThousandStreamsOnOneConnection) {
+  auto server = StartServer();
+  auto result = RunYaml(R"(
+name: many
+duration: 4s
+warmup: 2s
+workers: 1
+connections: 1
+load: {model: open, rate: 500}
+operations:
+  - name: subscribe
+    rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
+    request: {account: "acct-${stream}"}
+    stream: {streams: 1000, timestamp_field: sent_at_unix_nanos}
+  - name: commit
+    rpc: aurigraph.transaction.v1.TransactionService/SubmitTransaction
+    request:
+      id: "many-${run}-${seq}"
+      sender: "acct-${rand_int:0:999}"
+      receiver: external
+      amount: 1
+      nonce: "${seq}"
+      content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
+gates:
+  - {gate: "min_open_streams >= 1000", operation: subscribe}
+  - {gate: "streams_ended_early <= 0", operation: subscribe}
+)",
+                        server->address());
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto& s = *Op(*result, "subscribe").stream;
+  EXPECT_EQ(s.streams_opened, 1000);
+  EXPECT_EQ(s.min_open_streams, 1000);
+  EXPECT_EQ(s.streams_completed, 1000);
+  EXPECT_EQ(s.streams_failed + s.streams_ended_early, 0);
+  EXPECT_EQ(server->streams().subscriptions.load(), 1000);
+  // Each commit names one subscribed account as its sender: one event each.
+  // Commits before every stream was subscribed may miss some; none after the warm-up do.
+  EXPECT_GE(s.messages_received, Op(*result, "commit").ok);
+  EXPECT_LE(s.messages_received, Op(*result, "commit").ok + result->generator.warmup_completions);
+  EXPECT_TRUE(result->passed());
+  WaitUntil([&] { return server->streams().subscribers.load() == 0; });
+  EXPECT_EQ(server->streams().subscribers.load(), 0);
+}
+
+}  // namespace
+}  // namespace aurigraph
