@@ -68,8 +68,9 @@ absl::StatusOr<PreparedOperation> PrepareOperation(const Scenario& scenario, siz
   if (!method.ok()) return fail(method.status().message());
   auto compiled = RequestTemplate::Compile(*method->request_type, op.request_json);
   if (!compiled.ok()) return fail(compiled.status().message());
-  PreparedOperation prepared{index, method->kind, GrpcMethod{method->path, op.deadline_nanos},
-                             *std::move(compiled)};
+  PreparedOperation prepared{
+      index,   method->kind, GrpcMethod{method->path, op.deadline_nanos}, *std::move(compiled),
+      nullptr, nullptr};
   if (method->kind == CallKind::kUnary) {
     if (op.has_stream) return fail(absl::StrCat(op.rpc, " is unary: 'stream:' does not apply"));
     if (!op.count_field.empty()) {

@@ -49,6 +49,9 @@ printf 'duration: 1s\nload: {model: open, rate: 10\n' >"$WORK/malformed.yaml"
 printf 'duration: 1s\nspeed: 11\nload: {model: open, rate: 10}\noperations: [{rpc: a.B/C}]\n' >"$WORK/unknown-key.yaml"
 printf 'duration: 1s\nload: {model: open, rate: 10}\noperations: [{name: n, rpc: aurigraph.approval.v1.ApprovalService/Teleport}]\n' >"$WORK/unknown-rpc.yaml"
 printf 'duration: 1s\nload: {model: open, rate: 10}\noperations: [{name: n, rpc: aurigraph.approval.v1.ApprovalService/CheckHealth, request: {colour: red}}]\n' >"$WORK/bad-request.yaml"
+printf 'requests: 10\noperations: [{name: w, rpc: aurigraph.approval.v1.ApprovalService/WatchApprovalUpdates}]\n' >"$WORK/stream-count.yaml"
+printf 'duration: 1s\noperations: [{name: b, rpc: aurigraph.approval.v1.ApprovalService/BidirectionalApprovalStream, stream: {match: {request: correlation_id, response: nope}}}]\n' >"$WORK/stream-match.yaml"
+printf 'duration: 1s\noperations: [{name: u, rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]\n' >"$WORK/no-load.yaml"
 
 check "loadgen --version" 0 "" "$LOADGEN" --version
 grep -q "^aurigraph-loadgen [0-9]" "$WORK/out" || { echo "FAIL version text"; failed=$((failed + 1)); }
@@ -70,6 +73,12 @@ check "impossible rate" 2 "load.rate: impossible rate 0" "$LOADGEN" run "$WORK/o
 check "unknown --set key" 2 "ok.yaml: warp: unknown key" "$LOADGEN" run "$WORK/ok.yaml" --set warp=9
 check "bad gate" 2 "gate 'p99 ~ 1s'" "$LOADGEN" run "$WORK/ok.yaml" --set 'gates=["p99 ~ 1s"]' --target "$ADDR"
 check "no target" 2 "no target" "$LOADGEN" run "$WORK/ok.yaml"
+check "stream with a request count" 2 "operation 'w': streaming operations need a run 'duration'" \
+  "$LOADGEN" run "$WORK/stream-count.yaml" --target "$ADDR"
+check "stream match field" 2 "operation 'b': match.response: field path 'nope'" \
+  "$LOADGEN" run "$WORK/stream-match.yaml" --target "$ADDR"
+check "unary without load" 2 "load: required for unary operations" \
+  "$LOADGEN" run "$WORK/no-load.yaml" --target "$ADDR"
 check "unreachable target" 3 "target 127.0.0.1:1 unreachable" \
   "$LOADGEN" run "$WORK/ok.yaml" --target 127.0.0.1:1 --set connect_timeout=300ms
 check "refserver bad latency" 2 "--latency warp:1ms" "$REFSERVER" --latency warp:1ms

@@ -80,3 +80,40 @@ TEST(Gates, BadExpressionsAreRejectedWithAReason) {
 
 }  // namespace
 }  // namespace aurigraph::loadgen
+
+namespace aurigraph::loadgen {
+namespace {
+
+TEST(Gates, StreamAndMemoryMetrics) {
+  RunResult r = ResultWith(10, 0, 1'000, 1, 0);
+  auto stream = std::make_shared<StreamResult>();
+  stream->received_rate = 60'000;
+  stream->min_open_streams = 999;
+  auto phase = std::make_shared<Histogram>(MakeLatencyHistogram());
+  phase->RecordN(50'000, 10);
+  stream->histograms["phase"] = phase;
+  r.operations[0].stream = stream;
+  r.resources.loadgen_peak_rss_bytes = 100 << 20;
+  std::vector<Gate> gates;
+  for (const char* e : {"received_rate >= 50000", "min_open_streams >= 1000", "phase_p99 < 40ms",
+                        "first_message_p99 < 1s"}) {
+    gates.push_back(*ParseGate(e, "submit"));
+  }
+  gates.push_back(*ParseGate("loadgen_peak_rss < 1GB", ""));
+  gates.push_back(*ParseGate("server_peak_rss < 1GB", ""));
+  const auto results = *EvaluateGates(gates, r);
+  EXPECT_TRUE(results[0].passed);
+  EXPECT_FALSE(results[1].passed);
+  EXPECT_FALSE(results[2].passed);
+  EXPECT_EQ(results[2].message, "phase_p99[submit] = 50.02ms, limit < 40ms");
+  EXPECT_FALSE(results[3].passed);  // no such histogram: nothing measured is never a pass
+  EXPECT_TRUE(results[4].passed);
+  EXPECT_EQ(results[4].message, "loadgen_peak_rss = 100 MiB, limit < 953.7 MiB");
+  EXPECT_FALSE(results[5].passed);  // the server did not report its memory
+  EXPECT_NE(results[5].message.find("not measured"), std::string::npos);
+  // A stream metric on a unary operation is an error, not a silent pass.
+  EXPECT_FALSE(EvaluateGates({*ParseGate("received_rate > 1", "")}, r).ok());
+}
+
+}  // namespace
+}  // namespace aurigraph::loadgen

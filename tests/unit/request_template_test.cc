@@ -115,3 +115,59 @@ TEST(RequestTemplate, ErrorsNameTheFieldOrVariable) {
 
 }  // namespace
 }  // namespace aurigraph::loadgen
+
+namespace aurigraph::loadgen {
+namespace {
+
+TEST(RequestTemplate, RepeatGeneratesDistinctValidItems) {
+  auto compiled = RequestTemplate::Compile(*transaction::v1::BatchRequest::descriptor(), R"({
+    "batch_id": "b-${seq}-${run}",
+    "transactions": {"$repeat": 500, "$item": {
+      "id": "t-${seq}-${item}", "sender": "s", "receiver": "r", "amount": "${rand_int:1:9}",
+      "nonce": "${item}", "memo": "m",
+      "content_hash": "${sha256:id,sender,receiver,amount,nonce,memo}"}}
+  })");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  TemplateRequestSource source(*compiled, 0, 1, "run7");
+  transaction::v1::BatchRequest batch;
+  ASSERT_TRUE(batch.ParseFromString(std::string(source.Build({12}))));
+  EXPECT_EQ(batch.batch_id(), "b-12-run7");
+  ASSERT_EQ(batch.transactions_size(), 500);
+  std::set<std::string> ids;
+  for (int i = 0; i < 500; ++i) {
+    const auto& tx = batch.transactions(i);
+    EXPECT_EQ(tx.id(), "t-12-" + std::to_string(i));
+    EXPECT_EQ(tx.nonce(), static_cast<uint64_t>(i));
+    EXPECT_EQ(tx.sender(), "s");  // the item's constant part is in every item
+    EXPECT_EQ(tx.content_hash(), refserver::TransactionContentHash(tx));
+    ids.insert(tx.id());
+  }
+  EXPECT_EQ(ids.size(), 500u);
+}
+
+TEST(RequestTemplate, StreamVariablesNumberStreamsAndMessages) {
+  auto compiled = RequestTemplate::Compile(*approval::v1::ValidatorResponse::descriptor(),
+                                           R"({"approval_id": "a-${msg}",
+                                               "validator_id": "v-${stream}",
+                                               "correlation_id": "${msg}"})");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  TemplateRequestSource source(*compiled, 0, 1);
+  approval::v1::ValidatorResponse vote;
+  ASSERT_TRUE(vote.ParseFromString(std::string(source.Build({99, 4, 17}))));
+  EXPECT_EQ(vote.approval_id(), "a-17");
+  EXPECT_EQ(vote.validator_id(), "v-4");
+  EXPECT_EQ(vote.correlation_id(), 17u);
+}
+
+TEST(RequestTemplate, RepeatNeedsARepeatedMessageField) {
+  auto bad = RequestTemplate::Compile(*Transaction::descriptor(),
+                                      R"({"id": {"$repeat": 3, "$item": {}}})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "$repeat needs a repeated message field; id is not one");
+  auto count = RequestTemplate::Compile(*transaction::v1::BatchRequest::descriptor(),
+                                        R"({"transactions": {"$repeat": 0, "$item": {}}})");
+  ASSERT_FALSE(count.ok());
+}
+
+}  // namespace
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,268 @@
+// The stream driver under a simulated clock and a scripted stream transport:
+// per-message latency with coordinated-omission correction, bidi matching,
+// message-count and lifetime endings (churn), early ends, without sleeping.
+#include "loadgen/driver/stream_worker.h"
+
+#include <gtest/gtest.h>
+
+#include <charconv>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+
+namespace aurigraph::loadgen {
+namespace {
+
+constexpr int64_t kMs = 1'000'000;
+using Type = StreamTransport::EventType;
+
+// A scripted server. Bidi: each write is echoed after `reply_latency(now)`.
+// Server streams: once the request is in, a message every `interval`, carrying
+// its send time, arriving `transit` later; optionally closed with `fail_code`
+// after `fail_after` messages. Writes finish after `write_time(now)`.
+class ScriptedStreams final : public StreamTransport {
+ public:
+  explicit ScriptedStreams(ManualClock& clock) : clock_(clock) {}
+
+  std::function<int64_t(int64_t)> reply_latency = [](int64_t) { return 2 * kMs; };
+  std::function<int64_t(int64_t)> write_time = [](int64_t) { return 0; };
+  int64_t interval = kMs;
+  int64_t transit = 300'000;
+  int fail_after = -1;
+  int fail_code = 14;
+
+  void Open(uint32_t slot, uint32_t) override {
+    ++opens;
+    generation_[slot]++;
+    sent_in_slot_[slot] = 0;
+    Push(clock_.NowNanos() + 100'000, slot, Type::kOpened, "");
+  }
+  void Write(uint32_t slot, std::string_view message) override {
+    const int64_t now = clock_.NowNanos();
+    ++writes;
+    Push(now + write_time(now), slot, Type::kWritten, "");
+    if (message.rfind("subscribe", 0) == 0) {
+      for (int i = 0; i < 10'000; ++i) {
+        const int64_t sent = now + (i + 1) * interval;
+        if (fail_after >= 0 && i == fail_after) {
+          Push(sent, slot, Type::kClosed, "", fail_code);
+          break;
+        }
+        Push(sent + transit, slot, Type::kMessage, "ts:" + std::to_string(sent));
+      }
+      return;
+    }
+    Push(now + write_time(now) + reply_latency(now), slot, Type::kMessage, std::string(message));
+  }
+  void CloseSend(uint32_t slot) override {
+    if (server_stream_slots.count(slot)) return;
+    Push(clock_.NowNanos() + 3 * kMs, slot, Type::kClosed, "", 0);
+  }
+  void Cancel(uint32_t slot) override {
+    for (auto it = events_.begin(); it != events_.end();) {
+      it = it->second.slot == slot ? events_.erase(it) : std::next(it);
+    }
+    Push(clock_.NowNanos(), slot, Type::kClosed, "", 1);
+  }
+  bool Next(int64_t timeout_nanos, Event* event) override {
+    const int64_t now = clock_.NowNanos();
+    if (events_.empty() || events_.begin()->first > now + timeout_nanos) {
+      clock_.Set(now + timeout_nanos);
+      return false;
+    }
+    auto it = events_.begin();
+    clock_.Set(std::max(now, it->first));
+    held_ = it->second;
+    events_.erase(it);
+    event->type = held_.type;
+    event->slot = held_.slot;
+    event->ok = true;
+    event->status_code = held_.code;
+    event->message = held_.message;
+    if (held_.type == Type::kClosed) {
+      // Nothing more arrives on a closed stream.
+      for (auto e = events_.begin(); e != events_.end();) {
+        e = e->second.slot == held_.slot ? events_.erase(e) : std::next(e);
+      }
+    }
+    return true;
+  }
+
+  std::set<uint32_t> server_stream_slots;
+  int opens = 0;
+  int writes = 0;
+
+ private:
+  struct Scripted {
+    uint32_t slot;
+    Type type;
+    std::string message;
+    int code;
+  };
+  void Push(int64_t when, uint32_t slot, Type type, std::string message, int code = 0) {
+    events_.emplace(when, Scripted{slot, type, std::move(message), code});
+  }
+  ManualClock& clock_;
+  std::multimap<int64_t, Scripted> events_;
+  Scripted held_;
+  std::map<uint32_t, int> generation_;
+  std::map<uint32_t, int> sent_in_slot_;
+};
+
+// Messages are their own key ("17"); server messages are "ts:<send time>".
+class TextInspector final : public MessageInspector {
+ public:
+  std::optional<uint64_t> RequestKey(std::string_view request) const override {
+    uint64_t key = 0;
+    std::from_chars(request.data(), request.data() + request.size(), key);
+    return key;
+  }
+  Reading Inspect(std::string_view response) const override {
+    Reading reading;
+    if (response.rfind("ts:", 0) == 0) {
+      int64_t sent = 0;
+      std::from_chars(response.data() + 3, response.data() + response.size(), sent);
+      reading.sent_at_unix_nanos = sent;
+    } else {
+      reading.key = *RequestKey(response);
+      reading.status_code = 0;
+    }
+    return reading;
+  }
+};
+
+class SequenceSource final : public RequestSource {
+ public:
+  explicit SequenceSource(std::string fixed = "") : fixed_(std::move(fixed)) {}
+  std::string_view Build(const RequestContext& context) override {
+    text_ = fixed_.empty() ? std::to_string(context.sequence) : fixed_;
+    return text_;
+  }
+
+ private:
+  std::string fixed_;
+  std::string text_;
+};
+
+struct Fixture {
+  ManualClock clock{1'000 * kMs};
+  ScriptedStreams transport{clock};
+  SequenceSource bidi_source;
+  SequenceSource subscribe_source{"subscribe"};
+  TextInspector inspector;
+
+  StreamWorkerPlan Plan(StreamOperationPlan op, int64_t duration = 1'000 * kMs) {
+    StreamWorkerPlan plan;
+    plan.start_nanos = clock.NowNanos();
+    plan.duration_nanos = duration;
+    op.inspector = &inspector;
+    if (op.source == nullptr)
+      op.source = op.mode == StreamMode::kServerStream ? &subscribe_source : &bidi_source;
+    plan.operations.push_back(op);
+    return plan;
+  }
+  StreamStats Run(StreamOperationPlan op, int64_t duration = 1'000 * kMs) {
+    if (op.mode == StreamMode::kServerStream) {
+      for (uint32_t i = 0; i < op.streams; ++i) transport.server_stream_slots.insert(i);
+    }
+    StreamWorker worker(clock, clock, transport, Plan(op, duration));
+    worker.Run();
+    return worker.stats()[0];
+  }
+};
+
+TEST(StreamWorker, BidiRepliesAreMatchedAndTimedPerMessage) {
+  Fixture f;
+  StreamOperationPlan op;
+  op.mode = StreamMode::kBidi;
+  op.streams = 2;
+  op.send_rate = 100;
+  const StreamStats s = f.Run(op);
+  EXPECT_EQ(s.messages_sent, 200);
+  EXPECT_EQ(s.messages_received, 200);
+  EXPECT_EQ(s.unmatched_replies, 0);
+  EXPECT_EQ(s.message_latency.TotalCount(), 200);
+  EXPECT_EQ(s.message_latency.ValueAtPercentile(50), 2'000);  // us
+  EXPECT_EQ(s.message_codes[0], 200);
+  EXPECT_EQ(s.streams_opened, 2);
+  EXPECT_EQ(s.streams_completed, 2);  // half-closed at the end, closed OK by the server
+  EXPECT_EQ(s.close_latency.TotalCount(), 2);
+  EXPECT_EQ(s.min_open_streams, 0);  // no warm-up: the window starts before the streams open
+  EXPECT_EQ(s.max_open_streams, 2);
+}
+
+// A write that hangs for 100 ms holds the messages due behind it. Their latency
+// counts from when they were due (corrected), not from when they went out.
+TEST(StreamWorker, HeldUpSendsAreChargedFromTheirIntendedTime) {
+  Fixture f;
+  const int64_t start = f.clock.NowNanos();
+  f.transport.write_time = [start](int64_t now) {
+    return now >= start + 500 * kMs && now < start + 501 * kMs ? 100 * kMs : 0;
+  };
+  StreamOperationPlan op;
+  op.mode = StreamMode::kBidi;
+  op.streams = 1;
+  op.send_rate = 1000;
+  const StreamStats s = f.Run(op);
+  EXPECT_EQ(s.messages_sent, 1000);  // caught up after the stall
+  EXPECT_GE(s.message_latency.Max(), 100'000);
+  EXPECT_LE(s.message_latency_uncorrected.Max(), 102'000 + 2'000);
+  EXPECT_GE(s.message_latency.ValueAtPercentile(95), 40'000);
+  EXPECT_EQ(s.message_latency_uncorrected.ValueAtPercentile(50), 2'000);
+  EXPECT_GT(s.delayed_sends, 90);
+  EXPECT_GE(s.send_lag.Max(), 99'000);
+}
+
+TEST(StreamWorker, ServerStreamLatencyComesFromTheServersSendStamp) {
+  Fixture f;
+  StreamOperationPlan op;
+  op.mode = StreamMode::kServerStream;
+  op.streams = 3;
+  op.messages = 50;  // end after 50 and reopen: churn
+  const StreamStats s = f.Run(op, 500 * kMs);
+  EXPECT_EQ(s.message_latency.ValueAtPercentile(50), 300);  // the scripted transit, us
+  EXPECT_EQ(s.inter_arrival.ValueAtPercentile(50), 1'000);
+  EXPECT_GT(s.streams_opened, 3 * 8);  // each stream lives ~50 ms
+  EXPECT_EQ(s.streams_ended_early, 0);
+  EXPECT_EQ(s.streams_completed, s.streams_opened);
+  // 50 from every stream but the three the run's end cut short.
+  EXPECT_GE(s.messages_received, 50 * (s.streams_opened - 3));
+  EXPECT_LT(s.messages_received, 50 * s.streams_opened);
+  EXPECT_EQ(s.first_message.ValueAtPercentile(50), 1'400);  // open 0.1 ms + first 1 ms + 0.3 ms
+  EXPECT_EQ(f.transport.writes, s.streams_opened);          // one request per stream
+}
+
+TEST(StreamWorker, StreamsEndedByTheServerAreCountedAsEarlyWithTheirCode) {
+  Fixture f;
+  f.transport.fail_after = 10;
+  StreamOperationPlan op;
+  op.mode = StreamMode::kServerStream;
+  op.streams = 1;
+  const StreamStats s = f.Run(op, 100 * kMs);
+  EXPECT_GT(s.streams_ended_early, 5);
+  EXPECT_EQ(s.close_codes[14], s.streams_ended_early);  // UNAVAILABLE
+  // Ten messages from each stream the server ended, fewer from the one the run's end cut.
+  EXPECT_GE(s.messages_received, 10 * s.streams_ended_early);
+  EXPECT_LT(s.messages_received, 10 * (s.streams_ended_early + 1));
+  EXPECT_EQ(s.streams_ended_early + s.streams_completed, s.streams_opened);
+}
+
+TEST(StreamWorker, LifetimeEndsAndReplacesStreamsAtTheOpenRate) {
+  Fixture f;
+  StreamOperationPlan op;
+  op.mode = StreamMode::kBidi;
+  op.streams = 2;
+  op.send_rate = 100;
+  op.lifetime_nanos = 200 * kMs;
+  op.open_rate = 20;  // the two first opens are 50 ms apart
+  const StreamStats s = f.Run(op);
+  EXPECT_GE(s.streams_opened, 9);
+  EXPECT_LE(s.streams_opened, 11);
+  EXPECT_EQ(s.streams_failed + s.streams_ended_early, 0);
+  EXPECT_EQ(s.messages_received, s.messages_sent);
+  EXPECT_EQ(f.transport.opens, s.streams_opened);
+}
+
+}  // namespace
+}  // namespace aurigraph::loadgen
