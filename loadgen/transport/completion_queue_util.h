@@ -3,6 +3,7 @@
 #pragma once
 
 #include <grpcpp/alarm.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -16,6 +17,24 @@ namespace aurigraph::loadgen {
 
 inline gpr_timespec AfterNanos(int64_t nanos) {
   return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(nanos, GPR_TIMESPAN));
+}
+
+// One generic stub per channel.
+inline std::vector<std::unique_ptr<grpc::GenericStub>> MakeStubs(
+    const std::vector<std::shared_ptr<grpc::Channel>>& channels) {
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
+  for (const auto& channel : channels)
+    stubs.push_back(std::make_unique<grpc::GenericStub>(channel));
+  return stubs;
+}
+
+// Shuts `queue` down and discards what is left on it; its calls must be over.
+inline void ShutdownAndDrain(grpc::CompletionQueue& queue) {
+  queue.Shutdown();
+  void* tag;
+  bool ok;
+  while (queue.Next(&tag, &ok)) {
+  }
 }
 
 // Copies a received message into `out` (reused), through `slices` (reused).

@@ -3,6 +3,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "loadgen/transport/completion_queue_util.h"
@@ -60,9 +61,7 @@ GrpcStreamTransport::GrpcStreamTransport(std::vector<std::shared_ptr<grpc::Chann
                                          std::vector<std::string> paths, uint32_t slots)
     : impl_(std::make_unique<Impl>()) {
   impl_->channels = std::move(channels);
-  for (const auto& channel : impl_->channels) {
-    impl_->stubs.push_back(std::make_unique<grpc::GenericStub>(channel));
-  }
+  impl_->stubs = MakeStubs(impl_->channels);
   impl_->paths = std::move(paths);
   impl_->streams = std::vector<Stream>(slots);
   impl_->kicker.emplace(impl_->queue);
@@ -71,21 +70,12 @@ GrpcStreamTransport::GrpcStreamTransport(std::vector<std::shared_ptr<grpc::Chann
 GrpcStreamTransport::~GrpcStreamTransport() {
   for (uint32_t slot = 0; slot < impl_->streams.size(); ++slot) Cancel(slot);
   Event ignored;
-  const auto busy = [this] {
-    for (const Stream& s : impl_->streams) {
-      if (s.active) return true;
-    }
-    return false;
-  };
-  while (busy()) {
+  while (std::any_of(impl_->streams.begin(), impl_->streams.end(),
+                     [](const Stream& s) { return s.active; })) {
     if (!Next(1'000'000'000, &ignored)) break;
   }
   impl_->kicker.reset();
-  impl_->queue.Shutdown();
-  void* tag;
-  bool ok;
-  while (impl_->queue.Next(&tag, &ok)) {
-  }
+  ShutdownAndDrain(impl_->queue);
 }
 
 void GrpcStreamTransport::Open(uint32_t slot, uint32_t operation) {

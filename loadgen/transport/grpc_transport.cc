@@ -78,9 +78,7 @@ absl::StatusOr<std::string> CallUnary(const std::shared_ptr<grpc::Channel>& chan
   void* tag;
   bool ok;
   queue.Next(&tag, &ok);
-  queue.Shutdown();
-  while (queue.Next(&tag, &ok)) {
-  }
+  ShutdownAndDrain(queue);
   if (!status.ok()) {
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                         absl::StrCat(path, ": ", status.error_message()));
@@ -95,9 +93,7 @@ GrpcTransport::GrpcTransport(std::vector<std::shared_ptr<grpc::Channel>> channel
                              std::vector<GrpcMethod> methods, uint32_t slots)
     : impl_(std::make_unique<Impl>()) {
   impl_->channels = std::move(channels);
-  for (const auto& channel : impl_->channels) {
-    impl_->stubs.push_back(std::make_unique<grpc::GenericStub>(channel));
-  }
+  impl_->stubs = MakeStubs(impl_->channels);
   impl_->methods = std::move(methods);
   impl_->calls = std::vector<Call>(slots);
   impl_->kicker.emplace(impl_->queue);
@@ -111,11 +107,7 @@ GrpcTransport::~GrpcTransport() {
     if (!Next(1'000'000'000, &ignored)) break;
   }
   impl_->kicker.reset();
-  impl_->queue.Shutdown();
-  void* tag;
-  bool ok;
-  while (impl_->queue.Next(&tag, &ok)) {
-  }
+  ShutdownAndDrain(impl_->queue);
 }
 
 void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view request) {

@@ -67,12 +67,15 @@ operations:
   ASSERT_TRUE(subscribe.stream);
   EXPECT_EQ(commit.ok, 300);
   EXPECT_EQ(server->transactions().counters().accepted.load(), 6000);
-  // Subscribers open before the first batch, so each sees all 6,000.
-  EXPECT_EQ(subscribe.stream->messages_received, 4 * 6000);
-  EXPECT_EQ(server->streams().events_written.load(), 4 * 6000);
+  // What the server wrote is what the loadgen received and timed. Subscriptions
+  // and the first batch start together: a subscriber may miss that batch, no more.
+  const int64_t received = subscribe.stream->messages_received;
+  EXPECT_EQ(server->streams().events_written.load(), received);
+  EXPECT_EQ(subscribe.corrected->TotalCount(), received);
+  EXPECT_GE(received, 4 * (6000 - 20));
+  EXPECT_LE(received, 4 * 6000);
   EXPECT_EQ(subscribe.stream->streams_ended_early, 0);
   EXPECT_EQ(subscribe.stream->streams_completed, 4);
-  EXPECT_EQ(subscribe.corrected->TotalCount(), 4 * 6000);
   EXPECT_LT(subscribe.corrected->ValueAtPercentile(50), 20'000);  // us, loopback
   EXPECT_NEAR(subscribe.stream->received_rate, 8000, 400);
   // A subscriber that disconnects releases everything.
