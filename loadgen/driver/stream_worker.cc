@@ -39,6 +39,12 @@ StreamWorker::StreamWorker(const Clock& clock, const Clock& wall_clock, StreamTr
   }
 }
 
+uint64_t StreamWorker::NextSequence(uint32_t operation) {
+  const uint64_t sequence = next_message_sequence_[operation];
+  next_message_sequence_[operation] += static_cast<uint64_t>(plan_.worker_count);
+  return sequence;
+}
+
 void StreamWorker::OpenStream(uint32_t index, int64_t intended) {
   Slot& s = slots_[index];
   const StreamOperationPlan& p = plan_.operations[s.operation];
@@ -85,10 +91,8 @@ void StreamWorker::TrySend(uint32_t index, int64_t now) {
     return;  // resumed by kWritten or by a matching reply
   }
   StreamStats& stats = stats_[s.operation];
-  const uint64_t sequence = next_message_sequence_[s.operation];
-  next_message_sequence_[s.operation] += static_cast<uint64_t>(plan_.worker_count);
-  const std::string_view message =
-      p.source->Build(RequestContext{sequence, s.number, static_cast<uint64_t>(s.sent)});
+  const std::string_view message = p.source->Build(
+      RequestContext{NextSequence(s.operation), s.number, static_cast<uint64_t>(s.sent)});
   if (p.mode == StreamMode::kBidi && p.inspector != nullptr) {
     if (const auto key = p.inspector->RequestKey(message)) {
       s.outstanding.push_back(Pending{*key, s.next_send, now});
@@ -236,9 +240,8 @@ void StreamWorker::OnEvent(const StreamTransport::Event& event, int64_t now) {
       if (s.ending) return;
       if (p.mode == StreamMode::kServerStream) {
         s.write_in_flight = true;
-        transport_.Write(event.slot, p.source->Build(RequestContext{
-                                         next_message_sequence_[s.operation], s.number, 0}));
-        next_message_sequence_[s.operation] += static_cast<uint64_t>(plan_.worker_count);
+        transport_.Write(event.slot,
+                         p.source->Build(RequestContext{NextSequence(s.operation), s.number, 0}));
         transport_.CloseSend(event.slot);
         return;
       }

@@ -88,6 +88,8 @@ class StreamWorker {
     bool operator>(const Timer& other) const { return when > other.when; }
   };
 
+  // A message sequence number unique across workers (this worker's share of them).
+  uint64_t NextSequence(uint32_t operation);
   void OpenStream(uint32_t slot, int64_t intended);
   void TrySend(uint32_t slot, int64_t now);
   void EndStream(uint32_t slot, int64_t now);

@@ -200,9 +200,7 @@ OperationResult ToOperationResult(const OperationStats& stats, const std::string
   r.uncorrected = std::make_shared<Histogram>(stats.uncorrected());
   r.requests = stats.completed();
   r.ok = stats.codes()[0];
-  for (int code = 0; code < kStatusCodeCount; ++code) {
-    if (stats.codes()[code] > 0) r.status_codes[StatusCodeName(code)] = stats.codes()[code];
-  }
+  r.status_codes = CodeCounts(stats.codes());
   r.achieved_rate = seconds > 0 ? static_cast<double>(r.requests) / seconds : 0;
   r.target_rate = target_rate;
   r.items = stats.items();

@@ -34,8 +34,6 @@ class ScriptedStreams final : public StreamTransport {
 
   void Open(uint32_t slot, uint32_t) override {
     ++opens;
-    generation_[slot]++;
-    sent_in_slot_[slot] = 0;
     Push(clock_.NowNanos() + 100'000, slot, Type::kOpened, "");
   }
   void Write(uint32_t slot, std::string_view message) override {
@@ -106,8 +104,6 @@ class ScriptedStreams final : public StreamTransport {
   ManualClock& clock_;
   std::multimap<int64_t, Scripted> events_;
   Scripted held_;
-  std::map<uint32_t, int> generation_;
-  std::map<uint32_t, int> sent_in_slot_;
 };
 
 // Messages are their own key ("17"); server messages are "ts:<send time>".
