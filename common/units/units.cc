@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 
 #include "absl/strings/str_cat.h"
 
@@ -132,6 +133,17 @@ std::string FormatDuration(int64_t nanos) {
     std::snprintf(buf, sizeof buf, "%.4gus", v / 1e3);
   else
     std::snprintf(buf, sizeof buf, "%lldns", static_cast<long long>(nanos));
+  return buf;
+}
+
+std::string FormatUnixTime(int64_t unix_nanos) {
+  const std::time_t seconds = unix_nanos / 1'000'000'000;
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(unix_nanos / 1'000'000 % 1000));
   return buf;
 }
 

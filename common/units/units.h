@@ -25,4 +25,7 @@ std::string FormatBytes(int64_t bytes);
 // Renders nanoseconds with the largest unit that keeps it readable ("1.5ms").
 std::string FormatDuration(int64_t nanos);
 
+// Unix time in nanoseconds as UTC ISO 8601 with milliseconds ("2026-11-22T21:43:06.120Z").
+std::string FormatUnixTime(int64_t unix_nanos);
+
 }  // namespace aurigraph

@@ -5,11 +5,18 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/version/version.h"
+#include "loadgen/compare/compare.h"
+#include "loadgen/report/compare_report.h"
+#include "loadgen/report/report.h"
 #include "loadgen/result/run_result.h"
 #include "loadgen/runner/runner.h"
 #include "loadgen/scenario/scenario.h"
@@ -33,6 +40,73 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
+absl::Status WriteTextFile(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out.flush()) return absl::PermissionDeniedError(path.string() + ": cannot write");
+  return absl::OkStatus();
+}
+
+// A run's result files: a file, a comma-separated list, or a directory (every
+// .json file below it, in name order, so repeated runs can be kept together).
+absl::StatusOr<std::vector<LoadedResult>> LoadResults(const std::string& spec) {
+  std::vector<std::string> paths;
+  for (absl::string_view part : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
+    const std::string path(part);
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      std::vector<std::string> found;
+      for (const auto& entry : std::filesystem::recursive_directory_iterator(path, ec)) {
+        if (entry.is_regular_file() && entry.path().extension() == ".json") {
+          found.push_back(entry.path().string());
+        }
+      }
+      if (found.empty()) return absl::NotFoundError(path + ": no .json result files in directory");
+      std::sort(found.begin(), found.end());
+      paths.insert(paths.end(), found.begin(), found.end());
+    } else {
+      paths.push_back(path);
+    }
+  }
+  if (paths.empty()) return absl::InvalidArgumentError("no result file given");
+  std::vector<LoadedResult> out;
+  for (const std::string& path : paths) {
+    auto result = ReadResultFile(path);
+    if (!result.ok()) return result.status();
+    out.push_back(LoadedResult{path, *std::move(result)});
+  }
+  return out;
+}
+
+// Parses a subcommand's options; returns the exit code when it should stop here.
+std::optional<int> ParseOptions(const std::vector<std::string>& args,
+                                const po::options_description& options,
+                                const po::positional_options_description& positional,
+                                const po::options_description& hidden, const char* command,
+                                po::variables_map* vm) {
+  po::options_description all;
+  all.add(options).add(hidden);
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), *vm);
+    po::notify(*vm);
+  } catch (const po::error& e) {
+    return Fail(kExitUsage,
+                absl::StrCat(e.what(), " (see aurigraph-loadgen ", command, " --help)"));
+  }
+  if (vm->count("help")) {
+    std::cout << options << "\n";
+    return 0;
+  }
+  return std::nullopt;
+}
+
+std::optional<int> PrepareOutputDirectory(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Fail(kExitCannotRun, dir + ": cannot create output directory: " + ec.message());
+  return std::nullopt;
+}
+
 int RunCommand(const std::vector<std::string>& args) {
   po::options_description options("aurigraph-loadgen run SCENARIO.yaml [options]");
   options.add_options()("help,h", "show this help")(
@@ -42,21 +116,10 @@ int RunCommand(const std::vector<std::string>& args) {
       "override a scenario key, e.g. --set duration=5s --set load.rate=500 (repeatable)");
   po::options_description hidden;
   hidden.add_options()("scenario", po::value<std::string>());
-  po::options_description all;
-  all.add(options).add(hidden);
   po::positional_options_description positional;
   positional.add("scenario", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return Fail(kExitUsage, std::string(e.what()) + " (see aurigraph-loadgen run --help)");
-  }
-  if (vm.count("help")) {
-    std::cout << options << "\n";
-    return 0;
-  }
+  if (auto done = ParseOptions(args, options, positional, hidden, "run", &vm)) return *done;
   if (!vm.count("scenario")) return Fail(kExitUsage, "run: missing SCENARIO.yaml");
   const std::vector<std::string> overrides =
       vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
@@ -64,10 +127,7 @@ int RunCommand(const std::vector<std::string>& args) {
   if (!scenario.ok()) return Fail(kExitUsage, std::string(scenario.status().message()));
 
   const std::string out_dir = vm["out"].as<std::string>();
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec)
-    return Fail(kExitCannotRun, out_dir + ": cannot create output directory: " + ec.message());
+  if (auto failed = PrepareOutputDirectory(out_dir)) return *failed;
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
@@ -90,16 +150,115 @@ int RunCommand(const std::vector<std::string>& args) {
   return result->passed() ? 0 : kExitGateFailed;
 }
 
+int ReportCommand(const std::vector<std::string>& args) {
+  po::options_description options(
+      "aurigraph-loadgen report RESULT.json [RESULT.json ...] [options]");
+  options.add_options()("help,h", "show this help")(
+      "out", po::value<std::string>()->default_value("report"),
+      "directory for report.html, summary.md and junit.xml");
+  po::options_description hidden;
+  hidden.add_options()("results", po::value<std::vector<std::string>>());
+  po::positional_options_description positional;
+  positional.add("results", -1);
+  po::variables_map vm;
+  if (auto done = ParseOptions(args, options, positional, hidden, "report", &vm)) return *done;
+  if (!vm.count("results")) return Fail(kExitUsage, "report: missing RESULT.json");
+  std::vector<LoadedResult> runs;
+  for (const std::string& spec : vm["results"].as<std::vector<std::string>>()) {
+    auto loaded = LoadResults(spec);
+    if (!loaded.ok()) return Fail(kExitUsage, std::string(loaded.status().message()));
+    for (LoadedResult& run : *loaded) runs.push_back(std::move(run));
+  }
+  const std::string out_dir = vm["out"].as<std::string>();
+  if (auto failed = PrepareOutputDirectory(out_dir)) return *failed;
+  const std::filesystem::path dir(out_dir);
+  for (const auto& [name, text] :
+       {std::pair<const char*, std::string>{"report.html", RenderHtmlReport(runs)},
+        {"summary.md", RenderMarkdownSummary(runs)},
+        {"junit.xml", RenderJunit(runs)}}) {
+    if (auto written = WriteTextFile(dir / name, text); !written.ok()) {
+      return Fail(kExitCannotRun, std::string(written.message()));
+    }
+    std::cout << (dir / name).string() << "\n";
+  }
+  return 0;
+}
+
+int CompareCommand(const std::vector<std::string>& args) {
+  po::options_description options(
+      "aurigraph-loadgen compare BASELINE CANDIDATE [options]\n"
+      "  each side: a result file, a comma-separated list of them, or a directory of them\n"
+      "  (repeated runs; with 3 or more per side the verdict accounts for run-to-run noise)");
+  options.add_options()("help,h", "show this help")(
+      "threshold", po::value<std::vector<std::string>>()->composing(),
+      "change that counts: 5% (latency percentiles and rate), p99=10%, rate=3%, "
+      "error_ratio=0.1% (absolute); repeatable; default 5% and error_ratio=0.1%")(
+      "alpha", po::value<double>()->default_value(0.05), "significance level with repeated runs")(
+      "out", po::value<std::string>()->default_value("comparison"),
+      "directory for compare.html and compare.md");
+  po::options_description hidden;
+  hidden.add_options()("sides", po::value<std::vector<std::string>>());
+  po::positional_options_description positional;
+  positional.add("sides", -1);
+  po::variables_map vm;
+  if (auto done = ParseOptions(args, options, positional, hidden, "compare", &vm)) return *done;
+  const auto sides =
+      vm.count("sides") ? vm["sides"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (sides.size() != 2) return Fail(kExitUsage, "compare: expected BASELINE and CANDIDATE");
+  CompareOptions compare_options;
+  compare_options.alpha = vm["alpha"].as<double>();
+  if (!(compare_options.alpha > 0 && compare_options.alpha < 1)) {
+    return Fail(kExitUsage, "--alpha: expected a value between 0 and 1");
+  }
+  if (vm.count("threshold")) {
+    for (const std::string& t : vm["threshold"].as<std::vector<std::string>>()) {
+      if (auto applied = ApplyThreshold(t, &compare_options); !applied.ok()) {
+        return Fail(kExitUsage, std::string(applied.message()));
+      }
+    }
+  }
+  auto baseline = LoadResults(sides[0]);
+  if (!baseline.ok()) return Fail(kExitUsage, std::string(baseline.status().message()));
+  auto candidate = LoadResults(sides[1]);
+  if (!candidate.ok()) return Fail(kExitUsage, std::string(candidate.status().message()));
+  std::vector<RunResult> base_runs, cand_runs;
+  for (const LoadedResult& run : *baseline) base_runs.push_back(run.result);
+  for (const LoadedResult& run : *candidate) cand_runs.push_back(run.result);
+  auto comparison = CompareRuns(base_runs, cand_runs, compare_options);
+  if (!comparison.ok()) return Fail(kExitUsage, std::string(comparison.status().message()));
+  for (const LoadedResult& run : *baseline) comparison->baseline_sources.push_back(run.source);
+  for (const LoadedResult& run : *candidate) comparison->candidate_sources.push_back(run.source);
+
+  const std::string out_dir = vm["out"].as<std::string>();
+  if (auto failed = PrepareOutputDirectory(out_dir)) return *failed;
+  const std::filesystem::path dir(out_dir);
+  const std::string markdown = RenderCompareMarkdown(*comparison);
+  for (const auto& [name, text] :
+       {std::pair<const char*, std::string>{"compare.html", RenderCompareHtml(*comparison)},
+        {"compare.md", markdown}}) {
+    if (auto written = WriteTextFile(dir / name, text); !written.ok()) {
+      return Fail(kExitCannotRun, std::string(written.message()));
+    }
+  }
+  std::cout << markdown << "\n" << (dir / "compare.html").string() << "\n";
+  return comparison->regression() ? kExitGateFailed : 0;
+}
+
 void PrintUsage(std::ostream& out) {
   out << "usage: aurigraph-loadgen <command> [options]\n\n"
          "commands:\n"
          "  run SCENARIO.yaml [--target HOST:PORT] [--out DIR] [--set key=value ...]\n"
-         "      run a load scenario, print a summary and write DIR/result.json\n\n"
+         "      run a load scenario, print a summary and write DIR/result.json\n"
+         "  report RESULT.json [...] [--out DIR]\n"
+         "      render saved results: DIR/report.html, DIR/summary.md, DIR/junit.xml\n"
+         "  compare BASELINE CANDIDATE [--threshold 5%] [--out DIR]\n"
+         "      compare results (files, lists or directories of repeated runs); exit 1 on a "
+         "regression\n\n"
          "options:\n"
          "  -h, --help     show this help (or a command's: run --help)\n"
          "  --version      print the version\n\n"
-         "exit codes: 0 all gates passed, 1 a gate failed, 2 invalid input, 3 the run could not be "
-         "carried out\n";
+         "exit codes: 0 all gates passed (compare: no regression), 1 a gate failed (compare: a "
+         "regression), 2 invalid input, 3 the run could not be carried out\n";
 }
 
 }  // namespace
@@ -123,5 +282,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "run") return RunCommand({args.begin() + 1, args.end()});
+  if (command == "report") return ReportCommand({args.begin() + 1, args.end()});
+  if (command == "compare") return CompareCommand({args.begin() + 1, args.end()});
   return Fail(kExitUsage, "unknown command '" + command + "' (see aurigraph-loadgen --help)");
 }

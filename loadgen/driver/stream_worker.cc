@@ -156,6 +156,12 @@ void StreamWorker::OnMessage(Slot& s, std::string_view message, int64_t now) {
     stats.inter_arrival.Record(NanosToMicros(now - s.last_message));
   }
   s.last_message = now;
+  IntervalOperation* interval = nullptr;
+  if (plan_.intervals != nullptr) {
+    plan_.intervals->AdvanceTo(now);
+    interval = &plan_.intervals->operation(s.operation);
+    ++interval->count;
+  }
   if (p.inspector == nullptr) return;
   const MessageInspector::Reading reading = p.inspector->Inspect(message);
   bool matched = false;
@@ -163,10 +169,12 @@ void StreamWorker::OnMessage(Slot& s, std::string_view message, int64_t now) {
     for (size_t i = s.outstanding_head; i < s.outstanding.size(); ++i) {
       Pending& pending = s.outstanding[i];
       if (pending.intended_nanos < 0 || pending.key != *reading.key) continue;
+      const int64_t latency_us = NanosToMicros(now - pending.intended_nanos);
       if (Measured(pending.intended_nanos)) {
-        stats.message_latency.Record(NanosToMicros(now - pending.intended_nanos));
+        stats.message_latency.Record(latency_us);
         stats.message_latency_uncorrected.Record(NanosToMicros(now - pending.sent_nanos));
       }
+      if (interval != nullptr) interval->latency.Record(latency_us);
       pending.intended_nanos = -1;
       matched = true;
       break;
@@ -186,13 +194,17 @@ void StreamWorker::OnMessage(Slot& s, std::string_view message, int64_t now) {
     if (!matched) ++stats.unmatched_replies;
   }
   int64_t wall = -1;
-  if (!matched && reading.sent_at_unix_nanos && measured) {
+  if (!matched && reading.sent_at_unix_nanos) {
     wall = wall_clock_.NowNanos();
-    stats.message_latency.Record(NanosToMicros(wall - *reading.sent_at_unix_nanos));
+    const int64_t latency_us = NanosToMicros(wall - *reading.sent_at_unix_nanos);
+    if (measured) stats.message_latency.Record(latency_us);
+    if (interval != nullptr) interval->latency.Record(latency_us);
   }
-  if (reading.status_code && measured) {
-    const int code = *reading.status_code;
-    ++stats.message_codes[static_cast<unsigned>(code) < kStatusCodeCount ? code : 2];
+  if (reading.status_code) {
+    const int code =
+        static_cast<unsigned>(*reading.status_code) < kStatusCodeCount ? *reading.status_code : 2;
+    if (measured) ++stats.message_codes[code];
+    if (interval != nullptr) ++interval->codes[code];
   }
   if (reading.phase_start_unix_nanos && measured) {
     if (wall < 0) wall = wall_clock_.NowNanos();
@@ -284,6 +296,7 @@ void StreamWorker::Run(const std::atomic<bool>* stop) {
   StreamTransport::Event event;
   for (;;) {
     int64_t now = clock_.NowNanos();
+    if (plan_.intervals != nullptr) plan_.intervals->AdvanceTo(now);
     if (sending_ && (now >= end || (stop != nullptr && stop->load(std::memory_order_relaxed)))) {
       SampleOpenStreams(now);
       sending_ = false;
@@ -347,6 +360,7 @@ void StreamWorker::Run(const std::atomic<bool>* stop) {
       while (transport_.Next(0, &event)) OnEvent(event, clock_.NowNanos());
     }
   }
+  if (plan_.intervals != nullptr) plan_.intervals->Finish();
 }
 
 }  // namespace aurigraph::loadgen

@@ -13,6 +13,7 @@
 #include "common/clock/clock.h"
 #include "loadgen/driver/stream_transport.h"
 #include "loadgen/driver/transport.h"
+#include "loadgen/recorder/interval_timeline.h"
 #include "loadgen/recorder/stream_stats.h"
 
 namespace aurigraph::loadgen {
@@ -40,6 +41,9 @@ struct StreamWorkerPlan {
   int worker_index = 0;
   int worker_count = 1;
   std::vector<StreamOperationPlan> operations;
+  // The run's timeline (operation i is local operation i), or null: messages
+  // received, their latency and status codes, warm-up included.
+  IntervalRecorder* intervals = nullptr;
 };
 
 class StreamWorker {

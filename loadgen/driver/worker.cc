@@ -61,6 +61,10 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   slots_[slot] = Slot{intended_nanos, now, operation};
   const int64_t lag = NanosToMicros(now - intended_nanos);
   stats_.schedule_lag.Record(lag);
+  if (plan_.intervals != nullptr) {
+    plan_.intervals->AdvanceTo(now);
+    plan_.intervals->RecordSend(lag);
+  }
   // An open-loop request that was due while every slot was busy waited for the
   // system under test, not for the generator; only the others measure the
   // generator's own lag. (Closed loop sends on completion: its lag is always 0.)
@@ -83,16 +87,24 @@ void Worker::Complete(const Transport::Completion& completion, int64_t now) {
   const Slot& slot = slots_[completion.slot];
   free_slots_.push_back(completion.slot);
   stats_.last_completion_nanos = now;
+  const int64_t items = completion.status_code == 0 &&
+                                slot.operation < plan_.response_counters.size() &&
+                                plan_.response_counters[slot.operation] != nullptr
+                            ? plan_.response_counters[slot.operation]->Count(completion.response)
+                            : 0;
+  if (plan_.intervals != nullptr) {
+    plan_.intervals->AdvanceTo(now);
+    IntervalOperation& interval = plan_.intervals->operation(slot.operation);
+    interval.Record(NanosToMicros(now - slot.intended_nanos), completion.status_code);
+    interval.items += items;
+  }
   if (slot.intended_nanos < stats_.measured_start_nanos) {
     ++stats_.warmup_completions;
     return;
   }
   OperationStats& stats = stats_.operations[slot.operation];
   stats.RecordCompletion(slot.intended_nanos, slot.sent_nanos, now, completion.status_code);
-  if (completion.status_code == 0 && slot.operation < plan_.response_counters.size() &&
-      plan_.response_counters[slot.operation] != nullptr) {
-    stats.AddItems(plan_.response_counters[slot.operation]->Count(completion.response));
-  }
+  stats.AddItems(items);
 }
 
 void Worker::Run(const std::atomic<bool>* stop) {
@@ -105,6 +117,7 @@ void Worker::Run(const std::atomic<bool>* stop) {
 
   for (;;) {
     int64_t now = clock_.NowNanos();
+    if (plan_.intervals != nullptr) plan_.intervals->AdvanceTo(now);
     if (now < plan_.start_nanos) {
       Transport::Completion ignored;
       transport_.Next(plan_.start_nanos - now, &ignored);
@@ -145,6 +158,7 @@ void Worker::Run(const std::atomic<bool>* stop) {
       while (transport_.Next(0, &completion)) Complete(completion, clock_.NowNanos());
     }
   }
+  if (plan_.intervals != nullptr) plan_.intervals->Finish();
 }
 
 }  // namespace aurigraph::loadgen

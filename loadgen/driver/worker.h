@@ -12,6 +12,7 @@
 #include "common/clock/clock.h"
 #include "loadgen/driver/transport.h"
 #include "loadgen/histogram/histogram.h"
+#include "loadgen/recorder/interval_timeline.h"
 #include "loadgen/recorder/operation_stats.h"
 #include "loadgen/schedule/arrival_schedule.h"
 
@@ -33,6 +34,8 @@ struct WorkerPlan {
   uint64_t seed = 1;
   int worker_index = 0;
   int worker_count = 1;
+  // The run's timeline (operation i is local operation i), or null. Warm-up is recorded too.
+  IntervalRecorder* intervals = nullptr;
 };
 
 struct WorkerStats {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/units/units.h"
 #include "loadgen/histogram/histogram_codec.h"
 
 namespace aurigraph::loadgen {
@@ -23,17 +24,6 @@ struct PercentilePoint {
 };
 constexpr PercentilePoint kPercentiles[] = {
     {"p50", 50}, {"p90", 90}, {"p99", 99}, {"p99_9", 99.9}, {"p99_99", 99.99}};
-
-std::string IsoTime(int64_t unix_nanos) {
-  const std::time_t seconds = unix_nanos / 1'000'000'000;
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(unix_nanos / 1'000'000 % 1000));
-  return buf;
-}
 
 ordered_json Percentiles(const Histogram& h) {
   ordered_json out;
@@ -102,6 +92,65 @@ ordered_json OperationJson(const OperationResult& op) {
   out["items_rate"] = op.items_rate;
   if (op.stream) out["stream"] = StreamJson(*op.stream);
   return out;
+}
+
+ordered_json TimelineJson(const Timeline& t) {
+  ordered_json points = ordered_json::array();
+  for (const TimelinePoint& p : t.points) {
+    ordered_json ops = ordered_json::array();
+    for (const TimelineOperation& o : p.operations) {
+      ops.push_back({{"count", o.count},
+                     {"errors", o.errors},
+                     {"codes", o.codes},
+                     {"items", o.items},
+                     {"timed", o.timed},
+                     {"p50", o.p50},
+                     {"p90", o.p90},
+                     {"p99", o.p99},
+                     {"p99_9", o.p99_9},
+                     {"max", o.max}});
+    }
+    points.push_back({{"offset_seconds", p.offset_seconds},
+                      {"seconds", p.seconds},
+                      {"warmup", p.warmup},
+                      {"sent", p.sent},
+                      {"schedule_lag_p99_us", p.schedule_lag_p99_us},
+                      {"schedule_lag_max_us", p.schedule_lag_max_us},
+                      {"operations", std::move(ops)}});
+  }
+  return {{"interval_seconds", t.interval_seconds},
+          {"latency_unit", "us"},
+          {"points", std::move(points)}};
+}
+
+Timeline ReadTimeline(const nlohmann::json& j) {
+  Timeline t;
+  t.interval_seconds = j.at("interval_seconds").get<double>();
+  for (const auto& jp : j.at("points")) {
+    TimelinePoint p;
+    p.offset_seconds = jp.at("offset_seconds").get<double>();
+    p.seconds = jp.at("seconds").get<double>();
+    p.warmup = jp.at("warmup").get<bool>();
+    p.sent = jp.at("sent").get<int64_t>();
+    p.schedule_lag_p99_us = jp.at("schedule_lag_p99_us").get<int64_t>();
+    p.schedule_lag_max_us = jp.at("schedule_lag_max_us").get<int64_t>();
+    for (const auto& jo : jp.at("operations")) {
+      TimelineOperation o;
+      o.count = jo.at("count").get<int64_t>();
+      o.errors = jo.at("errors").get<int64_t>();
+      o.codes = jo.at("codes").get<std::map<std::string, int64_t>>();
+      o.items = jo.at("items").get<int64_t>();
+      o.timed = jo.at("timed").get<int64_t>();
+      o.p50 = jo.at("p50").get<int64_t>();
+      o.p90 = jo.at("p90").get<int64_t>();
+      o.p99 = jo.at("p99").get<int64_t>();
+      o.p99_9 = jo.at("p99_9").get<int64_t>();
+      o.max = jo.at("max").get<int64_t>();
+      p.operations.push_back(std::move(o));
+    }
+    t.points.push_back(std::move(p));
+  }
+  return t;
 }
 
 absl::Status Corrupt(const std::string& source, const std::string& what) {
@@ -189,11 +238,11 @@ bool RunResult::passed() const {
 std::string ResultToJson(const RunResult& r) {
   ordered_json out;
   out["schema"] = kSchemaName;
-  out["schema_version"] = r.schema_version;
+  out["schema_version"] = kResultSchemaVersion;
   out["tool"] = {{"name", "aurigraph-loadgen"}, {"version", r.tool_version}};
   out["host"] = r.host;
-  out["start_time"] = IsoTime(r.start_unix_nanos);
-  out["end_time"] = IsoTime(r.end_unix_nanos);
+  out["start_time"] = FormatUnixTime(r.start_unix_nanos);
+  out["end_time"] = FormatUnixTime(r.end_unix_nanos);
   out["start_unix_nanos"] = r.start_unix_nanos;
   out["end_unix_nanos"] = r.end_unix_nanos;
   out["measured_seconds"] = r.measured_seconds;
@@ -222,6 +271,7 @@ std::string ResultToJson(const RunResult& r) {
   out["total"] = OperationJson(r.total);
   out["operations"] = ordered_json::array();
   for (const auto& op : r.operations) out["operations"].push_back(OperationJson(op));
+  out["timeline"] = TimelineJson(r.timeline);
   out["gates"] = ordered_json::array();
   for (const auto& gate : r.gates) {
     out["gates"].push_back({{"expression", gate.expression},
@@ -243,12 +293,15 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
     return Corrupt(source, absl::StrCat("not an aurigraph-loadgen result (schema is not '",
                                         kSchemaName, "')"));
   }
-  if (j.value("schema_version", 0) != kResultSchemaVersion) {
-    return Corrupt(source, absl::StrCat("unsupported schema_version ", j.value("schema_version", 0),
-                                        " (this tool reads ", kResultSchemaVersion, ")"));
+  const int version = j.value("schema_version", 0);
+  if (version < kOldestReadableSchemaVersion || version > kResultSchemaVersion) {
+    return Corrupt(source,
+                   absl::StrCat("unsupported schema_version ", version, " (this tool reads ",
+                                kOldestReadableSchemaVersion, " to ", kResultSchemaVersion, ")"));
   }
   try {
     RunResult r;
+    r.schema_version = version;
     r.tool_version = j.at("tool").at("version").get<std::string>();
     r.host = j.at("host").get<std::string>();
     r.start_unix_nanos = j.at("start_unix_nanos").get<int64_t>();
@@ -285,6 +338,16 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
       auto op = ReadOperation(ops[i], source, absl::StrCat("operations[", i, "]"));
       if (!op.ok()) return op.status();
       r.operations.push_back(*std::move(op));
+    }
+    if (version >= 3) {
+      r.timeline = ReadTimeline(j.at("timeline"));
+      for (size_t i = 0; i < r.timeline.points.size(); ++i) {
+        if (r.timeline.points[i].operations.size() != r.operations.size()) {
+          return Corrupt(source, absl::StrCat("timeline.points[", i, "] has ",
+                                              r.timeline.points[i].operations.size(),
+                                              " operations, the result has ", r.operations.size()));
+        }
+      }
     }
     for (const auto& gate : j.at("gates")) {
       r.gates.push_back(GateResult{

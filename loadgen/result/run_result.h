@@ -14,7 +14,9 @@
 
 namespace aurigraph::loadgen {
 
-inline constexpr int kResultSchemaVersion = 2;
+inline constexpr int kResultSchemaVersion = 3;
+// The oldest schema this tool still reads (version 2 has no timeline).
+inline constexpr int kOldestReadableSchemaVersion = 2;
 
 // The stream side of a streaming operation. Its per-message latency is the
 // operation's corrected (and, for bidi, uncorrected) histogram; its other
@@ -93,6 +95,34 @@ struct Resources {
   int64_t server_rss_bytes = -1;       // ... at the end of the run
 };
 
+// One operation in one interval of the timeline.
+struct TimelineOperation {
+  int64_t count = 0;                     // completions (unary) or messages received (streams)
+  int64_t errors = 0;                    // status codes other than OK
+  std::map<std::string, int64_t> codes;  // by gRPC code name
+  int64_t items = 0;
+  int64_t timed = 0;  // values in the interval's latency histogram
+  // Latency (us) exact from the interval's histogram; 0 when nothing was timed.
+  int64_t p50 = 0, p90 = 0, p99 = 0, p99_9 = 0, max = 0;
+};
+
+struct TimelinePoint {
+  double offset_seconds = 0;  // from the run's start
+  double seconds = 0;         // the interval's length (the last one may be shorter)
+  bool warmup = false;        // ended before the measured window began
+  int64_t sent = 0;           // unary requests sent
+  int64_t schedule_lag_p99_us = 0;
+  int64_t schedule_lag_max_us = 0;
+  std::vector<TimelineOperation> operations;  // in the order of RunResult::operations
+};
+
+// The run interval by interval, warm-up included. Intervals are by completion
+// (or receipt) time, so a stall shows in the interval where it ended.
+struct Timeline {
+  double interval_seconds = 0;
+  std::vector<TimelinePoint> points;
+};
+
 struct RunResult {
   int schema_version = kResultSchemaVersion;
   std::string tool_version;
@@ -110,6 +140,7 @@ struct RunResult {
   GeneratorHealth generator;
   Resources resources;
   std::vector<GateResult> gates;
+  Timeline timeline;
   bool passed() const;
 };
 

@@ -4,7 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <limits>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -17,6 +21,7 @@
 #include "loadgen/gates/gates.h"
 #include "loadgen/payload/message_fields.h"
 #include "loadgen/payload/request_template.h"
+#include "loadgen/recorder/interval_timeline.h"
 #include "loadgen/recorder/operation_stats.h"
 #include "loadgen/transport/grpc_stream_transport.h"
 #include "loadgen/transport/grpc_transport.h"
@@ -208,6 +213,89 @@ OperationResult ToOperationResult(const OperationStats& stats, const std::string
   return r;
 }
 
+int64_t TimelineIntervalNanos(const Scenario& scenario) {
+  if (scenario.interval_nanos > 0) return scenario.interval_nanos;
+  constexpr int64_t kSecond = 1'000'000'000;
+  constexpr int64_t kMaxPoints = 1800;
+  const int64_t seconds =
+      (scenario.duration_nanos + kMaxPoints * kSecond - 1) / (kMaxPoints * kSecond);
+  return std::max<int64_t>(1, seconds) * kSecond;
+}
+
+TimelinePoint SummarizeInterval(const IntervalSlice& slice, const IntervalTimeline& timeline,
+                                int64_t run_end_nanos, int64_t measured_start_nanos) {
+  TimelinePoint p;
+  const int64_t begin = timeline.start_nanos() + slice.index * timeline.interval_nanos();
+  const int64_t end = std::min(begin + timeline.interval_nanos(), std::max(begin, run_end_nanos));
+  p.offset_seconds = static_cast<double>(begin - timeline.start_nanos()) / 1e9;
+  p.seconds = static_cast<double>(end - begin) / 1e9;
+  p.warmup = end <= measured_start_nanos;
+  p.sent = slice.sent;
+  p.schedule_lag_p99_us = slice.schedule_lag.ValueAtPercentile(99);
+  p.schedule_lag_max_us = slice.schedule_lag.Max();
+  for (const IntervalOperation& op : slice.operations) {
+    TimelineOperation o;
+    o.count = op.count;
+    o.codes = CodeCounts(op.codes);
+    for (int code = 1; code < kStatusCodeCount; ++code) o.errors += op.codes[code];
+    o.items = op.items;
+    o.timed = op.latency.TotalCount();
+    if (o.timed > 0) {
+      o.p50 = op.latency.ValueAtPercentile(50);
+      o.p90 = op.latency.ValueAtPercentile(90);
+      o.p99 = op.latency.ValueAtPercentile(99);
+      o.p99_9 = op.latency.ValueAtPercentile(99.9);
+      o.max = op.latency.Max();
+    }
+    p.operations.push_back(std::move(o));
+  }
+  return p;
+}
+
+// Takes finished intervals off the timeline while the run goes on and keeps
+// only their figures, so interval histograms never pile up over a long run.
+class TimelineCollector {
+ public:
+  TimelineCollector(IntervalTimeline& timeline, const Clock& clock, int64_t measured_start_nanos)
+      : timeline_(timeline), measured_start_nanos_(measured_start_nanos) {
+    thread_ = std::thread([this, &clock] {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!done_) {
+        cv_.wait_for(lock, std::chrono::nanoseconds(timeline_.interval_nanos()));
+        // Only intervals that have ended: none of them is cut short by the run's end.
+        Summarize(timeline_.IndexAt(clock.NowNanos()), std::numeric_limits<int64_t>::max());
+      }
+    });
+  }
+
+  // After every worker has finished: the whole timeline.
+  std::vector<TimelinePoint> Finish(int64_t run_end_nanos) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    Summarize(std::numeric_limits<int64_t>::max(), run_end_nanos);
+    return std::move(points_);
+  }
+
+ private:
+  void Summarize(int64_t end_index, int64_t run_end_nanos) {
+    for (const IntervalSlice& slice : timeline_.TakeCompleted(end_index)) {
+      points_.push_back(SummarizeInterval(slice, timeline_, run_end_nanos, measured_start_nanos_));
+    }
+  }
+
+  IntervalTimeline& timeline_;
+  const int64_t measured_start_nanos_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::vector<TimelinePoint> points_;
+  std::thread thread_;
+};
+
 }  // namespace
 
 absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions& options) {
@@ -267,7 +355,19 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   const int64_t start_unix = UnixNanosNow() + 20'000'000;
   const std::string run_id = RandomRunId();
 
+  // The timeline's operations are the scenario's, in order; each worker has
+  // one contributor for its unary worker and one for its stream worker.
+  IntervalTimeline timeline(start, TimelineIntervalNanos(scenario), scenario.operations.size(),
+                            2 * workers);
+  std::vector<uint32_t> unary_ids, stream_ids;
+  for (const PreparedOperation& op : unary) unary_ids.push_back(static_cast<uint32_t>(op.index));
+  for (const PreparedOperation& op : streaming) {
+    stream_ids.push_back(static_cast<uint32_t>(op.index));
+  }
+
   struct WorkerParts {
+    std::unique_ptr<IntervalRecorder> intervals;
+    std::unique_ptr<IntervalRecorder> stream_intervals;
     std::vector<std::unique_ptr<TemplateRequestSource>> sources;
     std::unique_ptr<GrpcTransport> transport;
     std::unique_ptr<Worker> worker;
@@ -304,6 +404,8 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
       plan.seed = scenario.seed;
       plan.worker_index = w;
       plan.worker_count = workers;
+      p.intervals = std::make_unique<IntervalRecorder>(timeline, 2 * w, unary_ids);
+      plan.intervals = p.intervals.get();
       const bool idle =
           (scenario.requests > 0 && plan.max_requests == 0) || plan.max_in_flight == 0;
       if (!idle) {
@@ -328,6 +430,8 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
       plan.drain_timeout_nanos = scenario.drain_timeout_nanos;
       plan.worker_index = w;
       plan.worker_count = workers;
+      p.stream_intervals = std::make_unique<IntervalRecorder>(timeline, 2 * w + 1, stream_ids);
+      plan.intervals = p.stream_intervals.get();
       uint32_t slots = 0;
       for (const PreparedOperation& op : streaming) {
         const StreamSpec& spec = scenario.operations[op.index].stream;
@@ -354,6 +458,13 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     }
   }
 
+  RunResult result;
+  // A worker that will not run contributes nothing to the timeline.
+  for (int w = 0; w < workers; ++w) {
+    if (!parts[w].worker) timeline.Finish(2 * w);
+    if (!parts[w].stream_worker) timeline.Finish(2 * w + 1);
+  }
+  TimelineCollector collector(timeline, clock, start + scenario.warmup_nanos);
   std::vector<std::thread> threads;
   for (WorkerParts& p : parts) {
     if (p.worker) threads.emplace_back([&p, &options] { p.worker->Run(options.stop); });
@@ -363,6 +474,8 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   }
   for (std::thread& t : threads) t.join();
   const int64_t end = clock.NowNanos();
+  result.timeline.interval_seconds = static_cast<double>(timeline.interval_nanos()) / 1e9;
+  result.timeline.points = collector.Finish(end);
 
   WorkerStats merged;
   merged.operations.resize(unary.size());
@@ -376,7 +489,6 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     }
   }
 
-  RunResult result;
   result.tool_version = kVersion;
   result.host = HostName();
   result.scenario_name = scenario.name;

@@ -298,7 +298,7 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
       root, "",
       {"name", "description", "target", "duration", "warmup", "requests", "workers", "connections",
        "max_in_flight", "load", "seed", "max_generator_lag", "drain_timeout", "connect_timeout",
-       "report_server_memory", "operations", "gates"}));
+       "report_server_memory", "interval", "operations", "gates"}));
   Scenario s;
   if (root["name"]) RETURN_IF_ERROR(r.String(root["name"], "name", &s.name));
   if (root["description"])
@@ -323,6 +323,11 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
   if (root["connect_timeout"])
     RETURN_IF_ERROR(
         r.Duration(root["connect_timeout"], "connect_timeout", &s.connect_timeout_nanos));
+  if (root["interval"])
+    RETURN_IF_ERROR(r.Duration(root["interval"], "interval", &s.interval_nanos));
+  if (s.interval_nanos != 0 && s.interval_nanos < 100'000'000) {
+    return r.Error("interval", "at least 100ms");
+  }
   if (s.workers > 1024) return r.Error("workers", "at most 1024");
   if (s.connections > 4096) return r.Error("connections", "at most 4096");
   if (s.max_in_flight > 1'000'000) return r.Error("max_in_flight", "at most 1000000");

@@ -80,7 +80,7 @@ TEST(RunResult, CorruptOrForeignFilesAreRejectedByName) {
   auto j = nlohmann::json::parse(text);
   j["schema_version"] = 99;
   EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(),
-            "r.json: unsupported schema_version 99 (this tool reads 2)");
+            "r.json: unsupported schema_version 99 (this tool reads 2 to 3)");
   j = nlohmann::json::parse(text);
   j["operations"][0]["histograms"]["corrected"] = "HISTFAAAAbogus";
   EXPECT_NE(std::string(ResultFromJson(j.dump(), "r.json").status().message())

@@ -1,0 +1,400 @@
+#include "loadgen/report/report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "common/units/units.h"
+#include "loadgen/report/html_page.h"
+#include "loadgen/report/spectrum.h"
+
+namespace aurigraph::loadgen {
+namespace {
+
+using nlohmann::ordered_json;
+
+struct Percentile {
+  const char* label;
+  double percentile;
+};
+constexpr Percentile kTablePercentiles[] = {
+    {"p50", 50}, {"p90", 90}, {"p99", 99}, {"p99.9", 99.9}, {"p99.99", 99.99}};
+
+std::string Micros(int64_t us) { return FormatDuration(us * 1000); }
+
+std::string Fixed(double value, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
+  return buf;
+}
+
+// 12345.6 -> "12,346": rates and counts read at a glance.
+std::string Grouped(double value) {
+  const std::string digits = Fixed(std::fabs(value), 0);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return (value < 0 ? "-" : "") + out;
+}
+
+std::string Percent(double ratio) {
+  return Fixed(ratio * 100, ratio != 0 && ratio < 0.001 ? 4 : 2) + "%";
+}
+
+std::string Latency(const OperationResult& op, double percentile) {
+  return op.corrected->TotalCount() == 0 ? "-"
+                                         : Micros(op.corrected->ValueAtPercentile(percentile));
+}
+
+std::string MaxLatency(const OperationResult& op) {
+  return op.corrected->TotalCount() == 0 ? "-" : Micros(op.corrected->Max());
+}
+
+std::string RateCell(const OperationResult& op) {
+  const double rate = op.stream ? op.stream->received_rate : op.achieved_rate;
+  std::string out = Grouped(rate);
+  if (op.target_rate > 0) out += " / " + Grouped(op.target_rate);
+  return out;
+}
+
+std::string LoadDescription(const RunResult& r) {
+  if (r.load_model == "open") return absl::StrCat("open loop at ", Grouped(r.target_rate), "/s");
+  if (r.load_model == "closed") return "closed loop";
+  return r.load_model;
+}
+
+std::string GateScope(const GateResult& gate) {
+  return gate.operation.empty() ? "all operations" : gate.operation;
+}
+
+// --- HTML ------------------------------------------------------------------
+
+std::string Cell(const std::string& text, bool is_text = false) {
+  return absl::StrCat(is_text ? "<td class=\"text\">" : "<td>", HtmlEscape(text), "</td>");
+}
+
+std::string Header(std::initializer_list<const char*> names, size_t text_columns) {
+  std::string out = "<tr>";
+  size_t i = 0;
+  for (const char* name : names) {
+    absl::StrAppend(&out, i++ < text_columns ? "<th class=\"text\">" : "<th>", name, "</th>");
+  }
+  return out + "</tr>";
+}
+
+std::string ProvenanceHtml(const LoadedResult& run) {
+  const RunResult& r = run.result;
+  std::string out = "<dl class=\"provenance\">";
+  const auto row = [&](const char* name, const std::string& value) {
+    absl::StrAppend(&out, "<dt>", name, "</dt><dd>", HtmlEscape(value), "</dd>");
+  };
+  row("scenario", r.scenario_name);
+  row("target", r.target);
+  row("load", LoadDescription(r));
+  row("start", FormatUnixTime(r.start_unix_nanos));
+  row("end", FormatUnixTime(r.end_unix_nanos));
+  row("measured window", Fixed(r.measured_seconds, 2) + " s");
+  row("host", r.host);
+  row("tool", "aurigraph-loadgen " + r.tool_version);
+  row("result file", absl::StrCat(run.source, " (schema version ", r.schema_version, ")"));
+  if (r.resources.loadgen_peak_rss_bytes > 0) {
+    row("loadgen peak RSS", FormatBytes(r.resources.loadgen_peak_rss_bytes));
+  }
+  if (r.resources.server_peak_rss_bytes > 0) {
+    row("server peak RSS", FormatBytes(r.resources.server_peak_rss_bytes));
+  }
+  return out + "</dl>";
+}
+
+std::string GatesHtml(const RunResult& r) {
+  if (r.gates.empty()) return "<p class=\"note\">No SLO gates were set for this run.</p>";
+  std::string out =
+      "<table class=\"gates\">" + Header({"gate", "applies to", "measured", "result"}, 3);
+  for (const GateResult& gate : r.gates) {
+    absl::StrAppend(&out, "<tr>", Cell(gate.expression, true), Cell(GateScope(gate), true),
+                    Cell(gate.message, true), "<td class=\"", gate.passed ? "pass" : "fail", "\">",
+                    gate.passed ? "PASS" : "FAIL", "</td></tr>");
+  }
+  return out + "</table>";
+}
+
+std::string OperationsHtml(const RunResult& r) {
+  std::string out =
+      "<table class=\"operations\">" +
+      Header({"operation", "kind", "completed", "errors", "rate /s (achieved / target)", "p50",
+              "p90", "p99", "p99.9", "p99.99", "max", "p99 uncorrected"},
+             2);
+  std::vector<const OperationResult*> rows;
+  for (const OperationResult& op : r.operations) rows.push_back(&op);
+  if (r.operations.size() > 1 && r.total.requests > 0) rows.push_back(&r.total);
+  for (const OperationResult* op : rows) {
+    absl::StrAppend(
+        &out, "<tr>", Cell(op->name, true), Cell(op->kind, true), Cell(Grouped(op->requests)),
+        Cell(absl::StrCat(Grouped(op->errors()), " (", Percent(op->error_ratio()), ")")),
+        Cell(RateCell(*op)));
+    for (const Percentile& p : kTablePercentiles)
+      absl::StrAppend(&out, Cell(Latency(*op, p.percentile)));
+    absl::StrAppend(
+        &out, Cell(MaxLatency(*op)),
+        Cell(op->uncorrected->TotalCount() == 0 ? "-"
+                                                : Micros(op->uncorrected->ValueAtPercentile(99))),
+        "</tr>");
+  }
+  out +=
+      "</table><p class=\"note\">Latency is corrected for coordinated omission (from each "
+      "request's intended send time); streams: per message. \"total\" covers the unary "
+      "operations.</p>";
+  std::string codes;
+  for (const OperationResult& op : r.operations) {
+    for (const auto& [code, count] : op.status_codes) {
+      if (code == "OK") continue;
+      absl::StrAppend(&codes, "<tr>", Cell(op.name, true), Cell(code, true), Cell(Grouped(count)),
+                      "</tr>");
+    }
+  }
+  if (!codes.empty()) {
+    absl::StrAppend(&out, "<h3>Errors by status code</h3><table class=\"codes\">",
+                    Header({"operation", "code", "count"}, 2), codes, "</table>");
+  }
+  return out;
+}
+
+std::string StreamsHtml(const RunResult& r) {
+  std::string rows;
+  for (const OperationResult& op : r.operations) {
+    if (!op.stream) continue;
+    const StreamResult& s = *op.stream;
+    absl::StrAppend(
+        &rows, "<tr>", Cell(op.name, true), Cell(Grouped(s.streams_target)),
+        Cell(Grouped(s.streams_opened)), Cell(Grouped(s.streams_completed)),
+        Cell(Grouped(s.streams_failed)), Cell(Grouped(s.streams_ended_early)),
+        Cell(absl::StrCat(Grouped(s.min_open_streams), " / ", Grouped(s.max_open_streams))),
+        Cell(Grouped(s.sent_rate)), Cell(Grouped(s.received_rate)),
+        Cell(Grouped(s.unmatched_replies)), "</tr>");
+  }
+  if (rows.empty()) return "";
+  return absl::StrCat(
+      "<h3>Streams</h3><table class=\"streams\">",
+      Header({"operation", "target open", "opened", "completed", "failed", "ended early",
+              "open (min / max)", "sent /s", "received /s", "unmatched replies"},
+             1),
+      rows, "</table>");
+}
+
+std::string GeneratorHtml(const RunResult& r) {
+  const GeneratorHealth& g = r.generator;
+  std::string out = absl::StrCat(
+      "<p>", g.kept_up ? "<span class=\"pass\">The generator kept up with its schedule.</span>"
+                       : "<span class=\"fail\">INVALID: " + HtmlEscape(g.verdict) + "</span>");
+  if (g.sent > 0) {
+    absl::StrAppend(
+        &out, " Sent ", Grouped(g.sent), " requests; schedule lag p99 ",
+        Micros(g.schedule_lag->ValueAtPercentile(99)), ", max ", Micros(g.schedule_lag->Max()),
+        "; own lag p99 ", Micros(g.generator_lag->ValueAtPercentile(99)), " (bound ",
+        Micros(g.max_generator_lag_p99_us), "); ", Grouped(g.delayed_by_in_flight_bound),
+        " were due while every in-flight slot was busy.");
+  }
+  return out + "</p>";
+}
+
+ordered_json SpectrumJson(const Histogram& h) {
+  ordered_json points = ordered_json::array();
+  for (const auto& [x, value] : PercentileSpectrum(h)) {
+    points.push_back({std::round(x * 1000) / 1000, value});
+  }
+  return points;
+}
+
+ordered_json TimelineJson(const RunResult& r) {
+  const Timeline& t = r.timeline;
+  ordered_json offsets = ordered_json::array(), sent_rate = ordered_json::array(),
+               lag_p99 = ordered_json::array(), lag_max = ordered_json::array();
+  std::map<std::string, ordered_json> error_codes;
+  ordered_json operations = ordered_json::array();
+  for (size_t i = 0; i < r.operations.size(); ++i) {
+    operations.push_back({{"rate", ordered_json::array()},
+                          {"p50", ordered_json::array()},
+                          {"p99", ordered_json::array()}});
+  }
+  double warmup_end = 0;
+  for (const TimelinePoint& p : t.points) {
+    for (const TimelineOperation& o : p.operations) {
+      for (const auto& [code, count] : o.codes) {
+        if (code != "OK") error_codes.emplace(code, ordered_json::array());
+      }
+    }
+  }
+  for (const TimelinePoint& p : t.points) {
+    const double seconds = p.seconds > 0 ? p.seconds : 1;
+    if (p.warmup) warmup_end = p.offset_seconds + p.seconds;
+    // A sliver of an interval at the run's end would show a rate from a handful of completions.
+    const bool short_interval = p.seconds < t.interval_seconds / 2;
+    const auto per_second = [&](int64_t count) {
+      return short_interval
+                 ? ordered_json(nullptr)
+                 : ordered_json(std::round(static_cast<double>(count) / seconds * 10) / 10);
+    };
+    sent_rate.push_back(per_second(p.sent));
+    offsets.push_back(std::round((p.offset_seconds + p.seconds / 2) * 1000) / 1000);
+
+    lag_p99.push_back(p.schedule_lag_p99_us);
+    lag_max.push_back(p.schedule_lag_max_us);
+    std::map<std::string, int64_t> errors;
+    for (size_t i = 0; i < p.operations.size() && i < operations.size(); ++i) {
+      const TimelineOperation& o = p.operations[i];
+      operations[i]["rate"].push_back(per_second(o.count));
+      operations[i]["p50"].push_back(o.timed > 0 ? ordered_json(o.p50) : ordered_json(nullptr));
+      operations[i]["p99"].push_back(o.timed > 0 ? ordered_json(o.p99) : ordered_json(nullptr));
+      for (const auto& [code, count] : o.codes) errors[code] += count;
+    }
+    for (auto& [code, series] : error_codes) {
+      series.push_back(per_second(errors[code]));
+    }
+  }
+  ordered_json codes = ordered_json::object();
+  for (auto& [code, series] : error_codes) codes[code] = std::move(series);
+  return {{"offsets", offsets},      {"warmup_end", warmup_end}, {"sent_rate", sent_rate},
+          {"lag_p99", lag_p99},      {"lag_max", lag_max},       {"error_codes", codes},
+          {"operations", operations}};
+}
+
+ordered_json RunData(const RunResult& r) {
+  ordered_json operations = ordered_json::array();
+  for (const OperationResult& op : r.operations) {
+    ordered_json spectrum = {{"corrected", SpectrumJson(*op.corrected)}};
+    if (op.kind == "unary") spectrum["uncorrected"] = SpectrumJson(*op.uncorrected);
+    operations.push_back({{"name", op.name}, {"kind", op.kind}, {"spectrum", spectrum}});
+  }
+  return {{"scenario", r.scenario_name},
+          {"target_rate", r.target_rate},
+          {"operations", operations},
+          {"timeline", TimelineJson(r)}};
+}
+
+// --- Markdown --------------------------------------------------------------
+
+std::string MarkdownEscape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|' || c == '*' || c == '_' || c == '`' || c == '<' || c == '>') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// --- JUnit -----------------------------------------------------------------
+
+int64_t Failures(const RunResult& r) {
+  int64_t failures = r.generator.kept_up ? 0 : 1;
+  for (const GateResult& gate : r.gates) failures += gate.passed ? 0 : 1;
+  return failures;
+}
+
+}  // namespace
+
+std::string RenderHtmlReport(const std::vector<LoadedResult>& runs) {
+  std::string body;
+  ordered_json data = {{"kind", "run"}, {"runs", ordered_json::array()}};
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const RunResult& r = runs[i].result;
+    absl::StrAppend(&body, "<section class=\"run\" id=\"run-", i, "\"><h1>",
+                    HtmlEscape(r.scenario_name.empty() ? "run" : r.scenario_name),
+                    " <span class=\"verdict ", r.passed() ? "pass\">PASS" : "fail\">FAIL",
+                    "</span></h1>", ProvenanceHtml(runs[i]), "<h2>SLO gates</h2>", GatesHtml(r),
+                    "<h2>Operations</h2>", OperationsHtml(r), StreamsHtml(r),
+                    "<h2>Load generator</h2>", GeneratorHtml(r), "<h2>Charts</h2>");
+    if (r.timeline.points.empty()) {
+      body +=
+          "<p class=\"note\">This result holds no timeline (written by an older version): "
+          "only the percentile spectra are drawn.</p>";
+    }
+    absl::StrAppend(&body, "<div class=\"charts\" id=\"charts-", i, "\"></div></section>");
+    data["runs"].push_back(RunData(r));
+  }
+  const std::string title = runs.size() == 1
+                                ? "aurigraph-loadgen report: " + runs[0].result.scenario_name
+                                : absl::StrCat("aurigraph-loadgen report: ", runs.size(), " runs");
+  return RenderPage(title, body, data.dump());
+}
+
+std::string RenderMarkdownSummary(const std::vector<LoadedResult>& runs) {
+  std::string out;
+  for (const LoadedResult& run : runs) {
+    const RunResult& r = run.result;
+    absl::StrAppend(&out, "## ", r.passed() ? "PASS" : "FAIL", ": ",
+                    MarkdownEscape(r.scenario_name), " against ", MarkdownEscape(r.target), "\n\n",
+                    LoadDescription(r), ", ", Fixed(r.measured_seconds, 1), " s measured, ",
+                    FormatUnixTime(r.start_unix_nanos), ", aurigraph-loadgen ", r.tool_version,
+                    "\n\n");
+    out += "| operation | completed | errors | rate /s | p50 | p90 | p99 | p99.9 | max |\n";
+    out += "|---|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+    for (const OperationResult& op : r.operations) {
+      absl::StrAppend(&out, "| ", MarkdownEscape(op.name), " | ", Grouped(op.requests), " | ",
+                      Percent(op.error_ratio()), " | ", RateCell(op), " | ", Latency(op, 50), " | ",
+                      Latency(op, 90), " | ", Latency(op, 99), " | ", Latency(op, 99.9), " | ",
+                      MaxLatency(op), " |\n");
+    }
+    if (!r.gates.empty()) {
+      out += "\n| gate | applies to | measured | result |\n|---|---|---|---|\n";
+      for (const GateResult& gate : r.gates) {
+        absl::StrAppend(&out, "| `", gate.expression, "` | ", MarkdownEscape(GateScope(gate)),
+                        " | ", MarkdownEscape(gate.message), " | ",
+                        gate.passed ? "PASS" : "**FAIL**", " |\n");
+      }
+    }
+    if (!r.generator.kept_up) {
+      absl::StrAppend(&out, "\n**Result invalid:** ", MarkdownEscape(r.generator.verdict), "\n");
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::string RenderJunit(const std::vector<LoadedResult>& runs) {
+  int64_t tests = 0, failures = 0;
+  for (const LoadedResult& run : runs) {
+    tests += static_cast<int64_t>(run.result.gates.size()) + 1;
+    failures += Failures(run.result);
+  }
+  std::string out = absl::StrCat(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"aurigraph-loadgen\" tests=\"",
+      tests, "\" failures=\"", failures, "\">\n");
+  for (const LoadedResult& run : runs) {
+    const RunResult& r = run.result;
+    const std::string suite = HtmlEscape(r.scenario_name.empty() ? "run" : r.scenario_name);
+    absl::StrAppend(&out, "  <testsuite name=\"", suite, "\" tests=\"", r.gates.size() + 1,
+                    "\" failures=\"", Failures(r), "\" errors=\"0\" timestamp=\"",
+                    FormatUnixTime(r.start_unix_nanos), "\" time=\"", Fixed(r.measured_seconds, 3),
+                    "\" hostname=\"", HtmlEscape(r.host), "\">\n    <properties>\n");
+    for (const auto& [name, value] : {std::pair<const char*, std::string>{"target", r.target},
+                                      {"load", LoadDescription(r)},
+                                      {"tool_version", r.tool_version},
+                                      {"result_file", run.source}}) {
+      absl::StrAppend(&out, "      <property name=\"", name, "\" value=\"", HtmlEscape(value),
+                      "\"/>\n");
+    }
+    out += "    </properties>\n";
+    const auto testcase = [&](const std::string& name, bool passed, const std::string& message) {
+      absl::StrAppend(&out, "    <testcase classname=\"", suite, ".slo\" name=\"", HtmlEscape(name),
+                      "\" time=\"0\"");
+      if (passed) {
+        out += "/>\n";
+        return;
+      }
+      absl::StrAppend(&out, ">\n      <failure type=\"slo\" message=\"", HtmlEscape(message), "\">",
+                      HtmlEscape(message), "</failure>\n    </testcase>\n");
+    };
+    testcase("generator kept up with its schedule", r.generator.kept_up, r.generator.verdict);
+    for (const GateResult& gate : r.gates) {
+      testcase(absl::StrCat(gate.expression, " [", GateScope(gate), "]"), gate.passed,
+               gate.message);
+    }
+    out += "  </testsuite>\n";
+  }
+  return out + "</testsuites>\n";
+}
+
+}  // namespace aurigraph::loadgen
