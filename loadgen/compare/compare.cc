@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -66,9 +67,14 @@ void Bootstrap(MetricComparison& m, bool relative, int resamples, uint64_t seed)
   m.change_high = changes[static_cast<size_t>(0.975 * (resamples - 1))];
 }
 
+struct SamplingIntervals {
+  std::pair<double, double> baseline, candidate;
+};
+
 MetricComparison CompareMetric(std::string metric, std::string unit, bool higher_is_worse,
                                bool relative, double threshold, std::vector<double> baseline,
-                               std::vector<double> candidate, const CompareOptions& options) {
+                               std::vector<double> candidate, const CompareOptions& options,
+                               const SamplingIntervals* sampling = nullptr) {
   MetricComparison m;
   m.metric = std::move(metric);
   m.unit = std::move(unit);
@@ -81,6 +87,11 @@ MetricComparison CompareMetric(std::string metric, std::string unit, bool higher
   m.change = Change(m.baseline_median, m.candidate_median, relative);
   m.change_low = m.change_high = m.change;
   m.noise_aware = m.baseline.size() >= kNoiseAwareRuns && m.candidate.size() >= kNoiseAwareRuns;
+  if (!m.noise_aware && sampling != nullptr) {
+    m.has_sampling_interval = true;
+    std::tie(m.baseline_low, m.baseline_high) = sampling->baseline;
+    std::tie(m.candidate_low, m.candidate_high) = sampling->candidate;
+  }
   if (m.noise_aware) Bootstrap(m, relative, options.bootstrap_resamples, options.seed);
 
   // The p-value is for the direction the medians moved.
@@ -90,7 +101,9 @@ MetricComparison CompareMetric(std::string metric, std::string unit, bool higher
   }
   const bool grew = m.change > threshold;
   if (!grew && m.change >= -threshold) return m;  // kSame
-  const bool significant = !m.noise_aware || m.p_value < options.alpha;
+  const bool intervals_apart = !m.has_sampling_interval || m.candidate_low > m.baseline_high ||
+                               m.candidate_high < m.baseline_low;
+  const bool significant = m.noise_aware ? m.p_value < options.alpha : intervals_apart;
   const bool worse = grew == higher_is_worse;
   m.verdict = !significant ? Verdict::kNoise : worse ? Verdict::kRegression : Verdict::kImprovement;
   return m;
@@ -166,6 +179,18 @@ bool Comparison::regression() const {
     }
   }
   return false;
+}
+
+std::pair<double, double> PercentileInterval(const Histogram& histogram, double percentile) {
+  const double n = static_cast<double>(histogram.TotalCount());
+  if (n == 0) return {0, 0};
+  // The rank of the q-quantile is Binomial(n, q); its 95% range bounds the value.
+  const double q = percentile / 100;
+  const double spread = 1.96 * std::sqrt(n * q * (1 - q));
+  const double low_rank = std::max(1.0, std::floor(n * q - spread));
+  const double high_rank = std::min(n, std::ceil(n * q + spread) + 1);
+  return {static_cast<double>(histogram.ValueAtPercentile(100 * low_rank / n)),
+          static_cast<double>(histogram.ValueAtPercentile(100 * high_rank / n))};
 }
 
 double MannWhitneyGreaterP(const std::vector<double>& baseline,
@@ -270,9 +295,13 @@ absl::StatusOr<Comparison> CompareRuns(const std::vector<RunResult>& baseline,
         const auto at = [&p](const OperationResult& op) {
           return static_cast<double>(op.corrected->ValueAtPercentile(p.percentile));
         };
+        const SamplingIntervals sampling{
+            PercentileInterval(*oc.baseline_latency, p.percentile),
+            PercentileInterval(*oc.candidate_latency, p.percentile)};
         oc.metrics.push_back(CompareMetric(p.metric, "us", true, true,
                                            options.relative_thresholds.at(p.metric),
-                                           values(base_ops, at), values(cand_ops, at), options));
+                                           values(base_ops, at), values(cand_ops, at), options,
+                                           &sampling));
       }
     }
     oc.metrics.push_back(

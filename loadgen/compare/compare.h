@@ -3,8 +3,11 @@
 // candidate's median over runs against the baseline's. With several runs per
 // side it separates a real shift from run-to-run noise: a change counts only
 // when a one-sided Mann-Whitney test over the runs is significant, and a
-// bootstrap confidence interval of the change is reported beside it. With one
-// run per side there is no noise estimate and the threshold alone decides.
+// bootstrap confidence interval of the change is reported beside it. With fewer
+// runs there is no estimate of run-to-run noise; a latency percentile then
+// counts only when the two runs' distribution-free 95% confidence intervals for
+// it (from the order statistics in each histogram) do not overlap, so a tail
+// percentile resting on a handful of samples is not called a regression.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +53,9 @@ struct MetricComparison {
   double p_value = 1;                      // one-sided, that the candidate is worse
   double threshold = 0;
   bool noise_aware = false;  // at least 3 runs per side
+  // Latency percentiles with fewer runs: each side's 95% sampling interval (merged runs).
+  bool has_sampling_interval = false;
+  double baseline_low = 0, baseline_high = 0, candidate_low = 0, candidate_high = 0;
   Verdict verdict = Verdict::kSame;
 };
 
@@ -82,6 +88,10 @@ absl::StatusOr<Comparison> CompareRuns(const std::vector<RunResult>& baseline,
 // One-sided exact Mann-Whitney p-value that `candidate` tends to be larger than
 // `baseline` (permutations enumerated up to 20 values in all; normal
 // approximation with tie correction beyond).
+// The distribution-free 95% confidence interval of a percentile from the order
+// statistics of the recorded values: {low, high}.
+std::pair<double, double> PercentileInterval(const Histogram& histogram, double percentile);
+
 double MannWhitneyGreaterP(const std::vector<double>& baseline,
                            const std::vector<double>& candidate);
 

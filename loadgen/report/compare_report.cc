@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/units/units.h"
+#include "loadgen/report/escape.h"
 #include "loadgen/report/html_page.h"
 #include "loadgen/report/spectrum.h"
 
@@ -42,8 +43,12 @@ std::string ChangeText(const MetricComparison& m, double change) {
 
 std::string Evidence(const MetricComparison& m) {
   if (!m.noise_aware) {
-    return absl::StrCat(m.baseline.size(), " vs ", m.candidate.size(),
-                        " run(s): no noise estimate, threshold only");
+    const std::string runs = absl::StrCat(m.baseline.size(), " vs ", m.candidate.size(),
+                                          " run(s): no run-to-run noise estimate");
+    if (!m.has_sampling_interval) return runs + ", threshold only";
+    return absl::StrCat(runs, "; sampling 95% intervals ", Value(m, m.baseline_low), " .. ",
+                        Value(m, m.baseline_high), " vs ", Value(m, m.candidate_low), " .. ",
+                        Value(m, m.candidate_high));
   }
   char p[32];
   std::snprintf(p, sizeof p, "%.3g", m.p_value);
@@ -95,7 +100,11 @@ std::string RenderCompareHtml(const Comparison& c) {
       "<p class=\"note\">Each metric compares the median over runs. With at least 3 runs per "
       "side a change beyond its threshold counts only when a one-sided Mann-Whitney test over "
       "the runs gives p &lt; ",
-      c.options.alpha, "; otherwise it is reported as within noise.</p>");
+      c.options.alpha,
+      "; with fewer, a latency percentile counts only when the two sides' 95% sampling "
+      "intervals do not overlap. Otherwise the change is reported as within noise. A single "
+      "run per side says nothing about run-to-run noise: repeat runs for a verdict that "
+      "does.</p>");
   ordered_json data = {{"kind", "compare"}, {"operations", ordered_json::array()}};
   for (size_t i = 0; i < c.operations.size(); ++i) {
     const OperationComparison& op = c.operations[i];
@@ -142,15 +151,15 @@ std::string RenderCompareMarkdown(const Comparison& c) {
   out += "|---|---|--:|--:|--:|--:|---|---|\n";
   for (const OperationComparison& op : c.operations) {
     if (!MissingText(op).empty()) {
-      absl::StrAppend(&out, "| ", op.name, " | - | | | | | **missing** | ", MissingText(op),
-                      " |\n");
+      absl::StrAppend(&out, "| ", MarkdownEscape(op.name), " | - | | | | | **missing** | ",
+                      MissingText(op), " |\n");
     }
     for (const MetricComparison& m : op.metrics) {
       const bool regression = m.verdict == Verdict::kRegression;
-      absl::StrAppend(&out, "| ", op.name, " | ", m.metric, " | ", Value(m, m.baseline_median),
-                      " | ", Value(m, m.candidate_median), " | ", ChangeText(m, m.change), " | ",
-                      Threshold(m), " | ", regression ? "**" : "", VerdictName(m.verdict),
-                      regression ? "**" : "", " | ", Evidence(m), " |\n");
+      absl::StrAppend(&out, "| ", MarkdownEscape(op.name), " | ", MarkdownEscape(m.metric), " | ",
+                      Value(m, m.baseline_median), " | ", Value(m, m.candidate_median), " | ",
+                      ChangeText(m, m.change), " | ", Threshold(m), " | ", regression ? "**" : "",
+                      VerdictName(m.verdict), regression ? "**" : "", " | ", Evidence(m), " |\n");
     }
   }
   return out;

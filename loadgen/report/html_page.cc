@@ -3,17 +3,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/version/version.h"
+#include "loadgen/report/escape.h"
 
 namespace aurigraph::loadgen {
 
 extern const char kPageTemplate[];
 extern const char kReportCss[];
 extern const char kReportJs[];
-
-std::string HtmlEscape(absl::string_view text) {
-  return absl::StrReplaceAll(
-      text, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&#39;"}});
-}
 
 std::string RenderPage(absl::string_view title, absl::string_view body_html,
                        absl::string_view data_json) {

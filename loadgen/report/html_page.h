@@ -9,9 +9,6 @@
 
 namespace aurigraph::loadgen {
 
-// Escapes text for HTML element content and attribute values.
-std::string HtmlEscape(absl::string_view text);
-
 // `body_html` is trusted markup; `data_json` is embedded as a JSON script block.
 std::string RenderPage(absl::string_view title, absl::string_view body_html,
                        absl::string_view data_json);

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/units/units.h"
+#include "loadgen/report/escape.h"
 #include "loadgen/report/html_page.h"
 #include "loadgen/report/spectrum.h"
 
@@ -275,15 +276,6 @@ ordered_json RunData(const RunResult& r) {
 }
 
 // --- Markdown --------------------------------------------------------------
-
-std::string MarkdownEscape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '|' || c == '*' || c == '_' || c == '`' || c == '<' || c == '>') out += '\\';
-    out += c;
-  }
-  return out;
-}
 
 // --- JUnit -----------------------------------------------------------------
 

@@ -222,13 +222,18 @@
     data.operations.forEach(function (op, index) {
       var host = document.getElementById("compare-charts-" + index);
       if (!host) return;
+      // Each run's own spectrum shows the run-to-run spread; with one run it is the merged line.
       var series = [];
-      op.baseline_runs.forEach(function (points, i) {
-        series.push({name: "baseline run " + (i + 1), points: msPoints(points), color: "#9ecae1"});
-      });
-      op.candidate_runs.forEach(function (points, i) {
-        series.push({name: "candidate run " + (i + 1), points: msPoints(points), color: "#fcae91"});
-      });
+      if (op.baseline_runs.length > 1) {
+        op.baseline_runs.forEach(function (points, i) {
+          series.push({name: "baseline run " + (i + 1), points: msPoints(points), color: "#9ecae1"});
+        });
+      }
+      if (op.candidate_runs.length > 1) {
+        op.candidate_runs.forEach(function (points, i) {
+          series.push({name: "candidate run " + (i + 1), points: msPoints(points), color: "#fcae91"});
+        });
+      }
       series.push({name: "baseline (all runs)", points: msPoints(op.baseline), color: "#08519c"});
       series.push({name: "candidate (all runs)", points: msPoints(op.candidate), color: "#a50f15"});
       chart(host, {id: "compare-" + index, title: op.name + ": latency by percentile, baseline vs candidate",

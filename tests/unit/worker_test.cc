@@ -133,6 +133,42 @@ TEST(Worker, WarmupIsExcludedFromResults) {
   EXPECT_EQ(worker.stats().operations[0].completed(), 75);
 }
 
+TEST(Worker, TimelineShowsAStallInTheIntervalItEnded) {
+  ManualClock clock;
+  // 0.1 ms service time, except the call started at t = 450 ms, which stalls 300 ms.
+  ScriptedTransport transport(
+      clock, [](int64_t start) { return start == 450 * kMs ? 300 * kMs : kMs / 10; });
+  CountingSource source;
+  IntervalTimeline timeline(0, 100 * kMs, 1, 1);
+  IntervalRecorder intervals(timeline, 0, {0});
+  WorkerPlan plan = OpenLoop(1000 * kMs, 1);
+  plan.warmup_nanos = 100 * kMs;
+  plan.intervals = &intervals;
+  Worker worker(clock, transport, {&source},
+                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1), plan);
+  worker.Run();
+  const std::vector<IntervalSlice> slices = timeline.TakeCompleted();
+  ASSERT_EQ(slices.size(), 10u);
+  int64_t completions = 0;
+  for (size_t i = 0; i < slices.size(); ++i) {
+    EXPECT_EQ(slices[i].index, static_cast<int64_t>(i));
+    completions += slices[i].operations[0].count;
+  }
+  // Warm-up included: every request is in exactly one interval.
+  EXPECT_EQ(completions, 1000);
+  EXPECT_EQ(completions,
+            worker.stats().operations[0].completed() + worker.stats().warmup_completions);
+  // Quiet intervals before the stall; the stall ends at 750 ms, in interval 7,
+  // where the requests it held back complete late (corrected latency up to 300 ms).
+  EXPECT_LE(slices[3].operations[0].latency.Max(), 1000);
+  EXPECT_GE(slices[7].operations[0].latency.Max(), 299'000);
+  EXPECT_GE(slices[7].operations[0].count, 300);
+  EXPECT_EQ(slices[5].operations[0].count, 0);       // nothing completed while stalled
+  EXPECT_EQ(slices[4].sent, 51);                     // sends stop when the slot is taken at 450 ms
+  EXPECT_GE(slices[7].schedule_lag.Max(), 298'000);  // request 451, sent at 750 ms
+  EXPECT_LE(slices[7].schedule_lag.Max(), 300'000);
+}
+
 TEST(Worker, ClosedLoopKeepsConcurrencyAndStopsAtTheBudget) {
   ManualClock clock;
   ScriptedTransport transport(clock, [](int64_t) { return 4 * kMs; });

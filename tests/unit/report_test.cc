@@ -1,0 +1,105 @@
+// Renderers against golden files (fixed result files in tests/golden), and the
+// HTML report's structure: self-contained, data embedded safely, every section.
+#include "loadgen/report/report.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "loadgen/compare/compare.h"
+#include "loadgen/report/compare_report.h"
+
+namespace aurigraph::loadgen {
+namespace {
+
+const std::string kGoldenDir = GOLDEN_DIR;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+LoadedResult Fixture(const std::string& name) {
+  auto result = ReadResultFile(kGoldenDir + "/" + name);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return LoadedResult{name, result.ok() ? *result : RunResult{}};
+}
+
+// Compares with the golden file; UPDATE_GOLDEN=1 rewrites it instead.
+void ExpectGolden(const std::string& actual, const std::string& golden_name) {
+  const std::string path = kGoldenDir + "/" + golden_name;
+  if (std::getenv("UPDATE_GOLDEN") != nullptr) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << actual;
+    return;
+  }
+  EXPECT_EQ(actual, ReadFile(path))
+      << "differs from " << path << " (UPDATE_GOLDEN=1 regenerates it; review the diff)";
+}
+
+TEST(GoldenReport, MarkdownSummary) {
+  ExpectGolden(RenderMarkdownSummary({Fixture("quickstart.result.json")}), "quickstart.summary.md");
+  ExpectGolden(RenderMarkdownSummary({Fixture("degraded.result.json")}), "degraded.summary.md");
+}
+
+TEST(GoldenReport, Junit) {
+  ExpectGolden(RenderJunit({Fixture("quickstart.result.json")}), "quickstart.junit.xml");
+  ExpectGolden(RenderJunit({Fixture("degraded.result.json")}), "degraded.junit.xml");
+}
+
+TEST(GoldenReport, CompareMarkdown) {
+  const LoadedResult baseline = Fixture("quickstart.result.json");
+  const LoadedResult candidate = Fixture("degraded.result.json");
+  auto comparison = CompareRuns({baseline.result}, {candidate.result}, CompareOptions{});
+  ASSERT_TRUE(comparison.ok());
+  comparison->baseline_sources = {baseline.source};
+  comparison->candidate_sources = {candidate.source};
+  EXPECT_TRUE(comparison->regression());
+  ExpectGolden(RenderCompareMarkdown(*comparison), "compare.md");
+}
+
+TEST(Report, JunitHasOneFailingTestCasePerFailedGate) {
+  const std::string xml = RenderJunit({Fixture("degraded.result.json")});
+  EXPECT_NE(xml.find("tests=\"4\" failures=\"2\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("name=\"p99 &lt; 5ms [all operations]\""), std::string::npos);
+  EXPECT_NE(xml.find("<failure type=\"slo\" message=\"p99 = "), std::string::npos);
+}
+
+TEST(Report, HtmlIsSelfContainedWithSafelyEmbeddedData) {
+  LoadedResult run = Fixture("degraded.result.json");
+  run.result.scenario_name = "</script><b>x</b>";  // hostile names stay text
+  const std::string html = RenderHtmlReport({run});
+  EXPECT_EQ(html.find("<b>x</b>"), std::string::npos);
+  EXPECT_NE(html.find("&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;"), std::string::npos);
+  // Nothing is fetched: no external scripts, styles or images.
+  EXPECT_EQ(html.find("src=\"http"), std::string::npos);
+  EXPECT_EQ(html.find("href=\"http"), std::string::npos);
+  const std::string open = "<script type=\"application/json\" id=\"report-data\">";
+  const size_t begin = html.find(open);
+  ASSERT_NE(begin, std::string::npos);
+  const size_t end = html.find("</script>", begin);
+  const auto data =
+      nlohmann::json::parse(html.substr(begin + open.size(), end - begin - open.size()));
+  ASSERT_EQ(data["runs"].size(), 1u);
+  const auto& r = data["runs"][0];
+  EXPECT_EQ(r["scenario"], "</script><b>x</b>");
+  ASSERT_EQ(r["operations"].size(), 2u);
+  EXPECT_GT(r["operations"][0]["spectrum"]["corrected"].size(), 20u);
+  // The timeline: one point per interval, each operation's series as long.
+  const size_t points = run.result.timeline.points.size();
+  EXPECT_GE(points, 4u);
+  EXPECT_EQ(r["timeline"]["offsets"].size(), points);
+  EXPECT_EQ(r["timeline"]["operations"][0]["p99"].size(), points);
+  EXPECT_TRUE(r["timeline"]["error_codes"].contains("UNAVAILABLE"));
+  for (const char* section : {"SLO gates", "Operations", "Errors by status code", "Load generator",
+                              "Charts", "FAIL", "127.0.0.1"}) {
+    EXPECT_NE(html.find(section), std::string::npos) << section;
+  }
+}
+
+}  // namespace
+}  // namespace aurigraph::loadgen
