@@ -103,7 +103,7 @@ MetricComparison CompareMetric(std::string metric, std::string unit, bool higher
   if (!grew && m.change >= -threshold) return m;  // kSame
   const bool intervals_apart = !m.has_sampling_interval || m.candidate_low > m.baseline_high ||
                                m.candidate_high < m.baseline_low;
-  const bool significant = m.noise_aware ? m.p_value < options.alpha : intervals_apart;
+  const bool significant = m.noise_aware ? m.p_value <= options.alpha : intervals_apart;
   const bool worse = grew == higher_is_worse;
   m.verdict = !significant ? Verdict::kNoise : worse ? Verdict::kRegression : Verdict::kImprovement;
   return m;

@@ -99,7 +99,7 @@ std::string RenderCompareHtml(const Comparison& c) {
       HtmlEscape(absl::StrJoin(c.candidate_sources, ", ")), "</dd></dl>",
       "<p class=\"note\">Each metric compares the median over runs. With at least 3 runs per "
       "side a change beyond its threshold counts only when a one-sided Mann-Whitney test over "
-      "the runs gives p &lt; ",
+      "the runs gives p &lt;= ",
       c.options.alpha,
       "; with fewer, a latency percentile counts only when the two sides' 95% sampling "
       "intervals do not overlap. Otherwise the change is reported as within noise. A single "

@@ -103,6 +103,58 @@ grep -q "gate FAIL  p50 < 1us: p50 = .*, limit < 1us" "$WORK/out" || { echo "FAI
 check "quickstart scenario (shortened)" 0 "" "$LOADGEN" run "$SCENARIOS/quickstart.yaml" --target "$ADDR" \
   --out "$WORK/qs" --set duration=3s --set warmup=1s
 
+# Reports and comparisons from saved results.
+check "loadgen report --help" 0 "" "$LOADGEN" report --help
+check "loadgen compare --help" 0 "" "$LOADGEN" compare --help
+check "report of a run" 0 "" "$LOADGEN" report "$WORK/pass/result.json" --out "$WORK/report"
+for file in report.html summary.md junit.xml; do
+  [[ -s $WORK/report/$file ]] || { echo "FAIL report did not write $file"; failed=$((failed + 1)); }
+done
+grep -q '<testcase classname="[^"]*" name="p99 &lt; 1s \[all operations\]"' "$WORK/report/junit.xml" ||
+  { echo "FAIL junit.xml lacks the gate test case"; failed=$((failed + 1)); }
+head -c 2000 "$WORK/pass/result.json" >"$WORK/truncated.json"
+echo '{"hello": "world"}' >"$WORK/other.json"
+sed 's/"schema_version": 3/"schema_version": 9/' "$WORK/pass/result.json" >"$WORK/future.json"
+check "report: missing file" 2 "absent.json: cannot read result file" "$LOADGEN" report "$WORK/absent.json"
+check "report: truncated file" 2 "truncated.json: not valid JSON (truncated or corrupt result file)" \
+  "$LOADGEN" report "$WORK/truncated.json" --out "$WORK/r2"
+check "report: not a result" 2 "other.json: not an aurigraph-loadgen result" \
+  "$LOADGEN" report "$WORK/other.json" --out "$WORK/r2"
+check "report: newer schema" 2 "future.json: unsupported schema_version 9" \
+  "$LOADGEN" report "$WORK/future.json" --out "$WORK/r2"
+check "report: no input" 2 "report: missing RESULT.json" "$LOADGEN" report
+
+# A candidate against a slower server: the same scenario, 5 ms more latency.
+"$REFSERVER" --listen 127.0.0.1:0 --latency fixed:5ms >"$WORK/slow.out" 2>&1 &
+SLOW_PID=$!
+for _ in $(seq 50); do grep -q "listening on" "$WORK/slow.out" && break; sleep 0.1; done
+SLOW=$(awk '/^listening on /{print $3}' "$WORK/slow.out")
+check "slow run" 0 "" "$LOADGEN" run "$WORK/ok.yaml" --target "$SLOW" --out "$WORK/slow"
+kill "$SLOW_PID"; wait "$SLOW_PID" 2>/dev/null
+check "compare: same run" 0 "" "$LOADGEN" compare "$WORK/pass/result.json" "$WORK/pass/result.json" \
+  --out "$WORK/cmp-same"
+check "compare: slower candidate" 1 "" "$LOADGEN" compare "$WORK/pass/result.json" \
+  "$WORK/slow/result.json" --out "$WORK/cmp-slow"
+grep -q "^## REGRESSION" "$WORK/out" && grep -q "| p50 | .* | \*\*regression\*\* |" "$WORK/out" ||
+  { echo "FAIL compare did not report the regression"; cat "$WORK/out"; failed=$((failed + 1)); }
+[[ -s $WORK/cmp-slow/compare.html && -s $WORK/cmp-slow/compare.md ]] ||
+  { echo "FAIL compare did not write its files"; failed=$((failed + 1)); }
+# Repeated runs as directories: three of each side (copies: identical within a side).
+mkdir -p "$WORK/base" "$WORK/cand"
+for i in 1 2 3; do
+  cp "$WORK/pass/result.json" "$WORK/base/run$i.json"
+  cp "$WORK/slow/result.json" "$WORK/cand/run$i.json"
+done
+check "compare: directories of runs" 1 "" "$LOADGEN" compare "$WORK/base" "$WORK/cand" --out "$WORK/cmp-dirs"
+grep -q "Mann-Whitney p = 0.05 (3 vs 3 runs)" "$WORK/out" ||
+  { echo "FAIL compare of repeated runs lacks the test"; cat "$WORK/out"; failed=$((failed + 1)); }
+check "compare: one side only" 2 "compare: expected BASELINE and CANDIDATE" \
+  "$LOADGEN" compare "$WORK/pass/result.json"
+check "compare: bad threshold" 2 "--threshold 'p98=1%': unknown metric" \
+  "$LOADGEN" compare "$WORK/pass/result.json" "$WORK/slow/result.json" --threshold p98=1%
+check "compare: corrupt candidate" 2 "truncated.json: not valid JSON" \
+  "$LOADGEN" compare "$WORK/pass/result.json" "$WORK/truncated.json"
+
 # Every bundled scenario is valid and runs (shortened); gates may pass or fail here.
 for scenario in "$SCENARIOS"/*.yaml; do
   "$LOADGEN" run "$scenario" --target "$ADDR" --out "$WORK/all" --set duration=1s --set warmup=0s \

@@ -55,6 +55,25 @@ TEST(LoadgenIntegration, MixedRunCountsMatchTheServersOwnCounts) {
   EXPECT_NEAR(result->total.achieved_rate, 1000, 20);
   EXPECT_TRUE(result->generator.kept_up) << result->generator.verdict;
   ASSERT_EQ(result->gates.size(), 1u);
+  // The timeline: 1 s intervals, and (without warm-up) every completion in one of them.
+  const auto& timeline = result->timeline;
+  EXPECT_EQ(timeline.interval_seconds, 1);
+  ASSERT_GE(timeline.points.size(), 3u);
+  ASSERT_LE(timeline.points.size(), 4u);
+  int64_t sent = 0;
+  for (size_t op = 0; op < ops.size(); ++op) {
+    int64_t count = 0, errors = 0;
+    for (const auto& point : timeline.points) {
+      ASSERT_EQ(point.operations.size(), ops.size());
+      count += point.operations[op].count;
+      errors += point.operations[op].errors;
+    }
+    EXPECT_EQ(count, ops[op].requests) << ops[op].name;
+    EXPECT_EQ(errors, ops[op].errors()) << ops[op].name;
+  }
+  for (const auto& point : timeline.points) sent += point.sent;
+  EXPECT_EQ(sent, 3000);
+  EXPECT_NEAR(static_cast<double>(timeline.points[1].sent), 1000, 2);
 }
 
 // Accuracy (1): with a fixed injected latency L, the measured p50 lies in [L, L + 1 ms].
@@ -102,6 +121,15 @@ operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
   EXPECT_GE(total.uncorrected->Max(), 100'000);
   EXPECT_GT(result->generator.delayed_by_in_flight_bound, 300);
   EXPECT_TRUE(result->generator.kept_up) << result->generator.verdict;
+  // Over time: the stalls stand out in their own intervals, the rest is quiet.
+  int stalled = 0, quiet = 0;
+  for (const auto& point : result->timeline.points) {
+    if (point.operations[0].count == 0) continue;
+    if (point.operations[0].p99 >= 100'000) ++stalled;
+    if (point.operations[0].p99 < 20'000) ++quiet;
+  }
+  EXPECT_GE(stalled, 1);
+  EXPECT_GE(quiet, 1);
 }
 
 TEST(LoadgenIntegration, InjectedErrorsAreCountedByCodeAndFailTheGate) {

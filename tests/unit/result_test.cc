@@ -42,6 +42,29 @@ RunResult Sample() {
   r.generator.sent = 500;
   r.gates.push_back(
       GateResult{"p99 < 20ms", "", "p99", "us", 4950, 20000, true, "p99 = 4.95ms, limit < 20ms"});
+  r.timeline.interval_seconds = 1;
+  for (int i = 0; i < 5; ++i) {
+    TimelinePoint point;
+    point.offset_seconds = i;
+    point.seconds = 1;
+    point.warmup = i == 0;
+    point.sent = 100;
+    point.schedule_lag_p99_us = 40 + i;
+    point.schedule_lag_max_us = 90 + i;
+    TimelineOperation o;
+    o.count = 100;
+    o.errors = i == 3 ? 2 : 0;
+    o.codes = {{"OK", 100 - o.errors}};
+    if (o.errors > 0) o.codes["UNAVAILABLE"] = o.errors;
+    o.timed = 100;
+    o.p50 = 2500;
+    o.p90 = 4500;
+    o.p99 = 4950;
+    o.p99_9 = 5003;
+    o.max = 5003;
+    point.operations.push_back(o);
+    r.timeline.points.push_back(point);
+  }
   return r;
 }
 
@@ -69,6 +92,37 @@ TEST(RunResult, RoundTripsThroughJson) {
   auto read = ResultFromJson(ResultToJson(original), "r.json");
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(ResultToJson(*read), ResultToJson(original));
+}
+
+TEST(RunResult, TimelineRoundTripsAndIsChecked) {
+  const RunResult original = Sample();
+  const auto j = nlohmann::json::parse(ResultToJson(original));
+  EXPECT_EQ(j["timeline"]["interval_seconds"], 1);
+  EXPECT_EQ(j["timeline"]["points"].size(), 5u);
+  EXPECT_EQ(j["timeline"]["points"][3]["operations"][0]["codes"]["UNAVAILABLE"], 2);
+  auto read = ResultFromJson(j.dump(), "r.json");
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->timeline.points.size(), 5u);
+  EXPECT_TRUE(read->timeline.points[0].warmup);
+  EXPECT_EQ(read->timeline.points[4].schedule_lag_max_us, 94);
+  EXPECT_EQ(read->timeline.points[3].operations[0].errors, 2);
+  // A point whose operations do not line up with the result's is corrupt.
+  auto broken = j;
+  broken["timeline"]["points"][2]["operations"].push_back(
+      broken["timeline"]["points"][2]["operations"][0]);
+  EXPECT_EQ(ResultFromJson(broken.dump(), "r.json").status().message(),
+            "r.json: timeline.points[2] has 2 operations, the result has 1");
+}
+
+TEST(RunResult, SchemaVersion2WithoutATimelineIsStillRead) {
+  auto j = nlohmann::json::parse(ResultToJson(Sample()));
+  j["schema_version"] = 2;
+  j.erase("timeline");
+  auto read = ResultFromJson(j.dump(), "old.json");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->schema_version, 2);
+  EXPECT_TRUE(read->timeline.points.empty());
+  EXPECT_EQ(read->operations[0].requests, 500);
 }
 
 TEST(RunResult, CorruptOrForeignFilesAreRejectedByName) {

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Opens generated reports in headless Chromium (Debian's package) and checks
+# what the browser actually rendered: no script errors, every chart drawn with
+# its expected series, and a screenshot of the page.
+set -euo pipefail
+LOADGEN=$1
+GOLDEN=$2
+CHROMIUM=${CHROMIUM:-chromium}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+command -v "$CHROMIUM" >/dev/null || { echo "FAIL $CHROMIUM not installed (scripts/setup installs it)"; exit 1; }
+
+"$LOADGEN" report "$GOLDEN/degraded.result.json" --out "$WORK/report" >/dev/null
+"$LOADGEN" compare "$GOLDEN/quickstart.result.json" "$GOLDEN/degraded.result.json" \
+  --out "$WORK/compare" >/dev/null || [[ $? -eq 1 ]]
+
+browse() {  # page, output prefix
+  timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --hide-scrollbars \
+    --user-data-dir="$WORK/profile" --window-size=1200,2400 --dump-dom "file://$1" \
+    >"$2.dom" 2>"$2.log"
+  timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --hide-scrollbars \
+    --user-data-dir="$WORK/profile" --window-size=1200,2400 --screenshot="$2.png" "file://$1" \
+    >>"$2.log" 2>&1
+}
+browse "$WORK/report/report.html" "$WORK/report"
+browse "$WORK/compare/compare.html" "$WORK/compare"
+
+python3 - "$WORK" <<'PY'
+import sys
+from html.parser import HTMLParser
+
+class Charts(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.root = {}
+        self.charts = {}  # id -> list of (series name, points, path d)
+        self.current = None
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "html":
+            self.root = a
+        if tag == "svg" and "chart" in a.get("class", "").split():
+            self.current = a["id"]
+            self.charts[self.current] = []
+        if tag == "path" and "series" in a.get("class", "").split() and self.current:
+            self.charts[self.current].append((a.get("data-series"), int(a.get("data-points", 0)), a.get("d", "")))
+    def handle_endtag(self, tag):
+        if tag == "svg":
+            self.current = None
+
+def load(path):
+    parser = Charts()
+    parser.feed(open(path).read())
+    assert "data-script-error" not in parser.root, f"{path}: script error: {parser.root['data-script-error']}"
+    assert "data-rendered" in parser.root, f"{path}: the chart script did not finish"
+    assert int(parser.root["data-rendered"]) == len(parser.charts), parser.root
+    return parser.charts
+
+def names(series):
+    return {name for name, points, d in series if points >= 2 and d.startswith("M") and "L" in d}
+
+work = sys.argv[1]
+charts = load(f"{work}/report.dom")
+expected = {
+    "run0-spectrum": {"submit_approval", "health"},
+    "run0-omission": {"submit_approval corrected", "submit_approval uncorrected", "health corrected", "health uncorrected"},
+    "run0-p99-time": {"submit_approval", "health"},
+    "run0-p50-time": {"submit_approval", "health"},
+    "run0-throughput": {"submit_approval", "health", "target (all unary)", "sent (all unary)"},
+    "run0-errors": {"UNAVAILABLE"},
+    "run0-lag": {"p99", "max"},
+}
+assert set(charts) == set(expected), f"charts drawn: {sorted(charts)}"
+for chart, want in expected.items():
+    got = names(charts[chart])
+    assert want <= got, f"{chart}: expected series {sorted(want)}, drawn {sorted(got)}"
+print(f"ok   report.html: {len(charts)} charts with their series, no script errors")
+
+charts = load(f"{work}/compare.dom")
+assert len(charts) == 3, sorted(charts)
+got = names(charts["compare-0"])
+assert {"baseline (all runs)", "candidate (all runs)"} <= got, got
+print("ok   compare.html: spectra overlaid per operation")
+PY
+
+for shot in report compare; do
+  size=$(stat -c %s "$WORK/$shot.png" 2>/dev/null || echo 0)
+  [[ $size -gt 20000 ]] || { echo "FAIL $shot screenshot missing or blank ($size bytes)"; cat "$WORK/$shot.log"; exit 1; }
+  echo "ok   $shot.png screenshot ($size bytes)"
+done
