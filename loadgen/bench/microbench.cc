@@ -1,6 +1,7 @@
 // Per-operation cost of the generator's hot paths, tracked from the start:
-// histogram record, merge and encoding, recording a completion, next arrival
-// time, and building a request from its template.
+// histogram record, merge and encoding, recording a completion (with and
+// without the run's timeline), next arrival time, and building a request from
+// its template.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -9,6 +10,7 @@
 #include "loadgen/histogram/histogram.h"
 #include "loadgen/histogram/histogram_codec.h"
 #include "loadgen/payload/request_template.h"
+#include "loadgen/recorder/interval_timeline.h"
 #include "loadgen/recorder/operation_stats.h"
 #include "loadgen/schedule/arrival_schedule.h"
 
@@ -38,6 +40,26 @@ void BM_RecordCompletion(benchmark::State& state) {
   benchmark::DoNotOptimize(stats.completed());
 }
 BENCHMARK(BM_RecordCompletion);
+
+// What the timeline adds to each completion: the interval check and its record.
+// One request every microsecond, 1 s intervals: a roll-over (merge, reset) every
+// million requests, as in a run at 1M requests/s.
+void BM_RecordCompletionWithTimeline(benchmark::State& state) {
+  OperationStats stats;
+  IntervalTimeline timeline(0, 1'000'000'000, 1, 1);
+  IntervalRecorder intervals(timeline, 0, {0});
+  int64_t t = 0;
+  for (auto _ : state) {
+    const int64_t done = t + 250'000 + (t & 0xffff);
+    stats.RecordCompletion(t, t + 1'000, done, 0);
+    intervals.AdvanceTo(done);
+    intervals.operation(0).Record(NanosToMicros(done - t), 0);
+    t += 1'000;
+    if ((t & 0x3fffffff) == 0) benchmark::DoNotOptimize(timeline.TakeCompleted());
+  }
+  benchmark::DoNotOptimize(stats.completed());
+}
+BENCHMARK(BM_RecordCompletionWithTimeline);
 
 void BM_HistogramMerge(benchmark::State& state) {
   Histogram a = MakeLatencyHistogram(), b = MakeLatencyHistogram();

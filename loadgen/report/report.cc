@@ -163,6 +163,12 @@ std::string OperationsHtml(const RunResult& r) {
   return out;
 }
 
+std::string StreamP99(const StreamResult& s, const char* histogram) {
+  const auto it = s.histograms.find(histogram);
+  if (it == s.histograms.end() || it->second->TotalCount() == 0) return "-";
+  return Micros(it->second->ValueAtPercentile(99));
+}
+
 std::string StreamsHtml(const RunResult& r) {
   std::string rows;
   for (const OperationResult& op : r.operations) {
@@ -174,15 +180,17 @@ std::string StreamsHtml(const RunResult& r) {
         Cell(Grouped(s.streams_failed)), Cell(Grouped(s.streams_ended_early)),
         Cell(absl::StrCat(Grouped(s.min_open_streams), " / ", Grouped(s.max_open_streams))),
         Cell(Grouped(s.sent_rate)), Cell(Grouped(s.received_rate)),
-        Cell(Grouped(s.unmatched_replies)), "</tr>");
+        Cell(Grouped(s.unmatched_replies)), Cell(StreamP99(s, "first_message")),
+        Cell(s.phase_name.empty() ? "-" : absl::StrCat(s.phase_name, " ", StreamP99(s, "phase"))),
+        "</tr>");
   }
   if (rows.empty()) return "";
-  return absl::StrCat(
-      "<h3>Streams</h3><table class=\"streams\">",
-      Header({"operation", "target open", "opened", "completed", "failed", "ended early",
-              "open (min / max)", "sent /s", "received /s", "unmatched replies"},
-             1),
-      rows, "</table>");
+  return absl::StrCat("<h3>Streams</h3><table class=\"streams\">",
+                      Header({"operation", "target open", "opened", "completed", "failed",
+                              "ended early", "open (min / max)", "sent /s", "received /s",
+                              "unmatched replies", "first message p99", "phase p99"},
+                             1),
+                      rows, "</table>");
 }
 
 std::string GeneratorHtml(const RunResult& r) {
