@@ -50,7 +50,9 @@ int main(int argc, char** argv) {
       "events a server-stream subscriber may have queued; beyond it the subscriber is cut off "
       "with RESOURCE_EXHAUSTED")(
       "reply-window", po::value<int64_t>()->default_value(256),
-      "bidi streams: replies waiting to be written before the server stops reading requests");
+      "bidi streams: replies waiting to be written before the server stops reading requests")(
+      "metrics-listen", po::value<std::string>(),
+      "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks a free port)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -98,6 +100,8 @@ int main(int argc, char** argv) {
   server_options.stream_queue_bound = static_cast<size_t>(vm["stream-queue"].as<int64_t>());
   if (vm["reply-window"].as<int64_t>() < 1) return Fail("--reply-window must be >= 1");
   server_options.reply_window = static_cast<size_t>(vm["reply-window"].as<int64_t>());
+  if (vm.count("metrics-listen"))
+    server_options.metrics_listen = vm["metrics-listen"].as<std::string>();
 
   // Signals are waited for on a thread of our own, so shutdown runs outside a signal handler.
   sigset_t signals;
@@ -112,6 +116,11 @@ int main(int argc, char** argv) {
     return 3;
   }
   std::cout << "listening on " << (*server)->address() << std::endl;
+  if ((*server)->metrics_port() != 0) {
+    const std::string& metrics = server_options.metrics_listen;
+    std::cout << "metrics on http://" << metrics.substr(0, metrics.rfind(':')) << ":"
+              << (*server)->metrics_port() << "/metrics" << std::endl;
+  }
 
   std::thread waiter([&] {
     int signal = 0;

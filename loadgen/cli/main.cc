@@ -1,7 +1,10 @@
 // aurigraph-loadgen: runs load scenarios against gRPC targets.
 // Exit codes: 0 every gate passed; 1 a gate failed (or the generator could not
 // keep up); 2 invalid input or usage; 3 the run could not be carried out.
+#include <unistd.h>
+
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -13,8 +16,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/host/host.h"
+#include "common/metrics/process_metrics.h"
+#include "common/units/units.h"
 #include "common/version/version.h"
 #include "loadgen/compare/compare.h"
+#include "loadgen/metrics/metrics_export.h"
+#include "loadgen/metrics/run_metrics.h"
 #include "loadgen/report/compare_report.h"
 #include "loadgen/report/report.h"
 #include "loadgen/result/run_result.h"
@@ -113,7 +121,15 @@ int RunCommand(const std::vector<std::string>& args) {
       "target", po::value<std::string>(), "HOST:PORT to load (overrides the scenario's target)")(
       "out", po::value<std::string>()->default_value("results"), "directory for result.json")(
       "set", po::value<std::vector<std::string>>()->composing(),
-      "override a scenario key, e.g. --set duration=5s --set load.rate=500 (repeatable)");
+      "override a scenario key, e.g. --set duration=5s --set load.rate=500 (repeatable)")(
+      "metrics-listen", po::value<std::string>(),
+      "serve Prometheus metrics at http://HOST:PORT/metrics during the run (port 0: any)")(
+      "push-gateway", po::value<std::string>(),
+      "push metrics to a Prometheus Pushgateway (http://HOST:PORT) periodically and at the end")(
+      "push-job", po::value<std::string>()->default_value("aurigraph-loadgen"),
+      "Pushgateway job label")("push-instance", po::value<std::string>(),
+                               "Pushgateway instance label (default: the host name)")(
+      "push-interval", po::value<std::string>()->default_value("5s"), "time between pushes");
   po::options_description hidden;
   hidden.add_options()("scenario", po::value<std::string>());
   po::positional_options_description positional;
@@ -129,12 +145,56 @@ int RunCommand(const std::vector<std::string>& args) {
   const std::string out_dir = vm["out"].as<std::string>();
   if (auto failed = PrepareOutputDirectory(out_dir)) return *failed;
 
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
   RunOptions run_options;
   run_options.target = vm.count("target") ? vm["target"].as<std::string>() : "";
   run_options.stop = &g_stop;
+
+  // Metrics are fed from the run's timeline, interval by interval.
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto process = std::make_shared<aurigraph::metrics::ProcessMetrics>();
+  RunMetricsInfo info{
+      scenario->name, run_options.target.empty() ? scenario->target : run_options.target,
+      aurigraph::kVersion,
+      scenario->has_load && scenario->model == LoadModel::kOpenLoop ? scenario->rate : 0,
+      static_cast<double>(scenario->duration_nanos) / 1e9};
+  RunMetrics run_metrics(*registry, info);
+  std::unique_ptr<MetricsEndpoint> endpoint;
+  std::unique_ptr<MetricsPusher> pusher;
+  if (vm.count("metrics-listen")) {
+    auto started = MetricsEndpoint::Start(vm["metrics-listen"].as<std::string>(), registry);
+    if (!started.ok()) return Fail(kExitCannotRun, std::string(started.status().message()));
+    endpoint = *std::move(started);
+    endpoint->Add(process);
+    std::cout << "metrics: http://"
+              << vm["metrics-listen"].as<std::string>().substr(
+                     0, vm["metrics-listen"].as<std::string>().rfind(':'))
+              << ":" << endpoint->port() << "/metrics" << std::endl;
+  }
+  if (vm.count("push-gateway")) {
+    auto interval = aurigraph::ParseDuration(vm["push-interval"].as<std::string>());
+    if (!interval.ok() || *interval < 100'000'000) {
+      return Fail(kExitUsage, "--push-interval: expected a duration of at least 100ms");
+    }
+    auto created = MetricsPusher::Create(
+        vm["push-gateway"].as<std::string>(), vm["push-job"].as<std::string>(),
+        vm.count("push-instance") ? vm["push-instance"].as<std::string>() : aurigraph::HostName());
+    if (!created.ok()) return Fail(kExitUsage, std::string(created.status().message()));
+    pusher = *std::move(created);
+    pusher->Add(registry);
+    pusher->Add(process);
+    pusher->StartPeriodic(std::chrono::milliseconds(*interval / 1'000'000));
+  }
+  if (endpoint || pusher) run_options.interval_observer = &run_metrics;
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
   auto result = RunScenario(*scenario, run_options);
+  if (pusher) {
+    // A failed push loses nothing: the result is still written below.
+    if (auto pushed = pusher->Finish(); !pushed.ok()) {
+      std::cerr << "aurigraph-loadgen: warning: " << pushed.message() << "\n";
+    }
+  }
   if (!result.ok()) {
     const auto code = result.status().code();
     const bool bad_input =

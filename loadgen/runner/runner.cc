@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/host/host.h"
 #include "common/units/units.h"
 #include "common/version/version.h"
 #include "loadgen/catalog/catalog.h"
@@ -110,12 +111,6 @@ absl::StatusOr<PreparedOperation> PrepareOperation(const Scenario& scenario, siz
 // Splits `total` into `parts` shares that differ by at most one.
 int64_t Share(int64_t total, int parts, int index) {
   return total / parts + (index < total % parts ? 1 : 0);
-}
-
-std::string HostName() {
-  char name[256] = {};
-  gethostname(name, sizeof name - 1);
-  return name;
 }
 
 std::string RandomRunId() {
@@ -256,8 +251,9 @@ TimelinePoint SummarizeInterval(const IntervalSlice& slice, const IntervalTimeli
 // only their figures, so interval histograms never pile up over a long run.
 class TimelineCollector {
  public:
-  TimelineCollector(IntervalTimeline& timeline, const Clock& clock, int64_t measured_start_nanos)
-      : timeline_(timeline), measured_start_nanos_(measured_start_nanos) {
+  TimelineCollector(IntervalTimeline& timeline, const Clock& clock, int64_t measured_start_nanos,
+                    IntervalObserver* observer)
+      : timeline_(timeline), measured_start_nanos_(measured_start_nanos), observer_(observer) {
     thread_ = std::thread([this, &clock] {
       std::unique_lock<std::mutex> lock(mu_);
       while (!done_) {
@@ -284,11 +280,13 @@ class TimelineCollector {
   void Summarize(int64_t end_index, int64_t run_end_nanos) {
     for (const IntervalSlice& slice : timeline_.TakeCompleted(end_index)) {
       points_.push_back(SummarizeInterval(slice, timeline_, run_end_nanos, measured_start_nanos_));
+      if (observer_ != nullptr) observer_->OnInterval(slice, points_.back().seconds);
     }
   }
 
   IntervalTimeline& timeline_;
   const int64_t measured_start_nanos_;
+  IntervalObserver* const observer_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
@@ -458,13 +456,22 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     }
   }
 
+  if (options.interval_observer != nullptr) {
+    std::vector<IntervalOperationInfo> infos;
+    for (const OperationSpec& op : scenario.operations) {
+      infos.push_back(IntervalOperationInfo{op.name, op.rpc, false});
+    }
+    for (const PreparedOperation& op : streaming) infos[op.index].streaming = true;
+    options.interval_observer->OnRunStart(infos);
+  }
   RunResult result;
   // A worker that will not run contributes nothing to the timeline.
   for (int w = 0; w < workers; ++w) {
     if (!parts[w].worker) timeline.Finish(2 * w);
     if (!parts[w].stream_worker) timeline.Finish(2 * w + 1);
   }
-  TimelineCollector collector(timeline, clock, start + scenario.warmup_nanos);
+  TimelineCollector collector(timeline, clock, start + scenario.warmup_nanos,
+                              options.interval_observer);
   std::vector<std::thread> threads;
   for (WorkerParts& p : parts) {
     if (p.worker) threads.emplace_back([&p, &options] { p.worker->Run(options.stop); });

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock/clock.h"
+#include "loadgen/recorder/interval_timeline.h"
 #include "loadgen/result/run_result.h"
 #include "loadgen/scenario/scenario.h"
 
@@ -20,6 +21,8 @@ struct RunOptions {
   const Clock* clock = &SteadyClock::Instance();
   // Set to stop sending early; in-flight requests still drain.
   const std::atomic<bool>* stop = nullptr;
+  // Told of each interval of the timeline as the run goes (e.g. metrics); may be null.
+  IntervalObserver* interval_observer = nullptr;
 };
 
 absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions& options);

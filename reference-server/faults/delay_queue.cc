@@ -48,4 +48,9 @@ void DelayQueue::Loop() {
   }
 }
 
+size_t DelayQueue::held() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return pending_.size();
+}
+
 }  // namespace aurigraph::refserver

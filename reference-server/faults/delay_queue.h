@@ -23,6 +23,8 @@ class DelayQueue {
   ~DelayQueue();
 
   void Schedule(int64_t release_at_nanos, std::function<void()> task);
+  // Responses held now.
+  size_t held() const;
 
  private:
   struct Held {
@@ -34,7 +36,7 @@ class DelayQueue {
   void Loop();
 
   const Clock& clock_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::priority_queue<Held, std::vector<Held>, std::greater<>> pending_;
   uint64_t sequence_ = 0;

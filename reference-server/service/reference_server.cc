@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
 
 #include <condition_variable>
 #include <fstream>
@@ -12,8 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "aurigraph/approval/v1/approval.grpc.pb.h"
 #include "aurigraph/transaction/v1/transaction.grpc.pb.h"
+#include "common/metrics/process_metrics.h"
 #include "common/version/version.h"
 #include "reference-server/faults/delay_queue.h"
+#include "reference-server/metrics/domain_metrics.h"
+#include "reference-server/metrics/grpc_server_metrics.h"
 #include "reference-server/streams/event_stream.h"
 #include "reference-server/streams/reply_stream.h"
 
@@ -383,6 +388,12 @@ struct ReferenceServer::Impl {
   Responder responder;
   ApprovalServiceImpl approval_service;
   TransactionServiceImpl transaction_service;
+  // Metrics (with metrics_listen): the exposer holds its collectables weakly.
+  std::shared_ptr<prometheus::Registry> registry;
+  std::shared_ptr<DomainMetrics> domain_metrics;
+  std::shared_ptr<metrics::ProcessMetrics> process_metrics;
+  std::unique_ptr<GrpcServerMetrics> grpc_metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
   std::string host;
   int port = 0;
@@ -404,6 +415,25 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  if (!options.metrics_listen.empty()) {
+    try {  // civetweb reports a port it cannot bind by throwing
+      impl->exposer = std::make_unique<prometheus::Exposer>(options.metrics_listen, 1);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat("--metrics-listen ", options.metrics_listen,
+                                                 ": cannot listen (", e.what(), ")"));
+    }
+    impl->registry = std::make_shared<prometheus::Registry>();
+    impl->grpc_metrics = std::make_unique<GrpcServerMetrics>(*impl->registry);
+    impl->domain_metrics = std::make_shared<DomainMetrics>(
+        impl->approval_store, impl->transaction_store, impl->stream_counters, impl->delayed);
+    impl->process_metrics = std::make_shared<metrics::ProcessMetrics>();
+    impl->exposer->RegisterCollectable(impl->registry);
+    impl->exposer->RegisterCollectable(impl->domain_metrics);
+    impl->exposer->RegisterCollectable(impl->process_metrics);
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(impl->grpc_metrics->InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &impl->port);
   builder.RegisterService(&impl->approval_service);
   builder.RegisterService(&impl->transaction_service);
@@ -435,6 +465,11 @@ ReferenceServer::~ReferenceServer() { Shutdown(); }
 
 std::string ReferenceServer::address() const { return absl::StrCat(impl_->host, ":", impl_->port); }
 int ReferenceServer::port() const { return impl_->port; }
+int ReferenceServer::metrics_port() const {
+  if (!impl_->exposer) return 0;
+  const auto ports = impl_->exposer->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
 
 void ReferenceServer::Shutdown(int64_t grace_nanos) {
   {

@@ -34,6 +34,9 @@ struct ServerOptions {
   size_t reply_window = 256;
   // StreamPendingApprovals: at most this many pending approvals in its snapshot.
   size_t pending_snapshot_limit = 10'000;
+  // Serve Prometheus metrics at http://HOST:PORT/metrics (gRPC server, domain
+  // and process metrics); empty = none. Port 0 picks a free port.
+  std::string metrics_listen;
   const Clock* monotonic_clock = &SteadyClock::Instance();  // fault timing
   const Clock* wall_clock = &WallClock::Instance();         // timestamps, deadlines
 };
@@ -52,6 +55,7 @@ class ReferenceServer {
 
   std::string address() const;  // "HOST:PORT" with the bound port
   int port() const;
+  int metrics_port() const;  // 0 without metrics_listen
   // Stops accepting calls, finishes in-flight ones (up to `grace_nanos`), stops background work.
   void Shutdown(int64_t grace_nanos = 2'000'000'000);
   void Wait();

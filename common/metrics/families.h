@@ -1,0 +1,20 @@
+// Builds Prometheus metric families for collectors that compute their values
+// at scrape time (process statistics, counters kept elsewhere), so nothing is
+// updated on a request path just to be exported.
+#pragma once
+
+#include <prometheus/metric_family.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace aurigraph::metrics {
+
+using LabelPairs = std::vector<std::pair<std::string, std::string>>;
+
+// One family; add samples with AddSample.
+prometheus::MetricFamily Family(std::string name, std::string help, prometheus::MetricType type);
+void AddSample(prometheus::MetricFamily& family, double value, const LabelPairs& labels = {});
+
+}  // namespace aurigraph::metrics
