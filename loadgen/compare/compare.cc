@@ -103,10 +103,40 @@ MetricComparison CompareMetric(std::string metric, std::string unit, bool higher
   if (!grew && m.change >= -threshold) return m;  // kSame
   const bool intervals_apart = !m.has_sampling_interval || m.candidate_low > m.baseline_high ||
                                m.candidate_high < m.baseline_low;
-  const bool significant = m.noise_aware ? m.p_value <= options.alpha : intervals_apart;
+  // Noise-aware: provisional; AdjustForMultipleTests decides.
+  const bool significant =
+      m.noise_aware ? m.p_value <= options.alpha * (1 + 1e-9) : intervals_apart;
   const bool worse = grew == higher_is_worse;
   m.verdict = !significant ? Verdict::kNoise : worse ? Verdict::kRegression : Verdict::kImprovement;
   return m;
+}
+
+// Many metrics are tested at once, so a few would cross alpha by chance alone.
+// Benjamini-Hochberg over the noise-aware metrics that moved beyond their
+// threshold keeps the expected share of false calls among them at alpha.
+void AdjustForMultipleTests(Comparison& c) {
+  std::vector<MetricComparison*> moved;
+  for (OperationComparison& op : c.operations) {
+    for (MetricComparison& m : op.metrics) {
+      if (m.noise_aware && m.verdict != Verdict::kSame) moved.push_back(&m);
+    }
+  }
+  std::sort(moved.begin(), moved.end(), [](const MetricComparison* a, const MetricComparison* b) {
+    return a->p_value < b->p_value;
+  });
+  const double count = static_cast<double>(moved.size());
+  double running_min = 1;
+  for (size_t i = moved.size(); i-- > 0;) {
+    running_min = std::min(running_min, moved[i]->p_value * count / static_cast<double>(i + 1));
+    moved[i]->adjusted_p_value = running_min;
+  }
+  for (MetricComparison* m : moved) {
+    const bool worse = (m->change > 0) == m->higher_is_worse;
+    // The tolerance keeps an exact p of alpha (e.g. 1/20) from failing on rounding.
+    m->verdict = m->adjusted_p_value > c.options.alpha * (1 + 1e-9) ? Verdict::kNoise
+                 : worse                                            ? Verdict::kRegression
+                                                                    : Verdict::kImprovement;
+  }
 }
 
 std::shared_ptr<Histogram> MergeAll(const std::vector<std::shared_ptr<Histogram>>& runs) {
@@ -295,13 +325,11 @@ absl::StatusOr<Comparison> CompareRuns(const std::vector<RunResult>& baseline,
         const auto at = [&p](const OperationResult& op) {
           return static_cast<double>(op.corrected->ValueAtPercentile(p.percentile));
         };
-        const SamplingIntervals sampling{
-            PercentileInterval(*oc.baseline_latency, p.percentile),
-            PercentileInterval(*oc.candidate_latency, p.percentile)};
-        oc.metrics.push_back(CompareMetric(p.metric, "us", true, true,
-                                           options.relative_thresholds.at(p.metric),
-                                           values(base_ops, at), values(cand_ops, at), options,
-                                           &sampling));
+        const SamplingIntervals sampling{PercentileInterval(*oc.baseline_latency, p.percentile),
+                                         PercentileInterval(*oc.candidate_latency, p.percentile)};
+        oc.metrics.push_back(
+            CompareMetric(p.metric, "us", true, true, options.relative_thresholds.at(p.metric),
+                          values(base_ops, at), values(cand_ops, at), options, &sampling));
       }
     }
     oc.metrics.push_back(
@@ -313,6 +341,7 @@ absl::StatusOr<Comparison> CompareRuns(const std::vector<RunResult>& baseline,
                                        values(cand_ops, error_ratio), options));
     out.operations.push_back(std::move(oc));
   }
+  AdjustForMultipleTests(out);
   return out;
 }
 

@@ -1,9 +1,11 @@
 // Baseline-versus-candidate comparison of saved runs. Per operation and metric
 // (latency percentiles, throughput, error ratio) it reports the change of the
 // candidate's median over runs against the baseline's. With several runs per
-// side it separates a real shift from run-to-run noise: a change counts only
-// when a one-sided Mann-Whitney test over the runs is significant, and a
-// bootstrap confidence interval of the change is reported beside it. With fewer
+// side (3 or more) it separates a real shift from run-to-run noise: a change
+// beyond its threshold counts only when a one-sided Mann-Whitney test over the
+// runs is significant after a Benjamini-Hochberg adjustment across every metric
+// that moved (many metrics are tested at once), and a bootstrap confidence
+// interval of the change is reported beside it. With fewer
 // runs there is no estimate of run-to-run noise; a latency percentile then
 // counts only when the two runs' distribution-free 95% confidence intervals for
 // it (from the order statistics in each histogram) do not overlap, so a tail
@@ -27,7 +29,7 @@ struct CompareOptions {
   std::map<std::string, double> relative_thresholds = {
       {"p50", 0.05}, {"p90", 0.05}, {"p99", 0.05}, {"p99_9", 0.05}, {"rate", 0.05}};
   double error_ratio_threshold = 0.001;  // absolute increase (0.1 percentage points)
-  double alpha = 0.05;                   // significance, with at least 3 runs per side
+  double alpha = 0.05;  // false discovery rate among moved metrics, 3+ runs per side
   int bootstrap_resamples = 2000;
   uint64_t seed = 1;  // the bootstrap's; the verdict does not depend on it
 };
@@ -50,7 +52,8 @@ struct MetricComparison {
   // Relative change of the medians (absolute for error_ratio); + is larger.
   double change = 0;
   double change_low = 0, change_high = 0;  // 95% bootstrap interval (several runs per side)
-  double p_value = 1;                      // one-sided, that the candidate is worse
+  double p_value = 1;           // one-sided, in the direction the medians moved
+  double adjusted_p_value = 1;  // Benjamini-Hochberg, across the metrics that moved
   double threshold = 0;
   bool noise_aware = false;  // at least 3 runs per side
   // Latency percentiles with fewer runs: each side's 95% sampling interval (merged runs).

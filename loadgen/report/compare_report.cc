@@ -50,10 +50,14 @@ std::string Evidence(const MetricComparison& m) {
                         Value(m, m.baseline_high), " vs ", Value(m, m.candidate_low), " .. ",
                         Value(m, m.candidate_high));
   }
-  char p[32];
-  std::snprintf(p, sizeof p, "%.3g", m.p_value);
+  char p[64];
+  if (m.verdict == Verdict::kSame) {
+    std::snprintf(p, sizeof p, "p = %.3g", m.p_value);
+  } else {
+    std::snprintf(p, sizeof p, "p = %.3g, adjusted %.3g", m.p_value, m.adjusted_p_value);
+  }
   return absl::StrCat("95% CI ", ChangeText(m, m.change_low), " .. ", ChangeText(m, m.change_high),
-                      ", Mann-Whitney p = ", p, " (", m.baseline.size(), " vs ", m.candidate.size(),
+                      ", Mann-Whitney ", p, " (", m.baseline.size(), " vs ", m.candidate.size(),
                       " runs)");
 }
 
@@ -99,7 +103,7 @@ std::string RenderCompareHtml(const Comparison& c) {
       HtmlEscape(absl::StrJoin(c.candidate_sources, ", ")), "</dd></dl>",
       "<p class=\"note\">Each metric compares the median over runs. With at least 3 runs per "
       "side a change beyond its threshold counts only when a one-sided Mann-Whitney test over "
-      "the runs gives p &lt;= ",
+      "the runs, adjusted (Benjamini-Hochberg) across every metric that moved, gives p &lt;= ",
       c.options.alpha,
       "; with fewer, a latency percentile counts only when the two sides' 95% sampling "
       "intervals do not overlap. Otherwise the change is reported as within noise. A single "

@@ -146,7 +146,7 @@ for i in 1 2 3; do
   cp "$WORK/slow/result.json" "$WORK/cand/run$i.json"
 done
 check "compare: directories of runs" 1 "" "$LOADGEN" compare "$WORK/base" "$WORK/cand" --out "$WORK/cmp-dirs"
-grep -q "Mann-Whitney p = 0.05 (3 vs 3 runs)" "$WORK/out" ||
+grep -q "| p50 | .* | \*\*regression\*\* | .*Mann-Whitney p = 0.05, adjusted 0.05 (3 vs 3 runs) |" "$WORK/out" ||
   { echo "FAIL compare of repeated runs lacks the test"; cat "$WORK/out"; failed=$((failed + 1)); }
 check "compare: one side only" 2 "compare: expected BASELINE and CANDIDATE" \
   "$LOADGEN" compare "$WORK/pass/result.json"

@@ -107,6 +107,40 @@ TEST(Compare, AChangeBeyondTheThresholdButNotSignificantIsWithinNoise) {
   EXPECT_FALSE(c->regression());
 }
 
+TEST(Compare, ALoneSeparationAmongManyNoisyMovesIsWithinNoise) {
+  // Three operations, three runs a side. "a" happens to separate completely
+  // (+7%, p = 0.05 for each percentile); "b" and "c" move as much but their runs
+  // interleave. Tested together, a p of 0.05 is what chance alone gives now
+  // and then, and the Benjamini-Hochberg adjustment does not call it.
+  const auto side = [](const std::vector<std::vector<double>>& scales) {
+    std::vector<RunResult> runs;
+    for (size_t r = 0; r < scales[0].size(); ++r) {
+      RunResult run;
+      for (size_t op = 0; op < scales.size(); ++op) {
+        OperationResult o = SyntheticRun(100 * op + r, scales[op][r], 0).operations[0];
+        o.name = std::string(1, static_cast<char>('a' + op));
+        run.operations.push_back(o);
+      }
+      runs.push_back(run);
+    }
+    return runs;
+  };
+  auto c = CompareRuns(side({{1.0, 1.01, 0.99}, {1.0, 1.2, 0.9}, {1.0, 1.2, 0.9}}),
+                       side({{1.06, 1.07, 1.08}, {1.25, 0.95, 1.1}, {1.25, 0.95, 1.1}}),
+                       CompareOptions{});
+  ASSERT_TRUE(c.ok());
+  const MetricComparison& a_p50 = c->operations[0].metrics[0];
+  EXPECT_DOUBLE_EQ(a_p50.p_value, 0.05);
+  EXPECT_GT(a_p50.adjusted_p_value, 0.05);
+  EXPECT_EQ(a_p50.verdict, Verdict::kNoise);
+  EXPECT_FALSE(c->regression());
+  // With five runs a side the same shift, alone, is called.
+  c = CompareRuns(side({{1.0, 1.01, 0.99, 1.0, 1.02}}), side({{1.06, 1.07, 1.08, 1.07, 1.06}}),
+                  CompareOptions{});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->operations[0].metrics[0].verdict, Verdict::kRegression);
+}
+
 TEST(Compare, SingleRunsUseSamplingIntervalsForPercentiles) {
   // 500 samples: p99.9 rests on the slowest one or two values.
   auto c =
