@@ -189,7 +189,7 @@ int RunCommand(const std::vector<std::string>& args) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   auto result = RunScenario(*scenario, run_options);
-  if (pusher) {
+  if (pusher && result.ok()) {
     // A failed push loses nothing: the result is still written below.
     if (auto pushed = pusher->Finish(); !pushed.ok()) {
       std::cerr << "aurigraph-loadgen: warning: " << pushed.message() << "\n";
