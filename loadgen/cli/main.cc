@@ -12,6 +12,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -129,7 +130,9 @@ int RunCommand(const std::vector<std::string>& args) {
       "push-job", po::value<std::string>()->default_value("aurigraph-loadgen"),
       "Pushgateway job label")("push-instance", po::value<std::string>(),
                                "Pushgateway instance label (default: the host name)")(
-      "push-interval", po::value<std::string>()->default_value("5s"), "time between pushes");
+      "push-interval", po::value<std::string>()->default_value("5s"), "time between pushes")(
+      "metrics-linger", po::value<std::string>()->default_value("0s"),
+      "keep serving metrics this long after the run, so a last scrape sees the final values");
   po::options_description hidden;
   hidden.add_options()("scenario", po::value<std::string>());
   po::positional_options_description positional;
@@ -160,6 +163,11 @@ int RunCommand(const std::vector<std::string>& args) {
   RunMetrics run_metrics(*registry, info);
   std::unique_ptr<MetricsEndpoint> endpoint;
   std::unique_ptr<MetricsPusher> pusher;
+  const auto linger = aurigraph::ParseDuration(vm["metrics-linger"].as<std::string>());
+  if (!linger.ok() || *linger < 0) {
+    return Fail(kExitUsage, "--metrics-linger: expected a duration such as 5s");
+  }
+  const int64_t linger_nanos = *linger;
   if (vm.count("metrics-listen")) {
     auto started = MetricsEndpoint::Start(vm["metrics-listen"].as<std::string>(), registry);
     if (!started.ok()) return Fail(kExitCannotRun, std::string(started.status().message()));
@@ -207,6 +215,10 @@ int RunCommand(const std::vector<std::string>& args) {
     return Fail(kExitCannotRun, std::string(written.message()));
   }
   std::cout << "result: " << path << "\n";
+  if (endpoint) {
+    std::cout << std::flush;
+    std::this_thread::sleep_for(std::chrono::nanoseconds(linger_nanos));
+  }
   return result->passed() ? 0 : kExitGateFailed;
 }
 
