@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/units/units.h"
 
@@ -109,6 +110,39 @@ MetricComparison CompareMetric(std::string metric, std::string unit, bool higher
   const bool worse = grew == higher_is_worse;
   m.verdict = !significant ? Verdict::kNoise : worse ? Verdict::kRegression : Verdict::kImprovement;
   return m;
+}
+
+// Differences between the runs' set-ups, named so a reader can judge them.
+std::vector<std::string> ComparabilityNotes(const std::vector<RunResult>& baseline,
+                                            const std::vector<RunResult>& candidate) {
+  std::vector<std::string> notes;
+  const auto differ = [&](const char* what, auto get) {
+    std::vector<std::string> seen;
+    for (const auto* side : {&baseline, &candidate}) {
+      for (const RunResult& run : *side) {
+        const std::string value = get(run);
+        if (std::find(seen.begin(), seen.end(), value) == seen.end()) seen.push_back(value);
+      }
+    }
+    if (seen.size() > 1)
+      notes.push_back(absl::StrCat("runs differ in ", what, ": ", absl::StrJoin(seen, " / ")));
+  };
+  differ("scenario", [](const RunResult& r) { return r.scenario_name; });
+  differ("load", [](const RunResult& r) {
+    return r.load_model == "open" ? absl::StrCat("open loop at ", r.target_rate, "/s")
+                                  : r.load_model;
+  });
+  differ("tool version", [](const RunResult& r) { return r.tool_version; });
+  for (const auto* side : {&baseline, &candidate}) {
+    for (const RunResult& run : *side) {
+      if (!run.generator.kept_up) {
+        notes.push_back(
+            absl::StrCat("a run of ", run.scenario_name,
+                         " is invalid (the generator fell behind): ", run.generator.verdict));
+      }
+    }
+  }
+  return notes;
 }
 
 // Many metrics are tested at once, so a few would cross alpha by chance alone.
@@ -279,6 +313,7 @@ absl::StatusOr<Comparison> CompareRuns(const std::vector<RunResult>& baseline,
   }
   Comparison out;
   out.options = options;
+  out.notes = ComparabilityNotes(baseline, candidate);
   std::vector<std::string> names;
   for (const RunResult& run : baseline) {
     for (const OperationResult& op : run.operations) {

@@ -78,6 +78,8 @@ struct OperationComparison {
 struct Comparison {
   std::vector<std::string> baseline_sources;
   std::vector<std::string> candidate_sources;
+  // What makes the runs less comparable: different scenarios, loads or tool versions.
+  std::vector<std::string> notes;
   std::vector<OperationComparison> operations;
   CompareOptions options;
   bool regression() const;

@@ -109,6 +109,9 @@ std::string RenderCompareHtml(const Comparison& c) {
       "intervals do not overlap. Otherwise the change is reported as within noise. A single "
       "run per side says nothing about run-to-run noise: repeat runs for a verdict that "
       "does.</p>");
+  for (const std::string& note : c.notes) {
+    absl::StrAppend(&body, "<p class=\"fail\">Note: ", HtmlEscape(note), "</p>");
+  }
   ordered_json data = {{"kind", "compare"}, {"operations", ordered_json::array()}};
   for (size_t i = 0; i < c.operations.size(); ++i) {
     const OperationComparison& op = c.operations[i];
@@ -150,6 +153,9 @@ std::string RenderCompareMarkdown(const Comparison& c) {
       absl::StrCat("## ", c.regression() ? "REGRESSION" : "No regression",
                    ": candidate vs baseline\n\n", c.baseline_sources.size(), " baseline run(s), ",
                    c.candidate_sources.size(), " candidate run(s); medians over runs.\n\n");
+  for (const std::string& note : c.notes) {
+    absl::StrAppend(&out, "**Note:** ", MarkdownEscape(note), "\n\n");
+  }
   out +=
       "| operation | metric | baseline | candidate | change | threshold | verdict | evidence |\n";
   out += "|---|---|--:|--:|--:|--:|---|---|\n";
