@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/host/host.h"
@@ -22,8 +23,10 @@
 #include "common/units/units.h"
 #include "common/version/version.h"
 #include "loadgen/compare/compare.h"
+#include "loadgen/intervallog/interval_log.h"
 #include "loadgen/metrics/metrics_export.h"
 #include "loadgen/metrics/run_metrics.h"
+#include "loadgen/progress/progress.h"
 #include "loadgen/report/compare_report.h"
 #include "loadgen/report/report.h"
 #include "loadgen/result/run_result.h"
@@ -70,8 +73,15 @@ absl::StatusOr<std::vector<LoadedResult>> LoadResults(const std::string& spec) {
           found.push_back(entry.path().string());
         }
       }
-      if (found.empty()) return absl::NotFoundError(path + ": no .json result files in directory");
       std::sort(found.begin(), found.end());
+      if (found.empty() &&
+          std::filesystem::exists(std::filesystem::path(path) / kIntervalsLogName, ec)) {
+        // A run that never finished (killed): what its interval logs hold.
+        found.push_back((std::filesystem::path(path) / kIntervalsLogName).string());
+      }
+      if (found.empty()) {
+        return absl::NotFoundError(path + ": no result files (or interval logs) in directory");
+      }
       paths.insert(paths.end(), found.begin(), found.end());
     } else {
       paths.push_back(path);
@@ -80,7 +90,9 @@ absl::StatusOr<std::vector<LoadedResult>> LoadResults(const std::string& spec) {
   if (paths.empty()) return absl::InvalidArgumentError("no result file given");
   std::vector<LoadedResult> out;
   for (const std::string& path : paths) {
-    auto result = ReadResultFile(path);
+    auto result = absl::EndsWith(path, ".jsonl")
+                      ? RecoverRun(std::filesystem::path(path).parent_path().string())
+                      : ReadResultFile(path);
     if (!result.ok()) return result.status();
     out.push_back(LoadedResult{path, *std::move(result)});
   }
@@ -132,7 +144,13 @@ int RunCommand(const std::vector<std::string>& args) {
                                "Pushgateway instance label (default: the host name)")(
       "push-interval", po::value<std::string>()->default_value("5s"), "time between pushes")(
       "metrics-linger", po::value<std::string>()->default_value("0s"),
-      "keep serving metrics this long after the run, so a last scrape sees the final values");
+      "keep serving metrics this long after the run, so a last scrape sees the final values")(
+      "watch-pid", po::value<int>()->default_value(0),
+      "the target's process to sample each interval (RSS, CPU, fds); 0: found by port when the "
+      "target listens on this machine; -1: none")(
+      "progress-interval", po::value<std::string>()->default_value("10s"),
+      "time between progress lines when stderr is not a terminal")("no-progress",
+                                                                   "no live progress on stderr");
   po::options_description hidden;
   hidden.add_options()("scenario", po::value<std::string>());
   po::positional_options_description positional;
@@ -192,11 +210,31 @@ int RunCommand(const std::vector<std::string>& args) {
     pusher->Add(process);
     pusher->StartPeriodic(std::chrono::milliseconds(*interval / 1'000'000));
   }
-  if (endpoint || pusher) run_options.interval_observer = &run_metrics;
+  if (endpoint || pusher) run_options.interval_observers.push_back(&run_metrics);
+  run_options.watch_pid = vm["watch-pid"].as<int>();
+
+  // Interval logs go beside result.json and survive a kill.
+  auto interval_log = IntervalLogWriter::Create(
+      out_dir, IntervalLogHeader{scenario->name, scenario->effective_json, info.target,
+                                 aurigraph::kVersion, aurigraph::HostName(),
+                                 !scenario->has_load                       ? "streams"
+                                 : scenario->model == LoadModel::kOpenLoop ? "open"
+                                                                           : "closed",
+                                 scenario->warmup_nanos});
+  if (!interval_log.ok()) return Fail(kExitCannotRun, std::string(interval_log.status().message()));
+  run_options.interval_observers.push_back(interval_log->get());
+  auto progress_every = aurigraph::ParseDuration(vm["progress-interval"].as<std::string>());
+  if (!progress_every.ok() || *progress_every <= 0) {
+    return Fail(kExitUsage, "--progress-interval: expected a duration such as 10s");
+  }
+  ProgressPrinter progress(std::cerr, isatty(STDERR_FILENO) != 0,
+                           static_cast<double>(*progress_every) / 1e9);
+  if (!vm.count("no-progress")) run_options.interval_observers.push_back(&progress);
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   auto result = RunScenario(*scenario, run_options);
+  progress.Finish();
   if (pusher && result.ok()) {
     // A failed push loses nothing: the result is still written below.
     if (auto pushed = pusher->Finish(); !pushed.ok()) {

@@ -126,9 +126,9 @@ RunMetrics::RunMetrics(prometheus::Registry& registry, RunMetricsInfo info)
       .Set(info_.duration_seconds);
 }
 
-void RunMetrics::OnRunStart(const std::vector<IntervalOperationInfo>& operations) {
-  operation_info_ = operations;
-  for (const IntervalOperationInfo& op : operations) {
+void RunMetrics::OnRunStart(const IntervalRunInfo& run) {
+  operation_info_ = run.operations;
+  for (const IntervalOperationInfo& op : run.operations) {
     const prometheus::Labels labels = {{"operation", op.name}, {"rpc", op.rpc}};
     OperationMetrics m{&latency_.Add(labels, LatencyBucketsSeconds()),
                        &items_.Add(labels),
@@ -157,7 +157,8 @@ prometheus::Counter& RunMetrics::CodeCounter(prometheus::Family<prometheus::Coun
   return *cache[code];
 }
 
-void RunMetrics::OnInterval(const IntervalSlice& slice, double seconds) {
+void RunMetrics::OnInterval(const IntervalSlice& slice, const TimelinePoint& point) {
+  const double seconds = point.seconds;
   for (size_t i = 0; i < operations_.size() && i < slice.operations.size(); ++i) {
     const IntervalOperation& in = slice.operations[i];
     OperationMetrics& m = operations_[i];

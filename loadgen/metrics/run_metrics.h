@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "loadgen/recorder/interval_timeline.h"
+#include "loadgen/runner/interval_observer.h"
 
 namespace aurigraph::loadgen {
 
@@ -36,8 +36,8 @@ class RunMetrics : public IntervalObserver {
  public:
   RunMetrics(prometheus::Registry& registry, RunMetricsInfo info);
 
-  void OnRunStart(const std::vector<IntervalOperationInfo>& operations) override;
-  void OnInterval(const IntervalSlice& slice, double seconds) override;
+  void OnRunStart(const IntervalRunInfo& run) override;
+  void OnInterval(const IntervalSlice& slice, const TimelinePoint& point) override;
 
  private:
   struct OperationMetrics {

@@ -11,7 +11,6 @@
 #include <deque>
 #include <limits>
 #include <mutex>
-#include <string>
 #include <vector>
 
 #include "common/status_codes/status_codes.h"
@@ -46,23 +45,6 @@ struct IntervalSlice {
   explicit IntervalSlice(size_t operation_count);
   void Merge(const IntervalSlice& other);
   void Reset();
-};
-
-// Sees each interval once every worker has passed it, on the collector's
-// thread (never a worker's): for exporters that follow a run as it goes.
-struct IntervalOperationInfo {
-  std::string name;
-  std::string rpc;
-  bool streaming = false;  // counts are messages received, not completed requests
-};
-
-class IntervalObserver {
- public:
-  virtual ~IntervalObserver() = default;
-  // Before the first interval: the timeline's operations, in order.
-  virtual void OnRunStart(const std::vector<IntervalOperationInfo>& operations) = 0;
-  // `seconds`: the interval's length (the run's last one may be shorter).
-  virtual void OnInterval(const IntervalSlice& slice, double seconds) = 0;
 };
 
 class IntervalTimeline {

@@ -101,6 +101,10 @@ std::string ProvenanceHtml(const LoadedResult& run) {
   row("host", r.host);
   row("tool", "aurigraph-loadgen " + r.tool_version);
   row("result file", absl::StrCat(run.source, " (schema version ", r.schema_version, ")"));
+  if (!r.recovered_from.empty()) {
+    row("recovered from", r.recovered_from + ": the run did not finish; figures cover the " +
+                              std::to_string(r.timeline.points.size()) + " intervals logged");
+  }
   if (r.resources.loadgen_peak_rss_bytes > 0) {
     row("loadgen peak RSS", FormatBytes(r.resources.loadgen_peak_rss_bytes));
   }
@@ -329,6 +333,10 @@ std::string RenderMarkdownSummary(const std::vector<LoadedResult>& runs) {
                     LoadDescription(r), ", ", Fixed(r.measured_seconds, 1), " s measured, ",
                     FormatUnixTime(r.start_unix_nanos), ", aurigraph-loadgen ", r.tool_version,
                     "\n\n");
+    if (!r.recovered_from.empty()) {
+      absl::StrAppend(&out, "**Recovered from interval logs** (", MarkdownEscape(r.recovered_from),
+                      "): the run did not finish.\n\n");
+    }
     out += "| operation | completed | errors | rate /s | p50 | p90 | p99 | p99.9 | max |\n";
     out += "|---|--:|--:|--:|--:|--:|--:|--:|--:|\n";
     for (const OperationResult& op : r.operations) {

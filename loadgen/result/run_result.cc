@@ -94,30 +94,66 @@ ordered_json OperationJson(const OperationResult& op) {
   return out;
 }
 
+ordered_json PointJson(const TimelinePoint& p) {
+  ordered_json ops = ordered_json::array();
+  for (const TimelineOperation& o : p.operations) {
+    ops.push_back({{"count", o.count},
+                   {"errors", o.errors},
+                   {"codes", o.codes},
+                   {"items", o.items},
+                   {"timed", o.timed},
+                   {"p50", o.p50},
+                   {"p90", o.p90},
+                   {"p99", o.p99},
+                   {"p99_9", o.p99_9},
+                   {"max", o.max}});
+  }
+  return {{"offset_seconds", p.offset_seconds},
+          {"seconds", p.seconds},
+          {"warmup", p.warmup},
+          {"sent", p.sent},
+          {"schedule_lag_p99_us", p.schedule_lag_p99_us},
+          {"schedule_lag_max_us", p.schedule_lag_max_us},
+          {"loadgen_rss_bytes", p.loadgen_rss_bytes},
+          {"target_rss_bytes", p.target_rss_bytes},
+          {"target_cpu_seconds", p.target_cpu_seconds},
+          {"target_open_fds", p.target_open_fds},
+          {"operations", std::move(ops)}};
+}
+
+TimelinePoint ReadPoint(const nlohmann::json& jp) {
+  TimelinePoint p;
+  p.offset_seconds = jp.at("offset_seconds").get<double>();
+  p.seconds = jp.at("seconds").get<double>();
+  p.warmup = jp.at("warmup").get<bool>();
+  p.sent = jp.at("sent").get<int64_t>();
+  p.schedule_lag_p99_us = jp.at("schedule_lag_p99_us").get<int64_t>();
+  p.schedule_lag_max_us = jp.at("schedule_lag_max_us").get<int64_t>();
+  // Process samples are optional: intervals written without them read as unmeasured.
+  p.loadgen_rss_bytes = jp.value("loadgen_rss_bytes", int64_t{-1});
+  p.target_rss_bytes = jp.value("target_rss_bytes", int64_t{-1});
+  p.target_cpu_seconds = jp.value("target_cpu_seconds", -1.0);
+  p.target_open_fds = jp.value("target_open_fds", int64_t{-1});
+  for (const auto& jo : jp.at("operations")) {
+    TimelineOperation o;
+    o.count = jo.at("count").get<int64_t>();
+    o.errors = jo.at("errors").get<int64_t>();
+    o.codes = jo.at("codes").get<std::map<std::string, int64_t>>();
+    o.items = jo.at("items").get<int64_t>();
+    o.timed = jo.at("timed").get<int64_t>();
+    o.p50 = jo.at("p50").get<int64_t>();
+    o.p90 = jo.at("p90").get<int64_t>();
+    o.p99 = jo.at("p99").get<int64_t>();
+    o.p99_9 = jo.at("p99_9").get<int64_t>();
+    o.max = jo.at("max").get<int64_t>();
+    p.operations.push_back(std::move(o));
+  }
+  return p;
+}
+
 ordered_json TimelineJson(const Timeline& t) {
   ordered_json points = ordered_json::array();
-  for (const TimelinePoint& p : t.points) {
-    ordered_json ops = ordered_json::array();
-    for (const TimelineOperation& o : p.operations) {
-      ops.push_back({{"count", o.count},
-                     {"errors", o.errors},
-                     {"codes", o.codes},
-                     {"items", o.items},
-                     {"timed", o.timed},
-                     {"p50", o.p50},
-                     {"p90", o.p90},
-                     {"p99", o.p99},
-                     {"p99_9", o.p99_9},
-                     {"max", o.max}});
-    }
-    points.push_back({{"offset_seconds", p.offset_seconds},
-                      {"seconds", p.seconds},
-                      {"warmup", p.warmup},
-                      {"sent", p.sent},
-                      {"schedule_lag_p99_us", p.schedule_lag_p99_us},
-                      {"schedule_lag_max_us", p.schedule_lag_max_us},
-                      {"operations", std::move(ops)}});
-  }
+  for (const TimelinePoint& p : t.points) points.push_back(PointJson(p));
   return {{"interval_seconds", t.interval_seconds},
           {"latency_unit", "us"},
           {"points", std::move(points)}};
@@ -126,30 +162,7 @@ ordered_json TimelineJson(const Timeline& t) {
 Timeline ReadTimeline(const nlohmann::json& j) {
   Timeline t;
   t.interval_seconds = j.at("interval_seconds").get<double>();
-  for (const auto& jp : j.at("points")) {
-    TimelinePoint p;
-    p.offset_seconds = jp.at("offset_seconds").get<double>();
-    p.seconds = jp.at("seconds").get<double>();
-    p.warmup = jp.at("warmup").get<bool>();
-    p.sent = jp.at("sent").get<int64_t>();
-    p.schedule_lag_p99_us = jp.at("schedule_lag_p99_us").get<int64_t>();
-    p.schedule_lag_max_us = jp.at("schedule_lag_max_us").get<int64_t>();
-    for (const auto& jo : jp.at("operations")) {
-      TimelineOperation o;
-      o.count = jo.at("count").get<int64_t>();
-      o.errors = jo.at("errors").get<int64_t>();
-      o.codes = jo.at("codes").get<std::map<std::string, int64_t>>();
-      o.items = jo.at("items").get<int64_t>();
-      o.timed = jo.at("timed").get<int64_t>();
-      o.p50 = jo.at("p50").get<int64_t>();
-      o.p90 = jo.at("p90").get<int64_t>();
-      o.p99 = jo.at("p99").get<int64_t>();
-      o.p99_9 = jo.at("p99_9").get<int64_t>();
-      o.max = jo.at("max").get<int64_t>();
-      p.operations.push_back(std::move(o));
-    }
-    t.points.push_back(std::move(p));
-  }
+  for (const auto& jp : j.at("points")) t.points.push_back(ReadPoint(jp));
   return t;
 }
 
@@ -227,6 +240,18 @@ absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, const std
 
 }  // namespace
 
+std::string TimelinePointToJson(const TimelinePoint& point) { return PointJson(point).dump(); }
+
+absl::StatusOr<TimelinePoint> TimelinePointFromJson(const std::string& line) {
+  const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return absl::DataLossError("not a JSON object");
+  try {
+    return ReadPoint(j);
+  } catch (const nlohmann::json::exception& e) {
+    return absl::DataLossError(absl::StrCat("wrong fields: ", e.what()));
+  }
+}
+
 bool RunResult::passed() const {
   if (!generator.kept_up) return false;
   for (const GateResult& gate : gates) {
@@ -267,10 +292,12 @@ std::string ResultToJson(const RunResult& r) {
                         {"generator_lag", EncodeBase64(*g.generator_lag)}}}};
   out["resources"] = {{"loadgen_peak_rss_bytes", r.resources.loadgen_peak_rss_bytes},
                       {"server_peak_rss_bytes", r.resources.server_peak_rss_bytes},
-                      {"server_rss_bytes", r.resources.server_rss_bytes}};
+                      {"server_rss_bytes", r.resources.server_rss_bytes},
+                      {"watched_pid", r.resources.watched_pid}};
   out["total"] = OperationJson(r.total);
   out["operations"] = ordered_json::array();
   for (const auto& op : r.operations) out["operations"].push_back(OperationJson(op));
+  if (!r.recovered_from.empty()) out["recovered_from"] = r.recovered_from;
   out["timeline"] = TimelineJson(r.timeline);
   out["gates"] = ordered_json::array();
   for (const auto& gate : r.gates) {
@@ -330,6 +357,7 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
     r.resources.loadgen_peak_rss_bytes = resources.at("loadgen_peak_rss_bytes").get<int64_t>();
     r.resources.server_peak_rss_bytes = resources.at("server_peak_rss_bytes").get<int64_t>();
     r.resources.server_rss_bytes = resources.at("server_rss_bytes").get<int64_t>();
+    r.resources.watched_pid = resources.value("watched_pid", int64_t{0});
     auto total = ReadOperation(j.at("total"), source, "total");
     if (!total.ok()) return total.status();
     r.total = *std::move(total);
@@ -339,6 +367,7 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
       if (!op.ok()) return op.status();
       r.operations.push_back(*std::move(op));
     }
+    r.recovered_from = j.value("recovered_from", "");
     if (version >= 3) {
       r.timeline = ReadTimeline(j.at("timeline"));
       for (size_t i = 0; i < r.timeline.points.size(); ++i) {

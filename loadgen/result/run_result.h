@@ -93,6 +93,7 @@ struct Resources {
   int64_t loadgen_peak_rss_bytes = -1;
   int64_t server_peak_rss_bytes = -1;  // the target's own report (since it started)
   int64_t server_rss_bytes = -1;       // ... at the end of the run
+  int64_t watched_pid = 0;             // the target's process, sampled each interval; 0 = none
 };
 
 // One operation in one interval of the timeline.
@@ -114,6 +115,11 @@ struct TimelinePoint {
   int64_t schedule_lag_p99_us = 0;
   int64_t schedule_lag_max_us = 0;
   std::vector<TimelineOperation> operations;  // in the order of RunResult::operations
+  // Sampled as the interval was taken; -1 where not measured.
+  int64_t loadgen_rss_bytes = -1;
+  int64_t target_rss_bytes = -1;
+  double target_cpu_seconds = -1;  // cumulative
+  int64_t target_open_fds = -1;
 };
 
 // The run interval by interval, warm-up included. Intervals are by completion
@@ -141,8 +147,15 @@ struct RunResult {
   Resources resources;
   std::vector<GateResult> gates;
   Timeline timeline;
+  // Set when the result was rebuilt from interval logs because the run never
+  // finished (killed): what it was rebuilt from.
+  std::string recovered_from;
   bool passed() const;
 };
+
+// One timeline point as a single line of JSON (as result.json holds it), and back.
+std::string TimelinePointToJson(const TimelinePoint& point);
+absl::StatusOr<TimelinePoint> TimelinePointFromJson(const std::string& line);
 
 std::string ResultToJson(const RunResult& result);
 // `source` names the input in errors. Rejects other schemas and corrupt histograms.

@@ -12,8 +12,11 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/host/host.h"
+#include "common/process/process_stats.h"
 #include "common/units/units.h"
 #include "common/version/version.h"
 #include "loadgen/catalog/catalog.h"
@@ -248,12 +251,17 @@ TimelinePoint SummarizeInterval(const IntervalSlice& slice, const IntervalTimeli
 }
 
 // Takes finished intervals off the timeline while the run goes on and keeps
-// only their figures, so interval histograms never pile up over a long run.
+// only their figures, so interval histograms never pile up over a long run;
+// samples this process and the target's as each interval is taken, and tells
+// the observers.
 class TimelineCollector {
  public:
   TimelineCollector(IntervalTimeline& timeline, const Clock& clock, int64_t measured_start_nanos,
-                    IntervalObserver* observer)
-      : timeline_(timeline), measured_start_nanos_(measured_start_nanos), observer_(observer) {
+                    pid_t target_pid, std::vector<IntervalObserver*> observers)
+      : timeline_(timeline),
+        measured_start_nanos_(measured_start_nanos),
+        target_pid_(target_pid),
+        observers_(std::move(observers)) {
     thread_ = std::thread([this, &clock] {
       std::unique_lock<std::mutex> lock(mu_);
       while (!done_) {
@@ -279,20 +287,45 @@ class TimelineCollector {
  private:
   void Summarize(int64_t end_index, int64_t run_end_nanos) {
     for (const IntervalSlice& slice : timeline_.TakeCompleted(end_index)) {
-      points_.push_back(SummarizeInterval(slice, timeline_, run_end_nanos, measured_start_nanos_));
-      if (observer_ != nullptr) observer_->OnInterval(slice, points_.back().seconds);
+      TimelinePoint point =
+          SummarizeInterval(slice, timeline_, run_end_nanos, measured_start_nanos_);
+      if (const std::optional<ProcessStats> own = ReadProcessStats()) {
+        point.loadgen_rss_bytes = own->resident_bytes;
+      }
+      if (target_pid_ > 0) {
+        if (const std::optional<ProcessStats> target = ReadProcessStats(target_pid_)) {
+          point.target_rss_bytes = target->resident_bytes;
+          point.target_cpu_seconds = target->cpu_seconds;
+          point.target_open_fds = target->open_fds;
+        }
+      }
+      for (IntervalObserver* observer : observers_) observer->OnInterval(slice, point);
+      points_.push_back(std::move(point));
     }
   }
 
   IntervalTimeline& timeline_;
   const int64_t measured_start_nanos_;
-  IntervalObserver* const observer_;
+  const pid_t target_pid_;
+  const std::vector<IntervalObserver*> observers_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
   std::vector<TimelinePoint> points_;
   std::thread thread_;
 };
+
+// The pid of the target when it listens on this machine's loopback; 0 otherwise.
+pid_t LocalTargetPid(const std::string& target) {
+  const size_t colon = target.rfind(':');
+  if (colon == std::string::npos) return 0;
+  std::string host = target.substr(0, colon);
+  if (absl::StartsWith(host, "ipv4:")) host = host.substr(5);
+  if (host != "127.0.0.1" && host != "localhost" && host != "[::1]" && host != "0.0.0.0") return 0;
+  int port = 0;
+  if (!absl::SimpleAtoi(target.substr(colon + 1), &port)) return 0;
+  return FindListeningPid(port);
+}
 
 }  // namespace
 
@@ -456,22 +489,32 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     }
   }
 
-  if (options.interval_observer != nullptr) {
-    std::vector<IntervalOperationInfo> infos;
-    for (const OperationSpec& op : scenario.operations) {
-      infos.push_back(IntervalOperationInfo{op.name, op.rpc, false});
-    }
-    for (const PreparedOperation& op : streaming) infos[op.index].streaming = true;
-    options.interval_observer->OnRunStart(infos);
+  IntervalRunInfo run_info{
+      start_unix,
+      timeline.interval_nanos(),
+      scenario.duration_nanos,
+      scenario.has_load && scenario.model == LoadModel::kOpenLoop ? scenario.rate : 0,
+      {}};
+  for (const OperationSpec& op : scenario.operations) {
+    run_info.operations.push_back(IntervalOperationInfo{op.name, op.rpc, false, "unary"});
   }
+  for (const PreparedOperation& op : streaming) {
+    run_info.operations[op.index].streaming = true;
+    run_info.operations[op.index].kind = KindName(op.kind);
+  }
+  for (IntervalObserver* observer : options.interval_observers) observer->OnRunStart(run_info);
   RunResult result;
+  const pid_t target_pid = options.watch_pid == 0  ? LocalTargetPid(target)
+                           : options.watch_pid > 0 ? static_cast<pid_t>(options.watch_pid)
+                                                   : 0;
+  result.resources.watched_pid = target_pid;
   // A worker that will not run contributes nothing to the timeline.
   for (int w = 0; w < workers; ++w) {
     if (!parts[w].worker) timeline.Finish(2 * w);
     if (!parts[w].stream_worker) timeline.Finish(2 * w + 1);
   }
-  TimelineCollector collector(timeline, clock, start + scenario.warmup_nanos,
-                              options.interval_observer);
+  TimelineCollector collector(timeline, clock, start + scenario.warmup_nanos, target_pid,
+                              options.interval_observers);
   std::vector<std::thread> threads;
   for (WorkerParts& p : parts) {
     if (p.worker) threads.emplace_back([&p, &options] { p.worker->Run(options.stop); });

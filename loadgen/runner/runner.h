@@ -7,11 +7,12 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock/clock.h"
-#include "loadgen/recorder/interval_timeline.h"
 #include "loadgen/result/run_result.h"
+#include "loadgen/runner/interval_observer.h"
 #include "loadgen/scenario/scenario.h"
 
 namespace aurigraph::loadgen {
@@ -21,8 +22,11 @@ struct RunOptions {
   const Clock* clock = &SteadyClock::Instance();
   // Set to stop sending early; in-flight requests still drain.
   const std::atomic<bool>* stop = nullptr;
-  // Told of each interval of the timeline as the run goes (e.g. metrics); may be null.
-  IntervalObserver* interval_observer = nullptr;
+  // Told of each interval of the timeline as the run goes (metrics, interval logs, progress).
+  std::vector<IntervalObserver*> interval_observers;
+  // The target's process, sampled each interval (RSS, CPU, open fds): a pid;
+  // 0 = find it when the target listens on this machine; -1 = none.
+  int watch_pid = 0;
 };
 
 absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions& options);

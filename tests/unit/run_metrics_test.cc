@@ -44,7 +44,8 @@ double Sample(const std::vector<prometheus::MetricFamily>& families, const std::
 TEST(RunMetrics, IntervalsBecomeCountersHistogramsAndExactPercentiles) {
   prometheus::Registry registry;
   RunMetrics metrics(registry, RunMetricsInfo{"s", "127.0.0.1:1", "0.1.0", 100, 60});
-  metrics.OnRunStart({{"submit", "a.S/Submit", false}, {"watch", "a.S/Watch", true}});
+  metrics.OnRunStart(
+      {0, 1'000'000'000, 0, 0, {{"submit", "a.S/Submit", false}, {"watch", "a.S/Watch", true}}});
 
   IntervalSlice first(2);
   for (int i = 0; i < 90; ++i) first.operations[0].Record(500, 0);      // 0.5 ms, OK
@@ -54,12 +55,16 @@ TEST(RunMetrics, IntervalsBecomeCountersHistogramsAndExactPercentiles) {
   for (int i = 0; i < 200; ++i) first.operations[1].latency.Record(2000);
   first.sent = 103;
   for (int i = 0; i < 103; ++i) first.schedule_lag.Record(40);
-  metrics.OnInterval(first, 1.0);
+  TimelinePoint point;
+  point.seconds = 1.0;
+  metrics.OnInterval(first, point);
 
   IntervalSlice second(2);
   for (int i = 0; i < 3; ++i) second.operations[0].Record(800, 0);
   second.sent = 3;
-  metrics.OnInterval(second, 0.5);
+  point.offset_seconds = 1.0;
+  point.seconds = 0.5;
+  metrics.OnInterval(second, point);
 
   const auto families = registry.Collect();
   const std::map<std::string, std::string> submit = {{"operation", "submit"}};
