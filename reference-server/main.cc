@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
       "with RESOURCE_EXHAUSTED")(
       "reply-window", po::value<int64_t>()->default_value(256),
       "bidi streams: replies waiting to be written before the server stops reading requests")(
+      "leak", po::value<std::string>(),
+      "keep this much memory per unary call, e.g. 4KiB (an injected leak for leak detection)")(
       "metrics-listen", po::value<std::string>(),
       "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks a free port)");
   po::variables_map vm;
@@ -86,6 +88,11 @@ int main(int argc, char** argv) {
       return Fail(std::string(s.message()));
   }
   faults.seed = vm["fault-seed"].as<uint64_t>();
+  if (vm.count("leak")) {
+    auto bytes = ParseBytes(vm["leak"].as<std::string>());
+    if (!bytes.ok() || *bytes <= 0) return Fail("--leak: expected a size such as 4KiB");
+    faults.leak_bytes_per_call = *bytes;
+  }
   auto ttl = ParseDuration(vm["approval-ttl"].as<std::string>());
   if (!ttl.ok() || *ttl <= 0)
     return Fail("--approval-ttl: expected a positive duration such as 60s");

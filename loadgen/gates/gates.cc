@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "common/units/units.h"
+#include "loadgen/trends/trends.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -59,6 +60,9 @@ std::string FormatValue(double value, const std::string& unit) {
   char buf[64];
   if (unit == "us") return FormatDuration(static_cast<int64_t>(value * 1000));
   if (unit == "bytes") return FormatBytes(static_cast<int64_t>(value));
+  if (unit == "bytes/h") {
+    return (value < 0 ? "-" : "") + FormatBytes(static_cast<int64_t>(std::abs(value))) + "/h";
+  }
   if (unit == "ratio") {
     std::snprintf(buf, sizeof buf, "%.4g%%", value * 100);
   } else {
@@ -128,6 +132,20 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
     gate.unit = OneOf(gate.metric, kRateMetrics) ? "1/s" : "count";
     return gate;
   }
+  if (gate.metric == "p99_drift" || gate.metric == "rate_drift") {
+    auto ratio = ParseRatio(parts[2]);
+    if (!ratio.ok()) return error(std::string(ratio.status().message()));
+    gate.limit = *ratio;
+    gate.unit = "ratio";
+    return gate;
+  }
+  if (gate.metric == "loadgen_rss_slope" || gate.metric == "server_rss_slope") {
+    auto bytes = ParseBytes(parts[2]);
+    if (!bytes.ok()) return error(std::string(bytes.status().message()));
+    gate.limit = static_cast<double>(*bytes);
+    gate.unit = "bytes/h";
+    return gate;
+  }
   if (gate.metric == "loadgen_peak_rss" || gate.metric == "server_peak_rss") {
     auto bytes = ParseBytes(parts[2]);
     if (!bytes.ok()) return error(std::string(bytes.status().message()));
@@ -140,7 +158,8 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
       "' (p50, p99, p99.9, max, mean, uncorrected_p99, first_message_p99, inter_arrival_p99, "
       "send_lag_p99, close_latency_p99, phase_p99, error_ratio, rate_ratio, rate, requests, "
       "items, items_rate, received_rate, sent_rate, min_open_streams, streams_ended_early, "
-      "loadgen_peak_rss, server_peak_rss)"));
+      "loadgen_peak_rss, server_peak_rss, loadgen_rss_slope, server_rss_slope, p99_drift, "
+      "rate_drift)"));
 }
 
 absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& gates,
@@ -210,6 +229,19 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
       if (stream->min_open_streams < 0) unmeasured = "not sampled";
     } else if (gate.metric == "streams_ended_early") {
       measured = static_cast<double>(stream->streams_ended_early);
+    } else if (gate.metric == "loadgen_rss_slope" || gate.metric == "server_rss_slope") {
+      const Trend trend =
+          RssTrend(result.timeline,
+                   gate.metric == "loadgen_rss_slope" ? Process::kLoadgen : Process::kTarget);
+      measured = trend.slope_per_hour;
+      if (!trend.measured) {
+        unmeasured = absl::StrCat("only ", trend.samples, " memory samples after warm-up");
+      }
+    } else if (gate.metric == "p99_drift" || gate.metric == "rate_drift") {
+      const Drift drift =
+          gate.metric == "p99_drift" ? P99Drift(result.timeline) : RateDrift(result.timeline);
+      measured = drift.change;
+      if (!drift.measured) unmeasured = "too few intervals";
     } else {
       const int64_t bytes = gate.metric == "loadgen_peak_rss"
                                 ? result.resources.loadgen_peak_rss_bytes

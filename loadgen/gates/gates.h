@@ -19,11 +19,13 @@ struct Gate {
   // and for streams first_message_, inter_arrival_, send_lag_, close_latency_, phase_.
   // Counts and rates: error_ratio, rate_ratio, rate, requests, items, items_rate; for
   // streams received_rate, sent_rate, min_open_streams, streams_ended_early.
-  // Memory: loadgen_peak_rss, server_peak_rss.
+  // Memory: loadgen_peak_rss, server_peak_rss; growth over the run (soak):
+  // loadgen_rss_slope, server_rss_slope (per hour, e.g. "server_rss_slope < 50MB").
+  // Drift, end against beginning: p99_drift, rate_drift (e.g. "p99_drift < 25%").
   std::string metric;
   enum class Comparison { kLess, kLessOrEqual, kGreater, kGreaterOrEqual } comparison;
   double limit = 0;  // latency in microseconds, ratios as fractions, rates per second
-  std::string unit;  // "us", "ratio", "1/s", "count", "bytes"
+  std::string unit;  // "us", "ratio", "1/s", "count", "bytes", "bytes/h"
 };
 
 absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string& operation);

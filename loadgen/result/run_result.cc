@@ -285,6 +285,8 @@ std::string ResultToJson(const RunResult& r) {
                       {"cancelled_at_drain", g.cancelled_at_drain},
                       {"warmup_completions", g.warmup_completions},
                       {"max_generator_lag_p99_us", g.max_generator_lag_p99_us},
+                      {"cpu_seconds", g.cpu_seconds},
+                      {"cpu_cores", g.cpu_cores},
                       {"schedule_lag_us", Percentiles(*g.schedule_lag)},
                       {"generator_lag_us", Percentiles(*g.generator_lag)},
                       {"histograms",
@@ -347,6 +349,8 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
     r.generator.cancelled_at_drain = g.at("cancelled_at_drain").get<int64_t>();
     r.generator.warmup_completions = g.at("warmup_completions").get<int64_t>();
     r.generator.max_generator_lag_p99_us = g.at("max_generator_lag_p99_us").get<int64_t>();
+    r.generator.cpu_seconds = g.value("cpu_seconds", -1.0);
+    r.generator.cpu_cores = g.value("cpu_cores", 0);
     auto lag = ReadHistogram(g.at("histograms"), "schedule_lag", source, "generator.histograms");
     if (!lag.ok()) return lag.status();
     auto own = ReadHistogram(g.at("histograms"), "generator_lag", source, "generator.histograms");

@@ -75,6 +75,8 @@ struct GeneratorHealth {
   int64_t delayed_by_in_flight_bound = 0;
   int64_t cancelled_at_drain = 0;
   int64_t warmup_completions = 0;
+  double cpu_seconds = -1;  // the loadgen's own, over the run
+  int cpu_cores = 0;        // available to it
 };
 
 struct GateResult {

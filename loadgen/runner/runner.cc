@@ -1,5 +1,6 @@
 #include "loadgen/runner/runner.h"
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -124,6 +125,23 @@ std::string RandomRunId() {
   return buf;
 }
 
+// Above this share of its cores the generator itself is the bottleneck.
+constexpr double kMaxCpuShare = 0.95;
+
+double OwnCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+int AvailableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
+
 int64_t OwnPeakRssBytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -211,21 +229,19 @@ OperationResult ToOperationResult(const OperationStats& stats, const std::string
   return r;
 }
 
-int64_t TimelineIntervalNanos(const Scenario& scenario) {
-  if (scenario.interval_nanos > 0) return scenario.interval_nanos;
-  constexpr int64_t kSecond = 1'000'000'000;
+// How many intervals each point of result.json's timeline merges: one, unless
+// the run is long enough to need more than about 1,800 points.
+int64_t IntervalsPerResultPoint(const Scenario& scenario, int64_t interval_nanos) {
   constexpr int64_t kMaxPoints = 1800;
-  const int64_t seconds =
-      (scenario.duration_nanos + kMaxPoints * kSecond - 1) / (kMaxPoints * kSecond);
-  return std::max<int64_t>(1, seconds) * kSecond;
+  const int64_t intervals = (scenario.duration_nanos + interval_nanos - 1) / interval_nanos;
+  return std::max<int64_t>(1, (intervals + kMaxPoints - 1) / kMaxPoints);
 }
 
-TimelinePoint SummarizeInterval(const IntervalSlice& slice, const IntervalTimeline& timeline,
-                                int64_t run_end_nanos, int64_t measured_start_nanos) {
+// The figures of `slice`, which covers [begin, end) of the run.
+TimelinePoint SummarizeInterval(const IntervalSlice& slice, int64_t run_start_nanos, int64_t begin,
+                                int64_t end, int64_t measured_start_nanos) {
   TimelinePoint p;
-  const int64_t begin = timeline.start_nanos() + slice.index * timeline.interval_nanos();
-  const int64_t end = std::min(begin + timeline.interval_nanos(), std::max(begin, run_end_nanos));
-  p.offset_seconds = static_cast<double>(begin - timeline.start_nanos()) / 1e9;
+  p.offset_seconds = static_cast<double>(begin - run_start_nanos) / 1e9;
   p.seconds = static_cast<double>(end - begin) / 1e9;
   p.warmup = end <= measured_start_nanos;
   p.sent = slice.sent;
@@ -257,11 +273,14 @@ TimelinePoint SummarizeInterval(const IntervalSlice& slice, const IntervalTimeli
 class TimelineCollector {
  public:
   TimelineCollector(IntervalTimeline& timeline, const Clock& clock, int64_t measured_start_nanos,
-                    pid_t target_pid, std::vector<IntervalObserver*> observers)
+                    int64_t intervals_per_point, pid_t target_pid,
+                    std::vector<IntervalObserver*> observers)
       : timeline_(timeline),
         measured_start_nanos_(measured_start_nanos),
+        intervals_per_point_(intervals_per_point),
         target_pid_(target_pid),
-        observers_(std::move(observers)) {
+        observers_(std::move(observers)),
+        merged_(timeline.operation_count()) {
     thread_ = std::thread([this, &clock] {
       std::unique_lock<std::mutex> lock(mu_);
       while (!done_) {
@@ -281,33 +300,62 @@ class TimelineCollector {
     cv_.notify_all();
     thread_.join();
     Summarize(std::numeric_limits<int64_t>::max(), run_end_nanos);
+    if (merged_count_ > 0) EmitMerged();
     return std::move(points_);
   }
 
  private:
-  void Summarize(int64_t end_index, int64_t run_end_nanos) {
-    for (const IntervalSlice& slice : timeline_.TakeCompleted(end_index)) {
-      TimelinePoint point =
-          SummarizeInterval(slice, timeline_, run_end_nanos, measured_start_nanos_);
-      if (const std::optional<ProcessStats> own = ReadProcessStats()) {
-        point.loadgen_rss_bytes = own->resident_bytes;
-      }
-      if (target_pid_ > 0) {
-        if (const std::optional<ProcessStats> target = ReadProcessStats(target_pid_)) {
-          point.target_rss_bytes = target->resident_bytes;
-          point.target_cpu_seconds = target->cpu_seconds;
-          point.target_open_fds = target->open_fds;
-        }
-      }
-      for (IntervalObserver* observer : observers_) observer->OnInterval(slice, point);
-      points_.push_back(std::move(point));
+  void Sample(TimelinePoint& point) const {
+    if (const std::optional<ProcessStats> own = ReadProcessStats()) {
+      point.loadgen_rss_bytes = own->resident_bytes;
     }
+    if (target_pid_ <= 0) return;
+    if (const std::optional<ProcessStats> target = ReadProcessStats(target_pid_)) {
+      point.target_rss_bytes = target->resident_bytes;
+      point.target_cpu_seconds = target->cpu_seconds;
+      point.target_open_fds = target->open_fds;
+    }
+  }
+
+  void Summarize(int64_t end_index, int64_t run_end_nanos) {
+    const int64_t start = timeline_.start_nanos(), length = timeline_.interval_nanos();
+    for (const IntervalSlice& slice : timeline_.TakeCompleted(end_index)) {
+      const int64_t begin = start + slice.index * length;
+      const int64_t end = std::min(begin + length, std::max(begin, run_end_nanos));
+      TimelinePoint point = SummarizeInterval(slice, start, begin, end, measured_start_nanos_);
+      Sample(point);
+      for (IntervalObserver* observer : observers_) observer->OnInterval(slice, point);
+      // result.json's point: this interval, or several merged exactly.
+      if (merged_count_ == 0) merged_begin_ = begin;
+      merged_.Merge(slice);
+      merged_end_ = end;
+      merged_sample_ = point;
+      if (++merged_count_ == intervals_per_point_) EmitMerged();
+    }
+  }
+
+  void EmitMerged() {
+    TimelinePoint point = SummarizeInterval(merged_, timeline_.start_nanos(), merged_begin_,
+                                            merged_end_, measured_start_nanos_);
+    point.loadgen_rss_bytes = merged_sample_.loadgen_rss_bytes;
+    point.target_rss_bytes = merged_sample_.target_rss_bytes;
+    point.target_cpu_seconds = merged_sample_.target_cpu_seconds;
+    point.target_open_fds = merged_sample_.target_open_fds;
+    points_.push_back(std::move(point));
+    merged_.Reset();
+    merged_count_ = 0;
   }
 
   IntervalTimeline& timeline_;
   const int64_t measured_start_nanos_;
+  const int64_t intervals_per_point_;
   const pid_t target_pid_;
   const std::vector<IntervalObserver*> observers_;
+  IntervalSlice merged_;
+  int64_t merged_count_ = 0;
+  int64_t merged_begin_ = 0;
+  int64_t merged_end_ = 0;
+  TimelinePoint merged_sample_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
@@ -388,7 +436,7 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
 
   // The timeline's operations are the scenario's, in order; each worker has
   // one contributor for its unary worker and one for its stream worker.
-  IntervalTimeline timeline(start, TimelineIntervalNanos(scenario), scenario.operations.size(),
+  IntervalTimeline timeline(start, scenario.interval_nanos, scenario.operations.size(),
                             2 * workers);
   std::vector<uint32_t> unary_ids, stream_ids;
   for (const PreparedOperation& op : unary) unary_ids.push_back(static_cast<uint32_t>(op.index));
@@ -513,8 +561,10 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     if (!parts[w].worker) timeline.Finish(2 * w);
     if (!parts[w].stream_worker) timeline.Finish(2 * w + 1);
   }
-  TimelineCollector collector(timeline, clock, start + scenario.warmup_nanos, target_pid,
-                              options.interval_observers);
+  const double cpu_at_start = OwnCpuSeconds();
+  const int64_t intervals_per_point = IntervalsPerResultPoint(scenario, timeline.interval_nanos());
+  TimelineCollector collector(timeline, clock, start + scenario.warmup_nanos, intervals_per_point,
+                              target_pid, options.interval_observers);
   std::vector<std::thread> threads;
   for (WorkerParts& p : parts) {
     if (p.worker) threads.emplace_back([&p, &options] { p.worker->Run(options.stop); });
@@ -524,7 +574,8 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   }
   for (std::thread& t : threads) t.join();
   const int64_t end = clock.NowNanos();
-  result.timeline.interval_seconds = static_cast<double>(timeline.interval_nanos()) / 1e9;
+  result.timeline.interval_seconds =
+      static_cast<double>(timeline.interval_nanos() * intervals_per_point) / 1e9;
   result.timeline.points = collector.Finish(end);
 
   WorkerStats merged;
@@ -592,6 +643,10 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   g.delayed_by_in_flight_bound = merged.delayed_by_in_flight_bound;
   g.cancelled_at_drain = merged.cancelled_at_drain;
   g.warmup_completions = merged.warmup_completions;
+  g.cpu_seconds = OwnCpuSeconds() - cpu_at_start;
+  g.cpu_cores = AvailableCores();
+  const double wall_seconds = static_cast<double>(end - start) / 1e9;
+  const double cpu_share = wall_seconds > 0 ? g.cpu_seconds / (wall_seconds * g.cpu_cores) : 0;
   const int64_t own_lag_p99 = g.generator_lag->ValueAtPercentile(99);
   if (!unary.empty() && scenario.model == LoadModel::kOpenLoop &&
       own_lag_p99 > g.max_generator_lag_p99_us) {
@@ -600,6 +655,12 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
                              FormatDuration(own_lag_p99 * 1000), " (bound ",
                              FormatDuration(scenario.max_generator_lag_nanos),
                              "); latency figures describe the generator, not the target");
+  } else if (wall_seconds >= 1 && cpu_share > kMaxCpuShare) {
+    g.kept_up = false;
+    g.verdict = absl::StrCat("the generator used ", static_cast<int>(cpu_share * 100), "% of the ",
+                             g.cpu_cores,
+                             " CPU cores it may run on: it, not the target, set the pace; "
+                             "give it more cores or less load");
   }
 
   result.resources.loadgen_peak_rss_bytes = OwnPeakRssBytes();

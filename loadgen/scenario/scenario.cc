@@ -325,7 +325,7 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
         r.Duration(root["connect_timeout"], "connect_timeout", &s.connect_timeout_nanos));
   if (root["interval"])
     RETURN_IF_ERROR(r.Duration(root["interval"], "interval", &s.interval_nanos));
-  if (s.interval_nanos != 0 && s.interval_nanos < 100'000'000) {
+  if (s.interval_nanos < 100'000'000) {
     return r.Error("interval", "at least 100ms");
   }
   if (s.workers > 1024) return r.Error("workers", "at most 1024");

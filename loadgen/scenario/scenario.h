@@ -68,9 +68,9 @@ struct Scenario {
   int64_t drain_timeout_nanos = 5'000'000'000;
   int64_t connect_timeout_nanos = 5'000'000'000;
   bool report_server_memory = false;  // ask the target's CheckHealth for its memory at the end
-  // The timeline's resolution; 0 = automatic (1 s, coarser for long runs so a
-  // timeline holds at most about 1800 intervals).
-  int64_t interval_nanos = 0;
+  // The interval of interval logs, metrics and progress (and of result.json's
+  // timeline, which merges intervals exactly for runs over about 1,800 of them).
+  int64_t interval_nanos = 1'000'000'000;
   std::vector<OperationSpec> operations;
   std::vector<GateSpec> gates;
   std::string effective_json;  // the scenario as run (after overrides), as JSON

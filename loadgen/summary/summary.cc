@@ -1,10 +1,12 @@
 #include "loadgen/summary/summary.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/units/units.h"
+#include "loadgen/trends/trends.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -104,9 +106,37 @@ std::string FormatSummary(const RunResult& r) {
         m.server_rss_bytes >= 0 ? absl::StrCat(" (now ", FormatBytes(m.server_rss_bytes), ")") : "",
         "\n");
   }
+  // Over the run: memory growth of both processes, and drift of p99 and rate.
+  std::string trends;
+  for (const auto& [name, process] :
+       {std::pair{"loadgen", Process::kLoadgen}, std::pair{"target", Process::kTarget}}) {
+    const Trend trend = RssTrend(r.timeline, process);
+    if (!trend.measured) continue;
+    absl::StrAppend(&trends, trends.empty() ? "" : "; ", name,
+                    process == Process::kTarget ? absl::StrCat(" (pid ", m.watched_pid, ")") : "",
+                    " RSS ", trend.slope_per_hour < 0 ? "-" : "+",
+                    FormatBytes(static_cast<int64_t>(std::abs(trend.slope_per_hour))), "/h (r2 ",
+                    absl::StrFormat("%.2f", trend.r2), ")");
+  }
+  const Drift p99 = P99Drift(r.timeline), rate = RateDrift(r.timeline);
+  if (p99.measured) {
+    absl::StrAppend(&trends, trends.empty() ? "" : "; ", "p99 ",
+                    Us(static_cast<int64_t>(p99.first)), " -> ", Us(static_cast<int64_t>(p99.last)),
+                    absl::StrFormat(" (%+.1f%%)", p99.change * 100));
+  }
+  if (rate.measured) {
+    absl::StrAppend(
+        &trends, trends.empty() ? "" : "; ", "rate ",
+        absl::StrFormat("%.0f -> %.0f/s (%+.1f%%)", rate.first, rate.last, rate.change * 100));
+  }
+  if (!trends.empty())
+    absl::StrAppend(&out, "  trends (first vs last quarter, memory fit): ", trends, "\n");
   const GeneratorHealth& g = r.generator;
-  absl::StrAppend(&out, "  generator: sent ", g.sent, ", schedule lag p99 ",
-                  Us(g.schedule_lag->ValueAtPercentile(99)), " (own p99 ",
+  absl::StrAppend(&out, "  generator: sent ", g.sent,
+                  g.cpu_seconds >= 0
+                      ? absl::StrFormat(", %.1f CPU-s on %d cores", g.cpu_seconds, g.cpu_cores)
+                      : "",
+                  ", schedule lag p99 ", Us(g.schedule_lag->ValueAtPercentile(99)), " (own p99 ",
                   Us(g.generator_lag->ValueAtPercentile(99)), ", max ", Us(g.generator_lag->Max()),
                   "), ", g.delayed_by_in_flight_bound, " waited for an in-flight slot");
   if (g.cancelled_at_drain > 0)

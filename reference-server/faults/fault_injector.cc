@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -89,6 +90,19 @@ FaultInjector::Decision FaultInjector::Decide() const {
     decision.error_code = config_.error_code;
   }
   return decision;
+}
+
+void FaultInjector::Leak() const {
+  if (config_.leak_bytes_per_call <= 0) return;
+  auto block = std::make_unique<char[]>(static_cast<size_t>(config_.leak_bytes_per_call));
+  std::memset(block.get(), 0x5a, static_cast<size_t>(config_.leak_bytes_per_call));
+  std::lock_guard<std::mutex> lock(leak_mu_);
+  leaked_.push_back(std::move(block));
+}
+
+int64_t FaultInjector::leaked_bytes() const {
+  std::lock_guard<std::mutex> lock(leak_mu_);
+  return static_cast<int64_t>(leaked_.size()) * config_.leak_bytes_per_call;
 }
 
 }  // namespace aurigraph::refserver

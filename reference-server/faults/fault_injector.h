@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock/clock.h"
@@ -21,6 +24,9 @@ struct FaultConfig {
   int64_t stall_nanos = 0;  // responses due inside [k*P, k*P + D) wait until k*P + D
   int64_t stall_period_nanos = 0;
   uint64_t seed = 1;
+  // Memory kept forever per unary call: a leak of known size, so leak
+  // detection can be checked against ground truth.
+  int64_t leak_bytes_per_call = 0;
   bool active() const { return latency != Latency::kNone || error_rate > 0 || stall_nanos > 0; }
 };
 
@@ -39,6 +45,9 @@ class FaultInjector {
   FaultInjector(FaultConfig config, const Clock& clock);
   // Thread-safe; each thread draws from its own seeded generator.
   Decision Decide() const;
+  // Keeps leak_bytes_per_call more bytes (touched, so they are resident); thread-safe.
+  void Leak() const;
+  int64_t leaked_bytes() const;
   const FaultConfig& config() const { return config_; }
   const Clock& clock() const { return clock_; }
 
@@ -46,6 +55,8 @@ class FaultInjector {
   FaultConfig config_;
   const Clock& clock_;
   int64_t origin_nanos_;
+  mutable std::mutex leak_mu_;
+  mutable std::vector<std::unique_ptr<char[]>> leaked_;
 };
 
 }  // namespace aurigraph::refserver

@@ -39,6 +39,7 @@ class Responder {
                                    const absl::Status& status) const {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     grpc::Status reply(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+    faults_.Leak();
     if (!faults_.config().active()) {
       Count(reply);
       reactor->Finish(reply);
