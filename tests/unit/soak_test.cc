@@ -228,9 +228,9 @@ TEST(Progress, PlainLinesAtTheGivenSpacingWhenNotATerminal) {
   progress.Finish();
   // At 1 s, 11 s and 21 s.
   EXPECT_EQ(out.str(),
-            "progress [1s / 1m] 500/s of 500/s  p50 800us  p99 5ms  errors 1 (0.20%)  warm-up\n"
-            "progress [11s / 1m] 500/s of 500/s  p50 800us  p99 5ms  errors 11 (0.20%)\n"
-            "progress [21s / 1m] 500/s of 500/s  p50 800us  p99 5ms  errors 21 (0.20%)\n");
+            "progress [1s / 1m] 500/s of 500/s  p50 800us  p99 5.003ms  errors 1 (0.20%)  warm-up\n"
+            "progress [11s / 1m] 500/s of 500/s  p50 800us  p99 5.003ms  errors 11 (0.20%)\n"
+            "progress [21s / 1m] 500/s of 500/s  p50 800us  p99 5.003ms  errors 21 (0.20%)\n");
 }
 
 }  // namespace
