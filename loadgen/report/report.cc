@@ -224,7 +224,8 @@ ordered_json SpectrumJson(const Histogram& h) {
 ordered_json TimelineJson(const RunResult& r) {
   const Timeline& t = r.timeline;
   ordered_json offsets = ordered_json::array(), sent_rate = ordered_json::array(),
-               lag_p99 = ordered_json::array(), lag_max = ordered_json::array();
+               lag_p99 = ordered_json::array(), lag_max = ordered_json::array(),
+               loadgen_rss = ordered_json::array(), target_rss = ordered_json::array();
   std::map<std::string, ordered_json> error_codes;
   ordered_json operations = ordered_json::array();
   for (size_t i = 0; i < r.operations.size(); ++i) {
@@ -254,6 +255,12 @@ ordered_json TimelineJson(const RunResult& r) {
     offsets.push_back(std::round((p.offset_seconds + p.seconds / 2) * 1000) / 1000);
 
     lag_p99.push_back(p.schedule_lag_p99_us);
+    const auto megabytes = [](int64_t bytes) {
+      return bytes < 0 ? ordered_json(nullptr)
+                       : ordered_json(std::round(static_cast<double>(bytes) / 1e4) / 100);
+    };
+    loadgen_rss.push_back(megabytes(p.loadgen_rss_bytes));
+    target_rss.push_back(megabytes(p.target_rss_bytes));
     lag_max.push_back(p.schedule_lag_max_us);
     std::map<std::string, int64_t> errors;
     for (size_t i = 0; i < p.operations.size() && i < operations.size(); ++i) {
@@ -269,8 +276,14 @@ ordered_json TimelineJson(const RunResult& r) {
   }
   ordered_json codes = ordered_json::object();
   for (auto& [code, series] : error_codes) codes[code] = std::move(series);
-  return {{"offsets", offsets},      {"warmup_end", warmup_end}, {"sent_rate", sent_rate},
-          {"lag_p99", lag_p99},      {"lag_max", lag_max},       {"error_codes", codes},
+  return {{"offsets", offsets},
+          {"warmup_end", warmup_end},
+          {"sent_rate", sent_rate},
+          {"lag_p99", lag_p99},
+          {"lag_max", lag_max},
+          {"error_codes", codes},
+          {"loadgen_rss_mb", loadgen_rss},
+          {"target_rss_mb", target_rss},
           {"operations", operations}};
 }
 

@@ -182,9 +182,7 @@
     var shade = [0, t.warmup_end];
     // Intervals without a value (too short, or nothing timed) leave a gap.
     function timeSeries(values, scale) {
-      var points = [];
-      values.forEach(function (v, j) { if (v !== null) points.push([t.offsets[j], v * scale]); });
-      return points;
+      return timeSeriesOf(t, values).map(function (p) { return [p[0], p[1] * scale]; });
     }
     function perOp(field, scale) {
       return run.operations.map(function (op, i) {
@@ -216,6 +214,22 @@
                    series: [{name: "p99", points: timeSeries(t.lag_p99, 0.001)},
                             {name: "max", dashed: true, points: timeSeries(t.lag_max, 0.001)}]});
     }
+    drawMemory(host, prefix, t, shade);
+  }
+
+  function drawMemory(host, prefix, t, shade) {
+    var series = [{name: "loadgen", points: timeSeriesOf(t, t.loadgen_rss_mb || [])},
+                  {name: "target", points: timeSeriesOf(t, t.target_rss_mb || [])}];
+    if (series[0].points.length === 0 && series[1].points.length === 0) return;
+    chart(host, {id: prefix + "memory", title: "Resident memory (a soak's memory should stay flat)",
+                 xLabel: "time since start (s)", yLabel: "RSS (MB)", series: series, shade: shade,
+                 yMin: 0});
+  }
+
+  function timeSeriesOf(t, values) {
+    var points = [];
+    values.forEach(function (v, j) { if (v !== null) points.push([t.offsets[j], v]); });
+    return points;
   }
 
   function drawComparison(data) {
