@@ -27,4 +27,10 @@ void AddSample(prometheus::MetricFamily& family, double value, const LabelPairs&
   family.metric.push_back(std::move(metric));
 }
 
+void AddFamily(std::vector<prometheus::MetricFamily>& out, std::string name, std::string help,
+               prometheus::MetricType type, double value) {
+  out.push_back(Family(std::move(name), std::move(help), type));
+  AddSample(out.back(), value);
+}
+
 }  // namespace aurigraph::metrics

@@ -17,4 +17,8 @@ using LabelPairs = std::vector<std::pair<std::string, std::string>>;
 prometheus::MetricFamily Family(std::string name, std::string help, prometheus::MetricType type);
 void AddSample(prometheus::MetricFamily& family, double value, const LabelPairs& labels = {});
 
+// A family of one unlabelled sample, appended to `out`.
+void AddFamily(std::vector<prometheus::MetricFamily>& out, std::string name, std::string help,
+               prometheus::MetricType type, double value);
+
 }  // namespace aurigraph::metrics

@@ -260,9 +260,25 @@ int RunCommand(const std::vector<std::string>& args) {
   return result->passed() ? 0 : kExitGateFailed;
 }
 
+// Writes each {name, text} into `dir` (created if needed); the exit code on failure.
+std::optional<int> WriteOutputs(const std::string& dir,
+                                const std::vector<std::pair<std::string, std::string>>& files,
+                                bool print_paths) {
+  if (auto failed = PrepareOutputDirectory(dir)) return failed;
+  for (const auto& [name, text] : files) {
+    const std::filesystem::path path = std::filesystem::path(dir) / name;
+    if (auto written = WriteTextFile(path, text); !written.ok()) {
+      return Fail(kExitCannotRun, std::string(written.message()));
+    }
+    if (print_paths) std::cout << path.string() << "\n";
+  }
+  return std::nullopt;
+}
+
 int ReportCommand(const std::vector<std::string>& args) {
   po::options_description options(
-      "aurigraph-loadgen report RESULT.json [RESULT.json ...] [options]");
+      "aurigraph-loadgen report RESULT.json|RUN_DIR [...] [options]\n"
+      "  a run directory without result.json (a killed run) is rebuilt from its interval logs");
   options.add_options()("help,h", "show this help")(
       "out", po::value<std::string>()->default_value("report"),
       "directory for report.html, summary.md and junit.xml");
@@ -279,17 +295,12 @@ int ReportCommand(const std::vector<std::string>& args) {
     if (!loaded.ok()) return Fail(kExitUsage, std::string(loaded.status().message()));
     for (LoadedResult& run : *loaded) runs.push_back(std::move(run));
   }
-  const std::string out_dir = vm["out"].as<std::string>();
-  if (auto failed = PrepareOutputDirectory(out_dir)) return *failed;
-  const std::filesystem::path dir(out_dir);
-  for (const auto& [name, text] :
-       {std::pair<const char*, std::string>{"report.html", RenderHtmlReport(runs)},
-        {"summary.md", RenderMarkdownSummary(runs)},
-        {"junit.xml", RenderJunit(runs)}}) {
-    if (auto written = WriteTextFile(dir / name, text); !written.ok()) {
-      return Fail(kExitCannotRun, std::string(written.message()));
-    }
-    std::cout << (dir / name).string() << "\n";
+  if (auto failed = WriteOutputs(vm["out"].as<std::string>(),
+                                 {{"report.html", RenderHtmlReport(runs)},
+                                  {"summary.md", RenderMarkdownSummary(runs)},
+                                  {"junit.xml", RenderJunit(runs)}},
+                                 /*print_paths=*/true)) {
+    return *failed;
   }
   return 0;
 }
@@ -340,17 +351,14 @@ int CompareCommand(const std::vector<std::string>& args) {
   for (const LoadedResult& run : *candidate) comparison->candidate_sources.push_back(run.source);
 
   const std::string out_dir = vm["out"].as<std::string>();
-  if (auto failed = PrepareOutputDirectory(out_dir)) return *failed;
-  const std::filesystem::path dir(out_dir);
   const std::string markdown = RenderCompareMarkdown(*comparison);
-  for (const auto& [name, text] :
-       {std::pair<const char*, std::string>{"compare.html", RenderCompareHtml(*comparison)},
-        {"compare.md", markdown}}) {
-    if (auto written = WriteTextFile(dir / name, text); !written.ok()) {
-      return Fail(kExitCannotRun, std::string(written.message()));
-    }
+  if (auto failed = WriteOutputs(
+          out_dir, {{"compare.html", RenderCompareHtml(*comparison)}, {"compare.md", markdown}},
+          /*print_paths=*/false)) {
+    return *failed;
   }
-  std::cout << markdown << "\n" << (dir / "compare.html").string() << "\n";
+  std::cout << markdown << "\n"
+            << (std::filesystem::path(out_dir) / "compare.html").string() << "\n";
   return comparison->regression() ? kExitGateFailed : 0;
 }
 

@@ -118,7 +118,8 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
     gate.unit = "us";
     return gate;
   }
-  if (gate.metric == "error_ratio" || gate.metric == "rate_ratio") {
+  if (gate.metric == "error_ratio" || gate.metric == "rate_ratio" || gate.metric == "p99_drift" ||
+      gate.metric == "rate_drift") {
     auto ratio = ParseRatio(parts[2]);
     if (!ratio.ok()) return error(std::string(ratio.status().message()));
     gate.limit = *ratio;
@@ -132,25 +133,12 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
     gate.unit = OneOf(gate.metric, kRateMetrics) ? "1/s" : "count";
     return gate;
   }
-  if (gate.metric == "p99_drift" || gate.metric == "rate_drift") {
-    auto ratio = ParseRatio(parts[2]);
-    if (!ratio.ok()) return error(std::string(ratio.status().message()));
-    gate.limit = *ratio;
-    gate.unit = "ratio";
-    return gate;
-  }
-  if (gate.metric == "loadgen_rss_slope" || gate.metric == "server_rss_slope") {
+  const bool slope = gate.metric == "loadgen_rss_slope" || gate.metric == "server_rss_slope";
+  if (slope || gate.metric == "loadgen_peak_rss" || gate.metric == "server_peak_rss") {
     auto bytes = ParseBytes(parts[2]);
     if (!bytes.ok()) return error(std::string(bytes.status().message()));
     gate.limit = static_cast<double>(*bytes);
-    gate.unit = "bytes/h";
-    return gate;
-  }
-  if (gate.metric == "loadgen_peak_rss" || gate.metric == "server_peak_rss") {
-    auto bytes = ParseBytes(parts[2]);
-    if (!bytes.ok()) return error(std::string(bytes.status().message()));
-    gate.limit = static_cast<double>(*bytes);
-    gate.unit = "bytes";
+    gate.unit = slope ? "bytes/h" : "bytes";  // a slope's limit is per hour
     return gate;
   }
   return error(absl::StrCat(
