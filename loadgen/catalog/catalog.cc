@@ -1,8 +1,12 @@
 #include "loadgen/catalog/catalog.h"
 
+#include <google/protobuf/compiler/importer.h>
 #include <google/protobuf/descriptor.h>
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "aurigraph/approval/v1/approval.pb.h"
 #include "aurigraph/consensus/v1/consensus.pb.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
@@ -11,23 +15,91 @@
 namespace aurigraph::loadgen {
 namespace {
 
-// Touching one descriptor per file registers it in the generated pool (and keeps
-// the linker from dropping the generated code).
-const google::protobuf::DescriptorPool& BundledPool() {
-  static const bool registered = [] {
+namespace pb = google::protobuf;
+
+// Keeps the first problem, as file:line:column (protobuf counts from 0).
+class FirstErrorCollector : public pb::compiler::MultiFileErrorCollector {
+ public:
+  void AddError(const std::string& filename, int line, int column,
+                const std::string& message) override {
+    if (first_.empty()) {
+      first_ = line < 0 ? absl::StrCat(filename, ": ", message)
+                        : absl::StrCat(filename, ":", line + 1, ":", column + 1, ": ", message);
+    }
+  }
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string first_;
+};
+
+}  // namespace
+
+MethodCatalog::MethodCatalog(const pb::DescriptorPool* pool, std::string origin)
+    : pool_(pool), origin_(std::move(origin)) {}
+
+MethodCatalog::~MethodCatalog() = default;
+
+const MethodCatalog& MethodCatalog::Bundled() {
+  // Touching one descriptor per file registers it in the generated pool (and
+  // keeps the linker from dropping the generated code).
+  static const MethodCatalog* bundled = [] {
     aurigraph::approval::v1::ApprovalRequest::descriptor();
     aurigraph::transaction::v1::Transaction::descriptor();
     aurigraph::webhook::v1::Webhook::descriptor();
     aurigraph::consensus::v1::LogEntry::descriptor();
-    return true;
+    return new MethodCatalog(pb::DescriptorPool::generated_pool(), "the bundled Aurigraph API");
   }();
-  (void)registered;
-  return *google::protobuf::DescriptorPool::generated_pool();
+  return *bundled;
 }
 
-}  // namespace
+absl::StatusOr<std::unique_ptr<MethodCatalog>> MethodCatalog::FromProtoFiles(
+    const std::vector<std::string>& files, const std::vector<std::string>& import_paths) {
+  if (files.empty()) return absl::InvalidArgumentError("no .proto file given");
+  auto tree = std::make_unique<pb::compiler::DiskSourceTree>();
+  for (const std::string& path : import_paths) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec)) {
+      return absl::InvalidArgumentError(absl::StrCat("import path ", path, ": not a directory"));
+    }
+    tree->MapPath("", path);
+  }
+  // A file outside every import path is found through its own directory.
+  std::vector<std::string> virtual_names;
+  for (const std::string& file : files) {
+    std::string virtual_name, shadowing;
+    if (tree->DiskFileToVirtualFile(file, &virtual_name, &shadowing) ==
+        pb::compiler::DiskSourceTree::SUCCESS) {
+      virtual_names.push_back(virtual_name);
+      continue;
+    }
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": cannot read .proto file"));
+    }
+    const std::filesystem::path path(file);
+    tree->MapPath("", path.parent_path().empty() ? "." : path.parent_path().string());
+    virtual_names.push_back(path.filename().string());
+  }
+  tree->MapPath("", AURIGRAPH_PROTOBUF_INCLUDE_DIR);  // google/protobuf/*.proto
+  auto errors = std::make_unique<FirstErrorCollector>();
+  auto importer = std::make_unique<pb::compiler::Importer>(tree.get(), errors.get());
+  for (const std::string& name : virtual_names) {
+    if (importer->Import(name) == nullptr) {
+      return absl::InvalidArgumentError(
+          errors->first().empty() ? absl::StrCat(name, ": cannot be loaded") : errors->first());
+    }
+  }
+  auto catalog = std::unique_ptr<MethodCatalog>(new MethodCatalog(
+      importer->pool(),
+      absl::StrCat("the loaded .proto files (", absl::StrJoin(files, ", "), ")")));
+  catalog->source_tree_ = std::move(tree);
+  catalog->errors_ = std::move(errors);
+  catalog->importer_ = std::move(importer);
+  return catalog;
+}
 
-absl::StatusOr<MethodInfo> FindBundledMethod(const std::string& rpc) {
+absl::StatusOr<MethodInfo> MethodCatalog::Find(const std::string& rpc) const {
   const size_t slash = rpc.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == rpc.size()) {
     return absl::InvalidArgumentError(
@@ -35,10 +107,10 @@ absl::StatusOr<MethodInfo> FindBundledMethod(const std::string& rpc) {
   }
   const std::string service = rpc.substr(0, slash);
   const std::string method_name = rpc.substr(slash + 1);
-  const auto* service_descriptor = BundledPool().FindServiceByName(service);
+  const auto* service_descriptor = pool_->FindServiceByName(service);
   if (service_descriptor == nullptr) {
-    return absl::NotFoundError(absl::StrCat("unknown rpc '", rpc, "': no service ", service,
-                                            " in the bundled Aurigraph API"));
+    return absl::NotFoundError(
+        absl::StrCat("unknown rpc '", rpc, "': no service ", service, " in ", origin_));
   }
   const auto* method = service_descriptor->FindMethodByName(method_name);
   if (method == nullptr) {
@@ -56,6 +128,10 @@ absl::StatusOr<MethodInfo> FindBundledMethod(const std::string& rpc) {
   else if (method->server_streaming())
     info.kind = CallKind::kServerStreaming;
   return info;
+}
+
+absl::StatusOr<MethodInfo> FindBundledMethod(const std::string& rpc) {
+  return MethodCatalog::Bundled().Find(rpc);
 }
 
 }  // namespace aurigraph::loadgen

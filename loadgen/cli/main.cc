@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
@@ -128,9 +129,56 @@ std::optional<int> PrepareOutputDirectory(const std::string& dir) {
   return std::nullopt;
 }
 
+// The scenario an ad-hoc run stands for, as JSON (which the YAML parser reads),
+// so it is checked exactly like a scenario file.
+absl::StatusOr<std::string> AdHocScenario(const po::variables_map& vm) {
+  const std::string call = vm["call"].as<std::string>();
+  const nlohmann::json request =
+      nlohmann::json::parse(vm["data"].as<std::string>(), nullptr, false);
+  if (request.is_discarded() || !request.is_object()) {
+    return absl::InvalidArgumentError("--data: not a JSON object");
+  }
+  if (vm.count("rate") && vm.count("concurrency")) {
+    return absl::InvalidArgumentError("--rate and --concurrency: give one (open or closed loop)");
+  }
+  nlohmann::json scenario = {{"name", "ad-hoc " + call},
+                             {"duration", vm["duration"].as<std::string>()}};
+  if (vm.count("proto")) scenario["proto"] = vm["proto"].as<std::vector<std::string>>();
+  if (vm.count("import-path")) {
+    scenario["import_paths"] = vm["import-path"].as<std::vector<std::string>>();
+  }
+  if (vm.count("rate")) {
+    scenario["load"] = {{"model", "open"}, {"rate", vm["rate"].as<double>()}};
+  } else if (vm.count("concurrency")) {
+    scenario["load"] = {{"model", "closed"}, {"concurrency", vm["concurrency"].as<int>()}};
+  } else {
+    scenario["load"] = {{"model", "closed"}, {"concurrency", 1}};
+  }
+  const size_t slash = call.rfind('/');
+  scenario["operations"] =
+      nlohmann::json::array({{{"name", slash == std::string::npos ? call : call.substr(slash + 1)},
+                              {"rpc", call},
+                              {"request", request}}});
+  return scenario.dump();
+}
+
 int RunCommand(const std::vector<std::string>& args) {
-  po::options_description options("aurigraph-loadgen run SCENARIO.yaml [options]");
+  po::options_description options(
+      "aurigraph-loadgen run SCENARIO.yaml [options]\n"
+      "aurigraph-loadgen run --call package.Service/Method [--proto FILE.proto ...] "
+      "[--data JSON] [--rate N | --concurrency N] [--duration 10s] [options]");
   options.add_options()("help,h", "show this help")(
+      "call", po::value<std::string>(),
+      "an ad-hoc run without a scenario file: the method to call")(
+      "proto", po::value<std::vector<std::string>>()->composing(),
+      "a .proto file declaring it, loaded at run time (repeatable; default: the bundled API)")(
+      "import-path", po::value<std::vector<std::string>>()->composing(),
+      "a directory .proto imports are resolved in (repeatable)")(
+      "data", po::value<std::string>()->default_value("{}"),
+      "the request as JSON, with template variables such as ${seq} and ${uuid}")(
+      "rate", po::value<double>(), "ad hoc: open loop at this many requests/s")(
+      "concurrency", po::value<int>(), "ad hoc: closed loop with this many requests in flight")(
+      "duration", po::value<std::string>()->default_value("10s"), "ad hoc: how long to run")(
       "target", po::value<std::string>(), "HOST:PORT to load (overrides the scenario's target)")(
       "out", po::value<std::string>()->default_value("results"), "directory for result.json")(
       "set", po::value<std::vector<std::string>>()->composing(),
@@ -157,10 +205,19 @@ int RunCommand(const std::vector<std::string>& args) {
   positional.add("scenario", 1);
   po::variables_map vm;
   if (auto done = ParseOptions(args, options, positional, hidden, "run", &vm)) return *done;
-  if (!vm.count("scenario")) return Fail(kExitUsage, "run: missing SCENARIO.yaml");
+  if (vm.count("scenario") == vm.count("call")) {
+    return Fail(kExitUsage, "run: give either SCENARIO.yaml or --call package.Service/Method");
+  }
   const std::vector<std::string> overrides =
       vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  auto scenario = LoadScenarioFile(vm["scenario"].as<std::string>(), overrides);
+  absl::StatusOr<Scenario> scenario = absl::UnknownError("");
+  if (vm.count("call")) {
+    auto text = AdHocScenario(vm);
+    if (!text.ok()) return Fail(kExitUsage, std::string(text.status().message()));
+    scenario = ParseScenario(*text, "--call", overrides);
+  } else {
+    scenario = LoadScenarioFile(vm["scenario"].as<std::string>(), overrides);
+  }
   if (!scenario.ok()) return Fail(kExitUsage, std::string(scenario.status().message()));
 
   const std::string out_dir = vm["out"].as<std::string>();

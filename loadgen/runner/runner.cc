@@ -68,13 +68,14 @@ const char* KindName(CallKind kind) {
   return "unary";
 }
 
-absl::StatusOr<PreparedOperation> PrepareOperation(const Scenario& scenario, size_t index) {
+absl::StatusOr<PreparedOperation> PrepareOperation(const Scenario& scenario,
+                                                   const MethodCatalog& catalog, size_t index) {
   const OperationSpec& op = scenario.operations[index];
   const std::string where = absl::StrCat("operation '", op.name, "': ");
   const auto fail = [&](absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat(where, what));
   };
-  auto method = FindBundledMethod(op.rpc);
+  auto method = catalog.Find(op.rpc);
   if (!method.ok()) return fail(method.status().message());
   auto compiled = RequestTemplate::Compile(*method->request_type, op.request_json);
   if (!compiled.ok()) return fail(compiled.status().message());
@@ -395,9 +396,17 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     }
     gates.push_back(*std::move(gate));
   }
+  // Descriptors from runtime-loaded .proto files live as long as this catalog.
+  std::unique_ptr<MethodCatalog> loaded;
+  if (!scenario.proto_files.empty()) {
+    auto catalog = MethodCatalog::FromProtoFiles(scenario.proto_files, scenario.import_paths);
+    if (!catalog.ok()) return catalog.status();
+    loaded = *std::move(catalog);
+  }
+  const MethodCatalog& catalog = loaded ? *loaded : MethodCatalog::Bundled();
   std::vector<PreparedOperation> unary, streaming;
   for (size_t i = 0; i < scenario.operations.size(); ++i) {
-    auto prepared = PrepareOperation(scenario, i);
+    auto prepared = PrepareOperation(scenario, catalog, i);
     if (!prepared.ok()) return prepared.status();
     (prepared->kind == CallKind::kUnary ? unary : streaming).push_back(*std::move(prepared));
   }

@@ -94,6 +94,24 @@ class Reader {
     return absl::OkStatus();
   }
 
+  // A string, or a list of strings.
+  absl::Status Strings(const YAML::Node& node, const std::string& where,
+                       std::vector<std::string>* out) const {
+    if (node.IsScalar()) {
+      out->push_back(node.Scalar());
+      return absl::OkStatus();
+    }
+    if (!node.IsSequence()) return Error(where, "expected a string or a list of strings");
+    for (size_t i = 0; i < node.size(); ++i) {
+      std::string value;
+      if (auto status = String(node[i], absl::StrCat(where, ".", i), &value); !status.ok()) {
+        return status;
+      }
+      out->push_back(std::move(value));
+    }
+    return absl::OkStatus();
+  }
+
   static std::string Dump(const YAML::Node& node) {
     YAML::Emitter emitter;
     emitter << YAML::Flow << node;
@@ -294,11 +312,27 @@ absl::Status ParseGates(const Reader& r, const YAML::Node& gates, Scenario& s) {
 }
 
 absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
-  RETURN_IF_ERROR(r.CheckKeys(
-      root, "",
-      {"name", "description", "target", "duration", "warmup", "requests", "workers", "connections",
-       "max_in_flight", "load", "seed", "max_generator_lag", "drain_timeout", "connect_timeout",
-       "report_server_memory", "interval", "operations", "gates"}));
+  RETURN_IF_ERROR(r.CheckKeys(root, "",
+                              {"name",
+                               "description",
+                               "target",
+                               "duration",
+                               "warmup",
+                               "requests",
+                               "workers",
+                               "connections",
+                               "max_in_flight",
+                               "load",
+                               "seed",
+                               "max_generator_lag",
+                               "drain_timeout",
+                               "connect_timeout",
+                               "report_server_memory",
+                               "interval",
+                               "proto",
+                               "import_paths",
+                               "operations",
+                               "gates"}));
   Scenario s;
   if (root["name"]) RETURN_IF_ERROR(r.String(root["name"], "name", &s.name));
   if (root["description"])
@@ -325,6 +359,10 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
         r.Duration(root["connect_timeout"], "connect_timeout", &s.connect_timeout_nanos));
   if (root["interval"])
     RETURN_IF_ERROR(r.Duration(root["interval"], "interval", &s.interval_nanos));
+  if (root["proto"]) RETURN_IF_ERROR(r.Strings(root["proto"], "proto", &s.proto_files));
+  if (root["import_paths"]) {
+    RETURN_IF_ERROR(r.Strings(root["import_paths"], "import_paths", &s.import_paths));
+  }
   if (s.interval_nanos < 100'000'000) {
     return r.Error("interval", "at least 100ms");
   }

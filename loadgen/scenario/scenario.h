@@ -71,6 +71,9 @@ struct Scenario {
   // The interval of interval logs, metrics and progress (and of result.json's
   // timeline, which merges intervals exactly for runs over about 1,800 of them).
   int64_t interval_nanos = 1'000'000'000;
+  // .proto files to load at run time (any gRPC service); empty = the bundled Aurigraph API.
+  std::vector<std::string> proto_files;
+  std::vector<std::string> import_paths;
   std::vector<OperationSpec> operations;
   std::vector<GateSpec> gates;
   std::string effective_json;  // the scenario as run (after overrides), as JSON

@@ -103,6 +103,22 @@ grep -q "gate FAIL  p50 < 1us: p50 = .*, limit < 1us" "$WORK/out" || { echo "FAI
 check "quickstart scenario (shortened)" 0 "" "$LOADGEN" run "$SCENARIOS/quickstart.yaml" --target "$ADDR" \
   --out "$WORK/qs" --set duration=3s --set warmup=1s
 
+# Ad-hoc runs without a scenario file, from the .proto alone.
+PROTO_DIR=$(dirname "$SCENARIOS")/proto
+check "ad-hoc run from a .proto" 0 "" "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth \
+  --proto "$PROTO_DIR/aurigraph/approval/v1/approval.proto" --import-path "$PROTO_DIR" --data '{}' \
+  --rate 100 --duration 1s --target "$ADDR" --out "$WORK/adhoc" --no-progress
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['total']['ok'] == 100, r['total']" \
+  "$WORK/adhoc/result.json" || { echo "FAIL ad-hoc result"; failed=$((failed + 1)); }
+check "ad-hoc: --data not JSON" 2 "--data: not a JSON object" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '{nope' --target "$ADDR"
+check "ad-hoc: a field the message lacks" 2 "unknown field 'colour'" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '{"colour": "red"}' --target "$ADDR"
+check "ad-hoc: scenario and --call" 2 "run: give either SCENARIO.yaml or --call" "$LOADGEN" run \
+  "$WORK/ok.yaml" --call a.B/C
+check "ad-hoc: unreadable .proto" 2 "absent.proto: cannot read .proto file" "$LOADGEN" run \
+  --call a.B/C --proto "$WORK/absent.proto" --target "$ADDR"
+
 # Reports and comparisons from saved results.
 check "loadgen report --help" 0 "" "$LOADGEN" report --help
 check "loadgen compare --help" 0 "" "$LOADGEN" compare --help
