@@ -2,6 +2,8 @@
 
 #include <google/protobuf/compiler/importer.h>
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/descriptor_database.h>
 
 #include <filesystem>
 
@@ -96,6 +98,23 @@ absl::StatusOr<std::unique_ptr<MethodCatalog>> MethodCatalog::FromProtoFiles(
   catalog->source_tree_ = std::move(tree);
   catalog->errors_ = std::move(errors);
   catalog->importer_ = std::move(importer);
+  return catalog;
+}
+
+absl::StatusOr<std::unique_ptr<MethodCatalog>> MethodCatalog::FromFileDescriptors(
+    const std::vector<std::string>& files, std::string origin) {
+  auto database = std::make_unique<pb::SimpleDescriptorDatabase>();
+  for (const std::string& file : files) {
+    pb::FileDescriptorProto proto;
+    if (!proto.ParseFromString(file) || !database->Add(proto)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(origin, ": a file descriptor that does not parse"));
+    }
+  }
+  auto pool = std::make_unique<pb::DescriptorPool>(database.get());
+  auto catalog = std::unique_ptr<MethodCatalog>(new MethodCatalog(pool.get(), std::move(origin)));
+  catalog->database_ = std::move(database);
+  catalog->owned_pool_ = std::move(pool);
   return catalog;
 }
 

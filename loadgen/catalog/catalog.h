@@ -13,6 +13,7 @@
 namespace google::protobuf {
 class Descriptor;
 class DescriptorPool;
+class SimpleDescriptorDatabase;
 namespace compiler {
 class DiskSourceTree;
 class Importer;
@@ -39,6 +40,10 @@ class MethodCatalog {
   // that does not parse is an INVALID_ARGUMENT naming file:line:column.
   static absl::StatusOr<std::unique_ptr<MethodCatalog>> FromProtoFiles(
       const std::vector<std::string>& files, const std::vector<std::string>& import_paths);
+  // From serialized FileDescriptorProtos (as server reflection returns them);
+  // `origin` names them in errors.
+  static absl::StatusOr<std::unique_ptr<MethodCatalog>> FromFileDescriptors(
+      const std::vector<std::string>& files, std::string origin);
   ~MethodCatalog();
 
   // NOT_FOUND naming the service or method when the catalog has no such method.
@@ -52,6 +57,8 @@ class MethodCatalog {
   std::unique_ptr<google::protobuf::compiler::DiskSourceTree> source_tree_;
   std::unique_ptr<google::protobuf::compiler::MultiFileErrorCollector> errors_;
   std::unique_ptr<google::protobuf::compiler::Importer> importer_;
+  std::unique_ptr<google::protobuf::SimpleDescriptorDatabase> database_;
+  std::unique_ptr<google::protobuf::DescriptorPool> owned_pool_;
 };
 
 // The bundled catalog's Find.

@@ -143,7 +143,12 @@ absl::StatusOr<std::string> AdHocScenario(const po::variables_map& vm) {
   }
   nlohmann::json scenario = {{"name", "ad-hoc " + call},
                              {"duration", vm["duration"].as<std::string>()}};
-  if (vm.count("proto")) scenario["proto"] = vm["proto"].as<std::vector<std::string>>();
+  // Without a .proto the target describes itself (server reflection).
+  if (vm.count("proto")) {
+    scenario["proto"] = vm["proto"].as<std::vector<std::string>>();
+  } else {
+    scenario["reflection"] = true;
+  }
   if (vm.count("import-path")) {
     scenario["import_paths"] = vm["import-path"].as<std::vector<std::string>>();
   }
@@ -171,9 +176,10 @@ int RunCommand(const std::vector<std::string>& args) {
       "call", po::value<std::string>(),
       "an ad-hoc run without a scenario file: the method to call")(
       "proto", po::value<std::vector<std::string>>()->composing(),
-      "a .proto file declaring it, loaded at run time (repeatable; default: the bundled API)")(
-      "import-path", po::value<std::vector<std::string>>()->composing(),
-      "a directory .proto imports are resolved in (repeatable)")(
+      "a .proto file declaring it, loaded at run time (repeatable; default: ask the server "
+      "through gRPC server reflection)")("import-path",
+                                         po::value<std::vector<std::string>>()->composing(),
+                                         "a directory .proto imports are resolved in (repeatable)")(
       "data", po::value<std::string>()->default_value("{}"),
       "the request as JSON, with template variables such as ${seq} and ${uuid}")(
       "rate", po::value<double>(), "ad hoc: open loop at this many requests/s")(

@@ -30,6 +30,7 @@
 #include "loadgen/recorder/operation_stats.h"
 #include "loadgen/transport/grpc_stream_transport.h"
 #include "loadgen/transport/grpc_transport.h"
+#include "loadgen/transport/reflection.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -364,6 +365,26 @@ class TimelineCollector {
   std::thread thread_;
 };
 
+// The services of the scenario's operations, described by the target itself.
+absl::StatusOr<std::unique_ptr<MethodCatalog>> CatalogFromReflection(
+    const Scenario& scenario, const std::shared_ptr<grpc::Channel>& channel,
+    const std::string& target) {
+  std::vector<std::string> services, files;
+  for (const OperationSpec& op : scenario.operations) {
+    const std::string service = op.rpc.substr(0, op.rpc.find('/'));
+    if (std::find(services.begin(), services.end(), service) != services.end()) continue;
+    services.push_back(service);
+    auto fetched = FetchServiceFiles(channel, service, scenario.connect_timeout_nanos);
+    if (!fetched.ok()) {
+      return absl::Status(fetched.status().code(), absl::StrCat(target, ": service ", service, ": ",
+                                                                fetched.status().message()));
+    }
+    files.insert(files.end(), fetched->begin(), fetched->end());
+  }
+  return MethodCatalog::FromFileDescriptors(files,
+                                            absl::StrCat("the server reflection of ", target));
+}
+
 // The pid of the target when it listens on this machine's loopback; 0 otherwise.
 pid_t LocalTargetPid(const std::string& target) {
   const size_t colon = target.rfind(':');
@@ -396,10 +417,22 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     }
     gates.push_back(*std::move(gate));
   }
-  // Descriptors from runtime-loaded .proto files live as long as this catalog.
+  // Descriptors from runtime-loaded .proto files (or from the target's
+  // reflection) live as long as this catalog.
   std::unique_ptr<MethodCatalog> loaded;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
   if (!scenario.proto_files.empty()) {
     auto catalog = MethodCatalog::FromProtoFiles(scenario.proto_files, scenario.import_paths);
+    if (!catalog.ok()) return catalog.status();
+    loaded = *std::move(catalog);
+  } else if (scenario.reflection) {
+    // Reflection needs the target before anything else can be checked.
+    channels = CreateChannels(target, scenario.connections);
+    if (auto connected = WaitForConnection(channels, target, scenario.connect_timeout_nanos);
+        !connected.ok()) {
+      return connected;
+    }
+    auto catalog = CatalogFromReflection(scenario, channels.front(), target);
     if (!catalog.ok()) return catalog.status();
     loaded = *std::move(catalog);
   }
@@ -416,10 +449,12 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
         "concurrency)");
   }
 
-  const auto channels = CreateChannels(target, scenario.connections);
-  if (auto connected = WaitForConnection(channels, target, scenario.connect_timeout_nanos);
-      !connected.ok()) {
-    return connected;
+  if (channels.empty()) {
+    channels = CreateChannels(target, scenario.connections);
+    if (auto connected = WaitForConnection(channels, target, scenario.connect_timeout_nanos);
+        !connected.ok()) {
+      return connected;
+    }
   }
 
   const int workers = scenario.workers;

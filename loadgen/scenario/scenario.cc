@@ -331,6 +331,7 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
                                "interval",
                                "proto",
                                "import_paths",
+                               "reflection",
                                "operations",
                                "gates"}));
   Scenario s;
@@ -360,6 +361,12 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
   if (root["interval"])
     RETURN_IF_ERROR(r.Duration(root["interval"], "interval", &s.interval_nanos));
   if (root["proto"]) RETURN_IF_ERROR(r.Strings(root["proto"], "proto", &s.proto_files));
+  if (root["reflection"]) {
+    if (!YAML::convert<bool>::decode(root["reflection"], s.reflection))
+      return r.Error("reflection", "expected true or false");
+    if (s.reflection && root["proto"])
+      return r.Error("reflection", "give proto or reflection, not both");
+  }
   if (root["import_paths"]) {
     RETURN_IF_ERROR(r.Strings(root["import_paths"], "import_paths", &s.import_paths));
   }

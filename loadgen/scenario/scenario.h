@@ -74,6 +74,7 @@ struct Scenario {
   // .proto files to load at run time (any gRPC service); empty = the bundled Aurigraph API.
   std::vector<std::string> proto_files;
   std::vector<std::string> import_paths;
+  bool reflection = false;  // find methods and types through the target's server reflection
   std::vector<OperationSpec> operations;
   std::vector<GateSpec> gates;
   std::string effective_json;  // the scenario as run (after overrides), as JSON

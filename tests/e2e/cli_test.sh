@@ -110,6 +110,11 @@ check "ad-hoc run from a .proto" 0 "" "$LOADGEN" run --call aurigraph.approval.v
   --rate 100 --duration 1s --target "$ADDR" --out "$WORK/adhoc" --no-progress
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['total']['ok'] == 100, r['total']" \
   "$WORK/adhoc/result.json" || { echo "FAIL ad-hoc result"; failed=$((failed + 1)); }
+check "ad-hoc run through server reflection" 0 "" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --rate 100 --duration 1s --target "$ADDR" \
+  --out "$WORK/reflected" --no-progress
+check "ad-hoc: a service the server does not know" 2 "service aurigraph.nope.v1.X: server reflection: Symbol not found" \
+  "$LOADGEN" run --call aurigraph.nope.v1.X/Y --duration 1s --target "$ADDR" --no-progress
 check "ad-hoc: --data not JSON" 2 "--data: not a JSON object" "$LOADGEN" run \
   --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '{nope' --target "$ADDR"
 check "ad-hoc: a field the message lacks" 2 "unknown field 'colour'" "$LOADGEN" run \

@@ -78,5 +78,42 @@ TEST(RuntimeProto, AMethodTheFilesDoNotDeclareIsNamed) {
                          kProtoDir, "/aurigraph/approval/v1/approval.proto)"));
 }
 
+TEST(RuntimeProto, ServerReflectionDescribesTheService) {
+  auto server = StartServer();
+  auto result = RunYaml(R"(
+duration: 1s
+reflection: true
+load: {model: open, rate: 200}
+operations:
+  - name: submit
+    rpc: aurigraph.transaction.v1.TransactionService/SubmitTransaction
+    request:
+      id: "refl-${seq}"
+      sender: a
+      receiver: b
+      amount: 5
+      nonce: "${seq}"
+      content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
+)",
+                        server->address());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->operations[0].ok, 200);
+  EXPECT_EQ(server->transactions().counters().accepted.load(), 200);
+
+  auto unknown = RunYaml(R"(
+duration: 1s
+reflection: true
+load: {model: open, rate: 10}
+operations: [{rpc: aurigraph.nope.v1.Missing/Call}]
+)",
+                         server->address());
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      unknown.status().message(),
+      absl::StrCat(server->address(),
+                   ": service aurigraph.nope.v1.Missing: server reflection: Symbol not found."));
+}
+
 }  // namespace
 }  // namespace aurigraph
