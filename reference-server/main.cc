@@ -2,7 +2,9 @@
 #include <boost/program_options.hpp>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "common/status_codes/status_codes.h"
@@ -53,6 +55,10 @@ int main(int argc, char** argv) {
       "bidi streams: replies waiting to be written before the server stops reading requests")(
       "leak", po::value<std::string>(),
       "keep this much memory per unary call, e.g. 4KiB (an injected leak for leak detection)")(
+      "tls-cert", po::value<std::string>(), "serve TLS with this PEM certificate (and --tls-key)")(
+      "tls-key", po::value<std::string>(), "the PEM private key of --tls-cert")(
+      "tls-client-ca", po::value<std::string>(),
+      "require client certificates signed by this PEM CA (mutual TLS)")(
       "metrics-listen", po::value<std::string>(),
       "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks a free port)");
   po::variables_map vm;
@@ -109,6 +115,23 @@ int main(int argc, char** argv) {
   server_options.reply_window = static_cast<size_t>(vm["reply-window"].as<int64_t>());
   if (vm.count("metrics-listen"))
     server_options.metrics_listen = vm["metrics-listen"].as<std::string>();
+  if (vm.count("tls-cert") != vm.count("tls-key"))
+    return Fail("--tls-cert and --tls-key go together");
+  for (auto [flag, out] : {std::pair{"tls-cert", &server_options.tls_cert},
+                           std::pair{"tls-key", &server_options.tls_key},
+                           std::pair{"tls-client-ca", &server_options.tls_client_ca}}) {
+    if (!vm.count(flag)) continue;
+    std::ifstream in(vm[flag].as<std::string>());
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in || text.str().empty()) {
+      return Fail(std::string("--") + flag + " " + vm[flag].as<std::string>() + ": cannot read");
+    }
+    *out = text.str();
+  }
+  if (!server_options.tls_client_ca.empty() && server_options.tls_cert.empty()) {
+    return Fail("--tls-client-ca needs --tls-cert and --tls-key");
+  }
 
   // Signals are waited for on a thread of our own, so shutdown runs outside a signal handler.
   sigset_t signals;

@@ -159,6 +159,17 @@ absl::StatusOr<std::string> AdHocScenario(const po::variables_map& vm) {
   } else {
     scenario["load"] = {{"model", "closed"}, {"concurrency", 1}};
   }
+  nlohmann::json channel = nlohmann::json::object();
+  if (vm.count("tls")) channel["tls"] = true;
+  if (vm.count("gzip")) channel["compression"] = "gzip";
+  for (const auto& [flag, key] :
+       {std::pair{"ca", "ca"}, std::pair{"cert", "cert"}, std::pair{"key", "key"},
+        std::pair{"server-name", "server_name"}, std::pair{"authority", "authority"},
+        std::pair{"keepalive-time", "keepalive_time"},
+        std::pair{"max-message-size", "max_message_size"}}) {
+    if (vm.count(flag)) channel[key] = vm[flag].as<std::string>();
+  }
+  if (!channel.empty()) scenario["channel"] = channel;
   const size_t slash = call.rfind('/');
   scenario["operations"] =
       nlohmann::json::array({{{"name", slash == std::string::npos ? call : call.substr(slash + 1)},
@@ -185,6 +196,18 @@ int RunCommand(const std::vector<std::string>& args) {
       "rate", po::value<double>(), "ad hoc: open loop at this many requests/s")(
       "concurrency", po::value<int>(), "ad hoc: closed loop with this many requests in flight")(
       "duration", po::value<std::string>()->default_value("10s"), "ad hoc: how long to run")(
+      "tls", "ad hoc: connect with TLS (the system's roots unless --ca)")(
+      "ca", po::value<std::string>(),
+      "ad hoc: PEM file of the CA the server's certificate must chain to")(
+      "cert", po::value<std::string>(), "ad hoc: mutual TLS, this client's PEM certificate")(
+      "key", po::value<std::string>(), "ad hoc: mutual TLS, this client's PEM private key")(
+      "server-name", po::value<std::string>(),
+      "ad hoc: the name the server's certificate must carry")("authority", po::value<std::string>(),
+                                                              "ad hoc: the :authority header")(
+      "gzip", "ad hoc: compress requests with gzip")("keepalive-time", po::value<std::string>(),
+                                                     "ad hoc: HTTP/2 keepalive ping interval")(
+      "max-message-size", po::value<std::string>(),
+      "ad hoc: largest response accepted, e.g. 16MiB")(
       "target", po::value<std::string>(), "HOST:PORT to load (overrides the scenario's target)")(
       "out", po::value<std::string>()->default_value("results"), "directory for result.json")(
       "set", po::value<std::vector<std::string>>()->composing(),

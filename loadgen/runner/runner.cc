@@ -427,7 +427,9 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     loaded = *std::move(catalog);
   } else if (scenario.reflection) {
     // Reflection needs the target before anything else can be checked.
-    channels = CreateChannels(target, scenario.connections);
+    auto created = CreateChannels(target, scenario.connections, scenario.channel);
+    if (!created.ok()) return created.status();
+    channels = *std::move(created);
     if (auto connected = WaitForConnection(channels, target, scenario.connect_timeout_nanos);
         !connected.ok()) {
       return connected;
@@ -450,7 +452,9 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   }
 
   if (channels.empty()) {
-    channels = CreateChannels(target, scenario.connections);
+    auto created = CreateChannels(target, scenario.connections, scenario.channel);
+    if (!created.ok()) return created.status();
+    channels = *std::move(created);
     if (auto connected = WaitForConnection(channels, target, scenario.connect_timeout_nanos);
         !connected.ok()) {
       return connected;

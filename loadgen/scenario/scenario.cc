@@ -173,6 +173,49 @@ absl::Status ApplyOverride(YAML::Node root, const std::string& assignment,
   return absl::OkStatus();
 }
 
+absl::Status ParseChannel(const Reader& r, const YAML::Node& node, ChannelOptions& c) {
+  RETURN_IF_ERROR(
+      r.CheckKeys(node, "channel",
+                  {"tls", "ca", "cert", "key", "server_name", "authority", "compression",
+                   "keepalive_time", "keepalive_timeout", "max_message_size"}));
+  if (node["tls"] && !YAML::convert<bool>::decode(node["tls"], c.tls)) {
+    return r.Error("channel.tls", "expected true or false");
+  }
+  for (auto [key, out] :
+       {std::pair{"ca", &c.ca_file}, std::pair{"cert", &c.cert_file}, std::pair{"key", &c.key_file},
+        std::pair{"server_name", &c.server_name}, std::pair{"authority", &c.authority}}) {
+    if (node[key]) RETURN_IF_ERROR(r.String(node[key], absl::StrCat("channel.", key), out));
+  }
+  // Naming a CA or a client certificate means TLS.
+  if (!c.ca_file.empty() || !c.cert_file.empty()) c.tls = true;
+  if (node["compression"]) {
+    std::string compression;
+    RETURN_IF_ERROR(r.String(node["compression"], "channel.compression", &compression));
+    if (compression != "gzip" && compression != "none") {
+      return r.Error("channel.compression", "expected gzip or none");
+    }
+    c.gzip = compression == "gzip";
+  }
+  if (node["keepalive_time"]) {
+    RETURN_IF_ERROR(
+        r.Duration(node["keepalive_time"], "channel.keepalive_time", &c.keepalive_time_nanos));
+  }
+  if (node["keepalive_timeout"]) {
+    RETURN_IF_ERROR(r.Duration(node["keepalive_timeout"], "channel.keepalive_timeout",
+                               &c.keepalive_timeout_nanos));
+  }
+  if (node["max_message_size"]) {
+    std::string size;
+    RETURN_IF_ERROR(r.String(node["max_message_size"], "channel.max_message_size", &size));
+    auto bytes = ParseBytes(size);
+    if (!bytes.ok() || *bytes < 1024 || *bytes > (int64_t{1} << 31) - 1) {
+      return r.Error("channel.max_message_size", "expected a size from 1KiB to 2GiB");
+    }
+    c.max_message_bytes = *bytes;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseLoad(const Reader& r, const YAML::Node& load, Scenario& s) {
   RETURN_IF_ERROR(r.CheckKeys(load, "load", {"model", "rate", "arrival", "concurrency"}));
   std::string model = "open";
@@ -332,6 +375,7 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
                                "proto",
                                "import_paths",
                                "reflection",
+                               "channel",
                                "operations",
                                "gates"}));
   Scenario s;
@@ -361,6 +405,7 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
   if (root["interval"])
     RETURN_IF_ERROR(r.Duration(root["interval"], "interval", &s.interval_nanos));
   if (root["proto"]) RETURN_IF_ERROR(r.Strings(root["proto"], "proto", &s.proto_files));
+  if (root["channel"]) RETURN_IF_ERROR(ParseChannel(r, root["channel"], s.channel));
   if (root["reflection"]) {
     if (!YAML::convert<bool>::decode(root["reflection"], s.reflection))
       return r.Error("reflection", "expected true or false");

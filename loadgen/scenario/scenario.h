@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "loadgen/driver/worker.h"
 #include "loadgen/schedule/arrival_schedule.h"
+#include "loadgen/transport/channel_options.h"
 
 namespace aurigraph::loadgen {
 
@@ -75,6 +76,7 @@ struct Scenario {
   std::vector<std::string> proto_files;
   std::vector<std::string> import_paths;
   bool reflection = false;  // find methods and types through the target's server reflection
+  ChannelOptions channel;   // TLS, authority, compression, keepalive, message size
   std::vector<OperationSpec> operations;
   std::vector<GateSpec> gates;
   std::string effective_json;  // the scenario as run (after overrides), as JSON

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <optional>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "loadgen/transport/completion_queue_util.h"
@@ -34,7 +36,34 @@ struct GrpcTransport::Impl {
   std::string response;
 };
 
-std::vector<std::shared_ptr<grpc::Channel>> CreateChannels(const std::string& target, int count) {
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) text.clear();
+  if (text.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": cannot read"));
+  }
+  return text;
+}
+
+absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> CreateChannels(
+    const std::string& target, int count, const ChannelOptions& options) {
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (options.tls) {
+    grpc::SslCredentialsOptions ssl;
+    for (auto [path, out, what] : {std::tuple{&options.ca_file, &ssl.pem_root_certs, "--ca"},
+                                   std::tuple{&options.cert_file, &ssl.pem_cert_chain, "--cert"},
+                                   std::tuple{&options.key_file, &ssl.pem_private_key, "--key"}}) {
+      if (path->empty()) continue;
+      auto pem = ReadPem(*path, what);
+      if (!pem.ok()) return pem.status();
+      *out = *std::move(pem);
+    }
+    if (ssl.pem_cert_chain.empty() != ssl.pem_private_key.empty()) {
+      return absl::InvalidArgumentError("mutual TLS needs both a client certificate and its key");
+    }
+    credentials = grpc::SslCredentials(ssl);
+  }
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < count; ++i) {
     grpc::ChannelArguments args;
@@ -42,8 +71,20 @@ std::vector<std::shared_ptr<grpc::Channel>> CreateChannels(const std::string& ta
     // subchannel pool and a distinct argument give each channel its own.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("aurigraph.loadgen.channel", i);
-    args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-    channels.push_back(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+    args.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
+    if (!options.server_name.empty()) args.SetSslTargetNameOverride(options.server_name);
+    if (!options.authority.empty()) args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, options.authority);
+    if (options.gzip) args.SetCompressionAlgorithm(GRPC_COMPRESS_GZIP);
+    if (options.keepalive_time_nanos > 0) {
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+                  static_cast<int>(options.keepalive_time_nanos / 1'000'000));
+      args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    }
+    if (options.keepalive_timeout_nanos > 0) {
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                  static_cast<int>(options.keepalive_timeout_nanos / 1'000'000));
+    }
+    channels.push_back(grpc::CreateCustomChannel(target, credentials, args));
   }
   return channels;
 }
@@ -53,9 +94,11 @@ absl::Status WaitForConnection(const std::vector<std::shared_ptr<grpc::Channel>>
   const gpr_timespec deadline = AfterNanos(timeout_nanos);
   for (const auto& channel : channels) {
     if (!channel->WaitForConnected(deadline)) {
-      return absl::UnavailableError(absl::StrCat("target ", target,
-                                                 " unreachable: no connection within ",
-                                                 timeout_nanos / 1'000'000, " ms"));
+      // A call tells why (a refused connection, a failed TLS handshake, ...).
+      auto probe = CallUnary(channel, "/grpc.health.v1.Health/Check", "", 1'000'000'000);
+      return absl::UnavailableError(absl::StrCat(
+          "target ", target, " unreachable: no connection within ", timeout_nanos / 1'000'000,
+          " ms", probe.ok() ? "" : absl::StrCat(" (", probe.status().message(), ")")));
     }
   }
   return absl::OkStatus();

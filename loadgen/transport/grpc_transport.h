@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "loadgen/driver/transport.h"
+#include "loadgen/transport/channel_options.h"
 
 namespace grpc {
 class Channel;
@@ -24,8 +25,10 @@ struct GrpcMethod {
   bool keep_response = false;  // hand OK responses' bytes to the driver
 };
 
-// `count` channels to `target`, each its own TCP connection.
-std::vector<std::shared_ptr<grpc::Channel>> CreateChannels(const std::string& target, int count);
+// `count` channels to `target`, each its own TCP connection. INVALID_ARGUMENT
+// naming a TLS file that cannot be read.
+absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> CreateChannels(
+    const std::string& target, int count, const ChannelOptions& options);
 
 // Waits until every channel is connected; UNAVAILABLE naming the target otherwise.
 absl::Status WaitForConnection(const std::vector<std::shared_ptr<grpc::Channel>>& channels,

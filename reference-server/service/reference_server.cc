@@ -435,7 +435,16 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     creators.push_back(impl->grpc_metrics->InterceptorFactory());
     builder.experimental().SetInterceptorCreators(std::move(creators));
   }
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &impl->port);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options.tls_cert.empty()) {
+    grpc::SslServerCredentialsOptions ssl(
+        options.tls_client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                      : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    ssl.pem_key_cert_pairs.push_back({options.tls_key, options.tls_cert});
+    ssl.pem_root_certs = options.tls_client_ca;
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  builder.AddListeningPort(options.listen, credentials, &impl->port);
   builder.RegisterService(&impl->approval_service);
   builder.RegisterService(&impl->transaction_service);
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);

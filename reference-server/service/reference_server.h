@@ -37,6 +37,11 @@ struct ServerOptions {
   // Serve Prometheus metrics at http://HOST:PORT/metrics (gRPC server, domain
   // and process metrics); empty = none. Port 0 picks a free port.
   std::string metrics_listen;
+  // TLS (PEM file contents): with tls_cert and tls_key the server speaks TLS;
+  // with tls_client_ca as well it requires and verifies client certificates.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
   const Clock* monotonic_clock = &SteadyClock::Instance();  // fault timing
   const Clock* wall_clock = &WallClock::Instance();         // timestamps, deadlines
 };
