@@ -66,6 +66,7 @@ void StreamWorker::OpenStream(uint32_t index, int64_t intended) {
   s.send_timer_armed = false;
   s.outstanding.clear();
   s.outstanding_head = 0;
+  s.unanswered = 0;
   ++active_;
   if (p.lifetime_nanos > 0) {
     timers_.push(Timer{intended + p.lifetime_nanos, index, s.generation, TimerKind::kLifetime});
@@ -86,8 +87,7 @@ void StreamWorker::TrySend(uint32_t index, int64_t now) {
     }
     return;
   }
-  const size_t outstanding = s.outstanding.size() - s.outstanding_head;
-  if (s.write_in_flight || (p.mode == StreamMode::kBidi && outstanding >= p.max_outstanding)) {
+  if (s.write_in_flight || (p.mode == StreamMode::kBidi && s.unanswered >= p.max_outstanding)) {
     return;  // resumed by kWritten or by a matching reply
   }
   StreamStats& stats = stats_[s.operation];
@@ -96,6 +96,7 @@ void StreamWorker::TrySend(uint32_t index, int64_t now) {
   if (p.mode == StreamMode::kBidi && p.inspector != nullptr) {
     if (const auto key = p.inspector->RequestKey(message)) {
       s.outstanding.push_back(Pending{*key, s.next_send, now});
+      ++s.unanswered;
     }
   }
   if (Measured(s.next_send)) {
@@ -176,6 +177,7 @@ void StreamWorker::OnMessage(Slot& s, std::string_view message, int64_t now) {
       }
       if (interval != nullptr) interval->latency.Record(latency_us);
       pending.intended_nanos = -1;
+      --s.unanswered;
       matched = true;
       break;
     }
@@ -186,9 +188,13 @@ void StreamWorker::OnMessage(Slot& s, std::string_view message, int64_t now) {
     if (s.outstanding_head == s.outstanding.size()) {
       s.outstanding.clear();
       s.outstanding_head = 0;
-    } else if (s.outstanding_head > 1024 && s.outstanding_head * 2 > s.outstanding.size()) {
-      s.outstanding.erase(s.outstanding.begin(),
-                          s.outstanding.begin() + static_cast<ptrdiff_t>(s.outstanding_head));
+    } else if (s.outstanding.size() - s.outstanding_head > 2 * s.unanswered + 1024) {
+      // A message never answered holds the head; drop the answered ones behind
+      // it so the list stays as long as what is really outstanding.
+      s.outstanding.erase(
+          std::remove_if(s.outstanding.begin(), s.outstanding.end(),
+                         [](const Pending& pending) { return pending.intended_nanos < 0; }),
+          s.outstanding.end());
       s.outstanding_head = 0;
     }
     if (!matched) ++stats.unmatched_replies;

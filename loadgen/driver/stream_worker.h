@@ -80,8 +80,9 @@ class StreamWorker {
     bool cancelled = false;
     bool abandoned = false;  // cancelled because it did not close in time: a failure
     bool send_timer_armed = false;
-    std::vector<Pending> outstanding;  // bidi, in send order
+    std::vector<Pending> outstanding;  // bidi, in send order; answered ones are marked
     size_t outstanding_head = 0;
+    size_t unanswered = 0;  // entries not yet answered (what max_outstanding bounds)
   };
   enum class TimerKind { kSend, kLifetime, kCloseTimeout };
   struct Timer {

@@ -42,18 +42,24 @@ class ReplyStream final : public grpc::ServerBidiReactor<Request, Reply> {
   }
 
   void OnReadDone(bool ok) override {
-    {
-      std::lock_guard lock(mutex_);
-      reading_ = false;
-      if (!ok) reads_done_ = true;
-    }
     if (!ok) {
+      {
+        std::lock_guard lock(mutex_);
+        reading_ = false;
+        reads_done_ = true;
+      }
       Advance();
       return;
     }
     counters_.messages_received.fetch_add(1, std::memory_order_relaxed);
     Reply reply;
     handler_(request_, &reply);
+    {
+      // Only now may the next read reuse request_: a write completing on another
+      // thread resumes reading as soon as reading_ is false.
+      std::lock_guard lock(mutex_);
+      reading_ = false;
+    }
     int64_t release_at = 0;
     if (faults_.config().active()) release_at = faults_.Decide().release_at_nanos;
     if (release_at > faults_.clock().NowNanos()) {

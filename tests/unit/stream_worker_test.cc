@@ -31,6 +31,7 @@ class ScriptedStreams final : public StreamTransport {
   int64_t transit = 300'000;
   int fail_after = -1;
   int fail_code = 14;
+  int misanswered_write = -1;  // this write's reply carries a key no request had
 
   void Open(uint32_t slot, uint32_t) override {
     ++opens;
@@ -51,7 +52,8 @@ class ScriptedStreams final : public StreamTransport {
       }
       return;
     }
-    Push(now + write_time(now) + reply_latency(now), slot, Type::kMessage, std::string(message));
+    Push(now + write_time(now) + reply_latency(now), slot, Type::kMessage,
+         writes - 1 == misanswered_write ? "999999999" : std::string(message));
   }
   void CloseSend(uint32_t slot) override {
     if (server_stream_slots.count(slot)) return;
@@ -186,6 +188,25 @@ TEST(StreamWorker, BidiRepliesAreMatchedAndTimedPerMessage) {
   EXPECT_EQ(s.close_latency.TotalCount(), 2);
   EXPECT_EQ(s.min_open_streams, 0);  // no warm-up: the window starts before the streams open
   EXPECT_EQ(s.max_open_streams, 2);
+}
+
+// Closed loop with a bound on unanswered messages: one reply that matches no
+// request leaves one message unanswered for good, and the stream goes on (it
+// used to stall once the bound's worth of later, answered messages piled up
+// behind the unanswered one).
+TEST(StreamWorker, AReplyThatMatchesNothingDoesNotStallTheStream) {
+  Fixture f;
+  f.transport.misanswered_write = 3;
+  StreamOperationPlan op;
+  op.mode = StreamMode::kBidi;
+  op.streams = 1;
+  op.max_outstanding = 4;
+  const StreamStats s = f.Run(op, 200 * kMs);
+  EXPECT_EQ(s.unmatched_replies, 1);
+  // About one message every 2 ms round trip, four at a time, for 200 ms.
+  EXPECT_GT(s.messages_sent, 300);
+  EXPECT_EQ(s.messages_received, s.messages_sent);
+  EXPECT_EQ(s.message_latency.TotalCount(), s.messages_sent - 1);
 }
 
 // A write that hangs for 100 ms holds the messages due behind it. Their latency
