@@ -365,6 +365,18 @@ class TimelineCollector {
   std::thread thread_;
 };
 
+// The scenario's channels to `target`, once every one is connected.
+absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> Connect(const Scenario& scenario,
+                                                                    const std::string& target) {
+  auto channels = CreateChannels(target, scenario.connections, scenario.channel);
+  if (!channels.ok()) return channels.status();
+  if (auto connected = WaitForConnection(*channels, target, scenario.connect_timeout_nanos);
+      !connected.ok()) {
+    return connected;
+  }
+  return channels;
+}
+
 // The services of the scenario's operations, described by the target itself.
 absl::StatusOr<std::unique_ptr<MethodCatalog>> CatalogFromReflection(
     const Scenario& scenario, const std::shared_ptr<grpc::Channel>& channel,
@@ -427,13 +439,9 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     loaded = *std::move(catalog);
   } else if (scenario.reflection) {
     // Reflection needs the target before anything else can be checked.
-    auto created = CreateChannels(target, scenario.connections, scenario.channel);
-    if (!created.ok()) return created.status();
-    channels = *std::move(created);
-    if (auto connected = WaitForConnection(channels, target, scenario.connect_timeout_nanos);
-        !connected.ok()) {
-      return connected;
-    }
+    auto connected = Connect(scenario, target);
+    if (!connected.ok()) return connected.status();
+    channels = *std::move(connected);
     auto catalog = CatalogFromReflection(scenario, channels.front(), target);
     if (!catalog.ok()) return catalog.status();
     loaded = *std::move(catalog);
@@ -452,13 +460,9 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   }
 
   if (channels.empty()) {
-    auto created = CreateChannels(target, scenario.connections, scenario.channel);
-    if (!created.ok()) return created.status();
-    channels = *std::move(created);
-    if (auto connected = WaitForConnection(channels, target, scenario.connect_timeout_nanos);
-        !connected.ok()) {
-      return connected;
-    }
+    auto connected = Connect(scenario, target);
+    if (!connected.ok()) return connected.status();
+    channels = *std::move(connected);
   }
 
   const int workers = scenario.workers;
