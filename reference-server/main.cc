@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_split.h"
 #include "common/status_codes/status_codes.h"
 #include "common/units/units.h"
 #include "common/version/version.h"
@@ -60,7 +61,10 @@ int main(int argc, char** argv) {
       "tls-client-ca", po::value<std::string>(),
       "require client certificates signed by this PEM CA (mutual TLS)")(
       "metrics-listen", po::value<std::string>(),
-      "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks a free port)");
+      "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks a free port)")(
+      "count-metadata", po::value<std::string>(),
+      "count requests per value of these request headers, e.g. x-tenant,authorization "
+      "(metric aurigraph_server_request_metadata_total)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -115,6 +119,12 @@ int main(int argc, char** argv) {
   server_options.reply_window = static_cast<size_t>(vm["reply-window"].as<int64_t>());
   if (vm.count("metrics-listen"))
     server_options.metrics_listen = vm["metrics-listen"].as<std::string>();
+  if (vm.count("count-metadata")) {
+    for (absl::string_view key :
+         absl::StrSplit(vm["count-metadata"].as<std::string>(), ',', absl::SkipEmpty())) {
+      server_options.count_metadata.emplace_back(key);
+    }
+  }
   if (vm.count("tls-cert") != vm.count("tls-key"))
     return Fail("--tls-cert and --tls-key go together");
   for (auto [flag, out] : {std::pair{"tls-cert", &server_options.tls_cert},

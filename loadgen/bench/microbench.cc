@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
 #include "loadgen/histogram/histogram.h"
 #include "loadgen/histogram/histogram_codec.h"
@@ -92,8 +93,10 @@ BENCHMARK(BM_NextArrival)
     ->Arg(static_cast<int>(ArrivalProcess::kConstant))
     ->Arg(static_cast<int>(ArrivalProcess::kPoisson));
 
-void BuildRequest(benchmark::State& state, const char* json) {
-  auto compiled = RequestTemplate::Compile(*transaction::v1::Transaction::descriptor(), json);
+// Renders a request and its metadata per iteration, as a worker does per call.
+void BuildRequest(benchmark::State& state, const char* json, const TemplateInputs& inputs = {}) {
+  auto compiled =
+      RequestTemplate::Compile(*transaction::v1::Transaction::descriptor(), json, inputs);
   if (!compiled.ok()) {
     state.SkipWithError(std::string(compiled.status().message()).c_str());
     return;
@@ -101,7 +104,8 @@ void BuildRequest(benchmark::State& state, const char* json) {
   TemplateRequestSource source(*compiled, 0, 1);
   uint64_t seq = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(source.Build({seq++}).size());
+    benchmark::DoNotOptimize(source.Build({seq}).size());
+    benchmark::DoNotOptimize(source.BuildHeaders({seq++}).size());
   }
 }
 
@@ -124,6 +128,33 @@ void BM_BuildRequestWithContentHash(benchmark::State& state) {
                          "content_hash": "${sha256:id,sender,receiver,amount,nonce,memo}"})");
 }
 BENCHMARK(BM_BuildRequestWithContentHash);
+
+// 1,000 users, one JSON object per line.
+std::shared_ptr<const DataFile> BenchUsers(DataFile::Order order) {
+  std::string text;
+  for (int i = 0; i < 1000; ++i) {
+    absl::StrAppend(&text, R"({"user": "user-)", i, R"(", "token": "tok-)", i * 7919,
+                    R"(", "limit": )", i * 10, "}\n");
+  }
+  return *DataFile::Parse(text, "bench.jsonl", order);
+}
+
+void BM_BuildRequestFromDataFile(benchmark::State& state) {
+  BuildRequest(
+      state, R"({"id": "tx-${seq}", "sender": "${data.user}", "amount": "${data.limit}"})",
+      {{},
+       BenchUsers(state.range(0) == 0 ? DataFile::Order::kSequential : DataFile::Order::kRandom)});
+}
+BENCHMARK(BM_BuildRequestFromDataFile)->Arg(0)->Arg(1);
+
+void BM_BuildRequestWithMetadata(benchmark::State& state) {
+  BuildRequest(state, R"({"id": "tx-${seq}", "sender": "${data.user}", "amount": "${data.limit}"})",
+               {{{"authorization", "Bearer ${data.token}"},
+                 {"x-request-id", "req-${seq}"},
+                 {"x-tenant", "acme"}},
+                BenchUsers(DataFile::Order::kSequential)});
+}
+BENCHMARK(BM_BuildRequestWithMetadata);
 
 }  // namespace
 }  // namespace aurigraph::loadgen

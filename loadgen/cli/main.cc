@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -171,10 +172,29 @@ absl::StatusOr<std::string> AdHocScenario(const po::variables_map& vm) {
   }
   if (!channel.empty()) scenario["channel"] = channel;
   const size_t slash = call.rfind('/');
-  scenario["operations"] =
-      nlohmann::json::array({{{"name", slash == std::string::npos ? call : call.substr(slash + 1)},
+  nlohmann::json operation = {{"name", slash == std::string::npos ? call : call.substr(slash + 1)},
                               {"rpc", call},
-                              {"request", request}}});
+                              {"request", request}};
+  if (vm.count("deadline")) operation["deadline"] = vm["deadline"].as<std::string>();
+  if (vm.count("metadata")) {
+    nlohmann::json metadata = nlohmann::json::object();
+    for (const std::string& header : vm["metadata"].as<std::vector<std::string>>()) {
+      const size_t colon = header.find(':');
+      if (colon == std::string::npos || colon == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--metadata ", header, ": expected 'name: value'"));
+      }
+      metadata[std::string(absl::StripAsciiWhitespace(header.substr(0, colon)))] =
+          std::string(absl::StripLeadingAsciiWhitespace(header.substr(colon + 1)));
+    }
+    operation["metadata"] = metadata;
+  }
+  if (vm.count("data-file")) {
+    operation["data"] = {{"file", vm["data-file"].as<std::string>()},
+                         {"order", vm["data-order"].as<std::string>()}};
+  }
+  if (vm.count("streams")) operation["stream"] = {{"streams", vm["streams"].as<int>()}};
+  scenario["operations"] = nlohmann::json::array({operation});
   return scenario.dump();
 }
 
@@ -196,6 +216,16 @@ int RunCommand(const std::vector<std::string>& args) {
       "rate", po::value<double>(), "ad hoc: open loop at this many requests/s")(
       "concurrency", po::value<int>(), "ad hoc: closed loop with this many requests in flight")(
       "duration", po::value<std::string>()->default_value("10s"), "ad hoc: how long to run")(
+      "deadline", po::value<std::string>(),
+      "ad hoc: per-call deadline, e.g. 100ms (expiry counts as DEADLINE_EXCEEDED)")(
+      "metadata,H", po::value<std::vector<std::string>>()->composing(),
+      "ad hoc: a request header 'name: value', value a template like the data (repeatable)")(
+      "data-file", po::value<std::string>(),
+      "ad hoc: JSON lines whose fields ${data.FIELD} reads, one line per request")(
+      "data-order", po::value<std::string>()->default_value("sequential"),
+      "ad hoc: take --data-file's lines in order (sequential) or at random")(
+      "streams", po::value<int>(),
+      "ad hoc, streaming methods: streams held open at once (default 1)")(
       "tls", "ad hoc: connect with TLS (the system's roots unless --ca)")(
       "ca", po::value<std::string>(),
       "ad hoc: PEM file of the CA the server's certificate must chain to")(

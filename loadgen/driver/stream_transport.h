@@ -5,7 +5,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
+
+#include "loadgen/driver/transport.h"
 
 namespace aurigraph::loadgen {
 
@@ -26,8 +29,9 @@ class StreamTransport {
   };
 
   virtual ~StreamTransport() = default;
-  // Starts a stream of `operation` in a free `slot`; messages are read as they come.
-  virtual void Open(uint32_t slot, uint32_t operation) = 0;
+  // Starts a stream of `operation` in a free `slot` with `headers` as its
+  // metadata; messages are read as they come.
+  virtual void Open(uint32_t slot, uint32_t operation, std::span<const Header> headers) = 0;
   // At most one write per slot is in flight; each finishes with kWritten.
   virtual void Write(uint32_t slot, std::string_view message) = 0;
   // Half-closes the send side once the write in flight (if any) has finished.

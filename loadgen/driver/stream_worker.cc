@@ -71,7 +71,11 @@ void StreamWorker::OpenStream(uint32_t index, int64_t intended) {
   if (p.lifetime_nanos > 0) {
     timers_.push(Timer{intended + p.lifetime_nanos, index, s.generation, TimerKind::kLifetime});
   }
-  transport_.Open(index, s.operation);
+  // A stream's metadata is rendered once, as the stream's number's request.
+  transport_.Open(index, s.operation,
+                  p.source != nullptr
+                      ? p.source->BuildHeaders(RequestContext{s.number, s.number, 0})
+                      : std::span<const Header>());
 }
 
 void StreamWorker::TrySend(uint32_t index, int64_t now) {

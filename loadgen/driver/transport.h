@@ -4,9 +4,16 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 namespace aurigraph::loadgen {
+
+// One gRPC metadata entry (request header).
+struct Header {
+  std::string_view key;
+  std::string_view value;
+};
 
 class Transport {
  public:
@@ -17,9 +24,11 @@ class Transport {
   };
 
   virtual ~Transport() = default;
-  // Starts a call for `operation` in `slot` (< the worker's in-flight bound);
-  // the slot is busy until its completion is returned by Next().
-  virtual void Start(uint32_t slot, uint32_t operation, std::string_view request) = 0;
+  // Starts a call for `operation` in `slot` (< the worker's in-flight bound)
+  // with `headers` as its metadata; the slot is busy until its completion is
+  // returned by Next().
+  virtual void Start(uint32_t slot, uint32_t operation, std::string_view request,
+                     std::span<const Header> headers) = 0;
   // Waits at most `timeout_nanos` for a completion; false when none arrived.
   virtual bool Next(int64_t timeout_nanos, Completion* completion) = 0;
   // Asks every busy slot to finish now; each still produces a completion.
@@ -33,12 +42,15 @@ struct RequestContext {
   uint64_t message = 0;   // streams: the message's index within its stream
 };
 
-// Builds the request bytes for one operation; one instance per worker, so it
-// may reuse its buffer: the view stays valid until the next Build() call.
+// Builds the request bytes and metadata for one operation; one instance per
+// worker, so it may reuse its buffers: a view stays valid until the next call
+// of the same method.
 class RequestSource {
  public:
   virtual ~RequestSource() = default;
   virtual std::string_view Build(const RequestContext& context) = 0;
+  // The metadata of the request (or, for streams, of the stream) at `context`.
+  virtual std::span<const Header> BuildHeaders(const RequestContext& /*context*/) { return {}; }
 };
 
 // Counts the items a response reports (e.g. the transactions a batch accepted).

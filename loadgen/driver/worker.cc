@@ -79,7 +79,9 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   ++stats_.sent;
   const uint64_t sequence = next_sequence_;
   next_sequence_ += static_cast<uint64_t>(plan_.worker_count);
-  transport_.Start(slot, operation, sources_[operation]->Build(RequestContext{sequence}));
+  RequestSource& source = *sources_[operation];
+  const RequestContext context{sequence};
+  transport_.Start(slot, operation, source.Build(context), source.BuildHeaders(context));
   if (free_slots_.empty() && saturated_since_ < 0) saturated_since_ = now;
 }
 

@@ -11,7 +11,9 @@
 #include <charconv>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -36,16 +38,22 @@ enum class PieceKind {
   kRun,
   kStream,
   kMessage,
-  kItem
+  kItem,
+  kData
 };
 
 struct Piece {
   PieceKind kind = PieceKind::kLiteral;
   std::string literal;
-  int64_t lo = 0;
+  int64_t lo = 0;  // kRandInt: the low bound; kRandString: the length; kData: the column
   int64_t hi = 0;
   std::vector<std::string> choices;
-  std::vector<int64_t> numeric_choices;
+  std::vector<int64_t> numeric_choices;  // kPick: per choice; kData: per record
+};
+
+struct HeaderTemplate {
+  std::string key;
+  std::vector<Piece> pieces;
 };
 
 struct ShaInput {
@@ -74,8 +82,12 @@ struct Node {
 bool IsNumericPiece(PieceKind kind) {
   return kind == PieceKind::kSeq || kind == PieceKind::kWorker || kind == PieceKind::kRandInt ||
          kind == PieceKind::kNowNs || kind == PieceKind::kNowMs || kind == PieceKind::kPick ||
-         kind == PieceKind::kStream || kind == PieceKind::kMessage || kind == PieceKind::kItem;
+         kind == PieceKind::kStream || kind == PieceKind::kMessage || kind == PieceKind::kItem ||
+         kind == PieceKind::kData;
 }
+
+// Pieces that render text of their own rather than a number.
+bool IsChoicePiece(PieceKind kind) { return kind == PieceKind::kPick || kind == PieceKind::kData; }
 
 bool IsStringField(const pb::FieldDescriptor& field) {
   return field.type() == pb::FieldDescriptor::TYPE_STRING ||
@@ -91,8 +103,23 @@ absl::StatusOr<int64_t> ParseInt(absl::string_view text, absl::string_view what)
   return value;
 }
 
-absl::StatusOr<Piece> ParseVariable(absl::string_view spec, const std::string& where) {
+absl::StatusOr<Piece> ParseVariable(absl::string_view spec, const DataFile* data,
+                                    const std::string& where) {
   Piece piece;
+  if (absl::StartsWith(spec, "data.")) {
+    if (data == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "${", spec, "} needs a data file (the operation's data:, or --data-file) (", where, ")"));
+    }
+    auto column = data->Column(spec.substr(5));
+    if (!column.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("${", spec, "}: ", column.status().message(), " (", where, ")"));
+    }
+    piece.kind = PieceKind::kData;
+    piece.lo = *column;
+    return piece;
+  }
   const size_t colon = spec.find(':');
   const absl::string_view name = spec.substr(0, colon);
   const absl::string_view args = colon == absl::string_view::npos ? "" : spec.substr(colon + 1);
@@ -159,7 +186,8 @@ Piece Literal(absl::string_view text) {
 }
 
 // Splits "tx-${seq}-x" into literal and variable pieces.
-absl::StatusOr<std::vector<Piece>> ParsePieces(absl::string_view text, const std::string& where) {
+absl::StatusOr<std::vector<Piece>> ParsePieces(absl::string_view text, const DataFile* data,
+                                               const std::string& where) {
   std::vector<Piece> pieces;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -174,7 +202,7 @@ absl::StatusOr<std::vector<Piece>> ParsePieces(absl::string_view text, const std
       return absl::InvalidArgumentError(
           absl::StrCat("unterminated ${ in '", text, "' (", where, ")"));
     }
-    auto piece = ParseVariable(text.substr(open + 2, close - open - 2), where);
+    auto piece = ParseVariable(text.substr(open + 2, close - open - 2), data, where);
     if (!piece.ok()) return piece.status();
     pieces.push_back(*std::move(piece));
     pos = close + 1;
@@ -220,12 +248,53 @@ class CompiledTemplate {
   int leaf_count = 0;
   int node_count = 1;
   bool uses_sha = false;
+  std::shared_ptr<const DataFile> data;
+  std::vector<HeaderTemplate> headers;
 
   absl::Status CompileNode(const pb::Descriptor& type, nlohmann::json& object, Node& node,
                            const std::string& path);
   absl::Status CompileLeaf(const pb::FieldDescriptor& field, const std::string& text, Leaf& leaf,
                            const std::string& where);
+  absl::Status CompileHeader(const std::string& key, const std::string& value);
 };
+
+absl::Status CompiledTemplate::CompileHeader(const std::string& key, const std::string& value) {
+  const std::string where = absl::StrCat("metadata '", key, "'");
+  const bool valid_name = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+  });
+  if (!valid_name) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": a header name is lower-case letters, digits, '-', '_' or '.'"));
+  }
+  if (absl::StartsWith(key, "grpc-")) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": grpc- headers are reserved"));
+  }
+  for (const HeaderTemplate& other : headers) {
+    if (other.key == key) return absl::InvalidArgumentError(absl::StrCat(where, ": given twice"));
+  }
+  auto pieces = ParsePieces(value, data.get(), where);
+  if (!pieces.ok()) return pieces.status();
+  if (!absl::EndsWith(key, "-bin")) {
+    // Text values are printable ASCII; check every text a variable can yield.
+    const auto printable = [](absl::string_view text) {
+      return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+    };
+    for (const Piece& piece : *pieces) {
+      bool ok = printable(piece.literal);
+      for (const std::string& choice : piece.choices) ok = ok && printable(choice);
+      for (size_t r = 0; ok && piece.kind == PieceKind::kData && r < data->records(); ++r) {
+        ok = printable(data->Text(r, static_cast<int>(piece.lo)));
+      }
+      if (!ok) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": text values must be printable ASCII (name binary headers ...-bin)"));
+      }
+    }
+  }
+  headers.push_back(HeaderTemplate{key, *std::move(pieces)});
+  return absl::OkStatus();
+}
 
 absl::Status CompiledTemplate::CompileLeaf(const pb::FieldDescriptor& field,
                                            const std::string& text, Leaf& leaf,
@@ -245,7 +314,7 @@ absl::Status CompiledTemplate::CompileLeaf(const pb::FieldDescriptor& field,
     uses_sha = true;
     return absl::OkStatus();
   }
-  auto pieces = ParsePieces(text, where);
+  auto pieces = ParsePieces(text, data.get(), where);
   if (!pieces.ok()) return pieces.status();
   leaf.pieces = *std::move(pieces);
   if (IsStringField(field)) return absl::OkStatus();
@@ -257,7 +326,13 @@ absl::Status CompiledTemplate::CompileLeaf(const pb::FieldDescriptor& field,
   }
   leaf.numeric = true;
   Piece& piece = leaf.pieces[0];
-  if (piece.kind == PieceKind::kPick) {
+  if (piece.kind == PieceKind::kData) {
+    // Parsed once here, so rendering a record's value is an array lookup.
+    for (size_t r = 0; r < data->records(); ++r) {
+      piece.choices.push_back(data->Text(r, static_cast<int>(piece.lo)));
+    }
+  }
+  if (IsChoicePiece(piece.kind)) {
     for (const std::string& choice : piece.choices) {
       if (field.type() == pb::FieldDescriptor::TYPE_ENUM) {
         const pb::EnumValueDescriptor* value = field.enum_type()->FindValueByName(choice);
@@ -275,6 +350,7 @@ absl::Status CompiledTemplate::CompileLeaf(const pb::FieldDescriptor& field,
       if (!number.ok()) return number.status();
       piece.numeric_choices.push_back(*number);
     }
+    if (piece.kind == PieceKind::kData) piece.choices.clear();
   }
   return absl::OkStatus();
 }
@@ -387,25 +463,54 @@ bool RequestTemplate::has_variables() const {
 }
 
 absl::StatusOr<RequestTemplate> RequestTemplate::Compile(const pb::Descriptor& type,
-                                                         absl::string_view json) {
+                                                         absl::string_view json,
+                                                         const TemplateInputs& inputs) {
   nlohmann::json object = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (object.is_discarded() || !object.is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat("request template for ", type.full_name(), " is not a JSON object"));
   }
   auto compiled = std::make_unique<CompiledTemplate>();
+  compiled->data = inputs.data;
   if (auto status = compiled->CompileNode(type, object, compiled->root, ""); !status.ok()) {
     return status;
+  }
+  for (const auto& [key, value] : inputs.metadata) {
+    if (auto status = compiled->CompileHeader(key, value); !status.ok()) return status;
   }
   if (auto status = SerializeJson(type, object, &compiled->constant); !status.ok()) return status;
   return RequestTemplate(std::move(compiled));
 }
 
+namespace {
+
+// What variables render from; one per worker.
+struct VariableState {
+  uint32_t worker = 0;
+  uint64_t seed = 0;
+  std::string run_id;
+  std::mt19937_64 rng;
+  std::mt19937_64 uuid_rng;
+};
+
+// Where a request is: what ${seq}, ${stream}, ${msg}, ${item} and ${data.*} read.
+struct Position {
+  const RequestContext& context;
+  uint64_t item = 0;
+  size_t record = 0;
+  const DataFile* data = nullptr;
+};
+
+}  // namespace
+
 struct TemplateRequestSource::Scratch {
+  VariableState vars;
   std::string out;
   std::vector<std::string> leaf_text;
   std::vector<uint64_t> leaf_number;
   std::vector<std::string> node_buffer;
+  std::vector<std::string> header_values;
+  std::vector<Header> headers;
   EVP_MD* sha256 = nullptr;
   EVP_MD_CTX* digest = nullptr;
   ~Scratch() {
@@ -443,17 +548,100 @@ void AppendDecimal(std::string& out, uint64_t value, bool is_signed) {
 constexpr char kAlphanumeric[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 constexpr char kHex[] = "0123456789abcdef";
 
+// Appends the text of `pieces` to `text`; for a numeric leaf (one numeric
+// variable) returns its number instead.
+uint64_t RenderPieces(const std::vector<Piece>& pieces, bool numeric, const Position& at,
+                      VariableState& vars, std::string& text) {
+  uint64_t number = 0;
+  for (const Piece& piece : pieces) {
+    switch (piece.kind) {
+      case PieceKind::kLiteral:
+        text += piece.literal;
+        break;
+      case PieceKind::kSeq:
+        number = at.context.sequence;
+        break;
+      case PieceKind::kStream:
+        number = at.context.stream;
+        break;
+      case PieceKind::kMessage:
+        number = at.context.message;
+        break;
+      case PieceKind::kItem:
+        number = at.item;
+        break;
+      case PieceKind::kRun:
+        text += vars.run_id;
+        break;
+      case PieceKind::kWorker:
+        number = vars.worker;
+        break;
+      case PieceKind::kNowNs:
+        number = static_cast<uint64_t>(UnixNanosNow());
+        break;
+      case PieceKind::kNowMs:
+        number = static_cast<uint64_t>(UnixNanosNow() / 1'000'000);
+        break;
+      case PieceKind::kRandInt:
+        number = static_cast<uint64_t>(
+            std::uniform_int_distribution<int64_t>(piece.lo, piece.hi)(vars.rng));
+        break;
+      case PieceKind::kRandString:
+        for (int64_t i = 0; i < piece.lo; ++i) text.push_back(kAlphanumeric[vars.rng() % 62]);
+        break;
+      case PieceKind::kUuid: {
+        uint64_t hi = vars.uuid_rng(), lo = vars.uuid_rng();
+        hi = (hi & ~0xF000ULL) | 0x4000ULL;        // version 4
+        lo = (lo & ~(3ULL << 62)) | (2ULL << 62);  // RFC 4122 variant
+        char buf[37];
+        int k = 0;
+        for (int i = 0; i < 32; ++i) {
+          if (i == 8 || i == 12 || i == 16 || i == 20) buf[k++] = '-';
+          const uint64_t word = i < 16 ? hi : lo;
+          buf[k++] = kHex[(word >> (60 - 4 * (i % 16))) & 15];
+        }
+        text.append(buf, 36);
+        break;
+      }
+      case PieceKind::kPick: {
+        const size_t choice = vars.rng() % piece.choices.size();
+        if (numeric)
+          number = static_cast<uint64_t>(piece.numeric_choices[choice]);
+        else
+          text += piece.choices[choice];
+        break;
+      }
+      case PieceKind::kData:
+        if (numeric)
+          number = static_cast<uint64_t>(piece.numeric_choices[at.record]);
+        else
+          text += at.data->Text(at.record, static_cast<int>(piece.lo));
+        break;
+    }
+    if (!numeric && IsNumericPiece(piece.kind) && !IsChoicePiece(piece.kind)) {
+      AppendDecimal(text, number, piece.kind == PieceKind::kRandInt);
+    }
+  }
+  return number;
+}
+
 }  // namespace
 
 TemplateRequestSource::TemplateRequestSource(const RequestTemplate& request_template,
                                              uint32_t worker, uint64_t seed, std::string run_id)
-    : compiled_(*request_template.compiled_),
-      worker_(worker),
-      run_id_(std::move(run_id)),
-      rng_(seed * 0x9E3779B97F4A7C15ULL + worker),
-      uuid_rng_((static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}() ^
-                static_cast<uint64_t>(UnixNanosNow())),
-      scratch_(std::make_unique<Scratch>()) {
+    : compiled_(*request_template.compiled_), scratch_(std::make_unique<Scratch>()) {
+  VariableState& vars = scratch_->vars;
+  vars.worker = worker;
+  vars.seed = seed;
+  vars.run_id = std::move(run_id);
+  vars.rng.seed(seed * 0x9E3779B97F4A7C15ULL + worker);
+  vars.uuid_rng.seed((static_cast<uint64_t>(std::random_device{}()) << 32) ^
+                     std::random_device{}() ^ static_cast<uint64_t>(UnixNanosNow()));
+  scratch_->header_values.resize(compiled_.headers.size());
+  scratch_->headers.resize(compiled_.headers.size());
+  for (size_t i = 0; i < compiled_.headers.size(); ++i) {
+    scratch_->headers[i].key = compiled_.headers[i].key;
+  }
   scratch_->leaf_text.resize(compiled_.leaf_count);
   scratch_->leaf_number.resize(compiled_.leaf_count);
   scratch_->node_buffer.resize(compiled_.node_count);
@@ -468,7 +656,9 @@ TemplateRequestSource::~TemplateRequestSource() = default;
 
 std::string_view TemplateRequestSource::Build(const RequestContext& context) {
   Scratch& s = *scratch_;
-  uint64_t item = 0;
+  const DataFile* data = compiled_.data.get();
+  Position at{context, 0, data != nullptr ? data->RecordFor(context.sequence, s.vars.seed) : 0,
+              data};
   // Renders every leaf of `node` into `out`, children as nested length-delimited fields.
   const auto render = [&](const Node& node, std::string& out, const auto& self) -> void {
     for (const Leaf& leaf : node.leaves) {
@@ -492,69 +682,7 @@ std::string_view TemplateRequestSource::Build(const RequestContext& context) {
           text.push_back(kHex[digest[i] & 15]);
         }
       } else {
-        for (const Piece& piece : leaf.pieces) {
-          switch (piece.kind) {
-            case PieceKind::kLiteral:
-              text += piece.literal;
-              break;
-            case PieceKind::kSeq:
-              number = context.sequence;
-              break;
-            case PieceKind::kStream:
-              number = context.stream;
-              break;
-            case PieceKind::kMessage:
-              number = context.message;
-              break;
-            case PieceKind::kItem:
-              number = item;
-              break;
-            case PieceKind::kRun:
-              text += run_id_;
-              break;
-            case PieceKind::kWorker:
-              number = worker_;
-              break;
-            case PieceKind::kNowNs:
-              number = static_cast<uint64_t>(UnixNanosNow());
-              break;
-            case PieceKind::kNowMs:
-              number = static_cast<uint64_t>(UnixNanosNow() / 1'000'000);
-              break;
-            case PieceKind::kRandInt:
-              number = static_cast<uint64_t>(
-                  std::uniform_int_distribution<int64_t>(piece.lo, piece.hi)(rng_));
-              break;
-            case PieceKind::kRandString:
-              for (int64_t i = 0; i < piece.lo; ++i) text.push_back(kAlphanumeric[rng_() % 62]);
-              break;
-            case PieceKind::kUuid: {
-              uint64_t hi = uuid_rng_(), lo = uuid_rng_();
-              hi = (hi & ~0xF000ULL) | 0x4000ULL;        // version 4
-              lo = (lo & ~(3ULL << 62)) | (2ULL << 62);  // RFC 4122 variant
-              char buf[37];
-              int k = 0;
-              for (int i = 0; i < 32; ++i) {
-                if (i == 8 || i == 12 || i == 16 || i == 20) buf[k++] = '-';
-                const uint64_t word = i < 16 ? hi : lo;
-                buf[k++] = kHex[(word >> (60 - 4 * (i % 16))) & 15];
-              }
-              text.append(buf, 36);
-              break;
-            }
-            case PieceKind::kPick: {
-              const size_t choice = rng_() % piece.choices.size();
-              if (leaf.numeric)
-                number = static_cast<uint64_t>(piece.numeric_choices[choice]);
-              else
-                text += piece.choices[choice];
-              break;
-            }
-          }
-          if (!leaf.numeric && IsNumericPiece(piece.kind) && piece.kind != PieceKind::kPick) {
-            AppendDecimal(text, number, piece.kind == PieceKind::kRandInt);
-          }
-        }
+        number = RenderPieces(leaf.pieces, leaf.numeric, at, s.vars, text);
         if (leaf.numeric) {
           s.leaf_number[leaf.index] = number;
           AppendDecimal(text, number, true);
@@ -609,21 +737,35 @@ std::string_view TemplateRequestSource::Build(const RequestContext& context) {
     }
     for (const Node& child : node.children) {
       std::string& buffer = s.node_buffer[child.index];
-      const uint64_t outer_item = item;
+      const uint64_t outer_item = at.item;
       for (int i = 0; i < std::max(child.repeat, 1); ++i) {
-        if (child.repeat > 0) item = static_cast<uint64_t>(i);
+        if (child.repeat > 0) at.item = static_cast<uint64_t>(i);
         buffer.assign(child.constant);
         self(child, buffer, self);
         PutTag(out, child.field->number(), 2);
         PutVarint(out, buffer.size());
         out += buffer;
       }
-      item = outer_item;
+      at.item = outer_item;
     }
   };
   s.out.assign(compiled_.constant);
   render(compiled_.root, s.out, render);
   return s.out;
+}
+
+std::span<const Header> TemplateRequestSource::BuildHeaders(const RequestContext& context) {
+  Scratch& s = *scratch_;
+  const DataFile* data = compiled_.data.get();
+  const Position at{context, 0,
+                    data != nullptr ? data->RecordFor(context.sequence, s.vars.seed) : 0, data};
+  for (size_t i = 0; i < compiled_.headers.size(); ++i) {
+    std::string& value = s.header_values[i];
+    value.clear();
+    RenderPieces(compiled_.headers[i].pieces, /*numeric=*/false, at, s.vars, value);
+    s.headers[i].value = value;
+  }
+  return s.headers;
 }
 
 }  // namespace aurigraph::loadgen

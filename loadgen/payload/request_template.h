@@ -8,8 +8,13 @@
 // Variables: ${seq} (globally unique sequence number), ${worker}, ${uuid},
 // ${rand_int:LO:HI}, ${rand_string:N}, ${pick:a|b|c}, ${now_ns}, ${now_ms},
 // ${sha256:f1,f2,...} (lower-case hex SHA-256 of sibling fields' values joined with "\n"),
-// ${run} (an id shared by every request of one run), and for streams ${stream}
+// ${run} (an id shared by every request of one run), ${data.FIELD} (a field of
+// the request's record in the operation's data file), and for streams ${stream}
 // (the stream's number) and ${msg} (the message's index within its stream).
+//
+// Metadata (gRPC request headers) are templates too, e.g. "authorization:
+// Bearer ${data.token}"; a stream's metadata is rendered once, when it opens,
+// with ${seq} the stream's number.
 //
 // A repeated message field may be generated: {"$repeat": N, "$item": {...}}
 // renders the item N times, with ${item} its index (0..N-1), e.g. a batch of
@@ -21,13 +26,15 @@
 
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "loadgen/driver/transport.h"
+#include "loadgen/payload/data_file.h"
 
 namespace google::protobuf {
 class Descriptor;
@@ -37,12 +44,19 @@ namespace aurigraph::loadgen {
 
 class CompiledTemplate;
 
+struct TemplateInputs {
+  // Header name (lower case; "-bin" names carry binary values) and value template.
+  std::vector<std::pair<std::string, std::string>> metadata;
+  std::shared_ptr<const DataFile> data;  // the records for ${data.FIELD}, if any
+};
+
 // Immutable and shareable between workers.
 class RequestTemplate {
  public:
-  // `json` is the template text; errors name the field or variable at fault.
+  // `json` is the template text; errors name the field, header or variable at fault.
   static absl::StatusOr<RequestTemplate> Compile(const google::protobuf::Descriptor& type,
-                                                 absl::string_view json);
+                                                 absl::string_view json,
+                                                 const TemplateInputs& inputs = {});
   ~RequestTemplate();
   RequestTemplate(RequestTemplate&&) noexcept;
   RequestTemplate& operator=(RequestTemplate&&) noexcept;
@@ -64,14 +78,11 @@ class TemplateRequestSource final : public RequestSource {
                         std::string run_id = "");
   ~TemplateRequestSource() override;
   std::string_view Build(const RequestContext& context) override;
+  std::span<const Header> BuildHeaders(const RequestContext& context) override;
 
  private:
   struct Scratch;
   const CompiledTemplate& compiled_;
-  uint32_t worker_;
-  std::string run_id_;
-  std::mt19937_64 rng_;
-  std::mt19937_64 uuid_rng_;
   std::unique_ptr<Scratch> scratch_;
 };
 

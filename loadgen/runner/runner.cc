@@ -78,7 +78,14 @@ absl::StatusOr<PreparedOperation> PrepareOperation(const Scenario& scenario,
   };
   auto method = catalog.Find(op.rpc);
   if (!method.ok()) return fail(method.status().message());
-  auto compiled = RequestTemplate::Compile(*method->request_type, op.request_json);
+  TemplateInputs inputs{op.metadata, nullptr};
+  if (!op.data_file.empty()) {
+    auto data = DataFile::Load(
+        op.data_file, op.data_random ? DataFile::Order::kRandom : DataFile::Order::kSequential);
+    if (!data.ok()) return fail(data.status().message());
+    inputs.data = *std::move(data);
+  }
+  auto compiled = RequestTemplate::Compile(*method->request_type, op.request_json, inputs);
   if (!compiled.ok()) return fail(compiled.status().message());
   PreparedOperation prepared{
       index,   method->kind, GrpcMethod{method->path, op.deadline_nanos}, *std::move(compiled),

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -303,10 +304,49 @@ absl::Status ParseStream(const Reader& r, const YAML::Node& node, const std::str
   return absl::OkStatus();
 }
 
-absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t index, Scenario& s) {
+// `metadata:`: header name -> value template. A name given again replaces the earlier value.
+absl::Status ParseMetadata(const Reader& r, const YAML::Node& node, const std::string& where,
+                           std::vector<std::pair<std::string, std::string>>& metadata) {
+  if (!node.IsMap()) return r.Error(where, "must be a mapping of header name to value");
+  for (const auto& entry : node) {
+    const std::string key = entry.first.as<std::string>();
+    std::string value;
+    RETURN_IF_ERROR(r.String(entry.second, absl::StrCat(where, ".", key), &value));
+    auto same = std::find_if(metadata.begin(), metadata.end(),
+                             [&](const auto& header) { return header.first == key; });
+    if (same != metadata.end()) {
+      same->second = value;
+    } else {
+      metadata.emplace_back(key, value);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// `data: FILE` or `data: {file: FILE, order: sequential | random}`.
+absl::Status ParseData(const Reader& r, const YAML::Node& node, const std::string& where,
+                       OperationSpec& op) {
+  if (node.IsScalar()) return r.String(node, where, &op.data_file);
+  RETURN_IF_ERROR(r.CheckKeys(node, where, {"file", "order"}));
+  if (!node["file"]) return r.Error(where + ".file", "required");
+  RETURN_IF_ERROR(r.String(node["file"], where + ".file", &op.data_file));
+  if (node["order"]) {
+    std::string order;
+    RETURN_IF_ERROR(r.String(node["order"], where + ".order", &order));
+    if (order != "sequential" && order != "random") {
+      return r.Error(where + ".order", "expected sequential or random");
+    }
+    op.data_random = order == "random";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t index,
+                            const YAML::Node& shared_metadata, Scenario& s) {
   const std::string where = absl::StrCat("operations.", index);
-  RETURN_IF_ERROR(r.CheckKeys(
-      node, where, {"name", "rpc", "weight", "request", "deadline", "count_field", "stream"}));
+  RETURN_IF_ERROR(r.CheckKeys(node, where,
+                              {"name", "rpc", "weight", "request", "deadline", "count_field",
+                               "stream", "metadata", "data"}));
   OperationSpec op;
   if (!node["rpc"]) return r.Error(where + ".rpc", "required");
   RETURN_IF_ERROR(r.String(node["rpc"], where + ".rpc", &op.rpc));
@@ -324,6 +364,10 @@ absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t inde
     op.has_stream = true;
     RETURN_IF_ERROR(ParseStream(r, node["stream"], where + ".stream", op.stream));
   }
+  if (shared_metadata) RETURN_IF_ERROR(ParseMetadata(r, shared_metadata, "metadata", op.metadata));
+  if (node["metadata"])
+    RETURN_IF_ERROR(ParseMetadata(r, node["metadata"], where + ".metadata", op.metadata));
+  if (node["data"]) RETURN_IF_ERROR(ParseData(r, node["data"], where + ".data", op));
   op.request_json = node["request"] ? ToJson(node["request"]).dump() : "{}";
   if (node["request"] && !node["request"].IsMap())
     return r.Error(where + ".request", "must be a mapping");
@@ -354,6 +398,29 @@ absl::Status ParseGates(const Reader& r, const YAML::Node& gates, Scenario& s) {
   return absl::OkStatus();
 }
 
+// Results and reports carry the effective scenario; they must not carry credentials.
+void RedactCredentials(nlohmann::json& scenario) {
+  const auto redact = [](nlohmann::json& metadata) {
+    if (!metadata.is_object()) return;
+    for (auto it = metadata.begin(); it != metadata.end(); ++it) {
+      std::string name = it.key();
+      std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+      for (const char* secret : {"authorization", "cookie", "token", "secret", "password", "key"}) {
+        if (name.find(secret) != std::string::npos) {
+          *it = "(redacted)";
+          break;
+        }
+      }
+    }
+  };
+  if (scenario.contains("metadata")) redact(scenario["metadata"]);
+  if (scenario.contains("operations") && scenario["operations"].is_array()) {
+    for (nlohmann::json& op : scenario["operations"]) {
+      if (op.is_object() && op.contains("metadata")) redact(op["metadata"]);
+    }
+  }
+}
+
 absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
   RETURN_IF_ERROR(r.CheckKeys(root, "",
                               {"name",
@@ -376,6 +443,7 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
                                "import_paths",
                                "reflection",
                                "channel",
+                               "metadata",
                                "operations",
                                "gates"}));
   Scenario s;
@@ -437,10 +505,12 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
     return r.Error("operations", "a non-empty list is required");
   }
   for (size_t i = 0; i < root["operations"].size(); ++i) {
-    RETURN_IF_ERROR(ParseOperation(r, root["operations"][i], i, s));
+    RETURN_IF_ERROR(ParseOperation(r, root["operations"][i], i, root["metadata"], s));
   }
   if (root["gates"]) RETURN_IF_ERROR(ParseGates(r, root["gates"], s));
-  s.effective_json = ToJson(root).dump();
+  nlohmann::json effective = ToJson(root);
+  RedactCredentials(effective);
+  s.effective_json = effective.dump();
   return s;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -42,6 +43,10 @@ struct OperationSpec {
   std::string count_field;  // unary: response field counting items (e.g. accepted)
   bool has_stream = false;  // a `stream:` block was given
   StreamSpec stream;
+  // Request headers (name, value template), the scenario's own then the operation's.
+  std::vector<std::pair<std::string, std::string>> metadata;
+  std::string data_file;     // JSON lines for ${data.FIELD}; empty = none
+  bool data_random = false;  // records at random rather than in file order
 };
 
 struct GateSpec {

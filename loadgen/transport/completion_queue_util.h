@@ -9,9 +9,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "loadgen/driver/transport.h"
 
 namespace aurigraph::loadgen {
 
@@ -26,6 +29,13 @@ inline std::vector<std::unique_ptr<grpc::GenericStub>> MakeStubs(
   for (const auto& channel : channels)
     stubs.push_back(std::make_unique<grpc::GenericStub>(channel));
   return stubs;
+}
+
+// Adds request metadata to a call about to start.
+inline void AddHeaders(grpc::ClientContext& context, std::span<const Header> headers) {
+  for (const Header& header : headers) {
+    context.AddMetadata(std::string(header.key), std::string(header.value));
+  }
 }
 
 // Shuts `queue` down and discards what is left on it; its calls must be over.

@@ -78,9 +78,10 @@ GrpcStreamTransport::~GrpcStreamTransport() {
   ShutdownAndDrain(impl_->queue);
 }
 
-void GrpcStreamTransport::Open(uint32_t slot, uint32_t operation) {
+void GrpcStreamTransport::Open(uint32_t slot, uint32_t operation, std::span<const Header> headers) {
   Stream& s = impl_->streams[slot];
   s.context.emplace();
+  AddHeaders(*s.context, headers);
   s.status = grpc::Status();
   s.pending = 0;
   s.write_in_flight = s.close_requested = s.writes_done = s.finishing = false;

@@ -23,7 +23,7 @@ class GrpcStreamTransport final : public StreamTransport {
                       std::vector<std::string> paths, uint32_t slots);
   ~GrpcStreamTransport() override;
 
-  void Open(uint32_t slot, uint32_t operation) override;
+  void Open(uint32_t slot, uint32_t operation, std::span<const Header> headers) override;
   void Write(uint32_t slot, std::string_view message) override;
   void CloseSend(uint32_t slot) override;
   void Cancel(uint32_t slot) override;

@@ -153,10 +153,12 @@ GrpcTransport::~GrpcTransport() {
   ShutdownAndDrain(impl_->queue);
 }
 
-void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view request) {
+void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view request,
+                          std::span<const Header> headers) {
   Call& call = impl_->calls[slot];
   const GrpcMethod& method = impl_->methods[operation];
   call.context.emplace();
+  AddHeaders(*call.context, headers);
   if (method.deadline_nanos > 0) {
     call.context->set_deadline(std::chrono::system_clock::now() +
                                std::chrono::nanoseconds(method.deadline_nanos));

@@ -46,7 +46,8 @@ class GrpcTransport final : public Transport {
                 std::vector<GrpcMethod> methods, uint32_t slots);
   ~GrpcTransport() override;
 
-  void Start(uint32_t slot, uint32_t operation, std::string_view request) override;
+  void Start(uint32_t slot, uint32_t operation, std::string_view request,
+             std::span<const Header> headers) override;
   bool Next(int64_t timeout_nanos, Completion* completion) override;
   void CancelAll() override;
 

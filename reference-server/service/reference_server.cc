@@ -19,6 +19,7 @@
 #include "reference-server/faults/delay_queue.h"
 #include "reference-server/metrics/domain_metrics.h"
 #include "reference-server/metrics/grpc_server_metrics.h"
+#include "reference-server/metrics/metadata_tally.h"
 #include "reference-server/streams/event_stream.h"
 #include "reference-server/streams/reply_stream.h"
 
@@ -340,6 +341,7 @@ struct ReferenceServer::Impl {
         approval_store(*o.wall_clock, o.approvals),
         transaction_store(*o.wall_clock, o.transactions),
         delayed(*o.monotonic_clock),
+        metadata_tally(std::make_shared<MetadataTally>(o.count_metadata)),
         responder(faults, handled, delayed),
         approval_service(approval_store, responder, MakeStreaming(), o.wall_clock->NowNanos()),
         transaction_service(transaction_store, responder, MakeStreaming()) {
@@ -386,6 +388,7 @@ struct ReferenceServer::Impl {
   TransactionStore transaction_store;
   HandledCounters handled;
   DelayQueue delayed;
+  std::shared_ptr<MetadataTally> metadata_tally;
   Responder responder;
   ApprovalServiceImpl approval_service;
   TransactionServiceImpl transaction_service;
@@ -416,6 +419,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   if (!options.metrics_listen.empty()) {
     try {  // civetweb reports a port it cannot bind by throwing
       impl->exposer = std::make_unique<prometheus::Exposer>(options.metrics_listen, 1);
@@ -431,10 +435,13 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     impl->exposer->RegisterCollectable(impl->registry);
     impl->exposer->RegisterCollectable(impl->domain_metrics);
     impl->exposer->RegisterCollectable(impl->process_metrics);
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    impl->exposer->RegisterCollectable(impl->metadata_tally);
     creators.push_back(impl->grpc_metrics->InterceptorFactory());
-    builder.experimental().SetInterceptorCreators(std::move(creators));
   }
+  if (!options.count_metadata.empty()) {
+    creators.push_back(impl->metadata_tally->InterceptorFactory());
+  }
+  if (!creators.empty()) builder.experimental().SetInterceptorCreators(std::move(creators));
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (!options.tls_cert.empty()) {
     grpc::SslServerCredentialsOptions ssl(
@@ -498,5 +505,8 @@ const HandledCounters& ReferenceServer::handled() const { return impl_->handled;
 const ApprovalStore& ReferenceServer::approvals() const { return impl_->approval_store; }
 const TransactionStore& ReferenceServer::transactions() const { return impl_->transaction_store; }
 const StreamCounters& ReferenceServer::streams() const { return impl_->stream_counters; }
+int64_t ReferenceServer::metadata_count(const std::string& key, const std::string& value) const {
+  return impl_->metadata_tally->Count(key, value);
+}
 
 }  // namespace aurigraph::refserver

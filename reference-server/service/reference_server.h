@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock/clock.h"
@@ -42,6 +43,8 @@ struct ServerOptions {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
+  // Request headers whose values are counted per request (see metrics/metadata_tally.h).
+  std::vector<std::string> count_metadata;
   const Clock* monotonic_clock = &SteadyClock::Instance();  // fault timing
   const Clock* wall_clock = &WallClock::Instance();         // timestamps, deadlines
 };
@@ -69,6 +72,8 @@ class ReferenceServer {
   const ApprovalStore& approvals() const;
   const TransactionStore& transactions() const;
   const StreamCounters& streams() const;
+  // Requests that carried header `key` with `value` (for keys in count_metadata).
+  int64_t metadata_count(const std::string& key, const std::string& value) const;
 
  private:
   struct Impl;

@@ -124,6 +124,53 @@ check "ad-hoc: scenario and --call" 2 "run: give either SCENARIO.yaml or --call"
 check "ad-hoc: unreadable .proto" 2 "absent.proto: cannot read .proto file" "$LOADGEN" run \
   --call a.B/C --proto "$WORK/absent.proto" --target "$ADDR"
 
+# Ad-hoc metadata from a data file: a server that counts header values says what it received.
+"$REFSERVER" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --count-metadata x-user,x-tenant \
+  >"$WORK/counting.out" 2>&1 &
+COUNTING_PID=$!
+for _ in $(seq 50); do grep -q "metrics on" "$WORK/counting.out" && break; sleep 0.1; done
+COUNTING_ADDR=$(awk '/^listening on /{print $3}' "$WORK/counting.out")
+METRICS_URL=$(awk '/^metrics on /{print $3}' "$WORK/counting.out")
+printf '{"user": "alice"}\n{"user": "bob"}\n' >"$WORK/users.jsonl"
+check "ad-hoc run with metadata and a data file" 0 "" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --concurrency 2 --duration 1s \
+  -H 'x-user: ${data.user}' --metadata 'x-tenant: e2e' --data-file "$WORK/users.jsonl" \
+  --target "$COUNTING_ADDR" --out "$WORK/headers" --no-progress
+python3 - "$WORK/headers/result.json" "$METRICS_URL" <<'PY' || { echo "FAIL metadata counts"; failed=$((failed + 1)); }
+import json, re, sys, urllib.request
+sent = json.load(open(sys.argv[1]))["total"]["requests"]
+text = urllib.request.urlopen(sys.argv[2]).read().decode()
+def count(key, value):
+    m = re.search(r'aurigraph_server_request_metadata_total\{key="%s",value="%s"\} (\S+)' % (key, value), text)
+    return float(m.group(1)) if m else 0
+assert count("x-tenant", "e2e") == sent, (count("x-tenant", "e2e"), sent)
+alice, bob = count("x-user", "alice"), count("x-user", "bob")
+assert alice + bob == sent and abs(alice - bob) <= 1, (alice, bob, sent)
+print("ok   metadata counted by the server")
+PY
+kill "$COUNTING_PID"; wait "$COUNTING_PID" 2>/dev/null
+check "ad-hoc: --metadata without a colon" 2 "--metadata x-user: expected 'name: value'" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --metadata 'x-user' --target "$ADDR"
+check "ad-hoc: a header name in capitals" 2 "metadata 'X-User': a header name is lower-case" \
+  "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth -H 'X-User: a' --target "$ADDR"
+check "ad-hoc: unreadable data file" 2 "data file $WORK/absent.jsonl: cannot read" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data-file "$WORK/absent.jsonl" \
+  --data '{}' --target "$ADDR"
+printf '{"user": "alice"}\n{"user": \n' >"$WORK/broken.jsonl"
+check "ad-hoc: a data file line that is not JSON" 2 "data file $WORK/broken.jsonl:2: not a JSON object" \
+  "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth \
+  --data-file "$WORK/broken.jsonl" --target "$ADDR"
+# Deadlines against a server that answers in 20 ms: every 5 ms call expires, counted as such.
+"$REFSERVER" --listen 127.0.0.1:0 --latency fixed:20ms >"$WORK/slow.out" 2>&1 &
+SLOW_PID=$!
+for _ in $(seq 50); do grep -q "listening on" "$WORK/slow.out" && break; sleep 0.1; done
+SLOW_ADDR=$(awk '/^listening on /{print $3}' "$WORK/slow.out")
+check "ad-hoc: deadline" 0 "" "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth \
+  --rate 50 --duration 1s --deadline 5ms --target "$SLOW_ADDR" --out "$WORK/deadline" --no-progress
+kill "$SLOW_PID"; wait "$SLOW_PID" 2>/dev/null
+python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['total']; assert t['status_codes'] == {'DEADLINE_EXCEEDED': 50}, t" \
+  "$WORK/deadline/result.json" || { echo "FAIL deadline not counted"; failed=$((failed + 1)); }
+
 # Reports and comparisons from saved results.
 check "loadgen report --help" 0 "" "$LOADGEN" report --help
 check "loadgen compare --help" 0 "" "$LOADGEN" compare --help

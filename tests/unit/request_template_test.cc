@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
+#include <span>
+#include <vector>
 
 #include "aurigraph/approval/v1/approval.pb.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
@@ -167,6 +170,131 @@ TEST(RequestTemplate, RepeatNeedsARepeatedMessageField) {
   auto count = RequestTemplate::Compile(*transaction::v1::BatchRequest::descriptor(),
                                         R"({"transactions": {"$repeat": 0, "$item": {}}})");
   ASSERT_FALSE(count.ok());
+}
+
+// Three records; "extra" only on the last line, and a blank line between.
+std::shared_ptr<const DataFile> Users(DataFile::Order order = DataFile::Order::kSequential) {
+  auto data = DataFile::Parse(R"({"user": "alice", "token": "t-a", "amount": 10}
+{"user": "bob", "token": "t-b", "amount": 20}
+
+{"user": "carol", "token": "t-c", "amount": 30, "extra": true}
+)",
+                              "users.jsonl", order);
+  EXPECT_TRUE(data.ok()) << data.status();
+  return *data;
+}
+
+std::map<std::string, std::string> HeaderMap(std::span<const Header> headers) {
+  std::map<std::string, std::string> map;
+  for (const Header& h : headers) map[std::string(h.key)] = std::string(h.value);
+  return map;
+}
+
+TEST(RequestTemplate, DataRecordsGoInFileOrderToBodyAndMetadataAlike) {
+  const TemplateInputs inputs{{{"authorization", "Bearer ${data.token}"},
+                               {"x-request-id", "req-${seq}"},
+                               {"x-tenant", "acme"}},
+                              Users()};
+  auto compiled = RequestTemplate::Compile(
+      *Transaction::descriptor(),
+      R"({"id": "tx-${seq}", "sender": "${data.user}", "amount": "${data.amount}"})", inputs);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  TemplateRequestSource source(*compiled, 0, 7);
+  const std::string users[] = {"alice", "bob", "carol"};
+  const std::string tokens[] = {"t-a", "t-b", "t-c"};
+  for (uint64_t seq = 0; seq < 9; ++seq) {
+    Transaction tx;
+    ASSERT_TRUE(tx.ParseFromString(std::string(source.Build({seq}))));
+    EXPECT_EQ(tx.sender(), users[seq % 3]);
+    EXPECT_EQ(tx.amount(), 10 * (seq % 3 + 1));
+    const auto headers = HeaderMap(source.BuildHeaders({seq}));
+    EXPECT_EQ(headers,
+              (std::map<std::string, std::string>{{"authorization", "Bearer " + tokens[seq % 3]},
+                                                  {"x-request-id", "req-" + std::to_string(seq)},
+                                                  {"x-tenant", "acme"}}));
+  }
+}
+
+TEST(RequestTemplate, RandomDataOrderIsSeededAndCoversEveryRecord) {
+  auto compiled =
+      RequestTemplate::Compile(*Transaction::descriptor(), R"({"sender": "${data.user}"})",
+                               {{}, Users(DataFile::Order::kRandom)});
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  const auto senders = [&](uint64_t seed) {
+    TemplateRequestSource source(*compiled, 0, seed);
+    std::vector<std::string> out;
+    for (uint64_t seq = 0; seq < 3000; ++seq) {
+      Transaction tx;
+      EXPECT_TRUE(tx.ParseFromString(std::string(source.Build({seq}))));
+      out.push_back(tx.sender());
+    }
+    return out;
+  };
+  const auto first = senders(1);
+  EXPECT_EQ(first, senders(1));
+  EXPECT_NE(first, senders(2));
+  std::map<std::string, int> counts;
+  for (const std::string& user : first) ++counts[user];
+  ASSERT_EQ(counts.size(), 3u);
+  for (const auto& [user, count] : counts) {
+    EXPECT_GT(count, 850) << user;  // 1,000 expected; sd about 26
+    EXPECT_LT(count, 1150) << user;
+  }
+  // Not file order: the first ten are not alice, bob, carol, alice, ...
+  int in_order = 0;
+  for (int i = 0; i < 10; ++i)
+    in_order += first[i] == std::vector<std::string>{"alice", "bob", "carol"}[i % 3];
+  EXPECT_LT(in_order, 10);
+}
+
+TEST(RequestTemplate, DataAndMetadataErrorsNameTheProblem) {
+  const auto error = [](const char* json, const TemplateInputs& inputs) {
+    auto compiled = RequestTemplate::Compile(*Transaction::descriptor(), json, inputs);
+    return compiled.ok() ? std::string() : std::string(compiled.status().message());
+  };
+  EXPECT_EQ(error(R"({"sender": "${data.user}"})", {}),
+            "${data.user} needs a data file (the operation's data:, or --data-file) (sender)");
+  EXPECT_EQ(error(R"({"memo": "${data.extra}"})", {{}, Users()}),
+            "${data.extra}: data file users.jsonl:1: no field 'extra' (memo)");
+  EXPECT_EQ(error(R"({"memo": "${data.nope}"})", {{}, Users()}),
+            "${data.nope}: data file users.jsonl: no field 'nope' in any record (memo)");
+  EXPECT_EQ(error(R"({"amount": "${data.user}"})", {{}, Users()}),
+            "'alice' is not an integer in amount");
+  EXPECT_EQ(error("{}", {{{"X-Tenant", "a"}}, nullptr}),
+            "metadata 'X-Tenant': a header name is lower-case letters, digits, '-', '_' or '.'");
+  EXPECT_EQ(error("{}", {{{"grpc-timeout", "1S"}}, nullptr}),
+            "metadata 'grpc-timeout': grpc- headers are reserved");
+  EXPECT_EQ(error("{}", {{{"x-a", "1"}, {"x-a", "2"}}, nullptr}), "metadata 'x-a': given twice");
+  EXPECT_EQ(error("{}", {{{"x-a", "${nope}"}}, nullptr}),
+            "unknown template variable ${nope} (metadata 'x-a')");
+  EXPECT_EQ(error("{}", {{{"x-a", "caf\xc3\xa9"}}, nullptr}),
+            "metadata 'x-a': text values must be printable ASCII (name binary headers ...-bin)");
+  EXPECT_EQ(error("{}", {{{"x-a-bin", "caf\xc3\xa9"}}, nullptr}), "");
+
+  const auto parse_error = [](const char* text) {
+    auto data = DataFile::Parse(text, "f.jsonl", DataFile::Order::kSequential);
+    return data.ok() ? std::string() : std::string(data.status().message());
+  };
+  EXPECT_EQ(parse_error("{\"a\": 1}\nnot json\n"), "data file f.jsonl:2: not a JSON object");
+  EXPECT_EQ(parse_error("{\"a\": 1}\n[1, 2]\n"), "data file f.jsonl:2: not a JSON object");
+  EXPECT_EQ(parse_error("\n  \n"), "data file f.jsonl: no records");
+  EXPECT_EQ(
+      std::string(
+          DataFile::Load("/nonexistent/users.jsonl", DataFile::Order::kRandom).status().message()),
+      "data file /nonexistent/users.jsonl: cannot read");
+}
+
+TEST(RequestTemplate, DataValuesThatAreNotStringsRenderAsJson) {
+  auto data = DataFile::Parse(R"({"v": 12, "o": {"k": [1, "x"]}, "b": false})", "d.jsonl",
+                              DataFile::Order::kSequential);
+  ASSERT_TRUE(data.ok()) << data.status();
+  auto compiled = RequestTemplate::Compile(
+      *Transaction::descriptor(), R"({"memo": "${data.v}|${data.o}|${data.b}"})", {{}, *data});
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  TemplateRequestSource source(*compiled, 0, 1);
+  Transaction tx;
+  ASSERT_TRUE(tx.ParseFromString(std::string(source.Build({5}))));
+  EXPECT_EQ(tx.memo(), R"(12|{"k":[1,"x"]}|false)");
 }
 
 }  // namespace

@@ -92,5 +92,43 @@ TEST(Scenario, ErrorsNameTheProblem) {
       "s.yaml: operations.0.colour: unknown key");
 }
 
+TEST(Scenario, MetadataAndDataFiles) {
+  auto s = ParseScenario(R"(
+duration: 1s
+load: {model: open, rate: 10}
+metadata: {x-tenant: acme, authorization: "Bearer ${data.token}"}
+operations:
+  - rpc: a/b
+    metadata: {x-tenant: other, x-request-id: "r-${seq}"}
+    data: {file: users.jsonl, order: random}
+  - rpc: a/c
+    data: users.jsonl
+)",
+                         "s.yaml", {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  // The operation's own value replaces the scenario's for the same name.
+  EXPECT_EQ(s->operations[0].metadata, (Headers{{"x-tenant", "other"},
+                                                {"authorization", "Bearer ${data.token}"},
+                                                {"x-request-id", "r-${seq}"}}));
+  EXPECT_EQ(s->operations[0].data_file, "users.jsonl");
+  EXPECT_TRUE(s->operations[0].data_random);
+  EXPECT_EQ(s->operations[1].metadata,
+            (Headers{{"x-tenant", "acme"}, {"authorization", "Bearer ${data.token}"}}));
+  EXPECT_FALSE(s->operations[1].data_random);
+  // Credentials stay out of the effective scenario that results carry.
+  EXPECT_EQ(s->effective_json.find("Bearer"), std::string::npos);
+  EXPECT_NE(s->effective_json.find("\"authorization\":\"(redacted)\""), std::string::npos);
+  EXPECT_NE(s->effective_json.find("\"x-tenant\":\"acme\""), std::string::npos);
+
+  const std::string base = "duration: 1s\nload: {model: open, rate: 1}\n";
+  EXPECT_EQ(ErrorOf(base + "operations: [{rpc: a/b, data: {file: f, order: shuffled}}]\n"),
+            "s.yaml: operations.0.data.order: expected sequential or random");
+  EXPECT_EQ(ErrorOf(base + "operations: [{rpc: a/b, data: {order: random}}]\n"),
+            "s.yaml: operations.0.data.file: required");
+  EXPECT_EQ(ErrorOf(base + "operations: [{rpc: a/b, metadata: [x]}]\n"),
+            "s.yaml: operations.0.metadata: must be a mapping of header name to value");
+}
+
 }  // namespace
 }  // namespace aurigraph::loadgen

@@ -33,7 +33,7 @@ class ScriptedStreams final : public StreamTransport {
   int fail_code = 14;
   int misanswered_write = -1;  // this write's reply carries a key no request had
 
-  void Open(uint32_t slot, uint32_t) override {
+  void Open(uint32_t slot, uint32_t, std::span<const Header>) override {
     ++opens;
     Push(clock_.NowNanos() + 100'000, slot, Type::kOpened, "");
   }

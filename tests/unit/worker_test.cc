@@ -19,7 +19,8 @@ class ScriptedTransport final : public Transport {
   ScriptedTransport(ManualClock& clock, std::function<int64_t(int64_t)> service_time)
       : clock_(clock), service_time_(std::move(service_time)) {}
 
-  void Start(uint32_t slot, uint32_t operation, std::string_view request) override {
+  void Start(uint32_t slot, uint32_t operation, std::string_view request,
+             std::span<const Header>) override {
     const int64_t now = clock_.NowNanos();
     pending_.emplace(now + service_time_(now), slot);
     ++started_;
