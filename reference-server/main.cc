@@ -64,7 +64,18 @@ int main(int argc, char** argv) {
       "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks a free port)")(
       "count-metadata", po::value<std::string>(),
       "count requests per value of these request headers, e.g. x-tenant,authorization "
-      "(metric aurigraph_server_request_metadata_total)");
+      "(metric aurigraph_server_request_metadata_total)")(
+      "data-dir", po::value<std::string>(),
+      "keep the webhook registry and delivery records here (RocksDB), so they survive a restart "
+      "(default: memory only)")(
+      "kafka", po::value<std::string>()->default_value("embedded"),
+      "webhook delivery queue: 'embedded' (librdkafka's in-process mock cluster) or brokers "
+      "HOST:PORT,...")("webhook-allow-hosts",
+                       po::value<std::string>()->default_value("127.0.0.1,localhost,::1"),
+                       "hosts webhook endpoints may point at, comma-separated")(
+      "webhook-backoff", po::value<std::string>()->default_value("1s"),
+      "wait after a failed delivery attempt, doubling per attempt (capped at 60s)")(
+      "webhook-workers", po::value<int>()->default_value(8), "concurrent webhook HTTP requests");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -125,6 +136,20 @@ int main(int argc, char** argv) {
       server_options.count_metadata.emplace_back(key);
     }
   }
+  if (vm.count("data-dir")) server_options.webhooks.data_dir = vm["data-dir"].as<std::string>();
+  server_options.delivery.kafka = vm["kafka"].as<std::string>();
+  server_options.webhooks.allowed_hosts.clear();
+  for (absl::string_view host :
+       absl::StrSplit(vm["webhook-allow-hosts"].as<std::string>(), ',', absl::SkipEmpty())) {
+    server_options.webhooks.allowed_hosts.emplace(host);
+  }
+  auto backoff = ParseDuration(vm["webhook-backoff"].as<std::string>());
+  if (!backoff.ok() || *backoff <= 0)
+    return Fail("--webhook-backoff: expected a duration such as 1s");
+  server_options.delivery.retry.initial_backoff_nanos = *backoff;
+  server_options.delivery.http_workers = vm["webhook-workers"].as<int>();
+  if (server_options.delivery.http_workers < 1 || server_options.delivery.http_workers > 256)
+    return Fail("--webhook-workers: 1..256");
   if (vm.count("tls-cert") != vm.count("tls-key"))
     return Fail("--tls-cert and --tls-key go together");
   for (auto [flag, out] : {std::pair{"tls-cert", &server_options.tls_cert},
@@ -156,6 +181,7 @@ int main(int argc, char** argv) {
     return 3;
   }
   std::cout << "listening on " << (*server)->address() << std::endl;
+  std::cout << "kafka on " << (*server)->kafka_bootstrap() << std::endl;
   if ((*server)->metrics_port() != 0) {
     const std::string& metrics = server_options.metrics_listen;
     std::cout << "metrics on http://" << metrics.substr(0, metrics.rfind(':')) << ":"

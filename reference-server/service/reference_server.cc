@@ -1,5 +1,6 @@
 #include "reference-server/service/reference_server.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "aurigraph/approval/v1/approval.grpc.pb.h"
 #include "aurigraph/transaction/v1/transaction.grpc.pb.h"
+#include "aurigraph/webhook/v1/webhook.grpc.pb.h"
 #include "common/metrics/process_metrics.h"
 #include "common/version/version.h"
 #include "reference-server/faults/delay_queue.h"
@@ -28,6 +30,7 @@ namespace {
 
 namespace av1 = approval::v1;
 namespace tv1 = transaction::v1;
+namespace wv1 = webhook::v1;
 namespace cv1 = common::v1;
 
 // Finishes unary calls, holding each response as the fault injector decides.
@@ -96,7 +99,16 @@ struct Streaming {
   EventHub<av1::ApprovalEvent>& approval_events;
   EventHub<tv1::CommittedTransaction>& transaction_events;
   const Clock& wall;
+  DeliveryPipeline& webhooks;
 };
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
 
 template <typename T>
 absl::Status Assign(absl::StatusOr<T> outcome, T* response) {
@@ -246,8 +258,12 @@ class ApprovalServiceImpl final : public av1::ApprovalService::CallbackService {
   int64_t started_;
 };
 
-// Publishes accepted transactions to StreamTransactions subscribers.
-void PublishCommitted(EventHub<tv1::CommittedTransaction>& hub, const tv1::Transaction& tx) {
+// Tells StreamTransactions subscribers and subscribed webhooks that `tx` was accepted.
+void PublishCommitted(const Streaming& streaming, const tv1::Transaction& tx) {
+  streaming.webhooks.Publish(
+      wv1::WEBHOOK_EVENT_TRANSACTION_COMMITTED, [&] { return ToJson(tx); },
+      streaming.wall.NowNanos());
+  EventHub<tv1::CommittedTransaction>& hub = streaming.transaction_events;
   if (!hub.has_subscribers()) return;
   auto event = std::make_shared<tv1::CommittedTransaction>();
   *event->mutable_transaction() = tx;
@@ -264,17 +280,17 @@ class TransactionServiceImpl final : public tv1::TransactionService::CallbackSer
                                               const tv1::Transaction* request,
                                               tv1::TransactionResponse* response) override {
     const absl::Status status = Assign(store_.Submit(*request), response);
-    if (status.ok()) PublishCommitted(streaming_.transaction_events, *request);
+    if (status.ok()) PublishCommitted(streaming_, *request);
     return responder_.Finish(context, status);
   }
   grpc::ServerUnaryReactor* BatchSubmitTransactions(grpc::CallbackServerContext* context,
                                                     const tv1::BatchRequest* request,
                                                     tv1::BatchResponse* response) override {
     const absl::Status status = Assign(store_.SubmitBatch(*request), response);
-    if (status.ok() && streaming_.transaction_events.has_subscribers()) {
+    if (status.ok()) {
       for (int i = 0; i < response->results_size(); ++i) {
         if (response->results(i).status() == tv1::TRANSACTION_STATUS_ACCEPTED) {
-          PublishCommitted(streaming_.transaction_events, request->transactions(i));
+          PublishCommitted(streaming_, request->transactions(i));
         }
       }
     }
@@ -298,13 +314,13 @@ class TransactionServiceImpl final : public tv1::TransactionService::CallbackSer
   grpc::ServerBidiReactor<tv1::Transaction, tv1::TransactionResponse>* SubmitTransactionStream(
       grpc::CallbackServerContext* context) override {
     TransactionStore& store = store_;
-    EventHub<tv1::CommittedTransaction>& hub = streaming_.transaction_events;
+    const Streaming& streaming = streaming_;
     return ReplyStream<tv1::Transaction, tv1::TransactionResponse>::Open(
-        [&store, &hub](const tv1::Transaction& tx, tv1::TransactionResponse* reply) {
+        [&store, &streaming](const tv1::Transaction& tx, tv1::TransactionResponse* reply) {
           auto outcome = store.Submit(tx);
           if (outcome.ok()) {
             *reply = *std::move(outcome);
-            PublishCommitted(hub, tx);
+            PublishCommitted(streaming, tx);
             return;
           }
           reply->set_id(tx.id());
@@ -326,6 +342,113 @@ class TransactionServiceImpl final : public tv1::TransactionService::CallbackSer
   Streaming streaming_;
 };
 
+// Registry changes and delivery records, for the two watch streams.
+struct WebhookHubs {
+  EventHub<wv1::WebhookRegistryEvent> registry;
+  EventHub<wv1::WebhookDeliveryRecord> deliveries;
+};
+
+class WebhookServiceImpl final : public wv1::WebhookService::CallbackService {
+ public:
+  WebhookServiceImpl(WebhookRegistry& registry, DeliveryPipeline& pipeline, WebhookHubs& hubs,
+                     const Responder& responder, Streaming streaming)
+      : registry_(registry),
+        pipeline_(pipeline),
+        hubs_(hubs),
+        responder_(responder),
+        streaming_(streaming) {}
+
+  grpc::ServerUnaryReactor* CreateWebhook(grpc::CallbackServerContext* context,
+                                          const wv1::CreateWebhookRequest* request,
+                                          wv1::Webhook* response) override {
+    return responder_.Finish(context, Assign(registry_.Create(*request), response));
+  }
+  grpc::ServerUnaryReactor* GetWebhook(grpc::CallbackServerContext* context,
+                                       const wv1::GetWebhookRequest* request,
+                                       wv1::Webhook* response) override {
+    return responder_.Finish(context, Assign(registry_.Get(request->webhook_id()), response));
+  }
+  grpc::ServerUnaryReactor* ListWebhooks(grpc::CallbackServerContext* context,
+                                         const wv1::ListWebhooksRequest* request,
+                                         wv1::ListWebhooksResponse* response) override {
+    return responder_.Finish(context, Assign(registry_.List(*request), response));
+  }
+  grpc::ServerUnaryReactor* UpdateWebhook(grpc::CallbackServerContext* context,
+                                          const wv1::UpdateWebhookRequest* request,
+                                          wv1::Webhook* response) override {
+    return responder_.Finish(context, Assign(registry_.Update(*request), response));
+  }
+  grpc::ServerUnaryReactor* DeleteWebhook(grpc::CallbackServerContext* context,
+                                          const wv1::DeleteWebhookRequest* request,
+                                          wv1::DeleteWebhookResponse* response) override {
+    auto deleted = registry_.Delete(request->webhook_id());
+    if (deleted.ok()) response->set_deleted(*deleted);
+    return responder_.Finish(context, deleted.status());
+  }
+  grpc::ServerUnaryReactor* TriggerWebhook(grpc::CallbackServerContext* context,
+                                           const wv1::TriggerWebhookRequest* request,
+                                           wv1::WebhookDeliveryRecord* response) override {
+    return responder_.Finish(
+        context,
+        Assign(pipeline_.Trigger(request->webhook_id(), request->event(), request->payload()),
+               response));
+  }
+  grpc::ServerUnaryReactor* GetDeliveryHistory(grpc::CallbackServerContext* context,
+                                               const wv1::DeliveryHistoryRequest* request,
+                                               wv1::DeliveryHistoryResponse* response) override {
+    return responder_.Finish(context, Assign(registry_.History(*request), response));
+  }
+  grpc::ServerUnaryReactor* RetryFailedDeliveries(grpc::CallbackServerContext* context,
+                                                  const wv1::RetryFailedRequest* request,
+                                                  wv1::RetryFailedResponse* response) override {
+    auto requeued = pipeline_.RetryFailed(request->webhook_id());
+    if (requeued.ok()) response->set_requeued(*requeued);
+    return responder_.Finish(context, requeued.status());
+  }
+  grpc::ServerWriteReactor<wv1::WebhookRegistryEvent>* WatchWebhookRegistry(
+      grpc::CallbackServerContext* context, const wv1::WatchRegistryRequest* request) override {
+    const std::string owner = request->owner_id();
+    const Clock& wall = streaming_.wall;
+    return EventStream<wv1::WebhookRegistryEvent, wv1::WebhookRegistryEvent>::Open(
+        hubs_.registry, streaming_.counters, streaming_.options.stream_queue_bound,
+        [owner](const wv1::WebhookRegistryEvent& e) {
+          return owner.empty() || e.webhook().owner_id() == owner;
+        },
+        [&wall](const wv1::WebhookRegistryEvent& e, wv1::WebhookRegistryEvent* out) {
+          *out = e;
+          out->set_sent_at_unix_nanos(wall.NowNanos());
+        });
+  }
+  grpc::ServerWriteReactor<wv1::WebhookDeliveryRecord>* WatchDeliveries(
+      grpc::CallbackServerContext* context, const wv1::WatchDeliveriesRequest* request) override {
+    const std::string webhook_id = request->webhook_id();
+    return EventStream<wv1::WebhookDeliveryRecord, wv1::WebhookDeliveryRecord>::Open(
+        hubs_.deliveries, streaming_.counters, streaming_.options.stream_queue_bound,
+        [webhook_id](const wv1::WebhookDeliveryRecord& e) {
+          return webhook_id.empty() || e.webhook_id() == webhook_id;
+        },
+        [](const wv1::WebhookDeliveryRecord& e, wv1::WebhookDeliveryRecord* out) { *out = e; });
+  }
+
+ private:
+  WebhookRegistry& registry_;
+  DeliveryPipeline& pipeline_;
+  WebhookHubs& hubs_;
+  const Responder& responder_;
+  Streaming streaming_;
+};
+
+wv1::WebhookEvent WebhookEventOf(ApprovalStore::Change change) {
+  switch (change) {
+    case ApprovalStore::Change::kCreated:
+      return wv1::WEBHOOK_EVENT_APPROVAL_CREATED;
+    case ApprovalStore::Change::kFinalized:
+      return wv1::WEBHOOK_EVENT_APPROVAL_FINALIZED;
+    default:  // a vote recorded, an approval expired
+      return wv1::WEBHOOK_EVENT_APPROVAL_UPDATED;
+  }
+}
+
 }  // namespace
 
 int64_t HandledCounters::total() const {
@@ -335,8 +458,11 @@ int64_t HandledCounters::total() const {
 }
 
 struct ReferenceServer::Impl {
-  explicit Impl(const ServerOptions& o)
+  Impl(const ServerOptions& o, std::unique_ptr<WebhookRegistry> registry,
+       std::unique_ptr<DeliveryPipeline> pipeline)
       : options(o),
+        webhook_registry(std::move(registry)),
+        delivery(std::move(pipeline)),
         faults(o.faults, *o.monotonic_clock),
         approval_store(*o.wall_clock, o.approvals),
         transaction_store(*o.wall_clock, o.transactions),
@@ -344,16 +470,34 @@ struct ReferenceServer::Impl {
         metadata_tally(std::make_shared<MetadataTally>(o.count_metadata)),
         responder(faults, handled, delayed),
         approval_service(approval_store, responder, MakeStreaming(), o.wall_clock->NowNanos()),
-        transaction_service(transaction_store, responder, MakeStreaming()) {
-    approval_store.SetObserver(
-        [this](ApprovalStore::Change change, const av1::ApprovalState& state) {
-          if (!approval_events.has_subscribers()) return;
-          auto event = std::make_shared<av1::ApprovalEvent>();
-          event->set_sequence(approval_events.NextSequence());
-          event->set_type(EventTypeOf(change));
-          *event->mutable_state() = state;
-          approval_events.Publish(event);
-        });
+        transaction_service(transaction_store, responder, MakeStreaming()),
+        webhook_service(*webhook_registry, *delivery, webhook_hubs, responder, MakeStreaming()) {
+    approval_store.SetObserver([this](ApprovalStore::Change change,
+                                      const av1::ApprovalState& state) {
+      delivery->Publish(
+          WebhookEventOf(change), [&] { return ToJson(state); }, options.wall_clock->NowNanos());
+      if (!approval_events.has_subscribers()) return;
+      auto event = std::make_shared<av1::ApprovalEvent>();
+      event->set_sequence(approval_events.NextSequence());
+      event->set_type(EventTypeOf(change));
+      *event->mutable_state() = state;
+      approval_events.Publish(event);
+    });
+    webhook_registry->SetObserver([this](WebhookRegistry::Change change,
+                                         const wv1::Webhook& webhook) {
+      if (!webhook_hubs.registry.has_subscribers()) return;
+      auto event = std::make_shared<wv1::WebhookRegistryEvent>();
+      event->set_change(change == WebhookRegistry::Change::kCreated ? wv1::REGISTRY_CHANGE_CREATED
+                        : change == WebhookRegistry::Change::kUpdated
+                            ? wv1::REGISTRY_CHANGE_UPDATED
+                            : wv1::REGISTRY_CHANGE_DELETED);
+      *event->mutable_webhook() = webhook;
+      webhook_hubs.registry.Publish(event);
+    });
+    delivery->SetObserver([this](const wv1::WebhookDeliveryRecord& record) {
+      if (!webhook_hubs.deliveries.has_subscribers()) return;
+      webhook_hubs.deliveries.Publish(std::make_shared<wv1::WebhookDeliveryRecord>(record));
+    });
   }
 
   static av1::ApprovalEventType EventTypeOf(ApprovalStore::Change change) {
@@ -376,10 +520,15 @@ struct ReferenceServer::Impl {
                      stream_counters,
                      approval_events,
                      transaction_events,
-                     *options.wall_clock};
+                     *options.wall_clock,
+                     *delivery};
   }
 
   ServerOptions options;
+  // Before everything that publishes deliveries, so it outlives them.
+  std::unique_ptr<WebhookRegistry> webhook_registry;
+  std::unique_ptr<DeliveryPipeline> delivery;
+  WebhookHubs webhook_hubs;
   FaultInjector faults;
   StreamCounters stream_counters;
   EventHub<av1::ApprovalEvent> approval_events;
@@ -392,6 +541,7 @@ struct ReferenceServer::Impl {
   Responder responder;
   ApprovalServiceImpl approval_service;
   TransactionServiceImpl transaction_service;
+  WebhookServiceImpl webhook_service;
   // Metrics (with metrics_listen): the exposer holds its collectables weakly.
   std::shared_ptr<prometheus::Registry> registry;
   std::shared_ptr<DomainMetrics> domain_metrics;
@@ -409,7 +559,12 @@ struct ReferenceServer::Impl {
 
 absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     const ServerOptions& options) {
-  auto impl = std::make_unique<Impl>(options);
+  auto registry = WebhookRegistry::Open(options.webhooks, *options.wall_clock);
+  if (!registry.ok()) return registry.status();
+  auto pipeline = DeliveryPipeline::Start(options.delivery, **registry, *options.wall_clock,
+                                          *options.monotonic_clock);
+  if (!pipeline.ok()) return pipeline.status();
+  auto impl = std::make_unique<Impl>(options, *std::move(registry), *std::move(pipeline));
   const size_t colon = options.listen.rfind(':');
   if (colon == std::string::npos) {
     return absl::InvalidArgumentError(
@@ -454,6 +609,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   builder.AddListeningPort(options.listen, credentials, &impl->port);
   builder.RegisterService(&impl->approval_service);
   builder.RegisterService(&impl->transaction_service);
+  builder.RegisterService(&impl->webhook_service);
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   // Without this, gRPC sets SO_REUSEPORT and a second server on a busy port
   // would silently share it instead of failing.
@@ -505,6 +661,10 @@ const HandledCounters& ReferenceServer::handled() const { return impl_->handled;
 const ApprovalStore& ReferenceServer::approvals() const { return impl_->approval_store; }
 const TransactionStore& ReferenceServer::transactions() const { return impl_->transaction_store; }
 const StreamCounters& ReferenceServer::streams() const { return impl_->stream_counters; }
+const std::string& ReferenceServer::kafka_bootstrap() const {
+  return impl_->delivery->bootstrap_servers();
+}
+const DeliveryCounters& ReferenceServer::deliveries() const { return impl_->delivery->counters(); }
 int64_t ReferenceServer::metadata_count(const std::string& key, const std::string& value) const {
   return impl_->metadata_tally->Count(key, value);
 }

@@ -18,6 +18,8 @@
 #include "reference-server/faults/fault_injector.h"
 #include "reference-server/streams/event_stream.h"
 #include "reference-server/transaction/transaction_store.h"
+#include "reference-server/webhooks/delivery_pipeline.h"
+#include "reference-server/webhooks/webhook_registry.h"
 
 namespace aurigraph::refserver {
 
@@ -45,6 +47,11 @@ struct ServerOptions {
   std::string tls_client_ca;
   // Request headers whose values are counted per request (see metrics/metadata_tally.h).
   std::vector<std::string> count_metadata;
+  // Webhooks: the registry's directory (empty: memory only), how deliveries
+  // are queued and retried (see webhooks/delivery_pipeline.h), and the hosts
+  // endpoints may point at.
+  WebhookRegistry::Options webhooks;
+  DeliveryOptions delivery;
   const Clock* monotonic_clock = &SteadyClock::Instance();  // fault timing
   const Clock* wall_clock = &WallClock::Instance();         // timestamps, deadlines
 };
@@ -74,6 +81,9 @@ class ReferenceServer {
   const StreamCounters& streams() const;
   // Requests that carried header `key` with `value` (for keys in count_metadata).
   int64_t metadata_count(const std::string& key, const std::string& value) const;
+  // Where the webhook delivery topics can be read ("HOST:PORT,...").
+  const std::string& kafka_bootstrap() const;
+  const DeliveryCounters& deliveries() const;
 
  private:
   struct Impl;

@@ -1,0 +1,412 @@
+#include "reference-server/webhooks/delivery_pipeline.h"
+
+#include <curl/curl.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <openssl/rand.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/webhook_signature/webhook_signature.h"
+#include "reference-server/faults/delay_queue.h"
+
+namespace aurigraph::refserver {
+
+namespace wv1 = webhook::v1;
+
+namespace {
+
+// Records waiting for an HTTP worker; beyond it the consumer stops reading.
+constexpr size_t kMaxQueuedWork = 10'000;
+
+std::string NewDeliveryId() {
+  unsigned char raw[8];
+  RAND_bytes(raw, sizeof raw);
+  std::string id = "dl-";
+  for (unsigned char c : raw) absl::StrAppend(&id, absl::Hex(c, absl::kZeroPad2));
+  return id;
+}
+
+const char* MethodName(wv1::HttpMethod method) {
+  switch (method) {
+    case wv1::HTTP_METHOD_GET:
+      return "GET";
+    case wv1::HTTP_METHOD_PUT:
+      return "PUT";
+    case wv1::HTTP_METHOD_DELETE:
+      return "DELETE";
+    case wv1::HTTP_METHOD_PATCH:
+      return "PATCH";
+    default:
+      return "POST";
+  }
+}
+
+size_t DiscardBody(char*, size_t size, size_t count, void*) { return size * count; }
+
+absl::StatusOr<rd_kafka_t*> NewClient(
+    rd_kafka_type_t type, const std::vector<std::pair<std::string, std::string>>& settings) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto& [key, value] : settings) {
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error, sizeof error) !=
+        RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return absl::InvalidArgumentError(absl::StrCat("kafka ", key, ": ", error));
+    }
+  }
+  rd_kafka_t* client = rd_kafka_new(type, conf, error, sizeof error);
+  if (client == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return absl::UnavailableError(absl::StrCat("kafka: ", error));
+  }
+  return client;
+}
+
+}  // namespace
+
+struct DeliveryPipeline::Impl {
+  DeliveryOptions options;
+  WebhookRegistry& registry;
+  const Clock& wall;
+  const Clock& monotonic;
+  rd_kafka_t* producer = nullptr;
+  rd_kafka_t* consumer = nullptr;
+  std::string bootstrap;
+  DeliveryCounters counters;
+  Observer observer;
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::condition_variable work_ready;
+  std::condition_variable space_ready;
+  std::deque<wv1::WebhookDeliveryRecord> work;
+  std::vector<std::thread> workers;
+  std::thread consumer_thread;
+  std::unique_ptr<DelayQueue> retries;
+
+  Impl(DeliveryOptions o, WebhookRegistry& r, const Clock& w, const Clock& m)
+      : options(std::move(o)), registry(r), wall(w), monotonic(m) {}
+
+  void Produce(const std::string& topic, const wv1::WebhookDeliveryRecord& record) {
+    const std::string value = record.SerializeAsString();
+    for (;;) {
+      const rd_kafka_resp_err_t err =
+          rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()),
+                            RD_KAFKA_V_KEY(record.webhook_id().data(), record.webhook_id().size()),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (topic == options.topic) counters.queued.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || stopping) {
+        counters.produce_errors.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      rd_kafka_poll(producer, 10);  // the local queue is full: let it drain
+    }
+  }
+
+  void Store(const wv1::WebhookDeliveryRecord& record) {
+    registry.PutDelivery(record).IgnoreError();  // a store error leaves the last stored state
+    if (observer) observer(record);
+  }
+
+  void ScheduleRetry(const wv1::WebhookDeliveryRecord& record, int64_t backoff_nanos) {
+    retries->Schedule(monotonic.NowNanos() + backoff_nanos, [this, record] {
+      if (!stopping) Produce(options.topic, record);
+    });
+  }
+
+  // Queues a stored record: at once, or at its retry time.
+  void Requeue(const wv1::WebhookDeliveryRecord& record) {
+    const int64_t wait = record.next_attempt_at_unix_nanos() - wall.NowNanos();
+    if (record.status() == wv1::DELIVERY_STATUS_RETRY && wait > 0) {
+      ScheduleRetry(record, wait);
+    } else {
+      Produce(options.topic, record);
+    }
+  }
+
+  void ConsumeLoop() {
+    while (!stopping) {
+      rd_kafka_poll(producer, 0);  // delivery reports
+      rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer, 100);
+      if (message == nullptr) continue;
+      if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        wv1::WebhookDeliveryRecord record;
+        if (record.ParseFromArray(message->payload, static_cast<int>(message->len))) {
+          std::unique_lock lock(mu);
+          space_ready.wait(lock, [&] { return work.size() < kMaxQueuedWork || stopping; });
+          work.push_back(std::move(record));
+          work_ready.notify_one();
+        }
+      }
+      rd_kafka_message_destroy(message);
+    }
+  }
+
+  void WorkLoop() {
+    CURL* curl = curl_easy_init();
+    for (;;) {
+      wv1::WebhookDeliveryRecord record;
+      {
+        std::unique_lock lock(mu);
+        work_ready.wait(lock, [&] { return !work.empty() || stopping; });
+        if (stopping) break;
+        record = std::move(work.front());
+        work.pop_front();
+        space_ready.notify_one();
+      }
+      Attempt(curl, std::move(record));
+    }
+    curl_easy_cleanup(curl);
+  }
+
+  void Attempt(CURL* curl, wv1::WebhookDeliveryRecord queued) {
+    auto current = registry.GetDelivery(queued.delivery_id());
+    if (!current.ok() || current->attempts_size() != queued.attempts_size() ||
+        (current->status() != wv1::DELIVERY_STATUS_PENDING &&
+         current->status() != wv1::DELIVERY_STATUS_RETRY)) {
+      counters.skipped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    wv1::WebhookDeliveryRecord record = *std::move(current);
+    auto webhook = registry.Get(record.webhook_id());
+    auto secret = registry.SecretOf(record.webhook_id());
+    if (!webhook.ok() || !secret.ok() || webhook->status() == wv1::WEBHOOK_STATUS_INACTIVE) {
+      record.set_status(wv1::DELIVERY_STATUS_FAILED);
+      wv1::DeliveryAttempt* attempt = record.add_attempts();
+      attempt->set_attempt(record.attempts_size());
+      attempt->set_started_at_unix_nanos(wall.NowNanos());
+      attempt->set_error(webhook.ok() ? "webhook inactive" : "webhook deleted");
+      Store(record);
+      return;
+    }
+    const int number = record.attempts_size() + 1;
+    const int64_t started = wall.NowNanos();
+    const int64_t timestamp = started / 1'000'000'000;
+    const std::string signature = SignWebhook(*secret, timestamp, record.payload());
+    curl_slist* headers = nullptr;
+    for (const std::string& header :
+         {std::string("Content-Type: application/json"),
+          absl::StrCat(kSignatureHeader, ": ", signature),
+          absl::StrCat(kTimestampHeader, ": ", timestamp),
+          absl::StrCat("X-Webhook-Id: ", record.webhook_id()),
+          absl::StrCat("X-Delivery-Id: ", record.delivery_id()),
+          absl::StrCat("X-Event: ", wv1::WebhookEvent_Name(record.event())),
+          absl::StrCat("X-Attempt: ", number), std::string("Expect:")}) {
+      headers = curl_slist_append(headers, header.c_str());
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, webhook->url().c_str());
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, MethodName(webhook->method()));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, record.payload().data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(record.payload().size()));
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(webhook->timeout_ms()));
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, DiscardBody);
+    const int64_t begin = monotonic.NowNanos();
+    const CURLcode code = curl_easy_perform(curl);
+    const int64_t elapsed = monotonic.NowNanos() - begin;
+    long http_status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http_status);
+    curl_slist_free_all(headers);
+    counters.attempts.fetch_add(1, std::memory_order_relaxed);
+
+    wv1::DeliveryAttempt* attempt = record.add_attempts();
+    attempt->set_attempt(number);
+    attempt->set_started_at_unix_nanos(started);
+    attempt->set_http_status(static_cast<int32_t>(http_status));
+    attempt->set_response_ms(elapsed / 1'000'000);
+    const bool ok = code == CURLE_OK && http_status >= 200 && http_status < 300;
+    if (ok) {
+      record.set_status(wv1::DELIVERY_STATUS_SUCCESS);
+      record.set_next_attempt_at_unix_nanos(0);
+      counters.succeeded.fetch_add(1, std::memory_order_relaxed);
+      Store(record);
+      return;
+    }
+    attempt->set_error(code != CURLE_OK ? curl_easy_strerror(code)
+                                        : absl::StrCat("HTTP ", http_status));
+    counters.failed_attempts.fetch_add(1, std::memory_order_relaxed);
+    const int made = number - record.attempts_before_requeue();
+    if (made < webhook->max_attempts()) {
+      const int64_t backoff = options.retry.BackoffAfter(made);
+      record.set_status(wv1::DELIVERY_STATUS_RETRY);
+      record.set_next_attempt_at_unix_nanos(wall.NowNanos() + backoff);
+      Store(record);
+      ScheduleRetry(record, backoff);
+      return;
+    }
+    record.set_status(wv1::DELIVERY_STATUS_DEAD_LETTERED);
+    record.set_next_attempt_at_unix_nanos(0);
+    Produce(options.dead_letter_topic, record);
+    counters.dead_lettered.fetch_add(1, std::memory_order_relaxed);
+    Store(record);
+  }
+
+  wv1::WebhookDeliveryRecord NewRecord(const std::string& webhook_id, wv1::WebhookEvent event,
+                                       const std::string& data_json, int64_t event_at) {
+    wv1::WebhookDeliveryRecord record;
+    record.set_delivery_id(NewDeliveryId());
+    record.set_webhook_id(webhook_id);
+    record.set_event(event);
+    record.set_status(wv1::DELIVERY_STATUS_PENDING);
+    record.set_event_at_unix_nanos(event_at);
+    // The exact body POSTed: the receiver measures from event_at_unix_nanos.
+    record.set_payload(
+        absl::StrCat(R"({"delivery_id":")", record.delivery_id(), R"(","webhook_id":")", webhook_id,
+                     R"(","event":")", wv1::WebhookEvent_Name(event), R"(","event_at_unix_nanos":)",
+                     event_at, R"(,"data":)", data_json.empty() ? "{}" : data_json, "}"));
+    return record;
+  }
+};
+
+absl::StatusOr<std::unique_ptr<DeliveryPipeline>> DeliveryPipeline::Start(DeliveryOptions options,
+                                                                          WebhookRegistry& registry,
+                                                                          const Clock& wall,
+                                                                          const Clock& monotonic) {
+  static std::once_flag curl_init;
+  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  auto impl = std::make_unique<Impl>(std::move(options), registry, wall, monotonic);
+  const bool embedded = impl->options.kafka == "embedded";
+  // Warnings and errors only: the mock cluster announces itself at notice level.
+  std::vector<std::pair<std::string, std::string>> producer_settings = {
+      {"linger.ms", "1"}, {"enable.idempotence", "true"}, {"log_level", "4"}};
+  if (embedded) {
+    producer_settings.emplace_back("test.mock.num.brokers", "1");
+  } else {
+    producer_settings.emplace_back("bootstrap.servers", impl->options.kafka);
+  }
+  auto producer = NewClient(RD_KAFKA_PRODUCER, producer_settings);
+  if (!producer.ok()) return producer.status();
+  impl->producer = *producer;
+  if (embedded) {
+    rd_kafka_mock_cluster_t* cluster = rd_kafka_handle_mock_cluster(impl->producer);
+    if (cluster == nullptr) return absl::UnavailableError("kafka: the mock cluster did not start");
+    impl->bootstrap = rd_kafka_mock_cluster_bootstraps(cluster);
+    for (const std::string* topic : {&impl->options.topic, &impl->options.dead_letter_topic}) {
+      rd_kafka_mock_topic_create(cluster, topic->c_str(), 1, 1);
+    }
+  } else {
+    impl->bootstrap = impl->options.kafka;
+  }
+  auto consumer = NewClient(RD_KAFKA_CONSUMER, {{"bootstrap.servers", impl->bootstrap},
+                                                {"group.id", "webhook-delivery"},
+                                                {"auto.offset.reset", "earliest"},
+                                                {"fetch.wait.max.ms", "10"},
+                                                {"log_level", "4"}});
+  if (!consumer.ok()) return consumer.status();
+  impl->consumer = *consumer;
+  rd_kafka_poll_set_consumer(impl->consumer);
+  // Every partition, assigned directly: one process consumes the topic, and a
+  // group join would hold the first deliveries for the broker's rebalance delay.
+  const rd_kafka_metadata_t* metadata = nullptr;
+  rd_kafka_topic_t* topic =
+      rd_kafka_topic_new(impl->consumer, impl->options.topic.c_str(), nullptr);
+  rd_kafka_resp_err_t err = rd_kafka_metadata(impl->consumer, 0, topic, &metadata, 10'000);
+  rd_kafka_topic_destroy(topic);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || metadata->topic_cnt != 1 ||
+      metadata->topics[0].partition_cnt == 0) {
+    if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+    return absl::UnavailableError(absl::StrCat("kafka ", impl->bootstrap,
+                                               ": no partitions for topic ", impl->options.topic,
+                                               " (", rd_kafka_err2str(err), ")"));
+  }
+  rd_kafka_topic_partition_list_t* partitions =
+      rd_kafka_topic_partition_list_new(metadata->topics[0].partition_cnt);
+  for (int i = 0; i < metadata->topics[0].partition_cnt; ++i) {
+    rd_kafka_topic_partition_list_add(partitions, impl->options.topic.c_str(),
+                                      metadata->topics[0].partitions[i].id)
+        ->offset = RD_KAFKA_OFFSET_STORED;
+  }
+  rd_kafka_metadata_destroy(metadata);
+  err = rd_kafka_assign(impl->consumer, partitions);
+  rd_kafka_topic_partition_list_destroy(partitions);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat("kafka assign: ", rd_kafka_err2str(err)));
+  }
+  impl->retries = std::make_unique<DelayQueue>(monotonic);
+  Impl* raw = impl.get();
+  impl->consumer_thread = std::thread([raw] { raw->ConsumeLoop(); });
+  for (int i = 0; i < impl->options.http_workers; ++i) {
+    impl->workers.emplace_back([raw] { raw->WorkLoop(); });
+  }
+  for (const auto& record : registry.Unfinished()) impl->Requeue(record);
+  return std::unique_ptr<DeliveryPipeline>(new DeliveryPipeline(std::move(impl)));
+}
+
+DeliveryPipeline::DeliveryPipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+DeliveryPipeline::~DeliveryPipeline() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->work_ready.notify_all();
+  impl_->space_ready.notify_all();
+  if (impl_->consumer_thread.joinable()) impl_->consumer_thread.join();
+  for (std::thread& worker : impl_->workers) worker.join();
+  impl_->retries.reset();  // runs the held retries, which produce nothing once stopping
+  if (impl_->consumer != nullptr) {
+    rd_kafka_consumer_close(impl_->consumer);
+    rd_kafka_destroy(impl_->consumer);
+  }
+  if (impl_->producer != nullptr) {
+    rd_kafka_flush(impl_->producer, 2000);
+    rd_kafka_destroy(impl_->producer);
+  }
+}
+
+const std::string& DeliveryPipeline::bootstrap_servers() const { return impl_->bootstrap; }
+const DeliveryCounters& DeliveryPipeline::counters() const { return impl_->counters; }
+void DeliveryPipeline::SetObserver(Observer observer) { impl_->observer = std::move(observer); }
+
+void DeliveryPipeline::Publish(wv1::WebhookEvent event, absl::FunctionRef<std::string()> data_json,
+                               int64_t event_at_unix_nanos) {
+  const std::vector<wv1::Webhook> subscribers = impl_->registry.Subscribers(event);
+  if (subscribers.empty()) return;
+  const std::string data = data_json();
+  for (const wv1::Webhook& webhook : subscribers) {
+    const auto record = impl_->NewRecord(webhook.webhook_id(), event, data, event_at_unix_nanos);
+    impl_->Store(record);
+    impl_->Produce(impl_->options.topic, record);
+  }
+}
+
+absl::StatusOr<wv1::WebhookDeliveryRecord> DeliveryPipeline::Trigger(const std::string& webhook_id,
+                                                                     wv1::WebhookEvent event,
+                                                                     const std::string& data_json) {
+  auto webhook = impl_->registry.Get(webhook_id);
+  if (!webhook.ok()) return webhook.status();
+  if (event == wv1::WEBHOOK_EVENT_UNSPECIFIED || !wv1::WebhookEvent_IsValid(event)) {
+    return absl::InvalidArgumentError("event: a webhook event is required");
+  }
+  const auto record = impl_->NewRecord(webhook_id, event, data_json, impl_->wall.NowNanos());
+  impl_->Store(record);
+  impl_->Produce(impl_->options.topic, record);
+  return record;
+}
+
+absl::StatusOr<int> DeliveryPipeline::RetryFailed(const std::string& webhook_id) {
+  auto webhook = impl_->registry.Get(webhook_id);
+  if (!webhook.ok()) return webhook.status();
+  int requeued = 0;
+  for (wv1::WebhookDeliveryRecord record : impl_->registry.Failed(webhook_id)) {
+    record.set_status(wv1::DELIVERY_STATUS_PENDING);
+    record.set_attempts_before_requeue(record.attempts_size());
+    record.set_next_attempt_at_unix_nanos(0);
+    impl_->Store(record);
+    impl_->Produce(impl_->options.topic, record);
+    ++requeued;
+  }
+  return requeued;
+}
+
+}  // namespace aurigraph::refserver

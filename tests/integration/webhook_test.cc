@@ -1,0 +1,301 @@
+// Webhooks end to end: the reference server's registry, delivery through
+// Kafka (librdkafka's mock cluster, on loopback), signed HTTP POSTs with
+// retries and a dead-letter topic, received and checked by the loadgen's sink.
+#include <curl/curl.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "aurigraph/approval/v1/approval.grpc.pb.h"
+#include "aurigraph/webhook/v1/webhook.grpc.pb.h"
+#include "common/clock/clock.h"
+#include "common/webhook_signature/webhook_signature.h"
+#include "loadgen/webhook/webhook_sink.h"
+#include "tests/integration/harness.h"
+
+namespace aurigraph {
+namespace {
+
+namespace av1 = approval::v1;
+namespace wv1 = webhook::v1;
+using loadgen::WebhookSink;
+using loadgen::WebhookSinkOptions;
+
+std::unique_ptr<WebhookSink> StartSink(WebhookSinkOptions options = {}) {
+  auto sink = WebhookSink::Start(options, WallClock::Instance());
+  EXPECT_TRUE(sink.ok()) << sink.status();
+  return *std::move(sink);
+}
+
+refserver::ServerOptions FastRetries(int64_t backoff_nanos = 50'000'000) {
+  refserver::ServerOptions options;
+  options.delivery.retry.initial_backoff_nanos = backoff_nanos;
+  return options;
+}
+
+struct Client {
+  explicit Client(const std::string& address)
+      : channel(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
+        webhooks(wv1::WebhookService::NewStub(channel)),
+        approvals(av1::ApprovalService::NewStub(channel)) {}
+
+  wv1::Webhook Create(const std::string& url, std::vector<wv1::WebhookEvent> events,
+                      int max_attempts = 0) {
+    wv1::CreateWebhookRequest request;
+    request.set_owner_id("qa");
+    request.set_url(url);
+    for (auto event : events) request.add_events(event);
+    request.set_max_attempts(max_attempts);
+    request.set_timeout_ms(2000);
+    wv1::Webhook webhook;
+    grpc::ClientContext context;
+    const grpc::Status status = webhooks->CreateWebhook(&context, request, &webhook);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return webhook;
+  }
+  std::vector<wv1::WebhookDeliveryRecord> History(const std::string& webhook_id) {
+    std::vector<wv1::WebhookDeliveryRecord> out;
+    wv1::DeliveryHistoryRequest request;
+    request.set_webhook_id(webhook_id);
+    request.mutable_page()->set_page_size(1000);
+    for (;;) {
+      wv1::DeliveryHistoryResponse response;
+      grpc::ClientContext context;
+      EXPECT_TRUE(webhooks->GetDeliveryHistory(&context, request, &response).ok());
+      out.insert(out.end(), response.deliveries().begin(), response.deliveries().end());
+      if (response.next_page_token().empty()) return out;
+      request.mutable_page()->set_page_token(response.next_page_token());
+    }
+  }
+
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<wv1::WebhookService::Stub> webhooks;
+  std::unique_ptr<av1::ApprovalService::Stub> approvals;
+};
+
+// Polls `done` every 20 ms for up to `seconds`.
+template <typename Done>
+bool WaitFor(Done done, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+TEST(Webhooks, ApprovalEventsAreDeliveredSignedThroughKafka) {
+  auto server = StartServer(FastRetries());
+  auto sink = StartSink();
+  Client client(server->address());
+  const wv1::Webhook webhook = client.Create(sink->url(), {wv1::WEBHOOK_EVENT_APPROVAL_CREATED});
+  ASSERT_FALSE(webhook.secret().empty());
+  sink->AddWebhook(webhook.webhook_id(), webhook.secret());
+  auto result = RunYaml(R"(
+requests: 300
+load: {model: open, rate: 600}
+operations:
+  - rpc: aurigraph.approval.v1.ApprovalService/SubmitApprovalRequest
+    request: {approval_id: "wh-${uuid}", total_validators: 3, required_approvals: 2}
+)",
+                        server->address());
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->total.ok, 300);
+  ASSERT_TRUE(WaitFor([&] { return sink->Stats().deliveries == 300; }, 20))
+      << sink->Stats().deliveries << " queued " << server->deliveries().queued.load()
+      << " attempts " << server->deliveries().attempts.load() << " skipped "
+      << server->deliveries().skipped.load() << " errors "
+      << server->deliveries().produce_errors.load() << " requests " << sink->Stats().requests;
+  const auto stats = sink->Stats();
+  EXPECT_EQ(stats.invalid_signatures, 0);
+  EXPECT_EQ(stats.duplicates, 0);
+  EXPECT_EQ(stats.latency_us.TotalCount(), 300);
+  EXPECT_EQ(stats.accepted_by_attempt.at(1), 300);
+  const auto history = client.History(webhook.webhook_id());
+  ASSERT_EQ(history.size(), 300u);
+  for (const auto& record : history) {
+    EXPECT_EQ(record.status(), wv1::DELIVERY_STATUS_SUCCESS);
+    EXPECT_TRUE(sink->Received(record.delivery_id()));
+  }
+  EXPECT_EQ(server->deliveries().succeeded.load(), 300);
+  // The secret is returned once, at creation.
+  wv1::GetWebhookRequest get;
+  get.set_webhook_id(webhook.webhook_id());
+  wv1::Webhook fetched;
+  grpc::ClientContext context;
+  ASSERT_TRUE(client.webhooks->GetWebhook(&context, get, &fetched).ok());
+  EXPECT_TRUE(fetched.secret().empty());
+  EXPECT_EQ(fetched.statistics().successful_deliveries(), 300);
+}
+
+TEST(Webhooks, FailuresAreRetriedWithExponentialBackoffThenDeadLettered) {
+  auto server = StartServer(FastRetries(50'000'000));
+  WebhookSinkOptions failing;
+  failing.fail_ratio = 1;
+  auto sink = StartSink(failing);
+  Client client(server->address());
+  const wv1::Webhook webhook = client.Create(sink->url(), {wv1::WEBHOOK_EVENT_APPROVAL_CREATED}, 5);
+  sink->AddWebhook(webhook.webhook_id(), webhook.secret());
+  wv1::TriggerWebhookRequest trigger;
+  trigger.set_webhook_id(webhook.webhook_id());
+  trigger.set_event(wv1::WEBHOOK_EVENT_APPROVAL_CREATED);
+  trigger.set_payload(R"({"note": "always refused"})");
+  wv1::WebhookDeliveryRecord queued;
+  grpc::ClientContext context;
+  ASSERT_TRUE(client.webhooks->TriggerWebhook(&context, trigger, &queued).ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto history = client.History(webhook.webhook_id());
+        return history.size() == 1 && history[0].status() == wv1::DELIVERY_STATUS_DEAD_LETTERED;
+      },
+      10));
+  const auto record = client.History(webhook.webhook_id())[0];
+  ASSERT_EQ(record.attempts_size(), 5);
+  EXPECT_EQ(sink->Stats().injected_failures, 5);
+  // 50, 100, 200, 400 ms between attempts: never early, and late by little.
+  for (int i = 1; i < 5; ++i) {
+    const int64_t gap =
+        record.attempts(i).started_at_unix_nanos() - record.attempts(i - 1).started_at_unix_nanos();
+    const int64_t backoff = 50'000'000LL << (i - 1);
+    EXPECT_GE(gap, backoff) << "attempt " << i + 1;
+    EXPECT_LT(gap, backoff + 150'000'000) << "attempt " << i + 1;
+    EXPECT_EQ(record.attempts(i - 1).http_status(), 500);
+  }
+  EXPECT_EQ(server->deliveries().dead_lettered.load(), 1);
+
+  // The dead-letter topic, read by kcat in a separate process over the Kafka protocol.
+  const std::string command =
+      absl::StrCat("timeout 10 kcat -b ", server->kafka_bootstrap(),
+                   " -C -t webhook-deliveries-dlq -o beginning -c 1 -q -f '%k %s\\n' 2>&1");
+  std::string output;
+  FILE* kcat = popen(command.c_str(), "r");
+  ASSERT_NE(kcat, nullptr);
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), kcat)) > 0) output.append(buffer.data(), n);
+  EXPECT_EQ(pclose(kcat), 0) << output;
+  EXPECT_NE(output.find(webhook.webhook_id()), std::string::npos) << output;
+  EXPECT_NE(output.find(queued.delivery_id()), std::string::npos) << output;
+
+  // Retrying the failed deliveries gives them a fresh budget of attempts.
+  wv1::RetryFailedRequest retry;
+  retry.set_webhook_id(webhook.webhook_id());
+  wv1::RetryFailedResponse retried;
+  grpc::ClientContext retry_context;
+  ASSERT_TRUE(client.webhooks->RetryFailedDeliveries(&retry_context, retry, &retried).ok());
+  EXPECT_EQ(retried.requeued(), 1);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto history = client.History(webhook.webhook_id());
+        return history[0].status() == wv1::DELIVERY_STATUS_DEAD_LETTERED &&
+               history[0].attempts_size() == 10;
+      },
+      10));
+}
+
+// POSTs `body` to the sink as the server would, signed over `signed_body`.
+long Post(const std::string& url, const std::string& webhook_id, const std::string& secret,
+          const std::string& signed_body, const std::string& body, int64_t timestamp) {
+  CURL* curl = curl_easy_init();
+  curl_slist* headers = nullptr;
+  for (const std::string& header :
+       {absl::StrCat(kSignatureHeader, ": ", SignWebhook(secret, timestamp, signed_body)),
+        absl::StrCat(kTimestampHeader, ": ", timestamp), absl::StrCat("X-Webhook-Id: ", webhook_id),
+        std::string("X-Attempt: 1")}) {
+    headers = curl_slist_append(headers, header.c_str());
+  }
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  long status = 0;
+  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return status;
+}
+
+TEST(Webhooks, TheSinkRejectsTamperedStaleAndUnknownDeliveries) {
+  auto sink = StartSink();
+  sink->AddWebhook("wh-1", "whsec_test");
+  const int64_t now = WallClock::Instance().NowNanos() / 1'000'000'000;
+  const std::string body = absl::StrCat(R"({"delivery_id":"dl-1","event_at_unix_nanos":)",
+                                        WallClock::Instance().NowNanos(), "}");
+  std::string tampered = body;
+  tampered.replace(tampered.find("dl-1"), 4, "dl-2");
+  EXPECT_EQ(Post(sink->url(), "wh-1", "whsec_test", body, tampered, now), 401);
+  EXPECT_EQ(Post(sink->url(), "wh-1", "wrong-secret", body, body, now), 401);
+  EXPECT_EQ(Post(sink->url(), "wh-1", "whsec_test", body, body, now - 3600), 401);
+  EXPECT_EQ(Post(sink->url(), "wh-9", "whsec_test", body, body, now), 404);
+  EXPECT_EQ(Post(sink->url(), "wh-1", "whsec_test", body, body, now), 200);
+  EXPECT_EQ(Post(sink->url(), "wh-1", "whsec_test", body, body, now), 200);
+  const auto stats = sink->Stats();
+  EXPECT_EQ(stats.invalid_signatures, 2);
+  EXPECT_EQ(stats.stale_timestamps, 1);
+  EXPECT_EQ(stats.unknown_webhooks, 1);
+  EXPECT_EQ(stats.deliveries, 1);
+  EXPECT_EQ(stats.duplicates, 1);
+  EXPECT_FALSE(sink->Received("dl-2"));
+}
+
+TEST(Webhooks, TheRegistrySurvivesARestart) {
+  const auto dir = std::filesystem::temp_directory_path() / "webhook-registry-restart";
+  std::filesystem::remove_all(dir);
+  auto sink = StartSink();
+  refserver::ServerOptions options = FastRetries();
+  options.webhooks.data_dir = dir.string();
+  wv1::Webhook webhook;
+  {
+    auto server = StartServer(options);
+    Client client(server->address());
+    webhook = client.Create(sink->url(), {wv1::WEBHOOK_EVENT_APPROVAL_CREATED});
+    client.Create(sink->url(), {wv1::WEBHOOK_EVENT_TRANSACTION_COMMITTED});
+  }
+  sink->AddWebhook(webhook.webhook_id(), webhook.secret());
+  auto server = StartServer(options);
+  Client client(server->address());
+  wv1::ListWebhooksRequest list;
+  list.set_owner_id("qa");
+  wv1::ListWebhooksResponse listed;
+  grpc::ClientContext context;
+  ASSERT_TRUE(client.webhooks->ListWebhooks(&context, list, &listed).ok());
+  EXPECT_EQ(listed.webhooks_size(), 2);
+  // The restarted server still signs with the secret given at creation.
+  av1::ApprovalRequest approval;
+  approval.set_approval_id("after-restart");
+  approval.set_total_validators(3);
+  approval.set_required_approvals(2);
+  av1::ApprovalState state;
+  grpc::ClientContext submit;
+  ASSERT_TRUE(client.approvals->SubmitApprovalRequest(&submit, approval, &state).ok());
+  ASSERT_TRUE(WaitFor([&] { return sink->Stats().deliveries == 1; }, 10));
+  EXPECT_EQ(sink->Stats().invalid_signatures, 0);
+  server.reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Webhooks, EndpointsOutsideTheAllowListAreRefused) {
+  auto server = StartServer();
+  Client client(server->address());
+  for (const auto& [url, code] :
+       {std::pair{"ftp://127.0.0.1/x", grpc::StatusCode::INVALID_ARGUMENT},
+        {"http://example.com/hook", grpc::StatusCode::PERMISSION_DENIED},
+        {"http://user:pw@127.0.0.1/hook", grpc::StatusCode::INVALID_ARGUMENT}}) {
+    wv1::CreateWebhookRequest request;
+    request.set_owner_id("qa");
+    request.set_url(url);
+    request.add_events(wv1::WEBHOOK_EVENT_APPROVAL_CREATED);
+    wv1::Webhook webhook;
+    grpc::ClientContext context;
+    EXPECT_EQ(client.webhooks->CreateWebhook(&context, request, &webhook).error_code(), code)
+        << url;
+  }
+}
+
+}  // namespace
+}  // namespace aurigraph

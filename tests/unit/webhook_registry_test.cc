@@ -1,0 +1,199 @@
+// The webhook building blocks without a network: signatures, the retry
+// schedule, endpoint validation and the registry (in memory and in RocksDB).
+#include "reference-server/webhooks/webhook_registry.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "common/clock/clock.h"
+#include "common/webhook_signature/webhook_signature.h"
+#include "reference-server/webhooks/retry_policy.h"
+
+namespace aurigraph::refserver {
+namespace {
+
+namespace wv1 = webhook::v1;
+
+TEST(WebhookSignature, MatchesAnIndependentHmacAndRejectsEveryAlteration) {
+  const std::string body = R"({"event":"APPROVAL_CREATED"})";
+  // Python: base64(hmac.new(b"whsec-test", b"1700000000." + body, sha256).digest())
+  const std::string signature = SignWebhook("whsec-test", 1'700'000'000, body);
+  EXPECT_EQ(signature, "sha256=cCgwPRT2s90UdLVTM88KkS3Wamsx+tNOPe3LvPW+KUk=");
+  const auto check = [&](std::string_view secret, std::string_view sig, std::string_view ts,
+                         std::string_view b,
+                         int64_t now) { return VerifyWebhook(secret, sig, ts, b, now, 300); };
+  EXPECT_EQ(check("whsec-test", signature, "1700000000", body, 1'700'000'100),
+            SignatureCheck::kValid);
+  EXPECT_EQ(check("whsec-test", signature, "1700000000", body + " ", 1'700'000'000),
+            SignatureCheck::kMismatch);
+  EXPECT_EQ(check("whsec-test", signature, "1700000001", body, 1'700'000'000),
+            SignatureCheck::kMismatch);
+  EXPECT_EQ(check("other", signature, "1700000000", body, 1'700'000'000),
+            SignatureCheck::kMismatch);
+  EXPECT_EQ(check("whsec-test", signature, "1700000000", body, 1'700'000'301),
+            SignatureCheck::kStale);
+  EXPECT_EQ(check("whsec-test", signature, "1700000000", body, 1'699'999'699),
+            SignatureCheck::kStale);
+  EXPECT_EQ(check("whsec-test", "md5=abc", "1700000000", body, 1'700'000'000),
+            SignatureCheck::kMalformed);
+  EXPECT_EQ(check("whsec-test", "sha256=***", "1700000000", body, 1'700'000'000),
+            SignatureCheck::kMalformed);
+  EXPECT_EQ(check("whsec-test", signature, "", body, 1'700'000'000), SignatureCheck::kMalformed);
+  EXPECT_EQ(check("whsec-test", signature, "17e8", body, 1'700'000'000),
+            SignatureCheck::kMalformed);
+}
+
+TEST(RetryPolicy, DoublesFromTheInitialBackoffUpToTheCap) {
+  RetryPolicy policy;
+  policy.initial_backoff_nanos = 1'000'000'000;
+  policy.max_backoff_nanos = 5'000'000'000;
+  EXPECT_EQ(policy.BackoffAfter(1), 1'000'000'000);
+  EXPECT_EQ(policy.BackoffAfter(2), 2'000'000'000);
+  EXPECT_EQ(policy.BackoffAfter(3), 4'000'000'000);
+  EXPECT_EQ(policy.BackoffAfter(4), 5'000'000'000);
+  EXPECT_EQ(policy.BackoffAfter(60), 5'000'000'000);
+}
+
+TEST(WebhookEndpoint, OnlyHttpToAllowedHosts) {
+  const std::set<std::string> allowed = {"127.0.0.1", "localhost", "::1"};
+  EXPECT_TRUE(ValidateEndpoint("http://127.0.0.1:8080/hook", allowed).ok());
+  EXPECT_TRUE(ValidateEndpoint("https://localhost/hook?x=1", allowed).ok());
+  EXPECT_TRUE(ValidateEndpoint("http://[::1]:9/h", allowed).ok());
+  EXPECT_EQ(ValidateEndpoint("file:///etc/passwd", allowed).message(),
+            "url 'file:///etc/passwd': the scheme must be http or https");
+  EXPECT_EQ(ValidateEndpoint("http://10.0.0.1/h", allowed).message(),
+            "url 'http://10.0.0.1/h': host '10.0.0.1' is not in the allow-list");
+  EXPECT_EQ(ValidateEndpoint("http://127.0.0.1@evil.example/h", allowed).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateEndpoint("http:///h", allowed).message(), "url 'http:///h': no host");
+}
+
+wv1::CreateWebhookRequest Request(const std::string& owner) {
+  wv1::CreateWebhookRequest request;
+  request.set_owner_id(owner);
+  request.set_url("http://127.0.0.1:9/hook");
+  request.add_events(wv1::WEBHOOK_EVENT_APPROVAL_CREATED);
+  return request;
+}
+
+TEST(WebhookRegistry, CrudListsByOwnerAndNeverReturnsTheSecretAgain) {
+  ManualClock clock(1'000);
+  auto registry = WebhookRegistry::Open({}, clock);
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  auto created = (*registry)->Create(Request("alice"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->secret().size(), 6u + 64u);  // "whsec_" + 32 random bytes in hex
+  EXPECT_EQ(created->max_attempts(), 5);
+  EXPECT_EQ(created->method(), wv1::HTTP_METHOD_POST);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE((*registry)->Create(Request("alice")).ok());
+  ASSERT_TRUE((*registry)->Create(Request("bob")).ok());
+  EXPECT_TRUE((*registry)->Get(created->webhook_id())->secret().empty());
+  EXPECT_EQ(*(*registry)->SecretOf(created->webhook_id()), created->secret());
+
+  wv1::ListWebhooksRequest list;
+  list.set_owner_id("alice");
+  list.mutable_page()->set_page_size(3);
+  auto first = (*registry)->List(list);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->webhooks_size(), 3);
+  EXPECT_EQ(first->next_page_token(), "3");
+  list.mutable_page()->set_page_token(first->next_page_token());
+  auto second = (*registry)->List(list);
+  EXPECT_EQ(second->webhooks_size(), 2);
+  EXPECT_TRUE(second->next_page_token().empty());
+  for (const auto& webhook : second->webhooks()) EXPECT_TRUE(webhook.secret().empty());
+
+  wv1::UpdateWebhookRequest update;
+  update.set_webhook_id(created->webhook_id());
+  update.set_status(wv1::WEBHOOK_STATUS_INACTIVE);
+  ASSERT_TRUE((*registry)->Update(update).ok());
+  EXPECT_EQ((*registry)->Subscribers(wv1::WEBHOOK_EVENT_APPROVAL_CREATED).size(), 5u);
+  EXPECT_TRUE((*registry)->Subscribers(wv1::WEBHOOK_EVENT_TRANSACTION_COMMITTED).empty());
+  EXPECT_TRUE(*(*registry)->Delete(created->webhook_id()));
+  EXPECT_FALSE(*(*registry)->Delete(created->webhook_id()));
+  EXPECT_EQ((*registry)->Get(created->webhook_id()).status().code(), absl::StatusCode::kNotFound);
+
+  auto bad = Request("alice");
+  bad.clear_events();
+  EXPECT_EQ((*registry)->Create(bad).status().message(), "events: subscribe to at least one");
+  bad = Request("alice");
+  bad.set_max_attempts(11);
+  EXPECT_EQ((*registry)->Create(bad).status().message(), "max_attempts: 1..10");
+}
+
+TEST(WebhookRegistry, WebhooksAndDeliveriesSurviveAReopen) {
+  const auto dir = std::filesystem::temp_directory_path() / "webhook-registry-unit";
+  std::filesystem::remove_all(dir);
+  ManualClock clock(1'000);
+  WebhookRegistry::Options options;
+  options.data_dir = dir.string();
+  std::string id, secret;
+  {
+    auto registry = WebhookRegistry::Open(options, clock);
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    auto created = (*registry)->Create(Request("alice"));
+    id = created->webhook_id();
+    secret = created->secret();
+    for (int i = 0; i < 3; ++i) {
+      wv1::WebhookDeliveryRecord record;
+      record.set_delivery_id("dl-" + std::to_string(i));
+      record.set_webhook_id(id);
+      record.set_status(i == 0 ? wv1::DELIVERY_STATUS_SUCCESS : wv1::DELIVERY_STATUS_RETRY);
+      record.add_attempts()->set_response_ms(10 * (i + 1));
+      ASSERT_TRUE((*registry)->PutDelivery(record).ok());
+    }
+  }
+  auto registry = WebhookRegistry::Open(options, clock);
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  EXPECT_EQ(*(*registry)->SecretOf(id), secret);
+  const auto unfinished = (*registry)->Unfinished();
+  ASSERT_EQ(unfinished.size(), 2u);
+  EXPECT_EQ(unfinished[0].delivery_id(), "dl-1");
+  EXPECT_EQ(unfinished[1].delivery_id(), "dl-2");
+  const auto stats = (*registry)->Get(id)->statistics();
+  EXPECT_EQ(stats.total_deliveries(), 1);
+  EXPECT_EQ(stats.successful_deliveries(), 1);
+  EXPECT_DOUBLE_EQ(stats.average_response_ms(), 20);
+  wv1::DeliveryHistoryRequest history;
+  history.set_webhook_id(id);
+  EXPECT_EQ((*registry)->History(history)->deliveries_size(), 3);
+  registry->reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(WebhookRegistry, OldFinishedDeliveriesAreForgottenBeyondTheBound) {
+  ManualClock clock(1'000);
+  WebhookRegistry::Options options;
+  options.max_stored_deliveries = 10;
+  auto registry = WebhookRegistry::Open(options, clock);
+  auto created = (*registry)->Create(Request("alice"));
+  for (int i = 0; i < 25; ++i) {
+    wv1::WebhookDeliveryRecord record;
+    record.set_delivery_id("dl-" + std::to_string(i));
+    record.set_webhook_id(created->webhook_id());
+    record.set_status(i == 0 ? wv1::DELIVERY_STATUS_PENDING : wv1::DELIVERY_STATUS_SUCCESS);
+    ASSERT_TRUE((*registry)->PutDelivery(record).ok());
+  }
+  wv1::DeliveryHistoryRequest history;
+  history.set_webhook_id(created->webhook_id());
+  const auto kept = (*registry)->History(history);
+  ASSERT_EQ(kept->deliveries_size(), 10);
+  EXPECT_EQ(kept->deliveries(0).delivery_id(), "dl-0");  // unfinished: never forgotten
+  EXPECT_EQ(kept->deliveries(9).delivery_id(), "dl-24");
+}
+
+TEST(WebhookRegistry, AnUnusableDataDirectoryIsNamed) {
+  ManualClock clock(1'000);
+  WebhookRegistry::Options options;
+  options.data_dir = "/proc/no-such-dir/registry";
+  auto registry = WebhookRegistry::Open(options, clock);
+  ASSERT_FALSE(registry.ok());
+  EXPECT_EQ(registry.status().message().rfind(
+                "--data-dir /proc/no-such-dir/registry: cannot open the registry (", 0),
+            0u)
+      << registry.status();
+}
+
+}  // namespace
+}  // namespace aurigraph::refserver
