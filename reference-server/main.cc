@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
       "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks a free port)")(
       "count-metadata", po::value<std::string>(),
       "count requests per value of these request headers, e.g. x-tenant,authorization "
-      "(metric aurigraph_server_request_metadata_total)")(
+      "(metric aurigraph_refserver_request_metadata_total)")(
       "data-dir", po::value<std::string>(),
       "keep the webhook registry and delivery records here (RocksDB), so they survive a restart "
       "(default: memory only)")(

@@ -27,7 +27,8 @@ bool LatencyPercentile(absl::string_view metric, double* percentile) {
 }
 
 constexpr absl::string_view kHistogramPrefixes[] = {
-    "uncorrected_", "first_message_", "inter_arrival_", "send_lag_", "close_latency_", "phase_"};
+    "uncorrected_",   "first_message_", "inter_arrival_", "send_lag_",
+    "close_latency_", "phase_",         "webhook_"};
 
 // Splits "first_message_p99" into the histogram ("first_message", or "" for the
 // corrected latency) and the statistic ("p99", "max", "mean").
@@ -46,9 +47,28 @@ bool LatencyMetric(absl::string_view metric, std::string* histogram, double* per
   return LatencyPercentile(metric, percentile);
 }
 
-constexpr absl::string_view kRateMetrics[] = {"rate", "items_rate", "received_rate", "sent_rate"};
-constexpr absl::string_view kCountMetrics[] = {"requests", "items", "min_open_streams",
-                                               "streams_ended_early"};
+constexpr absl::string_view kRateMetrics[] = {"rate", "items_rate", "received_rate", "sent_rate",
+                                              "webhook_rate"};
+constexpr absl::string_view kCountMetrics[] = {"requests",
+                                               "items",
+                                               "min_open_streams",
+                                               "streams_ended_early",
+                                               "webhook_deliveries",
+                                               "webhook_missing",
+                                               "webhook_invalid_signatures",
+                                               "webhook_duplicates",
+                                               "webhook_dead_lettered",
+                                               "webhook_unfinished"};
+
+// A webhook figure by gate name, from a run with a webhook sink.
+int64_t WebhookCount(const WebhookResult& w, absl::string_view metric) {
+  if (metric == "webhook_deliveries") return w.deliveries;
+  if (metric == "webhook_missing") return w.missing;
+  if (metric == "webhook_invalid_signatures") return w.invalid_signatures + w.malformed_bodies;
+  if (metric == "webhook_duplicates") return w.duplicates;
+  if (metric == "webhook_dead_lettered") return w.dead_lettered;
+  return w.unfinished;
+}
 constexpr absl::string_view kStreamMetrics[] = {"received_rate", "sent_rate", "min_open_streams",
                                                 "streams_ended_early"};
 
@@ -147,7 +167,9 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
       "send_lag_p99, close_latency_p99, phase_p99, error_ratio, rate_ratio, rate, requests, "
       "items, items_rate, received_rate, sent_rate, min_open_streams, streams_ended_early, "
       "loadgen_peak_rss, server_peak_rss, loadgen_rss_slope, server_rss_slope, p99_drift, "
-      "rate_drift)"));
+      "rate_drift, webhook_p99, webhook_rate, webhook_deliveries, webhook_missing, "
+      "webhook_invalid_signatures, webhook_duplicates, webhook_dead_lettered, "
+      "webhook_unfinished)"));
 }
 
 absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& gates,
@@ -169,9 +191,10 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
     std::string histogram_name;
     double percentile = 0;
     const bool is_latency = LatencyMetric(gate.metric, &histogram_name, &percentile);
+    const bool webhook_metric = absl::StartsWith(gate.metric, "webhook_");
     const bool needs_stream =
-        OneOf(gate.metric, kStreamMetrics) ||
-        (is_latency && !histogram_name.empty() && histogram_name != "uncorrected");
+        OneOf(gate.metric, kStreamMetrics) || (is_latency && !histogram_name.empty() &&
+                                               histogram_name != "uncorrected" && !webhook_metric);
     if (needs_stream && stream == nullptr) {
       return absl::InvalidArgumentError(
           absl::StrCat("gate '", gate.expression, "': ", gate.metric,
@@ -180,9 +203,19 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
     double measured = 0;
     // Nothing measured is never a pass.
     std::string unmeasured;
-    if (is_latency) {
+    if (webhook_metric && !result.webhooks) {
+      unmeasured = "no webhook_sink in the scenario";
+    } else if (webhook_metric && !result.webhooks->error.empty()) {
+      unmeasured = result.webhooks->error;
+    } else if (webhook_metric && !is_latency) {
+      const WebhookResult& w = *result.webhooks;
+      measured = gate.metric == "webhook_rate" ? w.delivery_rate
+                                               : static_cast<double>(WebhookCount(w, gate.metric));
+    } else if (is_latency) {
       const Histogram* histogram = op->corrected.get();
-      if (histogram_name == "uncorrected") {
+      if (webhook_metric) {
+        histogram = result.webhooks->latency.get();
+      } else if (histogram_name == "uncorrected") {
         histogram = op->uncorrected.get();
       } else if (!histogram_name.empty()) {
         const auto it = stream->histograms.find(histogram_name);

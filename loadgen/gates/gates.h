@@ -22,6 +22,9 @@ struct Gate {
   // Memory: loadgen_peak_rss, server_peak_rss; growth over the run (soak):
   // loadgen_rss_slope, server_rss_slope (per hour, e.g. "server_rss_slope < 50MB").
   // Drift, end against beginning: p99_drift, rate_drift (e.g. "p99_drift < 25%").
+  // Webhooks (with webhook_sink:): webhook_p50 ... webhook_max (event to delivery),
+  // webhook_rate, and counts webhook_deliveries, webhook_missing,
+  // webhook_invalid_signatures, webhook_duplicates, webhook_dead_lettered, webhook_unfinished.
   std::string metric;
   enum class Comparison { kLess, kLessOrEqual, kGreater, kGreaterOrEqual } comparison;
   double limit = 0;  // latency in microseconds, ratios as fractions, rates per second

@@ -70,6 +70,45 @@ ordered_json StreamJson(const StreamResult& s) {
   return out;
 }
 
+// Count fields of WebhookResult, in the order result.json lists them.
+struct WebhookCount {
+  const char* key;
+  int64_t WebhookResult::*field;
+};
+constexpr WebhookCount kWebhookCounts[] = {
+    {"records", &WebhookResult::records},
+    {"succeeded", &WebhookResult::succeeded},
+    {"dead_lettered", &WebhookResult::dead_lettered},
+    {"failed", &WebhookResult::failed},
+    {"unfinished", &WebhookResult::unfinished},
+    {"attempts", &WebhookResult::attempts},
+    {"requests", &WebhookResult::requests},
+    {"deliveries", &WebhookResult::deliveries},
+    {"duplicates", &WebhookResult::duplicates},
+    {"injected_failures", &WebhookResult::injected_failures},
+    {"invalid_signatures", &WebhookResult::invalid_signatures},
+    {"stale_timestamps", &WebhookResult::stale_timestamps},
+    {"unknown_webhooks", &WebhookResult::unknown_webhooks},
+    {"malformed_bodies", &WebhookResult::malformed_bodies},
+    {"missing", &WebhookResult::missing},
+    {"sink_delay_us", &WebhookResult::sink_delay_us},
+};
+
+ordered_json WebhookJson(const WebhookResult& w) {
+  ordered_json out;
+  out["webhook_id"] = w.webhook_id;
+  out["events"] = w.events;
+  out["sink_fail_ratio"] = w.sink_fail_ratio;
+  for (const auto& count : kWebhookCounts) out[count.key] = w.*count.field;
+  out["accepted_by_attempt"] = w.accepted_by_attempt;
+  out["delivery_rate"] = w.delivery_rate;
+  out["drain_seconds"] = w.drain_seconds;
+  out["latency_us"] = Percentiles(*w.latency);
+  out["histogram"] = EncodeBase64(*w.latency);
+  if (!w.error.empty()) out["error"] = w.error;
+  return out;
+}
+
 ordered_json OperationJson(const OperationResult& op) {
   ordered_json out;
   out["name"] = op.name;
@@ -301,6 +340,7 @@ std::string ResultToJson(const RunResult& r) {
   for (const auto& op : r.operations) out["operations"].push_back(OperationJson(op));
   if (!r.recovered_from.empty()) out["recovered_from"] = r.recovered_from;
   out["timeline"] = TimelineJson(r.timeline);
+  if (r.webhooks) out["webhooks"] = WebhookJson(*r.webhooks);
   out["gates"] = ordered_json::array();
   for (const auto& gate : r.gates) {
     out["gates"].push_back({{"expression", gate.expression},
@@ -381,6 +421,22 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
                                               " operations, the result has ", r.operations.size()));
         }
       }
+    }
+    if (j.contains("webhooks")) {
+      const auto& jw = j.at("webhooks");
+      auto w = std::make_shared<WebhookResult>();
+      w->webhook_id = jw.at("webhook_id").get<std::string>();
+      w->events = jw.at("events").get<std::vector<std::string>>();
+      w->sink_fail_ratio = jw.at("sink_fail_ratio").get<double>();
+      for (const auto& count : kWebhookCounts) (*w).*count.field = jw.at(count.key).get<int64_t>();
+      w->accepted_by_attempt = jw.at("accepted_by_attempt").get<std::map<std::string, int64_t>>();
+      w->delivery_rate = jw.at("delivery_rate").get<double>();
+      w->drain_seconds = jw.at("drain_seconds").get<double>();
+      auto latency = ReadHistogram(jw, "histogram", source, "webhooks");
+      if (!latency.ok()) return latency.status();
+      w->latency = *latency;
+      w->error = jw.value("error", "");
+      r.webhooks = std::move(w);
     }
     for (const auto& gate : j.at("gates")) {
       r.gates.push_back(GateResult{

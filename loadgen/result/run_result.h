@@ -131,6 +131,39 @@ struct Timeline {
   std::vector<TimelinePoint> points;
 };
 
+// Webhook deliveries of the run, received by the loadgen's sink and reconciled
+// with the delivery records the target kept (scenarios with webhook_sink:).
+struct WebhookResult {
+  std::string webhook_id;
+  std::vector<std::string> events;
+  double sink_fail_ratio = 0;
+  int64_t sink_delay_us = 0;
+  // The target's delivery records for the webhook, by their state at the end.
+  int64_t records = 0;
+  int64_t succeeded = 0;
+  int64_t dead_lettered = 0;
+  int64_t failed = 0;      // given up without the dead-letter topic (webhook deleted or inactive)
+  int64_t unfinished = 0;  // still pending or waiting for a retry when the drain ended
+  int64_t attempts = 0;    // HTTP attempts the target recorded
+  // What the sink saw.
+  int64_t requests = 0;
+  int64_t deliveries = 0;  // distinct deliveries accepted
+  int64_t duplicates = 0;
+  int64_t injected_failures = 0;
+  int64_t invalid_signatures = 0;  // wrong, missing or malformed signatures
+  int64_t stale_timestamps = 0;
+  int64_t unknown_webhooks = 0;
+  int64_t malformed_bodies = 0;
+  std::map<std::string, int64_t> accepted_by_attempt;  // attempt number -> first acceptances
+  // Records neither accepted by the sink nor dead-lettered nor failed: lost.
+  int64_t missing = 0;
+  double delivery_rate = 0;  // deliveries per second, first to last acceptance
+  double drain_seconds = 0;  // how long after the load the deliveries took to settle
+  // Event to first acceptance, us.
+  std::shared_ptr<Histogram> latency = std::make_shared<Histogram>(1, 3'600'000'000, 3);
+  std::string error;  // why the deliveries could not be read back, if they could not
+};
+
 struct RunResult {
   int schema_version = kResultSchemaVersion;
   std::string tool_version;
@@ -149,6 +182,7 @@ struct RunResult {
   Resources resources;
   std::vector<GateResult> gates;
   Timeline timeline;
+  std::shared_ptr<WebhookResult> webhooks;  // scenarios with webhook_sink:
   // Set when the result was rebuilt from interval logs because the run never
   // finished (killed): what it was rebuilt from.
   std::string recovered_from;

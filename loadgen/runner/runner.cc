@@ -31,6 +31,7 @@
 #include "loadgen/transport/grpc_stream_transport.h"
 #include "loadgen/transport/grpc_transport.h"
 #include "loadgen/transport/reflection.h"
+#include "loadgen/webhook/webhook_session.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -472,6 +473,25 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     channels = *std::move(connected);
   }
 
+  // The webhook registered now, so the run's events are delivered to the sink.
+  std::unique_ptr<WebhookSession> webhook_session;
+  if (scenario.webhook_sink.enabled) {
+    const WebhookSinkSpec& w = scenario.webhook_sink;
+    WebhookSessionSpec spec;
+    spec.sink.listen = w.listen;
+    spec.sink.fail_ratio = w.fail_ratio;
+    spec.sink.delay_nanos = w.delay_nanos;
+    spec.sink.timestamp_window_seconds = w.timestamp_window_nanos / 1'000'000'000;
+    spec.sink.seed = scenario.seed;
+    spec.events = w.events;
+    spec.max_attempts = w.max_attempts;
+    spec.timeout_nanos = w.timeout_nanos;
+    spec.drain_nanos = w.drain_nanos;
+    auto session = WebhookSession::Start(spec, channels.front(), WallClock::Instance());
+    if (!session.ok()) return session.status();
+    webhook_session = *std::move(session);
+  }
+
   const int workers = scenario.workers;
   std::vector<GrpcMethod> methods;
   std::vector<double> weights;
@@ -722,6 +742,12 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
                              "give it more cores or less load");
   }
 
+  if (webhook_session) {
+    auto webhooks = webhook_session->Finish();
+    result.webhooks =
+        std::make_shared<WebhookResult>(webhooks.ok() ? *std::move(webhooks) : WebhookResult{});
+    if (!webhooks.ok()) result.webhooks->error = std::string(webhooks.status().message());
+  }
   result.resources.loadgen_peak_rss_bytes = OwnPeakRssBytes();
   if (scenario.report_server_memory) ProbeServerMemory(channels.front(), &result.resources);
 

@@ -379,6 +379,38 @@ absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t inde
   return absl::OkStatus();
 }
 
+absl::Status ParseWebhookSink(const Reader& r, const YAML::Node& node, WebhookSinkSpec& spec) {
+  RETURN_IF_ERROR(r.CheckKeys(node, "webhook_sink",
+                              {"listen", "events", "fail_ratio", "delay", "timestamp_window",
+                               "max_attempts", "timeout", "drain"}));
+  spec.enabled = true;
+  if (node["listen"])
+    RETURN_IF_ERROR(r.String(node["listen"], "webhook_sink.listen", &spec.listen));
+  if (node["events"]) {
+    spec.events.clear();
+    RETURN_IF_ERROR(r.Strings(node["events"], "webhook_sink.events", &spec.events));
+  }
+  if (node["fail_ratio"]) {
+    RETURN_IF_ERROR(r.Number(node["fail_ratio"], "webhook_sink.fail_ratio", &spec.fail_ratio, 0.0));
+    if (spec.fail_ratio > 1) return r.Error("webhook_sink.fail_ratio", "must be <= 1");
+  }
+  if (node["delay"])
+    RETURN_IF_ERROR(r.Duration(node["delay"], "webhook_sink.delay", &spec.delay_nanos));
+  if (node["timestamp_window"]) {
+    RETURN_IF_ERROR(r.Duration(node["timestamp_window"], "webhook_sink.timestamp_window",
+                               &spec.timestamp_window_nanos));
+  }
+  if (node["max_attempts"]) {
+    RETURN_IF_ERROR(
+        r.Number(node["max_attempts"], "webhook_sink.max_attempts", &spec.max_attempts, 1));
+  }
+  if (node["timeout"])
+    RETURN_IF_ERROR(r.Duration(node["timeout"], "webhook_sink.timeout", &spec.timeout_nanos));
+  if (node["drain"])
+    RETURN_IF_ERROR(r.Duration(node["drain"], "webhook_sink.drain", &spec.drain_nanos));
+  return absl::OkStatus();
+}
+
 absl::Status ParseGates(const Reader& r, const YAML::Node& gates, Scenario& s) {
   if (!gates.IsSequence()) return r.Error("gates", "must be a list");
   for (size_t i = 0; i < gates.size(); ++i) {
@@ -443,6 +475,7 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
                                "import_paths",
                                "reflection",
                                "channel",
+                               "webhook_sink",
                                "metadata",
                                "operations",
                                "gates"}));
@@ -474,6 +507,8 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
     RETURN_IF_ERROR(r.Duration(root["interval"], "interval", &s.interval_nanos));
   if (root["proto"]) RETURN_IF_ERROR(r.Strings(root["proto"], "proto", &s.proto_files));
   if (root["channel"]) RETURN_IF_ERROR(ParseChannel(r, root["channel"], s.channel));
+  if (root["webhook_sink"])
+    RETURN_IF_ERROR(ParseWebhookSink(r, root["webhook_sink"], s.webhook_sink));
   if (root["reflection"]) {
     if (!YAML::convert<bool>::decode(root["reflection"], s.reflection))
       return r.Error("reflection", "expected true or false");

@@ -49,6 +49,20 @@ struct OperationSpec {
   bool data_random = false;  // records at random rather than in file order
 };
 
+// The `webhook_sink:` block: the loadgen receives the target's webhook
+// deliveries itself and measures them (see loadgen/webhook/webhook_session.h).
+struct WebhookSinkSpec {
+  bool enabled = false;
+  std::string listen = "127.0.0.1:0";
+  std::vector<std::string> events = {"APPROVAL_CREATED"};  // WebhookEvent names
+  double fail_ratio = 0;    // the sink answers this share of deliveries with HTTP 500
+  int64_t delay_nanos = 0;  // and answers every delivery this late
+  int64_t timestamp_window_nanos = 300'000'000'000;
+  int max_attempts = 0;                  // the webhook's; 0 = the server's default
+  int64_t timeout_nanos = 0;             // per attempt; 0 = the server's default
+  int64_t drain_nanos = 30'000'000'000;  // after the load, wait this long for deliveries to settle
+};
+
 struct GateSpec {
   std::string expression;  // "p99 < 20ms", "error_ratio < 0.1%", "rate_ratio >= 99%"
   std::string operation;   // empty: all operations together
@@ -82,6 +96,7 @@ struct Scenario {
   std::vector<std::string> import_paths;
   bool reflection = false;  // find methods and types through the target's server reflection
   ChannelOptions channel;   // TLS, authority, compression, keepalive, message size
+  WebhookSinkSpec webhook_sink;
   std::vector<OperationSpec> operations;
   std::vector<GateSpec> gates;
   std::string effective_json;  // the scenario as run (after overrides), as JSON

@@ -131,6 +131,23 @@ std::string FormatSummary(const RunResult& r) {
   }
   if (!trends.empty())
     absl::StrAppend(&out, "  trends (first vs last quarter, memory fit): ", trends, "\n");
+  if (r.webhooks) {
+    const WebhookResult& w = *r.webhooks;
+    if (!w.error.empty()) {
+      absl::StrAppend(&out, "  webhooks: not read back: ", w.error, "\n");
+    } else {
+      const Histogram& h = *w.latency;
+      absl::StrAppend(&out, "  webhooks: ", w.records, " deliveries made, ", w.deliveries,
+                      " received", absl::StrFormat(" (%.0f/s)", w.delivery_rate),
+                      ", event to delivery p50 ", Us(h.ValueAtPercentile(50)), " p99 ",
+                      Us(h.ValueAtPercentile(99)), " max ", Us(h.Max()), "; ", w.attempts,
+                      " attempts, ", w.injected_failures, " failed on purpose, ", w.dead_lettered,
+                      " dead-lettered, ", w.missing, " missing, ", w.duplicates, " duplicates, ",
+                      w.invalid_signatures + w.malformed_bodies, " badly signed, ",
+                      w.stale_timestamps, " stale",
+                      absl::StrFormat("; settled %.1fs after the load\n", w.drain_seconds));
+    }
+  }
   const GeneratorHealth& g = r.generator;
   absl::StrAppend(&out, "  generator: sent ", g.sent,
                   g.cpu_seconds >= 0

@@ -85,6 +85,8 @@ struct WebhookSink::Impl {
       return MHD_HTTP_OK;
     }
     ++stats.deliveries;
+    if (stats.first_delivery_unix_nanos == 0) stats.first_delivery_unix_nanos = arrived;
+    stats.last_delivery_unix_nanos = arrived;
     const int64_t event_at = payload["event_at_unix_nanos"].get<int64_t>();
     stats.latency_us.Record(std::max<int64_t>(0, (arrived - event_at) / 1000));
     int attempt = 0;

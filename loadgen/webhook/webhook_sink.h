@@ -38,6 +38,8 @@ struct WebhookSinkStats {
   int64_t unknown_webhooks = 0;                // no secret for the X-Webhook-Id: 404
   int64_t malformed_bodies = 0;                // no event_at_unix_nanos or delivery_id: 400
   std::map<int, int64_t> accepted_by_attempt;  // X-Attempt of each first acceptance
+  int64_t first_delivery_unix_nanos = 0;       // arrival of the first and last deliveries
+  int64_t last_delivery_unix_nanos = 0;
   // Event to first acceptance, microseconds.
   Histogram latency_us{1, 3'600'000'000, 3};
 };

@@ -16,8 +16,14 @@ double Read(const std::atomic<int64_t>& counter) {
 }  // namespace
 
 DomainMetrics::DomainMetrics(const ApprovalStore& approvals, const TransactionStore& transactions,
-                             const StreamCounters& streams, const DelayQueue& delayed)
-    : approvals_(approvals), transactions_(transactions), streams_(streams), delayed_(delayed) {}
+                             const StreamCounters& streams, const DelayQueue& delayed,
+                             const WebhookRegistry& webhooks, const DeliveryCounters& deliveries)
+    : approvals_(approvals),
+      transactions_(transactions),
+      streams_(streams),
+      delayed_(delayed),
+      webhooks_(webhooks),
+      deliveries_(deliveries) {}
 
 std::vector<prometheus::MetricFamily> DomainMetrics::Collect() const {
   using metrics::AddFamily;
@@ -63,6 +69,25 @@ std::vector<prometheus::MetricFamily> DomainMetrics::Collect() const {
   AddFamily(out, "aurigraph_refserver_delayed_responses",
             "Responses held now by injected latency or stalls.", MetricType::Gauge,
             static_cast<double>(delayed_.held()));
+
+  AddFamily(out, "aurigraph_refserver_webhooks_registered", "Webhooks in the registry.",
+            MetricType::Gauge, static_cast<double>(webhooks_.webhook_count()));
+  AddFamily(out, "aurigraph_refserver_webhook_deliveries_queued_total",
+            "Delivery records produced to the Kafka topic, retries included.", MetricType::Counter,
+            Read(deliveries_.queued));
+  out.push_back(Family("aurigraph_refserver_webhook_attempts_total",
+                       "Webhook HTTP requests, by outcome.", MetricType::Counter));
+  AddSample(out.back(), Read(deliveries_.succeeded), {{"outcome", "success"}});
+  AddSample(out.back(), Read(deliveries_.failed_attempts), {{"outcome", "failure"}});
+  AddFamily(out, "aurigraph_refserver_webhook_dead_lettered_total",
+            "Deliveries moved to the dead-letter topic after their last attempt.",
+            MetricType::Counter, Read(deliveries_.dead_lettered));
+  AddFamily(out, "aurigraph_refserver_webhook_duplicates_skipped_total",
+            "Records Kafka delivered again, or already finished, not POSTed again.",
+            MetricType::Counter, Read(deliveries_.skipped));
+  AddFamily(out, "aurigraph_refserver_webhook_produce_errors_total",
+            "Delivery records Kafka refused.", MetricType::Counter,
+            Read(deliveries_.produce_errors));
   return out;
 }
 

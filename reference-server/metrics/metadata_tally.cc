@@ -78,7 +78,7 @@ std::map<std::pair<std::string, std::string>, int64_t> MetadataTally::Counts() c
 
 std::vector<prometheus::MetricFamily> MetadataTally::Collect() const {
   prometheus::MetricFamily family;
-  family.name = "aurigraph_server_request_metadata_total";
+  family.name = "aurigraph_refserver_request_metadata_total";
   family.help = "Requests (unary calls and stream opens) that carried a counted header value.";
   family.type = prometheus::MetricType::Counter;
   for (const auto& [key_value, count] : Counts()) {

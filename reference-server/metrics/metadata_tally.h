@@ -1,7 +1,7 @@
 // Counts the requests (unary calls and stream opens) that carried each value
 // of chosen request headers, so a client's metadata can be checked end to end
 // against what the server received. Exported to Prometheus as
-// aurigraph_server_request_metadata_total{key, value}; values past the first
+// aurigraph_refserver_request_metadata_total{key, value}; values past the first
 // 1,000 of a header count as value="(other)", which bounds the series.
 #pragma once
 

@@ -585,7 +585,8 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     impl->registry = std::make_shared<prometheus::Registry>();
     impl->grpc_metrics = std::make_unique<GrpcServerMetrics>(*impl->registry);
     impl->domain_metrics = std::make_shared<DomainMetrics>(
-        impl->approval_store, impl->transaction_store, impl->stream_counters, impl->delayed);
+        impl->approval_store, impl->transaction_store, impl->stream_counters, impl->delayed,
+        *impl->webhook_registry, impl->delivery->counters());
     impl->process_metrics = std::make_shared<metrics::ProcessMetrics>();
     impl->exposer->RegisterCollectable(impl->registry);
     impl->exposer->RegisterCollectable(impl->domain_metrics);

@@ -297,10 +297,12 @@ absl::StatusOr<std::unique_ptr<DeliveryPipeline>> DeliveryPipeline::Start(Delive
   } else {
     impl->bootstrap = impl->options.kafka;
   }
+  // An empty fetch waits at most 5 ms at the broker: that bounds the queueing
+  // part of delivery latency, for about 3% of a core while idle (2 ms: 6%).
   auto consumer = NewClient(RD_KAFKA_CONSUMER, {{"bootstrap.servers", impl->bootstrap},
                                                 {"group.id", "webhook-delivery"},
                                                 {"auto.offset.reset", "earliest"},
-                                                {"fetch.wait.max.ms", "10"},
+                                                {"fetch.wait.max.ms", "5"},
                                                 {"log_level", "4"}});
   if (!consumer.ok()) return consumer.status();
   impl->consumer = *consumer;
@@ -319,18 +321,30 @@ absl::StatusOr<std::unique_ptr<DeliveryPipeline>> DeliveryPipeline::Start(Delive
                                                ": no partitions for topic ", impl->options.topic,
                                                " (", rd_kafka_err2str(err), ")"));
   }
+  // The embedded cluster is new and empty: read it from the start, without
+  // first asking a group coordinator for offsets it cannot have.
+  const int64_t start_offset = embedded ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_STORED;
   rd_kafka_topic_partition_list_t* partitions =
       rd_kafka_topic_partition_list_new(metadata->topics[0].partition_cnt);
   for (int i = 0; i < metadata->topics[0].partition_cnt; ++i) {
     rd_kafka_topic_partition_list_add(partitions, impl->options.topic.c_str(),
                                       metadata->topics[0].partitions[i].id)
-        ->offset = RD_KAFKA_OFFSET_STORED;
+        ->offset = start_offset;
   }
   rd_kafka_metadata_destroy(metadata);
   err = rd_kafka_assign(impl->consumer, partitions);
   rd_kafka_topic_partition_list_destroy(partitions);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::UnavailableError(absl::StrCat("kafka assign: ", rd_kafka_err2str(err)));
+  }
+  // The producer learns each topic's leader now: on the first produce it would
+  // hold the first deliveries for its metadata refresh, about a second.
+  for (const std::string* name : {&impl->options.topic, &impl->options.dead_letter_topic}) {
+    const rd_kafka_metadata_t* known = nullptr;
+    rd_kafka_topic_t* handle = rd_kafka_topic_new(impl->producer, name->c_str(), nullptr);
+    if (rd_kafka_metadata(impl->producer, 0, handle, &known, 10'000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+      rd_kafka_metadata_destroy(known);
+    rd_kafka_topic_destroy(handle);
   }
   impl->retries = std::make_unique<DelayQueue>(monotonic);
   Impl* raw = impl.get();

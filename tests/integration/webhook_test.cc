@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -279,6 +281,43 @@ TEST(Webhooks, TheRegistrySurvivesARestart) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Webhooks, WatchStreamsSeeRegistryChangesAndDeliveryRecords) {
+  auto server = StartServer(FastRetries());
+  auto sink = StartSink();
+  Client client(server->address());
+  grpc::ClientContext registry_context, deliveries_context;
+  wv1::WatchRegistryRequest watch_registry;
+  watch_registry.set_owner_id("qa");
+  auto registry_reader = client.webhooks->WatchWebhookRegistry(&registry_context, watch_registry);
+  auto deliveries_reader =
+      client.webhooks->WatchDeliveries(&deliveries_context, wv1::WatchDeliveriesRequest());
+  // Both streams are subscribed once the server has counted them.
+  ASSERT_TRUE(WaitFor([&] { return server->streams().subscribers.load() == 2; }, 5));
+  const wv1::Webhook webhook = client.Create(sink->url(), {wv1::WEBHOOK_EVENT_APPROVAL_CREATED});
+  sink->AddWebhook(webhook.webhook_id(), webhook.secret());
+  wv1::WebhookRegistryEvent change;
+  ASSERT_TRUE(registry_reader->Read(&change));
+  EXPECT_EQ(change.change(), wv1::REGISTRY_CHANGE_CREATED);
+  EXPECT_EQ(change.webhook().webhook_id(), webhook.webhook_id());
+  EXPECT_TRUE(change.webhook().secret().empty());
+  wv1::TriggerWebhookRequest trigger;
+  trigger.set_webhook_id(webhook.webhook_id());
+  trigger.set_event(wv1::WEBHOOK_EVENT_APPROVAL_CREATED);
+  wv1::WebhookDeliveryRecord queued;
+  grpc::ClientContext trigger_context;
+  ASSERT_TRUE(client.webhooks->TriggerWebhook(&trigger_context, trigger, &queued).ok());
+  // The record as queued, then as delivered.
+  wv1::WebhookDeliveryRecord record;
+  ASSERT_TRUE(deliveries_reader->Read(&record));
+  EXPECT_EQ(record.delivery_id(), queued.delivery_id());
+  EXPECT_EQ(record.status(), wv1::DELIVERY_STATUS_PENDING);
+  ASSERT_TRUE(deliveries_reader->Read(&record));
+  EXPECT_EQ(record.status(), wv1::DELIVERY_STATUS_SUCCESS);
+  EXPECT_EQ(record.attempts_size(), 1);
+  registry_context.TryCancel();
+  deliveries_context.TryCancel();
+}
+
 TEST(Webhooks, EndpointsOutsideTheAllowListAreRefused) {
   auto server = StartServer();
   Client client(server->address());
@@ -295,6 +334,50 @@ TEST(Webhooks, EndpointsOutsideTheAllowListAreRefused) {
     EXPECT_EQ(client.webhooks->CreateWebhook(&context, request, &webhook).error_code(), code)
         << url;
   }
+}
+
+TEST(Webhooks, TheShippedScenarioMeasuresDeliveriesRetriesAndLoss) {
+  auto server = StartServer(FastRetries(20'000'000));
+  const std::string path = std::string(SCENARIO_DIR) + "/webhook-delivery.yaml";
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto scenario = loadgen::ParseScenario(
+      text.str(), path,
+      {"duration=2s", "warmup=0s", "load.rate=300", "webhook_sink.fail_ratio=0.2",
+       "webhook_sink.drain=20s", "gates=[\"webhook_missing <= 0\", \"webhook_p99 < 1us\"]"});
+  ASSERT_TRUE(scenario.ok()) << scenario.status();
+  loadgen::RunOptions options;
+  options.target = server->address();
+  auto result = loadgen::RunScenario(*scenario, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_TRUE(result->webhooks);
+  const loadgen::WebhookResult& w = *result->webhooks;
+  ASSERT_TRUE(w.error.empty()) << w.error;
+  // One APPROVAL_CREATED delivery per accepted approval, each delivered or dead-lettered.
+  EXPECT_EQ(w.records, result->total.ok);
+  EXPECT_EQ(w.deliveries + w.dead_lettered, w.records);
+  EXPECT_EQ(w.missing, 0);
+  EXPECT_EQ(w.unfinished, 0);
+  EXPECT_EQ(w.invalid_signatures, 0);
+  EXPECT_EQ(w.duplicates, 0);
+  // Every attempt the target recorded reached the sink; a fifth of them were refused.
+  EXPECT_EQ(w.attempts, w.requests);
+  EXPECT_EQ(w.injected_failures, w.attempts - w.deliveries);
+  const double refused = static_cast<double>(w.injected_failures) / static_cast<double>(w.attempts);
+  EXPECT_GT(refused, 0.14);
+  EXPECT_LT(refused, 0.26);
+  EXPECT_GT(w.accepted_by_attempt.at("2"), 0);
+  EXPECT_EQ(w.latency->TotalCount(), w.deliveries);
+  // The result file keeps it all, and the gates read it.
+  auto reread = loadgen::ResultFromJson(loadgen::ResultToJson(*result), "result.json");
+  ASSERT_TRUE(reread.ok()) << reread.status();
+  ASSERT_TRUE(reread->webhooks);
+  EXPECT_EQ(reread->webhooks->deliveries, w.deliveries);
+  EXPECT_EQ(reread->webhooks->latency->TotalCount(), w.deliveries);
+  ASSERT_EQ(result->gates.size(), 2u);
+  EXPECT_TRUE(result->gates[0].passed) << result->gates[0].message;
+  EXPECT_FALSE(result->gates[1].passed);
 }
 
 }  // namespace

@@ -115,5 +115,30 @@ TEST(Gates, StreamAndMemoryMetrics) {
   EXPECT_FALSE(EvaluateGates({*ParseGate("received_rate > 1", "")}, r).ok());
 }
 
+TEST(Gates, WebhookMetrics) {
+  const std::vector<std::string> gates = {"webhook_p99 < 20ms", "webhook_missing <= 0",
+                                          "webhook_invalid_signatures <= 0", "webhook_rate >= 900"};
+  RunResult without = ResultWith(100, 0, 1000, 100, 100);
+  for (const auto& r : Evaluate(gates, without)) {
+    EXPECT_FALSE(r.passed) << r.expression;  // nothing measured is never a pass
+    EXPECT_NE(r.message.find("(no webhook_sink in the scenario)"), std::string::npos) << r.message;
+  }
+  RunResult with = without;
+  with.webhooks = std::make_shared<WebhookResult>();
+  with.webhooks->latency->RecordN(15'000, 99);
+  with.webhooks->latency->RecordN(30'000, 1);
+  with.webhooks->missing = 0;
+  with.webhooks->malformed_bodies = 1;
+  with.webhooks->delivery_rate = 1000;
+  const auto results = Evaluate(gates, with);
+  EXPECT_TRUE(results[0].passed) << results[0].message;
+  EXPECT_TRUE(results[1].passed) << results[1].message;
+  EXPECT_FALSE(results[2].passed) << results[2].message;  // a malformed body counts as unsigned
+  EXPECT_TRUE(results[3].passed) << results[3].message;
+  with.webhooks->error = "GetDeliveryHistory: UNAVAILABLE";
+  EXPECT_NE(Evaluate({"webhook_missing <= 0"}, with)[0].message.find("UNAVAILABLE"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace aurigraph::loadgen
