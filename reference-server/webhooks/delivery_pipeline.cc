@@ -79,6 +79,7 @@ struct DeliveryPipeline::Impl {
   rd_kafka_t* consumer = nullptr;
   std::string bootstrap;
   DeliveryCounters counters;
+  std::mutex observer_mu;  // workers may already run when the observer is set
   Observer observer;
   std::atomic<bool> stopping{false};
   std::mutex mu;
@@ -114,7 +115,12 @@ struct DeliveryPipeline::Impl {
 
   void Store(const wv1::WebhookDeliveryRecord& record) {
     registry.PutDelivery(record).IgnoreError();  // a store error leaves the last stored state
-    if (observer) observer(record);
+    Observer notify;
+    {
+      std::lock_guard lock(observer_mu);
+      notify = observer;
+    }
+    if (notify) notify(record);
   }
 
   void ScheduleRetry(const wv1::WebhookDeliveryRecord& record, int64_t backoff_nanos) {
@@ -380,7 +386,10 @@ DeliveryPipeline::~DeliveryPipeline() {
 
 const std::string& DeliveryPipeline::bootstrap_servers() const { return impl_->bootstrap; }
 const DeliveryCounters& DeliveryPipeline::counters() const { return impl_->counters; }
-void DeliveryPipeline::SetObserver(Observer observer) { impl_->observer = std::move(observer); }
+void DeliveryPipeline::SetObserver(Observer observer) {
+  std::lock_guard lock(impl_->observer_mu);
+  impl_->observer = std::move(observer);
+}
 
 void DeliveryPipeline::Publish(wv1::WebhookEvent event, absl::FunctionRef<std::string()> data_json,
                                int64_t event_at_unix_nanos) {

@@ -59,7 +59,7 @@ class DeliveryPipeline {
 
   const std::string& bootstrap_servers() const;
   const DeliveryCounters& counters() const;
-  // Called on every change of a delivery record; set before deliveries start.
+  // Called on every change of a delivery record, from the thread that made it.
   void SetObserver(Observer observer);
 
   // Queues a delivery to every webhook subscribed to `event`; `data_json` (the
