@@ -75,7 +75,10 @@ int main(int argc, char** argv) {
                        "hosts webhook endpoints may point at, comma-separated")(
       "webhook-backoff", po::value<std::string>()->default_value("1s"),
       "wait after a failed delivery attempt, doubling per attempt (capped at 60s)")(
-      "webhook-workers", po::value<int>()->default_value(8), "concurrent webhook HTTP requests");
+      "webhook-workers", po::value<int>()->default_value(8), "concurrent webhook HTTP requests")(
+      "max-stored-deliveries", po::value<int64_t>()->default_value(1'000'000),
+      "finished webhook delivery records kept for the history RPC; the oldest are forgotten "
+      "beyond it");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -148,6 +151,9 @@ int main(int argc, char** argv) {
     return Fail("--webhook-backoff: expected a duration such as 1s");
   server_options.delivery.retry.initial_backoff_nanos = *backoff;
   server_options.delivery.http_workers = vm["webhook-workers"].as<int>();
+  server_options.webhooks.max_stored_deliveries = vm["max-stored-deliveries"].as<int64_t>();
+  if (server_options.webhooks.max_stored_deliveries < 1)
+    return Fail("--max-stored-deliveries must be >= 1");
   if (server_options.delivery.http_workers < 1 || server_options.delivery.http_workers > 256)
     return Fail("--webhook-workers: 1..256");
   if (vm.count("tls-cert") != vm.count("tls-key"))

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/units/units.h"
 #include "loadgen/report/escape.h"
@@ -68,6 +69,7 @@ std::string LoadDescription(const RunResult& r) {
 }
 
 std::string GateScope(const GateResult& gate) {
+  if (absl::StartsWith(gate.metric, "webhook_")) return "webhook deliveries";
   return gate.operation.empty() ? "all operations" : gate.operation;
 }
 
@@ -197,6 +199,38 @@ std::string StreamsHtml(const RunResult& r) {
                       rows, "</table>");
 }
 
+// Webhook deliveries: what the target recorded, what the sink saw, the latency.
+std::string WebhooksHtml(const RunResult& r) {
+  if (!r.webhooks) return "";
+  const WebhookResult& w = *r.webhooks;
+  if (!w.error.empty()) {
+    return absl::StrCat("<h3>Webhook deliveries</h3><p class=\"fail\">Not read back: ",
+                        HtmlEscape(w.error), "</p>");
+  }
+  const Histogram& h = *w.latency;
+  const auto latency = [&](double p) {
+    return h.TotalCount() == 0 ? std::string("-") : Micros(h.ValueAtPercentile(p));
+  };
+  return absl::StrCat(
+      "<h3>Webhook deliveries</h3><table class=\"webhooks\">",
+      Header(
+          {"webhook", "made", "received", "rate /s", "p50", "p99", "max", "attempts",
+           "failed on purpose", "dead-lettered", "missing", "duplicates", "badly signed", "stale"},
+          1),
+      "<tr>", Cell(w.webhook_id, true), Cell(Grouped(w.records)), Cell(Grouped(w.deliveries)),
+      Cell(Grouped(w.delivery_rate)), Cell(latency(50)), Cell(latency(99)),
+      Cell(h.TotalCount() == 0 ? "-" : Micros(h.Max())), Cell(Grouped(w.attempts)),
+      Cell(Grouped(w.injected_failures)), Cell(Grouped(w.dead_lettered)), Cell(Grouped(w.missing)),
+      Cell(Grouped(w.duplicates)), Cell(Grouped(w.invalid_signatures + w.malformed_bodies)),
+      Cell(Grouped(w.stale_timestamps)),
+      "</tr></table><p class=\"note\">Latency from the event to the sink's first acceptance of "
+      "its delivery; the sink answered ",
+      Percent(w.sink_fail_ratio),
+      " of deliveries with HTTP 500 on purpose. Missing: recorded by "
+      "the target, neither received nor dead-lettered ",
+      Fixed(w.drain_seconds, 1), " s after the load.</p>");
+}
+
 std::string GeneratorHtml(const RunResult& r) {
   const GeneratorHealth& g = r.generator;
   std::string out = absl::StrCat(
@@ -321,7 +355,7 @@ std::string RenderHtmlReport(const std::vector<LoadedResult>& runs) {
                     HtmlEscape(r.scenario_name.empty() ? "run" : r.scenario_name),
                     " <span class=\"verdict ", r.passed() ? "pass\">PASS" : "fail\">FAIL",
                     "</span></h1>", ProvenanceHtml(runs[i]), "<h2>SLO gates</h2>", GatesHtml(r),
-                    "<h2>Operations</h2>", OperationsHtml(r), StreamsHtml(r),
+                    "<h2>Operations</h2>", OperationsHtml(r), StreamsHtml(r), WebhooksHtml(r),
                     "<h2>Load generator</h2>", GeneratorHtml(r), "<h2>Charts</h2>");
     if (r.timeline.points.empty()) {
       body +=
@@ -357,6 +391,19 @@ std::string RenderMarkdownSummary(const std::vector<LoadedResult>& runs) {
                       Percent(op.error_ratio()), " | ", RateCell(op), " | ", Latency(op, 50), " | ",
                       Latency(op, 90), " | ", Latency(op, 99), " | ", Latency(op, 99.9), " | ",
                       MaxLatency(op), " |\n");
+    }
+    if (r.webhooks && r.webhooks->error.empty()) {
+      const WebhookResult& w = *r.webhooks;
+      const Histogram& h = *w.latency;
+      absl::StrAppend(
+          &out,
+          "\n| webhook deliveries | made | received | p50 | p99 | max | dead-lettered | missing "
+          "| badly signed |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n| ",
+          MarkdownEscape(w.webhook_id), " | ", Grouped(w.records), " | ", Grouped(w.deliveries),
+          " | ", h.TotalCount() ? Micros(h.ValueAtPercentile(50)) : "-", " | ",
+          h.TotalCount() ? Micros(h.ValueAtPercentile(99)) : "-", " | ",
+          h.TotalCount() ? Micros(h.Max()) : "-", " | ", Grouped(w.dead_lettered), " | ",
+          Grouped(w.missing), " | ", Grouped(w.invalid_signatures + w.malformed_bodies), " |\n");
     }
     if (!r.gates.empty()) {
       out += "\n| gate | applies to | measured | result |\n|---|---|---|---|\n";

@@ -318,6 +318,33 @@ TEST(Webhooks, WatchStreamsSeeRegistryChangesAndDeliveryRecords) {
   deliveries_context.TryCancel();
 }
 
+// --kafka HOST:PORT: a server that uses brokers it does not own (here another
+// server's cluster) delivers through them, resuming from the group's offsets.
+TEST(Webhooks, DeliveryThroughBrokersGivenByAddress) {
+  auto owner = StartServer();
+  refserver::ServerOptions options = FastRetries();
+  options.delivery.kafka = owner->kafka_bootstrap();
+  auto server = StartServer(options);
+  EXPECT_EQ(server->kafka_bootstrap(), owner->kafka_bootstrap());
+  auto sink = StartSink();
+  Client client(server->address());
+  const wv1::Webhook webhook = client.Create(sink->url(), {wv1::WEBHOOK_EVENT_APPROVAL_CREATED});
+  sink->AddWebhook(webhook.webhook_id(), webhook.secret());
+  for (int i = 0; i < 20; ++i) {
+    wv1::TriggerWebhookRequest trigger;
+    trigger.set_webhook_id(webhook.webhook_id());
+    trigger.set_event(wv1::WEBHOOK_EVENT_APPROVAL_CREATED);
+    wv1::WebhookDeliveryRecord queued;
+    grpc::ClientContext context;
+    ASSERT_TRUE(client.webhooks->TriggerWebhook(&context, trigger, &queued).ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return sink->Stats().deliveries == 20; }, 10))
+      << sink->Stats().deliveries;
+  EXPECT_EQ(sink->Stats().duplicates, 0);
+  // The owner's own consumer saw the records too, and left them alone: not its webhook.
+  EXPECT_EQ(owner->deliveries().attempts.load(), 0);
+}
+
 TEST(Webhooks, EndpointsOutsideTheAllowListAreRefused) {
   auto server = StartServer();
   Client client(server->address());

@@ -46,6 +46,17 @@ TEST(GoldenReport, MarkdownSummary) {
   ExpectGolden(RenderMarkdownSummary({Fixture("degraded.result.json")}), "degraded.summary.md");
 }
 
+TEST(GoldenReport, WebhookDeliveries) {
+  // A real run of scenarios/webhook-delivery.yaml with the sink failing 20% of deliveries.
+  const LoadedResult run = Fixture("webhook.result.json");
+  ASSERT_TRUE(run.result.webhooks);
+  EXPECT_EQ(run.result.webhooks->latency->TotalCount(), run.result.webhooks->deliveries);
+  ExpectGolden(RenderMarkdownSummary({run}), "webhook.summary.md");
+  const std::string html = RenderHtmlReport({run});
+  EXPECT_NE(html.find("<h3>Webhook deliveries</h3>"), std::string::npos);
+  EXPECT_NE(html.find("<td>15.04s</td>"), std::string::npos);  // the fifth attempt, 1+2+4+8 s late
+}
+
 TEST(GoldenReport, Junit) {
   ExpectGolden(RenderJunit({Fixture("quickstart.result.json")}), "quickstart.junit.xml");
   ExpectGolden(RenderJunit({Fixture("degraded.result.json")}), "degraded.junit.xml");
