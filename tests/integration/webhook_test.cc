@@ -61,6 +61,18 @@ struct Client {
     EXPECT_TRUE(status.ok()) << status.error_message();
     return webhook;
   }
+  wv1::WebhookDeliveryRecord Trigger(const std::string& webhook_id,
+                                     const std::string& payload = "") {
+    wv1::TriggerWebhookRequest request;
+    request.set_webhook_id(webhook_id);
+    request.set_event(wv1::WEBHOOK_EVENT_APPROVAL_CREATED);
+    request.set_payload(payload);
+    wv1::WebhookDeliveryRecord queued;
+    grpc::ClientContext context;
+    const grpc::Status status = webhooks->TriggerWebhook(&context, request, &queued);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return queued;
+  }
   std::vector<wv1::WebhookDeliveryRecord> History(const std::string& webhook_id) {
     std::vector<wv1::WebhookDeliveryRecord> out;
     wv1::DeliveryHistoryRequest request;
@@ -144,13 +156,8 @@ TEST(Webhooks, FailuresAreRetriedWithExponentialBackoffThenDeadLettered) {
   Client client(server->address());
   const wv1::Webhook webhook = client.Create(sink->url(), {wv1::WEBHOOK_EVENT_APPROVAL_CREATED}, 5);
   sink->AddWebhook(webhook.webhook_id(), webhook.secret());
-  wv1::TriggerWebhookRequest trigger;
-  trigger.set_webhook_id(webhook.webhook_id());
-  trigger.set_event(wv1::WEBHOOK_EVENT_APPROVAL_CREATED);
-  trigger.set_payload(R"({"note": "always refused"})");
-  wv1::WebhookDeliveryRecord queued;
-  grpc::ClientContext context;
-  ASSERT_TRUE(client.webhooks->TriggerWebhook(&context, trigger, &queued).ok());
+  const wv1::WebhookDeliveryRecord queued =
+      client.Trigger(webhook.webhook_id(), R"({"note": "always refused"})");
   ASSERT_TRUE(WaitFor(
       [&] {
         auto history = client.History(webhook.webhook_id());
@@ -300,12 +307,7 @@ TEST(Webhooks, WatchStreamsSeeRegistryChangesAndDeliveryRecords) {
   EXPECT_EQ(change.change(), wv1::REGISTRY_CHANGE_CREATED);
   EXPECT_EQ(change.webhook().webhook_id(), webhook.webhook_id());
   EXPECT_TRUE(change.webhook().secret().empty());
-  wv1::TriggerWebhookRequest trigger;
-  trigger.set_webhook_id(webhook.webhook_id());
-  trigger.set_event(wv1::WEBHOOK_EVENT_APPROVAL_CREATED);
-  wv1::WebhookDeliveryRecord queued;
-  grpc::ClientContext trigger_context;
-  ASSERT_TRUE(client.webhooks->TriggerWebhook(&trigger_context, trigger, &queued).ok());
+  const wv1::WebhookDeliveryRecord queued = client.Trigger(webhook.webhook_id());
   // The record as queued, then as delivered.
   wv1::WebhookDeliveryRecord record;
   ASSERT_TRUE(deliveries_reader->Read(&record));
@@ -330,14 +332,7 @@ TEST(Webhooks, DeliveryThroughBrokersGivenByAddress) {
   Client client(server->address());
   const wv1::Webhook webhook = client.Create(sink->url(), {wv1::WEBHOOK_EVENT_APPROVAL_CREATED});
   sink->AddWebhook(webhook.webhook_id(), webhook.secret());
-  for (int i = 0; i < 20; ++i) {
-    wv1::TriggerWebhookRequest trigger;
-    trigger.set_webhook_id(webhook.webhook_id());
-    trigger.set_event(wv1::WEBHOOK_EVENT_APPROVAL_CREATED);
-    wv1::WebhookDeliveryRecord queued;
-    grpc::ClientContext context;
-    ASSERT_TRUE(client.webhooks->TriggerWebhook(&context, trigger, &queued).ok());
-  }
+  for (int i = 0; i < 20; ++i) client.Trigger(webhook.webhook_id());
   ASSERT_TRUE(WaitFor([&] { return sink->Stats().deliveries == 20; }, 10))
       << sink->Stats().deliveries;
   EXPECT_EQ(sink->Stats().duplicates, 0);
