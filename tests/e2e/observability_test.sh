@@ -8,14 +8,7 @@ set -euo pipefail
 LOADGEN=$1
 REFSERVER=$2
 DASHBOARDS=$3
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/common.sh"
 fail() { echo "FAIL $*"; exit 1; }
 for tool in prometheus prometheus-pushgateway promtool python3; do
   command -v "$tool" >/dev/null || fail "$tool not installed (scripts/setup installs it)"

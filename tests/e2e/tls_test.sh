@@ -6,14 +6,7 @@
 set -uo pipefail
 LOADGEN=$1
 REFSERVER=$2
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/common.sh"
 failed=0
 command -v openssl >/dev/null || { echo "FAIL openssl not installed"; exit 1; }
 
