@@ -5,13 +5,7 @@ set -u
 LOADGEN=$1
 REFSERVER=$2
 SCENARIOS=$3
-WORK=$(mktemp -d)
-SERVER_PID=
-cleanup() {
-  [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/common.sh"
 passed=0
 failed=0
 
@@ -33,10 +27,7 @@ check() {  # name, expected exit, expected stderr fragment (or ""), command...
   passed=$((passed + 1))
 }
 
-"$REFSERVER" --listen 127.0.0.1:0 >"$WORK/server.out" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 50); do grep -q "listening on" "$WORK/server.out" && break; sleep 0.1; done
-ADDR=$(awk '/^listening on /{print $3}' "$WORK/server.out")
+start_server ADDR server
 [[ -n $ADDR ]] || { echo "FAIL reference server did not start"; cat "$WORK/server.out"; exit 1; }
 
 cat >"$WORK/ok.yaml" <<YAML
@@ -125,11 +116,8 @@ check "ad-hoc: unreadable .proto" 2 "absent.proto: cannot read .proto file" "$LO
   --call a.B/C --proto "$WORK/absent.proto" --target "$ADDR"
 
 # Ad-hoc metadata from a data file: a server that counts header values says what it received.
-"$REFSERVER" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --count-metadata x-user,x-tenant \
-  >"$WORK/counting.out" 2>&1 &
-COUNTING_PID=$!
+start_server COUNTING_ADDR counting --metrics-listen 127.0.0.1:0 --count-metadata x-user,x-tenant
 for _ in $(seq 50); do grep -q "metrics on" "$WORK/counting.out" && break; sleep 0.1; done
-COUNTING_ADDR=$(awk '/^listening on /{print $3}' "$WORK/counting.out")
 METRICS_URL=$(awk '/^metrics on /{print $3}' "$WORK/counting.out")
 printf '{"user": "alice"}\n{"user": "bob"}\n' >"$WORK/users.jsonl"
 check "ad-hoc run with metadata and a data file" 0 "" "$LOADGEN" run \
@@ -148,7 +136,6 @@ alice, bob = count("x-user", "alice"), count("x-user", "bob")
 assert alice + bob == sent and abs(alice - bob) <= 1, (alice, bob, sent)
 print("ok   metadata counted by the server")
 PY
-kill "$COUNTING_PID"; wait "$COUNTING_PID" 2>/dev/null
 check "ad-hoc: --metadata without a colon" 2 "--metadata x-user: expected 'name: value'" "$LOADGEN" run \
   --call aurigraph.approval.v1.ApprovalService/CheckHealth --metadata 'x-user' --target "$ADDR"
 check "ad-hoc: a header name in capitals" 2 "metadata 'X-User': a header name is lower-case" \
@@ -161,13 +148,9 @@ check "ad-hoc: a data file line that is not JSON" 2 "data file $WORK/broken.json
   "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth \
   --data-file "$WORK/broken.jsonl" --target "$ADDR"
 # Deadlines against a server that answers in 20 ms: every 5 ms call expires, counted as such.
-"$REFSERVER" --listen 127.0.0.1:0 --latency fixed:20ms >"$WORK/slow.out" 2>&1 &
-SLOW_PID=$!
-for _ in $(seq 50); do grep -q "listening on" "$WORK/slow.out" && break; sleep 0.1; done
-SLOW_ADDR=$(awk '/^listening on /{print $3}' "$WORK/slow.out")
+start_server SLOW_ADDR slow-20ms --latency fixed:20ms
 check "ad-hoc: deadline" 0 "" "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth \
   --rate 50 --duration 1s --deadline 5ms --target "$SLOW_ADDR" --out "$WORK/deadline" --no-progress
-kill "$SLOW_PID"; wait "$SLOW_PID" 2>/dev/null
 python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['total']; assert t['status_codes'] == {'DEADLINE_EXCEEDED': 50}, t" \
   "$WORK/deadline/result.json" || { echo "FAIL deadline not counted"; failed=$((failed + 1)); }
 
@@ -206,12 +189,8 @@ check "report: newer schema" 2 "future.json: unsupported schema_version 9" \
 check "report: no input" 2 "report: missing RESULT.json" "$LOADGEN" report
 
 # A candidate against a slower server: the same scenario, 5 ms more latency.
-"$REFSERVER" --listen 127.0.0.1:0 --latency fixed:5ms >"$WORK/slow.out" 2>&1 &
-SLOW_PID=$!
-for _ in $(seq 50); do grep -q "listening on" "$WORK/slow.out" && break; sleep 0.1; done
-SLOW=$(awk '/^listening on /{print $3}' "$WORK/slow.out")
+start_server SLOW slow-5ms --latency fixed:5ms
 check "slow run" 0 "" "$LOADGEN" run "$WORK/ok.yaml" --target "$SLOW" --out "$WORK/slow"
-kill "$SLOW_PID"; wait "$SLOW_PID" 2>/dev/null
 check "compare: same run" 0 "" "$LOADGEN" compare "$WORK/pass/result.json" "$WORK/pass/result.json" \
   --out "$WORK/cmp-same"
 check "compare: slower candidate" 1 "" "$LOADGEN" compare "$WORK/pass/result.json" \

@@ -8,3 +8,16 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# start_server VAR NAME [FLAGS...]: starts a reference server ($REFSERVER) on a
+# free loopback port, its output in $WORK/NAME.out, and sets VAR to its
+# HOST:PORT. Call it directly, not in $(...): a subshell's PIDS+= would be
+# lost and the server would outlive the test.
+start_server() {
+  local var=$1 name=$2
+  shift 2
+  "$REFSERVER" --listen 127.0.0.1:0 "$@" >"$WORK/$name.out" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 50); do grep -q "^listening on " "$WORK/$name.out" && break; sleep 0.1; done
+  printf -v "$var" '%s' "$(awk '/^listening on /{print $3}' "$WORK/$name.out")"
+}

@@ -13,14 +13,6 @@ source "$(dirname "$0")/common.sh"
 failed=0
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
 
-start_server() {  # name, flags...
-  local name=$1
-  shift
-  "$REFSERVER" --listen 127.0.0.1:0 "$@" >"$WORK/$name.out" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 50); do grep -q "^listening on " "$WORK/$name.out" && break; sleep 0.1; done
-  awk '/^listening on /{print $3}' "$WORK/$name.out"
-}
 
 # An independent reader of HdrHistogram interval logs (V2 compressed encoding).
 cat >"$WORK/hlog.py" <<'PY'
@@ -96,7 +88,7 @@ def read(path):
     return merged, shape, intervals
 PY
 
-SERVER=$(start_server clean --approval-retention 5s --max-stored-transactions 2000)
+start_server SERVER clean --approval-retention 5s --max-stored-transactions 2000
 [[ -n $SERVER ]] || { echo "FAIL reference server did not start"; exit 1; }
 
 # 1. SIGKILL in the middle of a run.
@@ -179,7 +171,7 @@ else
   fail "compressed soak (exit $rc)"
   cat "$WORK/soak.out"
 fi
-LEAKY=$(start_server leaky --approval-retention 5s --max-stored-transactions 2000 --leak 4KiB)
+start_server LEAKY leaky --approval-retention 5s --max-stored-transactions 2000 --leak 4KiB
 "$LOADGEN" run "$SCENARIOS/soak-smoke.yaml" --target "$LEAKY" --out "$WORK/leak" --no-progress \
   --set duration=30s --set warmup=5s >"$WORK/leak.out" 2>&1
 rc=$?

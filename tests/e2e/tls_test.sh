@@ -26,14 +26,6 @@ make_cert server ca "DNS:aurigraph.test"
 make_cert client ca "DNS:loadgen.test"
 [[ -s server.pem && -s client.pem ]] || { echo "FAIL openssl could not make certificates"; exit 1; }
 
-start_server() {  # name, flags...
-  local name=$1
-  shift
-  "$REFSERVER" --listen 127.0.0.1:0 "$@" >"$name.out" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 50); do grep -q "^listening on " "$name.out" && break; sleep 0.1; done
-  awk '/^listening on /{print $3}' "$name.out"
-}
 run() {  # expected exit, stderr fragment, args...
   local want=$1 fragment=$2
   shift 2
@@ -47,7 +39,7 @@ run() {  # expected exit, stderr fragment, args...
   [[ $want -ne 0 ]] || grep -q "ok 50 " run.out || { echo "FAIL not all 50 calls OK"; cat run.out; failed=$((failed + 1)); return 1; }
 }
 
-TLS=$(start_server tls --tls-cert server.pem --tls-key server.key)
+start_server TLS tls --tls-cert server.pem --tls-key server.key
 run 0 "" --target "$TLS" --ca ca.pem --server-name aurigraph.test &&
   echo "ok   TLS: verified against the CA, under the certificate's name"
 run 3 "unreachable" --target "$TLS" --ca other-ca.pem --server-name aurigraph.test &&
@@ -59,7 +51,7 @@ run 2 "--ca $WORK/absent.pem: cannot read" --target "$TLS" --ca "$WORK/absent.pe
 run 0 "" --target "$TLS" --ca ca.pem --server-name aurigraph.test --gzip &&
   echo "ok   gzip-compressed requests over TLS"
 
-MTLS=$(start_server mtls --tls-cert server.pem --tls-key server.key --tls-client-ca ca.pem)
+start_server MTLS mtls --tls-cert server.pem --tls-key server.key --tls-client-ca ca.pem
 run 3 "unreachable" --target "$MTLS" --ca ca.pem --server-name aurigraph.test &&
   echo "ok   mutual TLS: a client without a certificate is refused"
 run 0 "" --target "$MTLS" --ca ca.pem --server-name aurigraph.test --cert client.pem --key client.key &&
