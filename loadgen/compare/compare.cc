@@ -113,6 +113,13 @@ MetricComparison CompareMetric(std::string metric, std::string unit, bool higher
 }
 
 // Differences between the runs' set-ups, named so a reader can judge them.
+// Every failed call of `op`, whatever its status code.
+Histogram AllFailedLatency(const OperationResult& op) {
+  Histogram all = *op.failed.begin()->second;
+  for (auto it = std::next(op.failed.begin()); it != op.failed.end(); ++it) all.Add(*it->second);
+  return all;
+}
+
 std::vector<std::string> ComparabilityNotes(const std::vector<RunResult>& baseline,
                                             const std::vector<RunResult>& candidate) {
   std::vector<std::string> notes;
@@ -135,6 +142,13 @@ std::vector<std::string> ComparabilityNotes(const std::vector<RunResult>& baseli
   differ("tool version", [](const RunResult& r) { return r.tool_version; });
   for (const auto* side : {&baseline, &candidate}) {
     for (const RunResult& run : *side) {
+      if (run.schema_version < 4 && run.total.errors() > 0) {
+        notes.push_back(absl::StrCat(
+            "a run of ", run.scenario_name, " (result schema ", run.schema_version, ") timed its ",
+            run.total.errors(),
+            " failed calls in its latency histograms; newer results time successful calls "
+            "only, so its latency is not comparable"));
+      }
       if (!run.generator.kept_up) {
         notes.push_back(
             absl::StrCat("a run of ", run.scenario_name,
@@ -366,6 +380,21 @@ absl::StatusOr<Comparison> CompareRuns(const std::vector<RunResult>& baseline,
             CompareMetric(p.metric, "us", true, true, options.relative_thresholds.at(p.metric),
                           values(base_ops, at), values(cand_ops, at), options, &sampling));
       }
+    }
+    // Failed calls are timed apart (a dead server answers fast): their p99 is
+    // compared only where every run on both sides had failures to time.
+    const auto failed_timed = [](const std::vector<const OperationResult*>& ops) {
+      return std::all_of(ops.begin(), ops.end(),
+                         [](const OperationResult* op) { return !op->failed.empty(); });
+    };
+    if (failed_timed(base_ops) && failed_timed(cand_ops)) {
+      const auto failed_p99 = [](const OperationResult& op) {
+        Histogram all = AllFailedLatency(op);
+        return static_cast<double>(all.ValueAtPercentile(99));
+      };
+      oc.metrics.push_back(
+          CompareMetric("p99_failed", "us", true, true, options.relative_thresholds.at("p99"),
+                        values(base_ops, failed_p99), values(cand_ops, failed_p99), options));
     }
     oc.metrics.push_back(
         CompareMetric("rate", "/s", false, true, options.relative_thresholds.at("rate"),

@@ -17,7 +17,8 @@ StreamWorker::StreamWorker(const Clock& clock, const Clock& wall_clock, StreamTr
       wall_clock_(wall_clock),
       transport_(transport),
       plan_(std::move(plan)),
-      measured_start_(plan_.start_nanos + plan_.warmup_nanos) {
+      measured_start_(plan_.start_nanos + plan_.warmup_nanos),
+      rng_(plan_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(plan_.worker_index)) {
   const size_t ops = plan_.operations.size();
   free_slots_.resize(ops);
   next_open_.resize(ops);
@@ -222,15 +223,33 @@ void StreamWorker::OnMessage(Slot& s, std::string_view message, int64_t now) {
   }
 }
 
+int64_t StreamWorker::ReopenDelay(const StreamOperationPlan& plan, int failures) {
+  double delay = static_cast<double>(plan.reopen_backoff_nanos);
+  for (int i = 1; i < failures && delay < static_cast<double>(plan.reopen_backoff_max_nanos); ++i) {
+    delay *= 2;
+  }
+  delay = std::min(delay, static_cast<double>(plan.reopen_backoff_max_nanos));
+  // Jitter, so streams that failed together do not all come back at once.
+  return static_cast<int64_t>(delay * std::uniform_real_distribution<double>(0.8, 1.2)(rng_));
+}
+
 void StreamWorker::OnClosed(uint32_t index, int status_code, int64_t now) {
   Slot& s = slots_[index];
   StreamStats& stats = stats_[s.operation];
   const int code = static_cast<unsigned>(status_code) < kStatusCodeCount ? status_code : 2;
+  // Ended by the target or the network with an error before it was meant to and
+  // before it delivered anything: the slot waits out a backoff that grows with
+  // each such failure in a row, so a dead target is not hammered with opens.
+  const bool failed_to_open =
+      !s.abandoned && !s.cancelled && !s.ending && code != 0 && s.received == 0;
   if (s.abandoned) {
     ++stats.streams_failed;
     ++stats.close_codes[code];
   } else if (s.cancelled) {
     ++stats.streams_completed;
+  } else if (failed_to_open) {
+    ++stats.streams_failed_to_open;
+    ++stats.close_codes[code];
   } else if (!s.ending) {
     ++stats.streams_ended_early;
     ++stats.close_codes[code];
@@ -246,6 +265,12 @@ void StreamWorker::OnClosed(uint32_t index, int status_code, int64_t now) {
   s.open = false;
   ++s.generation;
   --active_;
+  if (failed_to_open) {
+    const int64_t delay = ReopenDelay(plan_.operations[s.operation], ++s.failures);
+    timers_.push(Timer{now + delay, index, s.generation, TimerKind::kReopen});
+    return;
+  }
+  s.failures = 0;
   free_slots_[s.operation].push_back(index);
   next_open_[s.operation] = std::max(next_open_[s.operation], now);
 }
@@ -330,6 +355,13 @@ void StreamWorker::Run(const std::atomic<bool>* stop) {
       const Timer timer = timers_.top();
       timers_.pop();
       Slot& s = slots_[timer.slot];
+      if (timer.kind == TimerKind::kReopen) {
+        if (!s.active && s.generation == timer.generation) {
+          free_slots_[s.operation].push_back(timer.slot);
+          next_open_[s.operation] = std::max(next_open_[s.operation], now);
+        }
+        continue;
+      }
       if (!s.active || s.generation != timer.generation) continue;
       switch (timer.kind) {
         case TimerKind::kSend:
@@ -341,6 +373,8 @@ void StreamWorker::Run(const std::atomic<bool>* stop) {
           break;
         case TimerKind::kCloseTimeout:
           if (!s.cancelled) Abandon(timer.slot);
+          break;
+        case TimerKind::kReopen:
           break;
       }
     }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <queue>
+#include <random>
 #include <vector>
 
 #include "common/clock/clock.h"
@@ -29,6 +30,11 @@ struct StreamOperationPlan {
   double send_rate = 0;        // client/bidi, messages per second per stream; 0 = closed loop
   int64_t delay_nanos = 0;     // the first streams open this long after the start
   uint32_t max_outstanding = 1024;  // bidi: unanswered messages per stream before sends wait
+  // A stream that fails before it was meant to end and before any message is
+  // reopened after this, doubled per such failure in a row up to the maximum,
+  // with ±20% jitter.
+  int64_t reopen_backoff_nanos = 100'000'000;
+  int64_t reopen_backoff_max_nanos = 5'000'000'000;
   RequestSource* source = nullptr;  // server streams: the one request; otherwise each message
   const MessageInspector* inspector = nullptr;  // optional
 };
@@ -40,6 +46,7 @@ struct StreamWorkerPlan {
   int64_t drain_timeout_nanos = 5'000'000'000;
   int worker_index = 0;
   int worker_count = 1;
+  uint64_t seed = 1;  // reopen jitter
   std::vector<StreamOperationPlan> operations;
   // The run's timeline (operation i is local operation i), or null: messages
   // received, their latency and status codes, warm-up included.
@@ -83,8 +90,9 @@ class StreamWorker {
     std::vector<Pending> outstanding;  // bidi, in send order; answered ones are marked
     size_t outstanding_head = 0;
     size_t unanswered = 0;  // entries not yet answered (what max_outstanding bounds)
+    int failures = 0;       // streams of this slot in a row that failed to open
   };
-  enum class TimerKind { kSend, kLifetime, kCloseTimeout };
+  enum class TimerKind { kSend, kLifetime, kCloseTimeout, kReopen };
   struct Timer {
     int64_t when;
     uint32_t slot;
@@ -102,6 +110,8 @@ class StreamWorker {
   void OnEvent(const StreamTransport::Event& event, int64_t now);
   void OnMessage(Slot& slot, std::string_view message, int64_t now);
   void OnClosed(uint32_t slot, int status_code, int64_t now);
+  // When the slot's next stream may open, after its `failures`-th failure in a row.
+  int64_t ReopenDelay(const StreamOperationPlan& plan, int failures);
   void SampleOpenStreams(int64_t now);
   bool Measured(int64_t when) const { return when >= measured_start_; }
 
@@ -117,6 +127,7 @@ class StreamWorker {
   std::vector<uint64_t> next_stream_number_;       // per operation
   std::vector<uint64_t> next_message_sequence_;    // per operation
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+  std::mt19937_64 rng_;
   bool sending_ = true;
   int64_t active_ = 0;
   std::vector<StreamStats> stats_;

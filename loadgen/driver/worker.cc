@@ -14,6 +14,8 @@ void WorkerStats::Merge(const WorkerStats& other) {
   warmup_completions += other.warmup_completions;
   delayed_by_in_flight_bound += other.delayed_by_in_flight_bound;
   cancelled_at_drain += other.cancelled_at_drain;
+  not_sent_generator_behind += other.not_sent_generator_behind;
+  not_sent_in_flight_bound += other.not_sent_in_flight_bound;
   if (other.first_send_nanos >= 0 &&
       (first_send_nanos < 0 || other.first_send_nanos < first_send_nanos)) {
     first_send_nanos = other.first_send_nanos;
@@ -45,6 +47,24 @@ bool Worker::MaySend(int64_t intended_nanos) const {
   return plan_.duration_nanos <= 0 || intended_nanos < plan_.start_nanos + plan_.duration_nanos;
 }
 
+bool Worker::DueWhileSlotsBusy(int64_t intended_nanos) {
+  while (!busy_periods_.empty() && busy_periods_.front().end < intended_nanos) {
+    busy_periods_.pop_front();
+  }
+  return !busy_periods_.empty() && intended_nanos >= busy_periods_.front().start;
+}
+
+void Worker::CountNotSent(int64_t next_intended) {
+  int64_t not_sent = 0;
+  while (MaySend(next_intended) &&
+         (plan_.max_requests <= 0 || stats_.sent + not_sent < plan_.max_requests)) {
+    ++not_sent;
+    ++(DueWhileSlotsBusy(next_intended) ? stats_.not_sent_in_flight_bound
+                                        : stats_.not_sent_generator_behind);
+    next_intended = plan_.start_nanos + schedule_->Next();
+  }
+}
+
 uint32_t Worker::PickOperation() {
   if (cumulative_weights_.size() == 1) return 0;
   std::uniform_real_distribution<double> pick(0.0, cumulative_weights_.back());
@@ -68,8 +88,8 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   // An open-loop request that was due while every slot was busy waited for the
   // system under test, not for the generator; only the others measure the
   // generator's own lag. (Closed loop sends on completion: its lag is always 0.)
-  const bool waited_for_slot = plan_.model == LoadModel::kOpenLoop && saturated_since_ >= 0 &&
-                               intended_nanos >= saturated_since_;
+  const bool waited_for_slot =
+      plan_.model == LoadModel::kOpenLoop && DueWhileSlotsBusy(intended_nanos);
   if (waited_for_slot) {
     ++stats_.delayed_by_in_flight_bound;
   } else {
@@ -82,11 +102,14 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   RequestSource& source = *sources_[operation];
   const RequestContext context{sequence};
   transport_.Start(slot, operation, source.Build(context), source.BuildHeaders(context));
-  if (free_slots_.empty() && saturated_since_ < 0) saturated_since_ = now;
+  if (free_slots_.empty() && plan_.model == LoadModel::kOpenLoop) {
+    busy_periods_.push_back(BusyPeriod{now, std::numeric_limits<int64_t>::max()});
+  }
 }
 
 void Worker::Complete(const Transport::Completion& completion, int64_t now) {
   const Slot& slot = slots_[completion.slot];
+  if (free_slots_.empty() && !busy_periods_.empty()) busy_periods_.back().end = now;
   free_slots_.push_back(completion.slot);
   stats_.last_completion_nanos = now;
   const int64_t items = completion.status_code == 0 &&
@@ -112,6 +135,8 @@ void Worker::Complete(const Transport::Completion& completion, int64_t now) {
 void Worker::Run(const std::atomic<bool>* stop) {
   const bool open_loop = plan_.model == LoadModel::kOpenLoop;
   int64_t next_intended = open_loop ? plan_.start_nanos + schedule_->Next() : plan_.start_nanos;
+  const int64_t end = plan_.duration_nanos > 0 ? plan_.start_nanos + plan_.duration_nanos
+                                               : std::numeric_limits<int64_t>::max();
   bool sending = true;
   int64_t drain_deadline = std::numeric_limits<int64_t>::max();
   bool cancelled = false;
@@ -128,16 +153,28 @@ void Worker::Run(const std::atomic<bool>* stop) {
     if (sending && stop != nullptr && stop->load(std::memory_order_relaxed)) sending = false;
     if (sending) {
       if (open_loop) {
-        while (next_intended <= now && MaySend(next_intended) && !free_slots_.empty()) {
+        while (now < end && next_intended <= now && MaySend(next_intended)) {
+          if (free_slots_.empty()) {
+            // Calls that finished while this burst went out free their slots:
+            // only calls really in flight make the target the one holding back.
+            Transport::Completion finished;
+            if (!transport_.Next(0, &finished)) break;
+            do {
+              Complete(finished, clock_.NowNanos());
+            } while (transport_.Next(0, &finished));
+            continue;
+          }
           StartCall(next_intended, now);
           next_intended = plan_.start_nanos + schedule_->Next();
+          // A burst of due requests takes time to send: each is stamped when it went out.
+          now = clock_.NowNanos();
         }
-        if (!MaySend(next_intended)) sending = false;
+        if (now >= end) CountNotSent(next_intended);
+        if (now >= end || !MaySend(next_intended)) sending = false;
       } else {
         while (!free_slots_.empty() && MaySend(now)) StartCall(now, now);
         if (!MaySend(now)) sending = false;
       }
-      if (!free_slots_.empty()) saturated_since_ = -1;
       if (!sending) drain_deadline = now + plan_.drain_timeout_nanos;
     }
     if (!sending && in_flight() == 0) break;
@@ -150,7 +187,7 @@ void Worker::Run(const std::atomic<bool>* stop) {
     // Wake for the next due request, and at least every 50 ms to notice `stop`.
     int64_t wake = cancelled ? now + 1'000'000'000 : drain_deadline;
     if (sending) {
-      wake = now + 50'000'000;
+      wake = std::min(now + 50'000'000, end);
       if (open_loop && !free_slots_.empty()) wake = std::min(wake, next_intended);
     }
     Transport::Completion completion;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <random>
 #include <vector>
@@ -47,7 +48,11 @@ struct WorkerStats {
   int64_t sent = 0;
   int64_t warmup_completions = 0;
   int64_t delayed_by_in_flight_bound = 0;  // requests due while every slot was busy
-  int64_t cancelled_at_drain = 0;          // still in flight when the drain timeout passed
+  // Open loop: due before the end of the run but not sent when it ended, because
+  // the generator was behind its schedule, or because every slot was busy.
+  int64_t not_sent_generator_behind = 0;
+  int64_t not_sent_in_flight_bound = 0;
+  int64_t cancelled_at_drain = 0;  // still in flight when the drain timeout passed
   int64_t first_send_nanos = -1;
   int64_t last_completion_nanos = -1;
   int64_t measured_start_nanos = 0;  // start + warmup
@@ -61,7 +66,9 @@ class Worker {
          std::unique_ptr<ArrivalSchedule> schedule, WorkerPlan plan);
 
   // Runs until the duration or request budget is spent and every call has
-  // completed (or been cancelled at the drain timeout). `stop` ends sending early.
+  // completed (or been cancelled at the drain timeout). Nothing is sent at or
+  // after the end of the duration, however far behind the schedule is: what was
+  // due and not sent is counted. `stop` ends sending early.
   void Run(const std::atomic<bool>* stop = nullptr);
   const WorkerStats& stats() const { return stats_; }
 
@@ -72,6 +79,10 @@ class Worker {
     uint32_t operation = 0;
   };
   bool MaySend(int64_t intended_nanos) const;
+  // Whether every slot was busy at `intended_nanos`; asked in schedule order.
+  bool DueWhileSlotsBusy(int64_t intended_nanos);
+  // Counts the arrivals from `next_intended` on that were due within the run.
+  void CountNotSent(int64_t next_intended);
   uint32_t PickOperation();
   void StartCall(int64_t intended_nanos, int64_t now);
   void Complete(const Transport::Completion& completion, int64_t now);
@@ -85,7 +96,15 @@ class Worker {
   std::mt19937_64 rng_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
-  int64_t saturated_since_ = -1;  // when every slot became busy, continuously since
+  // Open loop: the periods in which every slot was busy, oldest first; the last
+  // one is open (end = INT64_MAX) while it lasts. A request due in one of them
+  // waited for the target, not for the generator. Older periods are dropped as
+  // the schedule passes them, so this holds only what the backlog spans.
+  struct BusyPeriod {
+    int64_t start;
+    int64_t end;
+  };
+  std::deque<BusyPeriod> busy_periods_;
   uint64_t next_sequence_;
   WorkerStats stats_;
 };

@@ -37,6 +37,11 @@ void WriteHistogramLine(std::FILE* out, const std::string& tag, const TimelinePo
                static_cast<double>(h.Max()) / 1000.0, EncodeBase64(h).c_str());
 }
 
+// The tag of an operation's failed calls with one status code.
+std::string FailedTag(const std::string& operation_tag, int code) {
+  return absl::StrCat(operation_tag, ".failed.", StatusCodeName(code));
+}
+
 absl::Status Corrupt(const std::string& file, size_t line, absl::string_view what) {
   return absl::DataLossError(absl::StrCat(file, ":", line, ": ", what));
 }
@@ -119,7 +124,12 @@ void IntervalLogWriter::OnRunStart(const IntervalRunInfo& run) {
 
 void IntervalLogWriter::OnInterval(const IntervalSlice& slice, const TimelinePoint& point) {
   for (size_t i = 0; i < slice.operations.size() && i < tags_.size(); ++i) {
-    WriteHistogramLine(histograms_, tags_[i], point, slice.operations[i].latency);
+    const IntervalOperation& op = slice.operations[i];
+    WriteHistogramLine(histograms_, tags_[i], point, op.latency);
+    for (int code = 1; code < kStatusCodeCount; ++code) {
+      if (!op.failed[code]) continue;
+      WriteHistogramLine(histograms_, FailedTag(tags_[i], code), point, *op.failed[code]);
+    }
   }
   WriteHistogramLine(histograms_, kScheduleLagTag, point, slice.schedule_lag);
   std::fprintf(intervals_, "%s\n", TimelinePointToJson(point).c_str());
@@ -214,7 +224,17 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
       continue;
     }
     for (size_t op = 0; op < tags.size(); ++op) {
-      if (tags[op] == tag) r.operations[op].corrected->Add(*h);
+      OperationResult& o = r.operations[op];
+      if (tags[op] == tag) {
+        o.corrected->Add(*h);
+        continue;
+      }
+      for (int code = 1; code < kStatusCodeCount; ++code) {
+        if (tag != FailedTag(tags[op], code)) continue;
+        std::shared_ptr<Histogram>& failed = o.failed[StatusCodeName(code)];
+        if (!failed) failed = std::make_shared<Histogram>(MakeLatencyHistogram());
+        failed->Add(*h);
+      }
     }
   }
 
@@ -262,6 +282,11 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
     r.total.items += o.items;
     for (const auto& [code, count] : o.status_codes) r.total.status_codes[code] += count;
     r.total.corrected->Add(*o.corrected);
+    for (const auto& [code, histogram] : o.failed) {
+      std::shared_ptr<Histogram>& total = r.total.failed[code];
+      if (!total) total = std::make_shared<Histogram>(MakeLatencyHistogram());
+      total->Add(*histogram);
+    }
   }
   r.total.achieved_rate =
       static_cast<double>(r.total.requests) / (measured_seconds > 0 ? measured_seconds : 1);

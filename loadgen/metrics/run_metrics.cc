@@ -48,9 +48,14 @@ RunMetrics::RunMetrics(prometheus::Registry& registry, RunMetricsInfo info)
     : info_(std::move(info)),
       latency_(prometheus::BuildHistogram()
                    .Name("aurigraph_loadgen_latency_seconds")
-                   .Help("Latency from the intended send time (corrected for coordinated "
-                         "omission); streams: per message.")
+                   .Help("Latency of successful calls from the intended send time (corrected "
+                         "for coordinated omission); streams: per message.")
                    .Register(registry)),
+      failed_latency_(prometheus::BuildHistogram()
+                          .Name("aurigraph_loadgen_failed_latency_seconds")
+                          .Help("Latency of failed unary calls from the intended send time, by "
+                                "gRPC status code (kept apart from the successful calls').")
+                          .Register(registry)),
       items_(prometheus::BuildCounter()
                  .Name("aurigraph_loadgen_items_total")
                  .Help("Items counted in OK responses (count_field), e.g. transactions accepted.")
@@ -136,7 +141,8 @@ void RunMetrics::OnRunStart(const IntervalRunInfo& run) {
                        &rate_.Add(labels),
                        {},
                        std::vector<prometheus::Counter*>(kStatusCodeCount, nullptr),
-                       std::vector<prometheus::Counter*>(kStatusCodeCount, nullptr)};
+                       std::vector<prometheus::Counter*>(kStatusCodeCount, nullptr),
+                       std::vector<prometheus::Histogram*>(kStatusCodeCount, nullptr)};
     for (const PercentileGauge& p : kPercentiles) {
       prometheus::Labels with = labels;
       with["percentile"] = p.label;
@@ -177,6 +183,16 @@ void RunMetrics::OnInterval(const IntervalSlice& slice, const TimelinePoint& poi
     m.items->Increment(static_cast<double>(in.items));
     m.rate->Set(seconds > 0 ? static_cast<double>(in.count) / seconds : 0);
     ObserveHistogram(in.latency, *m.latency);
+    for (int code = 1; code < kStatusCodeCount; ++code) {
+      if (!in.failed[code] || in.failed[code]->TotalCount() == 0) continue;
+      if (m.failed_latency[code] == nullptr) {
+        const IntervalOperationInfo& op = operation_info_[i];
+        m.failed_latency[code] = &failed_latency_.Add(
+            {{"operation", op.name}, {"rpc", op.rpc}, {"grpc_code", StatusCodeName(code)}},
+            LatencyBucketsSeconds());
+      }
+      ObserveHistogram(*in.failed[code], *m.failed_latency[code]);
+    }
     for (size_t p = 0; p < m.percentiles.size(); ++p) {
       m.percentiles[p]->Set(
           in.latency.TotalCount() == 0

@@ -48,6 +48,7 @@ class RunMetrics : public IntervalObserver {
     std::vector<prometheus::Gauge*> percentiles;  // one per kPercentiles
     std::vector<prometheus::Counter*> by_code;    // requests (unary) by code, made on first use
     std::vector<prometheus::Counter*> errors_by_code;
+    std::vector<prometheus::Histogram*> failed_latency;  // by code, made on first use
   };
   prometheus::Counter& CodeCounter(prometheus::Family<prometheus::Counter>& family,
                                    std::vector<prometheus::Counter*>& cache, size_t operation,
@@ -56,6 +57,7 @@ class RunMetrics : public IntervalObserver {
   const RunMetricsInfo info_;
   std::vector<IntervalOperationInfo> operation_info_;
   prometheus::Family<prometheus::Histogram>& latency_;
+  prometheus::Family<prometheus::Histogram>& failed_latency_;
   prometheus::Family<prometheus::Counter>& items_;
   prometheus::Family<prometheus::Counter>& messages_;
   prometheus::Family<prometheus::Gauge>& rate_;

@@ -9,8 +9,18 @@ namespace aurigraph::loadgen {
 
 IntervalOperation::IntervalOperation() : latency(MakeLatencyHistogram()) {}
 
+void IntervalOperation::RecordFailure(int code, int64_t latency_us) {
+  if (!failed[code]) failed[code].emplace(MakeLatencyHistogram());
+  failed[code]->Record(latency_us);
+}
+
 void IntervalOperation::Merge(const IntervalOperation& other) {
   if (other.latency.TotalCount() > 0) latency.Add(other.latency);
+  for (int code = 0; code < kStatusCodeCount; ++code) {
+    if (!other.failed[code] || other.failed[code]->TotalCount() == 0) continue;
+    if (!failed[code]) failed[code].emplace(MakeLatencyHistogram());
+    failed[code]->Add(*other.failed[code]);
+  }
   count += other.count;
   for (int i = 0; i < kStatusCodeCount; ++i) codes[i] += other.codes[i];
   items += other.items;
@@ -18,6 +28,9 @@ void IntervalOperation::Merge(const IntervalOperation& other) {
 
 void IntervalOperation::Reset() {
   if (latency.TotalCount() > 0) latency.Reset();
+  for (std::optional<Histogram>& h : failed) {
+    if (h && h->TotalCount() > 0) h->Reset();
+  }
   count = 0;
   codes.fill(0);
   items = 0;

@@ -11,6 +11,7 @@
 #include <deque>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "common/status_codes/status_codes.h"
@@ -18,21 +19,30 @@
 
 namespace aurigraph::loadgen {
 
-// One operation within one interval. Unary: completions and their latency
-// (from the intended send time). Streams: messages received, the latency of
-// those that carry one, and per-message status codes.
+// One operation within one interval. Unary: completions, the latency of the
+// successful ones (from the intended send time) and that of the failed ones by
+// status code. Streams: messages received, the latency of those that carry one,
+// and per-message status codes.
 struct IntervalOperation {
   IntervalOperation();
   Histogram latency;  // us
+  // Failed calls' latency by status code (us); engaged at a code's first failure.
+  std::array<std::optional<Histogram>, kStatusCodeCount> failed;
   int64_t count = 0;
   std::array<int64_t, kStatusCodeCount> codes{};
   int64_t items = 0;
 
   void Record(int64_t latency_us, int status_code) {
-    latency.Record(latency_us);
+    const int code = static_cast<unsigned>(status_code) < kStatusCodeCount ? status_code : 2;
     ++count;
-    ++codes[static_cast<unsigned>(status_code) < kStatusCodeCount ? status_code : 2];
+    ++codes[code];
+    if (code == 0) {
+      latency.Record(latency_us);
+    } else {
+      RecordFailure(code, latency_us);
+    }
   }
+  void RecordFailure(int code, int64_t latency_us);
   void Merge(const IntervalOperation& other);
   void Reset();
 };

@@ -25,6 +25,7 @@ void StreamStats::MergeConcurrent(const StreamStats& other) {
   streams_completed += other.streams_completed;
   streams_failed += other.streams_failed;
   streams_ended_early += other.streams_ended_early;
+  streams_failed_to_open += other.streams_failed_to_open;
   for (int i = 0; i < kStatusCodeCount; ++i) {
     close_codes[i] += other.close_codes[i];
     message_codes[i] += other.message_codes[i];

@@ -26,6 +26,9 @@ struct StreamStats {
   int64_t streams_completed = 0;    // ran as planned and ended OK (or cancelled by us)
   int64_t streams_failed = 0;       // ended as planned, but with an error status
   int64_t streams_ended_early = 0;  // ended by the server or the network before planned
+  // Ended with an error before planned and before any message arrived: the
+  // target refused or could not be reached (reopened after a backoff).
+  int64_t streams_failed_to_open = 0;
   std::array<int64_t, kStatusCodeCount> close_codes{};    // streams not cancelled by us
   std::array<int64_t, kStatusCodeCount> message_codes{};  // per-message status field
   int64_t messages_sent = 0;  // warm-up included, for exact count checks

@@ -151,20 +151,29 @@ std::string OperationsHtml(const RunResult& r) {
         "</tr>");
   }
   out +=
-      "</table><p class=\"note\">Latency is corrected for coordinated omission (from each "
-      "request's intended send time); streams: per message. \"total\" covers the unary "
+      "</table><p class=\"note\">Latency of successful calls, corrected for coordinated "
+      "omission (from each request's intended send time); failed calls are timed apart, by "
+      "status code, below. Streams: per message. \"total\" covers the unary "
       "operations.</p>";
   std::string codes;
   for (const OperationResult& op : r.operations) {
     for (const auto& [code, count] : op.status_codes) {
       if (code == "OK") continue;
-      absl::StrAppend(&codes, "<tr>", Cell(op.name, true), Cell(code, true), Cell(Grouped(count)),
-                      "</tr>");
+      absl::StrAppend(&codes, "<tr>", Cell(op.name, true), Cell(code, true), Cell(Grouped(count)));
+      const auto failed = op.failed.find(code);
+      for (const double percentile : {50.0, 99.0, 100.0}) {
+        absl::StrAppend(&codes, Cell(failed == op.failed.end()
+                                         ? "-"
+                                         : Micros(failed->second->ValueAtPercentile(percentile))));
+      }
+      codes += "</tr>";
     }
   }
   if (!codes.empty()) {
-    absl::StrAppend(&out, "<h3>Errors by status code</h3><table class=\"codes\">",
-                    Header({"operation", "code", "count"}, 2), codes, "</table>");
+    absl::StrAppend(
+        &out, "<h3>Errors by status code</h3><table class=\"codes\">",
+        Header({"operation", "code", "count", "p50 (failed)", "p99 (failed)", "max (failed)"}, 2),
+        codes, "</table>");
   }
   return out;
 }
@@ -184,6 +193,7 @@ std::string StreamsHtml(const RunResult& r) {
         &rows, "<tr>", Cell(op.name, true), Cell(Grouped(s.streams_target)),
         Cell(Grouped(s.streams_opened)), Cell(Grouped(s.streams_completed)),
         Cell(Grouped(s.streams_failed)), Cell(Grouped(s.streams_ended_early)),
+        Cell(Grouped(s.streams_failed_to_open)),
         Cell(absl::StrCat(Grouped(s.min_open_streams), " / ", Grouped(s.max_open_streams))),
         Cell(Grouped(s.sent_rate)), Cell(Grouped(s.received_rate)),
         Cell(Grouped(s.unmatched_replies)), Cell(StreamP99(s, "first_message")),
@@ -193,8 +203,8 @@ std::string StreamsHtml(const RunResult& r) {
   if (rows.empty()) return "";
   return absl::StrCat("<h3>Streams</h3><table class=\"streams\">",
                       Header({"operation", "target open", "opened", "completed", "failed",
-                              "ended early", "open (min / max)", "sent /s", "received /s",
-                              "unmatched replies", "first message p99", "phase p99"},
+                              "ended early", "failed to open", "open (min / max)", "sent /s",
+                              "received /s", "unmatched replies", "first message p99", "phase p99"},
                              1),
                       rows, "</table>");
 }
@@ -391,6 +401,23 @@ std::string RenderMarkdownSummary(const std::vector<LoadedResult>& runs) {
                       Percent(op.error_ratio()), " | ", RateCell(op), " | ", Latency(op, 50), " | ",
                       Latency(op, 90), " | ", Latency(op, 99), " | ", Latency(op, 99.9), " | ",
                       MaxLatency(op), " |\n");
+    }
+    std::string failed;
+    for (const OperationResult& op : r.operations) {
+      for (const auto& [code, histogram] : op.failed) {
+        absl::StrAppend(&failed, "| ", MarkdownEscape(op.name), " | ", code, " | ",
+                        Grouped(histogram->TotalCount()), " | ",
+                        Micros(histogram->ValueAtPercentile(50)), " | ",
+                        Micros(histogram->ValueAtPercentile(99)), " | ", Micros(histogram->Max()),
+                        " |\n");
+      }
+    }
+    if (!failed.empty()) {
+      absl::StrAppend(
+          &out,
+          "\nLatency above is of successful calls; failed calls, timed apart:\n\n"
+          "| operation | code | failed | p50 | p99 | max |\n|---|---|--:|--:|--:|--:|\n",
+          failed);
     }
     if (r.webhooks && r.webhooks->error.empty()) {
       const WebhookResult& w = *r.webhooks;

@@ -46,6 +46,7 @@ ordered_json StreamJson(const StreamResult& s) {
   out["streams_completed"] = s.streams_completed;
   out["streams_failed"] = s.streams_failed;
   out["streams_ended_early"] = s.streams_ended_early;
+  out["streams_failed_to_open"] = s.streams_failed_to_open;
   out["min_open_streams"] = s.min_open_streams;
   out["max_open_streams"] = s.max_open_streams;
   out["messages_sent"] = s.messages_sent;
@@ -127,6 +128,15 @@ ordered_json OperationJson(const OperationResult& op) {
                        {"unit", "us"},
                        {"corrected", EncodeBase64(*op.corrected)},
                        {"uncorrected", EncodeBase64(*op.uncorrected)}};
+  if (!op.failed.empty()) {
+    ordered_json percentiles, encoded;
+    for (const auto& [code, histogram] : op.failed) {
+      percentiles[code] = Percentiles(*histogram);
+      encoded[code] = EncodeBase64(*histogram);
+    }
+    out["failed_latency_us"] = std::move(percentiles);
+    out["histograms"]["failed"] = std::move(encoded);
+  }
   out["items"] = op.items;
   out["items_rate"] = op.items_rate;
   if (op.stream) out["stream"] = StreamJson(*op.stream);
@@ -220,8 +230,8 @@ absl::StatusOr<std::shared_ptr<Histogram>> ReadHistogram(const nlohmann::json& j
   return std::shared_ptr<Histogram>(std::move(*h));
 }
 
-absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, const std::string& source,
-                                              const std::string& where) {
+absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, int schema_version,
+                                              const std::string& source, const std::string& where) {
   OperationResult op;
   op.name = j.at("name").get<std::string>();
   op.rpc = j.at("rpc").get<std::string>();
@@ -237,6 +247,23 @@ absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, const std
   if (!uncorrected.ok()) return uncorrected.status();
   op.corrected = *corrected;
   op.uncorrected = *uncorrected;
+  int64_t failed_count = 0;
+  if (histograms.contains("failed")) {
+    for (const auto& [code, encoded] : histograms.at("failed").items()) {
+      auto h = ReadHistogram(histograms.at("failed"), code.c_str(), source,
+                             where + ".histograms.failed");
+      if (!h.ok()) return h.status();
+      const auto counted = op.status_codes.find(code);
+      if (code == "OK" || counted == op.status_codes.end() ||
+          counted->second != (*h)->TotalCount()) {
+        return Corrupt(
+            source, absl::StrCat(where, ".histograms.failed.", code, " holds ", (*h)->TotalCount(),
+                                 " values, not the count of that status code"));
+      }
+      failed_count += (*h)->TotalCount();
+      op.failed[code] = *h;
+    }
+  }
   op.kind = j.at("kind").get<std::string>();
   op.items = j.at("items").get<int64_t>();
   op.items_rate = j.at("items_rate").get<double>();
@@ -249,6 +276,7 @@ absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, const std
     s->streams_completed = js.at("streams_completed").get<int64_t>();
     s->streams_failed = js.at("streams_failed").get<int64_t>();
     s->streams_ended_early = js.at("streams_ended_early").get<int64_t>();
+    s->streams_failed_to_open = js.value("streams_failed_to_open", int64_t{0});
     s->min_open_streams = js.at("min_open_streams").get<int64_t>();
     s->max_open_streams = js.at("max_open_streams").get<int64_t>();
     s->messages_sent = js.at("messages_sent").get<int64_t>();
@@ -270,9 +298,16 @@ absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, const std
     op.stream = std::move(s);
     return op;
   }
-  if (op.corrected->TotalCount() != op.requests) {
+  // Before schema 4 the latency histograms held failed calls too.
+  const int64_t timed = schema_version >= 4 ? op.ok : op.requests;
+  if (op.corrected->TotalCount() != timed) {
     return Corrupt(source, absl::StrCat(where, ": histogram holds ", op.corrected->TotalCount(),
-                                        " values but requests is ", op.requests));
+                                        " values but ", schema_version >= 4 ? "ok" : "requests",
+                                        " is ", timed));
+  }
+  if (schema_version >= 4 && failed_count != op.requests - op.ok) {
+    return Corrupt(source, absl::StrCat(where, ": failed-call histograms hold ", failed_count,
+                                        " values but errors is ", op.requests - op.ok));
   }
   return op;
 }
@@ -321,6 +356,8 @@ std::string ResultToJson(const RunResult& r) {
                       {"verdict", g.verdict},
                       {"sent", g.sent},
                       {"delayed_by_in_flight_bound", g.delayed_by_in_flight_bound},
+                      {"not_sent_generator_behind", g.not_sent_generator_behind},
+                      {"not_sent_in_flight_bound", g.not_sent_in_flight_bound},
                       {"cancelled_at_drain", g.cancelled_at_drain},
                       {"warmup_completions", g.warmup_completions},
                       {"max_generator_lag_p99_us", g.max_generator_lag_p99_us},
@@ -386,6 +423,8 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
     r.generator.verdict = g.at("verdict").get<std::string>();
     r.generator.sent = g.at("sent").get<int64_t>();
     r.generator.delayed_by_in_flight_bound = g.at("delayed_by_in_flight_bound").get<int64_t>();
+    r.generator.not_sent_generator_behind = g.value("not_sent_generator_behind", int64_t{0});
+    r.generator.not_sent_in_flight_bound = g.value("not_sent_in_flight_bound", int64_t{0});
     r.generator.cancelled_at_drain = g.at("cancelled_at_drain").get<int64_t>();
     r.generator.warmup_completions = g.at("warmup_completions").get<int64_t>();
     r.generator.max_generator_lag_p99_us = g.at("max_generator_lag_p99_us").get<int64_t>();
@@ -402,12 +441,12 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
     r.resources.server_peak_rss_bytes = resources.at("server_peak_rss_bytes").get<int64_t>();
     r.resources.server_rss_bytes = resources.at("server_rss_bytes").get<int64_t>();
     r.resources.watched_pid = resources.value("watched_pid", int64_t{0});
-    auto total = ReadOperation(j.at("total"), source, "total");
+    auto total = ReadOperation(j.at("total"), version, source, "total");
     if (!total.ok()) return total.status();
     r.total = *std::move(total);
     const auto& ops = j.at("operations");
     for (size_t i = 0; i < ops.size(); ++i) {
-      auto op = ReadOperation(ops[i], source, absl::StrCat("operations[", i, "]"));
+      auto op = ReadOperation(ops[i], version, source, absl::StrCat("operations[", i, "]"));
       if (!op.ok()) return op.status();
       r.operations.push_back(*std::move(op));
     }

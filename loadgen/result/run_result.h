@@ -14,7 +14,9 @@
 
 namespace aurigraph::loadgen {
 
-inline constexpr int kResultSchemaVersion = 3;
+// Version 4: latency histograms hold successful calls only; failed calls have
+// their own, per status code (earlier versions mixed them in).
+inline constexpr int kResultSchemaVersion = 4;
 // The oldest schema this tool still reads (version 2 has no timeline).
 inline constexpr int kOldestReadableSchemaVersion = 2;
 
@@ -28,7 +30,8 @@ struct StreamResult {
   int64_t streams_completed = 0;
   int64_t streams_failed = 0;
   int64_t streams_ended_early = 0;
-  int64_t min_open_streams = -1;  // a lower bound over the measured window
+  int64_t streams_failed_to_open = 0;  // refused or unreachable; reopened after a backoff
+  int64_t min_open_streams = -1;       // a lower bound over the measured window
   int64_t max_open_streams = 0;
   int64_t messages_sent = 0;  // the whole run, warm-up included
   int64_t messages_received = 0;
@@ -52,10 +55,14 @@ struct OperationResult {
   int64_t ok = 0;
   std::map<std::string, int64_t> status_codes;  // by gRPC code name, including OK
   double achieved_rate = 0;                     // completions/second over the measured window
-  double target_rate = 0;                  // open loop: this operation's share; 0 in closed loop
-  std::shared_ptr<Histogram> corrected;    // us, from the intended send time
-  std::shared_ptr<Histogram> uncorrected;  // us, from the actual send time
-  int64_t items = 0;                       // counted in OK responses (count_field)
+  double target_rate = 0;  // open loop: this operation's share; 0 in closed loop
+  // Successful calls (for streams: messages), us: from the intended send time,
+  // and from the actual send time.
+  std::shared_ptr<Histogram> corrected;
+  std::shared_ptr<Histogram> uncorrected;
+  // Failed calls by gRPC code name, us from the intended send time (unary).
+  std::map<std::string, std::shared_ptr<Histogram>> failed;
+  int64_t items = 0;  // counted in OK responses (count_field)
   double items_rate = 0;
   // Streaming operations: requests counts streams that ended, ok those that ran as planned.
   std::shared_ptr<StreamResult> stream;
@@ -73,6 +80,9 @@ struct GeneratorHealth {
   int64_t max_generator_lag_p99_us = 0;      // the bound applied
   int64_t sent = 0;
   int64_t delayed_by_in_flight_bound = 0;
+  // Open loop: due within the run but not sent by its end (nothing is sent after it).
+  int64_t not_sent_generator_behind = 0;
+  int64_t not_sent_in_flight_bound = 0;  // every slot was busy: the target held them back
   int64_t cancelled_at_drain = 0;
   int64_t warmup_completions = 0;
   double cpu_seconds = -1;  // the loadgen's own, over the run

@@ -190,7 +190,8 @@ OperationResult ToStreamOperationResult(const StreamStats& stats, const Operatio
   r.kind = KindName(kind);
   r.corrected = std::make_shared<Histogram>(stats.message_latency);
   r.uncorrected = std::make_shared<Histogram>(stats.message_latency_uncorrected);
-  r.requests = stats.streams_completed + stats.streams_failed + stats.streams_ended_early;
+  r.requests = stats.streams_completed + stats.streams_failed + stats.streams_ended_early +
+               stats.streams_failed_to_open;
   r.ok = stats.streams_completed;
   r.status_codes = CodeCounts(stats.close_codes);
   auto s = std::make_shared<StreamResult>();
@@ -200,6 +201,7 @@ OperationResult ToStreamOperationResult(const StreamStats& stats, const Operatio
   s->streams_completed = stats.streams_completed;
   s->streams_failed = stats.streams_failed;
   s->streams_ended_early = stats.streams_ended_early;
+  s->streams_failed_to_open = stats.streams_failed_to_open;
   s->min_open_streams = stats.min_open_streams;
   s->max_open_streams = stats.max_open_streams;
   s->messages_sent = stats.messages_sent;
@@ -232,6 +234,11 @@ OperationResult ToOperationResult(const OperationStats& stats, const std::string
   r.requests = stats.completed();
   r.ok = stats.codes()[0];
   r.status_codes = CodeCounts(stats.codes());
+  for (int code = 1; code < kStatusCodeCount; ++code) {
+    if (const Histogram* failed = stats.failed(code)) {
+      r.failed[StatusCodeName(code)] = std::make_shared<Histogram>(*failed);
+    }
+  }
   r.achieved_rate = seconds > 0 ? static_cast<double>(r.requests) / seconds : 0;
   r.target_rate = target_rate;
   r.items = stats.items();
@@ -588,6 +595,7 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
       plan.drain_timeout_nanos = scenario.drain_timeout_nanos;
       plan.worker_index = w;
       plan.worker_count = workers;
+      plan.seed = scenario.seed;
       p.stream_intervals = std::make_unique<IntervalRecorder>(timeline, 2 * w + 1, stream_ids);
       plan.intervals = p.stream_intervals.get();
       uint32_t slots = 0;
@@ -603,6 +611,8 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
         o.send_rate = spec.send_rate;
         o.delay_nanos = spec.delay_nanos;
         o.max_outstanding = static_cast<uint32_t>(spec.max_outstanding);
+        o.reopen_backoff_nanos = spec.reopen_backoff_nanos;
+        o.reopen_backoff_max_nanos = spec.reopen_backoff_max_nanos;
         o.source = source_for(op);
         o.inspector = op.inspector.get();
         slots += o.streams;
@@ -720,6 +730,8 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   g.max_generator_lag_p99_us = scenario.max_generator_lag_nanos / 1000;
   g.sent = merged.sent;
   g.delayed_by_in_flight_bound = merged.delayed_by_in_flight_bound;
+  g.not_sent_generator_behind = merged.not_sent_generator_behind;
+  g.not_sent_in_flight_bound = merged.not_sent_in_flight_bound;
   g.cancelled_at_drain = merged.cancelled_at_drain;
   g.warmup_completions = merged.warmup_completions;
   g.cpu_seconds = OwnCpuSeconds() - cpu_at_start;
@@ -727,8 +739,16 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   const double wall_seconds = static_cast<double>(end - start) / 1e9;
   const double cpu_share = wall_seconds > 0 ? g.cpu_seconds / (wall_seconds * g.cpu_cores) : 0;
   const int64_t own_lag_p99 = g.generator_lag->ValueAtPercentile(99);
-  if (!unary.empty() && scenario.model == LoadModel::kOpenLoop &&
-      own_lag_p99 > g.max_generator_lag_p99_us) {
+  if (g.not_sent_generator_behind > 0) {
+    g.kept_up = false;
+    g.verdict =
+        absl::StrCat("the generator fell behind its schedule: ", g.not_sent_generator_behind,
+                     " requests due within the run were not sent by its end (p99 of its "
+                     "own send lag ",
+                     FormatDuration(own_lag_p99 * 1000),
+                     "); latency figures describe the generator, not the target");
+  } else if (!unary.empty() && scenario.model == LoadModel::kOpenLoop &&
+             own_lag_p99 > g.max_generator_lag_p99_us) {
     g.kept_up = false;
     g.verdict = absl::StrCat("the generator fell behind its schedule: p99 of its own send lag is ",
                              FormatDuration(own_lag_p99 * 1000), " (bound ",

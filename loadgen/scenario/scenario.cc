@@ -255,10 +255,10 @@ absl::Status ParseLoad(const Reader& r, const YAML::Node& load, Scenario& s) {
 
 absl::Status ParseStream(const Reader& r, const YAML::Node& node, const std::string& where,
                          StreamSpec& spec) {
-  RETURN_IF_ERROR(
-      r.CheckKeys(node, where,
-                  {"streams", "messages", "lifetime", "open_rate", "send_rate", "delay",
-                   "max_outstanding", "match", "timestamp_field", "status_field", "phase"}));
+  RETURN_IF_ERROR(r.CheckKeys(node, where,
+                              {"streams", "messages", "lifetime", "open_rate", "send_rate", "delay",
+                               "max_outstanding", "reopen_backoff", "reopen_backoff_max", "match",
+                               "timestamp_field", "status_field", "phase"}));
   if (node["streams"])
     RETURN_IF_ERROR(r.Number(node["streams"], where + ".streams", &spec.streams, int64_t{1}));
   if (spec.streams > 100'000) return r.Error(where + ".streams", "at most 100000");
@@ -276,6 +276,17 @@ absl::Status ParseStream(const Reader& r, const YAML::Node& node, const std::str
   if (node["max_outstanding"])
     RETURN_IF_ERROR(r.Number(node["max_outstanding"], where + ".max_outstanding",
                              &spec.max_outstanding, int64_t{1}));
+  if (node["reopen_backoff"]) {
+    RETURN_IF_ERROR(
+        r.Duration(node["reopen_backoff"], where + ".reopen_backoff", &spec.reopen_backoff_nanos));
+  }
+  if (node["reopen_backoff_max"]) {
+    RETURN_IF_ERROR(r.Duration(node["reopen_backoff_max"], where + ".reopen_backoff_max",
+                               &spec.reopen_backoff_max_nanos));
+  }
+  if (spec.reopen_backoff_max_nanos < spec.reopen_backoff_nanos) {
+    return r.Error(where + ".reopen_backoff_max", "must not be below reopen_backoff");
+  }
   if (node["match"]) {
     const YAML::Node match = node["match"];
     RETURN_IF_ERROR(r.CheckKeys(match, where + ".match", {"request", "response"}));

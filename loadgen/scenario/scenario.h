@@ -24,12 +24,17 @@ struct StreamSpec {
   double send_rate = 0;            // client/bidi: messages per second per stream; 0 = closed loop
   int64_t delay_nanos = 0;         // open the first streams this long after the start
   int64_t max_outstanding = 1024;  // bidi: unanswered messages per stream before sends wait
-  std::string match_request;       // bidi: request field echoed by the reply...
-  std::string match_response;      // ...and the reply field that echoes it
-  std::string timestamp_field;     // reply field: the server's send time (Unix ns)
-  std::string status_field;        // reply field: a per-message gRPC status code
-  std::string phase_name;          // a measured phase: from a reply's time field to receipt,
-  std::string phase_from;          // for replies whose `when` field equals `equals`
+  // A stream that fails before it was meant to end and before any message is
+  // reopened after a backoff that doubles per such failure in a row, up to the
+  // maximum (with ±20% jitter).
+  int64_t reopen_backoff_nanos = 100'000'000;
+  int64_t reopen_backoff_max_nanos = 5'000'000'000;
+  std::string match_request;    // bidi: request field echoed by the reply...
+  std::string match_response;   // ...and the reply field that echoes it
+  std::string timestamp_field;  // reply field: the server's send time (Unix ns)
+  std::string status_field;     // reply field: a per-message gRPC status code
+  std::string phase_name;       // a measured phase: from a reply's time field to receipt,
+  std::string phase_from;       // for replies whose `when` field equals `equals`
   std::string phase_when;
   std::string phase_equals;
 };

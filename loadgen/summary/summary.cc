@@ -27,6 +27,11 @@ std::string StreamBlock(const OperationResult& op) {
                   " opened, open during the window ", s.min_open_streams, "..", s.max_open_streams,
                   "; ended: ", s.streams_completed, " as planned, ", s.streams_failed, " failed, ",
                   s.streams_ended_early, " early\n");
+  if (s.streams_failed_to_open > 0) {
+    absl::StrAppend(&out, "    OUTAGE: ", s.streams_failed_to_open,
+                    " streams failed before any message arrived (codes below); each was reopened "
+                    "after a backoff\n");
+  }
   absl::StrAppend(&out, "    messages received ", s.messages_received,
                   absl::StrFormat(" (%.1f/s)", s.received_rate), ", sent ", s.messages_sent,
                   absl::StrFormat(" (%.1f/s)", s.sent_rate));
@@ -77,8 +82,13 @@ std::string OperationBlock(const OperationResult& op) {
     absl::StrAppend(&out, "    items ", op.items, absl::StrFormat(" (%.1f/s)", op.items_rate),
                     "\n");
   }
-  out += LatencyLine("latency    ", *op.corrected);
-  out += LatencyLine("uncorrected", *op.uncorrected);
+  // Successful calls only; each failing code's latency on its own line.
+  out += op.corrected->TotalCount() > 0 ? LatencyLine("latency    ", *op.corrected)
+                                        : "    latency     none: no call succeeded\n";
+  if (op.uncorrected->TotalCount() > 0) out += LatencyLine("uncorrected", *op.uncorrected);
+  for (const auto& [code, histogram] : op.failed) {
+    out += LatencyLine(absl::StrFormat("%-11s", absl::StrCat("failed ", code)), *histogram);
+  }
   return out;
 }
 
@@ -158,6 +168,13 @@ std::string FormatSummary(const RunResult& r) {
                   "), ", g.delayed_by_in_flight_bound, " waited for an in-flight slot");
   if (g.cancelled_at_drain > 0)
     absl::StrAppend(&out, ", ", g.cancelled_at_drain, " cancelled at drain");
+  if (g.not_sent_generator_behind > 0) {
+    absl::StrAppend(&out, ", not sent: ", g.not_sent_generator_behind, " (generator behind)");
+  }
+  if (g.not_sent_in_flight_bound > 0) {
+    absl::StrAppend(&out, ", not sent: ", g.not_sent_in_flight_bound,
+                    " (every in-flight slot busy: the target did not keep up)");
+  }
   out += g.kept_up ? ", kept up\n" : absl::StrCat("\n  INVALID RUN: ", g.verdict, "\n");
   for (const auto& gate : r.gates) {
     absl::StrAppend(&out, "  gate ", gate.passed ? "PASS" : "FAIL", "  ", gate.expression,

@@ -2,6 +2,9 @@
 // including the two accuracy checks against injected ground truth.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "tests/integration/harness.h"
 
@@ -149,9 +152,52 @@ gates: ["error_ratio < 1%"]
   EXPECT_EQ(total.status_codes.at("RESOURCE_EXHAUSTED") + total.ok, total.requests);
   EXPECT_NEAR(total.error_ratio(), 0.2, 0.03);
   EXPECT_EQ(server->handled().by_code[8].load(), total.status_codes.at("RESOURCE_EXHAUSTED"));
+  // Latency histograms hold the successful calls; the failed ones have their own.
+  EXPECT_EQ(total.corrected->TotalCount(), total.ok);
+  ASSERT_EQ(total.failed.size(), 1u);
+  EXPECT_EQ(total.failed.at("RESOURCE_EXHAUSTED")->TotalCount(),
+            total.status_codes.at("RESOURCE_EXHAUSTED"));
   ASSERT_EQ(result->gates.size(), 1u);
   EXPECT_FALSE(result->gates[0].passed);
   EXPECT_FALSE(result->passed());
+}
+
+// A server killed mid-run answers nothing; the fast failures that follow must
+// not make its latency look better.
+TEST(LoadgenIntegration, ADeadServerDoesNotLookFaster) {
+  refserver::FaultConfig faults;
+  ASSERT_TRUE(refserver::ParseLatencySpec("fixed:5ms", &faults).ok());
+  auto server = StartServer(faults);
+  const std::string address = server->address();
+  std::thread killer([&server] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    server->Shutdown(0);
+  });
+  auto result = RunYaml(R"(
+duration: 4s
+interval: 500ms
+load: {model: open, rate: 200}
+operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
+)",
+                        address);
+  killer.join();
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto& total = result->total;
+  ASSERT_GT(total.ok, 100);
+  ASSERT_GT(total.errors(), 100);
+  EXPECT_EQ(total.corrected->TotalCount(), total.ok);
+  int64_t failed = 0;
+  for (const auto& [code, histogram] : total.failed) failed += histogram->TotalCount();
+  EXPECT_EQ(failed, total.errors());
+  // Every successful call took the injected 5 ms: the fast failures are not in its percentiles.
+  EXPECT_GE(total.corrected->ValueAtPercentile(50), 5'000);
+  // Intervals after the kill time nothing, instead of reporting the failures' speed.
+  const auto& points = result->timeline.points;
+  ASSERT_GE(points.size(), 6u);
+  for (size_t i = 4; i < points.size(); ++i) {
+    EXPECT_EQ(points[i].operations[0].timed, 0) << "interval " << i;
+    EXPECT_GT(points[i].operations[0].errors, 0) << "interval " << i;
+  }
 }
 
 TEST(LoadgenIntegration, DeadlinesAreCountedAsDeadlineExceeded) {

@@ -225,6 +225,34 @@ TEST(StreamingIntegration, SlowSubscriberIsCutOffAndDoesNotStallOthers) {
 }
 
 // 1,000 concurrent streams multiplexed on one connection, held for the whole run.
+// Streams against a server that dies: reopened with backoff, not in a hot loop,
+// and the outage reported as failed opens.
+TEST(StreamingIntegration, StreamsToADeadServerBackOff) {
+  auto server = StartServer();
+  std::thread killer([&server] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    server->Shutdown(0);
+  });
+  auto result = RunYaml(R"(
+duration: 4s
+operations:
+  - name: subscribers
+    rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
+    request: {}
+    stream: {streams: 8, reopen_backoff: 50ms, reopen_backoff_max: 500ms}
+)",
+                        server->address());
+  killer.join();
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto& s = *Op(*result, "subscribers").stream;
+  // About 3 s of outage: per stream 50+100+200+400+500+500+500+500 ms, with jitter,
+  // at most ~12 failed opens; an immediate reopen made tens of thousands.
+  EXPECT_GT(s.streams_failed_to_open, 0);
+  EXPECT_LE(s.streams_failed_to_open, 8 * 14);
+  EXPECT_EQ(s.min_open_streams, 0);
+  EXPECT_GT(Op(*result, "subscribers").status_codes.at("UNAVAILABLE"), 0);
+}
+
 TEST(StreamingIntegration, ThousandStreamsOnOneConnection) {
   auto server = StartServer();
   auto result = RunYaml(R"(

@@ -33,7 +33,11 @@ TEST(IntervalTimeline, MergesWorkersAndWaitsForTheSlowestOne) {
   EXPECT_EQ(slices[0].operations[1].count, 2);
   EXPECT_EQ(slices[0].operations[1].codes[0], 1);
   EXPECT_EQ(slices[0].operations[1].codes[14], 1);
-  EXPECT_EQ(slices[0].operations[1].latency.Max(), 700);
+  // The failed call is timed apart from the successful one.
+  EXPECT_EQ(slices[0].operations[1].latency.TotalCount(), 1);
+  EXPECT_EQ(slices[0].operations[1].latency.Max(), 500);
+  ASSERT_TRUE(slices[0].operations[1].failed[14].has_value());
+  EXPECT_EQ(slices[0].operations[1].failed[14]->Max(), 700);
   EXPECT_EQ(slices[0].operations[0].count, 1);
   EXPECT_EQ(slices[0].sent, 1);
   EXPECT_EQ(slices[0].schedule_lag.Max(), 3);

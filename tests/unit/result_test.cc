@@ -25,10 +25,14 @@ RunResult Sample() {
   op.rpc = "a.B/C";
   op.corrected = std::make_shared<Histogram>(MakeLatencyHistogram());
   op.uncorrected = std::make_shared<Histogram>(MakeLatencyHistogram());
-  for (int i = 1; i <= 500; ++i) {
+  for (int i = 1; i <= 498; ++i) {
     op.corrected->Record(i * 10);
     op.uncorrected->Record(i * 5);
   }
+  // Failed calls are timed apart (a fast UNAVAILABLE and a slow one).
+  op.failed["UNAVAILABLE"] = std::make_shared<Histogram>(MakeLatencyHistogram());
+  op.failed["UNAVAILABLE"]->Record(40);
+  op.failed["UNAVAILABLE"]->Record(9'000);
   op.requests = 500;
   op.ok = 498;
   op.status_codes = {{"OK", 498}, {"UNAVAILABLE", 2}};
@@ -78,8 +82,12 @@ TEST(RunResult, JsonHasTheDocumentedFields) {
   EXPECT_EQ(op["requests"], 500);
   EXPECT_EQ(op["status_codes"]["UNAVAILABLE"], 2);
   // Values are reported as the highest value of their bucket (3 significant digits).
-  EXPECT_EQ(op["latency_us"]["corrected"]["p50"], 2501);
-  EXPECT_EQ(op["latency_us"]["corrected"]["max"], 5003);
+  EXPECT_EQ(op["latency_us"]["corrected"]["p50"], 2491);
+  EXPECT_EQ(op["latency_us"]["corrected"]["count"], 498);
+  EXPECT_EQ(op["latency_us"]["corrected"]["max"], 4983);
+  EXPECT_EQ(op["failed_latency_us"]["UNAVAILABLE"]["count"], 2);
+  EXPECT_EQ(op["failed_latency_us"]["UNAVAILABLE"]["min"], 40);
+  EXPECT_EQ(op["histograms"]["failed"]["UNAVAILABLE"].get<std::string>().rfind("HISTF", 0), 0u);
   for (const char* key : {"p50", "p90", "p99", "p99_9", "p99_99", "max"}) {
     EXPECT_TRUE(op["latency_us"]["uncorrected"].contains(key)) << key;
   }
@@ -118,11 +126,21 @@ TEST(RunResult, SchemaVersion2WithoutATimelineIsStillRead) {
   auto j = nlohmann::json::parse(ResultToJson(Sample()));
   j["schema_version"] = 2;
   j.erase("timeline");
+  // Before schema 4 the latency histogram held every completed call.
+  for (auto* op : {&j["operations"][0], &j["total"]}) {
+    (*op)["requests"] = 498;
+    (*op)["status_codes"] = {{"OK", 498}};
+    (*op)["histograms"].erase("failed");
+  }
   auto read = ResultFromJson(j.dump(), "old.json");
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->schema_version, 2);
   EXPECT_TRUE(read->timeline.points.empty());
-  EXPECT_EQ(read->operations[0].requests, 500);
+  EXPECT_EQ(read->operations[0].requests, 498);
+  // Where it was the number of requests, the histogram must hold them all.
+  j["operations"][0]["requests"] = 500;
+  EXPECT_EQ(ResultFromJson(j.dump(), "old.json").status().message(),
+            "old.json: operations[0]: histogram holds 498 values but requests is 500");
 }
 
 TEST(RunResult, CorruptOrForeignFilesAreRejectedByName) {
@@ -134,7 +152,18 @@ TEST(RunResult, CorruptOrForeignFilesAreRejectedByName) {
   auto j = nlohmann::json::parse(text);
   j["schema_version"] = 99;
   EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(),
-            "r.json: unsupported schema_version 99 (this tool reads 2 to 3)");
+            "r.json: unsupported schema_version 99 (this tool reads 2 to 4)");
+  // Failed-call histograms must hold exactly the failures of their code.
+  j = nlohmann::json::parse(text);
+  j["operations"][0]["status_codes"]["UNAVAILABLE"] = 3;
+  j["operations"][0]["requests"] = 501;
+  EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(),
+            "r.json: operations[0].histograms.failed.UNAVAILABLE holds 2 values, not the count of "
+            "that status code");
+  j = nlohmann::json::parse(text);
+  j["operations"][0]["histograms"].erase("failed");
+  EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(),
+            "r.json: operations[0]: failed-call histograms hold 0 values but errors is 2");
   j = nlohmann::json::parse(text);
   j["operations"][0]["histograms"]["corrected"] = "HISTFAAAAbogus";
   EXPECT_NE(std::string(ResultFromJson(j.dump(), "r.json").status().message())

@@ -87,8 +87,14 @@ TEST(RunMetrics, IntervalsBecomeCountersHistogramsAndExactPercentiles) {
   EXPECT_EQ(Sample(families, "aurigraph_loadgen_latency_seconds", submit, 0.0005), 90);
   EXPECT_EQ(Sample(families, "aurigraph_loadgen_latency_seconds", submit, 0.001), 93);
   EXPECT_EQ(Sample(families, "aurigraph_loadgen_latency_seconds", submit, 0.025), 93);
-  EXPECT_EQ(Sample(families, "aurigraph_loadgen_latency_seconds", submit, 0.03), 103);
-  EXPECT_EQ(Sample(families, "aurigraph_loadgen_latency_seconds", submit), 103);
+  // Successful calls only: the 10 failures at 30 ms have their own histogram.
+  EXPECT_EQ(Sample(families, "aurigraph_loadgen_latency_seconds", submit, 0.03), 93);
+  EXPECT_EQ(Sample(families, "aurigraph_loadgen_latency_seconds", submit), 93);
+  const std::map<std::string, std::string> unavailable = {{"operation", "submit"},
+                                                          {"grpc_code", "UNAVAILABLE"}};
+  EXPECT_EQ(Sample(families, "aurigraph_loadgen_failed_latency_seconds", unavailable, 0.025), 0);
+  EXPECT_EQ(Sample(families, "aurigraph_loadgen_failed_latency_seconds", unavailable, 0.03), 10);
+  EXPECT_EQ(Sample(families, "aurigraph_loadgen_failed_latency_seconds", unavailable), 10);
   EXPECT_EQ(Sample(families, "aurigraph_loadgen_latency_seconds", {{"operation", "watch"}}), 200);
   // The last interval's exact percentiles: the second interval's 0.8 ms.
   EXPECT_DOUBLE_EQ(Sample(families, "aurigraph_loadgen_last_interval_latency_seconds",

@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -33,8 +34,16 @@ class ScriptedStreams final : public StreamTransport {
   int fail_code = 14;
   int misanswered_write = -1;  // this write's reply carries a key no request had
 
+  // Opens refused (closed UNAVAILABLE at once) while `refuse_opens` and before `refuse_until`.
+  bool refuse_opens = false;
+  int64_t refuse_until = std::numeric_limits<int64_t>::max();
+
   void Open(uint32_t slot, uint32_t, std::span<const Header>) override {
     ++opens;
+    if (refuse_opens && clock_.NowNanos() < refuse_until) {
+      Push(clock_.NowNanos() + 100'000, slot, Type::kClosed, "", 14);
+      return;
+    }
     Push(clock_.NowNanos() + 100'000, slot, Type::kOpened, "");
   }
   void Write(uint32_t slot, std::string_view message) override {
@@ -263,6 +272,45 @@ TEST(StreamWorker, StreamsEndedByTheServerAreCountedAsEarlyWithTheirCode) {
   EXPECT_GE(s.messages_received, 10 * s.streams_ended_early);
   EXPECT_LT(s.messages_received, 10 * (s.streams_ended_early + 1));
   EXPECT_EQ(s.streams_ended_early + s.streams_completed, s.streams_opened);
+}
+
+TEST(StreamWorker, StreamsADeadTargetRefusesAreReopenedWithGrowingBackoff) {
+  Fixture f;
+  f.transport.refuse_opens = true;
+  StreamOperationPlan op;
+  op.mode = StreamMode::kServerStream;
+  op.streams = 8;
+  op.reopen_backoff_nanos = 100 * kMs;
+  op.reopen_backoff_max_nanos = 1'000 * kMs;
+  const StreamStats s = f.Run(op, 5'000 * kMs);
+  // Per slot: at 0, then after ~0.1, 0.2, 0.4, 0.8, 1, 1, 1 s (±20%): 7 to 9 opens in 5 s,
+  // where reopening at once would have made thousands.
+  EXPECT_GE(f.transport.opens, 8 * 6);
+  EXPECT_LE(f.transport.opens, 8 * 10);
+  EXPECT_EQ(s.streams_failed_to_open, f.transport.opens);
+  EXPECT_EQ(s.close_codes[14], f.transport.opens);  // UNAVAILABLE, by code
+  EXPECT_EQ(s.streams_ended_early, 0);
+  EXPECT_EQ(s.min_open_streams, 0);  // the outage shows as streams not open
+}
+
+TEST(StreamWorker, ATargetThatComesBackIsReopenedAndTheBackoffResets) {
+  Fixture f;
+  f.transport.refuse_opens = true;
+  StreamOperationPlan op;
+  op.mode = StreamMode::kServerStream;
+  op.streams = 1;
+  op.reopen_backoff_nanos = 100 * kMs;
+  op.reopen_backoff_max_nanos = 100 * kMs;
+  StreamWorker worker(f.clock, f.clock, f.transport, f.Plan(op, 2'000 * kMs));
+  f.transport.server_stream_slots.insert(0);
+  f.transport.refuse_until = f.clock.NowNanos() + 500 * kMs;
+  worker.Run();
+  const StreamStats& s = worker.stats()[0];
+  EXPECT_GE(s.streams_failed_to_open, 3);
+  EXPECT_LE(s.streams_failed_to_open, 7);
+  // Back after 0.5 s: one stream, open until the run's end, with its messages.
+  EXPECT_EQ(s.streams_completed, 1);
+  EXPECT_GT(s.messages_received, 1'000);
 }
 
 TEST(StreamWorker, LifetimeEndsAndReplacesStreamsAtTheOpenRate) {

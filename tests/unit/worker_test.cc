@@ -23,6 +23,7 @@ class ScriptedTransport final : public Transport {
              std::span<const Header>) override {
     const int64_t now = clock_.NowNanos();
     pending_.emplace(now + service_time_(now), slot);
+    clock_.Set(now + start_cost_);  // the generator's own time per send
     ++started_;
     last_request_ = std::string(request);
   }
@@ -44,6 +45,7 @@ class ScriptedTransport final : public Transport {
     for (const auto& [when, slot] : pending_) now_done.emplace(clock_.NowNanos(), slot);
     pending_ = std::move(now_done);
   }
+  void set_start_cost(int64_t nanos) { start_cost_ = nanos; }
   int started() const { return started_; }
   const std::string& last_request() const { return last_request_; }
 
@@ -51,6 +53,7 @@ class ScriptedTransport final : public Transport {
   ManualClock& clock_;
   std::function<int64_t(int64_t)> service_time_;
   std::multimap<int64_t, uint32_t> pending_;
+  int64_t start_cost_ = 0;
   int started_ = 0;
   bool cancelled_ = false;
   std::string last_request_;
@@ -118,6 +121,43 @@ TEST(Worker, CorrectedLatencyShowsAStallThatUncorrectedHides) {
   EXPECT_GE(stats.delayed_by_in_flight_bound, 99);
   // The generator itself was never late: every late send waited for the in-flight slot.
   EXPECT_EQ(stats.generator_lag.Max(), 0);
+}
+
+TEST(Worker, AGeneratorBehindItsScheduleStopsAtTheEndAndCountsWhatItDidNotSend) {
+  ManualClock clock;
+  ScriptedTransport transport(clock, [](int64_t) { return kMs; });
+  transport.set_start_cost(2 * kMs);  // half the pace of the schedule
+  CountingSource source;
+  Worker worker(clock, transport, {&source},
+                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1),
+                OpenLoop(1000 * kMs, 64));
+  worker.Run();
+  const WorkerStats& stats = worker.stats();
+  EXPECT_NEAR(stats.sent, 500, 2);
+  EXPECT_EQ(stats.sent + stats.not_sent_generator_behind + stats.not_sent_in_flight_bound, 1000);
+  // Slots only ever filled for an instant, while finished calls waited to be collected.
+  EXPECT_GT(stats.not_sent_generator_behind, 480);
+  EXPECT_LT(stats.not_sent_in_flight_bound, 20);
+  EXPECT_EQ(stats.operations[0].completed(), stats.sent);
+  // Nothing went out after the end: the run ends with the last call in flight.
+  EXPECT_LE(stats.last_completion_nanos, 1003 * kMs);
+  EXPECT_LE(clock.NowNanos(), 1003 * kMs);
+}
+
+TEST(Worker, ArrivalsHeldBackByTheInFlightBoundAreNotSentAfterTheEnd) {
+  ManualClock clock;
+  ScriptedTransport transport(clock, [](int64_t) { return 150 * kMs; });
+  CountingSource source;
+  Worker worker(clock, transport, {&source},
+                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1),
+                OpenLoop(1000 * kMs, 1));
+  worker.Run();
+  const WorkerStats& stats = worker.stats();
+  EXPECT_EQ(stats.sent, 7);  // at 0, 150, ... 900 ms
+  EXPECT_EQ(stats.not_sent_in_flight_bound, 993);
+  EXPECT_EQ(stats.not_sent_generator_behind, 0);
+  // The last call, in flight at the end, completes; nothing else is sent.
+  EXPECT_EQ(stats.last_completion_nanos, 1050 * kMs);
 }
 
 TEST(Worker, WarmupIsExcludedFromResults) {
