@@ -135,8 +135,9 @@ void Worker::Complete(const Transport::Completion& completion, int64_t now) {
 void Worker::Run(const std::atomic<bool>* stop) {
   const bool open_loop = plan_.model == LoadModel::kOpenLoop;
   int64_t next_intended = open_loop ? plan_.start_nanos + schedule_->Next() : plan_.start_nanos;
-  const int64_t end = plan_.duration_nanos > 0 ? plan_.start_nanos + plan_.duration_nanos
-                                               : std::numeric_limits<int64_t>::max();
+  const int64_t end = plan_.duration_nanos > 0
+                          ? plan_.start_nanos + plan_.duration_nanos + plan_.end_grace_nanos
+                          : std::numeric_limits<int64_t>::max();
   bool sending = true;
   int64_t drain_deadline = std::numeric_limits<int64_t>::max();
   bool cancelled = false;

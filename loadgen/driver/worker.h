@@ -29,6 +29,10 @@ struct WorkerPlan {
   int64_t max_requests = 0;    // this worker's share of a request budget; 0 = none
   uint32_t max_in_flight = 1;  // open loop: bound; closed loop: the concurrency
   int64_t drain_timeout_nanos = 5'000'000'000;
+  // Open loop: a request due within the duration may still go out this long
+  // after its end (a late wake-up at the very end is not "behind"); what is
+  // still due after that is counted as not sent.
+  int64_t end_grace_nanos = 0;
   std::vector<double> operation_weights;  // one per operation, > 0
   // One per operation (or empty): counts the items of each OK response; null = none.
   std::vector<const ResponseCounter*> response_counters;

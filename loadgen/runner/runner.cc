@@ -432,6 +432,7 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     return absl::InvalidArgumentError(
         "no target: give --target HOST:PORT or 'target:' in the scenario");
   }
+  if (absl::Status valid = ValidateTarget(target); !valid.ok()) return valid;
   std::vector<Gate> gates;
   for (const GateSpec& spec : scenario.gates) {
     auto gate = ParseGate(spec.expression, spec.operation);
@@ -564,6 +565,7 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
                                                      ? Share(scenario.concurrency, workers, w)
                                                      : scenario.max_in_flight);
       plan.drain_timeout_nanos = scenario.drain_timeout_nanos;
+      plan.end_grace_nanos = scenario.max_generator_lag_nanos;
       plan.operation_weights = weights;
       plan.response_counters = counters;
       plan.seed = scenario.seed;

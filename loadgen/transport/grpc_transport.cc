@@ -46,6 +46,27 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
   return text;
 }
 
+absl::Status ValidateTarget(const std::string& target) {
+  // Unix sockets and URIs with an authority name no TCP port of ours to check.
+  if (target.rfind("unix:", 0) == 0 || target.find("://") != std::string::npos) {
+    return absl::OkStatus();
+  }
+  const size_t colon = target.rfind(':');
+  if (colon == std::string::npos) return absl::OkStatus();
+  const std::string port = target.substr(colon + 1);
+  if (port.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("target ", target, ": no port after ':'"));
+  }
+  if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return absl::OkStatus();  // e.g. the end of a bare IPv6 address
+  }
+  if (port.size() > 5 || std::stoi(port) < 1 || std::stoi(port) > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target ", target, ": port ", port, " is not in 1..65535"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> CreateChannels(
     const std::string& target, int count, const ChannelOptions& options) {
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();

@@ -25,6 +25,10 @@ struct GrpcMethod {
   bool keep_response = false;  // hand OK responses' bytes to the driver
 };
 
+// INVALID_ARGUMENT when `target` ends in a port that is not 1..65535 (gRPC
+// would silently use another one) or in no port at all ("host:").
+absl::Status ValidateTarget(const std::string& target);
+
 // `count` channels to `target`, each its own TCP connection. INVALID_ARGUMENT
 // naming a TLS file that cannot be read.
 absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> CreateChannels(

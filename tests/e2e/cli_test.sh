@@ -72,6 +72,8 @@ check "unary without load" 2 "load: required for unary operations" \
   "$LOADGEN" run "$WORK/no-load.yaml" --target "$ADDR"
 check "unreachable target" 3 "target 127.0.0.1:1 unreachable" \
   "$LOADGEN" run "$WORK/ok.yaml" --target 127.0.0.1:1 --set connect_timeout=300ms
+check "target port out of range" 2 "target 127.0.0.1:99999: port 99999 is not in 1..65535" \
+  "$LOADGEN" run "$WORK/ok.yaml" --target 127.0.0.1:99999
 check "refserver bad latency" 2 "--latency warp:1ms" "$REFSERVER" --latency warp:1ms
 check "refserver port in use" 3 "cannot listen on $ADDR" "$REFSERVER" --listen "$ADDR"
 
@@ -178,7 +180,7 @@ grep -q '<testcase classname="[^"]*" name="p99 &lt; 1s \[all operations\]"' "$WO
   { echo "FAIL junit.xml lacks the gate test case"; failed=$((failed + 1)); }
 head -c 2000 "$WORK/pass/result.json" >"$WORK/truncated.json"
 echo '{"hello": "world"}' >"$WORK/other.json"
-sed 's/"schema_version": 3/"schema_version": 9/' "$WORK/pass/result.json" >"$WORK/future.json"
+sed -E 's/"schema_version": [0-9]+/"schema_version": 9/' "$WORK/pass/result.json" >"$WORK/future.json"
 check "report: missing file" 2 "absent.json: cannot read result file" "$LOADGEN" report "$WORK/absent.json"
 check "report: truncated file" 2 "truncated.json: not valid JSON (truncated or corrupt result file)" \
   "$LOADGEN" report "$WORK/truncated.json" --out "$WORK/r2"
@@ -227,6 +229,23 @@ for scenario in "$SCENARIOS"/*.yaml; do
   fi
   rm -rf "$WORK/all"
 done
+
+# A schedule far beyond what this machine can send: the run still ends on
+# time, says what it did not send, and is not passed off as valid.
+started=$(date +%s%N)
+"$LOADGEN" run "$WORK/ok.yaml" --target "$ADDR" --out "$WORK/behind" --set load.rate=200000 \
+  --set duration=2s --set 'gates=[]' --no-progress >"$WORK/out" 2>"$WORK/err"
+rc=$?
+elapsed_ms=$((($(date +%s%N) - started) / 1000000))
+# 2 s of schedule, up to 5 s of drain for calls in flight, and set-up.
+if [[ $rc -eq 1 && $elapsed_ms -lt 9000 ]] && grep -q "not sent: [0-9]* (generator behind)" "$WORK/out" &&
+   grep -q "INVALID RUN: the generator fell behind" "$WORK/out"; then
+  echo "ok   behind schedule: stopped after ${elapsed_ms} ms, not sent counted, run invalid"
+  passed=$((passed + 1))
+else
+  echo "FAIL behind schedule: exit $rc after ${elapsed_ms} ms"; cat "$WORK/out" "$WORK/err"
+  failed=$((failed + 1))
+fi
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
