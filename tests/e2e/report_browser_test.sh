@@ -69,6 +69,7 @@ expected = {
     "run0-throughput": {"submit_approval", "health", "target (all unary)", "sent (all unary)"},
     "run0-errors": {"UNAVAILABLE"},
     "run0-lag": {"p99", "max"},
+    "run0-memory": {"loadgen", "target"},
 }
 assert set(charts) == set(expected), f"charts drawn: {sorted(charts)}"
 for chart, want in expected.items():
