@@ -358,11 +358,15 @@ std::string ResultToJson(const RunResult& r) {
 absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::string& source) {
   const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Corrupt(source, "not valid JSON (truncated or corrupt result file)");
-  if (!j.is_object() || j.value("schema", "") != kSchemaName) {
+  // Checked by type first: json::value() throws when a field has another type.
+  if (!j.is_object() || !j.contains("schema") || j["schema"] != kSchemaName) {
     return Corrupt(source, absl::StrCat("not an aurigraph-loadgen result (schema is not '",
                                         kSchemaName, "')"));
   }
-  const int version = j.value("schema_version", 0);
+  if (j.contains("schema_version") && !j["schema_version"].is_number_integer()) {
+    return Corrupt(source, "schema_version is not an integer");
+  }
+  const int64_t version = j.value("schema_version", int64_t{0});
   if (version < kOldestReadableSchemaVersion || version > kResultSchemaVersion) {
     return Corrupt(source,
                    absl::StrCat("unsupported schema_version ", version, " (this tool reads ",
@@ -370,7 +374,7 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
   }
   try {
     RunResult r;
-    r.schema_version = version;
+    r.schema_version = static_cast<int>(version);
     r.tool_version = j.at("tool").at("version").get<std::string>();
     r.host = j.at("host").get<std::string>();
     r.start_unix_nanos = j.at("start_unix_nanos").get<int64_t>();
