@@ -2,12 +2,12 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/input/input_file.h"
 #include "common/units/units.h"
 #include "loadgen/gates/gates.h"
 #include "loadgen/histogram/histogram_codec.h"
@@ -39,16 +39,6 @@ void WriteHistogramLine(std::FILE* out, const std::string& tag, const TimelinePo
 
 absl::Status Corrupt(const std::string& file, size_t line, absl::string_view what) {
   return absl::DataLossError(absl::StrCat(file, ":", line, ": ", what));
-}
-
-// Lines of a file; `complete` is false when the last one has no newline (cut off).
-std::vector<std::string> ReadLines(const std::string& path, bool* complete) {
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  *complete = text.empty() || text.back() == '\n';
-  std::vector<std::string> lines = absl::StrSplit(text, '\n');
-  if (!lines.empty() && lines.back().empty()) lines.pop_back();
-  return lines;
 }
 
 }  // namespace
@@ -135,10 +125,13 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
   if (!std::filesystem::exists(intervals_path)) {
     return absl::NotFoundError(absl::StrCat(intervals_path, ": no interval log"));
   }
-  bool complete = true;
-  const std::vector<std::string> lines = ReadLines(intervals_path, &complete);
-  if (lines.empty()) return Corrupt(intervals_path, 1, "empty (the run never started)");
-  const nlohmann::json head = nlohmann::json::parse(lines[0], nullptr, false);
+  auto intervals = LineReader::Open(intervals_path, intervals_path);
+  if (!intervals.ok()) return intervals.status();
+  std::string line;
+  auto read = intervals->Next(&line);
+  if (!read.ok()) return read.status();
+  if (!*read) return Corrupt(intervals_path, 1, "empty (the run never started)");
+  const nlohmann::json head = nlohmann::json::parse(line, nullptr, false);
   if (head.is_discarded() || !head.is_object() || head.value("schema", "") != kIntervalsSchema) {
     return Corrupt(intervals_path, 1, "not an aurigraph-loadgen interval log");
   }
@@ -173,11 +166,14 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
   } catch (const nlohmann::json::exception& e) {
     return Corrupt(intervals_path, 1, absl::StrCat("wrong run header: ", e.what()));
   }
-  for (size_t i = 1; i < lines.size(); ++i) {
-    auto point = TimelinePointFromJson(lines[i]);
+  for (size_t number = 2;; ++number) {
+    read = intervals->Next(&line);
+    if (!read.ok()) return read.status();
+    if (!*read) break;
+    auto point = TimelinePointFromJson(line);
     if (!point.ok() || point->operations.size() != r.operations.size()) {
-      if (i + 1 == lines.size() && !complete) break;  // cut off as the process died
-      return Corrupt(intervals_path, i + 1,
+      if (!intervals->complete()) break;  // cut off as the process died
+      return Corrupt(intervals_path, number,
                      point.ok() ? "operations do not match the header" : point.status().message());
     }
     r.timeline.points.push_back(*std::move(point));
@@ -189,9 +185,13 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
     measured_offsets[std::round(p.offset_seconds * 1000) / 1000] = !p.warmup;
   }
   auto schedule_lag = std::make_shared<Histogram>(MakeLatencyHistogram());
-  const std::vector<std::string> hlog = ReadLines(histograms_path, &complete);
-  for (size_t i = 0; i < hlog.size(); ++i) {
-    const std::string& line = hlog[i];
+  // A run killed before its first interval may have left no histogram log.
+  auto hlog = LineReader::Open(histograms_path, histograms_path);
+  if (!hlog.ok() && !absl::IsNotFound(hlog.status())) return hlog.status();
+  for (size_t number = 1; hlog.ok(); ++number) {
+    read = hlog->Next(&line);
+    if (!read.ok()) return read.status();
+    if (!*read) break;
     if (line.empty() || line[0] == '#' || line[0] == '"') continue;
     const std::vector<std::string> fields = absl::StrSplit(line, ',');
     double start = 0;
@@ -202,8 +202,8 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
       if (decoded.ok()) h = *std::move(decoded);
     }
     if (h == nullptr) {
-      if (i + 1 == hlog.size() && !complete) break;
-      return Corrupt(histograms_path, i + 1, "not an interval histogram line");
+      if (!hlog->complete()) break;
+      return Corrupt(histograms_path, number, "not an interval histogram line");
     }
     const auto interval = measured_offsets.find(std::round(start * 1000) / 1000);
     // Intervals the JSON log does not hold (lost as the process died) and warm-up are left out.

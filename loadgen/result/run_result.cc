@@ -5,9 +5,9 @@
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/input/input_file.h"
 #include "common/units/units.h"
 #include "loadgen/histogram/histogram_codec.h"
 
@@ -456,11 +456,12 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
 }
 
 absl::StatusOr<RunResult> ReadResultFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read result file"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ResultFromJson(text.str(), path);
+  auto text = ReadInputFile(path, path);
+  if (absl::IsNotFound(text.status())) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot read result file"));
+  }
+  if (!text.ok()) return text.status();
+  return ResultFromJson(*text, path);
 }
 
 absl::Status WriteResultFile(const RunResult& result, const std::string& path) {

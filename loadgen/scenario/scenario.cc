@@ -3,13 +3,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/input/input_file.h"
 #include "common/input/utf8.h"
 #include "common/units/units.h"
 
@@ -640,11 +639,12 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::
 
 absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path,
                                           const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read scenario file"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseScenario(text.str(), path, overrides);
+  auto text = ReadInputFile(path, path);
+  if (absl::IsNotFound(text.status())) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot read scenario file"));
+  }
+  if (!text.ok()) return text.status();
+  return ParseScenario(*text, path, overrides);
 }
 
 }  // namespace aurigraph::loadgen

@@ -242,6 +242,36 @@ open(sys.argv[2], "w").writelines(lines)
 PY
 check "report DIR: hostile interval histogram" 2 "killed/latency.hlog:" \
   "$LOADGEN" report "$WORK/killed" --out "$WORK/r3"
+# Sizes: reading stops at the limits (16 MiB lines, 1 GiB files; the error names the override).
+truncate -s 2G "$WORK/big.json"
+cp "$WORK/big.json" "$WORK/big.yaml"
+cp "$WORK/big.json" "$WORK/big.jsonl"
+cp "$WORK/big.json" "$WORK/big.proto"
+check "report /dev/zero" 2 "/dev/zero:1: a line longer than 16 MiB, the line length limit (AURIGRAPH_MAX_LINE_LENGTH raises it)" \
+  "$LOADGEN" report /dev/zero --out "$WORK/r3"
+check "scenario /dev/zero" 2 "/dev/zero:1: a line longer than 16 MiB" "$LOADGEN" run /dev/zero
+check "--data-file /dev/zero" 2 "data file /dev/zero:1: a line longer than 16 MiB" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data-file /dev/zero --target "$ADDR"
+mkdir -p "$WORK/protos"
+ln -s /dev/zero "$WORK/protos/zero.proto"
+check "--proto /dev/zero" 2 "zero.proto:1: a line longer than 16 MiB" "$LOADGEN" run --call a.B/C \
+  --proto "$WORK/protos/zero.proto" --import-path "$WORK/protos" --target "$ADDR"
+check "report: 2 GiB sparse file" 2 "big.json: larger than 1 GiB, the input size limit (AURIGRAPH_MAX_INPUT_SIZE raises it)" \
+  "$LOADGEN" report "$WORK/big.json" --out "$WORK/r3"
+check "scenario: 2 GiB sparse file" 2 "big.yaml: larger than 1 GiB" "$LOADGEN" run "$WORK/big.yaml"
+check "--data-file: 2 GiB sparse file" 2 "data file $WORK/big.jsonl: larger than 1 GiB" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data-file "$WORK/big.jsonl" --target "$ADDR"
+check "--proto: 2 GiB sparse file" 2 "big.proto: larger than 1 GiB" "$LOADGEN" run --call a.B/C \
+  --proto "$WORK/big.proto" --target "$ADDR"
+check "--ca: 2 GiB sparse file" 2 "--ca $WORK/big.json: larger than 1 GiB" "$LOADGEN" run "$WORK/ok.yaml" \
+  --target "$ADDR" --set "channel.ca=$WORK/big.json"
+check "AURIGRAPH_MAX_INPUT_SIZE lowers the limit" 2 "result.json: larger than 1 KiB" \
+  env AURIGRAPH_MAX_INPUT_SIZE=1KiB "$LOADGEN" report "$WORK/pass/result.json" --out "$WORK/r3"
+check "AURIGRAPH_MAX_INPUT_SIZE raises it" 2 "big.json:1: a line longer than 16 MiB" \
+  env AURIGRAPH_MAX_INPUT_SIZE=3GiB "$LOADGEN" report "$WORK/big.json" --out "$WORK/r3"
+check "AURIGRAPH_MAX_INPUT_SIZE not a size" 2 "AURIGRAPH_MAX_INPUT_SIZE='lots': expected a size such as 4GiB" \
+  env AURIGRAPH_MAX_INPUT_SIZE=lots "$LOADGEN" report "$WORK/pass/result.json" --out "$WORK/r3"
+rm -f "$WORK"/big.*
 
 # A candidate against a slower server: the same scenario, 5 ms more latency.
 start_server SLOW slow-5ms --latency fixed:5ms
