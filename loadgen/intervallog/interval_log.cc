@@ -41,6 +41,20 @@ absl::Status Corrupt(const std::string& file, size_t line, absl::string_view wha
   return absl::DataLossError(absl::StrCat(file, ":", line, ": ", what));
 }
 
+// The string `key` of a JSON object, or "" (nlohmann's value() throws on other types).
+std::string TextField(const nlohmann::json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
+  return j[key].get<std::string>();
+}
+
+// Adds a count read from a log to a total: false when it is negative or the total overflows.
+bool AddCount(int64_t* total, int64_t count) {
+  return count >= 0 && !__builtin_add_overflow(*total, count, total);
+}
+
+// Interval times beyond this (about 31 years) cannot come from a run.
+constexpr double kMaxOffsetSeconds = 1e9;
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<IntervalLogWriter>> IntervalLogWriter::Create(
@@ -132,7 +146,7 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
   if (!read.ok()) return read.status();
   if (!*read) return Corrupt(intervals_path, 1, "empty (the run never started)");
   const nlohmann::json head = nlohmann::json::parse(line, nullptr, false);
-  if (head.is_discarded() || !head.is_object() || head.value("schema", "") != kIntervalsSchema) {
+  if (head.is_discarded() || TextField(head, "schema") != kIntervalsSchema) {
     return Corrupt(intervals_path, 1, "not an aurigraph-loadgen interval log");
   }
   RunResult r;
@@ -166,6 +180,10 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
   } catch (const nlohmann::json::exception& e) {
     return Corrupt(intervals_path, 1, absl::StrCat("wrong run header: ", e.what()));
   }
+  // A run starts between 1970 and about 2116; its end (start + offsets) then fits in 64 bits.
+  if (r.start_unix_nanos < 0 || r.start_unix_nanos > (int64_t{1} << 62)) {
+    return Corrupt(intervals_path, 1, "start_unix_nanos out of range");
+  }
   for (size_t number = 2;; ++number) {
     read = intervals->Next(&line);
     if (!read.ok()) return read.status();
@@ -175,6 +193,10 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
       if (!intervals->complete()) break;  // cut off as the process died
       return Corrupt(intervals_path, number,
                      point.ok() ? "operations do not match the header" : point.status().message());
+    }
+    if (!(point->offset_seconds >= 0 && point->offset_seconds <= kMaxOffsetSeconds &&
+          point->seconds >= 0 && point->seconds <= kMaxOffsetSeconds)) {
+      return Corrupt(intervals_path, number, "interval times out of range");
     }
     r.timeline.points.push_back(*std::move(point));
   }
@@ -209,34 +231,47 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
     // Intervals the JSON log does not hold (lost as the process died) and warm-up are left out.
     if (interval == measured_offsets.end() || !interval->second) continue;
     const std::string tag = fields[0].substr(4);
+    bool added = true;
     if (tag == kScheduleLagTag) {
-      schedule_lag->Add(*h);
-      continue;
+      added = schedule_lag->Add(*h);
+    } else {
+      for (size_t op = 0; op < tags.size(); ++op) {
+        if (tags[op] == tag) added = added && r.operations[op].corrected->Add(*h);
+      }
     }
-    for (size_t op = 0; op < tags.size(); ++op) {
-      if (tags[op] == tag) r.operations[op].corrected->Add(*h);
+    if (!added) {
+      return Corrupt(histograms_path, number,
+                     "histogram does not fit the run's (its configuration, or a count overflow)");
     }
   }
 
   // Counts from the measured intervals.
   double measured_seconds = 0, end_offset = 0;
-  for (const TimelinePoint& p : r.timeline.points) {
+  for (size_t i = 0; i < r.timeline.points.size(); ++i) {
+    const TimelinePoint& p = r.timeline.points[i];
     end_offset = std::max(end_offset, p.offset_seconds + p.seconds);
-    r.generator.sent += p.sent;
+    const auto out_of_range = [&] {
+      return Corrupt(intervals_path, i + 2, "counts out of range (negative, or overflowing)");
+    };
+    if (!AddCount(&r.generator.sent, p.sent)) return out_of_range();
     if (p.warmup) continue;
     measured_seconds += p.seconds;
+    bool counted = true;
     for (size_t op = 0; op < p.operations.size(); ++op) {
       OperationResult& o = r.operations[op];
       const TimelineOperation& t = p.operations[op];
-      o.items += t.items;
-      for (const auto& [code, count] : t.codes) o.status_codes[code] += count;
+      counted = counted && AddCount(&o.items, t.items);
+      for (const auto& [code, count] : t.codes) {
+        counted = counted && AddCount(&o.status_codes[code], count);
+      }
       if (streaming[op]) {
-        o.stream->messages_received += t.count;
-        o.stream->measured_received += t.count;
+        counted = counted && AddCount(&o.stream->messages_received, t.count) &&
+                  AddCount(&o.stream->measured_received, t.count);
       } else {
-        o.requests += t.count;
+        counted = counted && AddCount(&o.requests, t.count);
       }
     }
+    if (!counted) return out_of_range();
   }
   r.measured_seconds = measured_seconds;
   r.end_unix_nanos = r.start_unix_nanos + static_cast<int64_t>(end_offset * 1e9);
@@ -257,11 +292,12 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
       continue;
     }
     o.achieved_rate = static_cast<double>(o.requests) / seconds;
-    r.total.requests += o.requests;
-    r.total.ok += o.ok;
-    r.total.items += o.items;
-    for (const auto& [code, count] : o.status_codes) r.total.status_codes[code] += count;
-    r.total.corrected->Add(*o.corrected);
+    bool counted = AddCount(&r.total.requests, o.requests) && AddCount(&r.total.ok, o.ok) &&
+                   AddCount(&r.total.items, o.items) && r.total.corrected->Add(*o.corrected);
+    for (const auto& [code, count] : o.status_codes) {
+      counted = counted && AddCount(&r.total.status_codes[code], count);
+    }
+    if (!counted) return Corrupt(intervals_path, 1, "the operations' counts overflow in total");
   }
   r.total.achieved_rate =
       static_cast<double>(r.total.requests) / (measured_seconds > 0 ? measured_seconds : 1);
@@ -272,12 +308,11 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
 
   // The scenario's gates, checked on what was recovered.
   std::vector<Gate> gates;
-  const nlohmann::json scenario = head.at("scenario");
-  if (scenario.contains("gates") && scenario["gates"].is_array()) {
+  const nlohmann::json& scenario = head["scenario"];
+  if (scenario.is_object() && scenario.contains("gates") && scenario["gates"].is_array()) {
     for (const auto& g : scenario["gates"]) {
-      const std::string expression = g.is_string() ? g.get<std::string>() : g.value("gate", "");
-      const std::string operation = g.is_string() ? "" : g.value("operation", "");
-      auto gate = ParseGate(expression, operation);
+      const std::string expression = g.is_string() ? g.get<std::string>() : TextField(g, "gate");
+      auto gate = ParseGate(expression, TextField(g, "operation"));
       if (gate.ok()) gates.push_back(*std::move(gate));
     }
   }
