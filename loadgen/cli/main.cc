@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/host/host.h"
+#include "common/input/json_check.h"
 #include "common/input/utf8.h"
 #include "common/metrics/process_metrics.h"
 #include "common/units/units.h"
@@ -154,6 +155,9 @@ absl::StatusOr<std::string> AdHocScenario(const po::variables_map& vm) {
       nlohmann::json::parse(vm["data"].as<std::string>(), nullptr, false);
   if (request.is_discarded() || !request.is_object()) {
     return absl::InvalidArgumentError("--data: not a JSON object");
+  }
+  if (auto checked = aurigraph::CheckUntrustedJson(request); !checked.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--data: ", checked.message()));
   }
   if (vm.count("rate") && vm.count("concurrency")) {
     return absl::InvalidArgumentError("--rate and --concurrency: give one (open or closed loop)");

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/input/input_file.h"
+#include "common/input/json_check.h"
 #include "common/units/units.h"
 #include "loadgen/gates/gates.h"
 #include "loadgen/histogram/histogram_codec.h"
@@ -148,6 +149,9 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
   const nlohmann::json head = nlohmann::json::parse(line, nullptr, false);
   if (head.is_discarded() || TextField(head, "schema") != kIntervalsSchema) {
     return Corrupt(intervals_path, 1, "not an aurigraph-loadgen interval log");
+  }
+  if (auto checked = CheckUntrustedJson(head); !checked.ok()) {
+    return Corrupt(intervals_path, 1, checked.message());
   }
   RunResult r;
   std::vector<std::string> tags;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/input/input_file.h"
+#include "common/input/json_check.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -64,6 +65,10 @@ absl::Status DataFile::AddLine(absl::string_view line, size_t line_number) {
   if (object.is_discarded() || !object.is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat("data file ", source_, ":", line_number, ": not a JSON object"));
+  }
+  if (auto checked = CheckUntrustedJson(object); !checked.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("data file ", source_, ":", line_number, ": ", checked.message()));
   }
   const size_t record = records_++;
   if (record == 0) first_record_line_ = line_number;

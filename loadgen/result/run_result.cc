@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/input/input_file.h"
+#include "common/input/json_check.h"
 #include "common/units/units.h"
 #include "loadgen/histogram/histogram_codec.h"
 
@@ -284,6 +285,9 @@ std::string TimelinePointToJson(const TimelinePoint& point) { return PointJson(p
 absl::StatusOr<TimelinePoint> TimelinePointFromJson(const std::string& line) {
   const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return absl::DataLossError("not a JSON object");
+  if (auto checked = CheckUntrustedJson(j); !checked.ok()) {
+    return absl::DataLossError(checked.message());
+  }
   try {
     return ReadPoint(j);
   } catch (const nlohmann::json::exception& e) {
@@ -372,6 +376,9 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
                    absl::StrCat("unsupported schema_version ", version, " (this tool reads ",
                                 kOldestReadableSchemaVersion, " to ", kResultSchemaVersion, ")"));
   }
+  if (auto checked = CheckUntrustedJson(j); !checked.ok()) {
+    return Corrupt(source, std::string(checked.message()));
+  }
   try {
     RunResult r;
     r.schema_version = static_cast<int>(version);
@@ -394,7 +401,7 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
     r.generator.warmup_completions = g.at("warmup_completions").get<int64_t>();
     r.generator.max_generator_lag_p99_us = g.at("max_generator_lag_p99_us").get<int64_t>();
     r.generator.cpu_seconds = g.value("cpu_seconds", -1.0);
-    r.generator.cpu_cores = g.value("cpu_cores", 0);
+    r.generator.cpu_cores = static_cast<int>(g.value("cpu_cores", int64_t{0}));
     auto lag = ReadHistogram(g.at("histograms"), "schedule_lag", source, "generator.histograms");
     if (!lag.ok()) return lag.status();
     auto own = ReadHistogram(g.at("histograms"), "generator_lag", source, "generator.histograms");

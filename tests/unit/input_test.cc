@@ -6,9 +6,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/input/input_file.h"
+#include "common/input/json_check.h"
 #include "common/input/utf8.h"
 #include "loadgen/payload/data_file.h"
 
@@ -28,6 +30,21 @@ TEST(Utf8, AcceptsWellFormedTextOnly) {
   EXPECT_EQ(FirstInvalidUtf8("\xe2\x82x"), 0u);         // bad continuation
   EXPECT_EQ(FirstInvalidUtf8("ok\x80"), 2u);            // a lone continuation
   EXPECT_EQ(FirstInvalidUtf8(std::string("a\0b", 3)), 3u);
+}
+
+TEST(UntrustedJson, DepthAndNumbersAreBounded) {
+  const auto check = [](const std::string& text) {
+    return std::string(CheckUntrustedJson(nlohmann::json::parse(text)).message());
+  };
+  EXPECT_EQ(check(R"({"a": [1, 2.5, -9.2e18, {"b": "c"}], "d": 18446744073709551615})"), "");
+  EXPECT_EQ(check(R"({"a": [1, 1.8e80]})"), "number 1.8e+80 out of range");
+  EXPECT_EQ(check("[-9.3e18]"), "number -9.3e+18 out of range");
+  EXPECT_EQ(check("[9223372036854775808.0]"), "number 9.22337e+18 out of range");
+  EXPECT_EQ(check(std::string(128, '[') + std::string(128, ']')), "");
+  EXPECT_EQ(check(std::string(129, '[') + std::string(129, ']')), "nested deeper than 128 levels");
+  // A million levels: the check itself does not recurse.
+  EXPECT_EQ(check(std::string(1'000'000, '[') + std::string(1'000'000, ']')),
+            "nested deeper than 128 levels");
 }
 
 // Sets an environment variable for one test.
@@ -153,6 +170,13 @@ TEST_F(InputFileTest, DataFilesAreReadWithinTheLimits) {
                              DataFile::Order::kSequential);
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ((*data)->records(), 2u);
+  // Nesting that would overflow the stack when a value is rendered is refused by line.
+  const std::string deep = "{\"u\": " + std::string(200'000, '[') + std::string(200'000, ']') + "}";
+  EXPECT_EQ(DataFile::Load(Write("deep.jsonl", "{\"u\": 1}\n" + deep + "\n"),
+                           DataFile::Order::kSequential)
+                .status()
+                .message(),
+            "data file " + (dir_ / "deep.jsonl").string() + ":2: nested deeper than 128 levels");
   auto broken = DataFile::Load(Write("broken.jsonl", "{\"u\": \"a\"}\n\n{\"u\": "),
                                DataFile::Order::kSequential);
   EXPECT_EQ(broken.status().message(),

@@ -142,6 +142,11 @@ TEST(RunResult, FieldsOfAnotherTypeAreCorruptionNotACrash) {
     EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(),
               "r.json: schema_version is not an integer");
   }
+  // A float read as an integer: beyond int64_t, nlohmann's conversion is undefined.
+  j = nlohmann::json::parse(text);
+  j["generator"]["sent"] = 1.8e80;
+  EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(),
+            "r.json: number 1.8e+80 out of range");
 }
 
 TEST(RunResult, AHostileHistogramIsNamed) {
