@@ -4,7 +4,9 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/descriptor_database.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <climits>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +15,7 @@
 #include "aurigraph/consensus/v1/consensus.pb.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
 #include "aurigraph/webhook/v1/webhook.pb.h"
+#include "common/input/input_file.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -33,6 +36,47 @@ class FirstErrorCollector : public pb::compiler::MultiFileErrorCollector {
 
  private:
   std::string first_;
+};
+
+// A .proto file's text, held by its stream.
+class TextInputStream : public pb::io::ZeroCopyInputStream {
+ public:
+  explicit TextInputStream(std::string text)
+      : text_(std::move(text)), stream_(text_.data(), static_cast<int>(text_.size())) {}
+  bool Next(const void** data, int* size) override { return stream_.Next(data, size); }
+  void BackUp(int count) override { stream_.BackUp(count); }
+  bool Skip(int count) override { return stream_.Skip(count); }
+  int64_t ByteCount() const override { return stream_.ByteCount(); }
+
+ private:
+  std::string text_;
+  pb::io::ArrayInputStream stream_;
+};
+
+// Reads .proto files whole and within the input limits (common/input/input_file.h),
+// before the parser sees them. The first file over a limit is kept in
+// limit_error(), to be reported rather than the importer's "not found".
+class BoundedSourceTree : public pb::compiler::DiskSourceTree {
+ public:
+  pb::io::ZeroCopyInputStream* Open(const std::string& filename) override {
+    std::string disk_file;
+    if (!VirtualFileToDiskFile(filename, &disk_file)) return DiskSourceTree::Open(filename);
+    auto text = ReadInputFile(disk_file, disk_file);
+    if (absl::IsNotFound(text.status())) return DiskSourceTree::Open(filename);  // its message
+    if (text.ok() && text->size() > static_cast<size_t>(INT_MAX)) {
+      text = absl::InvalidArgumentError(absl::StrCat(disk_file, ": larger than protobuf parses"));
+    }
+    if (!text.ok()) {
+      if (limit_error_.ok()) limit_error_ = text.status();
+      return nullptr;
+    }
+    return new TextInputStream(*std::move(text));
+  }
+
+  const absl::Status& limit_error() const { return limit_error_; }
+
+ private:
+  absl::Status limit_error_;
 };
 
 }  // namespace
@@ -58,7 +102,7 @@ const MethodCatalog& MethodCatalog::Bundled() {
 absl::StatusOr<std::unique_ptr<MethodCatalog>> MethodCatalog::FromProtoFiles(
     const std::vector<std::string>& files, const std::vector<std::string>& import_paths) {
   if (files.empty()) return absl::InvalidArgumentError("no .proto file given");
-  auto tree = std::make_unique<pb::compiler::DiskSourceTree>();
+  auto tree = std::make_unique<BoundedSourceTree>();
   for (const std::string& path : import_paths) {
     std::error_code ec;
     if (!std::filesystem::is_directory(path, ec)) {
@@ -87,7 +131,9 @@ absl::StatusOr<std::unique_ptr<MethodCatalog>> MethodCatalog::FromProtoFiles(
   auto errors = std::make_unique<FirstErrorCollector>();
   auto importer = std::make_unique<pb::compiler::Importer>(tree.get(), errors.get());
   for (const std::string& name : virtual_names) {
-    if (importer->Import(name) == nullptr) {
+    const bool imported = importer->Import(name) != nullptr;
+    if (!tree->limit_error().ok()) return tree->limit_error();
+    if (!imported) {
       return absl::InvalidArgumentError(
           errors->first().empty() ? absl::StrCat(name, ": cannot be loaded") : errors->first());
     }

@@ -21,6 +21,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/host/host.h"
+#include "common/input/json_check.h"
+#include "common/input/utf8.h"
 #include "common/metrics/process_metrics.h"
 #include "common/units/units.h"
 #include "common/version/version.h"
@@ -123,6 +125,21 @@ std::optional<int> ParseOptions(const std::vector<std::string>& args,
   return std::nullopt;
 }
 
+// Flags end up in the scenario, result.json and the interval logs, all JSON,
+// so their text must be UTF-8; the scenario file and --out are paths only opened.
+std::optional<int> CheckUtf8Flags(const po::variables_map& vm) {
+  for (const auto& [name, value] : vm) {
+    if (name == "scenario" || name == "out") continue;
+    std::vector<std::string> texts;
+    if (const auto* text = boost::any_cast<std::string>(&value.value())) texts.push_back(*text);
+    if (const auto* list = boost::any_cast<std::vector<std::string>>(&value.value())) texts = *list;
+    for (const std::string& text : texts) {
+      if (!aurigraph::IsValidUtf8(text)) return Fail(kExitUsage, "--" + name + ": not valid UTF-8");
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<int> PrepareOutputDirectory(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -138,6 +155,9 @@ absl::StatusOr<std::string> AdHocScenario(const po::variables_map& vm) {
       nlohmann::json::parse(vm["data"].as<std::string>(), nullptr, false);
   if (request.is_discarded() || !request.is_object()) {
     return absl::InvalidArgumentError("--data: not a JSON object");
+  }
+  if (auto checked = aurigraph::CheckUntrustedJson(request); !checked.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--data: ", checked.message()));
   }
   if (vm.count("rate") && vm.count("concurrency")) {
     return absl::InvalidArgumentError("--rate and --concurrency: give one (open or closed loop)");
@@ -264,6 +284,7 @@ int RunCommand(const std::vector<std::string>& args) {
   positional.add("scenario", 1);
   po::variables_map vm;
   if (auto done = ParseOptions(args, options, positional, hidden, "run", &vm)) return *done;
+  if (auto invalid = CheckUtf8Flags(vm)) return *invalid;
   if (vm.count("scenario") == vm.count("call")) {
     return Fail(kExitUsage, "run: give either SCENARIO.yaml or --call package.Service/Method");
   }
@@ -517,8 +538,14 @@ int main(int argc, char** argv) {
     std::cout << "aurigraph-loadgen " << aurigraph::kVersion << "\n";
     return 0;
   }
-  if (command == "run") return RunCommand({args.begin() + 1, args.end()});
-  if (command == "report") return ReportCommand({args.begin() + 1, args.end()});
-  if (command == "compare") return CompareCommand({args.begin() + 1, args.end()});
+  // Inputs are checked where they are read and answered with a status; this is
+  // the last resort for an exception that escapes anyway: one line, not an abort.
+  try {
+    if (command == "run") return RunCommand({args.begin() + 1, args.end()});
+    if (command == "report") return ReportCommand({args.begin() + 1, args.end()});
+    if (command == "compare") return CompareCommand({args.begin() + 1, args.end()});
+  } catch (const std::exception& e) {
+    return Fail(kExitUsage, absl::StrCat(command, ": unexpected error: ", e.what()));
+  }
   return Fail(kExitUsage, "unknown command '" + command + "' (see aurigraph-loadgen --help)");
 }

@@ -5,26 +5,27 @@
 #include <stdexcept>
 
 namespace aurigraph::loadgen {
+namespace {
 
-Histogram::Histogram(int64_t lowest_discernible, int64_t highest_trackable, int significant_digits)
-    : lowest_(lowest_discernible),
-      highest_(highest_trackable),
-      significant_digits_(significant_digits) {
-  if (lowest_ < 1 || highest_ < 2 * lowest_ || significant_digits_ < 1 || significant_digits_ > 5) {
-    throw std::invalid_argument("invalid histogram configuration");
-  }
-  const int64_t largest_single_unit = 2 * static_cast<int64_t>(std::pow(10, significant_digits_));
+// log2 of the sub-bucket count half: enough sub-buckets for the significant digits.
+int32_t SubBucketHalfCountMagnitude(int significant_digits) {
+  const int64_t largest_single_unit = 2 * static_cast<int64_t>(std::pow(10, significant_digits));
   const auto sub_bucket_count_magnitude =
       static_cast<int32_t>(std::ceil(std::log2(static_cast<double>(largest_single_unit))));
-  sub_bucket_half_count_magnitude_ = std::max(sub_bucket_count_magnitude, 1) - 1;
-  unit_magnitude_ = static_cast<int32_t>(std::floor(std::log2(static_cast<double>(lowest_))));
-  sub_bucket_count_ = 1 << (sub_bucket_half_count_magnitude_ + 1);
-  sub_bucket_half_count_ = sub_bucket_count_ / 2;
-  sub_bucket_mask_ = (static_cast<int64_t>(sub_bucket_count_) - 1) << unit_magnitude_;
+  return std::max(sub_bucket_count_magnitude, 1) - 1;
+}
 
-  int64_t smallest_untrackable = static_cast<int64_t>(sub_bucket_count_) << unit_magnitude_;
+int32_t UnitMagnitude(int64_t lowest) {
+  return 63 - __builtin_clzll(static_cast<uint64_t>(lowest));  // floor(log2(lowest))
+}
+
+// Buckets (each twice the range of the one before) until `highest` is covered.
+int32_t BucketsNeeded(int32_t unit_magnitude, int32_t sub_bucket_half_count_magnitude,
+                      int64_t highest) {
+  int64_t smallest_untrackable = int64_t{1}
+                                 << (sub_bucket_half_count_magnitude + 1 + unit_magnitude);
   int32_t buckets_needed = 1;
-  while (smallest_untrackable <= highest_) {
+  while (smallest_untrackable <= highest) {
     if (smallest_untrackable > INT64_MAX / 2) {
       ++buckets_needed;
       break;
@@ -32,7 +33,40 @@ Histogram::Histogram(int64_t lowest_discernible, int64_t highest_trackable, int 
     smallest_untrackable <<= 1;
     ++buckets_needed;
   }
-  bucket_count_ = buckets_needed;
+  return buckets_needed;
+}
+
+}  // namespace
+
+int32_t Histogram::CountsLengthFor(int64_t lowest_discernible, int64_t highest_trackable,
+                                   int significant_digits) {
+  const int32_t half_magnitude = SubBucketHalfCountMagnitude(significant_digits);
+  return (BucketsNeeded(UnitMagnitude(lowest_discernible), half_magnitude, highest_trackable) + 1)
+         << half_magnitude;
+}
+
+bool Histogram::IsValidConfiguration(int64_t lowest_discernible, int64_t highest_trackable,
+                                     int significant_digits) {
+  if (lowest_discernible < 1 || significant_digits < 1 || significant_digits > 5) return false;
+  // highest >= 2 * lowest, without computing 2 * lowest (it may overflow).
+  if (highest_trackable / 2 < lowest_discernible) return false;
+  // A bucket's sub-buckets, shifted by the unit, must stay below 2^62 (as HdrHistogram requires).
+  return UnitMagnitude(lowest_discernible) + SubBucketHalfCountMagnitude(significant_digits) <= 61;
+}
+
+Histogram::Histogram(int64_t lowest_discernible, int64_t highest_trackable, int significant_digits)
+    : lowest_(lowest_discernible),
+      highest_(highest_trackable),
+      significant_digits_(significant_digits) {
+  if (!IsValidConfiguration(lowest_, highest_, significant_digits_)) {
+    throw std::invalid_argument("invalid histogram configuration");
+  }
+  sub_bucket_half_count_magnitude_ = SubBucketHalfCountMagnitude(significant_digits_);
+  unit_magnitude_ = UnitMagnitude(lowest_);
+  sub_bucket_count_ = 1 << (sub_bucket_half_count_magnitude_ + 1);
+  sub_bucket_half_count_ = sub_bucket_count_ / 2;
+  sub_bucket_mask_ = (static_cast<int64_t>(sub_bucket_count_) - 1) << unit_magnitude_;
+  bucket_count_ = BucketsNeeded(unit_magnitude_, sub_bucket_half_count_magnitude_, highest_);
   counts_.assign(static_cast<size_t>(bucket_count_ + 1) * sub_bucket_half_count_, 0);
   min_index_ = counts_length();
 }
@@ -95,13 +129,17 @@ void Histogram::RecordN(int64_t value, int64_t count) {
   max_index_ = std::max(max_index_, index);
 }
 
-void Histogram::SetCountAtIndex(int32_t index, int64_t count) {
-  total_count_ += count - counts_[index];
+bool Histogram::SetCountAtIndex(int64_t index, int64_t count) {
+  if (index < 0 || index >= counts_length() || count < 0) return false;
+  int64_t total = 0;
+  if (__builtin_add_overflow(total_count_ - counts_[index], count, &total)) return false;
+  total_count_ = total;
   counts_[index] = count;
   if (count > 0) {
-    min_index_ = std::min(min_index_, index);
-    max_index_ = std::max(max_index_, index);
+    min_index_ = std::min(min_index_, static_cast<int32_t>(index));
+    max_index_ = std::max(max_index_, static_cast<int32_t>(index));
   }
+  return true;
 }
 
 bool Histogram::SameConfiguration(const Histogram& other) const {
@@ -112,8 +150,11 @@ bool Histogram::SameConfiguration(const Histogram& other) const {
 bool Histogram::Add(const Histogram& other) {
   if (!SameConfiguration(other)) return false;
   if (other.total_count_ == 0) return true;
+  // Every bucket and the saturated count are at most the total, so they cannot overflow either.
+  int64_t total = 0;
+  if (__builtin_add_overflow(total_count_, other.total_count_, &total)) return false;
   for (int32_t i = other.min_index_; i <= other.max_index_; ++i) counts_[i] += other.counts_[i];
-  total_count_ += other.total_count_;
+  total_count_ = total;
   saturated_count_ += other.saturated_count_;
   min_index_ = std::min(min_index_, other.min_index_);
   max_index_ = std::max(max_index_, other.max_index_);

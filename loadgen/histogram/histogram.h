@@ -10,15 +10,24 @@ namespace aurigraph::loadgen {
 
 class Histogram {
  public:
-  // lowest >= 1, highest >= 2 * lowest, significant_digits in [1, 5].
+  // Requires IsValidConfiguration (throws std::invalid_argument otherwise).
   Histogram(int64_t lowest_discernible, int64_t highest_trackable, int significant_digits);
+
+  // lowest >= 1, highest >= 2 * lowest, significant_digits in [1, 5], and
+  // lowest small enough that the digits fit in 63 bits above it.
+  static bool IsValidConfiguration(int64_t lowest_discernible, int64_t highest_trackable,
+                                   int significant_digits);
+  // counts_length() of a histogram of a valid configuration, without allocating it.
+  static int32_t CountsLengthFor(int64_t lowest_discernible, int64_t highest_trackable,
+                                 int significant_digits);
 
   // Values above highest_trackable are clamped to it and counted as saturated,
   // so an extreme outlier is never silently dropped.
   void Record(int64_t value) { RecordN(value, 1); }
   void RecordN(int64_t value, int64_t count);
 
-  // Adds every count of `other`; requires the same configuration (returns false otherwise).
+  // Adds every count of `other`; requires the same configuration and a total
+  // count that fits in 64 bits (returns false, adding nothing, otherwise).
   bool Add(const Histogram& other);
   void Reset();
 
@@ -39,8 +48,10 @@ class Histogram {
   // Raw bucket access for encoders and iteration.
   int32_t counts_length() const { return static_cast<int32_t>(counts_.size()); }
   int64_t count_at_index(int32_t index) const { return counts_[index]; }
-  // Sets a bucket's count (used by decoders); keeps totals consistent.
-  void SetCountAtIndex(int32_t index, int64_t count);
+  // Sets a bucket's count (used by decoders); keeps totals consistent. False,
+  // and nothing changed, for an index outside [0, counts_length()), a negative
+  // count, or a total that would overflow.
+  [[nodiscard]] bool SetCountAtIndex(int64_t index, int64_t count);
   int32_t IndexOf(int64_t value) const;
   int64_t ValueAtIndex(int32_t index) const;
   int64_t LowestEquivalent(int64_t value) const;

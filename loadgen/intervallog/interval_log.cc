@@ -2,12 +2,13 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/input/input_file.h"
+#include "common/input/json_check.h"
 #include "common/units/units.h"
 #include "loadgen/gates/gates.h"
 #include "loadgen/histogram/histogram_codec.h"
@@ -46,15 +47,19 @@ absl::Status Corrupt(const std::string& file, size_t line, absl::string_view wha
   return absl::DataLossError(absl::StrCat(file, ":", line, ": ", what));
 }
 
-// Lines of a file; `complete` is false when the last one has no newline (cut off).
-std::vector<std::string> ReadLines(const std::string& path, bool* complete) {
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  *complete = text.empty() || text.back() == '\n';
-  std::vector<std::string> lines = absl::StrSplit(text, '\n');
-  if (!lines.empty() && lines.back().empty()) lines.pop_back();
-  return lines;
+// The string `key` of a JSON object, or "" (nlohmann's value() throws on other types).
+std::string TextField(const nlohmann::json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
+  return j[key].get<std::string>();
 }
+
+// Adds a count read from a log to a total: false when it is negative or the total overflows.
+bool AddCount(int64_t* total, int64_t count) {
+  return count >= 0 && !__builtin_add_overflow(*total, count, total);
+}
+
+// Interval times beyond this (about 31 years) cannot come from a run.
+constexpr double kMaxOffsetSeconds = 1e9;
 
 }  // namespace
 
@@ -145,12 +150,18 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
   if (!std::filesystem::exists(intervals_path)) {
     return absl::NotFoundError(absl::StrCat(intervals_path, ": no interval log"));
   }
-  bool complete = true;
-  const std::vector<std::string> lines = ReadLines(intervals_path, &complete);
-  if (lines.empty()) return Corrupt(intervals_path, 1, "empty (the run never started)");
-  const nlohmann::json head = nlohmann::json::parse(lines[0], nullptr, false);
-  if (head.is_discarded() || !head.is_object() || head.value("schema", "") != kIntervalsSchema) {
+  auto intervals = LineReader::Open(intervals_path, intervals_path);
+  if (!intervals.ok()) return intervals.status();
+  std::string line;
+  auto read = intervals->Next(&line);
+  if (!read.ok()) return read.status();
+  if (!*read) return Corrupt(intervals_path, 1, "empty (the run never started)");
+  const nlohmann::json head = nlohmann::json::parse(line, nullptr, false);
+  if (head.is_discarded() || TextField(head, "schema") != kIntervalsSchema) {
     return Corrupt(intervals_path, 1, "not an aurigraph-loadgen interval log");
+  }
+  if (auto checked = CheckUntrustedJson(head); !checked.ok()) {
+    return Corrupt(intervals_path, 1, checked.message());
   }
   RunResult r;
   std::vector<std::string> tags;
@@ -183,12 +194,23 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
   } catch (const nlohmann::json::exception& e) {
     return Corrupt(intervals_path, 1, absl::StrCat("wrong run header: ", e.what()));
   }
-  for (size_t i = 1; i < lines.size(); ++i) {
-    auto point = TimelinePointFromJson(lines[i]);
+  // A run starts between 1970 and about 2116; its end (start + offsets) then fits in 64 bits.
+  if (r.start_unix_nanos < 0 || r.start_unix_nanos > (int64_t{1} << 62)) {
+    return Corrupt(intervals_path, 1, "start_unix_nanos out of range");
+  }
+  for (size_t number = 2;; ++number) {
+    read = intervals->Next(&line);
+    if (!read.ok()) return read.status();
+    if (!*read) break;
+    auto point = TimelinePointFromJson(line);
     if (!point.ok() || point->operations.size() != r.operations.size()) {
-      if (i + 1 == lines.size() && !complete) break;  // cut off as the process died
-      return Corrupt(intervals_path, i + 1,
+      if (!intervals->complete()) break;  // cut off as the process died
+      return Corrupt(intervals_path, number,
                      point.ok() ? "operations do not match the header" : point.status().message());
+    }
+    if (!(point->offset_seconds >= 0 && point->offset_seconds <= kMaxOffsetSeconds &&
+          point->seconds >= 0 && point->seconds <= kMaxOffsetSeconds)) {
+      return Corrupt(intervals_path, number, "interval times out of range");
     }
     r.timeline.points.push_back(*std::move(point));
   }
@@ -199,9 +221,13 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
     measured_offsets[std::round(p.offset_seconds * 1000) / 1000] = !p.warmup;
   }
   auto schedule_lag = std::make_shared<Histogram>(MakeLatencyHistogram());
-  const std::vector<std::string> hlog = ReadLines(histograms_path, &complete);
-  for (size_t i = 0; i < hlog.size(); ++i) {
-    const std::string& line = hlog[i];
+  // A run killed before its first interval may have left no histogram log.
+  auto hlog = LineReader::Open(histograms_path, histograms_path);
+  if (!hlog.ok() && !absl::IsNotFound(hlog.status())) return hlog.status();
+  for (size_t number = 1; hlog.ok(); ++number) {
+    read = hlog->Next(&line);
+    if (!read.ok()) return read.status();
+    if (!*read) break;
     if (line.empty() || line[0] == '#' || line[0] == '"') continue;
     const std::vector<std::string> fields = absl::StrSplit(line, ',');
     double start = 0;
@@ -212,51 +238,64 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
       if (decoded.ok()) h = *std::move(decoded);
     }
     if (h == nullptr) {
-      if (i + 1 == hlog.size() && !complete) break;
-      return Corrupt(histograms_path, i + 1, "not an interval histogram line");
+      if (!hlog->complete()) break;
+      return Corrupt(histograms_path, number, "not an interval histogram line");
     }
     const auto interval = measured_offsets.find(std::round(start * 1000) / 1000);
     // Intervals the JSON log does not hold (lost as the process died) and warm-up are left out.
     if (interval == measured_offsets.end() || !interval->second) continue;
     const std::string tag = fields[0].substr(4);
+    bool added = true;
     if (tag == kScheduleLagTag) {
-      schedule_lag->Add(*h);
-      continue;
+      added = schedule_lag->Add(*h);
+    } else {
+      for (size_t op = 0; op < tags.size(); ++op) {
+        OperationResult& o = r.operations[op];
+        if (tags[op] == tag) {
+          added = added && o.corrected->Add(*h);
+          continue;
+        }
+        for (int code = 1; code < kStatusCodeCount; ++code) {
+          if (tag != FailedTag(tags[op], code)) continue;
+          std::shared_ptr<Histogram>& failed = o.failed[StatusCodeName(code)];
+          if (!failed) failed = std::make_shared<Histogram>(MakeLatencyHistogram());
+          added = added && failed->Add(*h);
+        }
+      }
     }
-    for (size_t op = 0; op < tags.size(); ++op) {
-      OperationResult& o = r.operations[op];
-      if (tags[op] == tag) {
-        o.corrected->Add(*h);
-        continue;
-      }
-      for (int code = 1; code < kStatusCodeCount; ++code) {
-        if (tag != FailedTag(tags[op], code)) continue;
-        std::shared_ptr<Histogram>& failed = o.failed[StatusCodeName(code)];
-        if (!failed) failed = std::make_shared<Histogram>(MakeLatencyHistogram());
-        failed->Add(*h);
-      }
+    if (!added) {
+      return Corrupt(histograms_path, number,
+                     "histogram does not fit the run's (its configuration, or a count overflow)");
     }
   }
 
   // Counts from the measured intervals.
   double measured_seconds = 0, end_offset = 0;
-  for (const TimelinePoint& p : r.timeline.points) {
+  for (size_t i = 0; i < r.timeline.points.size(); ++i) {
+    const TimelinePoint& p = r.timeline.points[i];
     end_offset = std::max(end_offset, p.offset_seconds + p.seconds);
-    r.generator.sent += p.sent;
+    const auto out_of_range = [&] {
+      return Corrupt(intervals_path, i + 2, "counts out of range (negative, or overflowing)");
+    };
+    if (!AddCount(&r.generator.sent, p.sent)) return out_of_range();
     if (p.warmup) continue;
     measured_seconds += p.seconds;
+    bool counted = true;
     for (size_t op = 0; op < p.operations.size(); ++op) {
       OperationResult& o = r.operations[op];
       const TimelineOperation& t = p.operations[op];
-      o.items += t.items;
-      for (const auto& [code, count] : t.codes) o.status_codes[code] += count;
+      counted = counted && AddCount(&o.items, t.items);
+      for (const auto& [code, count] : t.codes) {
+        counted = counted && AddCount(&o.status_codes[code], count);
+      }
       if (streaming[op]) {
-        o.stream->messages_received += t.count;
-        o.stream->measured_received += t.count;
+        counted = counted && AddCount(&o.stream->messages_received, t.count) &&
+                  AddCount(&o.stream->measured_received, t.count);
       } else {
-        o.requests += t.count;
+        counted = counted && AddCount(&o.requests, t.count);
       }
     }
+    if (!counted) return out_of_range();
   }
   r.measured_seconds = measured_seconds;
   r.end_unix_nanos = r.start_unix_nanos + static_cast<int64_t>(end_offset * 1e9);
@@ -277,16 +316,17 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
       continue;
     }
     o.achieved_rate = static_cast<double>(o.requests) / seconds;
-    r.total.requests += o.requests;
-    r.total.ok += o.ok;
-    r.total.items += o.items;
-    for (const auto& [code, count] : o.status_codes) r.total.status_codes[code] += count;
-    r.total.corrected->Add(*o.corrected);
+    bool counted = AddCount(&r.total.requests, o.requests) && AddCount(&r.total.ok, o.ok) &&
+                   AddCount(&r.total.items, o.items) && r.total.corrected->Add(*o.corrected);
+    for (const auto& [code, count] : o.status_codes) {
+      counted = counted && AddCount(&r.total.status_codes[code], count);
+    }
     for (const auto& [code, histogram] : o.failed) {
       std::shared_ptr<Histogram>& total = r.total.failed[code];
       if (!total) total = std::make_shared<Histogram>(MakeLatencyHistogram());
-      total->Add(*histogram);
+      counted = counted && total->Add(*histogram);
     }
+    if (!counted) return Corrupt(intervals_path, 1, "the operations' counts overflow in total");
   }
   r.total.achieved_rate =
       static_cast<double>(r.total.requests) / (measured_seconds > 0 ? measured_seconds : 1);
@@ -297,12 +337,11 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
 
   // The scenario's gates, checked on what was recovered.
   std::vector<Gate> gates;
-  const nlohmann::json scenario = head.at("scenario");
-  if (scenario.contains("gates") && scenario["gates"].is_array()) {
+  const nlohmann::json& scenario = head["scenario"];
+  if (scenario.is_object() && scenario.contains("gates") && scenario["gates"].is_array()) {
     for (const auto& g : scenario["gates"]) {
-      const std::string expression = g.is_string() ? g.get<std::string>() : g.value("gate", "");
-      const std::string operation = g.is_string() ? "" : g.value("operation", "");
-      auto gate = ParseGate(expression, operation);
+      const std::string expression = g.is_string() ? g.get<std::string>() : TextField(g, "gate");
+      auto gate = ParseGate(expression, TextField(g, "operation"));
       if (gate.ok()) gates.push_back(*std::move(gate));
     }
   }

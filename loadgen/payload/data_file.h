@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -21,7 +22,8 @@ class DataFile {
  public:
   enum class Order { kSequential, kRandom };
 
-  // Errors name the file and line: unreadable, empty, or a line that is not a JSON object.
+  // Errors name the file and line: unreadable, empty, over an input limit
+  // (common/input/input_file.h), or a line that is not a JSON object.
   static absl::StatusOr<std::shared_ptr<const DataFile>> Load(const std::string& path, Order order);
   // `text` is the file's content; `source` names it in errors.
   static absl::StatusOr<std::shared_ptr<const DataFile>> Parse(absl::string_view text,
@@ -38,10 +40,16 @@ class DataFile {
   size_t RecordFor(uint64_t sequence, uint64_t seed) const;
 
  private:
-  DataFile() = default;
+  DataFile(std::string source, Order order) : source_(std::move(source)), order_(order) {}
+  // Adds a line's record (a blank line adds none).
+  absl::Status AddLine(absl::string_view line, size_t line_number);
+  // The file, or an error when it holds no records.
+  static absl::StatusOr<std::shared_ptr<const DataFile>> Finish(std::shared_ptr<DataFile> file);
+
   std::string source_;
   Order order_ = Order::kSequential;
   size_t records_ = 0;
+  size_t first_record_line_ = 0;
   std::vector<std::string> names_;
   std::vector<std::vector<std::string>> columns_;  // [column][record]
   std::vector<size_t> first_missing_line_;         // [column]: 0 = present on every line

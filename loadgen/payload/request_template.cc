@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/clock/clock.h"
+#include "common/input/json_check.h"
 
 namespace aurigraph::loadgen {
 
@@ -469,6 +470,10 @@ absl::StatusOr<RequestTemplate> RequestTemplate::Compile(const pb::Descriptor& t
   if (object.is_discarded() || !object.is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat("request template for ", type.full_name(), " is not a JSON object"));
+  }
+  if (auto checked = CheckUntrustedJson(object); !checked.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request template for ", type.full_name(), ": ", checked.message()));
   }
   auto compiled = std::make_unique<CompiledTemplate>();
   compiled->data = inputs.data;

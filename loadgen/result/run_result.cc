@@ -5,9 +5,10 @@
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/input/input_file.h"
+#include "common/input/json_check.h"
 #include "common/units/units.h"
 #include "loadgen/histogram/histogram_codec.h"
 
@@ -319,6 +320,9 @@ std::string TimelinePointToJson(const TimelinePoint& point) { return PointJson(p
 absl::StatusOr<TimelinePoint> TimelinePointFromJson(const std::string& line) {
   const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return absl::DataLossError("not a JSON object");
+  if (auto checked = CheckUntrustedJson(j); !checked.ok()) {
+    return absl::DataLossError(checked.message());
+  }
   try {
     return ReadPoint(j);
   } catch (const nlohmann::json::exception& e) {
@@ -395,19 +399,26 @@ std::string ResultToJson(const RunResult& r) {
 absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::string& source) {
   const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Corrupt(source, "not valid JSON (truncated or corrupt result file)");
-  if (!j.is_object() || j.value("schema", "") != kSchemaName) {
+  // Checked by type first: json::value() throws when a field has another type.
+  if (!j.is_object() || !j.contains("schema") || j["schema"] != kSchemaName) {
     return Corrupt(source, absl::StrCat("not an aurigraph-loadgen result (schema is not '",
                                         kSchemaName, "')"));
   }
-  const int version = j.value("schema_version", 0);
+  if (j.contains("schema_version") && !j["schema_version"].is_number_integer()) {
+    return Corrupt(source, "schema_version is not an integer");
+  }
+  const int64_t version = j.value("schema_version", int64_t{0});
   if (version < kOldestReadableSchemaVersion || version > kResultSchemaVersion) {
     return Corrupt(source,
                    absl::StrCat("unsupported schema_version ", version, " (this tool reads ",
                                 kOldestReadableSchemaVersion, " to ", kResultSchemaVersion, ")"));
   }
+  if (auto checked = CheckUntrustedJson(j); !checked.ok()) {
+    return Corrupt(source, std::string(checked.message()));
+  }
   try {
     RunResult r;
-    r.schema_version = version;
+    r.schema_version = static_cast<int>(version);
     r.tool_version = j.at("tool").at("version").get<std::string>();
     r.host = j.at("host").get<std::string>();
     r.start_unix_nanos = j.at("start_unix_nanos").get<int64_t>();
@@ -429,7 +440,7 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
     r.generator.warmup_completions = g.at("warmup_completions").get<int64_t>();
     r.generator.max_generator_lag_p99_us = g.at("max_generator_lag_p99_us").get<int64_t>();
     r.generator.cpu_seconds = g.value("cpu_seconds", -1.0);
-    r.generator.cpu_cores = g.value("cpu_cores", 0);
+    r.generator.cpu_cores = static_cast<int>(g.value("cpu_cores", int64_t{0}));
     auto lag = ReadHistogram(g.at("histograms"), "schedule_lag", source, "generator.histograms");
     if (!lag.ok()) return lag.status();
     auto own = ReadHistogram(g.at("histograms"), "generator_lag", source, "generator.histograms");
@@ -491,11 +502,12 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
 }
 
 absl::StatusOr<RunResult> ReadResultFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read result file"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ResultFromJson(text.str(), path);
+  auto text = ReadInputFile(path, path);
+  if (absl::IsNotFound(text.status())) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot read result file"));
+  }
+  if (!text.ok()) return text.status();
+  return ResultFromJson(*text, path);
 }
 
 absl::Status WriteResultFile(const RunResult& result, const std::string& path) {

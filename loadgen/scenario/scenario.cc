@@ -3,13 +3,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/input/input_file.h"
+#include "common/input/utf8.h"
 #include "common/units/units.h"
 
 namespace aurigraph::loadgen {
@@ -47,6 +47,65 @@ nlohmann::json ToJson(const YAML::Node& node) {
     }
     default:
       return nullptr;
+  }
+}
+
+// The most values a scenario may hold, counting every use of a YAML alias
+// (aliases can nest, so a few lines could otherwise expand to billions), and
+// how deep they may nest (an alias inside its own anchor makes a cycle).
+constexpr int64_t kMaxScenarioValues = 100'000;
+constexpr int kMaxScenarioDepth = 100;
+
+// Checks what the YAML parser does not: every key and scalar is UTF-8 (results
+// and interval logs carry them as JSON), and the tree, aliases expanded, is of
+// a sane size. `where` is the dotted path of `node`, `depth` its nesting.
+absl::Status CheckTree(const YAML::Node& node, const std::string& where, int depth,
+                       const std::string& source, int64_t* values) {
+  if (++*values > kMaxScenarioValues) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": more than ", kMaxScenarioValues,
+                                                   " values (YAML aliases counted as expanded)"));
+  }
+  if (depth > kMaxScenarioDepth) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", where, ": nested more than ",
+                                                   kMaxScenarioDepth, " levels deep"));
+  }
+  const auto check_text = [&](const std::string& text, const std::string& what) {
+    const size_t bad = FirstInvalidUtf8(text);
+    if (bad == text.size()) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ", what, ": not valid UTF-8 (at byte ", bad, ")"));
+  };
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return check_text(node.Scalar(), where);
+    case YAML::NodeType::Sequence: {
+      size_t index = 0;
+      for (const auto& item : node) {
+        const std::string at =
+            where.empty() ? absl::StrCat(index) : absl::StrCat(where, ".", index);
+        if (auto status = CheckTree(item, at, depth + 1, source, values); !status.ok()) {
+          return status;
+        }
+        ++index;
+      }
+      return absl::OkStatus();
+    }
+    case YAML::NodeType::Map:
+      for (const auto& entry : node) {
+        // A key that is not a scalar is refused later, as a key of the wrong type.
+        const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "?";
+        if (auto status = check_text(key, where.empty() ? "a key" : "a key in " + where);
+            !status.ok()) {
+          return status;
+        }
+        const std::string at = where.empty() ? key : absl::StrCat(where, ".", key);
+        if (auto status = CheckTree(entry.second, at, depth + 1, source, values); !status.ok()) {
+          return status;
+        }
+      }
+      return absl::OkStatus();
+    default:
+      return absl::OkStatus();
   }
 }
 
@@ -147,6 +206,10 @@ absl::Status ApplyOverride(YAML::Node root, const std::string& assignment,
   for (size_t i = 0; i < parts.size(); ++i) {
     const std::string& part = parts[i];
     const bool last = i + 1 == parts.size();
+    if (node.IsScalar()) {  // (the root is a mapping, so i > 0)
+      return absl::InvalidArgumentError(
+          absl::StrCat("--set ", key, ": '", parts[i - 1], "' is not a mapping in ", source));
+    }
     if (node.IsSequence()) {
       size_t index = 0;
       if (!absl::SimpleAtoi(part, &index) || index >= node.size()) {
@@ -577,6 +640,8 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::
     RETURN_IF_ERROR(ApplyOverride(root, assignment, source));
   }
   try {
+    int64_t values = 0;
+    RETURN_IF_ERROR(CheckTree(root, "", 0, source, &values));
     return ParseTree(Reader(source), root);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.msg));
@@ -585,11 +650,12 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::
 
 absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path,
                                           const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read scenario file"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseScenario(text.str(), path, overrides);
+  auto text = ReadInputFile(path, path);
+  if (absl::IsNotFound(text.status())) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot read scenario file"));
+  }
+  if (!text.ok()) return text.status();
+  return ParseScenario(*text, path, overrides);
 }
 
 }  // namespace aurigraph::loadgen

@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <optional>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "common/input/input_file.h"
 #include "loadgen/transport/completion_queue_util.h"
 
 namespace aurigraph::loadgen {
@@ -37,11 +37,10 @@ struct GrpcTransport::Impl {
 };
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) text.clear();
-  if (text.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": cannot read"));
+  auto text = ReadInputFile(path, absl::StrCat(what, " ", path));
+  if (!text.ok()) return absl::InvalidArgumentError(text.status().message());
+  if (text->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": cannot read (empty)"));
   }
   return text;
 }

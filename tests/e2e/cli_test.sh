@@ -190,6 +190,91 @@ check "report: newer schema" 2 "future.json: unsupported schema_version 9" \
   "$LOADGEN" report "$WORK/future.json" --out "$WORK/r2"
 check "report: no input" 2 "report: missing RESULT.json" "$LOADGEN" report
 
+# Hostile input: every path ends in one line and exit 2, never an abort or unbounded memory.
+printf 'duration: 1s\nname: "caf\xff"\nload: {model: open, rate: 10}\noperations: [{rpc: a.B/C}]\n' \
+  >"$WORK/latin1.yaml"
+check "scenario not UTF-8" 2 "latin1.yaml: name: not valid UTF-8 (at byte 3)" "$LOADGEN" run "$WORK/latin1.yaml"
+check "--set not UTF-8" 2 "--set: not valid UTF-8" "$LOADGEN" run "$WORK/ok.yaml" --set $'name=\xe9t\xe9'
+check "--set below a value" 2 "--set name.first: 'name' is not a mapping" "$LOADGEN" run "$WORK/ok.yaml" \
+  --set name=x --set name.first=y
+check "--call not UTF-8" 2 "--call: not valid UTF-8" "$LOADGEN" run --call $'a.B/\xc3'
+check "-H not UTF-8" 2 "--metadata: not valid UTF-8" "$LOADGEN" run --call a.B/C -H $'x-a: \xff'
+python3 - "$WORK/pass/result.json" "$WORK" <<'PY'
+import base64, json, struct, sys, zlib
+def histogram(digits, lowest, highest, entries):  # V2 compressed, entries as the encoder writes them
+    payload = b""
+    for v in entries:
+        z = ((v << 1) ^ (v >> 63)) & (2**64 - 1)
+        for i in range(8):
+            if z < 0x80: break
+            payload += bytes([(z & 0x7f) | 0x80]); z >>= 7
+        payload += bytes([z])
+    raw = struct.pack(">IIIIqqd", 0x1c849313, len(payload), 0, digits, lowest, highest, 1.0) + payload
+    body = zlib.compress(raw)
+    return base64.b64encode(struct.pack(">II", 0x1c849314, len(body)) + body).decode()
+result = json.load(open(sys.argv[1]))
+def save(name, doc): json.dump(doc, open(f"{sys.argv[2]}/{name}", "w"))
+wrap = json.loads(json.dumps(result))  # zero runs adding up to index -1 in 32 bits
+wrap["operations"][0]["histograms"]["corrected"] = histogram(3, 1, 3600000000, [-(1 << 24)] * 255 + [-((1 << 24) - 1), 9])
+save("wrap.json", wrap)
+huge = json.loads(json.dumps(result))  # 2 * lowest overflows: the constructor looped forever
+huge["total"]["histograms"]["uncorrected"] = histogram(1, 1 << 62, 2, [1])
+save("huge.json", huge)
+negative = json.loads(json.dumps(result))
+negative["schema"] = -1
+save("schema.json", negative)
+PY
+check "report: histogram with wrapping zero runs" 2 \
+  "wrap.json: operations[0].histograms.corrected: histogram zero run goes beyond its configured range" \
+  "$LOADGEN" report "$WORK/wrap.json" --out "$WORK/r3"
+check "compare: histogram with an overflowing range" 2 \
+  "huge.json: total.histograms.uncorrected: histogram header has an invalid configuration" \
+  "$LOADGEN" compare "$WORK/pass/result.json" "$WORK/huge.json" --out "$WORK/c3"
+check "report: schema of another type" 2 "schema.json: not an aurigraph-loadgen result" \
+  "$LOADGEN" report "$WORK/schema.json" --out "$WORK/r3"
+mkdir -p "$WORK/killed"
+cp "$WORK/pass/intervals.jsonl" "$WORK/killed/"
+python3 - "$WORK/pass/latency.hlog" "$WORK/killed/latency.hlog" "$WORK/wrap.json" <<'PY'
+import json, sys
+hostile = json.load(open(sys.argv[3]))["operations"][0]["histograms"]["corrected"]
+lines = open(sys.argv[1]).read().splitlines(True)
+i = next(i for i, line in enumerate(lines) if line.startswith("Tag="))
+lines[i] = lines[i].rsplit(",", 1)[0] + "," + hostile + "\n"
+open(sys.argv[2], "w").writelines(lines)
+PY
+check "report DIR: hostile interval histogram" 2 "killed/latency.hlog:" \
+  "$LOADGEN" report "$WORK/killed" --out "$WORK/r3"
+# Sizes: reading stops at the limits (16 MiB lines, 1 GiB files; the error names the override).
+truncate -s 2G "$WORK/big.json"
+cp "$WORK/big.json" "$WORK/big.yaml"
+cp "$WORK/big.json" "$WORK/big.jsonl"
+cp "$WORK/big.json" "$WORK/big.proto"
+check "report /dev/zero" 2 "/dev/zero:1: a line longer than 16 MiB, the line length limit (AURIGRAPH_MAX_LINE_LENGTH raises it)" \
+  "$LOADGEN" report /dev/zero --out "$WORK/r3"
+check "scenario /dev/zero" 2 "/dev/zero:1: a line longer than 16 MiB" "$LOADGEN" run /dev/zero
+check "--data-file /dev/zero" 2 "data file /dev/zero:1: a line longer than 16 MiB" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data-file /dev/zero --target "$ADDR"
+mkdir -p "$WORK/protos"
+ln -s /dev/zero "$WORK/protos/zero.proto"
+check "--proto /dev/zero" 2 "zero.proto:1: a line longer than 16 MiB" "$LOADGEN" run --call a.B/C \
+  --proto "$WORK/protos/zero.proto" --import-path "$WORK/protos" --target "$ADDR"
+check "report: 2 GiB sparse file" 2 "big.json: larger than 1 GiB, the input size limit (AURIGRAPH_MAX_INPUT_SIZE raises it)" \
+  "$LOADGEN" report "$WORK/big.json" --out "$WORK/r3"
+check "scenario: 2 GiB sparse file" 2 "big.yaml: larger than 1 GiB" "$LOADGEN" run "$WORK/big.yaml"
+check "--data-file: 2 GiB sparse file" 2 "data file $WORK/big.jsonl: larger than 1 GiB" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data-file "$WORK/big.jsonl" --target "$ADDR"
+check "--proto: 2 GiB sparse file" 2 "big.proto: larger than 1 GiB" "$LOADGEN" run --call a.B/C \
+  --proto "$WORK/big.proto" --target "$ADDR"
+check "--ca: 2 GiB sparse file" 2 "--ca $WORK/big.json: larger than 1 GiB" "$LOADGEN" run "$WORK/ok.yaml" \
+  --target "$ADDR" --set "channel.ca=$WORK/big.json"
+check "AURIGRAPH_MAX_INPUT_SIZE lowers the limit" 2 "result.json: larger than 1 KiB" \
+  env AURIGRAPH_MAX_INPUT_SIZE=1KiB "$LOADGEN" report "$WORK/pass/result.json" --out "$WORK/r3"
+check "AURIGRAPH_MAX_INPUT_SIZE raises it" 2 "big.json:1: a line longer than 16 MiB" \
+  env AURIGRAPH_MAX_INPUT_SIZE=3GiB "$LOADGEN" report "$WORK/big.json" --out "$WORK/r3"
+check "AURIGRAPH_MAX_INPUT_SIZE not a size" 2 "AURIGRAPH_MAX_INPUT_SIZE='lots': expected a size such as 4GiB" \
+  env AURIGRAPH_MAX_INPUT_SIZE=lots "$LOADGEN" report "$WORK/pass/result.json" --out "$WORK/r3"
+rm -f "$WORK"/big.*
+
 # A candidate against a slower server: the same scenario, 5 ms more latency.
 start_server SLOW slow-5ms --latency fixed:5ms
 check "slow run" 0 "" "$LOADGEN" run "$WORK/ok.yaml" --target "$SLOW" --out "$WORK/slow"

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <random>
+#include <vector>
 
 #include "loadgen/histogram/histogram_codec.h"
+#include "loadgen/histogram/histogram_wire.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -109,6 +112,122 @@ TEST(HistogramCodec, RejectsCorruptInput) {
   std::string flipped = EncodeCompressed(h);
   flipped[12] ^= 0x7f;
   EXPECT_FALSE(DecodeCompressed(flipped).ok());
+}
+
+// A compressed V2 encoding of the given configuration and payload entries
+// (counts >= 0, runs of empty buckets < 0), as a hostile writer would make it.
+std::string Crafted(int digits, int64_t lowest, int64_t highest,
+                    const std::vector<int64_t>& entries) {
+  std::string payload;
+  for (const int64_t entry : entries) v2::PutZigZag(&payload, entry);
+  std::string raw;
+  v2::PutHeader(&raw, static_cast<uint32_t>(payload.size()), digits, lowest, highest);
+  return v2::Compress(raw + payload);
+}
+
+testing::AssertionResult RejectedWith(absl::string_view bytes, absl::string_view fragment) {
+  auto decoded = DecodeCompressed(bytes);
+  if (decoded.ok()) return testing::AssertionFailure() << "decoded";
+  if (decoded.status().code() != absl::StatusCode::kDataLoss ||
+      decoded.status().message().find(fragment) == absl::string_view::npos) {
+    return testing::AssertionFailure() << decoded.status();
+  }
+  return testing::AssertionSuccess();
+}
+
+TEST(HistogramCodec, CraftedEncodingDecodesToTheLastBucket) {
+  const Histogram latency = Latency();
+  const int64_t last = latency.counts_length() - 1;
+  auto decoded = DecodeCompressed(Crafted(3, 1, 3'600'000'000LL, {2, -(last - 1), 7}));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ((*decoded)->TotalCount(), 9);
+  EXPECT_EQ((*decoded)->count_at_index(0), 2);
+  EXPECT_EQ((*decoded)->count_at_index(static_cast<int32_t>(last)), 7);
+  EXPECT_EQ((*decoded)->Max(), latency.HighestEquivalent(latency.ValueAtIndex(last)));
+}
+
+TEST(HistogramCodec, ZeroRunsThatWrapA32BitIndexAreRejected) {
+  // 255 runs of 2^24 and one of 2^24 - 1 add up to 2^32 - 1: index -1 in 32 bits.
+  std::vector<int64_t> entries(255, -(int64_t{1} << 24));
+  entries.push_back(-((int64_t{1} << 24) - 1));
+  entries.push_back(1234);
+  EXPECT_TRUE(RejectedWith(Crafted(3, 1, 3'600'000'000LL, entries), "zero run"));
+}
+
+TEST(HistogramCodec, IndexesBeyondTheRangeAreRejected) {
+  const int64_t length = Latency().counts_length();
+  EXPECT_TRUE(RejectedWith(Crafted(3, 1, 3'600'000'000LL, {-length, 1}), "exceed"));
+  EXPECT_TRUE(RejectedWith(Crafted(3, 1, 3'600'000'000LL, {1, -length}), "zero run"));
+  EXPECT_TRUE(RejectedWith(Crafted(3, 1, 3'600'000'000LL, {INT64_MIN}), "zero run"));
+  EXPECT_TRUE(DecodeCompressed(Crafted(3, 1, 3'600'000'000LL, {1, -(length - 1)})).ok());
+}
+
+TEST(HistogramCodec, TotalCountOverflowIsRejected) {
+  EXPECT_TRUE(RejectedWith(Crafted(3, 1, 3'600'000'000LL, {INT64_MAX, INT64_MAX}), "overflow"));
+  EXPECT_TRUE(RejectedWith(Crafted(3, 1, 3'600'000'000LL, {INT64_MAX, 1}), "overflow"));
+  auto full = DecodeCompressed(Crafted(3, 1, 3'600'000'000LL, {INT64_MAX - 1, 1}));
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ((*full)->TotalCount(), INT64_MAX);
+}
+
+TEST(HistogramCodec, InvalidConfigurationsAreRejectedWithoutConstructing) {
+  // 2 * 2^62 overflows: checked naively, this range passes and the constructor never ends.
+  EXPECT_TRUE(RejectedWith(Crafted(1, int64_t{1} << 62, 2, {1}), "invalid configuration"));
+  EXPECT_TRUE(RejectedWith(Crafted(1, int64_t{1} << 62, INT64_MAX, {1}), "invalid configuration"));
+  EXPECT_TRUE(RejectedWith(Crafted(3, 0, 1000, {1}), "invalid configuration"));
+  EXPECT_TRUE(RejectedWith(Crafted(3, -5, 1000, {1}), "invalid configuration"));
+  EXPECT_TRUE(RejectedWith(Crafted(3, 10, 19, {1}), "invalid configuration"));
+  EXPECT_TRUE(RejectedWith(Crafted(0, 1, 1000, {1}), "invalid configuration"));
+  EXPECT_TRUE(RejectedWith(Crafted(-1, 1, 1000, {1}), "invalid configuration"));
+  EXPECT_TRUE(RejectedWith(Crafted(6, 1, 1000, {1}), "invalid configuration"));
+  // Valid, but 6 million buckets: more memory than a decoded histogram may claim.
+  EXPECT_TRUE(RejectedWith(Crafted(5, 1, INT64_MAX, {1}), "buckets"));
+  // The widest range at 3 digits is fine.
+  auto wide = DecodeCompressed(Crafted(3, 1, INT64_MAX, {1, -3, 5}));
+  ASSERT_TRUE(wide.ok()) << wide.status();
+  EXPECT_EQ((*wide)->counts_length(), 55'296);
+}
+
+TEST(HistogramCodec, PayloadsInflatingBeyondTheirLengthAreRejected) {
+  std::string raw;
+  v2::PutHeader(&raw, 4, 3, 1, 3'600'000'000LL);
+  raw += std::string(1 << 20, '\0');  // a megabyte of single empty buckets after a 4-byte payload
+  EXPECT_TRUE(RejectedWith(v2::Compress(raw), "beyond its declared length"));
+  raw.clear();
+  v2::PutHeader(&raw, 0xffffffffu, 3, 1, 3'600'000'000LL);
+  EXPECT_TRUE(RejectedWith(v2::Compress(raw), "longer than its configuration allows"));
+}
+
+TEST(Histogram, ConfigurationChecksDoNotOverflow) {
+  EXPECT_FALSE(Histogram::IsValidConfiguration(int64_t{1} << 62, 2, 1));
+  EXPECT_FALSE(Histogram::IsValidConfiguration(INT64_MAX, INT64_MAX, 3));
+  EXPECT_FALSE(Histogram::IsValidConfiguration(int64_t{1} << 52, INT64_MAX, 3));
+  EXPECT_TRUE(Histogram::IsValidConfiguration(int64_t{1} << 51, INT64_MAX, 3));
+  EXPECT_THROW(Histogram(int64_t{1} << 62, 2, 1), std::invalid_argument);
+  EXPECT_EQ(Histogram(1, 3'600'000'000LL, 3).counts_length(),
+            Histogram::CountsLengthFor(1, 3'600'000'000LL, 3));
+}
+
+TEST(Histogram, SetCountAtIndexChecksItsArguments) {
+  Histogram h = Latency();
+  EXPECT_FALSE(h.SetCountAtIndex(-1, 1));
+  EXPECT_FALSE(h.SetCountAtIndex(h.counts_length(), 1));
+  EXPECT_FALSE(h.SetCountAtIndex(int64_t{1} << 32, 1));
+  EXPECT_FALSE(h.SetCountAtIndex(0, -1));
+  EXPECT_EQ(h.TotalCount(), 0);
+  EXPECT_TRUE(h.SetCountAtIndex(3, INT64_MAX));
+  EXPECT_FALSE(h.SetCountAtIndex(4, 1));
+  EXPECT_TRUE(h.SetCountAtIndex(3, 5));
+  EXPECT_EQ(h.TotalCount(), 5);
+}
+
+TEST(Histogram, AddRefusesATotalThatOverflows) {
+  Histogram a = Latency(), b = Latency();
+  a.RecordN(10, INT64_MAX - 1);
+  b.RecordN(20, 2);
+  EXPECT_FALSE(a.Add(b));
+  EXPECT_EQ(a.TotalCount(), INT64_MAX - 1);
+  EXPECT_EQ(a.count_at_index(a.IndexOf(20)), 0);
 }
 
 }  // namespace

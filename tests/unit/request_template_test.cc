@@ -284,6 +284,15 @@ TEST(RequestTemplate, DataAndMetadataErrorsNameTheProblem) {
       "data file /nonexistent/users.jsonl: cannot read");
 }
 
+TEST(RequestTemplate, DeeplyNestedTemplatesAreRefused) {
+  // Rendering or serializing them recursed once per level: a stack overflow.
+  const std::string deep =
+      "{\"memo\": " + std::string(100'000, '[') + std::string(100'000, ']') + "}";
+  EXPECT_EQ(RequestTemplate::Compile(*Transaction::descriptor(), deep).status().message(),
+            "request template for aurigraph.transaction.v1.Transaction: nested deeper than 128 "
+            "levels");
+}
+
 TEST(RequestTemplate, DataValuesThatAreNotStringsRenderAsJson) {
   auto data = DataFile::Parse(R"({"v": 12, "o": {"k": [1, "x"]}, "b": false})", "d.jsonl",
                               DataFile::Order::kSequential);

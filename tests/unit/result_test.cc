@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/escaping.h"
+#include "loadgen/histogram/histogram_wire.h"
 #include "loadgen/recorder/operation_stats.h"
 #include "loadgen/result/run_result.h"
 
@@ -141,6 +143,43 @@ TEST(RunResult, SchemaVersion2WithoutATimelineIsStillRead) {
   j["operations"][0]["requests"] = 500;
   EXPECT_EQ(ResultFromJson(j.dump(), "old.json").status().message(),
             "old.json: operations[0]: histogram holds 498 values but requests is 500");
+}
+
+TEST(RunResult, FieldsOfAnotherTypeAreCorruptionNotACrash) {
+  const std::string text = ResultToJson(Sample());
+  const std::string foreign =
+      "r.json: not an aurigraph-loadgen result (schema is not 'aurigraph-loadbench/result')";
+  auto j = nlohmann::json::parse(text);
+  j["schema"] = -1;  // json::value() threw type_error 302 on this
+  EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(), foreign);
+  EXPECT_EQ(ResultFromJson("[1, 2]", "r.json").status().message(), foreign);
+  for (const nlohmann::json& version :
+       {nlohmann::json("3"), nlohmann::json(3.5), nlohmann::json(1e300), nlohmann::json::array()}) {
+    j = nlohmann::json::parse(text);
+    j["schema_version"] = version;
+    EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(),
+              "r.json: schema_version is not an integer");
+  }
+  // A float read as an integer: beyond int64_t, nlohmann's conversion is undefined.
+  j = nlohmann::json::parse(text);
+  j["generator"]["sent"] = 1.8e80;
+  EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(),
+            "r.json: number 1.8e+80 out of range");
+}
+
+TEST(RunResult, AHostileHistogramIsNamed) {
+  // Zero runs adding up to 2^32 - 1, then a count: it once wrote before the counts array.
+  std::string payload;
+  for (int i = 0; i < 255; ++i) v2::PutZigZag(&payload, -(int64_t{1} << 24));
+  v2::PutZigZag(&payload, -((int64_t{1} << 24) - 1));
+  v2::PutZigZag(&payload, 500);
+  std::string raw;
+  v2::PutHeader(&raw, static_cast<uint32_t>(payload.size()), 3, 1, 3'600'000'000LL);
+  auto j = nlohmann::json::parse(ResultToJson(Sample()));
+  j["operations"][0]["histograms"]["corrected"] = absl::Base64Escape(v2::Compress(raw + payload));
+  EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(),
+            "r.json: operations[0].histograms.corrected: histogram zero run goes beyond its "
+            "configured range");
 }
 
 TEST(RunResult, CorruptOrForeignFilesAreRejectedByName) {

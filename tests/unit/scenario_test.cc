@@ -92,6 +92,41 @@ TEST(Scenario, ErrorsNameTheProblem) {
       "s.yaml: operations.0.colour: unknown key");
 }
 
+TEST(Scenario, TextMustBeUtf8) {
+  // JSON cannot carry these bytes: once they threw from the scenario's dump.
+  EXPECT_EQ(ErrorOf(kValid, {"name=t\xff"}), "s.yaml: name: not valid UTF-8 (at byte 1)");
+  EXPECT_EQ(ErrorOf(kValid, {"operations.0.request.approval_id=a-\xc3"}),
+            "s.yaml: operations.0.request.approval_id: not valid UTF-8 (at byte 2)");
+  EXPECT_EQ(ErrorOf(kValid, {"operations.0.request.n\xe9=1"}),
+            "s.yaml: a key in operations.0.request: not valid UTF-8 (at byte 1)");
+  EXPECT_EQ(ErrorOf(std::string(kValid) + "description: \"\xed\xa0\x80\"\n"),
+            "s.yaml: description: not valid UTF-8 (at byte 0)");
+  EXPECT_EQ(ErrorOf(kValid, {"name=caf\xc3\xa9"}), "");
+}
+
+TEST(Scenario, AliasesCannotExpandWithoutBound) {
+  // Ten uses of the alias a level down, six levels: a million values from a few lines.
+  std::string yaml =
+      "duration: 1s\nload: {model: open, rate: 1}\noperations:\n- rpc: a/b\n"
+      "  request:\n    l0: &l0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n";
+  for (int level = 1; level < 6; ++level) {
+    yaml += "    l" + std::to_string(level) + ": &l" + std::to_string(level) + " [";
+    for (int i = 0; i < 10; ++i) yaml += (i ? ", *l" : "*l") + std::to_string(level - 1);
+    yaml += "]\n";
+  }
+  EXPECT_EQ(ErrorOf(yaml), "s.yaml: more than 100000 values (YAML aliases counted as expanded)");
+  // An alias inside its own anchor is a cycle.
+  EXPECT_NE(ErrorOf("duration: 1s\nname: &n [*n]\n").find(": nested more than 100 levels deep"),
+            std::string::npos);
+}
+
+TEST(Scenario, OverridesBelowAValueAreNamed) {
+  EXPECT_EQ(ErrorOf(kValid, {"name.first=x"}),
+            "--set name.first: 'name' is not a mapping in s.yaml");
+  EXPECT_EQ(ErrorOf(kValid, {"load.rate.x.y=1"}),
+            "--set load.rate.x.y: 'rate' is not a mapping in s.yaml");
+}
+
 TEST(Scenario, MetadataAndDataFiles) {
   auto s = ParseScenario(R"(
 duration: 1s

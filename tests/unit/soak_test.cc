@@ -3,11 +3,16 @@
 // kill), and the progress line.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "loadgen/gates/gates.h"
+#include "loadgen/histogram/histogram_codec.h"
+#include "loadgen/histogram/histogram_wire.h"
 #include "loadgen/intervallog/interval_log.h"
 #include "loadgen/progress/progress.h"
 #include "loadgen/trends/trends.h"
@@ -215,6 +220,76 @@ TEST_F(IntervalLogTest, ALineCutOffByAKillIsIgnoredOtherDamageIsNamed) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(std::string(r.status().message()).rfind(path.string() + ":2: ", 0), 0u) << r.status();
   EXPECT_FALSE(RecoverRun((dir_ / "absent").string()).ok());
+}
+
+TEST_F(IntervalLogTest, HostileLogsAreNamedNotTrusted) {
+  WriteRun(3);
+  const auto intervals = dir_ / kIntervalsLogName;
+  const auto histograms = dir_ / kHistogramLogName;
+  const auto read = [](const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  const std::string original = read(intervals);
+  const std::string original_hlog = read(histograms);
+  const auto recover_with = [&](const std::string& from, const std::string& to) {
+    std::string text = original;
+    const size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+    std::ofstream(intervals, std::ios::trunc) << text;
+    auto r = RecoverRun(dir_.string());
+    return r.ok() ? std::string("ok") : std::string(r.status().message());
+  };
+  const std::string name = intervals.string();
+  // Fields of another type: json::value() threw on them.
+  EXPECT_EQ(recover_with(R"("schema":"aurigraph-loadbench/intervals")", R"("schema":5)"),
+            name + ":1: not an aurigraph-loadgen interval log");
+  EXPECT_EQ(recover_with(R"("gates":["p99 < 20ms",)", R"("gates":[5,{"gate":7},)"), "ok");
+  // Counts and times that would overflow 64 bits.
+  EXPECT_EQ(recover_with(R"("sent":100)", R"("sent":9223372036854775807)"),
+            name + ":3: counts out of range (negative, or overflowing)");
+  EXPECT_EQ(recover_with(R"("sent":100)", R"("sent":-1)"),
+            name + ":2: counts out of range (negative, or overflowing)");
+  EXPECT_EQ(recover_with(R"("offset_seconds":2.0)", R"("offset_seconds":1e12)"),
+            name + ":4: interval times out of range");
+  EXPECT_EQ(recover_with(R"("start_unix_nanos":1700000000000000000)", R"("start_unix_nanos":-1)"),
+            name + ":1: start_unix_nanos out of range");
+  // Found by fuzz_interval_log: a float start, converted to an integer unchecked.
+  EXPECT_EQ(
+      recover_with(R"("start_unix_nanos":1700000000000000000)", R"("start_unix_nanos":1.8e80)"),
+      name + ":1: number 1.8e+80 out of range");
+  EXPECT_EQ(recover_with(R"("sent":100)", R"("sent":1e19)"), name + ":2: number 1e+19 out of range");
+  // A histogram whose zero runs wrap a 32-bit index (it once wrote before its
+  // counts) is refused and named by line, not merged.
+  std::ofstream(intervals, std::ios::trunc) << original;
+  std::string payload;
+  for (int i = 0; i < 255; ++i) v2::PutZigZag(&payload, -(int64_t{1} << 24));
+  v2::PutZigZag(&payload, -((int64_t{1} << 24) - 1));
+  v2::PutZigZag(&payload, 7);
+  std::string raw;
+  v2::PutHeader(&raw, static_cast<uint32_t>(payload.size()), 3, 1, 3'600'000'000LL);
+  std::string hlog = original_hlog;
+  const size_t line = hlog.find("\nTag=get,1.000") + 1;
+  const size_t histogram = hlog.find(",HISTF", line) + 1;
+  hlog.replace(histogram, hlog.find('\n', histogram) - histogram,
+               absl::Base64Escape(v2::Compress(raw + payload)));
+  std::ofstream(histograms, std::ios::trunc) << hlog;
+  const size_t line_number = std::count(hlog.begin(), hlog.begin() + line, '\n') + 1;
+  EXPECT_EQ(
+      RecoverRun(dir_.string()).status().message(),
+      absl::StrCat(histograms.string(), ":", line_number, ": not an interval histogram line"));
+  // One of another configuration cannot be merged: named too, rather than left out.
+  Histogram other(1, 1000, 2);
+  other.Record(5);
+  hlog.replace(histogram, hlog.find('\n', histogram) - histogram, EncodeBase64(other));
+  std::ofstream(histograms, std::ios::trunc) << hlog;
+  EXPECT_EQ(RecoverRun(dir_.string()).status().message(),
+            absl::StrCat(histograms.string(), ":", line_number,
+                         ": histogram does not fit the run's (its configuration, or a count "
+                         "overflow)"));
 }
 
 TEST(Progress, PlainLinesAtTheGivenSpacingWhenNotATerminal) {
