@@ -185,6 +185,11 @@ TEST_F(InputFileTest, DataFilesAreReadWithinTheLimits) {
                 .status()
                 .message(),
             "data file " + (dir_ / "deep.jsonl").string() + ":2: nested deeper than 128 levels");
+  // Every field is a column over every record: a new field per line grew quadratically.
+  std::string fields;
+  for (int i = 0; i < 1001; ++i) fields += "{\"f" + std::to_string(i) + "\": 1}\n";
+  EXPECT_EQ(DataFile::Parse(fields, "f.jsonl", DataFile::Order::kSequential).status().message(),
+            "data file f.jsonl:1001: more than 1000 distinct fields");
   auto broken = DataFile::Load(Write("broken.jsonl", "{\"u\": \"a\"}\n\n{\"u\": "),
                                DataFile::Order::kSequential);
   EXPECT_EQ(broken.status().message(),
