@@ -1,5 +1,6 @@
 // The scenario parser with --set overrides: the input is the YAML text, then
 // (after a NUL byte each) the overrides, as "key=value".
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -21,8 +22,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (nlohmann::json::parse(scenario->effective_json, nullptr, false).is_discarded()) {
     __builtin_trap();
   }
+  // And its numbers are finite: the run divides and converts them.
+  if (!std::isfinite(scenario->rate) || !std::isfinite(scenario->webhook_sink.fail_ratio)) {
+    __builtin_trap();
+  }
   for (const auto& operation : scenario->operations) {
-    if (nlohmann::json::parse(operation.request_json, nullptr, false).is_discarded()) {
+    if (nlohmann::json::parse(operation.request_json, nullptr, false).is_discarded() ||
+        !std::isfinite(operation.weight) || !std::isfinite(operation.stream.open_rate) ||
+        !std::isfinite(operation.stream.send_rate)) {
       __builtin_trap();
     }
   }

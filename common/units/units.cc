@@ -98,7 +98,12 @@ absl::StatusOr<int64_t> ParseBytes(absl::string_view text) {
                                     {"MiB", 1 << 20}, {"GiB", 1 << 30}};
   rest = Trim(rest);
   for (const Unit& unit : kUnits) {
-    if (rest == unit.name) return static_cast<int64_t>(value * unit.bytes);
+    if (rest != unit.name) continue;
+    const double bytes = value * unit.bytes;
+    if (!(bytes < 9.2e18)) {  // (the conversion of a larger double is undefined)
+      return absl::InvalidArgumentError(absl::StrCat("invalid size '", text, "': too large"));
+    }
+    return static_cast<int64_t>(bytes);
   }
   return absl::InvalidArgumentError(
       absl::StrCat("invalid size '", text, "' (use B, KB, MB, GB, KiB, MiB or GiB)"));

@@ -109,7 +109,8 @@ int64_t Histogram::LowestEquivalent(int64_t value) const {
 }
 
 int64_t Histogram::HighestEquivalent(int64_t value) const {
-  return LowestEquivalent(value) + SizeOfEquivalentRange(value) - 1;
+  // The top bucket of a range near 2^63 ends at INT64_MAX: lowest + size would overflow.
+  return LowestEquivalent(value) + (SizeOfEquivalentRange(value) - 1);
 }
 
 int64_t Histogram::MedianEquivalent(int64_t value) const {

@@ -17,6 +17,8 @@ uint64_t Mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+constexpr size_t kMaxFields = 1000;
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const DataFile>> DataFile::Load(const std::string& path,
@@ -78,6 +80,13 @@ absl::Status DataFile::AddLine(absl::string_view line, size_t line_number) {
     size_t column = 0;
     while (column < names_.size() && names_[column] != it.key()) ++column;
     if (column == names_.size()) {
+      // Each field is a column over every record: many distinct fields would
+      // take memory quadratic in the file's length.
+      if (names_.size() == kMaxFields) {
+        return absl::InvalidArgumentError(absl::StrCat("data file ", source_, ":", line_number,
+                                                       ": more than ", kMaxFields,
+                                                       " distinct fields"));
+      }
       names_.push_back(it.key());
       columns_.emplace_back(records_);
       // Every earlier record lacks this field.

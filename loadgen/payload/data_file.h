@@ -23,7 +23,8 @@ class DataFile {
   enum class Order { kSequential, kRandom };
 
   // Errors name the file and line: unreadable, empty, over an input limit
-  // (common/input/input_file.h), or a line that is not a JSON object.
+  // (common/input/input_file.h), a line that is not a JSON object, or more
+  // than 1000 distinct fields.
   static absl::StatusOr<std::shared_ptr<const DataFile>> Load(const std::string& path, Order order);
   // `text` is the file's content; `source` names it in errors.
   static absl::StatusOr<std::shared_ptr<const DataFile>> Parse(absl::string_view text,

@@ -3,8 +3,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -134,6 +136,10 @@ class Reader {
     T value{};
     if (!node.IsScalar() || !YAML::convert<T>::decode(node, value)) {
       return Error(where, absl::StrCat("expected a number, got '", Dump(node), "'"));
+    }
+    // NaN compares false with every bound, and infinity passes a lower one.
+    if constexpr (std::is_floating_point_v<T>) {
+      if (!std::isfinite(value)) return Error(where, "expected a finite number");
     }
     if (value < min) return Error(where, absl::StrCat("must be >= ", min));
     *out = value;

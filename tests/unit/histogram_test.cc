@@ -208,6 +208,16 @@ TEST(Histogram, ConfigurationChecksDoNotOverflow) {
             Histogram::CountsLengthFor(1, 3'600'000'000LL, 3));
 }
 
+TEST(Histogram, TheTopBucketOfTheWidestRangeEndsAtInt64Max) {
+  // Found by fuzz_histogram_codec: Max() computed lowest + size - 1, and
+  // lowest + size overflowed for the last bucket of a range reaching 2^63.
+  Histogram h(4'132'897'280, 6'944'832'101'477'884'928, 3);
+  ASSERT_TRUE(h.SetCountAtIndex(h.counts_length() - 1, 1));
+  EXPECT_EQ(h.Max(), INT64_MAX);
+  EXPECT_EQ(h.ValueAtPercentile(100), INT64_MAX);
+  EXPECT_EQ(Histogram(1, INT64_MAX, 3).HighestEquivalent(INT64_MAX), INT64_MAX);
+}
+
 TEST(Histogram, SetCountAtIndexChecksItsArguments) {
   Histogram h = Latency();
   EXPECT_FALSE(h.SetCountAtIndex(-1, 1));

@@ -12,6 +12,7 @@
 #include "common/input/input_file.h"
 #include "common/input/json_check.h"
 #include "common/input/utf8.h"
+#include "common/units/units.h"
 #include "loadgen/payload/data_file.h"
 
 namespace aurigraph {
@@ -158,6 +159,13 @@ TEST_F(InputFileTest, LimitsFromTheEnvironmentMustBeSizes) {
             "AURIGRAPH_MAX_INPUT_SIZE='lots': expected a size such as 4GiB");
   ScopedEnv zero(kMaxInputSizeVariable, "0");
   EXPECT_FALSE(InputLimitsFromEnvironment().ok());
+  // Beyond int64_t: the conversion was undefined (a gate in an interval log reaches it too).
+  ScopedEnv huge(kMaxInputSizeVariable, "1e300GiB");
+  EXPECT_EQ(InputLimitsFromEnvironment().status().message(),
+            "AURIGRAPH_MAX_INPUT_SIZE='1e300GiB': expected a size such as 4GiB");
+  EXPECT_EQ(ParseBytes("1e300GiB").status().message(), "invalid size '1e300GiB': too large");
+  EXPECT_EQ(ParseBytes("9.3e18").status().message(), "invalid size '9.3e18': too large");
+  EXPECT_EQ(*ParseBytes("4GiB"), int64_t{4} << 30);
 }
 
 TEST_F(InputFileTest, DataFilesAreReadWithinTheLimits) {
@@ -177,6 +185,11 @@ TEST_F(InputFileTest, DataFilesAreReadWithinTheLimits) {
                 .status()
                 .message(),
             "data file " + (dir_ / "deep.jsonl").string() + ":2: nested deeper than 128 levels");
+  // Every field is a column over every record: a new field per line grew quadratically.
+  std::string fields;
+  for (int i = 0; i < 1001; ++i) fields += "{\"f" + std::to_string(i) + "\": 1}\n";
+  EXPECT_EQ(DataFile::Parse(fields, "f.jsonl", DataFile::Order::kSequential).status().message(),
+            "data file f.jsonl:1001: more than 1000 distinct fields");
   auto broken = DataFile::Load(Write("broken.jsonl", "{\"u\": \"a\"}\n\n{\"u\": "),
                                DataFile::Order::kSequential);
   EXPECT_EQ(broken.status().message(),

@@ -127,6 +127,17 @@ TEST(Scenario, OverridesBelowAValueAreNamed) {
             "--set load.rate.x.y: 'rate' is not a mapping in s.yaml");
 }
 
+TEST(Scenario, NumbersMustBeFinite) {
+  // YAML's .nan compared false with every bound, so a NaN rate or weight was accepted.
+  EXPECT_EQ(ErrorOf(kValid, {"load.rate=.nan"}), "s.yaml: load.rate: expected a finite number");
+  EXPECT_EQ(ErrorOf(kValid, {"operations.0.weight=.inf"}),
+            "s.yaml: operations.0.weight: expected a finite number");
+  EXPECT_EQ(ErrorOf(kValid, {"operations.0.weight=.nan"}),
+            "s.yaml: operations.0.weight: expected a finite number");
+  EXPECT_EQ(ErrorOf(kValid, {"webhook_sink.fail_ratio=.nan"}),
+            "s.yaml: webhook_sink.fail_ratio: expected a finite number");
+}
+
 TEST(Scenario, MetadataAndDataFiles) {
   auto s = ParseScenario(R"(
 duration: 1s
