@@ -223,7 +223,7 @@ int Flood(const std::string& target, int connections, int per_connection, double
     }
     links.push_back(*std::move(link));
     // Like h2load or any HTTP/2 library, keep within the server's stream limit.
-    PumpUntil(*links.back(), 1, [&] { return links.back()->server_max_concurrent_streams() >= 0; });
+    PumpUntil(*links.back(), 1, [&] { return links.back()->settings_received(); });
   }
   const int64_t allowed = links[0]->server_max_concurrent_streams();
   const int in_flight = allowed > 0 ? std::min<int64_t>(per_connection, allowed) : per_connection;
@@ -446,7 +446,7 @@ int main(int argc, char** argv) {
   }
   RawH2Connection& link = **connection;
   if (vm.count("no-settings-ack")) link.IgnoreSettings();
-  PumpUntil(link, 1, [&] { return link.server_max_concurrent_streams() >= 0; });
+  PumpUntil(link, 1, [&] { return link.settings_received(); });
   if (mode == "bomb") {
     auto inflated = ParseBytes(vm["inflated"].as<std::string>());
     if (!inflated.ok() || *inflated <= 0) return Fail("--inflated: expected a size such as 1GiB");

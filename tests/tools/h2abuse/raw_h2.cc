@@ -230,6 +230,7 @@ void RawH2Connection::HandleFrame(uint8_t type, uint8_t flags, int32_t stream_id
   switch (type) {
     case kSettings:
       if (flags & kAck) return;
+      settings_received_ = true;
       for (size_t i = 0; i + 6 <= payload.size(); i += 6) {
         const uint16_t id =
             (static_cast<uint8_t>(payload[i]) << 8) | static_cast<uint8_t>(payload[i + 1]);

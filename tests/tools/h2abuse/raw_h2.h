@@ -65,6 +65,7 @@ class RawH2Connection {
   uint32_t goaway_code() const { return goaway_code_; }
   const std::string& goaway_debug() const { return goaway_debug_; }
   int32_t goaway_last_stream() const { return goaway_last_stream_; }
+  bool settings_received() const { return settings_received_; }
   // SETTINGS_MAX_CONCURRENT_STREAMS the server sent; -1 when it sent none.
   int64_t server_max_concurrent_streams() const { return server_max_concurrent_streams_; }
   size_t open_streams() const { return streams_.size(); }
@@ -90,6 +91,7 @@ class RawH2Connection {
   int fd_;
   bool closed_ = false;
   bool ack_settings_ = true;
+  bool settings_received_ = false;
   std::string out_;
   size_t out_offset_ = 0;
   std::string in_;
