@@ -11,6 +11,7 @@
 #include "common/status_codes/status_codes.h"
 #include "common/units/units.h"
 #include "common/version/version.h"
+#include "reference-server/metrics/metadata_tally.h"
 #include "reference-server/service/reference_server.h"
 
 namespace po = boost::program_options;
@@ -63,8 +64,8 @@ int main(int argc, char** argv) {
       "metrics-listen", po::value<std::string>(),
       "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks a free port)")(
       "count-metadata", po::value<std::string>(),
-      "count requests per value of these request headers, e.g. x-tenant,authorization "
-      "(metric aurigraph_refserver_request_metadata_total)")(
+      "count requests per value of these request headers, e.g. x-tenant "
+      "(metric aurigraph_refserver_request_metadata_total; credential headers are refused)")(
       "data-dir", po::value<std::string>(),
       "keep the webhook registry and delivery records here (RocksDB), so they survive a restart "
       "(default: memory only)")(
@@ -136,6 +137,7 @@ int main(int argc, char** argv) {
   if (vm.count("count-metadata")) {
     for (absl::string_view key :
          absl::StrSplit(vm["count-metadata"].as<std::string>(), ',', absl::SkipEmpty())) {
+      if (auto s = CheckCountable(std::string(key)); !s.ok()) return Fail(std::string(s.message()));
       server_options.count_metadata.emplace_back(key);
     }
   }

@@ -559,6 +559,9 @@ struct ReferenceServer::Impl {
 
 absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     const ServerOptions& options) {
+  for (const std::string& header : options.count_metadata) {
+    if (auto countable = CheckCountable(header); !countable.ok()) return countable;
+  }
   auto registry = WebhookRegistry::Open(options.webhooks, *options.wall_clock);
   if (!registry.ok()) return registry.status();
   auto pipeline = DeliveryPipeline::Start(options.delivery, **registry, *options.wall_clock,
