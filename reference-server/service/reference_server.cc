@@ -22,6 +22,8 @@
 #include "reference-server/metrics/domain_metrics.h"
 #include "reference-server/metrics/grpc_server_metrics.h"
 #include "reference-server/metrics/metadata_tally.h"
+#include "reference-server/service/gated_service.h"
+#include "reference-server/service/responder.h"
 #include "reference-server/streams/event_stream.h"
 #include "reference-server/streams/reply_stream.h"
 
@@ -32,46 +34,6 @@ namespace av1 = approval::v1;
 namespace tv1 = transaction::v1;
 namespace wv1 = webhook::v1;
 namespace cv1 = common::v1;
-
-// Finishes unary calls, holding each response as the fault injector decides.
-class Responder {
- public:
-  Responder(const FaultInjector& faults, HandledCounters& handled, DelayQueue& delayed)
-      : faults_(faults), handled_(handled), delayed_(delayed) {}
-
-  grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
-                                   const absl::Status& status) const {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    grpc::Status reply(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-    faults_.Leak();
-    if (!faults_.config().active()) {
-      Count(reply);
-      reactor->Finish(reply);
-      return reactor;
-    }
-    const FaultInjector::Decision decision = faults_.Decide();
-    if (decision.error_code != 0) {
-      reply = grpc::Status(static_cast<grpc::StatusCode>(decision.error_code), "injected fault");
-    }
-    Count(reply);
-    const int64_t wait = decision.release_at_nanos - faults_.clock().NowNanos();
-    if (wait <= 0) {
-      reactor->Finish(reply);
-      return reactor;
-    }
-    delayed_.Schedule(decision.release_at_nanos,
-                      [reactor, reply = std::move(reply)] { reactor->Finish(reply); });
-    return reactor;
-  }
-
- private:
-  void Count(const grpc::Status& status) const {
-    handled_.by_code[status.error_code()].fetch_add(1, std::memory_order_relaxed);
-  }
-  const FaultInjector& faults_;
-  HandledCounters& handled_;
-  DelayQueue& delayed_;
-};
 
 // Reads this process's resident memory now and at its peak (Linux /proc).
 void ReadMemory(cv1::HealthResponse* response) {
@@ -117,15 +79,26 @@ absl::Status Assign(absl::StatusOr<T> outcome, T* response) {
   return absl::OkStatus();
 }
 
-class ApprovalServiceImpl final : public av1::ApprovalService::CallbackService {
+class ApprovalServiceImpl final : public GatedService<av1::ApprovalService::CallbackService> {
  public:
   ApprovalServiceImpl(ApprovalStore& store, const Responder& responder, Streaming streaming,
                       int64_t started)
-      : store_(store),
+      : GatedService(av1::ApprovalService::service_full_name(), responder),
+        store_(store),
         responder_(responder),
         streaming_(streaming),
         wall_(streaming.wall),
-        started_(started) {}
+        started_(started) {
+    using Self = ApprovalServiceImpl;
+    Unary("SubmitApprovalRequest", &Self::SubmitApprovalRequest);
+    Unary("GetApprovalStatus", &Self::GetApprovalStatus);
+    Unary("SubmitValidatorResponse", &Self::SubmitValidatorResponse);
+    Unary("CheckHealth", &Self::CheckHealth);
+    ServerStreaming("WatchApprovalUpdates", &Self::WatchApprovalUpdates);
+    ServerStreaming("StreamPendingApprovals", &Self::StreamPendingApprovals);
+    ClientStreaming("BatchSubmitResponses", &Self::OpenBatchSubmitResponses);
+    Bidi("BidirectionalApprovalStream", &Self::OpenBidirectionalApprovalStream);
+  }
 
   grpc::ServerUnaryReactor* SubmitApprovalRequest(grpc::CallbackServerContext* context,
                                                   const av1::ApprovalRequest* request,
@@ -185,10 +158,10 @@ class ApprovalServiceImpl final : public av1::ApprovalService::CallbackService {
         std::move(snapshot), /*follow=*/request->follow());
   }
 
-  grpc::ServerReadReactor<av1::ValidatorResponse>* BatchSubmitResponses(
-      grpc::CallbackServerContext* context, av1::BatchResponseSummary* summary) override {
+  grpc::ServerReadReactor<Decoded<av1::ValidatorResponse>>* OpenBatchSubmitResponses(
+      grpc::CallbackServerContext* context, av1::BatchResponseSummary* summary) {
     // Applies each vote as it arrives; the summary answers the client's half-close.
-    class Reader final : public grpc::ServerReadReactor<av1::ValidatorResponse> {
+    class Reader final : public grpc::ServerReadReactor<Decoded<av1::ValidatorResponse>> {
      public:
       Reader(ApprovalStore& store, StreamCounters& counters, av1::BatchResponseSummary* summary)
           : store_(store), counters_(counters), summary_(summary) {
@@ -200,9 +173,13 @@ class ApprovalServiceImpl final : public av1::ApprovalService::CallbackService {
           Finish(grpc::Status::OK);
           return;
         }
+        if (!vote_.error.ok()) {
+          Finish(vote_.error);
+          return;
+        }
         counters_.messages_received.fetch_add(1, std::memory_order_relaxed);
         summary_->set_received(summary_->received() + 1);
-        const auto outcome = store_.Vote(vote_);
+        const auto outcome = store_.Vote(vote_.message);
         if (outcome.ok()) {
           summary_->set_accepted(summary_->accepted() + 1);
         } else {
@@ -222,13 +199,13 @@ class ApprovalServiceImpl final : public av1::ApprovalService::CallbackService {
       ApprovalStore& store_;
       StreamCounters& counters_;
       av1::BatchResponseSummary* summary_;
-      av1::ValidatorResponse vote_;
+      Decoded<av1::ValidatorResponse> vote_;
     };
     return new Reader(store_, streaming_.counters, summary);
   }
 
-  grpc::ServerBidiReactor<av1::ValidatorResponse, av1::ApprovalEvent>* BidirectionalApprovalStream(
-      grpc::CallbackServerContext* context) override {
+  grpc::ServerBidiReactor<Decoded<av1::ValidatorResponse>, av1::ApprovalEvent>*
+  OpenBidirectionalApprovalStream(grpc::CallbackServerContext* context) {
     ApprovalStore& store = store_;
     const Clock& wall = wall_;
     return ReplyStream<av1::ValidatorResponse, av1::ApprovalEvent>::Open(
@@ -271,10 +248,20 @@ void PublishCommitted(const Streaming& streaming, const tv1::Transaction& tx) {
   hub.Publish(event);
 }
 
-class TransactionServiceImpl final : public tv1::TransactionService::CallbackService {
+class TransactionServiceImpl final : public GatedService<tv1::TransactionService::CallbackService> {
  public:
   TransactionServiceImpl(TransactionStore& store, const Responder& responder, Streaming streaming)
-      : store_(store), responder_(responder), streaming_(streaming) {}
+      : GatedService(tv1::TransactionService::service_full_name(), responder),
+        store_(store),
+        responder_(responder),
+        streaming_(streaming) {
+    using Self = TransactionServiceImpl;
+    Unary("SubmitTransaction", &Self::SubmitTransaction);
+    Unary("BatchSubmitTransactions", &Self::BatchSubmitTransactions);
+    Unary("GetTransaction", &Self::GetTransaction);
+    ServerStreaming("StreamTransactions", &Self::StreamTransactions);
+    Bidi("SubmitTransactionStream", &Self::OpenSubmitTransactionStream);
+  }
 
   grpc::ServerUnaryReactor* SubmitTransaction(grpc::CallbackServerContext* context,
                                               const tv1::Transaction* request,
@@ -311,8 +298,8 @@ class TransactionServiceImpl final : public tv1::TransactionService::CallbackSer
           out->set_sent_at_unix_nanos(wall.NowNanos());
         });
   }
-  grpc::ServerBidiReactor<tv1::Transaction, tv1::TransactionResponse>* SubmitTransactionStream(
-      grpc::CallbackServerContext* context) override {
+  grpc::ServerBidiReactor<Decoded<tv1::Transaction>, tv1::TransactionResponse>*
+  OpenSubmitTransactionStream(grpc::CallbackServerContext* context) {
     TransactionStore& store = store_;
     const Streaming& streaming = streaming_;
     return ReplyStream<tv1::Transaction, tv1::TransactionResponse>::Open(
@@ -348,15 +335,28 @@ struct WebhookHubs {
   EventHub<wv1::WebhookDeliveryRecord> deliveries;
 };
 
-class WebhookServiceImpl final : public wv1::WebhookService::CallbackService {
+class WebhookServiceImpl final : public GatedService<wv1::WebhookService::CallbackService> {
  public:
   WebhookServiceImpl(WebhookRegistry& registry, DeliveryPipeline& pipeline, WebhookHubs& hubs,
                      const Responder& responder, Streaming streaming)
-      : registry_(registry),
+      : GatedService(wv1::WebhookService::service_full_name(), responder),
+        registry_(registry),
         pipeline_(pipeline),
         hubs_(hubs),
         responder_(responder),
-        streaming_(streaming) {}
+        streaming_(streaming) {
+    using Self = WebhookServiceImpl;
+    Unary("CreateWebhook", &Self::CreateWebhook);
+    Unary("GetWebhook", &Self::GetWebhook);
+    Unary("ListWebhooks", &Self::ListWebhooks);
+    Unary("UpdateWebhook", &Self::UpdateWebhook);
+    Unary("DeleteWebhook", &Self::DeleteWebhook);
+    Unary("TriggerWebhook", &Self::TriggerWebhook);
+    Unary("GetDeliveryHistory", &Self::GetDeliveryHistory);
+    Unary("RetryFailedDeliveries", &Self::RetryFailedDeliveries);
+    ServerStreaming("WatchWebhookRegistry", &Self::WatchWebhookRegistry);
+    ServerStreaming("WatchDeliveries", &Self::WatchDeliveries);
+  }
 
   grpc::ServerUnaryReactor* CreateWebhook(grpc::CallbackServerContext* context,
                                           const wv1::CreateWebhookRequest* request,
@@ -614,7 +614,10 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   builder.RegisterService(&impl->approval_service);
   builder.RegisterService(&impl->transaction_service);
   builder.RegisterService(&impl->webhook_service);
-  builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  // gRPC would inflate a compressed request in full before checking its size;
+  // the services decode requests themselves, within the limit (decoding/).
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
   // Without this, gRPC sets SO_REUSEPORT and a second server on a busy port
   // would silently share it instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
