@@ -1,7 +1,8 @@
-// The reference server's services take every request through a check
+// The reference server's services take every request through two checks
 // before their implementation sees it: the request is decoded by the server
-// itself, within the message limit (decoding/decoded_request.h). A request
-// that cannot be decoded ends its call with the status saying why.
+// itself, within the message limit (decoding/decoded_request.h), and a unary
+// call must be admitted by the call gate (admission/call_gate.h). A request
+// that fails either ends its call with the status saying why.
 //
 // GatedService sits between a generated callback service and its
 // implementation, and re-registers the implementation's methods with handlers
@@ -57,6 +58,8 @@ class GatedService : public Generated {
                                         const Decoded<Request>* request,
                                         Response* response) -> grpc::ServerUnaryReactor* {
               if (!request->error.ok()) return responder.Refuse(context, request->error);
+              if (!responder.Admit(context))
+                return responder.Refuse(context, responder.Overloaded());
               return (impl->*handler)(context, &request->message, response);
             }));
   }

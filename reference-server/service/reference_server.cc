@@ -21,6 +21,7 @@
 #include "reference-server/faults/delay_queue.h"
 #include "reference-server/metrics/domain_metrics.h"
 #include "reference-server/metrics/grpc_server_metrics.h"
+#include "reference-server/metrics/limit_metrics.h"
 #include "reference-server/metrics/metadata_tally.h"
 #include "reference-server/service/gated_service.h"
 #include "reference-server/service/responder.h"
@@ -468,7 +469,8 @@ struct ReferenceServer::Impl {
         transaction_store(*o.wall_clock, o.transactions),
         delayed(*o.monotonic_clock),
         metadata_tally(std::make_shared<MetadataTally>(o.count_metadata)),
-        responder(faults, handled, delayed),
+        call_gate(o.max_in_flight),
+        responder(faults, handled, delayed, call_gate),
         approval_service(approval_store, responder, MakeStreaming(), o.wall_clock->NowNanos()),
         transaction_service(transaction_store, responder, MakeStreaming()),
         webhook_service(*webhook_registry, *delivery, webhook_hubs, responder, MakeStreaming()) {
@@ -538,6 +540,7 @@ struct ReferenceServer::Impl {
   HandledCounters handled;
   DelayQueue delayed;
   std::shared_ptr<MetadataTally> metadata_tally;
+  CallGate call_gate;
   Responder responder;
   ApprovalServiceImpl approval_service;
   TransactionServiceImpl transaction_service;
@@ -546,6 +549,7 @@ struct ReferenceServer::Impl {
   std::shared_ptr<prometheus::Registry> registry;
   std::shared_ptr<DomainMetrics> domain_metrics;
   std::shared_ptr<metrics::ProcessMetrics> process_metrics;
+  std::shared_ptr<LimitMetrics> limit_metrics;
   std::unique_ptr<GrpcServerMetrics> grpc_metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
@@ -625,6 +629,10 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   if (impl->server == nullptr || impl->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
+  if (impl->exposer) {
+    impl->limit_metrics = std::make_shared<LimitMetrics>(impl->call_gate);
+    impl->exposer->RegisterCollectable(impl->limit_metrics);
+  }
   Impl* raw = impl.get();
   impl->sweeper = std::thread([raw] {
     std::unique_lock lock(raw->mutex);
@@ -672,6 +680,7 @@ const std::string& ReferenceServer::kafka_bootstrap() const {
   return impl_->delivery->bootstrap_servers();
 }
 const DeliveryCounters& ReferenceServer::deliveries() const { return impl_->delivery->counters(); }
+const CallGate& ReferenceServer::call_gate() const { return impl_->call_gate; }
 int64_t ReferenceServer::metadata_count(const std::string& key, const std::string& value) const {
   return impl_->metadata_tally->Count(key, value);
 }

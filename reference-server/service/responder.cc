@@ -1,6 +1,18 @@
 #include "reference-server/service/responder.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace aurigraph::refserver {
+
+bool Responder::Admit(grpc::CallbackServerContext* context) const {
+  return gate_.TryEnter(context->peer());
+}
+
+grpc::Status Responder::Overloaded() const {
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      absl::StrCat("server overloaded: ", gate_.limit(),
+                                   " calls in flight (--max-in-flight); retry later"));
+}
 
 grpc::ServerUnaryReactor* Responder::Refuse(grpc::CallbackServerContext* context,
                                             const grpc::Status& status) const {
@@ -17,6 +29,7 @@ grpc::ServerUnaryReactor* Responder::Finish(grpc::CallbackServerContext* context
   faults_.Leak();
   if (!faults_.config().active()) {
     Count(reply);
+    gate_.Leave(context->peer());
     reactor->Finish(reply);
     return reactor;
   }
@@ -27,11 +40,15 @@ grpc::ServerUnaryReactor* Responder::Finish(grpc::CallbackServerContext* context
   Count(reply);
   const int64_t wait = decision.release_at_nanos - faults_.clock().NowNanos();
   if (wait <= 0) {
+    gate_.Leave(context->peer());
     reactor->Finish(reply);
     return reactor;
   }
   delayed_.Schedule(decision.release_at_nanos,
-                    [reactor, reply = std::move(reply)] { reactor->Finish(reply); });
+                    [this, reactor, peer = context->peer(), reply = std::move(reply)] {
+                      gate_.Leave(peer);
+                      reactor->Finish(reply);
+                    });
   return reactor;
 }
 

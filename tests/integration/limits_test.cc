@@ -1,6 +1,8 @@
 // The reference server's limits over real gRPC on loopback: compressed
 // requests are inflated by the server within the message limit; a request it
-// cannot decode is answered with a status that says why, on every method.
+// cannot decode is answered with a status that says why, on every method; and
+// unary calls beyond --max-in-flight are shed with RESOURCE_EXHAUSTED, the
+// connection holding the most first.
 #include <google/protobuf/descriptor.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -8,6 +10,7 @@
 
 #include <chrono>
 #include <future>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "aurigraph/approval/v1/approval.grpc.pb.h"
@@ -116,6 +119,67 @@ TEST(Limits, EveryMethodNamesARequestItCannotParse) {
     }
   }
   EXPECT_EQ(methods, 8 + 5 + 10);
+}
+
+// With every response held 300 ms, a client keeping 60 calls in flight meets
+// --max-in-flight 20: the excess is refused at once, while a call on another
+// connection is still admitted; the server never holds more than the bound allows.
+TEST(Limits, CallsBeyondMaxInFlightAreShedFairly) {
+  refserver::ServerOptions options;
+  ASSERT_TRUE(refserver::ParseLatencySpec("fixed:300ms", &options.faults).ok());
+  options.max_in_flight = 20;
+  auto server = StartServer(options);
+  auto flood = av1::ApprovalService::NewStub(Connect(server->address(), 1));
+  auto polite = av1::ApprovalService::NewStub(Connect(server->address(), 2));
+  struct Call {
+    grpc::ClientContext context;
+    common::v1::HealthRequest request;
+    common::v1::HealthResponse response;
+    std::promise<grpc::Status> done;
+    std::chrono::steady_clock::time_point answered;
+  };
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int i = 0; i < 60; ++i) {
+    auto& call = *calls.emplace_back(std::make_unique<Call>());
+    flood->async()->CheckHealth(&call.context, &call.request, &call.response,
+                                [&call](grpc::Status status) {
+                                  call.answered = std::chrono::steady_clock::now();
+                                  call.done.set_value(status);
+                                });
+  }
+  // Wait until the server holds the flood's admitted calls, then call from the other connection.
+  for (int i = 0; i < 200 && server->call_gate().in_flight() < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(server->call_gate().in_flight(), 20);
+  {
+    grpc::ClientContext context;
+    common::v1::HealthResponse response;
+    EXPECT_TRUE(polite->CheckHealth(&context, common::v1::HealthRequest(), &response).ok());
+  }
+  int ok = 0, shed = 0;
+  auto first_ok = std::chrono::steady_clock::time_point::max();
+  auto last_shed = std::chrono::steady_clock::time_point::min();
+  for (auto& call : calls) {
+    const grpc::Status status = call->done.get_future().get();
+    if (status.ok()) {
+      ++ok;
+      first_ok = std::min(first_ok, call->answered);
+    } else {
+      ++shed;
+      last_shed = std::max(last_shed, call->answered);
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+      EXPECT_EQ(status.error_message(),
+                "server overloaded: 20 calls in flight (--max-in-flight); retry later");
+    }
+  }
+  EXPECT_EQ(ok, 20);
+  EXPECT_EQ(shed, 40);
+  EXPECT_EQ(server->call_gate().refused(), 40);
+  EXPECT_EQ(server->call_gate().in_flight(), 0);
+  EXPECT_EQ(server->handled().by_code[grpc::StatusCode::RESOURCE_EXHAUSTED].load(), 40);
+  // Shed calls were answered at once, before the admitted ones' 300 ms were up.
+  EXPECT_LT(last_shed, first_ok);
 }
 
 }  // namespace
