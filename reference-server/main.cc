@@ -11,6 +11,7 @@
 #include "common/status_codes/status_codes.h"
 #include "common/units/units.h"
 #include "common/version/version.h"
+#include "reference-server/metrics/metadata_tally.h"
 #include "reference-server/service/reference_server.h"
 
 namespace po = boost::program_options;
@@ -54,6 +55,9 @@ int main(int argc, char** argv) {
       "with RESOURCE_EXHAUSTED")(
       "reply-window", po::value<int64_t>()->default_value(256),
       "bidi streams: replies waiting to be written before the server stops reading requests")(
+      "max-in-flight", po::value<int64_t>()->default_value(4096),
+      "unary calls held at once; beyond it calls are refused with RESOURCE_EXHAUSTED, the "
+      "connections holding the most first")(
       "leak", po::value<std::string>(),
       "keep this much memory per unary call, e.g. 4KiB (an injected leak for leak detection)")(
       "tls-cert", po::value<std::string>(), "serve TLS with this PEM certificate (and --tls-key)")(
@@ -63,8 +67,8 @@ int main(int argc, char** argv) {
       "metrics-listen", po::value<std::string>(),
       "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks a free port)")(
       "count-metadata", po::value<std::string>(),
-      "count requests per value of these request headers, e.g. x-tenant,authorization "
-      "(metric aurigraph_refserver_request_metadata_total)")(
+      "count requests per value of these request headers, e.g. x-tenant "
+      "(metric aurigraph_refserver_request_metadata_total; credential headers are refused)")(
       "data-dir", po::value<std::string>(),
       "keep the webhook registry and delivery records here (RocksDB), so they survive a restart "
       "(default: memory only)")(
@@ -131,11 +135,14 @@ int main(int argc, char** argv) {
   server_options.stream_queue_bound = static_cast<size_t>(vm["stream-queue"].as<int64_t>());
   if (vm["reply-window"].as<int64_t>() < 1) return Fail("--reply-window must be >= 1");
   server_options.reply_window = static_cast<size_t>(vm["reply-window"].as<int64_t>());
+  server_options.max_in_flight = vm["max-in-flight"].as<int64_t>();
+  if (server_options.max_in_flight < 1) return Fail("--max-in-flight must be >= 1");
   if (vm.count("metrics-listen"))
     server_options.metrics_listen = vm["metrics-listen"].as<std::string>();
   if (vm.count("count-metadata")) {
     for (absl::string_view key :
          absl::StrSplit(vm["count-metadata"].as<std::string>(), ',', absl::SkipEmpty())) {
+      if (auto s = CheckCountable(std::string(key)); !s.ok()) return Fail(std::string(s.message()));
       server_options.count_metadata.emplace_back(key);
     }
   }

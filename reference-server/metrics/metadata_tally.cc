@@ -2,6 +2,10 @@
 
 #include <prometheus/metric_family.h>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
 namespace aurigraph::refserver {
 namespace {
 
@@ -37,6 +41,19 @@ class TallyInterceptorFactory final : public grpc::experimental::ServerIntercept
 };
 
 }  // namespace
+
+absl::Status CheckCountable(const std::string& header) {
+  const std::string name = absl::AsciiStrToLower(header);
+  for (const char* secret : {"authorization", "cookie", "token", "secret", "password", "key"}) {
+    if (absl::StrContains(name, secret)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--count-metadata: '", header,
+                       "' looks like a credential header; counting it would export its values "
+                       "as metric labels"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 MetadataTally::MetadataTally(std::vector<std::string> keys) : keys_(std::move(keys)) {}
 

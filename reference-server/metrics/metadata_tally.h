@@ -3,6 +3,8 @@
 // against what the server received. Exported to Prometheus as
 // aurigraph_refserver_request_metadata_total{key, value}; values past the first
 // 1,000 of a header count as value="(other)", which bounds the series.
+// Headers that carry credentials are refused (CheckCountable): their values
+// would be published to anyone who can read the metrics.
 #pragma once
 
 #include <grpcpp/support/server_interceptor.h>
@@ -16,7 +18,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+
 namespace aurigraph::refserver {
+
+// InvalidArgument when `header` looks like it carries a credential: its name
+// contains authorization, cookie, token, secret, password or key (the rule
+// the loadgen uses to redact metadata from results).
+absl::Status CheckCountable(const std::string& header);
 
 class MetadataTally final : public prometheus::Collectable {
  public:

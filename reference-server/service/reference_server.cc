@@ -21,7 +21,10 @@
 #include "reference-server/faults/delay_queue.h"
 #include "reference-server/metrics/domain_metrics.h"
 #include "reference-server/metrics/grpc_server_metrics.h"
+#include "reference-server/metrics/limit_metrics.h"
 #include "reference-server/metrics/metadata_tally.h"
+#include "reference-server/service/gated_service.h"
+#include "reference-server/service/responder.h"
 #include "reference-server/streams/event_stream.h"
 #include "reference-server/streams/reply_stream.h"
 
@@ -32,46 +35,6 @@ namespace av1 = approval::v1;
 namespace tv1 = transaction::v1;
 namespace wv1 = webhook::v1;
 namespace cv1 = common::v1;
-
-// Finishes unary calls, holding each response as the fault injector decides.
-class Responder {
- public:
-  Responder(const FaultInjector& faults, HandledCounters& handled, DelayQueue& delayed)
-      : faults_(faults), handled_(handled), delayed_(delayed) {}
-
-  grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
-                                   const absl::Status& status) const {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    grpc::Status reply(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-    faults_.Leak();
-    if (!faults_.config().active()) {
-      Count(reply);
-      reactor->Finish(reply);
-      return reactor;
-    }
-    const FaultInjector::Decision decision = faults_.Decide();
-    if (decision.error_code != 0) {
-      reply = grpc::Status(static_cast<grpc::StatusCode>(decision.error_code), "injected fault");
-    }
-    Count(reply);
-    const int64_t wait = decision.release_at_nanos - faults_.clock().NowNanos();
-    if (wait <= 0) {
-      reactor->Finish(reply);
-      return reactor;
-    }
-    delayed_.Schedule(decision.release_at_nanos,
-                      [reactor, reply = std::move(reply)] { reactor->Finish(reply); });
-    return reactor;
-  }
-
- private:
-  void Count(const grpc::Status& status) const {
-    handled_.by_code[status.error_code()].fetch_add(1, std::memory_order_relaxed);
-  }
-  const FaultInjector& faults_;
-  HandledCounters& handled_;
-  DelayQueue& delayed_;
-};
 
 // Reads this process's resident memory now and at its peak (Linux /proc).
 void ReadMemory(cv1::HealthResponse* response) {
@@ -117,15 +80,26 @@ absl::Status Assign(absl::StatusOr<T> outcome, T* response) {
   return absl::OkStatus();
 }
 
-class ApprovalServiceImpl final : public av1::ApprovalService::CallbackService {
+class ApprovalServiceImpl final : public GatedService<av1::ApprovalService::CallbackService> {
  public:
   ApprovalServiceImpl(ApprovalStore& store, const Responder& responder, Streaming streaming,
                       int64_t started)
-      : store_(store),
+      : GatedService(av1::ApprovalService::service_full_name(), responder),
+        store_(store),
         responder_(responder),
         streaming_(streaming),
         wall_(streaming.wall),
-        started_(started) {}
+        started_(started) {
+    using Self = ApprovalServiceImpl;
+    Unary("SubmitApprovalRequest", &Self::SubmitApprovalRequest);
+    Unary("GetApprovalStatus", &Self::GetApprovalStatus);
+    Unary("SubmitValidatorResponse", &Self::SubmitValidatorResponse);
+    Unary("CheckHealth", &Self::CheckHealth);
+    ServerStreaming("WatchApprovalUpdates", &Self::WatchApprovalUpdates);
+    ServerStreaming("StreamPendingApprovals", &Self::StreamPendingApprovals);
+    ClientStreaming("BatchSubmitResponses", &Self::OpenBatchSubmitResponses);
+    Bidi("BidirectionalApprovalStream", &Self::OpenBidirectionalApprovalStream);
+  }
 
   grpc::ServerUnaryReactor* SubmitApprovalRequest(grpc::CallbackServerContext* context,
                                                   const av1::ApprovalRequest* request,
@@ -185,10 +159,10 @@ class ApprovalServiceImpl final : public av1::ApprovalService::CallbackService {
         std::move(snapshot), /*follow=*/request->follow());
   }
 
-  grpc::ServerReadReactor<av1::ValidatorResponse>* BatchSubmitResponses(
-      grpc::CallbackServerContext* context, av1::BatchResponseSummary* summary) override {
+  grpc::ServerReadReactor<Decoded<av1::ValidatorResponse>>* OpenBatchSubmitResponses(
+      grpc::CallbackServerContext* context, av1::BatchResponseSummary* summary) {
     // Applies each vote as it arrives; the summary answers the client's half-close.
-    class Reader final : public grpc::ServerReadReactor<av1::ValidatorResponse> {
+    class Reader final : public grpc::ServerReadReactor<Decoded<av1::ValidatorResponse>> {
      public:
       Reader(ApprovalStore& store, StreamCounters& counters, av1::BatchResponseSummary* summary)
           : store_(store), counters_(counters), summary_(summary) {
@@ -200,9 +174,13 @@ class ApprovalServiceImpl final : public av1::ApprovalService::CallbackService {
           Finish(grpc::Status::OK);
           return;
         }
+        if (!vote_.error.ok()) {
+          Finish(vote_.error);
+          return;
+        }
         counters_.messages_received.fetch_add(1, std::memory_order_relaxed);
         summary_->set_received(summary_->received() + 1);
-        const auto outcome = store_.Vote(vote_);
+        const auto outcome = store_.Vote(vote_.message);
         if (outcome.ok()) {
           summary_->set_accepted(summary_->accepted() + 1);
         } else {
@@ -222,13 +200,13 @@ class ApprovalServiceImpl final : public av1::ApprovalService::CallbackService {
       ApprovalStore& store_;
       StreamCounters& counters_;
       av1::BatchResponseSummary* summary_;
-      av1::ValidatorResponse vote_;
+      Decoded<av1::ValidatorResponse> vote_;
     };
     return new Reader(store_, streaming_.counters, summary);
   }
 
-  grpc::ServerBidiReactor<av1::ValidatorResponse, av1::ApprovalEvent>* BidirectionalApprovalStream(
-      grpc::CallbackServerContext* context) override {
+  grpc::ServerBidiReactor<Decoded<av1::ValidatorResponse>, av1::ApprovalEvent>*
+  OpenBidirectionalApprovalStream(grpc::CallbackServerContext* context) {
     ApprovalStore& store = store_;
     const Clock& wall = wall_;
     return ReplyStream<av1::ValidatorResponse, av1::ApprovalEvent>::Open(
@@ -271,10 +249,20 @@ void PublishCommitted(const Streaming& streaming, const tv1::Transaction& tx) {
   hub.Publish(event);
 }
 
-class TransactionServiceImpl final : public tv1::TransactionService::CallbackService {
+class TransactionServiceImpl final : public GatedService<tv1::TransactionService::CallbackService> {
  public:
   TransactionServiceImpl(TransactionStore& store, const Responder& responder, Streaming streaming)
-      : store_(store), responder_(responder), streaming_(streaming) {}
+      : GatedService(tv1::TransactionService::service_full_name(), responder),
+        store_(store),
+        responder_(responder),
+        streaming_(streaming) {
+    using Self = TransactionServiceImpl;
+    Unary("SubmitTransaction", &Self::SubmitTransaction);
+    Unary("BatchSubmitTransactions", &Self::BatchSubmitTransactions);
+    Unary("GetTransaction", &Self::GetTransaction);
+    ServerStreaming("StreamTransactions", &Self::StreamTransactions);
+    Bidi("SubmitTransactionStream", &Self::OpenSubmitTransactionStream);
+  }
 
   grpc::ServerUnaryReactor* SubmitTransaction(grpc::CallbackServerContext* context,
                                               const tv1::Transaction* request,
@@ -311,8 +299,8 @@ class TransactionServiceImpl final : public tv1::TransactionService::CallbackSer
           out->set_sent_at_unix_nanos(wall.NowNanos());
         });
   }
-  grpc::ServerBidiReactor<tv1::Transaction, tv1::TransactionResponse>* SubmitTransactionStream(
-      grpc::CallbackServerContext* context) override {
+  grpc::ServerBidiReactor<Decoded<tv1::Transaction>, tv1::TransactionResponse>*
+  OpenSubmitTransactionStream(grpc::CallbackServerContext* context) {
     TransactionStore& store = store_;
     const Streaming& streaming = streaming_;
     return ReplyStream<tv1::Transaction, tv1::TransactionResponse>::Open(
@@ -348,15 +336,28 @@ struct WebhookHubs {
   EventHub<wv1::WebhookDeliveryRecord> deliveries;
 };
 
-class WebhookServiceImpl final : public wv1::WebhookService::CallbackService {
+class WebhookServiceImpl final : public GatedService<wv1::WebhookService::CallbackService> {
  public:
   WebhookServiceImpl(WebhookRegistry& registry, DeliveryPipeline& pipeline, WebhookHubs& hubs,
                      const Responder& responder, Streaming streaming)
-      : registry_(registry),
+      : GatedService(wv1::WebhookService::service_full_name(), responder),
+        registry_(registry),
         pipeline_(pipeline),
         hubs_(hubs),
         responder_(responder),
-        streaming_(streaming) {}
+        streaming_(streaming) {
+    using Self = WebhookServiceImpl;
+    Unary("CreateWebhook", &Self::CreateWebhook);
+    Unary("GetWebhook", &Self::GetWebhook);
+    Unary("ListWebhooks", &Self::ListWebhooks);
+    Unary("UpdateWebhook", &Self::UpdateWebhook);
+    Unary("DeleteWebhook", &Self::DeleteWebhook);
+    Unary("TriggerWebhook", &Self::TriggerWebhook);
+    Unary("GetDeliveryHistory", &Self::GetDeliveryHistory);
+    Unary("RetryFailedDeliveries", &Self::RetryFailedDeliveries);
+    ServerStreaming("WatchWebhookRegistry", &Self::WatchWebhookRegistry);
+    ServerStreaming("WatchDeliveries", &Self::WatchDeliveries);
+  }
 
   grpc::ServerUnaryReactor* CreateWebhook(grpc::CallbackServerContext* context,
                                           const wv1::CreateWebhookRequest* request,
@@ -468,7 +469,8 @@ struct ReferenceServer::Impl {
         transaction_store(*o.wall_clock, o.transactions),
         delayed(*o.monotonic_clock),
         metadata_tally(std::make_shared<MetadataTally>(o.count_metadata)),
-        responder(faults, handled, delayed),
+        call_gate(o.max_in_flight),
+        responder(faults, handled, delayed, call_gate),
         approval_service(approval_store, responder, MakeStreaming(), o.wall_clock->NowNanos()),
         transaction_service(transaction_store, responder, MakeStreaming()),
         webhook_service(*webhook_registry, *delivery, webhook_hubs, responder, MakeStreaming()) {
@@ -538,6 +540,7 @@ struct ReferenceServer::Impl {
   HandledCounters handled;
   DelayQueue delayed;
   std::shared_ptr<MetadataTally> metadata_tally;
+  CallGate call_gate;
   Responder responder;
   ApprovalServiceImpl approval_service;
   TransactionServiceImpl transaction_service;
@@ -546,6 +549,7 @@ struct ReferenceServer::Impl {
   std::shared_ptr<prometheus::Registry> registry;
   std::shared_ptr<DomainMetrics> domain_metrics;
   std::shared_ptr<metrics::ProcessMetrics> process_metrics;
+  std::shared_ptr<LimitMetrics> limit_metrics;
   std::unique_ptr<GrpcServerMetrics> grpc_metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
@@ -559,6 +563,9 @@ struct ReferenceServer::Impl {
 
 absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     const ServerOptions& options) {
+  for (const std::string& header : options.count_metadata) {
+    if (auto countable = CheckCountable(header); !countable.ok()) return countable;
+  }
   auto registry = WebhookRegistry::Open(options.webhooks, *options.wall_clock);
   if (!registry.ok()) return registry.status();
   auto pipeline = DeliveryPipeline::Start(options.delivery, **registry, *options.wall_clock,
@@ -611,13 +618,20 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   builder.RegisterService(&impl->approval_service);
   builder.RegisterService(&impl->transaction_service);
   builder.RegisterService(&impl->webhook_service);
-  builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  // gRPC would inflate a compressed request in full before checking its size;
+  // the services decode requests themselves, within the limit (decoding/).
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
   // Without this, gRPC sets SO_REUSEPORT and a second server on a busy port
   // would silently share it instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || impl->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  if (impl->exposer) {
+    impl->limit_metrics = std::make_shared<LimitMetrics>(impl->call_gate);
+    impl->exposer->RegisterCollectable(impl->limit_metrics);
   }
   Impl* raw = impl.get();
   impl->sweeper = std::thread([raw] {
@@ -666,6 +680,7 @@ const std::string& ReferenceServer::kafka_bootstrap() const {
   return impl_->delivery->bootstrap_servers();
 }
 const DeliveryCounters& ReferenceServer::deliveries() const { return impl_->delivery->counters(); }
+const CallGate& ReferenceServer::call_gate() const { return impl_->call_gate; }
 int64_t ReferenceServer::metadata_count(const std::string& key, const std::string& value) const {
   return impl_->metadata_tally->Count(key, value);
 }

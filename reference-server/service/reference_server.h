@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock/clock.h"
 #include "common/status_codes/status_codes.h"
+#include "reference-server/admission/call_gate.h"
 #include "reference-server/approval/approval_store.h"
 #include "reference-server/faults/fault_injector.h"
 #include "reference-server/streams/event_stream.h"
@@ -45,6 +46,12 @@ struct ServerOptions {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
+  // Limits that keep one client from taking the server down (README "The
+  // server's limits").
+  // Unary calls held at once (handler to response, injected latency included);
+  // beyond it calls are refused with RESOURCE_EXHAUSTED, fairly between
+  // connections (admission/call_gate.h).
+  int64_t max_in_flight = 4096;
   // Request headers whose values are counted per request (see metrics/metadata_tally.h).
   std::vector<std::string> count_metadata;
   // Webhooks: the registry's directory (empty: memory only), how deliveries
@@ -84,6 +91,8 @@ class ReferenceServer {
   // Where the webhook delivery topics can be read ("HOST:PORT,...").
   const std::string& kafka_bootstrap() const;
   const DeliveryCounters& deliveries() const;
+  // Load shedding.
+  const CallGate& call_gate() const;
 
  private:
   struct Impl;

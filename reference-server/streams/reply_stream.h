@@ -4,6 +4,9 @@
 // read only while fewer than `window` replies are waiting, so a client that
 // stops reading replies stops the server reading its requests and, through
 // HTTP/2 flow control, its own writes. Memory per stream stays bounded.
+// Requests arrive as Decoded<Request> (decoding/decoded_request.h): one that
+// could not be decoded ends the stream with its status, after the replies
+// already due are written.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -12,6 +15,7 @@
 #include <functional>
 #include <mutex>
 
+#include "reference-server/decoding/decoded_request.h"
 #include "reference-server/faults/delay_queue.h"
 #include "reference-server/faults/fault_injector.h"
 #include "reference-server/streams/event_stream.h"
@@ -19,7 +23,7 @@
 namespace aurigraph::refserver {
 
 template <typename Request, typename Reply>
-class ReplyStream final : public grpc::ServerBidiReactor<Request, Reply> {
+class ReplyStream final : public grpc::ServerBidiReactor<Decoded<Request>, Reply> {
  public:
   using Handler = std::function<void(const Request&, Reply*)>;
 
@@ -51,9 +55,19 @@ class ReplyStream final : public grpc::ServerBidiReactor<Request, Reply> {
       Advance();
       return;
     }
+    if (!request_.error.ok()) {
+      {
+        std::lock_guard lock(mutex_);
+        reading_ = false;
+        reads_done_ = true;
+        refused_ = request_.error;
+      }
+      Advance();
+      return;
+    }
     counters_.messages_received.fetch_add(1, std::memory_order_relaxed);
     Reply reply;
-    handler_(request_, &reply);
+    handler_(request_.message, &reply);
     {
       // Only now may the next read reuse request_: a write completing on another
       // thread resumes reading as soon as reading_ is false.
@@ -132,7 +146,9 @@ class ReplyStream final : public grpc::ServerBidiReactor<Request, Reply> {
       else if (!writing_ && held_ == 0 && replies_.empty() && (reads_done_ || cancelled_)) {
         finished_ = true;
         step = Step::kFinish;
-        final_status = cancelled_ ? grpc::Status::CANCELLED : grpc::Status::OK;
+        final_status = cancelled_       ? grpc::Status::CANCELLED
+                       : !refused_.ok() ? refused_
+                                        : grpc::Status::OK;
       }
     }
     if (step == Step::kWrite || step == Step::kWriteAndRead) this->StartWrite(&current_);
@@ -152,7 +168,7 @@ class ReplyStream final : public grpc::ServerBidiReactor<Request, Reply> {
   DelayQueue& delays_;
   StreamCounters& counters_;
   const size_t window_;
-  Request request_;
+  Decoded<Request> request_;
   Reply current_;
   std::mutex mutex_;
   std::deque<Reply> replies_;
@@ -162,6 +178,7 @@ class ReplyStream final : public grpc::ServerBidiReactor<Request, Reply> {
   bool writing_ = false;
   bool cancelled_ = false;
   bool finished_ = false;
+  grpc::Status refused_;  // a request that could not be decoded ends the stream with this
 };
 
 }  // namespace aurigraph::refserver

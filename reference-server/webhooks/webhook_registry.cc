@@ -3,11 +3,13 @@
 #include <openssl/rand.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -32,6 +34,29 @@ std::string RandomHex(int bytes) {
   std::string hex;
   for (unsigned char c : raw) absl::StrAppend(&hex, absl::Hex(c, absl::kZeroPad2));
   return hex;
+}
+
+// The registry holds webhook secrets (and RocksDB writes them to its WAL and
+// table files as they are), so only the server's own user may read it: the
+// directory 0700, the files in it 0600, new files created under umask 077
+// (RocksDB creates files later too, e.g. when it flushes a table: those are
+// still behind the 0700 directory).
+absl::Status MakePrivate(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (!error) fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, error);
+  for (fs::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
+    if (it->is_regular_file(error)) {
+      fs::permissions(it->path(), fs::perms::owner_read | fs::perms::owner_write,
+                      fs::perm_options::replace, error);
+    }
+  }
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--data-dir ", dir, ": cannot open the registry (", error.message(), ")"));
+  }
+  return absl::OkStatus();
 }
 
 bool Finished(wv1::DeliveryStatus status) {
@@ -197,10 +222,13 @@ absl::StatusOr<std::unique_ptr<WebhookRegistry>> WebhookRegistry::Open(Options o
                                                                        const Clock& wall) {
   auto impl = std::make_unique<Impl>(std::move(options), wall);
   if (!impl->options.data_dir.empty()) {
+    if (auto made = MakePrivate(impl->options.data_dir); !made.ok()) return made;
     rocksdb::Options db_options;
     db_options.create_if_missing = true;
     rocksdb::DB* db = nullptr;
+    const mode_t umask_before = umask(077);
     const rocksdb::Status status = rocksdb::DB::Open(db_options, impl->options.data_dir, &db);
+    umask(umask_before);
     if (!status.ok()) {
       return absl::FailedPreconditionError(absl::StrCat("--data-dir ", impl->options.data_dir,
                                                         ": cannot open the registry (",

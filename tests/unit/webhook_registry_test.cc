@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "common/clock/clock.h"
 #include "common/webhook_signature/webhook_signature.h"
@@ -181,6 +182,37 @@ TEST(WebhookRegistry, OldFinishedDeliveriesAreForgottenBeyondTheBound) {
   ASSERT_EQ(kept->deliveries_size(), 10);
   EXPECT_EQ(kept->deliveries(0).delivery_id(), "dl-0");  // unfinished: never forgotten
   EXPECT_EQ(kept->deliveries(9).delivery_id(), "dl-24");
+}
+
+// The registry holds webhook secrets: its directory and files are the server
+// user's alone, also when the directory existed before with looser modes.
+TEST(WebhookRegistry, TheDataDirectoryAndItsFilesArePrivate) {
+  namespace fs = std::filesystem;
+  const auto dir = fs::temp_directory_path() / "webhook-registry-private";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::all, fs::perm_options::replace);
+  std::ofstream(dir / "LOG.old.1") << "written by an earlier, older server\n";
+  fs::permissions(dir / "LOG.old.1", fs::perms::owner_read | fs::perms::owner_write |
+                                         fs::perms::group_read | fs::perms::others_read);
+  ManualClock clock(1'000);
+  WebhookRegistry::Options options;
+  options.data_dir = dir.string();
+  {
+    auto registry = WebhookRegistry::Open(options, clock);
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    ASSERT_TRUE((*registry)->Create(Request("alice")).ok());
+  }
+  EXPECT_EQ(fs::status(dir).permissions(), fs::perms::owner_all);
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    ++files;
+    EXPECT_EQ(entry.status().permissions(), fs::perms::owner_read | fs::perms::owner_write)
+        << entry.path();
+  }
+  EXPECT_GE(files, 3);  // the WAL, MANIFEST, CURRENT, ... and the old log
+  fs::remove_all(dir);
 }
 
 TEST(WebhookRegistry, AnUnusableDataDirectoryIsNamed) {

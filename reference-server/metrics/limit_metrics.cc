@@ -1,0 +1,20 @@
+#include "reference-server/metrics/limit_metrics.h"
+
+#include "common/metrics/families.h"
+
+namespace aurigraph::refserver {
+
+std::vector<prometheus::MetricFamily> LimitMetrics::Collect() const {
+  using metrics::AddFamily;
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> out;
+  AddFamily(out, "aurigraph_refserver_calls_in_flight",
+            "Unary calls held now, from their handler to their response.", MetricType::Gauge,
+            static_cast<double>(gate_.in_flight()));
+  AddFamily(out, "aurigraph_refserver_calls_shed_total",
+            "Unary calls refused with RESOURCE_EXHAUSTED because --max-in-flight were held.",
+            MetricType::Counter, static_cast<double>(gate_.refused()));
+  return out;
+}
+
+}  // namespace aurigraph::refserver
