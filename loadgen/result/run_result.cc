@@ -261,7 +261,9 @@ absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, int schem
             source, absl::StrCat(where, ".histograms.failed.", code, " holds ", (*h)->TotalCount(),
                                  " values, not the count of that status code"));
       }
-      failed_count += (*h)->TotalCount();
+      if (__builtin_add_overflow(failed_count, (*h)->TotalCount(), &failed_count)) {
+        return Corrupt(source, absl::StrCat(where, ".histograms.failed: counts overflow"));
+      }
       op.failed[code] = *h;
     }
   }
@@ -306,9 +308,13 @@ absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, int schem
                                         " values but ", schema_version >= 4 ? "ok" : "requests",
                                         " is ", timed));
   }
-  if (schema_version >= 4 && failed_count != op.requests - op.ok) {
+  int64_t errors = 0;
+  if (schema_version >= 4 && __builtin_sub_overflow(op.requests, op.ok, &errors)) {
+    return Corrupt(source, absl::StrCat(where, ": requests out of range"));
+  }
+  if (schema_version >= 4 && failed_count != errors) {
     return Corrupt(source, absl::StrCat(where, ": failed-call histograms hold ", failed_count,
-                                        " values but errors is ", op.requests - op.ok));
+                                        " values but errors is ", errors));
   }
   return op;
 }

@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
+#include "loadgen/histogram/histogram_codec.h"
 #include "loadgen/histogram/histogram_wire.h"
 #include "loadgen/recorder/operation_stats.h"
 #include "loadgen/result/run_result.h"
@@ -180,6 +182,23 @@ TEST(RunResult, AHostileHistogramIsNamed) {
   EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(),
             "r.json: operations[0].histograms.corrected: histogram zero run goes beyond its "
             "configured range");
+}
+
+TEST(RunResult, CountsThatOverflowAreCorruption) {
+  // requests - ok and the sum of the failed-call histograms once overflowed (undefined).
+  auto j = nlohmann::json::parse(ResultToJson(Sample()));
+  j["operations"][0]["requests"] = INT64_MIN;
+  EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(),
+            "r.json: operations[0]: requests out of range");
+  Histogram full = MakeLatencyHistogram();
+  full.RecordN(5, INT64_MAX);
+  j = nlohmann::json::parse(ResultToJson(Sample()));
+  for (const char* code : {"INTERNAL", "UNAVAILABLE"}) {
+    j["operations"][0]["status_codes"][code] = INT64_MAX;
+    j["operations"][0]["histograms"]["failed"][code] = EncodeBase64(full);
+  }
+  EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(),
+            "r.json: operations[0].histograms.failed: counts overflow");
 }
 
 TEST(RunResult, CorruptOrForeignFilesAreRejectedByName) {
