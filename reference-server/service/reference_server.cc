@@ -4,7 +4,6 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <malloc.h>
 #include <prometheus/exposer.h>
 #include <prometheus/registry.h>
 
@@ -20,6 +19,7 @@
 #include "common/metrics/process_metrics.h"
 #include "common/version/version.h"
 #include "reference-server/faults/delay_queue.h"
+#include "reference-server/memory/memory_return.h"
 #include "reference-server/metrics/domain_metrics.h"
 #include "reference-server/metrics/grpc_server_metrics.h"
 #include "reference-server/metrics/limit_metrics.h"
@@ -558,6 +558,7 @@ struct ReferenceServer::Impl {
   std::string host;
   int port = 0;
   std::thread sweeper;
+  TrimPolicy memory{32 << 20};  // hands freed memory back (the sweeper)
   std::mutex mutex;
   std::condition_variable stop_changed;
   bool stopping = false;
@@ -650,9 +651,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
       if (raw->stopping) break;
       lock.unlock();
       raw->approval_store.Sweep();
-      // glibc keeps freed memory for reuse; after a burst (thousands of calls
-      // or streams at once) that would stay resident for good. Hand it back.
-      malloc_trim(0);
+      ReturnFreedMemory(raw->memory, raw->options.monotonic_clock->NowNanos());
       lock.lock();
     }
   });
