@@ -55,9 +55,15 @@ int main(int argc, char** argv) {
       "with RESOURCE_EXHAUSTED")(
       "reply-window", po::value<int64_t>()->default_value(256),
       "bidi streams: replies waiting to be written before the server stops reading requests")(
+      "max-concurrent-streams", po::value<int>()->default_value(1024),
+      "HTTP/2 streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS); a client "
+      "that ignores it is disconnected")(
       "max-in-flight", po::value<int64_t>()->default_value(4096),
       "unary calls held at once; beyond it calls are refused with RESOURCE_EXHAUSTED, the "
       "connections holding the most first")(
+      "max-stream-resets", po::value<int64_t>()->default_value(1000),
+      "disconnect a client that resets this many streams within 10 s, more than half of those "
+      "it opened (HTTP/2 rapid reset)")(
       "leak", po::value<std::string>(),
       "keep this much memory per unary call, e.g. 4KiB (an injected leak for leak detection)")(
       "tls-cert", po::value<std::string>(), "serve TLS with this PEM certificate (and --tls-key)")(
@@ -135,8 +141,13 @@ int main(int argc, char** argv) {
   server_options.stream_queue_bound = static_cast<size_t>(vm["stream-queue"].as<int64_t>());
   if (vm["reply-window"].as<int64_t>() < 1) return Fail("--reply-window must be >= 1");
   server_options.reply_window = static_cast<size_t>(vm["reply-window"].as<int64_t>());
+  server_options.max_concurrent_streams = vm["max-concurrent-streams"].as<int>();
+  if (server_options.max_concurrent_streams < 1)
+    return Fail("--max-concurrent-streams must be >= 1");
   server_options.max_in_flight = vm["max-in-flight"].as<int64_t>();
   if (server_options.max_in_flight < 1) return Fail("--max-in-flight must be >= 1");
+  server_options.max_stream_resets = vm["max-stream-resets"].as<int64_t>();
+  if (server_options.max_stream_resets < 1) return Fail("--max-stream-resets must be >= 1");
   if (vm.count("metrics-listen"))
     server_options.metrics_listen = vm["metrics-listen"].as<std::string>();
   if (vm.count("count-metadata")) {

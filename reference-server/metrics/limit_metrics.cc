@@ -6,6 +6,7 @@ namespace aurigraph::refserver {
 
 std::vector<prometheus::MetricFamily> LimitMetrics::Collect() const {
   using metrics::AddFamily;
+  using metrics::AddSample;
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> out;
   AddFamily(out, "aurigraph_refserver_calls_in_flight",
@@ -14,6 +15,14 @@ std::vector<prometheus::MetricFamily> LimitMetrics::Collect() const {
   AddFamily(out, "aurigraph_refserver_calls_shed_total",
             "Unary calls refused with RESOURCE_EXHAUSTED because --max-in-flight were held.",
             MetricType::Counter, static_cast<double>(gate_.refused()));
+  out.push_back(metrics::Family(
+      "aurigraph_refserver_connections_closed_total",
+      "Connections the server closed for abusing their streams, by reason.", MetricType::Counter));
+  AddSample(out.back(), static_cast<double>(guard_.cut_for_resets.load(std::memory_order_relaxed)),
+            {{"reason", "stream_resets"}});
+  AddSample(out.back(),
+            static_cast<double>(guard_.cut_for_stream_limit.load(std::memory_order_relaxed)),
+            {{"reason", "stream_limit"}});
   return out;
 }
 

@@ -19,6 +19,7 @@
 #include "common/metrics/process_metrics.h"
 #include "common/version/version.h"
 #include "reference-server/faults/delay_queue.h"
+#include "reference-server/memory/memory_return.h"
 #include "reference-server/metrics/domain_metrics.h"
 #include "reference-server/metrics/grpc_server_metrics.h"
 #include "reference-server/metrics/limit_metrics.h"
@@ -553,9 +554,11 @@ struct ReferenceServer::Impl {
   std::unique_ptr<GrpcServerMetrics> grpc_metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<ConnectionGuard> guard;  // after the server: stops watching before it goes
   std::string host;
   int port = 0;
   std::thread sweeper;
+  TrimPolicy memory{32 << 20};  // hands freed memory back (the sweeper)
   std::mutex mutex;
   std::condition_variable stop_changed;
   bool stopping = false;
@@ -622,6 +625,8 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   // gRPC would inflate a compressed request in full before checking its size;
   // the services decode requests themselves, within the limit (decoding/).
   builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 1);  // the connection guard reads it
   // Without this, gRPC sets SO_REUSEPORT and a second server on a busy port
   // would silently share it instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -629,8 +634,13 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   if (impl->server == nullptr || impl->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
+  ConnectionGuard::Options guard;
+  guard.port = impl->port;
+  guard.limits.max_concurrent_streams = options.max_concurrent_streams;
+  guard.limits.max_resets = options.max_stream_resets;
+  impl->guard = std::make_unique<ConnectionGuard>(guard);
   if (impl->exposer) {
-    impl->limit_metrics = std::make_shared<LimitMetrics>(impl->call_gate);
+    impl->limit_metrics = std::make_shared<LimitMetrics>(impl->call_gate, impl->guard->counters());
     impl->exposer->RegisterCollectable(impl->limit_metrics);
   }
   Impl* raw = impl.get();
@@ -641,6 +651,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
       if (raw->stopping) break;
       lock.unlock();
       raw->approval_store.Sweep();
+      ReturnFreedMemory(raw->memory, raw->options.monotonic_clock->NowNanos());
       lock.lock();
     }
   });
@@ -681,6 +692,7 @@ const std::string& ReferenceServer::kafka_bootstrap() const {
 }
 const DeliveryCounters& ReferenceServer::deliveries() const { return impl_->delivery->counters(); }
 const CallGate& ReferenceServer::call_gate() const { return impl_->call_gate; }
+const GuardCounters& ReferenceServer::connection_guard() const { return impl_->guard->counters(); }
 int64_t ReferenceServer::metadata_count(const std::string& key, const std::string& value) const {
   return impl_->metadata_tally->Count(key, value);
 }

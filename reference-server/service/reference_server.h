@@ -16,6 +16,7 @@
 #include "common/status_codes/status_codes.h"
 #include "reference-server/admission/call_gate.h"
 #include "reference-server/approval/approval_store.h"
+#include "reference-server/connections/connection_guard.h"
 #include "reference-server/faults/fault_injector.h"
 #include "reference-server/streams/event_stream.h"
 #include "reference-server/transaction/transaction_store.h"
@@ -47,11 +48,17 @@ struct ServerOptions {
   std::string tls_key;
   std::string tls_client_ca;
   // Limits that keep one client from taking the server down (README "The
-  // server's limits").
+  // server's limits"). Streams one HTTP/2 connection may have open
+  // (SETTINGS_MAX_CONCURRENT_STREAMS); a client that ignores the setting is
+  // disconnected (connections/connection_policy.h).
+  int max_concurrent_streams = 1024;
   // Unary calls held at once (handler to response, injected latency included);
   // beyond it calls are refused with RESOURCE_EXHAUSTED, fairly between
   // connections (admission/call_gate.h).
   int64_t max_in_flight = 4096;
+  // A connection whose client resets this many streams within 10 s, more than
+  // half of those it opened, is disconnected (rapid reset; see connections/).
+  int64_t max_stream_resets = 1000;
   // Request headers whose values are counted per request (see metrics/metadata_tally.h).
   std::vector<std::string> count_metadata;
   // Webhooks: the registry's directory (empty: memory only), how deliveries
@@ -91,8 +98,9 @@ class ReferenceServer {
   // Where the webhook delivery topics can be read ("HOST:PORT,...").
   const std::string& kafka_bootstrap() const;
   const DeliveryCounters& deliveries() const;
-  // Load shedding.
+  // Load shedding and the connections closed for abusing their streams.
   const CallGate& call_gate() const;
+  const GuardCounters& connection_guard() const;
 
  private:
   struct Impl;
