@@ -113,13 +113,6 @@ MetricComparison CompareMetric(std::string metric, std::string unit, bool higher
 }
 
 // Differences between the runs' set-ups, named so a reader can judge them.
-// Every failed call of `op`, whatever its status code.
-Histogram AllFailedLatency(const OperationResult& op) {
-  Histogram all = *op.failed.begin()->second;
-  for (auto it = std::next(op.failed.begin()); it != op.failed.end(); ++it) all.Add(*it->second);
-  return all;
-}
-
 std::vector<std::string> ComparabilityNotes(const std::vector<RunResult>& baseline,
                                             const std::vector<RunResult>& candidate) {
   std::vector<std::string> notes;
@@ -389,8 +382,9 @@ absl::StatusOr<Comparison> CompareRuns(const std::vector<RunResult>& baseline,
     };
     if (failed_timed(base_ops) && failed_timed(cand_ops)) {
       const auto failed_p99 = [](const OperationResult& op) {
-        Histogram all = AllFailedLatency(op);
-        return static_cast<double>(all.ValueAtPercentile(99));
+        std::vector<std::shared_ptr<Histogram>> by_code;
+        for (const auto& [code, histogram] : op.failed) by_code.push_back(histogram);
+        return static_cast<double>(MergeAll(by_code)->ValueAtPercentile(99));
       };
       oc.metrics.push_back(
           CompareMetric("p99_failed", "us", true, true, options.relative_thresholds.at("p99"),
