@@ -80,12 +80,14 @@ TEST(LoadgenIntegration, MixedRunCountsMatchTheServersOwnCounts) {
 }
 
 // Accuracy (1): with a fixed injected latency L, the measured p50 lies in
-// [L, L + 1.5 ms]. In one process on a 2-core machine the path adds 0.5-1.2 ms
-// (the server's delay-queue wake-up, gRPC's completion, the loadgen's wake-up:
-// each sleeping wake-up lands 50-80 us late, more under load); finding and
-// removing that overhead, and keeping the precise figure in a benchmark, is
-// issue 22's work. The lower bound is exact: nothing can answer early.
-TEST(LoadgenIntegration, FixedInjectedLatencyIsMeasuredWithin1500Microseconds) {
+// [L, L + 1 ms + 3 sleeping wake-ups]. The lower bound is exact: nothing can
+// answer early. Above it, the path holds three sleeping wake-ups (the server's
+// delay queue, gRPC's completion, the loadgen's own) that land late by what the
+// machine allows: 50-80 us idle, far more on a loaded 2-core machine. The
+// generator's own schedule lag in the same run measures that lateness, so the
+// margin follows the machine instead of flaking on it. Finding the in-process
+// overhead and keeping the precise figure in a benchmark is issue 22's work.
+TEST(LoadgenIntegration, FixedInjectedLatencyIsMeasuredWithinTheWakeUpFloor) {
   refserver::FaultConfig faults;
   ASSERT_TRUE(refserver::ParseLatencySpec("fixed:5ms", &faults).ok());
   auto server = StartServer(faults);
@@ -98,10 +100,12 @@ operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
                         server->address());
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_GT(result->total.requests, 400);
+  const int64_t wake_up_late = result->generator.schedule_lag->ValueAtPercentile(50);
+  const int64_t upper = 5000 + 1000 + 3 * wake_up_late;
   for (const auto* h : {result->total.corrected.get(), result->total.uncorrected.get()}) {
     const int64_t p50 = h->ValueAtPercentile(50);
     EXPECT_GE(p50, 5000);
-    EXPECT_LE(p50, 6500);
+    EXPECT_LE(p50, upper) << "wake-ups landed " << wake_up_late << " us late (p50)";
   }
 }
 
