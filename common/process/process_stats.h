@@ -22,6 +22,12 @@ struct ProcessStats {
 // pid 0 = this process. Empty when the process does not exist (or has exited).
 std::optional<ProcessStats> ReadProcessStats(pid_t pid = 0);
 
+// This process, cheaply (no fd count, no /proc/stat parse): resident memory now
+// (/proc/self/statm), its peak, and CPU time used so far (getrusage).
+int64_t OwnResidentBytes();
+int64_t OwnPeakResidentBytes();
+double OwnCpuSeconds();
+
 // The local process listening on TCP `port` (IPv4 or IPv6), or 0 when none is
 // found (not listening here, or owned by a user we cannot inspect).
 pid_t FindListeningPid(int port);

@@ -1,7 +1,6 @@
 #include "loadgen/runner/runner.h"
 
 #include <sched.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -138,24 +137,11 @@ std::string RandomRunId() {
 // Above this share of its cores the generator itself is the bottleneck.
 constexpr double kMaxCpuShare = 0.95;
 
-double OwnCpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
 int AvailableCores() {
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
   return std::max(1, CPU_COUNT(&set));
-}
-
-int64_t OwnPeakRssBytes() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
 // The target's memory, as its CheckHealth reports it (the bundled reference server does).
@@ -770,7 +756,7 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
         std::make_shared<WebhookResult>(webhooks.ok() ? *std::move(webhooks) : WebhookResult{});
     if (!webhooks.ok()) result.webhooks->error = std::string(webhooks.status().message());
   }
-  result.resources.loadgen_peak_rss_bytes = OwnPeakRssBytes();
+  result.resources.loadgen_peak_rss_bytes = OwnPeakResidentBytes();
   if (scenario.report_server_memory) ProbeServerMemory(channels.front(), &result.resources);
 
   auto gate_results = EvaluateGates(gates, result);

@@ -4,19 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
+
+#include "common/process/process_stats.h"
 
 namespace aurigraph::refserver {
-namespace {
-
-int64_t ResidentBytes() {
-  std::ifstream statm("/proc/self/statm");
-  int64_t size = 0, resident = 0;
-  statm >> size >> resident;
-  return resident * sysconf(_SC_PAGESIZE);
-}
-
-}  // namespace
 
 bool TrimPolicy::ShouldTrim(int64_t resident_bytes, int64_t now_nanos) {
   if (floor_ < 0) floor_ = resident_bytes;
@@ -31,10 +22,10 @@ void TrimPolicy::Trimmed(int64_t before_bytes, int64_t after_bytes, int64_t now_
 }
 
 void ReturnFreedMemory(TrimPolicy& policy, int64_t now_nanos) {
-  const int64_t before = ResidentBytes();
+  const int64_t before = OwnResidentBytes();
   if (!policy.ShouldTrim(before, now_nanos)) return;
   malloc_trim(0);
-  policy.Trimmed(before, ResidentBytes(), now_nanos);
+  policy.Trimmed(before, OwnResidentBytes(), now_nanos);
 }
 
 }  // namespace aurigraph::refserver

@@ -17,6 +17,7 @@
 #include "aurigraph/transaction/v1/transaction.grpc.pb.h"
 #include "aurigraph/webhook/v1/webhook.grpc.pb.h"
 #include "common/metrics/process_metrics.h"
+#include "common/process/process_stats.h"
 #include "common/version/version.h"
 #include "reference-server/faults/delay_queue.h"
 #include "reference-server/memory/memory_return.h"
@@ -37,18 +38,10 @@ namespace tv1 = transaction::v1;
 namespace wv1 = webhook::v1;
 namespace cv1 = common::v1;
 
-// Reads this process's resident memory now and at its peak (Linux /proc).
+// This process's resident memory now and at its peak.
 void ReadMemory(cv1::HealthResponse* response) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    long long kib = 0;
-    if (std::sscanf(line.c_str(), "VmRSS: %lld kB", &kib) == 1) {
-      response->set_resident_memory_bytes(kib * 1024);
-    } else if (std::sscanf(line.c_str(), "VmHWM: %lld kB", &kib) == 1) {
-      response->set_peak_resident_memory_bytes(kib * 1024);
-    }
-  }
+  response->set_resident_memory_bytes(OwnResidentBytes());
+  response->set_peak_resident_memory_bytes(OwnPeakResidentBytes());
 }
 
 // BatchSubmitResponses lists at most this many vote errors.
