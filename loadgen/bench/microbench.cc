@@ -1,6 +1,6 @@
 // Per-operation cost of the generator's hot paths, tracked from the start:
-// histogram record, merge and encoding, recording a completion (with and
-// without the run's timeline), next arrival time, and building a request from
+// histogram record, merge and encoding, recording a completion into the run's
+// timeline, next arrival time, and building a request from
 // its template.
 #include <benchmark/benchmark.h>
 
@@ -10,9 +10,9 @@
 #include "aurigraph/transaction/v1/transaction.pb.h"
 #include "loadgen/histogram/histogram.h"
 #include "loadgen/histogram/histogram_codec.h"
+#include "loadgen/histogram/latency.h"
 #include "loadgen/payload/request_template.h"
 #include "loadgen/recorder/interval_timeline.h"
-#include "loadgen/recorder/operation_stats.h"
 #include "loadgen/schedule/arrival_schedule.h"
 
 namespace aurigraph::loadgen {
@@ -31,36 +31,28 @@ void BM_HistogramRecord(benchmark::State& state) {
 }
 BENCHMARK(BM_HistogramRecord);
 
+// A completion as a worker records it: the interval check and the record into
+// the run's timeline, its only record. One request every microsecond, 1 s
+// intervals: a roll-over (merge, reset) every million requests, as in a run at
+// 1M requests/s.
 void BM_RecordCompletion(benchmark::State& state) {
-  OperationStats stats;
-  int64_t t = 0;
-  for (auto _ : state) {
-    stats.RecordCompletion(t, t + 1'000, t + 250'000 + (t & 0xffff), 0);
-    t += 1'000;
-  }
-  benchmark::DoNotOptimize(stats.completed());
-}
-BENCHMARK(BM_RecordCompletion);
-
-// What the timeline adds to each completion: the interval check and its record.
-// One request every microsecond, 1 s intervals: a roll-over (merge, reset) every
-// million requests, as in a run at 1M requests/s.
-void BM_RecordCompletionWithTimeline(benchmark::State& state) {
-  OperationStats stats;
   IntervalTimeline timeline(0, 1'000'000'000, 1, 1);
   IntervalRecorder intervals(timeline, 0, {0});
   int64_t t = 0;
+  int64_t recorded = 0;
   for (auto _ : state) {
     const int64_t done = t + 250'000 + (t & 0xffff);
-    stats.RecordCompletion(t, t + 1'000, done, 0);
     intervals.AdvanceTo(done);
-    intervals.operation(0).Record(NanosToMicros(done - t), 0);
+    if (IntervalOperation* op = intervals.OperationFor(0, t)) {
+      op->Record(NanosToMicros(done - t), NanosToMicros(done - t - 1'000), 0);
+      ++recorded;
+    }
     t += 1'000;
     if ((t & 0x3fffffff) == 0) benchmark::DoNotOptimize(timeline.TakeCompleted());
   }
-  benchmark::DoNotOptimize(stats.completed());
+  benchmark::DoNotOptimize(recorded);
 }
-BENCHMARK(BM_RecordCompletionWithTimeline);
+BENCHMARK(BM_RecordCompletion);
 
 void BM_HistogramMerge(benchmark::State& state) {
   Histogram a = MakeLatencyHistogram(), b = MakeLatencyHistogram();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "loadgen/interfaces/load_model.h"
 
 namespace google::protobuf {
 class Descriptor;
@@ -22,8 +23,6 @@ class MultiFileErrorCollector;
 }  // namespace google::protobuf
 
 namespace aurigraph::loadgen {
-
-enum class CallKind { kUnary, kServerStreaming, kClientStreaming, kBidiStreaming };
 
 struct MethodInfo {
   std::string path;  // "/package.Service/Method", as gRPC sends it

@@ -27,16 +27,20 @@
 #include "common/units/units.h"
 #include "common/version/version.h"
 #include "loadgen/compare/compare.h"
+#include "loadgen/hooks/aurigraph_hooks.h"
 #include "loadgen/intervallog/interval_log.h"
 #include "loadgen/metrics/metrics_export.h"
 #include "loadgen/metrics/run_metrics.h"
 #include "loadgen/progress/progress.h"
 #include "loadgen/report/compare_report.h"
 #include "loadgen/report/report.h"
+#include "loadgen/result/load_results.h"
 #include "loadgen/result/run_result.h"
 #include "loadgen/runner/runner.h"
+#include "loadgen/scenario/ad_hoc.h"
 #include "loadgen/scenario/scenario.h"
 #include "loadgen/summary/summary.h"
+#include "loadgen/transport/grpc_transport_factory.h"
 
 namespace po = boost::program_options;
 using namespace aurigraph::loadgen;
@@ -61,46 +65,6 @@ absl::Status WriteTextFile(const std::filesystem::path& path, const std::string&
   out << text;
   if (!out.flush()) return absl::PermissionDeniedError(path.string() + ": cannot write");
   return absl::OkStatus();
-}
-
-// A run's result files: a file, a comma-separated list, or a directory (every
-// .json file below it, in name order, so repeated runs can be kept together).
-absl::StatusOr<std::vector<LoadedResult>> LoadResults(const std::string& spec) {
-  std::vector<std::string> paths;
-  for (absl::string_view part : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
-    const std::string path(part);
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-      std::vector<std::string> found;
-      for (const auto& entry : std::filesystem::recursive_directory_iterator(path, ec)) {
-        if (entry.is_regular_file() && entry.path().extension() == ".json") {
-          found.push_back(entry.path().string());
-        }
-      }
-      std::sort(found.begin(), found.end());
-      if (found.empty() &&
-          std::filesystem::exists(std::filesystem::path(path) / kIntervalsLogName, ec)) {
-        // A run that never finished (killed): what its interval logs hold.
-        found.push_back((std::filesystem::path(path) / kIntervalsLogName).string());
-      }
-      if (found.empty()) {
-        return absl::NotFoundError(path + ": no result files (or interval logs) in directory");
-      }
-      paths.insert(paths.end(), found.begin(), found.end());
-    } else {
-      paths.push_back(path);
-    }
-  }
-  if (paths.empty()) return absl::InvalidArgumentError("no result file given");
-  std::vector<LoadedResult> out;
-  for (const std::string& path : paths) {
-    auto result = absl::EndsWith(path, ".jsonl")
-                      ? RecoverRun(std::filesystem::path(path).parent_path().string())
-                      : ReadResultFile(path);
-    if (!result.ok()) return result.status();
-    out.push_back(LoadedResult{path, *std::move(result)});
-  }
-  return out;
 }
 
 // Parses a subcommand's options; returns the exit code when it should stop here.
@@ -147,75 +111,38 @@ std::optional<int> PrepareOutputDirectory(const std::string& dir) {
   return std::nullopt;
 }
 
-// The scenario an ad-hoc run stands for, as JSON (which the YAML parser reads),
-// so it is checked exactly like a scenario file.
-absl::StatusOr<std::string> AdHocScenario(const po::variables_map& vm) {
-  const std::string call = vm["call"].as<std::string>();
-  const nlohmann::json request =
-      nlohmann::json::parse(vm["data"].as<std::string>(), nullptr, false);
-  if (request.is_discarded() || !request.is_object()) {
-    return absl::InvalidArgumentError("--data: not a JSON object");
-  }
-  if (auto checked = aurigraph::CheckUntrustedJson(request); !checked.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--data: ", checked.message()));
-  }
-  if (vm.count("rate") && vm.count("concurrency")) {
-    return absl::InvalidArgumentError("--rate and --concurrency: give one (open or closed loop)");
-  }
-  nlohmann::json scenario = {{"name", "ad-hoc " + call},
-                             {"duration", vm["duration"].as<std::string>()}};
-  // Without a .proto the target describes itself (server reflection).
-  if (vm.count("proto")) {
-    scenario["proto"] = vm["proto"].as<std::vector<std::string>>();
-  } else {
-    scenario["reflection"] = true;
-  }
-  if (vm.count("import-path")) {
-    scenario["import_paths"] = vm["import-path"].as<std::vector<std::string>>();
-  }
-  if (vm.count("rate")) {
-    scenario["load"] = {{"model", "open"}, {"rate", vm["rate"].as<double>()}};
-  } else if (vm.count("concurrency")) {
-    scenario["load"] = {{"model", "closed"}, {"concurrency", vm["concurrency"].as<int>()}};
-  } else {
-    scenario["load"] = {{"model", "closed"}, {"concurrency", 1}};
-  }
-  nlohmann::json channel = nlohmann::json::object();
-  if (vm.count("tls")) channel["tls"] = true;
-  if (vm.count("gzip")) channel["compression"] = "gzip";
+// The ad-hoc call the flags describe.
+AdHocCall AdHocCallFromFlags(const po::variables_map& vm) {
+  AdHocCall call;
+  call.call = vm["call"].as<std::string>();
+  call.data = vm["data"].as<std::string>();
+  call.duration = vm["duration"].as<std::string>();
+  const auto list = [&](const char* flag) {
+    return vm.count(flag) ? vm[flag].as<std::vector<std::string>>() : std::vector<std::string>{};
+  };
+  const auto text = [&](const char* flag) -> std::optional<std::string> {
+    if (!vm.count(flag)) return std::nullopt;
+    return vm[flag].as<std::string>();
+  };
+  call.protos = list("proto");
+  call.import_paths = list("import-path");
+  if (vm.count("rate")) call.rate = vm["rate"].as<double>();
+  if (vm.count("concurrency")) call.concurrency = vm["concurrency"].as<int>();
+  call.deadline = text("deadline");
+  call.metadata = list("metadata");
+  call.data_file = text("data-file");
+  call.data_order = vm["data-order"].as<std::string>();
+  if (vm.count("streams")) call.streams = vm["streams"].as<int>();
+  call.tls = vm.count("tls") > 0;
+  call.gzip = vm.count("gzip") > 0;
   for (const auto& [flag, key] :
        {std::pair{"ca", "ca"}, std::pair{"cert", "cert"}, std::pair{"key", "key"},
         std::pair{"server-name", "server_name"}, std::pair{"authority", "authority"},
         std::pair{"keepalive-time", "keepalive_time"},
         std::pair{"max-message-size", "max_message_size"}}) {
-    if (vm.count(flag)) channel[key] = vm[flag].as<std::string>();
+    if (const auto value = text(flag)) call.channel.emplace_back(key, *value);
   }
-  if (!channel.empty()) scenario["channel"] = channel;
-  const size_t slash = call.rfind('/');
-  nlohmann::json operation = {{"name", slash == std::string::npos ? call : call.substr(slash + 1)},
-                              {"rpc", call},
-                              {"request", request}};
-  if (vm.count("deadline")) operation["deadline"] = vm["deadline"].as<std::string>();
-  if (vm.count("metadata")) {
-    nlohmann::json metadata = nlohmann::json::object();
-    for (const std::string& header : vm["metadata"].as<std::vector<std::string>>()) {
-      const size_t colon = header.find(':');
-      if (colon == std::string::npos || colon == 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--metadata ", header, ": expected 'name: value'"));
-      }
-      metadata[std::string(absl::StripAsciiWhitespace(header.substr(0, colon)))] =
-          std::string(absl::StripLeadingAsciiWhitespace(header.substr(colon + 1)));
-    }
-    operation["metadata"] = metadata;
-  }
-  if (vm.count("data-file")) {
-    operation["data"] = {{"file", vm["data-file"].as<std::string>()},
-                         {"order", vm["data-order"].as<std::string>()}};
-  }
-  if (vm.count("streams")) operation["stream"] = {{"streams", vm["streams"].as<int>()}};
-  scenario["operations"] = nlohmann::json::array({operation});
-  return scenario.dump();
+  return call;
 }
 
 int RunCommand(const std::vector<std::string>& args) {
@@ -292,7 +219,7 @@ int RunCommand(const std::vector<std::string>& args) {
       vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   absl::StatusOr<Scenario> scenario = absl::UnknownError("");
   if (vm.count("call")) {
-    auto text = AdHocScenario(vm);
+    auto text = AdHocScenarioJson(AdHocCallFromFlags(vm));
     if (!text.ok()) return Fail(kExitUsage, std::string(text.status().message()));
     scenario = ParseScenario(*text, "--call", overrides);
   } else {
@@ -306,16 +233,19 @@ int RunCommand(const std::vector<std::string>& args) {
   RunOptions run_options;
   run_options.target = vm.count("target") ? vm["target"].as<std::string>() : "";
   run_options.stop = &g_stop;
+  // The gRPC wire, and what the bundled system adds to a run over it.
+  const auto target = ResolveTarget(*scenario, run_options.target);
+  if (!target.ok()) return Fail(kExitUsage, std::string(target.status().message()));
+  GrpcTransportFactory wire(*target, scenario->connections, scenario->channel,
+                            scenario->connect_timeout_nanos);
+  run_options.transport = &wire;
+  const std::vector<std::unique_ptr<RunHook>> hooks = MakeAurigraphHooks(*scenario, wire);
+  for (const std::unique_ptr<RunHook>& hook : hooks) run_options.hooks.push_back(hook.get());
 
   // Metrics are fed from the run's timeline, interval by interval.
   auto registry = std::make_shared<prometheus::Registry>();
   auto process = std::make_shared<aurigraph::metrics::ProcessMetrics>();
-  RunMetricsInfo info{
-      scenario->name, run_options.target.empty() ? scenario->target : run_options.target,
-      aurigraph::kVersion,
-      scenario->has_load && scenario->model == LoadModel::kOpenLoop ? scenario->rate : 0,
-      static_cast<double>(scenario->duration_nanos) / 1e9};
-  RunMetrics run_metrics(*registry, info);
+  RunMetrics run_metrics(*registry);
   std::unique_ptr<MetricsEndpoint> endpoint;
   std::unique_ptr<MetricsPusher> pusher;
   const auto linger = aurigraph::ParseDuration(vm["metrics-linger"].as<std::string>());
@@ -351,13 +281,7 @@ int RunCommand(const std::vector<std::string>& args) {
   run_options.watch_pid = vm["watch-pid"].as<int>();
 
   // Interval logs go beside result.json and survive a kill.
-  auto interval_log = IntervalLogWriter::Create(
-      out_dir, IntervalLogHeader{scenario->name, scenario->effective_json, info.target,
-                                 aurigraph::kVersion, aurigraph::HostName(),
-                                 !scenario->has_load                       ? "streams"
-                                 : scenario->model == LoadModel::kOpenLoop ? "open"
-                                                                           : "closed",
-                                 scenario->warmup_nanos});
+  auto interval_log = IntervalLogWriter::Create(out_dir);
   if (!interval_log.ok()) return Fail(kExitCannotRun, std::string(interval_log.status().message()));
   run_options.interval_observers.push_back(interval_log->get());
   auto progress_every = aurigraph::ParseDuration(vm["progress-interval"].as<std::string>());

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "loadgen/recorder/operation_stats.h"
+#include "loadgen/histogram/latency.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -25,7 +25,6 @@ StreamWorker::StreamWorker(const Clock& clock, const Clock& wall_clock, StreamTr
   open_now_.assign(ops, 0);
   next_stream_number_.assign(ops, static_cast<uint64_t>(plan_.worker_index));
   next_message_sequence_.assign(ops, static_cast<uint64_t>(plan_.worker_index));
-  stats_.resize(ops);
   for (uint32_t op = 0; op < ops; ++op) {
     const StreamOperationPlan& p = plan_.operations[op];
     next_open_[op] = plan_.start_nanos + p.delay_nanos;
@@ -95,7 +94,7 @@ void StreamWorker::TrySend(uint32_t index, int64_t now) {
   if (s.write_in_flight || (p.mode == StreamMode::kBidi && s.unanswered >= p.max_outstanding)) {
     return;  // resumed by kWritten or by a matching reply
   }
-  StreamStats& stats = stats_[s.operation];
+  StreamStats& stats = Streams(s.operation, now);
   const std::string_view message = p.source->Build(
       RequestContext{NextSequence(s.operation), s.number, static_cast<uint64_t>(s.sent)});
   if (p.mode == StreamMode::kBidi && p.inspector != nullptr) {
@@ -149,9 +148,15 @@ void StreamWorker::Abandon(uint32_t index) {
   transport_.Cancel(index);
 }
 
+StreamStats& StreamWorker::Streams(uint32_t operation, int64_t now) {
+  plan_.intervals->AdvanceTo(now);
+  return plan_.intervals->operation(operation).streams();
+}
+
 void StreamWorker::OnMessage(Slot& s, std::string_view message, int64_t now) {
   const StreamOperationPlan& p = plan_.operations[s.operation];
-  StreamStats& stats = stats_[s.operation];
+  StreamStats& stats = Streams(s.operation, now);
+  IntervalRecorder& intervals = *plan_.intervals;
   ++stats.messages_received;
   ++s.received;
   const bool measured = Measured(now);
@@ -162,12 +167,9 @@ void StreamWorker::OnMessage(Slot& s, std::string_view message, int64_t now) {
     stats.inter_arrival.Record(NanosToMicros(now - s.last_message));
   }
   s.last_message = now;
-  IntervalOperation* interval = nullptr;
-  if (plan_.intervals != nullptr) {
-    plan_.intervals->AdvanceTo(now);
-    interval = &plan_.intervals->operation(s.operation);
-    ++interval->count;
-  }
+  ++intervals.operation(s.operation).count;
+  // Latency and codes by when the message was meant (bidi) or arrived.
+  IntervalOperation* received = intervals.OperationFor(s.operation, now);
   if (p.inspector == nullptr) return;
   const MessageInspector::Reading reading = p.inspector->Inspect(message);
   bool matched = false;
@@ -175,12 +177,10 @@ void StreamWorker::OnMessage(Slot& s, std::string_view message, int64_t now) {
     for (size_t i = s.outstanding_head; i < s.outstanding.size(); ++i) {
       Pending& pending = s.outstanding[i];
       if (pending.intended_nanos < 0 || pending.key != *reading.key) continue;
-      const int64_t latency_us = NanosToMicros(now - pending.intended_nanos);
-      if (Measured(pending.intended_nanos)) {
-        stats.message_latency.Record(latency_us);
-        stats.message_latency_uncorrected.Record(NanosToMicros(now - pending.sent_nanos));
+      if (IntervalOperation* reply = intervals.OperationFor(s.operation, pending.intended_nanos)) {
+        reply->latency.Record(NanosToMicros(now - pending.intended_nanos));
+        reply->uncorrected.Record(NanosToMicros(now - pending.sent_nanos));
       }
-      if (interval != nullptr) interval->latency.Record(latency_us);
       pending.intended_nanos = -1;
       --s.unanswered;
       matched = true;
@@ -207,15 +207,14 @@ void StreamWorker::OnMessage(Slot& s, std::string_view message, int64_t now) {
   int64_t wall = -1;
   if (!matched && reading.sent_at_unix_nanos) {
     wall = wall_clock_.NowNanos();
-    const int64_t latency_us = NanosToMicros(wall - *reading.sent_at_unix_nanos);
-    if (measured) stats.message_latency.Record(latency_us);
-    if (interval != nullptr) interval->latency.Record(latency_us);
+    if (received != nullptr) {
+      received->latency.Record(NanosToMicros(wall - *reading.sent_at_unix_nanos));
+    }
   }
-  if (reading.status_code) {
+  if (reading.status_code && received != nullptr) {
     const int code =
         static_cast<unsigned>(*reading.status_code) < kStatusCodeCount ? *reading.status_code : 2;
-    if (measured) ++stats.message_codes[code];
-    if (interval != nullptr) ++interval->codes[code];
+    ++received->codes[code];
   }
   if (reading.phase_start_unix_nanos && measured) {
     if (wall < 0) wall = wall_clock_.NowNanos();
@@ -235,7 +234,7 @@ int64_t StreamWorker::ReopenDelay(const StreamOperationPlan& plan, int failures)
 
 void StreamWorker::OnClosed(uint32_t index, int status_code, int64_t now) {
   Slot& s = slots_[index];
-  StreamStats& stats = stats_[s.operation];
+  StreamStats& stats = Streams(s.operation, now);
   const int code = static_cast<unsigned>(status_code) < kStatusCodeCount ? status_code : 2;
   // Ended by the target or the network with an error before it was meant to and
   // before it delivered anything: the slot waits out a backoff that grows with
@@ -283,7 +282,7 @@ void StreamWorker::OnEvent(const StreamTransport::Event& event, int64_t now) {
       if (!event.ok) return;
       s.open = true;
       ++open_now_[s.operation];
-      ++stats_[s.operation].streams_opened;
+      ++Streams(s.operation, now).streams_opened;
       if (s.ending) return;
       if (p.mode == StreamMode::kServerStream) {
         s.write_in_flight = true;
@@ -315,8 +314,8 @@ void StreamWorker::OnEvent(const StreamTransport::Event& event, int64_t now) {
 
 void StreamWorker::SampleOpenStreams(int64_t now) {
   if (!sending_ || !Measured(now)) return;
-  for (size_t op = 0; op < stats_.size(); ++op) {
-    StreamStats& stats = stats_[op];
+  for (uint32_t op = 0; op < plan_.operations.size(); ++op) {
+    StreamStats& stats = Streams(op, now);
     const int64_t open = open_now_[op];
     if (stats.min_open_streams < 0 || open < stats.min_open_streams) stats.min_open_streams = open;
     stats.max_open_streams = std::max(stats.max_open_streams, open);
@@ -331,7 +330,7 @@ void StreamWorker::Run(const std::atomic<bool>* stop) {
   StreamTransport::Event event;
   for (;;) {
     int64_t now = clock_.NowNanos();
-    if (plan_.intervals != nullptr) plan_.intervals->AdvanceTo(now);
+    plan_.intervals->AdvanceTo(now);
     if (sending_ && (now >= end || (stop != nullptr && stop->load(std::memory_order_relaxed)))) {
       SampleOpenStreams(now);
       sending_ = false;
@@ -404,7 +403,7 @@ void StreamWorker::Run(const std::atomic<bool>* stop) {
       while (transport_.Next(0, &event)) OnEvent(event, clock_.NowNanos());
     }
   }
-  if (plan_.intervals != nullptr) plan_.intervals->Finish();
+  plan_.intervals->Finish();
 }
 
 }  // namespace aurigraph::loadgen

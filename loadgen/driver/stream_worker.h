@@ -2,7 +2,7 @@
 // sends on client and bidi streams at a fixed per-stream rate (latency from the
 // intended send time, as for unary), ends streams after a message count or a
 // lifetime and reopens them (churn), and measures every message. Single-threaded
-// and lock-free like Worker; the runner merges stats afterwards.
+// and lock-free like Worker, recording into its own IntervalRecorder.
 #pragma once
 
 #include <atomic>
@@ -12,14 +12,14 @@
 #include <vector>
 
 #include "common/clock/clock.h"
-#include "loadgen/driver/stream_transport.h"
-#include "loadgen/driver/transport.h"
+#include "loadgen/interfaces/load_model.h"
+#include "loadgen/interfaces/message_inspector.h"
+#include "loadgen/interfaces/request_source.h"
+#include "loadgen/interfaces/stream_transport.h"
 #include "loadgen/recorder/interval_timeline.h"
 #include "loadgen/recorder/stream_stats.h"
 
 namespace aurigraph::loadgen {
-
-enum class StreamMode { kServerStream, kClientStream, kBidi };
 
 struct StreamOperationPlan {
   StreamMode mode = StreamMode::kServerStream;
@@ -48,8 +48,8 @@ struct StreamWorkerPlan {
   int worker_count = 1;
   uint64_t seed = 1;  // reopen jitter
   std::vector<StreamOperationPlan> operations;
-  // The run's timeline (operation i is local operation i), or null: messages
-  // received, their latency and status codes, warm-up included.
+  // Required: where everything is recorded, by interval (operation i is local
+  // operation i): messages, their latency and status codes, the stream side.
   IntervalRecorder* intervals = nullptr;
 };
 
@@ -62,7 +62,6 @@ class StreamWorker {
   // Runs until the duration has passed and every stream has closed (or was
   // cancelled at the drain timeout). `stop` ends the run early.
   void Run(const std::atomic<bool>* stop = nullptr);
-  const std::vector<StreamStats>& stats() const { return stats_; }
 
  private:
   struct Pending {
@@ -108,6 +107,8 @@ class StreamWorker {
   void EndStream(uint32_t slot, int64_t now);
   void Abandon(uint32_t slot);
   void OnEvent(const StreamTransport::Event& event, int64_t now);
+  // The stream side of `operation` in the interval holding `now`.
+  StreamStats& Streams(uint32_t operation, int64_t now);
   void OnMessage(Slot& slot, std::string_view message, int64_t now);
   void OnClosed(uint32_t slot, int status_code, int64_t now);
   // When the slot's next stream may open, after its `failures`-th failure in a row.
@@ -130,7 +131,6 @@ class StreamWorker {
   std::mt19937_64 rng_;
   bool sending_ = true;
   int64_t active_ = 0;
-  std::vector<StreamStats> stats_;
 };
 
 }  // namespace aurigraph::loadgen

@@ -5,25 +5,6 @@
 
 namespace aurigraph::loadgen {
 
-void WorkerStats::Merge(const WorkerStats& other) {
-  if (operations.size() < other.operations.size()) operations.resize(other.operations.size());
-  for (size_t i = 0; i < other.operations.size(); ++i) operations[i].Merge(other.operations[i]);
-  schedule_lag.Add(other.schedule_lag);
-  generator_lag.Add(other.generator_lag);
-  sent += other.sent;
-  warmup_completions += other.warmup_completions;
-  delayed_by_in_flight_bound += other.delayed_by_in_flight_bound;
-  cancelled_at_drain += other.cancelled_at_drain;
-  not_sent_generator_behind += other.not_sent_generator_behind;
-  not_sent_in_flight_bound += other.not_sent_in_flight_bound;
-  if (other.first_send_nanos >= 0 &&
-      (first_send_nanos < 0 || other.first_send_nanos < first_send_nanos)) {
-    first_send_nanos = other.first_send_nanos;
-  }
-  last_completion_nanos = std::max(last_completion_nanos, other.last_completion_nanos);
-  measured_start_nanos = other.measured_start_nanos;
-}
-
 Worker::Worker(const Clock& clock, Transport& transport, std::vector<RequestSource*> sources,
                std::unique_ptr<ArrivalSchedule> schedule, WorkerPlan plan)
     : clock_(clock),
@@ -38,12 +19,10 @@ Worker::Worker(const Clock& clock, Transport& transport, std::vector<RequestSour
   for (double w : plan_.operation_weights) cumulative_weights_.push_back(sum += w);
   free_slots_.reserve(plan_.max_in_flight);
   for (uint32_t i = plan_.max_in_flight; i > 0; --i) free_slots_.push_back(i - 1);
-  stats_.operations.resize(sources_.size());
-  stats_.measured_start_nanos = plan_.start_nanos + plan_.warmup_nanos;
 }
 
 bool Worker::MaySend(int64_t intended_nanos) const {
-  if (plan_.max_requests > 0 && stats_.sent >= plan_.max_requests) return false;
+  if (plan_.max_requests > 0 && sent_ >= plan_.max_requests) return false;
   return plan_.duration_nanos <= 0 || intended_nanos < plan_.start_nanos + plan_.duration_nanos;
 }
 
@@ -56,11 +35,12 @@ bool Worker::DueWhileSlotsBusy(int64_t intended_nanos) {
 
 void Worker::CountNotSent(int64_t next_intended) {
   int64_t not_sent = 0;
+  GeneratorCounts& counts = plan_.intervals->generator();
   while (MaySend(next_intended) &&
-         (plan_.max_requests <= 0 || stats_.sent + not_sent < plan_.max_requests)) {
+         (plan_.max_requests <= 0 || sent_ + not_sent < plan_.max_requests)) {
     ++not_sent;
-    ++(DueWhileSlotsBusy(next_intended) ? stats_.not_sent_in_flight_bound
-                                        : stats_.not_sent_generator_behind);
+    ++(DueWhileSlotsBusy(next_intended) ? counts.not_sent_in_flight_bound
+                                        : counts.not_sent_generator_behind);
     next_intended = plan_.start_nanos + schedule_->Next();
   }
 }
@@ -80,23 +60,14 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   const uint32_t operation = PickOperation();
   slots_[slot] = Slot{intended_nanos, now, operation};
   const int64_t lag = NanosToMicros(now - intended_nanos);
-  stats_.schedule_lag.Record(lag);
-  if (plan_.intervals != nullptr) {
-    plan_.intervals->AdvanceTo(now);
-    plan_.intervals->RecordSend(lag);
-  }
   // An open-loop request that was due while every slot was busy waited for the
   // system under test, not for the generator; only the others measure the
   // generator's own lag. (Closed loop sends on completion: its lag is always 0.)
   const bool waited_for_slot =
       plan_.model == LoadModel::kOpenLoop && DueWhileSlotsBusy(intended_nanos);
-  if (waited_for_slot) {
-    ++stats_.delayed_by_in_flight_bound;
-  } else {
-    stats_.generator_lag.Record(lag);
-  }
-  if (stats_.first_send_nanos < 0) stats_.first_send_nanos = now;
-  ++stats_.sent;
+  plan_.intervals->AdvanceTo(now);
+  plan_.intervals->RecordSend(lag, waited_for_slot ? -1 : lag);
+  ++sent_;
   const uint64_t sequence = next_sequence_;
   next_sequence_ += static_cast<uint64_t>(plan_.worker_count);
   RequestSource& source = *sources_[operation];
@@ -111,25 +82,21 @@ void Worker::Complete(const Transport::Completion& completion, int64_t now) {
   const Slot& slot = slots_[completion.slot];
   if (free_slots_.empty() && !busy_periods_.empty()) busy_periods_.back().end = now;
   free_slots_.push_back(completion.slot);
-  stats_.last_completion_nanos = now;
   const int64_t items = completion.status_code == 0 &&
                                 slot.operation < plan_.response_counters.size() &&
                                 plan_.response_counters[slot.operation] != nullptr
                             ? plan_.response_counters[slot.operation]->Count(completion.response)
                             : 0;
-  if (plan_.intervals != nullptr) {
-    plan_.intervals->AdvanceTo(now);
-    IntervalOperation& interval = plan_.intervals->operation(slot.operation);
-    interval.Record(NanosToMicros(now - slot.intended_nanos), completion.status_code);
-    interval.items += items;
-  }
-  if (slot.intended_nanos < stats_.measured_start_nanos) {
-    ++stats_.warmup_completions;
-    return;
-  }
-  OperationStats& stats = stats_.operations[slot.operation];
-  stats.RecordCompletion(slot.intended_nanos, slot.sent_nanos, now, completion.status_code);
-  stats.AddItems(items);
+  IntervalRecorder& intervals = *plan_.intervals;
+  intervals.AdvanceTo(now);
+  GeneratorCounts& counts = intervals.generator();
+  counts.last_completion_nanos = now;
+  if (slot.intended_nanos < plan_.start_nanos + plan_.warmup_nanos) ++counts.warmup_completions;
+  IntervalOperation* interval = intervals.OperationFor(slot.operation, slot.intended_nanos);
+  if (interval == nullptr) return;
+  interval->Record(NanosToMicros(now - slot.intended_nanos), NanosToMicros(now - slot.sent_nanos),
+                   completion.status_code);
+  interval->items += items;
 }
 
 void Worker::Run(const std::atomic<bool>* stop) {
@@ -145,7 +112,7 @@ void Worker::Run(const std::atomic<bool>* stop) {
 
   for (;;) {
     int64_t now = clock_.NowNanos();
-    if (plan_.intervals != nullptr) plan_.intervals->AdvanceTo(now);
+    plan_.intervals->AdvanceTo(now);
     if (now < plan_.start_nanos) {
       Transport::Completion ignored;
       transport_.Next(plan_.start_nanos - now, &ignored);
@@ -180,7 +147,7 @@ void Worker::Run(const std::atomic<bool>* stop) {
     }
     if (!sending && in_flight() == 0) break;
     if (!sending && now >= drain_deadline && !cancelled) {
-      stats_.cancelled_at_drain = static_cast<int64_t>(in_flight());
+      plan_.intervals->generator().cancelled_at_drain = static_cast<int64_t>(in_flight());
       transport_.CancelAll();
       cancelled = true;
     }
@@ -198,7 +165,7 @@ void Worker::Run(const std::atomic<bool>* stop) {
       while (transport_.Next(0, &completion)) Complete(completion, clock_.NowNanos());
     }
   }
-  if (plan_.intervals != nullptr) plan_.intervals->Finish();
+  plan_.intervals->Finish();
 }
 
 }  // namespace aurigraph::loadgen

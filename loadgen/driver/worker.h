@@ -1,7 +1,7 @@
 // One load-generating worker: decides when each request is sent (open loop from
 // an arrival schedule, or closed loop at fixed concurrency), starts it through a
 // Transport, and records its latency. Single-threaded and lock-free: each worker
-// owns its transport, schedule and stats; the runner merges stats afterwards.
+// owns its transport and schedule, and records into its own IntervalRecorder.
 #pragma once
 
 #include <cstdint>
@@ -11,15 +11,14 @@
 #include <vector>
 
 #include "common/clock/clock.h"
-#include "loadgen/driver/transport.h"
 #include "loadgen/histogram/histogram.h"
+#include "loadgen/histogram/latency.h"
+#include "loadgen/interfaces/load_model.h"
+#include "loadgen/interfaces/transport.h"
 #include "loadgen/recorder/interval_timeline.h"
-#include "loadgen/recorder/operation_stats.h"
 #include "loadgen/schedule/arrival_schedule.h"
 
 namespace aurigraph::loadgen {
-
-enum class LoadModel { kOpenLoop, kClosedLoop };
 
 struct WorkerPlan {
   LoadModel model = LoadModel::kOpenLoop;
@@ -39,28 +38,9 @@ struct WorkerPlan {
   uint64_t seed = 1;
   int worker_index = 0;
   int worker_count = 1;
-  // The run's timeline (operation i is local operation i), or null. Warm-up is recorded too.
+  // Required: where everything is recorded, by interval (operation i is local
+  // operation i): calls, latency, schedule and generator lag, what was not sent.
   IntervalRecorder* intervals = nullptr;
-};
-
-struct WorkerStats {
-  std::vector<OperationStats> operations;
-  // Actual send minus intended send, every request (us).
-  Histogram schedule_lag = MakeLatencyHistogram();
-  // The same, only for requests that had a free slot when due: lag the generator itself caused.
-  Histogram generator_lag = MakeLatencyHistogram();
-  int64_t sent = 0;
-  int64_t warmup_completions = 0;
-  int64_t delayed_by_in_flight_bound = 0;  // requests due while every slot was busy
-  // Open loop: due before the end of the run but not sent when it ended, because
-  // the generator was behind its schedule, or because every slot was busy.
-  int64_t not_sent_generator_behind = 0;
-  int64_t not_sent_in_flight_bound = 0;
-  int64_t cancelled_at_drain = 0;  // still in flight when the drain timeout passed
-  int64_t first_send_nanos = -1;
-  int64_t last_completion_nanos = -1;
-  int64_t measured_start_nanos = 0;  // start + warmup
-  void Merge(const WorkerStats& other);
 };
 
 class Worker {
@@ -74,7 +54,7 @@ class Worker {
   // after the end of the duration, however far behind the schedule is: what was
   // due and not sent is counted. `stop` ends sending early.
   void Run(const std::atomic<bool>* stop = nullptr);
-  const WorkerStats& stats() const { return stats_; }
+  int64_t sent() const { return sent_; }
 
  private:
   struct Slot {
@@ -110,7 +90,7 @@ class Worker {
   };
   std::deque<BusyPeriod> busy_periods_;
   uint64_t next_sequence_;
-  WorkerStats stats_;
+  int64_t sent_ = 0;
 };
 
 }  // namespace aurigraph::loadgen

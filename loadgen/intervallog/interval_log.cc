@@ -10,15 +10,24 @@
 #include "common/input/input_file.h"
 #include "common/input/json_check.h"
 #include "common/units/units.h"
-#include "loadgen/gates/gates.h"
+#include "loadgen/assemble/result_builder.h"
 #include "loadgen/histogram/histogram_codec.h"
-#include "loadgen/recorder/operation_stats.h"
+#include "loadgen/histogram/latency.h"
+#include "loadgen/recorder/run_totals.h"
+#include "loadgen/scenario/scenario.h"
 
 namespace aurigraph::loadgen {
 namespace {
 
 constexpr const char* kIntervalsSchema = "aurigraph-loadbench/intervals";
+// Version 2: every interval whole (all histograms and counts), and the run's end.
+constexpr int kIntervalsVersion = 2;
 constexpr const char* kScheduleLagTag = "schedule_lag";
+constexpr const char* kGeneratorLagTag = "generator_lag";
+constexpr const char* kUncorrectedSuffix = ".uncorrected";
+// Interval times beyond this (about 31 years) cannot come from a run.
+constexpr double kMaxOffsetSeconds = 1e9;
+constexpr int64_t kMaxOffsetNanos = 1'000'000'000'000'000'000;
 
 // HdrHistogram tags may not hold commas or white space.
 std::string Tag(const std::string& name) {
@@ -43,6 +52,120 @@ std::string FailedTag(const std::string& operation_tag, int code) {
   return absl::StrCat(operation_tag, ".failed.", StatusCodeName(code));
 }
 
+// A stream operation's histograms other than its message latency, by tag suffix.
+std::vector<std::pair<const char*, Histogram StreamStats::*>> StreamHistograms() {
+  return {{".first_message", &StreamStats::first_message},
+          {".inter_arrival", &StreamStats::inter_arrival},
+          {".send_lag", &StreamStats::send_lag},
+          {".close_latency", &StreamStats::close_latency},
+          {".phase", &StreamStats::phase}};
+}
+
+// Where `tag` belongs in a slice whose operations have `tags`; null when nowhere.
+Histogram* HistogramForTag(IntervalSlice& slice, const std::vector<std::string>& tags,
+                           const std::string& tag) {
+  if (tag == kScheduleLagTag) return &slice.schedule_lag;
+  if (tag == kGeneratorLagTag) return &slice.generator_lag;
+  for (size_t i = 0; i < tags.size(); ++i) {
+    if (tag.size() < tags[i].size() || tag.compare(0, tags[i].size(), tags[i]) != 0) continue;
+    IntervalOperation& op = slice.operations[i];
+    const std::string suffix = tag.substr(tags[i].size());
+    if (suffix.empty()) return &op.latency;
+    if (suffix == kUncorrectedSuffix) return &op.uncorrected;
+    for (int code = 1; code < kStatusCodeCount; ++code) {
+      if (tag != FailedTag(tags[i], code)) continue;
+      if (!op.failed[code]) op.failed[code].emplace(MakeLatencyHistogram());
+      return &*op.failed[code];
+    }
+    for (const auto& [name, member] : StreamHistograms()) {
+      if (suffix == name) return &(op.streams().*member);
+    }
+  }
+  return nullptr;
+}
+
+// Counts in one interval beyond this (10^12) cannot come from a run; with at
+// most kMaxIntervals intervals their totals cannot overflow.
+constexpr int64_t kMaxIntervalCount = int64_t{1} << 40;
+constexpr size_t kMaxIntervals = size_t{1} << 22;
+
+// A count of an interval log's line; throws nlohmann's exceptions when it is
+// missing or outside [minimum, kMaxIntervalCount].
+int64_t CountField(const nlohmann::json& j, const char* key, int64_t minimum = 0) {
+  const int64_t value = j.at(key).get<int64_t>();
+  if (value < minimum || value > kMaxIntervalCount) {
+    throw nlohmann::json::out_of_range::create(406, std::string(key) + " out of range", &j);
+  }
+  return value;
+}
+
+// The counts of a stream operation's interval (its histograms go to the .hlog).
+nlohmann::ordered_json StreamCountsJson(const StreamStats& s) {
+  nlohmann::ordered_json codes = nlohmann::ordered_json::object();
+  for (int code = 0; code < kStatusCodeCount; ++code) {
+    if (s.close_codes[code] > 0) codes[StatusCodeName(code)] = s.close_codes[code];
+  }
+  return {{"opened", s.streams_opened},
+          {"completed", s.streams_completed},
+          {"failed", s.streams_failed},
+          {"ended_early", s.streams_ended_early},
+          {"failed_to_open", s.streams_failed_to_open},
+          {"close_codes", codes},
+          {"messages_sent", s.messages_sent},
+          {"messages_received", s.messages_received},
+          {"measured_sent", s.measured_sent},
+          {"measured_received", s.measured_received},
+          {"unmatched_replies", s.unmatched_replies},
+          {"delayed_sends", s.delayed_sends},
+          {"min_open", s.min_open_streams},
+          {"max_open", s.max_open_streams}};
+}
+
+// Reads what StreamCountsJson wrote; throws nlohmann's exceptions on wrong fields.
+void ReadStreamCounts(const nlohmann::json& j, StreamStats& s) {
+  s.streams_opened = CountField(j, "opened");
+  s.streams_completed = CountField(j, "completed");
+  s.streams_failed = CountField(j, "failed");
+  s.streams_ended_early = CountField(j, "ended_early");
+  s.streams_failed_to_open = CountField(j, "failed_to_open");
+  for (const auto& [name, count] : j.at("close_codes").items()) {
+    const absl::StatusOr<int> code = ParseStatusCode(name);
+    if (!code.ok()) {
+      throw nlohmann::json::other_error::create(501, "unknown status code " + name, &j);
+    }
+    s.close_codes[*code] = CountField(j.at("close_codes"), name.c_str());
+  }
+  s.messages_sent = CountField(j, "messages_sent");
+  s.messages_received = CountField(j, "messages_received");
+  s.measured_sent = CountField(j, "measured_sent");
+  s.measured_received = CountField(j, "measured_received");
+  s.unmatched_replies = CountField(j, "unmatched_replies");
+  s.delayed_sends = CountField(j, "delayed_sends");
+  s.min_open_streams = CountField(j, "min_open", -1);
+  s.max_open_streams = CountField(j, "max_open");
+}
+
+nlohmann::ordered_json GeneratorCountsJson(const GeneratorCounts& g) {
+  return {{"delayed_by_in_flight_bound", g.delayed_by_in_flight_bound},
+          {"not_sent_generator_behind", g.not_sent_generator_behind},
+          {"not_sent_in_flight_bound", g.not_sent_in_flight_bound},
+          {"cancelled_at_drain", g.cancelled_at_drain},
+          {"warmup_completions", g.warmup_completions},
+          {"last_completion_nanos", g.last_completion_nanos}};
+}
+
+void ReadGeneratorCounts(const nlohmann::json& j, GeneratorCounts& g) {
+  g.delayed_by_in_flight_bound = CountField(j, "delayed_by_in_flight_bound");
+  g.not_sent_generator_behind = CountField(j, "not_sent_generator_behind");
+  g.not_sent_in_flight_bound = CountField(j, "not_sent_in_flight_bound");
+  g.cancelled_at_drain = CountField(j, "cancelled_at_drain");
+  g.warmup_completions = CountField(j, "warmup_completions");
+  g.last_completion_nanos = j.at("last_completion_nanos").get<int64_t>();
+  if (g.last_completion_nanos < -1 || g.last_completion_nanos > kMaxOffsetNanos) {
+    throw nlohmann::json::out_of_range::create(406, "last_completion_nanos out of range", &j);
+  }
+}
+
 absl::Status Corrupt(const std::string& file, size_t line, absl::string_view what) {
   return absl::DataLossError(absl::StrCat(file, ":", line, ": ", what));
 }
@@ -53,18 +176,100 @@ std::string TextField(const nlohmann::json& j, const char* key) {
   return j[key].get<std::string>();
 }
 
-// Adds a count read from a log to a total: false when it is negative or the total overflows.
-bool AddCount(int64_t* total, int64_t count) {
-  return count >= 0 && !__builtin_add_overflow(*total, count, total);
+// Everything of a run the first line of intervals.jsonl holds.
+nlohmann::ordered_json DescriptionJson(const RunDescription& run) {
+  nlohmann::ordered_json operations = nlohmann::ordered_json::array();
+  for (const OperationDescription& op : run.operations) {
+    operations.push_back({{"name", op.name},
+                          {"rpc", op.rpc},
+                          {"kind", op.kind},
+                          {"tag", Tag(op.name)},
+                          {"target_rate", op.target_rate},
+                          {"streams_target", op.streams_target},
+                          {"phase_name", op.phase_name}});
+  }
+  return {{"schema", kIntervalsSchema},
+          {"version", kIntervalsVersion},
+          {"tool_version", run.tool_version},
+          {"host", run.host},
+          {"scenario_name", run.scenario_name},
+          {"scenario", nlohmann::ordered_json::parse(
+                           run.scenario_json.empty() ? "{}" : run.scenario_json, nullptr, false)},
+          {"target", run.target},
+          {"load_model", run.load_model},
+          {"target_rate", run.target_rate},
+          {"start_unix_nanos", run.start_unix_nanos},
+          {"interval_nanos", run.interval_nanos},
+          {"duration_nanos", run.duration_nanos},
+          {"warmup_nanos", run.warmup_nanos},
+          {"request_budget", run.request_budget},
+          {"max_generator_lag_p99_us", run.max_generator_lag_p99_us},
+          {"watched_pid", run.watched_pid},
+          {"operations", operations}};
 }
 
-// Interval times beyond this (about 31 years) cannot come from a run.
-constexpr double kMaxOffsetSeconds = 1e9;
+// Reads DescriptionJson's output into `run` and the operations' tags; throws
+// nlohmann's exceptions on wrong fields.
+void ReadDescription(const nlohmann::json& head, RunDescription& run,
+                     std::vector<std::string>& tags) {
+  run.tool_version = head.at("tool_version").get<std::string>();
+  run.host = head.at("host").get<std::string>();
+  run.scenario_name = head.at("scenario_name").get<std::string>();
+  run.scenario_json = head.at("scenario").dump();
+  run.target = head.at("target").get<std::string>();
+  run.load_model = head.at("load_model").get<std::string>();
+  run.target_rate = head.at("target_rate").get<double>();
+  run.start_unix_nanos = head.at("start_unix_nanos").get<int64_t>();
+  run.interval_nanos = head.at("interval_nanos").get<int64_t>();
+  run.duration_nanos = head.at("duration_nanos").get<int64_t>();
+  run.warmup_nanos = head.at("warmup_nanos").get<int64_t>();
+  run.request_budget = head.at("request_budget").get<bool>();
+  run.max_generator_lag_p99_us = head.at("max_generator_lag_p99_us").get<int64_t>();
+  run.watched_pid = head.at("watched_pid").get<int64_t>();
+  for (const auto& op : head.at("operations")) {
+    OperationDescription d;
+    d.name = op.at("name").get<std::string>();
+    d.rpc = op.at("rpc").get<std::string>();
+    d.kind = op.at("kind").get<std::string>();
+    d.target_rate = op.at("target_rate").get<double>();
+    d.streams_target = op.at("streams_target").get<int64_t>();
+    d.phase_name = op.at("phase_name").get<std::string>();
+    tags.push_back(op.at("tag").get<std::string>());
+    run.operations.push_back(std::move(d));
+  }
+}
+
+nlohmann::ordered_json EndJson(const RunEnd& end) {
+  return {{"end_offset_nanos", end.end_offset_nanos},
+          {"cpu_seconds", end.cpu_seconds},
+          {"cpu_cores", end.cpu_cores},
+          {"loadgen_peak_rss_bytes", end.loadgen_peak_rss_bytes},
+          {"server_peak_rss_bytes", end.server_peak_rss_bytes},
+          {"server_rss_bytes", end.server_rss_bytes}};
+}
+
+void ReadEnd(const nlohmann::json& j, RunEnd& end) {
+  end.end_offset_nanos = j.at("end_offset_nanos").get<int64_t>();
+  end.cpu_seconds = j.at("cpu_seconds").get<double>();
+  end.cpu_cores = j.at("cpu_cores").get<int>();
+  end.loadgen_peak_rss_bytes = j.at("loadgen_peak_rss_bytes").get<int64_t>();
+  end.server_peak_rss_bytes = j.at("server_peak_rss_bytes").get<int64_t>();
+  end.server_rss_bytes = j.at("server_rss_bytes").get<int64_t>();
+}
+
+// The offset of an interval, as both logs spell it (milliseconds).
+int64_t OffsetKey(double seconds) { return std::llround(seconds * 1000); }
+
+// An interval of intervals.jsonl: its timeline point and the counts only the log keeps.
+struct LoggedInterval {
+  TimelinePoint point;
+  nlohmann::json counts;
+};
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<IntervalLogWriter>> IntervalLogWriter::Create(
-    const std::string& dir, IntervalLogHeader header) {
+    const std::string& dir) {
   const std::string histograms_path = (std::filesystem::path(dir) / kHistogramLogName).string();
   const std::string intervals_path = (std::filesystem::path(dir) / kIntervalsLogName).string();
   std::FILE* histograms = std::fopen(histograms_path.c_str(), "w");
@@ -76,71 +281,64 @@ absl::StatusOr<std::unique_ptr<IntervalLogWriter>> IntervalLogWriter::Create(
     std::fclose(histograms);
     return absl::PermissionDeniedError(absl::StrCat(intervals_path, ": cannot write"));
   }
-  return std::unique_ptr<IntervalLogWriter>(
-      new IntervalLogWriter(std::move(header), histograms, intervals));
+  return std::unique_ptr<IntervalLogWriter>(new IntervalLogWriter(histograms, intervals));
 }
 
-IntervalLogWriter::IntervalLogWriter(IntervalLogHeader header, std::FILE* histograms,
-                                     std::FILE* intervals)
-    : header_(std::move(header)), histograms_(histograms), intervals_(intervals) {}
+IntervalLogWriter::IntervalLogWriter(std::FILE* histograms, std::FILE* intervals)
+    : histograms_(histograms), intervals_(intervals) {}
 
 IntervalLogWriter::~IntervalLogWriter() {
   std::fclose(histograms_);
   std::fclose(intervals_);
 }
 
-void IntervalLogWriter::OnRunStart(const IntervalRunInfo& run) {
+void IntervalLogWriter::OnRunStart(const RunDescription& run) {
   const double start_seconds = static_cast<double>(run.start_unix_nanos) / 1e9;
   std::fprintf(histograms_,
                "#[Histogram log format version 1.3]\n"
                "#[StartTime: %.3f (seconds since epoch), %s]\n"
                "#[aurigraph-loadgen %s: latency in microseconds from the intended send time, "
-               "one tag per operation; Interval_Max in milliseconds]\n"
+               "tags per operation; Interval_Max in milliseconds]\n"
                "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\","
                "\"Interval_Compressed_Histogram\"\n",
                start_seconds, FormatUnixTime(run.start_unix_nanos).c_str(),
-               header_.tool_version.c_str());
-  nlohmann::ordered_json operations = nlohmann::ordered_json::array();
-  for (const IntervalOperationInfo& op : run.operations) {
-    tags_.push_back(Tag(op.name));
-    operations.push_back(
-        {{"name", op.name}, {"rpc", op.rpc}, {"kind", op.kind}, {"tag", tags_.back()}});
-  }
-  const nlohmann::ordered_json first = {
-      {"schema", kIntervalsSchema},
-      {"version", 1},
-      {"tool_version", header_.tool_version},
-      {"host", header_.host},
-      {"scenario_name", header_.scenario_name},
-      {"scenario",
-       nlohmann::ordered_json::parse(header_.scenario_json.empty() ? "{}" : header_.scenario_json)},
-      {"target", header_.target},
-      {"load_model", header_.load_model},
-      {"target_rate", run.target_rate},
-      {"start_unix_nanos", run.start_unix_nanos},
-      {"interval_seconds", static_cast<double>(run.interval_nanos) / 1e9},
-      {"duration_seconds", static_cast<double>(run.duration_nanos) / 1e9},
-      {"warmup_seconds", static_cast<double>(header_.warmup_nanos) / 1e9},
-      {"operations", operations}};
-  std::fprintf(intervals_, "%s\n", first.dump().c_str());
+               run.tool_version.c_str());
+  for (const OperationDescription& op : run.operations) tags_.push_back(Tag(op.name));
+  std::fprintf(intervals_, "%s\n", DescriptionJson(run).dump().c_str());
   std::fflush(histograms_);
   std::fflush(intervals_);
 }
 
 void IntervalLogWriter::OnInterval(const IntervalSlice& slice, const TimelinePoint& point) {
+  nlohmann::ordered_json line = nlohmann::ordered_json::parse(TimelinePointToJson(point));
+  nlohmann::ordered_json streams = nlohmann::ordered_json::array();
   for (size_t i = 0; i < slice.operations.size() && i < tags_.size(); ++i) {
     const IntervalOperation& op = slice.operations[i];
     WriteHistogramLine(histograms_, tags_[i], point, op.latency);
+    WriteHistogramLine(histograms_, tags_[i] + kUncorrectedSuffix, point, op.uncorrected);
     for (int code = 1; code < kStatusCodeCount; ++code) {
       if (!op.failed[code]) continue;
       WriteHistogramLine(histograms_, FailedTag(tags_[i], code), point, *op.failed[code]);
     }
+    if (op.stream) {
+      for (const auto& [suffix, member] : StreamHistograms()) {
+        WriteHistogramLine(histograms_, tags_[i] + suffix, point, (*op.stream).*member);
+      }
+    }
+    streams.push_back(op.stream ? StreamCountsJson(*op.stream) : nlohmann::ordered_json());
   }
   WriteHistogramLine(histograms_, kScheduleLagTag, point, slice.schedule_lag);
-  std::fprintf(intervals_, "%s\n", TimelinePointToJson(point).c_str());
+  WriteHistogramLine(histograms_, kGeneratorLagTag, point, slice.generator_lag);
+  line["counts"] = {{"generator", GeneratorCountsJson(slice.generator)}, {"streams", streams}};
+  std::fprintf(intervals_, "%s\n", line.dump().c_str());
   // Each interval reaches the kernel before the next is taken: a killed
   // process loses at most the interval in progress.
   std::fflush(histograms_);
+  std::fflush(intervals_);
+}
+
+void IntervalLogWriter::OnRunEnd(const RunEnd& end) {
+  std::fprintf(intervals_, "%s\n", nlohmann::ordered_json({{"end", EndJson(end)}}).dump().c_str());
   std::fflush(intervals_);
 }
 
@@ -163,47 +361,53 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
   if (auto checked = CheckUntrustedJson(head); !checked.ok()) {
     return Corrupt(intervals_path, 1, checked.message());
   }
-  RunResult r;
+  if (!head.contains("version") || head["version"] != kIntervalsVersion) {
+    return Corrupt(
+        intervals_path, 1,
+        absl::StrCat("interval log version ", head.value("version", nlohmann::json()).dump(),
+                     ": this aurigraph-loadgen reads version ", kIntervalsVersion));
+  }
+  RunDescription run;
   std::vector<std::string> tags;
-  std::vector<bool> streaming;
   try {
-    r.tool_version = head.at("tool_version").get<std::string>();
-    r.host = head.at("host").get<std::string>();
-    r.scenario_name = head.at("scenario_name").get<std::string>();
-    r.scenario_json = head.at("scenario").dump();
-    r.target = head.at("target").get<std::string>();
-    r.load_model = head.at("load_model").get<std::string>();
-    r.target_rate = head.at("target_rate").get<double>();
-    r.start_unix_nanos = head.at("start_unix_nanos").get<int64_t>();
-    r.timeline.interval_seconds = head.at("interval_seconds").get<double>();
-    for (const auto& op : head.at("operations")) {
-      OperationResult o;
-      o.name = op.at("name").get<std::string>();
-      o.rpc = op.at("rpc").get<std::string>();
-      o.kind = op.at("kind").get<std::string>();
-      o.corrected = std::make_shared<Histogram>(MakeLatencyHistogram());
-      o.uncorrected = std::make_shared<Histogram>(MakeLatencyHistogram());
-      tags.push_back(op.at("tag").get<std::string>());
-      streaming.push_back(o.kind != "unary");
-      if (streaming.back()) {
-        o.stream = std::make_shared<StreamResult>();
-        o.stream->mode = o.kind;
-      }
-      r.operations.push_back(std::move(o));
-    }
+    ReadDescription(head, run, tags);
   } catch (const nlohmann::json::exception& e) {
     return Corrupt(intervals_path, 1, absl::StrCat("wrong run header: ", e.what()));
   }
   // A run starts between 1970 and about 2116; its end (start + offsets) then fits in 64 bits.
-  if (r.start_unix_nanos < 0 || r.start_unix_nanos > (int64_t{1} << 62)) {
+  if (run.start_unix_nanos < 0 || run.start_unix_nanos > (int64_t{1} << 62)) {
     return Corrupt(intervals_path, 1, "start_unix_nanos out of range");
   }
+  const auto offset_in_range = [](int64_t nanos) { return nanos >= 0 && nanos <= kMaxOffsetNanos; };
+  if (run.interval_nanos <= 0 || !offset_in_range(run.interval_nanos) ||
+      !offset_in_range(run.duration_nanos) || !offset_in_range(run.warmup_nanos)) {
+    return Corrupt(intervals_path, 1, "interval, duration or warm-up out of range");
+  }
+  const size_t operation_count = run.operations.size();
+
+  std::vector<LoggedInterval> logged;
+  std::map<int64_t, size_t> by_offset;  // interval start (ms) -> index in `logged`
+  RunEnd end;
   for (size_t number = 2;; ++number) {
     read = intervals->Next(&line);
     if (!read.ok()) return read.status();
     if (!*read) break;
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("end")) {
+      try {
+        ReadEnd(j["end"], end);
+      } catch (const nlohmann::json::exception& e) {
+        return Corrupt(intervals_path, number, absl::StrCat("wrong end record: ", e.what()));
+      }
+      if (end.end_offset_nanos < -1 || end.end_offset_nanos > kMaxOffsetNanos) {
+        return Corrupt(intervals_path, number, "end_offset_nanos out of range");
+      }
+      continue;
+    }
     auto point = TimelinePointFromJson(line);
-    if (!point.ok() || point->operations.size() != r.operations.size()) {
+    const bool whole = point.ok() && point->operations.size() == operation_count && j.is_object() &&
+                       j.contains("counts");
+    if (!whole) {
       if (!intervals->complete()) break;  // cut off as the process died
       return Corrupt(intervals_path, number,
                      point.ok() ? "operations do not match the header" : point.status().message());
@@ -212,15 +416,52 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
           point->seconds >= 0 && point->seconds <= kMaxOffsetSeconds)) {
       return Corrupt(intervals_path, number, "interval times out of range");
     }
-    r.timeline.points.push_back(*std::move(point));
+    if (logged.size() == kMaxIntervals) {
+      return Corrupt(intervals_path, number, "more intervals than a run can have");
+    }
+    by_offset[OffsetKey(point->offset_seconds)] = logged.size();
+    logged.push_back(LoggedInterval{*std::move(point), j["counts"]});
   }
 
-  // Latency: each operation's interval histograms outside warm-up, merged.
-  std::map<double, bool> measured_offsets;  // interval start -> outside warm-up
-  for (const TimelinePoint& p : r.timeline.points) {
-    measured_offsets[std::round(p.offset_seconds * 1000) / 1000] = !p.warmup;
-  }
-  auto schedule_lag = std::make_shared<Histogram>(MakeLatencyHistogram());
+  // Each interval rebuilt whole (its counts, then its histograms from the
+  // .hlog, which holds them in the same order) and added to the run's totals.
+  RunTotals totals(operation_count);
+  IntervalSlice slice(operation_count);
+  size_t next = 0;  // the first interval not yet added
+  const auto add_through = [&](size_t last) -> absl::Status {
+    for (; next <= last && next < logged.size(); ++next) {
+      const LoggedInterval& interval = logged[next];
+      try {
+        ReadGeneratorCounts(interval.counts.at("generator"), slice.generator);
+        const nlohmann::json& streams = interval.counts.at("streams");
+        for (size_t op = 0; op < operation_count && op < streams.size(); ++op) {
+          if (!streams[op].is_null()) ReadStreamCounts(streams[op], slice.operations[op].streams());
+        }
+      } catch (const nlohmann::json::exception& e) {
+        return Corrupt(intervals_path, next + 2, absl::StrCat("wrong counts: ", e.what()));
+      }
+      const auto in_range = [](int64_t count) { return count >= 0 && count <= kMaxIntervalCount; };
+      bool counted = in_range(interval.point.sent);
+      slice.sent = interval.point.sent;
+      for (size_t op = 0; op < operation_count; ++op) {
+        const TimelineOperation& t = interval.point.operations[op];
+        counted = counted && in_range(t.count) && in_range(t.items);
+        slice.operations[op].count = t.count;
+        slice.operations[op].items = t.items;
+        for (const auto& [name, count] : t.codes) {
+          const absl::StatusOr<int> code = ParseStatusCode(name);
+          counted = counted && code.ok() && in_range(count);
+          if (code.ok()) slice.operations[op].codes[*code] = count;
+        }
+      }
+      if (!counted) {
+        return Corrupt(intervals_path, next + 2, "counts out of range (negative, or too large)");
+      }
+      totals.Add(slice, !interval.point.warmup);
+      slice.Reset();
+    }
+    return absl::OkStatus();
+  };
   // A run killed before its first interval may have left no histogram log.
   auto hlog = LineReader::Open(histograms_path, histograms_path);
   if (!hlog.ok() && !absl::IsNotFound(hlog.status())) return hlog.status();
@@ -241,113 +482,38 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
       if (!hlog->complete()) break;
       return Corrupt(histograms_path, number, "not an interval histogram line");
     }
-    const auto interval = measured_offsets.find(std::round(start * 1000) / 1000);
-    // Intervals the JSON log does not hold (lost as the process died) and warm-up are left out.
-    if (interval == measured_offsets.end() || !interval->second) continue;
-    const std::string tag = fields[0].substr(4);
-    bool added = true;
-    if (tag == kScheduleLagTag) {
-      added = schedule_lag->Add(*h);
-    } else {
-      for (size_t op = 0; op < tags.size(); ++op) {
-        OperationResult& o = r.operations[op];
-        if (tags[op] == tag) {
-          added = added && o.corrected->Add(*h);
-          continue;
-        }
-        for (int code = 1; code < kStatusCodeCount; ++code) {
-          if (tag != FailedTag(tags[op], code)) continue;
-          std::shared_ptr<Histogram>& failed = o.failed[StatusCodeName(code)];
-          if (!failed) failed = std::make_shared<Histogram>(MakeLatencyHistogram());
-          added = added && failed->Add(*h);
-        }
-      }
+    // Intervals the JSON log does not hold (lost as the process died) are left out.
+    const auto interval = by_offset.find(OffsetKey(start));
+    if (interval == by_offset.end() || interval->second < next) continue;
+    if (interval->second > next) {
+      if (absl::Status added = add_through(interval->second - 1); !added.ok()) return added;
     }
-    if (!added) {
+    Histogram* to = HistogramForTag(slice, tags, fields[0].substr(4));
+    if (to == nullptr || !to->Add(*h)) {
       return Corrupt(histograms_path, number,
-                     "histogram does not fit the run's (its configuration, or a count overflow)");
+                     "histogram does not fit the run's (its tag, its configuration, or a count "
+                     "overflow)");
     }
+  }
+  if (!logged.empty()) {
+    if (absl::Status added = add_through(logged.size() - 1); !added.ok()) return added;
   }
 
-  // Counts from the measured intervals.
-  double measured_seconds = 0, end_offset = 0;
-  for (size_t i = 0; i < r.timeline.points.size(); ++i) {
-    const TimelinePoint& p = r.timeline.points[i];
-    end_offset = std::max(end_offset, p.offset_seconds + p.seconds);
-    const auto out_of_range = [&] {
-      return Corrupt(intervals_path, i + 2, "counts out of range (negative, or overflowing)");
-    };
-    if (!AddCount(&r.generator.sent, p.sent)) return out_of_range();
-    if (p.warmup) continue;
-    measured_seconds += p.seconds;
-    bool counted = true;
-    for (size_t op = 0; op < p.operations.size(); ++op) {
-      OperationResult& o = r.operations[op];
-      const TimelineOperation& t = p.operations[op];
-      counted = counted && AddCount(&o.items, t.items);
-      for (const auto& [code, count] : t.codes) {
-        counted = counted && AddCount(&o.status_codes[code], count);
-      }
-      if (streaming[op]) {
-        counted = counted && AddCount(&o.stream->messages_received, t.count) &&
-                  AddCount(&o.stream->measured_received, t.count);
-      } else {
-        counted = counted && AddCount(&o.requests, t.count);
-      }
-    }
-    if (!counted) return out_of_range();
-  }
-  r.measured_seconds = measured_seconds;
-  r.end_unix_nanos = r.start_unix_nanos + static_cast<int64_t>(end_offset * 1e9);
-  r.total.name = "total";
-  r.total.rpc = "*";
-  r.total.corrected = std::make_shared<Histogram>(MakeLatencyHistogram());
-  r.total.uncorrected = std::make_shared<Histogram>(MakeLatencyHistogram());
-  for (OperationResult& o : r.operations) {
-    o.ok = o.status_codes.count("OK") ? o.status_codes.at("OK") : 0;
-    const double seconds = measured_seconds > 0 ? measured_seconds : 1;
-    o.items_rate = static_cast<double>(o.items) / seconds;
-    if (o.stream) {
-      o.ok = 0;
-      o.stream->received_rate = static_cast<double>(o.stream->measured_received) / seconds;
-      o.stream->message_codes = o.status_codes;
-      o.status_codes.clear();
-      o.achieved_rate = o.stream->received_rate;
-      continue;
-    }
-    o.achieved_rate = static_cast<double>(o.requests) / seconds;
-    bool counted = AddCount(&r.total.requests, o.requests) && AddCount(&r.total.ok, o.ok) &&
-                   AddCount(&r.total.items, o.items) && r.total.corrected->Add(*o.corrected);
-    for (const auto& [code, count] : o.status_codes) {
-      counted = counted && AddCount(&r.total.status_codes[code], count);
-    }
-    for (const auto& [code, histogram] : o.failed) {
-      std::shared_ptr<Histogram>& total = r.total.failed[code];
-      if (!total) total = std::make_shared<Histogram>(MakeLatencyHistogram());
-      counted = counted && total->Add(*histogram);
-    }
-    if (!counted) return Corrupt(intervals_path, 1, "the operations' counts overflow in total");
-  }
-  r.total.achieved_rate =
-      static_cast<double>(r.total.requests) / (measured_seconds > 0 ? measured_seconds : 1);
-  r.total.target_rate = r.target_rate;
-  r.generator.schedule_lag = schedule_lag;
-  r.generator.generator_lag = std::make_shared<Histogram>(MakeLatencyHistogram());
-  r.recovered_from = intervals_path;
-
+  Timeline timeline;
+  timeline.interval_seconds = static_cast<double>(run.interval_nanos) / 1e9;
+  for (LoggedInterval& interval : logged) timeline.points.push_back(std::move(interval.point));
+  RunResult result = BuildRunResult(run, totals, std::move(timeline), end);
+  result.recovered_from = intervals_path;
+  JudgeGenerator(result);
   // The scenario's gates, checked on what was recovered.
-  std::vector<Gate> gates;
-  const nlohmann::json& scenario = head["scenario"];
-  if (scenario.is_object() && scenario.contains("gates") && scenario["gates"].is_array()) {
-    for (const auto& g : scenario["gates"]) {
-      const std::string expression = g.is_string() ? g.get<std::string>() : TextField(g, "gate");
-      auto gate = ParseGate(expression, TextField(g, "operation"));
-      if (gate.ok()) gates.push_back(*std::move(gate));
-    }
-  }
-  auto evaluated = EvaluateGates(gates, r);
-  if (evaluated.ok()) r.gates = *std::move(evaluated);
-  return r;
+  auto scenario = ParseScenario(run.scenario_json, intervals_path, {});
+  if (!scenario.ok()) return Corrupt(intervals_path, 1, scenario.status().message());
+  auto gates = GatesFromScenario(*scenario);
+  if (!gates.ok()) return Corrupt(intervals_path, 1, gates.status().message());
+  auto evaluated = EvaluateGates(*gates, result);
+  if (!evaluated.ok()) return Corrupt(intervals_path, 1, evaluated.status().message());
+  result.gates = *std::move(evaluated);
+  return result;
 }
 
 }  // namespace aurigraph::loadgen

@@ -44,8 +44,8 @@ const std::vector<double>& LatencyBucketsSeconds() {
   return bounds;
 }
 
-RunMetrics::RunMetrics(prometheus::Registry& registry, RunMetricsInfo info)
-    : info_(std::move(info)),
+RunMetrics::RunMetrics(prometheus::Registry& registry)
+    : registry_(registry),
       latency_(prometheus::BuildHistogram()
                    .Name("aurigraph_loadgen_latency_seconds")
                    .Help("Latency of successful calls from the intended send time (corrected "
@@ -109,35 +109,35 @@ RunMetrics::RunMetrics(prometheus::Registry& registry, RunMetricsInfo info)
                              .Help(std::string("Schedule lag percentile") + kLastInterval)
                              .Register(registry)),
       schedule_lag_p99_(schedule_lag_last_.Add({{"percentile", "99"}})),
-      schedule_lag_max_(schedule_lag_last_.Add({{"percentile", "100"}})) {
+      schedule_lag_max_(schedule_lag_last_.Add({{"percentile", "100"}})) {}
+
+void RunMetrics::OnRunStart(const RunDescription& run) {
   auto& info_family = prometheus::BuildGauge()
                           .Name("aurigraph_loadgen_run_info")
                           .Help("The run: scenario, target and tool version (value 1).")
-                          .Register(registry);
+                          .Register(registry_);
   info_family
-      .Add({{"scenario", info_.scenario}, {"target", info_.target}, {"version", info_.version}})
+      .Add({{"scenario", run.scenario_name}, {"target", run.target}, {"version", run.tool_version}})
       .Set(1);
   prometheus::BuildGauge()
       .Name("aurigraph_loadgen_target_requests_per_second")
       .Help("Open-loop target arrival rate of unary requests (0 when closed loop or streams only).")
-      .Register(registry)
+      .Register(registry_)
       .Add({})
-      .Set(info_.target_rate);
+      .Set(run.target_rate);
   prometheus::BuildGauge()
       .Name("aurigraph_loadgen_run_duration_seconds")
       .Help("Planned run duration (0 for a request budget).")
-      .Register(registry)
+      .Register(registry_)
       .Add({})
-      .Set(info_.duration_seconds);
-}
+      .Set(static_cast<double>(run.duration_nanos) / 1e9);
 
-void RunMetrics::OnRunStart(const IntervalRunInfo& run) {
   operation_info_ = run.operations;
-  for (const IntervalOperationInfo& op : run.operations) {
+  for (const OperationDescription& op : run.operations) {
     const prometheus::Labels labels = {{"operation", op.name}, {"rpc", op.rpc}};
     OperationMetrics m{&latency_.Add(labels, LatencyBucketsSeconds()),
                        &items_.Add(labels),
-                       op.streaming ? &messages_.Add(labels) : nullptr,
+                       op.streaming() ? &messages_.Add(labels) : nullptr,
                        &rate_.Add(labels),
                        {},
                        std::vector<prometheus::Counter*>(kStatusCodeCount, nullptr),
@@ -156,7 +156,7 @@ prometheus::Counter& RunMetrics::CodeCounter(prometheus::Family<prometheus::Coun
                                              std::vector<prometheus::Counter*>& cache,
                                              size_t operation, int code) {
   if (cache[code] == nullptr) {
-    const IntervalOperationInfo& op = operation_info_[operation];
+    const OperationDescription& op = operation_info_[operation];
     cache[code] =
         &family.Add({{"operation", op.name}, {"rpc", op.rpc}, {"grpc_code", StatusCodeName(code)}});
   }
@@ -168,7 +168,7 @@ void RunMetrics::OnInterval(const IntervalSlice& slice, const TimelinePoint& poi
   for (size_t i = 0; i < operations_.size() && i < slice.operations.size(); ++i) {
     const IntervalOperation& in = slice.operations[i];
     OperationMetrics& m = operations_[i];
-    const bool streaming = operation_info_[i].streaming;
+    const bool streaming = operation_info_[i].streaming();
     for (int code = 0; code < kStatusCodeCount; ++code) {
       if (in.codes[code] == 0) continue;
       const auto count = static_cast<double>(in.codes[code]);
@@ -186,7 +186,7 @@ void RunMetrics::OnInterval(const IntervalSlice& slice, const TimelinePoint& poi
     for (int code = 1; code < kStatusCodeCount; ++code) {
       if (!in.failed[code] || in.failed[code]->TotalCount() == 0) continue;
       if (m.failed_latency[code] == nullptr) {
-        const IntervalOperationInfo& op = operation_info_[i];
+        const OperationDescription& op = operation_info_[i];
         m.failed_latency[code] = &failed_latency_.Add(
             {{"operation", op.name}, {"rpc", op.rpc}, {"grpc_code", StatusCodeName(code)}},
             LatencyBucketsSeconds());

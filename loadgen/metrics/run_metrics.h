@@ -17,26 +17,18 @@
 #include <string>
 #include <vector>
 
-#include "loadgen/runner/interval_observer.h"
+#include "loadgen/interfaces/interval_observer.h"
 
 namespace aurigraph::loadgen {
-
-struct RunMetricsInfo {
-  std::string scenario;
-  std::string target;
-  std::string version;
-  double target_rate = 0;       // requests/s in total, open loop; 0 otherwise
-  double duration_seconds = 0;  // 0 = a request budget
-};
 
 // Latency histogram bucket bounds, seconds: fine around the 20 ms SLO.
 const std::vector<double>& LatencyBucketsSeconds();
 
 class RunMetrics : public IntervalObserver {
  public:
-  RunMetrics(prometheus::Registry& registry, RunMetricsInfo info);
+  explicit RunMetrics(prometheus::Registry& registry);
 
-  void OnRunStart(const IntervalRunInfo& run) override;
+  void OnRunStart(const RunDescription& run) override;
   void OnInterval(const IntervalSlice& slice, const TimelinePoint& point) override;
 
  private:
@@ -54,8 +46,8 @@ class RunMetrics : public IntervalObserver {
                                    std::vector<prometheus::Counter*>& cache, size_t operation,
                                    int code);
 
-  const RunMetricsInfo info_;
-  std::vector<IntervalOperationInfo> operation_info_;
+  prometheus::Registry& registry_;
+  std::vector<OperationDescription> operation_info_;
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Family<prometheus::Histogram>& failed_latency_;
   prometheus::Family<prometheus::Counter>& items_;

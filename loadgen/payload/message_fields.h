@@ -14,8 +14,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "loadgen/driver/stream_transport.h"
-#include "loadgen/driver/transport.h"
+#include "loadgen/interfaces/message_inspector.h"
+#include "loadgen/interfaces/request_source.h"
 
 namespace google::protobuf {
 class Descriptor;

@@ -33,7 +33,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "loadgen/driver/transport.h"
+#include "loadgen/interfaces/request_source.h"
 #include "loadgen/payload/data_file.h"
 
 namespace google::protobuf {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "common/units/units.h"
-#include "loadgen/recorder/operation_stats.h"
+#include "loadgen/histogram/latency.h"
 
 namespace aurigraph::loadgen {
 
@@ -14,7 +14,7 @@ ProgressPrinter::ProgressPrinter(std::ostream& out, bool terminal, double every_
       every_seconds_(every_seconds),
       merged_(MakeLatencyHistogram()) {}
 
-void ProgressPrinter::OnRunStart(const IntervalRunInfo& run) { run_ = run; }
+void ProgressPrinter::OnRunStart(const RunDescription& run) { run_ = run; }
 
 void ProgressPrinter::OnInterval(const IntervalSlice& slice, const TimelinePoint& point) {
   int64_t count = 0;

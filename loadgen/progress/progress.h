@@ -7,7 +7,7 @@
 #include <ostream>
 
 #include "loadgen/histogram/histogram.h"
-#include "loadgen/runner/interval_observer.h"
+#include "loadgen/interfaces/interval_observer.h"
 
 namespace aurigraph::loadgen {
 
@@ -15,7 +15,7 @@ class ProgressPrinter : public IntervalObserver {
  public:
   ProgressPrinter(std::ostream& out, bool terminal, double every_seconds = 10);
 
-  void OnRunStart(const IntervalRunInfo& run) override;
+  void OnRunStart(const RunDescription& run) override;
   void OnInterval(const IntervalSlice& slice, const TimelinePoint& point) override;
   // Ends the updating line (terminal) before the summary is printed.
   void Finish();
@@ -24,7 +24,7 @@ class ProgressPrinter : public IntervalObserver {
   std::ostream& out_;
   const bool terminal_;
   const double every_seconds_;
-  IntervalRunInfo run_;
+  RunDescription run_;
   Histogram merged_;
   double last_printed_ = -1;
   int64_t errors_ = 0;

@@ -3,60 +3,110 @@
 #include <algorithm>
 #include <limits>
 
-#include "loadgen/recorder/operation_stats.h"
+#include "loadgen/histogram/latency.h"
 
 namespace aurigraph::loadgen {
 
-IntervalOperation::IntervalOperation() : latency(MakeLatencyHistogram()) {}
+IntervalOperation::IntervalOperation()
+    : latency(MakeLatencyHistogram()), uncorrected(MakeLatencyHistogram()) {}
 
 void IntervalOperation::RecordFailure(int code, int64_t latency_us) {
   if (!failed[code]) failed[code].emplace(MakeLatencyHistogram());
   failed[code]->Record(latency_us);
 }
 
-void IntervalOperation::Merge(const IntervalOperation& other) {
-  if (other.latency.TotalCount() > 0) latency.Add(other.latency);
+namespace {
+
+void AddIfAny(Histogram& to, const Histogram& from) {
+  if (from.TotalCount() > 0) to.Add(from);
+}
+
+void ResetIfAny(Histogram& h) {
+  if (h.TotalCount() > 0) h.Reset();
+}
+
+// Everything of `from` but its stream side.
+void AddCalls(IntervalOperation& to, const IntervalOperation& from) {
+  AddIfAny(to.latency, from.latency);
+  AddIfAny(to.uncorrected, from.uncorrected);
   for (int code = 0; code < kStatusCodeCount; ++code) {
-    if (!other.failed[code] || other.failed[code]->TotalCount() == 0) continue;
-    if (!failed[code]) failed[code].emplace(MakeLatencyHistogram());
-    failed[code]->Add(*other.failed[code]);
+    if (!from.failed[code] || from.failed[code]->TotalCount() == 0) continue;
+    if (!to.failed[code]) to.failed[code].emplace(MakeLatencyHistogram());
+    to.failed[code]->Add(*from.failed[code]);
   }
-  count += other.count;
-  for (int i = 0; i < kStatusCodeCount; ++i) codes[i] += other.codes[i];
-  items += other.items;
+  to.count += from.count;
+  for (int i = 0; i < kStatusCodeCount; ++i) to.codes[i] += from.codes[i];
+  to.items += from.items;
+}
+
+}  // namespace
+
+void IntervalOperation::Merge(const IntervalOperation& other) {
+  AddCalls(*this, other);
+  if (other.stream) streams().MergeConcurrent(*other.stream);
+}
+
+void IntervalOperation::MergeLater(const IntervalOperation& other) {
+  AddCalls(*this, other);
+  if (other.stream) streams().MergeLater(*other.stream);
 }
 
 void IntervalOperation::Reset() {
-  if (latency.TotalCount() > 0) latency.Reset();
+  ResetIfAny(latency);
+  ResetIfAny(uncorrected);
   for (std::optional<Histogram>& h : failed) {
-    if (h && h->TotalCount() > 0) h->Reset();
+    if (h) ResetIfAny(*h);
   }
   count = 0;
   codes.fill(0);
   items = 0;
+  if (stream) stream->Reset();
+}
+
+int64_t IntervalOperation::completed() const {
+  int64_t total = 0;
+  for (const int64_t n : codes) total += n;
+  return total;
+}
+
+void GeneratorCounts::Merge(const GeneratorCounts& other) {
+  delayed_by_in_flight_bound += other.delayed_by_in_flight_bound;
+  not_sent_generator_behind += other.not_sent_generator_behind;
+  not_sent_in_flight_bound += other.not_sent_in_flight_bound;
+  cancelled_at_drain += other.cancelled_at_drain;
+  warmup_completions += other.warmup_completions;
+  last_completion_nanos = std::max(last_completion_nanos, other.last_completion_nanos);
 }
 
 IntervalSlice::IntervalSlice(size_t operation_count)
-    : operations(operation_count), schedule_lag(MakeLatencyHistogram()) {}
+    : operations(operation_count),
+      schedule_lag(MakeLatencyHistogram()),
+      generator_lag(MakeLatencyHistogram()) {}
 
 void IntervalSlice::Merge(const IntervalSlice& other) {
   for (size_t i = 0; i < operations.size() && i < other.operations.size(); ++i) {
     operations[i].Merge(other.operations[i]);
   }
-  if (other.schedule_lag.TotalCount() > 0) schedule_lag.Add(other.schedule_lag);
+  AddIfAny(schedule_lag, other.schedule_lag);
+  AddIfAny(generator_lag, other.generator_lag);
   sent += other.sent;
+  generator.Merge(other.generator);
 }
 
 void IntervalSlice::Reset() {
   for (IntervalOperation& op : operations) op.Reset();
-  if (schedule_lag.TotalCount() > 0) schedule_lag.Reset();
+  ResetIfAny(schedule_lag);
+  ResetIfAny(generator_lag);
   sent = 0;
+  generator = GeneratorCounts{};
 }
 
 IntervalTimeline::IntervalTimeline(int64_t start_nanos, int64_t interval_nanos,
-                                   size_t operation_count, int contributors)
+                                   size_t operation_count, int contributors,
+                                   int64_t measured_start_nanos)
     : start_nanos_(start_nanos),
       interval_nanos_(interval_nanos),
+      measured_start_nanos_(std::max(start_nanos, measured_start_nanos)),
       operation_count_(operation_count),
       next_index_(static_cast<size_t>(contributors), 0) {}
 
@@ -64,12 +114,34 @@ int64_t IntervalTimeline::IndexAt(int64_t nanos) const {
   return nanos <= start_nanos_ ? 0 : (nanos - start_nanos_) / interval_nanos_;
 }
 
+IntervalSlice IntervalTimeline::NewSlice(int64_t index) {
+  if (spare_.empty()) {
+    IntervalSlice slice(operation_count_);
+    slice.index = index;
+    return slice;
+  }
+  IntervalSlice slice = std::move(spare_.back());
+  spare_.pop_back();
+  slice.Reset();
+  slice.index = index;
+  return slice;
+}
+
 IntervalSlice& IntervalTimeline::SliceFor(int64_t index) {
   while (first_index_ + static_cast<int64_t>(pending_.size()) <= index) {
-    pending_.emplace_back(operation_count_);
-    pending_.back().index = first_index_ + static_cast<int64_t>(pending_.size()) - 1;
+    pending_.push_back(NewSlice(first_index_ + static_cast<int64_t>(pending_.size())));
   }
   return pending_[static_cast<size_t>(index - first_index_)];
+}
+
+void IntervalTimeline::Recycle(std::vector<IntervalSlice> slices) {
+  // Enough for the intervals in flight at once; more would only hold memory.
+  constexpr size_t kMaxSpare = 8;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (IntervalSlice& slice : slices) {
+    if (spare_.size() == kMaxSpare) break;
+    if (slice.operations.size() == operation_count_) spare_.push_back(std::move(slice));
+  }
 }
 
 void IntervalTimeline::Contribute(int contributor, const IntervalSlice& slice, int64_t next_index) {
@@ -95,8 +167,7 @@ std::vector<IntervalSlice> IntervalTimeline::TakeCompleted(int64_t end_index) {
       end_index, all_finished ? first_index_ + static_cast<int64_t>(pending_.size()) : passed);
   while (first_index_ < end) {
     if (pending_.empty()) {
-      out.emplace_back(operation_count_);
-      out.back().index = first_index_;
+      out.push_back(NewSlice(first_index_));
     } else {
       out.push_back(std::move(pending_.front()));
       pending_.pop_front();
@@ -112,7 +183,8 @@ IntervalRecorder::IntervalRecorder(IntervalTimeline& timeline, int contributor,
       contributor_(contributor),
       operation_ids_(std::move(operation_ids)),
       current_(timeline.operation_count()),
-      current_end_(timeline.start_nanos() + timeline.interval_nanos()) {}
+      current_end_(timeline.start_nanos() + timeline.interval_nanos()),
+      measured_(timeline.IsMeasured(0)) {}
 
 void IntervalRecorder::Roll(int64_t now) {
   const int64_t next = timeline_.IndexAt(now);
@@ -120,6 +192,7 @@ void IntervalRecorder::Roll(int64_t now) {
   current_.Reset();
   current_.index = next;
   current_end_ = timeline_.start_nanos() + (next + 1) * timeline_.interval_nanos();
+  measured_ = timeline_.IsMeasured(next);
 }
 
 void IntervalRecorder::Finish() {

@@ -1,45 +1,78 @@
 #include "loadgen/recorder/stream_stats.h"
 
-#include "loadgen/recorder/operation_stats.h"
+#include <algorithm>
+
+#include "loadgen/histogram/latency.h"
 
 namespace aurigraph::loadgen {
+namespace {
+
+void AddIfAny(Histogram& to, const Histogram& from) {
+  if (from.TotalCount() > 0) to.Add(from);
+}
+
+void ResetIfAny(Histogram& h) {
+  if (h.TotalCount() > 0) h.Reset();
+}
+
+// Everything but the open-stream bounds, which add up or not depending on how two figures meet.
+void AddCounts(StreamStats& to, const StreamStats& from) {
+  AddIfAny(to.first_message, from.first_message);
+  AddIfAny(to.inter_arrival, from.inter_arrival);
+  AddIfAny(to.send_lag, from.send_lag);
+  AddIfAny(to.close_latency, from.close_latency);
+  AddIfAny(to.phase, from.phase);
+  to.streams_opened += from.streams_opened;
+  to.streams_completed += from.streams_completed;
+  to.streams_failed += from.streams_failed;
+  to.streams_ended_early += from.streams_ended_early;
+  to.streams_failed_to_open += from.streams_failed_to_open;
+  for (int i = 0; i < kStatusCodeCount; ++i) to.close_codes[i] += from.close_codes[i];
+  to.messages_sent += from.messages_sent;
+  to.messages_received += from.messages_received;
+  to.measured_sent += from.measured_sent;
+  to.measured_received += from.measured_received;
+  to.unmatched_replies += from.unmatched_replies;
+  to.delayed_sends += from.delayed_sends;
+}
+
+}  // namespace
 
 StreamStats::StreamStats()
     : first_message(MakeLatencyHistogram()),
-      message_latency(MakeLatencyHistogram()),
-      message_latency_uncorrected(MakeLatencyHistogram()),
       inter_arrival(MakeLatencyHistogram()),
       send_lag(MakeLatencyHistogram()),
       close_latency(MakeLatencyHistogram()),
       phase(MakeLatencyHistogram()) {}
 
 void StreamStats::MergeConcurrent(const StreamStats& other) {
-  first_message.Add(other.first_message);
-  message_latency.Add(other.message_latency);
-  message_latency_uncorrected.Add(other.message_latency_uncorrected);
-  inter_arrival.Add(other.inter_arrival);
-  send_lag.Add(other.send_lag);
-  close_latency.Add(other.close_latency);
-  phase.Add(other.phase);
-  streams_opened += other.streams_opened;
-  streams_completed += other.streams_completed;
-  streams_failed += other.streams_failed;
-  streams_ended_early += other.streams_ended_early;
-  streams_failed_to_open += other.streams_failed_to_open;
-  for (int i = 0; i < kStatusCodeCount; ++i) {
-    close_codes[i] += other.close_codes[i];
-    message_codes[i] += other.message_codes[i];
-  }
-  messages_sent += other.messages_sent;
-  messages_received += other.messages_received;
-  measured_sent += other.measured_sent;
-  measured_received += other.measured_received;
-  unmatched_replies += other.unmatched_replies;
-  delayed_sends += other.delayed_sends;
+  AddCounts(*this, other);
   if (other.min_open_streams >= 0) {
     min_open_streams = (min_open_streams < 0 ? 0 : min_open_streams) + other.min_open_streams;
   }
   max_open_streams += other.max_open_streams;
+}
+
+void StreamStats::MergeLater(const StreamStats& other) {
+  AddCounts(*this, other);
+  if (other.min_open_streams >= 0) {
+    min_open_streams = min_open_streams < 0 ? other.min_open_streams
+                                            : std::min(min_open_streams, other.min_open_streams);
+  }
+  max_open_streams = std::max(max_open_streams, other.max_open_streams);
+}
+
+void StreamStats::Reset() {
+  for (Histogram* h : {&first_message, &inter_arrival, &send_lag, &close_latency, &phase}) {
+    ResetIfAny(*h);
+  }
+  streams_opened = streams_completed = streams_failed = streams_ended_early = 0;
+  streams_failed_to_open = 0;
+  close_codes.fill(0);
+  messages_sent = messages_received = measured_sent = measured_received = 0;
+  unmatched_replies = delayed_sends = 0;
+  min_open_streams = -1;
+  max_open_streams = 0;
 }
 
 }  // namespace aurigraph::loadgen

@@ -1,5 +1,8 @@
-// What one worker measured for one stream operation: per-message histograms
-// (each its own HDR histogram, in microseconds) and stream and message counts.
+// The stream side of one stream operation in one interval (or, merged, over the
+// run): stream lifecycle counts, messages sent and received, and the histograms
+// of per-stream measures (microseconds). Per-message latency and status codes
+// are the operation's own (IntervalOperation). Figures marked "measured" hold
+// only what happened after warm-up; the others count the whole run.
 #pragma once
 
 #include <array>
@@ -13,14 +16,11 @@ namespace aurigraph::loadgen {
 struct StreamStats {
   StreamStats();
 
-  Histogram first_message;  // intended open -> first message received
-  // Server streams: server send stamp -> receipt. Bidi: intended send -> matching reply.
-  Histogram message_latency;
-  Histogram message_latency_uncorrected;  // bidi: actual send -> matching reply
-  Histogram inter_arrival;                // gap between messages on one stream
-  Histogram send_lag;                     // intended send -> actual send
-  Histogram close_latency;                // send side closed -> final status
-  Histogram phase;                        // a named phase, e.g. approval submit -> APPROVED
+  Histogram first_message;  // measured: intended open -> first message received
+  Histogram inter_arrival;  // measured: gap between messages on one stream
+  Histogram send_lag;       // intended send -> actual send
+  Histogram close_latency;  // send side closed -> final status
+  Histogram phase;          // a named phase, e.g. approval submit -> APPROVED
 
   int64_t streams_opened = 0;
   int64_t streams_completed = 0;    // ran as planned and ended OK (or cancelled by us)
@@ -29,9 +29,8 @@ struct StreamStats {
   // Ended with an error before planned and before any message arrived: the
   // target refused or could not be reached (reopened after a backoff).
   int64_t streams_failed_to_open = 0;
-  std::array<int64_t, kStatusCodeCount> close_codes{};    // streams not cancelled by us
-  std::array<int64_t, kStatusCodeCount> message_codes{};  // per-message status field
-  int64_t messages_sent = 0;  // warm-up included, for exact count checks
+  std::array<int64_t, kStatusCodeCount> close_codes{};  // streams not cancelled by us
+  int64_t messages_sent = 0;                            // warm-up included, for exact count checks
   int64_t messages_received = 0;
   int64_t measured_sent = 0;  // within the measured window, for rates
   int64_t measured_received = 0;
@@ -40,8 +39,11 @@ struct StreamStats {
   int64_t min_open_streams = -1;  // over the measured window; -1 = not sampled
   int64_t max_open_streams = 0;
 
-  // Adds another worker's stats; open-stream bounds add up (the workers ran at once).
+  // Adds another worker's figures for the same time: open-stream bounds add up.
   void MergeConcurrent(const StreamStats& other);
+  // Adds the figures of a later time: open-stream bounds take the lower and the higher.
+  void MergeLater(const StreamStats& other);
+  void Reset();
 };
 
 }  // namespace aurigraph::loadgen

@@ -11,11 +11,6 @@
 
 namespace aurigraph::loadgen {
 
-struct LoadedResult {
-  std::string source;  // the file it was read from
-  RunResult result;
-};
-
 std::string RenderHtmlReport(const std::vector<LoadedResult>& runs);
 std::string RenderMarkdownSummary(const std::vector<LoadedResult>& runs);
 std::string RenderJunit(const std::vector<LoadedResult>& runs);

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "loadgen/histogram/histogram.h"
+#include "loadgen/histogram/latency.h"
 
 namespace aurigraph::loadgen {
 
@@ -170,7 +171,7 @@ struct WebhookResult {
   double delivery_rate = 0;  // deliveries per second, first to last acceptance
   double drain_seconds = 0;  // how long after the load the deliveries took to settle
   // Event to first acceptance, us.
-  std::shared_ptr<Histogram> latency = std::make_shared<Histogram>(1, 3'600'000'000, 3);
+  std::shared_ptr<Histogram> latency = std::make_shared<Histogram>(MakeLatencyHistogram());
   std::string error;  // why the deliveries could not be read back, if they could not
 };
 
@@ -197,6 +198,12 @@ struct RunResult {
   // finished (killed): what it was rebuilt from.
   std::string recovered_from;
   bool passed() const;
+};
+
+// A result as read back, with where it came from.
+struct LoadedResult {
+  std::string source;  // the file it was read from
+  RunResult result;
 };
 
 // One timeline point as a single line of JSON (as result.json holds it), and back.

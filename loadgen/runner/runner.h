@@ -1,8 +1,9 @@
-// Runs a scenario against a gRPC target: resolves and compiles its operations,
-// connects, runs the workers on their own threads, merges what they measured
-// and checks the gates. Returns the result, or an error status:
-// INVALID_ARGUMENT / NOT_FOUND for bad input, UNAVAILABLE when the target
-// cannot be reached.
+// Runs a scenario against a target, in stages: plan the operations (catalog,
+// templates, reflection), connect, plan the workers (shares and seeds), execute
+// (workers on their own threads, the timeline collected as it goes), and build
+// the result from the timeline, with the generator judged and the gates
+// checked. Returns the result, or an error status: INVALID_ARGUMENT /
+// NOT_FOUND for bad input, UNAVAILABLE when the target cannot be reached.
 #pragma once
 
 #include <atomic>
@@ -11,8 +12,10 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock/clock.h"
+#include "loadgen/interfaces/interval_observer.h"
+#include "loadgen/interfaces/run_hook.h"
+#include "loadgen/interfaces/transport_factory.h"
 #include "loadgen/result/run_result.h"
-#include "loadgen/runner/interval_observer.h"
 #include "loadgen/scenario/scenario.h"
 
 namespace aurigraph::loadgen {
@@ -20,14 +23,25 @@ namespace aurigraph::loadgen {
 struct RunOptions {
   std::string target;  // overrides the scenario's target when not empty
   const Clock* clock = &SteadyClock::Instance();
+  // Unix time, for the run's timestamps and server send stamps.
+  const Clock* wall_clock = &WallClock::Instance();
+  // The wire; null = gRPC to the target, with the scenario's channel settings.
+  TransportFactory* transport = nullptr;
   // Set to stop sending early; in-flight requests still drain.
   const std::atomic<bool>* stop = nullptr;
-  // Told of each interval of the timeline as the run goes (metrics, interval logs, progress).
+  // Told of the run's start, of each interval as the run goes (metrics,
+  // interval logs, progress), and of its end.
   std::vector<IntervalObserver*> interval_observers;
+  // What the system under test adds to the run, in order.
+  std::vector<RunHook*> hooks;
   // The target's process, sampled each interval (RSS, CPU, open fds): a pid;
   // 0 = find it when the target listens on this machine; -1 = none.
   int watch_pid = 0;
 };
+
+// The target a run loads: `override` when set, else the scenario's; INVALID_ARGUMENT
+// when there is none or its port is not 1..65535.
+absl::StatusOr<std::string> ResolveTarget(const Scenario& scenario, const std::string& override);
 
 absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions& options);
 

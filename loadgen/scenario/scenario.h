@@ -9,8 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "loadgen/driver/worker.h"
-#include "loadgen/schedule/arrival_schedule.h"
+#include "loadgen/interfaces/load_model.h"
 #include "loadgen/transport/channel_options.h"
 
 namespace aurigraph::loadgen {

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <random>
 
-namespace aurigraph::loadgen {
+#include "loadgen/interfaces/load_model.h"
 
-enum class ArrivalProcess { kConstant, kPoisson };
+namespace aurigraph::loadgen {
 
 class ArrivalSchedule {
  public:

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "loadgen/driver/transport.h"
+#include "loadgen/interfaces/transport.h"
 
 namespace aurigraph::loadgen {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "loadgen/driver/stream_transport.h"
+#include "loadgen/interfaces/stream_transport.h"
 
 namespace grpc {
 class Channel;

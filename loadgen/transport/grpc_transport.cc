@@ -27,7 +27,7 @@ struct GrpcTransport::Call {
 struct GrpcTransport::Impl {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
-  std::vector<GrpcMethod> methods;
+  std::vector<UnaryMethod> methods;
   std::vector<Call> calls;
   grpc::CompletionQueue queue;
   std::optional<QueueKicker> kicker;
@@ -153,7 +153,7 @@ absl::StatusOr<std::string> CallUnary(const std::shared_ptr<grpc::Channel>& chan
 }
 
 GrpcTransport::GrpcTransport(std::vector<std::shared_ptr<grpc::Channel>> channels,
-                             std::vector<GrpcMethod> methods, uint32_t slots)
+                             std::vector<UnaryMethod> methods, uint32_t slots)
     : impl_(std::make_unique<Impl>()) {
   impl_->channels = std::move(channels);
   impl_->stubs = MakeStubs(impl_->channels);
@@ -176,7 +176,7 @@ GrpcTransport::~GrpcTransport() {
 void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view request,
                           std::span<const Header> headers) {
   Call& call = impl_->calls[slot];
-  const GrpcMethod& method = impl_->methods[operation];
+  const UnaryMethod& method = impl_->methods[operation];
   call.context.emplace();
   AddHeaders(*call.context, headers);
   if (method.deadline_nanos > 0) {

@@ -10,7 +10,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "loadgen/driver/transport.h"
+#include "loadgen/interfaces/transport.h"
+#include "loadgen/interfaces/transport_factory.h"
 #include "loadgen/transport/channel_options.h"
 
 namespace grpc {
@@ -18,12 +19,6 @@ class Channel;
 }
 
 namespace aurigraph::loadgen {
-
-struct GrpcMethod {
-  std::string path;            // "/package.Service/Method"
-  int64_t deadline_nanos = 0;  // per call; 0 = none
-  bool keep_response = false;  // hand OK responses' bytes to the driver
-};
 
 // INVALID_ARGUMENT when `target` ends in a port that is not 1..65535 (gRPC
 // would silently use another one) or in no port at all ("host:").
@@ -47,7 +42,7 @@ class GrpcTransport final : public Transport {
  public:
   // Calls go round-robin over `channels`; at most `slots` calls are in flight.
   GrpcTransport(std::vector<std::shared_ptr<grpc::Channel>> channels,
-                std::vector<GrpcMethod> methods, uint32_t slots);
+                std::vector<UnaryMethod> methods, uint32_t slots);
   ~GrpcTransport() override;
 
   void Start(uint32_t slot, uint32_t operation, std::string_view request,

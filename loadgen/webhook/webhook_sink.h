@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock/clock.h"
 #include "loadgen/histogram/histogram.h"
+#include "loadgen/histogram/latency.h"
 
 namespace aurigraph::loadgen {
 
@@ -41,7 +42,7 @@ struct WebhookSinkStats {
   int64_t first_delivery_unix_nanos = 0;       // arrival of the first and last deliveries
   int64_t last_delivery_unix_nanos = 0;
   // Event to first acceptance, microseconds.
-  Histogram latency_us{1, 3'600'000'000, 3};
+  Histogram latency_us = MakeLatencyHistogram();
 };
 
 class WebhookSink {

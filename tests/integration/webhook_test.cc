@@ -18,6 +18,8 @@
 #include "aurigraph/webhook/v1/webhook.grpc.pb.h"
 #include "common/clock/clock.h"
 #include "common/webhook_signature/webhook_signature.h"
+#include "loadgen/hooks/aurigraph_hooks.h"
+#include "loadgen/transport/grpc_transport_factory.h"
 #include "loadgen/webhook/webhook_sink.h"
 #include "tests/integration/harness.h"
 
@@ -369,8 +371,14 @@ TEST(Webhooks, TheShippedScenarioMeasuresDeliveriesRetriesAndLoss) {
       {"duration=2s", "warmup=0s", "load.rate=300", "webhook_sink.fail_ratio=0.2",
        "webhook_sink.drain=20s", "gates=[\"webhook_missing <= 0\", \"webhook_p99 < 1us\"]"});
   ASSERT_TRUE(scenario.ok()) << scenario.status();
+  // The webhook check is the bundled system's plug-in to the generic run, as the CLI plugs it.
+  loadgen::GrpcTransportFactory wire(server->address(), scenario->connections, scenario->channel,
+                                     scenario->connect_timeout_nanos);
+  const auto hooks = loadgen::MakeAurigraphHooks(*scenario, wire);
   loadgen::RunOptions options;
   options.target = server->address();
+  options.transport = &wire;
+  for (const auto& hook : hooks) options.hooks.push_back(hook.get());
   auto result = loadgen::RunScenario(*scenario, options);
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_TRUE(result->webhooks);

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <random>
 
-#include "loadgen/recorder/operation_stats.h"
+#include "loadgen/histogram/latency.h"
 
 namespace aurigraph::loadgen {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "loadgen/recorder/operation_stats.h"
+#include "loadgen/histogram/latency.h"
 
 namespace aurigraph::loadgen {
 namespace {

@@ -11,6 +11,7 @@
 
 #include "loadgen/compare/compare.h"
 #include "loadgen/report/compare_report.h"
+#include "loadgen/summary/summary.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -44,6 +45,14 @@ void ExpectGolden(const std::string& actual, const std::string& golden_name) {
 TEST(GoldenReport, MarkdownSummary) {
   ExpectGolden(RenderMarkdownSummary({Fixture("quickstart.result.json")}), "quickstart.summary.md");
   ExpectGolden(RenderMarkdownSummary({Fixture("degraded.result.json")}), "degraded.summary.md");
+}
+
+// What `run` prints at the end of a run, for a clean run, a degraded one
+// (errors, slow), and one with webhook deliveries.
+TEST(GoldenSummary, PrintedSummary) {
+  ExpectGolden(FormatSummary(Fixture("quickstart.result.json").result), "quickstart.summary.txt");
+  ExpectGolden(FormatSummary(Fixture("degraded.result.json").result), "degraded.summary.txt");
+  ExpectGolden(FormatSummary(Fixture("webhook.result.json").result), "webhook.summary.txt");
 }
 
 TEST(GoldenReport, WebhookDeliveries) {

@@ -1,12 +1,15 @@
 #include <gtest/gtest.h>
 
 #include <climits>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
 #include "loadgen/histogram/histogram_codec.h"
 #include "loadgen/histogram/histogram_wire.h"
-#include "loadgen/recorder/operation_stats.h"
+#include "loadgen/histogram/latency.h"
+#include "loadgen/result/load_results.h"
 #include "loadgen/result/run_result.h"
 
 namespace aurigraph::loadgen {
@@ -232,6 +235,32 @@ TEST(RunResult, CorruptOrForeignFilesAreRejectedByName) {
   EXPECT_NE(std::string(ResultFromJson(j.dump(), "r.json").status().message())
                 .find("r.json: wrong schema"),
             std::string::npos);
+}
+
+TEST(LoadResults, FilesListsAndDirectoriesInNameOrder) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("load-results-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "runs" / "b");
+  RunResult r = Sample();
+  for (const auto& name : {"runs/b/2.json", "runs/1.json", "single.json"}) {
+    r.scenario_name = name;
+    ASSERT_TRUE(WriteResultFile(r, (dir / name).string()).ok());
+  }
+  std::ofstream(dir / "runs" / "notes.txt") << "not a result";
+  auto loaded = LoadResults((dir / "runs").string() + "," + (dir / "single.json").string());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->size(), 3u);
+  EXPECT_EQ((*loaded)[0].result.scenario_name, "runs/1.json");
+  EXPECT_EQ((*loaded)[1].result.scenario_name, "runs/b/2.json");
+  EXPECT_EQ((*loaded)[2].source, (dir / "single.json").string());
+  // Errors name what is wrong: an empty directory, a missing file, nothing at all.
+  std::filesystem::create_directories(dir / "empty");
+  EXPECT_EQ(LoadResults((dir / "empty").string()).status().message(),
+            (dir / "empty").string() + ": no result files (or interval logs) in directory");
+  EXPECT_FALSE(LoadResults((dir / "absent.json").string()).ok());
+  EXPECT_EQ(LoadResults(",").status().message(), "no result file given");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -43,13 +43,21 @@ double Sample(const std::vector<prometheus::MetricFamily>& families, const std::
 
 TEST(RunMetrics, IntervalsBecomeCountersHistogramsAndExactPercentiles) {
   prometheus::Registry registry;
-  RunMetrics metrics(registry, RunMetricsInfo{"s", "127.0.0.1:1", "0.1.0", 100, 60});
-  metrics.OnRunStart(
-      {0, 1'000'000'000, 0, 0, {{"submit", "a.S/Submit", false}, {"watch", "a.S/Watch", true}}});
+  RunMetrics metrics(registry);
+  RunDescription run;
+  run.scenario_name = "s";
+  run.target = "127.0.0.1:1";
+  run.tool_version = "0.1.0";
+  run.target_rate = 100;
+  run.interval_nanos = 1'000'000'000;
+  run.duration_nanos = 60'000'000'000;
+  run.operations = {{"submit", "a.S/Submit"}, {"watch", "a.S/Watch", "server_streaming"}};
+  metrics.OnRunStart(run);
 
   IntervalSlice first(2);
-  for (int i = 0; i < 90; ++i) first.operations[0].Record(500, 0);      // 0.5 ms, OK
-  for (int i = 0; i < 10; ++i) first.operations[0].Record(30'000, 14);  // 30 ms, UNAVAILABLE
+  for (int i = 0; i < 90; ++i) first.operations[0].Record(500, 500, 0);  // 0.5 ms, OK
+  for (int i = 0; i < 10; ++i)
+    first.operations[0].Record(30'000, 30'000, 14);  // 30 ms, UNAVAILABLE
   first.operations[0].items = 7;
   first.operations[1].count = 1000;  // stream messages, 200 of them timed
   for (int i = 0; i < 200; ++i) first.operations[1].latency.Record(2000);
@@ -60,7 +68,7 @@ TEST(RunMetrics, IntervalsBecomeCountersHistogramsAndExactPercentiles) {
   metrics.OnInterval(first, point);
 
   IntervalSlice second(2);
-  for (int i = 0; i < 3; ++i) second.operations[0].Record(800, 0);
+  for (int i = 0; i < 3; ++i) second.operations[0].Record(800, 800, 0);
   second.sent = 3;
   point.offset_seconds = 1.0;
   point.seconds = 0.5;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "loadgen/scenario/ad_hoc.h"
+
 namespace aurigraph::loadgen {
 namespace {
 
@@ -174,6 +176,57 @@ operations:
             "s.yaml: operations.0.data.file: required");
   EXPECT_EQ(ErrorOf(base + "operations: [{rpc: a/b, metadata: [x]}]\n"),
             "s.yaml: operations.0.metadata: must be a mapping of header name to value");
+}
+
+TEST(AdHocScenario, FlagsBecomeAScenarioCheckedLikeAFile) {
+  AdHocCall call;
+  call.call = "aurigraph.approval.v1.ApprovalService/CheckHealth";
+  call.data = R"({"note":"${seq}"})";
+  call.duration = "3s";
+  call.rate = 250;
+  call.deadline = "50ms";
+  call.metadata = {"X-Run :  ${run}"};
+  call.gzip = true;
+  call.channel = {{"authority", "svc.local"}};
+  auto json = AdHocScenarioJson(call);
+  ASSERT_TRUE(json.ok()) << json.status();
+  auto s = ParseScenario(*json, "--call", {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->name, "ad-hoc aurigraph.approval.v1.ApprovalService/CheckHealth");
+  EXPECT_TRUE(s->reflection);  // no .proto: the target describes itself
+  EXPECT_EQ(s->model, LoadModel::kOpenLoop);
+  EXPECT_DOUBLE_EQ(s->rate, 250);
+  EXPECT_EQ(s->duration_nanos, 3'000'000'000);
+  ASSERT_EQ(s->operations.size(), 1u);
+  EXPECT_EQ(s->operations[0].name, "CheckHealth");
+  EXPECT_EQ(s->operations[0].deadline_nanos, 50'000'000);
+  ASSERT_EQ(s->operations[0].metadata.size(), 1u);
+  EXPECT_EQ(s->operations[0].metadata[0].first, "X-Run");
+  EXPECT_EQ(s->operations[0].metadata[0].second, "${run}");
+  EXPECT_EQ(s->channel.authority, "svc.local");
+  // Neither rate nor concurrency: one call at a time.
+  AdHocCall closed;
+  closed.call = "a.S/M";
+  auto closed_json = AdHocScenarioJson(closed);
+  ASSERT_TRUE(closed_json.ok());
+  EXPECT_NE(closed_json->find(R"("load":{"concurrency":1,"model":"closed"})"), std::string::npos)
+      << *closed_json;
+}
+
+TEST(AdHocScenario, BadFlagsAreNamed) {
+  AdHocCall call;
+  call.call = "a.S/M";
+  call.data = "[1]";
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(), "--data: not a JSON object");
+  call.data = "{}";
+  call.rate = 1;
+  call.concurrency = 2;
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(),
+            "--rate and --concurrency: give one (open or closed loop)");
+  call.concurrency.reset();
+  call.metadata = {"no-colon"};
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(),
+            "--metadata no-colon: expected 'name: value'");
 }
 
 }  // namespace

@@ -12,6 +12,9 @@
 #include <set>
 #include <string>
 
+#include "loadgen/histogram/latency.h"
+#include "loadgen/recorder/run_totals.h"
+
 namespace aurigraph::loadgen {
 namespace {
 
@@ -152,8 +155,19 @@ class SequenceSource final : public RequestSource {
   std::string text_;
 };
 
+// What a stream operation measured, under the names of its figures: the
+// stream side, and the per-message latency and codes the operation keeps.
+struct Measured : StreamStats {
+  Histogram message_latency = MakeLatencyHistogram();
+  Histogram message_latency_uncorrected = MakeLatencyHistogram();
+  std::array<int64_t, kStatusCodeCount> message_codes{};
+};
+
 struct Fixture {
   ManualClock clock{1'000 * kMs};
+  // The worker's only record, 100 ms intervals from the plan's start.
+  std::unique_ptr<IntervalTimeline> timeline;
+  std::unique_ptr<IntervalRecorder> recorder;
   ScriptedStreams transport{clock};
   SequenceSource bidi_source;
   SequenceSource subscribe_source{"subscribe"};
@@ -167,15 +181,33 @@ struct Fixture {
     if (op.source == nullptr)
       op.source = op.mode == StreamMode::kServerStream ? &subscribe_source : &bidi_source;
     plan.operations.push_back(op);
+    timeline = std::make_unique<IntervalTimeline>(plan.start_nanos, 100 * kMs, 1, 1,
+                                                  plan.start_nanos + plan.warmup_nanos);
+    recorder = std::make_unique<IntervalRecorder>(*timeline, 0, std::vector<uint32_t>{0});
+    plan.intervals = recorder.get();
     return plan;
   }
-  StreamStats Run(StreamOperationPlan op, int64_t duration = 1'000 * kMs) {
+  // The run's figures, merged from the timeline as the runner merges them.
+  Measured Totals() {
+    RunTotals totals(1);
+    for (const IntervalSlice& slice : timeline->TakeCompleted()) {
+      totals.Add(slice, timeline->IsMeasured(slice.index));
+    }
+    const IntervalOperation& op = totals.operation(0);
+    Measured m;
+    if (op.stream) static_cast<StreamStats&>(m) = *op.stream;
+    m.message_latency = op.latency;
+    m.message_latency_uncorrected = op.uncorrected;
+    m.message_codes = op.codes;
+    return m;
+  }
+  Measured Run(StreamOperationPlan op, int64_t duration = 1'000 * kMs) {
     if (op.mode == StreamMode::kServerStream) {
       for (uint32_t i = 0; i < op.streams; ++i) transport.server_stream_slots.insert(i);
     }
     StreamWorker worker(clock, clock, transport, Plan(op, duration));
     worker.Run();
-    return worker.stats()[0];
+    return Totals();
   }
 };
 
@@ -185,7 +217,7 @@ TEST(StreamWorker, BidiRepliesAreMatchedAndTimedPerMessage) {
   op.mode = StreamMode::kBidi;
   op.streams = 2;
   op.send_rate = 100;
-  const StreamStats s = f.Run(op);
+  const Measured s = f.Run(op);
   EXPECT_EQ(s.messages_sent, 200);
   EXPECT_EQ(s.messages_received, 200);
   EXPECT_EQ(s.unmatched_replies, 0);
@@ -210,7 +242,7 @@ TEST(StreamWorker, AReplyThatMatchesNothingDoesNotStallTheStream) {
   op.mode = StreamMode::kBidi;
   op.streams = 1;
   op.max_outstanding = 4;
-  const StreamStats s = f.Run(op, 200 * kMs);
+  const Measured s = f.Run(op, 200 * kMs);
   EXPECT_EQ(s.unmatched_replies, 1);
   // About one message every 2 ms round trip, four at a time, for 200 ms.
   EXPECT_GT(s.messages_sent, 300);
@@ -230,7 +262,7 @@ TEST(StreamWorker, HeldUpSendsAreChargedFromTheirIntendedTime) {
   op.mode = StreamMode::kBidi;
   op.streams = 1;
   op.send_rate = 1000;
-  const StreamStats s = f.Run(op);
+  const Measured s = f.Run(op);
   EXPECT_EQ(s.messages_sent, 1000);  // caught up after the stall
   EXPECT_GE(s.message_latency.Max(), 100'000);
   EXPECT_LE(s.message_latency_uncorrected.Max(), 102'000 + 2'000);
@@ -246,7 +278,7 @@ TEST(StreamWorker, ServerStreamLatencyComesFromTheServersSendStamp) {
   op.mode = StreamMode::kServerStream;
   op.streams = 3;
   op.messages = 50;  // end after 50 and reopen: churn
-  const StreamStats s = f.Run(op, 500 * kMs);
+  const Measured s = f.Run(op, 500 * kMs);
   EXPECT_EQ(s.message_latency.ValueAtPercentile(50), 300);  // the scripted transit, us
   EXPECT_EQ(s.inter_arrival.ValueAtPercentile(50), 1'000);
   EXPECT_GT(s.streams_opened, 3 * 8);  // each stream lives ~50 ms
@@ -265,7 +297,7 @@ TEST(StreamWorker, StreamsEndedByTheServerAreCountedAsEarlyWithTheirCode) {
   StreamOperationPlan op;
   op.mode = StreamMode::kServerStream;
   op.streams = 1;
-  const StreamStats s = f.Run(op, 100 * kMs);
+  const Measured s = f.Run(op, 100 * kMs);
   EXPECT_GT(s.streams_ended_early, 5);
   EXPECT_EQ(s.close_codes[14], s.streams_ended_early);  // UNAVAILABLE
   // Ten messages from each stream the server ended, fewer from the one the run's end cut.
@@ -282,7 +314,7 @@ TEST(StreamWorker, StreamsADeadTargetRefusesAreReopenedWithGrowingBackoff) {
   op.streams = 8;
   op.reopen_backoff_nanos = 100 * kMs;
   op.reopen_backoff_max_nanos = 1'000 * kMs;
-  const StreamStats s = f.Run(op, 5'000 * kMs);
+  const Measured s = f.Run(op, 5'000 * kMs);
   // Per slot: at 0, then after ~0.1, 0.2, 0.4, 0.8, 1, 1, 1 s (±20%): 7 to 9 opens in 5 s,
   // where reopening at once would have made thousands.
   EXPECT_GE(f.transport.opens, 8 * 6);
@@ -305,7 +337,7 @@ TEST(StreamWorker, ATargetThatComesBackIsReopenedAndTheBackoffResets) {
   f.transport.server_stream_slots.insert(0);
   f.transport.refuse_until = f.clock.NowNanos() + 500 * kMs;
   worker.Run();
-  const StreamStats& s = worker.stats()[0];
+  const Measured s = f.Totals();
   EXPECT_GE(s.streams_failed_to_open, 3);
   EXPECT_LE(s.streams_failed_to_open, 7);
   // Back after 0.5 s: one stream, open until the run's end, with its messages.
@@ -321,7 +353,7 @@ TEST(StreamWorker, LifetimeEndsAndReplacesStreamsAtTheOpenRate) {
   op.send_rate = 100;
   op.lifetime_nanos = 200 * kMs;
   op.open_rate = 20;  // the two first opens are 50 ms apart
-  const StreamStats s = f.Run(op);
+  const Measured s = f.Run(op);
   EXPECT_GE(s.streams_opened, 9);
   EXPECT_LE(s.streams_opened, 11);
   EXPECT_EQ(s.streams_failed + s.streams_ended_early, 0);

@@ -1,11 +1,15 @@
 // The worker loop under a simulated clock and a scripted transport: rate
-// control, coordinated-omission correction, warm-up and budgets, without sleeping.
+// control, coordinated-omission correction, warm-up and budgets, without
+// sleeping. What a worker measured is read as the runner reads it: its
+// timeline merged into the run's totals.
 #include "loadgen/driver/worker.h"
 
 #include <gtest/gtest.h>
 
 #include <functional>
 #include <map>
+
+#include "loadgen/recorder/run_totals.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -80,22 +84,56 @@ WorkerPlan OpenLoop(int64_t duration, uint32_t in_flight) {
   return plan;
 }
 
+// A worker's only record, its timeline (100 ms intervals), and the run's
+// totals merged from it as the runner merges them.
+class Recorded {
+ public:
+  // Gives `plan` a recorder; the plan's start and warm-up place the intervals.
+  Recorded(WorkerPlan& plan, size_t operations = 1)
+      : timeline_(plan.start_nanos, 100 * kMs, operations, 1, plan.start_nanos + plan.warmup_nanos),
+        recorder_(timeline_, 0, Ids(operations)),
+        totals_(operations) {
+    plan.intervals = &recorder_;
+  }
+  // The intervals the worker handed over, oldest first (taken once).
+  std::vector<IntervalSlice> Slices() { return timeline_.TakeCompleted(); }
+  // The run's figures (after the worker has run).
+  const RunTotals& Totals() {
+    for (const IntervalSlice& slice : timeline_.TakeCompleted()) {
+      totals_.Add(slice, timeline_.IsMeasured(slice.index));
+    }
+    return totals_;
+  }
+
+ private:
+  static std::vector<uint32_t> Ids(size_t operations) {
+    std::vector<uint32_t> ids;
+    for (uint32_t i = 0; i < operations; ++i) ids.push_back(i);
+    return ids;
+  }
+  IntervalTimeline timeline_;
+  IntervalRecorder recorder_;
+  RunTotals totals_;
+};
+
 TEST(Worker, OpenLoopSendsOnScheduleAndMeasuresServiceTime) {
   ManualClock clock;
   ScriptedTransport transport(clock, [](int64_t) { return 2 * kMs; });
   CountingSource source;
+  WorkerPlan plan = OpenLoop(1000 * kMs, 16);
+  Recorded recorded(plan);
   Worker worker(clock, transport, {&source},
-                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1),
-                OpenLoop(1000 * kMs, 16));
+                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1), plan);
   worker.Run();
-  const WorkerStats& stats = worker.stats();
-  EXPECT_EQ(stats.sent, 1000);
-  EXPECT_EQ(stats.operations[0].completed(), 1000);
-  EXPECT_EQ(stats.operations[0].codes()[0], 1000);
-  EXPECT_EQ(stats.operations[0].corrected().ValueAtPercentile(100), 2000);
-  EXPECT_EQ(stats.operations[0].uncorrected().ValueAtPercentile(100), 2000);
-  EXPECT_EQ(stats.schedule_lag.Max(), 0);
-  EXPECT_EQ(stats.delayed_by_in_flight_bound, 0);
+  const RunTotals& totals = recorded.Totals();
+  const IntervalOperation& op = totals.operation(0);
+  EXPECT_EQ(totals.all().sent, 1000);
+  EXPECT_EQ(op.completed(), 1000);
+  EXPECT_EQ(op.codes[0], 1000);
+  EXPECT_EQ(op.latency.ValueAtPercentile(100), 2000);
+  EXPECT_EQ(op.uncorrected.ValueAtPercentile(100), 2000);
+  EXPECT_EQ(totals.all().schedule_lag.Max(), 0);
+  EXPECT_EQ(totals.all().generator.delayed_by_in_flight_bound, 0);
   EXPECT_EQ(transport.last_request(), "999");
 }
 
@@ -105,22 +143,23 @@ TEST(Worker, CorrectedLatencyShowsAStallThatUncorrectedHides) {
   ScriptedTransport transport(
       clock, [](int64_t start) { return start == 200 * kMs ? 100 * kMs : 1 * kMs / 2; });
   CountingSource source;
+  WorkerPlan plan = OpenLoop(1000 * kMs, 1);
+  Recorded recorded(plan);
   Worker worker(clock, transport, {&source},
-                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1),
-                OpenLoop(1000 * kMs, 1));
+                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1), plan);
   worker.Run();
-  const WorkerStats& stats = worker.stats();
-  const auto& op = stats.operations[0];
+  const RunTotals& totals = recorded.Totals();
+  const IntervalOperation& op = totals.operation(0);
   ASSERT_EQ(op.completed(), 1000);
   // Uncorrected: one slow call in a thousand; p99 never sees it.
-  EXPECT_LE(op.uncorrected().ValueAtPercentile(99), 1000);
-  EXPECT_GE(op.uncorrected().Max(), 100'000);
+  EXPECT_LE(op.uncorrected.ValueAtPercentile(99), 1000);
+  EXPECT_GE(op.uncorrected.Max(), 100'000);
   // Corrected: the ~100 requests due during the stall waited for it, from ~100 ms down.
-  EXPECT_GE(op.corrected().ValueAtPercentile(99), 90'000);
-  EXPECT_GE(op.corrected().ValueAtPercentile(95), 50'000);
-  EXPECT_GE(stats.delayed_by_in_flight_bound, 99);
+  EXPECT_GE(op.latency.ValueAtPercentile(99), 90'000);
+  EXPECT_GE(op.latency.ValueAtPercentile(95), 50'000);
+  EXPECT_GE(totals.all().generator.delayed_by_in_flight_bound, 99);
   // The generator itself was never late: every late send waited for the in-flight slot.
-  EXPECT_EQ(stats.generator_lag.Max(), 0);
+  EXPECT_EQ(totals.all().generator_lag.Max(), 0);
 }
 
 TEST(Worker, AGeneratorBehindItsScheduleStopsAtTheEndAndCountsWhatItDidNotSend) {
@@ -128,19 +167,23 @@ TEST(Worker, AGeneratorBehindItsScheduleStopsAtTheEndAndCountsWhatItDidNotSend) 
   ScriptedTransport transport(clock, [](int64_t) { return kMs; });
   transport.set_start_cost(2 * kMs);  // half the pace of the schedule
   CountingSource source;
+  WorkerPlan plan = OpenLoop(1000 * kMs, 64);
+  Recorded recorded(plan);
   Worker worker(clock, transport, {&source},
-                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1),
-                OpenLoop(1000 * kMs, 64));
+                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1), plan);
   worker.Run();
-  const WorkerStats& stats = worker.stats();
-  EXPECT_NEAR(stats.sent, 500, 2);
-  EXPECT_EQ(stats.sent + stats.not_sent_generator_behind + stats.not_sent_in_flight_bound, 1000);
+  const RunTotals& totals = recorded.Totals();
+  const GeneratorCounts& counts = totals.all().generator;
+  const int64_t sent = totals.all().sent;
+  EXPECT_NEAR(sent, 500, 2);
+  EXPECT_EQ(worker.sent(), sent);
+  EXPECT_EQ(sent + counts.not_sent_generator_behind + counts.not_sent_in_flight_bound, 1000);
   // Slots only ever filled for an instant, while finished calls waited to be collected.
-  EXPECT_GT(stats.not_sent_generator_behind, 480);
-  EXPECT_LT(stats.not_sent_in_flight_bound, 20);
-  EXPECT_EQ(stats.operations[0].completed(), stats.sent);
+  EXPECT_GT(counts.not_sent_generator_behind, 480);
+  EXPECT_LT(counts.not_sent_in_flight_bound, 20);
+  EXPECT_EQ(totals.operation(0).completed(), sent);
   // Nothing went out after the end: the run ends with the last call in flight.
-  EXPECT_LE(stats.last_completion_nanos, 1003 * kMs);
+  EXPECT_LE(counts.last_completion_nanos, 1003 * kMs);
   EXPECT_LE(clock.NowNanos(), 1003 * kMs);
 }
 
@@ -148,16 +191,17 @@ TEST(Worker, ArrivalsHeldBackByTheInFlightBoundAreNotSentAfterTheEnd) {
   ManualClock clock;
   ScriptedTransport transport(clock, [](int64_t) { return 150 * kMs; });
   CountingSource source;
+  WorkerPlan plan = OpenLoop(1000 * kMs, 1);
+  Recorded recorded(plan);
   Worker worker(clock, transport, {&source},
-                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1),
-                OpenLoop(1000 * kMs, 1));
+                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1), plan);
   worker.Run();
-  const WorkerStats& stats = worker.stats();
-  EXPECT_EQ(stats.sent, 7);  // at 0, 150, ... 900 ms
-  EXPECT_EQ(stats.not_sent_in_flight_bound, 993);
-  EXPECT_EQ(stats.not_sent_generator_behind, 0);
+  const RunTotals& totals = recorded.Totals();
+  EXPECT_EQ(totals.all().sent, 7);  // at 0, 150, ... 900 ms
+  EXPECT_EQ(totals.all().generator.not_sent_in_flight_bound, 993);
+  EXPECT_EQ(totals.all().generator.not_sent_generator_behind, 0);
   // The last call, in flight at the end, completes; nothing else is sent.
-  EXPECT_EQ(stats.last_completion_nanos, 1050 * kMs);
+  EXPECT_EQ(totals.all().generator.last_completion_nanos, 1050 * kMs);
 }
 
 TEST(Worker, WarmupIsExcludedFromResults) {
@@ -166,12 +210,31 @@ TEST(Worker, WarmupIsExcludedFromResults) {
   CountingSource source;
   WorkerPlan plan = OpenLoop(1000 * kMs, 8);
   plan.warmup_nanos = 250 * kMs;
+  Recorded recorded(plan);
   Worker worker(clock, transport, {&source},
                 std::make_unique<ArrivalSchedule>(100, ArrivalProcess::kConstant, 0, 1, 1), plan);
   worker.Run();
-  EXPECT_EQ(worker.stats().sent, 100);
-  EXPECT_EQ(worker.stats().warmup_completions, 25);
-  EXPECT_EQ(worker.stats().operations[0].completed(), 75);
+  const RunTotals& totals = recorded.Totals();
+  EXPECT_EQ(totals.all().sent, 100);
+  EXPECT_EQ(totals.all().generator.warmup_completions, 25);
+  EXPECT_EQ(totals.operation(0).completed(), 75);
+}
+
+TEST(Worker, AWarmupRequestCompletingAfterWarmupIsNotMeasured) {
+  ManualClock clock;
+  // Every call takes 30 ms: those sent in the last 30 ms of warm-up complete after it.
+  ScriptedTransport transport(clock, [](int64_t) { return 30 * kMs; });
+  CountingSource source;
+  WorkerPlan plan = OpenLoop(1000 * kMs, 8);
+  plan.warmup_nanos = 250 * kMs;
+  Recorded recorded(plan);
+  Worker worker(clock, transport, {&source},
+                std::make_unique<ArrivalSchedule>(100, ArrivalProcess::kConstant, 0, 1, 1), plan);
+  worker.Run();
+  const RunTotals& totals = recorded.Totals();
+  EXPECT_EQ(totals.all().generator.warmup_completions, 25);
+  EXPECT_EQ(totals.operation(0).completed(), 75);
+  EXPECT_EQ(totals.operation(0).latency.TotalCount(), 75);
 }
 
 TEST(Worker, TimelineShowsAStallInTheIntervalItEnded) {
@@ -180,25 +243,23 @@ TEST(Worker, TimelineShowsAStallInTheIntervalItEnded) {
   ScriptedTransport transport(
       clock, [](int64_t start) { return start == 450 * kMs ? 300 * kMs : kMs / 10; });
   CountingSource source;
-  IntervalTimeline timeline(0, 100 * kMs, 1, 1);
-  IntervalRecorder intervals(timeline, 0, {0});
   WorkerPlan plan = OpenLoop(1000 * kMs, 1);
   plan.warmup_nanos = 100 * kMs;
-  plan.intervals = &intervals;
+  Recorded recorded(plan);
   Worker worker(clock, transport, {&source},
                 std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1), plan);
   worker.Run();
-  const std::vector<IntervalSlice> slices = timeline.TakeCompleted();
+  const std::vector<IntervalSlice> slices = recorded.Slices();
   ASSERT_EQ(slices.size(), 10u);
-  int64_t completions = 0;
+  int64_t completions = 0, warmup = 0;
   for (size_t i = 0; i < slices.size(); ++i) {
     EXPECT_EQ(slices[i].index, static_cast<int64_t>(i));
     completions += slices[i].operations[0].count;
+    warmup += slices[i].generator.warmup_completions;
   }
   // Warm-up included: every request is in exactly one interval.
   EXPECT_EQ(completions, 1000);
-  EXPECT_EQ(completions,
-            worker.stats().operations[0].completed() + worker.stats().warmup_completions);
+  EXPECT_EQ(warmup, 100);
   // Quiet intervals before the stall; the stall ends at 750 ms, in interval 7,
   // where the requests it held back complete late (corrected latency up to 300 ms).
   EXPECT_LE(slices[3].operations[0].latency.Max(), 1000);
@@ -219,13 +280,15 @@ TEST(Worker, ClosedLoopKeepsConcurrencyAndStopsAtTheBudget) {
   plan.max_requests = 400;
   plan.max_in_flight = 4;
   plan.operation_weights = {1};
+  Recorded recorded(plan);
   Worker worker(clock, transport, {&source}, nullptr, plan);
   worker.Run();
   EXPECT_EQ(transport.started(), 400);
-  EXPECT_EQ(worker.stats().operations[0].completed(), 400);
+  const RunTotals& totals = recorded.Totals();
+  EXPECT_EQ(totals.operation(0).completed(), 400);
   // 400 requests, 4 at a time, 4 ms each: 400 ms of simulated time.
   EXPECT_EQ(clock.NowNanos(), 400 * kMs);
-  const Histogram& latency = worker.stats().operations[0].corrected();
+  const Histogram& latency = totals.operation(0).latency;
   EXPECT_EQ(latency.Max(), latency.HighestEquivalent(4000));
 }
 
@@ -235,11 +298,13 @@ TEST(Worker, WeightedMixFollowsTheWeights) {
   CountingSource a, b;
   WorkerPlan plan = OpenLoop(10'000 * kMs, 64);
   plan.operation_weights = {3, 1};
+  Recorded recorded(plan, 2);
   Worker worker(clock, transport, {&a, &b},
                 std::make_unique<ArrivalSchedule>(2000, ArrivalProcess::kConstant, 0, 1, 1), plan);
   worker.Run();
-  const double first = static_cast<double>(worker.stats().operations[0].completed());
-  const double second = static_cast<double>(worker.stats().operations[1].completed());
+  const RunTotals& totals = recorded.Totals();
+  const double first = static_cast<double>(totals.operation(0).completed());
+  const double second = static_cast<double>(totals.operation(1).completed());
   EXPECT_EQ(first + second, 20'000);
   EXPECT_NEAR(first / (first + second), 0.75, 0.01);
 }
@@ -251,12 +316,14 @@ TEST(Worker, InFlightCallsAreCancelledAtTheDrainTimeout) {
   CountingSource source;
   WorkerPlan plan = OpenLoop(100 * kMs, 64);
   plan.drain_timeout_nanos = 500 * kMs;
+  Recorded recorded(plan);
   Worker worker(clock, transport, {&source},
                 std::make_unique<ArrivalSchedule>(100, ArrivalProcess::kConstant, 0, 1, 1), plan);
   worker.Run();
-  EXPECT_EQ(worker.stats().sent, 10);
-  EXPECT_EQ(worker.stats().cancelled_at_drain, 1);
-  EXPECT_EQ(worker.stats().operations[0].codes()[1], 1);  // CANCELLED
+  const RunTotals& totals = recorded.Totals();
+  EXPECT_EQ(totals.all().sent, 10);
+  EXPECT_EQ(totals.all().generator.cancelled_at_drain, 1);
+  EXPECT_EQ(totals.operation(0).codes[1], 1);  // CANCELLED
   EXPECT_LE(clock.NowNanos(), 700 * kMs);
 }
 

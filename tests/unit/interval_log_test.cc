@@ -1,6 +1,8 @@
-// Soak building blocks without a network: memory trends and drift over a
-// timeline, interval logs written and recovered (including a log cut off by a
-// kill), and the progress line.
+// Interval logs written and recovered: the standard histogram log format, a
+// log cut off by a kill, hostile logs, and a recovered result equal to the
+// live one.
+#include "loadgen/intervallog/interval_log.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,89 +12,17 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "loadgen/gates/gates.h"
 #include "loadgen/histogram/histogram_codec.h"
 #include "loadgen/histogram/histogram_wire.h"
-#include "loadgen/intervallog/interval_log.h"
-#include "loadgen/progress/progress.h"
-#include "loadgen/trends/trends.h"
 
 namespace aurigraph::loadgen {
 namespace {
 
-// One point per second for `seconds`, RSS growing by `growth_per_second` from
-// 100 MB, one operation whose p99 and count follow the given functions.
-Timeline MakeTimeline(int seconds, double growth_per_second, double p99_first, double p99_last,
-                      int warmup_seconds = 0) {
-  Timeline t;
-  t.interval_seconds = 1;
-  for (int i = 0; i < seconds; ++i) {
-    TimelinePoint p;
-    p.offset_seconds = i;
-    p.seconds = 1;
-    p.warmup = i < warmup_seconds;
-    p.loadgen_rss_bytes = static_cast<int64_t>(100e6 + growth_per_second * i);
-    p.target_rss_bytes = 200'000'000;
-    TimelineOperation op;
-    op.count = 1000;
-    op.timed = 1000;
-    op.p99 = static_cast<int64_t>(p99_first + (p99_last - p99_first) * i / (seconds - 1));
-    p.operations.push_back(op);
-    t.points.push_back(p);
-  }
-  return t;
-}
-
-TEST(Trends, RssSlopeIsFittedPerHourAfterWarmup) {
-  // 1 KB/s growth = 3.6 MB/h; warm-up memory (the first 10 s) is left out.
-  Timeline t = MakeTimeline(100, 1000, 1000, 1000, /*warmup_seconds=*/10);
-  for (int i = 0; i < 10; ++i) t.points[i].loadgen_rss_bytes = 10'000'000;  // settling
-  const Trend trend = RssTrend(t, Process::kLoadgen);
-  ASSERT_TRUE(trend.measured);
-  EXPECT_NEAR(trend.slope_per_hour, 3.6e6, 1);
-  EXPECT_NEAR(trend.r2, 1, 1e-9);
-  EXPECT_EQ(trend.samples, 72);  // 90 measured, the first fifth left out
-  const Trend flat = RssTrend(t, Process::kTarget);
-  ASSERT_TRUE(flat.measured);
-  EXPECT_EQ(flat.slope_per_hour, 0);
-  EXPECT_FALSE(RssTrend(MakeTimeline(8, 1000, 1, 1), Process::kLoadgen).measured);
-}
-
-TEST(Trends, DriftComparesTheLastQuarterWithTheFirst) {
-  const Drift p99 = P99Drift(MakeTimeline(40, 0, 1000, 2000));
-  ASSERT_TRUE(p99.measured);
-  EXPECT_NEAR(p99.first, 1115, 20);
-  EXPECT_NEAR(p99.last, 1885, 20);
-  EXPECT_NEAR(p99.change, 0.69, 0.03);
-  const Drift rate = RateDrift(MakeTimeline(40, 0, 1000, 1000));
-  EXPECT_TRUE(rate.measured);
-  EXPECT_DOUBLE_EQ(rate.change, 0);
-}
-
-TEST(Trends, GatesOnSlopesAndDrift) {
-  RunResult r;
-  r.timeline = MakeTimeline(100, 20'000, 1000, 1500);  // 72 MB/h, p99 +40%
-  std::vector<Gate> gates;
-  for (const char* expression : {"loadgen_rss_slope < 50MB", "server_rss_slope < 50MB",
-                                 "p99_drift < 25%", "rate_drift > -5%"}) {
-    auto gate = ParseGate(expression, "");
-    ASSERT_TRUE(gate.ok()) << gate.status();
-    gates.push_back(*gate);
-  }
-  auto results = EvaluateGates(gates, r);
-  ASSERT_TRUE(results.ok());
-  EXPECT_FALSE((*results)[0].passed);
-  EXPECT_EQ((*results)[0].message, "loadgen_rss_slope = 68.66 MiB/h, limit < 47.68 MiB/h");
-  EXPECT_TRUE((*results)[1].passed);
-  EXPECT_FALSE((*results)[2].passed);
-  EXPECT_TRUE((*results)[3].passed);
-  // Without samples there is nothing to pass.
-  r.timeline = Timeline{};
-  results = EvaluateGates(gates, r);
-  ASSERT_TRUE(results.ok());
-  EXPECT_FALSE((*results)[1].passed);
-  EXPECT_NE((*results)[1].message.find("only 0 memory samples"), std::string::npos);
-}
+// The scenario the logged run ran: recovery checks its gates again.
+constexpr const char* kScenario =
+    R"({"name":"s","target":"127.0.0.1:1","duration":"60s","load":{"model":"open","rate":100},)"
+    R"("operations":[{"name":"get","rpc":"aurigraph.approval.v1.ApprovalService/CheckHealth"}],)"
+    R"("gates":["p99 < 20ms",{"gate":"rate >= 1","operation":"get"}]})";
 
 class IntervalLogTest : public ::testing::Test {
  protected:
@@ -107,25 +37,38 @@ class IntervalLogTest : public ::testing::Test {
 
   // Writes `intervals` intervals of two operations (the second a stream) with warm-up first.
   void WriteRun(int intervals) {
-    auto writer = IntervalLogWriter::Create(
-        dir_,
-        IntervalLogHeader{"s", R"({"gates":["p99 < 20ms",{"gate":"rate >= 1","operation":"get"}]})",
-                          "127.0.0.1:1", "0.1.0", "h", "open", 1'000'000'000});
+    auto writer = IntervalLogWriter::Create(dir_.string());
     ASSERT_TRUE(writer.ok()) << writer.status();
-    (*writer)->OnRunStart({1'700'000'000'000'000'000,
-                           1'000'000'000,
-                           0,
-                           100,
-                           {{"get", "a.S/Get", false, "unary"},
-                            {"watch, all", "a.S/Watch", true, "server_streaming"}}});
+    RunDescription run;
+    run.tool_version = "0.1.0";
+    run.host = "h";
+    run.scenario_name = "s";
+    run.scenario_json = kScenario;
+    run.target = "127.0.0.1:1";
+    run.load_model = "open";
+    run.target_rate = 100;
+    run.start_unix_nanos = 1'700'000'000'000'000'000;
+    run.interval_nanos = 1'000'000'000;
+    run.duration_nanos = 60'000'000'000;
+    run.warmup_nanos = 1'000'000'000;
+    run.max_generator_lag_p99_us = 10'000;
+    run.operations = {{"get", "a.S/Get", "unary", 100},
+                      {"watch, all", "a.S/Watch", "server_streaming", 0, 3}};
+    (*writer)->OnRunStart(run);
     for (int i = 0; i < intervals; ++i) {
       IntervalSlice slice(2);
       slice.index = i;
       for (int n = 0; n < 100; ++n) {
-        slice.operations[0].Record(n < 99 ? 1000 + 10 * i : 50 + i, n < 99 ? 0 : 14);
+        slice.operations[0].Record(n < 99 ? 1000 + 10 * i : 50 + i, 900, n < 99 ? 0 : 14);
       }
       slice.operations[1].count = 50;
       for (int n = 0; n < 50; ++n) slice.operations[1].latency.Record(300);
+      StreamStats& streams = slice.operations[1].streams();
+      streams.messages_received = 50;
+      streams.measured_received = i == 0 ? 0 : 50;
+      streams.streams_opened = i == 0 ? 3 : 0;
+      streams.min_open_streams = 3;
+      streams.max_open_streams = 3;
       slice.sent = 100;
       for (int n = 0; n < 100; ++n) slice.schedule_lag.Record(20);
       TimelinePoint point;
@@ -187,10 +130,23 @@ TEST_F(IntervalLogTest, RecoveryRebuildsTheRunAndItsGates) {
   // ... and the recovered result is a valid result file.
   EXPECT_TRUE(ResultFromJson(ResultToJson(*r), "recovered").ok());
   EXPECT_DOUBLE_EQ(get.achieved_rate, 100);
-  EXPECT_EQ(r->operations[1].stream->messages_received, 200);
+  // The stream side comes back whole: the whole run's counts, the measured ones, the bounds.
+  const StreamResult& watch = *r->operations[1].stream;
+  EXPECT_EQ(watch.messages_received, 250);
+  EXPECT_EQ(watch.measured_received, 200);
+  EXPECT_DOUBLE_EQ(watch.received_rate, 50);
+  EXPECT_EQ(watch.streams_opened, 3);
+  EXPECT_EQ(watch.streams_target, 3);
+  EXPECT_EQ(watch.min_open_streams, 3);
+  EXPECT_EQ(r->operations[1].corrected->TotalCount(), 200);
   EXPECT_EQ(r->timeline.points.size(), 5u);
+  // The generator's figures cover every request, warm-up included, as live.
   EXPECT_EQ(r->generator.sent, 500);
-  EXPECT_EQ(r->generator.schedule_lag->TotalCount(), 400);
+  EXPECT_EQ(r->generator.schedule_lag->TotalCount(), 500);
+  EXPECT_EQ(r->generator.max_generator_lag_p99_us, 10'000);
+  // Killed: what only the end knows stays unknown.
+  EXPECT_EQ(r->generator.cpu_seconds, -1);
+  EXPECT_EQ(r->resources.loadgen_peak_rss_bytes, -1);
   ASSERT_EQ(r->gates.size(), 2u);
   EXPECT_TRUE(r->gates[0].passed);
   EXPECT_EQ(r->gates[1].operation, "get");
@@ -247,12 +203,18 @@ TEST_F(IntervalLogTest, HostileLogsAreNamedNotTrusted) {
   // Fields of another type: json::value() threw on them.
   EXPECT_EQ(recover_with(R"("schema":"aurigraph-loadbench/intervals")", R"("schema":5)"),
             name + ":1: not an aurigraph-loadgen interval log");
-  EXPECT_EQ(recover_with(R"("gates":["p99 < 20ms",)", R"("gates":[5,{"gate":7},)"), "ok");
+  // A gate that does not parse is named, not silently dropped.
+  EXPECT_EQ(recover_with(R"("gates":["p99 < 20ms",)", R"("gates":[5,)"),
+            name + ":1: gate '5': expected METRIC OP VALUE, e.g. 'p99 < 20ms'");
   // Counts and times that would overflow 64 bits.
   EXPECT_EQ(recover_with(R"("sent":100)", R"("sent":9223372036854775807)"),
-            name + ":3: counts out of range (negative, or overflowing)");
+            name + ":2: counts out of range (negative, or too large)");
   EXPECT_EQ(recover_with(R"("sent":100)", R"("sent":-1)"),
-            name + ":2: counts out of range (negative, or overflowing)");
+            name + ":2: counts out of range (negative, or too large)");
+  EXPECT_EQ(recover_with(R"("messages_received":50)", R"("messages_received":-5)"),
+            name +
+                ":2: wrong counts: [json.exception.out_of_range.406] messages_received out of "
+                "range");
   EXPECT_EQ(recover_with(R"("offset_seconds":2.0)", R"("offset_seconds":1e12)"),
             name + ":4: interval times out of range");
   EXPECT_EQ(recover_with(R"("start_unix_nanos":1700000000000000000)", R"("start_unix_nanos":-1)"),
@@ -261,7 +223,8 @@ TEST_F(IntervalLogTest, HostileLogsAreNamedNotTrusted) {
   EXPECT_EQ(
       recover_with(R"("start_unix_nanos":1700000000000000000)", R"("start_unix_nanos":1.8e80)"),
       name + ":1: number 1.8e+80 out of range");
-  EXPECT_EQ(recover_with(R"("sent":100)", R"("sent":1e19)"), name + ":2: number 1e+19 out of range");
+  EXPECT_EQ(recover_with(R"("sent":100)", R"("sent":1e19)"),
+            name + ":2: number 1e+19 out of range");
   // A histogram whose zero runs wrap a 32-bit index (it once wrote before its
   // counts) is refused and named by line, not merged.
   std::ofstream(intervals, std::ios::trunc) << original;
@@ -288,33 +251,8 @@ TEST_F(IntervalLogTest, HostileLogsAreNamedNotTrusted) {
   std::ofstream(histograms, std::ios::trunc) << hlog;
   EXPECT_EQ(RecoverRun(dir_.string()).status().message(),
             absl::StrCat(histograms.string(), ":", line_number,
-                         ": histogram does not fit the run's (its configuration, or a count "
-                         "overflow)"));
-}
-
-TEST(Progress, PlainLinesAtTheGivenSpacingWhenNotATerminal) {
-  std::ostringstream out;
-  ProgressPrinter progress(out, /*terminal=*/false, /*every_seconds=*/10);
-  progress.OnRunStart(
-      {0, 1'000'000'000, 60'000'000'000, 500, {{"get", "a.S/Get", false, "unary"}}});
-  for (int i = 0; i < 25; ++i) {
-    IntervalSlice slice(1);
-    for (int n = 0; n < 500; ++n)
-      slice.operations[0].Record(n < 490 ? 800 : 5000, n < 499 ? 0 : 14);
-    TimelinePoint point;
-    point.offset_seconds = i;
-    point.seconds = 1;
-    point.warmup = i < 2;
-    point.operations.resize(1);
-    point.operations[0].errors = 1;
-    progress.OnInterval(slice, point);
-  }
-  progress.Finish();
-  // At 1 s, 11 s and 21 s.
-  EXPECT_EQ(out.str(),
-            "progress [1s / 1m] 500/s of 500/s  p50 800us  p99 5.003ms  errors 1 (0.20%)  warm-up\n"
-            "progress [11s / 1m] 500/s of 500/s  p50 800us  p99 5.003ms  errors 11 (0.20%)\n"
-            "progress [21s / 1m] 500/s of 500/s  p50 800us  p99 5.003ms  errors 21 (0.20%)\n");
+                         ": histogram does not fit the run's (its tag, its configuration, or a "
+                         "count overflow)"));
 }
 
 }  // namespace

@@ -4,11 +4,10 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <string_view>
 
-#include "loadgen/driver/transport.h"
+#include "loadgen/interfaces/request_source.h"
 
 namespace aurigraph::loadgen {
 
@@ -40,22 +39,6 @@ class StreamTransport {
   virtual void Cancel(uint32_t slot) = 0;
   // Waits at most `timeout_nanos` for an event; false when none arrived.
   virtual bool Next(int64_t timeout_nanos, Event* event) = 0;
-};
-
-// What the stream driver needs to know about messages, without knowing their
-// types: the key that pairs a bidi reply with its request, the server's send
-// stamp, a per-message status code and the start of a measured phase.
-class MessageInspector {
- public:
-  struct Reading {
-    std::optional<uint64_t> key;
-    std::optional<int64_t> sent_at_unix_nanos;
-    std::optional<int> status_code;
-    std::optional<int64_t> phase_start_unix_nanos;  // set only when the phase's condition holds
-  };
-  virtual ~MessageInspector() = default;
-  virtual std::optional<uint64_t> RequestKey(std::string_view request) const = 0;
-  virtual Reading Inspect(std::string_view response) const = 0;
 };
 
 }  // namespace aurigraph::loadgen

@@ -1,0 +1,34 @@
+// The driver's view of "how to send": start a call in a slot with pre-built
+// request bytes, then wait for completions. Implementations own the wire
+// protocol (gRPC in production, a scripted fake in tests); the driver owns time.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "loadgen/interfaces/request_source.h"
+
+namespace aurigraph::loadgen {
+
+class Transport {
+ public:
+  struct Completion {
+    uint32_t slot = 0;
+    int status_code = 0;        // gRPC status code numbering; 0 = OK
+    std::string_view response;  // only for operations that keep responses; valid until Next()
+  };
+
+  virtual ~Transport() = default;
+  // Starts a call for `operation` in `slot` (< the worker's in-flight bound)
+  // with `headers` as its metadata; the slot is busy until its completion is
+  // returned by Next().
+  virtual void Start(uint32_t slot, uint32_t operation, std::string_view request,
+                     std::span<const Header> headers) = 0;
+  // Waits at most `timeout_nanos` for a completion; false when none arrived.
+  virtual bool Next(int64_t timeout_nanos, Completion* completion) = 0;
+  // Asks every busy slot to finish now; each still produces a completion.
+  virtual void CancelAll() = 0;
+};
+
+}  // namespace aurigraph::loadgen

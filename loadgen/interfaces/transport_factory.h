@@ -1,0 +1,45 @@
+// What the runner asks of a wire: connect to the target, describe its services,
+// and make each worker's transports. gRPC in production (GrpcTransportFactory);
+// a scripted fake in tests, so a whole run is tested without sockets.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "loadgen/interfaces/stream_transport.h"
+#include "loadgen/interfaces/transport.h"
+
+namespace aurigraph::loadgen {
+
+// A unary method as a transport calls it.
+struct UnaryMethod {
+  std::string path;            // "/package.Service/Method"
+  int64_t deadline_nanos = 0;  // per call; 0 = none
+  bool keep_response = false;  // hand OK responses' bytes to the driver
+};
+
+class TransportFactory {
+ public:
+  virtual ~TransportFactory() = default;
+  // Connects to the target; UNAVAILABLE naming it when it cannot be reached.
+  // Called once, before anything else.
+  virtual absl::Status Connect() = 0;
+  // The target's own description of `services` (server reflection), as
+  // serialized FileDescriptorProtos with their dependencies.
+  virtual absl::StatusOr<std::vector<std::string>> DescribeServices(
+      const std::vector<std::string>& services) = 0;
+  // Worker `worker` of `workers`: its transport for `methods` with at most
+  // `slots` calls in flight, and its stream transport for `paths` with `slots` streams.
+  virtual std::unique_ptr<Transport> MakeTransport(int worker, int workers,
+                                                   std::vector<UnaryMethod> methods,
+                                                   uint32_t slots) = 0;
+  virtual std::unique_ptr<StreamTransport> MakeStreamTransport(int worker, int workers,
+                                                               std::vector<std::string> paths,
+                                                               uint32_t slots) = 0;
+};
+
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,51 @@
+// What is known of a run before it starts (RunDescription) and what only its
+// end knows (RunEnd). The runner tells both to the interval observers; the
+// interval log keeps them, so a run rebuilt from its logs is described exactly
+// as the live one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace aurigraph::loadgen {
+
+struct OperationDescription {
+  std::string name;
+  std::string rpc;
+  std::string kind = "unary";  // or "server_streaming", "client_streaming", "bidi_streaming"
+  double target_rate = 0;      // open loop: this operation's share of the rate
+  int64_t streams_target = 0;  // streams held open at once
+  std::string phase_name;      // streams: the named phase, if any
+  bool streaming() const { return kind != "unary"; }
+};
+
+struct RunDescription {
+  std::string tool_version;
+  std::string host;
+  std::string scenario_name;
+  std::string scenario_json;  // the scenario as run
+  std::string target;
+  std::string load_model;  // "open", "closed" or "streams"
+  double target_rate = 0;  // open loop; 0 otherwise
+  int64_t start_unix_nanos = 0;
+  int64_t interval_nanos = 0;
+  int64_t duration_nanos = 0;  // planned; 0 = a request budget
+  int64_t warmup_nanos = 0;
+  bool request_budget = false;  // ends after a number of requests, not a duration
+  int64_t max_generator_lag_p99_us = 0;
+  int64_t watched_pid = 0;  // the target's process, sampled each interval; 0 = none
+  std::vector<OperationDescription> operations;  // the timeline's, in order
+};
+
+// -1 (or 0 cores) where not known: a run rebuilt from the logs of a killed process.
+struct RunEnd {
+  int64_t end_offset_nanos = -1;  // from the start
+  double cpu_seconds = -1;        // the loadgen's own, over the run
+  int cpu_cores = 0;
+  int64_t loadgen_peak_rss_bytes = -1;
+  int64_t server_peak_rss_bytes = -1;
+  int64_t server_rss_bytes = -1;
+};
+
+}  // namespace aurigraph::loadgen

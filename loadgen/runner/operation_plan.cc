@@ -1,0 +1,113 @@
+#include "loadgen/runner/operation_plan.h"
+
+#include <algorithm>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "loadgen/payload/data_file.h"
+#include "loadgen/payload/message_fields.h"
+
+namespace aurigraph::loadgen {
+namespace {
+
+absl::StatusOr<PlannedOperation> PlanOperation(const Scenario& scenario,
+                                               const MethodCatalog& catalog, size_t index) {
+  const OperationSpec& op = scenario.operations[index];
+  const std::string where = absl::StrCat("operation '", op.name, "': ");
+  const auto fail = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(where, what));
+  };
+  auto method = catalog.Find(op.rpc);
+  if (!method.ok()) return fail(method.status().message());
+  TemplateInputs inputs{op.metadata, nullptr};
+  if (!op.data_file.empty()) {
+    auto data = DataFile::Load(
+        op.data_file, op.data_random ? DataFile::Order::kRandom : DataFile::Order::kSequential);
+    if (!data.ok()) return fail(data.status().message());
+    inputs.data = *std::move(data);
+  }
+  auto compiled = RequestTemplate::Compile(*method->request_type, op.request_json, inputs);
+  if (!compiled.ok()) return fail(compiled.status().message());
+  PlannedOperation planned{
+      index,   method->kind, UnaryMethod{method->path, op.deadline_nanos}, *std::move(compiled),
+      nullptr, nullptr};
+  if (method->kind == CallKind::kUnary) {
+    if (op.has_stream) return fail(absl::StrCat(op.rpc, " is unary: 'stream:' does not apply"));
+    if (!op.count_field.empty()) {
+      auto counter = CompileResponseCounter(*method->response_type, op.count_field);
+      if (!counter.ok()) return fail(absl::StrCat("count_field: ", counter.status().message()));
+      planned.counter = *std::move(counter);
+      planned.method.keep_response = true;
+    }
+    return planned;
+  }
+  if (!op.count_field.empty()) return fail("count_field applies to unary operations only");
+  if (scenario.duration_nanos <= 0 || scenario.requests > 0) {
+    return fail("streaming operations need a run 'duration' (not a request count)");
+  }
+  const StreamSpec& spec = op.stream;
+  if (method->kind != CallKind::kBidiStreaming && !spec.match_request.empty()) {
+    return fail("match applies to bidi streaming operations only");
+  }
+  if (method->kind == CallKind::kServerStreaming && spec.send_rate > 0) {
+    return fail(
+        "send_rate applies to client and bidi streaming; a server stream sends one request");
+  }
+  InspectorSpec fields{spec.match_request, spec.match_response, spec.timestamp_field,
+                       spec.status_field,  spec.phase_from,     spec.phase_when,
+                       spec.phase_equals};
+  auto inspector = CompileInspector(*method->request_type, *method->response_type, fields);
+  if (!inspector.ok()) return fail(inspector.status().message());
+  planned.inspector = *std::move(inspector);
+  return planned;
+}
+
+// The services of the scenario's operations, in the order they first appear.
+std::vector<std::string> ServicesOf(const Scenario& scenario) {
+  std::vector<std::string> services;
+  for (const OperationSpec& op : scenario.operations) {
+    const std::string service = op.rpc.substr(0, op.rpc.find('/'));
+    if (std::find(services.begin(), services.end(), service) == services.end()) {
+      services.push_back(service);
+    }
+  }
+  return services;
+}
+
+}  // namespace
+
+bool NeedsReflection(const Scenario& scenario) {
+  return scenario.proto_files.empty() && scenario.reflection;
+}
+
+absl::StatusOr<OperationsPlan> PlanOperations(const Scenario& scenario, TransportFactory& wire,
+                                              const std::string& target) {
+  OperationsPlan plan;
+  if (!scenario.proto_files.empty()) {
+    auto catalog = MethodCatalog::FromProtoFiles(scenario.proto_files, scenario.import_paths);
+    if (!catalog.ok()) return catalog.status();
+    plan.catalog = *std::move(catalog);
+  } else if (scenario.reflection) {
+    auto files = wire.DescribeServices(ServicesOf(scenario));
+    if (!files.ok()) return files.status();
+    auto catalog = MethodCatalog::FromFileDescriptors(
+        *files, absl::StrCat("the server reflection of ", target));
+    if (!catalog.ok()) return catalog.status();
+    plan.catalog = *std::move(catalog);
+  }
+  const MethodCatalog& catalog = plan.catalog ? *plan.catalog : MethodCatalog::Bundled();
+  for (size_t i = 0; i < scenario.operations.size(); ++i) {
+    auto planned = PlanOperation(scenario, catalog, i);
+    if (!planned.ok()) return planned.status();
+    (planned->kind == CallKind::kUnary ? plan.unary : plan.streaming)
+        .push_back(*std::move(planned));
+  }
+  if (!plan.unary.empty() && !scenario.has_load) {
+    return absl::InvalidArgumentError(
+        "load: required for unary operations (model: open with a rate, or closed with a "
+        "concurrency)");
+  }
+  return plan;
+}
+
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,48 @@
+// The first stage of a run: the scenario's operations made ready to send. Each
+// one's method comes from the bundled catalog, the scenario's .proto files or
+// the target's own reflection; its request template is compiled, and its
+// response counter (unary) or message inspector (streams) built. Bad input is
+// INVALID_ARGUMENT naming the operation, found before any request is sent.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "loadgen/catalog/catalog.h"
+#include "loadgen/interfaces/load_model.h"
+#include "loadgen/interfaces/message_inspector.h"
+#include "loadgen/interfaces/request_source.h"
+#include "loadgen/interfaces/transport_factory.h"
+#include "loadgen/payload/request_template.h"
+#include "loadgen/scenario/scenario.h"
+
+namespace aurigraph::loadgen {
+
+struct PlannedOperation {
+  size_t index = 0;  // in the scenario
+  CallKind kind = CallKind::kUnary;
+  UnaryMethod method;
+  RequestTemplate request_template;
+  std::unique_ptr<ResponseCounter> counter;     // unary with count_field
+  std::unique_ptr<MessageInspector> inspector;  // streams
+};
+
+struct OperationsPlan {
+  // Descriptors of runtime-loaded .proto files (or of the target's reflection)
+  // live as long as this; null when the bundled catalog serves.
+  std::unique_ptr<MethodCatalog> catalog;
+  std::vector<PlannedOperation> unary;      // in scenario order
+  std::vector<PlannedOperation> streaming;  // in scenario order
+};
+
+// True when the scenario's methods can only be known from the target, which
+// must then be connected before PlanOperations.
+bool NeedsReflection(const Scenario& scenario);
+
+// `wire` (connected to `target`) is asked to describe the services only when NeedsReflection.
+absl::StatusOr<OperationsPlan> PlanOperations(const Scenario& scenario, TransportFactory& wire,
+                                              const std::string& target);
+
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,94 @@
+#include "loadgen/runner/worker_plan.h"
+
+namespace aurigraph::loadgen {
+namespace {
+
+// Splits `total` into `parts` shares that differ by at most one.
+int64_t Share(int64_t total, int parts, int index) {
+  return total / parts + (index < total % parts ? 1 : 0);
+}
+
+StreamMode ModeOf(CallKind kind) {
+  switch (kind) {
+    case CallKind::kClientStreaming:
+      return StreamMode::kClientStream;
+    case CallKind::kBidiStreaming:
+      return StreamMode::kBidi;
+    default:
+      return StreamMode::kServerStream;
+  }
+}
+
+std::optional<WorkerPlan> PlanCalls(const Scenario& scenario, const OperationsPlan& operations,
+                                    int64_t start_nanos, int w) {
+  if (operations.unary.empty()) return std::nullopt;
+  const int workers = scenario.workers;
+  WorkerPlan plan;
+  plan.model = scenario.model;
+  plan.start_nanos = start_nanos;
+  plan.warmup_nanos = scenario.warmup_nanos;
+  plan.duration_nanos = scenario.duration_nanos;
+  plan.max_requests = scenario.requests > 0 ? Share(scenario.requests, workers, w) : 0;
+  plan.max_in_flight = static_cast<uint32_t>(scenario.model == LoadModel::kClosedLoop
+                                                 ? Share(scenario.concurrency, workers, w)
+                                                 : scenario.max_in_flight);
+  plan.drain_timeout_nanos = scenario.drain_timeout_nanos;
+  plan.end_grace_nanos = scenario.max_generator_lag_nanos;
+  for (const PlannedOperation& op : operations.unary) {
+    plan.operation_weights.push_back(scenario.operations[op.index].weight);
+  }
+  plan.seed = scenario.seed;
+  plan.worker_index = w;
+  plan.worker_count = workers;
+  const bool idle = (scenario.requests > 0 && plan.max_requests == 0) || plan.max_in_flight == 0;
+  if (idle) return std::nullopt;
+  return plan;
+}
+
+std::optional<StreamWorkerPlan> PlanStreams(const Scenario& scenario,
+                                            const OperationsPlan& operations, int64_t start_nanos,
+                                            int w) {
+  const int workers = scenario.workers;
+  StreamWorkerPlan plan;
+  plan.start_nanos = start_nanos;
+  plan.warmup_nanos = scenario.warmup_nanos;
+  plan.duration_nanos = scenario.duration_nanos;
+  plan.drain_timeout_nanos = scenario.drain_timeout_nanos;
+  plan.worker_index = w;
+  plan.worker_count = workers;
+  plan.seed = scenario.seed;
+  int64_t streams = 0;
+  for (const PlannedOperation& op : operations.streaming) {
+    const StreamSpec& spec = scenario.operations[op.index].stream;
+    StreamOperationPlan o;
+    o.mode = ModeOf(op.kind);
+    o.streams = static_cast<uint32_t>(Share(spec.streams, workers, w));
+    o.messages = spec.messages;
+    o.lifetime_nanos = spec.lifetime_nanos;
+    o.open_rate =
+        spec.open_rate * static_cast<double>(o.streams) / static_cast<double>(spec.streams);
+    o.send_rate = spec.send_rate;
+    o.delay_nanos = spec.delay_nanos;
+    o.max_outstanding = static_cast<uint32_t>(spec.max_outstanding);
+    o.reopen_backoff_nanos = spec.reopen_backoff_nanos;
+    o.reopen_backoff_max_nanos = spec.reopen_backoff_max_nanos;
+    streams += o.streams;
+    plan.operations.push_back(o);
+  }
+  if (streams == 0) return std::nullopt;
+  return plan;
+}
+
+}  // namespace
+
+std::vector<WorkerAssignment> PlanWorkers(const Scenario& scenario,
+                                          const OperationsPlan& operations, int64_t start_nanos) {
+  std::vector<WorkerAssignment> assignments(static_cast<size_t>(scenario.workers));
+  for (int w = 0; w < scenario.workers; ++w) {
+    assignments[w].calls = PlanCalls(scenario, operations, start_nanos, w);
+    assignments[w].streams = PlanStreams(scenario, operations, start_nanos, w);
+  }
+  return assignments;
+}
+
+}  // namespace aurigraph::loadgen

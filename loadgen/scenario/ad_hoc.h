@@ -1,0 +1,37 @@
+// An ad-hoc run (`run --call package.Service/Method ...`) as the scenario it
+// stands for, written as JSON (which the scenario's YAML parser reads), so it
+// is checked exactly like a scenario file.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace aurigraph::loadgen {
+
+struct AdHocCall {
+  std::string call;         // package.Service/Method
+  std::string data = "{}";  // the request as JSON, with template variables
+  std::string duration = "10s";
+  std::vector<std::string> protos;  // empty: server reflection
+  std::vector<std::string> import_paths;
+  std::optional<double> rate;      // open loop
+  std::optional<int> concurrency;  // closed loop (1 when neither is given)
+  std::optional<std::string> deadline;
+  std::vector<std::string> metadata;  // "name: value"
+  std::optional<std::string> data_file;
+  std::string data_order = "sequential";
+  std::optional<int> streams;
+  // Channel settings, by scenario key (tls, ca, cert, key, server_name,
+  // authority, keepalive_time, max_message_size); tls and gzip are flags.
+  bool tls = false;
+  bool gzip = false;
+  std::vector<std::pair<std::string, std::string>> channel;
+};
+
+// INVALID_ARGUMENT naming the flag when the call cannot stand for a scenario.
+absl::StatusOr<std::string> AdHocScenarioJson(const AdHocCall& call);
+
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,70 @@
+#include "loadgen/transport/grpc_transport_factory.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "loadgen/transport/grpc_stream_transport.h"
+#include "loadgen/transport/grpc_transport.h"
+#include "loadgen/transport/reflection.h"
+
+namespace aurigraph::loadgen {
+
+GrpcTransportFactory::GrpcTransportFactory(std::string target, int connections,
+                                           ChannelOptions options, int64_t connect_timeout_nanos)
+    : target_(std::move(target)),
+      connections_(connections),
+      options_(std::move(options)),
+      connect_timeout_nanos_(connect_timeout_nanos) {}
+
+absl::Status GrpcTransportFactory::Connect() {
+  auto channels = CreateChannels(target_, connections_, options_);
+  if (!channels.ok()) return channels.status();
+  if (absl::Status connected = WaitForConnection(*channels, target_, connect_timeout_nanos_);
+      !connected.ok()) {
+    return connected;
+  }
+  channels_ = *std::move(channels);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> GrpcTransportFactory::DescribeServices(
+    const std::vector<std::string>& services) {
+  std::vector<std::string> files;
+  for (const std::string& service : services) {
+    auto fetched = FetchServiceFiles(channel(), service, connect_timeout_nanos_);
+    if (!fetched.ok()) {
+      return absl::Status(fetched.status().code(), absl::StrCat(target_, ": service ", service,
+                                                                ": ", fetched.status().message()));
+    }
+    files.insert(files.end(), fetched->begin(), fetched->end());
+  }
+  return files;
+}
+
+std::vector<std::shared_ptr<grpc::Channel>> GrpcTransportFactory::ChannelsOf(int worker,
+                                                                             int workers) const {
+  std::vector<std::shared_ptr<grpc::Channel>> own;
+  for (size_t c = 0; c < channels_.size(); ++c) {
+    if (static_cast<int>(c % workers) == worker) own.push_back(channels_[c]);
+  }
+  if (own.empty()) own.push_back(channels_[worker % channels_.size()]);
+  return own;
+}
+
+std::unique_ptr<Transport> GrpcTransportFactory::MakeTransport(int worker, int workers,
+                                                               std::vector<UnaryMethod> methods,
+                                                               uint32_t slots) {
+  return std::make_unique<GrpcTransport>(ChannelsOf(worker, workers), std::move(methods), slots);
+}
+
+std::unique_ptr<StreamTransport> GrpcTransportFactory::MakeStreamTransport(
+    int worker, int workers, std::vector<std::string> paths, uint32_t slots) {
+  return std::make_unique<GrpcStreamTransport>(ChannelsOf(worker, workers), std::move(paths),
+                                               slots);
+}
+
+std::shared_ptr<grpc::Channel> GrpcTransportFactory::channel() const {
+  return channels_.empty() ? nullptr : channels_.front();
+}
+
+}  // namespace aurigraph::loadgen

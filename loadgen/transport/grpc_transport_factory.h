@@ -1,0 +1,48 @@
+// The gRPC wire for a run: `connections` channels to the target, each its own
+// TCP connection, dealt out to the workers; server reflection describes the
+// target's services.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loadgen/interfaces/transport_factory.h"
+#include "loadgen/transport/channel_options.h"
+
+namespace grpc {
+class Channel;
+}
+
+namespace aurigraph::loadgen {
+
+class GrpcTransportFactory final : public TransportFactory {
+ public:
+  GrpcTransportFactory(std::string target, int connections, ChannelOptions options,
+                       int64_t connect_timeout_nanos);
+
+  absl::Status Connect() override;
+  absl::StatusOr<std::vector<std::string>> DescribeServices(
+      const std::vector<std::string>& services) override;
+  std::unique_ptr<Transport> MakeTransport(int worker, int workers,
+                                           std::vector<UnaryMethod> methods,
+                                           uint32_t slots) override;
+  std::unique_ptr<StreamTransport> MakeStreamTransport(int worker, int workers,
+                                                       std::vector<std::string> paths,
+                                                       uint32_t slots) override;
+
+  // A connected channel, for plug-ins that call the target themselves; null before Connect.
+  std::shared_ptr<grpc::Channel> channel() const;
+
+ private:
+  // Worker `worker`'s channels: every `workers`-th one, or one shared when there are fewer.
+  std::vector<std::shared_ptr<grpc::Channel>> ChannelsOf(int worker, int workers) const;
+
+  const std::string target_;
+  const int connections_;
+  const ChannelOptions options_;
+  const int64_t connect_timeout_nanos_;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+};
+
+}  // namespace aurigraph::loadgen
