@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "reference-server/admission/call_gate.h"
 #include "reference-server/faults/delay_queue.h"
 #include "reference-server/faults/fault_injector.h"
@@ -39,5 +40,13 @@ class Responder {
   DelayQueue& delayed_;
   CallGate& gate_;
 };
+
+// A store's outcome as a unary call's response and the status to Finish it with.
+template <typename T>
+absl::Status Assign(absl::StatusOr<T> outcome, T* response) {
+  if (!outcome.ok()) return outcome.status();
+  *response = *std::move(outcome);
+  return absl::OkStatus();
+}
 
 }  // namespace aurigraph::refserver

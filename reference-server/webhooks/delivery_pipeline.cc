@@ -1,6 +1,5 @@
 #include "reference-server/webhooks/delivery_pipeline.h"
 
-#include <curl/curl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <openssl/rand.h>
@@ -12,8 +11,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/webhook_signature/webhook_signature.h"
 #include "reference-server/faults/delay_queue.h"
+#include "reference-server/webhooks/delivery_decisions.h"
+#include "reference-server/webhooks/http_sender.h"
 
 namespace aurigraph::refserver {
 
@@ -31,23 +31,6 @@ std::string NewDeliveryId() {
   for (unsigned char c : raw) absl::StrAppend(&id, absl::Hex(c, absl::kZeroPad2));
   return id;
 }
-
-const char* MethodName(wv1::HttpMethod method) {
-  switch (method) {
-    case wv1::HTTP_METHOD_GET:
-      return "GET";
-    case wv1::HTTP_METHOD_PUT:
-      return "PUT";
-    case wv1::HTTP_METHOD_DELETE:
-      return "DELETE";
-    case wv1::HTTP_METHOD_PATCH:
-      return "PATCH";
-    default:
-      return "POST";
-  }
-}
-
-size_t DiscardBody(char*, size_t size, size_t count, void*) { return size * count; }
 
 absl::StatusOr<rd_kafka_t*> NewClient(
     rd_kafka_type_t type, const std::vector<std::pair<std::string, std::string>>& settings) {
@@ -75,6 +58,7 @@ struct DeliveryPipeline::Impl {
   WebhookRegistry& registry;
   const Clock& wall;
   const Clock& monotonic;
+  const DeliveryDecisions decisions;
   rd_kafka_t* producer = nullptr;
   rd_kafka_t* consumer = nullptr;
   std::string bootstrap;
@@ -91,7 +75,7 @@ struct DeliveryPipeline::Impl {
   std::unique_ptr<DelayQueue> retries;
 
   Impl(DeliveryOptions o, WebhookRegistry& r, const Clock& w, const Clock& m)
-      : options(std::move(o)), registry(r), wall(w), monotonic(m) {}
+      : options(std::move(o)), registry(r), wall(w), monotonic(m), decisions(options.retry, wall) {}
 
   void Produce(const std::string& topic, const wv1::WebhookDeliveryRecord& record) {
     const std::string value = record.SerializeAsString();
@@ -131,8 +115,7 @@ struct DeliveryPipeline::Impl {
 
   // Queues a stored record: at once, or at its retry time.
   void Requeue(const wv1::WebhookDeliveryRecord& record) {
-    const int64_t wait = record.next_attempt_at_unix_nanos() - wall.NowNanos();
-    if (record.status() == wv1::DELIVERY_STATUS_RETRY && wait > 0) {
+    if (const int64_t wait = decisions.RequeueDelay(record); wait > 0) {
       ScheduleRetry(record, wait);
     } else {
       Produce(options.topic, record);
@@ -158,7 +141,7 @@ struct DeliveryPipeline::Impl {
   }
 
   void WorkLoop() {
-    CURL* curl = curl_easy_init();
+    HttpSender http(wall, monotonic);
     for (;;) {
       wv1::WebhookDeliveryRecord record;
       {
@@ -169,92 +152,45 @@ struct DeliveryPipeline::Impl {
         work.pop_front();
         space_ready.notify_one();
       }
-      Attempt(curl, std::move(record));
+      Attempt(http, std::move(record));
     }
-    curl_easy_cleanup(curl);
   }
 
-  void Attempt(CURL* curl, wv1::WebhookDeliveryRecord queued) {
+  void Attempt(HttpSender& http, wv1::WebhookDeliveryRecord queued) {
     auto current = registry.GetDelivery(queued.delivery_id());
-    if (!current.ok() || current->attempts_size() != queued.attempts_size() ||
-        (current->status() != wv1::DELIVERY_STATUS_PENDING &&
-         current->status() != wv1::DELIVERY_STATUS_RETRY)) {
+    if (!DeliveryDecisions::IsDue(queued, current)) {
       counters.skipped.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     wv1::WebhookDeliveryRecord record = *std::move(current);
     auto webhook = registry.Get(record.webhook_id());
     auto secret = registry.SecretOf(record.webhook_id());
-    if (!webhook.ok() || !secret.ok() || webhook->status() == wv1::WEBHOOK_STATUS_INACTIVE) {
-      record.set_status(wv1::DELIVERY_STATUS_FAILED);
-      wv1::DeliveryAttempt* attempt = record.add_attempts();
-      attempt->set_attempt(record.attempts_size());
-      attempt->set_started_at_unix_nanos(wall.NowNanos());
-      attempt->set_error(webhook.ok() ? "webhook inactive" : "webhook deleted");
+    if (decisions.FailIfUnsendable(record, webhook, secret.ok())) {
       Store(record);
       return;
     }
-    const int number = record.attempts_size() + 1;
-    const int64_t started = wall.NowNanos();
-    const int64_t timestamp = started / 1'000'000'000;
-    const std::string signature = SignWebhook(*secret, timestamp, record.payload());
-    curl_slist* headers = nullptr;
-    for (const std::string& header :
-         {std::string("Content-Type: application/json"),
-          absl::StrCat(kSignatureHeader, ": ", signature),
-          absl::StrCat(kTimestampHeader, ": ", timestamp),
-          absl::StrCat("X-Webhook-Id: ", record.webhook_id()),
-          absl::StrCat("X-Delivery-Id: ", record.delivery_id()),
-          absl::StrCat("X-Event: ", wv1::WebhookEvent_Name(record.event())),
-          absl::StrCat("X-Attempt: ", number), std::string("Expect:")}) {
-      headers = curl_slist_append(headers, header.c_str());
-    }
-    curl_easy_setopt(curl, CURLOPT_URL, webhook->url().c_str());
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, MethodName(webhook->method()));
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, record.payload().data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(record.payload().size()));
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(webhook->timeout_ms()));
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, DiscardBody);
-    const int64_t begin = monotonic.NowNanos();
-    const CURLcode code = curl_easy_perform(curl);
-    const int64_t elapsed = monotonic.NowNanos() - begin;
-    long http_status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http_status);
-    curl_slist_free_all(headers);
+    const int number = DeliveryDecisions::NextAttempt(record);
+    const AttemptOutcome outcome = http.Send(*webhook, *secret, record, number);
     counters.attempts.fetch_add(1, std::memory_order_relaxed);
-
-    wv1::DeliveryAttempt* attempt = record.add_attempts();
-    attempt->set_attempt(number);
-    attempt->set_started_at_unix_nanos(started);
-    attempt->set_http_status(static_cast<int32_t>(http_status));
-    attempt->set_response_ms(elapsed / 1'000'000);
-    const bool ok = code == CURLE_OK && http_status >= 200 && http_status < 300;
-    if (ok) {
-      record.set_status(wv1::DELIVERY_STATUS_SUCCESS);
-      record.set_next_attempt_at_unix_nanos(0);
-      counters.succeeded.fetch_add(1, std::memory_order_relaxed);
-      Store(record);
-      return;
+    const DeliveryDecisions::Decision decision =
+        decisions.RecordAttempt(record, webhook->max_attempts(), outcome);
+    switch (decision.next) {
+      case DeliveryDecisions::Next::kDone:
+        counters.succeeded.fetch_add(1, std::memory_order_relaxed);
+        Store(record);
+        return;
+      case DeliveryDecisions::Next::kRetry:
+        counters.failed_attempts.fetch_add(1, std::memory_order_relaxed);
+        Store(record);
+        ScheduleRetry(record, decision.retry_in_nanos);
+        return;
+      case DeliveryDecisions::Next::kDeadLetter:
+        counters.failed_attempts.fetch_add(1, std::memory_order_relaxed);
+        Produce(options.dead_letter_topic, record);
+        counters.dead_lettered.fetch_add(1, std::memory_order_relaxed);
+        Store(record);
+        return;
     }
-    attempt->set_error(code != CURLE_OK ? curl_easy_strerror(code)
-                                        : absl::StrCat("HTTP ", http_status));
-    counters.failed_attempts.fetch_add(1, std::memory_order_relaxed);
-    const int made = number - record.attempts_before_requeue();
-    if (made < webhook->max_attempts()) {
-      const int64_t backoff = options.retry.BackoffAfter(made);
-      record.set_status(wv1::DELIVERY_STATUS_RETRY);
-      record.set_next_attempt_at_unix_nanos(wall.NowNanos() + backoff);
-      Store(record);
-      ScheduleRetry(record, backoff);
-      return;
-    }
-    record.set_status(wv1::DELIVERY_STATUS_DEAD_LETTERED);
-    record.set_next_attempt_at_unix_nanos(0);
-    Produce(options.dead_letter_topic, record);
-    counters.dead_lettered.fetch_add(1, std::memory_order_relaxed);
-    Store(record);
   }
 
   wv1::WebhookDeliveryRecord NewRecord(const std::string& webhook_id, wv1::WebhookEvent event,
@@ -278,8 +214,7 @@ absl::StatusOr<std::unique_ptr<DeliveryPipeline>> DeliveryPipeline::Start(Delive
                                                                           WebhookRegistry& registry,
                                                                           const Clock& wall,
                                                                           const Clock& monotonic) {
-  static std::once_flag curl_init;
-  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  HttpSender::InitOnce();
   auto impl = std::make_unique<Impl>(std::move(options), registry, wall, monotonic);
   const bool embedded = impl->options.kafka == "embedded";
   // Warnings and errors only: the mock cluster announces itself at notice level.
@@ -422,9 +357,7 @@ absl::StatusOr<int> DeliveryPipeline::RetryFailed(const std::string& webhook_id)
   if (!webhook.ok()) return webhook.status();
   int requeued = 0;
   for (wv1::WebhookDeliveryRecord record : impl_->registry.Failed(webhook_id)) {
-    record.set_status(wv1::DELIVERY_STATUS_PENDING);
-    record.set_attempts_before_requeue(record.attempts_size());
-    record.set_next_attempt_at_unix_nanos(0);
+    DeliveryDecisions::Reopen(record);
     impl_->Store(record);
     impl_->Produce(impl_->options.topic, record);
     ++requeued;

@@ -8,6 +8,10 @@
 // one already finished, is not POSTed again, and records not finished when the
 // server stopped are queued again when it starts.
 //
+// Those decisions are webhooks/delivery_decisions.h, the HTTP request is
+// webhooks/http_sender.h; the pipeline moves records between Kafka, its HTTP
+// workers and the registry.
+//
 // `kafka: embedded` runs librdkafka's mock cluster in-process (the real Kafka
 // protocol on loopback, nothing on disk); otherwise it names real brokers.
 #pragma once
