@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "loadgen/interfaces/channel_options.h"
 #include "loadgen/interfaces/load_model.h"
-#include "loadgen/transport/channel_options.h"
 
 namespace aurigraph::loadgen {
 

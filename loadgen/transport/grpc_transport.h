@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "loadgen/interfaces/transport.h"
 #include "loadgen/interfaces/transport_factory.h"
-#include "loadgen/transport/channel_options.h"
+#include "loadgen/interfaces/channel_options.h"
 
 namespace grpc {
 class Channel;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "loadgen/interfaces/transport_factory.h"
-#include "loadgen/transport/channel_options.h"
+#include "loadgen/interfaces/channel_options.h"
 
 namespace grpc {
 class Channel;
