@@ -17,18 +17,10 @@ void IntervalOperation::RecordFailure(int code, int64_t latency_us) {
 
 namespace {
 
-void AddIfAny(Histogram& to, const Histogram& from) {
-  if (from.TotalCount() > 0) to.Add(from);
-}
-
-void ResetIfAny(Histogram& h) {
-  if (h.TotalCount() > 0) h.Reset();
-}
-
 // Everything of `from` but its stream side.
 void AddCalls(IntervalOperation& to, const IntervalOperation& from) {
-  AddIfAny(to.latency, from.latency);
-  AddIfAny(to.uncorrected, from.uncorrected);
+  to.latency.Add(from.latency);
+  to.uncorrected.Add(from.uncorrected);
   for (int code = 0; code < kStatusCodeCount; ++code) {
     if (!from.failed[code] || from.failed[code]->TotalCount() == 0) continue;
     if (!to.failed[code]) to.failed[code].emplace(MakeLatencyHistogram());
@@ -52,10 +44,10 @@ void IntervalOperation::MergeLater(const IntervalOperation& other) {
 }
 
 void IntervalOperation::Reset() {
-  ResetIfAny(latency);
-  ResetIfAny(uncorrected);
+  latency.Reset();
+  uncorrected.Reset();
   for (std::optional<Histogram>& h : failed) {
-    if (h) ResetIfAny(*h);
+    if (h) h->Reset();
   }
   count = 0;
   codes.fill(0);
@@ -87,16 +79,16 @@ void IntervalSlice::Merge(const IntervalSlice& other) {
   for (size_t i = 0; i < operations.size() && i < other.operations.size(); ++i) {
     operations[i].Merge(other.operations[i]);
   }
-  AddIfAny(schedule_lag, other.schedule_lag);
-  AddIfAny(generator_lag, other.generator_lag);
+  schedule_lag.Add(other.schedule_lag);
+  generator_lag.Add(other.generator_lag);
   sent += other.sent;
   generator.Merge(other.generator);
 }
 
 void IntervalSlice::Reset() {
   for (IntervalOperation& op : operations) op.Reset();
-  ResetIfAny(schedule_lag);
-  ResetIfAny(generator_lag);
+  schedule_lag.Reset();
+  generator_lag.Reset();
   sent = 0;
   generator = GeneratorCounts{};
 }

@@ -13,8 +13,8 @@ void RunTotals::Add(const IntervalSlice& slice, bool measured) {
       totals_.operations[i].streams().MergeLater(*op.stream);
     }
   }
-  if (slice.schedule_lag.TotalCount() > 0) totals_.schedule_lag.Add(slice.schedule_lag);
-  if (slice.generator_lag.TotalCount() > 0) totals_.generator_lag.Add(slice.generator_lag);
+  totals_.schedule_lag.Add(slice.schedule_lag);
+  totals_.generator_lag.Add(slice.generator_lag);
   totals_.sent += slice.sent;
   totals_.generator.Merge(slice.generator);
 }

@@ -7,21 +7,13 @@
 namespace aurigraph::loadgen {
 namespace {
 
-void AddIfAny(Histogram& to, const Histogram& from) {
-  if (from.TotalCount() > 0) to.Add(from);
-}
-
-void ResetIfAny(Histogram& h) {
-  if (h.TotalCount() > 0) h.Reset();
-}
-
 // Everything but the open-stream bounds, which add up or not depending on how two figures meet.
 void AddCounts(StreamStats& to, const StreamStats& from) {
-  AddIfAny(to.first_message, from.first_message);
-  AddIfAny(to.inter_arrival, from.inter_arrival);
-  AddIfAny(to.send_lag, from.send_lag);
-  AddIfAny(to.close_latency, from.close_latency);
-  AddIfAny(to.phase, from.phase);
+  to.first_message.Add(from.first_message);
+  to.inter_arrival.Add(from.inter_arrival);
+  to.send_lag.Add(from.send_lag);
+  to.close_latency.Add(from.close_latency);
+  to.phase.Add(from.phase);
   to.streams_opened += from.streams_opened;
   to.streams_completed += from.streams_completed;
   to.streams_failed += from.streams_failed;
@@ -64,7 +56,7 @@ void StreamStats::MergeLater(const StreamStats& other) {
 
 void StreamStats::Reset() {
   for (Histogram* h : {&first_message, &inter_arrival, &send_lag, &close_latency, &phase}) {
-    ResetIfAny(*h);
+    h->Reset();
   }
   streams_opened = streams_completed = streams_failed = streams_ended_early = 0;
   streams_failed_to_open = 0;
