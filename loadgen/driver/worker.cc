@@ -72,10 +72,28 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   next_sequence_ += static_cast<uint64_t>(plan_.worker_count);
   RequestSource& source = *sources_[operation];
   const RequestContext context{sequence};
-  transport_.Start(slot, operation, source.Build(context), source.BuildHeaders(context));
+  const std::string_view request = source.Build(context);
+  if (request.data() == nullptr) {
+    free_slots_.push_back(slot);
+    RecordNotBuilt(operation, intended_nanos, now);
+    return;
+  }
+  transport_.Start(slot, operation, request, source.BuildHeaders(context));
   if (free_slots_.empty() && plan_.model == LoadModel::kOpenLoop) {
     busy_periods_.push_back(BusyPeriod{now, std::numeric_limits<int64_t>::max()});
   }
+}
+
+void Worker::RecordNotBuilt(uint32_t operation, int64_t intended_nanos, int64_t now) {
+  stats_.last_completion_nanos = now;
+  if (plan_.intervals != nullptr) {
+    plan_.intervals->operation(operation).Record(0, kRequestNotBuiltStatus);
+  }
+  if (intended_nanos < stats_.measured_start_nanos) {
+    ++stats_.warmup_completions;
+    return;
+  }
+  stats_.operations[operation].RecordCompletion(now, now, now, kRequestNotBuiltStatus);
 }
 
 void Worker::Complete(const Transport::Completion& completion, int64_t now) {

@@ -329,3 +329,39 @@ TEST(Worker, InFlightCallsAreCancelledAtTheDrainTimeout) {
 
 }  // namespace
 }  // namespace aurigraph::loadgen
+
+namespace aurigraph::loadgen {
+namespace {
+
+// Fails to build every third request, as a template whose value outgrew its field.
+class FailingSource final : public RequestSource {
+ public:
+  std::string_view Build(const RequestContext& context) override {
+    if (context.sequence % 3 == 2) return {};
+    text_ = std::to_string(context.sequence);
+    return text_;
+  }
+
+ private:
+  std::string text_;
+};
+
+TEST(Worker, RequestsThatCannotBeBuiltAreNotSentButCountedAsInvalidArgument) {
+  ManualClock clock;
+  ScriptedTransport transport(clock, [](int64_t) { return 2 * kMs; });
+  FailingSource source;
+  Worker worker(clock, transport, {&source},
+                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1),
+                OpenLoop(300 * kMs, 4));
+  worker.Run();
+  const OperationStats& stats = worker.stats().operations[0];
+  EXPECT_EQ(transport.started(), 200);
+  EXPECT_EQ(stats.completed(), 300);
+  EXPECT_EQ(stats.codes()[0], 200);
+  EXPECT_EQ(stats.codes()[kRequestNotBuiltStatus], 100);
+  EXPECT_EQ(stats.failed(kRequestNotBuiltStatus)->Max(), 0);  // recorded at once
+  EXPECT_EQ(stats.corrected().Max(), 2000);
+}
+
+}  // namespace
+}  // namespace aurigraph::loadgen
