@@ -1,7 +1,6 @@
 #include "loadgen/payload/request_template.h"
 
 #include <google/protobuf/descriptor.h>
-#include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -461,6 +460,27 @@ uint64_t ReadFixed(std::string_view& in, int bytes) {
   return value;
 }
 
+// Moves `in` past its first field.
+void SkipField(std::string_view& in) {
+  uint64_t tag = 0, size = 0;
+  ReadVarint(in, &tag);
+  switch (tag & 7) {
+    case 2:
+      ReadVarint(in, &size);
+      break;
+    case 5:
+      size = 4;
+      break;
+    case 1:
+      size = 8;
+      break;
+    default:
+      ReadVarint(in, &size);
+      size = 0;
+  }
+  in.remove_prefix(std::min<uint64_t>(size, in.size()));
+}
+
 // A map entry's key, read from the entry's wire bytes (the key comes first).
 struct MapKey {
   std::string_view text;  // string keys
@@ -535,9 +555,9 @@ class CompiledTemplate {
   // The wire bytes of `type` with only field `key` set to `value`, deterministic.
   absl::StatusOr<std::string> Serialize(const pb::Descriptor& type, const std::string& key,
                                         const nlohmann::json& value);
-  // One field of a map entry (1: the key, 2: the value) with the other at a stand-in.
-  absl::StatusOr<std::string> EntryField(const pb::Descriptor& type, const pb::FieldDescriptor& map,
-                                         const std::string& key, const std::string& entry_key,
+  // One field of an entry of map `key` (1: the key, 2: the value), the other at a stand-in.
+  absl::StatusOr<std::string> EntryField(const pb::Descriptor& type, const std::string& key,
+                                         const std::string& entry_key,
                                          const nlohmann::json& entry_value, int which);
 
   pb::DynamicMessageFactory factory_;
@@ -602,38 +622,24 @@ absl::StatusOr<std::string> CompiledTemplate::Serialize(const pb::Descriptor& ty
   return out;
 }
 
-absl::StatusOr<std::string> CompiledTemplate::EntryField(
-    const pb::Descriptor& type, const pb::FieldDescriptor& map, const std::string& key,
-    const std::string& entry_key, const nlohmann::json& entry_value, int which) {
+absl::StatusOr<std::string> CompiledTemplate::EntryField(const pb::Descriptor& type,
+                                                         const std::string& key,
+                                                         const std::string& entry_key,
+                                                         const nlohmann::json& entry_value,
+                                                         int which) {
   nlohmann::json entry = nlohmann::json::object();
   entry[entry_key] = entry_value;
   auto bytes = Serialize(type, key, entry);
   if (!bytes.ok()) return bytes.status();
   // A map entry is written whole, key then value, defaults included.
-  std::string_view rest(*bytes);
-  uint64_t tag = 0, length = 0;
-  ReadVarint(rest, &tag);
-  ReadVarint(rest, &length);
-  std::string_view key_field = rest;
-  ReadVarint(rest, &tag);
-  uint64_t size = 0;
-  switch (tag & 7) {
-    case 2:
-      ReadVarint(rest, &size);
-      break;
-    case 5:
-      size = 4;
-      break;
-    case 1:
-      size = 8;
-      break;
-    default:
-      ReadVarint(rest, &size);
-      size = 0;
-  }
-  rest.remove_prefix(size);
-  key_field = key_field.substr(0, key_field.size() - rest.size());
-  return std::string(which == 1 ? key_field : rest);
+  std::string_view key_field(*bytes);
+  uint64_t ignored = 0;
+  ReadVarint(key_field, &ignored);  // the entry's tag
+  ReadVarint(key_field, &ignored);  // and length
+  std::string_view value_field = key_field;
+  SkipField(value_field);
+  key_field.remove_suffix(value_field.size());
+  return std::string(which == 1 ? key_field : value_field);
 }
 
 absl::Status CompiledTemplate::CompileLeaf(const pb::FieldDescriptor& field,
@@ -648,7 +654,7 @@ absl::Status CompiledTemplate::CompileLeaf(const pb::FieldDescriptor& field,
   }
   if (text.rfind("${sha256:", 0) == 0 && text.back() == '}' && text.find('}') == text.size() - 1) {
     if (field.type() != pb::FieldDescriptor::TYPE_STRING || field.is_repeated() ||
-        field.containing_type()->options().map_entry()) {
+        field.containing_type()->map_key() != nullptr) {
       return absl::InvalidArgumentError(
           absl::StrCat("${sha256:...} needs a singular string field (", where, ")"));
     }
@@ -834,12 +840,12 @@ absl::Status CompiledTemplate::CompileMap(const pb::Descriptor& type,
         return status;
       }
     } else {
-      auto bytes = EntryField(type, field, key, it.key(), stand_in_value, 1);
+      auto bytes = EntryField(type, key, it.key(), stand_in_value, 1);
       if (!bytes.ok()) return bytes.status();
       entry.parts.push_back(Part{1, *std::move(bytes), -1, -1});
     }
     if (!HasVariables(*it)) {
-      auto bytes = EntryField(type, field, key, stand_in_key, *it, 2);
+      auto bytes = EntryField(type, key, stand_in_key, *it, 2);
       if (!bytes.ok()) return bytes.status();
       entry.parts.push_back(Part{2, *std::move(bytes), -1, -1});
     } else if (value_field.type() == pb::FieldDescriptor::TYPE_MESSAGE) {
