@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "common/clock/clock.h"
 #include "common/input/json_check.h"
+#include "loadgen/payload/wire.h"
 
 namespace aurigraph::loadgen {
 
@@ -439,19 +440,7 @@ void PutTag(std::string& out, int number, int wire_type) {
   PutVarint(out, (static_cast<uint64_t>(number) << 3) | static_cast<uint64_t>(wire_type));
 }
 
-bool ReadVarint(std::string_view& in, uint64_t* value) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    const auto byte = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    result |= static_cast<uint64_t>(byte & 0x7F) << shift;
-    if ((byte & 0x80) == 0) {
-      *value = result;
-      return true;
-    }
-  }
-  return false;
-}
+using wire::ReadVarint;
 
 uint64_t ReadFixed(std::string_view& in, int bytes) {
   uint64_t value = 0;
@@ -519,6 +508,12 @@ MapKey KeyOf(std::string_view entry, const KeyOrder& order) {
   return key;
 }
 
+// Adds `child` to `node`, with a part for it.
+void AddChild(Node& node, int number, Node child) {
+  node.parts.push_back(Part{number, "", -1, static_cast<int>(node.children.size())});
+  node.children.push_back(std::move(child));
+}
+
 constexpr int kMaxRepeat = 1'000'000;
 
 }  // namespace
@@ -547,6 +542,9 @@ class CompiledTemplate {
   absl::Status CompileMap(const pb::Descriptor& type, const pb::FieldDescriptor& field,
                           const std::string& key, const nlohmann::json& object, Node& node,
                           const std::string& where);
+  // Adds message field `field` to `node`, written as field `number`.
+  absl::Status AddMessage(const pb::FieldDescriptor& field, int number,
+                          const nlohmann::json& object, Node& node, const std::string& where);
   // Adds a leaf for `text` to `node` and a part for it.
   absl::Status AddLeaf(const pb::FieldDescriptor& field, const std::string& text, bool emit_default,
                        Node& node, const std::string& where);
@@ -737,8 +735,7 @@ absl::Status CompiledTemplate::CompileRepeat(const pb::FieldDescriptor& field,
       !status.ok()) {
     return status;
   }
-  node.parts.push_back(Part{field.number(), "", -1, static_cast<int>(node.children.size())});
-  node.children.push_back(std::move(item));
+  AddChild(node, field.number(), std::move(item));
   return absl::OkStatus();
 }
 
@@ -768,18 +765,10 @@ absl::Status CompiledTemplate::CompileRepeated(const pb::Descriptor& type,
       }
       target.parts.push_back(Part{field.number(), std::string(payload), -1, -1});
     } else if (field.type() == pb::FieldDescriptor::TYPE_MESSAGE) {
-      if (!element.is_object()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("field ", element_where, " is a message: its template is a JSON object"));
-      }
-      Node child;
-      child.number = field.number();
-      if (auto status = CompileMessage(*field.message_type(), element, child, element_where);
+      if (auto status = AddMessage(field, field.number(), element, node, element_where);
           !status.ok()) {
         return status;
       }
-      node.parts.push_back(Part{field.number(), "", -1, static_cast<int>(node.children.size())});
-      node.children.push_back(std::move(child));
     } else if (element.is_string()) {
       if (auto status = AddLeaf(field, element.get<std::string>(), /*emit_default=*/true, target,
                                 element_where);
@@ -791,10 +780,7 @@ absl::Status CompiledTemplate::CompileRepeated(const pb::Descriptor& type,
           absl::StrCat("field ", element_where, " is ", field.type_name(), ": not an array"));
     }
   }
-  if (field.is_packed() && !packed.parts.empty()) {
-    node.parts.push_back(Part{field.number(), "", -1, static_cast<int>(node.children.size())});
-    node.children.push_back(std::move(packed));
-  }
+  if (field.is_packed() && !packed.parts.empty()) AddChild(node, field.number(), std::move(packed));
   return absl::OkStatus();
 }
 
@@ -849,18 +835,9 @@ absl::Status CompiledTemplate::CompileMap(const pb::Descriptor& type,
       if (!bytes.ok()) return bytes.status();
       entry.parts.push_back(Part{2, *std::move(bytes), -1, -1});
     } else if (value_field.type() == pb::FieldDescriptor::TYPE_MESSAGE) {
-      if (!it->is_object()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("field ", entry_where, " is a message: its template is a JSON object"));
-      }
-      Node value;
-      value.number = 2;
-      if (auto status = CompileMessage(*value_field.message_type(), *it, value, entry_where);
-          !status.ok()) {
+      if (auto status = AddMessage(value_field, 2, *it, entry, entry_where); !status.ok()) {
         return status;
       }
-      entry.parts.push_back(Part{2, "", -1, static_cast<int>(entry.children.size())});
-      entry.children.push_back(std::move(value));
     } else if (it->is_string()) {
       if (auto status = AddLeaf(value_field, it->get<std::string>(), /*emit_default=*/true, entry,
                                 entry_where);
@@ -871,9 +848,7 @@ absl::Status CompiledTemplate::CompileMap(const pb::Descriptor& type,
       return absl::InvalidArgumentError(absl::StrCat("field ", entry_where, " is ",
                                                      value_field.type_name(), ": not a container"));
     }
-    entries.parts.push_back(
-        Part{field.number(), "", -1, static_cast<int>(entries.children.size())});
-    entries.children.push_back(std::move(entry));
+    AddChild(entries, field.number(), std::move(entry));
   }
   if (!entries.sort_keys) {
     // Every key is constant: the order is known now.
@@ -894,8 +869,23 @@ absl::Status CompiledTemplate::CompileMap(const pb::Descriptor& type,
       }
     }
   }
-  node.parts.push_back(Part{field.number(), "", -1, static_cast<int>(node.children.size())});
-  node.children.push_back(std::move(entries));
+  AddChild(node, field.number(), std::move(entries));
+  return absl::OkStatus();
+}
+
+absl::Status CompiledTemplate::AddMessage(const pb::FieldDescriptor& field, int number,
+                                          const nlohmann::json& object, Node& node,
+                                          const std::string& where) {
+  if (!object.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field ", where, " is a message: its template is a JSON object"));
+  }
+  Node child;
+  child.number = number;
+  if (auto status = CompileMessage(*field.message_type(), object, child, where); !status.ok()) {
+    return status;
+  }
+  AddChild(node, number, std::move(child));
   return absl::OkStatus();
 }
 
@@ -914,18 +904,7 @@ absl::Status CompiledTemplate::CompileField(const pb::Descriptor& type,
   if (field.is_map()) return CompileMap(type, field, key, value, node, where);
   if (field.is_repeated()) return CompileRepeated(type, field, key, value, node, where);
   if (field.type() == pb::FieldDescriptor::TYPE_MESSAGE) {
-    if (!value.is_object()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("field ", where, " is a message: its template is a JSON object"));
-    }
-    Node child;
-    child.number = field.number();
-    if (auto status = CompileMessage(*field.message_type(), value, child, where); !status.ok()) {
-      return status;
-    }
-    node.parts.push_back(Part{field.number(), "", -1, static_cast<int>(node.children.size())});
-    node.children.push_back(std::move(child));
-    return absl::OkStatus();
+    return AddMessage(field, field.number(), value, node, where);
   }
   if (!value.is_string()) {
     return absl::InvalidArgumentError(

@@ -337,13 +337,11 @@ namespace {
 class FailingSource final : public RequestSource {
  public:
   std::string_view Build(const RequestContext& context) override {
-    if (context.sequence % 3 == 2) return {};
-    text_ = std::to_string(context.sequence);
-    return text_;
+    return context.sequence % 3 == 2 ? std::string_view() : counting_.Build(context);
   }
 
  private:
-  std::string text_;
+  CountingSource counting_;
 };
 
 TEST(Worker, RequestsThatCannotBeBuiltAreNotSentButCountedAsInvalidArgument) {
