@@ -97,7 +97,8 @@ void StreamWorker::TrySend(uint32_t index, int64_t now) {
   StreamStats& stats = Streams(s.operation, now);
   const std::string_view message = p.source->Build(
       RequestContext{NextSequence(s.operation), s.number, static_cast<uint64_t>(s.sent)});
-  if (message.data() == nullptr) {  // not built (transport.h)
+  if (message.data() == nullptr) {  // not built (request_source.h): the stream ends
+    ++plan_.intervals->generator().request_build_errors;
     EndStream(index, now);
     return;
   }
@@ -291,7 +292,8 @@ void StreamWorker::OnEvent(const StreamTransport::Event& event, int64_t now) {
       if (p.mode == StreamMode::kServerStream) {
         const std::string_view request =
             p.source->Build(RequestContext{NextSequence(s.operation), s.number, 0});
-        if (request.data() == nullptr) {  // not built (transport.h)
+        if (request.data() == nullptr) {  // not built (request_source.h): the stream ends
+          ++plan_.intervals->generator().request_build_errors;
           EndStream(event.slot, now);
           return;
         }

@@ -73,27 +73,16 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   RequestSource& source = *sources_[operation];
   const RequestContext context{sequence};
   const std::string_view request = source.Build(context);
-  if (request.data() == nullptr) {
+  if (request.data() == nullptr) {  // not sent: it completes now (request_source.h)
     free_slots_.push_back(slot);
-    RecordNotBuilt(operation, intended_nanos, now);
+    ++plan_.intervals->generator().request_build_errors;
+    Record(slots_[slot], kRequestNotBuiltStatus, 0, now);
     return;
   }
   transport_.Start(slot, operation, request, source.BuildHeaders(context));
   if (free_slots_.empty() && plan_.model == LoadModel::kOpenLoop) {
     busy_periods_.push_back(BusyPeriod{now, std::numeric_limits<int64_t>::max()});
   }
-}
-
-void Worker::RecordNotBuilt(uint32_t operation, int64_t intended_nanos, int64_t now) {
-  stats_.last_completion_nanos = now;
-  if (plan_.intervals != nullptr) {
-    plan_.intervals->operation(operation).Record(0, kRequestNotBuiltStatus);
-  }
-  if (intended_nanos < stats_.measured_start_nanos) {
-    ++stats_.warmup_completions;
-    return;
-  }
-  stats_.operations[operation].RecordCompletion(now, now, now, kRequestNotBuiltStatus);
 }
 
 void Worker::Complete(const Transport::Completion& completion, int64_t now) {
@@ -105,6 +94,10 @@ void Worker::Complete(const Transport::Completion& completion, int64_t now) {
                                 plan_.response_counters[slot.operation] != nullptr
                             ? plan_.response_counters[slot.operation]->Count(completion.response)
                             : 0;
+  Record(slot, completion.status_code, items, now);
+}
+
+void Worker::Record(const Slot& slot, int status_code, int64_t items, int64_t now) {
   IntervalRecorder& intervals = *plan_.intervals;
   intervals.AdvanceTo(now);
   GeneratorCounts& counts = intervals.generator();
@@ -113,7 +106,7 @@ void Worker::Complete(const Transport::Completion& completion, int64_t now) {
   IntervalOperation* interval = intervals.OperationFor(slot.operation, slot.intended_nanos);
   if (interval == nullptr) return;
   interval->Record(NanosToMicros(now - slot.intended_nanos), NanosToMicros(now - slot.sent_nanos),
-                   completion.status_code);
+                   status_code);
   interval->items += items;
 }
 

@@ -23,9 +23,10 @@ struct RequestContext {
 };
 
 // What a unary request that could not be built completes with: nothing is
-// sent, and the call is recorded at once, with zero latency, as this status
-// (INVALID_ARGUMENT: the client's own argument was invalid). The result also
-// counts such requests on their own (generator.request_build_errors), which
+// sent, and the call is recorded at once (its latency from the intended send
+// time, as for any call) with this status: INVALID_ARGUMENT, the client's own
+// argument was invalid. The result also counts such requests, and stream
+// messages not built, on their own (generator.request_build_errors), which
 // tells them from a server's INVALID_ARGUMENT.
 inline constexpr int kRequestNotBuiltStatus = 3;
 

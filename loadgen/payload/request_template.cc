@@ -1055,7 +1055,6 @@ struct TemplateRequestSource::Scratch {
   std::vector<Entry> entries;
   std::string entry_bytes;
   std::string length;  // a long nested message's length, before it is moved into place
-  int64_t build_errors = 0;
   std::vector<std::string> header_values;
   std::vector<Header> headers;
   EVP_MD* sha256 = nullptr;
@@ -1210,8 +1209,6 @@ TemplateRequestSource::TemplateRequestSource(const RequestTemplate& request_temp
 
 TemplateRequestSource::~TemplateRequestSource() = default;
 
-int64_t TemplateRequestSource::build_errors() const { return scratch_->build_errors; }
-
 // Renders a request into scratch.out, nodes depth first; false when a value is
 // out of its field's range or two map keys render the same.
 class TemplateRequestSource::Renderer {
@@ -1365,10 +1362,7 @@ std::string_view TemplateRequestSource::Build(const RequestContext& context) {
   Position at{context, 0, data != nullptr ? data->RecordFor(context.sequence, s.vars.seed) : 0,
               data};
   s.out.clear();
-  if (!Renderer(s, at).Render(compiled_.root)) {
-    ++s.build_errors;
-    return {};
-  }
+  if (!Renderer(s, at).Render(compiled_.root)) return {};
   return s.out;
 }
 

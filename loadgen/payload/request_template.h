@@ -84,11 +84,9 @@ class TemplateRequestSource final : public RequestSource {
   TemplateRequestSource(const RequestTemplate& request_template, uint32_t worker, uint64_t seed,
                         std::string run_id = "");
   ~TemplateRequestSource() override;
-  // A null view when the request cannot be built (see above; transport.h).
+  // A null view when the request cannot be built (see above; request_source.h).
   std::string_view Build(const RequestContext& context) override;
   std::span<const Header> BuildHeaders(const RequestContext& context) override;
-  // How many requests Build could not build.
-  int64_t build_errors() const;
 
  private:
   struct Scratch;

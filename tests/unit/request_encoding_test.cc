@@ -479,7 +479,6 @@ TEST(RequestEncoding, TemplatedNumbersOutOfTheirFieldsRangeAreRefused) {
   EXPECT_NE(source.Build({2147483647, 0, 1}).data(), nullptr);
   EXPECT_EQ(source.Build({2147483648, 0, 1}).data(), nullptr);
   EXPECT_EQ(source.Build({5, 0, 2}).data(), nullptr);  // a bool is 0 or 1
-  EXPECT_EQ(source.build_errors(), 2);
   Everything message;
   ASSERT_TRUE(message.ParseFromString(std::string(source.Build({7, 0, 1}))));
   EXPECT_EQ(message.i32(), 7);
