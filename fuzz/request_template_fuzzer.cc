@@ -2,10 +2,15 @@
 // the bundled API's message types. The input is, separated by NUL bytes: the
 // message type (a full name, or any text picking one), the template JSON,
 // metadata lines "name: value", and a data file's JSON lines for ${data.*}.
-// Whatever compiles must render bytes that parse as the message type.
+// Whatever compiles must render bytes that parse as the message type and are
+// its canonical encoding: what protobuf's deterministic serializer writes for
+// the message it parsed, byte for byte (or nothing, when a value is out of its
+// field's range).
 #include <google/protobuf/compiler/importer.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -92,8 +97,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<pb::Message> message(types->factory.GetPrototype(&type)->New());
   for (uint64_t sequence : {uint64_t{0}, uint64_t{1}, uint64_t{1} << 40}) {
     const RequestContext context{sequence, sequence / 2, sequence % 3};
-    if (!message->ParseFromString(std::string(source.Build(context)))) __builtin_trap();
+    const std::string_view built = source.Build(context);
     source.BuildHeaders(context);
+    if (built.data() == nullptr) continue;
+    if (!message->ParseFromString(std::string(built))) __builtin_trap();
+    std::string canonical;
+    {
+      pb::io::StringOutputStream stream(&canonical);
+      pb::io::CodedOutputStream coded(&stream);
+      coded.SetSerializationDeterministic(true);
+      message->SerializeToCodedStream(&coded);
+    }
+    if (canonical != built) __builtin_trap();
   }
   return 0;
 }

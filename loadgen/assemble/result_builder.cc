@@ -156,6 +156,7 @@ RunResult BuildRunResult(const RunDescription& run, const RunTotals& totals, Tim
   g.not_sent_generator_behind = counts.not_sent_generator_behind;
   g.not_sent_in_flight_bound = counts.not_sent_in_flight_bound;
   g.cancelled_at_drain = counts.cancelled_at_drain;
+  g.request_build_errors = counts.request_build_errors;
   g.warmup_completions = counts.warmup_completions;
   g.cpu_seconds = end.cpu_seconds;
   g.cpu_cores = end.cpu_cores;

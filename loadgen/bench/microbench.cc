@@ -86,9 +86,9 @@ BENCHMARK(BM_NextArrival)
     ->Arg(static_cast<int>(ArrivalProcess::kPoisson));
 
 // Renders a request and its metadata per iteration, as a worker does per call.
-void BuildRequest(benchmark::State& state, const char* json, const TemplateInputs& inputs = {}) {
-  auto compiled =
-      RequestTemplate::Compile(*transaction::v1::Transaction::descriptor(), json, inputs);
+void BuildRequestOf(benchmark::State& state, const google::protobuf::Descriptor& type,
+                    const char* json, const TemplateInputs& inputs = {}) {
+  auto compiled = RequestTemplate::Compile(type, json, inputs);
   if (!compiled.ok()) {
     state.SkipWithError(std::string(compiled.status().message()).c_str());
     return;
@@ -99,6 +99,10 @@ void BuildRequest(benchmark::State& state, const char* json, const TemplateInput
     benchmark::DoNotOptimize(source.Build({seq}).size());
     benchmark::DoNotOptimize(source.BuildHeaders({seq++}).size());
   }
+}
+
+void BuildRequest(benchmark::State& state, const char* json, const TemplateInputs& inputs = {}) {
+  BuildRequestOf(state, *transaction::v1::Transaction::descriptor(), json, inputs);
 }
 
 void BM_BuildRequestConstant(benchmark::State& state) {
@@ -120,6 +124,24 @@ void BM_BuildRequestWithContentHash(benchmark::State& state) {
                          "content_hash": "${sha256:id,sender,receiver,amount,nonce,memo}"})");
 }
 BENCHMARK(BM_BuildRequestWithContentHash);
+
+// A nested message holding constant and templated fields.
+void BM_BuildRequestNested(benchmark::State& state) {
+  BuildRequestOf(state, *transaction::v1::CommittedTransaction::descriptor(),
+                 R"({"sequence": "${seq}", "sent_at_unix_nanos": 5,
+                     "transaction": {"id": "tx-${seq}", "sender": "a", "receiver": "b",
+                                     "amount": "${rand_int:1:1000}", "memo": "m"}})");
+}
+BENCHMARK(BM_BuildRequestNested);
+
+// A batch of 100 generated transactions.
+void BM_BuildRequestBatch(benchmark::State& state) {
+  BuildRequestOf(state, *transaction::v1::BatchRequest::descriptor(),
+                 R"({"batch_id": "b-${seq}", "transactions": {"$repeat": 100, "$item": {
+                     "id": "t-${seq}-${item}", "sender": "s", "receiver": "r",
+                     "amount": "${rand_int:1:9}", "nonce": "${item}", "memo": "m"}}})");
+}
+BENCHMARK(BM_BuildRequestBatch);
 
 // 1,000 users, one JSON object per line.
 std::shared_ptr<const DataFile> BenchUsers(DataFile::Order order) {

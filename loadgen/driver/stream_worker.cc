@@ -97,6 +97,11 @@ void StreamWorker::TrySend(uint32_t index, int64_t now) {
   StreamStats& stats = Streams(s.operation, now);
   const std::string_view message = p.source->Build(
       RequestContext{NextSequence(s.operation), s.number, static_cast<uint64_t>(s.sent)});
+  if (message.data() == nullptr) {  // not built (request_source.h): the stream ends
+    ++plan_.intervals->generator().request_build_errors;
+    EndStream(index, now);
+    return;
+  }
   if (p.mode == StreamMode::kBidi && p.inspector != nullptr) {
     if (const auto key = p.inspector->RequestKey(message)) {
       s.outstanding.push_back(Pending{*key, s.next_send, now});
@@ -285,9 +290,15 @@ void StreamWorker::OnEvent(const StreamTransport::Event& event, int64_t now) {
       ++Streams(s.operation, now).streams_opened;
       if (s.ending) return;
       if (p.mode == StreamMode::kServerStream) {
+        const std::string_view request =
+            p.source->Build(RequestContext{NextSequence(s.operation), s.number, 0});
+        if (request.data() == nullptr) {  // not built (request_source.h): the stream ends
+          ++plan_.intervals->generator().request_build_errors;
+          EndStream(event.slot, now);
+          return;
+        }
         s.write_in_flight = true;
-        transport_.Write(event.slot,
-                         p.source->Build(RequestContext{NextSequence(s.operation), s.number, 0}));
+        transport_.Write(event.slot, request);
         transport_.CloseSend(event.slot);
         return;
       }

@@ -72,7 +72,14 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   next_sequence_ += static_cast<uint64_t>(plan_.worker_count);
   RequestSource& source = *sources_[operation];
   const RequestContext context{sequence};
-  transport_.Start(slot, operation, source.Build(context), source.BuildHeaders(context));
+  const std::string_view request = source.Build(context);
+  if (request.data() == nullptr) {  // not sent: it completes now (request_source.h)
+    free_slots_.push_back(slot);
+    ++plan_.intervals->generator().request_build_errors;
+    Record(slots_[slot], kRequestNotBuiltStatus, 0, now);
+    return;
+  }
+  transport_.Start(slot, operation, request, source.BuildHeaders(context));
   if (free_slots_.empty() && plan_.model == LoadModel::kOpenLoop) {
     busy_periods_.push_back(BusyPeriod{now, std::numeric_limits<int64_t>::max()});
   }
@@ -87,6 +94,10 @@ void Worker::Complete(const Transport::Completion& completion, int64_t now) {
                                 plan_.response_counters[slot.operation] != nullptr
                             ? plan_.response_counters[slot.operation]->Count(completion.response)
                             : 0;
+  Record(slot, completion.status_code, items, now);
+}
+
+void Worker::Record(const Slot& slot, int status_code, int64_t items, int64_t now) {
   IntervalRecorder& intervals = *plan_.intervals;
   intervals.AdvanceTo(now);
   GeneratorCounts& counts = intervals.generator();
@@ -95,7 +106,7 @@ void Worker::Complete(const Transport::Completion& completion, int64_t now) {
   IntervalOperation* interval = intervals.OperationFor(slot.operation, slot.intended_nanos);
   if (interval == nullptr) return;
   interval->Record(NanosToMicros(now - slot.intended_nanos), NanosToMicros(now - slot.sent_nanos),
-                   completion.status_code);
+                   status_code);
   interval->items += items;
 }
 

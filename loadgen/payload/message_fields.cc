@@ -7,25 +7,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "loadgen/payload/wire.h"
 
 namespace aurigraph::loadgen {
 namespace {
 
 namespace pb = google::protobuf;
 
-bool ReadVarint(std::string_view& in, uint64_t* value) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    const auto byte = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    result |= static_cast<uint64_t>(byte & 0x7F) << shift;
-    if ((byte & 0x80) == 0) {
-      *value = result;
-      return true;
-    }
-  }
-  return false;
-}
+using wire::ReadVarint;
 
 // Finds the last occurrence of field `number` at the top level of `message`;
 // its payload (varint/fixed bytes, or the length-delimited contents).

@@ -8,10 +8,14 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "common/clock/clock.h"
 #include "common/input/json_check.h"
+#include "loadgen/payload/wire.h"
 
 namespace aurigraph::loadgen {
 
@@ -49,7 +54,9 @@ struct Piece {
   int64_t lo = 0;  // kRandInt: the low bound; kRandString: the length; kData: the column
   int64_t hi = 0;
   std::vector<std::string> choices;
-  std::vector<int64_t> numeric_choices;  // kPick: per choice; kData: per record
+  // A numeric leaf's kPick (per choice) and kData (per record): the value as
+  // the field holds it (FieldValue), checked against its range once.
+  std::vector<uint64_t> numeric_choices;
 };
 
 struct HeaderTemplate {
@@ -62,21 +69,59 @@ struct ShaInput {
   std::string constant;  // the sibling's constant value
 };
 
+// How a field's value goes on the wire, looked up once.
+struct Encoding {
+  int number = 0;
+  int wire_type = 0;  // 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32
+  bool zigzag = false;
+  bool is_signed = false;  // int32/64, sint, sfixed, enum: values are two's complement
+};
+
+// One templated value: a singular field, a repeated field's element, or a map
+// entry's key or value.
 struct Leaf {
   const pb::FieldDescriptor* field = nullptr;
+  Encoding encoding;
   int index = 0;  // global, into the scratch arrays
   bool numeric = false;
+  // Sent even when it renders the default (0, ""): repeated elements, map
+  // entries, and fields with presence (oneof members, proto3 optional).
+  bool emit_default = false;
+  bool packed = false;       // an element of a packed field: no tag of its own
+  bool text_needed = false;  // a numeric leaf a digest reads as text
+  uint64_t counter_max = 0;  // the largest ${seq}, ${item}... the field holds
   std::vector<Piece> pieces;
   bool is_sha = false;
   std::vector<ShaInput> sha_inputs;
 };
 
+// A piece of a message's wire bytes. Parts are in field-number order, so the
+// whole request is what protobuf's own serializer writes for it.
+struct Part {
+  int number = 0;     // the field's number
+  std::string bytes;  // constant wire bytes, or
+  int leaf = -1;      // one of the node's leaves, or
+  int child = -1;     // one of the node's children
+};
+
+// Orders map entries by key as deterministic serialization does: strings
+// bytewise, integers by value.
+struct KeyOrder {
+  bool zigzag = false;
+  bool is_signed = false;
+  bool fixed32 = false;  // sfixed32 keys sign-extend from 32 bits
+};
+
+// A length-delimited field rendered from its own parts (a message, a packed
+// field, a map entry), or, with number 0, parts inlined in the parent (a map's
+// entries, sorted by their rendered keys when `sort_keys` is set).
 struct Node {
-  const pb::FieldDescriptor* field = nullptr;  // null for the root message
-  int index = 0;
-  int repeat = 0;            // > 0: a generated repeated field, rendered this many times
-  std::string constant;      // repeated items: each item's constant part
-  std::vector<Leaf> leaves;  // digests last, so their inputs are rendered first
+  int number = 0;
+  int repeat = 0;  // > 0: a generated repeated field, rendered this many times
+  bool sort_keys = false;
+  KeyOrder key_order;
+  std::vector<Leaf> leaves;  // rendered before the parts; digests last, after their inputs
+  std::vector<Part> parts;
   std::vector<Node> children;
 };
 
@@ -211,6 +256,147 @@ absl::StatusOr<std::vector<Piece>> ParsePieces(absl::string_view text, const Dat
   return pieces;
 }
 
+Encoding EncodingOf(const pb::FieldDescriptor& field) {
+  Encoding e;
+  e.number = field.number();
+  switch (field.type()) {
+    case pb::FieldDescriptor::TYPE_STRING:
+    case pb::FieldDescriptor::TYPE_BYTES:
+    case pb::FieldDescriptor::TYPE_MESSAGE:
+      e.wire_type = 2;
+      break;
+    case pb::FieldDescriptor::TYPE_FIXED32:
+    case pb::FieldDescriptor::TYPE_SFIXED32:
+    case pb::FieldDescriptor::TYPE_FLOAT:
+      e.wire_type = 5;
+      break;
+    case pb::FieldDescriptor::TYPE_FIXED64:
+    case pb::FieldDescriptor::TYPE_SFIXED64:
+    case pb::FieldDescriptor::TYPE_DOUBLE:
+      e.wire_type = 1;
+      break;
+    default:
+      e.wire_type = 0;
+  }
+  e.zigzag = field.type() == pb::FieldDescriptor::TYPE_SINT32 ||
+             field.type() == pb::FieldDescriptor::TYPE_SINT64;
+  e.is_signed = field.cpp_type() == pb::FieldDescriptor::CPPTYPE_INT32 ||
+                field.cpp_type() == pb::FieldDescriptor::CPPTYPE_INT64 ||
+                field.cpp_type() == pb::FieldDescriptor::CPPTYPE_ENUM;
+  return e;
+}
+
+// The largest non-negative integer the field holds.
+uint64_t MaxOf(const pb::FieldDescriptor& field) {
+  switch (field.cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_INT32:
+    case pb::FieldDescriptor::CPPTYPE_ENUM:
+      return std::numeric_limits<int32_t>::max();
+    case pb::FieldDescriptor::CPPTYPE_INT64:
+      return std::numeric_limits<int64_t>::max();
+    case pb::FieldDescriptor::CPPTYPE_UINT32:
+      return std::numeric_limits<uint32_t>::max();
+    case pb::FieldDescriptor::CPPTYPE_BOOL:
+      return 1;
+    default:  // uint64, float, double
+      return std::numeric_limits<uint64_t>::max();
+  }
+}
+
+// Whether the integer (negative: `bits` is an int64_t below 0) is in the field's range.
+bool Fits(const pb::FieldDescriptor& field, uint64_t bits, bool negative) {
+  if (!negative) return bits <= MaxOf(field);
+  switch (field.cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_INT32:
+    case pb::FieldDescriptor::CPPTYPE_ENUM:
+      return static_cast<int64_t>(bits) >= std::numeric_limits<int32_t>::min();
+    case pb::FieldDescriptor::CPPTYPE_INT64:
+    case pb::FieldDescriptor::CPPTYPE_FLOAT:
+    case pb::FieldDescriptor::CPPTYPE_DOUBLE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A field's value as the leaves hold it: integers as 64-bit two's complement,
+// float and double as their IEEE bits. Integers become floating point as
+// protobuf's JSON parser makes them, through double.
+uint64_t FromDouble(const pb::FieldDescriptor& field, double value) {
+  if (field.cpp_type() == pb::FieldDescriptor::CPPTYPE_FLOAT) {
+    return std::bit_cast<uint32_t>(static_cast<float>(value));
+  }
+  return std::bit_cast<uint64_t>(value);
+}
+bool IsFloating(const pb::FieldDescriptor& field) {
+  return field.cpp_type() == pb::FieldDescriptor::CPPTYPE_FLOAT ||
+         field.cpp_type() == pb::FieldDescriptor::CPPTYPE_DOUBLE;
+}
+uint64_t FromSigned(const pb::FieldDescriptor& field, int64_t value) {
+  return IsFloating(field) ? FromDouble(field, static_cast<double>(value))
+                           : static_cast<uint64_t>(value);
+}
+uint64_t FromUnsigned(const pb::FieldDescriptor& field, uint64_t value) {
+  return IsFloating(field) ? FromDouble(field, static_cast<double>(value)) : value;
+}
+
+absl::Status OutOfRange(absl::string_view value, const pb::FieldDescriptor& field,
+                        const std::string& where) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(value, " is out of range for ", where, " (", field.type_name(), ")"));
+}
+
+// A choice's text (a ${pick} choice, a data file's field) as the field's value.
+absl::StatusOr<uint64_t> ParseValue(const pb::FieldDescriptor& field, const std::string& text,
+                                    const std::string& where) {
+  if (field.cpp_type() == pb::FieldDescriptor::CPPTYPE_ENUM) {
+    if (const pb::EnumValueDescriptor* value = field.enum_type()->FindValueByName(text)) {
+      return static_cast<uint64_t>(static_cast<int64_t>(value->number()));
+    }
+  }
+  if (field.cpp_type() == pb::FieldDescriptor::CPPTYPE_BOOL &&
+      (text == "true" || text == "false")) {
+    return text == "true" ? 1 : 0;
+  }
+  const char* begin = text.data();
+  const char* end = text.data() + text.size();
+  if (IsFloating(field)) {
+    double value = 0;
+    if (text == "NaN" || text == "Infinity" || text == "-Infinity") {
+      value = text == "NaN"        ? std::numeric_limits<double>::quiet_NaN()
+              : text == "Infinity" ? std::numeric_limits<double>::infinity()
+                                   : -std::numeric_limits<double>::infinity();
+    } else {
+      const auto [stop, ec] = std::from_chars(begin, end, value);
+      if (ec == std::errc::result_out_of_range) return OutOfRange(text, field, where);
+      if (ec != std::errc() || stop != end || text.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a number in ", where));
+      }
+    }
+    if (field.cpp_type() == pb::FieldDescriptor::CPPTYPE_FLOAT && std::isfinite(value) &&
+        std::abs(value) > std::numeric_limits<float>::max()) {
+      return OutOfRange(text, field, where);
+    }
+    return FromDouble(field, value);
+  }
+  const bool negative = !text.empty() && text[0] == '-';
+  uint64_t bits = 0;
+  std::from_chars_result parsed;
+  if (negative) {
+    int64_t value = 0;
+    parsed = std::from_chars(begin, end, value);
+    bits = static_cast<uint64_t>(value);
+  } else {
+    parsed = std::from_chars(begin, end, bits);
+  }
+  if (parsed.ec == std::errc::result_out_of_range) return OutOfRange(text, field, where);
+  if (parsed.ec != std::errc() || parsed.ptr != end) {
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not an integer in ", where));
+  }
+  if (!Fits(field, bits, negative)) return OutOfRange(text, field, where);
+  return bits;
+}
+
 std::string ConstantText(const nlohmann::json& value) {
   if (value.is_string()) return value.get<std::string>();
   return value.dump();
@@ -221,21 +407,111 @@ const pb::FieldDescriptor* FindField(const pb::Descriptor& type, const std::stri
   return field != nullptr ? field : type.FindFieldByCamelcaseName(key);
 }
 
-// Serializes a JSON object (no variables left) as `type`, deterministically.
-absl::Status SerializeJson(const pb::Descriptor& type, const nlohmann::json& object,
-                           std::string* out) {
-  pb::DynamicMessageFactory factory;
-  std::unique_ptr<pb::Message> message(factory.GetPrototype(&type)->New());
-  const auto parsed = pb::util::JsonStringToMessage(object.dump(), message.get());
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("request does not match ", type.full_name(),
-                                                   ": ", std::string(parsed.message())));
+// Whether a template value holds variables (or generates items) anywhere, map keys included.
+bool HasVariables(const nlohmann::json& value) {
+  if (value.is_string()) return value.get_ref<const std::string&>().find("${") != std::string::npos;
+  if (value.is_object()) {
+    if (value.contains("$repeat")) return true;
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      if (it.key().find("${") != std::string::npos || HasVariables(*it)) return true;
+    }
   }
-  pb::io::StringOutputStream stream(out);
-  pb::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  message->SerializeToCodedStream(&coded);
-  return absl::OkStatus();
+  if (value.is_array()) {
+    for (const nlohmann::json& element : value) {
+      if (HasVariables(element)) return true;
+    }
+  }
+  return false;
+}
+
+void PutVarint(std::string& out, uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+void PutFixed(std::string& out, uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(value >> (8 * i)));
+}
+
+void PutTag(std::string& out, int number, int wire_type) {
+  PutVarint(out, (static_cast<uint64_t>(number) << 3) | static_cast<uint64_t>(wire_type));
+}
+
+using wire::ReadVarint;
+
+uint64_t ReadFixed(std::string_view& in, int bytes) {
+  uint64_t value = 0;
+  for (int i = bytes; i > 0; --i) value = (value << 8) | static_cast<uint8_t>(in[i - 1]);
+  in.remove_prefix(bytes);
+  return value;
+}
+
+// Moves `in` past its first field.
+void SkipField(std::string_view& in) {
+  uint64_t tag = 0, size = 0;
+  ReadVarint(in, &tag);
+  switch (tag & 7) {
+    case 2:
+      ReadVarint(in, &size);
+      break;
+    case 5:
+      size = 4;
+      break;
+    case 1:
+      size = 8;
+      break;
+    default:
+      ReadVarint(in, &size);
+      size = 0;
+  }
+  in.remove_prefix(std::min<uint64_t>(size, in.size()));
+}
+
+// A map entry's key, read from the entry's wire bytes (the key comes first).
+struct MapKey {
+  std::string_view text;  // string keys
+  uint64_t number = 0;    // other keys, in an order that compares as unsigned
+  bool operator<(const MapKey& other) const {
+    return std::tie(text, number) < std::tie(other.text, other.number);
+  }
+  bool operator==(const MapKey& other) const {
+    return text == other.text && number == other.number;
+  }
+};
+
+MapKey KeyOf(std::string_view entry, const KeyOrder& order) {
+  MapKey key;
+  uint64_t tag = 0;
+  ReadVarint(entry, &tag);
+  uint64_t value = 0;
+  switch (tag & 7) {
+    case 2:
+      ReadVarint(entry, &value);
+      key.text = entry.substr(0, value);
+      return key;
+    case 5:
+      value = ReadFixed(entry, 4);
+      if (order.fixed32)
+        value = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(value)));
+      break;
+    case 1:
+      value = ReadFixed(entry, 8);
+      break;
+    default:
+      ReadVarint(entry, &value);
+      if (order.zigzag) value = (value >> 1) ^ (~(value & 1) + 1);
+  }
+  key.number = order.is_signed ? value ^ (uint64_t{1} << 63) : value;
+  return key;
+}
+
+// Adds `child` to `node`, with a part for it.
+void AddChild(Node& node, int number, Node child) {
+  node.parts.push_back(Part{number, "", -1, static_cast<int>(node.children.size())});
+  node.children.push_back(std::move(child));
 }
 
 constexpr int kMaxRepeat = 1'000'000;
@@ -244,19 +520,45 @@ constexpr int kMaxRepeat = 1'000'000;
 
 class CompiledTemplate {
  public:
-  std::string constant;
   Node root;
   int leaf_count = 0;
-  int node_count = 1;
   bool uses_sha = false;
   std::shared_ptr<const DataFile> data;
   std::vector<HeaderTemplate> headers;
 
-  absl::Status CompileNode(const pb::Descriptor& type, nlohmann::json& object, Node& node,
-                           const std::string& path);
+  absl::Status CompileMessage(const pb::Descriptor& type, const nlohmann::json& object, Node& node,
+                              const std::string& path);
+  absl::Status CompileHeader(const std::string& key, const std::string& value);
+
+ private:
+  absl::Status CompileField(const pb::Descriptor& type, const pb::FieldDescriptor& field,
+                            const std::string& key, const nlohmann::json& value, Node& node,
+                            const std::string& where);
+  absl::Status CompileRepeat(const pb::FieldDescriptor& field, const nlohmann::json& value,
+                             Node& node, const std::string& where);
+  absl::Status CompileRepeated(const pb::Descriptor& type, const pb::FieldDescriptor& field,
+                               const std::string& key, const nlohmann::json& array, Node& node,
+                               const std::string& where);
+  absl::Status CompileMap(const pb::Descriptor& type, const pb::FieldDescriptor& field,
+                          const std::string& key, const nlohmann::json& object, Node& node,
+                          const std::string& where);
+  // Adds message field `field` to `node`, written as field `number`.
+  absl::Status AddMessage(const pb::FieldDescriptor& field, int number,
+                          const nlohmann::json& object, Node& node, const std::string& where);
+  // Adds a leaf for `text` to `node` and a part for it.
+  absl::Status AddLeaf(const pb::FieldDescriptor& field, const std::string& text, bool emit_default,
+                       Node& node, const std::string& where);
   absl::Status CompileLeaf(const pb::FieldDescriptor& field, const std::string& text, Leaf& leaf,
                            const std::string& where);
-  absl::Status CompileHeader(const std::string& key, const std::string& value);
+  // The wire bytes of `type` with only field `key` set to `value`, deterministic.
+  absl::StatusOr<std::string> Serialize(const pb::Descriptor& type, const std::string& key,
+                                        const nlohmann::json& value);
+  // One field of an entry of map `key` (1: the key, 2: the value), the other at a stand-in.
+  absl::StatusOr<std::string> EntryField(const pb::Descriptor& type, const std::string& key,
+                                         const std::string& entry_key,
+                                         const nlohmann::json& entry_value, int which);
+
+  pb::DynamicMessageFactory factory_;
 };
 
 absl::Status CompiledTemplate::CompileHeader(const std::string& key, const std::string& value) {
@@ -297,19 +599,62 @@ absl::Status CompiledTemplate::CompileHeader(const std::string& key, const std::
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> CompiledTemplate::Serialize(const pb::Descriptor& type,
+                                                        const std::string& key,
+                                                        const nlohmann::json& value) {
+  nlohmann::json object = nlohmann::json::object();
+  object[key] = value;
+  std::unique_ptr<pb::Message> message(factory_.GetPrototype(&type)->New());
+  const auto parsed = pb::util::JsonStringToMessage(object.dump(), message.get());
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("request does not match ", type.full_name(),
+                                                   ": ", std::string(parsed.message())));
+  }
+  std::string out;
+  {
+    pb::io::StringOutputStream stream(&out);
+    pb::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message->SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> CompiledTemplate::EntryField(const pb::Descriptor& type,
+                                                         const std::string& key,
+                                                         const std::string& entry_key,
+                                                         const nlohmann::json& entry_value,
+                                                         int which) {
+  nlohmann::json entry = nlohmann::json::object();
+  entry[entry_key] = entry_value;
+  auto bytes = Serialize(type, key, entry);
+  if (!bytes.ok()) return bytes.status();
+  // A map entry is written whole, key then value, defaults included.
+  std::string_view key_field(*bytes);
+  uint64_t ignored = 0;
+  ReadVarint(key_field, &ignored);  // the entry's tag
+  ReadVarint(key_field, &ignored);  // and length
+  std::string_view value_field = key_field;
+  SkipField(value_field);
+  key_field.remove_suffix(value_field.size());
+  return std::string(which == 1 ? key_field : value_field);
+}
+
 absl::Status CompiledTemplate::CompileLeaf(const pb::FieldDescriptor& field,
                                            const std::string& text, Leaf& leaf,
                                            const std::string& where) {
   leaf.field = &field;
+  leaf.encoding = EncodingOf(field);
   leaf.index = leaf_count++;
-  if (field.is_repeated()) {
+  if (field.cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
     return absl::InvalidArgumentError(
-        absl::StrCat("variables are not supported in repeated field ", where));
+        absl::StrCat("field ", where, " is a message: its template is a JSON object"));
   }
   if (text.rfind("${sha256:", 0) == 0 && text.back() == '}' && text.find('}') == text.size() - 1) {
-    if (field.type() != pb::FieldDescriptor::TYPE_STRING) {
+    if (field.type() != pb::FieldDescriptor::TYPE_STRING || field.is_repeated() ||
+        field.containing_type()->map_key() != nullptr) {
       return absl::InvalidArgumentError(
-          absl::StrCat("${sha256:...} needs a string field (", where, ")"));
+          absl::StrCat("${sha256:...} needs a singular string field (", where, ")"));
     }
     leaf.is_sha = true;
     uses_sha = true;
@@ -320,12 +665,14 @@ absl::Status CompiledTemplate::CompileLeaf(const pb::FieldDescriptor& field,
   leaf.pieces = *std::move(pieces);
   if (IsStringField(field)) return absl::OkStatus();
 
-  // Numeric, bool and enum fields take exactly one numeric-valued variable.
+  // Numeric, bool and enum fields take exactly one numeric-valued variable,
+  // whose values must all be in the field's range.
   if (leaf.pieces.size() != 1 || !IsNumericPiece(leaf.pieces[0].kind)) {
     return absl::InvalidArgumentError(absl::StrCat("field ", where, " is ", field.type_name(),
                                                    ": its template must be one numeric variable"));
   }
   leaf.numeric = true;
+  leaf.counter_max = MaxOf(field);
   Piece& piece = leaf.pieces[0];
   if (piece.kind == PieceKind::kData) {
     // Parsed once here, so rendering a record's value is an array lookup.
@@ -335,31 +682,242 @@ absl::Status CompiledTemplate::CompileLeaf(const pb::FieldDescriptor& field,
   }
   if (IsChoicePiece(piece.kind)) {
     for (const std::string& choice : piece.choices) {
-      if (field.type() == pb::FieldDescriptor::TYPE_ENUM) {
-        const pb::EnumValueDescriptor* value = field.enum_type()->FindValueByName(choice);
-        if (value != nullptr) {
-          piece.numeric_choices.push_back(value->number());
-          continue;
-        }
-      }
-      if (field.type() == pb::FieldDescriptor::TYPE_BOOL &&
-          (choice == "true" || choice == "false")) {
-        piece.numeric_choices.push_back(choice == "true" ? 1 : 0);
-        continue;
-      }
-      auto number = ParseInt(choice, where);
-      if (!number.ok()) return number.status();
-      piece.numeric_choices.push_back(*number);
+      auto value = ParseValue(field, choice, where);
+      if (!value.ok()) return value.status();
+      piece.numeric_choices.push_back(*value);
     }
-    if (piece.kind == PieceKind::kData) piece.choices.clear();
+    piece.choices.clear();
+  }
+  if (piece.kind == PieceKind::kRandInt) {
+    for (const int64_t bound : {piece.lo, piece.hi}) {
+      if (!Fits(field, static_cast<uint64_t>(bound), bound < 0)) {
+        return OutOfRange(absl::StrCat("${rand_int:", piece.lo, ":", piece.hi, "}"), field, where);
+      }
+    }
+  }
+  if (piece.kind == PieceKind::kNowNs || piece.kind == PieceKind::kNowMs) {
+    const int64_t now = UnixNanosNow() / (piece.kind == PieceKind::kNowMs ? 1'000'000 : 1);
+    if (static_cast<uint64_t>(now) > leaf.counter_max) {
+      return OutOfRange(piece.kind == PieceKind::kNowMs ? "${now_ms}" : "${now_ns}", field, where);
+    }
   }
   return absl::OkStatus();
 }
 
-absl::Status CompiledTemplate::CompileNode(const pb::Descriptor& type, nlohmann::json& object,
-                                           Node& node, const std::string& path) {
-  std::vector<std::string> variable_keys;
-  std::vector<std::pair<Leaf, std::string>> digests;  // leaf, its "f1,f2" spec
+absl::Status CompiledTemplate::AddLeaf(const pb::FieldDescriptor& field, const std::string& text,
+                                       bool emit_default, Node& node, const std::string& where) {
+  Leaf leaf;
+  if (auto status = CompileLeaf(field, text, leaf, where); !status.ok()) return status;
+  leaf.emit_default = emit_default;
+  leaf.packed = field.is_packed();
+  node.parts.push_back(Part{field.number(), "", static_cast<int>(node.leaves.size()), -1});
+  node.leaves.push_back(std::move(leaf));
+  return absl::OkStatus();
+}
+
+absl::Status CompiledTemplate::CompileRepeat(const pb::FieldDescriptor& field,
+                                             const nlohmann::json& value, Node& node,
+                                             const std::string& where) {
+  if (!field.is_repeated() || field.type() != pb::FieldDescriptor::TYPE_MESSAGE || field.is_map()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("$repeat needs a repeated message field; ", where, " is not one"));
+  }
+  const nlohmann::json& count = value["$repeat"];
+  if (!count.is_number_integer() || count.get<int64_t>() < 1 || count.get<int64_t>() > kMaxRepeat ||
+      !value.contains("$item") || !value["$item"].is_object() || value.size() != 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": expected {\"$repeat\": N (1..", kMaxRepeat, "), \"$item\": {...}}"));
+  }
+  Node item;
+  item.number = field.number();
+  item.repeat = count.get<int>();
+  if (auto status = CompileMessage(*field.message_type(), value["$item"], item, where);
+      !status.ok()) {
+    return status;
+  }
+  AddChild(node, field.number(), std::move(item));
+  return absl::OkStatus();
+}
+
+absl::Status CompiledTemplate::CompileRepeated(const pb::Descriptor& type,
+                                               const pb::FieldDescriptor& field,
+                                               const std::string& key, const nlohmann::json& array,
+                                               Node& node, const std::string& where) {
+  if (!array.is_array()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field ", where, " is repeated: its template is a JSON array"));
+  }
+  // A packed field is one length-delimited run of values; otherwise each element is a field.
+  Node packed;
+  packed.number = field.number();
+  Node& target = field.is_packed() ? packed : node;
+  for (size_t i = 0; i < array.size(); ++i) {
+    const nlohmann::json& element = array[i];
+    const std::string element_where = absl::StrCat(where, "[", i, "]");
+    if (!HasVariables(element)) {
+      auto bytes = Serialize(type, key, nlohmann::json::array({element}));
+      if (!bytes.ok()) return bytes.status();
+      std::string_view payload(*bytes);
+      if (field.is_packed()) {  // the element's value alone, without the run's tag and length
+        uint64_t ignored = 0;
+        ReadVarint(payload, &ignored);
+        ReadVarint(payload, &ignored);
+      }
+      target.parts.push_back(Part{field.number(), std::string(payload), -1, -1});
+    } else if (field.type() == pb::FieldDescriptor::TYPE_MESSAGE) {
+      if (auto status = AddMessage(field, field.number(), element, node, element_where);
+          !status.ok()) {
+        return status;
+      }
+    } else if (element.is_string()) {
+      if (auto status = AddLeaf(field, element.get<std::string>(), /*emit_default=*/true, target,
+                                element_where);
+          !status.ok()) {
+        return status;
+      }
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("field ", element_where, " is ", field.type_name(), ": not an array"));
+    }
+  }
+  if (field.is_packed() && !packed.parts.empty()) AddChild(node, field.number(), std::move(packed));
+  return absl::OkStatus();
+}
+
+absl::Status CompiledTemplate::CompileMap(const pb::Descriptor& type,
+                                          const pb::FieldDescriptor& field, const std::string& key,
+                                          const nlohmann::json& object, Node& node,
+                                          const std::string& where) {
+  if (!object.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field ", where, " is a map: its template is a JSON object"));
+  }
+  const pb::FieldDescriptor& key_field = *field.message_type()->map_key();
+  const pb::FieldDescriptor& value_field = *field.message_type()->map_value();
+  // Stand-ins for the half of an entry that is templated.
+  const std::string stand_in_key = key_field.type() == pb::FieldDescriptor::TYPE_STRING ? "k"
+                                   : key_field.type() == pb::FieldDescriptor::TYPE_BOOL ? "false"
+                                                                                        : "0";
+  const nlohmann::json stand_in_value =
+      value_field.type() == pb::FieldDescriptor::TYPE_MESSAGE ? nlohmann::json::object()
+      : IsStringField(value_field)                            ? nlohmann::json("")
+      : value_field.type() == pb::FieldDescriptor::TYPE_BOOL  ? nlohmann::json(false)
+                                                              : nlohmann::json(0);
+  Node entries;  // inlined: its parts are the entries
+  const Encoding key_encoding = EncodingOf(key_field);
+  entries.key_order.zigzag = key_encoding.zigzag;
+  entries.key_order.is_signed = key_encoding.is_signed;
+  entries.key_order.fixed32 = key_field.type() == pb::FieldDescriptor::TYPE_SFIXED32;
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    const std::string entry_where = absl::StrCat(where, "[", it.key(), "]");
+    const bool key_varies = it.key().find("${") != std::string::npos;
+    if (!key_varies && !HasVariables(*it)) {
+      auto bytes = Serialize(type, key, nlohmann::json::object({{it.key(), *it}}));
+      if (!bytes.ok()) return bytes.status();
+      entries.parts.push_back(Part{field.number(), *std::move(bytes), -1, -1});
+      continue;
+    }
+    Node entry;
+    entry.number = field.number();
+    if (key_varies) {
+      entries.sort_keys = true;
+      if (auto status = AddLeaf(key_field, it.key(), /*emit_default=*/true, entry, entry_where);
+          !status.ok()) {
+        return status;
+      }
+    } else {
+      auto bytes = EntryField(type, key, it.key(), stand_in_value, 1);
+      if (!bytes.ok()) return bytes.status();
+      entry.parts.push_back(Part{1, *std::move(bytes), -1, -1});
+    }
+    if (!HasVariables(*it)) {
+      auto bytes = EntryField(type, key, stand_in_key, *it, 2);
+      if (!bytes.ok()) return bytes.status();
+      entry.parts.push_back(Part{2, *std::move(bytes), -1, -1});
+    } else if (value_field.type() == pb::FieldDescriptor::TYPE_MESSAGE) {
+      if (auto status = AddMessage(value_field, 2, *it, entry, entry_where); !status.ok()) {
+        return status;
+      }
+    } else if (it->is_string()) {
+      if (auto status = AddLeaf(value_field, it->get<std::string>(), /*emit_default=*/true, entry,
+                                entry_where);
+          !status.ok()) {
+        return status;
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("field ", entry_where, " is ",
+                                                     value_field.type_name(), ": not a container"));
+    }
+    AddChild(entries, field.number(), std::move(entry));
+  }
+  if (!entries.sort_keys) {
+    // Every key is constant: the order is known now.
+    const auto key_of = [&](const Part& part) {
+      if (part.child >= 0)
+        return KeyOf(entries.children[part.child].parts[0].bytes, entries.key_order);
+      std::string_view entry(part.bytes);
+      uint64_t ignored = 0;
+      ReadVarint(entry, &ignored);
+      ReadVarint(entry, &ignored);
+      return KeyOf(entry, entries.key_order);
+    };
+    std::stable_sort(entries.parts.begin(), entries.parts.end(),
+                     [&](const Part& a, const Part& b) { return key_of(a) < key_of(b); });
+    for (size_t i = 1; i < entries.parts.size(); ++i) {
+      if (key_of(entries.parts[i - 1]) == key_of(entries.parts[i])) {
+        return absl::InvalidArgumentError(absl::StrCat("map ", where, " has a key twice"));
+      }
+    }
+  }
+  AddChild(node, field.number(), std::move(entries));
+  return absl::OkStatus();
+}
+
+absl::Status CompiledTemplate::AddMessage(const pb::FieldDescriptor& field, int number,
+                                          const nlohmann::json& object, Node& node,
+                                          const std::string& where) {
+  if (!object.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field ", where, " is a message: its template is a JSON object"));
+  }
+  Node child;
+  child.number = number;
+  if (auto status = CompileMessage(*field.message_type(), object, child, where); !status.ok()) {
+    return status;
+  }
+  AddChild(node, number, std::move(child));
+  return absl::OkStatus();
+}
+
+absl::Status CompiledTemplate::CompileField(const pb::Descriptor& type,
+                                            const pb::FieldDescriptor& field,
+                                            const std::string& key, const nlohmann::json& value,
+                                            Node& node, const std::string& where) {
+  if (!HasVariables(value)) {
+    auto bytes = Serialize(type, key, value);
+    if (!bytes.ok()) return bytes.status();
+    if (!bytes->empty()) node.parts.push_back(Part{field.number(), *std::move(bytes), -1, -1});
+    return absl::OkStatus();
+  }
+  if (value.is_object() && value.contains("$repeat"))
+    return CompileRepeat(field, value, node, where);
+  if (field.is_map()) return CompileMap(type, field, key, value, node, where);
+  if (field.is_repeated()) return CompileRepeated(type, field, key, value, node, where);
+  if (field.type() == pb::FieldDescriptor::TYPE_MESSAGE) {
+    return AddMessage(field, field.number(), value, node, where);
+  }
+  if (!value.is_string()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field ", where, " is ", field.type_name(), ": not a container"));
+  }
+  return AddLeaf(field, value.get<std::string>(), field.has_presence(), node, where);
+}
+
+absl::Status CompiledTemplate::CompileMessage(const pb::Descriptor& type,
+                                              const nlohmann::json& object, Node& node,
+                                              const std::string& path) {
+  std::vector<const pb::FieldDescriptor*> given;
+  std::vector<std::pair<const pb::FieldDescriptor*, std::string>> digests;  // field, "f1,f2"
   for (auto it = object.begin(); it != object.end(); ++it) {
     const std::string where = path.empty() ? it.key() : absl::StrCat(path, ".", it.key());
     const pb::FieldDescriptor* field = FindField(type, it.key());
@@ -367,88 +925,69 @@ absl::Status CompiledTemplate::CompileNode(const pb::Descriptor& type, nlohmann:
       return absl::InvalidArgumentError(
           absl::StrCat("unknown field '", where, "' in message ", type.full_name()));
     }
-    if (it->is_string() && it->get<std::string>().find("${") != std::string::npos) {
-      Leaf leaf;
-      const std::string text = it->get<std::string>();
-      if (auto status = CompileLeaf(*field, text, leaf, where); !status.ok()) return status;
-      variable_keys.push_back(it.key());
-      if (leaf.is_sha) {
-        digests.emplace_back(std::move(leaf), text.substr(9, text.size() - 10));
-      } else {
-        node.leaves.push_back(std::move(leaf));
+    for (const pb::FieldDescriptor* other : given) {
+      if (other == field) {
+        return absl::InvalidArgumentError(absl::StrCat("field ", where, " is given twice"));
       }
+      if (field->real_containing_oneof() != nullptr &&
+          other->real_containing_oneof() == field->real_containing_oneof()) {
+        return absl::InvalidArgumentError(absl::StrCat("field ", where, " and ", other->name(),
+                                                       " are in the same oneof: give one"));
+      }
+    }
+    given.push_back(field);
+    if (it->is_string() && absl::StartsWith(it->get<std::string>(), "${sha256:")) {
+      digests.emplace_back(field, it->get<std::string>());  // after the fields it reads
       continue;
     }
-    if (it->is_object() && field->type() == pb::FieldDescriptor::TYPE_MESSAGE && !field->is_map() &&
-        !field->is_repeated()) {
-      Node child;
-      child.field = field;
-      child.index = node_count++;
-      if (auto status = CompileNode(*field->message_type(), *it, child, where); !status.ok()) {
-        return status;
-      }
-      if (!child.leaves.empty() || !child.children.empty())
-        node.children.push_back(std::move(child));
-      continue;
-    }
-    if (it->is_object() && it->contains("$repeat")) {
-      if (!field->is_repeated() || field->type() != pb::FieldDescriptor::TYPE_MESSAGE ||
-          field->is_map()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("$repeat needs a repeated message field; ", where, " is not one"));
-      }
-      const nlohmann::json& count = (*it)["$repeat"];
-      if (!count.is_number_integer() || count.get<int64_t>() < 1 ||
-          count.get<int64_t>() > kMaxRepeat || !it->contains("$item") ||
-          !(*it)["$item"].is_object() || it->size() != 2) {
-        return absl::InvalidArgumentError(absl::StrCat(where, ": expected {\"$repeat\": N (1..",
-                                                       kMaxRepeat, "), \"$item\": {...}}"));
-      }
-      Node child;
-      child.field = field;
-      child.index = node_count++;
-      child.repeat = count.get<int>();
-      nlohmann::json item = (*it)["$item"];
-      if (auto status = CompileNode(*field->message_type(), item, child, where); !status.ok()) {
-        return status;
-      }
-      if (auto status = SerializeJson(*field->message_type(), item, &child.constant);
-          !status.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(where, ": ", status.message()));
-      }
-      node.children.push_back(std::move(child));
-      variable_keys.push_back(it.key());
-      continue;
-    }
-    if (it->is_array() && it->dump().find("${") != std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("variables are not supported in repeated field ", where));
+    if (auto status = CompileField(type, *field, it.key(), *it, node, where); !status.ok()) {
+      return status;
     }
   }
-  for (auto& [leaf, spec] : digests) {
+  for (const auto& [field, text] : digests) {
+    const std::string where = path.empty() ? field->name() : absl::StrCat(path, ".", field->name());
+    const size_t first = node.leaves.size();
+    if (auto status = AddLeaf(*field, text, field->has_presence(), node, where); !status.ok()) {
+      return status;
+    }
+    Leaf& leaf = node.leaves[first];
+    const std::string spec = text.substr(9, text.size() - 10);
     for (absl::string_view name : absl::StrSplit(spec, ',')) {
       ShaInput input;
       const std::string key(name);
-      const auto variable = std::find_if(
-          node.leaves.begin(), node.leaves.end(),
-          [&](const Leaf& l) { return l.field->name() == key || l.field->json_name() == key; });
+      const auto variable =
+          std::find_if(node.leaves.begin(), node.leaves.end(), [&](const Leaf& l) {
+            return !l.field->is_repeated() && !l.is_sha &&
+                   (l.field->name() == key || l.field->json_name() == key);
+          });
       if (variable != node.leaves.end()) {
         input.leaf = variable->index;
+        variable->text_needed = true;
       } else if (object.contains(key) && !object[key].is_object() && !object[key].is_array()) {
         input.constant = ConstantText(object[key]);
-      } else if (FindField(type, key) != nullptr) {
-        input.constant = "";  // an absent field has its default, rendered empty
-        const pb::FieldDescriptor* f = FindField(type, key);
-        if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) input.constant = "0";
+      } else if (const pb::FieldDescriptor* f = FindField(type, key)) {
+        // An absent field has its default, rendered empty or 0.
+        input.constant = f->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING ? "" : "0";
       } else {
         return absl::InvalidArgumentError(absl::StrCat("${sha256:", spec, "}: unknown field '", key,
                                                        "' in message ", type.full_name()));
       }
       leaf.sha_inputs.push_back(std::move(input));
     }
-    node.leaves.push_back(std::move(leaf));
   }
-  for (const std::string& key : variable_keys) object.erase(key);
+  // Field-number order, as protobuf writes; a repeated field's elements keep theirs.
+  std::stable_sort(node.parts.begin(), node.parts.end(),
+                   [](const Part& a, const Part& b) { return a.number < b.number; });
+  std::vector<Part> merged;
+  for (Part& part : node.parts) {
+    const bool constant = part.leaf < 0 && part.child < 0;
+    if (constant && !merged.empty() && merged.back().leaf < 0 && merged.back().child < 0) {
+      merged.back().bytes += part.bytes;
+    } else {
+      merged.push_back(std::move(part));
+    }
+  }
+  node.parts = std::move(merged);
   return absl::OkStatus();
 }
 
@@ -457,11 +996,6 @@ RequestTemplate::RequestTemplate(std::unique_ptr<CompiledTemplate> compiled)
 RequestTemplate::~RequestTemplate() = default;
 RequestTemplate::RequestTemplate(RequestTemplate&&) noexcept = default;
 RequestTemplate& RequestTemplate::operator=(RequestTemplate&&) noexcept = default;
-
-const std::string& RequestTemplate::constant_bytes() const { return compiled_->constant; }
-bool RequestTemplate::has_variables() const {
-  return !compiled_->root.leaves.empty() || !compiled_->root.children.empty();
-}
 
 absl::StatusOr<RequestTemplate> RequestTemplate::Compile(const pb::Descriptor& type,
                                                          absl::string_view json,
@@ -477,13 +1011,12 @@ absl::StatusOr<RequestTemplate> RequestTemplate::Compile(const pb::Descriptor& t
   }
   auto compiled = std::make_unique<CompiledTemplate>();
   compiled->data = inputs.data;
-  if (auto status = compiled->CompileNode(type, object, compiled->root, ""); !status.ok()) {
+  if (auto status = compiled->CompileMessage(type, object, compiled->root, ""); !status.ok()) {
     return status;
   }
   for (const auto& [key, value] : inputs.metadata) {
     if (auto status = compiled->CompileHeader(key, value); !status.ok()) return status;
   }
-  if (auto status = SerializeJson(type, object, &compiled->constant); !status.ok()) return status;
   return RequestTemplate(std::move(compiled));
 }
 
@@ -512,8 +1045,16 @@ struct TemplateRequestSource::Scratch {
   VariableState vars;
   std::string out;
   std::vector<std::string> leaf_text;
-  std::vector<uint64_t> leaf_number;
-  std::vector<std::string> node_buffer;
+  std::vector<uint64_t> leaf_value;  // numeric leaves: the field's value (FromSigned...)
+  // Sorting a map's entries: each entry's place in `out`, and a copy of them.
+  struct Entry {
+    size_t offset;
+    size_t size;
+    MapKey key;
+  };
+  std::vector<Entry> entries;
+  std::string entry_bytes;
+  std::string length;  // a long nested message's length, before it is moved into place
   std::vector<std::string> header_values;
   std::vector<Header> headers;
   EVP_MD* sha256 = nullptr;
@@ -526,22 +1067,6 @@ struct TemplateRequestSource::Scratch {
 
 namespace {
 
-void PutVarint(std::string& out, uint64_t value) {
-  while (value >= 0x80) {
-    out.push_back(static_cast<char>(value | 0x80));
-    value >>= 7;
-  }
-  out.push_back(static_cast<char>(value));
-}
-
-void PutFixed(std::string& out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(value >> (8 * i)));
-}
-
-void PutTag(std::string& out, int number, int wire_type) {
-  PutVarint(out, (static_cast<uint64_t>(number) << 3) | static_cast<uint64_t>(wire_type));
-}
-
 void AppendDecimal(std::string& out, uint64_t value, bool is_signed) {
   char buf[24];
   const auto [end, ec] = is_signed
@@ -550,46 +1075,60 @@ void AppendDecimal(std::string& out, uint64_t value, bool is_signed) {
   out.append(buf, end);
 }
 
+// A numeric leaf's value as text, for a digest: what the field holds, in decimal.
+void AppendValueText(std::string& out, const Leaf& leaf, uint64_t value) {
+  char buf[32];
+  std::to_chars_result written;
+  if (leaf.field->cpp_type() == pb::FieldDescriptor::CPPTYPE_FLOAT) {
+    written =
+        std::to_chars(buf, buf + sizeof buf, std::bit_cast<float>(static_cast<uint32_t>(value)));
+  } else if (leaf.field->cpp_type() == pb::FieldDescriptor::CPPTYPE_DOUBLE) {
+    written = std::to_chars(buf, buf + sizeof buf, std::bit_cast<double>(value));
+  } else {
+    return AppendDecimal(out, value, leaf.encoding.is_signed);
+  }
+  out.append(buf, written.ptr);
+}
+
 constexpr char kAlphanumeric[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 constexpr char kHex[] = "0123456789abcdef";
 
-// Appends the text of `pieces` to `text`; for a numeric leaf (one numeric
-// variable) returns its number instead.
-uint64_t RenderPieces(const std::vector<Piece>& pieces, bool numeric, const Position& at,
-                      VariableState& vars, std::string& text) {
-  uint64_t number = 0;
+// The value of a counter variable: ${seq}, ${worker}, ${stream}, ${msg}, ${item}, ${now_*}.
+uint64_t CounterValue(PieceKind kind, const Position& at, const VariableState& vars) {
+  switch (kind) {
+    case PieceKind::kSeq:
+      return at.context.sequence;
+    case PieceKind::kStream:
+      return at.context.stream;
+    case PieceKind::kMessage:
+      return at.context.message;
+    case PieceKind::kItem:
+      return at.item;
+    case PieceKind::kWorker:
+      return vars.worker;
+    case PieceKind::kNowNs:
+      return static_cast<uint64_t>(UnixNanosNow());
+    default:
+      return static_cast<uint64_t>(UnixNanosNow() / 1'000'000);
+  }
+}
+
+// Appends the text of `pieces` to `text`.
+void RenderText(const std::vector<Piece>& pieces, const Position& at, VariableState& vars,
+                std::string& text) {
   for (const Piece& piece : pieces) {
     switch (piece.kind) {
       case PieceKind::kLiteral:
         text += piece.literal;
         break;
-      case PieceKind::kSeq:
-        number = at.context.sequence;
-        break;
-      case PieceKind::kStream:
-        number = at.context.stream;
-        break;
-      case PieceKind::kMessage:
-        number = at.context.message;
-        break;
-      case PieceKind::kItem:
-        number = at.item;
-        break;
       case PieceKind::kRun:
         text += vars.run_id;
         break;
-      case PieceKind::kWorker:
-        number = vars.worker;
-        break;
-      case PieceKind::kNowNs:
-        number = static_cast<uint64_t>(UnixNanosNow());
-        break;
-      case PieceKind::kNowMs:
-        number = static_cast<uint64_t>(UnixNanosNow() / 1'000'000);
-        break;
       case PieceKind::kRandInt:
-        number = static_cast<uint64_t>(
-            std::uniform_int_distribution<int64_t>(piece.lo, piece.hi)(vars.rng));
+        AppendDecimal(text,
+                      static_cast<uint64_t>(
+                          std::uniform_int_distribution<int64_t>(piece.lo, piece.hi)(vars.rng)),
+                      /*is_signed=*/true);
         break;
       case PieceKind::kRandString:
         for (int64_t i = 0; i < piece.lo; ++i) text.push_back(kAlphanumeric[vars.rng() % 62]);
@@ -608,26 +1147,38 @@ uint64_t RenderPieces(const std::vector<Piece>& pieces, bool numeric, const Posi
         text.append(buf, 36);
         break;
       }
-      case PieceKind::kPick: {
-        const size_t choice = vars.rng() % piece.choices.size();
-        if (numeric)
-          number = static_cast<uint64_t>(piece.numeric_choices[choice]);
-        else
-          text += piece.choices[choice];
+      case PieceKind::kPick:
+        text += piece.choices[vars.rng() % piece.choices.size()];
         break;
-      }
       case PieceKind::kData:
-        if (numeric)
-          number = static_cast<uint64_t>(piece.numeric_choices[at.record]);
-        else
-          text += at.data->Text(at.record, static_cast<int>(piece.lo));
+        text += at.data->Text(at.record, static_cast<int>(piece.lo));
         break;
-    }
-    if (!numeric && IsNumericPiece(piece.kind) && !IsChoicePiece(piece.kind)) {
-      AppendDecimal(text, number, piece.kind == PieceKind::kRandInt);
+      default:
+        AppendDecimal(text, CounterValue(piece.kind, at, vars), /*is_signed=*/false);
     }
   }
-  return number;
+}
+
+// The value of a numeric leaf; false when it is out of the field's range.
+bool RenderNumber(const Leaf& leaf, const Position& at, VariableState& vars, uint64_t* value) {
+  const Piece& piece = leaf.pieces[0];
+  switch (piece.kind) {
+    case PieceKind::kRandInt:
+      *value = FromSigned(*leaf.field,
+                          std::uniform_int_distribution<int64_t>(piece.lo, piece.hi)(vars.rng));
+      return true;
+    case PieceKind::kPick:
+      *value = piece.numeric_choices[vars.rng() % piece.numeric_choices.size()];
+      return true;
+    case PieceKind::kData:
+      *value = piece.numeric_choices[at.record];
+      return true;
+    default: {
+      const uint64_t counter = CounterValue(piece.kind, at, vars);
+      *value = FromUnsigned(*leaf.field, counter);
+      return counter <= leaf.counter_max;
+    }
+  }
 }
 
 }  // namespace
@@ -648,9 +1199,8 @@ TemplateRequestSource::TemplateRequestSource(const RequestTemplate& request_temp
     scratch_->headers[i].key = compiled_.headers[i].key;
   }
   scratch_->leaf_text.resize(compiled_.leaf_count);
-  scratch_->leaf_number.resize(compiled_.leaf_count);
-  scratch_->node_buffer.resize(compiled_.node_count);
-  scratch_->out.reserve(compiled_.constant.size() + 256);
+  scratch_->leaf_value.resize(compiled_.leaf_count);
+  scratch_->out.reserve(256);
   if (compiled_.uses_sha) {
     scratch_->sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     scratch_->digest = EVP_MD_CTX_new();
@@ -659,103 +1209,160 @@ TemplateRequestSource::TemplateRequestSource(const RequestTemplate& request_temp
 
 TemplateRequestSource::~TemplateRequestSource() = default;
 
+// Renders a request into scratch.out, nodes depth first; false when a value is
+// out of its field's range or two map keys render the same.
+class TemplateRequestSource::Renderer {
+ public:
+  Renderer(Scratch& s, Position& at) : s_(s), at_(at) {}
+
+  bool Render(const Node& node) {
+    for (const Leaf& leaf : node.leaves) {
+      if (!RenderLeaf(leaf)) return false;
+    }
+    const size_t start = s_.out.size();
+    for (const Part& part : node.parts) {
+      if (part.leaf >= 0) {
+        PutLeaf(node.leaves[part.leaf]);
+      } else if (part.child >= 0) {
+        if (!Child(node.children[part.child])) return false;
+      } else {
+        s_.out += part.bytes;
+      }
+    }
+    return !node.sort_keys || SortEntries(start, node.key_order);
+  }
+
+ private:
+  bool Child(const Node& child) {
+    const uint64_t outer_item = at_.item;
+    for (int i = 0; i < std::max(child.repeat, 1); ++i) {
+      if (child.repeat > 0) at_.item = static_cast<uint64_t>(i);
+      if (child.number == 0) {
+        if (!Render(child)) return false;
+        continue;
+      }
+      // The length goes before the content: one byte is kept for it, and
+      // the content moved up in the rare case it needs more.
+      PutTag(s_.out, child.number, 2);
+      const size_t length_at = s_.out.size();
+      s_.out.push_back(0);
+      if (!Render(child)) return false;
+      const size_t length = s_.out.size() - length_at - 1;
+      if (length < 0x80) {
+        s_.out[length_at] = static_cast<char>(length);
+      } else {
+        std::string& varint = s_.length;
+        varint.clear();
+        PutVarint(varint, length);
+        s_.out.insert(length_at + 1, varint.size() - 1, '\0');
+        std::memcpy(s_.out.data() + length_at, varint.data(), varint.size());
+      }
+    }
+    at_.item = outer_item;
+    return true;
+  }
+
+  bool RenderLeaf(const Leaf& leaf) {
+    std::string& text = s_.leaf_text[leaf.index];
+    text.clear();
+    if (leaf.is_sha) {
+      unsigned char digest[32];
+      unsigned int length = 0;
+      EVP_DigestInit_ex(s_.digest, s_.sha256, nullptr);
+      bool first = true;
+      for (const ShaInput& input : leaf.sha_inputs) {
+        if (!first) EVP_DigestUpdate(s_.digest, "\n", 1);
+        first = false;
+        const std::string& value = input.leaf >= 0 ? s_.leaf_text[input.leaf] : input.constant;
+        EVP_DigestUpdate(s_.digest, value.data(), value.size());
+      }
+      EVP_DigestFinal_ex(s_.digest, digest, &length);
+      for (unsigned int i = 0; i < length; ++i) {
+        text.push_back(kHex[digest[i] >> 4]);
+        text.push_back(kHex[digest[i] & 15]);
+      }
+      return true;
+    }
+    if (!leaf.numeric) {
+      RenderText(leaf.pieces, at_, s_.vars, text);
+      return true;
+    }
+    uint64_t& value = s_.leaf_value[leaf.index];
+    if (!RenderNumber(leaf, at_, s_.vars, &value)) return false;
+    if (leaf.text_needed) AppendValueText(text, leaf, value);
+    return true;
+  }
+
+  void PutLeaf(const Leaf& leaf) {
+    std::string& out = s_.out;
+    const Encoding& e = leaf.encoding;
+    if (e.wire_type == 2) {
+      const std::string& text = s_.leaf_text[leaf.index];
+      if (text.empty() && !leaf.emit_default) return;
+      PutTag(out, e.number, 2);
+      PutVarint(out, text.size());
+      out += text;
+      return;
+    }
+    const uint64_t value = s_.leaf_value[leaf.index];
+    if (value == 0 && !leaf.emit_default) return;
+    if (!leaf.packed) PutTag(out, e.number, e.wire_type);
+    if (e.wire_type == 5) {
+      PutFixed(out, value, 4);
+    } else if (e.wire_type == 1) {
+      PutFixed(out, value, 8);
+    } else if (e.zigzag) {
+      PutVarint(out, (value << 1) ^ static_cast<uint64_t>(static_cast<int64_t>(value) >> 63));
+    } else {
+      PutVarint(out, value);
+    }
+  }
+
+  // Orders the map entries rendered from `start` by key, as deterministic
+  // serialization does; false when two keys are the same.
+  bool SortEntries(size_t start, const KeyOrder& order) {
+    std::string& out = s_.out;
+    s_.entries.clear();
+    std::string_view rest(out.data() + start, out.size() - start);
+    while (!rest.empty()) {
+      const char* entry = rest.data();
+      uint64_t tag = 0, length = 0;
+      ReadVarint(rest, &tag);
+      ReadVarint(rest, &length);
+      const MapKey key = KeyOf(rest.substr(0, length), order);
+      rest.remove_prefix(length);
+      s_.entries.push_back(
+          {static_cast<size_t>(entry - out.data()), static_cast<size_t>(rest.data() - entry), key});
+    }
+    const auto by_key = [](const Scratch::Entry& a, const Scratch::Entry& b) {
+      return a.key < b.key;
+    };
+    const bool sorted = std::is_sorted(s_.entries.begin(), s_.entries.end(), by_key);
+    if (!sorted) std::sort(s_.entries.begin(), s_.entries.end(), by_key);
+    for (size_t i = 1; i < s_.entries.size(); ++i) {
+      if (s_.entries[i - 1].key == s_.entries[i].key) return false;
+    }
+    if (sorted) return true;
+    s_.entry_bytes.assign(out, start);
+    size_t to = start;
+    for (const Scratch::Entry& entry : s_.entries) {
+      std::memcpy(out.data() + to, s_.entry_bytes.data() + (entry.offset - start), entry.size);
+      to += entry.size;
+    }
+    return true;
+  }
+
+  Scratch& s_;
+  Position& at_;
+};
+
 std::string_view TemplateRequestSource::Build(const RequestContext& context) {
   Scratch& s = *scratch_;
   const DataFile* data = compiled_.data.get();
   Position at{context, 0, data != nullptr ? data->RecordFor(context.sequence, s.vars.seed) : 0,
               data};
-  // Renders every leaf of `node` into `out`, children as nested length-delimited fields.
-  const auto render = [&](const Node& node, std::string& out, const auto& self) -> void {
-    for (const Leaf& leaf : node.leaves) {
-      std::string& text = s.leaf_text[leaf.index];
-      text.clear();
-      uint64_t number = 0;
-      if (leaf.is_sha) {
-        unsigned char digest[32];
-        unsigned int length = 0;
-        EVP_DigestInit_ex(s.digest, s.sha256, nullptr);
-        bool first = true;
-        for (const ShaInput& input : leaf.sha_inputs) {
-          if (!first) EVP_DigestUpdate(s.digest, "\n", 1);
-          first = false;
-          const std::string& value = input.leaf >= 0 ? s.leaf_text[input.leaf] : input.constant;
-          EVP_DigestUpdate(s.digest, value.data(), value.size());
-        }
-        EVP_DigestFinal_ex(s.digest, digest, &length);
-        for (unsigned int i = 0; i < length; ++i) {
-          text.push_back(kHex[digest[i] >> 4]);
-          text.push_back(kHex[digest[i] & 15]);
-        }
-      } else {
-        number = RenderPieces(leaf.pieces, leaf.numeric, at, s.vars, text);
-        if (leaf.numeric) {
-          s.leaf_number[leaf.index] = number;
-          AppendDecimal(text, number, true);
-        }
-      }
-      const pb::FieldDescriptor& field = *leaf.field;
-      switch (field.type()) {
-        case pb::FieldDescriptor::TYPE_STRING:
-        case pb::FieldDescriptor::TYPE_BYTES:
-          PutTag(out, field.number(), 2);
-          PutVarint(out, text.size());
-          out += text;
-          break;
-        case pb::FieldDescriptor::TYPE_SINT32:
-        case pb::FieldDescriptor::TYPE_SINT64: {
-          const auto v = static_cast<int64_t>(number);
-          PutTag(out, field.number(), 0);
-          PutVarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
-          break;
-        }
-        case pb::FieldDescriptor::TYPE_FIXED32:
-        case pb::FieldDescriptor::TYPE_SFIXED32:
-          PutTag(out, field.number(), 5);
-          PutFixed(out, number, 4);
-          break;
-        case pb::FieldDescriptor::TYPE_FIXED64:
-        case pb::FieldDescriptor::TYPE_SFIXED64:
-          PutTag(out, field.number(), 1);
-          PutFixed(out, number, 8);
-          break;
-        case pb::FieldDescriptor::TYPE_FLOAT: {
-          const auto f = static_cast<float>(static_cast<int64_t>(number));
-          uint32_t bits;
-          std::memcpy(&bits, &f, 4);
-          PutTag(out, field.number(), 5);
-          PutFixed(out, bits, 4);
-          break;
-        }
-        case pb::FieldDescriptor::TYPE_DOUBLE: {
-          const auto d = static_cast<double>(static_cast<int64_t>(number));
-          uint64_t bits;
-          std::memcpy(&bits, &d, 8);
-          PutTag(out, field.number(), 1);
-          PutFixed(out, bits, 8);
-          break;
-        }
-        default:  // int32/64, uint32/64, bool, enum
-          PutTag(out, field.number(), 0);
-          PutVarint(out, number);
-          break;
-      }
-    }
-    for (const Node& child : node.children) {
-      std::string& buffer = s.node_buffer[child.index];
-      const uint64_t outer_item = at.item;
-      for (int i = 0; i < std::max(child.repeat, 1); ++i) {
-        if (child.repeat > 0) at.item = static_cast<uint64_t>(i);
-        buffer.assign(child.constant);
-        self(child, buffer, self);
-        PutTag(out, child.field->number(), 2);
-        PutVarint(out, buffer.size());
-        out += buffer;
-      }
-      at.item = outer_item;
-    }
-  };
-  s.out.assign(compiled_.constant);
-  render(compiled_.root, s.out, render);
+  s.out.clear();
+  if (!Renderer(s, at).Render(compiled_.root)) return {};
   return s.out;
 }
 
@@ -767,7 +1374,7 @@ std::span<const Header> TemplateRequestSource::BuildHeaders(const RequestContext
   for (size_t i = 0; i < compiled_.headers.size(); ++i) {
     std::string& value = s.header_values[i];
     value.clear();
-    RenderPieces(compiled_.headers[i].pieces, /*numeric=*/false, at, s.vars, value);
+    RenderText(compiled_.headers[i].pieces, at, s.vars, value);
     s.headers[i].value = value;
   }
   return s.headers;

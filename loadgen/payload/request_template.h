@@ -1,9 +1,19 @@
 // Request templates: a JSON object for a protobuf message whose string values
 // may contain variables, e.g. {"id": "tx-${seq}", "amount": "${rand_int:1:1000}"}.
-// The constant part is serialized once; per request only the variable fields
-// are rendered and appended in wire format (protobuf parsing lets a later field
-// occurrence replace or merge into an earlier one), so building a request is a
-// few appends into a reused buffer.
+// Variables go in singular fields, nested and repeated messages, oneof members,
+// the elements of repeated fields, and map keys and values.
+//
+// Every request is the canonical encoding of its message: the bytes protobuf's
+// own deterministic serializer writes for it (each field once, in field-number
+// order, nested messages whole, map entries by key), so servers whose parsers
+// keep only the last copy of a field (protobufjs) see every field. The constant
+// fields are serialized once, at compile time; per request the variable values
+// are rendered between them into a reused buffer, with no reflection.
+//
+// A templated number must fit its field: a range known when the template is
+// compiled (${rand_int} bounds, ${pick} choices, a data file's values, ${now_*}
+// in 32 bits) is checked then; a counter (${seq}, ${item}...) that outgrows its
+// field, or two map keys that render the same, fail that request's build.
 //
 // Variables: ${seq} (globally unique sequence number), ${worker}, ${uuid},
 // ${rand_int:LO:HI}, ${rand_string:N}, ${pick:a|b|c}, ${now_ns}, ${now_ms},
@@ -61,9 +71,6 @@ class RequestTemplate {
   RequestTemplate(RequestTemplate&&) noexcept;
   RequestTemplate& operator=(RequestTemplate&&) noexcept;
 
-  const std::string& constant_bytes() const;
-  bool has_variables() const;
-
  private:
   friend class TemplateRequestSource;
   explicit RequestTemplate(std::unique_ptr<CompiledTemplate> compiled);
@@ -77,11 +84,13 @@ class TemplateRequestSource final : public RequestSource {
   TemplateRequestSource(const RequestTemplate& request_template, uint32_t worker, uint64_t seed,
                         std::string run_id = "");
   ~TemplateRequestSource() override;
+  // A null view when the request cannot be built (see above; request_source.h).
   std::string_view Build(const RequestContext& context) override;
   std::span<const Header> BuildHeaders(const RequestContext& context) override;
 
  private:
   struct Scratch;
+  class Renderer;
   const CompiledTemplate& compiled_;
   std::unique_ptr<Scratch> scratch_;
 };

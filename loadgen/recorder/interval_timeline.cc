@@ -66,6 +66,7 @@ void GeneratorCounts::Merge(const GeneratorCounts& other) {
   not_sent_generator_behind += other.not_sent_generator_behind;
   not_sent_in_flight_bound += other.not_sent_in_flight_bound;
   cancelled_at_drain += other.cancelled_at_drain;
+  request_build_errors += other.request_build_errors;
   warmup_completions += other.warmup_completions;
   last_completion_nanos = std::max(last_completion_nanos, other.last_completion_nanos);
 }

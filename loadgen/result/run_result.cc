@@ -369,6 +369,7 @@ std::string ResultToJson(const RunResult& r) {
                       {"not_sent_generator_behind", g.not_sent_generator_behind},
                       {"not_sent_in_flight_bound", g.not_sent_in_flight_bound},
                       {"cancelled_at_drain", g.cancelled_at_drain},
+                      {"request_build_errors", g.request_build_errors},
                       {"warmup_completions", g.warmup_completions},
                       {"max_generator_lag_p99_us", g.max_generator_lag_p99_us},
                       {"cpu_seconds", g.cpu_seconds},
@@ -443,6 +444,7 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
     r.generator.not_sent_generator_behind = g.value("not_sent_generator_behind", int64_t{0});
     r.generator.not_sent_in_flight_bound = g.value("not_sent_in_flight_bound", int64_t{0});
     r.generator.cancelled_at_drain = g.at("cancelled_at_drain").get<int64_t>();
+    r.generator.request_build_errors = g.value("request_build_errors", int64_t{0});
     r.generator.warmup_completions = g.at("warmup_completions").get<int64_t>();
     r.generator.max_generator_lag_p99_us = g.at("max_generator_lag_p99_us").get<int64_t>();
     r.generator.cpu_seconds = g.value("cpu_seconds", -1.0);

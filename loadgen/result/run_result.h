@@ -85,6 +85,10 @@ struct GeneratorHealth {
   int64_t not_sent_generator_behind = 0;
   int64_t not_sent_in_flight_bound = 0;  // every slot was busy: the target held them back
   int64_t cancelled_at_drain = 0;
+  // Requests (and stream messages) not sent because they could not be built: a
+  // templated value out of its field's range, or map keys rendered alike.
+  // Unary ones are also counted as INVALID_ARGUMENT completions.
+  int64_t request_build_errors = 0;
   int64_t warmup_completions = 0;
   double cpu_seconds = -1;  // the loadgen's own, over the run
   int cpu_cores = 0;        // available to it

@@ -168,6 +168,11 @@ std::string FormatSummary(const RunResult& r) {
                   "), ", g.delayed_by_in_flight_bound, " waited for an in-flight slot");
   if (g.cancelled_at_drain > 0)
     absl::StrAppend(&out, ", ", g.cancelled_at_drain, " cancelled at drain");
+  if (g.request_build_errors > 0) {
+    absl::StrAppend(
+        &out, ", not sent: ", g.request_build_errors,
+        " (could not be built: a templated value out of its field's range, or map keys alike)");
+  }
   if (g.not_sent_generator_behind > 0) {
     absl::StrAppend(&out, ", not sent: ", g.not_sent_generator_behind, " (generator behind)");
   }

@@ -329,3 +329,41 @@ TEST(Worker, InFlightCallsAreCancelledAtTheDrainTimeout) {
 
 }  // namespace
 }  // namespace aurigraph::loadgen
+
+namespace aurigraph::loadgen {
+namespace {
+
+// Fails to build every third request, as a template whose value outgrew its field.
+class FailingSource final : public RequestSource {
+ public:
+  std::string_view Build(const RequestContext& context) override {
+    return context.sequence % 3 == 2 ? std::string_view() : counting_.Build(context);
+  }
+
+ private:
+  CountingSource counting_;
+};
+
+TEST(Worker, RequestsThatCannotBeBuiltAreNotSentButCountedAsInvalidArgument) {
+  ManualClock clock;
+  ScriptedTransport transport(clock, [](int64_t) { return 2 * kMs; });
+  FailingSource source;
+  WorkerPlan plan = OpenLoop(300 * kMs, 4);
+  Recorded recorded(plan);
+  Worker worker(clock, transport, {&source},
+                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1), plan);
+  worker.Run();
+  const RunTotals& totals = recorded.Totals();
+  const IntervalOperation& op = totals.operation(0);
+  EXPECT_EQ(transport.started(), 200);
+  EXPECT_EQ(totals.all().generator.request_build_errors, 100);
+  EXPECT_EQ(op.completed(), 300);
+  EXPECT_EQ(op.codes[0], 200);
+  EXPECT_EQ(op.codes[kRequestNotBuiltStatus], 100);
+  ASSERT_TRUE(op.failed[kRequestNotBuiltStatus].has_value());
+  EXPECT_EQ(op.failed[kRequestNotBuiltStatus]->Max(), 0);  // recorded when due, at once
+  EXPECT_EQ(op.latency.Max(), 2000);                       // the calls sent
+}
+
+}  // namespace
+}  // namespace aurigraph::loadgen
