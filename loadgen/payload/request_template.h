@@ -32,6 +32,12 @@
 // Random values come from the scenario's seed, so a run's mix is reproducible;
 // ${uuid} does not, so ids stay unique when a scenario is re-run against the
 // same server.
+//
+// request_template.cc is longer than the project's ~600 lines: the compiler
+// and the per-request renderer share the compiled tree's types (pieces,
+// leaves, nodes, map key orders), kept private to that file so that nothing
+// else can depend on the encoding's internals. Splitting it means moving them
+// to an internal header first.
 #pragma once
 
 #include <cstdint>
