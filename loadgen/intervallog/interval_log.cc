@@ -160,9 +160,7 @@ void ReadGeneratorCounts(const nlohmann::json& j, GeneratorCounts& g) {
   g.not_sent_generator_behind = CountField(j, "not_sent_generator_behind");
   g.not_sent_in_flight_bound = CountField(j, "not_sent_in_flight_bound");
   g.cancelled_at_drain = CountField(j, "cancelled_at_drain");
-  // Absent from logs written before it was counted.
-  g.request_build_errors =
-      j.contains("request_build_errors") ? CountField(j, "request_build_errors") : 0;
+  g.request_build_errors = CountField(j, "request_build_errors");
   g.warmup_completions = CountField(j, "warmup_completions");
   g.last_completion_nanos = j.at("last_completion_nanos").get<int64_t>();
   if (g.last_completion_nanos < -1 || g.last_completion_nanos > kMaxOffsetNanos) {

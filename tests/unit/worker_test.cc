@@ -327,12 +327,6 @@ TEST(Worker, InFlightCallsAreCancelledAtTheDrainTimeout) {
   EXPECT_LE(clock.NowNanos(), 700 * kMs);
 }
 
-}  // namespace
-}  // namespace aurigraph::loadgen
-
-namespace aurigraph::loadgen {
-namespace {
-
 // Fails to build every third request, as a template whose value outgrew its field.
 class FailingSource final : public RequestSource {
  public:
