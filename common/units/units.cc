@@ -78,7 +78,12 @@ absl::StatusOr<double> ParseRatio(absl::string_view text) {
   }
   rest = Trim(rest);
   if (rest == "%") return value / 100.0;
-  if (rest.empty()) return value;
+  if (rest.empty()) {
+    // "< 1" reads as 1% to some and as 100% to others: neither is guessed.
+    return absl::InvalidArgumentError(absl::StrCat("ratio '", text,
+                                                   "' has no unit: write it as a percentage, e.g. ",
+                                                   value, "% or ", value * 100, "%"));
+  }
   return absl::InvalidArgumentError(absl::StrCat("invalid ratio '", text, "'"));
 }
 

@@ -14,7 +14,7 @@ namespace aurigraph {
 // Returns nanoseconds. A bare number is rejected: the unit is always required.
 absl::StatusOr<int64_t> ParseDuration(absl::string_view text);
 
-// "0.1%" -> 0.001, "0.25" -> 0.25.
+// "0.1%" -> 0.001. A bare number ("0.25") is refused: a fraction or a percent?
 absl::StatusOr<double> ParseRatio(absl::string_view text);
 
 // Bytes: "512MiB", "1GB", "64KiB", or a bare number of bytes.

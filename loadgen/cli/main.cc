@@ -111,6 +111,40 @@ std::optional<int> PrepareOutputDirectory(const std::string& dir) {
   return std::nullopt;
 }
 
+// With a scenario file the flags that describe an ad-hoc call would be silently
+// meaningless: each is refused, naming the scenario key that does its job.
+std::optional<int> RefuseAdHocFlags(const po::variables_map& vm) {
+  static constexpr std::pair<const char*, const char*> kScenarioKeys[] = {
+      {"proto", "proto"},
+      {"import-path", "import_paths"},
+      {"data", "an operation's request"},
+      {"rate", "load.rate (e.g. --set load.rate=500)"},
+      {"concurrency", "load.concurrency (e.g. --set load.concurrency=8)"},
+      {"duration", "duration (e.g. --set duration=30s)"},
+      {"deadline", "an operation's deadline"},
+      {"metadata", "metadata"},
+      {"data-file", "an operation's data.file"},
+      {"data-order", "an operation's data.order"},
+      {"streams", "an operation's stream.streams"},
+      {"tls", "channel.tls"},
+      {"ca", "channel.ca"},
+      {"cert", "channel.cert"},
+      {"key", "channel.key"},
+      {"server-name", "channel.server_name"},
+      {"authority", "channel.authority"},
+      {"gzip", "channel.compression"},
+      {"keepalive-time", "channel.keepalive_time"},
+      {"max-message-size", "channel.max_message_size"}};
+  for (const auto& [flag, key] : kScenarioKeys) {
+    if (vm.count(flag) && !vm[flag].defaulted()) {
+      return Fail(
+          kExitUsage,
+          absl::StrCat("run: --", flag, " is for ad-hoc runs (--call); in a scenario it is ", key));
+    }
+  }
+  return std::nullopt;
+}
+
 // The ad-hoc call the flags describe.
 AdHocCall AdHocCallFromFlags(const po::variables_map& vm) {
   AdHocCall call;
@@ -223,6 +257,7 @@ int RunCommand(const std::vector<std::string>& args) {
     if (!text.ok()) return Fail(kExitUsage, std::string(text.status().message()));
     scenario = ParseScenario(*text, "--call", overrides);
   } else {
+    if (auto refused = RefuseAdHocFlags(vm)) return *refused;
     scenario = LoadScenarioFile(vm["scenario"].as<std::string>(), overrides);
   }
   if (!scenario.ok()) return Fail(kExitUsage, std::string(scenario.status().message()));

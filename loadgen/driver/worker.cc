@@ -33,6 +33,13 @@ bool Worker::DueWhileSlotsBusy(int64_t intended_nanos) {
   return !busy_periods_.empty() && intended_nanos >= busy_periods_.front().start;
 }
 
+int64_t Worker::BusyNanosBefore(int64_t t) const {
+  for (auto it = busy_periods_.rbegin(); it != busy_periods_.rend(); ++it) {
+    if (it->start <= t) return it->busy_before + std::min(t, it->end) - it->start;
+  }
+  return busy_periods_.empty() ? busy_nanos_closed_ : busy_periods_.front().busy_before;
+}
+
 void Worker::CountNotSent(int64_t next_intended) {
   int64_t not_sent = 0;
   GeneratorCounts& counts = plan_.intervals->generator();
@@ -59,14 +66,16 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   free_slots_.pop_back();
   const uint32_t operation = PickOperation();
   slots_[slot] = Slot{intended_nanos, now, operation};
-  const int64_t lag = NanosToMicros(now - intended_nanos);
-  // An open-loop request that was due while every slot was busy waited for the
-  // system under test, not for the generator; only the others measure the
-  // generator's own lag. (Closed loop sends on completion: its lag is always 0.)
-  const bool waited_for_slot =
-      plan_.model == LoadModel::kOpenLoop && DueWhileSlotsBusy(intended_nanos);
+  // While every slot is busy, an open-loop request waits for the system under
+  // test; only the rest of its lag is the generator's own. (Closed loop sends on
+  // completion: its lag is always 0.)
+  const bool open_loop = plan_.model == LoadModel::kOpenLoop;
+  const bool waited_for_slot = open_loop && DueWhileSlotsBusy(intended_nanos);
+  const int64_t waited_nanos =
+      open_loop ? BusyNanosBefore(now) - BusyNanosBefore(intended_nanos) : 0;
   plan_.intervals->AdvanceTo(now);
-  plan_.intervals->RecordSend(lag, waited_for_slot ? -1 : lag);
+  plan_.intervals->RecordSend(intended_nanos, NanosToMicros(now - intended_nanos),
+                              NanosToMicros(now - intended_nanos - waited_nanos), waited_for_slot);
   ++sent_;
   const uint64_t sequence = next_sequence_;
   next_sequence_ += static_cast<uint64_t>(plan_.worker_count);
@@ -81,13 +90,18 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   }
   transport_.Start(slot, operation, request, source.BuildHeaders(context));
   if (free_slots_.empty() && plan_.model == LoadModel::kOpenLoop) {
-    busy_periods_.push_back(BusyPeriod{now, std::numeric_limits<int64_t>::max()});
+    busy_periods_.push_back(
+        BusyPeriod{now, std::numeric_limits<int64_t>::max(), busy_nanos_closed_});
   }
 }
 
 void Worker::Complete(const Transport::Completion& completion, int64_t now) {
   const Slot& slot = slots_[completion.slot];
-  if (free_slots_.empty() && !busy_periods_.empty()) busy_periods_.back().end = now;
+  if (free_slots_.empty() && !busy_periods_.empty()) {
+    BusyPeriod& period = busy_periods_.back();
+    period.end = now;
+    busy_nanos_closed_ = period.busy_before + period.end - period.start;
+  }
   free_slots_.push_back(completion.slot);
   const int64_t items = completion.status_code == 0 &&
                                 slot.operation < plan_.response_counters.size() &&

@@ -65,6 +65,9 @@ class Worker {
   bool MaySend(int64_t intended_nanos) const;
   // Whether every slot was busy at `intended_nanos`; asked in schedule order.
   bool DueWhileSlotsBusy(int64_t intended_nanos);
+  // How long every slot was busy, in all, before clock time `t`; `t` is not
+  // before the oldest period still kept (see busy_periods_).
+  int64_t BusyNanosBefore(int64_t t) const;
   // Counts the arrivals from `next_intended` on that were due within the run.
   void CountNotSent(int64_t next_intended);
   uint32_t PickOperation();
@@ -89,8 +92,10 @@ class Worker {
   struct BusyPeriod {
     int64_t start;
     int64_t end;
+    int64_t busy_before;  // the busy time of every earlier period
   };
   std::deque<BusyPeriod> busy_periods_;
+  int64_t busy_nanos_closed_ = 0;  // the busy time of every ended period
   uint64_t next_sequence_;
   int64_t sent_ = 0;
 };

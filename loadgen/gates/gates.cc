@@ -71,6 +71,10 @@ int64_t WebhookCount(const WebhookResult& w, absl::string_view metric) {
 }
 constexpr absl::string_view kStreamMetrics[] = {"received_rate", "sent_rate", "min_open_streams",
                                                 "streams_ended_early"};
+// The figures of an operation's measured calls or messages: over none, no verdict.
+constexpr absl::string_view kOperationCounts[] = {
+    "error_ratio", "rate",          "rate_ratio", "requests",           "items",
+    "items_rate",  "received_rate", "sent_rate",  "streams_ended_early"};
 
 bool OneOf(absl::string_view value, const auto& set) {
   return std::find(std::begin(set), std::end(set), value) != std::end(set);
@@ -203,7 +207,12 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
     double measured = 0;
     // Nothing measured is never a pass.
     std::string unmeasured;
-    if (webhook_metric && !result.webhooks) {
+    const bool operation_measured =
+        op->requests > 0 ||
+        (stream != nullptr && (stream->measured_sent > 0 || stream->measured_received > 0));
+    if (!operation_measured && OneOf(gate.metric, kOperationCounts)) {
+      unmeasured = "nothing measured";
+    } else if (webhook_metric && !result.webhooks) {
       unmeasured = "no webhook_sink in the scenario";
     } else if (webhook_metric && !result.webhooks->error.empty()) {
       unmeasured = result.webhooks->error;

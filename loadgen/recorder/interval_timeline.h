@@ -79,8 +79,11 @@ struct GeneratorCounts {
 struct IntervalSlice {
   int64_t index = 0;  // interval i covers [start + i * length, start + (i + 1) * length)
   std::vector<IntervalOperation> operations;
-  Histogram schedule_lag;   // us, requests sent in the interval
-  Histogram generator_lag;  // us, those of them that had a free slot when due
+  // us, requests of the interval's kind (measured or warm-up) sent in it: their
+  // lag behind the schedule, and the part of it the generator itself lost (not
+  // waiting for an in-flight slot).
+  Histogram schedule_lag;
+  Histogram generator_lag;
   int64_t sent = 0;
   GeneratorCounts generator;
   explicit IntervalSlice(size_t operation_count);
@@ -155,15 +158,17 @@ class IntervalRecorder {
     const bool measured_request = intended_nanos >= timeline_.measured_start_nanos();
     return measured_request == measured_ ? &operation(local_index) : nullptr;
   }
-  // `generator_lag_us` < 0: the request waited for a slot, not for the generator.
-  void RecordSend(int64_t schedule_lag_us, int64_t generator_lag_us) {
-    current_.schedule_lag.Record(schedule_lag_us);
-    if (generator_lag_us >= 0) {
-      current_.generator_lag.Record(generator_lag_us);
-    } else {
-      ++current_.generator.delayed_by_in_flight_bound;
-    }
+  // A send of a request meant at `intended_nanos`. `generator_lag_us`: the part of
+  // its schedule lag that is the generator's own; `due_while_slots_busy`: it was
+  // due while every in-flight slot was busy. Like latency, the lag of a warm-up
+  // request sent after warm-up is not charted.
+  void RecordSend(int64_t intended_nanos, int64_t schedule_lag_us, int64_t generator_lag_us,
+                  bool due_while_slots_busy) {
     ++current_.sent;
+    if ((intended_nanos >= timeline_.measured_start_nanos()) != measured_) return;
+    current_.schedule_lag.Record(schedule_lag_us);
+    current_.generator_lag.Record(generator_lag_us);
+    if (due_while_slots_busy) ++current_.generator.delayed_by_in_flight_bound;
   }
   GeneratorCounts& generator() { return current_.generator; }
   // Hands over the current interval and ends this worker's contribution.

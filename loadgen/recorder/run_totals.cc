@@ -13,8 +13,11 @@ void RunTotals::Add(const IntervalSlice& slice, bool measured) {
       totals_.operations[i].streams().MergeLater(*op.stream);
     }
   }
-  totals_.schedule_lag.Add(slice.schedule_lag);
-  totals_.generator_lag.Add(slice.generator_lag);
+  // The generator is judged on the measured window only, as the target is.
+  if (measured) {
+    totals_.schedule_lag.Add(slice.schedule_lag);
+    totals_.generator_lag.Add(slice.generator_lag);
+  }
   totals_.sent += slice.sent;
   totals_.generator.Merge(slice.generator);
 }

@@ -65,7 +65,10 @@ std::string RateCell(const OperationResult& op) {
 std::string LoadDescription(const RunResult& r) {
   if (r.load_model == "open") return absl::StrCat("open loop at ", Grouped(r.target_rate), "/s");
   if (r.load_model == "closed") return "closed loop";
-  return r.load_model;
+  if (r.load_model == "streams" && r.target_rate > 0) {
+    return absl::StrCat("streams only, messages paced at ", Grouped(r.target_rate), "/s");
+  }
+  return r.load_model == "streams" ? "streams only" : r.load_model;
 }
 
 std::string GateScope(const GateResult& gate) {

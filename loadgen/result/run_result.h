@@ -76,8 +76,8 @@ struct OperationResult {
 struct GeneratorHealth {
   bool kept_up = true;
   std::string verdict;                       // why not, when it did not keep up
-  std::shared_ptr<Histogram> schedule_lag;   // us, every request
-  std::shared_ptr<Histogram> generator_lag;  // us, requests that had a free slot
+  std::shared_ptr<Histogram> schedule_lag;   // us, every measured request
+  std::shared_ptr<Histogram> generator_lag;  // us, the part not spent waiting for a slot
   int64_t max_generator_lag_p99_us = 0;      // the bound applied
   int64_t sent = 0;
   int64_t delayed_by_in_flight_bound = 0;

@@ -46,6 +46,7 @@ absl::StatusOr<PlannedOperation> PlanOperation(const Scenario& scenario,
     return fail("streaming operations need a run 'duration' (not a request count)");
   }
   const StreamSpec& spec = op.stream;
+  planned.send_rate = spec.send_rate;
   if (method->kind != CallKind::kBidiStreaming && !spec.match_request.empty()) {
     return fail("match applies to bidi streaming operations only");
   }
@@ -72,6 +73,30 @@ std::vector<std::string> ServicesOf(const Scenario& scenario) {
     }
   }
   return services;
+}
+
+// Shares the open-loop rate among the client and bidi streaming operations
+// that have no send_rate of their own, by weight, then among their streams.
+absl::Status PaceStreamsByTheLoadRate(const Scenario& scenario,
+                                      std::vector<PlannedOperation>& streaming) {
+  double weight_sum = 0;
+  for (const PlannedOperation& op : streaming) {
+    if (op.kind != CallKind::kServerStreaming && op.send_rate == 0) {
+      weight_sum += scenario.operations[op.index].weight;
+    }
+  }
+  if (weight_sum == 0) {
+    return absl::InvalidArgumentError(
+        "load.rate: nothing to pace: there are no unary calls, a server stream sends one "
+        "request, and client or bidi streams with a send_rate are paced by it");
+  }
+  for (PlannedOperation& op : streaming) {
+    if (op.kind == CallKind::kServerStreaming || op.send_rate != 0) continue;
+    const OperationSpec& spec = scenario.operations[op.index];
+    op.send_rate =
+        scenario.rate * spec.weight / weight_sum / static_cast<double>(spec.stream.streams);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -106,6 +131,9 @@ absl::StatusOr<OperationsPlan> PlanOperations(const Scenario& scenario, Transpor
     return absl::InvalidArgumentError(
         "load: required for unary operations (model: open with a rate, or closed with a "
         "concurrency)");
+  }
+  if (plan.unary.empty() && scenario.has_load && scenario.model == LoadModel::kOpenLoop) {
+    if (auto paced = PaceStreamsByTheLoadRate(scenario, plan.streaming); !paced.ok()) return paced;
   }
   return plan;
 }

@@ -27,6 +27,10 @@ struct PlannedOperation {
   RequestTemplate request_template;
   std::unique_ptr<ResponseCounter> counter;     // unary with count_field
   std::unique_ptr<MessageInspector> inspector;  // streams
+  // Client and bidi streams: messages/s per stream (0 = as fast as answered):
+  // the scenario's send_rate, or the operation's share of an open-loop load.rate
+  // when the scenario has no unary operation for it to pace.
+  double send_rate = 0;
 };
 
 struct OperationsPlan {
@@ -42,6 +46,9 @@ struct OperationsPlan {
 bool NeedsReflection(const Scenario& scenario);
 
 // `wire` (connected to `target`) is asked to describe the services only when NeedsReflection.
+// An open-loop load.rate paces unary calls; in a scenario with none, it paces the
+// messages of its client and bidi streams (in total, shared by weight), and is
+// refused when there is nothing it could pace.
 absl::StatusOr<OperationsPlan> PlanOperations(const Scenario& scenario, TransportFactory& wire,
                                               const std::string& target);
 

@@ -87,7 +87,8 @@ RunDescription DescribeRun(const Scenario& scenario, const OperationsPlan& opera
   run.scenario_json = scenario.effective_json;
   run.target = target;
   const bool open_loop = scenario.has_load && scenario.model == LoadModel::kOpenLoop;
-  run.load_model = !scenario.has_load ? "streams" : open_loop ? "open" : "closed";
+  // Without unary calls the load (if any) paces stream messages (PlanOperations).
+  run.load_model = operations.unary.empty() ? "streams" : open_loop ? "open" : "closed";
   run.target_rate = open_loop ? scenario.rate : 0;
   run.start_unix_nanos = start_unix_nanos;
   run.interval_nanos = scenario.interval_nanos;

@@ -67,7 +67,7 @@ std::optional<StreamWorkerPlan> PlanStreams(const Scenario& scenario,
     o.lifetime_nanos = spec.lifetime_nanos;
     o.open_rate =
         spec.open_rate * static_cast<double>(o.streams) / static_cast<double>(spec.streams);
-    o.send_rate = spec.send_rate;
+    o.send_rate = op.send_rate;
     o.delay_nanos = spec.delay_nanos;
     o.max_outstanding = static_cast<uint32_t>(spec.max_outstanding);
     o.reopen_backoff_nanos = spec.reopen_backoff_nanos;

@@ -392,6 +392,12 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
   if (s.duration_nanos == 0 && s.requests == 0) {
     return r.Error("duration", "a run needs a duration or a request count");
   }
+  if (s.duration_nanos > 0 && s.warmup_nanos >= s.duration_nanos) {
+    return r.Error(
+        "warmup",
+        absl::StrCat(FormatDuration(s.warmup_nanos), " is not shorter than the duration (",
+                     FormatDuration(s.duration_nanos), "): nothing would be measured"));
+  }
   if (root["report_server_memory"]) {
     if (!YAML::convert<bool>::decode(root["report_server_memory"], s.report_server_memory))
       return r.Error("report_server_memory", "expected true or false");

@@ -95,11 +95,13 @@ std::string OperationBlock(const OperationResult& op) {
 }  // namespace
 
 std::string FormatSummary(const RunResult& r) {
-  std::string out =
-      absl::StrCat("scenario ", r.scenario_name, " against ", r.target, " (",
-                   r.load_model == "streams" ? "streams only" : absl::StrCat(r.load_model, " loop"),
-                   r.target_rate > 0 ? absl::StrCat(", ", r.target_rate, "/s") : "", "), measured ",
-                   absl::StrFormat("%.2f", r.measured_seconds), " s\n");
+  std::string out = absl::StrCat(
+      "scenario ", r.scenario_name, " against ", r.target, " (",
+      r.load_model == "streams" ? "streams only" : absl::StrCat(r.load_model, " loop"),
+      r.target_rate <= 0          ? ""
+      : r.load_model == "streams" ? absl::StrCat(", messages paced at ", r.target_rate, "/s")
+                                  : absl::StrCat(", ", r.target_rate, "/s"),
+      "), measured ", absl::StrFormat("%.2f", r.measured_seconds), " s\n");
   int unary = 0;
   for (const auto& op : r.operations) {
     out += OperationBlock(op);

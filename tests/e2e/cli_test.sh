@@ -198,6 +198,17 @@ check "--set not UTF-8" 2 "--set: not valid UTF-8" "$LOADGEN" run "$WORK/ok.yaml
 check "--set below a value" 2 "--set name.first: 'name' is not a mapping" "$LOADGEN" run "$WORK/ok.yaml" \
   --set name=x --set name.first=y
 check "--call not UTF-8" 2 "--call: not valid UTF-8" "$LOADGEN" run --call $'a.B/\xc3'
+# Ad-hoc flags next to a scenario would be silently ignored: each is refused, naming its key.
+check "--rate with a scenario" 2 "run: --rate is for ad-hoc runs (--call); in a scenario it is load.rate" \
+  "$LOADGEN" run "$WORK/ok.yaml" --rate 10
+check "--duration with a scenario" 2 "in a scenario it is duration (e.g. --set duration=30s)" \
+  "$LOADGEN" run "$WORK/ok.yaml" --duration 2s
+check "--tls with a scenario" 2 "run: --tls is for ad-hoc runs (--call); in a scenario it is channel.tls" \
+  "$LOADGEN" run "$WORK/ok.yaml" --tls
+check "warm-up as long as the run" 2 "warmup: 1s is not shorter than the duration (1s): nothing would be measured" \
+  "$LOADGEN" run "$WORK/ok.yaml" --set duration=1s --set warmup=1s
+check "a ratio gate without a unit" 2 "ratio '1' has no unit: write it as a percentage, e.g. 1% or 100%" \
+  "$LOADGEN" run "$WORK/ok.yaml" --target "$ADDR" --set 'gates=["error_ratio < 1"]'
 check "-H not UTF-8" 2 "--metadata: not valid UTF-8" "$LOADGEN" run --call a.B/C -H $'x-a: \xff'
 python3 - "$WORK/pass/result.json" "$WORK" <<'PY'
 import base64, json, struct, sys, zlib

@@ -18,6 +18,7 @@ name: mixed
 duration: 3s
 workers: 2
 connections: 2
+max_generator_lag: 50ms  # a loaded 2-core machine's margin (see the stall test)
 load: {model: open, rate: 1000}
 operations:
   - name: approvals
@@ -119,6 +120,7 @@ TEST(LoadgenIntegration, CorrectedPercentilesExposeAStallThatUncorrectedHide) {
 duration: 4s
 workers: 1
 max_in_flight: 4
+max_generator_lag: 50ms
 load: {model: open, rate: 1000}
 operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
 )",
@@ -132,6 +134,9 @@ operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
   EXPECT_LT(total.uncorrected->ValueAtPercentile(99), 20'000);
   EXPECT_GE(total.uncorrected->Max(), 100'000);
   EXPECT_GT(result->generator.delayed_by_in_flight_bound, 300);
+  // The stall, not the generator, made corrected p99 stall-sized. The verdict's
+  // bound is a fifth of the stall: with two CPU hogs on this 2-core machine kind
+  // the generator's own lag p99 measured 5-20 ms; idle, well under 1 ms.
   EXPECT_TRUE(result->generator.kept_up) << result->generator.verdict;
   // Over time: the stalls stand out in their own intervals, the rest is quiet.
   int stalled = 0, quiet = 0;

@@ -60,6 +60,25 @@ TEST(Gates, LatencyGateFailsWhenNothingWasMeasured) {
   EXPECT_NE(results[0].message.find("nothing measured"), std::string::npos);
 }
 
+TEST(Gates, CountGatesOverNothingMeasuredFail) {
+  // A run whose warm-up took all of it: zero errors of zero requests is no pass.
+  const auto results = Evaluate({"error_ratio < 1%", "rate_ratio >= 0%", "requests < 10"},
+                                ResultWith(0, 0, 1, 0, 100));
+  for (const GateResult& r : results) {
+    EXPECT_FALSE(r.passed) << r.expression;
+    EXPECT_NE(r.message.find("(nothing measured)"), std::string::npos) << r.message;
+  }
+}
+
+TEST(Gates, ARatioWithoutAUnitIsRefusedAsAmbiguous) {
+  // "< 1" is 1% to some readers and 100% to others.
+  EXPECT_EQ(ParseGate("error_ratio < 1", "").status().message(),
+            "gate 'error_ratio < 1': ratio '1' has no unit: write it as a percentage, e.g. 1% or "
+            "100%");
+  EXPECT_FALSE(ParseGate("rate_ratio >= 0.99", "").ok());
+  EXPECT_DOUBLE_EQ(ParseGate("error_ratio < 1%", "")->limit, 0.01);
+}
+
 TEST(Gates, PerOperationGatesAndUnknownOperations) {
   const RunResult r = ResultWith(10, 0, 100, 1, 1);
   auto ok = EvaluateGates({*ParseGate("p50 < 1ms", "submit")}, r);

@@ -23,7 +23,7 @@ TEST(IntervalTimeline, MergesWorkersAndWaitsForTheSlowestOne) {
   second.AdvanceTo(10 * kSecond + 200);
   second.operation(1).Record(700, 700, 14);
   second.operation(0).Record(900, 900, 0);
-  second.RecordSend(3, 3);
+  second.RecordSend(10 * kSecond + 190, 3, 3, false);
 
   first.AdvanceTo(12 * kSecond + 5);  // past intervals 0 and 1
   first.operation(0).Record(400, 400, 0);
@@ -123,7 +123,7 @@ TEST(IntervalTimeline, RecycledSlicesComeBackEmpty) {
   EXPECT_EQ(later[1].index, 2);
 }
 
-TEST(RunTotals, CallsFromMeasuredIntervalsStreamsAndGeneratorFromAll) {
+TEST(RunTotals, CallsAndLagFromMeasuredIntervalsStreamsAndGeneratorCountsFromAll) {
   RunTotals totals(2);
   IntervalSlice warmup(2), first(2), second(2);
   warmup.operations[0].Record(100, 90, 0);
@@ -135,6 +135,7 @@ TEST(RunTotals, CallsFromMeasuredIntervalsStreamsAndGeneratorFromAll) {
   first.operations[0].Record(300, 300, 14);
   first.operations[0].items = 4;
   first.sent = 2;
+  first.schedule_lag.Record(3);
   first.generator.last_completion_nanos = 1'500;
   StreamStats& early = first.operations[1].streams();
   early.messages_sent = 20;
@@ -164,7 +165,9 @@ TEST(RunTotals, CallsFromMeasuredIntervalsStreamsAndGeneratorFromAll) {
   EXPECT_EQ(streams.min_open_streams, 2);
   EXPECT_EQ(streams.max_open_streams, 5);
   EXPECT_EQ(totals.all().sent, 7);
+  // A warm-up that lagged does not judge the generator, as it does not judge the target.
   EXPECT_EQ(totals.all().schedule_lag.TotalCount(), 1);
+  EXPECT_EQ(totals.all().schedule_lag.Max(), 3);
   EXPECT_EQ(totals.all().generator.warmup_completions, 5);
   EXPECT_EQ(totals.all().generator.last_completion_nanos, 2'500);
 }

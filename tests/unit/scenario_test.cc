@@ -88,6 +88,8 @@ TEST(Scenario, ErrorsNameTheProblem) {
             "s.yaml: duration: a run needs a duration or a request count");
   EXPECT_EQ(ErrorOf("duration: 1s\nload: {model: closed}\noperations: [{rpc: a/b}]\n"),
             "s.yaml: load.concurrency: required for a closed-loop run");
+  EXPECT_EQ(ErrorOf(kValid, {"duration=1s", "warmup=1s"}),
+            "s.yaml: warmup: 1s is not shorter than the duration (1s): nothing would be measured");
   EXPECT_EQ(
       ErrorOf(
           "duration: 1s\nload: {model: open, rate: 1}\noperations: [{rpc: a/b, colour: red}]\n"),
