@@ -62,6 +62,10 @@ inline void FlattenByteBuffer(const grpc::ByteBuffer& buffer, std::vector<grpc::
 // is rounded to whole milliseconds, which would make every open-loop send up to
 // 1 ms late; instead a helper thread sleeps on the steady clock (tens of us of
 // slack) and then posts an already-expired alarm, which wakes the queue at once.
+// Each wake-up costs CPU (on a virtual machine, more than the call itself), so
+// the helper is woken only when it must wake earlier than it already will: a
+// later time or the same one again (the common case: a completion came first)
+// only moves its target, and it goes back to sleep if it wakes too early.
 class QueueKicker {
  public:
   explicit QueueKicker(grpc::CompletionQueue& queue) : queue_(queue), thread_([this] { Loop(); }) {}
@@ -76,22 +80,28 @@ class QueueKicker {
 
   static void* Tag() { return reinterpret_cast<void*>(~uintptr_t{0}); }
 
+  // Kicks the queue at `when` (replacing the time set before, if it has not come).
   void ArmAt(std::chrono::steady_clock::time_point when) {
+    bool sooner;
     {
       std::lock_guard lock(mutex_);
+      // The same time asked again comes back a few us off (it is read as a
+      // timeout from now): within kSameTime it is not worth a wake-up.
+      sooner = !armed_ || when + kSameTime < when_;
       armed_ = true;
       when_ = when;
     }
-    changed_.notify_one();
-  }
-  void Disarm() {
-    std::lock_guard lock(mutex_);
-    armed_ = false;
+    if (sooner) changed_.notify_one();
   }
   // Called by the queue's owner when it took the kick off the queue.
   void Consumed() {
-    std::lock_guard lock(mutex_);
-    in_queue_ = false;
+    bool armed;
+    {
+      std::lock_guard lock(mutex_);
+      in_queue_ = false;
+      armed = armed_;
+    }
+    if (armed) changed_.notify_one();  // it was armed again while its kick waited
   }
 
  private:
@@ -112,6 +122,7 @@ class QueueKicker {
     }
   }
 
+  static constexpr std::chrono::microseconds kSameTime{5};
   grpc::CompletionQueue& queue_;
   grpc::Alarm alarm_;
   std::mutex mutex_;
@@ -124,7 +135,9 @@ class QueueKicker {
 };
 
 // Waits on `queue` for at most `timeout_nanos` with the kicker's precision.
-// Returns the tag, or nullptr on timeout or a kick.
+// Returns the tag, or nullptr on timeout or a kick. A kick set for an earlier
+// wait may still come (it is not withdrawn, see QueueKicker): it reads as an
+// early timeout, after which the caller looks at the time and waits again.
 inline void* AwaitTag(grpc::CompletionQueue& queue, QueueKicker& kicker, int64_t timeout_nanos,
                       bool* ok) {
   void* tag = nullptr;
@@ -135,7 +148,6 @@ inline void* AwaitTag(grpc::CompletionQueue& queue, QueueKicker& kicker, int64_t
     deadline = AfterNanos(timeout_nanos + 5'000'000);
   }
   const auto outcome = queue.AsyncNext(&tag, ok, deadline);
-  if (timeout_nanos > 0) kicker.Disarm();
   if (outcome != grpc::CompletionQueue::GOT_EVENT) return nullptr;
   if (tag == QueueKicker::Tag()) {
     kicker.Consumed();
