@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/str_split.h"
+#include "common/runtime/runtime.h"
 #include "common/status_codes/status_codes.h"
 #include "common/units/units.h"
 #include "common/version/version.h"
@@ -28,9 +29,7 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Our own messages name every failure in one line; gRPC's internal logging
-  // stays quiet unless the user asks for it (GRPC_VERBOSITY=ERROR|INFO|DEBUG).
-  setenv("GRPC_VERBOSITY", "NONE", /*overwrite=*/0);
+  PrepareGrpcProcess();
   po::options_description options("aurigraph-refserver [options]");
   options.add_options()("help,h", "show this help")("version", "print the version")(
       "listen", po::value<std::string>()->default_value("127.0.0.1:50051"),

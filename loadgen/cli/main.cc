@@ -24,6 +24,7 @@
 #include "common/input/json_check.h"
 #include "common/input/utf8.h"
 #include "common/metrics/process_metrics.h"
+#include "common/runtime/runtime.h"
 #include "common/units/units.h"
 #include "common/version/version.h"
 #include "loadgen/compare/compare.h"
@@ -480,9 +481,7 @@ void PrintUsage(std::ostream& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Our own messages name every failure in one line; gRPC's internal logging
-  // stays quiet unless the user asks for it (GRPC_VERBOSITY=ERROR|INFO|DEBUG).
-  setenv("GRPC_VERBOSITY", "NONE", /*overwrite=*/0);
+  aurigraph::PrepareGrpcProcess();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     PrintUsage(std::cerr);
