@@ -86,7 +86,9 @@ OperationResult StreamsResult(const IntervalOperation& op, const OperationDescri
                    {"send_lag", std::make_shared<Histogram>(stats.send_lag)},
                    {"close_latency", std::make_shared<Histogram>(stats.close_latency)},
                    {"phase", std::make_shared<Histogram>(stats.phase)}};
-  r.achieved_rate = s->received_rate;
+  // A streaming operation's rate is of its messages: those it sends for a
+  // client stream (its one reply per stream says little), else those it receives.
+  r.achieved_rate = d.kind == "client_streaming" ? s->sent_rate : s->received_rate;
   r.stream = std::move(s);
   return r;
 }

@@ -20,7 +20,7 @@ struct Percentile {
   const char* metric;
   double percentile;
 };
-constexpr Percentile kPercentiles[] = {{"p50", 50}, {"p90", 90}, {"p99", 99}, {"p99_9", 99.9}};
+constexpr Percentile kPercentiles[] = {{"p50", 50}, {"p90", 90}, {"p99", 99}, {"p99.9", 99.9}};
 
 double Median(std::vector<double> values) {
   if (values.empty()) return 0;
@@ -194,8 +194,22 @@ const OperationResult* FindOperation(const RunResult& run, const std::string& na
   return nullptr;
 }
 
-double RateOf(const OperationResult& op) {
-  return op.stream ? op.stream->received_rate : op.achieved_rate;
+double RateOf(const OperationResult& op) { return op.achieved_rate; }
+
+double ShareOfTarget(const OperationResult& op) { return op.achieved_rate / op.target_rate; }
+
+// Whether the runs were asked for different rates (every run has a target).
+bool TargetsDiffer(const std::vector<const OperationResult*>& baseline,
+                   const std::vector<const OperationResult*>& candidate) {
+  const double first = baseline.front()->target_rate;
+  bool differ = false;
+  for (const auto* side : {&baseline, &candidate}) {
+    for (const OperationResult* op : *side) {
+      if (op->target_rate <= 0) return false;
+      differ = differ || std::abs(op->target_rate - first) > 1e-3 * first;
+    }
+  }
+  return differ;
 }
 
 }  // namespace
@@ -228,7 +242,8 @@ absl::Status ApplyThreshold(const std::string& text, CompareOptions* options) {
     for (auto& [metric, threshold] : options->relative_thresholds) threshold = *value;
     return absl::OkStatus();
   }
-  const std::string& metric = parts.front();
+  // p99_9 was this option's spelling before gates' p99.9 was adopted here.
+  const std::string metric = parts.front() == "p99_9" ? "p99.9" : parts.front();
   if (metric == "error_ratio") {
     options->error_ratio_threshold = *value;
     return absl::OkStatus();
@@ -236,7 +251,7 @@ absl::Status ApplyThreshold(const std::string& text, CompareOptions* options) {
   auto it = options->relative_thresholds.find(metric);
   if (it == options->relative_thresholds.end()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--threshold '", text, "': unknown metric (p50, p90, p99, p99_9, rate or error_ratio)"));
+        "--threshold '", text, "': unknown metric (p50, p90, p99, p99.9, rate or error_ratio)"));
   }
   it->second = *value;
   return absl::OkStatus();
@@ -390,9 +405,17 @@ absl::StatusOr<Comparison> CompareRuns(const std::vector<RunResult>& baseline,
           CompareMetric("p99_failed", "us", true, true, options.relative_thresholds.at("p99"),
                         values(base_ops, failed_p99), values(cand_ops, failed_p99), options));
     }
-    oc.metrics.push_back(
-        CompareMetric("rate", "/s", false, true, options.relative_thresholds.at("rate"),
-                      values(base_ops, RateOf), values(cand_ops, RateOf), options));
+    // A run asked for less sends less by design: then the share of its target
+    // each side achieved is compared instead of the rate.
+    if (TargetsDiffer(base_ops, cand_ops)) {
+      oc.metrics.push_back(
+          CompareMetric("rate_ratio", "ratio", false, false, options.relative_thresholds.at("rate"),
+                        values(base_ops, ShareOfTarget), values(cand_ops, ShareOfTarget), options));
+    } else {
+      oc.metrics.push_back(
+          CompareMetric("rate", "/s", false, true, options.relative_thresholds.at("rate"),
+                        values(base_ops, RateOf), values(cand_ops, RateOf), options));
+    }
     const auto error_ratio = [](const OperationResult& op) { return op.error_ratio(); };
     oc.metrics.push_back(CompareMetric("error_ratio", "ratio", true, false,
                                        options.error_ratio_threshold, values(base_ops, error_ratio),

@@ -1,5 +1,6 @@
 #include "loadgen/report/report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -56,8 +57,7 @@ std::string MaxLatency(const OperationResult& op) {
 }
 
 std::string RateCell(const OperationResult& op) {
-  const double rate = op.stream ? op.stream->received_rate : op.achieved_rate;
-  std::string out = Grouped(rate);
+  std::string out = Grouped(op.achieved_rate);
   if (op.target_rate > 0) out += " / " + Grouped(op.target_rate);
   return out;
 }
@@ -288,10 +288,13 @@ ordered_json TimelineJson(const RunResult& r) {
       }
     }
   }
+  double end = 0;
   for (const TimelinePoint& p : t.points) {
     const double seconds = p.seconds > 0 ? p.seconds : 1;
     if (p.warmup) warmup_end = p.offset_seconds + p.seconds;
-    // A sliver of an interval at the run's end would show a rate from a handful of completions.
+    end = std::max(end, p.offset_seconds + p.seconds);
+    // A sliver of an interval at the run's end would show a rate, or percentiles,
+    // from a handful of completions.
     const bool short_interval = p.seconds < t.interval_seconds / 2;
     const auto per_second = [&](int64_t count) {
       return short_interval
@@ -313,8 +316,9 @@ ordered_json TimelineJson(const RunResult& r) {
     for (size_t i = 0; i < p.operations.size() && i < operations.size(); ++i) {
       const TimelineOperation& o = p.operations[i];
       operations[i]["rate"].push_back(per_second(o.count));
-      operations[i]["p50"].push_back(o.timed > 0 ? ordered_json(o.p50) : ordered_json(nullptr));
-      operations[i]["p99"].push_back(o.timed > 0 ? ordered_json(o.p99) : ordered_json(nullptr));
+      const bool charted = o.timed > 0 && !short_interval;
+      operations[i]["p50"].push_back(charted ? ordered_json(o.p50) : ordered_json(nullptr));
+      operations[i]["p99"].push_back(charted ? ordered_json(o.p99) : ordered_json(nullptr));
       for (const auto& [code, count] : o.codes) errors[code] += count;
     }
     for (auto& [code, series] : error_codes) {
@@ -323,15 +327,11 @@ ordered_json TimelineJson(const RunResult& r) {
   }
   ordered_json codes = ordered_json::object();
   for (auto& [code, series] : error_codes) codes[code] = std::move(series);
-  return {{"offsets", offsets},
-          {"warmup_end", warmup_end},
-          {"sent_rate", sent_rate},
-          {"lag_p99", lag_p99},
-          {"lag_max", lag_max},
-          {"error_codes", codes},
-          {"loadgen_rss_mb", loadgen_rss},
-          {"target_rss_mb", target_rss},
-          {"operations", operations}};
+  return {{"offsets", offsets},          {"end", end},
+          {"warmup_end", warmup_end},    {"sent_rate", sent_rate},
+          {"lag_p99", lag_p99},          {"lag_max", lag_max},
+          {"error_codes", codes},        {"loadgen_rss_mb", loadgen_rss},
+          {"target_rss_mb", target_rss}, {"operations", operations}};
 }
 
 ordered_json RunData(const RunResult& r) {

@@ -55,7 +55,9 @@ struct OperationResult {
   int64_t requests = 0;  // completed after warm-up
   int64_t ok = 0;
   std::map<std::string, int64_t> status_codes;  // by gRPC code name, including OK
-  double achieved_rate = 0;                     // completions/second over the measured window
+  // Per second over the measured window: completions (unary); for streaming
+  // operations messages, those sent (client streams) or received (the others).
+  double achieved_rate = 0;
   double target_rate = 0;  // open loop: this operation's share; 0 in closed loop
   // Successful calls (for streams: messages), us: from the intended send time,
   // and from the actual send time.

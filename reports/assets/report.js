@@ -51,8 +51,9 @@
   var NINES = [[Math.log10(2), "50%"], [1, "90%"], [2, "99%"], [3, "99.9%"], [4, "99.99%"],
                [5, "99.999%"], [6, "99.9999%"]];
 
-  // spec: {id, title, xLabel, yLabel, series: [{name, points: [[x, y]], dashed}],
-  //        xAxis: "linear" | "percentile", shade: [x0, x1] (warm-up), yMin}
+  // spec: {id, title, xLabel, yLabel, series: [{name, points: [[x, y]], dashed, color}],
+  //        xAxis: "linear" | "percentile", xRange: [lo, hi] (else the data's),
+  //        shade: [x0, x1] (warm-up), yMin}
   function chart(container, spec) {
     var series = spec.series.filter(function (s) { return s.points.length > 0; });
     var figure = document.createElement("figure");
@@ -72,11 +73,13 @@
       s.points.forEach(function (p) { xs.push(p[0]); ys.push(p[1]); });
     });
     var xLo = Math.min.apply(null, xs), xHi = Math.max.apply(null, xs);
+    if (spec.xRange) { xLo = spec.xRange[0]; xHi = spec.xRange[1]; }
     if (spec.xAxis === "percentile") { xLo = Math.log10(2); xHi = Math.max(xHi, 2); }
     if (xHi === xLo) xHi = xLo + 1;
     var yLo = spec.yMin !== undefined ? spec.yMin : Math.min(0, Math.min.apply(null, ys));
     var yTicks = niceTicks(yLo, Math.max.apply(null, ys) * 1.05 || 1, 5);
     var yHi = yTicks[yTicks.length - 1];
+    svg.setAttribute("data-x-range", xLo + " " + xHi);
     var pw = W - M.left - M.right, ph = H - M.top - M.bottom;
     function sx(x) { return M.left + (x - xLo) / (xHi - xLo) * pw; }
     function sy(y) { return M.top + ph - (y - yLo) / (yHi - yLo) * ph; }
@@ -156,11 +159,15 @@
     return points.map(function (p) { return [p[0], p[1] / 1000]; });
   }
 
+  // Each operation keeps its colour (its place in `operations`) in every series of it.
   function spectrumSeries(operations, key, dashed, suffix) {
-    return operations.filter(function (op) { return op.spectrum && op.spectrum[key]; })
-        .map(function (op) {
-          return {name: op.name + (suffix || ""), points: msPoints(op.spectrum[key]), dashed: dashed};
-        });
+    var series = [];
+    operations.forEach(function (op, i) {
+      if (!op.spectrum || !op.spectrum[key]) return;
+      series.push({name: op.name + (suffix || ""), points: msPoints(op.spectrum[key]),
+                   dashed: dashed, color: COLORS[i % COLORS.length]});
+    });
+    return series;
   }
 
   function drawRun(run, index) {
@@ -180,6 +187,8 @@
     }
     if (!t || t.offsets.length === 0) return;
     var shade = [0, t.warmup_end];
+    // Every chart over time spans the whole run, so their times line up.
+    var span = [0, t.end];
     // Intervals without a value (too short, or nothing timed) leave a gap.
     function timeSeries(values, scale) {
       return timeSeriesOf(t, values).map(function (p) { return [p[0], p[1] * scale]; });
@@ -190,9 +199,9 @@
       });
     }
     chart(host, {id: prefix + "p99-time", title: "p99 latency per interval", xLabel: "time since start (s)",
-                 yLabel: "p99 latency (ms)", series: perOp("p99", 0.001), shade: shade, yMin: 0});
+                 yLabel: "p99 latency (ms)", series: perOp("p99", 0.001), shade: shade, xRange: span, yMin: 0});
     chart(host, {id: prefix + "p50-time", title: "p50 latency per interval", xLabel: "time since start (s)",
-                 yLabel: "p50 latency (ms)", series: perOp("p50", 0.001), shade: shade, yMin: 0});
+                 yLabel: "p50 latency (ms)", series: perOp("p50", 0.001), shade: shade, xRange: span, yMin: 0});
     var throughput = perOp("rate", 1);
     if (run.target_rate > 0) {
       throughput.push({name: "target (all unary)", dashed: true, color: "#444",
@@ -201,29 +210,30 @@
     }
     chart(host, {id: prefix + "throughput", title: "Throughput per interval (completions, or messages received by streams)",
                  xLabel: "time since start (s)", yLabel: "per second", series: throughput,
-                 shade: shade, yMin: 0});
+                 shade: shade, xRange: span, yMin: 0});
     var codes = Object.keys(t.error_codes).map(function (code) {
       return {name: code, points: timeSeries(t.error_codes[code], 1)};
     });
     chart(host, {id: prefix + "errors", title: "Errors per second by status code (all operations)",
                  xLabel: "time since start (s)", yLabel: "errors per second", series: codes,
-                 shade: shade, yMin: 0, empty: "no errors in this run"});
+                 shade: shade, xRange: span, yMin: 0, empty: "no errors in this run"});
     if (t.sent_rate.some(function (v) { return v > 0; })) {
       chart(host, {id: prefix + "lag", title: "Schedule lag (actual send minus intended send)",
-                   xLabel: "time since start (s)", yLabel: "lag (ms)", shade: shade, yMin: 0,
+                   xLabel: "time since start (s)", yLabel: "lag (ms)", shade: shade, xRange: span,
+                   yMin: 0,
                    series: [{name: "p99", points: timeSeries(t.lag_p99, 0.001)},
                             {name: "max", dashed: true, points: timeSeries(t.lag_max, 0.001)}]});
     }
-    drawMemory(host, prefix, t, shade);
+    drawMemory(host, prefix, t, shade, span);
   }
 
-  function drawMemory(host, prefix, t, shade) {
+  function drawMemory(host, prefix, t, shade, span) {
     var series = [{name: "loadgen", points: timeSeriesOf(t, t.loadgen_rss_mb || [])},
                   {name: "target", points: timeSeriesOf(t, t.target_rss_mb || [])}];
     if (series[0].points.length === 0 && series[1].points.length === 0) return;
     chart(host, {id: prefix + "memory", title: "Resident memory (a soak's memory should stay flat)",
                  xLabel: "time since start (s)", yLabel: "RSS (MB)", series: series, shade: shade,
-                 yMin: 0});
+                 xRange: span, yMin: 0});
   }
 
   function timeSeriesOf(t, values) {

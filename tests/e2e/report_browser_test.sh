@@ -34,6 +34,8 @@ class Charts(HTMLParser):
         super().__init__()
         self.root = {}
         self.charts = {}  # id -> list of (series name, points, path d)
+        self.x_range = {}  # id -> the x axis' range
+        self.stroke = {}  # (chart id, series name) -> colour
         self.current = None
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -42,8 +44,10 @@ class Charts(HTMLParser):
         if tag == "svg" and "chart" in a.get("class", "").split():
             self.current = a["id"]
             self.charts[self.current] = []
+            self.x_range[self.current] = a.get("data-x-range")
         if tag == "path" and "series" in a.get("class", "").split() and self.current:
             self.charts[self.current].append((a.get("data-series"), int(a.get("data-points", 0)), a.get("d", "")))
+            self.stroke[(self.current, a.get("data-series"))] = a.get("stroke")
     def handle_endtag(self, tag):
         if tag == "svg":
             self.current = None
@@ -54,13 +58,14 @@ def load(path):
     assert "data-script-error" not in parser.root, f"{path}: script error: {parser.root['data-script-error']}"
     assert "data-rendered" in parser.root, f"{path}: the chart script did not finish"
     assert int(parser.root["data-rendered"]) == len(parser.charts), parser.root
-    return parser.charts
+    return parser
 
 def names(series):
     return {name for name, points, d in series if points >= 2 and d.startswith("M") and "L" in d}
 
 work = sys.argv[1]
-charts = load(f"{work}/report.dom")
+report = load(f"{work}/report.dom")
+charts = report.charts
 expected = {
     "run0-spectrum": {"submit_approval", "health"},
     "run0-omission": {"submit_approval corrected", "submit_approval uncorrected", "health corrected", "health uncorrected"},
@@ -76,8 +81,15 @@ for chart, want in expected.items():
     got = names(charts[chart])
     assert want <= got, f"{chart}: expected series {sorted(want)}, drawn {sorted(got)}"
 print(f"ok   report.html: {len(charts)} charts with their series, no script errors")
+for op in ("submit_approval", "health"):
+    solid, dashed = (report.stroke[("run0-omission", f"{op} {kind}")] for kind in ("corrected", "uncorrected"))
+    assert solid == dashed, f"{op}: corrected in {solid}, uncorrected in {dashed}"
+over_time = {c: report.x_range[c] for c in charts if c.endswith(("-time", "throughput", "errors", "lag", "memory"))}
+assert len(over_time) == 6 and None not in over_time.values(), over_time
+assert len(set(over_time.values())) == 1, f"charts over time on different time axes: {over_time}"
+print("ok   report.html: an operation keeps its colour dashed; every chart over time spans the same time axis")
 
-charts = load(f"{work}/compare.dom")
+charts = load(f"{work}/compare.dom").charts
 assert len(charts) == 3, sorted(charts)
 got = names(charts["compare-0"])
 assert {"baseline (all runs)", "candidate (all runs)"} <= got, got

@@ -146,7 +146,7 @@ TEST(Compare, SingleRunsUseSamplingIntervalsForPercentiles) {
   auto c =
       CompareRuns({SyntheticRun(1, 1.0, 0, 500)}, {SyntheticRun(2, 1.0, 0, 500)}, CompareOptions{});
   ASSERT_TRUE(c.ok());
-  const MetricComparison& tail = Metric(*c, "p99_9");
+  const MetricComparison& tail = Metric(*c, "p99.9");
   EXPECT_TRUE(tail.has_sampling_interval);
   EXPECT_NE(tail.verdict, Verdict::kRegression);
   // A 20% shift measured on 20,000 samples each is outside sampling noise.
@@ -165,6 +165,28 @@ TEST(Compare, ErrorRatioIsComparedAsAnAbsoluteIncrease) {
   EXPECT_DOUBLE_EQ(errors.change, 0.005);
   EXPECT_EQ(errors.verdict, Verdict::kRegression);
   EXPECT_EQ(Metric(*c, "p50").verdict, Verdict::kSame);  // same seed, same latency
+}
+
+TEST(Compare, ARunAskedForLessIsJudgedOnTheShareOfItsTargetItAchieved) {
+  std::vector<RunResult> baseline = Runs(1, 3, 1.0, 0.03), candidate = Runs(11, 3, 1.0, 0.03);
+  for (RunResult& run : baseline) run.operations[0].target_rate = 1000;
+  for (RunResult& run : candidate) {
+    run.operations[0].target_rate = 500;
+    run.operations[0].achieved_rate = 500;
+  }
+  auto c = CompareRuns(baseline, candidate, CompareOptions{});
+  ASSERT_TRUE(c.ok());
+  EXPECT_THROW(Metric(*c, "rate"), std::runtime_error);
+  const MetricComparison& share = Metric(*c, "rate_ratio");
+  EXPECT_DOUBLE_EQ(share.baseline_median, 1.0);
+  EXPECT_DOUBLE_EQ(share.candidate_median, 1.0);
+  EXPECT_EQ(share.verdict, Verdict::kSame);
+  EXPECT_FALSE(c->regression());
+  // Half the target achieved at the same target is a regression of the rate.
+  for (RunResult& run : candidate) run.operations[0].target_rate = 1000;
+  c = CompareRuns(baseline, candidate, CompareOptions{});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(Metric(*c, "rate").verdict, Verdict::kRegression);
 }
 
 TEST(Compare, AnOperationMissingFromTheCandidateIsARegression) {
@@ -188,7 +210,7 @@ TEST(Compare, ThresholdsParse) {
   ASSERT_TRUE(ApplyThreshold("error_ratio=0.5%", &options).ok());
   EXPECT_DOUBLE_EQ(options.error_ratio_threshold, 0.005);
   EXPECT_EQ(ApplyThreshold("p98=1%", &options).message(),
-            "--threshold 'p98=1%': unknown metric (p50, p90, p99, p99_9, rate or error_ratio)");
+            "--threshold 'p98=1%': unknown metric (p50, p90, p99, p99.9, rate or error_ratio)");
   EXPECT_FALSE(ApplyThreshold("lots", &options).ok());
   EXPECT_FALSE(CompareRuns({}, {SyntheticRun(1, 1.0)}, options).ok());
 }

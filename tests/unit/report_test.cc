@@ -53,6 +53,8 @@ TEST(GoldenSummary, PrintedSummary) {
   ExpectGolden(FormatSummary(Fixture("quickstart.result.json").result), "quickstart.summary.txt");
   ExpectGolden(FormatSummary(Fixture("degraded.result.json").result), "degraded.summary.txt");
   ExpectGolden(FormatSummary(Fixture("webhook.result.json").result), "webhook.summary.txt");
+  // Streams only, with a warm-up: the measured window's counts beside its rates.
+  ExpectGolden(FormatSummary(Fixture("streams.result.json").result), "streams.summary.txt");
 }
 
 TEST(GoldenReport, WebhookDeliveries) {
