@@ -127,6 +127,7 @@ absl::StatusOr<std::unique_ptr<MethodCatalog>> MethodCatalog::FromProtoFiles(
     tree->MapPath("", path.parent_path().empty() ? "." : path.parent_path().string());
     virtual_names.push_back(path.filename().string());
   }
+  tree->MapPath("", ".");  // imports are looked for in the current directory too, as protoc does
   tree->MapPath("", AURIGRAPH_PROTOBUF_INCLUDE_DIR);  // google/protobuf/*.proto
   auto errors = std::make_unique<FirstErrorCollector>();
   auto importer = std::make_unique<pb::compiler::Importer>(tree.get(), errors.get());
@@ -145,6 +146,23 @@ absl::StatusOr<std::unique_ptr<MethodCatalog>> MethodCatalog::FromProtoFiles(
   catalog->errors_ = std::move(errors);
   catalog->importer_ = std::move(importer);
   return catalog;
+}
+
+absl::StatusOr<std::unique_ptr<MethodCatalog>> MethodCatalog::FromProtosets(
+    const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  for (const std::string& path : paths) {
+    auto bytes = ReadInputFile(path, path);
+    if (!bytes.ok()) return bytes.status();
+    pb::FileDescriptorSet set;
+    if (!set.ParseFromString(*bytes) || set.file_size() == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": not a FileDescriptorSet (write one with protoc --include_imports -o FILE)"));
+    }
+    for (const pb::FileDescriptorProto& file : set.file())
+      files.push_back(file.SerializeAsString());
+  }
+  return FromFileDescriptors(files, absl::StrJoin(paths, ", "));
 }
 
 absl::StatusOr<std::unique_ptr<MethodCatalog>> MethodCatalog::FromFileDescriptors(

@@ -39,6 +39,10 @@ class MethodCatalog {
   // that does not parse is an INVALID_ARGUMENT naming file:line:column.
   static absl::StatusOr<std::unique_ptr<MethodCatalog>> FromProtoFiles(
       const std::vector<std::string>& files, const std::vector<std::string>& import_paths);
+  // From FileDescriptorSet files (`protoc --include_imports -o FILE`); a file
+  // that is not one is an INVALID_ARGUMENT naming it.
+  static absl::StatusOr<std::unique_ptr<MethodCatalog>> FromProtosets(
+      const std::vector<std::string>& paths);
   // From serialized FileDescriptorProtos (as server reflection returns them);
   // `origin` names them in errors.
   static absl::StatusOr<std::unique_ptr<MethodCatalog>> FromFileDescriptors(

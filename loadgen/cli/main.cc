@@ -118,6 +118,7 @@ std::optional<int> RefuseAdHocFlags(const po::variables_map& vm) {
   static constexpr std::pair<const char*, const char*> kScenarioKeys[] = {
       {"proto", "proto"},
       {"import-path", "import_paths"},
+      {"protoset", "protoset"},
       {"data", "an operation's request"},
       {"rate", "load.rate (e.g. --set load.rate=500)"},
       {"concurrency", "load.concurrency (e.g. --set load.concurrency=8)"},
@@ -161,6 +162,7 @@ AdHocCall AdHocCallFromFlags(const po::variables_map& vm) {
   };
   call.protos = list("proto");
   call.import_paths = list("import-path");
+  call.protosets = list("protoset");
   if (vm.count("rate")) call.rate = vm["rate"].as<double>();
   if (vm.count("concurrency")) call.concurrency = vm["concurrency"].as<int>();
   call.deadline = text("deadline");
@@ -193,6 +195,9 @@ int RunCommand(const std::vector<std::string>& args) {
       "through gRPC server reflection)")("import-path",
                                          po::value<std::vector<std::string>>()->composing(),
                                          "a directory .proto imports are resolved in (repeatable)")(
+      "protoset", po::value<std::vector<std::string>>()->composing(),
+      "a FileDescriptorSet declaring the method, from protoc --include_imports -o FILE "
+      "(repeatable), instead of --proto")(
       "data", po::value<std::string>()->default_value("{}"),
       "the request as JSON, with template variables such as ${seq} and ${uuid}")(
       "rate", po::value<double>(), "ad hoc: open loop at this many requests/s")(

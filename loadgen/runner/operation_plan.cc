@@ -112,6 +112,10 @@ absl::StatusOr<OperationsPlan> PlanOperations(const Scenario& scenario, Transpor
     auto catalog = MethodCatalog::FromProtoFiles(scenario.proto_files, scenario.import_paths);
     if (!catalog.ok()) return catalog.status();
     plan.catalog = *std::move(catalog);
+  } else if (!scenario.protoset_files.empty()) {
+    auto catalog = MethodCatalog::FromProtosets(scenario.protoset_files);
+    if (!catalog.ok()) return catalog.status();
+    plan.catalog = *std::move(catalog);
   } else if (scenario.reflection) {
     auto files = wire.DescribeServices(ServicesOf(scenario));
     if (!files.ok()) return files.status();

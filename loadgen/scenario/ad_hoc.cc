@@ -16,13 +16,18 @@ absl::StatusOr<std::string> AdHocScenarioJson(const AdHocCall& call) {
   if (auto checked = CheckUntrustedJson(request); !checked.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--data: ", checked.message()));
   }
+  if (!call.protos.empty() && !call.protosets.empty()) {
+    return absl::InvalidArgumentError("--proto and --protoset: give one");
+  }
   if (call.rate && call.concurrency) {
     return absl::InvalidArgumentError("--rate and --concurrency: give one (open or closed loop)");
   }
   nlohmann::json scenario = {{"name", "ad-hoc " + call.call}, {"duration", call.duration}};
-  // Without a .proto the target describes itself (server reflection).
+  // Without a .proto or a protoset the target describes itself (server reflection).
   if (!call.protos.empty()) {
     scenario["proto"] = call.protos;
+  } else if (!call.protosets.empty()) {
+    scenario["protoset"] = call.protosets;
   } else {
     scenario["reflection"] = true;
   }

@@ -15,7 +15,8 @@ struct AdHocCall {
   std::string call;         // package.Service/Method
   std::string data = "{}";  // the request as JSON, with template variables
   std::string duration = "10s";
-  std::vector<std::string> protos;  // empty: server reflection
+  std::vector<std::string> protos;     // neither: server reflection
+  std::vector<std::string> protosets;  // FileDescriptorSets (protoc -o)
   std::vector<std::string> import_paths;
   std::optional<double> rate;      // open loop
   std::optional<int> concurrency;  // closed loop (1 when neither is given)

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <type_traits>
@@ -338,6 +339,7 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
                                "interval",
                                "proto",
                                "import_paths",
+                               "protoset",
                                "reflection",
                                "channel",
                                "webhook_sink",
@@ -371,14 +373,18 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
   if (root["interval"])
     RETURN_IF_ERROR(r.Duration(root["interval"], "interval", &s.interval_nanos));
   if (root["proto"]) RETURN_IF_ERROR(r.Strings(root["proto"], "proto", &s.proto_files));
+  if (root["protoset"]) {
+    RETURN_IF_ERROR(r.Strings(root["protoset"], "protoset", &s.protoset_files));
+    if (root["proto"]) return r.Error("protoset", "give proto or protoset, not both");
+  }
   if (root["channel"]) RETURN_IF_ERROR(ParseChannel(r, root["channel"], s.channel));
   if (root["webhook_sink"])
     RETURN_IF_ERROR(ParseWebhookSink(r, root["webhook_sink"], s.webhook_sink));
   if (root["reflection"]) {
     if (!YAML::convert<bool>::decode(root["reflection"], s.reflection))
       return r.Error("reflection", "expected true or false");
-    if (s.reflection && root["proto"])
-      return r.Error("reflection", "give proto or reflection, not both");
+    if (s.reflection && (root["proto"] || root["protoset"]))
+      return r.Error("reflection", "give proto, protoset or reflection, one of them");
   }
   if (root["import_paths"]) {
     RETURN_IF_ERROR(r.Strings(root["import_paths"], "import_paths", &s.import_paths));
@@ -445,6 +451,18 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::
   }
 }
 
+namespace {
+
+// `path` from `dir` when it is relative and there, else as it is (from the current directory).
+void ResolveFrom(const std::filesystem::path& dir, std::string& path) {
+  if (path.empty() || std::filesystem::path(path).is_absolute()) return;
+  std::error_code ec;
+  const std::filesystem::path beside = dir / path;
+  if (std::filesystem::exists(beside, ec)) path = beside.lexically_normal().string();
+}
+
+}  // namespace
+
 absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path,
                                           const std::vector<std::string>& overrides) {
   auto text = ReadInputFile(path, path);
@@ -452,7 +470,18 @@ absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path,
     return absl::NotFoundError(absl::StrCat(path, ": cannot read scenario file"));
   }
   if (!text.ok()) return text.status();
-  return ParseScenario(*text, path, overrides);
+  auto scenario = ParseScenario(*text, path, overrides);
+  if (!scenario.ok()) return scenario;
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  for (auto* paths : {&scenario->proto_files, &scenario->import_paths, &scenario->protoset_files}) {
+    for (std::string& file : *paths) ResolveFrom(dir, file);
+  }
+  for (OperationSpec& op : scenario->operations) ResolveFrom(dir, op.data_file);
+  ChannelOptions& channel = scenario->channel;
+  for (std::string* file : {&channel.ca_file, &channel.cert_file, &channel.key_file}) {
+    ResolveFrom(dir, *file);
+  }
+  return scenario;
 }
 
 }  // namespace aurigraph::loadgen

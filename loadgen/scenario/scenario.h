@@ -98,6 +98,7 @@ struct Scenario {
   // .proto files to load at run time (any gRPC service); empty = the bundled Aurigraph API.
   std::vector<std::string> proto_files;
   std::vector<std::string> import_paths;
+  std::vector<std::string> protoset_files;  // FileDescriptorSets instead of .proto files
   bool reflection = false;  // find methods and types through the target's server reflection
   ChannelOptions channel;   // TLS, authority, compression, keepalive, message size
   WebhookSinkSpec webhook_sink;
@@ -109,6 +110,9 @@ struct Scenario {
 // `source` names the input in error messages (a path, or "<string>").
 absl::StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source,
                                        const std::vector<std::string>& overrides);
+// A relative path in the file (proto, import_paths, protoset, an operation's
+// data file, channel certificates) is found from the file's own directory first,
+// then from the current directory.
 absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path,
                                           const std::vector<std::string>& overrides);
 
