@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "loadgen/payload/value_errors.h"
 #include "loadgen/payload/wire.h"
 
 namespace aurigraph::loadgen {
@@ -157,6 +158,9 @@ absl::StatusOr<int64_t> FieldPath::ValueOf(absl::string_view text) const {
   int64_t number = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
   if (ec != std::errc() || end != text.data() + text.size()) {
+    if (enum_type_ != nullptr) {
+      return NotAnEnumValue(text, *static_cast<const pb::EnumDescriptor*>(enum_type_), "");
+    }
     return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a value of this field"));
   }
   return number;

@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "common/clock/clock.h"
 #include "common/input/json_check.h"
+#include "loadgen/payload/value_errors.h"
 #include "loadgen/payload/wire.h"
 
 namespace aurigraph::loadgen {
@@ -391,6 +392,9 @@ absl::StatusOr<uint64_t> ParseValue(const pb::FieldDescriptor& field, const std:
   }
   if (parsed.ec == std::errc::result_out_of_range) return OutOfRange(text, field, where);
   if (parsed.ec != std::errc() || parsed.ptr != end) {
+    if (field.cpp_type() == pb::FieldDescriptor::CPPTYPE_ENUM) {
+      return NotAnEnumValue(text, *field.enum_type(), where);
+    }
     return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not an integer in ", where));
   }
   if (!Fits(field, bits, negative)) return OutOfRange(text, field, where);
@@ -515,6 +519,14 @@ void AddChild(Node& node, int number, Node child) {
 }
 
 constexpr int kMaxRepeat = 1'000'000;
+
+// Protobuf's JSON parser refused `value` for `field`: why in plain words when
+// the value's shape is wrong, else protobuf's own reason.
+absl::Status Refused(const absl::Status& protobuf, const pb::FieldDescriptor& field,
+                     const nlohmann::json& value, const std::string& where, bool element) {
+  const absl::Status explained = ExplainMismatch(field, value, where, element);
+  return explained.ok() ? protobuf : explained;
+}
 
 }  // namespace
 
@@ -756,7 +768,7 @@ absl::Status CompiledTemplate::CompileRepeated(const pb::Descriptor& type,
     const std::string element_where = absl::StrCat(where, "[", i, "]");
     if (!HasVariables(element)) {
       auto bytes = Serialize(type, key, nlohmann::json::array({element}));
-      if (!bytes.ok()) return bytes.status();
+      if (!bytes.ok()) return Refused(bytes.status(), field, element, element_where, true);
       std::string_view payload(*bytes);
       if (field.is_packed()) {  // the element's value alone, without the run's tag and length
         uint64_t ignored = 0;
@@ -813,7 +825,7 @@ absl::Status CompiledTemplate::CompileMap(const pb::Descriptor& type,
     const bool key_varies = it.key().find("${") != std::string::npos;
     if (!key_varies && !HasVariables(*it)) {
       auto bytes = Serialize(type, key, nlohmann::json::object({{it.key(), *it}}));
-      if (!bytes.ok()) return bytes.status();
+      if (!bytes.ok()) return Refused(bytes.status(), value_field, *it, entry_where, true);
       entries.parts.push_back(Part{field.number(), *std::move(bytes), -1, -1});
       continue;
     }
@@ -832,7 +844,7 @@ absl::Status CompiledTemplate::CompileMap(const pb::Descriptor& type,
     }
     if (!HasVariables(*it)) {
       auto bytes = EntryField(type, key, stand_in_key, *it, 2);
-      if (!bytes.ok()) return bytes.status();
+      if (!bytes.ok()) return Refused(bytes.status(), value_field, *it, entry_where, true);
       entry.parts.push_back(Part{2, *std::move(bytes), -1, -1});
     } else if (value_field.type() == pb::FieldDescriptor::TYPE_MESSAGE) {
       if (auto status = AddMessage(value_field, 2, *it, entry, entry_where); !status.ok()) {
@@ -895,7 +907,7 @@ absl::Status CompiledTemplate::CompileField(const pb::Descriptor& type,
                                             Node& node, const std::string& where) {
   if (!HasVariables(value)) {
     auto bytes = Serialize(type, key, value);
-    if (!bytes.ok()) return bytes.status();
+    if (!bytes.ok()) return Refused(bytes.status(), field, value, where, false);
     if (!bytes->empty()) node.parts.push_back(Part{field.number(), *std::move(bytes), -1, -1});
     return absl::OkStatus();
   }

@@ -112,6 +112,14 @@ check "ad-hoc: a service the server does not know" 2 "service aurigraph.nope.v1.
   "$LOADGEN" run --call aurigraph.nope.v1.X/Y --duration 1s --target "$ADDR" --no-progress
 check "ad-hoc: --data not JSON" 2 "--data: not a JSON object" "$LOADGEN" run \
   --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '{nope' --target "$ADDR"
+check "ad-hoc: an object in a number field" 2 \
+  "operation 'SubmitTransaction': request field 'amount': expected a number, got an object" \
+  "$LOADGEN" run --call aurigraph.transaction.v1.TransactionService/SubmitTransaction \
+  --data '{"id": "t-${seq}", "amount": {"value": 5}}' --target "$ADDR"
+check "ad-hoc: an enum value that is not one" 2 \
+  "'NOT_AN_ENUM' is not a value of aurigraph.approval.v1.ApprovalPriority in priority: expected one of APPROVAL_PRIORITY_UNSPECIFIED," \
+  "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/SubmitApprovalRequest \
+  --data '{"priority": "${pick:APPROVAL_PRIORITY_HIGH|NOT_AN_ENUM}"}' --target "$ADDR"
 check "ad-hoc: a field the message lacks" 2 "unknown field 'colour'" "$LOADGEN" run \
   --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '{"colour": "red"}' --target "$ADDR"
 check "ad-hoc: scenario and --call" 2 "run: give either SCENARIO.yaml or --call" "$LOADGEN" run \

@@ -79,9 +79,14 @@ TEST(Inspector, PhaseIsReadOnlyWhenItsConditionHolds) {
   event.mutable_state()->set_status(av1::APPROVAL_STATUS_APPROVED);
   EXPECT_EQ((*inspector)->Inspect(event.SerializeAsString()).phase_start_unix_nanos, 5);
   spec.phase_equals = "APPROVED_ISH";
-  EXPECT_FALSE(CompileInspector(*av1::ValidatorResponse::descriptor(),
-                                *av1::ApprovalEvent::descriptor(), spec)
-                   .ok());
+  EXPECT_EQ(CompileInspector(*av1::ValidatorResponse::descriptor(),
+                             *av1::ApprovalEvent::descriptor(), spec)
+                .status()
+                .message(),
+            "phase.equals: 'APPROVED_ISH' is not a value of aurigraph.approval.v1.ApprovalStatus: "
+            "expected one of APPROVAL_STATUS_UNSPECIFIED, APPROVAL_STATUS_PENDING, "
+            "APPROVAL_STATUS_APPROVED, APPROVAL_STATUS_REJECTED, APPROVAL_STATUS_EXPIRED, or a "
+            "number");
 }
 
 }  // namespace

@@ -485,6 +485,30 @@ TEST(RequestEncoding, TemplatedNumbersOutOfTheirFieldsRangeAreRefused) {
   EXPECT_TRUE(message.flag());
 }
 
+TEST(RequestEncoding, ValuesOfTheWrongShapeNameTheirField) {
+  // Protobuf's parser said ": invalid value Starting an object on a scalar field".
+  EXPECT_EQ(CompileError(R"({"u64": {"a": 1}})"),
+            "request field 'u64': expected a number, got an object");
+  EXPECT_EQ(CompileError(R"({"id": 7})"), "request field 'id': expected a string, got a number");
+  EXPECT_EQ(CompileError(R"({"flag": [true]})"),
+            "request field 'flag': expected true or false, got a list");
+  EXPECT_EQ(CompileError(R"({"where": 5})"),
+            "request field 'where': expected an object, got a number");
+  EXPECT_EQ(CompileError(R"({"meta": {"tags": {}}})"),
+            "request field 'meta.tags': expected a list, got an object");
+  EXPECT_EQ(CompileError(R"({"meta": {"colour": "red"}})"),
+            "unknown field 'meta.colour' in message aurigraph.test.v1.Meta");
+  EXPECT_EQ(CompileError(R"({"points": [{"lat_e7": 1}, {"lat_e7": {}}], "id": "${seq}"})"),
+            "request field 'points[1].lat_e7': expected a number, got an object");
+  EXPECT_EQ(CompileError(R"({"counters": {"c": [1]}})"),
+            "request field 'counters[c]': expected a number, got a list");
+  EXPECT_EQ(CompileError(R"({"counters": {"k-${seq}": {}}})"),
+            "request field 'counters[k-${seq}]': expected a number, got an object");
+  EXPECT_EQ(CompileError(R"({"r_kind": ["KIND_AUTO", "KIND_NONE"]})"),
+            "'KIND_NONE' is not a value of aurigraph.test.v1.Kind in r_kind[1]: expected one of "
+            "KIND_UNSPECIFIED, KIND_MANUAL, KIND_AUTO, KIND_NEGATIVE, or a number");
+}
+
 TEST(RequestEncoding, MapsAndRepeatedScalarsTakeVariables) {
   RequestTemplate compiled = Compiled(
       R"({"labels": {"req": "${uuid}", "k-${seq}": "v"}, "counters": {"c": "${seq}"},

@@ -111,6 +111,26 @@ TEST(RequestTemplate, ErrorsNameTheFieldOrVariable) {
             std::string::npos);
   EXPECT_EQ(error("[1,2]"),
             "request template for aurigraph.transaction.v1.Transaction is not a JSON object");
+  EXPECT_EQ(error(R"({"amount": {"value": 5}})"),
+            "request field 'amount': expected a number, got an object");
+}
+
+TEST(RequestTemplate, EnumErrorsListTheNames) {
+  const auto error = [](const char* json) {
+    auto compiled = RequestTemplate::Compile(*approval::v1::ApprovalRequest::descriptor(), json);
+    return compiled.ok() ? std::string() : std::string(compiled.status().message());
+  };
+  const std::string names =
+      ": expected one of APPROVAL_PRIORITY_UNSPECIFIED, APPROVAL_PRIORITY_NORMAL, "
+      "APPROVAL_PRIORITY_HIGH, APPROVAL_PRIORITY_CRITICAL, or a number";
+  EXPECT_EQ(
+      error(R"({"priority": "NOT_AN_ENUM"})"),
+      "'NOT_AN_ENUM' is not a value of aurigraph.approval.v1.ApprovalPriority in priority" + names);
+  EXPECT_EQ(
+      error(R"({"priority": "${pick:APPROVAL_PRIORITY_HIGH|NOT_AN_ENUM}"})"),
+      "'NOT_AN_ENUM' is not a value of aurigraph.approval.v1.ApprovalPriority in priority" + names);
+  EXPECT_EQ(error(R"({"priority": "${pick:2|3}"})"), "");
+  EXPECT_EQ(error(R"({"priority": 2})"), "");
 }
 
 }  // namespace
