@@ -17,6 +17,7 @@
 #include <random>
 #include <tuple>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -540,7 +541,7 @@ class CompiledTemplate {
 
   absl::Status CompileMessage(const pb::Descriptor& type, const nlohmann::json& object, Node& node,
                               const std::string& path);
-  absl::Status CompileHeader(const std::string& key, const std::string& value);
+  absl::Status CompileHeader(const std::string& name, const std::string& value);
 
  private:
   absl::Status CompileField(const pb::Descriptor& type, const pb::FieldDescriptor& field,
@@ -573,15 +574,18 @@ class CompiledTemplate {
   pb::DynamicMessageFactory factory_;
 };
 
-absl::Status CompiledTemplate::CompileHeader(const std::string& key, const std::string& value) {
-  const std::string where = absl::StrCat("metadata '", key, "'");
-  const bool valid_name = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+// Header names are case-insensitive (HTTP/2 sends them in lower case): a name
+// in capitals is sent lower-cased, and is the same header as its lower case.
+absl::Status CompiledTemplate::CompileHeader(const std::string& name, const std::string& value) {
+  const std::string where = absl::StrCat("metadata '", name, "'");
+  const bool valid_name = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
   });
   if (!valid_name) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, ": a header name is lower-case letters, digits, '-', '_' or '.'"));
+        absl::StrCat(where, ": a header name is letters, digits, '-', '_' or '.'"));
   }
+  const std::string key = absl::AsciiStrToLower(name);
   if (absl::StartsWith(key, "grpc-")) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": grpc- headers are reserved"));
   }

@@ -61,7 +61,8 @@ namespace aurigraph::loadgen {
 class CompiledTemplate;
 
 struct TemplateInputs {
-  // Header name (lower case; "-bin" names carry binary values) and value template.
+  // Header name (in any case, sent lower-cased; "-bin" names carry binary values)
+  // and value template.
   std::vector<std::pair<std::string, std::string>> metadata;
   std::shared_ptr<const DataFile> data;  // the records for ${data.FIELD}, if any
 };

@@ -1,5 +1,6 @@
 #include "loadgen/scenario/ad_hoc.h"
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
@@ -7,6 +8,33 @@
 #include "common/input/json_check.h"
 
 namespace aurigraph::loadgen {
+namespace {
+
+// The "name: value" headers as an object. Header names are case-insensitive,
+// so two that differ only in case are one header given twice, and refused.
+absl::StatusOr<nlohmann::json> ParseHeaders(const std::vector<std::string>& headers) {
+  nlohmann::json metadata = nlohmann::json::object();
+  std::map<std::string, std::string> names;  // lower-cased -> as written
+  for (const std::string& header : headers) {
+    const size_t colon = header.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--metadata ", header, ": expected 'name: value'"));
+    }
+    const std::string name(absl::StripAsciiWhitespace(header.substr(0, colon)));
+    if (const auto [other, added] = names.emplace(absl::AsciiStrToLower(name), name); !added) {
+      return absl::InvalidArgumentError(
+          other->second == name
+              ? absl::StrCat("--metadata ", name, ": given twice")
+              : absl::StrCat("--metadata: '", other->second, "' and '", name,
+                             "' are the same header (header names are case-insensitive)"));
+    }
+    metadata[name] = std::string(absl::StripLeadingAsciiWhitespace(header.substr(colon + 1)));
+  }
+  return metadata;
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> AdHocScenarioJson(const AdHocCall& call) {
   const nlohmann::json request = nlohmann::json::parse(call.data, nullptr, false);
@@ -49,17 +77,9 @@ absl::StatusOr<std::string> AdHocScenarioJson(const AdHocCall& call) {
       {"request", request}};
   if (call.deadline) operation["deadline"] = *call.deadline;
   if (!call.metadata.empty()) {
-    nlohmann::json metadata = nlohmann::json::object();
-    for (const std::string& header : call.metadata) {
-      const size_t colon = header.find(':');
-      if (colon == std::string::npos || colon == 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--metadata ", header, ": expected 'name: value'"));
-      }
-      metadata[std::string(absl::StripAsciiWhitespace(header.substr(0, colon)))] =
-          std::string(absl::StripLeadingAsciiWhitespace(header.substr(colon + 1)));
-    }
-    operation["metadata"] = metadata;
+    auto metadata = ParseHeaders(call.metadata);
+    if (!metadata.ok()) return metadata.status();
+    operation["metadata"] = *metadata;
   }
   if (call.data_file) {
     operation["data"] = {{"file", *call.data_file}, {"order", call.data_order}};

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <type_traits>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/input/input_file.h"
@@ -170,18 +173,27 @@ absl::Status ParseStream(const Reader& r, const YAML::Node& node, const std::str
   return absl::OkStatus();
 }
 
-// `metadata:`: header name -> value template. A name given again replaces the earlier value.
+// `metadata:`: header name -> value template. Header names are case-insensitive
+// (sent lower-cased): two in one mapping that differ only in case are refused,
+// and an operation's header replaces the scenario's of the same name in any case.
 absl::Status ParseMetadata(const Reader& r, const YAML::Node& node, const std::string& where,
                            std::vector<std::pair<std::string, std::string>>& metadata) {
   if (!node.IsMap()) return r.Error(where, "must be a mapping of header name to value");
+  std::map<std::string, std::string> names;  // this mapping's, lower-cased -> as written
   for (const auto& entry : node) {
     const std::string key = entry.first.as<std::string>();
+    if (const auto [other, added] = names.emplace(absl::AsciiStrToLower(key), key); !added) {
+      return r.Error(where, absl::StrCat("'", other->second, "' and '", key,
+                                         "' are the same header (header names are "
+                                         "case-insensitive)"));
+    }
     std::string value;
     RETURN_IF_ERROR(r.String(entry.second, absl::StrCat(where, ".", key), &value));
-    auto same = std::find_if(metadata.begin(), metadata.end(),
-                             [&](const auto& header) { return header.first == key; });
+    auto same = std::find_if(metadata.begin(), metadata.end(), [&](const auto& header) {
+      return absl::EqualsIgnoreCase(header.first, key);
+    });
     if (same != metadata.end()) {
-      same->second = value;
+      *same = {key, value};
     } else {
       metadata.emplace_back(key, value);
     }

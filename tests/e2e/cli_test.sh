@@ -162,7 +162,7 @@ METRICS_URL=$(awk '/^metrics on /{print $3}' "$WORK/counting.out")
 printf '{"user": "alice"}\n{"user": "bob"}\n' >"$WORK/users.jsonl"
 check "ad-hoc run with metadata and a data file" 0 "" "$LOADGEN" run \
   --call aurigraph.approval.v1.ApprovalService/CheckHealth --concurrency 2 --duration 1s \
-  -H 'x-user: ${data.user}' --metadata 'x-tenant: e2e' --data-file "$WORK/users.jsonl" \
+  -H 'x-user: ${data.user}' --metadata 'X-Tenant: e2e' --data-file "$WORK/users.jsonl" \
   --target "$COUNTING_ADDR" --out "$WORK/headers" --no-progress
 python3 - "$WORK/headers/result.json" "$METRICS_URL" <<'PY' || { echo "FAIL metadata counts"; failed=$((failed + 1)); }
 import json, re, sys, urllib.request
@@ -178,8 +178,11 @@ print("ok   metadata counted by the server")
 PY
 check "ad-hoc: --metadata without a colon" 2 "--metadata x-user: expected 'name: value'" "$LOADGEN" run \
   --call aurigraph.approval.v1.ApprovalService/CheckHealth --metadata 'x-user' --target "$ADDR"
-check "ad-hoc: a header name in capitals" 2 "metadata 'X-User': a header name is lower-case" \
-  "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth -H 'X-User: a' --target "$ADDR"
+check "ad-hoc: a header name that is not one" 2 "metadata 'X User': a header name is letters, digits" \
+  "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth -H 'X User: a' --target "$ADDR"
+check "ad-hoc: one header in two cases" 2 "--metadata: 'X-User' and 'x-user' are the same header" \
+  "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth -H 'X-User: a' \
+  -H 'x-user: b' --target "$ADDR"
 check "ad-hoc: unreadable data file" 2 "data file $WORK/absent.jsonl: cannot read" "$LOADGEN" run \
   --call aurigraph.approval.v1.ApprovalService/CheckHealth --data-file "$WORK/absent.jsonl" \
   --data '{}' --target "$ADDR"

@@ -232,6 +232,16 @@ TEST(RequestTemplate, DataRecordsGoInFileOrderToBodyAndMetadataAlike) {
   }
 }
 
+TEST(RequestTemplate, HeaderNamesInCapitalsAreSentLowerCased) {
+  // Header names are case-insensitive; gRPC refuses capitals on the wire.
+  auto compiled = RequestTemplate::Compile(
+      *Transaction::descriptor(), "{}", {{{"X-Tenant", "acme"}, {"Authorization", "t"}}, nullptr});
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  TemplateRequestSource source(*compiled, 0, 1);
+  EXPECT_EQ(HeaderMap(source.BuildHeaders({0})),
+            (std::map<std::string, std::string>{{"authorization", "t"}, {"x-tenant", "acme"}}));
+}
+
 TEST(RequestTemplate, RandomDataOrderIsSeededAndCoversEveryRecord) {
   auto compiled =
       RequestTemplate::Compile(*Transaction::descriptor(), R"({"sender": "${data.user}"})",
@@ -277,11 +287,12 @@ TEST(RequestTemplate, DataAndMetadataErrorsNameTheProblem) {
             "${data.nope}: data file users.jsonl: no field 'nope' in any record (memo)");
   EXPECT_EQ(error(R"({"amount": "${data.user}"})", {{}, Users()}),
             "'alice' is not an integer in amount");
-  EXPECT_EQ(error("{}", {{{"X-Tenant", "a"}}, nullptr}),
-            "metadata 'X-Tenant': a header name is lower-case letters, digits, '-', '_' or '.'");
+  EXPECT_EQ(error("{}", {{{"X Tenant", "a"}}, nullptr}),
+            "metadata 'X Tenant': a header name is letters, digits, '-', '_' or '.'");
   EXPECT_EQ(error("{}", {{{"grpc-timeout", "1S"}}, nullptr}),
             "metadata 'grpc-timeout': grpc- headers are reserved");
   EXPECT_EQ(error("{}", {{{"x-a", "1"}, {"x-a", "2"}}, nullptr}), "metadata 'x-a': given twice");
+  EXPECT_EQ(error("{}", {{{"x-a", "1"}, {"X-A", "2"}}, nullptr}), "metadata 'X-A': given twice");
   EXPECT_EQ(error("{}", {{{"x-a", "${nope}"}}, nullptr}),
             "unknown template variable ${nope} (metadata 'x-a')");
   EXPECT_EQ(error("{}", {{{"x-a", "caf\xc3\xa9"}}, nullptr}),

@@ -180,6 +180,28 @@ operations:
             "s.yaml: operations.0.metadata: must be a mapping of header name to value");
 }
 
+TEST(Scenario, MetadataNamesAreCaseInsensitive) {
+  auto s = ParseScenario(R"(
+duration: 1s
+load: {model: open, rate: 10}
+metadata: {X-Tenant: acme, Authorization: secret}
+operations:
+  - rpc: a/b
+    metadata: {x-tenant: other}
+)",
+                         "s.yaml", {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  // The operation's x-tenant replaces the scenario's X-Tenant: one header.
+  EXPECT_EQ(s->operations[0].metadata,
+            (Headers{{"x-tenant", "other"}, {"Authorization", "secret"}}));
+  EXPECT_EQ(s->effective_json.find("secret"), std::string::npos);
+  EXPECT_EQ(ErrorOf("duration: 1s\nload: {model: open, rate: 1}\n"
+                    "operations: [{rpc: a/b, metadata: {X-Tenant: a, x-tenant: b}}]\n"),
+            "s.yaml: operations.0.metadata: 'X-Tenant' and 'x-tenant' are the same header (header "
+            "names are case-insensitive)");
+}
+
 TEST(AdHocScenario, FlagsBecomeAScenarioCheckedLikeAFile) {
   AdHocCall call;
   call.call = "aurigraph.approval.v1.ApprovalService/CheckHealth";
@@ -229,6 +251,12 @@ TEST(AdHocScenario, BadFlagsAreNamed) {
   call.metadata = {"no-colon"};
   EXPECT_EQ(AdHocScenarioJson(call).status().message(),
             "--metadata no-colon: expected 'name: value'");
+  call.metadata = {"x-a: 1", "x-a: 2"};
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(), "--metadata x-a: given twice");
+  call.metadata = {"x-tenant: a", "X-Tenant: b"};
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(),
+            "--metadata: 'x-tenant' and 'X-Tenant' are the same header (header names are "
+            "case-insensitive)");
 }
 
 }  // namespace
