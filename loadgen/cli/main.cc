@@ -19,6 +19,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/host/host.h"
 #include "common/input/json_check.h"
@@ -182,53 +183,17 @@ AdHocCall AdHocCallFromFlags(const po::variables_map& vm) {
   return call;
 }
 
-int RunCommand(const std::vector<std::string>& args) {
-  po::options_description options(
-      "aurigraph-loadgen run SCENARIO.yaml [options]\n"
-      "aurigraph-loadgen run --call package.Service/Method [--proto FILE.proto ...] "
-      "[--data JSON] [--rate N | --concurrency N] [--duration 10s] [options]");
-  options.add_options()("help,h", "show this help")(
-      "call", po::value<std::string>(),
-      "an ad-hoc run without a scenario file: the method to call")(
-      "proto", po::value<std::vector<std::string>>()->composing(),
-      "a .proto file declaring it, loaded at run time (repeatable; default: ask the server "
-      "through gRPC server reflection)")("import-path",
-                                         po::value<std::vector<std::string>>()->composing(),
-                                         "a directory .proto imports are resolved in (repeatable)")(
-      "protoset", po::value<std::vector<std::string>>()->composing(),
-      "a FileDescriptorSet declaring the method, from protoc --include_imports -o FILE "
-      "(repeatable), instead of --proto")(
-      "data", po::value<std::string>()->default_value("{}"),
-      "the request as JSON, with template variables such as ${seq} and ${uuid}")(
-      "rate", po::value<double>(), "ad hoc: open loop at this many requests/s")(
-      "concurrency", po::value<int>(), "ad hoc: closed loop with this many requests in flight")(
-      "duration", po::value<std::string>()->default_value("10s"), "ad hoc: how long to run")(
-      "deadline", po::value<std::string>(),
-      "ad hoc: per-call deadline, e.g. 100ms (expiry counts as DEADLINE_EXCEEDED)")(
-      "metadata,H", po::value<std::vector<std::string>>()->composing(),
-      "ad hoc: a request header 'name: value', value a template like the data (repeatable)")(
-      "data-file", po::value<std::string>(),
-      "ad hoc: JSON lines whose fields ${data.FIELD} reads, one line per request")(
-      "data-order", po::value<std::string>()->default_value("sequential"),
-      "ad hoc: take --data-file's lines in order (sequential) or at random")(
-      "streams", po::value<int>(),
-      "ad hoc, streaming methods: streams held open at once (default 1)")(
-      "tls", "ad hoc: connect with TLS (the system's roots unless --ca)")(
-      "ca", po::value<std::string>(),
-      "ad hoc: PEM file of the CA the server's certificate must chain to")(
-      "cert", po::value<std::string>(), "ad hoc: mutual TLS, this client's PEM certificate")(
-      "key", po::value<std::string>(), "ad hoc: mutual TLS, this client's PEM private key")(
-      "server-name", po::value<std::string>(),
-      "ad hoc: the name the server's certificate must carry")("authority", po::value<std::string>(),
-                                                              "ad hoc: the :authority header")(
-      "gzip", "ad hoc: compress requests with gzip")("keepalive-time", po::value<std::string>(),
-                                                     "ad hoc: HTTP/2 keepalive ping interval")(
-      "max-message-size", po::value<std::string>(),
-      "ad hoc: largest response accepted, e.g. 16MiB")(
+// What both kinds of run take: a scenario file's and an ad-hoc call's.
+po::options_description CommonRunFlags() {
+  po::options_description flags("Scenario files and ad-hoc runs alike");
+  flags.add_options()("help,h", "show this help")(
       "target", po::value<std::string>(), "HOST:PORT to load (overrides the scenario's target)")(
-      "out", po::value<std::string>()->default_value("results"), "directory for result.json")(
+      "out", po::value<std::string>()->default_value("results"),
+      "directory for result.json and the interval logs")(
       "set", po::value<std::vector<std::string>>()->composing(),
-      "override a scenario key, e.g. --set duration=5s --set load.rate=500 (repeatable)")(
+      "override a scenario key, e.g. --set duration=5s --set load.rate=500 (repeatable); in an "
+      "ad-hoc run, the keys no flag sets: --set workers=4 --set load.arrival=poisson --set "
+      "'gates=[\"p99 < 20ms\"]'")(
       "metrics-listen", po::value<std::string>(),
       "serve Prometheus metrics at http://HOST:PORT/metrics during the run (port 0: any)")(
       "push-gateway", po::value<std::string>(),
@@ -245,6 +210,57 @@ int RunCommand(const std::vector<std::string>& args) {
       "progress-interval", po::value<std::string>()->default_value("10s"),
       "time between progress lines when stderr is not a terminal")("no-progress",
                                                                    "no live progress on stderr");
+  return flags;
+}
+
+// An ad-hoc call's own flags; with a scenario file RefuseAdHocFlags refuses them.
+po::options_description AdHocRunFlags() {
+  po::options_description flags(
+      "Ad-hoc runs only (--call); refused with a scenario file, whose keys --set changes");
+  flags.add_options()("call", po::value<std::string>(),
+                      "run without a scenario file: the method to call")(
+      "proto", po::value<std::vector<std::string>>()->composing(),
+      "a .proto file declaring it, loaded at run time (repeatable; default: ask the server "
+      "through gRPC server reflection)")("import-path",
+                                         po::value<std::vector<std::string>>()->composing(),
+                                         "a directory .proto imports are resolved in (repeatable)")(
+      "protoset", po::value<std::vector<std::string>>()->composing(),
+      "a FileDescriptorSet declaring the method, from protoc --include_imports -o FILE "
+      "(repeatable), instead of --proto")(
+      "data", po::value<std::string>()->default_value("{}"),
+      "the request as JSON, with template variables such as ${seq} and ${uuid}")(
+      "rate", po::value<double>(), "open loop at this many requests/s")(
+      "concurrency", po::value<int>(),
+      "closed loop with this many requests in flight (without --rate: 1)")(
+      "duration", po::value<std::string>()->default_value("10s"), "how long to run")(
+      "deadline", po::value<std::string>(),
+      "per-call deadline, e.g. 100ms (expiry counts as DEADLINE_EXCEEDED)")(
+      "metadata,H", po::value<std::vector<std::string>>()->composing(),
+      "a request header 'name: value', value a template like the data (repeatable; names are "
+      "case-insensitive and sent in lower case)")(
+      "data-file", po::value<std::string>(),
+      "JSON lines whose fields ${data.FIELD} reads, one line per request")(
+      "data-order", po::value<std::string>()->default_value("sequential"),
+      "take --data-file's lines in order (sequential) or at random")(
+      "streams", po::value<int>(), "streaming methods: streams held open at once (default 1)")(
+      "tls", "connect with TLS (the system's roots unless --ca)")(
+      "ca", po::value<std::string>(), "PEM file of the CA the server's certificate must chain to")(
+      "cert", po::value<std::string>(), "mutual TLS: this client's PEM certificate")(
+      "key", po::value<std::string>(), "mutual TLS: this client's PEM private key")(
+      "server-name", po::value<std::string>(), "the name the server's certificate must carry")(
+      "authority", po::value<std::string>(), "the :authority header")(
+      "gzip", "compress requests with gzip")("keepalive-time", po::value<std::string>(),
+                                             "HTTP/2 keepalive ping interval")(
+      "max-message-size", po::value<std::string>(), "largest response accepted, e.g. 16MiB");
+  return flags;
+}
+
+int RunCommand(const std::vector<std::string>& args) {
+  po::options_description options(
+      "aurigraph-loadgen run SCENARIO.yaml [options]\n"
+      "aurigraph-loadgen run --call package.Service/Method [--proto FILE.proto ...] "
+      "[--data JSON] [--rate N | --concurrency N] [--duration 10s] [options]");
+  options.add(CommonRunFlags()).add(AdHocRunFlags());
   po::options_description hidden;
   hidden.add_options()("scenario", po::value<std::string>());
   po::positional_options_description positional;
@@ -416,7 +432,8 @@ int CompareCommand(const std::vector<std::string>& args) {
       "threshold", po::value<std::vector<std::string>>()->composing(),
       "change that counts: 5% (latency percentiles and rate), p99=10%, rate=3%, "
       "error_ratio=0.1% (absolute); repeatable; default 5% and error_ratio=0.1%")(
-      "alpha", po::value<double>()->default_value(0.05), "significance level with repeated runs")(
+      "alpha", po::value<double>()->default_value(0.05, "0.05"),
+      "significance level with repeated runs")(
       "out", po::value<std::string>()->default_value("comparison"),
       "directory for compare.html and compare.md");
   po::options_description hidden;
@@ -468,19 +485,47 @@ void PrintUsage(std::ostream& out) {
   out << "usage: aurigraph-loadgen <command> [options]\n\n"
          "commands:\n"
          "  run SCENARIO.yaml [--target HOST:PORT] [--out DIR] [--set key=value ...]\n"
-         "      run a load scenario, print a summary and write DIR/result.json\n"
+         "  run --call package.Service/Method [--data JSON] [--rate N] [--target HOST:PORT] ...\n"
+         "      run a load scenario (or an ad-hoc call), print a summary and write "
+         "DIR/result.json\n"
          "  report RESULT.json|RUN_DIR [...] [--out DIR]\n"
          "      render saved results: DIR/report.html, DIR/summary.md, DIR/junit.xml (a run\n"
          "      directory without result.json, e.g. of a killed run, is rebuilt from its interval "
          "logs)\n"
          "  compare BASELINE CANDIDATE [--threshold 5%] [--out DIR]\n"
          "      compare results (files, lists or directories of repeated runs); exit 1 on a "
-         "regression\n\n"
+         "regression\n"
+         "  help [COMMAND]\n"
+         "      this help, or a command's (help run is run --help)\n\n"
          "options:\n"
-         "  -h, --help     show this help (or a command's: run --help)\n"
+         "  -h, --help     show this help\n"
          "  --version      print the version\n\n"
          "exit codes: 0 all gates passed (compare: no regression), 1 a gate failed (compare: a "
          "regression), 2 invalid input, 3 the run could not be carried out\n";
+}
+
+using Command = int (*)(const std::vector<std::string>&);
+
+// The subcommand called `name`; null when there is none.
+Command FindCommand(const std::string& name) {
+  if (name == "run") return RunCommand;
+  if (name == "report") return ReportCommand;
+  if (name == "compare") return CompareCommand;
+  return nullptr;
+}
+
+// `help` alone prints the overview; `help COMMAND` is `COMMAND --help`.
+int HelpCommand(const std::vector<std::string>& args) {
+  if (args.empty()) {
+    PrintUsage(std::cout);
+    return 0;
+  }
+  const Command command = FindCommand(args.front());
+  if (command == nullptr || args.size() > 1) {
+    return Fail(kExitUsage, absl::StrCat("help ", absl::StrJoin(args, " "),
+                                         ": expected one command: run, report or compare"));
+  }
+  return command({"--help"});
 }
 
 }  // namespace
@@ -492,23 +537,25 @@ int main(int argc, char** argv) {
     PrintUsage(std::cerr);
     return kExitUsage;
   }
-  const std::string command = args.front();
-  if (command == "--help" || command == "-h" || command == "help") {
+  const std::string name = args.front();
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (name == "--help" || name == "-h") {
     PrintUsage(std::cout);
     return 0;
   }
-  if (command == "--version") {
+  if (name == "--version") {
     std::cout << "aurigraph-loadgen " << aurigraph::kVersion << "\n";
     return 0;
+  }
+  const Command command = name == "help" ? HelpCommand : FindCommand(name);
+  if (command == nullptr) {
+    return Fail(kExitUsage, "unknown command '" + name + "' (see aurigraph-loadgen --help)");
   }
   // Inputs are checked where they are read and answered with a status; this is
   // the last resort for an exception that escapes anyway: one line, not an abort.
   try {
-    if (command == "run") return RunCommand({args.begin() + 1, args.end()});
-    if (command == "report") return ReportCommand({args.begin() + 1, args.end()});
-    if (command == "compare") return CompareCommand({args.begin() + 1, args.end()});
+    return command(rest);
   } catch (const std::exception& e) {
-    return Fail(kExitUsage, absl::StrCat(command, ": unexpected error: ", e.what()));
+    return Fail(kExitUsage, absl::StrCat(name, ": unexpected error: ", e.what()));
   }
-  return Fail(kExitUsage, "unknown command '" + command + "' (see aurigraph-loadgen --help)");
 }

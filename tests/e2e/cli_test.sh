@@ -49,8 +49,25 @@ check "loadgen --version" 0 "" "$LOADGEN" --version
 grep -q "^aurigraph-loadgen [0-9]" "$WORK/out" || { echo "FAIL version text"; failed=$((failed + 1)); }
 check "loadgen --help" 0 "" "$LOADGEN" --help
 check "loadgen run --help" 0 "" "$LOADGEN" run --help
+for flag in --call "Scenario files and ad-hoc runs alike" \
+    "Ad-hoc runs only (--call); refused with a scenario file"; do
+  grep -qF -- "$flag" "$WORK/out" || { echo "FAIL run --help lacks '$flag'"; failed=$((failed + 1)); }
+done
+# Help texts show defaults as written, not as binary floating point (0.050000000000000003).
+for command in run report compare; do
+  check "loadgen help $command" 0 "" "$LOADGEN" help "$command"
+  grep -q "^aurigraph-loadgen $command " "$WORK/out" ||
+    { echo "FAIL help $command is not $command's help"; cat "$WORK/out"; failed=$((failed + 1)); }
+  ! grep -E "[0-9]\.[0-9]{6,}" "$WORK/out" || { echo "FAIL float noise in $command's help"; failed=$((failed + 1)); }
+done
+grep -qF -- "--alpha arg (=0.05)" "$WORK/out" || { echo "FAIL compare --alpha default"; failed=$((failed + 1)); }
+check "loadgen help" 0 "" "$LOADGEN" help
+grep -q "^usage: aurigraph-loadgen <command>" "$WORK/out" || { echo "FAIL help alone"; failed=$((failed + 1)); }
+check "loadgen help of no command" 2 "help fly: expected one command: run, report or compare" \
+  "$LOADGEN" help fly
 check "refserver --version" 0 "" "$REFSERVER" --version
 check "refserver --help" 0 "" "$REFSERVER" --help
+! grep -E "[0-9]\.[0-9]{6,}" "$WORK/out" || { echo "FAIL float noise in refserver --help"; failed=$((failed + 1)); }
 check "no command" 2 "" "$LOADGEN"
 check "unknown command" 2 "unknown command 'fly'" "$LOADGEN" fly
 check "unknown flag" 2 "unrecognised option '--bogus'" "$LOADGEN" run "$WORK/ok.yaml" --bogus
