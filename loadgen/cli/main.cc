@@ -275,9 +275,7 @@ int RunCommand(const std::vector<std::string>& args) {
       vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   absl::StatusOr<Scenario> scenario = absl::UnknownError("");
   if (vm.count("call")) {
-    auto text = AdHocScenarioJson(AdHocCallFromFlags(vm));
-    if (!text.ok()) return Fail(kExitUsage, std::string(text.status().message()));
-    scenario = ParseScenario(*text, "--call", overrides);
+    scenario = ParseAdHocScenario(AdHocCallFromFlags(vm), overrides);
   } else {
     if (auto refused = RefuseAdHocFlags(vm)) return *refused;
     scenario = LoadScenarioFile(vm["scenario"].as<std::string>(), overrides);

@@ -2,13 +2,55 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/input/json_check.h"
 
 namespace aurigraph::loadgen {
 namespace {
+
+// The scenario keys set from flags that the scenario's checks can refuse, and
+// the flag of each: an ad-hoc user typed the flag, not the key.
+constexpr std::pair<absl::string_view, absl::string_view> kFlagOfKey[] = {
+    {"duration", "--duration"},
+    {"load.rate", "--rate"},
+    {"load.concurrency", "--concurrency"},
+    {"channel.keepalive_time", "--keepalive-time"},
+    {"channel.max_message_size", "--max-message-size"},
+    {"operations.0.deadline", "--deadline"},
+    {"operations.0.data.order", "--data-order"},
+    {"operations.0.stream.streams", "--streams"}};
+
+std::string WithArticle(absl::string_view noun) {
+  return absl::StrCat(noun == "array" || noun == "object" ? "an " : "a ", noun);
+}
+
+// --data as a JSON object; text that is not JSON is refused at the byte where it stops being JSON.
+absl::StatusOr<nlohmann::json> ParseRequest(const std::string& data) {
+  nlohmann::json request;
+  try {
+    request = nlohmann::json::parse(data);
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.what() is "[json.exception...] parse error at line L, column C: REASON".
+    const std::string what = e.what();
+    const size_t reason = what.find(": ", what.find("column"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--data: invalid JSON at byte ", e.byte,
+                     reason == std::string::npos ? ": " + what : what.substr(reason)));
+  }
+  if (!request.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--data: not a JSON object (got ", WithArticle(request.type_name()), ")"));
+  }
+  if (auto checked = CheckUntrustedJson(request); !checked.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--data: ", checked.message()));
+  }
+  return request;
+}
 
 // The "name: value" headers as an object. Header names are case-insensitive,
 // so two that differ only in case are one header given twice, and refused.
@@ -34,16 +76,40 @@ absl::StatusOr<nlohmann::json> ParseHeaders(const std::vector<std::string>& head
   return metadata;
 }
 
+// Whether `--set KEY=...` changed scenario key `key`, or a key above or below it.
+bool SetByOverride(absl::string_view key, const std::vector<std::string>& overrides) {
+  for (const std::string& assignment : overrides) {
+    const absl::string_view set = absl::string_view(assignment).substr(0, assignment.find('='));
+    const auto below = [](absl::string_view inner, absl::string_view outer) {
+      return absl::StartsWith(inner, outer) && inner.size() > outer.size() &&
+             inner[outer.size()] == '.';
+    };
+    if (set == key || below(key, set) || below(set, key)) return true;
+  }
+  return false;
+}
+
+// "--call: load.rate: impossible rate 0 ..." becomes "--rate: impossible rate 0 ...".
+absl::Status InFlagTerms(const absl::Status& status, const std::vector<std::string>& overrides) {
+  constexpr absl::string_view kSource = "--call: ";
+  absl::string_view message = status.message();
+  if (!absl::ConsumePrefix(&message, kSource)) return status;
+  const size_t colon = message.find(": ");
+  if (colon == absl::string_view::npos) return status;
+  const absl::string_view key = message.substr(0, colon);
+  for (const auto& [scenario_key, flag] : kFlagOfKey) {
+    if (key == scenario_key && !SetByOverride(key, overrides)) {
+      return absl::Status(status.code(), absl::StrCat(flag, message.substr(colon)));
+    }
+  }
+  return status;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> AdHocScenarioJson(const AdHocCall& call) {
-  const nlohmann::json request = nlohmann::json::parse(call.data, nullptr, false);
-  if (request.is_discarded() || !request.is_object()) {
-    return absl::InvalidArgumentError("--data: not a JSON object");
-  }
-  if (auto checked = CheckUntrustedJson(request); !checked.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--data: ", checked.message()));
-  }
+  auto request = ParseRequest(call.data);
+  if (!request.ok()) return request.status();
   if (!call.protos.empty() && !call.protosets.empty()) {
     return absl::InvalidArgumentError("--proto and --protoset: give one");
   }
@@ -74,7 +140,7 @@ absl::StatusOr<std::string> AdHocScenarioJson(const AdHocCall& call) {
   nlohmann::json operation = {
       {"name", slash == std::string::npos ? call.call : call.call.substr(slash + 1)},
       {"rpc", call.call},
-      {"request", request}};
+      {"request", *request}};
   if (call.deadline) operation["deadline"] = *call.deadline;
   if (!call.metadata.empty()) {
     auto metadata = ParseHeaders(call.metadata);
@@ -87,6 +153,15 @@ absl::StatusOr<std::string> AdHocScenarioJson(const AdHocCall& call) {
   if (call.streams) operation["stream"] = {{"streams", *call.streams}};
   scenario["operations"] = nlohmann::json::array({operation});
   return scenario.dump();
+}
+
+absl::StatusOr<Scenario> ParseAdHocScenario(const AdHocCall& call,
+                                            const std::vector<std::string>& overrides) {
+  auto json = AdHocScenarioJson(call);
+  if (!json.ok()) return json.status();
+  auto scenario = ParseScenario(*json, "--call", overrides);
+  if (!scenario.ok()) return InFlagTerms(scenario.status(), overrides);
+  return scenario;
 }
 
 }  // namespace aurigraph::loadgen

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "loadgen/scenario/scenario.h"
 
 namespace aurigraph::loadgen {
 
@@ -34,5 +35,11 @@ struct AdHocCall {
 
 // INVALID_ARGUMENT naming the flag when the call cannot stand for a scenario.
 absl::StatusOr<std::string> AdHocScenarioJson(const AdHocCall& call);
+
+// The call's scenario with `overrides` (--set key=value) applied. An error
+// about a key that a flag set names the flag, as the user typed it ("--rate:
+// impossible rate 0 ..."); one about a key that --set changed names the key.
+absl::StatusOr<Scenario> ParseAdHocScenario(const AdHocCall& call,
+                                            const std::vector<std::string>& overrides);
 
 }  // namespace aurigraph::loadgen

@@ -127,8 +127,10 @@ check "ad-hoc run through server reflection" 0 "" "$LOADGEN" run \
   --out "$WORK/reflected" --no-progress --set max_generator_lag=1s
 check "ad-hoc: a service the server does not know" 2 "service aurigraph.nope.v1.X: server reflection: Symbol not found" \
   "$LOADGEN" run --call aurigraph.nope.v1.X/Y --duration 1s --target "$ADDR" --no-progress
-check "ad-hoc: --data not JSON" 2 "--data: not a JSON object" "$LOADGEN" run \
-  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '{nope' --target "$ADDR"
+check "ad-hoc: --data not JSON" 2 "--data: invalid JSON at byte 3: syntax error while parsing object key" \
+  "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '{nope' --target "$ADDR"
+check "ad-hoc: --data not an object" 2 "--data: not a JSON object (got an array)" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '[1]' --target "$ADDR"
 check "ad-hoc: an object in a number field" 2 \
   "operation 'SubmitTransaction': request field 'amount': expected a number, got an object" \
   "$LOADGEN" run --call aurigraph.transaction.v1.TransactionService/SubmitTransaction \
@@ -137,6 +139,8 @@ check "ad-hoc: an enum value that is not one" 2 \
   "'NOT_AN_ENUM' is not a value of aurigraph.approval.v1.ApprovalPriority in priority: expected one of APPROVAL_PRIORITY_UNSPECIFIED," \
   "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/SubmitApprovalRequest \
   --data '{"priority": "${pick:APPROVAL_PRIORITY_HIGH|NOT_AN_ENUM}"}' --target "$ADDR"
+check "ad-hoc: an impossible rate names --rate" 2 "aurigraph-loadgen: --rate: impossible rate 0" \
+  "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth --rate 0 --target "$ADDR"
 check "ad-hoc: a field the message lacks" 2 "unknown field 'colour'" "$LOADGEN" run \
   --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '{"colour": "red"}' --target "$ADDR"
 check "ad-hoc: scenario and --call" 2 "run: give either SCENARIO.yaml or --call" "$LOADGEN" run \

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "loadgen/scenario/ad_hoc.h"
 
 namespace aurigraph::loadgen {
@@ -241,7 +243,15 @@ TEST(AdHocScenario, BadFlagsAreNamed) {
   AdHocCall call;
   call.call = "a.S/M";
   call.data = "[1]";
-  EXPECT_EQ(AdHocScenarioJson(call).status().message(), "--data: not a JSON object");
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(), "--data: not a JSON object (got an array)");
+  call.data = "{nope";
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(),
+            "--data: invalid JSON at byte 3: syntax error while parsing object key - invalid "
+            "literal; last read: '{no'; expected string literal");
+  call.data = R"({"a": 1,})";
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(),
+            "--data: invalid JSON at byte 9: syntax error while parsing object key - unexpected "
+            "'}'; expected string literal");
   call.data = "{}";
   call.rate = 1;
   call.concurrency = 2;
@@ -257,6 +267,40 @@ TEST(AdHocScenario, BadFlagsAreNamed) {
   EXPECT_EQ(AdHocScenarioJson(call).status().message(),
             "--metadata: 'x-tenant' and 'X-Tenant' are the same header (header names are "
             "case-insensitive)");
+}
+
+TEST(AdHocScenario, ErrorsNameTheFlagTheUserTyped) {
+  using Flags = std::function<void(AdHocCall&)>;
+  const auto error = [](const Flags& flags, std::vector<std::string> overrides = {}) {
+    AdHocCall call;
+    call.call = "a.S/M";
+    flags(call);
+    auto s = ParseAdHocScenario(call, overrides);
+    return s.ok() ? std::string() : std::string(s.status().message());
+  };
+  EXPECT_EQ(error([](AdHocCall& c) { c.rate = 0; }),
+            "--rate: impossible rate 0 (0 < rate <= 1e8 per second)");
+  EXPECT_EQ(error([](AdHocCall& c) { c.concurrency = 0; }), "--concurrency: must be >= 1");
+  EXPECT_EQ(error([](AdHocCall& c) { c.duration = "5 parsecs"; }),
+            "--duration: invalid duration '5 parsecs': expected a unit (ns, us, ms, s, m, h)");
+  EXPECT_EQ(error([](AdHocCall& c) { c.deadline = "soon"; }),
+            "--deadline: invalid duration 'soon'");
+  EXPECT_EQ(error([](AdHocCall& c) { c.streams = 0; }), "--streams: must be >= 1");
+  EXPECT_EQ(error([](AdHocCall& c) {
+              c.data_file = "users.jsonl";
+              c.data_order = "shuffled";
+            }),
+            "--data-order: expected sequential or random");
+  EXPECT_EQ(error([](AdHocCall& c) {
+              c.channel = {{"max_message_size", "1B"}};
+            }),
+            "--max-message-size: expected a size from 1KiB to 2GiB");
+  // A key --set changed is named as the user typed it: the key.
+  EXPECT_EQ(error([](AdHocCall& c) { c.rate = 5; }, {"load.rate=0"}),
+            "--call: load.rate: impossible rate 0 (0 < rate <= 1e8 per second)");
+  EXPECT_EQ(error([](AdHocCall& c) { c.rate = 5; }, {"load={model: open, rate: 0}"}),
+            "--call: load.rate: impossible rate 0 (0 < rate <= 1e8 per second)");
+  EXPECT_EQ(error([](AdHocCall&) {}, {"workers=2000"}), "--call: workers: at most 1024");
 }
 
 }  // namespace
