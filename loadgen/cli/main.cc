@@ -124,6 +124,8 @@ std::optional<int> RefuseAdHocFlags(const po::variables_map& vm) {
       {"rate", "load.rate (e.g. --set load.rate=500)"},
       {"concurrency", "load.concurrency (e.g. --set load.concurrency=8)"},
       {"duration", "duration (e.g. --set duration=30s)"},
+      {"requests", "requests (e.g. --set requests=10000)"},
+      {"warmup", "warmup (e.g. --set warmup=5s)"},
       {"deadline", "an operation's deadline"},
       {"metadata", "metadata"},
       {"data-file", "an operation's data.file"},
@@ -137,6 +139,7 @@ std::optional<int> RefuseAdHocFlags(const po::variables_map& vm) {
       {"authority", "channel.authority"},
       {"gzip", "channel.compression"},
       {"keepalive-time", "channel.keepalive_time"},
+      {"keepalive-timeout", "channel.keepalive_timeout"},
       {"max-message-size", "channel.max_message_size"}};
   for (const auto& [flag, key] : kScenarioKeys) {
     if (vm.count(flag) && !vm[flag].defaulted()) {
@@ -153,7 +156,6 @@ AdHocCall AdHocCallFromFlags(const po::variables_map& vm) {
   AdHocCall call;
   call.call = vm["call"].as<std::string>();
   call.data = vm["data"].as<std::string>();
-  call.duration = vm["duration"].as<std::string>();
   const auto list = [&](const char* flag) {
     return vm.count(flag) ? vm[flag].as<std::vector<std::string>>() : std::vector<std::string>{};
   };
@@ -161,6 +163,9 @@ AdHocCall AdHocCallFromFlags(const po::variables_map& vm) {
     if (!vm.count(flag)) return std::nullopt;
     return vm[flag].as<std::string>();
   };
+  call.duration = text("duration");
+  if (vm.count("requests")) call.requests = vm["requests"].as<int64_t>();
+  call.warmup = text("warmup");
   call.protos = list("proto");
   call.import_paths = list("import-path");
   call.protosets = list("protoset");
@@ -177,6 +182,7 @@ AdHocCall AdHocCallFromFlags(const po::variables_map& vm) {
        {std::pair{"ca", "ca"}, std::pair{"cert", "cert"}, std::pair{"key", "key"},
         std::pair{"server-name", "server_name"}, std::pair{"authority", "authority"},
         std::pair{"keepalive-time", "keepalive_time"},
+        std::pair{"keepalive-timeout", "keepalive_timeout"},
         std::pair{"max-message-size", "max_message_size"}}) {
     if (const auto value = text(flag)) call.channel.emplace_back(key, *value);
   }
@@ -232,7 +238,10 @@ po::options_description AdHocRunFlags() {
       "rate", po::value<double>(), "open loop at this many requests/s")(
       "concurrency", po::value<int>(),
       "closed loop with this many requests in flight (without --rate: 1)")(
-      "duration", po::value<std::string>()->default_value("10s"), "how long to run")(
+      "duration", po::value<std::string>(),
+      "how long to run (default 10s, or none with --requests)")(
+      "requests", po::value<int64_t>(), "send this many requests, then stop")(
+      "warmup", po::value<std::string>(), "a first part of the run that is not measured, e.g. 2s")(
       "deadline", po::value<std::string>(),
       "per-call deadline, e.g. 100ms (expiry counts as DEADLINE_EXCEEDED)")(
       "metadata,H", po::value<std::vector<std::string>>()->composing(),
@@ -251,6 +260,7 @@ po::options_description AdHocRunFlags() {
       "authority", po::value<std::string>(), "the :authority header")(
       "gzip", "compress requests with gzip")("keepalive-time", po::value<std::string>(),
                                              "HTTP/2 keepalive ping interval")(
+      "keepalive-timeout", po::value<std::string>(), "how long a keepalive ping may go unanswered")(
       "max-message-size", po::value<std::string>(), "largest response accepted, e.g. 16MiB");
   return flags;
 }
@@ -259,7 +269,7 @@ int RunCommand(const std::vector<std::string>& args) {
   po::options_description options(
       "aurigraph-loadgen run SCENARIO.yaml [options]\n"
       "aurigraph-loadgen run --call package.Service/Method [--proto FILE.proto ...] "
-      "[--data JSON] [--rate N | --concurrency N] [--duration 10s] [options]");
+      "[--data JSON] [--rate N | --concurrency N] [--duration 10s | --requests N] [options]");
   options.add(CommonRunFlags()).add(AdHocRunFlags());
   po::options_description hidden;
   hidden.add_options()("scenario", po::value<std::string>());

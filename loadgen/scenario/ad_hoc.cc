@@ -17,9 +17,12 @@ namespace {
 // the flag of each: an ad-hoc user typed the flag, not the key.
 constexpr std::pair<absl::string_view, absl::string_view> kFlagOfKey[] = {
     {"duration", "--duration"},
+    {"requests", "--requests"},
+    {"warmup", "--warmup"},
     {"load.rate", "--rate"},
     {"load.concurrency", "--concurrency"},
     {"channel.keepalive_time", "--keepalive-time"},
+    {"channel.keepalive_timeout", "--keepalive-timeout"},
     {"channel.max_message_size", "--max-message-size"},
     {"operations.0.deadline", "--deadline"},
     {"operations.0.data.order", "--data-order"},
@@ -116,7 +119,13 @@ absl::StatusOr<std::string> AdHocScenarioJson(const AdHocCall& call) {
   if (call.rate && call.concurrency) {
     return absl::InvalidArgumentError("--rate and --concurrency: give one (open or closed loop)");
   }
-  nlohmann::json scenario = {{"name", "ad-hoc " + call.call}, {"duration", call.duration}};
+  nlohmann::json scenario = {{"name", "ad-hoc " + call.call}};
+  // A request budget bounds the run by itself: the default duration would cut it short.
+  if (call.duration || !call.requests) {
+    scenario["duration"] = call.duration.value_or(kDefaultAdHocDuration);
+  }
+  if (call.requests) scenario["requests"] = *call.requests;
+  if (call.warmup) scenario["warmup"] = *call.warmup;
   // Without a .proto or a protoset the target describes itself (server reflection).
   if (!call.protos.empty()) {
     scenario["proto"] = call.protos;

@@ -3,6 +3,7 @@
 // is checked exactly like a scenario file.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,10 +13,15 @@
 
 namespace aurigraph::loadgen {
 
+// How long an ad-hoc run lasts when given neither a duration nor a request count.
+inline constexpr char kDefaultAdHocDuration[] = "10s";
+
 struct AdHocCall {
-  std::string call;         // package.Service/Method
-  std::string data = "{}";  // the request as JSON, with template variables
-  std::string duration = "10s";
+  std::string call;                     // package.Service/Method
+  std::string data = "{}";              // the request as JSON, with template variables
+  std::optional<std::string> duration;  // none: kDefaultAdHocDuration, unless `requests`
+  std::optional<int64_t> requests;      // a request budget (with or instead of a duration)
+  std::optional<std::string> warmup;
   std::vector<std::string> protos;     // neither: server reflection
   std::vector<std::string> protosets;  // FileDescriptorSets (protoc -o)
   std::vector<std::string> import_paths;
@@ -26,8 +32,8 @@ struct AdHocCall {
   std::optional<std::string> data_file;
   std::string data_order = "sequential";
   std::optional<int> streams;
-  // Channel settings, by scenario key (tls, ca, cert, key, server_name,
-  // authority, keepalive_time, max_message_size); tls and gzip are flags.
+  // Channel settings, by scenario key (ca, cert, key, server_name, authority,
+  // keepalive_time, keepalive_timeout, max_message_size); tls and gzip are flags.
   bool tls = false;
   bool gzip = false;
   std::vector<std::pair<std::string, std::string>> channel;

@@ -49,7 +49,7 @@ check "loadgen --version" 0 "" "$LOADGEN" --version
 grep -q "^aurigraph-loadgen [0-9]" "$WORK/out" || { echo "FAIL version text"; failed=$((failed + 1)); }
 check "loadgen --help" 0 "" "$LOADGEN" --help
 check "loadgen run --help" 0 "" "$LOADGEN" run --help
-for flag in --call "Scenario files and ad-hoc runs alike" \
+for flag in --call --requests --warmup --keepalive-timeout "Scenario files and ad-hoc runs alike" \
     "Ad-hoc runs only (--call); refused with a scenario file"; do
   grep -qF -- "$flag" "$WORK/out" || { echo "FAIL run --help lacks '$flag'"; failed=$((failed + 1)); }
 done
@@ -141,6 +141,20 @@ check "ad-hoc: an enum value that is not one" 2 \
   --data '{"priority": "${pick:APPROVAL_PRIORITY_HIGH|NOT_AN_ENUM}"}' --target "$ADDR"
 check "ad-hoc: an impossible rate names --rate" 2 "aurigraph-loadgen: --rate: impossible rate 0" \
   "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth --rate 0 --target "$ADDR"
+check "ad-hoc: a bad --warmup names it" 2 "aurigraph-loadgen: --warmup: 10s is not shorter than the duration (10s)" \
+  "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth --warmup 10s --target "$ADDR"
+# A request budget alone: the run is not cut at the default 10 s (its scenario has no duration).
+check "ad-hoc: --requests and --warmup" 0 "" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --requests 40 --warmup 100ms --rate 200 \
+  --target "$ADDR" --out "$WORK/budget" --no-progress --set max_generator_lag=1s
+python3 - "$WORK/budget/result.json" <<'PY' || { echo "FAIL ad-hoc request budget"; failed=$((failed + 1)); }
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["scenario"]["requests"] == 40 and "duration" not in r["scenario"], r["scenario"]
+assert r["scenario"]["warmup"] == "100ms", r["scenario"]
+assert 0 < r["total"]["requests"] <= 40, r["total"]  # measured: the budget less its warm-up
+print("ok   ad-hoc request budget result")
+PY
 check "ad-hoc: a field the message lacks" 2 "unknown field 'colour'" "$LOADGEN" run \
   --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '{"colour": "red"}' --target "$ADDR"
 check "ad-hoc: scenario and --call" 2 "run: give either SCENARIO.yaml or --call" "$LOADGEN" run \
@@ -267,6 +281,10 @@ check "--rate with a scenario" 2 "run: --rate is for ad-hoc runs (--call); in a 
   "$LOADGEN" run "$WORK/ok.yaml" --rate 10
 check "--duration with a scenario" 2 "in a scenario it is duration (e.g. --set duration=30s)" \
   "$LOADGEN" run "$WORK/ok.yaml" --duration 2s
+check "--requests with a scenario" 2 "run: --requests is for ad-hoc runs (--call); in a scenario it is requests" \
+  "$LOADGEN" run "$WORK/ok.yaml" --requests 5
+check "--warmup with a scenario" 2 "run: --warmup is for ad-hoc runs (--call); in a scenario it is warmup" \
+  "$LOADGEN" run "$WORK/ok.yaml" --warmup 1s
 check "--tls with a scenario" 2 "run: --tls is for ad-hoc runs (--call); in a scenario it is channel.tls" \
   "$LOADGEN" run "$WORK/ok.yaml" --tls
 check "warm-up as long as the run" 2 "warmup: 1s is not shorter than the duration (1s): nothing would be measured" \

@@ -269,6 +269,29 @@ TEST(AdHocScenario, BadFlagsAreNamed) {
             "case-insensitive)");
 }
 
+TEST(AdHocScenario, ARequestBudgetNeedsNoDuration) {
+  AdHocCall call;
+  call.call = "a.S/M";
+  call.requests = 500;
+  call.warmup = "1s";
+  auto s = ParseAdHocScenario(call, {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->requests, 500);
+  EXPECT_EQ(s->duration_nanos, 0);  // not the default 10s, which could cut the budget short
+  EXPECT_EQ(s->warmup_nanos, 1'000'000'000);
+  call.duration = "30s";
+  s = ParseAdHocScenario(call, {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->requests, 500);
+  EXPECT_EQ(s->duration_nanos, 30'000'000'000);
+  call.requests.reset();
+  call.duration.reset();
+  s = ParseAdHocScenario(call, {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->duration_nanos, 10'000'000'000);
+  EXPECT_EQ(s->requests, 0);
+}
+
 TEST(AdHocScenario, ErrorsNameTheFlagTheUserTyped) {
   using Flags = std::function<void(AdHocCall&)>;
   const auto error = [](const Flags& flags, std::vector<std::string> overrides = {}) {
@@ -283,6 +306,9 @@ TEST(AdHocScenario, ErrorsNameTheFlagTheUserTyped) {
   EXPECT_EQ(error([](AdHocCall& c) { c.concurrency = 0; }), "--concurrency: must be >= 1");
   EXPECT_EQ(error([](AdHocCall& c) { c.duration = "5 parsecs"; }),
             "--duration: invalid duration '5 parsecs': expected a unit (ns, us, ms, s, m, h)");
+  EXPECT_EQ(error([](AdHocCall& c) { c.requests = 0; }), "--requests: must be >= 1");
+  EXPECT_EQ(error([](AdHocCall& c) { c.warmup = "10s"; }),
+            "--warmup: 10s is not shorter than the duration (10s): nothing would be measured");
   EXPECT_EQ(error([](AdHocCall& c) { c.deadline = "soon"; }),
             "--deadline: invalid duration 'soon'");
   EXPECT_EQ(error([](AdHocCall& c) { c.streams = 0; }), "--streams: must be >= 1");
