@@ -115,7 +115,7 @@ void Worker::Record(const Slot& slot, int status_code, int64_t items, int64_t no
   IntervalRecorder& intervals = *plan_.intervals;
   intervals.AdvanceTo(now);
   GeneratorCounts& counts = intervals.generator();
-  counts.last_completion_nanos = now;
+  counts.last_completion_nanos = now - plan_.start_nanos;
   if (slot.intended_nanos < plan_.start_nanos + plan_.warmup_nanos) ++counts.warmup_completions;
   IntervalOperation* interval = intervals.OperationFor(slot.operation, slot.intended_nanos);
   if (interval == nullptr) return;

@@ -72,7 +72,7 @@ struct GeneratorCounts {
   int64_t cancelled_at_drain = 0;      // still in flight when the drain timeout passed
   int64_t request_build_errors = 0;    // requests and stream messages that could not be built
   int64_t warmup_completions = 0;      // warm-up requests, wherever they completed
-  int64_t last_completion_nanos = -1;  // clock time; the latest of any contributor
+  int64_t last_completion_nanos = -1;  // from the run's start; the latest of any contributor
   void Merge(const GeneratorCounts& other);
 };
 

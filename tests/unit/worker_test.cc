@@ -191,6 +191,22 @@ TEST(Worker, OnlyTheLagWhileASlotWasFreeIsTheGenerators) {
   EXPECT_GE(totals.all().generator.delayed_by_in_flight_bound, 99);
 }
 
+TEST(Worker, TheLastCompletionIsTimedFromTheRunsStart) {
+  ManualClock clock;
+  ScriptedTransport transport(clock, [](int64_t) { return 2 * kMs; });
+  CountingSource source;
+  WorkerPlan plan = OpenLoop(0, 4);
+  plan.start_nanos = 7'000 * kMs;  // the clock's time when the run starts
+  plan.max_requests = 100;
+  Recorded recorded(plan);
+  Worker worker(clock, transport, {&source},
+                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1), plan);
+  worker.Run();
+  // The 100th request is meant at 99 ms and takes 2 ms: a request budget's
+  // measured window ends there, not 7 s of clock later.
+  EXPECT_EQ(recorded.Totals().all().generator.last_completion_nanos, 101 * kMs);
+}
+
 TEST(Worker, LagDuringWarmUpDoesNotJudgeTheGenerator) {
   ManualClock clock;
   ScriptedTransport transport(clock, [](int64_t) { return kMs / 2; });
