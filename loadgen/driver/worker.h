@@ -68,8 +68,9 @@ class Worker {
   // How long every slot was busy, in all, before clock time `t`; `t` is not
   // before the oldest period still kept (see busy_periods_).
   int64_t BusyNanosBefore(int64_t t) const;
-  // Counts the arrivals from `next_intended` on that were due within the run.
-  void CountNotSent(int64_t next_intended);
+  // Counts the arrivals from `next_intended` on that were due within the run
+  // and not sent by `now`, its end.
+  void CountNotSent(int64_t next_intended, int64_t now);
   uint32_t PickOperation();
   void StartCall(int64_t intended_nanos, int64_t now);
   void Complete(const Transport::Completion& completion, int64_t now);

@@ -116,8 +116,10 @@ TEST(LoadgenIntegration, CorrectedPercentilesExposeAStallThatUncorrectedHide) {
   refserver::FaultConfig faults;
   ASSERT_TRUE(refserver::ParseStallSpec("250ms/2s", &faults).ok());
   auto server = StartServer(faults);
+  // 3.5 s: the run ends between stalls (they come at 0, 2 and 4 s of the server's
+  // time), so what is measured is two whole stalls, not a third one cut off.
   auto result = RunYaml(R"(
-duration: 4s
+duration: 3500ms
 workers: 1
 max_in_flight: 4
 max_generator_lag: 50ms
@@ -127,8 +129,8 @@ operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
                         server->address());
   ASSERT_TRUE(result.ok()) << result.status();
   const auto& total = result->total;
-  ASSERT_GT(total.requests, 3500);
-  // About 1 request in 8 was due during a stall: corrected p99 is stall-sized.
+  ASSERT_GT(total.requests, 3000);
+  // About 1 request in 7 was due during a stall: corrected p99 is stall-sized.
   EXPECT_GE(total.corrected->ValueAtPercentile(99), 100'000);
   // Only the few requests in flight when a stall began saw it uncorrected.
   EXPECT_LT(total.uncorrected->ValueAtPercentile(99), 20'000);
