@@ -34,10 +34,19 @@ bool Worker::DueWhileSlotsBusy(int64_t intended_nanos) {
 }
 
 int64_t Worker::BusyNanosBefore(int64_t t) const {
-  for (auto it = busy_periods_.rbegin(); it != busy_periods_.rend(); ++it) {
-    if (it->start <= t) return it->busy_before + std::min(t, it->end) - it->start;
+  // `t` is a due time: near the front, as busy periods before it are dropped.
+  int64_t busy = busy_periods_.empty() ? busy_nanos_closed_ : busy_periods_.front().busy_before;
+  for (const BusyPeriod& period : busy_periods_) {
+    if (period.start > t) break;
+    busy = period.busy_before + std::min(t, period.end) - period.start;
   }
-  return busy_periods_.empty() ? busy_nanos_closed_ : busy_periods_.front().busy_before;
+  return busy;
+}
+
+int64_t Worker::BusyNanosUntil(int64_t now) const {
+  if (busy_periods_.empty()) return busy_nanos_closed_;
+  const BusyPeriod& last = busy_periods_.back();
+  return last.busy_before + std::min(now, last.end) - last.start;
 }
 
 void Worker::CountNotSent(int64_t next_intended, int64_t now) {
@@ -50,7 +59,7 @@ void Worker::CountNotSent(int64_t next_intended, int64_t now) {
     // the generator; within the grace the rest is no more than a late wake-up.
     DueWhileSlotsBusy(next_intended);  // drops the busy periods before it
     const int64_t own_lag =
-        now - next_intended - (BusyNanosBefore(now) - BusyNanosBefore(next_intended));
+        now - next_intended - (BusyNanosUntil(now) - BusyNanosBefore(next_intended));
     ++(own_lag <= plan_.end_grace_nanos ? counts.not_sent_in_flight_bound
                                         : counts.not_sent_generator_behind);
     next_intended = plan_.start_nanos + schedule_->Next();
@@ -77,7 +86,7 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   const bool open_loop = plan_.model == LoadModel::kOpenLoop;
   const bool waited_for_slot = open_loop && DueWhileSlotsBusy(intended_nanos);
   const int64_t waited_nanos =
-      open_loop ? BusyNanosBefore(now) - BusyNanosBefore(intended_nanos) : 0;
+      open_loop ? BusyNanosUntil(now) - BusyNanosBefore(intended_nanos) : 0;
   plan_.intervals->AdvanceTo(now);
   plan_.intervals->RecordSend(intended_nanos, NanosToMicros(now - intended_nanos),
                               NanosToMicros(now - intended_nanos - waited_nanos), waited_for_slot);

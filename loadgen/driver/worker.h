@@ -68,6 +68,8 @@ class Worker {
   // How long every slot was busy, in all, before clock time `t`; `t` is not
   // before the oldest period still kept (see busy_periods_).
   int64_t BusyNanosBefore(int64_t t) const;
+  // The same up to `now`, which no busy period starts after.
+  int64_t BusyNanosUntil(int64_t now) const;
   // Counts the arrivals from `next_intended` on that were due within the run
   // and not sent by `now`, its end.
   void CountNotSent(int64_t next_intended, int64_t now);
