@@ -20,6 +20,20 @@ std::map<std::string, int64_t> CodeCounts(const std::array<int64_t, kStatusCodeC
   return out;
 }
 
+std::map<std::string, CodeMessages> MessagesByCode(const ErrorMessages& kept) {
+  std::map<std::string, CodeMessages> out;
+  for (int code = 1; code < kStatusCodeCount; ++code) {
+    std::vector<ErrorMessages::Entry> top = kept.Top(code);
+    if (top.empty() && kept.other(code) == 0) continue;
+    CodeMessages& messages = out[StatusCodeName(code)];
+    for (ErrorMessages::Entry& entry : top) {
+      messages.messages.push_back(MessageCount{std::move(entry.message), entry.count});
+    }
+    messages.other = kept.other(code);
+  }
+  return out;
+}
+
 double PerSecond(int64_t count, double seconds) {
   return seconds > 0 ? static_cast<double>(count) / seconds : 0;
 }
@@ -40,6 +54,7 @@ OperationResult CallsResult(const IntervalOperation& calls, const std::string& n
       r.failed[StatusCodeName(code)] = std::make_shared<Histogram>(*calls.failed[code]);
     }
   }
+  r.error_messages = MessagesByCode(calls.error_messages);
   r.achieved_rate = PerSecond(r.requests, seconds);
   r.target_rate = target_rate;
   r.items = calls.items;
@@ -61,6 +76,7 @@ OperationResult StreamsResult(const IntervalOperation& op, const OperationDescri
                stats.streams_failed_to_open;
   r.ok = stats.streams_completed;
   r.status_codes = CodeCounts(stats.close_codes);
+  r.error_messages = MessagesByCode(stats.close_messages);
   auto s = std::make_shared<StreamResult>();
   s->mode = d.kind;
   s->streams_target = d.streams_target;

@@ -237,7 +237,8 @@ int64_t StreamWorker::ReopenDelay(const StreamOperationPlan& plan, int failures)
   return static_cast<int64_t>(delay * std::uniform_real_distribution<double>(0.8, 1.2)(rng_));
 }
 
-void StreamWorker::OnClosed(uint32_t index, int status_code, int64_t now) {
+void StreamWorker::OnClosed(uint32_t index, int status_code, std::string_view status_message,
+                            int64_t now) {
   Slot& s = slots_[index];
   StreamStats& stats = Streams(s.operation, now);
   const int code = static_cast<unsigned>(status_code) < kStatusCodeCount ? status_code : 2;
@@ -248,18 +249,19 @@ void StreamWorker::OnClosed(uint32_t index, int status_code, int64_t now) {
       !s.abandoned && !s.cancelled && !s.ending && code != 0 && s.received == 0;
   if (s.abandoned) {
     ++stats.streams_failed;
-    ++stats.close_codes[code];
   } else if (s.cancelled) {
     ++stats.streams_completed;
   } else if (failed_to_open) {
     ++stats.streams_failed_to_open;
-    ++stats.close_codes[code];
   } else if (!s.ending) {
     ++stats.streams_ended_early;
-    ++stats.close_codes[code];
   } else {
     ++(code == 0 ? stats.streams_completed : stats.streams_failed);
+  }
+  // A stream we cancelled ended as we meant it to; any other end has its status.
+  if (s.abandoned || !s.cancelled) {
     ++stats.close_codes[code];
+    if (code != 0) stats.close_messages.Record(code, status_message);
   }
   if (s.send_closed_at >= 0 && Measured(s.send_closed_at)) {
     stats.close_latency.Record(NanosToMicros(now - s.send_closed_at));
@@ -318,7 +320,7 @@ void StreamWorker::OnEvent(const StreamTransport::Event& event, int64_t now) {
       if (event.ok) TrySend(event.slot, now);
       return;
     case StreamTransport::EventType::kClosed:
-      OnClosed(event.slot, event.status_code, now);
+      OnClosed(event.slot, event.status_code, event.status_message, now);
       return;
   }
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <queue>
 #include <random>
+#include <string_view>
 #include <vector>
 
 #include "common/clock/clock.h"
@@ -110,7 +111,7 @@ class StreamWorker {
   // The stream side of `operation` in the interval holding `now`.
   StreamStats& Streams(uint32_t operation, int64_t now);
   void OnMessage(Slot& slot, std::string_view message, int64_t now);
-  void OnClosed(uint32_t slot, int status_code, int64_t now);
+  void OnClosed(uint32_t slot, int status_code, std::string_view status_message, int64_t now);
   // When the slot's next stream may open, after its `failures`-th failure in a row.
   int64_t ReopenDelay(const StreamOperationPlan& plan, int failures);
   void SampleOpenStreams(int64_t now);

@@ -2,8 +2,14 @@
 
 #include <algorithm>
 #include <limits>
+#include <string_view>
 
 namespace aurigraph::loadgen {
+namespace {
+// The status message of a request that could not be built (request_source.h):
+// told apart from a target's INVALID_ARGUMENT.
+constexpr std::string_view kNotBuiltMessage = "not sent: the loadgen could not build the request";
+}  // namespace
 
 Worker::Worker(const Clock& clock, Transport& transport, std::vector<RequestSource*> sources,
                std::unique_ptr<ArrivalSchedule> schedule, WorkerPlan plan)
@@ -99,7 +105,7 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   if (request.data() == nullptr) {  // not sent: it completes now (request_source.h)
     free_slots_.push_back(slot);
     ++plan_.intervals->generator().request_build_errors;
-    Record(slots_[slot], kRequestNotBuiltStatus, 0, now);
+    Record(slots_[slot], kRequestNotBuiltStatus, kNotBuiltMessage, 0, now);
     return;
   }
   transport_.Start(slot, operation, request, source.BuildHeaders(context));
@@ -122,10 +128,11 @@ void Worker::Complete(const Transport::Completion& completion, int64_t now) {
                                 plan_.response_counters[slot.operation] != nullptr
                             ? plan_.response_counters[slot.operation]->Count(completion.response)
                             : 0;
-  Record(slot, completion.status_code, items, now);
+  Record(slot, completion.status_code, completion.status_message, items, now);
 }
 
-void Worker::Record(const Slot& slot, int status_code, int64_t items, int64_t now) {
+void Worker::Record(const Slot& slot, int status_code, std::string_view status_message,
+                    int64_t items, int64_t now) {
   IntervalRecorder& intervals = *plan_.intervals;
   intervals.AdvanceTo(now);
   GeneratorCounts& counts = intervals.generator();
@@ -134,7 +141,7 @@ void Worker::Record(const Slot& slot, int status_code, int64_t items, int64_t no
   IntervalOperation* interval = intervals.OperationFor(slot.operation, slot.intended_nanos);
   if (interval == nullptr) return;
   interval->Record(NanosToMicros(now - slot.intended_nanos), NanosToMicros(now - slot.sent_nanos),
-                   status_code);
+                   status_code, status_message);
   interval->items += items;
 }
 

@@ -8,6 +8,7 @@
 #include <deque>
 #include <memory>
 #include <random>
+#include <string_view>
 #include <vector>
 
 #include "common/clock/clock.h"
@@ -76,8 +77,10 @@ class Worker {
   uint32_t PickOperation();
   void StartCall(int64_t intended_nanos, int64_t now);
   void Complete(const Transport::Completion& completion, int64_t now);
-  // Records the call in `slot` as completed with `status_code` at `now`.
-  void Record(const Slot& slot, int status_code, int64_t items, int64_t now);
+  // Records the call in `slot` as completed with `status_code` (and, failed,
+  // `status_message`) at `now`.
+  void Record(const Slot& slot, int status_code, std::string_view status_message, int64_t items,
+              int64_t now);
 
   const Clock& clock_;
   Transport& transport_;

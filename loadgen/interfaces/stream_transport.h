@@ -23,8 +23,9 @@ class StreamTransport {
     EventType type = EventType::kClosed;
     uint32_t slot = 0;
     bool ok = true;
-    int status_code = 0;       // kClosed: gRPC status code numbering
-    std::string_view message;  // kMessage: valid until the next Next()
+    int status_code = 0;              // kClosed: gRPC status code numbering
+    std::string_view message;         // kMessage: valid until the next Next()
+    std::string_view status_message;  // kClosed: the status's message; valid until the next Next()
   };
 
   virtual ~StreamTransport() = default;

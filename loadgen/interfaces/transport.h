@@ -15,8 +15,9 @@ class Transport {
  public:
   struct Completion {
     uint32_t slot = 0;
-    int status_code = 0;        // gRPC status code numbering; 0 = OK
-    std::string_view response;  // only for operations that keep responses; valid until Next()
+    int status_code = 0;              // gRPC status code numbering; 0 = OK
+    std::string_view response;        // only for operations that keep responses; valid until Next()
+    std::string_view status_message;  // the status's message (empty for OK); valid until Next()
   };
 
   virtual ~Transport() = default;

@@ -99,6 +99,49 @@ int64_t CountField(const nlohmann::json& j, const char* key, int64_t minimum = 0
   return value;
 }
 
+// Status messages by code name, as result.json lists them.
+nlohmann::ordered_json ErrorMessagesJson(const ErrorMessages& kept) {
+  nlohmann::ordered_json codes = nlohmann::ordered_json::object();
+  for (int code = 1; code < kStatusCodeCount; ++code) {
+    const std::vector<ErrorMessages::Entry> top = kept.Top(code);
+    if (top.empty() && kept.other(code) == 0) continue;
+    nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+    for (const ErrorMessages::Entry& entry : top) {
+      messages.push_back({{"message", entry.message}, {"count", entry.count}});
+    }
+    codes[StatusCodeName(code)] = {{"messages", std::move(messages)}, {"other", kept.other(code)}};
+  }
+  return codes;
+}
+
+// Reads what ErrorMessagesJson wrote; throws nlohmann's exceptions on wrong fields.
+void ReadErrorMessages(const nlohmann::json& j, ErrorMessages& kept) {
+  if (!j.is_object()) throw nlohmann::json::type_error::create(302, "messages not an object", &j);
+  for (const auto& [name, jc] : j.items()) {
+    const absl::StatusOr<int> code = ParseStatusCode(name);
+    if (!code.ok() || *code == 0) {
+      throw nlohmann::json::other_error::create(501, "no failed calls with status " + name, &j);
+    }
+    for (const auto& jm : jc.at("messages")) {
+      const absl::Status added =
+          kept.Add(*code, jm.at("message").get<std::string>(), CountField(jm, "count"));
+      if (!added.ok()) {
+        throw nlohmann::json::other_error::create(501, std::string(added.message()), &j);
+      }
+    }
+    kept.AddOther(*code, CountField(jc, "other"));
+  }
+}
+
+// Whether `kept` counts every failed call (stream) of `codes` once.
+bool CountsEveryFailure(const ErrorMessages& kept,
+                        const std::array<int64_t, kStatusCodeCount>& codes) {
+  for (int code = 1; code < kStatusCodeCount; ++code) {
+    if (kept.total(code) != codes[code]) return false;
+  }
+  return true;
+}
+
 // The counts of a stream operation's interval (its histograms go to the .hlog).
 nlohmann::ordered_json StreamCountsJson(const StreamStats& s) {
   nlohmann::ordered_json codes = nlohmann::ordered_json::object();
@@ -111,6 +154,7 @@ nlohmann::ordered_json StreamCountsJson(const StreamStats& s) {
           {"ended_early", s.streams_ended_early},
           {"failed_to_open", s.streams_failed_to_open},
           {"close_codes", codes},
+          {"close_messages", ErrorMessagesJson(s.close_messages)},
           {"messages_sent", s.messages_sent},
           {"messages_received", s.messages_received},
           {"measured_sent", s.measured_sent},
@@ -135,6 +179,7 @@ void ReadStreamCounts(const nlohmann::json& j, StreamStats& s) {
     }
     s.close_codes[*code] = CountField(j.at("close_codes"), name.c_str());
   }
+  if (j.contains("close_messages")) ReadErrorMessages(j.at("close_messages"), s.close_messages);
   s.messages_sent = CountField(j, "messages_sent");
   s.messages_received = CountField(j, "messages_received");
   s.measured_sent = CountField(j, "measured_sent");
@@ -314,6 +359,7 @@ void IntervalLogWriter::OnRunStart(const RunDescription& run) {
 void IntervalLogWriter::OnInterval(const IntervalSlice& slice, const TimelinePoint& point) {
   nlohmann::ordered_json line = nlohmann::ordered_json::parse(TimelinePointToJson(point));
   nlohmann::ordered_json streams = nlohmann::ordered_json::array();
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   for (size_t i = 0; i < slice.operations.size() && i < tags_.size(); ++i) {
     const IntervalOperation& op = slice.operations[i];
     WriteHistogramLine(histograms_, tags_[i], point, op.latency);
@@ -328,10 +374,13 @@ void IntervalLogWriter::OnInterval(const IntervalSlice& slice, const TimelinePoi
       }
     }
     streams.push_back(op.stream ? StreamCountsJson(*op.stream) : nlohmann::ordered_json());
+    messages.push_back(ErrorMessagesJson(op.error_messages));
   }
   WriteHistogramLine(histograms_, kScheduleLagTag, point, slice.schedule_lag);
   WriteHistogramLine(histograms_, kGeneratorLagTag, point, slice.generator_lag);
-  line["counts"] = {{"generator", GeneratorCountsJson(slice.generator)}, {"streams", streams}};
+  line["counts"] = {{"generator", GeneratorCountsJson(slice.generator)},
+                    {"streams", streams},
+                    {"error_messages", messages}};
   std::fprintf(intervals_, "%s\n", line.dump().c_str());
   // Each interval reaches the kernel before the next is taken: a killed
   // process loses at most the interval in progress.
@@ -433,11 +482,23 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
   const auto add_through = [&](size_t last) -> absl::Status {
     for (; next <= last && next < logged.size(); ++next) {
       const LoggedInterval& interval = logged[next];
+      // Logs written before status messages were kept have none.
+      const bool with_messages = interval.counts.contains("error_messages");
       try {
         ReadGeneratorCounts(interval.counts.at("generator"), slice.generator);
         const nlohmann::json& streams = interval.counts.at("streams");
         for (size_t op = 0; op < operation_count && op < streams.size(); ++op) {
           if (!streams[op].is_null()) ReadStreamCounts(streams[op], slice.operations[op].streams());
+        }
+        if (with_messages) {
+          const nlohmann::json& messages = interval.counts.at("error_messages");
+          if (!messages.is_array() || messages.size() != operation_count) {
+            throw nlohmann::json::type_error::create(302, "error_messages not one per operation",
+                                                     &messages);
+          }
+          for (size_t op = 0; op < operation_count; ++op) {
+            ReadErrorMessages(messages[op], slice.operations[op].error_messages);
+          }
         }
       } catch (const nlohmann::json::exception& e) {
         return Corrupt(intervals_path, next + 2, absl::StrCat("wrong counts: ", e.what()));
@@ -458,6 +519,19 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
       }
       if (!counted) {
         return Corrupt(intervals_path, next + 2, "counts out of range (negative, or too large)");
+      }
+      // Unary operations' messages count their failed calls; streams', their failed streams.
+      for (size_t op = 0; op < operation_count && with_messages; ++op) {
+        const IntervalOperation& o = slice.operations[op];
+        const bool exact = run.operations[op].streaming()
+                               ? o.error_messages.empty() &&
+                                     (!o.stream || CountsEveryFailure(o.stream->close_messages,
+                                                                      o.stream->close_codes))
+                               : CountsEveryFailure(o.error_messages, o.codes);
+        if (!exact) {
+          return Corrupt(intervals_path, next + 2,
+                         "error messages do not count the failed calls (or streams) exactly");
+        }
       }
       totals.Add(slice, !interval.point.warmup);
       slice.Reset();

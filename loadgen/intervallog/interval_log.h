@@ -11,7 +11,9 @@
 //                    Standard HdrHistogram tools read it.
 //   intervals.jsonl  a first line describing the run, then one line per interval:
 //                    counts and codes per operation, items, exact percentiles,
-//                    stream and generator counts, and the loadgen's and the
+//                    failed calls' (streams') status messages by code (absent
+//                    from logs written before they were kept), stream and
+//                    generator counts, and the loadgen's and the
 //                    target's RSS, CPU and open fds; a last line with what only
 //                    the run's end knows (absent when the process was killed).
 //

@@ -10,9 +10,10 @@ namespace aurigraph::loadgen {
 IntervalOperation::IntervalOperation()
     : latency(MakeLatencyHistogram()), uncorrected(MakeLatencyHistogram()) {}
 
-void IntervalOperation::RecordFailure(int code, int64_t latency_us) {
+void IntervalOperation::RecordFailure(int code, int64_t latency_us, std::string_view message) {
   if (!failed[code]) failed[code].emplace(MakeLatencyHistogram());
   failed[code]->Record(latency_us);
+  error_messages.Record(code, message);
 }
 
 namespace {
@@ -28,6 +29,7 @@ void AddCalls(IntervalOperation& to, const IntervalOperation& from) {
   }
   to.count += from.count;
   for (int i = 0; i < kStatusCodeCount; ++i) to.codes[i] += from.codes[i];
+  to.error_messages.Merge(from.error_messages);
   to.items += from.items;
 }
 
@@ -51,6 +53,7 @@ void IntervalOperation::Reset() {
   }
   count = 0;
   codes.fill(0);
+  error_messages.Reset();
   items = 0;
   if (stream) stream->Reset();
 }

@@ -13,19 +13,21 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "common/status_codes/status_codes.h"
 #include "loadgen/histogram/histogram.h"
+#include "loadgen/recorder/error_messages.h"
 #include "loadgen/recorder/stream_stats.h"
 
 namespace aurigraph::loadgen {
 
 // One operation within one interval. Unary: completions, the latency of the
 // successful ones (from the intended send time, and from the actual send) and
-// that of the failed ones by status code. Streams: messages received, the
-// latency of those that carry one, per-message status codes, and the stream
-// side (StreamStats).
+// that of the failed ones by status code, with their status messages. Streams:
+// messages received, the latency of those that carry one, per-message status
+// codes, and the stream side (StreamStats).
 //
 // An interval that ends after warm-up holds only requests (messages) meant to
 // be sent after warm-up, and one that ends within warm-up only warm-up ones, so
@@ -38,10 +40,13 @@ struct IntervalOperation {
   std::array<std::optional<Histogram>, kStatusCodeCount> failed;
   int64_t count = 0;
   std::array<int64_t, kStatusCodeCount> codes{};
+  ErrorMessages error_messages;  // unary: of the failed calls
   int64_t items = 0;
   std::optional<StreamStats> stream;  // stream operations; engaged at its first figure
 
-  void Record(int64_t latency_us, int64_t uncorrected_us, int status_code) {
+  // `message`: a failed call's status message.
+  void Record(int64_t latency_us, int64_t uncorrected_us, int status_code,
+              std::string_view message = {}) {
     const int code = static_cast<unsigned>(status_code) < kStatusCodeCount ? status_code : 2;
     ++count;
     ++codes[code];
@@ -49,10 +54,10 @@ struct IntervalOperation {
       latency.Record(latency_us);
       uncorrected.Record(uncorrected_us);
     } else {
-      RecordFailure(code, latency_us);
+      RecordFailure(code, latency_us, message);
     }
   }
-  void RecordFailure(int code, int64_t latency_us);
+  void RecordFailure(int code, int64_t latency_us, std::string_view message);
   StreamStats& streams() { return stream ? *stream : stream.emplace(); }
   // Another contributor's figures for the same interval.
   void Merge(const IntervalOperation& other);

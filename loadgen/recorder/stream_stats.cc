@@ -20,6 +20,7 @@ void AddCounts(StreamStats& to, const StreamStats& from) {
   to.streams_ended_early += from.streams_ended_early;
   to.streams_failed_to_open += from.streams_failed_to_open;
   for (int i = 0; i < kStatusCodeCount; ++i) to.close_codes[i] += from.close_codes[i];
+  to.close_messages.Merge(from.close_messages);
   to.messages_sent += from.messages_sent;
   to.messages_received += from.messages_received;
   to.measured_sent += from.measured_sent;
@@ -61,6 +62,7 @@ void StreamStats::Reset() {
   streams_opened = streams_completed = streams_failed = streams_ended_early = 0;
   streams_failed_to_open = 0;
   close_codes.fill(0);
+  close_messages.Reset();
   messages_sent = messages_received = measured_sent = measured_received = 0;
   unmatched_replies = delayed_sends = 0;
   min_open_streams = -1;

@@ -10,6 +10,7 @@
 
 #include "common/status_codes/status_codes.h"
 #include "loadgen/histogram/histogram.h"
+#include "loadgen/recorder/error_messages.h"
 
 namespace aurigraph::loadgen {
 
@@ -30,7 +31,8 @@ struct StreamStats {
   // target refused or could not be reached (reopened after a backoff).
   int64_t streams_failed_to_open = 0;
   std::array<int64_t, kStatusCodeCount> close_codes{};  // streams not cancelled by us
-  int64_t messages_sent = 0;                            // warm-up included, for exact count checks
+  ErrorMessages close_messages;  // the status messages of those that ended with an error
+  int64_t messages_sent = 0;     // warm-up included, for exact count checks
   int64_t messages_received = 0;
   int64_t measured_sent = 0;  // within the measured window, for rates
   int64_t measured_received = 0;

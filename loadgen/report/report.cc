@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/units/units.h"
 #include "loadgen/report/escape.h"
 #include "loadgen/report/html_page.h"
@@ -131,6 +132,21 @@ std::string GatesHtml(const RunResult& r) {
   return out + "</table>";
 }
 
+// A failing code's status messages, most frequent first, with their counts.
+std::string MessagesCell(const OperationResult& op, const std::string& code) {
+  const auto kept = op.error_messages.find(code);
+  if (kept == op.error_messages.end()) return Cell("-", true);
+  std::vector<std::string> lines;
+  for (const MessageCount& m : kept->second.messages) {
+    lines.push_back(absl::StrCat(m.message.empty() ? "(no message)" : HtmlEscape(m.message), " (",
+                                 Grouped(m.count), ")"));
+  }
+  if (kept->second.other > 0) {
+    lines.push_back(absl::StrCat("other messages (", Grouped(kept->second.other), ")"));
+  }
+  return absl::StrCat("<td class=\"text\">", absl::StrJoin(lines, "<br>"), "</td>");
+}
+
 std::string OperationsHtml(const RunResult& r) {
   std::string out =
       "<table class=\"operations\">" +
@@ -169,14 +185,15 @@ std::string OperationsHtml(const RunResult& r) {
                                          ? "-"
                                          : Micros(failed->second->ValueAtPercentile(percentile))));
       }
-      codes += "</tr>";
+      absl::StrAppend(&codes, MessagesCell(op, code), "</tr>");
     }
   }
   if (!codes.empty()) {
-    absl::StrAppend(
-        &out, "<h3>Errors by status code</h3><table class=\"codes\">",
-        Header({"operation", "code", "count", "p50 (failed)", "p99 (failed)", "max (failed)"}, 2),
-        codes, "</table>");
+    absl::StrAppend(&out, "<h3>Errors by status code</h3><table class=\"codes\">",
+                    Header({"operation", "code", "count", "p50 (failed)", "p99 (failed)",
+                            "max (failed)", "status messages"},
+                           2),
+                    codes, "</table>");
   }
   return out;
 }

@@ -1,5 +1,6 @@
 #include "loadgen/result/run_result.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/input/input_file.h"
 #include "common/input/json_check.h"
+#include "common/status_codes/status_message.h"
 #include "common/units/units.h"
 #include "loadgen/histogram/histogram_codec.h"
 
@@ -138,6 +140,17 @@ ordered_json OperationJson(const OperationResult& op) {
     out["failed_latency_us"] = std::move(percentiles);
     out["histograms"]["failed"] = std::move(encoded);
   }
+  if (!op.error_messages.empty()) {
+    ordered_json codes;
+    for (const auto& [code, kept] : op.error_messages) {
+      ordered_json messages = ordered_json::array();
+      for (const MessageCount& m : kept.messages) {
+        messages.push_back({{"message", m.message}, {"count", m.count}});
+      }
+      codes[code] = {{"messages", std::move(messages)}, {"other", kept.other}};
+    }
+    out["error_messages"] = std::move(codes);
+  }
   out["items"] = op.items;
   out["items_rate"] = op.items_rate;
   if (op.stream) out["stream"] = StreamJson(*op.stream);
@@ -231,6 +244,54 @@ absl::StatusOr<std::shared_ptr<Histogram>> ReadHistogram(const nlohmann::json& j
   return std::shared_ptr<Histogram>(std::move(*h));
 }
 
+// An operation's error_messages, checked against its status codes: each
+// failing code's messages bounded, as kept, and counting its calls exactly.
+// Throws nlohmann's exceptions on wrong fields.
+absl::Status ReadErrorMessages(const nlohmann::json& j, OperationResult& op,
+                               const std::string& source, const std::string& where) {
+  if (!j.contains("error_messages")) return absl::OkStatus();  // written before they were kept
+  const nlohmann::json& codes = j.at("error_messages");
+  if (!codes.is_object()) return Corrupt(source, where + ".error_messages is not an object");
+  for (const auto& [code, jc] : codes.items()) {
+    const std::string at = absl::StrCat(where, ".error_messages.", code);
+    const auto counted = op.status_codes.find(code);
+    if (code == "OK" || counted == op.status_codes.end()) {
+      return Corrupt(source, absl::StrCat(at, ": no failed calls with that status code"));
+    }
+    CodeMessages kept;
+    kept.other = jc.at("other").get<int64_t>();
+    const nlohmann::json& messages = jc.at("messages");
+    if (!messages.is_array() || messages.size() > kMaxStatusMessagesPerCode) {
+      return Corrupt(source, absl::StrCat(at, ".messages: not a list of at most ",
+                                          kMaxStatusMessagesPerCode, " messages"));
+    }
+    int64_t total = kept.other;
+    bool counts_fit = kept.other >= 0;
+    for (const auto& jm : messages) {
+      MessageCount m{jm.at("message").get<std::string>(), jm.at("count").get<int64_t>()};
+      if (!IsKeptStatusMessage(m.message) ||
+          std::any_of(kept.messages.begin(), kept.messages.end(),
+                      [&](const MessageCount& k) { return k.message == m.message; })) {
+        return Corrupt(source,
+                       absl::StrCat(at, ".messages: a message longer than ", kMaxStatusMessageBytes,
+                                    " bytes, with control characters, or listed twice"));
+      }
+      counts_fit = counts_fit && m.count >= 1 && !__builtin_add_overflow(total, m.count, &total);
+      kept.messages.push_back(std::move(m));
+    }
+    if (!counts_fit || total != counted->second) {
+      return Corrupt(source, absl::StrCat(at, ": the messages' counts do not add up to the ",
+                                          counted->second, " calls with that status code"));
+    }
+    std::sort(kept.messages.begin(), kept.messages.end(),
+              [](const MessageCount& a, const MessageCount& b) {
+                return a.count != b.count ? a.count > b.count : a.message < b.message;
+              });
+    op.error_messages[code] = std::move(kept);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, int schema_version,
                                               const std::string& source, const std::string& where) {
   OperationResult op;
@@ -267,6 +328,7 @@ absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, int schem
       op.failed[code] = *h;
     }
   }
+  if (absl::Status read = ReadErrorMessages(j, op, source, where); !read.ok()) return read;
   op.kind = j.at("kind").get<std::string>();
   op.items = j.at("items").get<int64_t>();
   op.items_rate = j.at("items_rate").get<double>();

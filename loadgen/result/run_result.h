@@ -16,7 +16,8 @@
 namespace aurigraph::loadgen {
 
 // Version 4: latency histograms hold successful calls only; failed calls have
-// their own, per status code (earlier versions mixed them in).
+// their own, per status code (earlier versions mixed them in). A field added
+// that older readers may ignore (error_messages) needs no new version.
 inline constexpr int kResultSchemaVersion = 4;
 // The oldest schema this tool still reads (version 2 has no timeline).
 inline constexpr int kOldestReadableSchemaVersion = 2;
@@ -48,6 +49,18 @@ struct StreamResult {
   std::map<std::string, std::shared_ptr<Histogram>> histograms;
 };
 
+// The status messages of one status code's failed calls (streams: failed
+// streams): the most frequent first, with their counts, and how many had one
+// of the others. Bounded as common/status_codes/status_message.h says.
+struct MessageCount {
+  std::string message;
+  int64_t count = 0;
+};
+struct CodeMessages {
+  std::vector<MessageCount> messages;
+  int64_t other = 0;
+};
+
 struct OperationResult {
   std::string name;
   std::string rpc;
@@ -65,6 +78,9 @@ struct OperationResult {
   std::shared_ptr<Histogram> uncorrected;
   // Failed calls by gRPC code name, us from the intended send time (unary).
   std::map<std::string, std::shared_ptr<Histogram>> failed;
+  // By gRPC code name, each failing code's: every failed call (stream) counted
+  // once. Empty in results written before messages were kept.
+  std::map<std::string, CodeMessages> error_messages;
   int64_t items = 0;  // counted in OK responses (count_field)
   double items_rate = 0;
   // Streaming operations: requests counts streams that ended, ok those that ran as planned.

@@ -20,6 +20,28 @@ std::string LatencyLine(const std::string& label, const Histogram& h) {
                       Us(h.ValueAtPercentile(99.99)), "  max ", Us(h.Max()), "\n");
 }
 
+// The most frequent status messages of each failing code, then the rest's count.
+constexpr size_t kMessagesPerCode = 3;
+
+std::string MessageLines(const OperationResult& op) {
+  std::string out;
+  for (const auto& [code, kept] : op.error_messages) {
+    int64_t rest = kept.other;
+    for (size_t i = 0; i < kept.messages.size(); ++i) {
+      const MessageCount& m = kept.messages[i];
+      if (i >= kMessagesPerCode) {
+        rest += m.count;
+        continue;
+      }
+      absl::StrAppend(&out, "    error ", code, "=", m.count, " ",
+                      m.message.empty() ? "(no message)" : absl::StrCat("\"", m.message, "\""),
+                      "\n");
+    }
+    if (rest > 0) absl::StrAppend(&out, "    error ", code, "=", rest, " (other messages)\n");
+  }
+  return out;
+}
+
 std::string StreamBlock(const OperationResult& op) {
   const StreamResult& s = *op.stream;
   std::string out = absl::StrCat("  ", op.name, " (", op.rpc, ", ", s.mode, ")\n");
@@ -51,6 +73,7 @@ std::string StreamBlock(const OperationResult& op) {
       absl::StrAppend(&out, " message:", code, "=", count);
     out += "\n";
   }
+  out += MessageLines(op);
   if (op.corrected->TotalCount() > 0) out += LatencyLine("message    ", *op.corrected);
   if (op.uncorrected->TotalCount() > 0) out += LatencyLine("uncorrected", *op.uncorrected);
   for (const auto& [name, label] :
@@ -84,6 +107,7 @@ std::string OperationBlock(const OperationResult& op) {
     for (const auto& [code, count] : op.status_codes) absl::StrAppend(&out, " ", code, "=", count);
     out += "\n";
   }
+  out += MessageLines(op);
   if (op.items > 0) {
     absl::StrAppend(&out, "    items ", op.items, absl::StrFormat(" (%.1f/s)", op.items_rate),
                     "\n");

@@ -43,6 +43,7 @@ struct GrpcStreamTransport::Impl {
   size_t next_stub = 0;
   std::vector<grpc::Slice> slices;
   std::string message;
+  std::string status_message;
 
   void Issue(Stream& s) { ++s.pending; }
   void StartFinish(uint32_t slot, Stream& s) {
@@ -172,6 +173,9 @@ bool GrpcStreamTransport::Next(int64_t timeout_nanos, Event* event) {
     event->type = EventType::kClosed;
     event->ok = true;
     event->status_code = s.status.error_code();
+    // grpc::Status hands its message out by value: held here until the next Next().
+    impl_->status_message = s.status.error_message();
+    event->status_message = impl_->status_message;
     s.active = false;
     s.call.reset();
     s.context.reset();

@@ -34,6 +34,7 @@ struct GrpcTransport::Impl {
   size_t next_stub = 0;
   std::vector<grpc::Slice> slices;
   std::string response;
+  std::string status_message;
 };
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
@@ -203,6 +204,9 @@ bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
   Call& call = impl_->calls[slot];
   completion->slot = slot;
   completion->status_code = ok ? call.status.error_code() : grpc::StatusCode::CANCELLED;
+  // grpc::Status hands its message out by value: held here until the next Next().
+  impl_->status_message = completion->status_code != 0 && ok ? call.status.error_message() : "";
+  completion->status_message = impl_->status_message;
   completion->response = {};
   if (impl_->methods[call.operation].keep_response && completion->status_code == 0) {
     FlattenByteBuffer(call.response, impl_->slices, &impl_->response);

@@ -173,6 +173,15 @@ gates: ["error_ratio < 1%"]
   ASSERT_EQ(total.failed.size(), 1u);
   EXPECT_EQ(total.failed.at("RESOURCE_EXHAUSTED")->TotalCount(),
             total.status_codes.at("RESOURCE_EXHAUSTED"));
+  // ... and keep the status message the server sent (service/responder.cc), each counted.
+  for (const loadgen::OperationResult* op : {&result->total, &result->operations[0]}) {
+    ASSERT_EQ(op->error_messages.size(), 1u);
+    const auto& kept = op->error_messages.at("RESOURCE_EXHAUSTED");
+    ASSERT_EQ(kept.messages.size(), 1u);
+    EXPECT_EQ(kept.messages[0].message, "injected fault");
+    EXPECT_EQ(kept.messages[0].count, server->handled().by_code[8].load());
+    EXPECT_EQ(kept.other, 0);
+  }
   ASSERT_EQ(result->gates.size(), 1u);
   EXPECT_FALSE(result->gates[0].passed);
   EXPECT_FALSE(result->passed());

@@ -5,6 +5,8 @@
 // their live results, field by field as result.json holds them.
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "loadgen/intervallog/interval_log.h"
 #include "tests/integration/harness.h"
@@ -102,6 +104,45 @@ gates: ["p99 < 1s", {gate: "error_ratio < 50%", operation: submit}]
   ASSERT_GT(live.total.errors(), 0);
   ASSERT_GT(live.generator.warmup_completions, 0);
   ExpectRecoveredEqualsLive(live);
+}
+
+TEST_F(Recovery, AKilledRunKeepsItsStatusMessages) {
+  refserver::FaultConfig faults;
+  faults.error_rate = 0.1;
+  faults.error_code = 9;  // FAILED_PRECONDITION
+  auto server = StartServer(faults);
+  const loadgen::RunResult live = RunStopped(R"(
+name: messages-recovery
+duration: 20s
+interval: 500ms
+workers: 2
+load: {model: open, rate: 400}
+operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
+)",
+                                             server->address(), 4);
+  const int64_t failed = live.total.status_codes.at("FAILED_PRECONDITION");
+  ASSERT_GT(failed, 0);
+  // Killed: the log ends with its last interval, without the run's end.
+  const auto intervals = dir_ / loadgen::kIntervalsLogName;
+  std::stringstream text;
+  text << std::ifstream(intervals).rdbuf();
+  std::string log = text.str();
+  const size_t end_record = log.rfind("{\"end\":");
+  ASSERT_NE(end_record, std::string::npos);
+  log.erase(end_record);
+  std::ofstream(intervals, std::ios::trunc) << log;
+  auto recovered = loadgen::RecoverRun(dir_.string());
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  // Every failed call with the message the server sent (service/responder.cc), as live.
+  for (const loadgen::OperationResult* op : {&recovered->total, &recovered->operations[0]}) {
+    ASSERT_EQ(op->error_messages.size(), 1u);
+    const loadgen::CodeMessages& kept = op->error_messages.at("FAILED_PRECONDITION");
+    ASSERT_EQ(kept.messages.size(), 1u);
+    EXPECT_EQ(kept.messages[0].message, "injected fault");
+    EXPECT_EQ(kept.messages[0].count, failed);
+    EXPECT_EQ(kept.other, 0);
+  }
+  EXPECT_EQ(live.total.error_messages.at("FAILED_PRECONDITION").messages[0].count, failed);
 }
 
 TEST_F(Recovery, AStreamingRunComesBackExactlyAsItRan) {

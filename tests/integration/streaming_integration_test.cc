@@ -292,6 +292,13 @@ operations:
   EXPECT_LE(s.streams_failed_to_open, 8 * 14);
   EXPECT_EQ(s.min_open_streams, 0);
   EXPECT_GT(Op(*result, "subscribers").status_codes.at("UNAVAILABLE"), 0);
+  // Each failed stream with gRPC's reason, counted once.
+  const auto& kept = Op(*result, "subscribers").error_messages.at("UNAVAILABLE");
+  ASSERT_FALSE(kept.messages.empty());
+  EXPECT_FALSE(kept.messages[0].message.empty());
+  int64_t counted = kept.other;
+  for (const auto& m : kept.messages) counted += m.count;
+  EXPECT_EQ(counted, Op(*result, "subscribers").status_codes.at("UNAVAILABLE"));
 }
 
 TEST(StreamingIntegration, ThousandStreamsOnOneConnection) {

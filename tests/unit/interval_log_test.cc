@@ -59,7 +59,8 @@ class IntervalLogTest : public ::testing::Test {
       IntervalSlice slice(2);
       slice.index = i;
       for (int n = 0; n < 100; ++n) {
-        slice.operations[0].Record(n < 99 ? 1000 + 10 * i : 50 + i, 900, n < 99 ? 0 : 14);
+        slice.operations[0].Record(n < 99 ? 1000 + 10 * i : 50 + i, 900, n < 99 ? 0 : 14,
+                                   "injected fault");
       }
       slice.operations[1].count = 50;
       for (int n = 0; n < 50; ++n) slice.operations[1].latency.Record(300);
@@ -69,6 +70,11 @@ class IntervalLogTest : public ::testing::Test {
       streams.streams_opened = i == 0 ? 3 : 0;
       streams.min_open_streams = 3;
       streams.max_open_streams = 3;
+      if (i == 2) {  // the server ends a stream
+        streams.streams_ended_early = 1;
+        streams.close_codes[14] = 1;
+        streams.close_messages.Record(14, "stream reset by the server");
+      }
       slice.sent = 100;
       for (int n = 0; n < 100; ++n) slice.schedule_lag.Record(20);
       TimelinePoint point;
@@ -127,6 +133,18 @@ TEST_F(IntervalLogTest, RecoveryRebuildsTheRunAndItsGates) {
   EXPECT_EQ(get.failed.at("UNAVAILABLE")->TotalCount(), 4);
   EXPECT_EQ(get.failed.at("UNAVAILABLE")->Min(), 51);
   EXPECT_EQ(r->total.failed.at("UNAVAILABLE")->TotalCount(), 4);
+  // ... and their status messages, counted over the measured intervals.
+  ASSERT_EQ(get.error_messages.count("UNAVAILABLE"), 1u);
+  const CodeMessages& unavailable = get.error_messages.at("UNAVAILABLE");
+  ASSERT_EQ(unavailable.messages.size(), 1u);
+  EXPECT_EQ(unavailable.messages[0].message, "injected fault");
+  EXPECT_EQ(unavailable.messages[0].count, 4);
+  EXPECT_EQ(unavailable.other, 0);
+  EXPECT_EQ(r->total.error_messages.at("UNAVAILABLE").messages[0].count, 4);
+  // A stream's: of the stream the server ended.
+  ASSERT_EQ(r->operations[1].error_messages.count("UNAVAILABLE"), 1u);
+  EXPECT_EQ(r->operations[1].error_messages.at("UNAVAILABLE").messages[0].message,
+            "stream reset by the server");
   // ... and the recovered result is a valid result file.
   EXPECT_TRUE(ResultFromJson(ResultToJson(*r), "recovered").ok());
   EXPECT_DOUBLE_EQ(get.achieved_rate, 100);
@@ -151,6 +169,33 @@ TEST_F(IntervalLogTest, RecoveryRebuildsTheRunAndItsGates) {
   ASSERT_EQ(r->gates.size(), 2u);
   EXPECT_TRUE(r->gates[0].passed);
   EXPECT_EQ(r->gates[1].operation, "get");
+}
+
+TEST_F(IntervalLogTest, ALogWrittenBeforeStatusMessagesWereKeptIsRead) {
+  WriteRun(3);
+  const auto path = dir_ / kIntervalsLogName;
+  std::stringstream text;
+  text << std::ifstream(path).rdbuf();
+  std::string older = text.str();
+  for (const std::string field : {R"(,"close_messages":)", R"(,"error_messages":)"}) {
+    for (size_t at = older.find(field); at != std::string::npos; at = older.find(field, at)) {
+      // The field's value is an object or array up to the matching bracket.
+      size_t end = at + field.size(), depth = 0;
+      do {
+        depth += older[end] == '{' || older[end] == '[';
+        depth -= older[end] == '}' || older[end] == ']';
+        ++end;
+      } while (depth > 0);
+      older.erase(at, end - at);
+    }
+  }
+  ASSERT_EQ(older.find("injected fault"), std::string::npos);
+  std::ofstream(path, std::ios::trunc) << older;
+  auto r = RecoverRun(dir_.string());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->operations[0].status_codes.at("UNAVAILABLE"), 2);
+  EXPECT_TRUE(r->operations[0].error_messages.empty());
+  EXPECT_TRUE(r->operations[1].error_messages.empty());
 }
 
 TEST_F(IntervalLogTest, ALineCutOffByAKillIsIgnoredOtherDamageIsNamed) {
@@ -226,6 +271,32 @@ TEST_F(IntervalLogTest, HostileLogsAreNamedNotTrusted) {
       name + ":1: number 1.8e+80 out of range");
   EXPECT_EQ(recover_with(R"("sent":100)", R"("sent":1e19)"),
             name + ":2: number 1e+19 out of range");
+  // Status messages: bounded, as kept, and counting the failed calls exactly.
+  const std::string message = R"({"message":"injected fault","count":1})";
+  std::string eleven;
+  for (int i = 0; i < 11; ++i) {
+    absl::StrAppend(&eleven, i > 0 ? "," : "", R"({"message":"m)", i, R"(","count":1})");
+  }
+  const std::string wrong_counts = name + ":2: wrong counts: [json.exception.other_error.501] ";
+  EXPECT_EQ(recover_with(message, eleven),
+            wrong_counts + "UNAVAILABLE: more messages than are kept");
+  EXPECT_EQ(recover_with(message,
+                         absl::StrCat(R"({"message":")", std::string(201, 'a'), R"(","count":1})")),
+            wrong_counts +
+                "UNAVAILABLE: a message not as kept (too long, not UTF-8, or with control "
+                "characters)");
+  EXPECT_EQ(recover_with(message, R"({"message":"\u001b[2J","count":1})"),
+            wrong_counts +
+                "UNAVAILABLE: a message not as kept (too long, not UTF-8, or with control "
+                "characters)");
+  EXPECT_EQ(recover_with("injected fault", "injected \xff"), name + ":2: not a JSON object");
+  EXPECT_EQ(recover_with(R"("UNAVAILABLE":{"messages")", R"("OK":{"messages")"),
+            wrong_counts + "no failed calls with status OK");
+  EXPECT_EQ(recover_with(message, R"({"message":"injected fault","count":2})"),
+            name + ":2: error messages do not count the failed calls (or streams) exactly");
+  EXPECT_EQ(recover_with(R"("close_messages":{})", R"("close_messages":{"UNAVAILABLE":{)"
+                                                   R"("messages":[],"other":1}})"),
+            name + ":2: error messages do not count the failed calls (or streams) exactly");
   // A histogram whose zero runs wrap a 32-bit index (it once wrote before its
   // counts) is refused and named by line, not merged.
   std::ofstream(intervals, std::ios::trunc) << original;

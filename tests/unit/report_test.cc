@@ -123,5 +123,29 @@ TEST(Report, HtmlIsSelfContainedWithSafelyEmbeddedData) {
   }
 }
 
+TEST(Report, StatusMessagesAreShownMostFrequentFirstAndAsText) {
+  LoadedResult run = Fixture("degraded.result.json");
+  OperationResult& submit = run.result.operations[0];
+  ASSERT_EQ(submit.status_codes.at("UNAVAILABLE"), 30);
+  submit.error_messages["UNAVAILABLE"] = CodeMessages{
+      {{"<b>overloaded</b>", 12}, {"", 8}, {"connection reset", 5}, {"shard 3 down", 3}}, 2};
+  // The summary: the three most frequent, then the rest's count.
+  const std::string summary = FormatSummary(run.result);
+  EXPECT_NE(summary.find("    codes OK=1087 UNAVAILABLE=30\n"
+                         "    error UNAVAILABLE=12 \"<b>overloaded</b>\"\n"
+                         "    error UNAVAILABLE=8 (no message)\n"
+                         "    error UNAVAILABLE=5 \"connection reset\"\n"
+                         "    error UNAVAILABLE=5 (other messages)\n"),
+            std::string::npos)
+      << summary;
+  // The report's errors table: every message kept, as text.
+  const std::string html = RenderHtmlReport({run});
+  EXPECT_NE(
+      html.find("<td class=\"text\">&lt;b&gt;overloaded&lt;/b&gt; (12)<br>(no message) (8)<br>"
+                "connection reset (5)<br>shard 3 down (3)<br>other messages (2)</td>"),
+      std::string::npos);
+  EXPECT_EQ(html.find("<b>overloaded"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace aurigraph::loadgen

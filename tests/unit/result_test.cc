@@ -3,7 +3,9 @@
 #include <climits>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "absl/strings/escaping.h"
 #include "loadgen/histogram/histogram_codec.h"
@@ -43,6 +45,7 @@ RunResult Sample() {
   op.requests = 500;
   op.ok = 498;
   op.status_codes = {{"OK", 498}, {"UNAVAILABLE", 2}};
+  op.error_messages["UNAVAILABLE"] = CodeMessages{{MessageCount{"injected fault", 1}}, 1};
   op.achieved_rate = 100;
   op.target_rate = 100;
   r.operations.push_back(op);
@@ -95,6 +98,9 @@ TEST(RunResult, JsonHasTheDocumentedFields) {
   EXPECT_EQ(op["failed_latency_us"]["UNAVAILABLE"]["count"], 2);
   EXPECT_EQ(op["failed_latency_us"]["UNAVAILABLE"]["min"], 40);
   EXPECT_EQ(op["histograms"]["failed"]["UNAVAILABLE"].get<std::string>().rfind("HISTF", 0), 0u);
+  EXPECT_EQ(op["error_messages"]["UNAVAILABLE"]["messages"][0]["message"], "injected fault");
+  EXPECT_EQ(op["error_messages"]["UNAVAILABLE"]["messages"][0]["count"], 1);
+  EXPECT_EQ(op["error_messages"]["UNAVAILABLE"]["other"], 1);
   for (const char* key : {"p50", "p90", "p99", "p99_9", "p99_99", "max"}) {
     EXPECT_TRUE(op["latency_us"]["uncorrected"].contains(key)) << key;
   }
@@ -138,6 +144,7 @@ TEST(RunResult, SchemaVersion2WithoutATimelineIsStillRead) {
     (*op)["requests"] = 498;
     (*op)["status_codes"] = {{"OK", 498}};
     (*op)["histograms"].erase("failed");
+    op->erase("error_messages");
   }
   auto read = ResultFromJson(j.dump(), "old.json");
   ASSERT_TRUE(read.ok()) << read.status();
@@ -202,6 +209,47 @@ TEST(RunResult, CountsThatOverflowAreCorruption) {
   }
   EXPECT_EQ(ResultFromJson(j.dump(), "r.json").status().message(),
             "r.json: operations[0].histograms.failed: counts overflow");
+}
+
+TEST(RunResult, ErrorMessagesAreCheckedAgainstTheStatusCodes) {
+  const auto j = nlohmann::json::parse(ResultToJson(Sample()));
+  const auto read_with = [&](const std::function<void(nlohmann::json&)>& change) {
+    nlohmann::json changed = j;
+    change(changed["operations"][0]["error_messages"]);
+    auto r = ResultFromJson(changed.dump(), "r.json");
+    return r.ok() ? std::string("ok") : std::string(r.status().message());
+  };
+  const std::string at = "r.json: operations[0].error_messages.";
+  EXPECT_EQ(read_with([](nlohmann::json& m) { m["UNAVAILABLE"]["other"] = 0; }),
+            at + "UNAVAILABLE: the messages' counts do not add up to the 2 calls with that "
+                 "status code");
+  EXPECT_EQ(read_with([](nlohmann::json& m) { m["UNAVAILABLE"]["other"] = -1; }),
+            at + "UNAVAILABLE: the messages' counts do not add up to the 2 calls with that "
+                 "status code");
+  EXPECT_EQ(read_with([](nlohmann::json& m) { m["INTERNAL"] = m["UNAVAILABLE"]; }),
+            at + "INTERNAL: no failed calls with that status code");
+  EXPECT_EQ(
+      read_with([](nlohmann::json& m) {
+        for (int i = 0; i < 10; ++i) {
+          m["UNAVAILABLE"]["messages"].push_back({{"message", std::to_string(i)}, {"count", 0}});
+        }
+      }),
+      at + "UNAVAILABLE.messages: not a list of at most 10 messages");
+  for (const std::string& message :
+       {std::string("two\nlines"), std::string(201, 'a'), std::string("injected fault")}) {
+    EXPECT_EQ(read_with([&](nlohmann::json& m) {
+                m["UNAVAILABLE"]["messages"].push_back({{"message", message}, {"count", 1}});
+                m["UNAVAILABLE"]["other"] = 0;
+              }),
+              at + "UNAVAILABLE.messages: a message longer than 200 bytes, with control "
+                   "characters, or listed twice");
+  }
+  // Results written before messages were kept have none, and are read.
+  nlohmann::json older = j;
+  older["operations"][0].erase("error_messages");
+  auto read = ResultFromJson(older.dump(), "r.json");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(read->operations[0].error_messages.empty());
 }
 
 TEST(RunResult, CorruptOrForeignFilesAreRejectedByName) {

@@ -24,7 +24,8 @@ using Type = StreamTransport::EventType;
 // A scripted server. Bidi: each write is echoed after `reply_latency(now)`.
 // Server streams: once the request is in, a message every `interval`, carrying
 // its send time, arriving `transit` later; optionally closed with `fail_code`
-// after `fail_after` messages. Writes finish after `write_time(now)`.
+// after `fail_after` messages. Writes finish after `write_time(now)`. A stream
+// the server ends with an error carries a status message.
 class ScriptedStreams final : public StreamTransport {
  public:
   explicit ScriptedStreams(ManualClock& clock) : clock_(clock) {}
@@ -44,7 +45,7 @@ class ScriptedStreams final : public StreamTransport {
   void Open(uint32_t slot, uint32_t, std::span<const Header>) override {
     ++opens;
     if (refuse_opens && clock_.NowNanos() < refuse_until) {
-      Push(clock_.NowNanos() + 100'000, slot, Type::kClosed, "", 14);
+      Push(clock_.NowNanos() + 100'000, slot, Type::kClosed, "connection refused", 14);
       return;
     }
     Push(clock_.NowNanos() + 100'000, slot, Type::kOpened, "");
@@ -57,7 +58,7 @@ class ScriptedStreams final : public StreamTransport {
       for (int i = 0; i < 10'000; ++i) {
         const int64_t sent = now + (i + 1) * interval;
         if (fail_after >= 0 && i == fail_after) {
-          Push(sent, slot, Type::kClosed, "", fail_code);
+          Push(sent, slot, Type::kClosed, "stream reset by the server", fail_code);
           break;
         }
         Push(sent + transit, slot, Type::kMessage, "ts:" + std::to_string(sent));
@@ -91,7 +92,7 @@ class ScriptedStreams final : public StreamTransport {
     event->slot = held_.slot;
     event->ok = true;
     event->status_code = held_.code;
-    event->message = held_.message;
+    (held_.type == Type::kClosed ? event->status_message : event->message) = held_.message;
     if (held_.type == Type::kClosed) {
       // Nothing more arrives on a closed stream.
       for (auto e = events_.begin(); e != events_.end();) {
@@ -300,6 +301,11 @@ TEST(StreamWorker, StreamsEndedByTheServerAreCountedAsEarlyWithTheirCode) {
   const Measured s = f.Run(op, 100 * kMs);
   EXPECT_GT(s.streams_ended_early, 5);
   EXPECT_EQ(s.close_codes[14], s.streams_ended_early);  // UNAVAILABLE
+  // ... each with the status message the server ended it with.
+  ASSERT_EQ(s.close_messages.Top(14).size(), 1u);
+  EXPECT_EQ(s.close_messages.Top(14)[0].message, "stream reset by the server");
+  EXPECT_EQ(s.close_messages.Top(14)[0].count, s.streams_ended_early);
+  EXPECT_EQ(s.close_messages.other(14), 0);
   // Ten messages from each stream the server ended, fewer from the one the run's end cut.
   EXPECT_GE(s.messages_received, 10 * s.streams_ended_early);
   EXPECT_LT(s.messages_received, 10 * (s.streams_ended_early + 1));
@@ -321,6 +327,9 @@ TEST(StreamWorker, StreamsADeadTargetRefusesAreReopenedWithGrowingBackoff) {
   EXPECT_LE(f.transport.opens, 8 * 10);
   EXPECT_EQ(s.streams_failed_to_open, f.transport.opens);
   EXPECT_EQ(s.close_codes[14], f.transport.opens);  // UNAVAILABLE, by code
+  ASSERT_EQ(s.close_messages.Top(14).size(), 1u);
+  EXPECT_EQ(s.close_messages.Top(14)[0].message, "connection refused");
+  EXPECT_EQ(s.close_messages.total(14), f.transport.opens);
   EXPECT_EQ(s.streams_ended_early, 0);
   EXPECT_EQ(s.min_open_streams, 0);  // the outage shows as streams not open
 }

@@ -8,6 +8,9 @@
 
 #include <functional>
 #include <map>
+#include <string>
+#include <tuple>
+#include <utility>
 
 #include "loadgen/recorder/run_totals.h"
 
@@ -17,7 +20,8 @@ namespace {
 constexpr int64_t kMs = 1'000'000;
 
 // Completes each call after a service time chosen by `service_time(start_nanos)`,
-// advancing the manual clock as the worker waits.
+// advancing the manual clock as the worker waits; the n-th completion (from 0)
+// with the code and message `status(n)` gives (OK unless set).
 class ScriptedTransport final : public Transport {
  public:
   ScriptedTransport(ManualClock& clock, std::function<int64_t(int64_t)> service_time)
@@ -36,7 +40,9 @@ class ScriptedTransport final : public Transport {
     if (!pending_.empty() && pending_.begin()->first <= now + timeout_nanos) {
       clock_.Set(std::max(now, pending_.begin()->first));
       completion->slot = pending_.begin()->second;
-      completion->status_code = cancelled_ ? 1 : 0;
+      std::tie(completion->status_code, status_message_) =
+          cancelled_ ? std::pair<int, std::string>(1, "") : status_(completed_++);
+      completion->status_message = status_message_;
       pending_.erase(pending_.begin());
       return true;
     }
@@ -56,6 +62,9 @@ class ScriptedTransport final : public Transport {
   void set_start_cost(std::function<int64_t(int64_t)> start_cost) {
     start_cost_ = std::move(start_cost);
   }
+  void set_status(std::function<std::pair<int, std::string>(int)> status) {
+    status_ = std::move(status);
+  }
   int started() const { return started_; }
   const std::string& last_request() const { return last_request_; }
 
@@ -66,6 +75,11 @@ class ScriptedTransport final : public Transport {
   std::function<int64_t(int64_t)> start_cost_ = [](int64_t) { return int64_t{0}; };
   int started_ = 0;
   bool cancelled_ = false;
+  std::function<std::pair<int, std::string>(int)> status_ = [](int) {
+    return std::pair<int, std::string>(0, "");
+  };
+  int completed_ = 0;
+  std::string status_message_;  // the last completion's, valid until Next()
   std::string last_request_;
 };
 
@@ -443,6 +457,55 @@ TEST(Worker, RequestsThatCannotBeBuiltAreNotSentButCountedAsInvalidArgument) {
   ASSERT_TRUE(op.failed[kRequestNotBuiltStatus].has_value());
   EXPECT_EQ(op.failed[kRequestNotBuiltStatus]->Max(), 0);  // recorded when due, at once
   EXPECT_EQ(op.latency.Max(), 2000);                       // the calls sent
+  // Their status message says the loadgen did not send them, unlike a target's INVALID_ARGUMENT.
+  ASSERT_EQ(op.error_messages.Top(kRequestNotBuiltStatus).size(), 1u);
+  EXPECT_EQ(op.error_messages.Top(kRequestNotBuiltStatus)[0].message,
+            "not sent: the loadgen could not build the request");
+  EXPECT_EQ(op.error_messages.total(kRequestNotBuiltStatus), 100);
+}
+
+TEST(Worker, FailedCallsKeepTheirStatusMessagesByCode) {
+  ManualClock clock;
+  ScriptedTransport transport(clock, [](int64_t) { return 2 * kMs; });
+  transport.set_status([](int n) -> std::pair<int, std::string> {
+    if (n % 20 == 3) return {14, "shard 1 down"};  // UNAVAILABLE
+    if (n % 20 == 13) return {14, "shard 2 down"};
+    if (n % 100 == 7) return {8, "quota: " + std::string(300, 'q')};  // RESOURCE_EXHAUSTED
+    if (n % 250 == 9) return {13, "\xff bad\nline"};                  // INTERNAL
+    if (n % 10 == 5) return {2, "request " + std::to_string(n)};      // UNKNOWN, all distinct
+    return {0, ""};
+  });
+  CountingSource source;
+  WorkerPlan plan = OpenLoop(1000 * kMs, 16);
+  Recorded recorded(plan);
+  Worker worker(clock, transport, {&source},
+                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1), plan);
+  worker.Run();
+  const IntervalOperation& op = recorded.Totals().operation(0);
+  ASSERT_EQ(op.completed(), 1000);
+  const ErrorMessages& kept = op.error_messages;
+  // Equal counts in the order of their text.
+  ASSERT_EQ(kept.Top(14).size(), 2u);
+  EXPECT_EQ(kept.Top(14)[0].message, "shard 1 down");
+  EXPECT_EQ(kept.Top(14)[0].count, 50);
+  EXPECT_EQ(kept.Top(14)[1].message, "shard 2 down");
+  EXPECT_EQ(kept.Top(14)[1].count, 50);
+  // Cut to the bound at a character boundary; kept as UTF-8 on one line.
+  ASSERT_EQ(kept.Top(8).size(), 1u);
+  EXPECT_EQ(kept.Top(8)[0].message, "quota: " + std::string(190, 'q') + "\u2026");
+  EXPECT_EQ(kept.Top(8)[0].count, 10);
+  ASSERT_EQ(kept.Top(13).size(), 1u);
+  EXPECT_EQ(kept.Top(13)[0].message, "\ufffd bad line");
+  EXPECT_EQ(kept.Top(13)[0].count, 4);
+  // A hundred distinct messages: ten kept (the smallest texts, all counted once), the rest other.
+  ASSERT_EQ(kept.Top(2).size(), kMaxStatusMessagesPerCode);
+  EXPECT_EQ(kept.Top(2).front().message, "request 105");
+  EXPECT_EQ(kept.Top(2).back().message, "request 185");
+  EXPECT_EQ(kept.other(2), 90);
+  // Every failed call counted once, under its message or other.
+  for (int code = 1; code < kStatusCodeCount; ++code) {
+    EXPECT_EQ(kept.total(code), op.codes[code]) << StatusCodeName(code);
+  }
 }
 
 }  // namespace
