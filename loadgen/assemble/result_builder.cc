@@ -142,6 +142,7 @@ RunResult BuildRunResult(const RunDescription& run, const RunTotals& totals, Tim
   result.target = run.target;
   result.load_model = run.load_model;
   result.target_rate = run.target_rate;
+  result.load_profile = run.load_profile;
   result.start_unix_nanos = run.start_unix_nanos;
   const int64_t end_offset = RunEndOffset(timeline, end);
   result.end_unix_nanos = run.start_unix_nanos + end_offset;

@@ -123,6 +123,8 @@ std::optional<int> RefuseAdHocFlags(const po::variables_map& vm) {
       {"data", "an operation's request"},
       {"rate", "load.rate (e.g. --set load.rate=500)"},
       {"concurrency", "load.concurrency (e.g. --set load.concurrency=8)"},
+      {"rate-profile", "load.profile (with load.model: open)"},
+      {"concurrency-profile", "load.profile (with load.model: closed)"},
       {"duration", "duration (e.g. --set duration=30s)"},
       {"requests", "requests (e.g. --set requests=10000)"},
       {"warmup", "warmup (e.g. --set warmup=5s)"},
@@ -171,6 +173,8 @@ AdHocCall AdHocCallFromFlags(const po::variables_map& vm) {
   call.protosets = list("protoset");
   if (vm.count("rate")) call.rate = vm["rate"].as<double>();
   if (vm.count("concurrency")) call.concurrency = vm["concurrency"].as<int>();
+  call.rate_profile = text("rate-profile");
+  call.concurrency_profile = text("concurrency-profile");
   call.deadline = text("deadline");
   call.metadata = list("metadata");
   call.data_file = text("data-file");
@@ -238,8 +242,13 @@ po::options_description AdHocRunFlags() {
       "rate", po::value<double>(), "open loop at this many requests/s")(
       "concurrency", po::value<int>(),
       "closed loop with this many requests in flight (without --rate: 1)")(
+      "rate-profile", po::value<std::string>(),
+      "open loop at a rate that changes, in holds and ramps that time the run, e.g. '100 for "
+      "30s, ramp to 5000 over 2m, 5000 for 10m' (a ramp starts from the value before it, or 0)")(
+      "concurrency-profile", po::value<std::string>(),
+      "closed loop at a concurrency that changes, e.g. '1 for 10s, ramp to 64 over 1m'")(
       "duration", po::value<std::string>(),
-      "how long to run (default 10s, or none with --requests)")(
+      "how long to run (default 10s, or none with --requests; a profile sets it)")(
       "requests", po::value<int64_t>(), "send this many requests, then stop")(
       "warmup", po::value<std::string>(), "a first part of the run that is not measured, e.g. 2s")(
       "deadline", po::value<std::string>(),

@@ -129,6 +129,9 @@ std::vector<std::string> ComparabilityNotes(const std::vector<RunResult>& baseli
   };
   differ("scenario", [](const RunResult& r) { return r.scenario_name; });
   differ("load", [](const RunResult& r) {
+    const std::string profile =
+        DescribeLoadProfile(r.load_profile, r.load_model == "open" ? "/s" : " in flight");
+    if (!profile.empty()) return absl::StrCat(r.load_model, " loop, ", profile);
     return r.load_model == "open" ? absl::StrCat("open loop at ", r.target_rate, "/s")
                                   : r.load_model;
   });

@@ -1,6 +1,7 @@
 #include "loadgen/driver/worker.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <string_view>
 
@@ -9,6 +10,11 @@ namespace {
 // The status message of a request that could not be built (request_source.h):
 // told apart from a target's INVALID_ARGUMENT.
 constexpr std::string_view kNotBuiltMessage = "not sent: the loadgen could not build the request";
+
+// The total concurrency `t` into the run.
+int64_t ConcurrencyLevel(const LoadProfile& profile, int64_t t) {
+  return static_cast<int64_t>(std::floor(profile.ValueAt(t)));
+}
 }  // namespace
 
 Worker::Worker(const Clock& clock, Transport& transport, std::vector<RequestSource*> sources,
@@ -18,6 +24,7 @@ Worker::Worker(const Clock& clock, Transport& transport, std::vector<RequestSour
       sources_(std::move(sources)),
       schedule_(std::move(schedule)),
       plan_(std::move(plan)),
+      concurrency_(plan_.concurrency_profile),
       rng_(plan_.seed * 0x2545F4914F6CDD1DULL + static_cast<uint64_t>(plan_.worker_index)),
       slots_(plan_.max_in_flight),
       next_sequence_(static_cast<uint64_t>(plan_.worker_index)) {
@@ -70,6 +77,20 @@ void Worker::CountNotSent(int64_t next_intended, int64_t now) {
                                         : counts.not_sent_generator_behind);
     next_intended = plan_.start_nanos + schedule_->Next();
   }
+}
+
+uint32_t Worker::AllowedInFlight(int64_t now) const {
+  if (plan_.concurrency_profile.empty()) return plan_.max_in_flight;
+  const int64_t level = ConcurrencyLevel(concurrency_, now - plan_.start_nanos);
+  return static_cast<uint32_t>(std::min<int64_t>(
+      plan_.max_in_flight, WorkerShare(level, plan_.worker_count, plan_.worker_index)));
+}
+
+int64_t Worker::NextRiseOfConcurrency(int64_t now) const {
+  if (plan_.concurrency_profile.empty()) return std::numeric_limits<int64_t>::max();
+  const int64_t t = now - plan_.start_nanos;
+  return plan_.start_nanos + concurrency_.TimeValueReaches(
+                                 static_cast<double>(ConcurrencyLevel(concurrency_, t) + 1), t + 1);
 }
 
 uint32_t Worker::PickOperation() {
@@ -186,7 +207,8 @@ void Worker::Run(const std::atomic<bool>* stop) {
         if (now >= end) CountNotSent(next_intended, now);
         if (now >= end || !MaySend(next_intended)) sending = false;
       } else {
-        while (!free_slots_.empty() && MaySend(now)) StartCall(now, now);
+        const uint32_t allowed = AllowedInFlight(now);
+        while (in_flight() < allowed && MaySend(now)) StartCall(now, now);
         if (!MaySend(now)) sending = false;
       }
       if (!sending) drain_deadline = now + plan_.drain_timeout_nanos;
@@ -203,6 +225,7 @@ void Worker::Run(const std::atomic<bool>* stop) {
     if (sending) {
       wake = std::min(now + 50'000'000, end);
       if (open_loop && !free_slots_.empty()) wake = std::min(wake, next_intended);
+      if (!open_loop) wake = std::min(wake, NextRiseOfConcurrency(now));
     }
     Transport::Completion completion;
     if (transport_.Next(std::max<int64_t>(0, wake - now), &completion)) {

@@ -18,6 +18,7 @@
 #include "loadgen/interfaces/transport.h"
 #include "loadgen/recorder/interval_timeline.h"
 #include "loadgen/schedule/arrival_schedule.h"
+#include "loadgen/schedule/load_profile.h"
 
 namespace aurigraph::loadgen {
 
@@ -27,7 +28,10 @@ struct WorkerPlan {
   int64_t warmup_nanos = 0;    // requests intended before start + warmup are not recorded
   int64_t duration_nanos = 0;  // no request is intended at or after start + duration; 0 = none
   int64_t max_requests = 0;    // this worker's share of a request budget; 0 = none
-  uint32_t max_in_flight = 1;  // open loop: bound; closed loop: the concurrency
+  uint32_t max_in_flight = 1;  // open loop: bound; closed loop: the concurrency (its highest)
+  // Closed loop: the concurrency of all workers over the run (this worker keeps
+  // its WorkerShare of it in flight); empty: max_in_flight throughout.
+  std::vector<LoadSegment> concurrency_profile;
   int64_t drain_timeout_nanos = 5'000'000'000;
   // Open loop: a request due within the duration may still go out this long
   // after its end (a late wake-up at the very end is not "behind"); what is
@@ -74,6 +78,9 @@ class Worker {
   // Counts the arrivals from `next_intended` on that were due within the run
   // and not sent by `now`, its end.
   void CountNotSent(int64_t next_intended, int64_t now);
+  // Closed loop: how many calls may be in flight at `now`, and when that next rises.
+  uint32_t AllowedInFlight(int64_t now) const;
+  int64_t NextRiseOfConcurrency(int64_t now) const;
   uint32_t PickOperation();
   void StartCall(int64_t intended_nanos, int64_t now);
   void Complete(const Transport::Completion& completion, int64_t now);
@@ -87,6 +94,7 @@ class Worker {
   std::vector<RequestSource*> sources_;
   std::unique_ptr<ArrivalSchedule> schedule_;
   WorkerPlan plan_;
+  LoadProfile concurrency_;  // closed loop, of all workers
   std::vector<double> cumulative_weights_;
   std::mt19937_64 rng_;
   std::vector<Slot> slots_;

@@ -272,6 +272,10 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
           gate.metric == "p99_drift" ? P99Drift(result.timeline) : RateDrift(result.timeline);
       measured = drift.change;
       if (!drift.measured) unmeasured = "too few intervals";
+      // A load profile changes the rate on purpose: no drift can be told from it.
+      if (gate.metric == "rate_drift" && !result.load_profile.empty()) {
+        unmeasured = "the rate follows a load profile";
+      }
     } else {
       const int64_t bytes = gate.metric == "loadgen_peak_rss"
                                 ? result.resources.loadgen_peak_rss_bytes

@@ -2,6 +2,8 @@
 // arrivals are spaced, and the kinds of calls and streams.
 #pragma once
 
+#include <cstdint>
+
 namespace aurigraph::loadgen {
 
 // Open: requests at a fixed arrival rate, whatever the target does. Closed: a
@@ -10,6 +12,21 @@ enum class LoadModel { kOpenLoop, kClosedLoop };
 
 // Open loop: evenly spaced arrivals, or a Poisson process at the same mean rate.
 enum class ArrivalProcess { kConstant, kPoisson };
+
+// A part of a load that changes over a run: the rate (open loop) or the
+// concurrency (closed loop) goes linearly from `from` to `to` over the segment.
+// A hold has from == to; a step is a hold after a hold of another value.
+struct LoadSegment {
+  double from = 0;
+  double to = 0;
+  int64_t duration_nanos = 0;
+};
+
+// Worker `index`'s part of `total` split among `parts` workers: the parts
+// differ by at most one and sum to `total`.
+inline int64_t WorkerShare(int64_t total, int parts, int index) {
+  return total / parts + (index < total % parts ? 1 : 0);
+}
 
 // The four kinds of gRPC call.
 enum class CallKind { kUnary, kServerStreaming, kClientStreaming, kBidiStreaming };

@@ -14,6 +14,7 @@
 #include "loadgen/histogram/histogram_codec.h"
 #include "loadgen/histogram/latency.h"
 #include "loadgen/recorder/run_totals.h"
+#include "loadgen/result/profile_json.h"
 #include "loadgen/scenario/scenario.h"
 
 namespace aurigraph::loadgen {
@@ -245,6 +246,7 @@ nlohmann::ordered_json DescriptionJson(const RunDescription& run) {
           {"target", run.target},
           {"load_model", run.load_model},
           {"target_rate", run.target_rate},
+          {"load_profile", run.load_profile},
           {"start_unix_nanos", run.start_unix_nanos},
           {"interval_nanos", run.interval_nanos},
           {"duration_nanos", run.duration_nanos},
@@ -266,6 +268,7 @@ void ReadDescription(const nlohmann::json& head, RunDescription& run,
   run.target = head.at("target").get<std::string>();
   run.load_model = head.at("load_model").get<std::string>();
   run.target_rate = head.at("target_rate").get<double>();
+  run.load_profile = head.value("load_profile", std::vector<ProfileCorner>{});
   run.start_unix_nanos = head.at("start_unix_nanos").get<int64_t>();
   run.interval_nanos = head.at("interval_nanos").get<int64_t>();
   run.duration_nanos = head.at("duration_nanos").get<int64_t>();

@@ -5,6 +5,7 @@
 
 #include "common/units/units.h"
 #include "loadgen/histogram/latency.h"
+#include "loadgen/result/run_result.h"
 
 namespace aurigraph::loadgen {
 
@@ -35,7 +36,11 @@ void ProgressPrinter::OnInterval(const IntervalSlice& slice, const TimelinePoint
       run_.duration_nanos > 0 ? " / " + FormatDuration(run_.duration_nanos) : "";
   const double rate = point.seconds > 0 ? static_cast<double>(count) / point.seconds : 0;
   char target[64] = "";
-  if (run_.target_rate > 0) std::snprintf(target, sizeof target, " of %.0f/s", run_.target_rate);
+  // Against a rate profile, the target where the interval ends.
+  const double target_rate = run_.load_profile.empty() || run_.load_model != "open"
+                                 ? run_.target_rate
+                                 : LoadProfileValueAt(run_.load_profile, elapsed);
+  if (target_rate > 0) std::snprintf(target, sizeof target, " of %.0f/s", target_rate);
   const std::string p50 =
       merged_.TotalCount() ? FormatDuration(merged_.ValueAtPercentile(50) * 1000) : "-";
   const std::string p99 =

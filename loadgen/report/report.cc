@@ -12,6 +12,7 @@
 #include "loadgen/report/escape.h"
 #include "loadgen/report/html_page.h"
 #include "loadgen/report/spectrum.h"
+#include "loadgen/result/profile_json.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -64,7 +65,14 @@ std::string RateCell(const OperationResult& op) {
 }
 
 std::string LoadDescription(const RunResult& r) {
+  if (r.load_model == "open" && !r.load_profile.empty()) {
+    return absl::StrCat("open loop, ", DescribeLoadProfile(r.load_profile, "/s"), "; mean ",
+                        Grouped(r.target_rate), "/s");
+  }
   if (r.load_model == "open") return absl::StrCat("open loop at ", Grouped(r.target_rate), "/s");
+  if (r.load_model == "closed" && !r.load_profile.empty()) {
+    return absl::StrCat("closed loop, ", DescribeLoadProfile(r.load_profile, " in flight"));
+  }
   if (r.load_model == "closed") return "closed loop";
   if (r.load_model == "streams" && r.target_rate > 0) {
     return absl::StrCat("streams only, messages paced at ", Grouped(r.target_rate), "/s");
@@ -360,6 +368,7 @@ ordered_json RunData(const RunResult& r) {
   }
   return {{"scenario", r.scenario_name},
           {"target_rate", r.target_rate},
+          {"rate_profile", r.load_model == "open" ? r.load_profile : std::vector<ProfileCorner>{}},
           {"operations", operations},
           {"timeline", TimelineJson(r)}};
 }

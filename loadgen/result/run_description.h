@@ -10,6 +10,14 @@
 
 namespace aurigraph::loadgen {
 
+// A corner of a load profile: `offset_seconds` into the run the target rate
+// (open loop) or concurrency (closed loop) is `value`; linear between corners,
+// a step where two share an offset.
+struct ProfileCorner {
+  double offset_seconds = 0;
+  double value = 0;
+};
+
 struct OperationDescription {
   std::string name;
   std::string rpc;
@@ -26,8 +34,9 @@ struct RunDescription {
   std::string scenario_name;
   std::string scenario_json;  // the scenario as run
   std::string target;
-  std::string load_model;  // "open", "closed" or "streams"
-  double target_rate = 0;  // open loop; 0 otherwise
+  std::string load_model;                   // "open", "closed" or "streams"
+  double target_rate = 0;                   // open loop, over the measured window; 0 otherwise
+  std::vector<ProfileCorner> load_profile;  // empty: a constant rate or concurrency
   int64_t start_unix_nanos = 0;
   int64_t interval_nanos = 0;
   int64_t duration_nanos = 0;  // planned; 0 = a request budget

@@ -13,6 +13,7 @@
 #include "common/status_codes/status_message.h"
 #include "common/units/units.h"
 #include "loadgen/histogram/histogram_codec.h"
+#include "loadgen/result/profile_json.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -383,6 +384,35 @@ absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, int schem
 
 }  // namespace
 
+std::string DescribeLoadProfile(const std::vector<ProfileCorner>& corners, absl::string_view unit) {
+  std::string out;
+  // The runner writes each segment as its two corners.
+  for (size_t i = 0; i + 1 < corners.size(); i += 2) {
+    const ProfileCorner& from = corners[i];
+    const ProfileCorner& to = corners[i + 1];
+    const std::string length =
+        FormatDuration(std::llround((to.offset_seconds - from.offset_seconds) * 1e9));
+    absl::StrAppend(&out, out.empty() ? "" : ", ",
+                    from.value == to.value
+                        ? absl::StrCat(to.value, unit, " for ", length)
+                        : absl::StrCat("ramp to ", to.value, unit, " over ", length));
+  }
+  return out;
+}
+
+double LoadProfileValueAt(const std::vector<ProfileCorner>& corners, double offset_seconds) {
+  if (corners.empty()) return 0;
+  for (size_t i = 0; i + 1 < corners.size(); ++i) {
+    const ProfileCorner& a = corners[i];
+    const ProfileCorner& b = corners[i + 1];
+    if (offset_seconds >= b.offset_seconds) continue;
+    if (offset_seconds < a.offset_seconds || b.offset_seconds == a.offset_seconds) return a.value;
+    return a.value + (b.value - a.value) * (offset_seconds - a.offset_seconds) /
+                         (b.offset_seconds - a.offset_seconds);
+  }
+  return corners.back().value;
+}
+
 std::string TimelinePointToJson(const TimelinePoint& point) { return PointJson(point).dump(); }
 
 absl::StatusOr<TimelinePoint> TimelinePointFromJson(const std::string& line) {
@@ -420,6 +450,7 @@ std::string ResultToJson(const RunResult& r) {
   out["target"] = r.target;
   out["load_model"] = r.load_model;
   out["target_rate"] = r.target_rate;
+  if (!r.load_profile.empty()) out["load_profile"] = r.load_profile;
   out["scenario_name"] = r.scenario_name;
   out["scenario"] = ordered_json::parse(r.scenario_json.empty() ? "{}" : r.scenario_json);
   out["verdict"] = r.passed() ? "pass" : "fail";
@@ -496,6 +527,7 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
     r.target = j.at("target").get<std::string>();
     r.load_model = j.at("load_model").get<std::string>();
     r.target_rate = j.at("target_rate").get<double>();
+    r.load_profile = j.value("load_profile", std::vector<ProfileCorner>{});
     r.scenario_name = j.at("scenario_name").get<std::string>();
     r.scenario_json = j.at("scenario").dump();
     const auto& g = j.at("generator");

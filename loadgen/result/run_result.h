@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "loadgen/histogram/histogram.h"
 #include "loadgen/histogram/latency.h"
+#include "loadgen/result/run_description.h"
 
 namespace aurigraph::loadgen {
 
@@ -206,6 +208,7 @@ struct RunResult {
   std::string target;
   std::string load_model;  // "open" or "closed"
   double target_rate = 0;
+  std::vector<ProfileCorner> load_profile;  // empty: a constant rate or concurrency
   int64_t start_unix_nanos = 0;
   int64_t end_unix_nanos = 0;
   double measured_seconds = 0;  // the window rates are computed over
@@ -229,6 +232,13 @@ struct LoadedResult {
 };
 
 // One timeline point as a single line of JSON (as result.json holds it), and back.
+// A load profile in words, e.g. "100/s for 30s, ramp to 5000/s over 2m"
+// (`unit` after each value); "" for none.
+std::string DescribeLoadProfile(const std::vector<ProfileCorner>& corners, absl::string_view unit);
+// The profile's value `offset_seconds` into the run (after a step, the new
+// value; after the last corner, its value).
+double LoadProfileValueAt(const std::vector<ProfileCorner>& corners, double offset_seconds);
+
 std::string TimelinePointToJson(const TimelinePoint& point);
 absl::StatusOr<TimelinePoint> TimelinePointFromJson(const std::string& line);
 

@@ -79,6 +79,11 @@ std::vector<std::string> ServicesOf(const Scenario& scenario) {
 // that have no send_rate of their own, by weight, then among their streams.
 absl::Status PaceStreamsByTheLoadRate(const Scenario& scenario,
                                       std::vector<PlannedOperation>& streaming) {
+  if (!scenario.profile.empty()) {
+    return absl::InvalidArgumentError(
+        "load.profile: shapes unary calls; streams' messages are paced at a constant rate "
+        "(load.rate, or an operation's stream.send_rate)");
+  }
   double weight_sum = 0;
   for (const PlannedOperation& op : streaming) {
     if (op.kind != CallKind::kServerStreaming && op.send_rate == 0) {

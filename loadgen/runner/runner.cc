@@ -21,6 +21,7 @@
 #include "loadgen/runner/operation_plan.h"
 #include "loadgen/runner/timeline_collector.h"
 #include "loadgen/runner/worker_plan.h"
+#include "loadgen/schedule/load_profile.h"
 #include "loadgen/transport/grpc_transport.h"
 #include "loadgen/transport/grpc_transport_factory.h"
 
@@ -77,6 +78,17 @@ pid_t WatchedPid(const RunOptions& options, const std::string& target) {
   return options.watch_pid > 0 ? static_cast<pid_t>(options.watch_pid) : 0;
 }
 
+std::vector<ProfileCorner> ProfileCorners(const std::vector<LoadSegment>& profile) {
+  std::vector<ProfileCorner> corners;
+  int64_t offset = 0;
+  for (const LoadSegment& segment : profile) {
+    corners.push_back({static_cast<double>(offset) / 1e9, segment.from});
+    offset += segment.duration_nanos;
+    corners.push_back({static_cast<double>(offset) / 1e9, segment.to});
+  }
+  return corners;
+}
+
 // What is known of the run before it starts; its operations in the scenario's order.
 RunDescription DescribeRun(const Scenario& scenario, const OperationsPlan& operations,
                            const std::string& target, int64_t start_unix_nanos, pid_t watched) {
@@ -89,7 +101,15 @@ RunDescription DescribeRun(const Scenario& scenario, const OperationsPlan& opera
   const bool open_loop = scenario.has_load && scenario.model == LoadModel::kOpenLoop;
   // Without unary calls the load (if any) paces stream messages (PlanOperations).
   run.load_model = operations.unary.empty() ? "streams" : open_loop ? "open" : "closed";
-  run.target_rate = open_loop ? scenario.rate : 0;
+  if (open_loop) {
+    // A profile's target is its mean over the measured window (a request
+    // budget's runs have no profile).
+    run.target_rate = scenario.profile.empty()
+                          ? scenario.rate
+                          : LoadProfile(scenario.profile)
+                                .MeanOver(scenario.warmup_nanos, scenario.duration_nanos);
+  }
+  run.load_profile = ProfileCorners(scenario.profile);
   run.start_unix_nanos = start_unix_nanos;
   run.interval_nanos = scenario.interval_nanos;
   run.duration_nanos = scenario.duration_nanos;
@@ -177,8 +197,10 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
       for (const PlannedOperation& op : operations.unary) sources.push_back(source_for(op));
       std::unique_ptr<ArrivalSchedule> schedule;
       if (scenario.model == LoadModel::kOpenLoop) {
-        schedule = std::make_unique<ArrivalSchedule>(scenario.rate, scenario.arrival, w, workers,
-                                                     scenario.seed);
+        schedule = std::make_unique<ArrivalSchedule>(scenario.profile.empty()
+                                                         ? LoadProfile::Constant(scenario.rate)
+                                                         : LoadProfile(scenario.profile),
+                                                     scenario.arrival, w, workers, scenario.seed);
       }
       p.worker = std::make_unique<Worker>(clock, *p.transport, std::move(sources),
                                           std::move(schedule), plan);

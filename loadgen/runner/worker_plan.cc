@@ -3,11 +3,6 @@
 namespace aurigraph::loadgen {
 namespace {
 
-// Splits `total` into `parts` shares that differ by at most one.
-int64_t Share(int64_t total, int parts, int index) {
-  return total / parts + (index < total % parts ? 1 : 0);
-}
-
 StreamMode ModeOf(CallKind kind) {
   switch (kind) {
     case CallKind::kClientStreaming:
@@ -28,10 +23,11 @@ std::optional<WorkerPlan> PlanCalls(const Scenario& scenario, const OperationsPl
   plan.start_nanos = start_nanos;
   plan.warmup_nanos = scenario.warmup_nanos;
   plan.duration_nanos = scenario.duration_nanos;
-  plan.max_requests = scenario.requests > 0 ? Share(scenario.requests, workers, w) : 0;
+  plan.max_requests = scenario.requests > 0 ? WorkerShare(scenario.requests, workers, w) : 0;
   plan.max_in_flight = static_cast<uint32_t>(scenario.model == LoadModel::kClosedLoop
-                                                 ? Share(scenario.concurrency, workers, w)
+                                                 ? WorkerShare(scenario.concurrency, workers, w)
                                                  : scenario.max_in_flight);
+  if (scenario.model == LoadModel::kClosedLoop) plan.concurrency_profile = scenario.profile;
   plan.drain_timeout_nanos = scenario.drain_timeout_nanos;
   plan.end_grace_nanos = scenario.max_generator_lag_nanos;
   for (const PlannedOperation& op : operations.unary) {
@@ -62,7 +58,7 @@ std::optional<StreamWorkerPlan> PlanStreams(const Scenario& scenario,
     const StreamSpec& spec = scenario.operations[op.index].stream;
     StreamOperationPlan o;
     o.mode = ModeOf(op.kind);
-    o.streams = static_cast<uint32_t>(Share(spec.streams, workers, w));
+    o.streams = static_cast<uint32_t>(WorkerShare(spec.streams, workers, w));
     o.messages = spec.messages;
     o.lifetime_nanos = spec.lifetime_nanos;
     o.open_rate =

@@ -6,7 +6,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/input/json_check.h"
 
@@ -27,6 +30,32 @@ constexpr std::pair<absl::string_view, absl::string_view> kFlagOfKey[] = {
     {"operations.0.deadline", "--deadline"},
     {"operations.0.data.order", "--data-order"},
     {"operations.0.stream.streams", "--streams"}};
+
+// "100 for 30s, ramp to 5000 over 2m" as load.profile's list: holds of
+// `value_key` and ramps. The values and durations are checked as the
+// scenario's (the error names the flag).
+absl::StatusOr<nlohmann::json> ParseProfile(absl::string_view spec, absl::string_view flag,
+                                            const std::string& value_key) {
+  nlohmann::json profile = nlohmann::json::array();
+  for (absl::string_view item : absl::StrSplit(spec, ',')) {
+    const std::vector<absl::string_view> words =
+        absl::StrSplit(item, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    double value = 0;
+    const bool ramp = words.size() == 5 && words[0] == "ramp" && words[1] == "to" &&
+                      words[3] == "over" && absl::SimpleAtod(words[2], &value);
+    const bool hold = words.size() == 3 && words[1] == "for" && absl::SimpleAtod(words[0], &value);
+    if (ramp) {
+      profile.push_back({{"ramp_to", value}, {"over", std::string(words[4])}});
+    } else if (hold) {
+      profile.push_back({{value_key, value}, {"for", std::string(words[2])}});
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": '", absl::StripAsciiWhitespace(item),
+                       "' is neither 'N for DURATION' nor 'ramp to N over DURATION'"));
+    }
+  }
+  return profile;
+}
 
 std::string WithArticle(absl::string_view noun) {
   return absl::StrCat(noun == "array" || noun == "object" ? "an " : "a ", noun);
@@ -93,13 +122,19 @@ bool SetByOverride(absl::string_view key, const std::vector<std::string>& overri
 }
 
 // "--call: load.rate: impossible rate 0 ..." becomes "--rate: impossible rate 0 ...".
-absl::Status InFlagTerms(const absl::Status& status, const std::vector<std::string>& overrides) {
+absl::Status InFlagTerms(const absl::Status& status, const AdHocCall& call,
+                         const std::vector<std::string>& overrides) {
   constexpr absl::string_view kSource = "--call: ";
   absl::string_view message = status.message();
   if (!absl::ConsumePrefix(&message, kSource)) return status;
   const size_t colon = message.find(": ");
   if (colon == absl::string_view::npos) return status;
   const absl::string_view key = message.substr(0, colon);
+  if (absl::StartsWith(key, "load.profile") && !SetByOverride("load.profile", overrides)) {
+    return absl::Status(status.code(),
+                        absl::StrCat(call.rate_profile ? "--rate-profile" : "--concurrency-profile",
+                                     message.substr(key.size())));
+  }
   for (const auto& [scenario_key, flag] : kFlagOfKey) {
     if (key == scenario_key && !SetByOverride(key, overrides)) {
       return absl::Status(status.code(), absl::StrCat(flag, message.substr(colon)));
@@ -116,12 +151,19 @@ absl::StatusOr<std::string> AdHocScenarioJson(const AdHocCall& call) {
   if (!call.protos.empty() && !call.protosets.empty()) {
     return absl::InvalidArgumentError("--proto and --protoset: give one");
   }
-  if (call.rate && call.concurrency) {
-    return absl::InvalidArgumentError("--rate and --concurrency: give one (open or closed loop)");
+  std::vector<std::string> loads;
+  if (call.rate) loads.push_back("--rate");
+  if (call.concurrency) loads.push_back("--concurrency");
+  if (call.rate_profile) loads.push_back("--rate-profile");
+  if (call.concurrency_profile) loads.push_back("--concurrency-profile");
+  if (loads.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        absl::StrJoin(loads, " and "), ": give one (open or closed loop, steady or a profile)"));
   }
   nlohmann::json scenario = {{"name", "ad-hoc " + call.call}};
-  // A request budget bounds the run by itself: the default duration would cut it short.
-  if (call.duration || !call.requests) {
+  // A request budget or a profile bounds the run by itself: the default
+  // duration would cut it short or contradict the profile.
+  if (call.duration || (!call.requests && !call.rate_profile && !call.concurrency_profile)) {
     scenario["duration"] = call.duration.value_or(kDefaultAdHocDuration);
   }
   if (call.requests) scenario["requests"] = *call.requests;
@@ -135,7 +177,14 @@ absl::StatusOr<std::string> AdHocScenarioJson(const AdHocCall& call) {
     scenario["reflection"] = true;
   }
   if (!call.import_paths.empty()) scenario["import_paths"] = call.import_paths;
-  if (call.rate) {
+  if (call.rate_profile || call.concurrency_profile) {
+    const bool open = call.rate_profile.has_value();
+    auto profile =
+        open ? ParseProfile(*call.rate_profile, "--rate-profile", "rate")
+             : ParseProfile(*call.concurrency_profile, "--concurrency-profile", "concurrency");
+    if (!profile.ok()) return profile.status();
+    scenario["load"] = {{"model", open ? "open" : "closed"}, {"profile", *profile}};
+  } else if (call.rate) {
     scenario["load"] = {{"model", "open"}, {"rate", *call.rate}};
   } else {
     scenario["load"] = {{"model", "closed"}, {"concurrency", call.concurrency.value_or(1)}};
@@ -169,7 +218,7 @@ absl::StatusOr<Scenario> ParseAdHocScenario(const AdHocCall& call,
   auto json = AdHocScenarioJson(call);
   if (!json.ok()) return json.status();
   auto scenario = ParseScenario(*json, "--call", overrides);
-  if (!scenario.ok()) return InFlagTerms(scenario.status(), overrides);
+  if (!scenario.ok()) return InFlagTerms(scenario.status(), call, overrides);
   return scenario;
 }
 

@@ -27,6 +27,10 @@ struct AdHocCall {
   std::vector<std::string> import_paths;
   std::optional<double> rate;      // open loop
   std::optional<int> concurrency;  // closed loop (1 when neither is given)
+  // Load shapes, e.g. "100 for 30s, ramp to 5000 over 2m, 5000 for 10m": the
+  // rate (open loop) or concurrency (closed loop) over the run, which they time.
+  std::optional<std::string> rate_profile;
+  std::optional<std::string> concurrency_profile;
   std::optional<std::string> deadline;
   std::vector<std::string> metadata;  // "name: value"
   std::optional<std::string> data_file;

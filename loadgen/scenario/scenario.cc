@@ -75,8 +75,63 @@ absl::Status ParseChannel(const Reader& r, const YAML::Node& node, ChannelOption
   return absl::OkStatus();
 }
 
+// load.profile: holds ({rate|concurrency: V, for: D}) and ramps from the value
+// before ({ramp_to: V, over: D}; the first ramp starts from 0).
+absl::Status ParseProfile(const Reader& r, const YAML::Node& node, const std::string& unit,
+                          double max, Scenario& s) {
+  if (!node.IsSequence() || node.size() == 0) {
+    return r.Error("load.profile", absl::StrCat("expected a list of {", unit,
+                                                ": N, for: D} holds and {ramp_to: N, over: D} "
+                                                "ramps"));
+  }
+  double value = 0;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string where = absl::StrCat("load.profile[", i, "]");
+    const YAML::Node& item = node[i];
+    RETURN_IF_ERROR(r.CheckKeys(item, where, {unit, "for", "ramp_to", "over"}));
+    const bool hold = static_cast<bool>(item[unit]);
+    if (hold == static_cast<bool>(item["ramp_to"]) || static_cast<bool>(item["for"]) != hold ||
+        static_cast<bool>(item["over"]) == hold) {
+      return r.Error(where,
+                     absl::StrCat("expected {", unit, ": N, for: D} or {ramp_to: N, over: D}"));
+    }
+    const std::string value_key = hold ? unit : "ramp_to";
+    LoadSegment segment{value, 0, 0};
+    RETURN_IF_ERROR(r.Number(item[value_key], where + "." + value_key, &segment.to, 0.0));
+    if (segment.to > max) {
+      return r.Error(where + "." + value_key, absl::StrCat("at most ", max));
+    }
+    if (unit == "concurrency" && segment.to != std::floor(segment.to)) {
+      return r.Error(where + "." + value_key, "a concurrency is a whole number");
+    }
+    const std::string duration_key = hold ? "for" : "over";
+    RETURN_IF_ERROR(
+        r.Duration(item[duration_key], where + "." + duration_key, &segment.duration_nanos));
+    if (segment.duration_nanos <= 0) return r.Error(where + "." + duration_key, "must be > 0");
+    if (hold) segment.from = segment.to;
+    value = segment.to;
+    s.profile.push_back(segment);
+  }
+  int64_t length = 0;
+  double highest = 0;
+  for (const LoadSegment& segment : s.profile) {
+    length += segment.duration_nanos;
+    highest = std::max({highest, segment.from, segment.to});
+  }
+  if (highest <= 0) return r.Error("load.profile", absl::StrCat("every ", unit, " is 0"));
+  if (s.duration_nanos > 0 && s.duration_nanos != length) {
+    return r.Error("duration", absl::StrCat(FormatDuration(s.duration_nanos),
+                                            " is not the length of load.profile (",
+                                            FormatDuration(length), "), which sets it"));
+  }
+  s.duration_nanos = length;
+  if (unit == "concurrency") s.concurrency = static_cast<int>(highest);
+  return absl::OkStatus();
+}
+
 absl::Status ParseLoad(const Reader& r, const YAML::Node& load, Scenario& s) {
-  RETURN_IF_ERROR(r.CheckKeys(load, "load", {"model", "rate", "arrival", "concurrency"}));
+  RETURN_IF_ERROR(
+      r.CheckKeys(load, "load", {"model", "rate", "arrival", "concurrency", "profile"}));
   std::string model = "open";
   if (load["model"]) RETURN_IF_ERROR(r.String(load["model"], "load.model", &model));
   if (model == "open")
@@ -85,18 +140,28 @@ absl::Status ParseLoad(const Reader& r, const YAML::Node& load, Scenario& s) {
     s.model = LoadModel::kClosedLoop;
   else
     return r.Error("load.model", absl::StrCat("'", model, "' is not open or closed"));
-  if (s.model == LoadModel::kOpenLoop) {
-    if (!load["rate"]) return r.Error("load.rate", "required for an open-loop run");
+  const bool open = s.model == LoadModel::kOpenLoop;
+  const std::string value_key = open ? "rate" : "concurrency";
+  if (load[open ? "concurrency" : "rate"]) {
+    return r.Error(absl::StrCat("load.", open ? "concurrency" : "rate"),
+                   absl::StrCat("only for a ", open ? "closed" : "open", "-loop run"));
+  }
+  if (load["profile"]) {
+    if (load[value_key]) {
+      return r.Error("load.profile", absl::StrCat("give load.", value_key, " or a profile"));
+    }
+    RETURN_IF_ERROR(ParseProfile(r, load["profile"], value_key, open ? 1e8 : 1e6, s));
+  } else if (!load[value_key]) {
+    return r.Error("load." + value_key, absl::StrCat("required for ", open ? "an open" : "a closed",
+                                                     "-loop run (or a load.profile)"));
+  } else if (open) {
     RETURN_IF_ERROR(r.Number(load["rate"], "load.rate", &s.rate, 0.0));
     if (s.rate <= 0 || s.rate > 1e8) {
       return r.Error("load.rate",
                      absl::StrCat("impossible rate ", s.rate, " (0 < rate <= 1e8 per second)"));
     }
-    if (load["concurrency"]) return r.Error("load.concurrency", "only for a closed-loop run");
   } else {
-    if (!load["concurrency"]) return r.Error("load.concurrency", "required for a closed-loop run");
     RETURN_IF_ERROR(r.Number(load["concurrency"], "load.concurrency", &s.concurrency, 1));
-    if (load["rate"]) return r.Error("load.rate", "only for an open-loop run");
   }
   if (load["arrival"]) {
     std::string arrival;
@@ -407,6 +472,14 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
   if (s.workers > 1024) return r.Error("workers", "at most 1024");
   if (s.connections > 4096) return r.Error("connections", "at most 4096");
   if (s.max_in_flight > 1'000'000) return r.Error("max_in_flight", "at most 1000000");
+  if (root["report_server_memory"]) {
+    if (!YAML::convert<bool>::decode(root["report_server_memory"], s.report_server_memory))
+      return r.Error("report_server_memory", "expected true or false");
+  }
+  if (root["load"]) {
+    s.has_load = true;
+    RETURN_IF_ERROR(ParseLoad(r, root["load"], s));
+  }
   if (s.duration_nanos == 0 && s.requests == 0) {
     return r.Error("duration", "a run needs a duration or a request count");
   }
@@ -415,14 +488,6 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
         "warmup",
         absl::StrCat(FormatDuration(s.warmup_nanos), " is not shorter than the duration (",
                      FormatDuration(s.duration_nanos), "): nothing would be measured"));
-  }
-  if (root["report_server_memory"]) {
-    if (!YAML::convert<bool>::decode(root["report_server_memory"], s.report_server_memory))
-      return r.Error("report_server_memory", "expected true or false");
-  }
-  if (root["load"]) {
-    s.has_load = true;
-    RETURN_IF_ERROR(ParseLoad(r, root["load"], s));
   }
   if (s.model == LoadModel::kClosedLoop && s.concurrency < s.workers) s.workers = s.concurrency;
   if (!root["operations"] || !root["operations"].IsSequence() || root["operations"].size() == 0) {

@@ -84,9 +84,12 @@ struct Scenario {
   int max_in_flight = 256;  // per worker
   bool has_load = false;    // a `load:` block (required when there are unary operations)
   LoadModel model = LoadModel::kOpenLoop;
-  double rate = 0;  // open loop, requests/second in total
+  double rate = 0;  // open loop, requests/second in total; 0 with a profile
   ArrivalProcess arrival = ArrivalProcess::kConstant;
-  int concurrency = 0;  // closed loop, in total
+  int concurrency = 0;  // closed loop, in total; with a profile, its highest
+  // load.profile: the rate (open loop) or concurrency (closed loop) over the
+  // run, in holds, steps and ramps; it sets the duration. Empty: constant.
+  std::vector<LoadSegment> profile;
   uint64_t seed = 1;
   int64_t max_generator_lag_nanos = 10'000'000;  // p99 bound for "the generator kept up"
   int64_t drain_timeout_nanos = 5'000'000'000;

@@ -1,12 +1,13 @@
 #include "loadgen/schedule/arrival_schedule.h"
 
 #include <cmath>
+#include <utility>
 
 namespace aurigraph::loadgen {
 
-ArrivalSchedule::ArrivalSchedule(double total_rate, ArrivalProcess process, int worker_index,
+ArrivalSchedule::ArrivalSchedule(LoadProfile total_rate, ArrivalProcess process, int worker_index,
                                  int worker_count, uint64_t seed)
-    : total_rate_(total_rate),
+    : total_rate_(std::move(total_rate)),
       process_(process),
       worker_index_(worker_index),
       worker_count_(worker_count),
@@ -17,13 +18,14 @@ int64_t ArrivalSchedule::Next() {
     // Computed from the index, not accumulated, so rounding never drifts.
     const double global_index =
         static_cast<double>(issued_++) * worker_count_ + static_cast<double>(worker_index_);
-    return static_cast<int64_t>(global_index * 1e9 / total_rate_);
+    return total_rate_.TimeOfArea(global_index);
   }
+  // This worker's arrivals are 1/worker_count of the area's: exponential gaps
+  // of mean worker_count in it.
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
-  const double per_worker_rate = total_rate_ / worker_count_;
-  poisson_offset_nanos_ += -std::log1p(-uniform(rng_)) / per_worker_rate * 1e9;
+  poisson_area_ += -std::log1p(-uniform(rng_)) * worker_count_;
   ++issued_;
-  return static_cast<int64_t>(poisson_offset_nanos_);
+  return total_rate_.TimeOfArea(poisson_area_);
 }
 
 }  // namespace aurigraph::loadgen

@@ -7,29 +7,36 @@
 #include <random>
 
 #include "loadgen/interfaces/load_model.h"
+#include "loadgen/schedule/load_profile.h"
 
 namespace aurigraph::loadgen {
 
 class ArrivalSchedule {
  public:
-  // `total_rate` requests/second across `worker_count` workers. Constant arrivals
-  // interleave the workers exactly (worker w sends the w-th, (w+W)-th, ... request
-  // of the global sequence); Poisson arrivals are independent per worker, which
-  // sums to a Poisson process at the total rate.
+  // `total_rate` requests/second (a profile of them over the run) across
+  // `worker_count` workers. Constant arrivals interleave the workers exactly
+  // (worker w sends the w-th, (w+W)-th, ... request of the global sequence: the
+  // k-th is due when the area under the rate reaches k); Poisson arrivals are
+  // independent per worker, a Poisson process in that area, which sums to a
+  // Poisson process at the total rate.
+  ArrivalSchedule(LoadProfile total_rate, ArrivalProcess process, int worker_index,
+                  int worker_count, uint64_t seed);
   ArrivalSchedule(double total_rate, ArrivalProcess process, int worker_index, int worker_count,
-                  uint64_t seed);
+                  uint64_t seed)
+      : ArrivalSchedule(LoadProfile::Constant(total_rate), process, worker_index, worker_count,
+                        seed) {}
 
-  // Offset from the start of the run, in nanoseconds, of the next intended send.
-  // Non-decreasing.
+  // Offset from the start of the run, in nanoseconds, of the next intended send
+  // (LoadProfile::kNever when none is ever due). Non-decreasing.
   int64_t Next();
 
  private:
-  double total_rate_;
+  LoadProfile total_rate_;
   ArrivalProcess process_;
   int worker_index_;
   int worker_count_;
   uint64_t issued_ = 0;
-  double poisson_offset_nanos_ = 0;
+  double poisson_area_ = 0;
   std::mt19937_64 rng_;
 };
 

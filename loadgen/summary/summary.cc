@@ -128,7 +128,14 @@ std::string FormatSummary(const RunResult& r) {
   std::string out = absl::StrCat(
       "scenario ", r.scenario_name, " against ", r.target, " (",
       r.load_model == "streams" ? "streams only" : absl::StrCat(r.load_model, " loop"),
-      r.target_rate <= 0          ? ""
+      !r.load_profile.empty()
+          ? absl::StrCat(
+                ", ",
+                DescribeLoadProfile(r.load_profile, r.load_model == "open" ? "/s" : " in flight"),
+                r.target_rate > 0
+                    ? absl::StrCat("; mean ", std::round(r.target_rate * 10) / 10, "/s")
+                    : "")
+      : r.target_rate <= 0        ? ""
       : r.load_model == "streams" ? absl::StrCat(", messages paced at ", r.target_rate, "/s")
                                   : absl::StrCat(", ", r.target_rate, "/s"),
       "), measured ", absl::StrFormat("%.2f", r.measured_seconds), " s\n");
@@ -166,7 +173,8 @@ std::string FormatSummary(const RunResult& r) {
                     Us(static_cast<int64_t>(p99.first)), " -> ", Us(static_cast<int64_t>(p99.last)),
                     absl::StrFormat(" (%+.1f%%)", p99.change * 100));
   }
-  if (rate.measured) {
+  // A load profile changes the rate on purpose.
+  if (rate.measured && r.load_profile.empty()) {
     absl::StrAppend(
         &trends, trends.empty() ? "" : "; ", "rate ",
         absl::StrFormat("%.0f -> %.0f/s (%+.1f%%)", rate.first, rate.last, rate.change * 100));

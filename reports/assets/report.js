@@ -204,8 +204,10 @@
                  yLabel: "p50 latency (ms)", series: perOp("p50", 0.001), shade: shade, xRange: span, yMin: 0});
     var throughput = perOp("rate", 1);
     if (run.target_rate > 0) {
-      throughput.push({name: "target (all unary)", dashed: true, color: "#444",
-                       points: t.offsets.map(function (x) { return [x, run.target_rate]; })});
+      // A rate profile is drawn through its corners; a constant rate spans the run.
+      var target = run.rate_profile && run.rate_profile.length > 0 ? run.rate_profile
+          : [[0, run.target_rate], [t.end, run.target_rate]];
+      throughput.push({name: "target (all unary)", dashed: true, color: "#444", points: target});
       throughput.push({name: "sent (all unary)", color: "#999", points: timeSeries(t.sent_rate, 1)});
     }
     chart(host, {id: prefix + "throughput", title: "Throughput per interval (completions, or messages received by streams)",

@@ -49,7 +49,7 @@ check "loadgen --version" 0 "" "$LOADGEN" --version
 grep -q "^aurigraph-loadgen [0-9]" "$WORK/out" || { echo "FAIL version text"; failed=$((failed + 1)); }
 check "loadgen --help" 0 "" "$LOADGEN" --help
 check "loadgen run --help" 0 "" "$LOADGEN" run --help
-for flag in --call --requests --warmup --keepalive-timeout "Scenario files and ad-hoc runs alike" \
+for flag in --call --requests --warmup --keepalive-timeout --rate-profile --concurrency-profile "Scenario files and ad-hoc runs alike" \
     "Ad-hoc runs only (--call); refused with a scenario file"; do
   grep -qF -- "$flag" "$WORK/out" || { echo "FAIL run --help lacks '$flag'"; failed=$((failed + 1)); }
 done
@@ -155,6 +155,23 @@ assert r["scenario"]["warmup"] == "100ms", r["scenario"]
 assert 0 < r["total"]["requests"] <= 40, r["total"]  # measured: the budget less its warm-up
 print("ok   ad-hoc request budget result")
 PY
+# A rate profile times the run (no default 10 s) and its target is the profile's mean.
+check "ad-hoc: --rate-profile" 0 "" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --rate-profile '50 for 1s, ramp to 150 over 1s' \
+  --target "$ADDR" --out "$WORK/profile" --no-progress --set max_generator_lag=1s
+grep -qF "(open loop, 50/s for 1s, ramp to 150/s over 1s; mean 75/s)" "$WORK/out" ||
+  { echo "FAIL --rate-profile summary"; cat "$WORK/out"; failed=$((failed + 1)); }
+python3 - "$WORK/profile/result.json" <<'PY' || { echo "FAIL ad-hoc rate profile"; failed=$((failed + 1)); }
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["generator"]["sent"] == 150 and r["target_rate"] == 75, (r["generator"], r["target_rate"])
+assert r["load_profile"] == [[0, 50], [1, 50], [1, 50], [2, 150]], r["load_profile"]
+print("ok   ad-hoc rate profile result")
+PY
+check "ad-hoc: a bad --rate-profile item" 2 "--rate-profile: 'up to 9' is neither 'N for DURATION' nor 'ramp to N over DURATION'" \
+  "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth --rate-profile '5 for 1s, up to 9' --target "$ADDR"
+check "--rate-profile with a scenario" 2 "run: --rate-profile is for ad-hoc runs (--call); in a scenario it is load.profile" \
+  "$LOADGEN" run "$WORK/ok.yaml" --rate-profile '5 for 1s'
 check "ad-hoc: a field the message lacks" 2 "unknown field 'colour'" "$LOADGEN" run \
   --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '{"colour": "red"}' --target "$ADDR"
 check "ad-hoc: scenario and --call" 2 "run: give either SCENARIO.yaml or --call" "$LOADGEN" run \

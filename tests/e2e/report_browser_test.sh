@@ -11,6 +11,7 @@ trap 'rm -rf "$WORK"' EXIT
 command -v "$CHROMIUM" >/dev/null || { echo "FAIL $CHROMIUM not installed (scripts/setup installs it)"; exit 1; }
 
 "$LOADGEN" report "$GOLDEN/degraded.result.json" --out "$WORK/report" >/dev/null
+"$LOADGEN" report "$GOLDEN/ramp.result.json" --out "$WORK/ramp" >/dev/null
 "$LOADGEN" compare "$GOLDEN/quickstart.result.json" "$GOLDEN/degraded.result.json" \
   --out "$WORK/compare" >/dev/null || [[ $? -eq 1 ]]
 
@@ -24,6 +25,7 @@ browse() {  # page, output prefix
 }
 browse "$WORK/report/report.html" "$WORK/report"
 browse "$WORK/compare/compare.html" "$WORK/compare"
+browse "$WORK/ramp/report.html" "$WORK/ramp"
 
 python3 - "$WORK" <<'PY'
 import sys
@@ -88,6 +90,16 @@ over_time = {c: report.x_range[c] for c in charts if c.endswith(("-time", "throu
 assert len(over_time) == 6 and None not in over_time.values(), over_time
 assert len(set(over_time.values())) == 1, f"charts over time on different time axes: {over_time}"
 print("ok   report.html: an operation keeps its colour dashed; every chart over time spans the same time axis")
+
+# A load profile's target is drawn through its corners (a hold, a ramp, a
+# step down), not as one flat line; the achieved rate climbs with it.
+ramp = load(f"{work}/ramp.dom")
+series = {name: (points, d) for name, points, d in ramp.charts["run0-throughput"]}
+points, d = series["target (all unary)"]
+assert points == 6, f"target drawn through {points} points, not the profile's 6 corners: {d}"
+ys = [float(xy.split(",")[1]) for xy in d.replace("M", " ").replace("L", " ").split()]
+assert len(set(ys)) == 3, f"target at {len(set(ys))} heights, expected 200, 1000 and 400: {d}"
+print("ok   ramp report: the target follows the load profile's corners")
 
 charts = load(f"{work}/compare.dom").charts
 assert len(charts) == 3, sorted(charts)

@@ -80,6 +80,60 @@ TEST(LoadgenIntegration, MixedRunCountsMatchTheServersOwnCounts) {
   EXPECT_NEAR(static_cast<double>(timeline.points[1].sent), 1000, 2);
 }
 
+// A rate profile over real gRPC: every second sends the area under the
+// profile in it (a hold, the two halves of a ramp, a hold), and the server
+// handled exactly what was sent.
+TEST(LoadgenIntegration, ARateProfileSendsEachSecondsShare) {
+  auto server = StartServer();
+  auto result = RunYaml(R"(
+workers: 2
+max_generator_lag: 50ms  # a loaded 2-core machine's margin (see the stall test)
+load:
+  model: open
+  profile: [{rate: 200, for: 1s}, {ramp_to: 1000, over: 2s}, {rate: 1000, for: 1s}]
+operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
+)",
+                        server->address());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->generator.sent, 2400);
+  EXPECT_EQ(server->handled().total(), 2400);
+  EXPECT_DOUBLE_EQ(result->target_rate, 600);  // the profile's mean
+  EXPECT_NEAR(result->total.achieved_rate, 600, 15);
+  ASSERT_EQ(result->load_profile.size(), 6u);
+  EXPECT_EQ(result->load_profile[3].value, 1000);
+  const auto& points = result->timeline.points;
+  ASSERT_GE(points.size(), 4u);
+  const int64_t expected[] = {200, 400, 800, 1000};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_NEAR(static_cast<double>(points[i].sent), static_cast<double>(expected[i]), 2) << i;
+  }
+}
+
+// A concurrency profile: against a fixed 20 ms service time, throughput
+// follows the calls in flight (2, then 8), whatever the machine's wake-ups add.
+TEST(LoadgenIntegration, AConcurrencyProfileSetsTheCallsInFlight) {
+  refserver::FaultConfig faults;
+  ASSERT_TRUE(refserver::ParseLatencySpec("fixed:20ms", &faults).ok());
+  auto server = StartServer(faults);
+  auto result = RunYaml(R"(
+workers: 2
+load:
+  model: closed
+  profile: [{concurrency: 2, for: 1s}, {concurrency: 8, for: 1s}]
+operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
+)",
+                        server->address());
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto& points = result->timeline.points;
+  ASSERT_GE(points.size(), 2u);
+  const double low = static_cast<double>(points[0].sent);
+  const double high = static_cast<double>(points[1].sent);
+  EXPECT_LE(low, 100);  // 2 in flight for 20 ms: at most 100/s
+  EXPECT_GE(low, 60);
+  EXPECT_GT(high / low, 3.5);
+  EXPECT_LT(high / low, 4.5);
+}
+
 // Accuracy (1): with a fixed injected latency L, the measured p50 lies in
 // [L, L + 1 ms + 3 sleeping wake-ups]. The lower bound is exact: nothing can
 // answer early. Above it, the path holds three sleeping wake-ups (the server's

@@ -55,6 +55,7 @@ TEST(GoldenSummary, PrintedSummary) {
   ExpectGolden(FormatSummary(Fixture("webhook.result.json").result), "webhook.summary.txt");
   // Streams only, with a warm-up: the measured window's counts beside its rates.
   ExpectGolden(FormatSummary(Fixture("streams.result.json").result), "streams.summary.txt");
+  ExpectGolden(FormatSummary(Fixture("ramp.result.json").result), "ramp.summary.txt");
 }
 
 TEST(GoldenReport, WebhookDeliveries) {

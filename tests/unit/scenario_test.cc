@@ -89,7 +89,7 @@ TEST(Scenario, ErrorsNameTheProblem) {
   EXPECT_EQ(ErrorOf("load: {model: open, rate: 1}\noperations: [{rpc: a/b}]\n"),
             "s.yaml: duration: a run needs a duration or a request count");
   EXPECT_EQ(ErrorOf("duration: 1s\nload: {model: closed}\noperations: [{rpc: a/b}]\n"),
-            "s.yaml: load.concurrency: required for a closed-loop run");
+            "s.yaml: load.concurrency: required for a closed-loop run (or a load.profile)");
   EXPECT_EQ(ErrorOf(kValid, {"duration=1s", "warmup=1s"}),
             "s.yaml: warmup: 1s is not shorter than the duration (1s): nothing would be measured");
   EXPECT_EQ(
@@ -256,7 +256,7 @@ TEST(AdHocScenario, BadFlagsAreNamed) {
   call.rate = 1;
   call.concurrency = 2;
   EXPECT_EQ(AdHocScenarioJson(call).status().message(),
-            "--rate and --concurrency: give one (open or closed loop)");
+            "--rate and --concurrency: give one (open or closed loop, steady or a profile)");
   call.concurrency.reset();
   call.metadata = {"no-colon"};
   EXPECT_EQ(AdHocScenarioJson(call).status().message(),
@@ -327,6 +327,113 @@ TEST(AdHocScenario, ErrorsNameTheFlagTheUserTyped) {
   EXPECT_EQ(error([](AdHocCall& c) { c.rate = 5; }, {"load={model: open, rate: 0}"}),
             "--call: load.rate: impossible rate 0 (0 < rate <= 1e8 per second)");
   EXPECT_EQ(error([](AdHocCall&) {}, {"workers=2000"}), "--call: workers: at most 1024");
+}
+
+}  // namespace
+}  // namespace aurigraph::loadgen
+
+namespace aurigraph::loadgen {
+namespace {
+
+std::string WithLoad(const std::string& load, const std::string& duration = "") {
+  return "name: t\ntarget: 127.0.0.1:1\n" + duration + "load:\n" + load +
+         "operations:\n  - rpc: aurigraph.approval.v1.ApprovalService/CheckHealth\n";
+}
+
+TEST(Scenario, ALoadProfileShapesTheRateAndSetsTheDuration) {
+  auto s = ParseScenario(WithLoad("  model: open\n"
+                                  "  profile:\n"
+                                  "    - {rate: 100, for: 30s}\n"
+                                  "    - {ramp_to: 5000, over: 2m}\n"
+                                  "    - {rate: 5000, for: 10m}\n"),
+                         "s.yaml", {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->duration_nanos, 750'000'000'000);
+  ASSERT_EQ(s->profile.size(), 3u);
+  EXPECT_EQ(s->profile[1].from, 100);
+  EXPECT_EQ(s->profile[1].to, 5000);
+  EXPECT_EQ(s->profile[1].duration_nanos, 120'000'000'000);
+  EXPECT_EQ(s->rate, 0);
+
+  auto closed = ParseScenario(WithLoad("  model: closed\n"
+                                       "  profile: [{ramp_to: 16, over: 10s}, "
+                                       "{concurrency: 4, for: 5s}]\n"),
+                              "s.yaml", {"workers=8"});
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(closed->concurrency, 16);  // the highest: the workers' slots
+  EXPECT_EQ(closed->workers, 8);
+  EXPECT_EQ(closed->profile[0].from, 0);  // a first ramp starts from 0
+}
+
+TEST(Scenario, ABadLoadProfileIsOneLineNamingTheItem) {
+  const auto error = [](const std::string& load, const std::string& duration = "") {
+    return ErrorOf(WithLoad(load, duration));
+  };
+  EXPECT_EQ(error("  model: open\n  profile: [{rate: 100, for: 1s}, {ramp_to: 10}]\n"),
+            "s.yaml: load.profile[1]: expected {rate: N, for: D} or {ramp_to: N, over: D}");
+  EXPECT_EQ(error("  model: open\n  profile: [{concurrency: 4, for: 1s}]\n"),
+            "s.yaml: load.profile[0].concurrency: unknown key");
+  EXPECT_EQ(error("  model: open\n  rate: 5\n  profile: [{rate: 100, for: 1s}]\n"),
+            "s.yaml: load.profile: give load.rate or a profile");
+  EXPECT_EQ(error("  model: open\n  profile: [{rate: 0, for: 1s}]\n"),
+            "s.yaml: load.profile: every rate is 0");
+  EXPECT_EQ(error("  model: closed\n  profile: [{concurrency: 2.5, for: 1s}]\n"),
+            "s.yaml: load.profile[0].concurrency: a concurrency is a whole number");
+  EXPECT_EQ(error("  model: open\n  profile: [{rate: 10, for: 0s}]\n"),
+            "s.yaml: load.profile[0].for: must be > 0");
+  EXPECT_EQ(error("  model: open\n  profile: []\n"),
+            "s.yaml: load.profile: expected a list of {rate: N, for: D} holds and "
+            "{ramp_to: N, over: D} ramps");
+  EXPECT_EQ(error("  model: open\n  profile: [{rate: 10, for: 5s}]\n", "duration: 10s\n"),
+            "s.yaml: duration: 10s is not the length of load.profile (5s), which sets it");
+  EXPECT_EQ(error("  model: open\n"),
+            "s.yaml: load.rate: required for an open-loop run (or a load.profile)");
+}
+
+TEST(AdHocScenario, ProfilesFromFlags) {
+  AdHocCall call;
+  call.call = "a.S/M";
+  call.rate_profile = "100 for 30s, ramp to 5000 over 2m,5000 for 10m";
+  auto s = ParseAdHocScenario(call, {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->model, LoadModel::kOpenLoop);
+  EXPECT_EQ(s->duration_nanos, 750'000'000'000);  // not the ad-hoc default of 10s
+  ASSERT_EQ(s->profile.size(), 3u);
+  EXPECT_EQ(s->profile[1].to, 5000);
+
+  AdHocCall closed;
+  closed.call = "a.S/M";
+  closed.concurrency_profile = "ramp to 8 over 1s";
+  auto c = ParseAdHocScenario(closed, {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model, LoadModel::kClosedLoop);
+  EXPECT_EQ(c->concurrency, 8);
+
+  const auto error = [](const std::function<void(AdHocCall&)>& flags) {
+    AdHocCall call;
+    call.call = "a.S/M";
+    flags(call);
+    auto s = ParseAdHocScenario(call, {});
+    return s.ok() ? std::string() : std::string(s.status().message());
+  };
+  EXPECT_EQ(error([](AdHocCall& c) { c.rate_profile = "100 for 30s, up to 200"; }),
+            "--rate-profile: 'up to 200' is neither 'N for DURATION' nor 'ramp to N over "
+            "DURATION'");
+  EXPECT_EQ(error([](AdHocCall& c) { c.rate_profile = "100 for 3 parsecs"; }),
+            "--rate-profile: '100 for 3 parsecs' is neither 'N for DURATION' nor 'ramp to N "
+            "over DURATION'");
+  EXPECT_EQ(error([](AdHocCall& c) { c.concurrency_profile = "2.5 for 1s"; }),
+            "--concurrency-profile: a concurrency is a whole number");
+  EXPECT_EQ(error([](AdHocCall& c) {
+              c.rate = 5;
+              c.rate_profile = "1 for 1s";
+            }),
+            "--rate and --rate-profile: give one (open or closed loop, steady or a profile)");
+  EXPECT_EQ(error([](AdHocCall& c) {
+              c.rate_profile = "10 for 5s";
+              c.duration = "10s";
+            }),
+            "--duration: 10s is not the length of load.profile (5s), which sets it");
 }
 
 }  // namespace

@@ -74,6 +74,14 @@ TEST(Trends, GatesOnSlopesAndDrift) {
   EXPECT_TRUE((*results)[1].passed);
   EXPECT_FALSE((*results)[2].passed);
   EXPECT_TRUE((*results)[3].passed);
+  // Under a load profile the rate changes on purpose: its drift tells nothing.
+  r.load_profile = {{0, 100}, {100, 1000}};
+  results = EvaluateGates(gates, r);
+  ASSERT_TRUE(results.ok());
+  EXPECT_FALSE((*results)[3].passed);
+  EXPECT_NE((*results)[3].message.find("the rate follows a load profile"), std::string::npos)
+      << (*results)[3].message;
+  r.load_profile.clear();
   // Without samples there is nothing to pass.
   r.timeline = Timeline{};
   results = EvaluateGates(gates, r);

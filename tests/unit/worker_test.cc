@@ -392,6 +392,50 @@ TEST(Worker, ClosedLoopKeepsConcurrencyAndStopsAtTheBudget) {
   EXPECT_EQ(latency.Max(), latency.HighestEquivalent(4000));
 }
 
+// A concurrency profile: calls in flight follow the ramp, and a call is started
+// at the moment the profile allows one more (no completion wakes the worker).
+TEST(Worker, ClosedLoopFollowsAConcurrencyRampToTheNanosecond) {
+  ManualClock clock;
+  std::vector<int64_t> starts;
+  ScriptedTransport transport(clock, [&](int64_t now) {
+    starts.push_back(now);
+    return 1000 * kMs;  // nothing completes before the run ends
+  });
+  CountingSource source;
+  WorkerPlan plan;
+  plan.model = LoadModel::kClosedLoop;
+  plan.duration_nanos = 400 * kMs;
+  plan.max_in_flight = 3;
+  plan.concurrency_profile = {{1, 1, 100 * kMs}, {1, 3, 200 * kMs}, {3, 3, 100 * kMs}};
+  plan.operation_weights = {1};
+  Recorded recorded(plan);
+  Worker worker(clock, transport, {&source}, nullptr, plan);
+  worker.Run();
+  EXPECT_EQ(starts, (std::vector<int64_t>{0, 200 * kMs, 300 * kMs}));
+}
+
+TEST(Worker, ClosedLoopSendsAtEachStepsConcurrency) {
+  ManualClock clock;
+  ScriptedTransport transport(clock, [](int64_t) { return 10 * kMs; });
+  CountingSource source;
+  WorkerPlan plan;
+  plan.model = LoadModel::kClosedLoop;
+  plan.duration_nanos = 600 * kMs;
+  plan.max_in_flight = 4;
+  // 1 in flight, then steps of one each 100 ms from 300 ms, then back to 1.
+  plan.concurrency_profile = {
+      {1, 1, 300 * kMs}, {2, 2, 100 * kMs}, {4, 4, 100 * kMs}, {1, 1, 100 * kMs}};
+  plan.operation_weights = {1};
+  Recorded recorded(plan);
+  Worker worker(clock, transport, {&source}, nullptr, plan);
+  worker.Run();
+  std::vector<int64_t> sent;
+  for (const IntervalSlice& slice : recorded.Slices()) sent.push_back(slice.sent);
+  // 10 ms calls: 10 per interval per call in flight. Calls started at 4 in
+  // flight finish before more start at 1; the last call ends in a 7th interval.
+  EXPECT_EQ(sent, (std::vector<int64_t>{10, 10, 10, 20, 40, 10, 0}));
+}
+
 TEST(Worker, WeightedMixFollowsTheWeights) {
   ManualClock clock;
   ScriptedTransport transport(clock, [](int64_t) { return kMs; });
