@@ -416,7 +416,7 @@ int ReportCommand(const std::vector<std::string>& args) {
       "  a run directory without result.json (a killed run) is rebuilt from its interval logs");
   options.add_options()("help,h", "show this help")(
       "out", po::value<std::string>()->default_value("report"),
-      "directory for report.html, summary.md and junit.xml");
+      "directory for report.html, summary.md, junit.xml, intervals.csv and summary.json");
   po::options_description hidden;
   hidden.add_options()("results", po::value<std::vector<std::string>>());
   po::positional_options_description positional;
@@ -433,7 +433,9 @@ int ReportCommand(const std::vector<std::string>& args) {
   if (auto failed = WriteOutputs(vm["out"].as<std::string>(),
                                  {{"report.html", RenderHtmlReport(runs)},
                                   {"summary.md", RenderMarkdownSummary(runs)},
-                                  {"junit.xml", RenderJunit(runs)}},
+                                  {"junit.xml", RenderJunit(runs)},
+                                  {"intervals.csv", RenderIntervalsCsv(runs)},
+                                  {"summary.json", RenderDashboardJson(runs)}},
                                  /*print_paths=*/true)) {
     return *failed;
   }
@@ -506,9 +508,9 @@ void PrintUsage(std::ostream& out) {
          "      run a load scenario (or an ad-hoc call), print a summary and write "
          "DIR/result.json\n"
          "  report RESULT.json|RUN_DIR [...] [--out DIR]\n"
-         "      render saved results: DIR/report.html, DIR/summary.md, DIR/junit.xml (a run\n"
-         "      directory without result.json, e.g. of a killed run, is rebuilt from its interval "
-         "logs)\n"
+         "      render saved results: DIR/report.html, DIR/summary.md, DIR/junit.xml,\n"
+         "      DIR/intervals.csv, DIR/summary.json (a run directory without result.json, e.g.\n"
+         "      of a killed run, is rebuilt from its interval logs)\n"
          "  compare BASELINE CANDIDATE [--threshold 5%] [--out DIR]\n"
          "      compare results (files, lists or directories of repeated runs); exit 1 on a "
          "regression\n"

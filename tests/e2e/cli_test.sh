@@ -168,6 +168,20 @@ assert r["generator"]["sent"] == 150 and r["target_rate"] == 75, (r["generator"]
 assert r["load_profile"] == [[0, 50], [1, 50], [1, 50], [2, 150]], r["load_profile"]
 print("ok   ad-hoc rate profile result")
 PY
+# The same run for dashboards, read back by Python's own csv and json modules.
+check "report: intervals.csv and summary.json" 0 "" "$LOADGEN" report "$WORK/profile" --out "$WORK/profile-report"
+python3 - "$WORK/profile/result.json" "$WORK/profile-report" <<'PY' || { echo "FAIL intervals.csv / summary.json"; failed=$((failed + 1)); }
+import csv, json, sys
+r = json.load(open(sys.argv[1]))
+rows = list(csv.DictReader(open(sys.argv[2] + "/intervals.csv", newline="")))
+assert len(rows) == len(r["timeline"]["points"]) >= 2, (len(rows), rows)
+assert sum(int(row["count"]) for row in rows) == r["total"]["requests"], rows
+assert [round(float(row["target_rate"])) for row in rows[:2]] == [50, 100], rows  # the ramp's middle
+dashboard = json.load(open(sys.argv[2] + "/summary.json"))
+assert len(dashboard) == 1 and dashboard[0]["requests"] == r["total"]["requests"], dashboard
+assert dashboard[0]["verdict"] == r["verdict"] and dashboard[0]["p99_ms"] > 0, dashboard
+print("ok   intervals.csv and summary.json agree with result.json")
+PY
 check "ad-hoc: a bad --rate-profile item" 2 "--rate-profile: 'up to 9' is neither 'N for DURATION' nor 'ramp to N over DURATION'" \
   "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth --rate-profile '5 for 1s, up to 9' --target "$ADDR"
 check "--rate-profile with a scenario" 2 "run: --rate-profile is for ad-hoc runs (--call); in a scenario it is load.profile" \

@@ -42,6 +42,15 @@ void ExpectGolden(const std::string& actual, const std::string& golden_name) {
       << "differs from " << path << " (UPDATE_GOLDEN=1 regenerates it; review the diff)";
 }
 
+// For dashboards and time-series stores: a failing run with errors, and a run
+// under a load profile, whose per-interval target follows the profile.
+TEST(GoldenReport, IntervalsCsvAndDashboardRows) {
+  const std::vector<LoadedResult> runs = {Fixture("degraded.result.json"),
+                                          Fixture("ramp.result.json")};
+  ExpectGolden(RenderIntervalsCsv(runs), "tables.intervals.csv");
+  ExpectGolden(RenderDashboardJson(runs), "tables.summary.json");
+}
+
 TEST(GoldenReport, MarkdownSummary) {
   ExpectGolden(RenderMarkdownSummary({Fixture("quickstart.result.json")}), "quickstart.summary.md");
   ExpectGolden(RenderMarkdownSummary({Fixture("degraded.result.json")}), "degraded.summary.md");
