@@ -124,6 +124,7 @@ RunResult BuildRunResult(const RunDescription& run, const RunTotals& totals, Tim
   result.scenario_name = run.scenario_name;
   result.scenario_json = run.scenario_json;
   result.target = run.target;
+  result.reflection = run.reflection;
   result.load_model = run.load_model;
   result.target_rate = run.target_rate;
   result.start_unix_nanos = run.start_unix_nanos;

@@ -26,6 +26,7 @@ struct RunDescription {
   std::string scenario_name;
   std::string scenario_json;  // the scenario as run
   std::string target;
+  std::string reflection;  // the server reflection protocol that described the methods, if any
   std::string load_model;  // "open", "closed" or "streams"
   double target_rate = 0;  // open loop; 0 otherwise
   int64_t start_unix_nanos = 0;

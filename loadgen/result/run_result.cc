@@ -356,6 +356,7 @@ std::string ResultToJson(const RunResult& r) {
   out["end_unix_nanos"] = r.end_unix_nanos;
   out["measured_seconds"] = r.measured_seconds;
   out["target"] = r.target;
+  if (!r.reflection.empty()) out["reflection"] = r.reflection;
   out["load_model"] = r.load_model;
   out["target_rate"] = r.target_rate;
   out["scenario_name"] = r.scenario_name;
@@ -432,6 +433,7 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
     r.end_unix_nanos = j.at("end_unix_nanos").get<int64_t>();
     r.measured_seconds = j.at("measured_seconds").get<double>();
     r.target = j.at("target").get<std::string>();
+    r.reflection = j.value("reflection", "");
     r.load_model = j.at("load_model").get<std::string>();
     r.target_rate = j.at("target_rate").get<double>();
     r.scenario_name = j.at("scenario_name").get<std::string>();

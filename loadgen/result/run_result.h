@@ -188,6 +188,7 @@ struct RunResult {
   std::string scenario_name;
   std::string scenario_json;  // the scenario as run
   std::string target;
+  std::string reflection;  // the server reflection protocol that described the methods, if any
   std::string load_model;  // "open" or "closed"
   double target_rate = 0;
   int64_t start_unix_nanos = 0;

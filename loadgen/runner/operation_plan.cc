@@ -117,10 +117,11 @@ absl::StatusOr<OperationsPlan> PlanOperations(const Scenario& scenario, Transpor
     if (!catalog.ok()) return catalog.status();
     plan.catalog = *std::move(catalog);
   } else if (scenario.reflection) {
-    auto files = wire.DescribeServices(ServicesOf(scenario));
-    if (!files.ok()) return files.status();
+    auto described = wire.DescribeServices(ServicesOf(scenario));
+    if (!described.ok()) return described.status();
+    plan.reflection = described->protocol;
     auto catalog = MethodCatalog::FromFileDescriptors(
-        *files, absl::StrCat("the server reflection of ", target));
+        described->files, absl::StrCat("the server reflection of ", target));
     if (!catalog.ok()) return catalog.status();
     plan.catalog = *std::move(catalog);
   }

@@ -6,6 +6,8 @@
 # with templated keys and values, repeated scalars with templates, int64
 # extremes, data-file records. Then a request that cannot be built is not
 # sent and is counted, and an out-of-range template is refused up front.
+# The server's own reflection (grpc.reflection.v1) describes it, map fields
+# included; an incomplete reflection answer is one line.
 #   node_encoding_test.sh LOADGEN PROTO_DIR NODE_DIR
 set -u
 LOADGEN=$1
@@ -88,6 +90,27 @@ run collision 6 --data '{"id": "c-${seq}", "labels": {"k-${seq}": "a", "k-1": "b
 
 run refused 1 --data '{"i32": "${rand_int:3000000000:3000000001}"}'
 echo "$?" >"$WORK/refused.rc"
+
+# Server reflection instead of a .proto: the Node server answers grpc.reflection.v1
+# (map entries named protobufjs's way), and a map field is templated over it.
+: >"$WORK/received.jsonl"
+timeout 60 "$LOADGEN" run --call aurigraph.test.v1.Recorder/Record --target "$ADDR" \
+  --concurrency 2 --requests 5 --no-progress --watch-pid -1 --out "$WORK/reflected" \
+  --data '{"id": "r-${seq}", "labels": {"k-${seq}": "v", "c": "${seq}"}, "meta": {"counters": {"n": "${seq}"}},
+           "by_i32": {"${seq}": {"lat_e7": 2}}, "stamp": {"zone": "z-${seq}"}}' >"$WORK/reflected.out" 2>&1 ||
+  { echo "FAIL reflection run"; cat "$WORK/reflected.out"; exit 1; }
+cp "$WORK/received.jsonl" "$WORK/reflected.jsonl"
+
+# A reflection answer that lacks an imported file: one line naming it, exit 2.
+node "$NODE_DIR/recorder_server.js" "$PROTO_DIR" "$WORK/incomplete.jsonl" missing-import \
+  >"$WORK/incomplete-server.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q "^listening on " "$WORK/incomplete-server.out" && break; sleep 0.1; done
+INCOMPLETE=$(awk '/^listening on /{print $3}' "$WORK/incomplete-server.out")
+[[ -n $INCOMPLETE ]] || { echo "FAIL the second Node server did not start"; cat "$WORK/incomplete-server.out"; exit 1; }
+timeout 60 "$LOADGEN" run --call aurigraph.test.v1.Recorder/Record --target "$INCOMPLETE" \
+  --requests 1 --no-progress --watch-pid -1 --out "$WORK/incomplete" >"$WORK/incomplete.out" 2>&1
+echo "$?" >"$WORK/incomplete.rc"
 
 python3 - "$WORK" "$started_ns" "$finished_ns" <<'PY'
 import base64, json, sys
@@ -198,6 +221,24 @@ check("refused: one line naming the field and range",
 with open(f"{work}/refused.rc") as f:
     check("refused: exit code", f.read().strip() != "0", True)
 check("refused: nothing sent", received("refused"), [])
+
+check("reflection: the protocol used", result("reflected").get("reflection"), "grpc.reflection.v1")
+requests = received("reflected")
+check("reflection: requests received", len(requests), 5)
+for r in requests:
+    seq = int(r["id"][2:])
+    check(f"reflection {r['id']} maps", (r.get("labels"), r.get("meta", {}).get("counters"),
+                                         r.get("by_i32")),
+          ({f"k-{seq}": "v", "c": str(seq)}, {"n": str(seq)}, {str(seq): {"lat_e7": 2}}))
+    check(f"reflection {r['id']} imported message", r.get("stamp"), {"zone": f"z-{seq}"})
+
+with open(f"{work}/incomplete.out") as f:
+    lines = [line for line in f.read().splitlines() if line.strip()]
+check("incomplete reflection: one line naming the missing file, suggesting --proto",
+      len(lines) == 1 and "imports aurigraph/test/v1/stamp.proto" in lines[0]
+      and "--proto" in lines[0], True)
+with open(f"{work}/incomplete.rc") as f:
+    check("incomplete reflection: exit code", f.read().strip(), "2")
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
