@@ -329,5 +329,22 @@ TEST(AdHocScenario, ErrorsNameTheFlagTheUserTyped) {
   EXPECT_EQ(error([](AdHocCall&) {}, {"workers=2000"}), "--call: workers: at most 1024");
 }
 
+TEST(Scenario, ARequestIsAMappingOrAListOfThem) {
+  const std::string head =
+      "duration: 1s\nload: {model: open, rate: 1}\noperations:\n  - rpc: a/b\n";
+  auto s = ParseScenario(head + "    request: [{id: a}, {id: \"b-${seq}\"}]\n", "s.yaml", {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->operations[0].request_json, R"([{"id":"a"},{"id":"b-${seq}"}])");
+  EXPECT_EQ(ErrorOf(head + "    request: [{id: a}, 3]\n"),
+            "s.yaml: operations.0.request: must be a mapping, or a list of mappings (messages)");
+  EXPECT_EQ(ErrorOf(head + "    request: []\n"),
+            "s.yaml: operations.0.request: must be a mapping, or a list of mappings (messages)");
+  s = ParseScenario(head + "    request_bin: req.bin\n", "s.yaml", {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->operations[0].request_bin, "req.bin");
+  EXPECT_EQ(ErrorOf(head + "    request_bin: req.bin\n    request: {}\n"),
+            "s.yaml: operations.0.request_bin: give request or request_bin");
+}
+
 }  // namespace
 }  // namespace aurigraph::loadgen
