@@ -174,6 +174,7 @@ python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['total']; assert t['
 mkdir -p "$WORK/beside/data"
 cp "$WORK/api.protoset" "$WORK/beside/data/"
 printf '{"id": "p1"}\n' >"$WORK/beside/data/ids.jsonl"
+printf '\x0a\x02p2' >"$WORK/beside/data/status.bin"  # GetApprovalStatusRequest{approval_id: "p2"}
 cat >"$WORK/beside/relative.yaml" <<YAML
 duration: 1s
 max_generator_lag: 1s  # 20 calls: p99 is the slowest send, and this is not about timing
@@ -183,11 +184,14 @@ operations:
   - rpc: aurigraph.approval.v1.ApprovalService/GetApprovalStatus
     request: {approval_id: "\${data.id}"}
     data: {file: data/ids.jsonl}
+  - name: bin
+    rpc: aurigraph.approval.v1.ApprovalService/GetApprovalStatus
+    request_bin: data/status.bin
 YAML
 check "scenario: paths relative to the scenario's directory" 0 "" \
   bash -c "cd / && '$LOADGEN' run '$WORK/beside/relative.yaml' --target '$ADDR' --out '$WORK/relative' --no-progress"
 python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['total']; assert t['status_codes'] == {'NOT_FOUND': 20}, t" \
-  "$WORK/relative/result.json" || { echo "FAIL relative paths: not 20 lookups of p1"; failed=$((failed + 1)); }
+  "$WORK/relative/result.json" || { echo "FAIL relative paths: not 20 lookups of p1 and p2"; failed=$((failed + 1)); }
 check "ad-hoc: a protoset that is not one" 2 "ok.yaml: not a FileDescriptorSet (write one with protoc --include_imports -o FILE)" \
   "$LOADGEN" run --call a.B/C --protoset "$WORK/ok.yaml" --target "$ADDR"
 
