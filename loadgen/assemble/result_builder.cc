@@ -140,6 +140,7 @@ RunResult BuildRunResult(const RunDescription& run, const RunTotals& totals, Tim
   result.scenario_name = run.scenario_name;
   result.scenario_json = run.scenario_json;
   result.target = run.target;
+  result.reflection = run.reflection;
   result.load_model = run.load_model;
   result.target_rate = run.target_rate;
   result.load_profile = run.load_profile;

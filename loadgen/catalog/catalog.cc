@@ -3,12 +3,15 @@
 #include <google/protobuf/compiler/importer.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/descriptor.pb.h>
-#include <google/protobuf/descriptor_database.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <climits>
 #include <filesystem>
+#include <map>
+#include <set>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "aurigraph/approval/v1/approval.pb.h"
@@ -78,6 +81,62 @@ class BoundedSourceTree : public pb::compiler::DiskSourceTree {
  private:
   absl::Status limit_error_;
 };
+
+// Keeps the first problem protobuf finds building a file (which it would
+// otherwise log over several lines) as one line.
+class FirstBuildError : public pb::DescriptorPool::ErrorCollector {
+ public:
+  void AddError(const std::string& filename, const std::string& element_name,
+                const pb::Message* /*descriptor*/, ErrorLocation /*location*/,
+                const std::string& message) override {
+    if (!first_.empty()) return;
+    first_ = element_name.empty() || element_name == filename
+                 ? absl::StrCat(filename, ": ", message)
+                 : absl::StrCat(filename, ": ", element_name, ": ", message);
+    if (absl::EndsWith(first_, ".")) first_.pop_back();  // it goes on in a sentence
+  }
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string first_;
+};
+
+// The name protoc gives the entry type of map field `field` ("by_i32" ->
+// "ByI32Entry"), which DescriptorPool requires of a map entry.
+std::string MapEntryName(const std::string& field) {
+  std::string name;
+  bool upper = true;
+  for (const char c : field) {
+    if (c == '_') {
+      upper = true;
+    } else {
+      name.push_back(upper ? absl::ascii_toupper(static_cast<unsigned char>(c)) : c);
+      upper = false;
+    }
+  }
+  return name + "Entry";
+}
+
+// protobufjs (behind Node's @grpc/proto-loader and @grpc/reflection) names a
+// map field's entry type after the field ("Labels"), which DescriptorPool
+// refuses as a map entry: entries are renamed as protoc names them.
+void NameMapEntriesAsProtoc(pb::DescriptorProto& message, const std::string& scope) {
+  const std::string full_name = absl::StrCat(scope, ".", message.name());
+  for (pb::FieldDescriptorProto& field : *message.mutable_field()) {
+    if (field.label() != pb::FieldDescriptorProto::LABEL_REPEATED) continue;
+    const std::string& type = field.type_name();
+    const std::string type_name = type.substr(type.rfind('.') + 1);  // npos + 1 = 0
+    for (pb::DescriptorProto& nested : *message.mutable_nested_type()) {
+      if (nested.name() != type_name || !nested.options().map_entry()) continue;
+      nested.set_name(MapEntryName(field.name()));
+      field.set_type_name(absl::StrCat(full_name, ".", nested.name()));
+      break;
+    }
+  }
+  for (pb::DescriptorProto& nested : *message.mutable_nested_type()) {
+    NameMapEntriesAsProtoc(nested, full_name);
+  }
+}
 
 }  // namespace
 
@@ -167,17 +226,54 @@ absl::StatusOr<std::unique_ptr<MethodCatalog>> MethodCatalog::FromProtosets(
 
 absl::StatusOr<std::unique_ptr<MethodCatalog>> MethodCatalog::FromFileDescriptors(
     const std::vector<std::string>& files, std::string origin) {
-  auto database = std::make_unique<pb::SimpleDescriptorDatabase>();
-  for (const std::string& file : files) {
-    pb::FileDescriptorProto proto;
-    if (!proto.ParseFromString(file) || !database->Add(proto)) {
+  std::vector<pb::FileDescriptorProto> protos(files.size());
+  std::map<std::string, const pb::FileDescriptorProto*> by_name;  // the first of each name
+  for (size_t i = 0; i < files.size(); ++i) {
+    pb::FileDescriptorProto& proto = protos[i];
+    if (!proto.ParseFromString(files[i])) {
       return absl::InvalidArgumentError(
           absl::StrCat(origin, ": a file descriptor that does not parse"));
     }
+    const std::string scope = proto.package().empty() ? "" : absl::StrCat(".", proto.package());
+    for (pb::DescriptorProto& message : *proto.mutable_message_type()) {
+      NameMapEntriesAsProtoc(message, scope);
+    }
+    by_name.emplace(proto.name(), &proto);
   }
-  auto pool = std::make_unique<pb::DescriptorPool>(database.get());
+  // Every file is built now, each after its imports, so that a missing file or
+  // type is one line naming it (protobuf would log it over several lines when a
+  // method is looked up).
+  constexpr absl::string_view kSuggestion =
+      "give the .proto files (--proto) or a protoset written with protoc --include_imports "
+      "(--protoset)";
+  auto pool = std::make_unique<pb::DescriptorPool>();
+  FirstBuildError errors;
+  std::set<std::string> started;
+  const auto build = [&](const auto& self, const pb::FileDescriptorProto& proto) -> absl::Status {
+    if (pool->FindFileByName(proto.name()) != nullptr) return absl::OkStatus();
+    if (!started.insert(proto.name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(origin, ": ", proto.name(), " imports itself, through its imports"));
+    }
+    for (const std::string& dependency : proto.dependency()) {
+      const auto imported = by_name.find(dependency);
+      if (imported == by_name.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(origin, " is incomplete: ", proto.name(),
+                                                       " imports ", dependency,
+                                                       ", which it lacks; ", kSuggestion));
+      }
+      if (absl::Status built = self(self, *imported->second); !built.ok()) return built;
+    }
+    if (pool->BuildFileCollectingErrors(proto, &errors) == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(origin, " is incomplete or invalid: ", errors.first(), "; ", kSuggestion));
+    }
+    return absl::OkStatus();
+  };
+  for (const auto& [name, proto] : by_name) {
+    if (absl::Status built = build(build, *proto); !built.ok()) return built;
+  }
   auto catalog = std::unique_ptr<MethodCatalog>(new MethodCatalog(pool.get(), std::move(origin)));
-  catalog->database_ = std::move(database);
   catalog->owned_pool_ = std::move(pool);
   return catalog;
 }

@@ -14,7 +14,6 @@
 namespace google::protobuf {
 class Descriptor;
 class DescriptorPool;
-class SimpleDescriptorDatabase;
 namespace compiler {
 class DiskSourceTree;
 class Importer;
@@ -60,7 +59,6 @@ class MethodCatalog {
   std::unique_ptr<google::protobuf::compiler::DiskSourceTree> source_tree_;
   std::unique_ptr<google::protobuf::compiler::MultiFileErrorCollector> errors_;
   std::unique_ptr<google::protobuf::compiler::Importer> importer_;
-  std::unique_ptr<google::protobuf::SimpleDescriptorDatabase> database_;
   std::unique_ptr<google::protobuf::DescriptorPool> owned_pool_;
 };
 

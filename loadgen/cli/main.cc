@@ -121,6 +121,7 @@ std::optional<int> RefuseAdHocFlags(const po::variables_map& vm) {
       {"import-path", "import_paths"},
       {"protoset", "protoset"},
       {"data", "an operation's request"},
+      {"data-bin", "an operation's request_bin"},
       {"rate", "load.rate (e.g. --set load.rate=500)"},
       {"concurrency", "load.concurrency (e.g. --set load.concurrency=8)"},
       {"rate-profile", "load.profile (with load.model: open)"},
@@ -130,6 +131,7 @@ std::optional<int> RefuseAdHocFlags(const po::variables_map& vm) {
       {"warmup", "warmup (e.g. --set warmup=5s)"},
       {"deadline", "an operation's deadline"},
       {"metadata", "metadata"},
+      {"metadata-file", "metadata"},
       {"data-file", "an operation's data.file"},
       {"data-order", "an operation's data.order"},
       {"streams", "an operation's stream.streams"},
@@ -157,7 +159,7 @@ std::optional<int> RefuseAdHocFlags(const po::variables_map& vm) {
 AdHocCall AdHocCallFromFlags(const po::variables_map& vm) {
   AdHocCall call;
   call.call = vm["call"].as<std::string>();
-  call.data = vm["data"].as<std::string>();
+  if (!vm["data"].defaulted()) call.data = vm["data"].as<std::string>();
   const auto list = [&](const char* flag) {
     return vm.count(flag) ? vm[flag].as<std::vector<std::string>>() : std::vector<std::string>{};
   };
@@ -177,6 +179,8 @@ AdHocCall AdHocCallFromFlags(const po::variables_map& vm) {
   call.concurrency_profile = text("concurrency-profile");
   call.deadline = text("deadline");
   call.metadata = list("metadata");
+  call.metadata_file = text("metadata-file");
+  call.data_bin = text("data-bin");
   call.data_file = text("data-file");
   call.data_order = vm["data-order"].as<std::string>();
   if (vm.count("streams")) call.streams = vm["streams"].as<int>();
@@ -238,8 +242,12 @@ po::options_description AdHocRunFlags() {
       "a FileDescriptorSet declaring the method, from protoc --include_imports -o FILE "
       "(repeatable), instead of --proto")(
       "data", po::value<std::string>()->default_value("{}"),
-      "the request as JSON, with template variables such as ${seq} and ${uuid}")(
-      "rate", po::value<double>(), "open loop at this many requests/s")(
+      "the request as JSON, with template variables such as ${seq} and ${uuid}: an object, or an "
+      "array of messages (unary calls and server streams take them in turn, client and bidi "
+      "streams send them in order, then again); @FILE reads it from FILE, - from stdin")(
+      "data-bin", po::value<std::string>(),
+      "instead of --data, a file holding one serialized request message (e.g. from protoc "
+      "--encode), sent as is")("rate", po::value<double>(), "open loop at this many requests/s")(
       "concurrency", po::value<int>(),
       "closed loop with this many requests in flight (without --rate: 1)")(
       "rate-profile", po::value<std::string>(),
@@ -256,8 +264,10 @@ po::options_description AdHocRunFlags() {
       "metadata,H", po::value<std::vector<std::string>>()->composing(),
       "a request header 'name: value', value a template like the data (repeatable; names are "
       "case-insensitive and sent in lower case)")(
-      "data-file", po::value<std::string>(),
-      "JSON lines whose fields ${data.FIELD} reads, one line per request")(
+      "metadata-file", po::value<std::string>(),
+      "a JSON object of header name to value template, as -H gives them (a header may not be "
+      "in both)")("data-file", po::value<std::string>(),
+                  "JSON lines whose fields ${data.FIELD} reads, one line per request")(
       "data-order", po::value<std::string>()->default_value("sequential"),
       "take --data-file's lines in order (sequential) or at random")(
       "streams", po::value<int>(), "streaming methods: streams held open at once (default 1)")(

@@ -22,15 +22,20 @@ struct UnaryMethod {
   bool keep_response = false;  // hand OK responses' bytes to the driver
 };
 
+// Services as the target describes them (server reflection).
+struct ServiceDescriptions {
+  std::vector<std::string> files;  // serialized FileDescriptorProtos with their dependencies
+  std::string protocol;            // the reflection service that answered ("grpc.reflection.v1")
+};
+
 class TransportFactory {
  public:
   virtual ~TransportFactory() = default;
   // Connects to the target; UNAVAILABLE naming it when it cannot be reached.
   // Called once, before anything else.
   virtual absl::Status Connect() = 0;
-  // The target's own description of `services` (server reflection), as
-  // serialized FileDescriptorProtos with their dependencies.
-  virtual absl::StatusOr<std::vector<std::string>> DescribeServices(
+  // The target's own description of `services` (server reflection).
+  virtual absl::StatusOr<ServiceDescriptions> DescribeServices(
       const std::vector<std::string>& services) = 0;
   // Worker `worker` of `workers`: its transport for `methods` with at most
   // `slots` calls in flight, and its stream transport for `paths` with `slots` streams.

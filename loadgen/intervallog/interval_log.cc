@@ -236,25 +236,28 @@ nlohmann::ordered_json DescriptionJson(const RunDescription& run) {
                           {"streams_target", op.streams_target},
                           {"phase_name", op.phase_name}});
   }
-  return {{"schema", kIntervalsSchema},
-          {"version", kIntervalsVersion},
-          {"tool_version", run.tool_version},
-          {"host", run.host},
-          {"scenario_name", run.scenario_name},
-          {"scenario", nlohmann::ordered_json::parse(
-                           run.scenario_json.empty() ? "{}" : run.scenario_json, nullptr, false)},
-          {"target", run.target},
-          {"load_model", run.load_model},
-          {"target_rate", run.target_rate},
-          {"load_profile", run.load_profile},
-          {"start_unix_nanos", run.start_unix_nanos},
-          {"interval_nanos", run.interval_nanos},
-          {"duration_nanos", run.duration_nanos},
-          {"warmup_nanos", run.warmup_nanos},
-          {"request_budget", run.request_budget},
-          {"max_generator_lag_p99_us", run.max_generator_lag_p99_us},
-          {"watched_pid", run.watched_pid},
-          {"operations", operations}};
+  nlohmann::ordered_json head = {
+      {"schema", kIntervalsSchema},
+      {"version", kIntervalsVersion},
+      {"tool_version", run.tool_version},
+      {"host", run.host},
+      {"scenario_name", run.scenario_name},
+      {"scenario", nlohmann::ordered_json::parse(
+                       run.scenario_json.empty() ? "{}" : run.scenario_json, nullptr, false)},
+      {"target", run.target},
+      {"load_model", run.load_model},
+      {"target_rate", run.target_rate},
+      {"load_profile", run.load_profile},
+      {"start_unix_nanos", run.start_unix_nanos},
+      {"interval_nanos", run.interval_nanos},
+      {"duration_nanos", run.duration_nanos},
+      {"warmup_nanos", run.warmup_nanos},
+      {"request_budget", run.request_budget},
+      {"max_generator_lag_p99_us", run.max_generator_lag_p99_us},
+      {"watched_pid", run.watched_pid},
+      {"operations", operations}};
+  if (!run.reflection.empty()) head["reflection"] = run.reflection;
+  return head;
 }
 
 // Reads DescriptionJson's output into `run` and the operations' tags; throws
@@ -266,6 +269,7 @@ void ReadDescription(const nlohmann::json& head, RunDescription& run,
   run.scenario_name = head.at("scenario_name").get<std::string>();
   run.scenario_json = head.at("scenario").dump();
   run.target = head.at("target").get<std::string>();
+  run.reflection = head.value("reflection", "");
   run.load_model = head.at("load_model").get<std::string>();
   run.target_rate = head.at("target_rate").get<double>();
   run.load_profile = head.value("load_profile", std::vector<ProfileCorner>{});

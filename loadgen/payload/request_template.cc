@@ -4,6 +4,7 @@
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/util/json_util.h>
 #include <openssl/evp.h>
 
@@ -533,7 +534,8 @@ absl::Status Refused(const absl::Status& protobuf, const pb::FieldDescriptor& fi
 
 class CompiledTemplate {
  public:
-  Node root;
+  std::vector<Node> roots;  // one per message of the template; a request renders one
+  MessageOrder order = MessageOrder::kAcrossRequests;
   int leaf_count = 0;
   bool uses_sha = false;
   std::shared_ptr<const DataFile> data;
@@ -1013,26 +1015,70 @@ RequestTemplate::~RequestTemplate() = default;
 RequestTemplate::RequestTemplate(RequestTemplate&&) noexcept = default;
 RequestTemplate& RequestTemplate::operator=(RequestTemplate&&) noexcept = default;
 
+namespace {
+
+absl::Status CompileHeaders(const TemplateInputs& inputs, CompiledTemplate& compiled) {
+  for (const auto& [key, value] : inputs.metadata) {
+    if (auto status = compiled.CompileHeader(key, value); !status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<RequestTemplate> RequestTemplate::Compile(const pb::Descriptor& type,
                                                          absl::string_view json,
                                                          const TemplateInputs& inputs) {
-  nlohmann::json object = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (object.is_discarded() || !object.is_object()) {
+  nlohmann::json value = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  const bool is_array = value.is_array();
+  if (!is_array) value = nlohmann::json::array({std::move(value)});
+  if (value.empty() || !std::all_of(value.begin(), value.end(),
+                                    [](const nlohmann::json& m) { return m.is_object(); })) {
     return absl::InvalidArgumentError(
-        absl::StrCat("request template for ", type.full_name(), " is not a JSON object"));
+        absl::StrCat("request template for ", type.full_name(),
+                     " is not a JSON object or a non-empty array of them"));
   }
-  if (auto checked = CheckUntrustedJson(object); !checked.ok()) {
+  if (auto checked = CheckUntrustedJson(value); !checked.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("request template for ", type.full_name(), ": ", checked.message()));
   }
   auto compiled = std::make_unique<CompiledTemplate>();
   compiled->data = inputs.data;
-  if (auto status = compiled->CompileMessage(type, object, compiled->root, ""); !status.ok()) {
-    return status;
+  compiled->order = inputs.order;
+  compiled->roots.resize(value.size());
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (auto status = compiled->CompileMessage(type, value[i], compiled->roots[i], "");
+        !status.ok()) {
+      if (!is_array) return status;
+      return absl::Status(status.code(),
+                          absl::StrCat("message ", i, " of the request array: ", status.message()));
+    }
   }
-  for (const auto& [key, value] : inputs.metadata) {
-    if (auto status = compiled->CompileHeader(key, value); !status.ok()) return status;
+  if (auto status = CompileHeaders(inputs, *compiled); !status.ok()) return status;
+  return RequestTemplate(std::move(compiled));
+}
+
+absl::StatusOr<RequestTemplate> RequestTemplate::FromBinary(const pb::Descriptor& type,
+                                                            std::string bytes,
+                                                            const TemplateInputs& inputs) {
+  pb::DynamicMessageFactory factory;
+  std::unique_ptr<pb::Message> message(factory.GetPrototype(&type)->New());
+  if (!message->ParseFromString(bytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a serialized ", type.full_name(), " message"));
   }
+  // Bytes of another message type often parse, as fields this one does not
+  // have (or has with another wire type).
+  const pb::UnknownFieldSet& unknown = message->GetReflection()->GetUnknownFields(*message);
+  if (!unknown.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a serialized ", type.full_name(), " message (its field ",
+                     unknown.field(0).number(), " is not one of ", type.full_name(), "'s)"));
+  }
+  auto compiled = std::make_unique<CompiledTemplate>();
+  compiled->data = inputs.data;
+  compiled->roots.emplace_back().parts.push_back(Part{0, std::move(bytes)});
+  if (auto status = CompileHeaders(inputs, *compiled); !status.ok()) return status;
   return RequestTemplate(std::move(compiled));
 }
 
@@ -1378,7 +1424,12 @@ std::string_view TemplateRequestSource::Build(const RequestContext& context) {
   Position at{context, 0, data != nullptr ? data->RecordFor(context.sequence, s.vars.seed) : 0,
               data};
   s.out.clear();
-  if (!Renderer(s, at).Render(compiled_.root)) return {};
+  const std::vector<Node>& roots = compiled_.roots;
+  const uint64_t turn =
+      compiled_.order == MessageOrder::kWithinStream ? context.message : context.sequence;
+  if (!Renderer(s, at).Render(roots.size() == 1 ? roots[0] : roots[turn % roots.size()])) {
+    return {};
+  }
   return s.out;
 }
 

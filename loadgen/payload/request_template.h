@@ -26,6 +26,12 @@
 // Bearer ${data.token}"; a stream's metadata is rendered once, when it opens,
 // with ${seq} the stream's number.
 //
+// A template may be a JSON array of messages: each is compiled as its own
+// template, and a request renders one of them, chosen from its position alone
+// (no per-request state): by its sequence number, round-robin, for unary calls
+// and server streams; by its index in its stream, in order and then again, for
+// the messages of client and bidi streams.
+//
 // A repeated message field may be generated: {"$repeat": N, "$item": {...}}
 // renders the item N times, with ${item} its index (0..N-1), e.g. a batch of
 // 10,000 distinct transactions.
@@ -60,20 +66,33 @@ namespace aurigraph::loadgen {
 
 class CompiledTemplate;
 
+// Which message of a template's array a request renders.
+enum class MessageOrder {
+  kAcrossRequests,  // the request's sequence number, round-robin (unary calls, server streams)
+  kWithinStream,    // the message's index in its stream, then again (client and bidi streams)
+};
+
 struct TemplateInputs {
   // Header name (in any case, sent lower-cased; "-bin" names carry binary values)
   // and value template.
   std::vector<std::pair<std::string, std::string>> metadata;
   std::shared_ptr<const DataFile> data;  // the records for ${data.FIELD}, if any
+  MessageOrder order = MessageOrder::kAcrossRequests;
 };
 
 // Immutable and shareable between workers.
 class RequestTemplate {
  public:
-  // `json` is the template text; errors name the field, header or variable at fault.
+  // `json` is the template text, an object or a non-empty array of them;
+  // errors name the message (of an array), field, header or variable at fault.
   static absl::StatusOr<RequestTemplate> Compile(const google::protobuf::Descriptor& type,
                                                  absl::string_view json,
                                                  const TemplateInputs& inputs = {});
+  // Every request is `bytes`, a serialized `type` message, as is (the
+  // metadata are still templates); INVALID_ARGUMENT when it does not parse as one.
+  static absl::StatusOr<RequestTemplate> FromBinary(const google::protobuf::Descriptor& type,
+                                                    std::string bytes,
+                                                    const TemplateInputs& inputs = {});
   ~RequestTemplate();
   RequestTemplate(RequestTemplate&&) noexcept;
   RequestTemplate& operator=(RequestTemplate&&) noexcept;

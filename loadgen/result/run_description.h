@@ -34,8 +34,9 @@ struct RunDescription {
   std::string scenario_name;
   std::string scenario_json;  // the scenario as run
   std::string target;
-  std::string load_model;                   // "open", "closed" or "streams"
-  double target_rate = 0;                   // open loop, over the measured window; 0 otherwise
+  std::string reflection;  // the server reflection protocol that described the methods, if any
+  std::string load_model;  // "open", "closed" or "streams"
+  double target_rate = 0;  // open loop, over the measured window; 0 otherwise
   std::vector<ProfileCorner> load_profile;  // empty: a constant rate or concurrency
   int64_t start_unix_nanos = 0;
   int64_t interval_nanos = 0;

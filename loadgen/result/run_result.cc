@@ -448,6 +448,7 @@ std::string ResultToJson(const RunResult& r) {
   out["end_unix_nanos"] = r.end_unix_nanos;
   out["measured_seconds"] = r.measured_seconds;
   out["target"] = r.target;
+  if (!r.reflection.empty()) out["reflection"] = r.reflection;
   out["load_model"] = r.load_model;
   out["target_rate"] = r.target_rate;
   if (!r.load_profile.empty()) out["load_profile"] = r.load_profile;
@@ -525,6 +526,7 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
     r.end_unix_nanos = j.at("end_unix_nanos").get<int64_t>();
     r.measured_seconds = j.at("measured_seconds").get<double>();
     r.target = j.at("target").get<std::string>();
+    r.reflection = j.value("reflection", "");
     r.load_model = j.at("load_model").get<std::string>();
     r.target_rate = j.at("target_rate").get<double>();
     r.load_profile = j.value("load_profile", std::vector<ProfileCorner>{});

@@ -206,6 +206,7 @@ struct RunResult {
   std::string scenario_name;
   std::string scenario_json;  // the scenario as run
   std::string target;
+  std::string reflection;  // the server reflection protocol that described the methods, if any
   std::string load_model;  // "open" or "closed"
   double target_rate = 0;
   std::vector<ProfileCorner> load_profile;  // empty: a constant rate or concurrency

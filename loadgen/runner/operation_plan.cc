@@ -4,11 +4,26 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/input/input_file.h"
 #include "loadgen/payload/data_file.h"
 #include "loadgen/payload/message_fields.h"
 
 namespace aurigraph::loadgen {
 namespace {
+
+// The request read from `path`, a serialized `type` message, within the input limits.
+absl::StatusOr<RequestTemplate> BinaryRequest(const google::protobuf::Descriptor& type,
+                                              const std::string& path,
+                                              const TemplateInputs& inputs) {
+  const std::string label = absl::StrCat("binary request ", path);
+  auto bytes = ReadInputFile(path, label);
+  if (!bytes.ok()) return absl::InvalidArgumentError(bytes.status().message());
+  auto compiled = RequestTemplate::FromBinary(type, *std::move(bytes), inputs);
+  if (!compiled.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(label, ": ", compiled.status().message()));
+  }
+  return compiled;
+}
 
 absl::StatusOr<PlannedOperation> PlanOperation(const Scenario& scenario,
                                                const MethodCatalog& catalog, size_t index) {
@@ -26,7 +41,13 @@ absl::StatusOr<PlannedOperation> PlanOperation(const Scenario& scenario,
     if (!data.ok()) return fail(data.status().message());
     inputs.data = *std::move(data);
   }
-  auto compiled = RequestTemplate::Compile(*method->request_type, op.request_json, inputs);
+  // A client or bidi stream sends an array's messages in order; other calls take them in turn.
+  if (method->kind == CallKind::kClientStreaming || method->kind == CallKind::kBidiStreaming) {
+    inputs.order = MessageOrder::kWithinStream;
+  }
+  auto compiled = op.request_bin.empty()
+                      ? RequestTemplate::Compile(*method->request_type, op.request_json, inputs)
+                      : BinaryRequest(*method->request_type, op.request_bin, inputs);
   if (!compiled.ok()) return fail(compiled.status().message());
   PlannedOperation planned{
       index,   method->kind, UnaryMethod{method->path, op.deadline_nanos}, *std::move(compiled),
@@ -122,10 +143,11 @@ absl::StatusOr<OperationsPlan> PlanOperations(const Scenario& scenario, Transpor
     if (!catalog.ok()) return catalog.status();
     plan.catalog = *std::move(catalog);
   } else if (scenario.reflection) {
-    auto files = wire.DescribeServices(ServicesOf(scenario));
-    if (!files.ok()) return files.status();
+    auto described = wire.DescribeServices(ServicesOf(scenario));
+    if (!described.ok()) return described.status();
+    plan.reflection = described->protocol;
     auto catalog = MethodCatalog::FromFileDescriptors(
-        *files, absl::StrCat("the server reflection of ", target));
+        described->files, absl::StrCat("the server reflection of ", target));
     if (!catalog.ok()) return catalog.status();
     plan.catalog = *std::move(catalog);
   }

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -37,6 +38,7 @@ struct OperationsPlan {
   // Descriptors of runtime-loaded .proto files (or of the target's reflection)
   // live as long as this; null when the bundled catalog serves.
   std::unique_ptr<MethodCatalog> catalog;
+  std::string reflection;  // the reflection protocol that described them; empty: none asked
   std::vector<PlannedOperation> unary;      // in scenario order
   std::vector<PlannedOperation> streaming;  // in scenario order
 };

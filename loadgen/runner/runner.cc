@@ -98,6 +98,7 @@ RunDescription DescribeRun(const Scenario& scenario, const OperationsPlan& opera
   run.scenario_name = scenario.name;
   run.scenario_json = scenario.effective_json;
   run.target = target;
+  run.reflection = operations.reflection;
   const bool open_loop = scenario.has_load && scenario.model == LoadModel::kOpenLoop;
   // Without unary calls the load (if any) paces stream messages (PlanOperations).
   run.load_model = operations.unary.empty() ? "streams" : open_loop ? "open" : "closed";

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/input/input_file.h"
 #include "common/input/json_check.h"
 
 namespace aurigraph::loadgen {
@@ -61,49 +62,135 @@ std::string WithArticle(absl::string_view noun) {
   return absl::StrCat(noun == "array" || noun == "object" ? "an " : "a ", noun);
 }
 
-// --data as a JSON object; text that is not JSON is refused at the byte where it stops being JSON.
-absl::StatusOr<nlohmann::json> ParseRequest(const std::string& data) {
-  nlohmann::json request;
+// JSON text read from `label` (a flag, with its file); text that is not JSON
+// is refused at the byte where it stops being JSON.
+absl::StatusOr<nlohmann::json> ParseJson(const std::string& text, absl::string_view label) {
   try {
-    request = nlohmann::json::parse(data);
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     // e.what() is "[json.exception...] parse error at line L, column C: REASON".
     const std::string what = e.what();
     const size_t reason = what.find(": ", what.find("column"));
     return absl::InvalidArgumentError(
-        absl::StrCat("--data: invalid JSON at byte ", e.byte,
+        absl::StrCat(label, ": invalid JSON at byte ", e.byte,
                      reason == std::string::npos ? ": " + what : what.substr(reason)));
   }
-  if (!request.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--data: not a JSON object (got ", WithArticle(request.type_name()), ")"));
+}
+
+// The text of --data: inline, or read from the file of "@FILE" or from the
+// standard input for "-". `label` is set to what errors name.
+absl::StatusOr<std::string> RequestText(const std::string& data, std::string* label) {
+  *label = "--data";
+  if (data == "-") {
+    *label = "--data -";
+    return ReadInputFile("/dev/stdin", *label);
   }
-  if (auto checked = CheckUntrustedJson(request); !checked.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--data: ", checked.message()));
+  if (absl::StartsWith(data, "@")) {
+    *label = absl::StrCat("--data ", data);
+    return ReadInputFile(data.substr(1), *label);
+  }
+  return data;
+}
+
+// --data as a JSON object, or a non-empty array of them (messages taken in turn).
+absl::StatusOr<nlohmann::json> ParseRequest(const std::string& data) {
+  std::string label;
+  auto text = RequestText(data, &label);
+  if (!text.ok()) return absl::InvalidArgumentError(text.status().message());
+  auto request = ParseJson(*text, label);
+  if (!request.ok()) return request.status();
+  if (!request->is_object() && !request->is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat(label, ": not a JSON object or array (got ",
+                                                   WithArticle(request->type_name()), ")"));
+  }
+  if (request->is_array() && request->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(label, ": an empty array (no message)"));
+  }
+  for (size_t i = 0; request->is_array() && i < request->size(); ++i) {
+    if (!(*request)[i].is_object()) {
+      return absl::InvalidArgumentError(absl::StrCat(label, ": message ", i,
+                                                     " of the array is not a JSON object (got ",
+                                                     WithArticle((*request)[i].type_name()), ")"));
+    }
+  }
+  if (auto checked = CheckUntrustedJson(*request); !checked.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(label, ": ", checked.message()));
   }
   return request;
 }
 
-// The "name: value" headers as an object. Header names are case-insensitive,
-// so two that differ only in case are one header given twice, and refused.
-absl::StatusOr<nlohmann::json> ParseHeaders(const std::vector<std::string>& headers) {
-  nlohmann::json metadata = nlohmann::json::object();
-  std::map<std::string, std::string> names;  // lower-cased -> as written
-  for (const std::string& header : headers) {
+// A header as given: where (the flag, with its file), its name and value template.
+struct GivenHeader {
+  std::string source;
+  std::string name;
+  std::string value;
+};
+
+// --metadata-file FILE: a JSON object of header name -> value template.
+absl::StatusOr<std::vector<GivenHeader>> ReadMetadataFile(const std::string& path) {
+  const std::string label = absl::StrCat("--metadata-file ", path);
+  auto text = ReadInputFile(path, label);
+  if (!text.ok()) return absl::InvalidArgumentError(text.status().message());
+  auto object = ParseJson(*text, label);
+  if (!object.ok()) return object.status();
+  if (!object->is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(label, ": not a JSON object of header name to value (got ",
+                     WithArticle(object->type_name()), ")"));
+  }
+  if (auto checked = CheckUntrustedJson(*object); !checked.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(label, ": ", checked.message()));
+  }
+  std::vector<GivenHeader> headers;
+  for (auto it = object->begin(); it != object->end(); ++it) {
+    if (!it.value().is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat(label, ": '", it.key(),
+                                                     "': expected a string (got ",
+                                                     WithArticle(it.value().type_name()), ")"));
+    }
+    headers.push_back({label, it.key(), it.value().get<std::string>()});
+  }
+  return headers;
+}
+
+// The headers of --metadata-file and the "name: value" of -H as an object.
+// Header names are case-insensitive, so two that differ only in case are one
+// header given twice, and refused.
+absl::StatusOr<nlohmann::json> ParseHeaders(const AdHocCall& call) {
+  std::vector<GivenHeader> headers;
+  if (call.metadata_file) {
+    auto from_file = ReadMetadataFile(*call.metadata_file);
+    if (!from_file.ok()) return from_file.status();
+    headers = *std::move(from_file);
+  }
+  for (const std::string& header : call.metadata) {
     const size_t colon = header.find(':');
     if (colon == std::string::npos || colon == 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("--metadata ", header, ": expected 'name: value'"));
     }
-    const std::string name(absl::StripAsciiWhitespace(header.substr(0, colon)));
-    if (const auto [other, added] = names.emplace(absl::AsciiStrToLower(name), name); !added) {
-      return absl::InvalidArgumentError(
-          other->second == name
-              ? absl::StrCat("--metadata ", name, ": given twice")
-              : absl::StrCat("--metadata: '", other->second, "' and '", name,
-                             "' are the same header (header names are case-insensitive)"));
+    headers.push_back({"--metadata",
+                       std::string(absl::StripAsciiWhitespace(header.substr(0, colon))),
+                       std::string(absl::StripLeadingAsciiWhitespace(header.substr(colon + 1)))});
+  }
+  nlohmann::json metadata = nlohmann::json::object();
+  std::map<std::string, const GivenHeader*> names;  // lower-cased -> as given
+  for (const GivenHeader& header : headers) {
+    const auto [other, added] = names.emplace(absl::AsciiStrToLower(header.name), &header);
+    if (added) {
+      metadata[header.name] = header.value;
+      continue;
     }
-    metadata[name] = std::string(absl::StripLeadingAsciiWhitespace(header.substr(colon + 1)));
+    const GivenHeader& first = *other->second;
+    const std::string sources = first.source == header.source
+                                    ? header.source
+                                    : absl::StrCat(first.source, " and ", header.source);
+    return absl::InvalidArgumentError(
+        first.name == header.name
+            ? absl::StrCat(sources, first.source == header.source ? " " : ": ", header.name,
+                           ": given twice")
+            : absl::StrCat(sources, ": '", first.name, "' and '", header.name,
+                           "' are the same header (header names are case-insensitive)"));
   }
   return metadata;
 }
@@ -146,7 +233,10 @@ absl::Status InFlagTerms(const absl::Status& status, const AdHocCall& call,
 }  // namespace
 
 absl::StatusOr<std::string> AdHocScenarioJson(const AdHocCall& call) {
-  auto request = ParseRequest(call.data);
+  if (call.data && call.data_bin) {
+    return absl::InvalidArgumentError("--data and --data-bin: give one");
+  }
+  auto request = ParseRequest(call.data.value_or("{}"));
   if (!request.ok()) return request.status();
   if (!call.protos.empty() && !call.protosets.empty()) {
     return absl::InvalidArgumentError("--proto and --protoset: give one");
@@ -197,11 +287,15 @@ absl::StatusOr<std::string> AdHocScenarioJson(const AdHocCall& call) {
   const size_t slash = call.call.rfind('/');
   nlohmann::json operation = {
       {"name", slash == std::string::npos ? call.call : call.call.substr(slash + 1)},
-      {"rpc", call.call},
-      {"request", *request}};
+      {"rpc", call.call}};
+  if (call.data_bin) {
+    operation["request_bin"] = *call.data_bin;
+  } else {
+    operation["request"] = *request;
+  }
   if (call.deadline) operation["deadline"] = *call.deadline;
-  if (!call.metadata.empty()) {
-    auto metadata = ParseHeaders(call.metadata);
+  if (!call.metadata.empty() || call.metadata_file) {
+    auto metadata = ParseHeaders(call);
     if (!metadata.ok()) return metadata.status();
     operation["metadata"] = *metadata;
   }

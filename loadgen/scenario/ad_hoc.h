@@ -17,8 +17,12 @@ namespace aurigraph::loadgen {
 inline constexpr char kDefaultAdHocDuration[] = "10s";
 
 struct AdHocCall {
-  std::string call;                     // package.Service/Method
-  std::string data = "{}";              // the request as JSON, with template variables
+  std::string call;  // package.Service/Method
+  // The request as JSON with template variables: an object, or an array of
+  // messages taken in turn; "@FILE" reads it from FILE, "-" from the standard
+  // input. None: {} (unless data_bin).
+  std::optional<std::string> data;
+  std::optional<std::string> data_bin;  // a file holding a serialized request, sent as is
   std::optional<std::string> duration;  // none: kDefaultAdHocDuration, unless `requests`
   std::optional<int64_t> requests;      // a request budget (with or instead of a duration)
   std::optional<std::string> warmup;
@@ -32,7 +36,8 @@ struct AdHocCall {
   std::optional<std::string> rate_profile;
   std::optional<std::string> concurrency_profile;
   std::optional<std::string> deadline;
-  std::vector<std::string> metadata;  // "name: value"
+  std::vector<std::string> metadata;         // "name: value"
+  std::optional<std::string> metadata_file;  // a JSON object of header name -> value
   std::optional<std::string> data_file;
   std::string data_order = "sequential";
   std::optional<int> streams;
@@ -44,6 +49,8 @@ struct AdHocCall {
 };
 
 // INVALID_ARGUMENT naming the flag when the call cannot stand for a scenario.
+// Reads the files --data @FILE and --metadata-file name (and the standard input
+// for --data -), within the input limits (common/input/input_file.h).
 absl::StatusOr<std::string> AdHocScenarioJson(const AdHocCall& call);
 
 // The call's scenario with `overrides` (--set key=value) applied. An error

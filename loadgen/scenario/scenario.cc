@@ -288,8 +288,8 @@ absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t inde
                             const YAML::Node& shared_metadata, Scenario& s) {
   const std::string where = absl::StrCat("operations.", index);
   RETURN_IF_ERROR(r.CheckKeys(node, where,
-                              {"name", "rpc", "weight", "request", "deadline", "count_field",
-                               "stream", "metadata", "data"}));
+                              {"name", "rpc", "weight", "request", "request_bin", "deadline",
+                               "count_field", "stream", "metadata", "data"}));
   OperationSpec op;
   if (!node["rpc"]) return r.Error(where + ".rpc", "required");
   RETURN_IF_ERROR(r.String(node["rpc"], where + ".rpc", &op.rpc));
@@ -312,8 +312,18 @@ absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t inde
     RETURN_IF_ERROR(ParseMetadata(r, node["metadata"], where + ".metadata", op.metadata));
   if (node["data"]) RETURN_IF_ERROR(ParseData(r, node["data"], where + ".data", op));
   op.request_json = node["request"] ? ToJson(node["request"]).dump() : "{}";
-  if (node["request"] && !node["request"].IsMap())
-    return r.Error(where + ".request", "must be a mapping");
+  if (node["request"]) {
+    const YAML::Node& request = node["request"];
+    const bool messages =
+        request.IsSequence() && request.size() > 0 &&
+        std::all_of(request.begin(), request.end(), [](const YAML::Node& m) { return m.IsMap(); });
+    if (!request.IsMap() && !messages)
+      return r.Error(where + ".request", "must be a mapping, or a list of mappings (messages)");
+  }
+  if (node["request_bin"]) {
+    if (node["request"]) return r.Error(where + ".request_bin", "give request or request_bin");
+    RETURN_IF_ERROR(r.String(node["request_bin"], where + ".request_bin", &op.request_bin));
+  }
   for (const OperationSpec& other : s.operations) {
     if (other.name == op.name)
       return r.Error(where + ".name", absl::StrCat("duplicate operation name '", op.name, "'"));
@@ -553,7 +563,10 @@ absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path,
   for (auto* paths : {&scenario->proto_files, &scenario->import_paths, &scenario->protoset_files}) {
     for (std::string& file : *paths) ResolveFrom(dir, file);
   }
-  for (OperationSpec& op : scenario->operations) ResolveFrom(dir, op.data_file);
+  for (OperationSpec& op : scenario->operations) {
+    ResolveFrom(dir, op.data_file);
+    ResolveFrom(dir, op.request_bin);
+  }
   ChannelOptions& channel = scenario->channel;
   for (std::string* file : {&channel.ca_file, &channel.cert_file, &channel.key_file}) {
     ResolveFrom(dir, *file);

@@ -42,7 +42,10 @@ struct OperationSpec {
   std::string name;
   std::string rpc;  // "package.Service/Method"
   double weight = 1;
-  std::string request_json;  // request template (see payload/request_template.h)
+  // The request template (see payload/request_template.h): an object, or an
+  // array of messages that requests take in turn.
+  std::string request_json;
+  std::string request_bin;  // instead: a file holding a serialized request, sent as is
   int64_t deadline_nanos = 0;
   std::string count_field;  // unary: response field counting items (e.g. accepted)
   bool has_stream = false;  // a `stream:` block was given
@@ -114,7 +117,7 @@ struct Scenario {
 absl::StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source,
                                        const std::vector<std::string>& overrides);
 // A relative path in the file (proto, import_paths, protoset, an operation's
-// data file, channel certificates) is found from the file's own directory first,
+// data file and request_bin, channel certificates) is found from the file's own directory first,
 // then from the current directory.
 absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path,
                                           const std::vector<std::string>& overrides);

@@ -27,18 +27,19 @@ absl::Status GrpcTransportFactory::Connect() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::string>> GrpcTransportFactory::DescribeServices(
+absl::StatusOr<ServiceDescriptions> GrpcTransportFactory::DescribeServices(
     const std::vector<std::string>& services) {
-  std::vector<std::string> files;
+  ServiceDescriptions described;
   for (const std::string& service : services) {
     auto fetched = FetchServiceFiles(channel(), service, connect_timeout_nanos_);
     if (!fetched.ok()) {
       return absl::Status(fetched.status().code(), absl::StrCat(target_, ": service ", service,
                                                                 ": ", fetched.status().message()));
     }
-    files.insert(files.end(), fetched->begin(), fetched->end());
+    described.files.insert(described.files.end(), fetched->files.begin(), fetched->files.end());
+    described.protocol = fetched->protocol;
   }
-  return files;
+  return described;
 }
 
 std::vector<std::shared_ptr<grpc::Channel>> GrpcTransportFactory::ChannelsOf(int worker,

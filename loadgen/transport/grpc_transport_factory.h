@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "loadgen/interfaces/transport_factory.h"
 #include "loadgen/interfaces/channel_options.h"
+#include "loadgen/interfaces/transport_factory.h"
 
 namespace grpc {
 class Channel;
@@ -22,7 +22,7 @@ class GrpcTransportFactory final : public TransportFactory {
                        int64_t connect_timeout_nanos);
 
   absl::Status Connect() override;
-  absl::StatusOr<std::vector<std::string>> DescribeServices(
+  absl::StatusOr<ServiceDescriptions> DescribeServices(
       const std::vector<std::string>& services) override;
   std::unique_ptr<Transport> MakeTransport(int worker, int workers,
                                            std::vector<UnaryMethod> methods,

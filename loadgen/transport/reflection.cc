@@ -4,7 +4,9 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
 
+#include <map>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "loadgen/transport/completion_queue_util.h"
@@ -15,8 +17,9 @@ namespace {
 namespace pb = google::protobuf;
 using pb::internal::WireFormatLite;
 
-constexpr const char* kReflectionMethod =
-    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+// The reflection protocols, newest first. Their messages are the same (v1
+// renamed only the package), so one client speaks both.
+constexpr const char* kProtocols[] = {"grpc.reflection.v1", "grpc.reflection.v1alpha"};
 // ServerReflectionRequest fields.
 constexpr int kFileByFilename = 3;
 constexpr int kFileContainingSymbol = 4;
@@ -75,11 +78,13 @@ bool ParseReply(const std::string& bytes, Reply* reply) {
 // One reflection stream, driven step by step on its own completion queue.
 class ReflectionStream {
  public:
-  ReflectionStream(const std::shared_ptr<grpc::Channel>& channel, int64_t timeout_nanos)
+  ReflectionStream(const std::shared_ptr<grpc::Channel>& channel, const std::string& protocol,
+                   int64_t timeout_nanos)
       : stub_(channel) {
     context_.set_deadline(std::chrono::system_clock::now() +
                           std::chrono::nanoseconds(timeout_nanos));
-    call_ = stub_.PrepareCall(&context_, kReflectionMethod, &queue_);
+    call_ = stub_.PrepareCall(
+        &context_, absl::StrCat("/", protocol, ".ServerReflection/ServerReflectionInfo"), &queue_);
     call_->StartCall(this);
     started_ = Await();
   }
@@ -132,30 +137,36 @@ class ReflectionStream {
   bool started_ = false;
 };
 
-}  // namespace
-
-absl::StatusOr<std::vector<std::string>> FetchServiceFiles(
-    const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
-    int64_t timeout_nanos) {
-  ReflectionStream stream(channel, timeout_nanos);
+// The files of `service` and their imports, asked in `protocol`; UNIMPLEMENTED
+// when the server does not serve `protocol`.
+absl::StatusOr<std::vector<std::string>> FetchWith(const std::shared_ptr<grpc::Channel>& channel,
+                                                   const std::string& protocol,
+                                                   const std::string& service,
+                                                   int64_t timeout_nanos) {
+  ReflectionStream stream(channel, protocol, timeout_nanos);
   std::vector<std::string> files;
-  std::set<std::string> known, wanted;
-  std::vector<std::string> requests = {Request(kFileContainingSymbol, service)};
+  std::set<std::string> known;
+  std::map<std::string, std::string> importer;  // a file asked for -> a file that imports it
+  // Each request with the file it asks for (empty: the service's own).
+  std::vector<std::pair<std::string, std::string>> requests = {
+      {Request(kFileContainingSymbol, service), ""}};
   while (!requests.empty()) {
-    const std::string request = requests.back();
+    const auto [request, dependency] = requests.back();
     requests.pop_back();
     auto bytes = stream.Ask(request);
+    if (absl::IsUnimplemented(bytes.status())) return bytes.status();
     if (!bytes.ok()) {
-      if (bytes.status().code() == absl::StatusCode::kUnimplemented) {
-        return absl::UnimplementedError(
-            "the server offers no reflection (grpc.reflection.v1alpha); give --proto");
-      }
       return absl::Status(bytes.status().code(),
                           absl::StrCat("server reflection failed: ", bytes.status().message()));
     }
     Reply reply;
     if (!ParseReply(*bytes, &reply)) {
       return absl::DataLossError("server reflection: a reply that does not parse");
+    }
+    if (!reply.error.empty() && !dependency.empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          "server reflection is incomplete: ", importer[dependency], " imports ", dependency,
+          ", which the server does not give (", reply.error, "); give --proto or --protoset"));
     }
     if (!reply.error.empty()) {
       return absl::NotFoundError(absl::StrCat("server reflection: ", reply.error));
@@ -166,15 +177,30 @@ absl::StatusOr<std::vector<std::string>> FetchServiceFiles(
         return absl::DataLossError("server reflection: a file descriptor that does not parse");
       }
       if (!known.insert(proto.name()).second) continue;
-      for (const std::string& dependency : proto.dependency()) {
-        if (!known.count(dependency) && wanted.insert(dependency).second) {
-          requests.push_back(Request(kFileByFilename, dependency));
+      for (const std::string& imported : proto.dependency()) {
+        if (!known.count(imported) && importer.emplace(imported, proto.name()).second) {
+          requests.emplace_back(Request(kFileByFilename, imported), imported);
         }
       }
       files.push_back(std::move(file));
     }
   }
   return files;
+}
+
+}  // namespace
+
+absl::StatusOr<ServiceFiles> FetchServiceFiles(const std::shared_ptr<grpc::Channel>& channel,
+                                               const std::string& service, int64_t timeout_nanos) {
+  for (const char* protocol : kProtocols) {
+    auto files = FetchWith(channel, protocol, service, timeout_nanos);
+    if (absl::IsUnimplemented(files.status())) continue;  // try the older protocol
+    if (!files.ok()) return files.status();
+    return ServiceFiles{*std::move(files), protocol};
+  }
+  return absl::UnimplementedError(
+      "the server offers no reflection (grpc.reflection.v1 or v1alpha); give --proto or "
+      "--protoset");
 }
 
 }  // namespace aurigraph::loadgen

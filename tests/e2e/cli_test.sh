@@ -49,7 +49,8 @@ check "loadgen --version" 0 "" "$LOADGEN" --version
 grep -q "^aurigraph-loadgen [0-9]" "$WORK/out" || { echo "FAIL version text"; failed=$((failed + 1)); }
 check "loadgen --help" 0 "" "$LOADGEN" --help
 check "loadgen run --help" 0 "" "$LOADGEN" run --help
-for flag in --call --requests --warmup --keepalive-timeout --rate-profile --concurrency-profile "Scenario files and ad-hoc runs alike" \
+for flag in --call --requests --warmup --keepalive-timeout --rate-profile --concurrency-profile \
+    --data-bin --metadata-file "@FILE" "Scenario files and ad-hoc runs alike" \
     "Ad-hoc runs only (--call); refused with a scenario file"; do
   grep -qF -- "$flag" "$WORK/out" || { echo "FAIL run --help lacks '$flag'"; failed=$((failed + 1)); }
 done
@@ -129,8 +130,8 @@ check "ad-hoc: a service the server does not know" 2 "service aurigraph.nope.v1.
   "$LOADGEN" run --call aurigraph.nope.v1.X/Y --duration 1s --target "$ADDR" --no-progress
 check "ad-hoc: --data not JSON" 2 "--data: invalid JSON at byte 3: syntax error while parsing object key" \
   "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '{nope' --target "$ADDR"
-check "ad-hoc: --data not an object" 2 "--data: not a JSON object (got an array)" "$LOADGEN" run \
-  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '[1]' --target "$ADDR"
+check "ad-hoc: --data not an object" 2 "--data: not a JSON object or array (got a string)" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '"x"' --target "$ADDR"
 check "ad-hoc: an object in a number field" 2 \
   "operation 'SubmitTransaction': request field 'amount': expected a number, got an object" \
   "$LOADGEN" run --call aurigraph.transaction.v1.TransactionService/SubmitTransaction \
@@ -204,6 +205,7 @@ python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['total']; assert t['
 mkdir -p "$WORK/beside/data"
 cp "$WORK/api.protoset" "$WORK/beside/data/"
 printf '{"id": "p1"}\n' >"$WORK/beside/data/ids.jsonl"
+printf '\x0a\x02p2' >"$WORK/beside/data/status.bin"  # GetApprovalStatusRequest{approval_id: "p2"}
 cat >"$WORK/beside/relative.yaml" <<YAML
 duration: 1s
 max_generator_lag: 1s  # 20 calls: p99 is the slowest send, and this is not about timing
@@ -213,11 +215,14 @@ operations:
   - rpc: aurigraph.approval.v1.ApprovalService/GetApprovalStatus
     request: {approval_id: "\${data.id}"}
     data: {file: data/ids.jsonl}
+  - name: bin
+    rpc: aurigraph.approval.v1.ApprovalService/GetApprovalStatus
+    request_bin: data/status.bin
 YAML
 check "scenario: paths relative to the scenario's directory" 0 "" \
   bash -c "cd / && '$LOADGEN' run '$WORK/beside/relative.yaml' --target '$ADDR' --out '$WORK/relative' --no-progress"
 python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['total']; assert t['status_codes'] == {'NOT_FOUND': 20}, t" \
-  "$WORK/relative/result.json" || { echo "FAIL relative paths: not 20 lookups of p1"; failed=$((failed + 1)); }
+  "$WORK/relative/result.json" || { echo "FAIL relative paths: not 20 lookups of p1 and p2"; failed=$((failed + 1)); }
 check "ad-hoc: a protoset that is not one" 2 "ok.yaml: not a FileDescriptorSet (write one with protoc --include_imports -o FILE)" \
   "$LOADGEN" run --call a.B/C --protoset "$WORK/ok.yaml" --target "$ADDR"
 
@@ -256,6 +261,53 @@ printf '{"user": "alice"}\n{"user": \n' >"$WORK/broken.jsonl"
 check "ad-hoc: a data file line that is not JSON" 2 "data file $WORK/broken.jsonl:2: not a JSON object" \
   "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth \
   --data-file "$WORK/broken.jsonl" --target "$ADDR"
+# Request inputs: each error is one line naming the flag (and its file).
+check "ad-hoc: --data @FILE unreadable" 2 "--data @$WORK/absent.json: cannot read" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data "@$WORK/absent.json" --target "$ADDR"
+printf '{"approval_id": ' >"$WORK/truncated.json"
+check "ad-hoc: --data @FILE not JSON" 2 "--data @$WORK/truncated.json: invalid JSON at byte 17" \
+  "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth \
+  --data "@$WORK/truncated.json" --target "$ADDR"
+check "ad-hoc: --data - not JSON" 2 "--data -: invalid JSON at byte 2" bash -c \
+  'echo "nope" | "$0" run --call aurigraph.approval.v1.ApprovalService/CheckHealth --data - --target "$1"' \
+  "$LOADGEN" "$ADDR"
+check "ad-hoc: --data @/dev/zero" 2 "--data @/dev/zero:1: a line longer than 16 MiB" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data @/dev/zero --target "$ADDR"
+check "ad-hoc: --data array of non-objects" 2 "--data: message 1 of the array is not a JSON object" \
+  "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '[{}, 2]' \
+  --target "$ADDR"
+check "ad-hoc: --data and --data-bin" 2 "--data and --data-bin: give one" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '{}' --data-bin "$WORK/x.bin" \
+  --target "$ADDR"
+check "ad-hoc: --data-bin unreadable" 2 "binary request $WORK/absent.bin: cannot read" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --data-bin "$WORK/absent.bin" \
+  --target "$ADDR"
+printf '\xff\xff\xff' >"$WORK/garbage.bin"
+check "ad-hoc: --data-bin not the method's type" 2 \
+  "binary request $WORK/garbage.bin: not a serialized aurigraph.common.v1.HealthRequest message" \
+  "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth \
+  --data-bin "$WORK/garbage.bin" --target "$ADDR"
+printf '{"x-user": ["a"]}' >"$WORK/headers-list.json"
+check "ad-hoc: --metadata-file value not a string" 2 \
+  "--metadata-file $WORK/headers-list.json: 'x-user': expected a string (got an array)" \
+  "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth \
+  --metadata-file "$WORK/headers-list.json" --target "$ADDR"
+printf '{"x-user": "a"}' >"$WORK/headers.json"
+check "ad-hoc: a header in --metadata-file and -H" 2 \
+  "--metadata-file $WORK/headers.json and --metadata: x-user: given twice" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/CheckHealth --metadata-file "$WORK/headers.json" \
+  -H 'x-user: b' --target "$ADDR"
+check "scenario: --data-bin is refused" 2 "--data-bin is for ad-hoc runs (--call); in a scenario it is an operation's request_bin" \
+  "$LOADGEN" run "$WORK/ok.yaml" --data-bin "$WORK/garbage.bin" --target "$ADDR"
+# Reflection: the reference server (gRPC 1.51) serves only grpc.reflection.v1alpha,
+# which is asked when v1 is UNIMPLEMENTED; an array of messages is taken in turn.
+check "ad-hoc: reflection v1alpha with an array of requests" 0 "" "$LOADGEN" run \
+  --call aurigraph.approval.v1.ApprovalService/SubmitApprovalRequest --requests 4 --no-progress \
+  --data '[{"approval_id": "arr-a-${seq}", "total_validators": 1, "required_approvals": 1},
+           {"approval_id": "arr-b-${seq}", "total_validators": 0}]' \
+  --target "$ADDR" --out "$WORK/reflect-alpha"
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['reflection'] == 'grpc.reflection.v1alpha', r.get('reflection'); assert r['total']['status_codes'] == {'OK': 2, 'INVALID_ARGUMENT': 2}, r['total']" \
+  "$WORK/reflect-alpha/result.json" || { echo "FAIL reflection v1alpha / array"; failed=$((failed + 1)); }
 # Deadlines against a server that answers in 20 ms: every 5 ms call expires, counted as such.
 start_server SLOW_ADDR slow-20ms --latency fixed:20ms
 check "ad-hoc: deadline" 0 "" "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth \

@@ -6,6 +6,10 @@
 # with templated keys and values, repeated scalars with templates, int64
 # extremes, data-file records. Then a request that cannot be built is not
 # sent and is counted, and an out-of-range template is refused up front.
+# Request inputs (an array of messages, --data @FILE and -, --data-bin,
+# --metadata-file) reach the server as given, and the server's own reflection
+# (grpc.reflection.v1) describes it, map fields included; an incomplete
+# reflection answer is one line.
 #   node_encoding_test.sh LOADGEN PROTO_DIR NODE_DIR
 set -u
 LOADGEN=$1
@@ -88,6 +92,53 @@ run collision 6 --data '{"id": "c-${seq}", "labels": {"k-${seq}": "a", "k-1": "b
 
 run refused 1 --data '{"i32": "${rand_int:3000000000:3000000001}"}'
 echo "$?" >"$WORK/refused.rc"
+
+# Request inputs: an array of messages taken in turn, the request from a file
+# and from stdin, a serialized request, headers from a file beside -H.
+run array 9 --data '[{"id": "a-${seq}", "i32": 1}, {"id": "b-${seq}"}, {"id": "c-${seq}", "flag": true}]' ||
+  { echo "FAIL array run"; cat "$WORK/array.out"; exit 1; }
+printf '%s' '{"id": "file-${seq}", "labels": {"k": "${seq}"}}' >"$WORK/request.json"
+run at_file 3 --data "@$WORK/request.json" || { echo "FAIL --data @FILE run"; cat "$WORK/at_file.out"; exit 1; }
+printf '%s' '[{"id": "stdin-${seq}"}, {"id": "other-${seq}"}]' |
+  run stdin 4 --data - || { echo "FAIL --data - run"; cat "$WORK/stdin.out"; exit 1; }
+# Everything{id: "bin", i64: 5}, as protoc --encode writes it.
+printf '\x0a\x03bin\x18\x05' >"$WORK/request.bin"
+printf '%s' '{"x-tenant": "acme", "X-Request": "r-${seq}"}' >"$WORK/headers.json"
+run bin 3 --data-bin "$WORK/request.bin" --metadata-file "$WORK/headers.json" -H 'x-user: u-${seq}' ||
+  { echo "FAIL --data-bin run"; cat "$WORK/bin.out"; exit 1; }
+run bin_foreign 1 --data-bin "$WORK/headers.json"
+echo "$?" >"$WORK/bin_foreign.rc"
+
+# A client stream sends an array's messages in order, then again, on each stream.
+: >"$WORK/received.jsonl"
+timeout 60 "$LOADGEN" run --call aurigraph.test.v1.Recorder/RecordStream \
+  --proto "$PROTO_DIR/aurigraph/test/v1/everything.proto" --import-path "$PROTO_DIR" \
+  --target "$ADDR" --streams 2 --rate 60 --duration 1s --no-progress --watch-pid -1 \
+  --out "$WORK/stream" -H 'x-stream: ${stream}' \
+  --data '[{"id": "s0-${msg}"}, {"id": "s1-${msg}"}, {"id": "s2-${msg}"}]' >"$WORK/stream.out" 2>&1 ||
+  { echo "FAIL client stream run"; cat "$WORK/stream.out"; exit 1; }
+cp "$WORK/received.jsonl" "$WORK/stream.jsonl"
+
+# Server reflection instead of a .proto: the Node server answers grpc.reflection.v1
+# (map entries named protobufjs's way), and a map field is templated over it.
+: >"$WORK/received.jsonl"
+timeout 60 "$LOADGEN" run --call aurigraph.test.v1.Recorder/Record --target "$ADDR" \
+  --concurrency 2 --requests 5 --no-progress --watch-pid -1 --out "$WORK/reflected" \
+  --data '{"id": "r-${seq}", "labels": {"k-${seq}": "v", "c": "${seq}"}, "meta": {"counters": {"n": "${seq}"}},
+           "by_i32": {"${seq}": {"lat_e7": 2}}, "stamp": {"zone": "z-${seq}"}}' >"$WORK/reflected.out" 2>&1 ||
+  { echo "FAIL reflection run"; cat "$WORK/reflected.out"; exit 1; }
+cp "$WORK/received.jsonl" "$WORK/reflected.jsonl"
+
+# A reflection answer that lacks an imported file: one line naming it, exit 2.
+node "$NODE_DIR/recorder_server.js" "$PROTO_DIR" "$WORK/incomplete.jsonl" missing-import \
+  >"$WORK/incomplete-server.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q "^listening on " "$WORK/incomplete-server.out" && break; sleep 0.1; done
+INCOMPLETE=$(awk '/^listening on /{print $3}' "$WORK/incomplete-server.out")
+[[ -n $INCOMPLETE ]] || { echo "FAIL the second Node server did not start"; cat "$WORK/incomplete-server.out"; exit 1; }
+timeout 60 "$LOADGEN" run --call aurigraph.test.v1.Recorder/Record --target "$INCOMPLETE" \
+  --requests 1 --no-progress --watch-pid -1 --out "$WORK/incomplete" >"$WORK/incomplete.out" 2>&1
+echo "$?" >"$WORK/incomplete.rc"
 
 python3 - "$WORK" "$started_ns" "$finished_ns" <<'PY'
 import base64, json, sys
@@ -198,6 +249,57 @@ check("refused: one line naming the field and range",
 with open(f"{work}/refused.rc") as f:
     check("refused: exit code", f.read().strip() != "0", True)
 check("refused: nothing sent", received("refused"), [])
+
+requests = received("array")
+check("array: requests received", len(requests), 9)
+for r in requests:
+    letter, seq = r["id"].split("-")
+    check(f"array {r['id']} is message seq % 3", "abc"[int(seq) % 3], letter)
+    check(f"array {r['id']} fields", (r.get("i32"), r.get("flag")),
+          {"a": (1, None), "b": (None, None), "c": (None, True)}[letter])
+
+check("--data @FILE", sorted((r["id"], r.get("labels")) for r in received("at_file")),
+      [(f"file-{i}", {"k": str(i)}) for i in range(3)])
+check("--data -", sorted(r["id"] for r in received("stdin")),
+      ["other-1", "other-3", "stdin-0", "stdin-2"])
+requests = received("bin")
+check("--data-bin: sent as is", [(r.get("id"), r.get("i64")) for r in requests], [("bin", "5")] * 3)
+check("--metadata-file with -H", sorted(tuple(sorted(r.get("headers", {}).items())) for r in requests),
+      [(("x-request", f"r-{i}"), ("x-tenant", "acme"), ("x-user", f"u-{i}")) for i in range(3)])
+with open(f"{work}/bin_foreign.out") as f:
+    lines = [line for line in f.read().splitlines() if line.strip()]
+check("--data-bin of another type: one line naming the file and type",
+      len(lines) == 1 and f"binary request {work}/headers.json: not a serialized "
+      "aurigraph.test.v1.Everything message" in lines[0], True)
+with open(f"{work}/bin_foreign.rc") as f:
+    check("--data-bin of another type: exit code", f.read().strip(), "2")
+
+streams = {}
+for r in received("stream"):
+    streams.setdefault(r["stream"], []).append(r["id"])
+check("client stream: both streams sent", len(streams), 2)
+for number, ids in streams.items():
+    check(f"client stream {number}: messages in order, then again", ids,
+          [f"s{i % 3}-{i}" for i in range(len(ids))])
+    check(f"client stream {number}: more than one round", len(ids) > 3, True)
+
+check("reflection: the protocol used", result("reflected").get("reflection"), "grpc.reflection.v1")
+requests = received("reflected")
+check("reflection: requests received", len(requests), 5)
+for r in requests:
+    seq = int(r["id"][2:])
+    check(f"reflection {r['id']} maps", (r.get("labels"), r.get("meta", {}).get("counters"),
+                                         r.get("by_i32")),
+          ({f"k-{seq}": "v", "c": str(seq)}, {"n": str(seq)}, {str(seq): {"lat_e7": 2}}))
+    check(f"reflection {r['id']} imported message", r.get("stamp"), {"zone": f"z-{seq}"})
+
+with open(f"{work}/incomplete.out") as f:
+    lines = [line for line in f.read().splitlines() if line.strip()]
+check("incomplete reflection: one line naming the missing file, suggesting --proto",
+      len(lines) == 1 and "imports aurigraph/test/v1/stamp.proto" in lines[0]
+      and "--proto" in lines[0], True)
+with open(f"{work}/incomplete.rc") as f:
+    check("incomplete reflection: exit code", f.read().strip(), "2")
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -99,6 +99,8 @@ operations:
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->operations[0].ok, 200);
   EXPECT_EQ(server->transactions().counters().accepted.load(), 200);
+  // gRPC 1.51 serves only v1alpha: v1 was asked first, UNIMPLEMENTED, then v1alpha.
+  EXPECT_EQ(result->reflection, "grpc.reflection.v1alpha");
 
   auto unknown = RunYaml(R"(
 duration: 1s

@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "aurigraph/approval/v1/approval.pb.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
 #include "reference-server/transaction/transaction_store.h"
@@ -110,7 +111,8 @@ TEST(RequestTemplate, ErrorsNameTheFieldOrVariable) {
                 .find("request does not match aurigraph.transaction.v1.Transaction"),
             std::string::npos);
   EXPECT_EQ(error("[1,2]"),
-            "request template for aurigraph.transaction.v1.Transaction is not a JSON object");
+            "request template for aurigraph.transaction.v1.Transaction is not a JSON object or a "
+            "non-empty array of them");
   EXPECT_EQ(error(R"({"amount": {"value": 5}})"),
             "request field 'amount': expected a number, got an object");
 }
@@ -332,6 +334,80 @@ TEST(RequestTemplate, DataValuesThatAreNotStringsRenderAsJson) {
   Transaction tx;
   ASSERT_TRUE(tx.ParseFromString(std::string(source.Build({5}))));
   EXPECT_EQ(tx.memo(), R"(12|{"k":[1,"x"]}|false)");
+}
+
+TEST(RequestTemplate, AnArrayOfMessagesIsTakenInTurnByRequests) {
+  auto compiled = RequestTemplate::Compile(
+      *Transaction::descriptor(),
+      R"([{"id": "a-${seq}", "amount": 1}, {"id": "b-${seq}"}, {"id": "c-${seq}", "memo": "m"}])",
+      {{{"x-request-id", "r-${seq}"}}, nullptr});
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  TemplateRequestSource source(*compiled, 0, 1);
+  const std::string prefixes[] = {"a-", "b-", "c-"};
+  for (uint64_t seq = 0; seq < 7; ++seq) {
+    Transaction tx;
+    ASSERT_TRUE(tx.ParseFromString(std::string(source.Build({seq, 5, seq % 2}))));
+    EXPECT_EQ(tx.id(), prefixes[seq % 3] + std::to_string(seq));  // by sequence, not message
+    EXPECT_EQ(tx.amount(), seq % 3 == 0 ? 1u : 0u);
+    EXPECT_EQ(HeaderMap(source.BuildHeaders({seq})).at("x-request-id"), "r-" + std::to_string(seq));
+  }
+}
+
+TEST(RequestTemplate, AnArrayOfMessagesIsSentInOrderWithinAStream) {
+  TemplateInputs inputs;
+  inputs.order = MessageOrder::kWithinStream;
+  auto compiled =
+      RequestTemplate::Compile(*Transaction::descriptor(),
+                               R"([{"id": "first-${stream}"}, {"id": "second-${msg}"}])", inputs);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  TemplateRequestSource source(*compiled, 0, 1);
+  const std::string want[] = {"first-4", "second-1", "first-4", "second-3"};
+  for (uint64_t message = 0; message < 4; ++message) {
+    Transaction tx;
+    // Sequence numbers are shared by every stream of the operation: they do not choose.
+    ASSERT_TRUE(tx.ParseFromString(std::string(source.Build({100 + 3 * message, 4, message}))));
+    EXPECT_EQ(tx.id(), want[message]);
+  }
+}
+
+TEST(RequestTemplate, AnArrayNamesTheMessageAtFault) {
+  const auto error = [](const char* json) {
+    return std::string(
+        RequestTemplate::Compile(*Transaction::descriptor(), json).status().message());
+  };
+  EXPECT_EQ(error(R"([{"id": "a"}, {"nope": 1}])").rfind("message 1 of the request array: ", 0), 0u)
+      << error(R"([{"id": "a"}, {"nope": 1}])");
+  EXPECT_EQ(error("[]"),
+            "request template for aurigraph.transaction.v1.Transaction is not a "
+            "JSON object or a non-empty array of them");
+  EXPECT_EQ(error(R"([{}, 1])"), error("[]"));
+}
+
+TEST(RequestTemplate, ABinaryRequestIsSentAsIs) {
+  Transaction tx;
+  tx.set_id("bin-1");
+  tx.set_amount(12);
+  const std::string bytes = tx.SerializeAsString();
+  auto compiled = RequestTemplate::FromBinary(*Transaction::descriptor(), bytes,
+                                              {{{"x-request-id", "r-${seq}"}}, nullptr});
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  TemplateRequestSource source(*compiled, 0, 1);
+  for (uint64_t seq = 0; seq < 3; ++seq) {
+    EXPECT_EQ(source.Build({seq}), bytes);
+    EXPECT_EQ(HeaderMap(source.BuildHeaders({seq})).at("x-request-id"), "r-" + std::to_string(seq));
+  }
+  EXPECT_EQ(RequestTemplate::FromBinary(*Transaction::descriptor(), "\xff\xff").status().message(),
+            "not a serialized aurigraph.transaction.v1.Transaction message");
+  // Another message's bytes: a field Transaction lacks.
+  approval::v1::ApprovalRequest other;
+  other.set_ttl_ms(5);
+  const auto foreign = other.SerializeAsString();
+  const int number = approval::v1::ApprovalRequest::kTtlMsFieldNumber;
+  ASSERT_EQ(Transaction::descriptor()->FindFieldByNumber(number), nullptr);
+  EXPECT_EQ(
+      RequestTemplate::FromBinary(*Transaction::descriptor(), foreign).status().message(),
+      absl::StrCat("not a serialized aurigraph.transaction.v1.Transaction message (its field ",
+                   number, " is not one of aurigraph.transaction.v1.Transaction's)"));
 }
 
 }  // namespace

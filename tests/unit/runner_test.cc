@@ -64,8 +64,7 @@ class ScriptedWire final : public TransportFactory {
     ++connects_;
     return absl::OkStatus();
   }
-  absl::StatusOr<std::vector<std::string>> DescribeServices(
-      const std::vector<std::string>&) override {
+  absl::StatusOr<ServiceDescriptions> DescribeServices(const std::vector<std::string>&) override {
     return absl::UnimplementedError("no reflection here");
   }
   std::unique_ptr<Transport> MakeTransport(int, int, std::vector<UnaryMethod> methods,

@@ -1,9 +1,13 @@
 #include "loadgen/scenario/scenario.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
 
+#include "absl/strings/str_cat.h"
 #include "loadgen/scenario/ad_hoc.h"
 
 namespace aurigraph::loadgen {
@@ -243,7 +247,13 @@ TEST(AdHocScenario, BadFlagsAreNamed) {
   AdHocCall call;
   call.call = "a.S/M";
   call.data = "[1]";
-  EXPECT_EQ(AdHocScenarioJson(call).status().message(), "--data: not a JSON object (got an array)");
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(),
+            "--data: message 0 of the array is not a JSON object (got a number)");
+  call.data = "[]";
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(), "--data: an empty array (no message)");
+  call.data = "7";
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(),
+            "--data: not a JSON object or array (got a number)");
   call.data = "{nope";
   EXPECT_EQ(AdHocScenarioJson(call).status().message(),
             "--data: invalid JSON at byte 3: syntax error while parsing object key - invalid "
@@ -327,6 +337,96 @@ TEST(AdHocScenario, ErrorsNameTheFlagTheUserTyped) {
   EXPECT_EQ(error([](AdHocCall& c) { c.rate = 5; }, {"load={model: open, rate: 0}"}),
             "--call: load.rate: impossible rate 0 (0 < rate <= 1e8 per second)");
   EXPECT_EQ(error([](AdHocCall&) {}, {"workers=2000"}), "--call: workers: at most 1024");
+}
+
+TEST(Scenario, ARequestIsAMappingOrAListOfThem) {
+  const std::string head =
+      "duration: 1s\nload: {model: open, rate: 1}\noperations:\n  - rpc: a/b\n";
+  auto s = ParseScenario(head + "    request: [{id: a}, {id: \"b-${seq}\"}]\n", "s.yaml", {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->operations[0].request_json, R"([{"id":"a"},{"id":"b-${seq}"}])");
+  EXPECT_EQ(ErrorOf(head + "    request: [{id: a}, 3]\n"),
+            "s.yaml: operations.0.request: must be a mapping, or a list of mappings (messages)");
+  EXPECT_EQ(ErrorOf(head + "    request: []\n"),
+            "s.yaml: operations.0.request: must be a mapping, or a list of mappings (messages)");
+  s = ParseScenario(head + "    request_bin: req.bin\n", "s.yaml", {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->operations[0].request_bin, "req.bin");
+  EXPECT_EQ(ErrorOf(head + "    request_bin: req.bin\n    request: {}\n"),
+            "s.yaml: operations.0.request_bin: give request or request_bin");
+}
+
+// A file in the test's scratch directory, removed with it.
+class AdHocInputs : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("adhoc-inputs-", ::getpid(), "-",
+                        testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string Write(const std::string& name, const std::string& text) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(AdHocInputs, DataFromAFileAndAnArray) {
+  AdHocCall call;
+  call.call = "a.S/M";
+  call.data = "@" + Write("request.json", R"([{"id": "a-${seq}"}, {"id": "b"}])");
+  auto s = ParseAdHocScenario(call, {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->operations[0].request_json, R"([{"id":"a-${seq}"},{"id":"b"}])");
+  call.data = "@" + Write("broken.json", "{\"id\": ");
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(),
+            absl::StrCat("--data @", (dir_ / "broken.json").string(),
+                         ": invalid JSON at byte 8: syntax error while parsing value - unexpected "
+                         "end of input; expected '[', '{', or a literal"));
+  call.data = "@" + (dir_ / "absent.json").string();
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(),
+            absl::StrCat("--data @", (dir_ / "absent.json").string(), ": cannot read"));
+}
+
+TEST_F(AdHocInputs, ABinaryRequestInsteadOfData) {
+  AdHocCall call;
+  call.call = "a.S/M";
+  call.data_bin = "req.bin";
+  auto s = ParseAdHocScenario(call, {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->operations[0].request_bin, "req.bin");
+  call.data = "{}";
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(), "--data and --data-bin: give one");
+}
+
+TEST_F(AdHocInputs, MetadataFromAFileBesideTheFlags) {
+  AdHocCall call;
+  call.call = "a.S/M";
+  call.metadata_file = Write("headers.json", R"({"X-Tenant": "acme", "x-request-id": "r-${seq}"})");
+  call.metadata = {"x-user: u"};
+  auto s = ParseAdHocScenario(call, {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(s->operations[0].metadata,
+            (Headers{{"X-Tenant", "acme"}, {"x-request-id", "r-${seq}"}, {"x-user", "u"}}));
+  const std::string label = "--metadata-file " + *call.metadata_file;
+  call.metadata = {"x-tenant: other"};
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(),
+            absl::StrCat(label,
+                         " and --metadata: 'X-Tenant' and 'x-tenant' are the same header "
+                         "(header names are case-insensitive)"));
+  call.metadata = {};
+  call.metadata_file = Write("numbers.json", R"({"x-n": 1})");
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(),
+            absl::StrCat("--metadata-file ", *call.metadata_file,
+                         ": 'x-n': expected a string (got a number)"));
+  call.metadata_file = Write("list.json", R"(["x-n: 1"])");
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(),
+            absl::StrCat("--metadata-file ", *call.metadata_file,
+                         ": not a JSON object of header name to value (got an array)"));
 }
 
 }  // namespace
