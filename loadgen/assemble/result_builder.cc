@@ -73,8 +73,8 @@ OperationResult StreamsResult(const IntervalOperation& op, const OperationDescri
   r.corrected = std::make_shared<Histogram>(op.latency);
   r.uncorrected = std::make_shared<Histogram>(op.uncorrected);
   r.requests = stats.streams_completed + stats.streams_failed + stats.streams_ended_early +
-               stats.streams_failed_to_open;
-  r.ok = stats.streams_completed;
+               stats.streams_ended_by_server + stats.streams_failed_to_open;
+  r.ok = stats.streams_completed + stats.streams_ended_by_server;
   r.status_codes = CodeCounts(stats.close_codes);
   r.error_messages = MessagesByCode(stats.close_messages);
   auto s = std::make_shared<StreamResult>();
@@ -84,6 +84,7 @@ OperationResult StreamsResult(const IntervalOperation& op, const OperationDescri
   s->streams_completed = stats.streams_completed;
   s->streams_failed = stats.streams_failed;
   s->streams_ended_early = stats.streams_ended_early;
+  s->streams_ended_by_server = stats.streams_ended_by_server;
   s->streams_failed_to_open = stats.streams_failed_to_open;
   s->min_open_streams = stats.min_open_streams;
   s->max_open_streams = stats.max_open_streams;

@@ -183,10 +183,20 @@ void AdjustForMultipleTests(Comparison& c) {
   }
 }
 
-std::shared_ptr<Histogram> MergeAll(const std::vector<std::shared_ptr<Histogram>>& runs) {
+// `runs` merged into one; refused when they do not merge (layouts that differ,
+// or counts past 64 bits: results this tool did not write), naming `what`.
+absl::StatusOr<std::shared_ptr<Histogram>> MergeAll(
+    const std::vector<std::shared_ptr<Histogram>>& runs, const std::string& what) {
   auto merged = std::make_shared<Histogram>(*runs.front());
   merged->Reset();
-  for (const auto& h : runs) merged->Add(*h);
+  for (const auto& h : runs) {
+    if (!merged->Add(*h)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what,
+          ": latency histograms that cannot be merged (different layouts, or counts past "
+          "64 bits)"));
+    }
+  }
   return merged;
 }
 
@@ -369,8 +379,12 @@ absl::StatusOr<Comparison> CompareRuns(const std::vector<RunResult>& baseline,
       out.operations.push_back(std::move(oc));
       continue;
     }
-    oc.baseline_latency = MergeAll(oc.baseline_runs);
-    oc.candidate_latency = MergeAll(oc.candidate_runs);
+    auto baseline_latency = MergeAll(oc.baseline_runs, "baseline, operation " + name);
+    if (!baseline_latency.ok()) return baseline_latency.status();
+    auto candidate_latency = MergeAll(oc.candidate_runs, "candidate, operation " + name);
+    if (!candidate_latency.ok()) return candidate_latency.status();
+    oc.baseline_latency = *std::move(baseline_latency);
+    oc.candidate_latency = *std::move(candidate_latency);
     const auto values = [](const std::vector<const OperationResult*>& ops, auto get) {
       std::vector<double> v;
       for (const OperationResult* op : ops) v.push_back(get(*op));
@@ -399,14 +413,20 @@ absl::StatusOr<Comparison> CompareRuns(const std::vector<RunResult>& baseline,
                          [](const OperationResult* op) { return !op->failed.empty(); });
     };
     if (failed_timed(base_ops) && failed_timed(cand_ops)) {
-      const auto failed_p99 = [](const OperationResult& op) {
-        std::vector<std::shared_ptr<Histogram>> by_code;
-        for (const auto& [code, histogram] : op.failed) by_code.push_back(histogram);
-        return static_cast<double>(MergeAll(by_code)->ValueAtPercentile(99));
-      };
-      oc.metrics.push_back(
-          CompareMetric("p99_failed", "us", true, true, options.relative_thresholds.at("p99"),
-                        values(base_ops, failed_p99), values(cand_ops, failed_p99), options));
+      std::vector<double> failed_p99[2];
+      for (int side = 0; side < 2; ++side) {
+        for (const OperationResult* op : side == 0 ? base_ops : cand_ops) {
+          std::vector<std::shared_ptr<Histogram>> by_code;
+          for (const auto& [code, histogram] : op->failed) by_code.push_back(histogram);
+          auto merged = MergeAll(by_code, absl::StrCat(side == 0 ? "baseline" : "candidate",
+                                                       ", operation ", name, ", failed calls"));
+          if (!merged.ok()) return merged.status();
+          failed_p99[side].push_back(static_cast<double>((*merged)->ValueAtPercentile(99)));
+        }
+      }
+      oc.metrics.push_back(CompareMetric("p99_failed", "us", true, true,
+                                         options.relative_thresholds.at("p99"), failed_p99[0],
+                                         failed_p99[1], options));
     }
     // A run asked for less sends less by design: then the share of its target
     // each side achieved is compared instead of the rate.

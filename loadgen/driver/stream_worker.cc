@@ -254,7 +254,8 @@ void StreamWorker::OnClosed(uint32_t index, int status_code, std::string_view st
   } else if (failed_to_open) {
     ++stats.streams_failed_to_open;
   } else if (!s.ending) {
-    ++stats.streams_ended_early;
+    // Closed OK by the server: not an error (a server stream may be finite).
+    ++(code == 0 ? stats.streams_ended_by_server : stats.streams_ended_early);
   } else {
     ++(code == 0 ? stats.streams_completed : stats.streams_failed);
   }

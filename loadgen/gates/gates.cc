@@ -53,6 +53,7 @@ constexpr absl::string_view kCountMetrics[] = {"requests",
                                                "items",
                                                "min_open_streams",
                                                "streams_ended_early",
+                                               "streams_ended_by_server",
                                                "webhook_deliveries",
                                                "webhook_missing",
                                                "webhook_invalid_signatures",
@@ -70,11 +71,18 @@ int64_t WebhookCount(const WebhookResult& w, absl::string_view metric) {
   return w.unfinished;
 }
 constexpr absl::string_view kStreamMetrics[] = {"received_rate", "sent_rate", "min_open_streams",
-                                                "streams_ended_early"};
+                                                "streams_ended_early", "streams_ended_by_server"};
 // The figures of an operation's measured calls or messages: over none, no verdict.
-constexpr absl::string_view kOperationCounts[] = {
-    "error_ratio", "rate",          "rate_ratio", "requests",           "items",
-    "items_rate",  "received_rate", "sent_rate",  "streams_ended_early"};
+constexpr absl::string_view kOperationCounts[] = {"error_ratio",
+                                                  "rate",
+                                                  "rate_ratio",
+                                                  "requests",
+                                                  "items",
+                                                  "items_rate",
+                                                  "received_rate",
+                                                  "sent_rate",
+                                                  "streams_ended_early",
+                                                  "streams_ended_by_server"};
 
 bool OneOf(absl::string_view value, const auto& set) {
   return std::find(std::begin(set), std::end(set), value) != std::end(set);
@@ -170,6 +178,7 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
       "' (p50, p99, p99.9, max, mean, uncorrected_p99, first_message_p99, inter_arrival_p99, "
       "send_lag_p99, close_latency_p99, phase_p99, error_ratio, rate_ratio, rate, requests, "
       "items, items_rate, received_rate, sent_rate, min_open_streams, streams_ended_early, "
+      "streams_ended_by_server, "
       "loadgen_peak_rss, server_peak_rss, loadgen_rss_slope, server_rss_slope, p99_drift, "
       "rate_drift, webhook_p99, webhook_rate, webhook_deliveries, webhook_missing, "
       "webhook_invalid_signatures, webhook_duplicates, webhook_dead_lettered, "
@@ -259,6 +268,8 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
       if (stream->min_open_streams < 0) unmeasured = "not sampled";
     } else if (gate.metric == "streams_ended_early") {
       measured = static_cast<double>(stream->streams_ended_early);
+    } else if (gate.metric == "streams_ended_by_server") {
+      measured = static_cast<double>(stream->streams_ended_by_server);
     } else if (gate.metric == "loadgen_rss_slope" || gate.metric == "server_rss_slope") {
       const Trend trend =
           RssTrend(result.timeline,

@@ -18,7 +18,8 @@ struct Gate {
   // per-message latency), or one of those prefixed by a histogram: uncorrected_,
   // and for streams first_message_, inter_arrival_, send_lag_, close_latency_, phase_.
   // Counts and rates: error_ratio, rate_ratio, rate, requests, items, items_rate; for
-  // streams received_rate, sent_rate, min_open_streams, streams_ended_early.
+  // streams received_rate, sent_rate, min_open_streams, streams_ended_early,
+  // streams_ended_by_server.
   // Memory: loadgen_peak_rss, server_peak_rss; growth over the run (soak):
   // loadgen_rss_slope, server_rss_slope (per hour, e.g. "server_rss_slope < 50MB").
   // Drift, end against beginning: p99_drift, rate_drift (e.g. "p99_drift < 25%").

@@ -153,6 +153,7 @@ nlohmann::ordered_json StreamCountsJson(const StreamStats& s) {
           {"completed", s.streams_completed},
           {"failed", s.streams_failed},
           {"ended_early", s.streams_ended_early},
+          {"ended_by_server", s.streams_ended_by_server},
           {"failed_to_open", s.streams_failed_to_open},
           {"close_codes", codes},
           {"close_messages", ErrorMessagesJson(s.close_messages)},
@@ -172,6 +173,8 @@ void ReadStreamCounts(const nlohmann::json& j, StreamStats& s) {
   s.streams_completed = CountField(j, "completed");
   s.streams_failed = CountField(j, "failed");
   s.streams_ended_early = CountField(j, "ended_early");
+  // Logs written before the count existed have none.
+  s.streams_ended_by_server = j.contains("ended_by_server") ? CountField(j, "ended_by_server") : 0;
   s.streams_failed_to_open = CountField(j, "failed_to_open");
   for (const auto& [name, count] : j.at("close_codes").items()) {
     const absl::StatusOr<int> code = ParseStatusCode(name);

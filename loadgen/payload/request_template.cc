@@ -25,6 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "common/clock/clock.h"
 #include "common/input/json_check.h"
+#include "common/units/units.h"
 #include "loadgen/payload/value_errors.h"
 #include "loadgen/payload/wire.h"
 
@@ -538,6 +539,7 @@ class CompiledTemplate {
   MessageOrder order = MessageOrder::kAcrossRequests;
   int leaf_count = 0;
   bool uses_sha = false;
+  int64_t max_request_bytes = kDefaultMaxRequestBytes;
   std::shared_ptr<const DataFile> data;
   std::vector<HeaderTemplate> headers;
 
@@ -1026,6 +1028,45 @@ absl::Status CompileHeaders(const TemplateInputs& inputs, CompiledTemplate& comp
 
 }  // namespace
 
+// The most bytes a leaf's value renders to, with its tag and length (a
+// data-file value counts as empty: the renderer checks those as they come).
+double MaxLeafBytes(const Leaf& leaf) {
+  constexpr double kTagAndLength = 16;  // a tag and a length varint, at most
+  if (leaf.is_sha) return kTagAndLength + 64;
+  double bytes = kTagAndLength;
+  for (const Piece& piece : leaf.pieces) {
+    switch (piece.kind) {
+      case PieceKind::kLiteral:
+        bytes += static_cast<double>(piece.literal.size());
+        break;
+      case PieceKind::kRandString:
+        bytes += static_cast<double>(piece.lo);
+        break;
+      case PieceKind::kPick:
+        for (const std::string& choice : piece.choices) {
+          bytes = std::max(bytes, kTagAndLength + static_cast<double>(choice.size()));
+        }
+        break;
+      case PieceKind::kData:
+        break;
+      default:  // numbers, uuids, run ids
+        bytes += 40;
+    }
+  }
+  return bytes;
+}
+
+// The most bytes `node` renders to (in doubles: a hostile $repeat overflows integers).
+double MaxNodeBytes(const Node& node) {
+  double bytes = 0;
+  for (const Leaf& leaf : node.leaves) bytes += MaxLeafBytes(leaf);
+  for (const Part& part : node.parts) bytes += static_cast<double>(part.bytes.size());
+  for (const Node& child : node.children) {
+    bytes += (16 + MaxNodeBytes(child)) * std::max(child.repeat, 1);
+  }
+  return bytes;
+}
+
 absl::StatusOr<RequestTemplate> RequestTemplate::Compile(const pb::Descriptor& type,
                                                          absl::string_view json,
                                                          const TemplateInputs& inputs) {
@@ -1045,6 +1086,7 @@ absl::StatusOr<RequestTemplate> RequestTemplate::Compile(const pb::Descriptor& t
   auto compiled = std::make_unique<CompiledTemplate>();
   compiled->data = inputs.data;
   compiled->order = inputs.order;
+  compiled->max_request_bytes = inputs.max_request_bytes;
   compiled->roots.resize(value.size());
   for (size_t i = 0; i < value.size(); ++i) {
     if (auto status = compiled->CompileMessage(type, value[i], compiled->roots[i], "");
@@ -1052,6 +1094,14 @@ absl::StatusOr<RequestTemplate> RequestTemplate::Compile(const pb::Descriptor& t
       if (!is_array) return status;
       return absl::Status(status.code(),
                           absl::StrCat("message ", i, " of the request array: ", status.message()));
+    }
+    if (const double most = MaxNodeBytes(compiled->roots[i]);
+        most > static_cast<double>(inputs.max_request_bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          is_array ? absl::StrCat("message ", i, " of the request array: ") : "",
+          "a request can render to ", FormatBytes(static_cast<int64_t>(std::min(most, 9e18))),
+          ", more than max_request_size (", FormatBytes(inputs.max_request_bytes),
+          "): shrink its $repeat counts or ${rand_string} lengths, or raise max_request_size"));
     }
   }
   if (auto status = CompileHeaders(inputs, *compiled); !status.ok()) return status;
@@ -1106,6 +1156,7 @@ struct Position {
 struct TemplateRequestSource::Scratch {
   VariableState vars;
   std::string out;
+  int64_t max_request_bytes = kDefaultMaxRequestBytes;
   std::vector<std::string> leaf_text;
   std::vector<uint64_t> leaf_value;  // numeric leaves: the field's value (FromSigned...)
   // Sorting a map's entries: each entry's place in `out`, and a copy of them.
@@ -1252,6 +1303,7 @@ TemplateRequestSource::TemplateRequestSource(const RequestTemplate& request_temp
   vars.worker = worker;
   vars.seed = seed;
   vars.run_id = std::move(run_id);
+  scratch_->max_request_bytes = compiled_.max_request_bytes;
   vars.rng.seed(seed * 0x9E3779B97F4A7C15ULL + worker);
   vars.uuid_rng.seed((static_cast<uint64_t>(std::random_device{}()) << 32) ^
                      std::random_device{}() ^ static_cast<uint64_t>(UnixNanosNow()));
@@ -1298,6 +1350,9 @@ class TemplateRequestSource::Renderer {
   bool Child(const Node& child) {
     const uint64_t outer_item = at_.item;
     for (int i = 0; i < std::max(child.repeat, 1); ++i) {
+      // A long data-file value may take the request past its bound: stop
+      // growing it (the build fails) rather than fill memory.
+      if (s_.out.size() > static_cast<size_t>(s_.max_request_bytes)) return false;
       if (child.repeat > 0) at_.item = static_cast<uint64_t>(i);
       if (child.number == 0) {
         if (!Render(child)) return false;
@@ -1427,7 +1482,8 @@ std::string_view TemplateRequestSource::Build(const RequestContext& context) {
   const std::vector<Node>& roots = compiled_.roots;
   const uint64_t turn =
       compiled_.order == MessageOrder::kWithinStream ? context.message : context.sequence;
-  if (!Renderer(s, at).Render(roots.size() == 1 ? roots[0] : roots[turn % roots.size()])) {
+  if (!Renderer(s, at).Render(roots.size() == 1 ? roots[0] : roots[turn % roots.size()]) ||
+      s.out.size() > static_cast<size_t>(compiled_.max_request_bytes)) {
     return {};
   }
   return s.out;

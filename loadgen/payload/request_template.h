@@ -66,6 +66,8 @@ namespace aurigraph::loadgen {
 
 class CompiledTemplate;
 
+inline constexpr int64_t kDefaultMaxRequestBytes = int64_t{64} << 20;
+
 // Which message of a template's array a request renders.
 enum class MessageOrder {
   kAcrossRequests,  // the request's sequence number, round-robin (unary calls, server streams)
@@ -78,6 +80,11 @@ struct TemplateInputs {
   std::vector<std::pair<std::string, std::string>> metadata;
   std::shared_ptr<const DataFile> data;  // the records for ${data.FIELD}, if any
   MessageOrder order = MessageOrder::kAcrossRequests;
+  // The largest request it may render: a template that can render more (its
+  // $repeat counts times its values' longest renderings) is refused when
+  // compiled, and a request that grows past it (a long data-file value) is
+  // not built.
+  int64_t max_request_bytes = kDefaultMaxRequestBytes;
 };
 
 // Immutable and shareable between workers.

@@ -18,6 +18,7 @@ void AddCounts(StreamStats& to, const StreamStats& from) {
   to.streams_completed += from.streams_completed;
   to.streams_failed += from.streams_failed;
   to.streams_ended_early += from.streams_ended_early;
+  to.streams_ended_by_server += from.streams_ended_by_server;
   to.streams_failed_to_open += from.streams_failed_to_open;
   for (int i = 0; i < kStatusCodeCount; ++i) to.close_codes[i] += from.close_codes[i];
   to.close_messages.Merge(from.close_messages);
@@ -59,7 +60,8 @@ void StreamStats::Reset() {
   for (Histogram* h : {&first_message, &inter_arrival, &send_lag, &close_latency, &phase}) {
     h->Reset();
   }
-  streams_opened = streams_completed = streams_failed = streams_ended_early = 0;
+  streams_opened = streams_completed = streams_failed = streams_ended_early =
+      streams_ended_by_server = 0;
   streams_failed_to_open = 0;
   close_codes.fill(0);
   close_messages.Reset();

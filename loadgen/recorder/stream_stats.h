@@ -24,9 +24,12 @@ struct StreamStats {
   Histogram phase;          // a named phase, e.g. approval submit -> APPROVED
 
   int64_t streams_opened = 0;
-  int64_t streams_completed = 0;    // ran as planned and ended OK (or cancelled by us)
-  int64_t streams_failed = 0;       // ended as planned, but with an error status
-  int64_t streams_ended_early = 0;  // ended by the server or the network before planned
+  int64_t streams_completed = 0;  // ran as planned and ended OK (or cancelled by us)
+  int64_t streams_failed = 0;     // ended as planned, but with an error status
+  // Ended by the server or the network before planned: with an error, or with
+  // OK (a finite server stream, or a subscription the server closed).
+  int64_t streams_ended_early = 0;
+  int64_t streams_ended_by_server = 0;
   // Ended with an error before planned and before any message arrived: the
   // target refused or could not be reached (reopened after a backoff).
   int64_t streams_failed_to_open = 0;

@@ -221,7 +221,7 @@ std::string StreamsHtml(const RunResult& r) {
         &rows, "<tr>", Cell(op.name, true), Cell(Grouped(s.streams_target)),
         Cell(Grouped(s.streams_opened)), Cell(Grouped(s.streams_completed)),
         Cell(Grouped(s.streams_failed)), Cell(Grouped(s.streams_ended_early)),
-        Cell(Grouped(s.streams_failed_to_open)),
+        Cell(Grouped(s.streams_ended_by_server)), Cell(Grouped(s.streams_failed_to_open)),
         Cell(absl::StrCat(Grouped(s.min_open_streams), " / ", Grouped(s.max_open_streams))),
         Cell(Grouped(s.sent_rate)), Cell(Grouped(s.received_rate)),
         Cell(Grouped(s.unmatched_replies)), Cell(StreamP99(s, "first_message")),
@@ -229,12 +229,13 @@ std::string StreamsHtml(const RunResult& r) {
         "</tr>");
   }
   if (rows.empty()) return "";
-  return absl::StrCat("<h3>Streams</h3><table class=\"streams\">",
-                      Header({"operation", "target open", "opened", "completed", "failed",
-                              "ended early", "failed to open", "open (min / max)", "sent /s",
-                              "received /s", "unmatched replies", "first message p99", "phase p99"},
-                             1),
-                      rows, "</table>");
+  return absl::StrCat(
+      "<h3>Streams</h3><table class=\"streams\">",
+      Header({"operation", "target open", "opened", "completed", "failed", "ended early (error)",
+              "ended by the server (OK)", "failed to open", "open (min / max)", "sent /s",
+              "received /s", "unmatched replies", "first message p99", "phase p99"},
+             1),
+      rows, "</table>");
 }
 
 // Webhook deliveries: what the target recorded, what the sink saw, the latency.

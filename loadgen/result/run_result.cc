@@ -50,6 +50,7 @@ ordered_json StreamJson(const StreamResult& s) {
   out["streams_completed"] = s.streams_completed;
   out["streams_failed"] = s.streams_failed;
   out["streams_ended_early"] = s.streams_ended_early;
+  out["streams_ended_by_server"] = s.streams_ended_by_server;
   out["streams_failed_to_open"] = s.streams_failed_to_open;
   out["min_open_streams"] = s.min_open_streams;
   out["max_open_streams"] = s.max_open_streams;
@@ -342,6 +343,7 @@ absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, int schem
     s->streams_completed = js.at("streams_completed").get<int64_t>();
     s->streams_failed = js.at("streams_failed").get<int64_t>();
     s->streams_ended_early = js.at("streams_ended_early").get<int64_t>();
+    s->streams_ended_by_server = js.value("streams_ended_by_server", int64_t{0});
     s->streams_failed_to_open = js.value("streams_failed_to_open", int64_t{0});
     s->min_open_streams = js.at("min_open_streams").get<int64_t>();
     s->max_open_streams = js.at("max_open_streams").get<int64_t>();

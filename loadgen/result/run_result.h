@@ -33,9 +33,10 @@ struct StreamResult {
   int64_t streams_opened = 0;
   int64_t streams_completed = 0;
   int64_t streams_failed = 0;
-  int64_t streams_ended_early = 0;
-  int64_t streams_failed_to_open = 0;  // refused or unreachable; reopened after a backoff
-  int64_t min_open_streams = -1;       // a lower bound over the measured window
+  int64_t streams_ended_early = 0;      // before planned, with an error
+  int64_t streams_ended_by_server = 0;  // before planned, closed OK by the server
+  int64_t streams_failed_to_open = 0;   // refused or unreachable; reopened after a backoff
+  int64_t min_open_streams = -1;        // a lower bound over the measured window
   int64_t max_open_streams = 0;
   int64_t messages_sent = 0;  // the whole run, warm-up included
   int64_t messages_received = 0;

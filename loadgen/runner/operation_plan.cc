@@ -35,6 +35,7 @@ absl::StatusOr<PlannedOperation> PlanOperation(const Scenario& scenario,
   auto method = catalog.Find(op.rpc);
   if (!method.ok()) return fail(method.status().message());
   TemplateInputs inputs{op.metadata, nullptr};
+  if (scenario.max_request_bytes > 0) inputs.max_request_bytes = scenario.max_request_bytes;
   if (!op.data_file.empty()) {
     auto data = DataFile::Load(
         op.data_file, op.data_random ? DataFile::Order::kRandom : DataFile::Order::kSequential);

@@ -417,6 +417,7 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
                                "workers",
                                "connections",
                                "max_in_flight",
+                               "max_request_size",
                                "load",
                                "seed",
                                "max_generator_lag",
@@ -448,6 +449,15 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
     RETURN_IF_ERROR(r.Number(root["connections"], "connections", &s.connections, 1));
   if (root["max_in_flight"])
     RETURN_IF_ERROR(r.Number(root["max_in_flight"], "max_in_flight", &s.max_in_flight, 1));
+  if (root["max_request_size"]) {
+    std::string size;
+    RETURN_IF_ERROR(r.String(root["max_request_size"], "max_request_size", &size));
+    auto bytes = ParseBytes(size);
+    if (!bytes.ok() || *bytes < 1024 || *bytes > (int64_t{1} << 31) - 1) {
+      return r.Error("max_request_size", "expected a size from 1KiB to 2GiB");
+    }
+    s.max_request_bytes = *bytes;
+  }
   if (root["seed"]) RETURN_IF_ERROR(r.Number(root["seed"], "seed", &s.seed, uint64_t{0}));
   if (root["max_generator_lag"])
     RETURN_IF_ERROR(

@@ -84,8 +84,9 @@ struct Scenario {
   int64_t requests = 0;
   int workers = 1;
   int connections = 1;
-  int max_in_flight = 256;  // per worker
-  bool has_load = false;    // a `load:` block (required when there are unary operations)
+  int max_in_flight = 256;        // per worker
+  int64_t max_request_bytes = 0;  // the largest request a template may render; 0 = 64 MiB
+  bool has_load = false;          // a `load:` block (required when there are unary operations)
   LoadModel model = LoadModel::kOpenLoop;
   double rate = 0;  // open loop, requests/second in total; 0 with a profile
   ArrivalProcess arrival = ArrivalProcess::kConstant;

@@ -48,7 +48,11 @@ std::string StreamBlock(const OperationResult& op) {
   absl::StrAppend(&out, "    streams ", s.streams_target, " wanted, ", s.streams_opened,
                   " opened, open during the window ", s.min_open_streams, "..", s.max_open_streams,
                   "; ended: ", s.streams_completed, " as planned, ", s.streams_failed, " failed, ",
-                  s.streams_ended_early, " early\n");
+                  s.streams_ended_early, " early",
+                  s.streams_ended_by_server > 0
+                      ? absl::StrCat(", ", s.streams_ended_by_server, " closed OK by the server")
+                      : "",
+                  "\n");
   if (s.streams_failed_to_open > 0) {
     absl::StrAppend(&out, "    OUTAGE: ", s.streams_failed_to_open,
                     " streams failed before any message arrived (codes below); each was reopened "

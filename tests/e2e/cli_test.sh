@@ -187,6 +187,9 @@ check "ad-hoc: a bad --rate-profile item" 2 "--rate-profile: 'up to 9' is neithe
   "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth --rate-profile '5 for 1s, up to 9' --target "$ADDR"
 check "--rate-profile with a scenario" 2 "run: --rate-profile is for ad-hoc runs (--call); in a scenario it is load.profile" \
   "$LOADGEN" run "$WORK/ok.yaml" --rate-profile '5 for 1s'
+check "a template that can render a huge request" 2 "operation 'BatchSubmitTransactions': a request can render to 976.6 GiB, more than max_request_size (64 MiB)" \
+  "$LOADGEN" run --call aurigraph.transaction.v1.TransactionService/BatchSubmitTransactions \
+  --data '{"transactions": {"$repeat": 1000000, "$item": {"memo": "${rand_string:1048576}"}}}' --target "$ADDR"
 check "ad-hoc: a field the message lacks" 2 "unknown field 'colour'" "$LOADGEN" run \
   --call aurigraph.approval.v1.ApprovalService/CheckHealth --data '{"colour": "red"}' --target "$ADDR"
 check "ad-hoc: scenario and --call" 2 "run: give either SCENARIO.yaml or --call" "$LOADGEN" run \

@@ -217,3 +217,23 @@ TEST(Compare, ThresholdsParse) {
 
 }  // namespace
 }  // namespace aurigraph::loadgen
+
+namespace aurigraph::loadgen {
+namespace {
+
+// Results this tool did not write may hold histograms of another layout: they
+// cannot be merged, and compare says so instead of comparing what it dropped.
+TEST(Compare, HistogramsThatCannotBeMergedAreRefused) {
+  std::vector<RunResult> baseline = Runs(1, 2, 1.0, 0.03);
+  auto other = std::make_shared<Histogram>(1, 3'600'000'000, 2);
+  other->Record(1000);
+  baseline[1].operations[0].corrected = other;
+  auto c = CompareRuns(baseline, Runs(10, 2, 1.0, 0.03), {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            "baseline, operation submit: latency histograms that cannot be merged (different "
+            "layouts, or counts past 64 bits)");
+}
+
+}  // namespace
+}  // namespace aurigraph::loadgen

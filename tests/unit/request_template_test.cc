@@ -412,3 +412,49 @@ TEST(RequestTemplate, ABinaryRequestIsSentAsIs) {
 
 }  // namespace
 }  // namespace aurigraph::loadgen
+
+namespace aurigraph::loadgen {
+namespace {
+
+// A hostile template could render a request of terabytes ($repeat around
+// ${rand_string}): it is refused when compiled, naming the bound.
+TEST(RequestTemplate, ATemplateThatCanRenderPastTheBoundIsRefused) {
+  const char* kHuge =
+      R"({"transactions": {"$repeat": 1000000, "$item": {"memo": "${rand_string:1048576}"}}})";
+  auto huge = RequestTemplate::Compile(*transaction::v1::BatchRequest::descriptor(), kHuge);
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(std::string(huge.status().message()),
+            "a request can render to 976.6 GiB, more than max_request_size (64 MiB): shrink "
+            "its $repeat counts or ${rand_string} lengths, or raise max_request_size");
+  // Under a raised bound the same shape at a smaller size compiles and renders.
+  TemplateInputs inputs;
+  inputs.max_request_bytes = int64_t{2} << 20;
+  auto fits = RequestTemplate::Compile(
+      *transaction::v1::BatchRequest::descriptor(),
+      R"({"transactions": {"$repeat": 100, "$item": {"memo": "${rand_string:10000}"}}})", inputs);
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  TemplateRequestSource source(*fits, 0, 1);
+  EXPECT_GT(source.Build({1}).size(), 1'000'000u);
+}
+
+// A data-file value is only known per request: one that takes the request past
+// the bound fails that request's build (counted, not sent); the rest are sent.
+TEST(RequestTemplate, ADataValueThatTakesARequestPastTheBoundIsNotBuilt) {
+  const std::string long_memo(4000, 'x');
+  auto data = DataFile::Parse(
+      absl::StrCat(R"({"memo": "short"})", "\n", R"({"memo": ")", long_memo, R"("})"), "d.jsonl",
+      DataFile::Order::kSequential);
+  ASSERT_TRUE(data.ok()) << data.status();
+  TemplateInputs inputs{{}, *data};
+  inputs.max_request_bytes = 2048;
+  auto compiled = RequestTemplate::Compile(
+      *transaction::v1::BatchRequest::descriptor(),
+      R"({"transactions": {"$repeat": 3, "$item": {"memo": "${data.memo}"}}})", inputs);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  TemplateRequestSource source(*compiled, 0, 1);
+  EXPECT_NE(source.Build({0}).data(), nullptr);  // three short memos
+  EXPECT_EQ(source.Build({1}).data(), nullptr);  // three of 4,000 bytes: past 2 KiB
+}
+
+}  // namespace
+}  // namespace aurigraph::loadgen

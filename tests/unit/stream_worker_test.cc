@@ -312,6 +312,23 @@ TEST(StreamWorker, StreamsEndedByTheServerAreCountedAsEarlyWithTheirCode) {
   EXPECT_EQ(s.streams_ended_early + s.streams_completed, s.streams_opened);
 }
 
+// A server stream the server ends with OK (a finite stream, or a subscription
+// it closed) ended before the plan but without an error: counted apart from
+// "early", and a success.
+TEST(StreamWorker, StreamsTheServerClosesOkAreNotEndedEarly) {
+  Fixture f;
+  f.transport.fail_after = 10;
+  f.transport.fail_code = 0;
+  StreamOperationPlan op;
+  op.mode = StreamMode::kServerStream;
+  op.streams = 1;
+  const Measured s = f.Run(op, 100 * kMs);
+  EXPECT_EQ(s.streams_ended_early, 0);
+  EXPECT_GT(s.streams_ended_by_server, 5);
+  EXPECT_EQ(s.close_codes[0], s.streams_ended_by_server);
+  EXPECT_EQ(s.streams_ended_by_server + s.streams_completed, s.streams_opened);
+}
+
 TEST(StreamWorker, StreamsADeadTargetRefusesAreReopenedWithGrowingBackoff) {
   Fixture f;
   f.transport.refuse_opens = true;
