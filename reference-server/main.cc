@@ -14,6 +14,7 @@
 #include "common/version/version.h"
 #include "reference-server/metrics/metadata_tally.h"
 #include "reference-server/service/reference_server.h"
+#include "reference-server/webhooks/secret_box.h"
 
 namespace po = boost::program_options;
 using namespace aurigraph;
@@ -77,6 +78,9 @@ int main(int argc, char** argv) {
       "data-dir", po::value<std::string>(),
       "keep the webhook registry and delivery records here (RocksDB), so they survive a restart "
       "(default: memory only)")(
+      "secret-key-file", po::value<std::string>(),
+      "encrypt webhook secrets at rest in --data-dir (AES-256-GCM) with this key: 64 hex digits, "
+      "e.g. from openssl rand -hex 32; secrets already stored in clear are sealed at start")(
       "kafka", po::value<std::string>()->default_value("embedded"),
       "webhook delivery queue: 'embedded' (librdkafka's in-process mock cluster) or brokers "
       "HOST:PORT,...")("webhook-allow-hosts",
@@ -157,6 +161,13 @@ int main(int argc, char** argv) {
     }
   }
   if (vm.count("data-dir")) server_options.webhooks.data_dir = vm["data-dir"].as<std::string>();
+  if (vm.count("secret-key-file")) {
+    if (!vm.count("data-dir"))
+      return Fail("--secret-key-file: only with --data-dir (secrets at rest)");
+    auto box = SecretBox::FromKeyFile(vm["secret-key-file"].as<std::string>());
+    if (!box.ok()) return Fail(std::string(box.status().message()));
+    server_options.webhooks.secret_box = std::make_shared<const SecretBox>(*std::move(box));
+  }
   server_options.delivery.kafka = vm["kafka"].as<std::string>();
   server_options.webhooks.allowed_hosts.clear();
   for (absl::string_view host :

@@ -150,6 +150,31 @@ struct WebhookRegistry::Impl {
       return absl::InternalError(absl::StrCat("registry store: ", status.ToString()));
     return absl::OkStatus();
   }
+  // A webhook as stored: its secret sealed when there is a key.
+  absl::Status WriteWebhook(const wv1::Webhook& webhook) {
+    if (!options.secret_box) return Write(WebhookKey(webhook.webhook_id()), webhook, true);
+    wv1::Webhook stored = webhook;
+    stored.set_secret(options.secret_box->Seal(webhook.secret(), webhook.webhook_id()));
+    return Write(WebhookKey(webhook.webhook_id()), stored, true);
+  }
+  // A stored webhook's secret, opened; an error naming the directory when it
+  // was sealed and there is no key, or another key.
+  absl::Status OpenSecret(wv1::Webhook& webhook) const {
+    if (!SecretBox::IsSealed(webhook.secret())) return absl::OkStatus();
+    if (!options.secret_box) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("--data-dir ", options.data_dir,
+                       ": its webhook secrets are encrypted; give the key "
+                       "(--secret-key-file)"));
+    }
+    auto secret = options.secret_box->Open(webhook.secret(), webhook.webhook_id());
+    if (!secret.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--secret-key-file: ", secret.status().message(), " in --data-dir ", options.data_dir));
+    }
+    webhook.set_secret(*std::move(secret));
+    return absl::OkStatus();
+  }
   absl::Status Erase(const std::string& key, bool sync) {
     if (!db) return absl::OkStatus();
     rocksdb::WriteOptions write;
@@ -242,6 +267,12 @@ absl::StatusOr<std::unique_ptr<WebhookRegistry>> WebhookRegistry::Open(Options o
         return absl::DataLossError(absl::StrCat("--data-dir ", impl->options.data_dir,
                                                 ": corrupt webhook record ", it->key().ToString()));
       }
+      const bool in_clear = !SecretBox::IsSealed(webhook.secret());
+      if (auto opened = impl->OpenSecret(webhook); !opened.ok()) return opened;
+      // A secret stored in clear before the key was given is sealed now.
+      if (in_clear && impl->options.secret_box) {
+        if (auto sealed = impl->WriteWebhook(webhook); !sealed.ok()) return sealed;
+      }
       impl->by_owner[webhook.owner_id()].insert(webhook.webhook_id());
       impl->webhooks[webhook.webhook_id()] = std::move(webhook);
     }
@@ -305,7 +336,7 @@ absl::StatusOr<wv1::Webhook> WebhookRegistry::Create(const wv1::CreateWebhookReq
   Observer observer;
   {
     std::lock_guard lock(impl_->mu);
-    if (auto status = impl_->Write(WebhookKey(webhook.webhook_id()), webhook, true); !status.ok()) {
+    if (auto status = impl_->WriteWebhook(webhook); !status.ok()) {
       return status;
     }
     impl_->webhooks[webhook.webhook_id()] = webhook;
@@ -379,7 +410,7 @@ absl::StatusOr<wv1::Webhook> WebhookRegistry::Update(const wv1::UpdateWebhookReq
     updated.set_updated_at_unix_nanos(impl_->wall.NowNanos());
     wv1::Webhook stored = updated;
     stored.clear_statistics();
-    if (auto status = impl_->Write(WebhookKey(updated.webhook_id()), stored, true); !status.ok()) {
+    if (auto status = impl_->WriteWebhook(stored); !status.ok()) {
       return status;
     }
     it->second = updated;

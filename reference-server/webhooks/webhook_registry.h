@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "aurigraph/webhook/v1/webhook.pb.h"
 #include "common/clock/clock.h"
+#include "reference-server/webhooks/secret_box.h"
 
 namespace aurigraph::refserver {
 
@@ -31,6 +32,9 @@ class WebhookRegistry {
     int64_t default_timeout_ms = 10'000;
     // Finished delivery records kept; the oldest are forgotten beyond it.
     int64_t max_stored_deliveries = 1'000'000;
+    // Seals webhook secrets before they are stored; null: stored in clear
+    // (behind the data directory's 0700).
+    std::shared_ptr<const SecretBox> secret_box;
   };
   enum class Change { kCreated, kUpdated, kDeleted };
   using Observer = std::function<void(Change, const webhook::v1::Webhook&)>;

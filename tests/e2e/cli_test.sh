@@ -68,6 +68,11 @@ check "loadgen help of no command" 2 "help fly: expected one command: run, repor
   "$LOADGEN" help fly
 check "refserver --version" 0 "" "$REFSERVER" --version
 check "refserver --help" 0 "" "$REFSERVER" --help
+check "refserver: a secret key without a data directory" 2 "--secret-key-file: only with --data-dir" \
+  "$REFSERVER" --listen 127.0.0.1:0 --secret-key-file /dev/null
+printf 'abcd\n' >"$WORK/short.key"
+check "refserver: a key file that is not a key" 2 "--secret-key-file $WORK/short.key: expected 64 hex digits or 32 bytes" \
+  "$REFSERVER" --listen 127.0.0.1:0 --data-dir "$WORK/sealed" --secret-key-file "$WORK/short.key"
 ! grep -E "[0-9]\.[0-9]{6,}" "$WORK/out" || { echo "FAIL float noise in refserver --help"; failed=$((failed + 1)); }
 check "no command" 2 "" "$LOADGEN"
 check "unknown command" 2 "unknown command 'fly'" "$LOADGEN" fly

@@ -215,6 +215,107 @@ TEST(WebhookRegistry, TheDataDirectoryAndItsFilesArePrivate) {
   fs::remove_all(dir);
 }
 
+// Whether any file in `dir` holds `text` as is.
+bool AnyFileHolds(const std::filesystem::path& dir, const std::string& text) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// With the operator's key the registry's files (WAL and tables) hold no secret
+// in clear; a secret stored in clear before is sealed when the key is given;
+// without the key, or with another, the registry does not open.
+TEST(WebhookRegistry, SecretsAreEncryptedAtRestWithTheOperatorsKey) {
+  namespace fs = std::filesystem;
+  const auto dir = fs::temp_directory_path() / "webhook-registry-sealed";
+  fs::remove_all(dir);
+  ManualClock clock(1'000);
+  WebhookRegistry::Options options;
+  options.data_dir = dir.string();
+  std::string before_id, before_secret, sealed_id, sealed_secret;
+  {
+    auto registry = WebhookRegistry::Open(options, clock);
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    auto created = (*registry)->Create(Request("alice"));
+    before_id = created->webhook_id();
+    before_secret = created->secret();
+  }
+  EXPECT_TRUE(AnyFileHolds(dir, before_secret));  // without a key: in clear (the check can see it)
+  options.secret_box = std::make_shared<const SecretBox>(std::string(32, 'k'));
+  {
+    auto registry = WebhookRegistry::Open(options, clock);
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    auto created = (*registry)->Create(Request("bob"));
+    sealed_id = created->webhook_id();
+    sealed_secret = created->secret();
+    wv1::UpdateWebhookRequest update;
+    update.set_webhook_id(sealed_id);
+    update.set_url("http://127.0.0.1:9/moved");
+    ASSERT_TRUE((*registry)->Update(update).ok());
+  }
+  EXPECT_FALSE(AnyFileHolds(dir, sealed_secret));
+  {
+    auto registry = WebhookRegistry::Open(options, clock);
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    EXPECT_EQ(*(*registry)->SecretOf(before_id), before_secret);
+    EXPECT_EQ(*(*registry)->SecretOf(sealed_id), sealed_secret);
+  }
+  WebhookRegistry::Options no_key = options;
+  no_key.secret_box = nullptr;
+  auto refused = WebhookRegistry::Open(no_key, clock);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            "--data-dir " + dir.string() +
+                ": its webhook secrets are encrypted; give the key (--secret-key-file)");
+  WebhookRegistry::Options other_key = options;
+  other_key.secret_box = std::make_shared<const SecretBox>(std::string(32, 'x'));
+  auto wrong = WebhookRegistry::Open(other_key, clock);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().message(),
+            "--secret-key-file: a webhook secret does not open with this key (another key, or "
+            "altered bytes) in --data-dir " +
+                dir.string());
+  fs::remove_all(dir);
+}
+
+TEST(SecretBox, ASealedSecretOpensOnlyWithItsKeyAndWebhook) {
+  const SecretBox box(std::string(32, 'k'));
+  const std::string sealed = box.Seal("whsec_abc", "wh-1");
+  EXPECT_TRUE(SecretBox::IsSealed(sealed));
+  EXPECT_NE(sealed, box.Seal("whsec_abc", "wh-1"));  // a fresh nonce each time
+  EXPECT_EQ(*box.Open(sealed, "wh-1"), "whsec_abc");
+  EXPECT_FALSE(box.Open(sealed, "wh-2").ok());  // moved to another webhook
+  EXPECT_FALSE(SecretBox(std::string(32, 'x')).Open(sealed, "wh-1").ok());
+  std::string altered = sealed;
+  altered[altered.size() - 3] = altered[altered.size() - 3] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(box.Open(altered, "wh-1").ok());
+  EXPECT_FALSE(box.Open("aes256gcm:not base64!", "wh-1").ok());
+}
+
+TEST(SecretBox, KeyFilesAreHexOrRawBytes) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name, std::ios::binary) << text;
+    return (dir / name).string();
+  };
+  const std::string hex = write("key-hex", std::string(64, 'a') + "\n");
+  const std::string raw = write("key-raw", std::string(32, '\xaa'));
+  ASSERT_TRUE(SecretBox::FromKeyFile(hex).ok());
+  ASSERT_TRUE(SecretBox::FromKeyFile(raw).ok());
+  // The same key written both ways opens the other's seals.
+  EXPECT_EQ(*SecretBox::FromKeyFile(raw)->Open(SecretBox::FromKeyFile(hex)->Seal("s", "w"), "w"),
+            "s");
+  const std::string short_key = write("key-short", "abcd\n");
+  EXPECT_EQ(SecretBox::FromKeyFile(short_key).status().message(),
+            "--secret-key-file " + short_key +
+                ": expected 64 hex digits or 32 bytes (e.g. openssl rand -hex 32)");
+  for (const char* name : {"key-hex", "key-raw", "key-short"}) std::filesystem::remove(dir / name);
+}
+
 TEST(WebhookRegistry, AnUnusableDataDirectoryIsNamed) {
   ManualClock clock(1'000);
   WebhookRegistry::Options options;
