@@ -149,6 +149,15 @@ RunResult BuildRunResult(const RunDescription& run, const RunTotals& totals, Tim
   const int64_t end_offset = RunEndOffset(timeline, end);
   result.end_unix_nanos = run.start_unix_nanos + end_offset;
   result.measured_seconds = MeasuredSeconds(run, totals, end_offset);
+  // A profile's target is its mean over the window measured, which a killed
+  // run's logs end early: every operation's share scales with it.
+  double target_scale = 1;
+  if (!run.load_profile.empty() && run.target_rate > 0 && result.measured_seconds > 0) {
+    const double warmup = static_cast<double>(run.warmup_nanos) / 1e9;
+    result.target_rate =
+        LoadProfileMean(run.load_profile, warmup, warmup + result.measured_seconds);
+    target_scale = result.target_rate / run.target_rate;
+  }
 
   // Operations in the scenario's order; the total covers the unary ones
   // (streams measure messages, not requests, and have their own figures).
@@ -161,10 +170,10 @@ RunResult BuildRunResult(const RunDescription& run, const RunTotals& totals, Tim
       continue;
     }
     result.operations.push_back(
-        CallsResult(op, d.name, d.rpc, result.measured_seconds, d.target_rate));
+        CallsResult(op, d.name, d.rpc, result.measured_seconds, d.target_rate * target_scale));
     all.MergeLater(op);
   }
-  result.total = CallsResult(all, "total", "*", result.measured_seconds, run.target_rate);
+  result.total = CallsResult(all, "total", "*", result.measured_seconds, result.target_rate);
 
   const IntervalSlice& generator_totals = totals.all();
   GeneratorHealth& g = result.generator;

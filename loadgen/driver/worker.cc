@@ -12,6 +12,10 @@ namespace {
 constexpr std::string_view kNotBuiltMessage = "not sent: the loadgen could not build the request";
 
 // The total concurrency `t` into the run.
+// The most calls a closed-loop worker starts before it looks at completions,
+// `stop` and the clock again.
+constexpr int kMaxSendBurst = 256;
+
 int64_t ConcurrencyLevel(const LoadProfile& profile, int64_t t) {
   return static_cast<int64_t>(std::floor(profile.ValueAt(t)));
 }
@@ -172,6 +176,8 @@ void Worker::Run(const std::atomic<bool>* stop) {
   const int64_t end = plan_.duration_nanos > 0
                           ? plan_.start_nanos + plan_.duration_nanos + plan_.end_grace_nanos
                           : std::numeric_limits<int64_t>::max();
+  const int64_t duration_end = plan_.duration_nanos > 0 ? plan_.start_nanos + plan_.duration_nanos
+                                                        : std::numeric_limits<int64_t>::max();
   bool sending = true;
   int64_t drain_deadline = std::numeric_limits<int64_t>::max();
   bool cancelled = false;
@@ -205,10 +211,20 @@ void Worker::Run(const std::atomic<bool>* stop) {
           now = clock_.NowNanos();
         }
         if (now >= end) CountNotSent(next_intended, now);
-        if (now >= end || !MaySend(next_intended)) sending = false;
+        // A run lasts its duration even when nothing more is due in it (a
+        // profile that ends in a pause); a spent request budget ends it at once.
+        const bool budget_spent = plan_.max_requests > 0 && sent_ >= plan_.max_requests;
+        const bool nothing_due = !MaySend(next_intended);
+        if (now >= end || budget_spent || (nothing_due && now >= duration_end)) sending = false;
       } else {
+        // A burst of sends (a high concurrency, or a step up) goes out in
+        // slices, so completions, `stop` and the clock are seen between them.
         const uint32_t allowed = AllowedInFlight(now);
-        while (in_flight() < allowed && MaySend(now)) StartCall(now, now);
+        for (int burst = 0; burst < kMaxSendBurst && in_flight() < allowed && MaySend(now);
+             ++burst) {
+          StartCall(now, now);
+          now = clock_.NowNanos();
+        }
         if (!MaySend(now)) sending = false;
       }
       if (!sending) drain_deadline = now + plan_.drain_timeout_nanos;
@@ -225,6 +241,8 @@ void Worker::Run(const std::atomic<bool>* stop) {
     if (sending) {
       wake = std::min(now + 50'000'000, end);
       if (open_loop && !free_slots_.empty()) wake = std::min(wake, next_intended);
+      if (open_loop && !MaySend(next_intended)) wake = std::min(wake, duration_end);
+      if (!open_loop && in_flight() < AllowedInFlight(now) && MaySend(now)) wake = now;
       if (!open_loop) wake = std::min(wake, NextRiseOfConcurrency(now));
     }
     Transport::Completion completion;

@@ -33,8 +33,12 @@ constexpr int64_t kMaxOffsetNanos = 1'000'000'000'000'000'000;
 // HdrHistogram tags may not hold commas or white space.
 std::string Tag(const std::string& name) {
   std::string tag = name;
+  // A tag is one token of one line: separators and control characters (a
+  // line break in an operation's name) become '_'.
   for (char& c : tag) {
-    if (c == ',' || c == ' ' || c == '\t' || c == '=') c = '_';
+    if (c == ',' || c == ' ' || c == '=' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      c = '_';
+    }
   }
   return tag;
 }

@@ -36,10 +36,11 @@ void ProgressPrinter::OnInterval(const IntervalSlice& slice, const TimelinePoint
       run_.duration_nanos > 0 ? " / " + FormatDuration(run_.duration_nanos) : "";
   const double rate = point.seconds > 0 ? static_cast<double>(count) / point.seconds : 0;
   char target[64] = "";
-  // Against a rate profile, the target where the interval ends.
-  const double target_rate = run_.load_profile.empty() || run_.load_model != "open"
-                                 ? run_.target_rate
-                                 : LoadProfileValueAt(run_.load_profile, elapsed);
+  // Against a rate profile, its mean over the interval.
+  const double target_rate =
+      run_.load_profile.empty() || run_.load_model != "open"
+          ? run_.target_rate
+          : LoadProfileMean(run_.load_profile, point.offset_seconds, elapsed);
   if (target_rate > 0) std::snprintf(target, sizeof target, " of %.0f/s", target_rate);
   const std::string p50 =
       merged_.TotalCount() ? FormatDuration(merged_.ValueAtPercentile(50) * 1000) : "-";

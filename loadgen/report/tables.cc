@@ -22,11 +22,12 @@ std::string CsvField(std::string_view text) {
 }
 
 // The rate an operation was asked for over an interval: its share of the run's
-// target, which a load profile changes over time (taken at the interval's middle).
+// target, which a load profile changes over time (its mean over the interval).
 double TargetRateOver(const RunResult& r, const OperationResult& op, const TimelinePoint& point) {
   if (op.target_rate <= 0 || r.target_rate <= 0 || r.load_profile.empty()) return op.target_rate;
-  const double now = LoadProfileValueAt(r.load_profile, point.offset_seconds + point.seconds / 2);
-  return op.target_rate * now / r.target_rate;
+  const double mean =
+      LoadProfileMean(r.load_profile, point.offset_seconds, point.offset_seconds + point.seconds);
+  return op.target_rate * mean / r.target_rate;
 }
 
 double Milliseconds(int64_t micros) { return static_cast<double>(micros) / 1000; }

@@ -388,6 +388,18 @@ absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, int schem
 
 std::string DescribeLoadProfile(const std::vector<ProfileCorner>& corners, absl::string_view unit) {
   std::string out;
+  // A long profile (a generated one, steps of milliseconds) in one line of its extent.
+  constexpr size_t kMaxSegmentsSpelled = 12;
+  if (corners.size() / 2 > kMaxSegmentsSpelled) {
+    double low = corners.front().value, high = low;
+    for (const ProfileCorner& corner : corners) {
+      low = std::min(low, corner.value);
+      high = std::max(high, corner.value);
+    }
+    return absl::StrCat(corners.size() / 2, " segments over ",
+                        FormatDuration(std::llround(corners.back().offset_seconds * 1e9)),
+                        " between ", low, unit, " and ", high, unit);
+  }
   // The runner writes each segment as its two corners.
   for (size_t i = 0; i + 1 < corners.size(); i += 2) {
     const ProfileCorner& from = corners[i];
@@ -402,17 +414,23 @@ std::string DescribeLoadProfile(const std::vector<ProfileCorner>& corners, absl:
   return out;
 }
 
-double LoadProfileValueAt(const std::vector<ProfileCorner>& corners, double offset_seconds) {
-  if (corners.empty()) return 0;
+double LoadProfileMean(const std::vector<ProfileCorner>& corners, double from_seconds,
+                       double to_seconds) {
+  if (corners.empty() || to_seconds <= from_seconds) return 0;
+  double area = 0;
   for (size_t i = 0; i + 1 < corners.size(); ++i) {
     const ProfileCorner& a = corners[i];
     const ProfileCorner& b = corners[i + 1];
-    if (offset_seconds >= b.offset_seconds) continue;
-    if (offset_seconds < a.offset_seconds || b.offset_seconds == a.offset_seconds) return a.value;
-    return a.value + (b.value - a.value) * (offset_seconds - a.offset_seconds) /
-                         (b.offset_seconds - a.offset_seconds);
+    const double lo = std::max(from_seconds, a.offset_seconds);
+    const double hi = std::min(to_seconds, b.offset_seconds);
+    if (hi <= lo) continue;  // outside the window, or a step
+    const auto at = [&](double t) {
+      return a.value +
+             (b.value - a.value) * (t - a.offset_seconds) / (b.offset_seconds - a.offset_seconds);
+    };
+    area += (at(lo) + at(hi)) / 2 * (hi - lo);
   }
-  return corners.back().value;
+  return area / (to_seconds - from_seconds);
 }
 
 std::string TimelinePointToJson(const TimelinePoint& point) { return PointJson(point).dump(); }

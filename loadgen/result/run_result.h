@@ -235,11 +235,12 @@ struct LoadedResult {
 
 // One timeline point as a single line of JSON (as result.json holds it), and back.
 // A load profile in words, e.g. "100/s for 30s, ramp to 5000/s over 2m"
-// (`unit` after each value); "" for none.
+// (`unit` after each value; a long one by its extent); "" for none.
 std::string DescribeLoadProfile(const std::vector<ProfileCorner>& corners, absl::string_view unit);
-// The profile's value `offset_seconds` into the run (after a step, the new
-// value; after the last corner, its value).
-double LoadProfileValueAt(const std::vector<ProfileCorner>& corners, double offset_seconds);
+// The profile's mean over [from_seconds, to_seconds) of the run: 0 outside its
+// corners (the run ends with the profile), and for none.
+double LoadProfileMean(const std::vector<ProfileCorner>& corners, double from_seconds,
+                       double to_seconds);
 
 std::string TimelinePointToJson(const TimelinePoint& point);
 absl::StatusOr<TimelinePoint> TimelinePointFromJson(const std::string& line);

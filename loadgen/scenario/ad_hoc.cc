@@ -1,5 +1,6 @@
 #include "loadgen/scenario/ad_hoc.h"
 
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -42,9 +43,12 @@ absl::StatusOr<nlohmann::json> ParseProfile(absl::string_view spec, absl::string
     const std::vector<absl::string_view> words =
         absl::StrSplit(item, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     double value = 0;
+    const auto number = [&](absl::string_view word) {
+      return absl::SimpleAtod(word, &value) && std::isfinite(value);
+    };
     const bool ramp = words.size() == 5 && words[0] == "ramp" && words[1] == "to" &&
-                      words[3] == "over" && absl::SimpleAtod(words[2], &value);
-    const bool hold = words.size() == 3 && words[1] == "for" && absl::SimpleAtod(words[0], &value);
+                      words[3] == "over" && number(words[2]);
+    const bool hold = words.size() == 3 && words[1] == "for" && number(words[0]);
     if (ramp) {
       profile.push_back({{"ramp_to", value}, {"over", std::string(words[4])}});
     } else if (hold) {

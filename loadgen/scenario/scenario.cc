@@ -75,6 +75,9 @@ absl::Status ParseChannel(const Reader& r, const YAML::Node& node, ChannelOption
   return absl::OkStatus();
 }
 
+// Calls in flight at once, in total: each holds memory in gRPC (about 20 KiB).
+constexpr int kMaxConcurrency = 100'000;
+
 // load.profile: holds ({rate|concurrency: V, for: D}) and ramps from the value
 // before ({ramp_to: V, over: D}; the first ramp starts from 0).
 absl::Status ParseProfile(const Reader& r, const YAML::Node& node, const std::string& unit,
@@ -150,7 +153,7 @@ absl::Status ParseLoad(const Reader& r, const YAML::Node& load, Scenario& s) {
     if (load[value_key]) {
       return r.Error("load.profile", absl::StrCat("give load.", value_key, " or a profile"));
     }
-    RETURN_IF_ERROR(ParseProfile(r, load["profile"], value_key, open ? 1e8 : 1e6, s));
+    RETURN_IF_ERROR(ParseProfile(r, load["profile"], value_key, open ? 1e8 : kMaxConcurrency, s));
   } else if (!load[value_key]) {
     return r.Error("load." + value_key, absl::StrCat("required for ", open ? "an open" : "a closed",
                                                      "-loop run (or a load.profile)"));
@@ -162,6 +165,9 @@ absl::Status ParseLoad(const Reader& r, const YAML::Node& load, Scenario& s) {
     }
   } else {
     RETURN_IF_ERROR(r.Number(load["concurrency"], "load.concurrency", &s.concurrency, 1));
+    if (s.concurrency > kMaxConcurrency) {
+      return r.Error("load.concurrency", absl::StrCat("at most ", kMaxConcurrency));
+    }
   }
   if (load["arrival"]) {
     std::string arrival;

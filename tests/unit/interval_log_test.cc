@@ -53,7 +53,7 @@ class IntervalLogTest : public ::testing::Test {
     run.warmup_nanos = 1'000'000'000;
     run.max_generator_lag_p99_us = 10'000;
     run.operations = {{"get", "a.S/Get", "unary", 100},
-                      {"watch, all", "a.S/Watch", "server_streaming", 0, 3}};
+                      {"watch,\nall", "a.S/Watch", "server_streaming", 0, 3}};
     (*writer)->OnRunStart(run);
     for (int i = 0; i < intervals; ++i) {
       IntervalSlice slice(2);
@@ -111,7 +111,7 @@ TEST_F(IntervalLogTest, AHistogramLogInTheStandardFormat) {
   EXPECT_NE(log.find("\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\","
                      "\"Interval_Compressed_Histogram\"\n"),
             std::string::npos);
-  // A tag per operation (commas and spaces replaced) and the generator's lag.
+  // A tag per operation (commas, spaces and line breaks replaced) and the generator's lag.
   EXPECT_NE(log.find("\nTag=get,2.000,1.000,1.020,HISTF"), std::string::npos) << log;
   EXPECT_NE(log.find("\nTag=watch__all,0.000,1.000,0.300,HISTF"), std::string::npos);
   EXPECT_NE(log.find("\nTag=schedule_lag,1.000,1.000,0.020,HISTF"), std::string::npos);

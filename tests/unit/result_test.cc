@@ -313,3 +313,30 @@ TEST(LoadResults, FilesListsAndDirectoriesInNameOrder) {
 
 }  // namespace
 }  // namespace aurigraph::loadgen
+
+namespace aurigraph::loadgen {
+namespace {
+
+// 100/s for 2 s, a ramp to 300/s over 4 s, a pause of 2 s.
+const std::vector<ProfileCorner> kCorners = {{0, 100}, {2, 100}, {2, 100},
+                                             {6, 300}, {6, 0},   {8, 0}};
+
+TEST(LoadProfile, MeansOverAnyWindowOfTheCorners) {
+  EXPECT_DOUBLE_EQ(LoadProfileMean(kCorners, 0, 2), 100);
+  EXPECT_DOUBLE_EQ(LoadProfileMean(kCorners, 2, 6), 200);
+  EXPECT_DOUBLE_EQ(LoadProfileMean(kCorners, 1, 3), 112.5);  // half at 100, half 100..150
+  EXPECT_DOUBLE_EQ(LoadProfileMean(kCorners, 5, 7), 137.5);  // 250..300, then paused
+  EXPECT_DOUBLE_EQ(LoadProfileMean(kCorners, 0, 8), 125);
+  EXPECT_DOUBLE_EQ(LoadProfileMean(kCorners, 1, 9), 900.0 / 8);  // nothing due after the end
+  EXPECT_DOUBLE_EQ(LoadProfileMean({}, 0, 1), 0);
+  EXPECT_EQ(DescribeLoadProfile(kCorners, "/s"), "100/s for 2s, ramp to 300/s over 4s, 0/s for 2s");
+  std::vector<ProfileCorner> long_profile;
+  for (int i = 0; i < 100; ++i) {
+    long_profile.push_back({i * 0.01, i % 2 == 0 ? 1000.0 : 0.0});
+    long_profile.push_back({(i + 1) * 0.01, i % 2 == 0 ? 1000.0 : 0.0});
+  }
+  EXPECT_EQ(DescribeLoadProfile(long_profile, "/s"), "100 segments over 1s between 0/s and 1000/s");
+}
+
+}  // namespace
+}  // namespace aurigraph::loadgen

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <string>
@@ -350,7 +351,9 @@ TEST(Worker, TimelineShowsAStallInTheIntervalItEnded) {
                 std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1), plan);
   worker.Run();
   const std::vector<IntervalSlice> slices = recorded.Slices();
-  ASSERT_EQ(slices.size(), 10u);
+  // The run lasts its second: the eleventh interval begins as it ends, empty.
+  ASSERT_EQ(slices.size(), 11u);
+  EXPECT_EQ(slices[10].sent + slices[10].operations[0].count, 0);
   int64_t completions = 0, warmup = 0;
   for (size_t i = 0; i < slices.size(); ++i) {
     EXPECT_EQ(slices[i].index, static_cast<int64_t>(i));
@@ -434,6 +437,47 @@ TEST(Worker, ClosedLoopSendsAtEachStepsConcurrency) {
   // 10 ms calls: 10 per interval per call in flight. Calls started at 4 in
   // flight finish before more start at 1; the last call ends in a 7th interval.
   EXPECT_EQ(sent, (std::vector<int64_t>{10, 10, 10, 20, 40, 10, 0}));
+}
+
+// A profile that ends in a pause still runs to its end (a recovery watched
+// after the load), so its rate is over the whole window, not the busy part.
+TEST(Worker, ARunLastsItsDurationThoughNothingIsDueAtItsEnd) {
+  ManualClock clock;
+  ScriptedTransport transport(clock, [](int64_t) { return kMs; });
+  CountingSource source;
+  WorkerPlan plan = OpenLoop(600 * kMs, 8);
+  Recorded recorded(plan);
+  Worker worker(
+      clock, transport, {&source},
+      std::make_unique<ArrivalSchedule>(LoadProfile({{100, 100, 200 * kMs}, {0, 0, 400 * kMs}}),
+                                        ArrivalProcess::kConstant, 0, 1, 1),
+      plan);
+  worker.Run();
+  EXPECT_EQ(transport.started(), 20);
+  EXPECT_GE(clock.NowNanos(), 600 * kMs);
+}
+
+// A closed loop at a high concurrency starts its calls in slices, seeing
+// `stop` between them, rather than in one burst it cannot leave.
+TEST(Worker, ClosedLoopStartsABigConcurrencyInSlicesAndSeesStop) {
+  ManualClock clock;
+  std::atomic<bool> stop{false};
+  int starts = 0;
+  ScriptedTransport transport(clock, [&](int64_t) {
+    if (++starts == 300) stop = true;
+    return 1000 * kMs;
+  });
+  CountingSource source;
+  WorkerPlan plan;
+  plan.model = LoadModel::kClosedLoop;
+  plan.duration_nanos = 2000 * kMs;
+  plan.max_in_flight = 5000;
+  plan.operation_weights = {1};
+  Recorded recorded(plan);
+  Worker worker(clock, transport, {&source}, nullptr, plan);
+  worker.Run(&stop);
+  EXPECT_GE(transport.started(), 300);
+  EXPECT_LE(transport.started(), 512);  // the slice under way when stop came, no more
 }
 
 TEST(Worker, WeightedMixFollowsTheWeights) {
