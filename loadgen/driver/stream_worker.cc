@@ -19,6 +19,8 @@ StreamWorker::StreamWorker(const Clock& clock, const Clock& wall_clock, StreamTr
       plan_(std::move(plan)),
       measured_start_(plan_.start_nanos + plan_.warmup_nanos),
       rng_(plan_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(plan_.worker_index)) {
+  end_nanos_ = plan_.duration_nanos > 0 ? plan_.start_nanos + plan_.duration_nanos
+                                        : std::numeric_limits<int64_t>::max();
   const size_t ops = plan_.operations.size();
   free_slots_.resize(ops);
   next_open_.resize(ops);
@@ -84,6 +86,7 @@ void StreamWorker::TrySend(uint32_t index, int64_t now) {
   if (p.mode == StreamMode::kServerStream) return;  // its one request went out at open
   if (!sending_ || !s.open || s.ending || s.send_closed_at >= 0) return;
   if (p.messages > 0 && s.sent >= p.messages) return;
+  if (s.next_send >= end_nanos_) return;  // due after the run
   if (s.next_send > now) {
     if (!s.send_timer_armed) {
       s.send_timer_armed = true;
@@ -336,16 +339,31 @@ void StreamWorker::SampleOpenStreams(int64_t now) {
   }
 }
 
+bool StreamWorker::SendsDueBefore(int64_t end) const {
+  for (const Slot& s : slots_) {
+    const StreamOperationPlan& p = plan_.operations[s.operation];
+    if (!s.active || !s.open || s.ending || p.mode == StreamMode::kServerStream) continue;
+    if (p.messages > 0 && s.sent >= p.messages) continue;
+    if (p.send_rate > 0 && s.next_send < end) return true;
+  }
+  return false;
+}
+
 void StreamWorker::Run(const std::atomic<bool>* stop) {
-  const int64_t end = plan_.duration_nanos > 0 ? plan_.start_nanos + plan_.duration_nanos
-                                               : std::numeric_limits<int64_t>::max();
+  const int64_t end = end_nanos_;
+  // Sending ends at the end, or within the grace after it while messages due
+  // before it are still going out.
+  const int64_t last_send = end == std::numeric_limits<int64_t>::max()
+                                ? end
+                                : end + std::max<int64_t>(0, plan_.end_grace_nanos);
   int64_t drain_deadline = std::numeric_limits<int64_t>::max();
   bool cancelled_all = false;
   StreamTransport::Event event;
   for (;;) {
     int64_t now = clock_.NowNanos();
     plan_.intervals->AdvanceTo(now);
-    if (sending_ && (now >= end || (stop != nullptr && stop->load(std::memory_order_relaxed)))) {
+    const bool stopped = stop != nullptr && stop->load(std::memory_order_relaxed);
+    if (sending_ && (stopped || now >= last_send || (now >= end && !SendsDueBefore(end)))) {
       SampleOpenStreams(now);
       sending_ = false;
       drain_deadline = now + plan_.drain_timeout_nanos;
@@ -353,7 +371,7 @@ void StreamWorker::Run(const std::atomic<bool>* stop) {
         if (slots_[i].active) EndStream(i, now);
       }
     }
-    if (sending_ && now >= plan_.start_nanos) {
+    if (sending_ && now >= plan_.start_nanos && now < end) {
       for (uint32_t op = 0; op < plan_.operations.size(); ++op) {
         const double rate = plan_.operations[op].open_rate;
         while (!free_slots_[op].empty() && now >= next_open_[op]) {
@@ -404,7 +422,7 @@ void StreamWorker::Run(const std::atomic<bool>* stop) {
     int64_t wake = now + kIdleWakeNanos;
     if (now < plan_.start_nanos) wake = std::min(wake, plan_.start_nanos);
     if (sending_) {
-      wake = std::min(wake, end);
+      wake = std::min(wake, now < end ? end : last_send);
       for (uint32_t op = 0; op < plan_.operations.size(); ++op) {
         if (!free_slots_[op].empty()) wake = std::min(wake, next_open_[op]);
       }

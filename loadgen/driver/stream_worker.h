@@ -45,6 +45,10 @@ struct StreamWorkerPlan {
   int64_t warmup_nanos = 0;
   int64_t duration_nanos = 0;
   int64_t drain_timeout_nanos = 5'000'000'000;
+  // A client or bidi message due within the duration may still go out this
+  // long after its end (held behind a write, or a late wake-up); none due
+  // after the end is sent.
+  int64_t end_grace_nanos = 0;
   int worker_index = 0;
   int worker_count = 1;
   uint64_t seed = 1;  // reopen jitter
@@ -105,6 +109,8 @@ class StreamWorker {
   uint64_t NextSequence(uint32_t operation);
   void OpenStream(uint32_t slot, int64_t intended);
   void TrySend(uint32_t slot, int64_t now);
+  // Whether a paced client or bidi stream still has a message due before `end`.
+  bool SendsDueBefore(int64_t end) const;
   void EndStream(uint32_t slot, int64_t now);
   void Abandon(uint32_t slot);
   void OnEvent(const StreamTransport::Event& event, int64_t now);
@@ -131,6 +137,7 @@ class StreamWorker {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   std::mt19937_64 rng_;
   bool sending_ = true;
+  int64_t end_nanos_ = 0;  // of the duration; INT64_MAX without one
   int64_t active_ = 0;
 };
 

@@ -50,6 +50,7 @@ std::optional<StreamWorkerPlan> PlanStreams(const Scenario& scenario,
   plan.warmup_nanos = scenario.warmup_nanos;
   plan.duration_nanos = scenario.duration_nanos;
   plan.drain_timeout_nanos = scenario.drain_timeout_nanos;
+  plan.end_grace_nanos = scenario.max_generator_lag_nanos;
   plan.worker_index = w;
   plan.worker_count = workers;
   plan.seed = scenario.seed;

@@ -273,6 +273,30 @@ TEST(StreamWorker, HeldUpSendsAreChargedFromTheirIntendedTime) {
   EXPECT_GE(s.send_lag.Max(), 99'000);
 }
 
+// A message due before the end but held behind a write that finishes after
+// it still goes out within the grace; nothing due after the end is sent.
+TEST(StreamWorker, AMessageDueBeforeTheEndGoesOutWithinTheGrace) {
+  for (const int64_t grace : {int64_t{0}, 10 * kMs}) {
+    Fixture f;
+    const int64_t start = f.clock.NowNanos();
+    // The write of the message due at 80 ms takes 25 ms: the one due at 90 ms waits until 105 ms.
+    f.transport.write_time = [start](int64_t now) {
+      return now >= start + 80 * kMs && now < start + 81 * kMs ? 25 * kMs : 0;
+    };
+    StreamOperationPlan op;
+    op.mode = StreamMode::kBidi;
+    op.streams = 1;
+    op.send_rate = 100;
+    StreamWorkerPlan plan = f.Plan(op, 100 * kMs);
+    plan.end_grace_nanos = grace;
+    StreamWorker worker(f.clock, f.clock, f.transport, plan);
+    worker.Run();
+    const Measured s = f.Totals();
+    // Due at 0, 10, ..., 90 ms: ten within the duration.
+    EXPECT_EQ(s.messages_sent, grace > 0 ? 10 : 9) << "grace " << grace;
+  }
+}
+
 TEST(StreamWorker, ServerStreamLatencyComesFromTheServersSendStamp) {
   Fixture f;
   StreamOperationPlan op;
