@@ -32,6 +32,19 @@ using scenario_yaml::ToJson;
     if (auto status_ = (expr); !status_.ok()) return status_; \
   } while (0)
 
+// A gRPC message size ("16MiB"): 1 KiB to 2 GiB, what a channel takes.
+absl::Status MessageSize(const Reader& r, const YAML::Node& node, const std::string& where,
+                         int64_t* out) {
+  std::string size;
+  RETURN_IF_ERROR(r.String(node, where, &size));
+  auto bytes = ParseBytes(size);
+  if (!bytes.ok() || *bytes < 1024 || *bytes > (int64_t{1} << 31) - 1) {
+    return r.Error(where, "expected a size from 1KiB to 2GiB");
+  }
+  *out = *bytes;
+  return absl::OkStatus();
+}
+
 absl::Status ParseChannel(const Reader& r, const YAML::Node& node, ChannelOptions& c) {
   RETURN_IF_ERROR(
       r.CheckKeys(node, "channel",
@@ -64,13 +77,8 @@ absl::Status ParseChannel(const Reader& r, const YAML::Node& node, ChannelOption
                                &c.keepalive_timeout_nanos));
   }
   if (node["max_message_size"]) {
-    std::string size;
-    RETURN_IF_ERROR(r.String(node["max_message_size"], "channel.max_message_size", &size));
-    auto bytes = ParseBytes(size);
-    if (!bytes.ok() || *bytes < 1024 || *bytes > (int64_t{1} << 31) - 1) {
-      return r.Error("channel.max_message_size", "expected a size from 1KiB to 2GiB");
-    }
-    c.max_message_bytes = *bytes;
+    RETURN_IF_ERROR(
+        MessageSize(r, node["max_message_size"], "channel.max_message_size", &c.max_message_bytes));
   }
   return absl::OkStatus();
 }
@@ -456,13 +464,8 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
   if (root["max_in_flight"])
     RETURN_IF_ERROR(r.Number(root["max_in_flight"], "max_in_flight", &s.max_in_flight, 1));
   if (root["max_request_size"]) {
-    std::string size;
-    RETURN_IF_ERROR(r.String(root["max_request_size"], "max_request_size", &size));
-    auto bytes = ParseBytes(size);
-    if (!bytes.ok() || *bytes < 1024 || *bytes > (int64_t{1} << 31) - 1) {
-      return r.Error("max_request_size", "expected a size from 1KiB to 2GiB");
-    }
-    s.max_request_bytes = *bytes;
+    RETURN_IF_ERROR(
+        MessageSize(r, root["max_request_size"], "max_request_size", &s.max_request_bytes));
   }
   if (root["seed"]) RETURN_IF_ERROR(r.Number(root["seed"], "seed", &s.seed, uint64_t{0}));
   if (root["max_generator_lag"])

@@ -302,41 +302,43 @@ TEST(AdHocScenario, ARequestBudgetNeedsNoDuration) {
   EXPECT_EQ(s->requests, 0);
 }
 
+// The error of an ad-hoc call to a.S/M with `flags` set ("" when it parses).
+std::string AdHocError(const std::function<void(AdHocCall&)>& flags,
+                       const std::vector<std::string>& overrides = {}) {
+  AdHocCall call;
+  call.call = "a.S/M";
+  flags(call);
+  auto s = ParseAdHocScenario(call, overrides);
+  return s.ok() ? std::string() : std::string(s.status().message());
+}
+
 TEST(AdHocScenario, ErrorsNameTheFlagTheUserTyped) {
-  using Flags = std::function<void(AdHocCall&)>;
-  const auto error = [](const Flags& flags, std::vector<std::string> overrides = {}) {
-    AdHocCall call;
-    call.call = "a.S/M";
-    flags(call);
-    auto s = ParseAdHocScenario(call, overrides);
-    return s.ok() ? std::string() : std::string(s.status().message());
-  };
-  EXPECT_EQ(error([](AdHocCall& c) { c.rate = 0; }),
+  EXPECT_EQ(AdHocError([](AdHocCall& c) { c.rate = 0; }),
             "--rate: impossible rate 0 (0 < rate <= 1e8 per second)");
-  EXPECT_EQ(error([](AdHocCall& c) { c.concurrency = 0; }), "--concurrency: must be >= 1");
-  EXPECT_EQ(error([](AdHocCall& c) { c.duration = "5 parsecs"; }),
+  EXPECT_EQ(AdHocError([](AdHocCall& c) { c.concurrency = 0; }), "--concurrency: must be >= 1");
+  EXPECT_EQ(AdHocError([](AdHocCall& c) { c.duration = "5 parsecs"; }),
             "--duration: invalid duration '5 parsecs': expected a unit (ns, us, ms, s, m, h)");
-  EXPECT_EQ(error([](AdHocCall& c) { c.requests = 0; }), "--requests: must be >= 1");
-  EXPECT_EQ(error([](AdHocCall& c) { c.warmup = "10s"; }),
+  EXPECT_EQ(AdHocError([](AdHocCall& c) { c.requests = 0; }), "--requests: must be >= 1");
+  EXPECT_EQ(AdHocError([](AdHocCall& c) { c.warmup = "10s"; }),
             "--warmup: 10s is not shorter than the duration (10s): nothing would be measured");
-  EXPECT_EQ(error([](AdHocCall& c) { c.deadline = "soon"; }),
+  EXPECT_EQ(AdHocError([](AdHocCall& c) { c.deadline = "soon"; }),
             "--deadline: invalid duration 'soon'");
-  EXPECT_EQ(error([](AdHocCall& c) { c.streams = 0; }), "--streams: must be >= 1");
-  EXPECT_EQ(error([](AdHocCall& c) {
+  EXPECT_EQ(AdHocError([](AdHocCall& c) { c.streams = 0; }), "--streams: must be >= 1");
+  EXPECT_EQ(AdHocError([](AdHocCall& c) {
               c.data_file = "users.jsonl";
               c.data_order = "shuffled";
             }),
             "--data-order: expected sequential or random");
-  EXPECT_EQ(error([](AdHocCall& c) {
+  EXPECT_EQ(AdHocError([](AdHocCall& c) {
               c.channel = {{"max_message_size", "1B"}};
             }),
             "--max-message-size: expected a size from 1KiB to 2GiB");
   // A key --set changed is named as the user typed it: the key.
-  EXPECT_EQ(error([](AdHocCall& c) { c.rate = 5; }, {"load.rate=0"}),
+  EXPECT_EQ(AdHocError([](AdHocCall& c) { c.rate = 5; }, {"load.rate=0"}),
             "--call: load.rate: impossible rate 0 (0 < rate <= 1e8 per second)");
-  EXPECT_EQ(error([](AdHocCall& c) { c.rate = 5; }, {"load={model: open, rate: 0}"}),
+  EXPECT_EQ(AdHocError([](AdHocCall& c) { c.rate = 5; }, {"load={model: open, rate: 0}"}),
             "--call: load.rate: impossible rate 0 (0 < rate <= 1e8 per second)");
-  EXPECT_EQ(error([](AdHocCall&) {}, {"workers=2000"}), "--call: workers: at most 1024");
+  EXPECT_EQ(AdHocError([](AdHocCall&) {}, {"workers=2000"}), "--call: workers: at most 1024");
 }
 
 TEST(Scenario, ARequestIsAMappingOrAListOfThem) {
@@ -509,27 +511,20 @@ TEST(AdHocScenario, ProfilesFromFlags) {
   EXPECT_EQ(c->model, LoadModel::kClosedLoop);
   EXPECT_EQ(c->concurrency, 8);
 
-  const auto error = [](const std::function<void(AdHocCall&)>& flags) {
-    AdHocCall call;
-    call.call = "a.S/M";
-    flags(call);
-    auto s = ParseAdHocScenario(call, {});
-    return s.ok() ? std::string() : std::string(s.status().message());
-  };
-  EXPECT_EQ(error([](AdHocCall& c) { c.rate_profile = "100 for 30s, up to 200"; }),
+  EXPECT_EQ(AdHocError([](AdHocCall& c) { c.rate_profile = "100 for 30s, up to 200"; }),
             "--rate-profile: 'up to 200' is neither 'N for DURATION' nor 'ramp to N over "
             "DURATION'");
-  EXPECT_EQ(error([](AdHocCall& c) { c.rate_profile = "100 for 3 parsecs"; }),
+  EXPECT_EQ(AdHocError([](AdHocCall& c) { c.rate_profile = "100 for 3 parsecs"; }),
             "--rate-profile: '100 for 3 parsecs' is neither 'N for DURATION' nor 'ramp to N "
             "over DURATION'");
-  EXPECT_EQ(error([](AdHocCall& c) { c.concurrency_profile = "2.5 for 1s"; }),
+  EXPECT_EQ(AdHocError([](AdHocCall& c) { c.concurrency_profile = "2.5 for 1s"; }),
             "--concurrency-profile: a concurrency is a whole number");
-  EXPECT_EQ(error([](AdHocCall& c) {
+  EXPECT_EQ(AdHocError([](AdHocCall& c) {
               c.rate = 5;
               c.rate_profile = "1 for 1s";
             }),
             "--rate and --rate-profile: give one (open or closed loop, steady or a profile)");
-  EXPECT_EQ(error([](AdHocCall& c) {
+  EXPECT_EQ(AdHocError([](AdHocCall& c) {
               c.rate_profile = "10 for 5s";
               c.duration = "10s";
             }),
