@@ -134,9 +134,21 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
     return;
   }
   transport_.Start(slot, operation, request, source.BuildHeaders(context));
-  if (free_slots_.empty() && plan_.model == LoadModel::kOpenLoop) {
-    busy_periods_.push_back(
-        BusyPeriod{now, std::numeric_limits<int64_t>::max(), busy_nanos_closed_});
+  if (free_slots_.empty() && open_loop) {
+    // A slot freed and at once taken by a request that was already waiting was
+    // handed over: every slot stayed busy for those in line behind it. (Else
+    // each of them would count every hand-over ahead of it, the generator's
+    // few microseconds per send, as its own lag: under a sustained overload,
+    // hundreds of them.)
+    constexpr int64_t kHandOverNanos = 1'000'000;
+    if (!busy_periods_.empty() && intended_nanos <= busy_periods_.back().end &&
+        now - busy_periods_.back().end <= kHandOverNanos) {
+      busy_periods_.back().end = std::numeric_limits<int64_t>::max();
+      busy_nanos_closed_ = busy_periods_.back().busy_before;
+    } else {
+      busy_periods_.push_back(
+          BusyPeriod{now, std::numeric_limits<int64_t>::max(), busy_nanos_closed_});
+    }
   }
 }
 
