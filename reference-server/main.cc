@@ -42,12 +42,15 @@ int main(int argc, char** argv) {
       "error-code", po::value<std::string>()->default_value("UNAVAILABLE"),
       "status code of injected errors")("stall", po::value<std::string>(),
                                         "hold every response for D every P, e.g. 200ms/2s")(
-      "fault-seed", po::value<uint64_t>()->default_value(1),
-      "seed of the fault injection generators")("approval-ttl",
-                                                po::value<std::string>()->default_value("60s"),
-                                                "default approval time to live")(
-      "approval-retention", po::value<std::string>()->default_value("5m"),
-      "how long finalized approvals are kept")(
+      "service-slots", po::value<int>()->default_value(0),
+      "serve calls in this many slots, each held for the added --latency; calls beyond them "
+      "wait in order, so the capacity is SLOTS / latency (known ground truth for capacity "
+      "searches); 0: no limit")("fault-seed", po::value<uint64_t>()->default_value(1),
+                                "seed of the fault injection generators")(
+      "approval-ttl", po::value<std::string>()->default_value("60s"),
+      "default approval time to live")("approval-retention",
+                                       po::value<std::string>()->default_value("5m"),
+                                       "how long finalized approvals are kept")(
       "max-stored-transactions", po::value<int64_t>()->default_value(1'000'000),
       "transactions kept (and checked for duplicate ids); the oldest are forgotten beyond it")(
       "stream-queue", po::value<int64_t>()->default_value(16384),
@@ -123,6 +126,10 @@ int main(int argc, char** argv) {
   if (vm.count("stall")) {
     if (auto s = ParseStallSpec(vm["stall"].as<std::string>(), &faults); !s.ok())
       return Fail(std::string(s.message()));
+  }
+  faults.service_slots = vm["service-slots"].as<int>();
+  if (faults.service_slots < 0 || faults.service_slots > 1'000'000) {
+    return Fail("--service-slots must be in 0..1000000");
   }
   faults.seed = vm["fault-seed"].as<uint64_t>();
   if (vm.count("leak")) {

@@ -146,6 +146,13 @@ std::string FormatDuration(int64_t nanos) {
   return buf;
 }
 
+std::string FormatRate(double per_second) {
+  char buf[64];
+  const double tenths = std::round(per_second * 10) / 10;
+  std::snprintf(buf, sizeof buf, tenths == std::floor(tenths) ? "%.0f/s" : "%.1f/s", tenths);
+  return buf;
+}
+
 std::string FormatUnixTime(int64_t unix_nanos) {
   const std::time_t seconds = unix_nanos / 1'000'000'000;
   std::tm tm{};

@@ -25,6 +25,9 @@ std::string FormatBytes(int64_t bytes);
 // Renders nanoseconds with the largest unit that keeps it readable ("1.5ms").
 std::string FormatDuration(int64_t nanos);
 
+// A rate per second with at most one decimal ("1950/s", "1234.5/s").
+std::string FormatRate(double per_second);
+
 // Unix time in nanoseconds as UTC ISO 8601 with milliseconds ("2026-11-22T21:43:06.120Z").
 std::string FormatUnixTime(int64_t unix_nanos);
 

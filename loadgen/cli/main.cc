@@ -28,12 +28,16 @@
 #include "common/runtime/runtime.h"
 #include "common/units/units.h"
 #include "common/version/version.h"
+#include "loadgen/capacity/capacity_result.h"
+#include "loadgen/cli/capacity_command.h"
+#include "loadgen/cli/cli_support.h"
 #include "loadgen/compare/compare.h"
 #include "loadgen/hooks/aurigraph_hooks.h"
 #include "loadgen/intervallog/interval_log.h"
 #include "loadgen/metrics/metrics_export.h"
 #include "loadgen/metrics/run_metrics.h"
 #include "loadgen/progress/progress.h"
+#include "loadgen/report/capacity_report.h"
 #include "loadgen/report/compare_report.h"
 #include "loadgen/report/report.h"
 #include "loadgen/result/load_results.h"
@@ -46,72 +50,9 @@
 
 namespace po = boost::program_options;
 using namespace aurigraph::loadgen;
+using namespace aurigraph::loadgen::cli;
 
 namespace {
-
-constexpr int kExitGateFailed = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitCannotRun = 3;
-
-std::atomic<bool> g_stop{false};
-
-void OnSignal(int) { g_stop.store(true); }
-
-int Fail(int code, const std::string& message) {
-  std::cerr << "aurigraph-loadgen: " << message << "\n";
-  return code;
-}
-
-absl::Status WriteTextFile(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out.flush()) return absl::PermissionDeniedError(path.string() + ": cannot write");
-  return absl::OkStatus();
-}
-
-// Parses a subcommand's options; returns the exit code when it should stop here.
-std::optional<int> ParseOptions(const std::vector<std::string>& args,
-                                const po::options_description& options,
-                                const po::positional_options_description& positional,
-                                const po::options_description& hidden, const char* command,
-                                po::variables_map* vm) {
-  po::options_description all;
-  all.add(options).add(hidden);
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), *vm);
-    po::notify(*vm);
-  } catch (const po::error& e) {
-    return Fail(kExitUsage,
-                absl::StrCat(e.what(), " (see aurigraph-loadgen ", command, " --help)"));
-  }
-  if (vm->count("help")) {
-    std::cout << options << "\n";
-    return 0;
-  }
-  return std::nullopt;
-}
-
-// Flags end up in the scenario, result.json and the interval logs, all JSON,
-// so their text must be UTF-8; the scenario file and --out are paths only opened.
-std::optional<int> CheckUtf8Flags(const po::variables_map& vm) {
-  for (const auto& [name, value] : vm) {
-    if (name == "scenario" || name == "out") continue;
-    std::vector<std::string> texts;
-    if (const auto* text = boost::any_cast<std::string>(&value.value())) texts.push_back(*text);
-    if (const auto* list = boost::any_cast<std::vector<std::string>>(&value.value())) texts = *list;
-    for (const std::string& text : texts) {
-      if (!aurigraph::IsValidUtf8(text)) return Fail(kExitUsage, "--" + name + ": not valid UTF-8");
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<int> PrepareOutputDirectory(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Fail(kExitCannotRun, dir + ": cannot create output directory: " + ec.message());
-  return std::nullopt;
-}
 
 // With a scenario file the flags that describe an ad-hoc call would be silently
 // meaningless: each is refused, naming the scenario key that does its job.
@@ -316,7 +257,7 @@ int RunCommand(const std::vector<std::string>& args) {
 
   RunOptions run_options;
   run_options.target = vm.count("target") ? vm["target"].as<std::string>() : "";
-  run_options.stop = &g_stop;
+  run_options.stop = &StopRequested();
   // The gRPC wire, and what the bundled system adds to a run over it.
   const auto target = ResolveTarget(*scenario, run_options.target);
   if (!target.ok()) return Fail(kExitUsage, std::string(target.status().message()));
@@ -376,8 +317,7 @@ int RunCommand(const std::vector<std::string>& args) {
                            static_cast<double>(*progress_every) / 1e9);
   if (!vm.count("no-progress")) run_options.interval_observers.push_back(&progress);
 
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
+  StopOnSignals();
   auto result = RunScenario(*scenario, run_options);
   progress.Finish();
   if (pusher && result.ok()) {
@@ -405,18 +345,14 @@ int RunCommand(const std::vector<std::string>& args) {
   return result->passed() ? 0 : kExitGateFailed;
 }
 
-// Writes each {name, text} into `dir` (created if needed); the exit code on failure.
-std::optional<int> WriteOutputs(const std::string& dir,
-                                const std::vector<std::pair<std::string, std::string>>& files,
-                                bool print_paths) {
-  if (auto failed = PrepareOutputDirectory(dir)) return failed;
-  for (const auto& [name, text] : files) {
-    const std::filesystem::path path = std::filesystem::path(dir) / name;
-    if (auto written = WriteTextFile(path, text); !written.ok()) {
-      return Fail(kExitCannotRun, std::string(written.message()));
-    }
-    if (print_paths) std::cout << path.string() << "\n";
+// The capacity file `spec` names (itself, or DIR/capacity.json), if it names one.
+std::optional<std::string> CapacityFileOf(const std::string& spec) {
+  const std::filesystem::path in_directory = std::filesystem::path(spec) / "capacity.json";
+  std::error_code ec;
+  if (std::filesystem::is_directory(spec, ec) && std::filesystem::exists(in_directory, ec)) {
+    return in_directory.string();
   }
+  if (std::filesystem::is_regular_file(spec, ec) && IsCapacityFile(spec)) return spec;
   return std::nullopt;
 }
 
@@ -434,8 +370,27 @@ int ReportCommand(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (auto done = ParseOptions(args, options, positional, hidden, "report", &vm)) return *done;
   if (!vm.count("results")) return Fail(kExitUsage, "report: missing RESULT.json");
+  const auto& specs = vm["results"].as<std::vector<std::string>>();
+  for (const std::string& spec : specs) {
+    const std::optional<std::string> capacity = CapacityFileOf(spec);
+    if (!capacity) continue;
+    if (specs.size() > 1) {
+      return Fail(kExitUsage,
+                  absl::StrCat("report: ", spec, " is a capacity search: it is reported alone"));
+    }
+    auto search = ReadCapacityFile(*capacity);
+    if (!search.ok()) return Fail(kExitUsage, std::string(search.status().message()));
+    if (auto failed = WriteOutputs(vm["out"].as<std::string>(),
+                                   {{"report.html", RenderCapacityHtml(*search)},
+                                    {"summary.md", RenderCapacityMarkdown(*search)},
+                                    {"junit.xml", RenderCapacityJunit(*search, *capacity)}},
+                                   /*print_paths=*/true)) {
+      return *failed;
+    }
+    return 0;
+  }
   std::vector<LoadedResult> runs;
-  for (const std::string& spec : vm["results"].as<std::vector<std::string>>()) {
+  for (const std::string& spec : specs) {
     auto loaded = LoadResults(spec);
     if (!loaded.ok()) return Fail(kExitUsage, std::string(loaded.status().message()));
     for (LoadedResult& run : *loaded) runs.push_back(std::move(run));
@@ -450,6 +405,27 @@ int ReportCommand(const std::vector<std::string>& args) {
     return *failed;
   }
   return 0;
+}
+
+int CompareCapacities(const std::string& baseline_path, const std::string& candidate_path,
+                      const std::string& out_dir) {
+  auto baseline = ReadCapacityFile(baseline_path);
+  if (!baseline.ok()) return Fail(kExitUsage, std::string(baseline.status().message()));
+  auto candidate = ReadCapacityFile(candidate_path);
+  if (!candidate.ok()) return Fail(kExitUsage, std::string(candidate.status().message()));
+  auto change = CompareCapacity(*baseline, *candidate);
+  if (!change.ok()) return Fail(kExitUsage, std::string(change.status().message()));
+  const std::string markdown = RenderCapacityCompareMarkdown(*baseline, *candidate, *change);
+  if (auto failed =
+          WriteOutputs(out_dir,
+                       {{"compare.html", RenderCapacityCompareHtml(*baseline, *candidate, *change)},
+                        {"compare.md", markdown}},
+                       /*print_paths=*/false)) {
+    return *failed;
+  }
+  std::cout << markdown << "\n"
+            << (std::filesystem::path(out_dir) / "compare.html").string() << "\n";
+  return change->verdict == CapacityVerdict::kLower ? kExitGateFailed : 0;
 }
 
 int CompareCommand(const std::vector<std::string>& args) {
@@ -486,6 +462,13 @@ int CompareCommand(const std::vector<std::string>& args) {
       }
     }
   }
+  const std::optional<std::string> base_capacity = CapacityFileOf(sides[0]);
+  const std::optional<std::string> cand_capacity = CapacityFileOf(sides[1]);
+  if (base_capacity.has_value() != cand_capacity.has_value()) {
+    return Fail(kExitUsage, "compare: a capacity search compares only with another one");
+  }
+  if (base_capacity)
+    return CompareCapacities(*base_capacity, *cand_capacity, vm["out"].as<std::string>());
   auto baseline = LoadResults(sides[0]);
   if (!baseline.ok()) return Fail(kExitUsage, std::string(baseline.status().message()));
   auto candidate = LoadResults(sides[1]);
@@ -521,6 +504,8 @@ void PrintUsage(std::ostream& out) {
          "      render saved results: DIR/report.html, DIR/summary.md, DIR/junit.xml,\n"
          "      DIR/intervals.csv, DIR/summary.json (a run directory without result.json, e.g.\n"
          "      of a killed run, is rebuilt from its interval logs)\n"
+         "  capacity SCENARIO.yaml --slo 'p99 < 20ms' [--min-rate N] [--max-rate N] [--out DIR]\n"
+         "      search for the highest rate at which every SLO holds; write DIR/capacity.json\n"
          "  compare BASELINE CANDIDATE [--threshold 5%] [--out DIR]\n"
          "      compare results (files, lists or directories of repeated runs); exit 1 on a "
          "regression\n"
@@ -540,6 +525,7 @@ Command FindCommand(const std::string& name) {
   if (name == "run") return RunCommand;
   if (name == "report") return ReportCommand;
   if (name == "compare") return CompareCommand;
+  if (name == "capacity") return CapacityCommand;
   return nullptr;
 }
 
@@ -551,8 +537,9 @@ int HelpCommand(const std::vector<std::string>& args) {
   }
   const Command command = FindCommand(args.front());
   if (command == nullptr || args.size() > 1) {
-    return Fail(kExitUsage, absl::StrCat("help ", absl::StrJoin(args, " "),
-                                         ": expected one command: run, report or compare"));
+    return Fail(kExitUsage,
+                absl::StrCat("help ", absl::StrJoin(args, " "),
+                             ": expected one command: run, capacity, report or compare"));
   }
   return command({"--help"});
 }

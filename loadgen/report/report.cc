@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "common/units/units.h"
 #include "loadgen/report/escape.h"
+#include "loadgen/report/format.h"
 #include "loadgen/report/html_page.h"
 #include "loadgen/report/spectrum.h"
 #include "loadgen/result/profile_json.h"
@@ -25,29 +26,6 @@ struct Percentile {
 };
 constexpr Percentile kTablePercentiles[] = {
     {"p50", 50}, {"p90", 90}, {"p99", 99}, {"p99.9", 99.9}, {"p99.99", 99.99}};
-
-std::string Micros(int64_t us) { return FormatDuration(us * 1000); }
-
-std::string Fixed(double value, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
-  return buf;
-}
-
-// 12345.6 -> "12,346": rates and counts read at a glance.
-std::string Grouped(double value) {
-  const std::string digits = Fixed(std::fabs(value), 0);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return (value < 0 ? "-" : "") + out;
-}
-
-std::string Percent(double ratio) {
-  return Fixed(ratio * 100, ratio != 0 && ratio < 0.001 ? 4 : 2) + "%";
-}
 
 std::string Latency(const OperationResult& op, double percentile) {
   return op.corrected->TotalCount() == 0 ? "-"

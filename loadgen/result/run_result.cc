@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/input/input_file.h"
 #include "common/input/json_check.h"
+#include "common/output/atomic_file.h"
 #include "common/status_codes/status_message.h"
 #include "common/units/units.h"
 #include "loadgen/histogram/histogram_codec.h"
@@ -635,18 +636,7 @@ absl::StatusOr<RunResult> ReadResultFile(const std::string& path) {
 }
 
 absl::Status WriteResultFile(const RunResult& result, const std::string& path) {
-  // Written to a temporary name and renamed, so a reader never sees half a file.
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write result file"));
-    out << ResultToJson(result);
-    if (!out.flush()) return absl::DataLossError(absl::StrCat(path, ": write failed"));
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    return absl::DataLossError(absl::StrCat(path, ": cannot rename ", temporary));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, ResultToJson(result));
 }
 
 }  // namespace aurigraph::loadgen

@@ -1,5 +1,6 @@
 #include "reference-server/faults/fault_injector.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -55,7 +56,9 @@ absl::Status ParseStallSpec(const std::string& spec, FaultConfig* config) {
 }
 
 FaultInjector::FaultInjector(FaultConfig config, const Clock& clock)
-    : config_(config), clock_(clock), origin_nanos_(clock.NowNanos()) {}
+    : config_(config), clock_(clock), origin_nanos_(clock.NowNanos()) {
+  for (int i = 0; i < config_.service_slots; ++i) slot_free_at_.push(origin_nanos_);
+}
 
 FaultInjector::Decision FaultInjector::Decide() const {
   static std::atomic<uint64_t> thread_counter{0};
@@ -80,6 +83,13 @@ FaultInjector::Decision FaultInjector::Decide() const {
       break;
   }
   int64_t release = now + delay;
+  if (config_.service_slots > 0) {
+    std::lock_guard<std::mutex> lock(service_mu_);
+    const int64_t start = std::max(now, slot_free_at_.top());
+    slot_free_at_.pop();
+    release = start + delay;
+    slot_free_at_.push(release);
+  }
   if (config_.stall_nanos > 0) {
     const int64_t phase = (release - origin_nanos_) % config_.stall_period_nanos;
     if (phase < config_.stall_nanos) release += config_.stall_nanos - phase;

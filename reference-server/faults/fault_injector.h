@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <queue>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,14 @@ struct FaultConfig {
   // Memory kept forever per unary call: a leak of known size, so leak
   // detection can be checked against ground truth.
   int64_t leak_bytes_per_call = 0;
-  bool active() const { return latency != Latency::kNone || error_rate > 0 || stall_nanos > 0; }
+  // A service of this many slots, each holding a call for its drawn latency;
+  // calls beyond them wait in order for the first free slot. So the server's
+  // capacity is known by construction (slots / latency), and load above it
+  // queues without bound, as an overloaded server's does. 0 = no limit.
+  int service_slots = 0;
+  bool active() const {
+    return latency != Latency::kNone || error_rate > 0 || stall_nanos > 0 || service_slots > 0;
+  }
 };
 
 // "fixed:5ms", "uniform:1ms:10ms", "exponential:2ms" (mean), or "none".
@@ -55,6 +63,9 @@ class FaultInjector {
   FaultConfig config_;
   const Clock& clock_;
   int64_t origin_nanos_;
+  // With service_slots: when each slot is next free, earliest first.
+  mutable std::mutex service_mu_;
+  mutable std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> slot_free_at_;
   mutable std::mutex leak_mu_;
   mutable std::vector<std::unique_ptr<char[]>> leaked_;
 };

@@ -267,9 +267,71 @@
     });
   }
 
+  // A capacity search (or two, compared): latency percentiles against the
+  // achieved rate of each step, the latency SLOs as lines, the capacity marked;
+  // with one search, each step's percentile spectrum too.
+  function drawCapacity(data) {
+    var host = document.getElementById("capacity-charts");
+    var single = data.curves.length === 1;
+    var series = [], xs = [], ys = [];
+    data.curves.forEach(function (curve) {
+      // One point per rate asked: its runs' mean achieved rate and worst latency.
+      var byRate = {};
+      curve.steps.filter(function (s) { return s.p50 !== null; }).forEach(function (s) {
+        var p = byRate[s.rate] || (byRate[s.rate] = {runs: 0, achieved: 0, p50: 0, p99: 0, p99_9: 0});
+        p.runs += 1;
+        p.achieved += s.achieved;
+        ["p50", "p99", "p99_9"].forEach(function (k) { p[k] = Math.max(p[k], s[k]); });
+      });
+      var steps = Object.keys(byRate).map(function (rate) {
+        var p = byRate[rate];
+        p.achieved /= p.runs;
+        return p;
+      }).sort(function (a, b) { return a.achieved - b.achieved; });
+      var prefix = curve.label ? curve.label + " " : "";
+      var keys = single ? [["p50", "p50"], ["p99", "p99"], ["p99.9", "p99_9"]] : [["p99", "p99"]];
+      keys.forEach(function (k) {
+        var points = steps.map(function (s) { return [s.achieved, s[k[1]]]; });
+        points.forEach(function (p) { xs.push(p[0]); ys.push(p[1]); });
+        series.push({name: prefix + k[0], points: points});
+      });
+    });
+    if (xs.length === 0) {
+      chart(host, {id: "capacity-curve", title: "latency against throughput", series: [],
+                   empty: "no step timed a call"});
+      return;
+    }
+    var xLo = Math.min.apply(null, xs), xHi = Math.max.apply(null, xs);
+    var yHi = Math.max.apply(null, ys);
+    data.curves[0].slos.forEach(function (slo) {
+      series.push({name: "SLO " + slo.name, points: [[xLo, slo.ms], [xHi, slo.ms]], dashed: true,
+                   color: "#444"});
+    });
+    data.curves.forEach(function (curve, i) {
+      if (curve.capacity > 0) {
+        series.push({name: (curve.label ? curve.label + " " : "") + "capacity " +
+                           formatNumber(curve.capacity) + "/s",
+                     points: [[curve.capacity, 0], [curve.capacity, yHi]], dashed: true,
+                     color: i === 0 ? "#2ca02c" : "#9467bd"});
+      }
+    });
+    chart(host, {id: "capacity-curve", title: "latency against throughput, step by step",
+                 xLabel: "achieved rate (requests/s)", yLabel: "latency (ms)", series: series,
+                 yMin: 0});
+    if (!single) return;
+    chart(host, {id: "capacity-spectra", title: "each step's latency by percentile",
+                 xAxis: "percentile", xLabel: "percentile", yLabel: "latency (ms)",
+                 series: data.curves[0].steps.map(function (s) {
+                   return {name: "step " + s.index + ": " + formatNumber(s.rate) + "/s" +
+                                 (s.held ? "" : " (broke)"),
+                           points: s.spectrum, dashed: !s.held};
+                 })});
+  }
+
   function main() {
     var data = JSON.parse(document.getElementById("report-data").textContent);
     if (data.kind === "compare") drawComparison(data);
+    else if (data.kind === "capacity") drawCapacity(data);
     else data.runs.forEach(drawRun);
     document.documentElement.setAttribute("data-rendered",
                                           String(document.querySelectorAll("svg.chart").length));

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace aurigraph::refserver {
 namespace {
 
@@ -36,6 +38,38 @@ TEST(FaultInjector, ErrorRateAndDistributions) {
     if (d.error_code == 8) ++errors;
   }
   EXPECT_NEAR(errors / 20'000.0, 0.25, 0.015);
+}
+
+TEST(FaultInjector, ServiceSlotsQueueCallsBeyondThemInOrder) {
+  ManualClock clock(0);
+  FaultConfig config;
+  ASSERT_TRUE(ParseLatencySpec("fixed:2ms", &config).ok());
+  config.service_slots = 2;
+  FaultInjector faults(config, clock);
+  // Two slots, 2 ms each: a capacity of 1000 calls/s.
+  EXPECT_EQ(faults.Decide().release_at_nanos, 2 * kMs);
+  EXPECT_EQ(faults.Decide().release_at_nanos, 2 * kMs);
+  EXPECT_EQ(faults.Decide().release_at_nanos, 4 * kMs);  // waits for the first free slot
+  clock.Set(1 * kMs);
+  EXPECT_EQ(faults.Decide().release_at_nanos, 4 * kMs);
+  EXPECT_EQ(faults.Decide().release_at_nanos, 6 * kMs);
+  clock.Set(10 * kMs);  // idle again: no wait
+  EXPECT_EQ(faults.Decide().release_at_nanos, 12 * kMs);
+  // Arrivals at 1100/s, 10% over the capacity: the wait grows by about 0.1 ms per ms.
+  int64_t worst = 0;
+  for (int i = 0; i < 1100; ++i) {
+    clock.Set(20 * kMs + i * 1'000'000'000LL / 1100);
+    worst = std::max(worst, faults.Decide().release_at_nanos - clock.NowNanos());
+  }
+  EXPECT_NEAR(static_cast<double>(worst) / kMs, 2 + 100, 2);
+  // At 900/s it never waits.
+  clock.Set(2000 * kMs);
+  worst = 0;
+  for (int i = 0; i < 900; ++i) {
+    clock.Set(2000 * kMs + i * 1'000'000'000LL / 900);
+    worst = std::max(worst, faults.Decide().release_at_nanos - clock.NowNanos());
+  }
+  EXPECT_EQ(worst, 2 * kMs);
 }
 
 TEST(FaultInjector, SpecsAreValidated) {

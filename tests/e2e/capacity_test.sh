@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# End-to-end: capacity searches against reference servers whose capacity is
+# known by construction (--service-slots N with a fixed service time: N / time
+# calls per second, load above it queues without bound), then their report in
+# headless Chromium and their comparison; a generator that cannot keep up, a
+# spent budget, a stopped search and bad input.
+set -u
+LOADGEN=$1
+REFSERVER=$2
+CHROMIUM=${CHROMIUM:-chromium}
+source "$(dirname "$0")/common.sh"
+passed=0
+failed=0
+ok() { echo "ok   $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; failed=$((failed + 1)); }
+
+# 4 slots of 5 ms: 800 calls/s. 2 slots: 400/s, a release that lost half its capacity.
+start_server FAST fast --latency fixed:5ms --service-slots 4
+start_server SLOW slow --latency fixed:5ms --service-slots 2
+[[ -n $FAST && -n $SLOW ]] || { echo "FAIL reference servers did not start"; exit 1; }
+cat >"$WORK/health.yaml" <<YAML
+name: health
+duration: 1s
+load: {rate: 100}
+operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
+YAML
+# Above the capacity the backlog grows by (rate - capacity) per second, so 2% over
+# it the last calls of a 2.5 s step wait about 50 ms: the SLO breaks within 2%.
+search() {  # name, target, min rate, extra flags...
+  local name=$1 target=$2 min=$3
+  shift 3
+  "$LOADGEN" capacity "$WORK/health.yaml" --target "$target" --slo 'p99 < 40ms' \
+    --min-rate "$min" --step-duration 2s --step-warmup 500ms --out "$WORK/$name" "$@" \
+    >"$WORK/$name.out" 2>"$WORK/$name.err"
+}
+
+# check_answer NAME STATUS [CAPACITY LOW HIGH]: capacity.json's answer, and every step's gates.
+check_answer() {
+  python3 - "$WORK/$1/capacity.json" "${@:2}" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+a = r["answer"]
+want = sys.argv[2]
+assert r["schema"] == "aurigraph-loadbench/capacity" and r["finished"], r
+assert a["status"] == want, (a, want)
+assert a["steps"] == len(r["steps"]), a
+for s in r["steps"]:
+    assert [g["expression"] for g in s["result"]["gates"]] == ["p99 < 40ms"], s["result"]["gates"]
+    assert s["result"]["target_rate"] == s["rate"], (s["result"]["target_rate"], s["rate"])
+if len(sys.argv) > 3:
+    truth, low, high = map(float, sys.argv[3:6])
+    assert low * truth <= a["capacity"] <= high * truth, (a, truth)
+    assert a["confirmed"], a
+    assert a["capacity"] < a["broke_at"] <= 1.1 * truth, (a, truth)
+    held = [s for s in r["steps"] if s["rate"] == a["capacity"]]
+    assert len(held) >= 1 + r["plan"]["confirm_runs"] and all(s["held"] for s in held), held
+print(f'{a["status"]}: capacity {a["capacity"]}/s, broke at {a["broke_at"]}/s, {a["steps"]} steps in {a["seconds"]:.1f} s')
+PY
+}
+
+search fast "$FAST" 250 --gate 'capacity >= 500'
+rc=$?
+if [[ $rc -eq 0 ]] && check_answer fast found 800 0.85 1.03; then
+  ok "the search finds a known capacity of 800/s within its precision"
+else
+  fail "search of a known 800/s capacity (exit $rc)"; cat "$WORK/fast.out" "$WORK/fast.err"
+fi
+search slow "$SLOW" 125 --gate 'capacity >= 500'
+rc=$?
+if [[ $rc -eq 1 ]] && check_answer slow found 400 0.85 1.03 && grep -q "FAIL capacity >= 500" "$WORK/slow.out"; then
+  ok "a capacity of 400/s is found and fails a gate of 500/s (exit 1)"
+else
+  fail "search of a known 400/s capacity (exit $rc)"; cat "$WORK/slow.out" "$WORK/slow.err"
+fi
+
+"$LOADGEN" compare "$WORK/fast" "$WORK/slow/capacity.json" --out "$WORK/cmp" >"$WORK/cmp.out" 2>&1
+rc=$?
+if [[ $rc -eq 1 ]] && grep -q "REGRESSION: lower capacity" "$WORK/cmp.out"; then
+  ok "compare calls the halved capacity a regression (exit 1)"
+else
+  fail "compare fast slow (exit $rc)"; cat "$WORK/cmp.out"
+fi
+"$LOADGEN" compare "$WORK/fast" "$WORK/fast" --out "$WORK/same" >"$WORK/same.out" 2>&1
+rc=$?
+if [[ $rc -eq 0 ]] && grep -q "the same capacity" "$WORK/same.out"; then
+  ok "compare of a search with itself: the same capacity"
+else
+  fail "compare fast fast (exit $rc)"; cat "$WORK/same.out"
+fi
+
+search behind "$FAST" 250 --set max_generator_lag=1us
+rc=$?
+if [[ $rc -eq 1 ]] && check_answer behind limited_by_generator && grep -q "limited\|generator fell behind" "$WORK/behind.out"; then
+  ok "a generator that falls behind ends the search without a capacity (exit 1)"
+else
+  fail "generator-limited search (exit $rc)"; cat "$WORK/behind.out" "$WORK/behind.err"
+fi
+search budget "$FAST" 250 --budget 1s
+rc=$?
+if [[ $rc -eq 1 ]] && check_answer budget budget_spent && grep -q "the budget ran out" "$WORK/budget.out"; then
+  ok "a spent budget gives the best rate so far (exit 1)"
+else
+  fail "budget (exit $rc)"; cat "$WORK/budget.out" "$WORK/budget.err"
+fi
+
+# Stopped with SIGTERM in its second step: the finished step is kept.
+"$LOADGEN" capacity "$WORK/health.yaml" --target "$FAST" --slo 'p99 < 40ms' --min-rate 250 \
+  --step-duration 3s --step-warmup 500ms --out "$WORK/stopped" >"$WORK/stopped.out" 2>"$WORK/stopped.err" &
+pid=$!
+sleep 5
+kill -TERM $pid
+wait $pid
+rc=$?
+if [[ $rc -eq 1 ]] && check_answer stopped stopped && "$LOADGEN" report "$WORK/stopped" --out "$WORK/stopped-report" >/dev/null; then
+  ok "a search stopped by SIGTERM keeps its finished steps and is reported"
+else
+  fail "stopped search (exit $rc)"; cat "$WORK/stopped.out" "$WORK/stopped.err"
+fi
+
+# Bad input: one line, exit 2.
+printf 'load: {model: closed, concurrency: 4}\nduration: 1s\noperations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]\n' >"$WORK/closed.yaml"
+printf '{"schema": "aurigraph-loadbench/capacity", "schema_version": 1, "steps": [' >"$WORK/cut.json"
+bad() {  # name, fragment, command...
+  local name=$1 fragment=$2
+  shift 2
+  "$@" >/dev/null 2>"$WORK/bad.err"
+  local rc=$?
+  if [[ $rc -eq 2 && $(grep -c . "$WORK/bad.err") -eq 1 ]] && grep -qF -- "$fragment" "$WORK/bad.err"; then
+    ok "$name"
+  else
+    fail "$name: exit $rc"; cat "$WORK/bad.err"
+  fi
+}
+bad "a closed-loop scenario is refused" "must run open loop" \
+  "$LOADGEN" capacity "$WORK/closed.yaml" --target "$FAST" --slo 'p99 < 1s' --out "$WORK/x"
+bad "no SLO is refused" "no SLO" "$LOADGEN" capacity "$WORK/health.yaml" --target "$FAST" --out "$WORK/x"
+bad "a bad SLO is refused" "--slo" "$LOADGEN" capacity "$WORK/health.yaml" --slo 'p99 <' --out "$WORK/x"
+bad "a bad capacity gate is refused" "capacity OP RATE" \
+  "$LOADGEN" capacity "$WORK/health.yaml" --slo 'p99 < 1s' --gate 'rate > 5' --out "$WORK/x"
+bad "an impossible precision is refused" "--precision" \
+  "$LOADGEN" capacity "$WORK/health.yaml" --slo 'p99 < 1s' --precision 0% --out "$WORK/x"
+bad "a cut capacity file is refused by report" "not valid JSON" \
+  "$LOADGEN" report "$WORK/cut.json" --out "$WORK/x"
+bad "a capacity search compares only with another" "compares only with another" \
+  "$LOADGEN" compare "$WORK/fast" "$WORK/stopped/capacity.json.missing" --out "$WORK/x"
+
+# The report and the comparison as a browser renders them.
+"$LOADGEN" report "$WORK/fast/capacity.json" --out "$WORK/report" >/dev/null || fail "report"
+if grep -q 'name="the search found the capacity" time="0"/>' "$WORK/report/junit.xml" &&
+   grep -q "^## PASS: capacity of health" "$WORK/report/summary.md"; then
+  ok "summary.md and junit.xml give the search's outcome"
+else
+  fail "summary.md / junit.xml"; cat "$WORK/report/summary.md" "$WORK/report/junit.xml"
+fi
+if command -v "$CHROMIUM" >/dev/null; then
+  for page in report/report.html cmp/compare.html; do
+    timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --user-data-dir="$WORK/profile" \
+      --dump-dom "file://$WORK/$page" >"$WORK/page.dom" 2>/dev/null
+    if python3 - "$WORK/page.dom" "$page" <<'PY'
+import re, sys
+dom, page = open(sys.argv[1]).read(), sys.argv[2]
+root = re.search(r"<html[^>]*>", dom).group(0)
+assert "data-script-error" not in root, root
+rendered = re.search(r'data-rendered="(\d+)"', root)
+series = {name: int(points) for name, points in re.findall(r'data-series="([^"]*)" data-points="(\d+)"', dom)}
+if page.startswith("report"):
+    assert rendered and rendered.group(1) == "2", rendered
+    for name in ("p50", "p99", "p99.9", "SLO p99 &lt; 40ms"):
+        assert series.get(name, 0) >= 2, (name, series)
+    assert any(n.startswith("capacity ") for n in series), series
+    assert sum(1 for n in series if n.startswith("step ")) >= 8, series
+else:
+    assert rendered and rendered.group(1) == "1", rendered
+    assert series.get("baseline p99", 0) >= 4 and series.get("candidate p99", 0) >= 4, series
+PY
+    then ok "Chromium draws $page"; else fail "Chromium drawing $page"; fi
+  done
+else
+  fail "$CHROMIUM not installed (scripts/setup installs it)"
+fi
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
