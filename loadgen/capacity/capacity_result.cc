@@ -75,6 +75,14 @@ bool CapacityResult::passed() const {
   return true;
 }
 
+const OperationResult& CurveFigures(const RunResult& step) {
+  if (step.total.corrected->TotalCount() > 0) return step.total;
+  for (const OperationResult& op : step.operations) {
+    if (op.corrected->TotalCount() > 0) return op;
+  }
+  return step.total;
+}
+
 std::string DescribeCapacityAnswer(const CapacityResult& r) {
   const CapacityAnswer& a = r.answer;
   const std::string searched = absl::StrCat(a.steps, " steps in ", FormatDuration(a.nanos));

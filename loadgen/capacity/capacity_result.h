@@ -46,6 +46,11 @@ struct CapacityResult {
   bool passed() const;
 };
 
+// A step's point on the latency-throughput curve: its unary calls together,
+// or in a scenario of streams only, its first operation that timed anything
+// (per-message latency, messages per second).
+const OperationResult& CurveFigures(const RunResult& step);
+
 // The answer in one sentence, e.g. "capacity 1,950/s: the SLOs held in all 3
 // runs of it and broke at 1,990/s in 3 of 3 runs; 13 steps in 26.4s".
 std::string DescribeCapacityAnswer(const CapacityResult& result);

@@ -60,11 +60,17 @@ double CapacitySearch::Broken() const {
   return 0;
 }
 
-double CapacitySearch::Held() const {
+double CapacitySearch::Ceiling() const {
   const double broken = Broken();
+  if (generator_limit_ > 0 && (broken == 0 || generator_limit_ < broken)) return generator_limit_;
+  return broken;
+}
+
+double CapacitySearch::Held() const {
+  const double ceiling = Ceiling();
   double held = 0;
   for (const auto& [rate, tally] : tallies_) {
-    if (broken > 0 && rate >= broken) break;
+    if (ceiling > 0 && rate >= ceiling) break;
     if (tally.held()) held = rate;
   }
   return held;
@@ -86,17 +92,14 @@ std::optional<CapacitySearch::Step> CapacitySearch::Next(int64_t elapsed_nanos) 
 }
 
 std::optional<CapacitySearch::Step> CapacitySearch::Decide() {
-  if (generator_limit_ > 0) {
-    status_ = CapacityStatus::kLimitedByGenerator;
-    return std::nullopt;
-  }
-  if (last_ && last_->held && last_->near) {
+  if (last_ && last_->kept_up && last_->held && last_->near) {
     const Tally& tally = tallies_[last_->rate];
     if (tally.held() && tally.runs < plan_.near_runs) return Step{last_->rate, StepPhase::kRepeat};
   }
   const double held = Held();
-  const double broken = Broken();
-  if (broken == 0) {
+  const double ceiling = Ceiling();
+  const bool generator_bound = ceiling > 0 && ceiling == generator_limit_;
+  if (ceiling == 0) {
     if (held == 0) return Step{plan_.min_rate, StepPhase::kExplore};
     if (held >= plan_.max_rate) {
       status_ = CapacityStatus::kAboveMaxRate;
@@ -105,15 +108,21 @@ std::optional<CapacitySearch::Step> CapacitySearch::Decide() {
     return Step{std::min(RoundRate(held * plan_.growth), plan_.max_rate), StepPhase::kExplore};
   }
   if (held == 0) {
-    // Exploring starts at min_rate, so nothing below the lowest broken rate was run.
-    status_ = CapacityStatus::kBelowMinRate;
+    // Exploring starts at min_rate, so nothing below the lowest ceiling was run.
+    status_ = generator_bound ? CapacityStatus::kLimitedByGenerator : CapacityStatus::kBelowMinRate;
     return std::nullopt;
   }
-  if (broken / held - 1 > plan_.precision) {
-    return Step{RoundRate(std::sqrt(held * broken)), StepPhase::kBisect};
+  // Below a rate the generator could not keep up with, the system may still
+  // break its SLOs where the generator can measure it: narrow down to it.
+  if (ceiling / held - 1 > plan_.precision) {
+    return Step{RoundRate(std::sqrt(held * ceiling)), StepPhase::kBisect};
+  }
+  if (generator_bound) {
+    status_ = CapacityStatus::kLimitedByGenerator;
+    return std::nullopt;
   }
   if (tallies_[held].runs < 1 + plan_.confirm_runs) return Step{held, StepPhase::kConfirm};
-  if (tallies_[broken].runs < 1 + plan_.confirm_runs) return Step{broken, StepPhase::kConfirm};
+  if (tallies_[ceiling].runs < 1 + plan_.confirm_runs) return Step{ceiling, StepPhase::kConfirm};
   status_ = CapacityStatus::kFound;
   return std::nullopt;
 }
@@ -124,7 +133,7 @@ void CapacitySearch::Record(const StepOutcome& outcome) {
   total_nanos_ += outcome.nanos;
   last_ = outcome;
   if (!outcome.kept_up) {
-    generator_limit_ = outcome.rate;
+    if (generator_limit_ == 0 || outcome.rate < generator_limit_) generator_limit_ = outcome.rate;
     return;
   }
   Tally& tally = tallies_[outcome.rate];

@@ -9,8 +9,9 @@
 // it held in every run of it. A step whose SLO figures came within a margin of
 // their limits is repeated, and the answer is confirmed by running the best
 // rate and the broken one above it again: if the best breaks now, the search
-// goes on below it. A step in which the generator itself fell behind ends the
-// search: its rate says nothing about the system.
+// goes on below it. A rate at which the generator itself fell behind says
+// nothing about the system: the search narrows below it, and ends "limited by
+// the generator" when no rate the generator kept up with broke the SLOs.
 #pragma once
 
 #include <cstdint>
@@ -63,7 +64,7 @@ struct CapacityAnswer {
   double broke_at = 0;     // the lowest rate that broke; 0: none did
   int broke_runs = 0;      // runs at broke_at, and how many of them broke
   int broke_failures = 0;
-  double generator_limit = 0;  // the rate the generator fell behind at; 0: none
+  double generator_limit = 0;  // the lowest rate the generator fell behind at; 0: none
   int steps = 0;
   int64_t nanos = 0;  // time of all steps
 };
@@ -90,8 +91,10 @@ class CapacitySearch {
     int broke = 0;
     bool held() const { return runs > 0 && broke == 0; }
   };
-  double Held() const;    // the highest rate that held; 0: none
-  double Broken() const;  // the lowest rate that broke; 0: none
+  double Broken() const;   // the lowest rate that broke; 0: none
+  // The lowest rate that broke or that the generator fell behind at; 0: none.
+  double Ceiling() const;
+  double Held() const;     // the highest rate below the ceiling that held; 0: none
   // The next step, or none (with status_ set).
   std::optional<Step> Decide();
 

@@ -42,7 +42,7 @@ void PrintStep(const CapacityResult& search) {
                 : step.held                    ? (step.near ? "held (near)" : "held")
                                                : "broke")
             << ", " << StepVerdict(step) << "; achieved "
-            << FormatRate(step.result.total.achieved_rate) << " in "
+            << FormatRate(CurveFigures(step.result).achieved_rate) << " in "
             << FormatDuration(static_cast<int64_t>(step.seconds * 1e9)) << std::endl;
 }
 
@@ -189,7 +189,8 @@ int CapacityCommand(const std::vector<std::string>& args) {
 
   // Each step is the scenario at one rate, the SLOs its gates.
   std::vector<std::string> step_overrides = overrides;
-  step_overrides.push_back(absl::StrCat("duration=", step_nanos, "ns"));
+  // A scenario's duration includes its warm-up.
+  step_overrides.push_back(absl::StrCat("duration=", step_nanos + warmup_nanos, "ns"));
   step_overrides.push_back(absl::StrCat("warmup=", warmup_nanos, "ns"));
   if (vm.count("slo")) {
     step_overrides.push_back(absl::StrCat("gates=", nlohmann::json(search.slos).dump()));

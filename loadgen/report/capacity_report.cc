@@ -21,9 +21,8 @@ bool Answered(const CapacityResult& r) {
          r.answer.status == CapacityStatus::kAboveMaxRate;
 }
 
-// A step's latency: all its unary calls together (corrected), "-" when none was timed.
 std::string StepLatency(const CapacityStep& step, double percentile) {
-  const Histogram& h = *step.result.total.corrected;
+  const Histogram& h = *CurveFigures(step.result).corrected;
   return h.TotalCount() == 0 ? "-" : Micros(h.ValueAtPercentile(percentile));
 }
 
@@ -67,7 +66,8 @@ ordered_json StepsJson(const CapacityResult& r) {
   ordered_json steps = ordered_json::array();
   for (size_t i = 0; i < r.steps.size(); ++i) {
     const CapacityStep& step = r.steps[i];
-    const Histogram& h = *step.result.total.corrected;
+    const OperationResult& figures = CurveFigures(step.result);
+    const Histogram& h = *figures.corrected;
     const auto ms = [&](double p) {
       return h.TotalCount() ? ordered_json(h.ValueAtPercentile(p) / 1000.0) : ordered_json();
     };
@@ -75,7 +75,7 @@ ordered_json StepsJson(const CapacityResult& r) {
     for (const auto& [x, us] : PercentileSpectrum(h)) spectrum.push_back({x, us / 1000.0});
     steps.push_back({{"index", i + 1},
                      {"rate", step.rate},
-                     {"achieved", step.result.total.achieved_rate},
+                     {"achieved", figures.achieved_rate},
                      {"held", step.held},
                      {"kept_up", step.result.generator.kept_up},
                      {"p50", ms(50)},
@@ -116,9 +116,9 @@ std::string StepsTable(const CapacityResult& r) {
     const CapacityStep& s = r.steps[i];
     absl::StrAppend(&out, "<tr class=\"", s.held ? "pass" : "fail", "\"><td>", i + 1, "</td><td>",
                     StepPhaseName(s.phase), "</td><td>", FormatRate(s.rate), "</td><td>",
-                    FormatRate(s.result.total.achieved_rate), "</td><td>", StepLatency(s, 50),
+                    FormatRate(CurveFigures(s.result).achieved_rate), "</td><td>", StepLatency(s, 50),
                     "</td><td>", StepLatency(s, 99), "</td><td>", StepLatency(s, 99.9), "</td><td>",
-                    Percent(s.result.total.error_ratio()), "</td><td>", HtmlEscape(StepVerdict(s)),
+                    Percent(CurveFigures(s.result).error_ratio()), "</td><td>", HtmlEscape(StepVerdict(s)),
                     "</td></tr>");
   }
   return out + "</table>";
@@ -169,9 +169,9 @@ std::string RenderCapacityMarkdown(const CapacityResult& r) {
   for (size_t i = 0; i < r.steps.size(); ++i) {
     const CapacityStep& s = r.steps[i];
     absl::StrAppend(&out, "| ", i + 1, " | ", StepPhaseName(s.phase), " | ", FormatRate(s.rate),
-                    " | ", FormatRate(s.result.total.achieved_rate), " | ", StepLatency(s, 50),
+                    " | ", FormatRate(CurveFigures(s.result).achieved_rate), " | ", StepLatency(s, 50),
                     " | ", StepLatency(s, 99), " | ", StepLatency(s, 99.9), " | ",
-                    Percent(s.result.total.error_ratio()), " | ", MarkdownEscape(StepVerdict(s)),
+                    Percent(CurveFigures(s.result).error_ratio()), " | ", MarkdownEscape(StepVerdict(s)),
                     " |\n");
   }
   return out;

@@ -139,17 +139,41 @@ TEST(CapacitySearch, ABestRateThatBreaksOnConfirmationIsGivenUp) {
   EXPECT_TRUE(a.confirmed);
 }
 
-TEST(CapacitySearch, AGeneratorThatFallsBehindEndsTheSearchWithoutAClaim) {
+TEST(CapacitySearch, AGeneratorThatFallsBehindFirstEndsTheSearchWithoutAClaim) {
   CapacityPlan plan;
   plan.min_rate = 1000;
   SimulatedSystem system{50'000};
   system.generator_limit = 9000;
   const CapacityAnswer a = Search(plan, system, 1);
   EXPECT_EQ(a.status, CapacityStatus::kLimitedByGenerator);
-  EXPECT_EQ(a.generator_limit, 16'000);
-  EXPECT_EQ(a.capacity, 8000);  // held, so the capacity is at least this
-  EXPECT_FALSE(a.confirmed);
+  // Narrowed down to where the generator gives out: the SLOs held up to there.
+  EXPECT_GT(a.generator_limit, 9000);
+  EXPECT_LE(a.generator_limit / a.capacity - 1, plan.precision);
+  EXPECT_LE(a.capacity, 9000);
   EXPECT_EQ(a.broke_at, 0);
+
+  system.generator_limit = 500;  // not even the first rate
+  const CapacityAnswer none = Search(plan, system, 1);
+  EXPECT_EQ(none.status, CapacityStatus::kLimitedByGenerator);
+  EXPECT_EQ(none.capacity, 0);
+  EXPECT_EQ(none.steps, 1);
+}
+
+TEST(CapacitySearch, AKneeBelowWhereTheGeneratorGivesOutIsFound) {
+  // Exploring jumps from 8000 (held) to 16000, past both the knee and the
+  // generator's limit; the knee is below the limit, so it is found.
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    CapacityPlan plan;
+    plan.min_rate = 500;
+    SimulatedSystem system{10'000};
+    system.generator_limit = 11'000;
+    const CapacityAnswer a = Search(plan, system, seed);
+    ASSERT_EQ(a.status, CapacityStatus::kFound);
+    ASSERT_LT(a.capacity, 10'000);
+    ASSERT_GE(a.broke_at, 10'000);
+    ASSERT_LE(a.broke_at / a.capacity - 1, plan.precision);
+    ASSERT_GT(a.generator_limit, 11'000);
+  }
 }
 
 TEST(CapacitySearch, EndsAtTheRateBoundsAndTheBudget) {
