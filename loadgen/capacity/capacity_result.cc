@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
@@ -133,6 +134,13 @@ absl::StatusOr<CapacityChange> CompareCapacity(const CapacityResult& baseline,
   }
   CapacityChange change;
   change.change = candidate.answer.capacity / baseline.answer.capacity - 1;
+  const double open_end = std::numeric_limits<double>::quiet_NaN();
+  change.change_low = baseline.answer.broke_at > 0
+                          ? candidate.answer.capacity / baseline.answer.broke_at - 1
+                          : open_end;
+  change.change_high = candidate.answer.broke_at > 0
+                           ? candidate.answer.broke_at / baseline.answer.capacity - 1
+                           : open_end;
   if (candidate.answer.broke_at > 0 && candidate.answer.broke_at <= baseline.answer.capacity) {
     change.verdict = CapacityVerdict::kLower;
   } else if (baseline.answer.broke_at > 0 &&

@@ -62,6 +62,11 @@ enum class CapacityVerdict { kLower, kSame, kHigher };
 struct CapacityChange {
   CapacityVerdict verdict = CapacityVerdict::kSame;
   double change = 0;  // candidate / baseline capacity - 1
+  // The change's interval, from each side's [capacity, broke at): its lowest
+  // (candidate capacity against baseline broke at) and its highest; a side
+  // with no broken rate (held at its max rate) leaves that end open (NaN).
+  double change_low = 0;
+  double change_high = 0;
 };
 // INVALID_ARGUMENT when either search ended without an answer (found, or above its max rate).
 absl::StatusOr<CapacityChange> CompareCapacity(const CapacityResult& baseline,

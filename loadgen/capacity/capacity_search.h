@@ -91,10 +91,10 @@ class CapacitySearch {
     int broke = 0;
     bool held() const { return runs > 0 && broke == 0; }
   };
-  double Broken() const;   // the lowest rate that broke; 0: none
+  double Broken() const;  // the lowest rate that broke; 0: none
   // The lowest rate that broke or that the generator fell behind at; 0: none.
   double Ceiling() const;
-  double Held() const;     // the highest rate below the ceiling that held; 0: none
+  double Held() const;  // the highest rate below the ceiling that held; 0: none
   // The next step, or none (with status_ set).
   std::optional<Step> Decide();
 

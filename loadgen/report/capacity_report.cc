@@ -1,6 +1,7 @@
 #include "loadgen/report/capacity_report.h"
 
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -116,10 +117,11 @@ std::string StepsTable(const CapacityResult& r) {
     const CapacityStep& s = r.steps[i];
     absl::StrAppend(&out, "<tr class=\"", s.held ? "pass" : "fail", "\"><td>", i + 1, "</td><td>",
                     StepPhaseName(s.phase), "</td><td>", FormatRate(s.rate), "</td><td>",
-                    FormatRate(CurveFigures(s.result).achieved_rate), "</td><td>", StepLatency(s, 50),
-                    "</td><td>", StepLatency(s, 99), "</td><td>", StepLatency(s, 99.9), "</td><td>",
-                    Percent(CurveFigures(s.result).error_ratio()), "</td><td>", HtmlEscape(StepVerdict(s)),
-                    "</td></tr>");
+                    FormatRate(CurveFigures(s.result).achieved_rate), "</td><td>",
+                    StepLatency(s, 50), "</td><td>", StepLatency(s, 99), "</td><td>",
+                    StepLatency(s, 99.9), "</td><td>",
+                    Percent(CurveFigures(s.result).error_ratio()), "</td><td>",
+                    HtmlEscape(StepVerdict(s)), "</td></tr>");
   }
   return out + "</table>";
 }
@@ -169,10 +171,10 @@ std::string RenderCapacityMarkdown(const CapacityResult& r) {
   for (size_t i = 0; i < r.steps.size(); ++i) {
     const CapacityStep& s = r.steps[i];
     absl::StrAppend(&out, "| ", i + 1, " | ", StepPhaseName(s.phase), " | ", FormatRate(s.rate),
-                    " | ", FormatRate(CurveFigures(s.result).achieved_rate), " | ", StepLatency(s, 50),
-                    " | ", StepLatency(s, 99), " | ", StepLatency(s, 99.9), " | ",
-                    Percent(CurveFigures(s.result).error_ratio()), " | ", MarkdownEscape(StepVerdict(s)),
-                    " |\n");
+                    " | ", FormatRate(CurveFigures(s.result).achieved_rate), " | ",
+                    StepLatency(s, 50), " | ", StepLatency(s, 99), " | ", StepLatency(s, 99.9),
+                    " | ", Percent(CurveFigures(s.result).error_ratio()), " | ",
+                    MarkdownEscape(StepVerdict(s)), " |\n");
   }
   return out;
 }
@@ -225,6 +227,15 @@ const char* VerdictText(CapacityVerdict verdict) {
   return "";
 }
 
+// "-49.7% (interval -51.0% .. -48.2%)"; an open end shows as "?".
+std::string ChangeText(const CapacityChange& change) {
+  const auto percent = [](double ratio) {
+    return std::isnan(ratio) ? std::string("?") : absl::StrCat(Fixed(ratio * 100, 1), "%");
+  };
+  return absl::StrCat(percent(change.change), " (interval ", percent(change.change_low), " .. ",
+                      percent(change.change_high), ")");
+}
+
 std::string CompareRow(const char* side, const CapacityResult& r) {
   const CapacityAnswer& a = r.answer;
   return absl::StrCat("| ", side, " | ", MarkdownEscape(r.scenario_name), " | ",
@@ -241,9 +252,9 @@ std::string CompareRow(const char* side, const CapacityResult& r) {
 std::string RenderCapacityCompareMarkdown(const CapacityResult& baseline,
                                           const CapacityResult& candidate,
                                           const CapacityChange& change) {
-  std::string out = absl::StrCat(
-      "## ", VerdictText(change.verdict), ": ", Fixed(change.change * 100, 1), "% (",
-      FormatRate(baseline.answer.capacity), " -> ", FormatRate(candidate.answer.capacity), ")\n\n");
+  std::string out = absl::StrCat("## ", VerdictText(change.verdict), ": ", ChangeText(change), " (",
+                                 FormatRate(baseline.answer.capacity), " -> ",
+                                 FormatRate(candidate.answer.capacity), ")\n\n");
   out += "| side | scenario | capacity (held in every run) | broke at | SLOs | steps |\n";
   out += "|---|---|--:|--:|---|--:|\n";
   out += CompareRow("baseline", baseline);
@@ -262,9 +273,8 @@ std::string RenderCapacityCompareHtml(const CapacityResult& baseline,
   const std::string title = absl::StrCat("capacity: ", VerdictText(change.verdict));
   std::string body = absl::StrCat(
       "<h1>", HtmlEscape(title), "</h1><p>",
-      HtmlEscape(absl::StrCat(Fixed(change.change * 100, 1),
-                              "%: ", DescribeCapacityAnswer(baseline), " (baseline); ",
-                              DescribeCapacityAnswer(candidate), " (candidate)")),
+      HtmlEscape(absl::StrCat(ChangeText(change), ": ", DescribeCapacityAnswer(baseline),
+                              " (baseline); ", DescribeCapacityAnswer(candidate), " (candidate)")),
       "</p><h2>Baseline</h2>", AnswerTable(baseline), "<h2>Candidate</h2>", AnswerTable(candidate),
       "<h2>Latency against throughput</h2><div id=\"capacity-charts\"></div>");
   ordered_json data = {
