@@ -13,6 +13,9 @@ namespace {
 // The figures of `slice`, which covers [begin, end) of the run.
 TimelinePoint SummarizeInterval(const IntervalSlice& slice, int64_t run_start_nanos, int64_t begin,
                                 int64_t end, int64_t measured_start_nanos) {
+  // An interval the warm-up ends in holds only requests meant after it, which
+  // complete after it: the point is its measured part, so a rate over it is right.
+  if (begin < measured_start_nanos && measured_start_nanos < end) begin = measured_start_nanos;
   TimelinePoint p;
   p.offset_seconds = static_cast<double>(begin - run_start_nanos) / 1e9;
   p.seconds = static_cast<double>(end - begin) / 1e9;
@@ -118,7 +121,9 @@ void TimelineCollector::Summarize(int64_t end_index, int64_t run_end_nanos) {
     Sample(point);
     for (IntervalObserver* observer : observers_) observer->OnInterval(slice, point);
     totals_.Add(slice, !point.warmup);
-    // result.json's point: this interval, or several merged exactly.
+    // result.json's point: this interval, or several merged exactly; never
+    // warm-up and measured intervals together.
+    if (merged_count_ > 0 && merged_sample_.warmup != point.warmup) EmitMerged();
     if (merged_count_ == 0) merged_begin_ = begin;
     merged_.Merge(slice);
     merged_end_ = end;

@@ -204,6 +204,64 @@ gates: ["p99 < 5ms", "error_ratio < 5%"]
   EXPECT_FALSE(result->passed());
 }
 
+// A run of `scenario_yaml` through the scripted wire (2 ms per call).
+RunResult RunScripted(const std::string& scenario_yaml) {
+  const Scenario scenario = Parse(scenario_yaml);
+  ManualClock clock(1'000 * kMs);
+  ManualClock wall(1'700'000'000'000'000'000);
+  ScriptedWire wire(clock, 2 * kMs);
+  RunOptions options;
+  options.clock = &clock;
+  options.wall_clock = &wall;
+  options.transport = &wire;
+  options.watch_pid = -1;
+  auto result = RunScenario(scenario, options);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *std::move(result) : RunResult{};
+}
+
+TEST(Runner, TheIntervalTheWarmUpEndsInIsItsMeasuredPart) {
+  // Intervals of 500 ms; warm-up ends 750 ms in. The second interval holds the
+  // 25 calls meant in [750, 1000) ms: a point of 250 ms, so 100/s, not 50/s.
+  const RunResult r = RunScripted(R"(
+target: 127.0.0.1:1
+duration: 2s
+warmup: 750ms
+interval: 500ms
+load: {model: open, rate: 100}
+operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
+)");
+  ASSERT_GE(r.timeline.points.size(), 3u);
+  const TimelinePoint& straddling = r.timeline.points[1];
+  EXPECT_FALSE(straddling.warmup);
+  EXPECT_DOUBLE_EQ(straddling.offset_seconds, 0.75);
+  EXPECT_DOUBLE_EQ(straddling.seconds, 0.25);
+  EXPECT_EQ(straddling.operations.at(0).count, 25);
+  EXPECT_DOUBLE_EQ(r.timeline.points[2].offset_seconds, 1.0);
+
+  // Over 1,800 intervals result.json merges them in pairs, but never the last
+  // warm-up interval with the first measured one.
+  const RunResult merged = RunScripted(R"(
+target: 127.0.0.1:1
+duration: 200s
+warmup: 10100ms
+interval: 100ms
+load: {model: open, rate: 100}
+operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
+)");
+  ASSERT_DOUBLE_EQ(merged.timeline.interval_seconds, 0.2);
+  bool boundary_seen = false;
+  for (size_t i = 0; i + 1 < merged.timeline.points.size(); ++i) {
+    const TimelinePoint& p = merged.timeline.points[i];
+    if (p.warmup && !merged.timeline.points[i + 1].warmup) {
+      boundary_seen = true;
+      EXPECT_NEAR(p.offset_seconds + p.seconds, 10.1, 1e-9);
+      EXPECT_NEAR(merged.timeline.points[i + 1].offset_seconds, 10.1, 1e-9);
+    }
+  }
+  EXPECT_TRUE(boundary_seen);
+}
+
 TEST(Runner, BadInputIsFoundBeforeConnecting) {
   const Scenario scenario = Parse(R"(
 target: 127.0.0.1:1
