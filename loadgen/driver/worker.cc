@@ -250,15 +250,27 @@ void Worker::Run(const std::atomic<bool>* stop) {
 
     // Wake for the next due request, and at least every 50 ms to notice `stop`.
     int64_t wake = cancelled ? now + 1'000'000'000 : drain_deadline;
+    bool wake_to_send = false;
     if (sending) {
       wake = std::min(now + 50'000'000, end);
-      if (open_loop && !free_slots_.empty()) wake = std::min(wake, next_intended);
+      if (open_loop && !free_slots_.empty() && next_intended <= wake && MaySend(next_intended)) {
+        wake = next_intended;
+        wake_to_send = true;
+      }
       if (open_loop && !MaySend(next_intended)) wake = std::min(wake, duration_end);
       if (!open_loop && in_flight() < AllowedInFlight(now) && MaySend(now)) wake = now;
       if (!open_loop) wake = std::min(wake, NextRiseOfConcurrency(now));
     }
     Transport::Completion completion;
-    if (transport_.Next(std::max<int64_t>(0, wake - now), &completion)) {
+    bool completed = false;
+    if (wake_to_send && plan_.spin_nanos > 0 && wake - now <= plan_.spin_nanos) {
+      // precision: spin: no sleep (its wake-up would be late) in the last stretch.
+      while (!completed && clock_.NowNanos() < wake) completed = transport_.Next(0, &completion);
+    } else {
+      const int64_t spin = wake_to_send ? plan_.spin_nanos : 0;
+      completed = transport_.Next(std::max<int64_t>(0, wake - now - spin), &completion);
+    }
+    if (completed) {
       Complete(completion, clock_.NowNanos());
       // Collect whatever else has already completed before scheduling again.
       while (transport_.Next(0, &completion)) Complete(completion, clock_.NowNanos());

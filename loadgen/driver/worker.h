@@ -37,6 +37,10 @@ struct WorkerPlan {
   // after its end (a late wake-up at the very end is not "behind"); what is
   // still due after that is counted as not sent.
   int64_t end_grace_nanos = 0;
+  // Open loop: sleep only until this long before a send, then poll for
+  // completions without sleeping until it is due (precision: spin); 0: sleep
+  // until the send.
+  int64_t spin_nanos = 0;
   std::vector<double> operation_weights;  // one per operation, > 0
   // One per operation (or empty): counts the items of each OK response; null = none.
   std::vector<const ResponseCounter*> response_counters;

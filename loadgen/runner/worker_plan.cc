@@ -30,6 +30,7 @@ std::optional<WorkerPlan> PlanCalls(const Scenario& scenario, const OperationsPl
   if (scenario.model == LoadModel::kClosedLoop) plan.concurrency_profile = scenario.profile;
   plan.drain_timeout_nanos = scenario.drain_timeout_nanos;
   plan.end_grace_nanos = scenario.max_generator_lag_nanos;
+  plan.spin_nanos = scenario.spin_nanos;
   for (const PlannedOperation& op : operations.unary) {
     plan.operation_weights.push_back(scenario.operations[op.index].weight);
   }

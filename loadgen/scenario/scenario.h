@@ -96,6 +96,10 @@ struct Scenario {
   std::vector<LoadSegment> profile;
   uint64_t seed = 1;
   int64_t max_generator_lag_nanos = 10'000'000;  // p99 bound for "the generator kept up"
+  // precision: spin: open-loop workers sleep until this long before a send,
+  // then poll for completions without sleeping until it is due (sends within
+  // microseconds, at the CPU cost of the spin). 0: precision: sleep.
+  int64_t spin_nanos = 0;
   int64_t drain_timeout_nanos = 5'000'000'000;
   int64_t connect_timeout_nanos = 5'000'000'000;
   bool report_server_memory = false;  // ask the target's CheckHealth for its memory at the end

@@ -71,6 +71,10 @@ TEST(Scenario, OverridesApplyBeforeValidation) {
   EXPECT_DOUBLE_EQ(s->rate, 50);
   EXPECT_DOUBLE_EQ(s->operations[1].weight, 4);
   EXPECT_NE(s->effective_json.find("\"rate\":50"), std::string::npos);
+  EXPECT_EQ(s->spin_nanos, 0);
+  auto spin = ParseScenario(kValid, "s.yaml", {"precision=spin"});
+  ASSERT_TRUE(spin.ok()) << spin.status();
+  EXPECT_EQ(spin->spin_nanos, 200'000);
 }
 
 TEST(Scenario, ErrorsNameTheProblem) {
@@ -87,6 +91,8 @@ TEST(Scenario, ErrorsNameTheProblem) {
             "--set nonsense: expected key=value, e.g. --set duration=5s");
   EXPECT_EQ(ErrorOf(kValid, {"load.model=sideways"}),
             "s.yaml: load.model: 'sideways' is not open or closed");
+  EXPECT_EQ(ErrorOf(kValid, {"precision=exact"}),
+            "s.yaml: precision: 'exact' is not sleep or spin");
   EXPECT_EQ(ErrorOf("name: [unclosed\n", {}).rfind("s.yaml:2:1: invalid YAML", 0), 0u);
   EXPECT_EQ(ErrorOf("duration: 1s\nload: {model: open, rate: 1}\n"),
             "s.yaml: operations: a non-empty list is required");

@@ -47,7 +47,7 @@ class ScriptedTransport final : public Transport {
       pending_.erase(pending_.begin());
       return true;
     }
-    clock_.Set(now + timeout_nanos + poll_cost_);
+    clock_.Set(now + timeout_nanos + (timeout_nanos > 0 ? wake_lateness_ : 0) + poll_cost_);
     return false;
   }
   void CancelAll() override {
@@ -65,6 +65,8 @@ class ScriptedTransport final : public Transport {
   }
   // A look at the queue that finds nothing costs the generator this much.
   void set_poll_cost(int64_t nanos) { poll_cost_ = nanos; }
+  // A wait that times out wakes this much after its time, as sleeping timers do.
+  void set_wake_lateness(int64_t nanos) { wake_lateness_ = nanos; }
   void set_status(std::function<std::pair<int, std::string>(int)> status) {
     status_ = std::move(status);
   }
@@ -77,6 +79,7 @@ class ScriptedTransport final : public Transport {
   std::multimap<int64_t, uint32_t> pending_;
   std::function<int64_t(int64_t)> start_cost_ = [](int64_t) { return int64_t{0}; };
   int64_t poll_cost_ = 0;
+  int64_t wake_lateness_ = 0;
   int started_ = 0;
   bool cancelled_ = false;
   std::function<std::pair<int, std::string>(int)> status_ = [](int) {
@@ -229,6 +232,28 @@ TEST(Worker, HandOversUnderASustainedOverloadAreNotTheGeneratorsLag) {
   EXPECT_LE(totals.all().generator_lag.Max(), 100);
   EXPECT_GT(totals.all().generator.not_sent_in_flight_bound, 300);
   EXPECT_EQ(totals.all().generator.not_sent_generator_behind, 0);
+}
+
+TEST(Worker, SpinningTheLastStretchBeforeASendBeatsALateWakeUp) {
+  // Timers wake 70 us late; a look at the queue costs 1 us.
+  const auto lag_max_us = [](int64_t spin_nanos) {
+    ManualClock clock;
+    ScriptedTransport transport(clock, [](int64_t) { return kMs; });
+    transport.set_wake_lateness(70'000);
+    transport.set_poll_cost(1'000);
+    CountingSource source;
+    WorkerPlan plan = OpenLoop(1000 * kMs, 4);
+    plan.spin_nanos = spin_nanos;
+    Recorded recorded(plan);
+    Worker worker(clock, transport, {&source},
+                  std::make_unique<ArrivalSchedule>(200, ArrivalProcess::kConstant, 0, 1, 1), plan);
+    worker.Run();
+    EXPECT_EQ(worker.sent(), 200);
+    return recorded.Totals().all().schedule_lag.Max();
+  };
+  EXPECT_GE(lag_max_us(0), 70);       // precision: sleep: each send as late as its wake-up
+  EXPECT_LE(lag_max_us(200'000), 1);  // precision: spin: within a look at the queue
+  EXPECT_GE(lag_max_us(50'000), 20);  // a window shorter than the lateness does not help fully
 }
 
 TEST(Worker, WhatAStallAtTheEndHeldBackIsNotBlamedOnTheGenerator) {
