@@ -14,6 +14,7 @@
 #include "common/input/json_check.h"
 #include "common/output/atomic_file.h"
 #include "common/units/units.h"
+#include "loadgen/gates/gates.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -63,6 +64,32 @@ bool EnumFromName(const std::string& name, Enum last, NameOf name_of, Enum* out)
   return false;
 }
 
+// What makes a capacity file's plan and answer impossible ("" when nothing):
+// a writer of this tool never produces them, so the file is corrupt.
+std::string CheckPlausible(const CapacityResult& r, size_t steps) {
+  constexpr int64_t kMaxRuns = 1'000'000;
+  const CapacityPlan& p = r.plan;
+  const CapacityAnswer& a = r.answer;
+  const auto bad_rate = [](double x) { return !std::isfinite(x) || x < 0 || x > 1e9; };
+  if (bad_rate(p.min_rate) || bad_rate(p.max_rate) || !(p.min_rate <= p.max_rate)) {
+    return "plan: min_rate and max_rate are not 0 <= min <= max <= 1e9";
+  }
+  if (!(p.growth > 1 && p.growth <= 100) || !(p.precision > 0 && p.precision <= 1) ||
+      !(r.near_margin >= 0 && r.near_margin <= 1)) {
+    return "plan: growth, precision or near_margin out of range";
+  }
+  for (const int runs :
+       {p.confirm_runs, p.near_runs, p.max_steps, a.broke_runs, a.broke_failures, a.steps}) {
+    if (runs < 0 || runs > kMaxRuns) return "a count of runs or steps is out of range";
+  }
+  if (a.broke_failures > a.broke_runs) return "answer: more broken runs than runs";
+  if (static_cast<size_t>(a.steps) != steps) return "answer: steps do not count the steps";
+  if (p.budget_nanos < 0 || a.nanos < 0 || !(r.step_seconds >= 0) || !(r.warmup_seconds >= 0)) {
+    return "a duration is negative";
+  }
+  return "";
+}
+
 }  // namespace
 
 bool CapacityResult::passed() const {
@@ -86,7 +113,8 @@ const OperationResult& CurveFigures(const RunResult& step) {
 
 std::string DescribeCapacityAnswer(const CapacityResult& r) {
   const CapacityAnswer& a = r.answer;
-  const std::string searched = absl::StrCat(a.steps, " steps in ", FormatDuration(a.nanos));
+  const std::string searched =
+      absl::StrCat(a.steps, a.steps == 1 ? " step in " : " steps in ", FormatDuration(a.nanos));
   const std::string broke = a.broke_at > 0
                                 ? absl::StrCat(" and broke at ", FormatRate(a.broke_at), " in ",
                                                a.broke_failures, " of ", a.broke_runs, " runs")
@@ -112,10 +140,14 @@ std::string DescribeCapacityAnswer(const CapacityResult& r) {
           searched);
     case CapacityStatus::kBudgetSpent:
     case CapacityStatus::kStopped:
-      return absl::StrCat("no capacity found: ",
-                          a.status == CapacityStatus::kStopped ? "stopped" : "the budget ran out",
-                          "; the best so far is ", FormatRate(a.capacity),
-                          a.confirmed ? " (confirmed)" : " (unconfirmed)", broke, "; ", searched);
+    case CapacityStatus::kUnfinished: {
+      const char* why = a.status == CapacityStatus::kStopped       ? "stopped"
+                        : a.status == CapacityStatus::kBudgetSpent ? "the budget ran out"
+                                                                   : "the search did not finish";
+      return absl::StrCat("no capacity found: ", why, "; the best so far is ",
+                          FormatRate(a.capacity), a.confirmed ? " (confirmed)" : " (unconfirmed)",
+                          broke, "; ", searched);
+    }
   }
   return "";
 }
@@ -146,6 +178,12 @@ absl::StatusOr<CapacityChange> CompareCapacity(const CapacityResult& baseline,
   } else if (baseline.answer.broke_at > 0 &&
              candidate.answer.capacity >= baseline.answer.broke_at) {
     change.verdict = CapacityVerdict::kHigher;
+  } else if (baseline.answer.broke_at == 0 || candidate.answer.broke_at == 0) {
+    // A side that held at its max rate has a capacity of at least that much.
+    const bool both_at_max = baseline.answer.broke_at == 0 && candidate.answer.broke_at == 0;
+    change.verdict = both_at_max && candidate.answer.capacity >= baseline.answer.capacity
+                         ? CapacityVerdict::kSame
+                         : CapacityVerdict::kInconclusive;
   }
   return change;
 }
@@ -268,18 +306,18 @@ absl::StatusOr<CapacityResult> CapacityResultFromJson(const std::string& text,
     r.plan.max_rate = plan.at("max_rate").get<double>();
     r.plan.growth = plan.at("growth").get<double>();
     r.plan.precision = plan.at("precision").get<double>();
-    r.plan.confirm_runs = plan.at("confirm_runs").get<int>();
-    r.plan.near_runs = plan.at("near_runs").get<int>();
+    r.plan.confirm_runs = static_cast<int>(plan.at("confirm_runs").get<int64_t>());
+    r.plan.near_runs = static_cast<int>(plan.at("near_runs").get<int64_t>());
     r.near_margin = plan.at("near_margin").get<double>();
     r.plan.budget_nanos = std::llround(plan.at("budget_seconds").get<double>() * 1e9);
-    r.plan.max_steps = plan.at("max_steps").get<int>();
+    r.plan.max_steps = static_cast<int>(plan.at("max_steps").get<int64_t>());
     r.step_seconds = plan.at("step_seconds").get<double>();
     r.warmup_seconds = plan.at("warmup_seconds").get<double>();
     r.start_unix_nanos = j.at("start_unix_nanos").get<int64_t>();
     r.end_unix_nanos = j.at("end_unix_nanos").get<int64_t>();
     r.finished = j.at("finished").get<bool>();
     const auto& a = j.at("answer");
-    if (!EnumFromName(a.at("status").get<std::string>(), CapacityStatus::kStopped,
+    if (!EnumFromName(a.at("status").get<std::string>(), CapacityStatus::kUnfinished,
                       CapacityStatusName, &r.answer.status)) {
       return Corrupt(source, "answer.status is not a known status");
     }
@@ -291,10 +329,21 @@ absl::StatusOr<CapacityResult> CapacityResultFromJson(const std::string& text,
       r.answer.*field = *value;
     }
     r.answer.confirmed = a.at("confirmed").get<bool>();
-    r.answer.broke_runs = a.at("broke_runs").get<int>();
-    r.answer.broke_failures = a.at("broke_failures").get<int>();
-    r.answer.steps = a.at("steps").get<int>();
+    r.answer.broke_runs = static_cast<int>(a.at("broke_runs").get<int64_t>());
+    r.answer.broke_failures = static_cast<int>(a.at("broke_failures").get<int64_t>());
+    r.answer.steps = static_cast<int>(a.at("steps").get<int64_t>());
     r.answer.nanos = std::llround(a.at("seconds").get<double>() * 1e9);
+    if (!j.at("gates").is_array() || !j.at("steps").is_array()) {
+      return Corrupt(source, "gates and steps must be lists");
+    }
+    for (const std::string& slo : r.slos) {
+      if (auto gate = ParseGate(slo, ""); !gate.ok()) {
+        return Corrupt(source, absl::StrCat("an SLO does not parse: ", gate.status().message()));
+      }
+    }
+    if (auto plausible = CheckPlausible(r, j.at("steps").size()); !plausible.empty()) {
+      return Corrupt(source, plausible);
+    }
     for (const auto& gate : j.at("gates")) {
       auto parsed = ParseCapacityGate(gate.at("expression").get<std::string>());
       if (!parsed.ok()) return Corrupt(source, std::string(parsed.status().message()));
@@ -324,7 +373,12 @@ absl::StatusOr<CapacityResult> CapacityResultFromJson(const std::string& text,
     }
     return r;
   } catch (const nlohmann::json::exception& e) {
-    return Corrupt(source, absl::StrCat("wrong schema: ", e.what()));
+    // nlohmann's message after its "[json.exception.NAME.ID] " prefix.
+    const std::string what = e.what();
+    const size_t bracket = what.find("] ");
+    return Corrupt(source,
+                   absl::StrCat("wrong schema: ",
+                                bracket == std::string::npos ? what : what.substr(bracket + 2)));
   }
 }
 

@@ -57,8 +57,10 @@ std::string DescribeCapacityAnswer(const CapacityResult& result);
 
 // Baseline against candidate: lower when the candidate broke at a rate the
 // baseline held in every run of; higher when the candidate held at a rate the
-// baseline broke at; else the same within the searches' precision and noise.
-enum class CapacityVerdict { kLower, kSame, kHigher };
+// baseline broke at; inconclusive when a side held at its max rate (its
+// capacity is only a lower bound) and so neither follows; else the same
+// within the searches' precision and noise.
+enum class CapacityVerdict { kLower, kSame, kHigher, kInconclusive };
 struct CapacityChange {
   CapacityVerdict verdict = CapacityVerdict::kSame;
   double change = 0;  // candidate / baseline capacity - 1

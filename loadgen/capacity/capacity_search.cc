@@ -47,6 +47,8 @@ const char* CapacityStatusName(CapacityStatus status) {
       return "budget_spent";
     case CapacityStatus::kStopped:
       return "stopped";
+    case CapacityStatus::kUnfinished:
+      return "unfinished";
   }
   return "?";
 }
@@ -98,7 +100,10 @@ std::optional<CapacitySearch::Step> CapacitySearch::Decide() {
   }
   const double held = Held();
   const double ceiling = Ceiling();
-  const bool generator_bound = ceiling > 0 && ceiling == generator_limit_;
+  // A rate that broke the SLOs in a run the generator kept up with is a real
+  // ceiling, even if the generator fell behind at it in another run.
+  const double broken = Broken();
+  const bool generator_bound = generator_limit_ > 0 && (broken == 0 || generator_limit_ < broken);
   if (ceiling == 0) {
     if (held == 0) return Step{plan_.min_rate, StepPhase::kExplore};
     if (held >= plan_.max_rate) {
@@ -122,7 +127,11 @@ std::optional<CapacitySearch::Step> CapacitySearch::Decide() {
     return std::nullopt;
   }
   if (tallies_[held].runs < 1 + plan_.confirm_runs) return Step{held, StepPhase::kConfirm};
-  if (tallies_[ceiling].runs < 1 + plan_.confirm_runs) return Step{ceiling, StepPhase::kConfirm};
+  // A confirmation of the broken rate in which the generator fell behind
+  // confirms nothing, but does not undo the break measured before: counted as
+  // tried, so the search does not retry it without end.
+  if (tallies_[ceiling].attempts < 1 + plan_.confirm_runs)
+    return Step{ceiling, StepPhase::kConfirm};
   status_ = CapacityStatus::kFound;
   return std::nullopt;
 }
@@ -132,6 +141,7 @@ void CapacitySearch::Record(const StepOutcome& outcome) {
   longest_step_nanos_ = std::max(longest_step_nanos_, outcome.nanos);
   total_nanos_ += outcome.nanos;
   last_ = outcome;
+  ++tallies_[outcome.rate].attempts;
   if (!outcome.kept_up) {
     if (generator_limit_ == 0 || outcome.rate < generator_limit_) generator_limit_ = outcome.rate;
     return;
@@ -143,7 +153,7 @@ void CapacitySearch::Record(const StepOutcome& outcome) {
 
 CapacityAnswer CapacitySearch::Answer() const {
   CapacityAnswer answer;
-  answer.status = status_.value_or(CapacityStatus::kBudgetSpent);
+  answer.status = status_.value_or(CapacityStatus::kUnfinished);
   answer.capacity = Held();
   if (answer.capacity > 0) {
     answer.confirmed = tallies_.at(answer.capacity).runs >= 1 + plan_.confirm_runs;

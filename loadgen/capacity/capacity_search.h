@@ -51,14 +51,15 @@ enum class CapacityStatus {
   kFound,               // narrowed to the precision and confirmed
   kAboveMaxRate,        // the SLO held up to max_rate: the capacity is higher
   kBelowMinRate,        // the SLO broke at min_rate already
-  kLimitedByGenerator,  // a step's generator fell behind: raise its resources
+  kLimitedByGenerator,  // the generator fell behind before the SLOs broke: raise its resources
   kBudgetSpent,         // the time budget (or step bound) ran out first
   kStopped,             // stopped by the user (Ctrl-C) during a step
+  kUnfinished,          // still running, or ended by an error or a kill
 };
 const char* CapacityStatusName(CapacityStatus status);
 
 struct CapacityAnswer {
-  CapacityStatus status = CapacityStatus::kBudgetSpent;
+  CapacityStatus status = CapacityStatus::kUnfinished;
   double capacity = 0;     // the highest rate that held in every run; 0: none
   bool confirmed = false;  // it was run 1 + confirm_runs times or more
   double broke_at = 0;     // the lowest rate that broke; 0: none did
@@ -87,8 +88,9 @@ class CapacitySearch {
 
  private:
   struct Tally {
-    int runs = 0;
-    int broke = 0;
+    int runs = 0;      // with the generator keeping up
+    int broke = 0;     // of those
+    int attempts = 0;  // runs, and those in which the generator fell behind
     bool held() const { return runs > 0 && broke == 0; }
   };
   double Broken() const;  // the lowest rate that broke; 0: none

@@ -1,15 +1,18 @@
 #include "loadgen/cli/capacity_command.h"
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/host/host.h"
 #include "common/units/units.h"
 #include "common/version/version.h"
+#include "loadgen/assemble/result_builder.h"
 #include "loadgen/capacity/capacity_runner.h"
 #include "loadgen/cli/cli_support.h"
 #include "loadgen/gates/gates.h"
@@ -23,27 +26,42 @@ namespace po = boost::program_options;
 namespace aurigraph::loadgen::cli {
 namespace {
 
-// What a step's first failed gate says, or its first gate when all held.
+// What a step's failed gates say, or, when all held, the one nearest its limit.
 std::string StepVerdict(const CapacityStep& step) {
   const RunResult& run = step.result;
   if (!run.generator.kept_up) return run.generator.verdict;
+  std::vector<std::string> failed;
+  const GateResult* nearest = nullptr;
+  double nearest_share = -1;
   for (const GateResult& gate : run.gates) {
-    if (!gate.passed) return gate.message;
+    if (!gate.passed) failed.push_back(gate.message);
+    // How much of its limit the figure uses (or, for a lower bound, the limit of it).
+    const double share = gate.limit == 0 || gate.measured == 0 ? 0
+                         : gate.measured < gate.limit && !gate.passed
+                             ? 1
+                             : std::min(gate.measured / gate.limit, gate.limit / gate.measured);
+    if (share > nearest_share) {
+      nearest_share = share;
+      nearest = &gate;
+    }
   }
-  return run.gates.empty() ? "" : run.gates.front().message;
+  if (!failed.empty()) return absl::StrJoin(failed, "; ");
+  return nearest == nullptr ? "" : nearest->message;
 }
 
-void PrintStep(const CapacityResult& search) {
-  const size_t n = search.steps.size();
-  const CapacityStep& step = search.steps.back();
-  std::cout << "step " << n << " (" << StepPhaseName(step.phase) << ") " << FormatRate(step.rate)
-            << ": "
+void PrintStep(const CapacityResult& search, size_t index) {
+  const CapacityStep& step = search.steps[index];
+  const OperationResult& figures = CurveFigures(step.result);
+  std::cout << "step " << index + 1 << " (" << StepPhaseName(step.phase) << ") "
+            << FormatRate(step.rate) << ": "
             << (!step.result.generator.kept_up ? "generator behind"
                 : step.held                    ? (step.near ? "held (near)" : "held")
                                                : "broke")
-            << ", " << StepVerdict(step) << "; achieved "
-            << FormatRate(CurveFigures(step.result).achieved_rate) << " in "
-            << FormatDuration(static_cast<int64_t>(step.seconds * 1e9)) << std::endl;
+            << ", " << StepVerdict(step) << "; achieved " << FormatRate(figures.achieved_rate);
+  if (figures.errors() > 0) {
+    std::cout << " (" << static_cast<int>(figures.error_ratio() * 1000) / 10.0 << "% failed)";
+  }
+  std::cout << " in " << FormatDuration(static_cast<int64_t>(step.seconds * 1e9)) << std::endl;
 }
 
 void PrintAnswer(const CapacityResult& search) {
@@ -115,6 +133,17 @@ int CapacityCommand(const std::vector<std::string>& args) {
     return vm.count(flag) ? vm[flag].as<std::vector<std::string>>() : std::vector<std::string>{};
   };
   const std::vector<std::string> overrides = list("set");
+  for (const std::string& set : overrides) {
+    for (const auto& [key, flag] :
+         {std::pair{"load.rate", "--min-rate and --max-rate"},
+          std::pair{"duration", "--step-duration"}, std::pair{"warmup", "--step-warmup"}}) {
+      if (absl::StartsWith(set, absl::StrCat(key, "="))) {
+        return Fail(kExitUsage,
+                    absl::StrCat("capacity: --set ", key,
+                                 ": the search sets it for each step (use ", flag, ")"));
+      }
+    }
+  }
   auto base = LoadScenarioFile(scenario_path, overrides);
   if (!base.ok()) return Fail(kExitUsage, std::string(base.status().message()));
   if (!base->has_load || base->model != LoadModel::kOpenLoop || !base->profile.empty() ||
@@ -129,20 +158,44 @@ int CapacityCommand(const std::vector<std::string>& args) {
   search.tool_version = aurigraph::kVersion;
   search.host = aurigraph::HostName();
   search.scenario_name = base->name;
-  search.slos = list("slo");
-  if (search.slos.empty()) {
-    for (const GateSpec& gate : base->gates) search.slos.push_back(gate.expression);
-  }
-  if (search.slos.empty()) {
-    return Fail(kExitUsage,
-                "capacity: no SLO to search against: give --slo 'p99 < 20ms' (repeatable) or "
-                "gates in the scenario");
-  }
+  // The SLOs each step is judged by: --slo (each once), else the scenario's gates.
+  std::vector<GateSpec> slos;
   for (const std::string& slo : list("slo")) {
     if (auto gate = ParseGate(slo, ""); !gate.ok()) {
       return Fail(kExitUsage, absl::StrCat("--slo: ", gate.status().message()));
     }
+    const bool repeated = std::any_of(slos.begin(), slos.end(),
+                                      [&](const GateSpec& spec) { return spec.expression == slo; });
+    if (!repeated) slos.push_back(GateSpec{slo, ""});
   }
+  if (slos.empty()) slos = base->gates;
+  if (slos.empty()) {
+    return Fail(kExitUsage,
+                "capacity: no SLO to search against: give --slo 'p99 < 20ms' (repeatable) or "
+                "gates in the scenario");
+  }
+  for (const GateSpec& slo : slos) {
+    const bool known =
+        slo.operation.empty() ||
+        std::any_of(base->operations.begin(), base->operations.end(),
+                    [&](const OperationSpec& op) { return op.name == slo.operation; });
+    if (!known) {
+      return Fail(kExitUsage, absl::StrCat("capacity: gate '", slo.expression,
+                                           "' names unknown operation '", slo.operation, "'"));
+    }
+  }
+  // Latency SLOs time successful calls only: a target that fails fast would
+  // look ever faster. Unless an SLO bounds the errors, a step that fails more
+  // than 1% of its unary calls breaks.
+  const bool unary = std::any_of(base->operations.begin(), base->operations.end(),
+                                 [](const OperationSpec& op) { return !op.has_stream; });
+  const bool errors_bounded =
+      !unary || std::any_of(slos.begin(), slos.end(), [](const GateSpec& spec) {
+        auto gate = ParseGate(spec.expression, spec.operation);
+        return gate.ok() && gate->metric == "error_ratio" && spec.operation.empty();
+      });
+  if (!errors_bounded) slos.push_back(GateSpec{"error_ratio < 1%", ""});
+  for (const GateSpec& slo : slos) search.slos.push_back(slo.expression);
   for (const std::string& expression : list("gate")) {
     auto gate = ParseCapacityGate(expression);
     if (!gate.ok()) return Fail(kExitUsage, absl::StrCat("--gate: ", gate.status().message()));
@@ -176,6 +229,11 @@ int CapacityCommand(const std::vector<std::string>& args) {
   if (auto bad = DurationFlag(vm, "step-duration", 100'000'000, &step_nanos)) return *bad;
   if (auto bad = DurationFlag(vm, "step-warmup", 0, &warmup_nanos)) return *bad;
   if (auto bad = DurationFlag(vm, "budget", 0, &plan.budget_nanos)) return *bad;
+  if (plan.budget_nanos > 0 && plan.budget_nanos < step_nanos + warmup_nanos) {
+    return Fail(kExitUsage, absl::StrCat("--budget ", FormatDuration(plan.budget_nanos),
+                                         " is shorter than one step (",
+                                         FormatDuration(step_nanos + warmup_nanos), ")"));
+  }
   search.step_seconds = static_cast<double>(step_nanos) / 1e9;
   search.warmup_seconds = static_cast<double>(warmup_nanos) / 1e9;
 
@@ -192,9 +250,13 @@ int CapacityCommand(const std::vector<std::string>& args) {
   // A scenario's duration includes its warm-up.
   step_overrides.push_back(absl::StrCat("duration=", step_nanos + warmup_nanos, "ns"));
   step_overrides.push_back(absl::StrCat("warmup=", warmup_nanos, "ns"));
-  if (vm.count("slo")) {
-    step_overrides.push_back(absl::StrCat("gates=", nlohmann::json(search.slos).dump()));
+  nlohmann::json gates = nlohmann::json::array();
+  for (const GateSpec& slo : slos) {
+    gates.push_back(slo.operation.empty()
+                        ? nlohmann::json(slo.expression)
+                        : nlohmann::json{{"gate", slo.expression}, {"operation", slo.operation}});
   }
+  step_overrides.push_back(absl::StrCat("gates=", gates.dump()));
   const int watch_pid = vm["watch-pid"].as<int>();
   const StepRunner run_step = [&](double rate) -> absl::StatusOr<RunResult> {
     std::vector<std::string> step = step_overrides;
@@ -210,22 +272,57 @@ int CapacityCommand(const std::vector<std::string>& args) {
     run_options.transport = &wire;
     for (const std::unique_ptr<RunHook>& hook : hooks) run_options.hooks.push_back(hook.get());
     run_options.watch_pid = watch_pid;
-    return RunScenario(*scenario, run_options);
+    auto run = RunScenario(*scenario, run_options);
+    if (!run.ok()) return run;
+    for (const GateResult& gate : run->gates) {
+      if (MeasuredNothing(gate) && run->generator.kept_up) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "capacity: SLO '", gate.expression, "' measured nothing at ", FormatRate(rate),
+            ": it cannot judge this scenario (a latency or count SLO of streams names the "
+            "operation, in the scenario's gates)"));
+      }
+    }
+    return run;
   };
+  // Checked before the first step, so bad input costs no run and no file.
+  if (auto first = LoadScenarioFile(scenario_path,
+                                    [&] {
+                                      std::vector<std::string> step = step_overrides;
+                                      step.push_back(absl::StrCat("load.rate=", plan.min_rate));
+                                      return step;
+                                    }());
+      !first.ok()) {
+    return Fail(kExitUsage, std::string(first.status().message()));
+  } else if (auto checked = GatesFromScenario(*first); !checked.ok()) {
+    return Fail(kExitUsage, std::string(checked.status().message()));
+  }
 
   CapacityRunOptions run_options;
   run_options.stop = &StopRequested();
   absl::Status saved = absl::OkStatus();
+  size_t printed = 0;
+  bool wrote = false;
   run_options.on_step = [&](const CapacityResult& so_far) {
-    if (!so_far.finished && !so_far.steps.empty()) PrintStep(so_far);
+    for (; printed < so_far.steps.size(); ++printed) PrintStep(so_far, printed);
+    // A search that ended before its first step leaves any earlier file alone.
+    if (so_far.steps.empty()) return;
+    wrote = true;
     if (auto written = WriteCapacityFile(so_far, path); !written.ok() && saved.ok()) {
       saved = written;
     }
   };
+  std::vector<std::string> described;
+  for (const GateSpec& slo : slos) {
+    described.push_back(slo.operation.empty()
+                            ? slo.expression
+                            : absl::StrCat(slo.expression, " (", slo.operation, ")"));
+  }
   std::cout << "capacity of " << search.scenario_name << " at " << search.target << " within "
-            << absl::StrJoin(search.slos, ", ") << ": steps of " << FormatDuration(step_nanos)
-            << " (+" << FormatDuration(warmup_nanos) << " warm-up) from "
-            << FormatRate(plan.min_rate) << std::endl;
+            << absl::StrJoin(described, ", ")
+            << (errors_bounded ? ""
+                               : " (added: bound errors yourself with --slo 'error_ratio < X')")
+            << ": steps of " << FormatDuration(step_nanos) << " (+" << FormatDuration(warmup_nanos)
+            << " warm-up) from " << FormatRate(plan.min_rate) << std::endl;
   StopOnSignals();
   auto result = RunCapacitySearch(std::move(search), run_step, run_options);
   if (!saved.ok()) return Fail(kExitCannotRun, std::string(saved.message()));
@@ -234,7 +331,8 @@ int CapacityCommand(const std::vector<std::string>& args) {
     const bool bad_input =
         code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound;
     return Fail(bad_input ? kExitUsage : kExitCannotRun,
-                absl::StrCat(result.status().message(), " (steps so far: ", path, ")"));
+                absl::StrCat(result.status().message(),
+                             wrote ? absl::StrCat(" (steps so far: ", path, ")") : ""));
   }
   PrintAnswer(*result);
   std::cout << "result: " << path << "\nreport: aurigraph-loadgen report " << path << "\n";

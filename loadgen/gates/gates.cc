@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -13,6 +14,9 @@
 
 namespace aurigraph::loadgen {
 namespace {
+
+// The reason a gate gives when its operation recorded no figure at all.
+constexpr const char* kNothingMeasured = "nothing measured";
 
 bool LatencyPercentile(absl::string_view metric, double* percentile) {
   if (metric == "max") {
@@ -220,7 +224,7 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
         op->requests > 0 ||
         (stream != nullptr && (stream->measured_sent > 0 || stream->measured_received > 0));
     if (!operation_measured && OneOf(gate.metric, kOperationCounts)) {
-      unmeasured = "nothing measured";
+      unmeasured = kNothingMeasured;
     } else if (webhook_metric && !result.webhooks) {
       unmeasured = "no webhook_sink in the scenario";
     } else if (webhook_metric && !result.webhooks->error.empty()) {
@@ -240,7 +244,7 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
         histogram = it == stream->histograms.end() ? nullptr : it->second.get();
       }
       if (histogram == nullptr || histogram->TotalCount() == 0) {
-        unmeasured = "nothing measured";
+        unmeasured = kNothingMeasured;
       } else if (percentile < 0) {
         measured = histogram->Mean();
       } else {
@@ -326,6 +330,10 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
     out.push_back(std::move(r));
   }
   return out;
+}
+
+bool MeasuredNothing(const GateResult& gate) {
+  return !gate.passed && absl::EndsWith(gate.message, absl::StrCat("(", kNothingMeasured, ")"));
 }
 
 }  // namespace aurigraph::loadgen

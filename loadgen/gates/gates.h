@@ -34,6 +34,9 @@ struct Gate {
 
 absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string& operation);
 
+// Whether a checked gate failed because its operation recorded nothing it measures.
+bool MeasuredNothing(const GateResult& gate);
+
 // Fails with INVALID_ARGUMENT when a gate names an operation the result does not have.
 absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& gates,
                                                       const RunResult& result);

@@ -223,6 +223,9 @@ const char* VerdictText(CapacityVerdict verdict) {
       return "higher capacity";
     case CapacityVerdict::kSame:
       return "the same capacity (within the searches' precision and noise)";
+    case CapacityVerdict::kInconclusive:
+      return "INCONCLUSIVE: a search held at its --max-rate, so its capacity is only a lower "
+             "bound";
   }
   return "";
 }

@@ -158,7 +158,7 @@ absl::Status ParseLoad(const Reader& r, const YAML::Node& load, Scenario& s) {
   const std::string value_key = open ? "rate" : "concurrency";
   if (load[open ? "concurrency" : "rate"]) {
     return r.Error(absl::StrCat("load.", open ? "concurrency" : "rate"),
-                   absl::StrCat("only for a ", open ? "closed" : "open", "-loop run"));
+                   absl::StrCat("only for ", open ? "a closed" : "an open", "-loop run"));
   }
   if (load["profile"]) {
     if (load[value_key]) {

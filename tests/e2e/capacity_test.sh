@@ -45,7 +45,8 @@ assert r["schema"] == "aurigraph-loadbench/capacity" and r["finished"], r
 assert a["status"] == want, (a, want)
 assert a["steps"] == len(r["steps"]), a
 for s in r["steps"]:
-    assert [g["expression"] for g in s["result"]["gates"]] == ["p99 < 40ms"], s["result"]["gates"]
+    # The SLO, and the bound on errors the search adds when none is given.
+    assert [g["expression"] for g in s["result"]["gates"]] == ["p99 < 40ms", "error_ratio < 1%"], s["result"]["gates"]
     assert s["result"]["target_rate"] == s["rate"], (s["result"]["target_rate"], s["rate"])
 if len(sys.argv) > 3:
     truth, low, high = map(float, sys.argv[3:6])
@@ -95,12 +96,54 @@ if [[ $rc -eq 1 ]] && check_answer behind limited_by_generator && grep -q "limit
 else
   fail "generator-limited search (exit $rc)"; cat "$WORK/behind.out" "$WORK/behind.err"
 fi
-search budget "$FAST" 250 --budget 1s
+search budget "$FAST" 250 --budget 4s
 rc=$?
 if [[ $rc -eq 1 ]] && check_answer budget budget_spent && grep -q "the budget ran out" "$WORK/budget.out"; then
   ok "a spent budget gives the best rate so far (exit 1)"
 else
   fail "budget (exit $rc)"; cat "$WORK/budget.out" "$WORK/budget.err"
+fi
+
+# A target that sheds load fast: 4 slots, at most 6 calls held, the rest refused
+# at once. Latency stays low above 800/s, but the added error bound breaks.
+start_server SHEDDING shedding --latency fixed:5ms --service-slots 4 --max-in-flight 6
+search shedding "$SHEDDING" 400 --max-rate 3200 --confirm 0 --precision 10%
+rc=$?
+if [[ $rc -eq 0 ]] && check_answer shedding found 800 0.5 1.1 && grep -q "% failed" "$WORK/shedding.out"; then
+  ok "fast failures break a step even with a latency-only SLO"
+else
+  fail "load-shedding target (exit $rc)"; cat "$WORK/shedding.out" "$WORK/shedding.err"
+fi
+if [[ $(grep -c "^step 1 " "$WORK/shedding.out") -eq 1 ]]; then ok "each step is printed once"; else fail "a step printed twice"; fi
+
+# A scenario of bidi streams only: the rate paces messages, the SLO names the
+# stream, each step's point is its per-message latency; an SLO that measures
+# nothing in such a scenario is refused, not read as broken.
+cat >"$WORK/stream.yaml" <<YAML
+duration: 1s
+load: {rate: 100}
+operations:
+  - name: votes
+    rpc: aurigraph.approval.v1.ApprovalService/BidirectionalApprovalStream
+    request: {approval_id: "x-\${msg}", validator_id: "v-\${stream}", decision: VALIDATOR_DECISION_APPROVE, correlation_id: "\${msg}"}
+    stream: {streams: 2, match: {request: correlation_id, response: correlation_id}, status_field: code}
+YAML
+"$LOADGEN" capacity "$WORK/stream.yaml" --target "$FAST" --set 'gates=[{gate: "p99 < 40ms", operation: votes}]' \
+  --min-rate 200 --max-rate 800 --step-duration 1s --step-warmup 500ms --out "$WORK/stream" >"$WORK/stream.out" 2>&1
+rc=$?
+if [[ $rc -eq 0 ]] && grep -q "capacity above 800/s" "$WORK/stream.out" &&
+   python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert all(s['result']['operations'][0]['achieved_rate'] > 0.9*s['rate'] for s in r['steps'])" "$WORK/stream/capacity.json"; then
+  ok "a streams-only scenario: messages paced at each rate, judged by the stream's SLO"
+else
+  fail "streams-only search (exit $rc)"; cat "$WORK/stream.out"
+fi
+"$LOADGEN" capacity "$WORK/stream.yaml" --target "$FAST" --slo 'p99 < 40ms' --min-rate 200 \
+  --step-duration 1s --step-warmup 500ms --out "$WORK/stream-bad" >/dev/null 2>"$WORK/stream-bad.err"
+rc=$?
+if [[ $rc -eq 2 ]] && grep -q "measured nothing" "$WORK/stream-bad.err" && [[ $(grep -c . "$WORK/stream-bad.err") -eq 1 ]]; then
+  ok "an SLO that measures nothing in the scenario ends the search in one line (exit 2)"
+else
+  fail "unmeasurable SLO (exit $rc)"; cat "$WORK/stream-bad.err"
 fi
 
 # Stopped with SIGTERM in its second step: the finished step is kept.
@@ -120,6 +163,7 @@ fi
 # Bad input: one line, exit 2.
 printf 'load: {model: closed, concurrency: 4}\nduration: 1s\noperations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]\n' >"$WORK/closed.yaml"
 printf '{"schema": "aurigraph-loadbench/capacity", "schema_version": 1, "steps": [' >"$WORK/cut.json"
+printf 'duration: 1s\nload: {rate: 10}\noperations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]\ngates: [{gate: "p99 < 1s", operation: nope}]\n' >"$WORK/opgate.yaml"
 bad() {  # name, fragment, command...
   local name=$1 fragment=$2
   shift 2
@@ -137,12 +181,28 @@ bad "no SLO is refused" "no SLO" "$LOADGEN" capacity "$WORK/health.yaml" --targe
 bad "a bad SLO is refused" "--slo" "$LOADGEN" capacity "$WORK/health.yaml" --slo 'p99 <' --out "$WORK/x"
 bad "a bad capacity gate is refused" "capacity OP RATE" \
   "$LOADGEN" capacity "$WORK/health.yaml" --slo 'p99 < 1s' --gate 'rate > 5' --out "$WORK/x"
+bad "a budget shorter than one step is refused" "shorter than one step" \
+  "$LOADGEN" capacity "$WORK/health.yaml" --slo 'p99 < 1s' --budget 1s --out "$WORK/x"
+bad "the rate is the search's to set" "the search sets it for each step" \
+  "$LOADGEN" capacity "$WORK/health.yaml" --slo 'p99 < 1s' --set load.rate=5 --out "$WORK/x"
+bad "an SLO on an unknown operation is refused before any step" "unknown operation 'nope'" \
+  "$LOADGEN" capacity "$WORK/opgate.yaml" --target "$FAST" --out "$WORK/fast"
 bad "an impossible precision is refused" "--precision" \
   "$LOADGEN" capacity "$WORK/health.yaml" --slo 'p99 < 1s' --precision 0% --out "$WORK/x"
 bad "a cut capacity file is refused by report" "not valid JSON" \
   "$LOADGEN" report "$WORK/cut.json" --out "$WORK/x"
 bad "a capacity search compares only with another" "compares only with another" \
   "$LOADGEN" compare "$WORK/fast" "$WORK/stopped/capacity.json.missing" --out "$WORK/x"
+
+if check_answer fast found 800 0.85 1.03 >/dev/null; then ok "a refused search leaves the earlier capacity.json alone"; else fail "capacity.json overwritten"; fi
+# A target that cannot be reached: exit 3, one line, no file.
+"$LOADGEN" capacity "$WORK/health.yaml" --target 127.0.0.1:1 --slo 'p99 < 1s' --out "$WORK/down" >/dev/null 2>"$WORK/down.err"
+rc=$?
+if [[ $rc -eq 3 && $(grep -c . "$WORK/down.err") -eq 1 && ! -e $WORK/down/capacity.json ]]; then
+  ok "an unreachable target: one line, exit 3, no capacity.json"
+else
+  fail "unreachable target: exit $rc"; cat "$WORK/down.err"
+fi
 
 # The report and the comparison as a browser renders them.
 "$LOADGEN" report "$WORK/fast/capacity.json" --out "$WORK/report" >/dev/null || fail "report"

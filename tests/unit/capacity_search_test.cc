@@ -176,6 +176,27 @@ TEST(CapacitySearch, AKneeBelowWhereTheGeneratorGivesOutIsFound) {
   }
 }
 
+TEST(CapacitySearch, AGeneratorFallingBehindInAConfirmationKeepsABreakMeasuredBefore) {
+  // Holds below 800; at 800 and above the SLO breaks, and from the second run
+  // at 800 on, the generator falls behind there too.
+  CapacityPlan plan;
+  plan.min_rate = 100;
+  CapacitySearch search(plan);
+  int runs_at_knee = 0;
+  while (auto step = search.Next(0)) {
+    StepOutcome o{step->rate, true, step->rate < 800, false, kStep};
+    if (step->rate >= 800 && step->rate < 820 && runs_at_knee++ > 0) o.kept_up = false;
+    search.Record(o);
+  }
+  const CapacityAnswer a = search.Answer();
+  EXPECT_EQ(a.status, CapacityStatus::kFound);
+  EXPECT_LT(a.capacity, 800);
+  EXPECT_GE(a.broke_at, 800);
+  EXPECT_EQ(a.generator_limit, a.broke_at);
+  EXPECT_TRUE(a.confirmed);
+  EXPECT_LT(a.steps, 30);
+}
+
 TEST(CapacitySearch, EndsAtTheRateBoundsAndTheBudget) {
   CapacityPlan plan;
   plan.min_rate = 1000;
@@ -216,6 +237,7 @@ TEST(CapacityResult, RoundTripsAndRefusesWhatIsNotOne) {
   EvaluateCapacityGates(r);
   EXPECT_FALSE(r.gates[0].passed);
   EXPECT_EQ(r.gates[0].message, "capacity = 1950.5/s, limit >= 2000/s");
+  EXPECT_EQ(CapacityResult{}.answer.status, CapacityStatus::kUnfinished);
   EXPECT_FALSE(r.passed());
   auto back = CapacityResultFromJson(CapacityResultToJson(r), "x");
   ASSERT_TRUE(back.ok()) << back.status();
@@ -228,6 +250,25 @@ TEST(CapacityResult, RoundTripsAndRefusesWhatIsNotOne) {
   EXPECT_EQ(CapacityResultFromJson(wrong, "x").status().message(),
             "x: answer.status is not a known status");
   EXPECT_FALSE(CapacityResultFromJson(text.substr(0, text.size() / 2), "x").ok());
+  // Impossible values a writer never produces are refused, each in one line.
+  const auto altered = [&](const std::string& from, const std::string& to) {
+    const size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    auto read = CapacityResultFromJson(std::string(text).replace(at, from.size(), to), "x");
+    EXPECT_FALSE(read.ok()) << to;
+    return read.ok() ? std::string() : std::string(read.status().message());
+  };
+  EXPECT_EQ(altered("\"broke_runs\": 0", "\"broke_runs\": -3"),
+            "x: a count of runs or steps is out of range");
+  EXPECT_EQ(altered("\"steps\": 0", "\"steps\": 9223372036854775807"),
+            "x: a count of runs or steps is out of range");
+  EXPECT_EQ(altered("\"precision\": 0.02", "\"precision\": -1"),
+            "x: plan: growth, precision or near_margin out of range");
+  EXPECT_EQ(altered("\"steps\": []", "\"steps\": {}"), "x: gates and steps must be lists");
+  EXPECT_EQ(altered("\"p99 < 20ms\"", "\"p99 <\""),
+            "x: an SLO does not parse: gate 'p99 <': expected METRIC OP VALUE, e.g. 'p99 < 20ms'");
+  EXPECT_EQ(altered("\"confirmed\": true", "\"confirmed\": 1"),
+            "x: wrong schema: type must be boolean, but is number");
   EXPECT_FALSE(CapacityResultFromJson("{\"schema\": \"aurigraph-loadbench/result\"}", "x").ok());
 }
 
