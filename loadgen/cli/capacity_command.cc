@@ -35,10 +35,9 @@ std::string StepVerdict(const CapacityStep& step) {
   double nearest_share = -1;
   for (const GateResult& gate : run.gates) {
     if (!gate.passed) failed.push_back(gate.message);
-    // How much of its limit the figure uses (or, for a lower bound, the limit of it).
-    const double share = gate.limit == 0 || gate.measured == 0 ? 0
-                         : gate.measured < gate.limit && !gate.passed
-                             ? 1
+    // How close the figure is to its limit, from either side: 1 at the limit.
+    const double share = gate.limit == 0 || gate.measured == 0
+                             ? 0
                              : std::min(gate.measured / gate.limit, gate.limit / gate.measured);
     if (share > nearest_share) {
       nearest_share = share;
