@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -144,6 +145,24 @@ absl::StatusOr<std::vector<GivenHeader>> ReadMetadataFile(const std::string& pat
   }
   if (auto checked = CheckUntrustedJson(*object); !checked.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(label, ": ", checked.message()));
+  }
+  // A parsed object keeps only the last of two equal keys: they are found as
+  // the text is read again.
+  std::set<std::string> names;
+  std::string repeated;
+  nlohmann::json::parse(
+      *text,
+      [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+        if (event == nlohmann::json::parse_event_t::key && depth == 1 && repeated.empty() &&
+            !names.insert(parsed.get<std::string>()).second) {
+          repeated = parsed.get<std::string>();
+        }
+        return true;
+      },
+      /*allow_exceptions=*/false);
+  if (!repeated.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(label, ": header '", repeated, "' is given twice"));
   }
   std::vector<GivenHeader> headers;
   for (auto it = object->begin(); it != object->end(); ++it) {

@@ -525,6 +525,10 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
   if (s.duration_nanos == 0 && s.requests == 0) {
     return r.Error("duration", "a run needs a duration or a request count");
   }
+  if (s.requests > 0 && !s.profile.empty()) {
+    // Either would end the run, and which one first depends on the machine.
+    return r.Error("requests", "not with a load profile, which sets the run's length");
+  }
   if (s.duration_nanos > 0 && s.warmup_nanos >= s.duration_nanos) {
     return r.Error(
         "warmup",

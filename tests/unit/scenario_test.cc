@@ -91,6 +91,9 @@ TEST(Scenario, ErrorsNameTheProblem) {
             "--set nonsense: expected key=value, e.g. --set duration=5s");
   EXPECT_EQ(ErrorOf(kValid, {"load.model=sideways"}),
             "s.yaml: load.model: 'sideways' is not open or closed");
+  EXPECT_EQ(
+      ErrorOf("requests: 10\nload: {profile: [{rate: 5, for: 2s}]}\noperations: [{rpc: a/b}]\n"),
+      "s.yaml: requests: not with a load profile, which sets the run's length");
   EXPECT_EQ(ErrorOf(kValid, {"precision=exact"}),
             "s.yaml: precision: 'exact' is not sleep or spin");
   EXPECT_EQ(ErrorOf("name: [unclosed\n", {}).rfind("s.yaml:2:1: invalid YAML", 0), 0u);
@@ -431,6 +434,13 @@ TEST_F(AdHocInputs, MetadataFromAFileBesideTheFlags) {
   EXPECT_EQ(AdHocScenarioJson(call).status().message(),
             absl::StrCat("--metadata-file ", *call.metadata_file,
                          ": 'x-n': expected a string (got a number)"));
+  call.metadata_file = Write("twice.json", R"({"x-n": "1", "x-m": {"x-n": "2"}, "x-n": "3"})");
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(),
+            absl::StrCat("--metadata-file ", *call.metadata_file, ": header 'x-n' is given twice"));
+  call.metadata_file = Write("nested.json", R"({"x-m": {"x-a": "1"}, "x-a": "2"})");
+  EXPECT_EQ(AdHocScenarioJson(call).status().message(),
+            absl::StrCat("--metadata-file ", *call.metadata_file,
+                         ": 'x-m': expected a string (got an object)"));
   call.metadata_file = Write("list.json", R"(["x-n: 1"])");
   EXPECT_EQ(AdHocScenarioJson(call).status().message(),
             absl::StrCat("--metadata-file ", *call.metadata_file,
