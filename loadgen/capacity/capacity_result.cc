@@ -93,10 +93,7 @@ std::string CheckPlausible(const CapacityResult& r, size_t steps) {
 }  // namespace
 
 bool CapacityResult::passed() const {
-  if (!finished) return false;
-  if (answer.status != CapacityStatus::kFound && answer.status != CapacityStatus::kAboveMaxRate) {
-    return false;
-  }
+  if (!finished || !Answered(answer)) return false;
   for (const GateResult& gate : gates) {
     if (!gate.passed) return false;
   }
@@ -157,8 +154,7 @@ absl::StatusOr<CapacityChange> CompareCapacity(const CapacityResult& baseline,
   for (const auto& [side, r] :
        {std::pair<const char*, const CapacityResult*>{"baseline", &baseline},
         {"candidate", &candidate}}) {
-    if (r->answer.status != CapacityStatus::kFound &&
-        r->answer.status != CapacityStatus::kAboveMaxRate) {
+    if (!Answered(r->answer)) {
       return absl::InvalidArgumentError(absl::StrCat("compare: the ", side,
                                                      "'s capacity search ended without an answer (",
                                                      CapacityStatusName(r->answer.status), ")"));

@@ -53,6 +53,10 @@ const char* CapacityStatusName(CapacityStatus status) {
   return "?";
 }
 
+bool Answered(const CapacityAnswer& answer) {
+  return answer.status == CapacityStatus::kFound || answer.status == CapacityStatus::kAboveMaxRate;
+}
+
 CapacitySearch::CapacitySearch(CapacityPlan plan) : plan_(plan) {}
 
 double CapacitySearch::Broken() const {

@@ -70,6 +70,9 @@ struct CapacityAnswer {
   int64_t nanos = 0;  // time of all steps
 };
 
+// Whether the search ended with an answer: the capacity found, or held at the max rate.
+bool Answered(const CapacityAnswer& answer);
+
 class CapacitySearch {
  public:
   explicit CapacitySearch(CapacityPlan plan);

@@ -17,11 +17,6 @@ namespace {
 
 using nlohmann::ordered_json;
 
-bool Answered(const CapacityResult& r) {
-  return r.answer.status == CapacityStatus::kFound ||
-         r.answer.status == CapacityStatus::kAboveMaxRate;
-}
-
 std::string StepLatency(const CapacityStep& step, double percentile) {
   const Histogram& h = *CurveFigures(step.result).corrected;
   return h.TotalCount() == 0 ? "-" : Micros(h.ValueAtPercentile(percentile));
@@ -181,7 +176,7 @@ std::string RenderCapacityMarkdown(const CapacityResult& r) {
 
 std::string RenderCapacityJunit(const CapacityResult& r, const std::string& source) {
   const std::string suite = HtmlEscape(absl::StrCat("capacity of ", r.scenario_name));
-  int failures = Answered(r) ? 0 : 1;
+  int failures = Answered(r.answer) ? 0 : 1;
   for (const GateResult& gate : r.gates) failures += gate.passed ? 0 : 1;
   std::string out = absl::StrCat(
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"aurigraph-loadgen\" tests=\"",
@@ -208,7 +203,7 @@ std::string RenderCapacityJunit(const CapacityResult& r, const std::string& sour
     absl::StrAppend(&out, ">\n      <failure type=\"capacity\" message=\"", HtmlEscape(message),
                     "\">", HtmlEscape(message), "</failure>\n    </testcase>\n");
   };
-  testcase("the search found the capacity", Answered(r), DescribeCapacityAnswer(r));
+  testcase("the search found the capacity", Answered(r.answer), DescribeCapacityAnswer(r));
   for (const GateResult& gate : r.gates) testcase(gate.expression, gate.passed, gate.message);
   return out + "  </testsuite>\n</testsuites>\n";
 }
