@@ -308,7 +308,10 @@ void StreamWorker::OnEvent(const StreamTransport::Event& event, int64_t now) {
         transport_.CloseSend(event.slot);
         return;
       }
-      s.next_send = now;
+      // A paced stream's messages are due from when it was meant to open: a
+      // slow open (a loaded server, a reconnect) is then charged to the first
+      // messages' latency and caught up, not dropped from the run's count.
+      s.next_send = p.send_rate > 0 ? s.intended_open : now;
       TrySend(event.slot, now);
       return;
     case StreamTransport::EventType::kMessage:
