@@ -199,6 +199,32 @@ RunResult BuildRunResult(const RunDescription& run, const RunTotals& totals, Tim
   return result;
 }
 
+TimelinePoint SummarizeSlice(const IntervalSlice& slice) {
+  TimelinePoint p;
+  p.sent = slice.sent;
+  p.schedule_lag_p99_us = slice.schedule_lag.ValueAtPercentile(99);
+  p.schedule_lag_max_us = slice.schedule_lag.Max();
+  for (const IntervalOperation& op : slice.operations) {
+    TimelineOperation o;
+    o.count = op.count;
+    for (int code = 0; code < kStatusCodeCount; ++code) {
+      if (op.codes[code] > 0) o.codes[StatusCodeName(code)] = op.codes[code];
+      if (code > 0) o.errors += op.codes[code];
+    }
+    o.items = op.items;
+    o.timed = op.latency.TotalCount();
+    if (o.timed > 0) {
+      o.p50 = op.latency.ValueAtPercentile(50);
+      o.p90 = op.latency.ValueAtPercentile(90);
+      o.p99 = op.latency.ValueAtPercentile(99);
+      o.p99_9 = op.latency.ValueAtPercentile(99.9);
+      o.max = op.latency.Max();
+    }
+    p.operations.push_back(std::move(o));
+  }
+  return p;
+}
+
 void JudgeGenerator(RunResult& result) {
   GeneratorHealth& g = result.generator;
   g.kept_up = true;

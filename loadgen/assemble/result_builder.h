@@ -19,6 +19,10 @@ namespace aurigraph::loadgen {
 RunResult BuildRunResult(const RunDescription& run, const RunTotals& totals, Timeline timeline,
                          const RunEnd& end);
 
+// An interval's figures as a timeline point (its counts, codes, items and exact
+// percentiles); its times and samples are the caller's to set.
+TimelinePoint SummarizeSlice(const IntervalSlice& slice);
+
 // Whether the generator kept to its schedule and had cores to spare; sets
 // result.generator.kept_up and its verdict.
 void JudgeGenerator(RunResult& result);

@@ -1,6 +1,7 @@
 // aurigraph-loadgen: runs load scenarios against gRPC targets.
 // Exit codes: 0 every gate passed; 1 a gate failed (or the generator could not
-// keep up); 2 invalid input or usage; 3 the run could not be carried out.
+// keep up); 2 invalid input or usage; 3 the run could not be carried out; 4 a
+// process of a split run did not finish.
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -31,6 +32,7 @@
 #include "loadgen/capacity/capacity_result.h"
 #include "loadgen/cli/capacity_command.h"
 #include "loadgen/cli/cli_support.h"
+#include "loadgen/cli/split_commands.h"
 #include "loadgen/compare/compare.h"
 #include "loadgen/hooks/aurigraph_hooks.h"
 #include "loadgen/intervallog/interval_log.h"
@@ -230,7 +232,7 @@ int RunCommand(const std::vector<std::string>& args) {
       "aurigraph-loadgen run SCENARIO.yaml [options]\n"
       "aurigraph-loadgen run --call package.Service/Method [--proto FILE.proto ...] "
       "[--data JSON] [--rate N | --concurrency N] [--duration 10s | --requests N] [options]");
-  options.add(CommonRunFlags()).add(AdHocRunFlags());
+  options.add(CommonRunFlags()).add(AdHocRunFlags()).add(SplitRunFlags());
   po::options_description hidden;
   hidden.add_options()("scenario", po::value<std::string>());
   po::positional_options_description positional;
@@ -251,11 +253,13 @@ int RunCommand(const std::vector<std::string>& args) {
     scenario = LoadScenarioFile(vm["scenario"].as<std::string>(), overrides);
   }
   if (!scenario.ok()) return Fail(kExitUsage, std::string(scenario.status().message()));
+  if (vm.count("local-workers")) return RunLocalWorkers(args, vm);
 
   const std::string out_dir = vm["out"].as<std::string>();
   if (auto failed = PrepareOutputDirectory(out_dir)) return *failed;
 
   RunOptions run_options;
+  if (auto invalid = ReadSplitFlags(vm, &run_options)) return *invalid;
   run_options.target = vm.count("target") ? vm["target"].as<std::string>() : "";
   run_options.stop = &StopRequested();
   // The gRPC wire, and what the bundled system adds to a run over it.
@@ -509,6 +513,13 @@ void PrintUsage(std::ostream& out) {
          "      of a killed run, is rebuilt from its interval logs)\n"
          "  capacity SCENARIO.yaml --slo 'p99 < 20ms' [--min-rate N] [--max-rate N] [--out DIR]\n"
          "      search for the highest rate at which every SLO holds; write DIR/capacity.json\n"
+         "  run SCENARIO.yaml --local-workers N [--out DIR]\n"
+         "  run SCENARIO.yaml --workers N --worker-index K --start-at UNIX_SECONDS [--out DIR]\n"
+         "      one run split across N generator processes (here, or on N machines)\n"
+         "  merge RUN_DIR... [--out DIR]\n"
+         "      merge the processes of a split run into the one run they make (exact: "
+         "histograms\n"
+         "      added bucket by bucket, gates judged on the merged data)\n"
          "  compare BASELINE CANDIDATE [--threshold 5%] [--out DIR]\n"
          "      compare results (files, lists or directories of repeated runs); exit 1 on a "
          "regression\n"
@@ -518,7 +529,8 @@ void PrintUsage(std::ostream& out) {
          "  -h, --help     show this help\n"
          "  --version      print the version\n\n"
          "exit codes: 0 all gates passed (compare: no regression), 1 a gate failed (compare: a "
-         "regression), 2 invalid input, 3 the run could not be carried out\n";
+         "regression), 2 invalid input, 3 the run could not be carried out, 4 a process of a "
+         "split run did not finish\n";
 }
 
 using Command = int (*)(const std::vector<std::string>&);
@@ -529,6 +541,7 @@ Command FindCommand(const std::string& name) {
   if (name == "report") return ReportCommand;
   if (name == "compare") return CompareCommand;
   if (name == "capacity") return CapacityCommand;
+  if (name == "merge") return MergeCommand;
   return nullptr;
 }
 
@@ -542,7 +555,7 @@ int HelpCommand(const std::vector<std::string>& args) {
   if (command == nullptr || args.size() > 1) {
     return Fail(kExitUsage,
                 absl::StrCat("help ", absl::StrJoin(args, " "),
-                             ": expected one command: run, capacity, report or compare"));
+                             ": expected one command: run, capacity, merge, report or compare"));
   }
   return command({"--help"});
 }

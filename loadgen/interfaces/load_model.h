@@ -28,6 +28,18 @@ inline int64_t WorkerShare(int64_t total, int parts, int index) {
   return total / parts + (index < total % parts ? 1 : 0);
 }
 
+// A generator process's share of a run split across `count` processes. Its
+// thread t is the run's worker t * count + index of threads * count: a split of
+// the run's work among its workers (arrivals, concurrency, streams, sequence
+// numbers) is then the same whatever the number of processes, so the processes'
+// shares add up to exactly the single process's run and differ by at most one.
+struct Partition {
+  int index = 0;
+  int count = 1;
+  int RunWorker(int thread) const { return thread * count + index; }
+  int RunWorkers(int threads) const { return threads * count; }
+};
+
 // The four kinds of gRPC call.
 enum class CallKind { kUnary, kServerStreaming, kClientStreaming, kBidiStreaming };
 

@@ -262,6 +262,8 @@ nlohmann::ordered_json DescriptionJson(const RunDescription& run) {
       {"request_budget", run.request_budget},
       {"max_generator_lag_p99_us", run.max_generator_lag_p99_us},
       {"watched_pid", run.watched_pid},
+      {"partition_index", run.partition_index},
+      {"partition_count", run.partition_count},
       {"operations", operations}};
   if (!run.reflection.empty()) head["reflection"] = run.reflection;
   return head;
@@ -287,6 +289,9 @@ void ReadDescription(const nlohmann::json& head, RunDescription& run,
   run.request_budget = head.at("request_budget").get<bool>();
   run.max_generator_lag_p99_us = head.at("max_generator_lag_p99_us").get<int64_t>();
   run.watched_pid = head.at("watched_pid").get<int64_t>();
+  // Logs written before runs were split have none: the whole run.
+  run.partition_index = head.value("partition_index", 0);
+  run.partition_count = head.value("partition_count", 1);
   for (const auto& op : head.at("operations")) {
     OperationDescription d;
     d.name = op.at("name").get<std::string>();
@@ -320,12 +325,6 @@ void ReadEnd(const nlohmann::json& j, RunEnd& end) {
 
 // The offset of an interval, as both logs spell it (milliseconds).
 int64_t OffsetKey(double seconds) { return std::llround(seconds * 1000); }
-
-// An interval of intervals.jsonl: its timeline point and the counts only the log keeps.
-struct LoggedInterval {
-  TimelinePoint point;
-  nlohmann::json counts;
-};
 
 }  // namespace
 
@@ -407,7 +406,7 @@ void IntervalLogWriter::OnRunEnd(const RunEnd& end) {
   std::fflush(intervals_);
 }
 
-absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<IntervalLogReader>> IntervalLogReader::Open(const std::string& dir) {
   const std::string intervals_path = (std::filesystem::path(dir) / kIntervalsLogName).string();
   const std::string histograms_path = (std::filesystem::path(dir) / kHistogramLogName).string();
   if (!std::filesystem::exists(intervals_path)) {
@@ -432,13 +431,14 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
         absl::StrCat("interval log version ", head.value("version", nlohmann::json()).dump(),
                      ": this aurigraph-loadgen reads version ", kIntervalsVersion));
   }
-  RunDescription run;
-  std::vector<std::string> tags;
+  std::unique_ptr<IntervalLogReader> reader(
+      new IntervalLogReader(intervals_path, histograms_path, *std::move(intervals)));
   try {
-    ReadDescription(head, run, tags);
+    ReadDescription(head, reader->run_, reader->tags_);
   } catch (const nlohmann::json::exception& e) {
     return Corrupt(intervals_path, 1, absl::StrCat("wrong run header: ", e.what()));
   }
+  const RunDescription& run = reader->run_;
   // A run starts between 1970 and about 2116; its end (start + offsets) then fits in 64 bits.
   if (run.start_unix_nanos < 0 || run.start_unix_nanos > (int64_t{1} << 62)) {
     return Corrupt(intervals_path, 1, "start_unix_nanos out of range");
@@ -448,160 +448,213 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
       !offset_in_range(run.duration_nanos) || !offset_in_range(run.warmup_nanos)) {
     return Corrupt(intervals_path, 1, "interval, duration or warm-up out of range");
   }
-  const size_t operation_count = run.operations.size();
+  if (run.partition_count < 1 || run.partition_count > kMaxPartitions || run.partition_index < 0 ||
+      run.partition_index >= run.partition_count) {
+    return Corrupt(intervals_path, 1, "partition out of range");
+  }
+  // A run killed before its first interval may have left no histogram log.
+  auto histograms = LineReader::Open(histograms_path, histograms_path);
+  if (!histograms.ok() && !absl::IsNotFound(histograms.status())) return histograms.status();
+  if (histograms.ok()) reader->histograms_.emplace(*std::move(histograms));
+  return reader;
+}
 
-  std::vector<LoggedInterval> logged;
-  std::map<int64_t, size_t> by_offset;  // interval start (ms) -> index in `logged`
-  RunEnd end;
-  for (size_t number = 2;; ++number) {
-    read = intervals->Next(&line);
+IntervalLogReader::IntervalLogReader(std::string intervals_path, std::string histograms_path,
+                                     LineReader intervals)
+    : intervals_path_(std::move(intervals_path)),
+      histograms_path_(std::move(histograms_path)),
+      intervals_(std::move(intervals)) {}
+
+IntervalLogReader::~IntervalLogReader() = default;
+
+absl::StatusOr<bool> IntervalLogReader::Next(IntervalSlice& slice, TimelinePoint& point) {
+  const size_t operation_count = run_.operations.size();
+  nlohmann::json counts;
+  std::string line;
+  for (;;) {
+    auto read = intervals_.Next(&line);
     if (!read.ok()) return read.status();
-    if (!*read) break;
+    if (!*read) return false;
+    ++line_number_;
     const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_object() && j.contains("end")) {
       try {
-        ReadEnd(j["end"], end);
+        ReadEnd(j["end"], end_);
       } catch (const nlohmann::json::exception& e) {
-        return Corrupt(intervals_path, number, absl::StrCat("wrong end record: ", e.what()));
+        return Corrupt(intervals_path_, line_number_, absl::StrCat("wrong end record: ", e.what()));
       }
-      if (end.end_offset_nanos < -1 || end.end_offset_nanos > kMaxOffsetNanos) {
-        return Corrupt(intervals_path, number, "end_offset_nanos out of range");
+      if (end_.end_offset_nanos < -1 || end_.end_offset_nanos > kMaxOffsetNanos) {
+        return Corrupt(intervals_path_, line_number_, "end_offset_nanos out of range");
       }
       continue;
     }
-    auto point = TimelinePointFromJson(line);
-    const bool whole = point.ok() && point->operations.size() == operation_count && j.is_object() &&
-                       j.contains("counts");
+    auto parsed = TimelinePointFromJson(line);
+    const bool whole = parsed.ok() && parsed->operations.size() == operation_count &&
+                       j.is_object() && j.contains("counts");
     if (!whole) {
-      if (!intervals->complete()) break;  // cut off as the process died
-      return Corrupt(intervals_path, number,
-                     point.ok() ? "operations do not match the header" : point.status().message());
+      if (!intervals_.complete()) return false;  // cut off as the process died
+      return Corrupt(
+          intervals_path_, line_number_,
+          parsed.ok() ? "operations do not match the header" : parsed.status().message());
     }
-    if (!(point->offset_seconds >= 0 && point->offset_seconds <= kMaxOffsetSeconds &&
-          point->seconds >= 0 && point->seconds <= kMaxOffsetSeconds)) {
-      return Corrupt(intervals_path, number, "interval times out of range");
-    }
-    if (logged.size() == kMaxIntervals) {
-      return Corrupt(intervals_path, number, "more intervals than a run can have");
-    }
-    by_offset[OffsetKey(point->offset_seconds)] = logged.size();
-    logged.push_back(LoggedInterval{*std::move(point), j["counts"]});
+    point = *std::move(parsed);
+    counts = j["counts"];
+    break;
   }
+  if (!(point.offset_seconds >= 0 && point.offset_seconds <= kMaxOffsetSeconds &&
+        point.seconds >= 0 && point.seconds <= kMaxOffsetSeconds)) {
+    return Corrupt(intervals_path_, line_number_, "interval times out of range");
+  }
+  if (intervals_read_ == kMaxIntervals) {
+    return Corrupt(intervals_path_, line_number_, "more intervals than a run can have");
+  }
+  ++intervals_read_;
 
-  // Each interval rebuilt whole (its counts, then its histograms from the
-  // .hlog, which holds them in the same order) and added to the run's totals.
-  RunTotals totals(operation_count);
-  IntervalSlice slice(operation_count);
-  size_t next = 0;  // the first interval not yet added
-  const auto add_through = [&](size_t last) -> absl::Status {
-    for (; next <= last && next < logged.size(); ++next) {
-      const LoggedInterval& interval = logged[next];
-      // Logs written before status messages were kept have none.
-      const bool with_messages = interval.counts.contains("error_messages");
-      try {
-        ReadGeneratorCounts(interval.counts.at("generator"), slice.generator);
-        const nlohmann::json& streams = interval.counts.at("streams");
-        for (size_t op = 0; op < operation_count && op < streams.size(); ++op) {
-          if (!streams[op].is_null()) ReadStreamCounts(streams[op], slice.operations[op].streams());
-        }
-        if (with_messages) {
-          const nlohmann::json& messages = interval.counts.at("error_messages");
-          if (!messages.is_array() || messages.size() != operation_count) {
-            throw nlohmann::json::type_error::create(302, "error_messages not one per operation",
-                                                     &messages);
-          }
-          for (size_t op = 0; op < operation_count; ++op) {
-            ReadErrorMessages(messages[op], slice.operations[op].error_messages);
-          }
-        }
-      } catch (const nlohmann::json::exception& e) {
-        return Corrupt(intervals_path, next + 2, absl::StrCat("wrong counts: ", e.what()));
+  // The interval's counts, then its histograms from the .hlog, which holds them
+  // in the same order.
+  slice.Reset();
+  // Logs written before status messages were kept have none.
+  const bool with_messages = counts.contains("error_messages");
+  try {
+    ReadGeneratorCounts(counts.at("generator"), slice.generator);
+    const nlohmann::json& streams = counts.at("streams");
+    for (size_t op = 0; op < operation_count && op < streams.size(); ++op) {
+      if (!streams[op].is_null()) ReadStreamCounts(streams[op], slice.operations[op].streams());
+    }
+    if (with_messages) {
+      const nlohmann::json& messages = counts.at("error_messages");
+      if (!messages.is_array() || messages.size() != operation_count) {
+        throw nlohmann::json::type_error::create(302, "error_messages not one per operation",
+                                                 &messages);
       }
-      const auto in_range = [](int64_t count) { return count >= 0 && count <= kMaxIntervalCount; };
-      bool counted = in_range(interval.point.sent);
-      slice.sent = interval.point.sent;
       for (size_t op = 0; op < operation_count; ++op) {
-        const TimelineOperation& t = interval.point.operations[op];
-        counted = counted && in_range(t.count) && in_range(t.items);
-        slice.operations[op].count = t.count;
-        slice.operations[op].items = t.items;
-        for (const auto& [name, count] : t.codes) {
-          const absl::StatusOr<int> code = ParseStatusCode(name);
-          counted = counted && code.ok() && in_range(count);
-          if (code.ok()) slice.operations[op].codes[*code] = count;
-        }
+        ReadErrorMessages(messages[op], slice.operations[op].error_messages);
       }
-      if (!counted) {
-        return Corrupt(intervals_path, next + 2, "counts out of range (negative, or too large)");
-      }
-      // Unary operations' messages count their failed calls; streams', their failed streams.
-      for (size_t op = 0; op < operation_count && with_messages; ++op) {
-        const IntervalOperation& o = slice.operations[op];
-        const bool exact = run.operations[op].streaming()
-                               ? o.error_messages.empty() &&
-                                     (!o.stream || CountsEveryFailure(o.stream->close_messages,
-                                                                      o.stream->close_codes))
-                               : CountsEveryFailure(o.error_messages, o.codes);
-        if (!exact) {
-          return Corrupt(intervals_path, next + 2,
-                         "error messages do not count the failed calls (or streams) exactly");
-        }
-      }
-      totals.Add(slice, !interval.point.warmup);
-      slice.Reset();
     }
-    return absl::OkStatus();
-  };
-  // A run killed before its first interval may have left no histogram log.
-  auto hlog = LineReader::Open(histograms_path, histograms_path);
-  if (!hlog.ok() && !absl::IsNotFound(hlog.status())) return hlog.status();
-  for (size_t number = 1; hlog.ok(); ++number) {
-    read = hlog->Next(&line);
-    if (!read.ok()) return read.status();
-    if (!*read) break;
-    if (line.empty() || line[0] == '#' || line[0] == '"') continue;
-    const std::vector<std::string> fields = absl::StrSplit(line, ',');
-    double start = 0;
-    std::unique_ptr<Histogram> h;
-    if (fields.size() == 5 && fields[0].rfind("Tag=", 0) == 0 &&
-        absl::SimpleAtod(fields[1], &start)) {
-      auto decoded = DecodeBase64(fields[4]);
-      if (decoded.ok()) h = *std::move(decoded);
-    }
-    if (h == nullptr) {
-      if (!hlog->complete()) break;
-      return Corrupt(histograms_path, number, "not an interval histogram line");
-    }
-    // Intervals the JSON log does not hold (lost as the process died) are left out.
-    const auto interval = by_offset.find(OffsetKey(start));
-    if (interval == by_offset.end() || interval->second < next) continue;
-    if (interval->second > next) {
-      if (absl::Status added = add_through(interval->second - 1); !added.ok()) return added;
-    }
-    Histogram* to = HistogramForTag(slice, tags, fields[0].substr(4));
-    if (to == nullptr || !to->Add(*h)) {
-      return Corrupt(histograms_path, number,
-                     "histogram does not fit the run's (its tag, its configuration, or a count "
-                     "overflow)");
+  } catch (const nlohmann::json::exception& e) {
+    return Corrupt(intervals_path_, line_number_, absl::StrCat("wrong counts: ", e.what()));
+  }
+  const auto in_range = [](int64_t count) { return count >= 0 && count <= kMaxIntervalCount; };
+  bool counted = in_range(point.sent);
+  slice.sent = point.sent;
+  for (size_t op = 0; op < operation_count; ++op) {
+    const TimelineOperation& t = point.operations[op];
+    counted = counted && in_range(t.count) && in_range(t.items);
+    slice.operations[op].count = t.count;
+    slice.operations[op].items = t.items;
+    for (const auto& [name, count] : t.codes) {
+      const absl::StatusOr<int> code = ParseStatusCode(name);
+      counted = counted && code.ok() && in_range(count);
+      if (code.ok()) slice.operations[op].codes[*code] = count;
     }
   }
-  if (!logged.empty()) {
-    if (absl::Status added = add_through(logged.size() - 1); !added.ok()) return added;
+  if (!counted) {
+    return Corrupt(intervals_path_, line_number_, "counts out of range (negative, or too large)");
   }
+  // Unary operations' messages count their failed calls; streams', their failed streams.
+  for (size_t op = 0; op < operation_count && with_messages; ++op) {
+    const IntervalOperation& o = slice.operations[op];
+    const bool exact =
+        run_.operations[op].streaming()
+            ? o.error_messages.empty() &&
+                  (!o.stream || CountsEveryFailure(o.stream->close_messages, o.stream->close_codes))
+            : CountsEveryFailure(o.error_messages, o.codes);
+    if (!exact) {
+      return Corrupt(intervals_path_, line_number_,
+                     "error messages do not count the failed calls (or streams) exactly");
+    }
+  }
+  if (absl::Status read = ReadHistograms(OffsetKey(point.offset_seconds), slice); !read.ok()) {
+    return read;
+  }
+  return true;
+}
 
+absl::Status IntervalLogReader::ReadHistograms(int64_t offset_key, IntervalSlice& slice) {
+  while (histograms_) {
+    if (!held_histogram_) {
+      std::string line;
+      auto read = histograms_->Next(&line);
+      if (!read.ok()) return read.status();
+      if (!*read) {
+        histograms_.reset();
+        break;
+      }
+      ++histogram_line_number_;
+      if (line.empty() || line[0] == '#' || line[0] == '"') continue;
+      const std::vector<std::string> fields = absl::StrSplit(line, ',');
+      double start = 0;
+      std::unique_ptr<Histogram> h;
+      if (fields.size() == 5 && fields[0].rfind("Tag=", 0) == 0 &&
+          absl::SimpleAtod(fields[1], &start)) {
+        auto decoded = DecodeBase64(fields[4]);
+        if (decoded.ok()) h = *std::move(decoded);
+      }
+      if (h == nullptr) {
+        if (!histograms_->complete()) {  // cut off as the process died
+          histograms_.reset();
+          break;
+        }
+        return Corrupt(histograms_path_, histogram_line_number_, "not an interval histogram line");
+      }
+      held_histogram_.emplace(HeldHistogram{OffsetKey(start), fields[0].substr(4), std::move(h),
+                                            histogram_line_number_});
+    }
+    HeldHistogram& held = *held_histogram_;
+    if (held.offset_key > offset_key) break;  // a later interval's
+    // Earlier: an interval the JSON log does not hold (lost as the process died), left out.
+    if (held.offset_key == offset_key) {
+      Histogram* to = HistogramForTag(slice, tags_, held.tag);
+      if (to == nullptr || !to->Add(*held.histogram)) {
+        return Corrupt(histograms_path_, held.line_number,
+                       "histogram does not fit the run's (its tag, its configuration, or a count "
+                       "overflow)");
+      }
+    }
+    held_histogram_.reset();
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// The gates of the scenario a logged run ran.
+absl::StatusOr<std::vector<Gate>> GatesOfLoggedRun(const RunDescription& run,
+                                                   const std::string& log_path) {
+  auto scenario = ParseScenario(run.scenario_json, log_path, {});
+  if (!scenario.ok()) return Corrupt(log_path, 1, scenario.status().message());
+  auto gates = GatesFromScenario(*scenario);
+  if (!gates.ok()) return Corrupt(log_path, 1, gates.status().message());
+  return gates;
+}
+
+}  // namespace
+
+absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
+  auto reader = IntervalLogReader::Open(dir);
+  if (!reader.ok()) return reader.status();
+  const RunDescription& run = (*reader)->run();
+  RunTotals totals(run.operations.size());
+  IntervalSlice slice(run.operations.size());
   Timeline timeline;
   timeline.interval_seconds = static_cast<double>(run.interval_nanos) / 1e9;
-  for (LoggedInterval& interval : logged) timeline.points.push_back(std::move(interval.point));
-  RunResult result = BuildRunResult(run, totals, std::move(timeline), end);
-  result.recovered_from = intervals_path;
+  for (;;) {
+    TimelinePoint point;
+    auto next = (*reader)->Next(slice, point);
+    if (!next.ok()) return next.status();
+    if (!*next) break;
+    totals.Add(slice, !point.warmup);
+    timeline.points.push_back(std::move(point));
+  }
+  const std::string& path = (*reader)->intervals_path();
+  RunResult result = BuildRunResult(run, totals, std::move(timeline), (*reader)->end());
+  result.recovered_from = path;
   JudgeGenerator(result);
   // The scenario's gates, checked on what was recovered.
-  auto scenario = ParseScenario(run.scenario_json, intervals_path, {});
-  if (!scenario.ok()) return Corrupt(intervals_path, 1, scenario.status().message());
-  auto gates = GatesFromScenario(*scenario);
-  if (!gates.ok()) return Corrupt(intervals_path, 1, gates.status().message());
+  auto gates = GatesOfLoggedRun(run, path);
+  if (!gates.ok()) return gates.status();
   auto evaluated = EvaluateGates(*gates, result);
-  if (!evaluated.ok()) return Corrupt(intervals_path, 1, evaluated.status().message());
+  if (!evaluated.ok()) return Corrupt(path, 1, evaluated.status().message());
   result.gates = *std::move(evaluated);
   return result;
 }

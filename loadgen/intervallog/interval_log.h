@@ -23,9 +23,12 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/input/input_file.h"
 #include "loadgen/interfaces/interval_observer.h"
 #include "loadgen/result/run_result.h"
 
@@ -50,6 +53,48 @@ class IntervalLogWriter : public IntervalObserver {
   std::FILE* histograms_;
   std::FILE* intervals_;
   std::vector<std::string> tags_;  // per operation
+};
+
+// Reads a run's interval logs back interval by interval, each whole (its
+// counts and every histogram), holding one interval at a time: a day-long log
+// is read in the memory of one interval.
+class IntervalLogReader {
+ public:
+  // Reads the run's description; an error names the file and line.
+  static absl::StatusOr<std::unique_ptr<IntervalLogReader>> Open(const std::string& dir);
+  ~IntervalLogReader();
+
+  const RunDescription& run() const { return run_; }
+  // The next interval into `slice` (reset first) and `point`; false after the
+  // last. A last line cut off as the process died is not an interval; any other
+  // damage is an error naming the file and line.
+  absl::StatusOr<bool> Next(IntervalSlice& slice, TimelinePoint& point);
+  // What the run's end knows, once Next returned false (all -1: the process was killed).
+  const RunEnd& end() const { return end_; }
+  const std::string& intervals_path() const { return intervals_path_; }
+
+ private:
+  struct HeldHistogram {
+    int64_t offset_key;
+    std::string tag;
+    std::unique_ptr<Histogram> histogram;
+    size_t line_number;
+  };
+  IntervalLogReader(std::string intervals_path, std::string histograms_path, LineReader intervals);
+  // Adds the .hlog's lines for the interval at `offset_key` to `slice`.
+  absl::Status ReadHistograms(int64_t offset_key, IntervalSlice& slice);
+
+  std::string intervals_path_;
+  std::string histograms_path_;
+  LineReader intervals_;
+  std::optional<LineReader> histograms_;         // empty when absent or read to its end
+  std::optional<HeldHistogram> held_histogram_;  // read, belongs to a later interval
+  RunDescription run_;
+  std::vector<std::string> tags_;  // per operation
+  RunEnd end_;
+  size_t line_number_ = 1;
+  size_t histogram_line_number_ = 0;
+  size_t intervals_read_ = 0;
 };
 
 // Rebuilds a result from DIR/intervals.jsonl and DIR/latency.hlog, with the

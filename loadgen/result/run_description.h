@@ -10,6 +10,9 @@
 
 namespace aurigraph::loadgen {
 
+// The most generator processes one run is split across.
+inline constexpr int kMaxPartitions = 4096;
+
 // A corner of a load profile: `offset_seconds` into the run the target rate
 // (open loop) or concurrency (closed loop) is `value`; linear between corners,
 // a step where two share an offset.
@@ -45,6 +48,10 @@ struct RunDescription {
   bool request_budget = false;  // ends after a number of requests, not a duration
   int64_t max_generator_lag_p99_us = 0;
   int64_t watched_pid = 0;  // the target's process, sampled each interval; 0 = none
+  // A run split across generator processes: this one's share is partition_index
+  // of partition_count (0 of 1: the whole run).
+  int partition_index = 0;
+  int partition_count = 1;
   std::vector<OperationDescription> operations;  // the timeline's, in order
 };
 

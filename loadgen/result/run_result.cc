@@ -449,8 +449,15 @@ absl::StatusOr<TimelinePoint> TimelinePointFromJson(const std::string& line) {
   }
 }
 
+bool RunResult::complete() const {
+  for (const GeneratorProcess& worker : workers) {
+    if (worker.stopped_at_seconds >= 0) return false;
+  }
+  return true;
+}
+
 bool RunResult::passed() const {
-  if (!generator.kept_up) return false;
+  if (!generator.kept_up || !complete()) return false;
   for (const GateResult& gate : gates) {
     if (!gate.passed) return false;
   }
@@ -502,6 +509,23 @@ std::string ResultToJson(const RunResult& r) {
   out["operations"] = ordered_json::array();
   for (const auto& op : r.operations) out["operations"].push_back(OperationJson(op));
   if (!r.recovered_from.empty()) out["recovered_from"] = r.recovered_from;
+  if (!r.workers.empty()) {
+    out["complete"] = r.complete();
+    out["workers"] = ordered_json::array();
+    for (const GeneratorProcess& w : r.workers) {
+      out["workers"].push_back({{"index", w.index},
+                                {"host", w.host},
+                                {"source", w.source},
+                                {"sent", w.sent},
+                                {"schedule_lag_p99_us", w.schedule_lag_p99_us},
+                                {"generator_lag_p99_us", w.generator_lag_p99_us},
+                                {"cpu_seconds", w.cpu_seconds},
+                                {"cpu_cores", w.cpu_cores},
+                                {"kept_up", w.kept_up},
+                                {"verdict", w.verdict},
+                                {"stopped_at_seconds", w.stopped_at_seconds}});
+    }
+  }
   out["timeline"] = TimelineJson(r.timeline);
   if (r.webhooks) out["webhooks"] = WebhookJson(*r.webhooks);
   out["gates"] = ordered_json::array();
@@ -587,6 +611,23 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
       r.operations.push_back(*std::move(op));
     }
     r.recovered_from = j.value("recovered_from", "");
+    if (j.contains("workers")) {
+      for (const auto& jw : j.at("workers")) {
+        GeneratorProcess w;
+        w.index = jw.at("index").get<int>();
+        w.host = jw.at("host").get<std::string>();
+        w.source = jw.at("source").get<std::string>();
+        w.sent = jw.at("sent").get<int64_t>();
+        w.schedule_lag_p99_us = jw.at("schedule_lag_p99_us").get<int64_t>();
+        w.generator_lag_p99_us = jw.at("generator_lag_p99_us").get<int64_t>();
+        w.cpu_seconds = jw.at("cpu_seconds").get<double>();
+        w.cpu_cores = jw.at("cpu_cores").get<int>();
+        w.kept_up = jw.at("kept_up").get<bool>();
+        w.verdict = jw.at("verdict").get<std::string>();
+        w.stopped_at_seconds = jw.at("stopped_at_seconds").get<double>();
+        r.workers.push_back(std::move(w));
+      }
+    }
     if (version >= 3) {
       r.timeline = ReadTimeline(j.at("timeline"));
       for (size_t i = 0; i < r.timeline.points.size(); ++i) {

@@ -200,6 +200,23 @@ struct WebhookResult {
   std::string error;  // why the deliveries could not be read back, if they could not
 };
 
+// One generator process of a run split across several, as the merge of their
+// results describes it.
+struct GeneratorProcess {
+  int index = 0;  // --worker-index
+  std::string host;
+  std::string source;  // its run directory
+  int64_t sent = 0;
+  int64_t schedule_lag_p99_us = 0;
+  int64_t generator_lag_p99_us = 0;
+  double cpu_seconds = -1;  // -1: not known (it did not finish)
+  int cpu_cores = 0;
+  bool kept_up = true;
+  std::string verdict;  // why not, when it did not keep up
+  // Where its logs end when it did not finish (killed, or lost); -1 when it did.
+  double stopped_at_seconds = -1;
+};
+
 struct RunResult {
   int schema_version = kResultSchemaVersion;
   std::string tool_version;
@@ -224,6 +241,11 @@ struct RunResult {
   // Set when the result was rebuilt from interval logs because the run never
   // finished (killed): what it was rebuilt from.
   std::string recovered_from;
+  // A run split across generator processes and merged: each process; empty otherwise.
+  std::vector<GeneratorProcess> workers;
+  // Whether every process of the run finished (a run of one process that did
+  // not finish is told by recovered_from).
+  bool complete() const;
   bool passed() const;
 };
 

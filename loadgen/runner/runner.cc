@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/host/host.h"
 #include "common/process/process_stats.h"
+#include "common/units/units.h"
 #include "common/version/version.h"
 #include "loadgen/assemble/result_builder.h"
 #include "loadgen/driver/stream_worker.h"
@@ -46,9 +47,17 @@ const char* KindName(CallKind kind) {
   return "unary";
 }
 
-std::string RandomRunId() {
-  std::random_device device;
-  const uint64_t value = (static_cast<uint64_t>(device()) << 32) ^ device();
+// ${run}: random, or for a split run one every process derives from what
+// they share (its start and seed), so ids that hold it are the run's.
+std::string RunId(const Scenario& scenario, const RunOptions& options) {
+  uint64_t value = 0;
+  if (options.partition.count > 1) {
+    value =
+        (static_cast<uint64_t>(options.start_unix_nanos) ^ scenario.seed) * 0x9E3779B97F4A7C15ULL;
+  } else {
+    std::random_device device;
+    value = (static_cast<uint64_t>(device()) << 32) ^ device();
+  }
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(value));
   return buf;
@@ -91,7 +100,8 @@ std::vector<ProfileCorner> ProfileCorners(const std::vector<LoadSegment>& profil
 
 // What is known of the run before it starts; its operations in the scenario's order.
 RunDescription DescribeRun(const Scenario& scenario, const OperationsPlan& operations,
-                           const std::string& target, int64_t start_unix_nanos, pid_t watched) {
+                           const std::string& target, int64_t start_unix_nanos, pid_t watched,
+                           Partition partition) {
   RunDescription run;
   run.tool_version = kVersion;
   run.host = HostName();
@@ -118,6 +128,8 @@ RunDescription DescribeRun(const Scenario& scenario, const OperationsPlan& opera
   run.request_budget = scenario.requests > 0;
   run.max_generator_lag_p99_us = scenario.max_generator_lag_nanos / 1000;
   run.watched_pid = watched;
+  run.partition_index = partition.index;
+  run.partition_count = partition.count;
   double weight_sum = 0;
   for (const PlannedOperation& op : operations.unary) {
     weight_sum += scenario.operations[op.index].weight;
@@ -149,8 +161,10 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
                   TransportFactory& wire, const RunOptions& options, const RunDescription& run,
                   int64_t start, pid_t watched) {
   const Clock& clock = *options.clock;
-  std::vector<WorkerAssignment> assignments = PlanWorkers(scenario, operations, start);
+  std::vector<WorkerAssignment> assignments =
+      PlanWorkers(scenario, operations, start, options.partition);
   const int workers = scenario.workers;
+  const int run_workers = options.partition.RunWorkers(workers);
   // The timeline's operations are the scenario's, in order; each worker has
   // one contributor for its calls and one for its streams.
   IntervalTimeline timeline(start, scenario.interval_nanos, scenario.operations.size(), 2 * workers,
@@ -169,7 +183,7 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
     stream_paths.push_back(op.method.path);
   }
 
-  const std::string run_id = RandomRunId();
+  const std::string run_id = RunId(scenario, options);
   struct WorkerParts {
     std::unique_ptr<IntervalRecorder> intervals;
     std::unique_ptr<IntervalRecorder> stream_intervals;
@@ -183,9 +197,10 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
   for (int w = 0; w < workers; ++w) {
     WorkerParts& p = parts[w];
     WorkerAssignment& assigned = assignments[w];
+    const int run_worker = options.partition.RunWorker(w);
     const auto source_for = [&](const PlannedOperation& op) {
-      p.sources.push_back(
-          std::make_unique<TemplateRequestSource>(op.request_template, w, scenario.seed, run_id));
+      p.sources.push_back(std::make_unique<TemplateRequestSource>(op.request_template, run_worker,
+                                                                  scenario.seed, run_id));
       return p.sources.back().get();
     };
     if (assigned.calls) {
@@ -198,10 +213,10 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
       for (const PlannedOperation& op : operations.unary) sources.push_back(source_for(op));
       std::unique_ptr<ArrivalSchedule> schedule;
       if (scenario.model == LoadModel::kOpenLoop) {
-        schedule = std::make_unique<ArrivalSchedule>(scenario.profile.empty()
-                                                         ? LoadProfile::Constant(scenario.rate)
-                                                         : LoadProfile(scenario.profile),
-                                                     scenario.arrival, w, workers, scenario.seed);
+        schedule = std::make_unique<ArrivalSchedule>(
+            scenario.profile.empty() ? LoadProfile::Constant(scenario.rate)
+                                     : LoadProfile(scenario.profile),
+            scenario.arrival, run_worker, run_workers, scenario.seed);
       }
       p.worker = std::make_unique<Worker>(clock, *p.transport, std::move(sources),
                                           std::move(schedule), plan);
@@ -287,10 +302,22 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     if (absl::Status ready = hook->BeforeLoad(); !ready.ok()) return ready;
   }
 
-  const int64_t start = options.clock->NowNanos() + kStartDelayNanos;
-  const int64_t start_unix = options.wall_clock->NowNanos() + kStartDelayNanos;
+  int64_t start_delay = kStartDelayNanos;
+  if (options.start_unix_nanos > 0) {
+    start_delay = options.start_unix_nanos - options.wall_clock->NowNanos();
+    if (start_delay < 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the run's start time passed ", FormatDuration(-start_delay),
+          " before this process was ready (connecting and planning took longer): start later"));
+    }
+  }
+  const int64_t start = options.clock->NowNanos() + start_delay;
+  const int64_t start_unix = options.start_unix_nanos > 0
+                                 ? options.start_unix_nanos
+                                 : options.wall_clock->NowNanos() + start_delay;
   const pid_t watched = WatchedPid(options, *target);
-  const RunDescription run = DescribeRun(scenario, *operations, *target, start_unix, watched);
+  const RunDescription run =
+      DescribeRun(scenario, *operations, *target, start_unix, watched, options.partition);
   Execution executed = Execute(scenario, *operations, *wire, options, run, start, watched);
 
   for (RunHook* hook : options.hooks) hook->AfterLoad(executed.end);

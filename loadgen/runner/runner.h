@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock/clock.h"
 #include "loadgen/interfaces/interval_observer.h"
+#include "loadgen/interfaces/load_model.h"
 #include "loadgen/interfaces/run_hook.h"
 #include "loadgen/interfaces/transport_factory.h"
 #include "loadgen/result/run_result.h"
@@ -37,6 +38,12 @@ struct RunOptions {
   // The target's process, sampled each interval (RSS, CPU, open fds): a pid;
   // 0 = find it when the target listens on this machine; -1 = none.
   int watch_pid = 0;
+  // A run split across generator processes: this process's share.
+  Partition partition;
+  // When the run starts, Unix nanoseconds: every process of a split run starts
+  // at the same instant. 0: just after set-up. A start already past (set-up
+  // took longer) is an error (FAILED_PRECONDITION), not a late, skewed start.
+  int64_t start_unix_nanos = 0;
 };
 
 // The target a run loads: `override` when set, else the scenario's; INVALID_ARGUMENT

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "common/process/process_stats.h"
+#include "loadgen/assemble/result_builder.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -16,31 +17,10 @@ TimelinePoint SummarizeInterval(const IntervalSlice& slice, int64_t run_start_na
   // An interval the warm-up ends in holds only requests meant after it, which
   // complete after it: the point is its measured part, so a rate over it is right.
   if (begin < measured_start_nanos && measured_start_nanos < end) begin = measured_start_nanos;
-  TimelinePoint p;
+  TimelinePoint p = SummarizeSlice(slice);
   p.offset_seconds = static_cast<double>(begin - run_start_nanos) / 1e9;
   p.seconds = static_cast<double>(end - begin) / 1e9;
   p.warmup = end <= measured_start_nanos;
-  p.sent = slice.sent;
-  p.schedule_lag_p99_us = slice.schedule_lag.ValueAtPercentile(99);
-  p.schedule_lag_max_us = slice.schedule_lag.Max();
-  for (const IntervalOperation& op : slice.operations) {
-    TimelineOperation o;
-    o.count = op.count;
-    for (int code = 0; code < kStatusCodeCount; ++code) {
-      if (op.codes[code] > 0) o.codes[StatusCodeName(code)] = op.codes[code];
-      if (code > 0) o.errors += op.codes[code];
-    }
-    o.items = op.items;
-    o.timed = op.latency.TotalCount();
-    if (o.timed > 0) {
-      o.p50 = op.latency.ValueAtPercentile(50);
-      o.p90 = op.latency.ValueAtPercentile(90);
-      o.p99 = op.latency.ValueAtPercentile(99);
-      o.p99_9 = op.latency.ValueAtPercentile(99.9);
-      o.max = op.latency.Max();
-    }
-    p.operations.push_back(std::move(o));
-  }
   return p;
 }
 

@@ -14,10 +14,10 @@ StreamMode ModeOf(CallKind kind) {
   }
 }
 
+// Worker w of the run's `workers`.
 std::optional<WorkerPlan> PlanCalls(const Scenario& scenario, const OperationsPlan& operations,
-                                    int64_t start_nanos, int w) {
+                                    int64_t start_nanos, int w, int workers) {
   if (operations.unary.empty()) return std::nullopt;
-  const int workers = scenario.workers;
   WorkerPlan plan;
   plan.model = scenario.model;
   plan.start_nanos = start_nanos;
@@ -44,8 +44,7 @@ std::optional<WorkerPlan> PlanCalls(const Scenario& scenario, const OperationsPl
 
 std::optional<StreamWorkerPlan> PlanStreams(const Scenario& scenario,
                                             const OperationsPlan& operations, int64_t start_nanos,
-                                            int w) {
-  const int workers = scenario.workers;
+                                            int w, int workers) {
   StreamWorkerPlan plan;
   plan.start_nanos = start_nanos;
   plan.warmup_nanos = scenario.warmup_nanos;
@@ -80,11 +79,14 @@ std::optional<StreamWorkerPlan> PlanStreams(const Scenario& scenario,
 }  // namespace
 
 std::vector<WorkerAssignment> PlanWorkers(const Scenario& scenario,
-                                          const OperationsPlan& operations, int64_t start_nanos) {
+                                          const OperationsPlan& operations, int64_t start_nanos,
+                                          Partition partition) {
   std::vector<WorkerAssignment> assignments(static_cast<size_t>(scenario.workers));
-  for (int w = 0; w < scenario.workers; ++w) {
-    assignments[w].calls = PlanCalls(scenario, operations, start_nanos, w);
-    assignments[w].streams = PlanStreams(scenario, operations, start_nanos, w);
+  const int workers = partition.RunWorkers(scenario.workers);
+  for (int t = 0; t < scenario.workers; ++t) {
+    const int w = partition.RunWorker(t);
+    assignments[t].calls = PlanCalls(scenario, operations, start_nanos, w, workers);
+    assignments[t].streams = PlanStreams(scenario, operations, start_nanos, w, workers);
   }
   return assignments;
 }

@@ -10,6 +10,7 @@
 
 #include "loadgen/driver/stream_worker.h"
 #include "loadgen/driver/worker.h"
+#include "loadgen/interfaces/load_model.h"
 #include "loadgen/runner/operation_plan.h"
 #include "loadgen/scenario/scenario.h"
 
@@ -24,8 +25,10 @@ struct WorkerAssignment {
   std::optional<StreamWorkerPlan> streams;
 };
 
-// Worker w of scenario.workers; `start_nanos` is the run's start on its clock.
+// This process's scenario.workers threads, as the run's workers of `partition`
+// (Partition::RunWorker); `start_nanos` is the run's start on its clock.
 std::vector<WorkerAssignment> PlanWorkers(const Scenario& scenario,
-                                          const OperationsPlan& operations, int64_t start_nanos);
+                                          const OperationsPlan& operations, int64_t start_nanos,
+                                          Partition partition = {});
 
 }  // namespace aurigraph::loadgen

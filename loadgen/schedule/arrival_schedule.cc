@@ -11,7 +11,7 @@ ArrivalSchedule::ArrivalSchedule(LoadProfile total_rate, ArrivalProcess process,
       process_(process),
       worker_index_(worker_index),
       worker_count_(worker_count),
-      rng_(seed ^ (0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(worker_index + 1))) {}
+      rng_(seed) {}
 
 int64_t ArrivalSchedule::Next() {
   if (process_ == ArrivalProcess::kConstant) {
@@ -20,11 +20,11 @@ int64_t ArrivalSchedule::Next() {
         static_cast<double>(issued_++) * worker_count_ + static_cast<double>(worker_index_);
     return total_rate_.TimeOfArea(global_index);
   }
-  // This worker's arrivals are 1/worker_count of the area's: exponential gaps
-  // of mean worker_count in it.
+  // Up to this worker's next arrival of the run's sequence: the (w+1)-th first,
+  // then every W-th.
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
-  poisson_area_ += -std::log1p(-uniform(rng_)) * worker_count_;
-  ++issued_;
+  const int gaps = issued_++ == 0 ? worker_index_ + 1 : worker_count_;
+  for (int i = 0; i < gaps; ++i) poisson_area_ += -std::log1p(-uniform(rng_));
   return total_rate_.TimeOfArea(poisson_area_);
 }
 

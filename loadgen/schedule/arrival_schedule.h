@@ -14,11 +14,12 @@ namespace aurigraph::loadgen {
 class ArrivalSchedule {
  public:
   // `total_rate` requests/second (a profile of them over the run) across
-  // `worker_count` workers. Constant arrivals interleave the workers exactly
-  // (worker w sends the w-th, (w+W)-th, ... request of the global sequence: the
-  // k-th is due when the area under the rate reaches k); Poisson arrivals are
-  // independent per worker, a Poisson process in that area, which sums to a
-  // Poisson process at the total rate.
+  // `worker_count` workers. Worker w sends the w-th, (w+W)-th, ... request of
+  // the run's one sequence of arrivals, so the workers' schedules together are
+  // exactly the one-worker schedule, however many threads and processes share
+  // it. Constant: the k-th is due when the area under the rate reaches k.
+  // Poisson: a Poisson process in that area drawn from `seed` alone, which
+  // every worker walks whole (W draws per request it sends) to take its own.
   ArrivalSchedule(LoadProfile total_rate, ArrivalProcess process, int worker_index,
                   int worker_count, uint64_t seed);
   ArrivalSchedule(double total_rate, ArrivalProcess process, int worker_index, int worker_count,

@@ -231,6 +231,22 @@ std::string FormatSummary(const RunResult& r) {
                     " (every in-flight slot busy: the target did not keep up)");
   }
   out += g.kept_up ? ", kept up\n" : absl::StrCat("\n  INVALID RUN: ", g.verdict, "\n");
+  for (const GeneratorProcess& w : r.workers) {
+    absl::StrAppend(
+        &out, "  process ", w.index, " (", w.host, "): sent ", w.sent, ", schedule lag p99 ",
+        Us(w.schedule_lag_p99_us), " (own p99 ", Us(w.generator_lag_p99_us), ")",
+        w.cpu_seconds >= 0 ? absl::StrFormat(", %.1f CPU-s", w.cpu_seconds) : "",
+        w.kept_up ? ", kept up" : absl::StrCat(", fell behind: ", w.verdict),
+        w.stopped_at_seconds >= 0
+            ? absl::StrFormat(", STOPPED at %.1fs (did not finish)", w.stopped_at_seconds)
+            : "",
+        "\n");
+  }
+  if (!r.complete()) {
+    absl::StrAppend(&out,
+                    "  INCOMPLETE RUN: a process did not finish; its figures up to where it "
+                    "stopped are kept\n");
+  }
   for (const auto& gate : r.gates) {
     absl::StrAppend(&out, "  gate ", gate.passed ? "PASS" : "FAIL", "  ", gate.expression,
                     gate.operation.empty() ? "" : absl::StrCat(" [", gate.operation, "]"), ": ",

@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
+#include <numeric>
+#include <set>
 
 #include "loadgen/runner/worker_plan.h"
 
@@ -118,6 +121,66 @@ operations:
   EXPECT_EQ(in_flight, 5);
   EXPECT_EQ(plans[0].calls->max_requests, 4);
   EXPECT_EQ(plans[2].calls->max_in_flight, 1);
+}
+
+// A run split across N processes (of 3 threads each): each process's share of
+// the concurrency, the request budget and the streams differs from another's by
+// at most one and they add up to the scenario's; the run's workers (and with
+// them sequence numbers) are numbered once across all processes.
+TEST(PlanWorkers, ASplitRunsSharesAddUpAndDifferByAtMostOneAcrossProcesses) {
+  const std::string operations_yaml = R"(
+workers: 3
+load: {model: closed, concurrency: 29}
+operations:
+  - name: health
+    rpc: aurigraph.approval.v1.ApprovalService/CheckHealth
+)";
+  const Scenario budget = Parse("target: 127.0.0.1:1\nrequests: 1000\n" + operations_yaml);
+  const Scenario timed = Parse("target: 127.0.0.1:1\nduration: 1s\n" + operations_yaml + R"(
+  - name: watch
+    rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
+    stream: {streams: 17}
+)");
+  ManualClock clock;
+  ScriptedWire wire(clock, kMs);
+  auto budget_operations = PlanOperations(budget, wire, "127.0.0.1:1");
+  ASSERT_TRUE(budget_operations.ok()) << budget_operations.status();
+  auto timed_operations = PlanOperations(timed, wire, "127.0.0.1:1");
+  ASSERT_TRUE(timed_operations.ok()) << timed_operations.status();
+  for (const int processes : {1, 2, 4, 7}) {
+    std::vector<int64_t> in_flight, requests, streams;
+    std::set<int> run_workers;
+    for (int k = 0; k < processes; ++k) {
+      const Partition partition{k, processes};
+      int64_t process_in_flight = 0, process_requests = 0, process_streams = 0;
+      for (const WorkerAssignment& a : PlanWorkers(timed, *timed_operations, 0, partition)) {
+        ASSERT_TRUE(a.calls);
+        EXPECT_EQ(a.calls->worker_count, 3 * processes);
+        EXPECT_TRUE(run_workers.insert(a.calls->worker_index).second);
+        process_in_flight += a.calls->max_in_flight;
+        if (a.streams) {
+          EXPECT_EQ(a.streams->worker_count, 3 * processes);
+          EXPECT_EQ(a.streams->worker_index, a.calls->worker_index);
+          process_streams += a.streams->operations[0].streams;
+        }
+      }
+      for (const WorkerAssignment& a : PlanWorkers(budget, *budget_operations, 0, partition)) {
+        if (a.calls) process_requests += a.calls->max_requests;
+      }
+      in_flight.push_back(process_in_flight);
+      requests.push_back(process_requests);
+      streams.push_back(process_streams);
+    }
+    for (const auto* shares : {&in_flight, &requests, &streams}) {
+      const auto [low, high] = std::minmax_element(shares->begin(), shares->end());
+      EXPECT_LE(*high - *low, 1) << processes << " processes";
+    }
+    EXPECT_EQ(std::accumulate(in_flight.begin(), in_flight.end(), int64_t{0}), 29);
+    EXPECT_EQ(std::accumulate(requests.begin(), requests.end(), int64_t{0}), 1000);
+    EXPECT_EQ(std::accumulate(streams.begin(), streams.end(), int64_t{0}), 17);
+    EXPECT_EQ(run_workers.size(), static_cast<size_t>(3 * processes));
+    EXPECT_EQ(*run_workers.rbegin(), 3 * processes - 1);
+  }
 }
 
 TEST(PlanWorkers, AWorkerWithNothingToDoGetsNoPlan) {

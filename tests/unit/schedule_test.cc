@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "loadgen/schedule/arrival_schedule.h"
+#include "loadgen/schedule/load_profile.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -31,8 +32,8 @@ TEST(ArrivalSchedule, WorkersInterleaveIntoTheGlobalSequence) {
 }
 
 TEST(ArrivalSchedule, PoissonHasTheRequestedMeanRateAndIsSeeded) {
-  ArrivalSchedule a(10'000, ArrivalProcess::kPoisson, 0, 2, 99);
-  ArrivalSchedule b(10'000, ArrivalProcess::kPoisson, 0, 2, 99);
+  ArrivalSchedule a(10'000, ArrivalProcess::kPoisson, 0, 1, 99);
+  ArrivalSchedule b(10'000, ArrivalProcess::kPoisson, 0, 1, 99);
   int64_t last = 0;
   std::vector<int64_t> gaps;
   for (int i = 0; i < 100'000; ++i) {
@@ -41,12 +42,35 @@ TEST(ArrivalSchedule, PoissonHasTheRequestedMeanRateAndIsSeeded) {
     gaps.push_back(t - last);
     last = t;
   }
-  // Per worker: 5,000/s, mean gap 200 us; 100k samples put the mean within 1%.
+  // 10,000/s, mean gap 100 us; 100k samples put the mean within 1%.
   const double mean = static_cast<double>(last) / 100'000;
-  EXPECT_NEAR(mean, 200'000, 2'000);
+  EXPECT_NEAR(mean, 100'000, 1'000);
   // Exponential gaps: about 36.8% exceed the mean.
-  const auto above = std::count_if(gaps.begin(), gaps.end(), [](int64_t g) { return g > 200'000; });
+  const auto above = std::count_if(gaps.begin(), gaps.end(), [](int64_t g) { return g > 100'000; });
   EXPECT_NEAR(static_cast<double>(above) / gaps.size(), 0.368, 0.01);
+}
+
+// However the run is split (here 12 workers: 3 processes of 4 threads, under a
+// ramp), the workers' arrivals together are the one-worker schedule, exactly,
+// and each worker has every 12th of them; for constant and Poisson arrivals.
+TEST(ArrivalSchedule, ASplitScheduleIsTheOneWorkerScheduleExactly) {
+  const LoadProfile ramp({LoadSegment{100, 5'000, 2'000'000'000}});
+  for (const ArrivalProcess process : {ArrivalProcess::kConstant, ArrivalProcess::kPoisson}) {
+    ArrivalSchedule whole(ramp, process, 0, 1, 42);
+    std::vector<int64_t> expected;
+    for (int i = 0; i < 12 * 500; ++i) expected.push_back(whole.Next());
+    std::vector<int64_t> split;
+    for (int w = 0; w < 12; ++w) {
+      ArrivalSchedule part(ramp, process, w, 12, 42);
+      for (int i = 0; i < 500; ++i) {
+        const int64_t t = part.Next();
+        ASSERT_EQ(t, expected[static_cast<size_t>(i * 12 + w)]) << "worker " << w << " #" << i;
+        split.push_back(t);
+      }
+    }
+    std::sort(split.begin(), split.end());
+    EXPECT_EQ(split, expected);
+  }
 }
 
 }  // namespace
