@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# End-to-end: one run split across generator processes against a reference
+# server. One process and three (--local-workers) at the same rate send exactly
+# the same number of requests, which the server's own counters confirm; the
+# same scenario as a Kubernetes Indexed Job would start it (JOB_COMPLETION_INDEX,
+# Poisson arrivals) merges into the single process's count; a process killed
+# mid-run makes the run incomplete (exit 4) with its data kept; bad splits are
+# refused with one line.
+set -u
+LOADGEN=$1
+REFSERVER=$2
+source "$(dirname "$0")/common.sh"
+passed=0
+failed=0
+ok() { echo "ok   $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; failed=$((failed + 1)); }
+check() {  # description, command...
+  local what=$1
+  shift
+  if "$@"; then ok "$what"; else fail "$what"; fi
+}
+
+start_server TARGET server --metrics-listen 127.0.0.1:0
+[[ -n $TARGET ]] || { echo "FAIL reference server did not start"; exit 1; }
+for _ in $(seq 50); do grep -q "^metrics on " "$WORK/server.out" && break; sleep 0.1; done
+METRICS=$(awk '/^metrics on /{print $3}' "$WORK/server.out")
+
+# SubmitTransaction calls the server has handled so far, by its own count.
+handled() {
+  curl -s "$METRICS" | awk '/^grpc_server_handled_total\{.*grpc_method="SubmitTransaction"/ {n += $2} END {print n + 0}'
+}
+
+cat >"$WORK/split.yaml" <<'YAML'
+name: split
+duration: 3s
+warmup: 500ms
+workers: 2
+load: {model: open, rate: 600}
+seed: 5
+operations:
+  - name: submit
+    rpc: aurigraph.transaction.v1.TransactionService/SubmitTransaction
+    deadline: 5s
+    request:
+      id: "sp-${run}-${seq}"
+      sender: a
+      receiver: b
+      amount: 1
+      nonce: "${seq}"
+      content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
+gates:
+  - "p99 < 2s"
+  - "error_ratio < 1%"
+  - "rate >= 100000"
+YAML
+
+# result.json's generator.sent, measured requests, gate verdicts and per-process sends.
+describe() {
+  python3 - "$1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+gates = ",".join(str(g["passed"]) for g in r["gates"])
+workers = " ".join(str(w["sent"]) for w in r.get("workers", []))
+print(r["generator"]["sent"], r["total"]["ok"], gates, r.get("complete", True), workers)
+PY
+}
+
+before=$(handled)
+"$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" --out "$WORK/one" --no-progress >"$WORK/one.out" 2>&1
+code_one=$?
+one_handled=$(($(handled) - before))
+read -r one_sent one_ok one_gates _ <<<"$(describe "$WORK/one/result.json")"
+check "one process: 1800 sent (600/s for 3 s), as the server counted ($one_handled)" \
+  test "$one_sent" = 1800 -a "$one_handled" = 1800
+
+before=$(handled)
+"$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" --local-workers 3 --out "$WORK/three" \
+  >"$WORK/three.out" 2>&1
+code_three=$?
+three_handled=$(($(handled) - before))
+read -r three_sent three_ok three_gates three_complete w0 w1 w2 <<<"$(describe "$WORK/three/result.json")"
+check "three processes: the same 1800 sent, as the server counted ($three_handled)" \
+  test "$three_sent" = 1800 -a "$three_handled" = 1800
+check "three processes: each sent its third ($w0 $w1 $w2)" \
+  test "$w0" = 600 -a "$w1" = 600 -a "$w2" = 600
+check "the same gate verdicts ($one_gates / $three_gates) and exit code ($code_one / $code_three)" \
+  test "$one_gates" = "$three_gates" -a "$code_one" = 1 -a "$code_three" = 1
+check "three processes: the measured requests within 1% of one process's ($one_ok / $three_ok)" \
+  python3 -c "import sys; a, b = map(int, sys.argv[1:]); sys.exit(abs(a - b) > a / 100)" "$one_ok" "$three_ok"
+check "the summary names each process and the merged result" \
+  grep -q "process 2 (.*): sent 600" "$WORK/three.out"
+check "the merged run's directory is a run directory: report reads it" \
+  bash -c '"$0" report "$1/three" --out "$1/three-report" >/dev/null && [[ -s $1/three-report/report.html ]]' \
+  "$LOADGEN" "$WORK"
+check "compare reads the merged run beside the one process's" \
+  bash -c '"$0" compare "$1/one/result.json" "$1/three/result.json" --out "$1/cmp" >/dev/null; [[ $? -le 1 ]]' \
+  "$LOADGEN" "$WORK"
+# Merging again, by hand, gives the same result.
+"$LOADGEN" merge "$WORK"/three/worker-* --out "$WORK/again" >/dev/null 2>&1
+check "merge of the processes' directories gives the same figures" \
+  test "$(describe "$WORK/again/result.json")" = "$(describe "$WORK/three/result.json")"
+
+# As a Kubernetes Indexed Job starts them: JOB_COMPLETION_INDEX, one --start-at.
+# Poisson arrivals: the processes walk one seeded process, so their sends add
+# up to the single process's exactly.
+poisson=(--set load.arrival=poisson --set 'gates=["p99 < 2s"]')
+"$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" "${poisson[@]}" --out "$WORK/p1" \
+  --no-progress >/dev/null 2>&1
+start=$(python3 -c 'import time; print(f"{time.time() + 2.5:.3f}")')
+for k in 0 1 2; do
+  JOB_COMPLETION_INDEX=$k "$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" "${poisson[@]}" \
+    --workers 3 --start-at "$start" --out "$WORK/job/$k" --no-progress >"$WORK/job-$k.out" 2>&1 &
+  JOBS[$k]=$!
+done
+job_codes=""
+for k in 0 1 2; do
+  wait "${JOBS[$k]}"
+  job_codes+="$? "
+done
+"$LOADGEN" merge "$WORK/job/0" "$WORK/job/1" "$WORK/job/2" --out "$WORK/job-merged" \
+  >"$WORK/job-merged.out" 2>&1
+code=$?
+read -r p1_sent _ <<<"$(describe "$WORK/p1/result.json")"
+read -r job_sent _ <<<"$(describe "$WORK/job-merged/result.json")"
+check "Indexed Job (exit codes $job_codes, merge $code): Poisson sends add up to one process's ($p1_sent = $job_sent)" \
+  test "$code" = 0 -a "$p1_sent" = "$job_sent" -a "$p1_sent" -gt 1500
+
+# A process killed mid-run: the run is incomplete (exit 4), what it logged is kept.
+sed 's/duration: 3s/duration: 6s/' "$WORK/split.yaml" >"$WORK/long.yaml"
+"$LOADGEN" run "$WORK/long.yaml" --target "$TARGET" --local-workers 2 --out "$WORK/killed" \
+  >"$WORK/killed.out" 2>&1 &
+parent=$!
+PIDS+=($parent)
+for _ in $(seq 100); do
+  [[ -s $WORK/killed/worker-1/intervals.jsonl ]] && [[ $(wc -l <"$WORK/killed/worker-1/intervals.jsonl") -ge 4 ]] && break
+  sleep 0.1
+done
+pkill -9 -f -- "--worker-index 1 .*--out $WORK/killed/worker-1"
+wait "$parent"
+code=$?
+check "a killed process: exit 4 (incomplete)" test "$code" = 4
+check "a killed process: named in the summary with where it stopped" \
+  grep -q "process 1 .*STOPPED at" "$WORK/killed.out"
+python3 - "$WORK/killed/result.json" <<'PY' && ok "a killed process: its intervals up to the kill kept, the other process's whole" || fail "killed-process result"
+import json, sys
+r = json.load(open(sys.argv[1]))
+w = {x["index"]: x for x in r["workers"]}
+assert r["complete"] is False and r["verdict"] == "fail", r["complete"]
+assert w[0]["stopped_at_seconds"] == -1 and w[0]["sent"] == 1800, w[0]
+assert 1 <= w[1]["stopped_at_seconds"] < 6 and 300 <= w[1]["sent"] < 1800, w[1]
+assert r["generator"]["sent"] == w[0]["sent"] + w[1]["sent"], r["generator"]["sent"]
+PY
+
+# Bad splits: one line each, exit 2 (3 when the start has passed).
+expect_error() {  # description, expected code, expected text, command...
+  local what=$1 want=$2 text=$3
+  shift 3
+  "$@" >"$WORK/err.out" 2>"$WORK/err.err"
+  local code=$?
+  if [[ $code == "$want" && $(wc -l <"$WORK/err.err") == 1 ]] && grep -q -- "$text" "$WORK/err.err"; then
+    ok "$what"
+  else
+    fail "$what (exit $code: $(head -c 300 "$WORK/err.err"))"
+  fi
+}
+run_split=("$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" --no-progress --out "$WORK/bad")
+expect_error "--workers without --start-at" 2 "needs --start-at" "${run_split[@]}" --workers 2 --worker-index 0
+expect_error "--worker-index out of range" 2 "not within 0 to 1" "${run_split[@]}" --workers 2 --worker-index 2 --start-at "$start"
+expect_error "--workers without an index" 2 "needs --worker-index" env -u JOB_COMPLETION_INDEX "${run_split[@]}" --workers 2 --start-at "$start"
+expect_error "a start time already past" 3 "start time passed" "${run_split[@]}" --start-at 1000000000
+expect_error "merge of a missing process" 2 "missing: 1" "$LOADGEN" merge "$WORK/job/0" "$WORK/job/2" --out "$WORK/m"
+expect_error "merge of two runs" 2 "another scenario" "$LOADGEN" merge "$WORK/job/0" "$WORK/three/worker-1" "$WORK/job/2" --out "$WORK/m"
+expect_error "merge into a merged directory" 2 "is one of the runs merged" "$LOADGEN" merge "$WORK/job/0" "$WORK/job/1" "$WORK/job/2" --out "$WORK/job/1"
+expect_error "--local-workers with --metrics-listen" 2 "not with --metrics-listen" "${run_split[@]}" --local-workers 2 --metrics-listen 127.0.0.1:0
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
