@@ -14,6 +14,10 @@ namespace aurigraph::loadgen::cli {
 inline constexpr int kExitGateFailed = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitCannotRun = 3;
+// A split run: a process did not finish (its figures are kept), and the
+// workers did not all arrive at the start.
+inline constexpr int kExitIncomplete = 4;
+inline constexpr int kExitBarrierTimeout = 5;
 
 // Prints "aurigraph-loadgen: MESSAGE" on stderr; returns `code`.
 int Fail(int code, const std::string& message);

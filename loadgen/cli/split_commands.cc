@@ -18,11 +18,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/clock/clock.h"
+#include "common/units/units.h"
+#include "common/version/version.h"
 #include "loadgen/cli/cli_support.h"
+#include "loadgen/cli/run_execution.h"
+#include "loadgen/coordinate/coordinator.h"
+#include "loadgen/coordinate/worker_session.h"
 #include "loadgen/intervallog/interval_log.h"
 #include "loadgen/merge/merge_runs.h"
 #include "loadgen/result/run_description.h"
 #include "loadgen/result/run_result.h"
+#include "loadgen/scenario/scenario.h"
 #include "loadgen/summary/summary.h"
 
 extern char** environ;
@@ -142,6 +148,9 @@ std::optional<int> ReadSplitFlags(const po::variables_map& vm, RunOptions* optio
       return Fail(kExitUsage, "--start-at: expected Unix time in seconds, e.g. 1764500000.5");
     }
     options->start_unix_nanos = std::llround(seconds * 1e9);
+    // Every process given this start shares ${run}.
+    options->run_id = absl::StrFormat(
+        "%016x", static_cast<uint64_t>(options->start_unix_nanos) * 0x9E3779B97F4A7C15ULL);
     const int64_t ahead = options->start_unix_nanos - WallClock::Instance().NowNanos();
     if (ahead > kMaxStartAhead) {
       return Fail(kExitUsage, absl::StrFormat("--start-at: %.0f hours ahead; expected within a day",
@@ -278,6 +287,185 @@ int RunLocalWorkers(const std::vector<std::string>& run_args, const po::variable
     return Fail(kExitCannotRun, absl::StrCat("merge: ", merged.status().message()));
   }
   return FinishMerged(*merged, out_dir);
+}
+
+int CoordinateCommand(const std::vector<std::string>& args) {
+  po::options_description options(
+      "aurigraph-loadgen coordinate SCENARIO.yaml --workers N [--listen HOST:PORT] [options]\n"
+      "  holds one run split across N worker processes (aurigraph-loadgen work --coordinator "
+      "HOST:PORT on each machine): waits for all of them, starts them together, gathers their "
+      "interval logs as they go (--out/worker-K) and merges them into --out.\n"
+      "  exit codes: 0 every gate passed on the merged run, 1 a gate failed (or a worker could "
+      "not keep up), 2 invalid input, 3 cannot run, 4 a worker did not finish, 5 not every "
+      "worker arrived");
+  options.add_options()("help,h", "show this help")(
+      "workers", po::value<int>(), "how many worker processes the run is split across")(
+      "listen", po::value<std::string>()->default_value("0.0.0.0:7070"),
+      "HOST:PORT the workers reach this coordinator at (port 0: any)")(
+      "out", po::value<std::string>()->default_value("results"),
+      "directory for the merged result.json and logs, and each worker's (worker-K)")(
+      "target", po::value<std::string>(),
+      "HOST:PORT the workers load (overrides the scenario's), as they reach it")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a scenario key, as for run (repeatable)")(
+      "barrier-timeout", po::value<std::string>()->default_value("5m"),
+      "how long to wait for every worker to be ready")(
+      "start-delay", po::value<std::string>()->default_value("3s"),
+      "from the last worker ready to the start")(
+      "max-clock-uncertainty", po::value<std::string>()->default_value("5ms"),
+      "a run whose workers' clocks are known less well than this (half the fastest round trip "
+      "to the coordinator) is invalid: their starts may be that far apart");
+  po::options_description hidden;
+  hidden.add_options()("scenario", po::value<std::string>());
+  po::positional_options_description positional;
+  positional.add("scenario", 1);
+  po::variables_map vm;
+  if (auto done = ParseOptions(args, options, positional, hidden, "coordinate", &vm)) return *done;
+  if (auto invalid = CheckUtf8Flags(vm)) return *invalid;
+  if (!vm.count("scenario")) return Fail(kExitUsage, "coordinate: expected SCENARIO.yaml");
+  if (!vm.count("workers")) return Fail(kExitUsage, "coordinate: --workers N is required");
+  const int workers = vm["workers"].as<int>();
+  if (workers < 1 || workers > kMaxPartitions) {
+    return Fail(kExitUsage, absl::StrCat("--workers: expected 1 to ", kMaxPartitions));
+  }
+  const auto duration = [&](const char* flag) -> absl::StatusOr<int64_t> {
+    auto nanos = ParseDuration(vm[flag].as<std::string>());
+    if (!nanos.ok() || *nanos < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, ": expected a duration such as 30s"));
+    }
+    return nanos;
+  };
+  auto barrier_timeout = duration("barrier-timeout");
+  auto start_delay = duration("start-delay");
+  auto max_uncertainty = duration("max-clock-uncertainty");
+  for (const auto* parsed : {&barrier_timeout, &start_delay, &max_uncertainty}) {
+    if (!parsed->ok()) return Fail(kExitUsage, std::string(parsed->status().message()));
+  }
+  const std::vector<std::string> overrides =
+      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  auto scenario = LoadScenarioFile(vm["scenario"].as<std::string>(), overrides);
+  if (!scenario.ok()) return Fail(kExitUsage, std::string(scenario.status().message()));
+  auto target = ResolveTarget(*scenario, vm.count("target") ? vm["target"].as<std::string>() : "");
+  if (!target.ok()) return Fail(kExitUsage, std::string(target.status().message()));
+  const std::string out_dir = vm["out"].as<std::string>();
+  if (auto failed = PrepareOutputDirectory(out_dir)) return *failed;
+
+  CoordinatorOptions coordinator_options;
+  coordinator_options.listen = vm["listen"].as<std::string>();
+  coordinator_options.workers = workers;
+  coordinator_options.scenario_json = scenario->effective_json;
+  coordinator_options.target = *target;
+  coordinator_options.run_id = absl::StrFormat(
+      "%016x", static_cast<uint64_t>(WallClock::Instance().NowNanos()) * 0x9E3779B97F4A7C15ULL);
+  coordinator_options.tool_version = kVersion;
+  coordinator_options.out_dir = out_dir;
+  coordinator_options.barrier_timeout_nanos = *barrier_timeout;
+  coordinator_options.start_delay_nanos = *start_delay;
+  auto coordinator = Coordinator::Start(coordinator_options);
+  if (!coordinator.ok()) return Fail(kExitCannotRun, std::string(coordinator.status().message()));
+  const std::string listen = coordinator_options.listen;
+  std::cout << "coordinator: listening on " << listen.substr(0, listen.rfind(':')) << ":"
+            << (*coordinator)->port() << " for " << workers << " workers" << std::endl;
+
+  StopOnSignals();
+  auto start = (*coordinator)->AwaitStart(StopRequested());
+  if (!start.ok()) {
+    const bool timed_out = absl::IsDeadlineExceeded(start.status());
+    return Fail(timed_out ? kExitBarrierTimeout : kExitCannotRun,
+                absl::StrCat("coordinate: ", start.status().message()));
+  }
+  std::cout << "coordinator: every worker is ready; the run starts at " << FormatUnixTime(*start)
+            << std::endl;
+  (*coordinator)->AwaitEnd(StopRequested(), [&](const IntervalProgress& p) {
+    int live = 0;
+    for (const WorkerStatus& w : (*coordinator)->workers()) live += w.lost ? 0 : 1;
+    std::cout << absl::StrFormat(
+                     "coordinator: %7.1fs  %9.1f/s  p99 %s  errors %d  workers %d/%d live",
+                     p.offset_seconds + p.seconds,
+                     p.seconds > 0 ? static_cast<double>(p.completed) / p.seconds : 0,
+                     p.p99_us >= 0 ? FormatDuration(p.p99_us * 1000) : "-", p.errors, live, workers)
+              << std::endl;
+  });
+  const std::vector<WorkerStatus> statuses = (*coordinator)->workers();
+  for (const WorkerStatus& w : statuses) {
+    if (w.lost) {
+      std::cerr << "aurigraph-loadgen: worker " << w.index << " (" << w.host
+                << ") stopped sending after " << absl::StrFormat("%.1fs", w.logged_seconds)
+                << " of the run\n";
+    }
+  }
+  auto merged = MergeRuns((*coordinator)->worker_dirs(), out_dir);
+  if (!merged.ok()) {
+    return Fail(kExitCannotRun, absl::StrCat("merge: ", merged.status().message()));
+  }
+  for (GeneratorProcess& w : merged->workers) {
+    const WorkerStatus& status = statuses[static_cast<size_t>(w.index)];
+    w.clock_offset_us = status.clock_offset_nanos / 1000;
+    w.clock_uncertainty_us = status.clock_round_trip_nanos / 2000;
+    if (status.lost && w.stopped_at_seconds < 0) w.stopped_at_seconds = status.logged_seconds;
+    if (status.clock_round_trip_nanos / 2 > *max_uncertainty && merged->generator.kept_up) {
+      merged->generator.kept_up = false;
+      merged->generator.verdict = absl::StrCat(
+          "worker ", w.index, "'s clock is known only to within ",
+          FormatDuration(status.clock_round_trip_nanos / 2), " (bound ",
+          FormatDuration(*max_uncertainty), "): the workers' starts may be that far apart");
+    }
+  }
+  return FinishMerged(*merged, out_dir);
+}
+
+int WorkCommand(const std::vector<std::string>& args) {
+  po::options_description options(
+      "aurigraph-loadgen work --coordinator HOST:PORT [--worker-index K] [--out DIR] [options]\n"
+      "  one worker of a run held by `aurigraph-loadgen coordinate`: takes the scenario and its "
+      "share from it, starts with the others and sends it its interval logs as it goes (and "
+      "keeps its own in --out).\n"
+      "  exit codes: as run, and 5 when not every worker arrived at the start");
+  options.add(CommonRunFlags());
+  options.add_options()("coordinator", po::value<std::string>(), "HOST:PORT of the coordinator")(
+      "worker-index", po::value<int>(),
+      "this worker's share, 0 to N-1 (default: $JOB_COMPLETION_INDEX, else any free one)")(
+      "join-timeout", po::value<std::string>()->default_value("2m"),
+      "how long to try to reach the coordinator");
+  po::options_description hidden;
+  po::positional_options_description positional;
+  po::variables_map vm;
+  if (auto done = ParseOptions(args, options, positional, hidden, "work", &vm)) return *done;
+  if (auto invalid = CheckUtf8Flags(vm)) return *invalid;
+  if (!vm.count("coordinator"))
+    return Fail(kExitUsage, "work: --coordinator HOST:PORT is required");
+  int index = -1;
+  if (vm.count("worker-index")) {
+    index = vm["worker-index"].as<int>();
+  } else if (const char* job_index = std::getenv("JOB_COMPLETION_INDEX")) {
+    if (!absl::SimpleAtoi(job_index, &index) || index < 0) {
+      return Fail(kExitUsage, absl::StrCat("JOB_COMPLETION_INDEX: not an index: '",
+                                           std::string(job_index).substr(0, 40), "'"));
+    }
+  }
+  auto join_timeout = ParseDuration(vm["join-timeout"].as<std::string>());
+  if (!join_timeout.ok() || *join_timeout <= 0) {
+    return Fail(kExitUsage, "--join-timeout: expected a duration such as 2m");
+  }
+  auto session =
+      WorkerSession::Join(vm["coordinator"].as<std::string>(), index, kVersion, *join_timeout);
+  if (!session.ok()) {
+    const bool unreachable = absl::IsUnavailable(session.status());
+    return Fail(unreachable ? kExitCannotRun : kExitUsage, std::string(session.status().message()));
+  }
+  const JoinedRun& run = (*session)->run();
+  auto scenario = ParseScenario(run.scenario_json, "the coordinator's scenario", {});
+  if (!scenario.ok()) return Fail(kExitUsage, std::string(scenario.status().message()));
+  RunOptions run_options;
+  run_options.target = run.target;
+  run_options.partition = Partition{run.worker_index, run.worker_count};
+  run_options.run_id = run.run_id;
+  WorkerSession* joined = session->get();
+  run_options.await_start = [joined] { return joined->AwaitStart(); };
+  std::cerr << "aurigraph-loadgen: worker " << run.worker_index << " of " << run.worker_count
+            << ", loading " << run.target << "\n";
+  return ExecuteRun(*scenario, vm, std::move(run_options), {joined});
 }
 
 int MergeCommand(const std::vector<std::string>& args) {

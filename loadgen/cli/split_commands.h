@@ -13,9 +13,6 @@
 
 namespace aurigraph::loadgen::cli {
 
-// Exit code of a split run one of whose processes did not finish.
-inline constexpr int kExitIncomplete = 4;
-
 // The flags of a split run, for `run`.
 boost::program_options::options_description SplitRunFlags();
 
@@ -32,5 +29,7 @@ int RunLocalWorkers(const std::vector<std::string>& run_args,
                     const boost::program_options::variables_map& vm);
 
 int MergeCommand(const std::vector<std::string>& args);
+int CoordinateCommand(const std::vector<std::string>& args);
+int WorkCommand(const std::vector<std::string>& args);
 
 }  // namespace aurigraph::loadgen::cli

@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/input/input_file.h"
 #include "common/input/json_check.h"
@@ -43,13 +44,13 @@ std::string Tag(const std::string& name) {
   return tag;
 }
 
-void WriteHistogramLine(std::FILE* out, const std::string& tag, const TimelinePoint& point,
-                        const Histogram& h) {
+void AppendHistogramLine(std::string& out, const std::string& tag, const TimelinePoint& point,
+                         const Histogram& h) {
   if (h.TotalCount() == 0) return;
   // Interval_Max in milliseconds (values are microseconds), as HdrHistogram's
   // own writers scale it to a readable unit.
-  std::fprintf(out, "Tag=%s,%.3f,%.3f,%.3f,%s\n", tag.c_str(), point.offset_seconds, point.seconds,
-               static_cast<double>(h.Max()) / 1000.0, EncodeBase64(h).c_str());
+  absl::StrAppendFormat(&out, "Tag=%s,%.3f,%.3f,%.3f,%s\n", tag, point.offset_seconds,
+                        point.seconds, static_cast<double>(h.Max()) / 1000.0, EncodeBase64(h));
 }
 
 // The tag of an operation's failed calls with one status code.
@@ -328,8 +329,59 @@ int64_t OffsetKey(double seconds) { return std::llround(seconds * 1000); }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<IntervalLogWriter>> IntervalLogWriter::Create(
-    const std::string& dir) {
+IntervalLogText IntervalLogFormatter::Start(const RunDescription& run) {
+  IntervalLogText text;
+  const double start_seconds = static_cast<double>(run.start_unix_nanos) / 1e9;
+  text.histograms = absl::StrFormat(
+      "#[Histogram log format version 1.3]\n"
+      "#[StartTime: %.3f (seconds since epoch), %s]\n"
+      "#[aurigraph-loadgen %s: latency in microseconds from the intended send time, "
+      "tags per operation; Interval_Max in milliseconds]\n"
+      "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\","
+      "\"Interval_Compressed_Histogram\"\n",
+      start_seconds, FormatUnixTime(run.start_unix_nanos), run.tool_version);
+  tags_.clear();
+  for (const OperationDescription& op : run.operations) tags_.push_back(Tag(op.name));
+  text.intervals = DescriptionJson(run).dump() + "\n";
+  return text;
+}
+
+IntervalLogText IntervalLogFormatter::Interval(const IntervalSlice& slice,
+                                               const TimelinePoint& point) const {
+  IntervalLogText text;
+  nlohmann::ordered_json line = nlohmann::ordered_json::parse(TimelinePointToJson(point));
+  nlohmann::ordered_json streams = nlohmann::ordered_json::array();
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < slice.operations.size() && i < tags_.size(); ++i) {
+    const IntervalOperation& op = slice.operations[i];
+    AppendHistogramLine(text.histograms, tags_[i], point, op.latency);
+    AppendHistogramLine(text.histograms, tags_[i] + kUncorrectedSuffix, point, op.uncorrected);
+    for (int code = 1; code < kStatusCodeCount; ++code) {
+      if (!op.failed[code]) continue;
+      AppendHistogramLine(text.histograms, FailedTag(tags_[i], code), point, *op.failed[code]);
+    }
+    if (op.stream) {
+      for (const auto& [suffix, member] : StreamHistograms()) {
+        AppendHistogramLine(text.histograms, tags_[i] + suffix, point, (*op.stream).*member);
+      }
+    }
+    streams.push_back(op.stream ? StreamCountsJson(*op.stream) : nlohmann::ordered_json());
+    messages.push_back(ErrorMessagesJson(op.error_messages));
+  }
+  AppendHistogramLine(text.histograms, kScheduleLagTag, point, slice.schedule_lag);
+  AppendHistogramLine(text.histograms, kGeneratorLagTag, point, slice.generator_lag);
+  line["counts"] = {{"generator", GeneratorCountsJson(slice.generator)},
+                    {"streams", streams},
+                    {"error_messages", messages}};
+  text.intervals = line.dump() + "\n";
+  return text;
+}
+
+IntervalLogText IntervalLogFormatter::End(const RunEnd& end) const {
+  return IntervalLogText{nlohmann::ordered_json({{"end", EndJson(end)}}).dump() + "\n", ""};
+}
+
+absl::StatusOr<std::unique_ptr<IntervalLogFiles>> IntervalLogFiles::Create(const std::string& dir) {
   const std::string histograms_path = (std::filesystem::path(dir) / kHistogramLogName).string();
   const std::string intervals_path = (std::filesystem::path(dir) / kIntervalsLogName).string();
   std::FILE* histograms = std::fopen(histograms_path.c_str(), "w");
@@ -341,70 +393,47 @@ absl::StatusOr<std::unique_ptr<IntervalLogWriter>> IntervalLogWriter::Create(
     std::fclose(histograms);
     return absl::PermissionDeniedError(absl::StrCat(intervals_path, ": cannot write"));
   }
-  return std::unique_ptr<IntervalLogWriter>(new IntervalLogWriter(histograms, intervals));
+  return std::unique_ptr<IntervalLogFiles>(new IntervalLogFiles(histograms, intervals));
 }
 
-IntervalLogWriter::IntervalLogWriter(std::FILE* histograms, std::FILE* intervals)
+IntervalLogFiles::IntervalLogFiles(std::FILE* histograms, std::FILE* intervals)
     : histograms_(histograms), intervals_(intervals) {}
 
-IntervalLogWriter::~IntervalLogWriter() {
+IntervalLogFiles::~IntervalLogFiles() {
   std::fclose(histograms_);
   std::fclose(intervals_);
 }
 
+void IntervalLogFiles::Append(const IntervalLogText& text) {
+  // The histograms first: a reader takes an interval only once its line of
+  // intervals.jsonl is whole, and then finds all of its histograms.
+  std::fwrite(text.histograms.data(), 1, text.histograms.size(), histograms_);
+  std::fflush(histograms_);
+  std::fwrite(text.intervals.data(), 1, text.intervals.size(), intervals_);
+  std::fflush(intervals_);
+}
+
+absl::StatusOr<std::unique_ptr<IntervalLogWriter>> IntervalLogWriter::Create(
+    const std::string& dir) {
+  auto files = IntervalLogFiles::Create(dir);
+  if (!files.ok()) return files.status();
+  return std::unique_ptr<IntervalLogWriter>(new IntervalLogWriter(*std::move(files)));
+}
+
+IntervalLogWriter::IntervalLogWriter(std::unique_ptr<IntervalLogFiles> files)
+    : files_(std::move(files)) {}
+
 void IntervalLogWriter::OnRunStart(const RunDescription& run) {
-  const double start_seconds = static_cast<double>(run.start_unix_nanos) / 1e9;
-  std::fprintf(histograms_,
-               "#[Histogram log format version 1.3]\n"
-               "#[StartTime: %.3f (seconds since epoch), %s]\n"
-               "#[aurigraph-loadgen %s: latency in microseconds from the intended send time, "
-               "tags per operation; Interval_Max in milliseconds]\n"
-               "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\","
-               "\"Interval_Compressed_Histogram\"\n",
-               start_seconds, FormatUnixTime(run.start_unix_nanos).c_str(),
-               run.tool_version.c_str());
-  for (const OperationDescription& op : run.operations) tags_.push_back(Tag(op.name));
-  std::fprintf(intervals_, "%s\n", DescriptionJson(run).dump().c_str());
-  std::fflush(histograms_);
-  std::fflush(intervals_);
+  files_->Append(formatter_.Start(run));
 }
 
+// Each interval reaches the kernel before the next is taken: a killed process
+// loses at most the interval in progress.
 void IntervalLogWriter::OnInterval(const IntervalSlice& slice, const TimelinePoint& point) {
-  nlohmann::ordered_json line = nlohmann::ordered_json::parse(TimelinePointToJson(point));
-  nlohmann::ordered_json streams = nlohmann::ordered_json::array();
-  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-  for (size_t i = 0; i < slice.operations.size() && i < tags_.size(); ++i) {
-    const IntervalOperation& op = slice.operations[i];
-    WriteHistogramLine(histograms_, tags_[i], point, op.latency);
-    WriteHistogramLine(histograms_, tags_[i] + kUncorrectedSuffix, point, op.uncorrected);
-    for (int code = 1; code < kStatusCodeCount; ++code) {
-      if (!op.failed[code]) continue;
-      WriteHistogramLine(histograms_, FailedTag(tags_[i], code), point, *op.failed[code]);
-    }
-    if (op.stream) {
-      for (const auto& [suffix, member] : StreamHistograms()) {
-        WriteHistogramLine(histograms_, tags_[i] + suffix, point, (*op.stream).*member);
-      }
-    }
-    streams.push_back(op.stream ? StreamCountsJson(*op.stream) : nlohmann::ordered_json());
-    messages.push_back(ErrorMessagesJson(op.error_messages));
-  }
-  WriteHistogramLine(histograms_, kScheduleLagTag, point, slice.schedule_lag);
-  WriteHistogramLine(histograms_, kGeneratorLagTag, point, slice.generator_lag);
-  line["counts"] = {{"generator", GeneratorCountsJson(slice.generator)},
-                    {"streams", streams},
-                    {"error_messages", messages}};
-  std::fprintf(intervals_, "%s\n", line.dump().c_str());
-  // Each interval reaches the kernel before the next is taken: a killed
-  // process loses at most the interval in progress.
-  std::fflush(histograms_);
-  std::fflush(intervals_);
+  files_->Append(formatter_.Interval(slice, point));
 }
 
-void IntervalLogWriter::OnRunEnd(const RunEnd& end) {
-  std::fprintf(intervals_, "%s\n", nlohmann::ordered_json({{"end", EndJson(end)}}).dump().c_str());
-  std::fflush(intervals_);
-}
+void IntervalLogWriter::OnRunEnd(const RunEnd& end) { files_->Append(formatter_.End(end)); }
 
 absl::StatusOr<std::unique_ptr<IntervalLogReader>> IntervalLogReader::Open(const std::string& dir) {
   const std::string intervals_path = (std::filesystem::path(dir) / kIntervalsLogName).string();

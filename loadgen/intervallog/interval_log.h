@@ -37,22 +37,52 @@ namespace aurigraph::loadgen {
 inline constexpr const char* kHistogramLogName = "latency.hlog";
 inline constexpr const char* kIntervalsLogName = "intervals.jsonl";
 
+// What each event of a run adds to the two logs.
+struct IntervalLogText {
+  std::string intervals;   // lines of intervals.jsonl
+  std::string histograms;  // lines of latency.hlog
+};
+
+// The logs' text, event by event: written to files here, or sent to a split
+// run's coordinator, which appends it to its own copy.
+class IntervalLogFormatter {
+ public:
+  IntervalLogText Start(const RunDescription& run);
+  IntervalLogText Interval(const IntervalSlice& slice, const TimelinePoint& point) const;
+  IntervalLogText End(const RunEnd& end) const;
+
+ private:
+  std::vector<std::string> tags_;  // per operation
+};
+
+// A run directory's two log files, appended to and flushed event by event.
+class IntervalLogFiles {
+ public:
+  // Creates (truncates) both files in `dir`; an error names the file.
+  static absl::StatusOr<std::unique_ptr<IntervalLogFiles>> Create(const std::string& dir);
+  ~IntervalLogFiles();
+  void Append(const IntervalLogText& text);
+
+ private:
+  IntervalLogFiles(std::FILE* histograms, std::FILE* intervals);
+  std::FILE* histograms_;
+  std::FILE* intervals_;
+};
+
 class IntervalLogWriter : public IntervalObserver {
  public:
   // Creates (truncates) both files in `dir`; an error names the file.
   static absl::StatusOr<std::unique_ptr<IntervalLogWriter>> Create(const std::string& dir);
-  ~IntervalLogWriter() override;
 
   void OnRunStart(const RunDescription& run) override;
   void OnInterval(const IntervalSlice& slice, const TimelinePoint& point) override;
   void OnRunEnd(const RunEnd& end) override;
 
  private:
-  IntervalLogWriter(std::FILE* histograms, std::FILE* intervals);
+  explicit IntervalLogWriter(std::unique_ptr<IntervalLogFiles> files);
 
-  std::FILE* histograms_;
-  std::FILE* intervals_;
-  std::vector<std::string> tags_;  // per operation
+  std::unique_ptr<IntervalLogFiles> files_;
+  IntervalLogFormatter formatter_;
 };
 
 // Reads a run's interval logs back interval by interval, each whole (its

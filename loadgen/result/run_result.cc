@@ -523,7 +523,9 @@ std::string ResultToJson(const RunResult& r) {
                                 {"cpu_cores", w.cpu_cores},
                                 {"kept_up", w.kept_up},
                                 {"verdict", w.verdict},
-                                {"stopped_at_seconds", w.stopped_at_seconds}});
+                                {"stopped_at_seconds", w.stopped_at_seconds},
+                                {"clock_offset_us", w.clock_offset_us},
+                                {"clock_uncertainty_us", w.clock_uncertainty_us}});
     }
   }
   out["timeline"] = TimelineJson(r.timeline);
@@ -625,6 +627,8 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
         w.kept_up = jw.at("kept_up").get<bool>();
         w.verdict = jw.at("verdict").get<std::string>();
         w.stopped_at_seconds = jw.at("stopped_at_seconds").get<double>();
+        w.clock_offset_us = jw.at("clock_offset_us").get<int64_t>();
+        w.clock_uncertainty_us = jw.at("clock_uncertainty_us").get<int64_t>();
         r.workers.push_back(std::move(w));
       }
     }

@@ -215,6 +215,10 @@ struct GeneratorProcess {
   std::string verdict;  // why not, when it did not keep up
   // Where its logs end when it did not finish (killed, or lost); -1 when it did.
   double stopped_at_seconds = -1;
+  // A coordinated run: its clock's offset from the coordinator's, and how far
+  // that is known (half the fastest round trip); -1: not measured.
+  int64_t clock_offset_us = 0;
+  int64_t clock_uncertainty_us = -1;
 };
 
 struct RunResult {

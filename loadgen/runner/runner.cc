@@ -47,17 +47,9 @@ const char* KindName(CallKind kind) {
   return "unary";
 }
 
-// ${run}: random, or for a split run one every process derives from what
-// they share (its start and seed), so ids that hold it are the run's.
-std::string RunId(const Scenario& scenario, const RunOptions& options) {
-  uint64_t value = 0;
-  if (options.partition.count > 1) {
-    value =
-        (static_cast<uint64_t>(options.start_unix_nanos) ^ scenario.seed) * 0x9E3779B97F4A7C15ULL;
-  } else {
-    std::random_device device;
-    value = (static_cast<uint64_t>(device()) << 32) ^ device();
-  }
+std::string RandomRunId() {
+  std::random_device device;
+  const uint64_t value = (static_cast<uint64_t>(device()) << 32) ^ device();
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(value));
   return buf;
@@ -183,7 +175,7 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
     stream_paths.push_back(op.method.path);
   }
 
-  const std::string run_id = RunId(scenario, options);
+  const std::string run_id = options.run_id.empty() ? RandomRunId() : options.run_id;
   struct WorkerParts {
     std::unique_ptr<IntervalRecorder> intervals;
     std::unique_ptr<IntervalRecorder> stream_intervals;
@@ -303,8 +295,14 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   }
 
   int64_t start_delay = kStartDelayNanos;
-  if (options.start_unix_nanos > 0) {
-    start_delay = options.start_unix_nanos - options.wall_clock->NowNanos();
+  SharedStart start_at{options.start_unix_nanos, options.start_unix_nanos};
+  if (options.await_start) {
+    auto started = options.await_start();
+    if (!started.ok()) return started.status();
+    start_at = *started;
+  }
+  if (start_at.unix_nanos > 0) {
+    start_delay = start_at.local_unix_nanos - options.wall_clock->NowNanos();
     if (start_delay < 0) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the run's start time passed ", FormatDuration(-start_delay),
@@ -312,9 +310,8 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     }
   }
   const int64_t start = options.clock->NowNanos() + start_delay;
-  const int64_t start_unix = options.start_unix_nanos > 0
-                                 ? options.start_unix_nanos
-                                 : options.wall_clock->NowNanos() + start_delay;
+  const int64_t start_unix =
+      start_at.unix_nanos > 0 ? start_at.unix_nanos : options.wall_clock->NowNanos() + start_delay;
   const pid_t watched = WatchedPid(options, *target);
   const RunDescription run =
       DescribeRun(scenario, *operations, *target, start_unix, watched, options.partition);

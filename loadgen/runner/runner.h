@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,13 @@
 #include "loadgen/scenario/scenario.h"
 
 namespace aurigraph::loadgen {
+
+// The start of a run whose processes' clocks differ: as every process records
+// it (the coordinator's clock), and when it is on this machine's clock.
+struct SharedStart {
+  int64_t unix_nanos = 0;
+  int64_t local_unix_nanos = 0;
+};
 
 struct RunOptions {
   std::string target;  // overrides the scenario's target when not empty
@@ -44,6 +52,12 @@ struct RunOptions {
   // at the same instant. 0: just after set-up. A start already past (set-up
   // took longer) is an error (FAILED_PRECONDITION), not a late, skewed start.
   int64_t start_unix_nanos = 0;
+  // ${run}; empty: a random one. Every process of a split run is given the same.
+  std::string run_id;
+  // When set, called once the run is ready to start (connected, planned): a
+  // split run's barrier. Returns the start (replacing start_unix_nanos), or an
+  // error that ends the run before it starts.
+  std::function<absl::StatusOr<SharedStart>()> await_start;
 };
 
 // The target a run loads: `override` when set, else the scenario's; INVALID_ARGUMENT

@@ -236,6 +236,9 @@ std::string FormatSummary(const RunResult& r) {
         &out, "  process ", w.index, " (", w.host, "): sent ", w.sent, ", schedule lag p99 ",
         Us(w.schedule_lag_p99_us), " (own p99 ", Us(w.generator_lag_p99_us), ")",
         w.cpu_seconds >= 0 ? absl::StrFormat(", %.1f CPU-s", w.cpu_seconds) : "",
+        w.clock_uncertainty_us >= 0 ? absl::StrCat(", clock offset ", w.clock_offset_us, "us +/- ",
+                                                   w.clock_uncertainty_us, "us")
+                                    : "",
         w.kept_up ? ", kept up" : absl::StrCat(", fell behind: ", w.verdict),
         w.stopped_at_seconds >= 0
             ? absl::StrFormat(", STOPPED at %.1fs (did not finish)", w.stopped_at_seconds)

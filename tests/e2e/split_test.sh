@@ -2,10 +2,11 @@
 # End-to-end: one run split across generator processes against a reference
 # server. One process and three (--local-workers) at the same rate send exactly
 # the same number of requests, which the server's own counters confirm; the
-# same scenario as a Kubernetes Indexed Job would start it (JOB_COMPLETION_INDEX,
-# Poisson arrivals) merges into the single process's count; a process killed
-# mid-run makes the run incomplete (exit 4) with its data kept; bad splits are
-# refused with one line.
+# same scenario split by --start-at and by a coordinator whose workers take
+# their index from JOB_COMPLETION_INDEX (as a Kubernetes Indexed Job starts
+# them; Poisson arrivals) merges into the single process's count; a barrier
+# that times out, and a process killed mid-run (incomplete, exit 4, its data
+# kept); bad splits are refused with one line.
 set -u
 LOADGEN=$1
 REFSERVER=$2
@@ -122,11 +123,74 @@ done
 code=$?
 read -r p1_sent _ <<<"$(describe "$WORK/p1/result.json")"
 read -r job_sent _ <<<"$(describe "$WORK/job-merged/result.json")"
-check "Indexed Job (exit codes $job_codes, merge $code): Poisson sends add up to one process's ($p1_sent = $job_sent)" \
+check "--start-at and JOB_COMPLETION_INDEX (exit codes $job_codes, merge $code): Poisson sends add up to one process's ($p1_sent = $job_sent)" \
   test "$code" = 0 -a "$p1_sent" = "$job_sent" -a "$p1_sent" -gt 1500
 
-# A process killed mid-run: the run is incomplete (exit 4), what it logged is kept.
+# A coordinated run, as the Kubernetes manifests start it: a coordinator, and
+# workers that take their index from JOB_COMPLETION_INDEX and everything else
+# from it. Their sends add up to the single process's exactly; the coordinator
+# holds every worker's logs (streamed to it) and merges them.
+"$LOADGEN" coordinate "$WORK/split.yaml" "${poisson[@]}" --target "$TARGET" --workers 3 \
+  --listen 127.0.0.1:0 --start-delay 1s --barrier-timeout 60s --out "$WORK/coord" >"$WORK/coord.out" 2>&1 &
+coordinator=$!
+PIDS+=($coordinator)
+for _ in $(seq 50); do grep -q "listening on" "$WORK/coord.out" && break; sleep 0.1; done
+ADDRESS=$(awk '/listening on/{print $4}' "$WORK/coord.out")
+for k in 0 1 2; do
+  JOB_COMPLETION_INDEX=$k "$LOADGEN" work --coordinator "$ADDRESS" --out "$WORK/coord-local/$k" \
+    --no-progress >"$WORK/work-$k.out" 2>&1 &
+  PIDS+=($!)
+done
+wait "$coordinator"
+code=$?
+read -r coord_sent _ _ coord_complete w0 w1 w2 <<<"$(describe "$WORK/coord/result.json")"
+check "coordinated (exit $code): Poisson sends add up to one process's ($p1_sent = $coord_sent; $w0 $w1 $w2)" \
+  test "$code" = 0 -a "$p1_sent" = "$coord_sent" -a "$coord_complete" = True
+check "coordinated: merged progress while it ran, and each worker's clock offset" \
+  bash -c 'grep -q "workers 3/3 live" "$0" && grep -q "process 2 .*clock offset .*us +/- " "$0"' "$WORK/coord.out"
+check "coordinated: the logs the coordinator gathered equal each worker's own" \
+  bash -c 'for k in 0 1 2; do cmp -s "$0/coord/worker-$k/latency.hlog" "$0/coord-local/$k/latency.hlog" || exit 1; done' "$WORK"
+
+# Not every worker arrives: the barrier times out, exit 5 for the coordinator and the worker.
+"$LOADGEN" coordinate "$WORK/split.yaml" --target "$TARGET" --workers 2 --listen 127.0.0.1:0 \
+  --barrier-timeout 2s --out "$WORK/barrier" >"$WORK/barrier.out" 2>"$WORK/barrier.err" &
+coordinator=$!
+PIDS+=($coordinator)
+for _ in $(seq 50); do grep -q "listening on" "$WORK/barrier.out" && break; sleep 0.1; done
+ADDRESS=$(awk '/listening on/{print $4}' "$WORK/barrier.out")
+"$LOADGEN" work --coordinator "$ADDRESS" --out "$WORK/barrier-0" --no-progress >"$WORK/barrier-work.out" 2>&1
+worker_code=$?
+wait "$coordinator"
+code=$?
+check "a barrier that times out: exit 5 for both ($code, $worker_code), saying who arrived" \
+  bash -c '[[ $0 == 5 && $1 == 5 ]] && grep -q "1 of 2 workers arrived (missing: 1)" "$2"' \
+  "$code" "$worker_code" "$WORK/barrier.err"
+
+# A worker killed mid-run: the coordinator notices, the run is incomplete (exit 4).
 sed 's/duration: 3s/duration: 6s/' "$WORK/split.yaml" >"$WORK/long.yaml"
+"$LOADGEN" coordinate "$WORK/long.yaml" --target "$TARGET" --workers 2 --listen 127.0.0.1:0 \
+  --start-delay 1s --out "$WORK/coord-killed" >"$WORK/coord-killed.out" 2>&1 &
+coordinator=$!
+PIDS+=($coordinator)
+for _ in $(seq 50); do grep -q "listening on" "$WORK/coord-killed.out" && break; sleep 0.1; done
+ADDRESS=$(awk '/listening on/{print $4}' "$WORK/coord-killed.out")
+"$LOADGEN" work --coordinator "$ADDRESS" --worker-index 0 --out "$WORK/ck-0" --no-progress >/dev/null 2>&1 &
+PIDS+=($!)
+"$LOADGEN" work --coordinator "$ADDRESS" --worker-index 1 --out "$WORK/ck-1" --no-progress >/dev/null 2>&1 &
+victim=$!
+PIDS+=($victim)
+for _ in $(seq 100); do
+  [[ -s $WORK/ck-1/intervals.jsonl ]] && [[ $(wc -l <"$WORK/ck-1/intervals.jsonl") -ge 4 ]] && break
+  sleep 0.1
+done
+{ kill -9 "$victim" && wait "$victim"; } 2>/dev/null
+wait "$coordinator"
+code=$?
+check "a worker killed under a coordinator: exit 4, the worker named with where it stopped" \
+  bash -c '[[ $0 == 4 ]] && grep -q "worker 1 .* stopped sending after" "$1" && grep -q "process 1 .*STOPPED at" "$1"' \
+  "$code" "$WORK/coord-killed.out"
+
+# A process killed mid-run: the run is incomplete (exit 4), what it logged is kept.
 "$LOADGEN" run "$WORK/long.yaml" --target "$TARGET" --local-workers 2 --out "$WORK/killed" \
   >"$WORK/killed.out" 2>&1 &
 parent=$!
