@@ -202,7 +202,7 @@ int RunCommand(const std::vector<std::string>& args) {
     scenario = LoadScenarioFile(vm["scenario"].as<std::string>(), overrides);
   }
   if (!scenario.ok()) return Fail(kExitUsage, std::string(scenario.status().message()));
-  if (vm.count("local-workers")) return RunLocalWorkers(args, vm);
+  if (vm.count("local-workers")) return RunLocalWorkers(*scenario, vm);
 
   RunOptions run_options;
   if (auto invalid = ReadSplitFlags(vm, &run_options)) return *invalid;
@@ -376,6 +376,9 @@ void PrintUsage(std::ostream& out) {
          "  run SCENARIO.yaml --local-workers N [--out DIR]\n"
          "  run SCENARIO.yaml --workers N --worker-index K --start-at UNIX_SECONDS [--out DIR]\n"
          "      one run split across N generator processes (here, or on N machines)\n"
+         "  coordinate SCENARIO.yaml --workers N [--listen HOST:PORT] [--out DIR]\n"
+         "  work --coordinator HOST:PORT [--worker-index K]\n"
+         "      one run split across N worker processes on many machines, started together\n"
          "  merge RUN_DIR... [--out DIR]\n"
          "      merge the processes of a split run into the one run they make (exact: "
          "histograms\n"
@@ -390,7 +393,7 @@ void PrintUsage(std::ostream& out) {
          "  --version      print the version\n\n"
          "exit codes: 0 all gates passed (compare: no regression), 1 a gate failed (compare: a "
          "regression), 2 invalid input, 3 the run could not be carried out, 4 a process of a "
-         "split run did not finish\n";
+         "split run did not finish, 5 not every worker of a split run arrived\n";
 }
 
 using Command = int (*)(const std::vector<std::string>&);

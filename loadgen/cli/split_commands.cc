@@ -39,24 +39,18 @@ namespace aurigraph::loadgen::cli {
 namespace {
 
 constexpr int kMaxLocalWorkers = 256;
+// --local-workers: the processes start on this machine within seconds of each other.
+constexpr int64_t kLocalBarrierTimeout = 120'000'000'000;
+constexpr int64_t kLocalStartDelay = 1'000'000'000;
+constexpr int64_t kLocalMaxClockUncertainty = 5'000'000;
 constexpr int64_t kSecond = 1'000'000'000;
 // A start further ahead than this is a mistake, not a plan.
 constexpr int64_t kMaxStartAhead = 24 * 3600 * kSecond;
 
-// `args` without --NAME VALUE and --NAME=VALUE.
-std::vector<std::string> WithoutOption(const std::vector<std::string>& args,
-                                       const std::string& name) {
-  const std::string flag = "--" + name;
-  std::vector<std::string> kept;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == flag) {
-      ++i;  // and its value
-      continue;
-    }
-    if (absl::StartsWith(args[i], flag + "=")) continue;
-    kept.push_back(args[i]);
-  }
-  return kept;
+// ${run} of a coordinated run, handed to every worker.
+std::string NewRunId() {
+  return absl::StrFormat(
+      "%016x", static_cast<uint64_t>(WallClock::Instance().NowNanos()) * 0x9E3779B97F4A7C15ULL);
 }
 
 // The last line of `path`, for a process's error; "" when there is none.
@@ -118,6 +112,54 @@ bool IsOneOf(const std::string& out_dir, const std::vector<std::string>& dirs) {
     if (std::filesystem::equivalent(out_dir, dir, ec)) return true;
   }
   return false;
+}
+
+// What cannot be split yet: each process would register its own webhook, and
+// the sink's deliveries are not merged.
+std::optional<int> RefuseUnsplittable(const Scenario& scenario) {
+  if (!scenario.webhook_sink.enabled) return std::nullopt;
+  return Fail(kExitUsage,
+              "a scenario with webhook_sink: cannot be split across processes yet (each would "
+              "register its own webhook); run it in one process");
+}
+
+// The coordinator's line for each interval every live worker has sent.
+void PrintProgress(const Coordinator& coordinator, int workers, const IntervalProgress& p) {
+  int live = 0;
+  for (const WorkerStatus& w : coordinator.workers()) live += w.lost ? 0 : 1;
+  std::cout << absl::StrFormat(
+                   "coordinator: %7.1fs  %9.1f/s  p99 %s  errors %d  workers %d/%d live",
+                   p.offset_seconds + p.seconds,
+                   p.seconds > 0 ? static_cast<double>(p.completed) / p.seconds : 0,
+                   p.p99_us >= 0 ? FormatDuration(p.p99_us * 1000) : "-", p.errors, live, workers)
+            << std::endl;
+}
+
+// What the coordinator knows of each worker, added to the merged result: its
+// clock, and where it stopped when it was lost; a clock known too loosely
+// makes the run invalid.
+void AttachWorkerStatus(const std::vector<WorkerStatus>& statuses, int64_t max_uncertainty_nanos,
+                        RunResult& merged) {
+  for (const WorkerStatus& w : statuses) {
+    if (w.lost) {
+      std::cerr << "aurigraph-loadgen: worker " << w.index << " (" << w.host
+                << ") stopped sending after " << absl::StrFormat("%.1fs", w.logged_seconds)
+                << " of the run\n";
+    }
+  }
+  for (GeneratorProcess& w : merged.workers) {
+    const WorkerStatus& status = statuses[static_cast<size_t>(w.index)];
+    w.clock_offset_us = status.clock_offset_nanos / 1000;
+    w.clock_uncertainty_us = status.clock_round_trip_nanos / 2000;
+    if (status.lost && w.stopped_at_seconds < 0) w.stopped_at_seconds = status.logged_seconds;
+    if (status.clock_round_trip_nanos / 2 > max_uncertainty_nanos && merged.generator.kept_up) {
+      merged.generator.kept_up = false;
+      merged.generator.verdict = absl::StrCat(
+          "worker ", w.index, "'s clock is known only to within ",
+          FormatDuration(status.clock_round_trip_nanos / 2), " (bound ",
+          FormatDuration(max_uncertainty_nanos), "): the workers' starts may be that far apart");
+    }
+  }
 }
 
 }  // namespace
@@ -189,7 +231,7 @@ std::optional<int> ReadSplitFlags(const po::variables_map& vm, RunOptions* optio
   return std::nullopt;
 }
 
-int RunLocalWorkers(const std::vector<std::string>& run_args, const po::variables_map& vm) {
+int RunLocalWorkers(const Scenario& scenario, const po::variables_map& vm) {
   const int workers = vm["local-workers"].as<int>();
   if (workers < 1 || workers > kMaxLocalWorkers) {
     return Fail(kExitUsage, absl::StrCat("--local-workers: expected 1 to ", kMaxLocalWorkers));
@@ -201,33 +243,44 @@ int RunLocalWorkers(const std::vector<std::string>& run_args, const po::variable
                                            " (each process is started with its own)"));
     }
   }
+  if (auto refused = RefuseUnsplittable(scenario)) return *refused;
+  auto target = ResolveTarget(scenario, vm.count("target") ? vm["target"].as<std::string>() : "");
+  if (!target.ok()) return Fail(kExitUsage, std::string(target.status().message()));
   const std::string out_dir = vm["out"].as<std::string>();
   if (auto failed = PrepareOutputDirectory(out_dir)) return *failed;
   std::error_code ec;
   const std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
   if (ec) return Fail(kExitCannotRun, "cannot find this program's path: " + ec.message());
 
-  // Every process connects and plans before the start; this leaves them time
-  // on a loaded machine.
-  const int64_t start = WallClock::Instance().NowNanos() + 2 * kSecond + workers * (kSecond / 4);
-  const std::string start_at = absl::StrFormat("%.6f", static_cast<double>(start) / 1e9);
-  std::vector<std::string> shared = run_args;
-  for (const char* flag : {"local-workers", "out"}) shared = WithoutOption(shared, flag);
+  // A coordinator here, and N worker processes that join it over loopback.
+  CoordinatorOptions coordinator_options;
+  coordinator_options.listen = "127.0.0.1:0";
+  coordinator_options.workers = workers;
+  coordinator_options.scenario_json = scenario.effective_json;
+  coordinator_options.target = *target;
+  coordinator_options.run_id = NewRunId();
+  coordinator_options.tool_version = kVersion;
+  coordinator_options.out_dir = out_dir;
+  coordinator_options.barrier_timeout_nanos = kLocalBarrierTimeout;
+  coordinator_options.start_delay_nanos = kLocalStartDelay;
+  auto coordinator = Coordinator::Start(coordinator_options);
+  if (!coordinator.ok()) return Fail(kExitCannotRun, std::string(coordinator.status().message()));
+  const std::string address = absl::StrCat("127.0.0.1:", (*coordinator)->port());
 
   std::vector<pid_t> pids(workers, -1);
-  std::vector<std::string> dirs, logs;
+  std::vector<std::string> logs;
   for (int k = 0; k < workers; ++k) {
-    const std::string dir = (std::filesystem::path(out_dir) / absl::StrCat("worker-", k)).string();
+    // The coordinator keeps the worker's logs in worker-K; the process its own copy below it.
+    const std::string dir =
+        (std::filesystem::path(out_dir) / absl::StrCat("worker-", k) / "process").string();
     if (auto failed = PrepareOutputDirectory(dir)) return *failed;
-    dirs.push_back(dir);
     logs.push_back((std::filesystem::path(dir) / "loadgen.log").string());
-    std::vector<std::string> args = {exe, "run"};
-    args.insert(args.end(), shared.begin(), shared.end());
-    for (const std::string& extra :
-         {std::string("--workers"), std::to_string(workers), std::string("--worker-index"),
-          std::to_string(k), std::string("--start-at"), start_at, std::string("--out"), dir,
-          std::string("--no-progress")}) {
-      args.push_back(extra);
+    std::vector<std::string> args = {
+        exe,     "work", "--coordinator", address, "--worker-index", std::to_string(k),
+        "--out", dir,    "--no-progress"};
+    if (vm.count("watch-pid") && !vm["watch-pid"].defaulted()) {
+      args.push_back("--watch-pid");
+      args.push_back(std::to_string(vm["watch-pid"].as<int>()));
     }
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
@@ -245,47 +298,75 @@ int RunLocalWorkers(const std::vector<std::string>& run_args, const po::variable
                   absl::StrCat("cannot start process ", k, ": ", strerror(spawned)));
     }
   }
-  std::cerr << "aurigraph-loadgen: " << workers << " processes start at " << start_at
-            << "; each writes " << dirs.front() << "... (its output in loadgen.log there)\n";
 
-  // Ctrl-C reaches the processes with this one; a SIGTERM to this one alone is passed on.
+  // The processes are watched from here: one that exits before the start ends
+  // the wait for it; Ctrl-C reaches them with this process, and a SIGTERM to
+  // this one alone is passed on.
   StopOnSignals();
   std::vector<int> exit_codes(workers, -1);
-  bool passed_on = false;
-  for (int running = workers; running > 0;) {
-    for (int k = 0; k < workers; ++k) {
-      if (exit_codes[k] != -1) continue;
-      int status = 0;
-      if (waitpid(pids[k], &status, WNOHANG) != pids[k]) continue;
-      exit_codes[k] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      --running;
-    }
-    if (StopRequested().load() && !passed_on) {
+  std::atomic<bool> failed_before_start{false};
+  std::atomic<bool> started{false};
+  std::thread watcher([&] {
+    bool passed_on = false;
+    for (int running = workers; running > 0;) {
       for (int k = 0; k < workers; ++k) {
-        if (exit_codes[k] == -1) kill(pids[k], SIGTERM);
+        int status = 0;
+        if (exit_codes[k] != -1 || waitpid(pids[k], &status, WNOHANG) != pids[k]) continue;
+        exit_codes[k] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (exit_codes[k] != 0 && !started.load()) failed_before_start.store(true);
+        --running;
       }
-      passed_on = true;
+      if (StopRequested().load() && !passed_on) {
+        for (int k = 0; k < workers; ++k) {
+          if (exit_codes[k] == -1) kill(pids[k], SIGTERM);
+        }
+        passed_on = true;
+      }
+      if (running > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (running > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-
-  // A process refused its input: every one did (they share it); nothing ran.
-  for (int k = 0; k < workers; ++k) {
-    if (exit_codes[k] == kExitUsage) {
-      return Fail(kExitUsage, absl::StrCat("process ", k, ": ", LastLine(logs[k])));
+  });
+  std::atomic<bool> abort_start{false};
+  std::thread aborter([&] {
+    while (!started.load() && !abort_start.load()) {
+      if (failed_before_start.load() || StopRequested().load()) abort_start.store(true);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+  });
+  auto start = (*coordinator)->AwaitStart(abort_start);
+  started.store(true);
+  aborter.join();
+  if (!start.ok()) {
+    for (int k = 0; k < workers; ++k) kill(pids[k], SIGTERM);
+    watcher.join();
+    // A process that refused the scenario or could not connect says why.
+    for (int k = 0; k < workers; ++k) {
+      if (exit_codes[k] != 0 && exit_codes[k] != 128 + SIGTERM) {
+        return Fail(exit_codes[k] == kExitUsage ? kExitUsage : kExitCannotRun,
+                    absl::StrCat("process ", k, ": ", LastLine(logs[k])));
+      }
+    }
+    return Fail(absl::IsDeadlineExceeded(start.status()) ? kExitBarrierTimeout : kExitCannotRun,
+                std::string(start.status().message()));
   }
+  std::cerr << "aurigraph-loadgen: " << workers << " processes start at " << FormatUnixTime(*start)
+            << "; each in " << out_dir << "/worker-K\n";
+  const std::atomic<bool> never{false};
+  (*coordinator)->AwaitEnd(never, [&](const IntervalProgress& p) {
+    if (!vm.count("no-progress")) PrintProgress(**coordinator, workers, p);
+  });
+  watcher.join();
   for (int k = 0; k < workers; ++k) {
     const int code = exit_codes[k];
-    if (code != 0 && code != kExitGateFailed) {
+    if (code != 0) {
       std::cerr << "aurigraph-loadgen: process " << k << " exited with code " << code << ": "
                 << LastLine(logs[k]) << "\n";
     }
   }
-  auto merged = MergeRuns(dirs, out_dir);
+  auto merged = MergeRuns((*coordinator)->worker_dirs(), out_dir);
   if (!merged.ok()) {
     return Fail(kExitCannotRun, absl::StrCat("merge: ", merged.status().message()));
   }
+  AttachWorkerStatus((*coordinator)->workers(), kLocalMaxClockUncertainty, *merged);
   return FinishMerged(*merged, out_dir);
 }
 
@@ -346,6 +427,7 @@ int CoordinateCommand(const std::vector<std::string>& args) {
       vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   auto scenario = LoadScenarioFile(vm["scenario"].as<std::string>(), overrides);
   if (!scenario.ok()) return Fail(kExitUsage, std::string(scenario.status().message()));
+  if (auto refused = RefuseUnsplittable(*scenario)) return *refused;
   auto target = ResolveTarget(*scenario, vm.count("target") ? vm["target"].as<std::string>() : "");
   if (!target.ok()) return Fail(kExitUsage, std::string(target.status().message()));
   const std::string out_dir = vm["out"].as<std::string>();
@@ -356,8 +438,7 @@ int CoordinateCommand(const std::vector<std::string>& args) {
   coordinator_options.workers = workers;
   coordinator_options.scenario_json = scenario->effective_json;
   coordinator_options.target = *target;
-  coordinator_options.run_id = absl::StrFormat(
-      "%016x", static_cast<uint64_t>(WallClock::Instance().NowNanos()) * 0x9E3779B97F4A7C15ULL);
+  coordinator_options.run_id = NewRunId();
   coordinator_options.tool_version = kVersion;
   coordinator_options.out_dir = out_dir;
   coordinator_options.barrier_timeout_nanos = *barrier_timeout;
@@ -378,40 +459,13 @@ int CoordinateCommand(const std::vector<std::string>& args) {
   std::cout << "coordinator: every worker is ready; the run starts at " << FormatUnixTime(*start)
             << std::endl;
   (*coordinator)->AwaitEnd(StopRequested(), [&](const IntervalProgress& p) {
-    int live = 0;
-    for (const WorkerStatus& w : (*coordinator)->workers()) live += w.lost ? 0 : 1;
-    std::cout << absl::StrFormat(
-                     "coordinator: %7.1fs  %9.1f/s  p99 %s  errors %d  workers %d/%d live",
-                     p.offset_seconds + p.seconds,
-                     p.seconds > 0 ? static_cast<double>(p.completed) / p.seconds : 0,
-                     p.p99_us >= 0 ? FormatDuration(p.p99_us * 1000) : "-", p.errors, live, workers)
-              << std::endl;
+    PrintProgress(**coordinator, workers, p);
   });
-  const std::vector<WorkerStatus> statuses = (*coordinator)->workers();
-  for (const WorkerStatus& w : statuses) {
-    if (w.lost) {
-      std::cerr << "aurigraph-loadgen: worker " << w.index << " (" << w.host
-                << ") stopped sending after " << absl::StrFormat("%.1fs", w.logged_seconds)
-                << " of the run\n";
-    }
-  }
   auto merged = MergeRuns((*coordinator)->worker_dirs(), out_dir);
   if (!merged.ok()) {
     return Fail(kExitCannotRun, absl::StrCat("merge: ", merged.status().message()));
   }
-  for (GeneratorProcess& w : merged->workers) {
-    const WorkerStatus& status = statuses[static_cast<size_t>(w.index)];
-    w.clock_offset_us = status.clock_offset_nanos / 1000;
-    w.clock_uncertainty_us = status.clock_round_trip_nanos / 2000;
-    if (status.lost && w.stopped_at_seconds < 0) w.stopped_at_seconds = status.logged_seconds;
-    if (status.clock_round_trip_nanos / 2 > *max_uncertainty && merged->generator.kept_up) {
-      merged->generator.kept_up = false;
-      merged->generator.verdict = absl::StrCat(
-          "worker ", w.index, "'s clock is known only to within ",
-          FormatDuration(status.clock_round_trip_nanos / 2), " (bound ",
-          FormatDuration(*max_uncertainty), "): the workers' starts may be that far apart");
-    }
-  }
+  AttachWorkerStatus((*coordinator)->workers(), *max_uncertainty, *merged);
   return FinishMerged(*merged, out_dir);
 }
 
@@ -437,6 +491,15 @@ int WorkCommand(const std::vector<std::string>& args) {
   if (auto invalid = CheckUtf8Flags(vm)) return *invalid;
   if (!vm.count("coordinator"))
     return Fail(kExitUsage, "work: --coordinator HOST:PORT is required");
+  for (const char* flag : {"set", "target"}) {
+    if (vm.count(flag)) {
+      return Fail(kExitUsage, absl::StrCat("work: --", flag,
+                                           " is the coordinator's: the scenario and its target "
+                                           "come from it (give --",
+                                           flag, " to coordinate)"));
+    }
+  }
+  StopOnSignals();
   int index = -1;
   if (vm.count("worker-index")) {
     index = vm["worker-index"].as<int>();
@@ -450,8 +513,8 @@ int WorkCommand(const std::vector<std::string>& args) {
   if (!join_timeout.ok() || *join_timeout <= 0) {
     return Fail(kExitUsage, "--join-timeout: expected a duration such as 2m");
   }
-  auto session =
-      WorkerSession::Join(vm["coordinator"].as<std::string>(), index, kVersion, *join_timeout);
+  auto session = WorkerSession::Join(vm["coordinator"].as<std::string>(), index, kVersion,
+                                     *join_timeout, StopRequested());
   if (!session.ok()) {
     const bool unreachable = absl::IsUnavailable(session.status());
     return Fail(unreachable ? kExitCannotRun : kExitUsage, std::string(session.status().message()));
@@ -464,7 +527,7 @@ int WorkCommand(const std::vector<std::string>& args) {
   run_options.partition = Partition{run.worker_index, run.worker_count};
   run_options.run_id = run.run_id;
   WorkerSession* joined = session->get();
-  run_options.await_start = [joined] { return joined->AwaitStart(); };
+  run_options.await_start = [joined] { return joined->AwaitStart(StopRequested()); };
   std::cerr << "aurigraph-loadgen: worker " << run.worker_index << " of " << run.worker_count
             << ", loading " << run.target << "\n";
   // A worker's own gates judge only its share: the run's verdict is the

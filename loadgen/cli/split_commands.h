@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "loadgen/runner/runner.h"
+#include "loadgen/scenario/scenario.h"
 
 namespace aurigraph::loadgen::cli {
 
@@ -22,11 +23,10 @@ boost::program_options::options_description SplitRunFlags();
 std::optional<int> ReadSplitFlags(const boost::program_options::variables_map& vm,
                                   RunOptions* options);
 
-// `run ARGS` with --local-workers N: N processes of `run ARGS --workers N
-// --worker-index K`, started together, their runs in OUT/worker-K, merged into
-// OUT. `run_args` are run's own arguments.
-int RunLocalWorkers(const std::vector<std::string>& run_args,
-                    const boost::program_options::variables_map& vm);
+// `run SCENARIO --local-workers N`: a coordinator in this process and N
+// worker processes (`work`) that join it over loopback; their runs in
+// OUT/worker-K, merged into OUT.
+int RunLocalWorkers(const Scenario& scenario, const boost::program_options::variables_map& vm);
 
 int MergeCommand(const std::vector<std::string>& args);
 int CoordinateCommand(const std::vector<std::string>& args);

@@ -2,9 +2,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <limits>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/clock/clock.h"
@@ -72,12 +74,18 @@ class WorkerSession::Channel {
 absl::StatusOr<std::unique_ptr<WorkerSession>> WorkerSession::Join(const std::string& address,
                                                                    int worker_index,
                                                                    const std::string& tool_version,
-                                                                   int64_t timeout_nanos) {
+                                                                   int64_t timeout_nanos,
+                                                                   const std::atomic<bool>& stop) {
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() +
-                                 std::chrono::nanoseconds(timeout_nanos))) {
-    return absl::UnavailableError(
-        absl::StrCat("coordinator: cannot reach ", address, " (is `coordinate` running there?)"));
+  const auto give_up = std::chrono::system_clock::now() + std::chrono::nanoseconds(timeout_nanos);
+  // Tried in short waits, so that a stop ends the wait.
+  while (!channel->WaitForConnected(
+      std::min(give_up, std::chrono::system_clock::now() + std::chrono::milliseconds(100)))) {
+    if (stop.load()) return absl::AbortedError("stopped while joining the coordinator");
+    if (std::chrono::system_clock::now() >= give_up) {
+      return absl::UnavailableError(
+          absl::StrCat("coordinator: cannot reach ", address, " (is `coordinate` running there?)"));
+    }
   }
   auto session_channel = std::make_unique<Channel>(std::move(channel));
   v1::JoinRequest request;
@@ -99,7 +107,7 @@ WorkerSession::WorkerSession(std::unique_ptr<Channel> channel, JoinedRun run)
 
 WorkerSession::~WorkerSession() = default;
 
-absl::StatusOr<SharedStart> WorkerSession::AwaitStart() {
+absl::StatusOr<SharedStart> WorkerSession::AwaitStart(const std::atomic<bool>& stop) {
   const Clock& clock = WallClock::Instance();
   int64_t best_round_trip = std::numeric_limits<int64_t>::max();
   for (int i = 0; i < kClockSamples; ++i) {
@@ -122,7 +130,20 @@ absl::StatusOr<SharedStart> WorkerSession::AwaitStart() {
   request.set_clock_round_trip_nanos(clock_round_trip_nanos_);
   v1::AwaitStartReply reply;
   grpc::ClientContext context;  // the coordinator's barrier bounds the wait
+  // A stop cancels the wait.
+  std::atomic<bool> answered{false};
+  std::thread canceller([&] {
+    while (!answered.load()) {
+      if (stop.load()) {
+        context.TryCancel();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
   const grpc::Status started = channel_->stub().AwaitStart(&context, request, &reply);
+  answered.store(true);
+  canceller.join();
   if (!started.ok()) return FromGrpc(started, "no start");
   return SharedStart{reply.start_unix_nanos(), reply.start_unix_nanos() - clock_offset_nanos_};
 }

@@ -4,6 +4,7 @@
 // its interval logs to the coordinator as it writes its own.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -27,17 +28,20 @@ class WorkerSession : public IntervalObserver {
  public:
   // Joins the run the coordinator at `address` holds as `worker_index` (-1:
   // any free one), waiting up to `timeout_nanos` to reach it. UNAVAILABLE when
-  // it cannot be reached; the coordinator's refusal otherwise.
+  // it cannot be reached, ABORTED when `stop` is set first; the coordinator's
+  // refusal otherwise.
   static absl::StatusOr<std::unique_ptr<WorkerSession>> Join(const std::string& address,
                                                              int worker_index,
                                                              const std::string& tool_version,
-                                                             int64_t timeout_nanos);
+                                                             int64_t timeout_nanos,
+                                                             const std::atomic<bool>& stop);
   ~WorkerSession() override;
 
   const JoinedRun& run() const { return run_; }
   // Measures the clock offset, reports ready and waits for every worker; the
-  // start. DEADLINE_EXCEEDED when the coordinator's barrier timed out.
-  absl::StatusOr<SharedStart> AwaitStart();
+  // start. DEADLINE_EXCEEDED when the coordinator's barrier timed out,
+  // CANCELLED when `stop` was set while waiting.
+  absl::StatusOr<SharedStart> AwaitStart(const std::atomic<bool>& stop);
   int64_t clock_offset_nanos() const { return clock_offset_nanos_; }
   int64_t clock_round_trip_nanos() const { return clock_round_trip_nanos_; }
 

@@ -43,6 +43,7 @@ std::string Mismatch(const RunDescription& a, const RunDescription& b) {
       a.warmup_nanos != b.warmup_nanos) {
     return "another interval, duration or warm-up";
   }
+  if (a.load_profile.size() != b.load_profile.size()) return "another load profile";
   if (a.operations.size() != b.operations.size()) return "other operations";
   for (size_t i = 0; i < a.operations.size(); ++i) {
     if (a.operations[i].name != b.operations[i].name ||
@@ -174,6 +175,20 @@ absl::StatusOr<RunResult> MergeRuns(const std::vector<std::string>& run_dirs,
     if (p.reader->run().watched_pid != first.watched_pid) merged_run.watched_pid = 0;
   }
   merged_run.host = absl::StrJoin(hosts, ",");
+  // Each process's description holds its share of the open-loop target: the run's is their sum.
+  merged_run.target_rate = 0;
+  for (OperationDescription& op : merged_run.operations) op.target_rate = 0;
+  for (ProfileCorner& corner : merged_run.load_profile) corner.value = 0;
+  for (const Process& p : processes) {
+    const RunDescription& run = p.reader->run();
+    merged_run.target_rate += run.target_rate;
+    for (size_t i = 0; i < merged_run.operations.size(); ++i) {
+      merged_run.operations[i].target_rate += run.operations[i].target_rate;
+    }
+    for (size_t i = 0; i < merged_run.load_profile.size() && i < run.load_profile.size(); ++i) {
+      merged_run.load_profile[i].value += run.load_profile[i].value;
+    }
+  }
 
   auto writer = IntervalLogWriter::Create(out_dir);
   if (!writer.ok()) return writer.status();

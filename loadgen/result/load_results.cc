@@ -16,6 +16,13 @@ absl::StatusOr<std::vector<LoadedResult>> LoadResults(const std::string& spec) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
       std::vector<std::string> found;
+      // A run's own directory is that run, not the runs below it (a split
+      // run's processes in worker-K).
+      const std::filesystem::path own = std::filesystem::path(path) / "result.json";
+      if (std::filesystem::exists(own, ec)) {
+        paths.push_back(own.string());
+        continue;
+      }
       for (const auto& entry : std::filesystem::recursive_directory_iterator(path, ec)) {
         if (entry.is_regular_file() && entry.path().extension() == ".json") {
           found.push_back(entry.path().string());

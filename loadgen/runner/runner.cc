@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <random>
 #include <thread>
@@ -113,6 +114,12 @@ RunDescription DescribeRun(const Scenario& scenario, const OperationsPlan& opera
                                 .MeanOver(scenario.warmup_nanos, scenario.duration_nanos);
   }
   run.load_profile = ProfileCorners(scenario.profile);
+  // A process of a split open-loop run is sent 1 / count of the arrivals: its
+  // share of the target (the merge adds the shares up again).
+  if (open_loop && partition.count > 1) {
+    run.target_rate /= partition.count;
+    for (ProfileCorner& corner : run.load_profile) corner.value /= partition.count;
+  }
   run.start_unix_nanos = start_unix_nanos;
   run.interval_nanos = scenario.interval_nanos;
   run.duration_nanos = scenario.duration_nanos;
@@ -246,7 +253,8 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
     }
   }
   for (std::thread& t : threads) t.join();
-  const int64_t end = clock.NowNanos();
+  // A process of a split run may have nothing to send: its run still spans from the start.
+  const int64_t end = std::max(clock.NowNanos(), start);
   TimelineCollector::Collected collected = collector.Finish(end);
   RunEnd run_end;
   run_end.end_offset_nanos = end - start;
@@ -312,6 +320,15 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   const int64_t start = options.clock->NowNanos() + start_delay;
   const int64_t start_unix =
       start_at.unix_nanos > 0 ? start_at.unix_nanos : options.wall_clock->NowNanos() + start_delay;
+  // A start far ahead (a split run's) is waited for here, where a stop ends the wait.
+  if (start_at.unix_nanos > 0) {
+    while (options.clock->NowNanos() < start - kStartDelayNanos) {
+      if (options.stop != nullptr && options.stop->load()) {
+        return absl::AbortedError("stopped before the run's start");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
   const pid_t watched = WatchedPid(options, *target);
   const RunDescription run =
       DescribeRun(scenario, *operations, *target, start_unix, watched, options.partition);

@@ -1,5 +1,7 @@
 #include "loadgen/runner/worker_plan.h"
 
+#include <algorithm>
+
 namespace aurigraph::loadgen {
 namespace {
 
@@ -23,10 +25,15 @@ std::optional<WorkerPlan> PlanCalls(const Scenario& scenario, const OperationsPl
   plan.start_nanos = start_nanos;
   plan.warmup_nanos = scenario.warmup_nanos;
   plan.duration_nanos = scenario.duration_nanos;
-  plan.max_requests = scenario.requests > 0 ? WorkerShare(scenario.requests, workers, w) : 0;
-  plan.max_in_flight = static_cast<uint32_t>(scenario.model == LoadModel::kClosedLoop
-                                                 ? WorkerShare(scenario.concurrency, workers, w)
-                                                 : scenario.max_in_flight);
+  // Closed loop, a worker without a slot sends nothing: the request budget is
+  // shared among those with one (the first `concurrency` workers).
+  const bool closed = scenario.model == LoadModel::kClosedLoop;
+  const int sending =
+      closed ? static_cast<int>(std::min<int64_t>(workers, scenario.concurrency)) : workers;
+  plan.max_requests =
+      scenario.requests > 0 && w < sending ? WorkerShare(scenario.requests, sending, w) : 0;
+  plan.max_in_flight = static_cast<uint32_t>(closed ? WorkerShare(scenario.concurrency, workers, w)
+                                                    : scenario.max_in_flight);
   if (scenario.model == LoadModel::kClosedLoop) plan.concurrency_profile = scenario.profile;
   plan.drain_timeout_nanos = scenario.drain_timeout_nanos;
   plan.end_grace_nanos = scenario.max_generator_lag_nanos;

@@ -76,7 +76,7 @@ check "one process: 1800 sent (600/s for 3 s), as the server counted ($one_handl
 
 before=$(handled)
 "$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" --local-workers 3 --out "$WORK/three" \
-  >"$WORK/three.out" 2>&1
+  --no-progress >"$WORK/three.out" 2>&1
 code_three=$?
 three_handled=$(($(handled) - before))
 read -r three_sent three_ok three_gates three_complete w0 w1 w2 <<<"$(describe "$WORK/three/result.json")"
@@ -93,8 +93,9 @@ check "the summary names each process and the merged result" \
 check "the merged run's directory is a run directory: report reads it" \
   bash -c '"$0" report "$1/three" --out "$1/three-report" >/dev/null && [[ -s $1/three-report/report.html ]]' \
   "$LOADGEN" "$WORK"
-check "compare reads the merged run beside the one process's" \
-  bash -c '"$0" compare "$1/one/result.json" "$1/three/result.json" --out "$1/cmp" >/dev/null; [[ $? -le 1 ]]' \
+check "report and compare read the merged run's directory as one run, not its processes'" \
+  bash -c 'grep -c "<testsuite " "$1/three-report/junit.xml" | grep -qx 1 &&
+    "$0" compare "$1/one" "$1/three" --out "$1/cmp" >/dev/null; [[ $? -le 1 ]] && grep -q "1 vs 1" "$1/cmp/compare.md"' \
   "$LOADGEN" "$WORK"
 # Merging again, by hand, gives the same result.
 "$LOADGEN" merge "$WORK"/three/worker-* --out "$WORK/again" >/dev/null 2>&1
@@ -122,6 +123,9 @@ done
   >"$WORK/job-merged.out" 2>&1
 code=$?
 read -r p1_sent _ <<<"$(describe "$WORK/p1/result.json")"
+check "a process of a split run is judged against its share of the target (200/s of 600/s)" \
+  python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); m = json.load(open(sys.argv[2])); sys.exit(not (r["target_rate"] == 200 and m["target_rate"] == 600))' \
+  "$WORK/job/1/result.json" "$WORK/job-merged/result.json"
 read -r job_sent _ <<<"$(describe "$WORK/job-merged/result.json")"
 check "--start-at and JOB_COMPLETION_INDEX (exit codes $job_codes, merge $code): Poisson sends add up to one process's ($p1_sent = $job_sent)" \
   test "$code" = 0 -a "$p1_sent" = "$job_sent" -a "$p1_sent" -gt 1500
@@ -215,6 +219,33 @@ assert 1 <= w[1]["stopped_at_seconds"] < 6 and 300 <= w[1]["sent"] < 1800, w[1]
 assert r["generator"]["sent"] == w[0]["sent"] + w[1]["sent"], r["generator"]["sent"]
 PY
 
+# Closed loop with fewer slots than workers, and a request budget: a process
+# with no slot sends nothing, and the budget goes to those with one.
+sed '/^duration:/d' "$WORK/split.yaml" >"$WORK/budget.yaml"
+before=$(handled)
+"$LOADGEN" run "$WORK/budget.yaml" --target "$TARGET" --local-workers 3 --no-progress \
+  --set warmup=0s --set requests=300 --set 'load={model: closed, concurrency: 2}' \
+  --set 'gates=["p99 < 2s"]' --out "$WORK/scarce" >"$WORK/scarce.out" 2>&1
+code=$?
+scarce_handled=$(($(handled) - before))
+read -r scarce_sent _ <<<"$(describe "$WORK/scarce/result.json" 2>/dev/null)"
+check "closed loop, 2 slots over 3 processes, 300 requests: all sent (exit $code, sent $scarce_sent, server $scarce_handled)" \
+  test "$code" = 0 -a "$scarce_sent" = 300 -a "$scarce_handled" = 300
+
+# A process waiting for its start ends at Ctrl-C (SIGINT), at once.
+later=$(python3 -c 'import time; print(f"{time.time() + 3600:.3f}")')
+"$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" --workers 2 --worker-index 0 --start-at "$later" \
+  --no-progress --out "$WORK/waiting" >/dev/null 2>"$WORK/waiting.err" &
+waiting=$!
+PIDS+=($waiting)
+sleep 1
+kill -INT "$waiting"
+for _ in $(seq 30); do kill -0 "$waiting" 2>/dev/null || break; sleep 0.1; done
+wait "$waiting"
+code=$?
+check "a process waiting an hour for its start stops at SIGINT (exit $code)" \
+  bash -c '[[ $0 == 3 ]] && grep -q "stopped before the run.s start" "$1"' "$code" "$WORK/waiting.err"
+
 # Bad splits: one line each, exit 2 (3 when the start has passed).
 expect_error() {  # description, expected code, expected text, command...
   local what=$1 want=$2 text=$3
@@ -236,6 +267,9 @@ expect_error "merge of a missing process" 2 "missing: 1" "$LOADGEN" merge "$WORK
 expect_error "merge of two runs" 2 "another scenario" "$LOADGEN" merge "$WORK/job/0" "$WORK/three/worker-1" "$WORK/job/2" --out "$WORK/m"
 expect_error "merge into a merged directory" 2 "is one of the runs merged" "$LOADGEN" merge "$WORK/job/0" "$WORK/job/1" "$WORK/job/2" --out "$WORK/job/1"
 expect_error "--local-workers with --metrics-listen" 2 "not with --metrics-listen" "${run_split[@]}" --local-workers 2 --metrics-listen 127.0.0.1:0
+printf 'name: hooks\nduration: 1s\nwebhook_sink: {events: [APPROVAL_CREATED]}\noperations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]\n' >"$WORK/hooks.yaml"
+expect_error "a scenario with webhook_sink is not split" 2 "webhook_sink: cannot be split" "$LOADGEN" run "$WORK/hooks.yaml" --target "$TARGET" --local-workers 2 --out "$WORK/bad"
+expect_error "work --set: the scenario is the coordinator's" 2 "give --set to coordinate" "$LOADGEN" work --coordinator 127.0.0.1:1 --set duration=1s
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

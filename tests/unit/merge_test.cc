@@ -63,7 +63,8 @@ class MergeTest : public ::testing::Test {
     run.scenario_json = kScenario;
     run.target = "127.0.0.1:1";
     run.load_model = "open";
-    run.target_rate = 80;
+    // A process of a split run describes its share of the target, as the runner does.
+    run.target_rate = 80.0 / o.partition_count;
     run.start_unix_nanos = o.start_unix_nanos;
     run.interval_nanos = kSecond;
     run.duration_nanos = kIntervals * kSecond;
@@ -71,7 +72,8 @@ class MergeTest : public ::testing::Test {
     run.max_generator_lag_p99_us = 10'000;
     run.partition_index = o.partition_index;
     run.partition_count = o.partition_count;
-    run.operations = {{"submit", "a.S/Submit", "unary", 72}, {"get", "a.S/Get", "unary", 8}};
+    run.operations = {{"submit", "a.S/Submit", "unary", 72.0 / o.partition_count},
+                      {"get", "a.S/Get", "unary", 8.0 / o.partition_count}};
     (*writer)->OnRunStart(run);
     std::mt19937_64 rng(7);
     std::lognormal_distribution<double> latency_us(7.0, 1.2);
@@ -165,6 +167,8 @@ TEST_F(MergeTest, ThreeProcessesMergeIntoExactlyTheOneProcessRun) {
     EXPECT_DOUBLE_EQ(m.achieved_rate, w.achieved_rate);
   }
   EXPECT_EQ(merged->total.requests, 240);
+  EXPECT_DOUBLE_EQ(merged->target_rate, whole->target_rate);
+  EXPECT_DOUBLE_EQ(merged->operations[1].target_rate, whole->operations[1].target_rate);
   EXPECT_EQ(merged->generator.sent, whole->generator.sent);
   EXPECT_EQ(EncodeBase64(*merged->generator.schedule_lag),
             EncodeBase64(*whole->generator.schedule_lag));

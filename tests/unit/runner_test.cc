@@ -136,6 +136,10 @@ operations:
     rpc: aurigraph.approval.v1.ApprovalService/CheckHealth
 )";
   const Scenario budget = Parse("target: 127.0.0.1:1\nrequests: 1000\n" + operations_yaml);
+  // Fewer slots than workers: the budget goes to the workers with a slot only.
+  const Scenario scarce = Parse(
+      "target: 127.0.0.1:1\nrequests: 1000\nworkers: 3\nload: {model: closed, concurrency: 4}\n"
+      "operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]\n");
   const Scenario timed = Parse("target: 127.0.0.1:1\nduration: 1s\n" + operations_yaml + R"(
   - name: watch
     rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
@@ -147,8 +151,11 @@ operations:
   ASSERT_TRUE(budget_operations.ok()) << budget_operations.status();
   auto timed_operations = PlanOperations(timed, wire, "127.0.0.1:1");
   ASSERT_TRUE(timed_operations.ok()) << timed_operations.status();
+  auto scarce_operations = PlanOperations(scarce, wire, "127.0.0.1:1");
+  ASSERT_TRUE(scarce_operations.ok()) << scarce_operations.status();
   for (const int processes : {1, 2, 4, 7}) {
     std::vector<int64_t> in_flight, requests, streams;
+    int64_t scarce_requests = 0;
     std::set<int> run_workers;
     for (int k = 0; k < processes; ++k) {
       const Partition partition{k, processes};
@@ -167,6 +174,11 @@ operations:
       for (const WorkerAssignment& a : PlanWorkers(budget, *budget_operations, 0, partition)) {
         if (a.calls) process_requests += a.calls->max_requests;
       }
+      for (const WorkerAssignment& a : PlanWorkers(scarce, *scarce_operations, 0, partition)) {
+        if (!a.calls) continue;
+        EXPECT_GT(a.calls->max_in_flight, 0u);
+        scarce_requests += a.calls->max_requests;
+      }
       in_flight.push_back(process_in_flight);
       requests.push_back(process_requests);
       streams.push_back(process_streams);
@@ -178,6 +190,7 @@ operations:
     EXPECT_EQ(std::accumulate(in_flight.begin(), in_flight.end(), int64_t{0}), 29);
     EXPECT_EQ(std::accumulate(requests.begin(), requests.end(), int64_t{0}), 1000);
     EXPECT_EQ(std::accumulate(streams.begin(), streams.end(), int64_t{0}), 17);
+    EXPECT_EQ(scarce_requests, 1000) << processes << " processes";
     EXPECT_EQ(run_workers.size(), static_cast<size_t>(3 * processes));
     EXPECT_EQ(*run_workers.rbegin(), 3 * processes - 1);
   }
