@@ -47,6 +47,22 @@ constexpr int64_t kSecond = 1'000'000'000;
 // A start further ahead than this is a mistake, not a plan.
 constexpr int64_t kMaxStartAhead = 24 * 3600 * kSecond;
 
+// The process's share: --worker-index, else JOB_COMPLETION_INDEX (a Kubernetes
+// Indexed Job's), else -1; the exit code when it is not an index.
+std::optional<int> ReadWorkerIndex(const po::variables_map& vm, int* index) {
+  *index = -1;
+  if (vm.count("worker-index")) {
+    *index = vm["worker-index"].as<int>();
+    if (*index < 0) return Fail(kExitUsage, "--worker-index: expected 0 or more");
+  } else if (const char* job_index = std::getenv("JOB_COMPLETION_INDEX")) {
+    if (!absl::SimpleAtoi(job_index, index) || *index < 0) {
+      return Fail(kExitUsage, absl::StrCat("JOB_COMPLETION_INDEX: not an index: '",
+                                           std::string(job_index).substr(0, 40), "'"));
+    }
+  }
+  return std::nullopt;
+}
+
 // ${run} of a coordinated run, handed to every worker.
 std::string NewRunId() {
   return absl::StrFormat(
@@ -208,15 +224,12 @@ std::optional<int> ReadSplitFlags(const po::variables_map& vm, RunOptions* optio
     return Fail(kExitUsage, absl::StrCat("--workers: expected 1 to ", kMaxPartitions));
   }
   int index = 0;
-  if (vm.count("worker-index")) {
-    index = vm["worker-index"].as<int>();
-  } else if (const char* job_index = std::getenv("JOB_COMPLETION_INDEX")) {
-    if (!absl::SimpleAtoi(job_index, &index)) {
-      return Fail(kExitUsage, absl::StrCat("JOB_COMPLETION_INDEX: not a number: '",
-                                           std::string(job_index).substr(0, 40), "'"));
+  if (auto invalid = ReadWorkerIndex(vm, &index)) return *invalid;
+  if (index == -1) {
+    if (workers > 1) {
+      return Fail(kExitUsage, "--workers: needs --worker-index K (or JOB_COMPLETION_INDEX)");
     }
-  } else if (workers > 1) {
-    return Fail(kExitUsage, "--workers: needs --worker-index K (or JOB_COMPLETION_INDEX)");
+    index = 0;
   }
   if (index < 0 || index >= workers) {
     return Fail(kExitUsage,
@@ -501,14 +514,7 @@ int WorkCommand(const std::vector<std::string>& args) {
   }
   StopOnSignals();
   int index = -1;
-  if (vm.count("worker-index")) {
-    index = vm["worker-index"].as<int>();
-  } else if (const char* job_index = std::getenv("JOB_COMPLETION_INDEX")) {
-    if (!absl::SimpleAtoi(job_index, &index) || index < 0) {
-      return Fail(kExitUsage, absl::StrCat("JOB_COMPLETION_INDEX: not an index: '",
-                                           std::string(job_index).substr(0, 40), "'"));
-    }
-  }
+  if (auto invalid = ReadWorkerIndex(vm, &index)) return *invalid;
   auto join_timeout = ParseDuration(vm["join-timeout"].as<std::string>());
   if (!join_timeout.ok() || *join_timeout <= 0) {
     return Fail(kExitUsage, "--join-timeout: expected a duration such as 2m");
