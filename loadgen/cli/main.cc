@@ -418,9 +418,11 @@ int HelpCommand(const std::vector<std::string>& args) {
   }
   const Command command = FindCommand(args.front());
   if (command == nullptr || args.size() > 1) {
-    return Fail(kExitUsage,
-                absl::StrCat("help ", absl::StrJoin(args, " "),
-                             ": expected one command: run, capacity, merge, report or compare"));
+    return Fail(
+        kExitUsage,
+        absl::StrCat(
+            "help ", absl::StrJoin(args, " "),
+            ": expected one command: run, capacity, coordinate, work, merge, report or compare"));
   }
   return command({"--help"});
 }

@@ -64,7 +64,7 @@ done
 grep -qF -- "--alpha arg (=0.05)" "$WORK/out" || { echo "FAIL compare --alpha default"; failed=$((failed + 1)); }
 check "loadgen help" 0 "" "$LOADGEN" help
 grep -q "^usage: aurigraph-loadgen <command>" "$WORK/out" || { echo "FAIL help alone"; failed=$((failed + 1)); }
-check "loadgen help of no command" 2 "help fly: expected one command: run, capacity, report or compare" \
+check "loadgen help of no command" 2 "help fly: expected one command: run, capacity, coordinate, work, merge, report or compare" \
   "$LOADGEN" help fly
 check "refserver --version" 0 "" "$REFSERVER" --version
 check "refserver --help" 0 "" "$REFSERVER" --help
