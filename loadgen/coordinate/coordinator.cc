@@ -34,8 +34,6 @@ constexpr int kMaxChunkBytes = 64 << 20;
 constexpr auto kPoll = std::chrono::milliseconds(100);
 constexpr int64_t kStreamGrace = 10'000'000'000;
 
-int64_t OffsetKey(double seconds) { return std::llround(seconds * 1000); }
-
 // One interval's merged figures while workers' parts of it arrive.
 struct PendingInterval {
   IntervalProgress progress;

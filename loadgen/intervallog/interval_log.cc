@@ -324,10 +324,9 @@ void ReadEnd(const nlohmann::json& j, RunEnd& end) {
   end.server_rss_bytes = j.at("server_rss_bytes").get<int64_t>();
 }
 
-// The offset of an interval, as both logs spell it (milliseconds).
-int64_t OffsetKey(double seconds) { return std::llround(seconds * 1000); }
-
 }  // namespace
+
+int64_t OffsetKey(double seconds) { return std::llround(seconds * 1000); }
 
 IntervalLogText IntervalLogFormatter::Start(const RunDescription& run) {
   IntervalLogText text;

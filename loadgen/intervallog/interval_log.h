@@ -37,6 +37,11 @@ namespace aurigraph::loadgen {
 inline constexpr const char* kHistogramLogName = "latency.hlog";
 inline constexpr const char* kIntervalsLogName = "intervals.jsonl";
 
+// The key of an interval starting `seconds` into the run, as both logs spell
+// its offset (milliseconds): the intervals of one run's logs, or of the
+// processes of a split run, match by it.
+int64_t OffsetKey(double seconds);
+
 // What each event of a run adds to the two logs.
 struct IntervalLogText {
   std::string intervals;   // lines of intervals.jsonl

@@ -29,9 +29,6 @@ struct Process {
   Timeline timeline;
 };
 
-// The offset of an interval, as the logs spell it (milliseconds).
-int64_t OffsetKey(double seconds) { return std::llround(seconds * 1000); }
-
 // What differs between two processes' descriptions that may not; empty when nothing.
 std::string Mismatch(const RunDescription& a, const RunDescription& b) {
   if (a.tool_version != b.tool_version) return "another aurigraph-loadgen version";
