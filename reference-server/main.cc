@@ -12,6 +12,7 @@
 #include "common/status_codes/status_codes.h"
 #include "common/units/units.h"
 #include "common/version/version.h"
+#include "reference-server/consensus/node/consensus_node.h"
 #include "reference-server/metrics/metadata_tally.h"
 #include "reference-server/service/reference_server.h"
 #include "reference-server/webhooks/secret_box.h"
@@ -79,7 +80,8 @@ int main(int argc, char** argv) {
       "count requests per value of these request headers, e.g. x-tenant "
       "(metric aurigraph_refserver_request_metadata_total; credential headers are refused)")(
       "data-dir", po::value<std::string>(),
-      "keep the webhook registry and delivery records here (RocksDB), so they survive a restart "
+      "keep the webhook registry and delivery records here (RocksDB), and on a cluster node the "
+      "Raft log (DIR/raft), so they survive a restart "
       "(default: memory only)")(
       "secret-key-file", po::value<std::string>(),
       "encrypt webhook secrets at rest in --data-dir (AES-256-GCM) with this key: 64 hex digits, "
@@ -94,7 +96,17 @@ int main(int argc, char** argv) {
       "webhook-workers", po::value<int>()->default_value(8), "concurrent webhook HTTP requests")(
       "max-stored-deliveries", po::value<int64_t>()->default_value(1'000'000),
       "finished webhook delivery records kept for the history RPC; the oldest are forgotten "
-      "beyond it");
+      "beyond it")("node-id", po::value<std::string>(),
+                   "cluster mode: this node's id among --peers")(
+      "peers", po::value<std::string>(),
+      "cluster mode: every member as ID=HOST:PORT,... (this node included, at least 3); "
+      "transactions then commit through Raft consensus, and --listen defaults to this node's "
+      "address")("election-timeout", po::value<std::string>()->default_value("150ms"),
+                 "cluster mode: a follower that hears no leader for 1-2x this campaigns")(
+      "heartbeat", po::value<std::string>()->default_value("10ms"),
+      "cluster mode: the leader's heartbeat interval (Raft's tick)")(
+      "snapshot-entries", po::value<int64_t>()->default_value(10'000),
+      "cluster mode: compact the Raft log into a snapshot every this many entries");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -113,6 +125,33 @@ int main(int argc, char** argv) {
 
   ServerOptions server_options;
   server_options.listen = vm["listen"].as<std::string>();
+  if (vm.count("peers") != vm.count("node-id")) return Fail("--node-id and --peers go together");
+  if (vm.count("peers")) {
+    ClusterOptions& cluster = server_options.cluster;
+    cluster.node_id = vm["node-id"].as<std::string>();
+    cluster.peers = vm["peers"].as<std::string>();
+    // This node serves where the others reach it, unless told otherwise.
+    if (vm["listen"].defaulted()) {
+      for (absl::string_view item : absl::StrSplit(cluster.peers, ',', absl::SkipWhitespace())) {
+        std::pair<std::string, std::string> member = absl::StrSplit(item, absl::MaxSplits('=', 1));
+        if (member.first == cluster.node_id) server_options.listen = member.second;
+      }
+    }
+    auto heartbeat = ParseDuration(vm["heartbeat"].as<std::string>());
+    auto election = ParseDuration(vm["election-timeout"].as<std::string>());
+    if (!heartbeat.ok() || *heartbeat < 1'000'000) {
+      return Fail("--heartbeat: expected a duration of at least 1ms, such as 10ms");
+    }
+    if (!election.ok() || *election < 3 * *heartbeat) {
+      return Fail(
+          "--election-timeout: expected a duration of at least 3 heartbeats, such as 150ms");
+    }
+    cluster.tick_nanos = *heartbeat;
+    cluster.election_ticks = static_cast<int>(*election / *heartbeat);
+    if (vm["snapshot-entries"].as<int64_t>() < 1) return Fail("--snapshot-entries must be >= 1");
+    cluster.snapshot_entries = static_cast<uint64_t>(vm["snapshot-entries"].as<int64_t>());
+    if (vm.count("data-dir")) cluster.data_dir = vm["data-dir"].as<std::string>() + "/raft";
+  }
   FaultConfig& faults = server_options.faults;
   if (auto s = ParseLatencySpec(vm["latency"].as<std::string>(), &faults); !s.ok())
     return Fail(std::string(s.message()));
@@ -222,6 +261,14 @@ int main(int argc, char** argv) {
     return 3;
   }
   std::cout << "listening on " << (*server)->address() << std::endl;
+  if (const consensus::ConsensusNode* node = (*server)->consensus()) {
+    std::cout << "cluster node " << server_options.cluster.node_id << " of "
+              << server_options.cluster.peers << "; Raft log "
+              << (node->durable() ? "in " + server_options.cluster.data_dir
+                                  : std::string("in memory (no --data-dir): a restart forgets "
+                                                "term, vote and log"))
+              << std::endl;
+  }
   std::cout << "kafka on " << (*server)->kafka_bootstrap() << std::endl;
   if ((*server)->metrics_port() != 0) {
     const std::string& metrics = server_options.metrics_listen;

@@ -155,20 +155,23 @@ class ApprovalServiceImpl final : public GatedService<av1::ApprovalService::Call
     ApprovalStore& store = store_;
     const Clock& wall = wall_;
     return ReplyStream<av1::ValidatorResponse, av1::ApprovalEvent>::Open(
-        [&store, &wall](const av1::ValidatorResponse& vote, av1::ApprovalEvent* reply) {
+        [&store, &wall](const av1::ValidatorResponse& vote,
+                        std::function<void(av1::ApprovalEvent)> done) {
+          av1::ApprovalEvent event;
           auto outcome = store.Vote(vote);
-          reply->set_correlation_id(vote.correlation_id());
+          event.set_correlation_id(vote.correlation_id());
           if (outcome.ok()) {
-            reply->set_type(outcome->status() == av1::APPROVAL_STATUS_PENDING
-                                ? av1::APPROVAL_EVENT_TYPE_VOTE_RECORDED
-                                : av1::APPROVAL_EVENT_TYPE_FINALIZED);
-            *reply->mutable_state() = *std::move(outcome);
+            event.set_type(outcome->status() == av1::APPROVAL_STATUS_PENDING
+                               ? av1::APPROVAL_EVENT_TYPE_VOTE_RECORDED
+                               : av1::APPROVAL_EVENT_TYPE_FINALIZED);
+            *event.mutable_state() = *std::move(outcome);
           } else {
-            reply->mutable_state()->set_approval_id(vote.approval_id());
-            reply->set_code(static_cast<int32_t>(outcome.status().code()));
-            reply->set_error(std::string(outcome.status().message()));
+            event.mutable_state()->set_approval_id(vote.approval_id());
+            event.set_code(static_cast<int32_t>(outcome.status().code()));
+            event.set_error(std::string(outcome.status().message()));
           }
-          reply->set_sent_at_unix_nanos(wall.NowNanos());
+          event.set_sent_at_unix_nanos(wall.NowNanos());
+          done(std::move(event));
         },
         streaming_.faults, streaming_.delays, streaming_.counters, streaming_.options.reply_window);
   }

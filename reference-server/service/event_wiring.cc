@@ -80,7 +80,7 @@ void WireEvents(ApprovalStore& approvals, WebhookRegistry& registry, const Strea
   });
 }
 
-void PublishCommitted(const Streaming& streaming, const tv1::Transaction& tx) {
+void PublishCommitted(const Streaming& streaming, const tv1::Transaction& tx, uint64_t log_index) {
   streaming.webhooks.Publish(
       wv1::WEBHOOK_EVENT_TRANSACTION_COMMITTED, [&] { return ToJson(tx); },
       streaming.wall.NowNanos());
@@ -89,7 +89,18 @@ void PublishCommitted(const Streaming& streaming, const tv1::Transaction& tx) {
   auto event = std::make_shared<tv1::CommittedTransaction>();
   *event->mutable_transaction() = tx;
   event->set_sequence(hub.NextSequence());
+  event->set_committed_at_unix_nanos(streaming.wall.NowNanos());
+  event->set_log_index(log_index);
   hub.Publish(event);
+}
+
+void PublishAccepted(const Streaming& streaming, const tv1::BatchRequest& batch,
+                     const tv1::BatchResponse& outcome, uint64_t log_index) {
+  for (int i = 0; i < outcome.results_size() && i < batch.transactions_size(); ++i) {
+    if (outcome.results(i).status() == tv1::TRANSACTION_STATUS_ACCEPTED) {
+      PublishCommitted(streaming, batch.transactions(i), log_index);
+    }
+  }
 }
 
 }  // namespace aurigraph::refserver

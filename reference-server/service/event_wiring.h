@@ -25,6 +25,11 @@ void WireEvents(ApprovalStore& approvals, WebhookRegistry& registry, const Strea
                 WebhookHubs& hubs);
 
 // Tells StreamTransactions subscribers and subscribed webhooks that `tx` was accepted.
-void PublishCommitted(const Streaming& streaming, const transaction::v1::Transaction& tx);
+// `log_index`: the consensus log entry that committed it (0 on a single node).
+void PublishCommitted(const Streaming& streaming, const transaction::v1::Transaction& tx,
+                      uint64_t log_index);
+// PublishCommitted for every transaction of `batch` that `outcome` accepted.
+void PublishAccepted(const Streaming& streaming, const transaction::v1::BatchRequest& batch,
+                     const transaction::v1::BatchResponse& outcome, uint64_t log_index);
 
 }  // namespace aurigraph::refserver

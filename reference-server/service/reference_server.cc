@@ -12,6 +12,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/metrics/process_metrics.h"
+#include "reference-server/consensus/cluster/membership.h"
+#include "reference-server/consensus/node/consensus_node.h"
+#include "reference-server/consensus/storage/log_storage.h"
+#include "reference-server/consensus/transport/grpc_peer_transport.h"
 #include "reference-server/decoding/decoded_request.h"
 #include "reference-server/faults/delay_queue.h"
 #include "reference-server/memory/memory_return.h"
@@ -20,7 +24,9 @@
 #include "reference-server/metrics/limit_metrics.h"
 #include "reference-server/metrics/metadata_tally.h"
 #include "reference-server/service/approval_service.h"
+#include "reference-server/service/consensus_service.h"
 #include "reference-server/service/event_wiring.h"
+#include "reference-server/service/replicated_transactions.h"
 #include "reference-server/service/responder.h"
 #include "reference-server/service/streaming.h"
 #include "reference-server/service/transaction_service.h"
@@ -38,9 +44,19 @@ int64_t HandledCounters::total() const {
   return sum;
 }
 
+// A cluster node's consensus parts (cluster mode only).
+struct ClusterParts {
+  consensus::Membership members;
+  std::unique_ptr<consensus::LogStorage> storage;
+  std::unique_ptr<TransactionStateMachine> machine;
+  std::unique_ptr<consensus::GrpcPeerTransport> transport;
+  std::unique_ptr<consensus::ConsensusNode> node;
+  std::unique_ptr<grpc::Service> service;
+};
+
 struct ReferenceServer::Impl {
   Impl(const ServerOptions& o, std::unique_ptr<WebhookRegistry> registry,
-       std::unique_ptr<DeliveryPipeline> pipeline)
+       std::unique_ptr<DeliveryPipeline> pipeline, std::unique_ptr<ClusterParts> cluster_parts)
       : options(o),
         webhook_registry(std::move(registry)),
         delivery(std::move(pipeline)),
@@ -61,10 +77,34 @@ struct ReferenceServer::Impl {
                   *delivery},
         approval_service(
             MakeApprovalService(approval_store, responder, streaming, o.wall_clock->NowNanos())),
-        transaction_service(MakeTransactionService(transaction_store, responder, streaming)),
         webhook_service(
-            MakeWebhookService(*webhook_registry, *delivery, webhook_hubs, responder, streaming)) {
+            MakeWebhookService(*webhook_registry, *delivery, webhook_hubs, responder, streaming)),
+        cluster(std::move(cluster_parts)) {
     WireEvents(approval_store, *webhook_registry, streaming, webhook_hubs);
+    if (cluster) {
+      ClusterParts& c = *cluster;
+      const ClusterOptions& co = o.cluster;
+      c.machine = std::make_unique<TransactionStateMachine>(transaction_store, streaming);
+      c.transport = std::make_unique<consensus::GrpcPeerTransport>(
+          c.members, [this](raft::Message m) { cluster->node->Receive(std::move(m)); });
+      consensus::NodeOptions node;
+      node.raft.id = c.members.self();
+      node.raft.voters = c.members.ids();
+      node.raft.election_ticks = co.election_ticks;
+      node.raft.max_inflight = static_cast<size_t>(co.max_inflight);
+      node.raft.seed = static_cast<uint64_t>(o.wall_clock->NowNanos());
+      node.tick_nanos = co.tick_nanos;
+      node.snapshot_entries = co.snapshot_entries;
+      c.node = std::make_unique<consensus::ConsensusNode>(node, *c.storage, *c.transport,
+                                                          *c.machine, *o.monotonic_clock);
+      c.service =
+          MakeConsensusService(*c.node, c.members, *c.transport, co.tick_nanos * co.election_ticks);
+      committer = std::make_unique<ReplicatedCommitter>(*c.node, c.members);
+    } else {
+      committer = NewLocalCommitter(transaction_store, streaming);
+    }
+    transaction_service =
+        MakeTransactionService(transaction_store, *committer, responder, streaming);
   }
 
   ServerOptions options;
@@ -87,6 +127,8 @@ struct ReferenceServer::Impl {
   std::unique_ptr<grpc::Service> approval_service;
   std::unique_ptr<grpc::Service> transaction_service;
   std::unique_ptr<grpc::Service> webhook_service;
+  std::unique_ptr<ClusterParts> cluster;
+  std::unique_ptr<TransactionCommitter> committer;
   // Metrics (with metrics_listen): the exposer holds its collectables weakly.
   std::shared_ptr<prometheus::Registry> registry;
   std::shared_ptr<DomainMetrics> domain_metrics;
@@ -115,7 +157,21 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   auto pipeline = DeliveryPipeline::Start(options.delivery, **registry, *options.wall_clock,
                                           *options.monotonic_clock);
   if (!pipeline.ok()) return pipeline.status();
-  auto impl = std::make_unique<Impl>(options, *std::move(registry), *std::move(pipeline));
+  std::unique_ptr<ClusterParts> cluster;
+  if (!options.cluster.peers.empty()) {
+    auto members = consensus::Membership::Parse(options.cluster.node_id, options.cluster.peers);
+    if (!members.ok()) return members.status();
+    cluster = std::make_unique<ClusterParts>(ClusterParts{*std::move(members)});
+    if (options.cluster.data_dir.empty()) {
+      cluster->storage = consensus::NewMemoryLogStorage();
+    } else {
+      auto storage = consensus::OpenRocksLogStorage(options.cluster.data_dir);
+      if (!storage.ok()) return storage.status();
+      cluster->storage = *std::move(storage);
+    }
+  }
+  auto impl = std::make_unique<Impl>(options, *std::move(registry), *std::move(pipeline),
+                                     std::move(cluster));
   const size_t colon = options.listen.rfind(':');
   if (colon == std::string::npos) {
     return absl::InvalidArgumentError(
@@ -162,6 +218,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   builder.RegisterService(impl->approval_service.get());
   builder.RegisterService(impl->transaction_service.get());
   builder.RegisterService(impl->webhook_service.get());
+  if (impl->cluster) builder.RegisterService(impl->cluster->service.get());
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   // gRPC would inflate a compressed request in full before checking its size;
   // the services decode requests themselves, within the limit (decoding/).
@@ -174,6 +231,9 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || impl->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  if (impl->cluster) {
+    if (auto started = impl->cluster->node->Start(); !started.ok()) return started;
   }
   ConnectionGuard::Options guard;
   guard.port = impl->port;
@@ -218,7 +278,10 @@ void ReferenceServer::Shutdown(int64_t grace_nanos) {
     impl_->stopping = true;
   }
   impl_->stop_changed.notify_all();
+  // Calls waiting for consensus end (UNAVAILABLE) before the server drains them.
+  if (impl_->cluster) impl_->cluster->node->Stop();
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::nanoseconds(grace_nanos));
+  if (impl_->cluster) impl_->cluster->transport->Close();
   if (impl_->sweeper.joinable()) impl_->sweeper.join();
 }
 
@@ -233,6 +296,9 @@ const std::string& ReferenceServer::kafka_bootstrap() const {
 }
 const DeliveryCounters& ReferenceServer::deliveries() const { return impl_->delivery->counters(); }
 const CallGate& ReferenceServer::call_gate() const { return impl_->call_gate; }
+const consensus::ConsensusNode* ReferenceServer::consensus() const {
+  return impl_->cluster ? impl_->cluster->node.get() : nullptr;
+}
 const GuardCounters& ReferenceServer::connection_guard() const { return impl_->guard->counters(); }
 int64_t ReferenceServer::metadata_count(const std::string& key, const std::string& value) const {
   return impl_->metadata_tally->Count(key, value);

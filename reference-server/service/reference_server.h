@@ -23,7 +23,25 @@
 #include "reference-server/webhooks/delivery_pipeline.h"
 #include "reference-server/webhooks/webhook_registry.h"
 
+namespace aurigraph::consensus {
+class ConsensusNode;
+}
+
 namespace aurigraph::refserver {
+
+// A node of a replicated cluster: transactions commit through Raft
+// consensus across the members (reference-server/consensus/).
+struct ClusterOptions {
+  std::string node_id;  // this node's name among `peers`
+  std::string peers;    // "ID=HOST:PORT,..." naming every member; empty: a single server
+  // The Raft log, term and vote (RocksDB); empty: memory only (a restarted node
+  // comes back empty, which Raft tolerates only if the others kept a majority).
+  std::string data_dir;
+  int64_t tick_nanos = 10'000'000;
+  int election_ticks = 15;  // election timeout: 150-300 ms
+  uint64_t snapshot_entries = 10'000;
+  int max_inflight = 64;  // appends in flight per follower
+};
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";  // port 0 picks a free port
@@ -66,6 +84,7 @@ struct ServerOptions {
   // endpoints may point at.
   WebhookRegistry::Options webhooks;
   DeliveryOptions delivery;
+  ClusterOptions cluster;
   const Clock* monotonic_clock = &SteadyClock::Instance();  // fault timing
   const Clock* wall_clock = &WallClock::Instance();         // timestamps, deadlines
 };
@@ -101,6 +120,8 @@ class ReferenceServer {
   // Load shedding and the connections closed for abusing their streams.
   const CallGate& call_gate() const;
   const GuardCounters& connection_guard() const;
+  // A cluster node's consensus (nullptr on a single server).
+  const consensus::ConsensusNode* consensus() const;
 
  private:
   struct Impl;

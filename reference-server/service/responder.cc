@@ -25,13 +25,19 @@ grpc::ServerUnaryReactor* Responder::Refuse(grpc::CallbackServerContext* context
 grpc::ServerUnaryReactor* Responder::Finish(grpc::CallbackServerContext* context,
                                             const absl::Status& status) const {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Complete(context, reactor, status);
+  return reactor;
+}
+
+void Responder::Complete(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+                         const absl::Status& status) const {
   grpc::Status reply(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
   faults_.Leak();
   if (!faults_.config().active()) {
     Count(reply);
     gate_.Leave(context->peer());
     reactor->Finish(reply);
-    return reactor;
+    return;
   }
   const FaultInjector::Decision decision = faults_.Decide();
   if (decision.error_code != 0) {
@@ -42,14 +48,13 @@ grpc::ServerUnaryReactor* Responder::Finish(grpc::CallbackServerContext* context
   if (wait <= 0) {
     gate_.Leave(context->peer());
     reactor->Finish(reply);
-    return reactor;
+    return;
   }
   delayed_.Schedule(decision.release_at_nanos,
                     [this, reactor, peer = context->peer(), reply = std::move(reply)] {
                       gate_.Leave(peer);
                       reactor->Finish(reply);
                     });
-  return reactor;
 }
 
 void Responder::Count(const grpc::Status& status) const {

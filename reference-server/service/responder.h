@@ -26,6 +26,10 @@ class Responder {
   // leaving the gate when the response is released.
   grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
                                    const absl::Status& status) const;
+  // The same for a call whose outcome comes later: `reactor` is the one the
+  // handler returned (context->DefaultReactor()).
+  void Complete(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+                const absl::Status& status) const;
   // Ends a call that was not admitted, or whose request could not be decoded.
   grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
                                    const grpc::Status& status) const;

@@ -3,7 +3,6 @@
 #include <string>
 
 #include "aurigraph/transaction/v1/transaction.grpc.pb.h"
-#include "reference-server/service/event_wiring.h"
 #include "reference-server/service/gated_service.h"
 #include "reference-server/streams/event_stream.h"
 #include "reference-server/streams/reply_stream.h"
@@ -15,9 +14,11 @@ namespace tv1 = transaction::v1;
 
 class TransactionServiceImpl final : public GatedService<tv1::TransactionService::CallbackService> {
  public:
-  TransactionServiceImpl(TransactionStore& store, const Responder& responder, Streaming streaming)
+  TransactionServiceImpl(TransactionStore& store, TransactionCommitter& committer,
+                         const Responder& responder, Streaming streaming)
       : GatedService(tv1::TransactionService::service_full_name(), responder),
         store_(store),
+        committer_(committer),
         responder_(responder),
         streaming_(streaming) {
     using Self = TransactionServiceImpl;
@@ -31,22 +32,22 @@ class TransactionServiceImpl final : public GatedService<tv1::TransactionService
   grpc::ServerUnaryReactor* SubmitTransaction(grpc::CallbackServerContext* context,
                                               const tv1::Transaction* request,
                                               tv1::TransactionResponse* response) override {
-    const absl::Status status = Assign(store_.Submit(*request), response);
-    if (status.ok()) PublishCommitted(streaming_, *request);
-    return responder_.Finish(context, status);
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    committer_.Submit(*request, Forwarded(context),
+                      [this, context, reactor, response](auto outcome) {
+                        responder_.Complete(context, reactor, Assign(std::move(outcome), response));
+                      });
+    return reactor;
   }
   grpc::ServerUnaryReactor* BatchSubmitTransactions(grpc::CallbackServerContext* context,
                                                     const tv1::BatchRequest* request,
                                                     tv1::BatchResponse* response) override {
-    const absl::Status status = Assign(store_.SubmitBatch(*request), response);
-    if (status.ok()) {
-      for (int i = 0; i < response->results_size(); ++i) {
-        if (response->results(i).status() == tv1::TRANSACTION_STATUS_ACCEPTED) {
-          PublishCommitted(streaming_, request->transactions(i));
-        }
-      }
-    }
-    return responder_.Finish(context, status);
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    committer_.SubmitBatch(
+        *request, Forwarded(context), [this, context, reactor, response](auto outcome) {
+          responder_.Complete(context, reactor, Assign(std::move(outcome), response));
+        });
+    return reactor;
   }
   grpc::ServerWriteReactor<tv1::CommittedTransaction>* StreamTransactions(
       grpc::CallbackServerContext* context, const tv1::StreamRequest* request) override {
@@ -65,31 +66,46 @@ class TransactionServiceImpl final : public GatedService<tv1::TransactionService
   }
   grpc::ServerBidiReactor<Decoded<tv1::Transaction>, tv1::TransactionResponse>*
   OpenSubmitTransactionStream(grpc::CallbackServerContext* context) {
-    TransactionStore& store = store_;
-    const Streaming& streaming = streaming_;
+    TransactionCommitter& committer = committer_;
+    const bool forwarded = Forwarded(context);
     return ReplyStream<tv1::Transaction, tv1::TransactionResponse>::Open(
-        [&store, &streaming](const tv1::Transaction& tx, tv1::TransactionResponse* reply) {
-          auto outcome = store.Submit(tx);
-          if (outcome.ok()) {
-            *reply = *std::move(outcome);
-            PublishCommitted(streaming, tx);
-            return;
-          }
-          reply->set_id(tx.id());
-          reply->set_status(tv1::TRANSACTION_STATUS_REJECTED);
-          reply->set_code(static_cast<int32_t>(outcome.status().code()));
-          reply->set_error(std::string(outcome.status().message()));
+        [&committer, forwarded](const tv1::Transaction& tx,
+                                std::function<void(tv1::TransactionResponse)> done) {
+          committer.Submit(tx, forwarded, [id = tx.id(), done = std::move(done)](auto outcome) {
+            if (outcome.ok()) {
+              done(*std::move(outcome));
+              return;
+            }
+            tv1::TransactionResponse reply;
+            reply.set_id(id);
+            reply.set_status(tv1::TRANSACTION_STATUS_REJECTED);
+            reply.set_code(static_cast<int32_t>(outcome.status().code()));
+            reply.set_error(std::string(outcome.status().message()));
+            done(std::move(reply));
+          });
         },
         streaming_.faults, streaming_.delays, streaming_.counters, streaming_.options.reply_window);
   }
   grpc::ServerUnaryReactor* GetTransaction(grpc::CallbackServerContext* context,
                                            const tv1::GetTransactionRequest* request,
                                            tv1::Transaction* response) override {
+    // On a cluster, reads are this node's: say which node answered and how far it has applied.
+    if (const auto position = committer_.position()) {
+      context->AddInitialMetadata(std::string(kNodeHeader), position->node);
+      context->AddInitialMetadata(std::string(kAppliedIndexHeader),
+                                  std::to_string(position->applied_index));
+    }
     return responder_.Finish(context, Assign(store_.Get(request->id()), response));
   }
 
  private:
+  static bool Forwarded(grpc::CallbackServerContext* context) {
+    return context->client_metadata().count(
+               grpc::string_ref(kForwardedHeader.data(), kForwardedHeader.size())) > 0;
+  }
+
   TransactionStore& store_;
+  TransactionCommitter& committer_;
   const Responder& responder_;
   Streaming streaming_;
 };
@@ -97,9 +113,10 @@ class TransactionServiceImpl final : public GatedService<tv1::TransactionService
 }  // namespace
 
 std::unique_ptr<grpc::Service> MakeTransactionService(TransactionStore& store,
+                                                      TransactionCommitter& committer,
                                                       const Responder& responder,
                                                       const Streaming& streaming) {
-  return std::make_unique<TransactionServiceImpl>(store, responder, streaming);
+  return std::make_unique<TransactionServiceImpl>(store, committer, responder, streaming);
 }
 
 }  // namespace aurigraph::refserver

@@ -1,5 +1,6 @@
 // Bidirectional request/reply streams for the reference server: every request
-// read gets one reply, optionally held back by the fault injector. Backpressure
+// read gets one reply, given by the handler at once or later (a transaction
+// waiting for consensus), then optionally held back by the fault injector. Backpressure
 // runs end to end: replies are written one at a time, and the next request is
 // read only while fewer than `window` replies are waiting, so a client that
 // stops reading replies stops the server reading its requests and, through
@@ -25,7 +26,8 @@ namespace aurigraph::refserver {
 template <typename Request, typename Reply>
 class ReplyStream final : public grpc::ServerBidiReactor<Decoded<Request>, Reply> {
  public:
-  using Handler = std::function<void(const Request&, Reply*)>;
+  // Calls its second argument exactly once with the reply, on any thread.
+  using Handler = std::function<void(const Request&, std::function<void(Reply)>)>;
 
   static ReplyStream* Open(Handler handler, const FaultInjector& faults, DelayQueue& delays,
                            StreamCounters& counters, size_t window) {
@@ -66,34 +68,37 @@ class ReplyStream final : public grpc::ServerBidiReactor<Decoded<Request>, Reply
       return;
     }
     counters_.messages_received.fetch_add(1, std::memory_order_relaxed);
-    Reply reply;
-    handler_(request_.message, &reply);
+    {
+      // Held from now until its reply is queued: the stream cannot finish before.
+      std::lock_guard lock(mutex_);
+      ++held_;
+    }
+    handler_(request_.message, [this](Reply reply) { Release(std::move(reply)); });
     {
       // Only now may the next read reuse request_: a write completing on another
       // thread resumes reading as soon as reading_ is false.
       std::lock_guard lock(mutex_);
       reading_ = false;
     }
+    Advance();
+  }
+
+  // A reply from the handler, held as the fault injector decides.
+  void Release(Reply reply) {
     int64_t release_at = 0;
     if (faults_.config().active()) release_at = faults_.Decide().release_at_nanos;
     if (release_at > faults_.clock().NowNanos()) {
-      {
-        std::lock_guard lock(mutex_);
-        ++held_;
-      }
-      delays_.Schedule(release_at, [this, reply = std::move(reply)]() mutable {
-        Enqueue(std::move(reply), /*was_held=*/true);
-      });
-      Advance();
+      delays_.Schedule(release_at,
+                       [this, reply = std::move(reply)]() mutable { Enqueue(std::move(reply)); });
     } else {
-      Enqueue(std::move(reply), /*was_held=*/false);
+      Enqueue(std::move(reply));
     }
   }
 
-  void Enqueue(Reply reply, bool was_held) {
+  void Enqueue(Reply reply) {
     {
       std::lock_guard lock(mutex_);
-      if (was_held) --held_;
+      --held_;
       if (!cancelled_) replies_.push_back(std::move(reply));
     }
     Advance();
@@ -172,7 +177,7 @@ class ReplyStream final : public grpc::ServerBidiReactor<Decoded<Request>, Reply
   Reply current_;
   std::mutex mutex_;
   std::deque<Reply> replies_;
-  int64_t held_ = 0;     // replies waiting in the delay queue
+  int64_t held_ = 0;     // replies not yet given by the handler or still in the delay queue
   bool reading_ = true;  // Open starts the first read
   bool reads_done_ = false;
   bool writing_ = false;

@@ -151,4 +151,33 @@ int64_t TransactionStore::size() const {
   return total;
 }
 
+std::string TransactionStore::Serialize() const {
+  BatchRequest all;
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    for (const std::string& id : shard->arrival_order)
+      *all.add_transactions() = shard->by_id.at(id);
+  }
+  return all.SerializeAsString();
+}
+
+absl::Status TransactionStore::Restore(std::string_view data) {
+  BatchRequest all;
+  if (!all.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+    return absl::DataLossError("a transaction store snapshot that cannot be read");
+  }
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    shard->by_id.clear();
+    shard->arrival_order.clear();
+  }
+  for (Transaction& tx : *all.mutable_transactions()) {
+    Shard& shard = ShardFor(tx.id());
+    std::lock_guard lock(shard.mutex);
+    shard.arrival_order.push_back(tx.id());
+    shard.by_id.emplace(tx.id(), std::move(tx));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace aurigraph::refserver

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -44,6 +45,11 @@ class TransactionStore {
   absl::StatusOr<transaction::v1::Transaction> Get(const std::string& id) const;
   int64_t size() const;
   const Counters& counters() const { return counters_; }
+  // The store's contents (a consensus snapshot): every transaction, shard by
+  // shard in arrival order, so Restore rebuilds the same eviction order.
+  std::string Serialize() const;
+  // Replaces the contents with what Serialize wrote; DATA_LOSS when it cannot be read.
+  absl::Status Restore(std::string_view data);
 
  private:
   struct Shard {

@@ -1,0 +1,149 @@
+// A Raft node at work. One thread owns the core (raft/raft.h): it ticks on
+// the injected clock, steps the messages peers send, persists every Ready
+// through a LogStorage (one synced write per Ready), sends through a
+// PeerTransport, applies committed commands to a StateMachine, and compacts
+// the log into a snapshot every `snapshot_entries` entries.
+//
+// Commands are batched: everything proposed while the thread was busy goes
+// into one log entry (group commit), and each proposer hears back once its
+// command is committed and applied, with the state machine's result.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/clock/clock.h"
+#include "reference-server/consensus/raft/raft.h"
+#include "reference-server/consensus/storage/log_storage.h"
+
+namespace aurigraph::consensus {
+
+class PeerTransport {
+ public:
+  virtual ~PeerTransport() = default;
+  // Sends `message` to message.to without waiting; it may be lost (Raft
+  // resends). A reply comes back through ConsensusNode::Receive.
+  virtual void Send(raft::Message message) = 0;
+};
+
+class StateMachine {
+ public:
+  virtual ~StateMachine() = default;
+  // Applies one committed command; deterministic, as every node applies the
+  // same commands in the same order. The result goes to its proposer.
+  virtual std::string Apply(std::string_view command, uint64_t index) = 0;
+  virtual std::string Snapshot() const = 0;
+  virtual absl::Status Restore(std::string_view data) = 0;
+};
+
+struct NodeOptions {
+  raft::Config raft;
+  int64_t tick_nanos = 10'000'000;
+  uint64_t snapshot_entries = 10'000;  // compact once this many entries are applied past the last
+  size_t max_batch_bytes = 1 << 20;    // commands per log entry
+  int64_t proposal_timeout_nanos = 10'000'000'000;
+};
+
+struct NodeMetrics {
+  raft::Status status;
+  std::vector<raft::PeerProgress> peers;
+  uint64_t elections = 0;       // campaigns this node started
+  uint64_t leader_changes = 0;  // times the leader it knows changed
+  uint64_t snapshots = 0;       // taken here or installed from the leader
+  uint64_t entries_appended = 0;
+  uint64_t commands_applied = 0;
+  uint64_t fsyncs = 0;
+  int64_t fsync_nanos_total = 0;
+  uint64_t proposals_committed = 0;
+  int64_t commit_nanos_total = 0;  // proposal to applied, summed over proposals_committed
+};
+
+class ConsensusNode {
+ public:
+  using Done = std::function<void(absl::StatusOr<std::string> result)>;
+  using Reply = std::function<void(std::optional<raft::Message> reply)>;
+
+  ConsensusNode(NodeOptions options, LogStorage& storage, PeerTransport& transport,
+                StateMachine& machine, const Clock& clock);
+  ~ConsensusNode();
+
+  // Loads the durable state, restores the state machine from it and starts the thread.
+  absl::Status Start();
+  // Stops the thread; proposals still waiting fail with UNAVAILABLE.
+  void Stop();
+
+  // A message from a peer. `reply` (when set) gets the answer once it is
+  // persisted, or nullopt when Raft had none (a stale or ignored message).
+  void Receive(raft::Message message, Reply reply = nullptr);
+  // FAILED_PRECONDITION when this node is not the leader; UNAVAILABLE when the
+  // entry was lost to a leader change or not committed within the timeout.
+  void Propose(std::string command, Done done);
+  void TransferLeadership(raft::NodeId to);
+
+  NodeMetrics metrics() const;
+  raft::Status status() const;
+  bool durable() const { return storage_.durable(); }
+
+ private:
+  struct Inbound {
+    raft::Message message;
+    Reply reply;
+  };
+  struct Proposed {
+    std::string command;
+    Done done;
+    int64_t at_nanos;
+  };
+  struct Waiting {
+    uint64_t term = 0;
+    int64_t proposed_at_nanos = 0;
+    std::vector<Done> done;  // one per command of the entry, in order
+  };
+
+  void Loop();
+  void ProposeBatch(std::vector<Proposed>& proposals);
+  void ProcessReadies();
+  void ApplyEntry(const raft::Entry& entry);
+  void FailWaiting(const absl::Status& status, bool expired_only);
+  void Publish();
+
+  NodeOptions options_;
+  LogStorage& storage_;
+  PeerTransport& transport_;
+  StateMachine& machine_;
+  const Clock& clock_;
+  std::unique_ptr<raft::Node> node_;  // the loop thread's only
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<Inbound> inbox_;
+  std::vector<Proposed> proposals_;
+  std::vector<raft::NodeId> transfers_;
+  bool stopping_ = false;
+  NodeMetrics published_;
+
+  // The loop thread's.
+  std::map<uint64_t, Reply> replies_;  // by message context
+  uint64_t next_context_ = 1;
+  std::map<uint64_t, Waiting> waiting_;  // by log index
+  NodeMetrics metrics_;
+  std::thread thread_;
+};
+
+// A log entry's commands: each a 4-byte little-endian length and its bytes.
+std::string EncodeCommands(const std::vector<std::string_view>& commands);
+// nullopt when `data` is not such a sequence.
+std::optional<std::vector<std::string_view>> DecodeCommands(std::string_view data);
+
+}  // namespace aurigraph::consensus

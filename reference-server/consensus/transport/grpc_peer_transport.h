@@ -1,0 +1,53 @@
+// Raft messages to peers over the ConsensusService's RPCs (AppendEntries,
+// RequestVote, InstallSnapshot, TimeoutNow), one channel per peer, without
+// waiting: each reply is handed to `deliver` as the Raft message it carries.
+// A message whose RPC fails is simply lost; Raft resends.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "aurigraph/consensus/v1/consensus.grpc.pb.h"
+#include "reference-server/consensus/cluster/membership.h"
+#include "reference-server/consensus/node/consensus_node.h"
+
+namespace aurigraph::consensus {
+
+class GrpcPeerTransport final : public PeerTransport {
+ public:
+  GrpcPeerTransport(const Membership& members, std::function<void(raft::Message)> deliver);
+  ~GrpcPeerTransport() override { Close(); }
+  // Sends nothing more, cancels the RPCs in flight and waits for their callbacks.
+  void Close();
+
+  void Send(raft::Message message) override;
+  // Fault injection (the admin service): messages to and from these peers are dropped.
+  void SetBlocked(std::set<raft::NodeId> peers);
+  bool Blocked(raft::NodeId peer) const;
+
+ private:
+  struct Call;
+  struct Peer {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<v1::ConsensusService::Stub> stub;
+  };
+  void Finish(Call* call, const grpc::Status& status);
+
+  const Membership& members_;
+  std::function<void(raft::Message)> deliver_;
+  std::map<raft::NodeId, Peer> peers_;
+  mutable std::mutex mutex_;
+  std::condition_variable idle_;
+  std::set<Call*> in_flight_;
+  std::set<raft::NodeId> blocked_;
+  bool closing_ = false;
+};
+
+}  // namespace aurigraph::consensus

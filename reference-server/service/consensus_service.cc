@@ -1,0 +1,247 @@
+#include "reference-server/service/consensus_service.h"
+
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "aurigraph/consensus/v1/consensus.grpc.pb.h"
+#include "reference-server/consensus/wire/raft_wire.h"
+
+namespace aurigraph::refserver {
+namespace {
+
+namespace cv1 = consensus::v1;
+using consensus::ConsensusNode;
+using consensus::Membership;
+
+cv1::NodeRole ToRole(raft::Role role) {
+  switch (role) {
+    case raft::Role::kLeader:
+      return cv1::NODE_ROLE_LEADER;
+    case raft::Role::kCandidate:
+    case raft::Role::kPreCandidate:
+      return cv1::NODE_ROLE_CANDIDATE;
+    case raft::Role::kFollower:
+      return cv1::NODE_ROLE_FOLLOWER;
+  }
+  return cv1::NODE_ROLE_UNSPECIFIED;
+}
+
+class ConsensusServiceImpl final : public cv1::ConsensusService::CallbackService {
+ public:
+  ConsensusServiceImpl(ConsensusNode& node, const Membership& members,
+                       const consensus::GrpcPeerTransport& transport, int64_t election_timeout)
+      : node_(node),
+        members_(members),
+        transport_(transport),
+        election_timeout_(election_timeout) {}
+
+  grpc::ServerUnaryReactor* AppendEntries(grpc::CallbackServerContext* context,
+                                          const cv1::AppendEntriesRequest* request,
+                                          cv1::AppendEntriesResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    const auto from = Sender(request->leader_id(), reactor);
+    if (!from) return reactor;
+    for (int i = 0; i < request->entries_size(); ++i) {
+      if (request->entries(i).index() != request->prev_log_index() + 1 + i) {
+        reactor->Finish(
+            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                         absl::StrCat("entry ", i, " has index ", request->entries(i).index(),
+                                      "; entries must "
+                                      "follow prev_log_index ",
+                                      request->prev_log_index(), " one by one")));
+        return reactor;
+      }
+    }
+    Step(consensus::FromAppendRequest(*request, *from, members_.self()), reactor,
+         [response](const raft::Message& m) { consensus::ToAppendResponse(m, response); });
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* RequestVote(grpc::CallbackServerContext* context,
+                                        const cv1::VoteRequest* request,
+                                        cv1::VoteResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    const auto from = Sender(request->candidate_id(), reactor);
+    if (!from) return reactor;
+    Step(consensus::FromVoteRequest(*request, *from, members_.self()), reactor,
+         [response](const raft::Message& m) { consensus::ToVoteResponse(m, response); });
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* InstallSnapshot(grpc::CallbackServerContext* context,
+                                            const cv1::InstallSnapshotRequest* request,
+                                            cv1::AppendEntriesResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    const auto from = Sender(request->leader_id(), reactor);
+    if (!from) return reactor;
+    Step(consensus::FromSnapshotRequest(*request, *from, members_.self()), reactor,
+         [response](const raft::Message& m) { consensus::ToAppendResponse(m, response); });
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* TimeoutNow(grpc::CallbackServerContext* context,
+                                       const cv1::TimeoutNowRequest* request,
+                                       cv1::TimeoutNowResponse*) override {
+    auto* reactor = context->DefaultReactor();
+    const auto from = Sender(request->leader_id(), reactor);
+    if (!from) return reactor;
+    node_.Receive(consensus::FromTimeoutNowRequest(*request, *from, members_.self()));
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* GetNodeState(grpc::CallbackServerContext* context,
+                                         const cv1::NodeStateRequest*,
+                                         cv1::NodeState* response) override {
+    const raft::Status s = node_.status();
+    response->set_node_id(members_.name(members_.self()));
+    response->set_role(ToRole(s.role));
+    response->set_term(s.term);
+    if (s.leader != raft::kNoNode) response->set_leader_id(members_.name(s.leader));
+    response->set_commit_index(s.commit);
+    response->set_applied_index(s.applied);
+    response->set_last_index(s.last_index);
+    for (raft::NodeId id : members_.ids()) {
+      (*response->mutable_members())[members_.name(id)] = members_.address(id);
+    }
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* context,
+                                       const cv1::MetricsRequest*,
+                                       cv1::ConsensusMetrics* response) override {
+    const consensus::NodeMetrics m = node_.metrics();
+    response->set_node_id(members_.name(members_.self()));
+    response->set_current_term(m.status.term);
+    response->set_commit_index(m.status.commit);
+    response->set_last_applied(m.status.applied);
+    response->set_last_index(m.status.last_index);
+    response->set_snapshot_index(m.status.snapshot_index);
+    response->set_entries_appended(m.entries_appended);
+    response->set_elections(m.elections);
+    response->set_leader_changes(m.leader_changes);
+    response->set_snapshots(m.snapshots);
+    if (m.proposals_committed > 0) {
+      response->set_average_finality_ms(static_cast<double>(m.commit_nanos_total) /
+                                        static_cast<double>(m.proposals_committed) / 1e6);
+    }
+    for (const raft::PeerProgress& p : m.peers) {
+      if (p.id == members_.self()) continue;
+      cv1::PeerProgress* out = response->add_peers();
+      out->set_node_id(members_.name(p.id));
+      out->set_match_index(p.match);
+      out->set_lag(m.status.last_index > p.match ? m.status.last_index - p.match : 0);
+      out->set_active(p.active);
+    }
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* TransferLeadership(grpc::CallbackServerContext* context,
+                                               const cv1::TransferLeadershipRequest* request,
+                                               cv1::TransferLeadershipResponse* response) override {
+    auto* reactor = context->DefaultReactor();
+    const raft::Status s = node_.status();
+    if (s.role != raft::Role::kLeader) {
+      reactor->Finish(grpc::Status(
+          grpc::StatusCode::FAILED_PRECONDITION,
+          absl::StrCat(
+              "node ", members_.name(members_.self()), " is not the leader",
+              s.leader == raft::kNoNode ? "" : "; the leader is " + members_.name(s.leader))));
+      return reactor;
+    }
+    raft::NodeId to = raft::kNoNode;
+    if (!request->to_node_id().empty()) {
+      const auto id = members_.IdOf(request->to_node_id());
+      if (!id || *id == members_.self()) {
+        reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                     absl::StrCat("to_node_id '", request->to_node_id(),
+                                                  "' is not another member of the cluster")));
+        return reactor;
+      }
+      to = *id;
+    } else {
+      uint64_t best = 0;
+      for (const raft::PeerProgress& p : node_.metrics().peers) {
+        if (p.id != members_.self() && (to == raft::kNoNode || p.match > best)) {
+          to = p.id;
+          best = p.match;
+        }
+      }
+    }
+    node_.TransferLeadership(to);
+    // An admin call, rare: a thread waits for the hand-over (or its abandonment).
+    std::thread([this, reactor, response, to] {
+      const auto deadline =
+          std::chrono::steady_clock::now() + 3 * std::chrono::nanoseconds(election_timeout_);
+      raft::Status s = node_.status();
+      while (std::chrono::steady_clock::now() < deadline) {
+        s = node_.status();
+        if (s.leader != members_.self() && s.leader != raft::kNoNode) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      if (s.leader == members_.self() || s.leader == raft::kNoNode) {
+        reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                     absl::StrCat("leadership did not pass to ", members_.name(to),
+                                                  " within 3 election timeouts")));
+        return;
+      }
+      response->set_leader_id(members_.name(s.leader));
+      response->set_term(s.term);
+      reactor->Finish(grpc::Status::OK);
+    }).detach();
+    return reactor;
+  }
+
+ private:
+  // The sender's number; refuses the call (and returns nullopt) for a stranger.
+  std::optional<raft::NodeId> Sender(const std::string& name, grpc::ServerUnaryReactor* reactor) {
+    const auto id = members_.IdOf(name);
+    if (!id || *id == members_.self()) {
+      reactor->Finish(
+          grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                       absl::StrCat("'", name, "' is not another member of this cluster (",
+                                    members_.ToString(), ")")));
+      return std::nullopt;
+    }
+    if (transport_.Blocked(*id)) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                   absl::StrCat("partitioned from ", name, " (admin)")));
+      return std::nullopt;
+    }
+    return id;
+  }
+
+  template <typename Fill>
+  void Step(raft::Message message, grpc::ServerUnaryReactor* reactor, Fill fill) {
+    node_.Receive(std::move(message), [reactor, fill](std::optional<raft::Message> reply) {
+      if (!reply) {
+        reactor->Finish(grpc::Status(grpc::StatusCode::ABORTED,
+                                     "not answered: the node ignored the message (a vote within a "
+                                     "live leader's lease, or the node is stopping)"));
+        return;
+      }
+      fill(*reply);
+      reactor->Finish(grpc::Status::OK);
+    });
+  }
+
+  ConsensusNode& node_;
+  const Membership& members_;
+  const consensus::GrpcPeerTransport& transport_;
+  int64_t election_timeout_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> MakeConsensusService(ConsensusNode& node, const Membership& members,
+                                                    const consensus::GrpcPeerTransport& transport,
+                                                    int64_t election_timeout_nanos) {
+  return std::make_unique<ConsensusServiceImpl>(node, members, transport, election_timeout_nanos);
+}
+
+}  // namespace aurigraph::refserver

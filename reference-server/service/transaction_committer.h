@@ -1,0 +1,43 @@
+// How TransactionService commits what clients submit: on this node alone (a
+// single server), or through consensus across a cluster
+// (replicated_transactions.h). An outcome may come later, on another thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "aurigraph/transaction/v1/transaction.pb.h"
+#include "reference-server/service/streaming.h"
+#include "reference-server/transaction/transaction_store.h"
+
+namespace aurigraph::refserver {
+
+class TransactionCommitter {
+ public:
+  template <typename T>
+  using Done = std::function<void(absl::StatusOr<T>)>;
+
+  virtual ~TransactionCommitter() = default;
+  // `forwarded`: the call came from another node of the cluster, so it is not
+  // forwarded again.
+  virtual void Submit(const transaction::v1::Transaction& tx, bool forwarded,
+                      Done<transaction::v1::TransactionResponse> done) = 0;
+  virtual void SubmitBatch(const transaction::v1::BatchRequest& batch, bool forwarded,
+                           Done<transaction::v1::BatchResponse> done) = 0;
+  // The node that answers reads and how far it has applied the log (a cluster only).
+  struct Position {
+    std::string node;
+    uint64_t applied_index = 0;
+  };
+  virtual std::optional<Position> position() const = 0;
+};
+
+// Commits on this node: the store decides, and accepted transactions are published at once.
+std::unique_ptr<TransactionCommitter> NewLocalCommitter(TransactionStore& store,
+                                                        const Streaming& streaming);
+
+}  // namespace aurigraph::refserver

@@ -1,0 +1,452 @@
+// The reference server as a 3-node Raft cluster of real processes on
+// loopback: transactions submitted through every node, the leader killed
+// (SIGKILL) or frozen (SIGSTOP) under load, and every transaction that was
+// acknowledged OK read back from every node afterwards, the restarted one too.
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "aurigraph/consensus/v1/consensus.grpc.pb.h"
+#include "aurigraph/transaction/v1/transaction.grpc.pb.h"
+#include "reference-server/transaction/transaction_store.h"
+
+extern char** environ;
+
+namespace aurigraph {
+namespace {
+
+namespace cv1 = consensus::v1;
+namespace tv1 = transaction::v1;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+tv1::Transaction MakeTransaction(const std::string& id) {
+  tv1::Transaction tx;
+  tx.set_id(id);
+  tx.set_sender("alice");
+  tx.set_receiver("bob");
+  tx.set_amount(7);
+  tx.set_nonce(1);
+  tx.set_content_hash(refserver::TransactionContentHash(tx));
+  return tx;
+}
+
+// Three aurigraph-refserver processes forming one cluster.
+class Cluster {
+ public:
+  explicit Cluster(const std::string& name)
+      : dir_(std::filesystem::temp_directory_path() /
+             absl::StrCat("cluster-", name, "-", getpid())) {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    std::vector<std::string> members;
+    for (const char* id : {"n1", "n2", "n3"}) {
+      addresses_[id] = absl::StrCat("127.0.0.1:", FreePort());
+      members.push_back(absl::StrCat(id, "=", addresses_[id]));
+    }
+    peers_ = absl::StrJoin(members, ",");
+    for (const auto& [id, address] : addresses_) Start(id);
+  }
+  ~Cluster() {
+    for (auto& [id, pid] : pids_) {
+      if (pid > 0) {
+        kill(pid, SIGCONT);
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+      }
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Start(const std::string& id) {
+    const std::string data = (dir_ / id).string();
+    const std::string log = (dir_ / (id + ".log")).string();
+    std::vector<std::string> args = {AURIGRAPH_REFSERVER, "--node-id", id, "--peers", peers_,
+                                     "--data-dir",        data};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    pid_t pid = 0;
+    ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    pids_[id] = pid;
+    // A fresh channel to every (re)started node.
+    auto channel = grpc::CreateChannel(addresses_.at(id), grpc::InsecureChannelCredentials());
+    consensus_[id] = cv1::ConsensusService::NewStub(channel);
+    transactions_[id] = tv1::TransactionService::NewStub(channel);
+  }
+  void Signal(const std::string& id, int signal) { kill(pids_.at(id), signal); }
+  void Kill(const std::string& id) {
+    kill(pids_.at(id), SIGKILL);
+    waitpid(pids_.at(id), nullptr, 0);
+    pids_[id] = 0;
+  }
+
+  std::optional<cv1::NodeState> State(const std::string& id,
+                                      milliseconds timeout = milliseconds(300)) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + timeout);
+    cv1::NodeState state;
+    context.set_wait_for_ready(true);  // a node starting up is waited for, within the timeout
+    if (!consensus_.at(id)->GetNodeState(&context, {}, &state).ok()) return std::nullopt;
+    return state;
+  }
+  // The leader the nodes in `among` agree on, within `timeout`.
+  std::optional<std::string> Leader(const std::vector<std::string>& among,
+                                    milliseconds timeout = milliseconds(5000)) {
+    const auto until = Clock::now() + timeout;
+    while (Clock::now() < until) {
+      std::set<std::string> leaders;
+      bool all = true;
+      for (const std::string& id : among) {
+        const auto s = State(id);
+        if (!s || s->leader_id().empty()) {
+          all = false;
+          break;
+        }
+        leaders.insert(s->leader_id());
+      }
+      if (all && leaders.size() == 1) {
+        const std::string leader = *leaders.begin();
+        const auto s = State(leader);
+        if (s && s->role() == cv1::NODE_ROLE_LEADER) return leader;
+      }
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return std::nullopt;
+  }
+
+  grpc::Status Submit(const std::string& via, const tv1::Transaction& tx,
+                      milliseconds timeout = milliseconds(3000)) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + timeout);
+    tv1::TransactionResponse response;
+    return transactions_.at(via)->SubmitTransaction(&context, tx, &response);
+  }
+  bool Has(const std::string& on, const std::string& tx_id) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + milliseconds(1000));
+    tv1::GetTransactionRequest request;
+    request.set_id(tx_id);
+    tv1::Transaction tx;
+    return transactions_.at(on)->GetTransaction(&context, request, &tx).ok();
+  }
+  // Waits until `on` has applied at least `index`.
+  bool AppliedThrough(const std::string& on, uint64_t index, milliseconds timeout) {
+    const auto until = Clock::now() + timeout;
+    while (Clock::now() < until) {
+      const auto s = State(on);
+      if (s && s->applied_index() >= index) return true;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return false;
+  }
+  tv1::TransactionService::Stub& transactions(const std::string& id) {
+    return *transactions_.at(id);
+  }
+  cv1::ConsensusService::Stub& consensus(const std::string& id) { return *consensus_.at(id); }
+  std::vector<std::string> ids() const { return {"n1", "n2", "n3"}; }
+  std::string log(const std::string& id) const {
+    std::ifstream in(dir_ / (id + ".log"));
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::map<std::string, std::string> addresses_;
+  std::string peers_;
+  std::map<std::string, pid_t> pids_;
+  std::map<std::string, std::unique_ptr<cv1::ConsensusService::Stub>> consensus_;
+  std::map<std::string, std::unique_ptr<tv1::TransactionService::Stub>> transactions_;
+};
+
+std::vector<std::string> Without(std::vector<std::string> ids, const std::string& gone) {
+  ids.erase(std::remove(ids.begin(), ids.end(), gone), ids.end());
+  return ids;
+}
+
+// Submits transactions through the given nodes in turn from a few threads,
+// and keeps the ids of those acknowledged OK.
+class Load {
+ public:
+  Load(Cluster& cluster, std::vector<std::string> via, const std::string& prefix) {
+    for (int t = 0; t < 4; ++t) {
+      threads_.emplace_back([this, &cluster, via, prefix, t] {
+        for (int i = 0; !stop_.load(); ++i) {
+          const std::string id = absl::StrCat(prefix, "-", t, "-", i);
+          std::vector<std::string> targets;
+          {
+            std::lock_guard lock(mutex_);
+            targets = via_.empty() ? via : via_;
+          }
+          const grpc::Status s = cluster.Submit(targets[i % targets.size()], MakeTransaction(id));
+          std::lock_guard lock(mutex_);
+          if (s.ok())
+            acked_.push_back(id);
+          else
+            ++failed_;
+        }
+      });
+    }
+  }
+  void Only(std::vector<std::string> via) {
+    std::lock_guard lock(mutex_);
+    via_ = std::move(via);
+  }
+  std::vector<std::string> Stop() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+    return acked_;
+  }
+  int failed() const { return failed_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::vector<std::string> via_;
+  std::vector<std::string> acked_;
+  int failed_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+TEST(Cluster, TransactionsSubmittedThroughAnyNodeAreCommittedOnAllInTheSameOrder) {
+  Cluster cluster("order");
+  ASSERT_TRUE(cluster.Leader(cluster.ids()).has_value()) << cluster.log("n1");
+  // Every node streams what it commits.
+  std::map<std::string, std::vector<tv1::CommittedTransaction>> seen;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::thread> readers;
+  std::mutex mutex;
+  for (const std::string& id : cluster.ids()) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    grpc::ClientContext* context = contexts.back().get();
+    readers.emplace_back([&, id, context] {
+      auto reader = cluster.transactions(id).StreamTransactions(context, tv1::StreamRequest());
+      tv1::CommittedTransaction event;
+      while (reader->Read(&event)) {
+        std::lock_guard lock(mutex);
+        seen[id].push_back(event);
+      }
+    });
+  }
+  std::this_thread::sleep_for(milliseconds(200));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 60; ++i) {
+    const std::string via = cluster.ids()[i % 3];
+    ids.push_back(absl::StrCat("order-", i));
+    const grpc::Status s = cluster.Submit(via, MakeTransaction(ids.back()));
+    ASSERT_TRUE(s.ok()) << via << ": " << s.error_message();
+  }
+  // A repeated id is rejected by every node alike (it is validated as it is applied).
+  EXPECT_EQ(cluster.Submit("n2", MakeTransaction("order-0")).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  const auto leader = cluster.State(*cluster.Leader(cluster.ids()));
+  for (const std::string& id : cluster.ids()) {
+    ASSERT_TRUE(cluster.AppliedThrough(id, leader->commit_index(), milliseconds(3000))) << id;
+    for (const std::string& tx : ids) EXPECT_TRUE(cluster.Has(id, tx)) << tx << " on " << id;
+  }
+  const auto until = Clock::now() + milliseconds(3000);
+  while (Clock::now() < until) {
+    std::lock_guard lock(mutex);
+    if (seen["n1"].size() >= 60 && seen["n2"].size() >= 60 && seen["n3"].size() >= 60) break;
+  }
+  for (auto& c : contexts) c->TryCancel();
+  for (auto& t : readers) t.join();
+  for (const std::string& id : cluster.ids()) {
+    ASSERT_EQ(seen[id].size(), 60u) << id << " streamed each commit once";
+    for (size_t i = 0; i < 60; ++i) {
+      EXPECT_EQ(seen[id][i].transaction().id(), seen["n1"][i].transaction().id())
+          << "commit order differs on " << id << " at " << i;
+      EXPECT_EQ(seen[id][i].log_index(), seen["n1"][i].log_index());
+      EXPECT_GT(seen[id][i].committed_at_unix_nanos(), 0);
+    }
+  }
+  // Reads say which node answered and how far it has applied.
+  grpc::ClientContext context;
+  tv1::GetTransactionRequest get;
+  get.set_id("order-0");
+  tv1::Transaction tx;
+  ASSERT_TRUE(cluster.transactions("n3").GetTransaction(&context, get, &tx).ok());
+  const auto& headers = context.GetServerInitialMetadata();
+  ASSERT_EQ(headers.count("x-aurigraph-node"), 1u);
+  EXPECT_EQ(std::string(headers.find("x-aurigraph-node")->second.data(),
+                        headers.find("x-aurigraph-node")->second.size()),
+            "n3");
+  EXPECT_EQ(headers.count("x-aurigraph-applied-index"), 1u);
+}
+
+std::string Describe(Cluster& cluster) {
+  std::string out;
+  for (const std::string& id : cluster.ids()) {
+    const auto s = cluster.State(id);
+    out += id + ": " + (s ? s->ShortDebugString() : std::string("unreachable")) + "\n";
+    grpc::ClientContext context;
+    cv1::ConsensusMetrics m;
+    if (cluster.consensus(id).GetMetrics(&context, {}, &m).ok())
+      out += "  " + m.ShortDebugString() + "\n";
+  }
+  return out;
+}
+
+void ExpectEveryAcknowledgedTransactionOn(Cluster& cluster, const std::vector<std::string>& nodes,
+                                          const std::vector<std::string>& acked) {
+  for (const std::string& node : nodes) {
+    int missing = 0;
+    for (const std::string& id : acked) missing += cluster.Has(node, id) ? 0 : 1;
+    EXPECT_EQ(missing, 0) << "of " << acked.size() << " acknowledged transactions, on " << node;
+  }
+}
+
+TEST(Cluster, AcknowledgedTransactionsSurviveTheLeadersSigkillAndItsRestart) {
+  Cluster cluster("kill");
+  const auto leader = cluster.Leader(cluster.ids());
+  ASSERT_TRUE(leader.has_value()) << Describe(cluster) << cluster.log("n1") << cluster.log("n2");
+  Load load(cluster, cluster.ids(), "kill");
+  std::this_thread::sleep_for(milliseconds(800));
+  cluster.Kill(*leader);
+  load.Only(Without(cluster.ids(), *leader));
+  const auto killed_at = Clock::now();
+  const auto next = cluster.Leader(Without(cluster.ids(), *leader));
+  ASSERT_TRUE(next.has_value()) << "no new leader after the leader's SIGKILL";
+  const auto failover = std::chrono::duration_cast<milliseconds>(Clock::now() - killed_at);
+  std::cout << "new leader " << *next << " " << failover.count() << " ms after SIGKILL of "
+            << *leader << "\n";
+  EXPECT_NE(*next, *leader);
+  std::this_thread::sleep_for(milliseconds(800));
+  const std::vector<std::string> acked = load.Stop();
+  std::cout << acked.size() << " acknowledged, " << load.failed() << " failed\n";
+  ASSERT_GT(acked.size(), 100u);
+  const auto state = cluster.State(*next);
+  ASSERT_TRUE(state.has_value());
+  for (const std::string& id : Without(cluster.ids(), *leader)) {
+    ASSERT_TRUE(cluster.AppliedThrough(id, state->commit_index(), milliseconds(3000)));
+  }
+  ExpectEveryAcknowledgedTransactionOn(cluster, Without(cluster.ids(), *leader), acked);
+  // The killed node restarts on its data directory and catches up.
+  cluster.Start(*leader);
+  ASSERT_TRUE(cluster.AppliedThrough(*leader, state->commit_index(), milliseconds(5000)))
+      << cluster.log(*leader) << Describe(cluster);
+  ExpectEveryAcknowledgedTransactionOn(cluster, {*leader}, acked);
+}
+
+TEST(Cluster, AFrozenLeaderIsReplacedAndStepsDownWhenItThaws) {
+  Cluster cluster("stop");
+  const auto leader = cluster.Leader(cluster.ids());
+  ASSERT_TRUE(leader.has_value()) << Describe(cluster) << cluster.log("n1") << cluster.log("n2");
+  Load load(cluster, Without(cluster.ids(), *leader), "stop");
+  std::this_thread::sleep_for(milliseconds(500));
+  cluster.Signal(*leader, SIGSTOP);
+  const auto next = cluster.Leader(Without(cluster.ids(), *leader));
+  ASSERT_TRUE(next.has_value()) << "no new leader while the leader is frozen";
+  EXPECT_NE(*next, *leader);
+  std::this_thread::sleep_for(milliseconds(500));
+  cluster.Signal(*leader, SIGCONT);
+  std::this_thread::sleep_for(milliseconds(500));
+  const std::vector<std::string> acked = load.Stop();
+  ASSERT_GT(acked.size(), 50u);
+  const auto agreed = cluster.Leader(cluster.ids());
+  ASSERT_TRUE(agreed.has_value());
+  EXPECT_EQ(*agreed, *next) << "the thawed leader stepped down rather than disrupting the new one";
+  const auto state = cluster.State(*agreed);
+  for (const std::string& id : cluster.ids()) {
+    ASSERT_TRUE(cluster.AppliedThrough(id, state->commit_index(), milliseconds(3000))) << id;
+  }
+  ExpectEveryAcknowledgedTransactionOn(cluster, cluster.ids(), acked);
+}
+
+TEST(Cluster, BadConsensusMessagesAreRefusedAndTheNodeKeepsServing) {
+  Cluster cluster("bad");
+  const auto leader = cluster.Leader(cluster.ids());
+  ASSERT_TRUE(leader.has_value()) << Describe(cluster) << cluster.log("n1") << cluster.log("n2");
+  const std::string follower = Without(cluster.ids(), *leader).front();
+  const auto before = cluster.State(follower);
+  auto call = [&](const cv1::AppendEntriesRequest& request, cv1::AppendEntriesResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + milliseconds(1000));
+    return cluster.consensus(follower).AppendEntries(&context, request, response);
+  };
+  cv1::AppendEntriesRequest request;
+  request.set_term(before->term() + 10);
+  request.set_leader_id("mallory");
+  cv1::AppendEntriesResponse response;
+  grpc::Status s = call(request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(s.error_message().find("mallory"), std::string::npos) << s.error_message();
+
+  request.set_leader_id(*leader);
+  request.set_term(before->term());
+  request.set_prev_log_index(before->last_index());
+  request.add_entries()->set_index(before->last_index() + 5);
+  s = call(request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+
+  request.clear_entries();
+  request.set_term(before->term() - 1);
+  s = call(request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(response.term(), before->term()) << "a stale sender learns the current term";
+
+  request.set_term(before->term());
+  request.set_prev_log_index(1'000'000);
+  request.set_prev_log_term(before->term());
+  auto* far = request.add_entries();
+  far->set_index(1'000'001);
+  far->set_term(before->term());
+  far->set_command("forged");
+  s = call(request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(response.success());
+  EXPECT_LE(response.hint_index(), before->last_index() + 1);
+
+  cv1::VoteRequest vote;
+  vote.set_term(before->term() + 1);
+  vote.set_candidate_id("n9");
+  cv1::VoteResponse vote_response;
+  grpc::ClientContext vote_context;
+  EXPECT_EQ(
+      cluster.consensus(follower).RequestVote(&vote_context, vote, &vote_response).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+
+  EXPECT_TRUE(cluster.Submit(follower, MakeTransaction("after-bad-input")).ok());
+  EXPECT_EQ(cluster.Leader(cluster.ids()), leader) << "nothing above disturbed the cluster";
+}
+
+}  // namespace
+}  // namespace aurigraph
