@@ -106,7 +106,9 @@ int main(int argc, char** argv) {
       "heartbeat", po::value<std::string>()->default_value("10ms"),
       "cluster mode: the leader's heartbeat interval (Raft's tick)")(
       "snapshot-entries", po::value<int64_t>()->default_value(10'000),
-      "cluster mode: compact the Raft log into a snapshot every this many entries");
+      "cluster mode: compact the Raft log into a snapshot every this many entries")(
+      "admin", "cluster mode: serve ConsensusAdminService (crash, pause, partition, peer latency, "
+               "heal) for failover tests; never on a node others depend on");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -151,6 +153,7 @@ int main(int argc, char** argv) {
     if (vm["snapshot-entries"].as<int64_t>() < 1) return Fail("--snapshot-entries must be >= 1");
     cluster.snapshot_entries = static_cast<uint64_t>(vm["snapshot-entries"].as<int64_t>());
     if (vm.count("data-dir")) cluster.data_dir = vm["data-dir"].as<std::string>() + "/raft";
+    cluster.admin = vm.count("admin") > 0;
   }
   FaultConfig& faults = server_options.faults;
   if (auto s = ParseLatencySpec(vm["latency"].as<std::string>(), &faults); !s.ok())

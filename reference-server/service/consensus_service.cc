@@ -1,6 +1,7 @@
 #include "reference-server/service/consensus_service.h"
 
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -236,7 +237,98 @@ class ConsensusServiceImpl final : public cv1::ConsensusService::CallbackService
   int64_t election_timeout_;
 };
 
+class ConsensusAdminServiceImpl final : public cv1::ConsensusAdminService::CallbackService {
+ public:
+  ConsensusAdminServiceImpl(ConsensusNode& node, const Membership& members,
+                            consensus::GrpcPeerTransport& transport, bool enabled)
+      : node_(node), members_(members), transport_(transport), enabled_(enabled) {}
+
+  grpc::ServerUnaryReactor* Crash(grpc::CallbackServerContext* context, const cv1::CrashRequest*,
+                                  cv1::AdminResponse* response) override {
+    return Act(context, response, [] {
+      // Answer first, then go as SIGKILL would: no shutdown, nothing flushed.
+      std::thread([] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::_Exit(137);
+      }).detach();
+      return grpc::Status::OK;
+    });
+  }
+  grpc::ServerUnaryReactor* Pause(grpc::CallbackServerContext* context,
+                                  const cv1::PauseRequest* request,
+                                  cv1::AdminResponse* response) override {
+    return Act(context, response, [&] {
+      if (request->duration_ms() <= 0 || request->duration_ms() > 600'000) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "duration_ms: 1..600000");
+      }
+      node_.Pause(request->duration_ms() * 1'000'000);
+      return grpc::Status::OK;
+    });
+  }
+  grpc::ServerUnaryReactor* Partition(grpc::CallbackServerContext* context,
+                                      const cv1::PartitionRequest* request,
+                                      cv1::AdminResponse* response) override {
+    return Act(context, response, [&] {
+      std::set<raft::NodeId> blocked = transport_.blocked();
+      for (const std::string& name : request->node_ids()) {
+        const auto id = members_.IdOf(name);
+        if (!id || *id == members_.self()) {
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              absl::StrCat("'", name, "' is not another member (",
+                                           members_.ToString(), ")"));
+        }
+        blocked.insert(*id);
+      }
+      transport_.SetBlocked(std::move(blocked));
+      return grpc::Status::OK;
+    });
+  }
+  grpc::ServerUnaryReactor* SetPeerLatency(grpc::CallbackServerContext* context,
+                                           const cv1::PeerLatencyRequest* request,
+                                           cv1::AdminResponse* response) override {
+    return Act(context, response, [&] {
+      if (request->latency_us() < 0 || request->latency_us() > 10'000'000) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "latency_us: 0..10000000");
+      }
+      transport_.SetLatency(request->latency_us() * 1000);
+      return grpc::Status::OK;
+    });
+  }
+  grpc::ServerUnaryReactor* Heal(grpc::CallbackServerContext* context, const cv1::HealRequest*,
+                                 cv1::AdminResponse* response) override {
+    return Act(context, response, [&] {
+      transport_.SetBlocked({});
+      transport_.SetLatency(0);
+      return grpc::Status::OK;
+    });
+  }
+
+ private:
+  template <typename Action>
+  grpc::ServerUnaryReactor* Act(grpc::CallbackServerContext* context,
+                                cv1::AdminResponse* response, Action action) {
+    auto* reactor = context->DefaultReactor();
+    response->set_node_id(members_.name(members_.self()));
+    reactor->Finish(enabled_ ? action()
+                             : grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                            "fault injection is off: start the node with --admin"));
+    return reactor;
+  }
+
+  ConsensusNode& node_;
+  const Membership& members_;
+  consensus::GrpcPeerTransport& transport_;
+  const bool enabled_;
+};
+
 }  // namespace
+
+std::unique_ptr<grpc::Service> MakeConsensusAdminService(ConsensusNode& node,
+                                                         const Membership& members,
+                                                         consensus::GrpcPeerTransport& transport,
+                                                         bool enabled) {
+  return std::make_unique<ConsensusAdminServiceImpl>(node, members, transport, enabled);
+}
 
 std::unique_ptr<grpc::Service> MakeConsensusService(ConsensusNode& node, const Membership& members,
                                                     const consensus::GrpcPeerTransport& transport,

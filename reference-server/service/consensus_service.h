@@ -21,4 +21,11 @@ std::unique_ptr<grpc::Service> MakeConsensusService(consensus::ConsensusNode& no
                                                     const consensus::GrpcPeerTransport& transport,
                                                     int64_t election_timeout_nanos);
 
+// ConsensusAdminService: crash, pause, partition, peer latency and heal, for
+// failover scenarios. With `enabled` false (no --admin) every call is refused.
+std::unique_ptr<grpc::Service> MakeConsensusAdminService(consensus::ConsensusNode& node,
+                                                         const consensus::Membership& members,
+                                                         consensus::GrpcPeerTransport& transport,
+                                                         bool enabled);
+
 }  // namespace aurigraph::refserver

@@ -52,6 +52,7 @@ struct ClusterParts {
   std::unique_ptr<consensus::GrpcPeerTransport> transport;
   std::unique_ptr<consensus::ConsensusNode> node;
   std::unique_ptr<grpc::Service> service;
+  std::unique_ptr<grpc::Service> admin;
 };
 
 struct ReferenceServer::Impl {
@@ -99,6 +100,7 @@ struct ReferenceServer::Impl {
                                                           *c.machine, *o.monotonic_clock);
       c.service =
           MakeConsensusService(*c.node, c.members, *c.transport, co.tick_nanos * co.election_ticks);
+      c.admin = MakeConsensusAdminService(*c.node, c.members, *c.transport, co.admin);
       committer = std::make_unique<ReplicatedCommitter>(*c.node, c.members);
     } else {
       committer = NewLocalCommitter(transaction_store, streaming);
@@ -218,7 +220,10 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   builder.RegisterService(impl->approval_service.get());
   builder.RegisterService(impl->transaction_service.get());
   builder.RegisterService(impl->webhook_service.get());
-  if (impl->cluster) builder.RegisterService(impl->cluster->service.get());
+  if (impl->cluster) {
+    builder.RegisterService(impl->cluster->service.get());
+    builder.RegisterService(impl->cluster->admin.get());
+  }
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   // gRPC would inflate a compressed request in full before checking its size;
   // the services decode requests themselves, within the limit (decoding/).

@@ -41,6 +41,7 @@ struct ClusterOptions {
   int election_ticks = 15;  // election timeout: 150-300 ms
   uint64_t snapshot_entries = 10'000;
   int max_inflight = 64;  // appends in flight per follower
+  bool admin = false;     // serve ConsensusAdminService (fault injection)
 };
 
 struct ServerOptions {

@@ -67,8 +67,9 @@ tv1::Transaction MakeTransaction(const std::string& id) {
 // Three aurigraph-refserver processes forming one cluster.
 class Cluster {
  public:
-  explicit Cluster(const std::string& name)
-      : dir_(std::filesystem::temp_directory_path() /
+  explicit Cluster(const std::string& name, bool admin = false)
+      : admin_(admin),
+        dir_(std::filesystem::temp_directory_path() /
              absl::StrCat("cluster-", name, "-", getpid())) {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
@@ -96,6 +97,7 @@ class Cluster {
     const std::string log = (dir_ / (id + ".log")).string();
     std::vector<std::string> args = {AURIGRAPH_REFSERVER, "--node-id", id, "--peers", peers_,
                                      "--data-dir",        data};
+    if (admin_) args.push_back("--admin");
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -110,6 +112,7 @@ class Cluster {
     // A fresh channel to every (re)started node.
     auto channel = grpc::CreateChannel(addresses_.at(id), grpc::InsecureChannelCredentials());
     consensus_[id] = cv1::ConsensusService::NewStub(channel);
+    admin_stubs_[id] = cv1::ConsensusAdminService::NewStub(channel);
     transactions_[id] = tv1::TransactionService::NewStub(channel);
   }
   void Signal(const std::string& id, int signal) { kill(pids_.at(id), signal); }
@@ -128,7 +131,7 @@ class Cluster {
     if (!consensus_.at(id)->GetNodeState(&context, {}, &state).ok()) return std::nullopt;
     return state;
   }
-  // The leader the nodes in `among` agree on, within `timeout`.
+  // The leader the nodes in `among` agree on, one of them, within `timeout`.
   std::optional<std::string> Leader(const std::vector<std::string>& among,
                                     milliseconds timeout = milliseconds(5000)) {
     const auto until = Clock::now() + timeout;
@@ -143,7 +146,8 @@ class Cluster {
         }
         leaders.insert(s->leader_id());
       }
-      if (all && leaders.size() == 1) {
+      if (all && leaders.size() == 1 &&
+          std::find(among.begin(), among.end(), *leaders.begin()) != among.end()) {
         const std::string leader = *leaders.begin();
         const auto s = State(leader);
         if (s && s->role() == cv1::NODE_ROLE_LEADER) return leader;
@@ -182,6 +186,7 @@ class Cluster {
     return *transactions_.at(id);
   }
   cv1::ConsensusService::Stub& consensus(const std::string& id) { return *consensus_.at(id); }
+  cv1::ConsensusAdminService::Stub& admin(const std::string& id) { return *admin_stubs_.at(id); }
   std::vector<std::string> ids() const { return {"n1", "n2", "n3"}; }
   std::string log(const std::string& id) const {
     std::ifstream in(dir_ / (id + ".log"));
@@ -189,11 +194,13 @@ class Cluster {
   }
 
  private:
+  bool admin_;
   std::filesystem::path dir_;
   std::map<std::string, std::string> addresses_;
   std::string peers_;
   std::map<std::string, pid_t> pids_;
   std::map<std::string, std::unique_ptr<cv1::ConsensusService::Stub>> consensus_;
+  std::map<std::string, std::unique_ptr<cv1::ConsensusAdminService::Stub>> admin_stubs_;
   std::map<std::string, std::unique_ptr<tv1::TransactionService::Stub>> transactions_;
 };
 
@@ -347,7 +354,7 @@ TEST(Cluster, AcknowledgedTransactionsSurviveTheLeadersSigkillAndItsRestart) {
   ASSERT_TRUE(next.has_value()) << "no new leader after the leader's SIGKILL";
   const auto failover = std::chrono::duration_cast<milliseconds>(Clock::now() - killed_at);
   std::cout << "new leader " << *next << " " << failover.count() << " ms after SIGKILL of "
-            << *leader << "\n";
+            << *leader << " (term " << cluster.State(*next)->term() << ")\n";
   EXPECT_NE(*next, *leader);
   std::this_thread::sleep_for(milliseconds(800));
   const std::vector<std::string> acked = load.Stop();
@@ -389,6 +396,39 @@ TEST(Cluster, AFrozenLeaderIsReplacedAndStepsDownWhenItThaws) {
     ASSERT_TRUE(cluster.AppliedThrough(id, state->commit_index(), milliseconds(3000))) << id;
   }
   ExpectEveryAcknowledgedTransactionOn(cluster, cluster.ids(), acked);
+}
+
+TEST(Cluster, ALeaderPartitionedThroughTheAdminServiceIsReplacedAndCatchesUpWhenHealed) {
+  Cluster cluster("partition", /*admin=*/true);
+  const auto leader = cluster.Leader(cluster.ids());
+  ASSERT_TRUE(leader.has_value()) << Describe(cluster);
+  const std::vector<std::string> others = Without(cluster.ids(), *leader);
+  Load load(cluster, others, "partition");
+  std::this_thread::sleep_for(milliseconds(300));
+  cv1::PartitionRequest partition;
+  for (const std::string& id : others) partition.add_node_ids(id);
+  cv1::AdminResponse admin;
+  grpc::ClientContext context;
+  ASSERT_TRUE(cluster.admin(*leader).Partition(&context, partition, &admin).ok());
+  const auto next = cluster.Leader(others);
+  ASSERT_TRUE(next.has_value()) << Describe(cluster);
+  EXPECT_NE(*next, *leader);
+  // Cut off from the majority, the old leader steps down by itself (check-quorum).
+  const auto until = Clock::now() + milliseconds(2000);
+  while (Clock::now() < until && cluster.State(*leader)->role() == cv1::NODE_ROLE_LEADER) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_NE(cluster.State(*leader)->role(), cv1::NODE_ROLE_LEADER);
+  std::this_thread::sleep_for(milliseconds(300));
+  grpc::ClientContext heal_context;
+  ASSERT_TRUE(cluster.admin(*leader).Heal(&heal_context, {}, &admin).ok());
+  const std::vector<std::string> acked = load.Stop();
+  ASSERT_GT(acked.size(), 50u);
+  const auto state = cluster.State(*next);
+  ASSERT_TRUE(cluster.AppliedThrough(*leader, state->commit_index(), milliseconds(3000)))
+      << Describe(cluster);
+  ExpectEveryAcknowledgedTransactionOn(cluster, cluster.ids(), acked);
+  EXPECT_EQ(cluster.Leader(cluster.ids()), next) << "the healed node rejoined as a follower";
 }
 
 TEST(Cluster, BadConsensusMessagesAreRefusedAndTheNodeKeepsServing) {
@@ -443,6 +483,12 @@ TEST(Cluster, BadConsensusMessagesAreRefusedAndTheNodeKeepsServing) {
   EXPECT_EQ(
       cluster.consensus(follower).RequestVote(&vote_context, vote, &vote_response).error_code(),
       grpc::StatusCode::PERMISSION_DENIED);
+
+  grpc::ClientContext crash_context;
+  cv1::AdminResponse admin;
+  EXPECT_EQ(cluster.admin(follower).Crash(&crash_context, {}, &admin).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED)
+      << "fault injection needs --admin";
 
   EXPECT_TRUE(cluster.Submit(follower, MakeTransaction("after-bad-input")).ok());
   EXPECT_EQ(cluster.Leader(cluster.ids()), leader) << "nothing above disturbed the cluster";

@@ -104,6 +104,14 @@ void ConsensusNode::Propose(std::string command, Done done) {
   done(absl::UnavailableError("the node is stopping"));
 }
 
+void ConsensusNode::Pause(int64_t nanos) {
+  {
+    std::lock_guard lock(mutex_);
+    paused_until_ = clock_.NowNanos() + nanos;
+  }
+  wake_.notify_one();
+}
+
 void ConsensusNode::TransferLeadership(raft::NodeId to) {
   {
     std::lock_guard lock(mutex_);
@@ -131,10 +139,16 @@ void ConsensusNode::Loop() {
   while (true) {
     {
       std::unique_lock lock(mutex_);
-      while (!stopping_ && inbox_.empty() && proposals_.empty() && transfers_.empty()) {
-        const int64_t wait = next_tick - clock_.NowNanos();
-        if (wait <= 0) break;
-        wake_.wait_for(lock, std::chrono::nanoseconds(wait));
+      while (!stopping_) {
+        const int64_t now = clock_.NowNanos();
+        if (now < paused_until_) {
+          wake_.wait_for(lock, std::chrono::nanoseconds(paused_until_ - now));
+          continue;
+        }
+        if (!inbox_.empty() || !proposals_.empty() || !transfers_.empty() || now >= next_tick) {
+          break;
+        }
+        wake_.wait_for(lock, std::chrono::nanoseconds(next_tick - now));
       }
       if (stopping_) return;
       inbox.swap(inbox_);

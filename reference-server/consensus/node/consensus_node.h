@@ -90,6 +90,9 @@ class ConsensusNode {
   // entry was lost to a leader change or not committed within the timeout.
   void Propose(std::string command, Done done);
   void TransferLeadership(raft::NodeId to);
+  // Stops ticking, stepping and proposing for `nanos` (fault injection: a
+  // gray failure); what arrives meanwhile waits.
+  void Pause(int64_t nanos);
 
   NodeMetrics metrics() const;
   raft::Status status() const;
@@ -131,6 +134,7 @@ class ConsensusNode {
   std::vector<Proposed> proposals_;
   std::vector<raft::NodeId> transfers_;
   bool stopping_ = false;
+  int64_t paused_until_ = 0;
   NodeMetrics published_;
 
   // The loop thread's.

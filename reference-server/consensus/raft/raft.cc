@@ -112,7 +112,9 @@ std::pair<uint64_t, uint64_t> Node::FindConflictByTerm(uint64_t index, uint64_t 
 // ---- Roles ----
 
 void Node::ResetRandomizedTimeout() {
-  std::uniform_int_distribution<int> spread(0, config_.election_ticks - 1);
+  // One tick past the lease at least: voters that heard the same last heartbeat
+  // (ticking in another phase) are out of it by then, and do not refuse the pre-vote.
+  std::uniform_int_distribution<int> spread(1, config_.election_ticks);
   randomized_election_ticks_ = config_.election_ticks + spread(random_);
 }
 

@@ -90,7 +90,7 @@ std::string_view RoleName(Role role);
 struct Config {
   NodeId id = kNoNode;
   std::vector<NodeId> voters;  // the whole cluster, this node included
-  // A follower campaigns after a random [election_ticks, 2 * election_ticks)
+  // A follower campaigns after a random (election_ticks, 2 * election_ticks]
   // ticks without hearing from a leader; a leader sends heartbeats every heartbeat_ticks.
   int election_ticks = 10;
   int heartbeat_ticks = 1;

@@ -61,7 +61,24 @@ bool GrpcPeerTransport::Blocked(raft::NodeId peer) const {
   return blocked_.contains(peer);
 }
 
+std::set<raft::NodeId> GrpcPeerTransport::blocked() const {
+  std::lock_guard lock(mutex_);
+  return blocked_;
+}
+
+void GrpcPeerTransport::SetLatency(int64_t latency_nanos) { latency_nanos_ = latency_nanos; }
+
 void GrpcPeerTransport::Send(raft::Message m) {
+  const int64_t latency = latency_nanos_.load();
+  if (latency <= 0) {
+    SendNow(std::move(m));
+    return;
+  }
+  delayed_.Schedule(SteadyClock::Instance().NowNanos() + latency,
+                    [this, m = std::move(m)]() mutable { SendNow(std::move(m)); });
+}
+
+void GrpcPeerTransport::SendNow(raft::Message m) {
   auto it = peers_.find(m.to);
   if (it == peers_.end()) return;
   auto call = std::make_unique<Call>();

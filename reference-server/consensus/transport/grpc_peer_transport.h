@@ -17,6 +17,7 @@
 #include "aurigraph/consensus/v1/consensus.grpc.pb.h"
 #include "reference-server/consensus/cluster/membership.h"
 #include "reference-server/consensus/node/consensus_node.h"
+#include "reference-server/faults/delay_queue.h"
 
 namespace aurigraph::consensus {
 
@@ -28,9 +29,12 @@ class GrpcPeerTransport final : public PeerTransport {
   void Close();
 
   void Send(raft::Message message) override;
-  // Fault injection (the admin service): messages to and from these peers are dropped.
+  // Fault injection (the admin service): messages to and from these peers are
+  // dropped, and every message waits `latency_nanos` before it is sent.
   void SetBlocked(std::set<raft::NodeId> peers);
   bool Blocked(raft::NodeId peer) const;
+  std::set<raft::NodeId> blocked() const;
+  void SetLatency(int64_t latency_nanos);
 
  private:
   struct Call;
@@ -38,6 +42,7 @@ class GrpcPeerTransport final : public PeerTransport {
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<v1::ConsensusService::Stub> stub;
   };
+  void SendNow(raft::Message message);
   void Finish(Call* call, const grpc::Status& status);
 
   const Membership& members_;
@@ -47,7 +52,9 @@ class GrpcPeerTransport final : public PeerTransport {
   std::condition_variable idle_;
   std::set<Call*> in_flight_;
   std::set<raft::NodeId> blocked_;
+  std::atomic<int64_t> latency_nanos_{0};
   bool closing_ = false;
+  refserver::DelayQueue delayed_{SteadyClock::Instance()};  // first to go: its tasks send
 };
 
 }  // namespace aurigraph::consensus
