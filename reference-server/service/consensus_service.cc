@@ -31,11 +31,25 @@ cv1::NodeRole ToRole(raft::Role role) {
 class ConsensusServiceImpl final : public cv1::ConsensusService::CallbackService {
  public:
   ConsensusServiceImpl(ConsensusNode& node, const Membership& members,
-                       const consensus::GrpcPeerTransport& transport, int64_t election_timeout)
+                       const consensus::GrpcPeerTransport& transport, int64_t election_timeout,
+                       ConsensusEvents& events, StreamCounters& counters, size_t queue_bound)
       : node_(node),
         members_(members),
         transport_(transport),
-        election_timeout_(election_timeout) {}
+        election_timeout_(election_timeout),
+        events_(events),
+        counters_(counters),
+        queue_bound_(queue_bound) {}
+
+  grpc::ServerWriteReactor<cv1::ConsensusEvent>* StreamConsensusEvents(
+      grpc::CallbackServerContext*, const cv1::ConsensusEventsRequest*) override {
+    return EventStream<cv1::ConsensusEvent, cv1::ConsensusEvent>::Open(
+        events_, counters_, queue_bound_, [](const cv1::ConsensusEvent&) { return true; },
+        [](const cv1::ConsensusEvent& e, cv1::ConsensusEvent* out) {
+          *out = e;
+          out->set_sent_at_unix_nanos(WallClock::Instance().NowNanos());
+        });
+  }
 
   grpc::ServerUnaryReactor* AppendEntries(grpc::CallbackServerContext* context,
                                           const cv1::AppendEntriesRequest* request,
@@ -125,9 +139,9 @@ class ConsensusServiceImpl final : public cv1::ConsensusService::CallbackService
     response->set_elections(m.elections);
     response->set_leader_changes(m.leader_changes);
     response->set_snapshots(m.snapshots);
-    if (m.proposals_committed > 0) {
-      response->set_average_finality_ms(static_cast<double>(m.commit_nanos_total) /
-                                        static_cast<double>(m.proposals_committed) / 1e6);
+    if (m.commit.count > 0) {
+      response->set_average_finality_ms(static_cast<double>(m.commit.sum_nanos) /
+                                        static_cast<double>(m.commit.count) / 1e6);
     }
     for (const raft::PeerProgress& p : m.peers) {
       if (p.id == members_.self()) continue;
@@ -235,6 +249,9 @@ class ConsensusServiceImpl final : public cv1::ConsensusService::CallbackService
   const Membership& members_;
   const consensus::GrpcPeerTransport& transport_;
   int64_t election_timeout_;
+  ConsensusEvents& events_;
+  StreamCounters& counters_;
+  size_t queue_bound_;
 };
 
 class ConsensusAdminServiceImpl final : public cv1::ConsensusAdminService::CallbackService {
@@ -273,9 +290,9 @@ class ConsensusAdminServiceImpl final : public cv1::ConsensusAdminService::Callb
       for (const std::string& name : request->node_ids()) {
         const auto id = members_.IdOf(name);
         if (!id || *id == members_.self()) {
-          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                              absl::StrCat("'", name, "' is not another member (",
-                                           members_.ToString(), ")"));
+          return grpc::Status(
+              grpc::StatusCode::INVALID_ARGUMENT,
+              absl::StrCat("'", name, "' is not another member (", members_.ToString(), ")"));
         }
         blocked.insert(*id);
       }
@@ -305,8 +322,8 @@ class ConsensusAdminServiceImpl final : public cv1::ConsensusAdminService::Callb
 
  private:
   template <typename Action>
-  grpc::ServerUnaryReactor* Act(grpc::CallbackServerContext* context,
-                                cv1::AdminResponse* response, Action action) {
+  grpc::ServerUnaryReactor* Act(grpc::CallbackServerContext* context, cv1::AdminResponse* response,
+                                Action action) {
     auto* reactor = context->DefaultReactor();
     response->set_node_id(members_.name(members_.self()));
     reactor->Finish(enabled_ ? action()
@@ -332,8 +349,49 @@ std::unique_ptr<grpc::Service> MakeConsensusAdminService(ConsensusNode& node,
 
 std::unique_ptr<grpc::Service> MakeConsensusService(ConsensusNode& node, const Membership& members,
                                                     const consensus::GrpcPeerTransport& transport,
-                                                    int64_t election_timeout_nanos) {
-  return std::make_unique<ConsensusServiceImpl>(node, members, transport, election_timeout_nanos);
+                                                    int64_t election_timeout_nanos,
+                                                    ConsensusEvents& events,
+                                                    StreamCounters& counters, size_t queue_bound) {
+  return std::make_unique<ConsensusServiceImpl>(node, members, transport, election_timeout_nanos,
+                                                events, counters, queue_bound);
+}
+
+std::function<void(const consensus::NodeEvent&)> ConsensusEventPublisher(const Membership& members,
+                                                                         ConsensusEvents& events,
+                                                                         const Clock& wall) {
+  return [&members, &events, &wall](const consensus::NodeEvent& e) {
+    if (!events.has_subscribers()) return;
+    auto event = std::make_shared<cv1::ConsensusEvent>();
+    using Type = consensus::NodeEvent::Type;
+    switch (e.type) {
+      case Type::kLeaderElected:
+        event->set_type(cv1::CONSENSUS_EVENT_TYPE_LEADER_ELECTED);
+        break;
+      case Type::kTermChanged:
+        event->set_type(cv1::CONSENSUS_EVENT_TYPE_TERM_CHANGED);
+        break;
+      case Type::kEntriesCommitted:
+        event->set_type(cv1::CONSENSUS_EVENT_TYPE_ENTRY_COMMITTED);
+        break;
+      case Type::kSnapshotTaken:
+        event->set_type(cv1::CONSENSUS_EVENT_TYPE_SNAPSHOT_TAKEN);
+        break;
+      case Type::kPeerUnreachable:
+        event->set_type(cv1::CONSENSUS_EVENT_TYPE_PEER_UNREACHABLE);
+        break;
+      case Type::kPeerRecovered:
+        event->set_type(cv1::CONSENSUS_EVENT_TYPE_PEER_RECOVERED);
+        break;
+    }
+    event->set_term(e.term);
+    event->set_first_index(e.first_index);
+    event->set_index(e.index);
+    event->set_node_id(members.name(members.self()));
+    if (e.leader != raft::kNoNode) event->set_leader_id(members.name(e.leader));
+    if (e.peer != raft::kNoNode) event->set_peer_id(members.name(e.peer));
+    event->set_at_unix_nanos(wall.NowNanos());
+    events.Publish(event);
+  };
 }
 
 }  // namespace aurigraph::refserver

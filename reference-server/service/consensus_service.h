@@ -8,18 +8,32 @@
 
 #include <grpcpp/impl/service_type.h>
 
+#include <functional>
 #include <memory>
 
+#include "aurigraph/consensus/v1/consensus.pb.h"
+#include "common/clock/clock.h"
 #include "reference-server/consensus/cluster/membership.h"
 #include "reference-server/consensus/node/consensus_node.h"
 #include "reference-server/consensus/transport/grpc_peer_transport.h"
+#include "reference-server/streams/event_stream.h"
 
 namespace aurigraph::refserver {
+
+// What the node saw change, for StreamConsensusEvents: the node's events as
+// the service's messages (see ConsensusEventPublisher).
+using ConsensusEvents = EventHub<consensus::v1::ConsensusEvent>;
 
 std::unique_ptr<grpc::Service> MakeConsensusService(consensus::ConsensusNode& node,
                                                     const consensus::Membership& members,
                                                     const consensus::GrpcPeerTransport& transport,
-                                                    int64_t election_timeout_nanos);
+                                                    int64_t election_timeout_nanos,
+                                                    ConsensusEvents& events,
+                                                    StreamCounters& counters, size_t queue_bound);
+
+// A NodeOptions::on_event that publishes each event to `events`, stamped with `wall`'s time.
+std::function<void(const consensus::NodeEvent&)> ConsensusEventPublisher(
+    const consensus::Membership& members, ConsensusEvents& events, const Clock& wall);
 
 // ConsensusAdminService: crash, pause, partition, peer latency and heal, for
 // failover scenarios. With `enabled` false (no --admin) every call is refused.

@@ -19,6 +19,7 @@
 #include "reference-server/decoding/decoded_request.h"
 #include "reference-server/faults/delay_queue.h"
 #include "reference-server/memory/memory_return.h"
+#include "reference-server/metrics/consensus_metrics.h"
 #include "reference-server/metrics/domain_metrics.h"
 #include "reference-server/metrics/grpc_server_metrics.h"
 #include "reference-server/metrics/limit_metrics.h"
@@ -46,6 +47,7 @@ int64_t HandledCounters::total() const {
 
 // A cluster node's consensus parts (cluster mode only).
 struct ClusterParts {
+  explicit ClusterParts(consensus::Membership m) : members(std::move(m)) {}
   consensus::Membership members;
   std::unique_ptr<consensus::LogStorage> storage;
   std::unique_ptr<TransactionStateMachine> machine;
@@ -53,6 +55,7 @@ struct ClusterParts {
   std::unique_ptr<consensus::ConsensusNode> node;
   std::unique_ptr<grpc::Service> service;
   std::unique_ptr<grpc::Service> admin;
+  ConsensusEvents events;
 };
 
 struct ReferenceServer::Impl {
@@ -96,10 +99,12 @@ struct ReferenceServer::Impl {
       node.raft.seed = static_cast<uint64_t>(o.wall_clock->NowNanos());
       node.tick_nanos = co.tick_nanos;
       node.snapshot_entries = co.snapshot_entries;
+      node.on_event = ConsensusEventPublisher(c.members, c.events, *o.wall_clock);
       c.node = std::make_unique<consensus::ConsensusNode>(node, *c.storage, *c.transport,
                                                           *c.machine, *o.monotonic_clock);
       c.service =
-          MakeConsensusService(*c.node, c.members, *c.transport, co.tick_nanos * co.election_ticks);
+          MakeConsensusService(*c.node, c.members, *c.transport, co.tick_nanos * co.election_ticks,
+                               c.events, stream_counters, o.stream_queue_bound);
       c.admin = MakeConsensusAdminService(*c.node, c.members, *c.transport, co.admin);
       committer = std::make_unique<ReplicatedCommitter>(*c.node, c.members);
     } else {
@@ -136,6 +141,7 @@ struct ReferenceServer::Impl {
   std::shared_ptr<DomainMetrics> domain_metrics;
   std::shared_ptr<metrics::ProcessMetrics> process_metrics;
   std::shared_ptr<LimitMetrics> limit_metrics;
+  std::shared_ptr<ConsensusMetrics> consensus_metrics;
   std::unique_ptr<GrpcServerMetrics> grpc_metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
@@ -163,7 +169,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   if (!options.cluster.peers.empty()) {
     auto members = consensus::Membership::Parse(options.cluster.node_id, options.cluster.peers);
     if (!members.ok()) return members.status();
-    cluster = std::make_unique<ClusterParts>(ClusterParts{*std::move(members)});
+    cluster = std::make_unique<ClusterParts>(*std::move(members));
     if (options.cluster.data_dir.empty()) {
       cluster->storage = consensus::NewMemoryLogStorage();
     } else {
@@ -201,6 +207,11 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     impl->exposer->RegisterCollectable(impl->domain_metrics);
     impl->exposer->RegisterCollectable(impl->process_metrics);
     impl->exposer->RegisterCollectable(impl->metadata_tally);
+    if (impl->cluster) {
+      impl->consensus_metrics =
+          std::make_shared<ConsensusMetrics>(*impl->cluster->node, impl->cluster->members);
+      impl->exposer->RegisterCollectable(impl->consensus_metrics);
+    }
     creators.push_back(impl->grpc_metrics->InterceptorFactory());
   }
   if (!options.count_metadata.empty()) {

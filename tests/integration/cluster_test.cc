@@ -341,10 +341,43 @@ void ExpectEveryAcknowledgedTransactionOn(Cluster& cluster, const std::vector<st
   }
 }
 
+// A node's StreamConsensusEvents, read in the background.
+class ConsensusEvents {
+ public:
+  ConsensusEvents(Cluster& cluster, const std::string& id) {
+    thread_ = std::thread([this, &cluster, id] {
+      auto reader = cluster.consensus(id).StreamConsensusEvents(&context_, {});
+      cv1::ConsensusEvent event;
+      while (reader->Read(&event)) {
+        std::lock_guard lock(mutex_);
+        events_.push_back(event);
+      }
+    });
+  }
+  ~ConsensusEvents() {
+    context_.TryCancel();
+    thread_.join();
+  }
+  std::vector<cv1::ConsensusEvent> events() {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::mutex mutex_;
+  std::vector<cv1::ConsensusEvent> events_;
+  std::thread thread_;
+};
+
 TEST(Cluster, AcknowledgedTransactionsSurviveTheLeadersSigkillAndItsRestart) {
   Cluster cluster("kill");
   const auto leader = cluster.Leader(cluster.ids());
   ASSERT_TRUE(leader.has_value()) << Describe(cluster) << cluster.log("n1") << cluster.log("n2");
+  std::map<std::string, std::unique_ptr<ConsensusEvents>> events;
+  for (const std::string& id : Without(cluster.ids(), *leader)) {
+    events[id] = std::make_unique<ConsensusEvents>(cluster, id);
+  }
   Load load(cluster, cluster.ids(), "kill");
   std::this_thread::sleep_for(milliseconds(800));
   cluster.Kill(*leader);
@@ -366,6 +399,25 @@ TEST(Cluster, AcknowledgedTransactionsSurviveTheLeadersSigkillAndItsRestart) {
     ASSERT_TRUE(cluster.AppliedThrough(id, state->commit_index(), milliseconds(3000)));
   }
   ExpectEveryAcknowledgedTransactionOn(cluster, Without(cluster.ids(), *leader), acked);
+  // The survivors' event streams tell the story: the new leader, the killed
+  // node unreachable (seen by the new leader), and commits in batches.
+  for (const auto& [id, stream] : events) {
+    bool elected = false, unreachable = false;
+    uint64_t committed = 0, commit_events = 0;
+    for (const cv1::ConsensusEvent& e : stream->events()) {
+      elected |= e.type() == cv1::CONSENSUS_EVENT_TYPE_LEADER_ELECTED && e.leader_id() == *next;
+      unreachable |=
+          e.type() == cv1::CONSENSUS_EVENT_TYPE_PEER_UNREACHABLE && e.peer_id() == *leader;
+      if (e.type() == cv1::CONSENSUS_EVENT_TYPE_ENTRY_COMMITTED) {
+        committed += e.index() - e.first_index() + 1;
+        ++commit_events;
+      }
+    }
+    EXPECT_TRUE(elected) << id << " streamed no LEADER_ELECTED for " << *next;
+    if (id == *next) EXPECT_TRUE(unreachable) << "the new leader saw " << *leader << " unreachable";
+    EXPECT_GT(committed, 0u) << id;
+    EXPECT_LE(commit_events, committed) << id;
+  }
   // The killed node restarts on its data directory and catches up.
   cluster.Start(*leader);
   ASSERT_TRUE(cluster.AppliedThrough(*leader, state->commit_index(), milliseconds(5000)))

@@ -54,6 +54,9 @@ class Network {
   // Ready processing for a node can be deferred (a slow disk): what it has not
   // persisted is lost if it crashes meanwhile.
   void set_defer_probability(double p) { defer_ = p; }
+  // A leader sends its appends before persisting (raft.h): with this
+  // probability it crashes in between, losing the Ready's entries.
+  void set_crash_mid_ready(double p) { crash_mid_ready_ = p; }
   // Applied entries are compacted into a snapshot every `entries` (0: never).
   void set_compaction(uint64_t entries) { compact_every_ = entries; }
   // Messages between `a` and `b` are dropped, both ways.
@@ -173,6 +176,16 @@ class Network {
   void ProcessReady(NodeId id) {
     Member& m = members_.at(id);
     Ready ready = m.node->GetReady();
+    for (Message& msg : ready.messages) {
+      if (msg.type == MessageType::kAppend || msg.type == MessageType::kHeartbeat ||
+          msg.type == MessageType::kSnapshot || msg.type == MessageType::kTimeoutNow) {
+        Send(msg);
+      }
+    }
+    if (crash_mid_ready_ > 0 && std::bernoulli_distribution(crash_mid_ready_)(random_)) {
+      Crash(id);
+      return;
+    }
     if (ready.hard_state) m.disk.hard_state = *ready.hard_state;
     if (ready.snapshot) {
       m.disk.snapshot = *ready.snapshot;
@@ -186,7 +199,12 @@ class Network {
       }
       for (const Entry& e : ready.entries) m.disk.entries.push_back(e);
     }
-    for (Message& msg : ready.messages) Send(std::move(msg));
+    for (Message& msg : ready.messages) {
+      if (msg.type != MessageType::kAppend && msg.type != MessageType::kHeartbeat &&
+          msg.type != MessageType::kSnapshot && msg.type != MessageType::kTimeoutNow) {
+        Send(std::move(msg));
+      }
+    }
     for (const Entry& e : ready.committed) Apply(m, id, e);
     m.node->Advance(ready);
     if (compact_every_ > 0 && m.applied_index >= m.disk.snapshot.index + compact_every_) {
@@ -330,6 +348,7 @@ class Network {
   std::map<MessageType, int> sent_;
   NetworkFaults faults_;
   double defer_ = 0;
+  double crash_mid_ready_ = 0;
   uint64_t compact_every_ = 0;
   uint64_t now_ = 0;
   std::map<uint64_t, Entry> committed_;

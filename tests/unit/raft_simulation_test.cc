@@ -41,6 +41,7 @@ std::string RunSeed(uint64_t seed) {
                                std::uniform_real_distribution<double>(0, 0.1)(random), pick(0, 3)});
   net.set_defer_probability(std::uniform_real_distribution<double>(0, 0.3)(random));
   net.set_compaction(chance(0.5) ? static_cast<uint64_t>(pick(3, 30)) : 0);
+  net.set_crash_mid_ready(std::uniform_real_distribution<double>(0, 0.01)(random));
   const double crash = std::uniform_real_distribution<double>(0, 0.02)(random);
   int proposals = 0;
   auto propose_somewhere = [&] {
@@ -75,6 +76,7 @@ std::string RunSeed(uint64_t seed) {
   // The faults stop: everyone up, connected, persisting at once.
   net.set_faults({});
   net.set_defer_probability(0);
+  net.set_crash_mid_ready(0);
   net.Heal();
   for (NodeId id : net.ids()) {
     if (!net.member(id).up) net.Restart(id);

@@ -36,6 +36,22 @@ std::optional<std::vector<std::string_view>> DecodeCommands(std::string_view dat
   return commands;
 }
 
+void DurationHistogram::Record(int64_t nanos) {
+  size_t bucket = 0;
+  while (bucket < kBoundsNanos.size() && nanos > kBoundsNanos[bucket]) ++bucket;
+  ++counts[bucket];
+  ++count;
+  sum_nanos += nanos;
+}
+
+namespace {
+// Messages only a leader sends; they may leave before its Ready is persisted (raft.h).
+bool LeadersOwn(raft::MessageType type) {
+  return type == raft::MessageType::kAppend || type == raft::MessageType::kHeartbeat ||
+         type == raft::MessageType::kSnapshot || type == raft::MessageType::kTimeoutNow;
+}
+}  // namespace
+
 ConsensusNode::ConsensusNode(NodeOptions options, LogStorage& storage, PeerTransport& transport,
                              StateMachine& machine, const Clock& clock)
     : options_(std::move(options)),
@@ -225,17 +241,18 @@ void ConsensusNode::ProcessReadies() {
   for (const auto& [context, reply] : replies_) asked.push_back(context);
   while (node_->HasReady()) {
     raft::Ready ready = node_->GetReady();
-    if (!ready.hard_state && !ready.snapshot && ready.entries.empty()) {
-      // Nothing to persist.
-    } else {
+    // A leader's replication goes out first: its fsync overlaps the followers'.
+    for (raft::Message& m : ready.messages) {
+      if (LeadersOwn(m.type)) transport_.Send(std::move(m));
+    }
+    if (ready.hard_state || ready.snapshot || !ready.entries.empty()) {
       const int64_t start = clock_.NowNanos();
       if (auto saved = storage_.Save(ready); !saved.ok()) {
         // A node that cannot persist must not acknowledge anything: stop as a crash would.
         std::cerr << "aurigraph-refserver: " << saved.message() << "\n";
         std::_Exit(70);
       }
-      ++metrics_.fsyncs;
-      metrics_.fsync_nanos_total += clock_.NowNanos() - start;
+      if (ready.must_sync) metrics_.fsync.Record(clock_.NowNanos() - start);
       metrics_.entries_appended += ready.entries.size();
     }
     if (ready.snapshot) {
@@ -254,6 +271,7 @@ void ConsensusNode::ProcessReadies() {
       }
     }
     for (raft::Message& m : ready.messages) {
+      if (LeadersOwn(m.type)) continue;  // sent above
       auto it = m.context == 0 ? replies_.end() : replies_.find(m.context);
       if (it != replies_.end()) {
         it->second(std::move(m));
@@ -280,7 +298,12 @@ void ConsensusNode::ProcessReadies() {
       std::_Exit(70);
     }
     ++metrics_.snapshots;
+    Emit({NodeEvent::Type::kSnapshotTaken, status.term, 0, status.applied});
   }
+}
+
+void ConsensusNode::Emit(const NodeEvent& event) {
+  if (options_.on_event) options_.on_event(event);
 }
 
 void ConsensusNode::ApplyEntry(const raft::Entry& entry) {
@@ -291,10 +314,7 @@ void ConsensusNode::ApplyEntry(const raft::Entry& entry) {
     for (Done& done : it->second.done)
       done(absl::UnavailableError("lost in a leader change; retry"));
   }
-  if (waiting != nullptr) {
-    ++metrics_.proposals_committed;
-    metrics_.commit_nanos_total += clock_.NowNanos() - waiting->proposed_at_nanos;
-  }
+  if (waiting != nullptr) metrics_.commit.Record(clock_.NowNanos() - waiting->proposed_at_nanos);
   if (commands) {
     for (size_t i = 0; i < commands->size(); ++i) {
       std::string result = machine_.Apply((*commands)[i], entry.index);
@@ -331,9 +351,25 @@ void ConsensusNode::Publish() {
   if (status.role == raft::Role::kCandidate && before.role != raft::Role::kCandidate) {
     ++metrics_.elections;
   }
-  if (status.leader != before.leader && status.leader != raft::kNoNode) ++metrics_.leader_changes;
+  if (status.term != before.term) Emit({NodeEvent::Type::kTermChanged, status.term});
+  if (status.leader != before.leader && status.leader != raft::kNoNode) {
+    ++metrics_.leader_changes;
+    Emit({NodeEvent::Type::kLeaderElected, status.term, 0, 0, status.leader});
+  }
+  if (status.commit > before.commit) {
+    Emit({NodeEvent::Type::kEntriesCommitted, status.term, before.commit + 1, status.commit});
+  }
+  std::vector<raft::PeerProgress> peers = node_->peers();
+  for (const raft::PeerProgress& p : peers) {
+    for (const raft::PeerProgress& q : metrics_.peers) {
+      if (q.id == p.id && q.active != p.active) {
+        Emit({p.active ? NodeEvent::Type::kPeerRecovered : NodeEvent::Type::kPeerUnreachable,
+              status.term, 0, 0, status.leader, p.id});
+      }
+    }
+  }
   metrics_.status = status;
-  metrics_.peers = node_->peers();
+  metrics_.peers = std::move(peers);
   std::lock_guard lock(mutex_);
   published_ = metrics_;
 }

@@ -9,6 +9,7 @@
 // command is committed and applied, with the state machine's result.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -47,12 +48,42 @@ class StateMachine {
   virtual absl::Status Restore(std::string_view data) = 0;
 };
 
+// What a node saw change, reported from its thread as it happens.
+struct NodeEvent {
+  enum class Type : uint8_t {
+    kLeaderElected,  // leader: the node it now knows leads `term`
+    kTermChanged,
+    kEntriesCommitted,  // first_index..index, in one event however many
+    kSnapshotTaken,     // index
+    kPeerUnreachable,   // peer (seen by the leader)
+    kPeerRecovered,
+  };
+  Type type;
+  uint64_t term = 0;
+  uint64_t first_index = 0;
+  uint64_t index = 0;
+  raft::NodeId leader = raft::kNoNode;
+  raft::NodeId peer = raft::kNoNode;
+};
+
 struct NodeOptions {
   raft::Config raft;
   int64_t tick_nanos = 10'000'000;
   uint64_t snapshot_entries = 10'000;  // compact once this many entries are applied past the last
   size_t max_batch_bytes = 1 << 20;    // commands per log entry
   int64_t proposal_timeout_nanos = 10'000'000'000;
+  std::function<void(const NodeEvent&)> on_event;  // called on the node's thread; may be empty
+};
+
+// Durations counted in fixed buckets (exported as Prometheus histograms).
+struct DurationHistogram {
+  static constexpr std::array<int64_t, 13> kBoundsNanos = {
+      50'000,     100'000,    250'000,    500'000,     1'000'000,   2'000'000,    5'000'000,
+      10'000'000, 25'000'000, 50'000'000, 100'000'000, 250'000'000, 1'000'000'000};
+  std::array<uint64_t, kBoundsNanos.size() + 1> counts{};  // the last: above every bound
+  uint64_t count = 0;
+  int64_t sum_nanos = 0;
+  void Record(int64_t nanos);
 };
 
 struct NodeMetrics {
@@ -63,10 +94,8 @@ struct NodeMetrics {
   uint64_t snapshots = 0;       // taken here or installed from the leader
   uint64_t entries_appended = 0;
   uint64_t commands_applied = 0;
-  uint64_t fsyncs = 0;
-  int64_t fsync_nanos_total = 0;
-  uint64_t proposals_committed = 0;
-  int64_t commit_nanos_total = 0;  // proposal to applied, summed over proposals_committed
+  DurationHistogram fsync;   // each synced write of a Ready
+  DurationHistogram commit;  // proposal to applied, on the leader, per log entry
 };
 
 class ConsensusNode {
@@ -120,6 +149,7 @@ class ConsensusNode {
   void ApplyEntry(const raft::Entry& entry);
   void FailWaiting(const absl::Status& status, bool expired_only);
   void Publish();
+  void Emit(const NodeEvent& event);
 
   NodeOptions options_;
   LogStorage& storage_;

@@ -133,7 +133,8 @@ void Node::Reset(uint64_t term) {
   for (NodeId peer : config_.voters) {
     Progress& p = progress_[peer];
     p.next = LastIndex() + 1;
-    if (peer == config_.id) p.match = LastIndex();
+    // A leader counts its own entries once they are persisted (Advance).
+    if (peer == config_.id) p.match = stabled_;
   }
 }
 
@@ -230,7 +231,10 @@ void Node::Tick() {
         BecomeFollower(term_, kNoNode);
         return;
       }
-      for (auto& [peer, p] : progress_) p.recent_active = peer == config_.id;
+      for (auto& [peer, p] : progress_) {
+        p.active_last_window = p.recent_active;
+        p.recent_active = peer == config_.id;
+      }
       transferee_ = kNoNode;  // a transfer not done within an election timeout is abandoned
     }
     if (heartbeat_elapsed_ >= config_.heartbeat_ticks) {
@@ -633,7 +637,6 @@ bool Node::QuorumActive() const {
 
 bool Node::AppendEntry(std::string data) {
   entries_.push_back(Entry{term_, LastIndex() + 1, std::move(data)});
-  progress_[config_.id].match = LastIndex();
   progress_[config_.id].next = LastIndex() + 1;
   return MaybeCommit();
 }
@@ -664,6 +667,9 @@ Ready Node::GetReady() {
   Ready ready;
   const HardState hard{term_, vote_, committed_};
   if (hard != persisted_hard_state_) ready.hard_state = hard;
+  ready.must_sync = hard.term != persisted_hard_state_.term ||
+                    hard.vote != persisted_hard_state_.vote || snapshot_unstable_ ||
+                    LastIndex() > stabled_;
   if (snapshot_unstable_) ready.snapshot = snapshot_;
   for (uint64_t i = stabled_ + 1; i <= LastIndex(); ++i) ready.entries.push_back(At(i));
   ready.messages = std::move(outbox_);
@@ -685,6 +691,11 @@ void Node::Advance(const Ready& ready) {
     const Entry& last = ready.entries.back();
     // Unless a later step replaced it meanwhile.
     if (last.index > stabled_ && MatchTerm(last.index, last.term)) stabled_ = last.index;
+    if (role_ == Role::kLeader && stabled_ > progress_[config_.id].match) {
+      // The leader's own acknowledgement: only now may its copy count toward a majority.
+      progress_[config_.id].match = stabled_;
+      if (MaybeCommit()) BroadcastAppend();
+    }
   }
   if (!ready.committed.empty()) applied_ = std::max(applied_, ready.committed.back().index);
 }
@@ -707,7 +718,8 @@ std::vector<PeerProgress> Node::peers() const {
   std::vector<PeerProgress> out;
   if (role_ != Role::kLeader) return out;
   for (const auto& [peer, p] : progress_) {
-    out.push_back(PeerProgress{peer, p.match, p.next, peer == config_.id || p.recent_active});
+    out.push_back(PeerProgress{peer, p.match, p.next,
+                               peer == config_.id || p.recent_active || p.active_last_window});
   }
   return out;
 }

@@ -110,11 +110,18 @@ struct DurableState {
 };
 
 struct Ready {
+  // Persisting must reach the disk (fsync) before any response is sent: term,
+  // vote or entries changed. A change of the commit index alone need not: it
+  // is learned again from the leader after a restart.
+  bool must_sync = false;
   std::optional<HardState> hard_state;  // persist (before sending messages)
   std::optional<Snapshot> snapshot;     // persist, and restore the state machine from it
   std::vector<Entry> entries;           // persist, replacing the log from entries.front().index
-  std::vector<Message> messages;        // send once the above is persisted
-  std::vector<Entry> committed;         // apply in order, after the above is persisted
+  // Send once the above is persisted. A leader's appends, heartbeats,
+  // snapshots and TimeoutNow may go before (its own copy counts toward a
+  // majority only after Advance), so its fsync overlaps its followers'.
+  std::vector<Message> messages;
+  std::vector<Entry> committed;  // apply in order, after the above is persisted
   bool empty() const {
     return !hard_state && !snapshot && entries.empty() && messages.empty() && committed.empty();
   }
@@ -136,7 +143,7 @@ struct PeerProgress {
   NodeId id = kNoNode;
   uint64_t match = 0;
   uint64_t next = 0;
-  bool active = false;  // heard from within the last election timeout
+  bool active = false;  // heard from within the last one or two election timeouts
 };
 
 struct Proposal {
@@ -181,8 +188,9 @@ class Node {
     uint64_t next = 1;
     State state = State::kProbe;
     bool probe_sent = false;
-    std::deque<uint64_t> inflight;  // last index of each append in flight
-    bool recent_active = false;
+    std::deque<uint64_t> inflight;    // last index of each append in flight
+    bool recent_active = false;       // heard from in this election timeout (check-quorum)
+    bool active_last_window = false;  // ... and in the one before (PeerProgress::active)
     uint64_t pending_snapshot = 0;
     int snapshot_ticks = 0;
   };

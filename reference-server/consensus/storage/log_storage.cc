@@ -133,14 +133,14 @@ class RocksLogStorage final : public LogStorage {
         batch.Put(EntryKey(e.index), value);
       }
     }
-    return Write(batch);
+    return Write(batch, ready.must_sync);
   }
 
   absl::Status Compact(const Snapshot& snapshot) override {
     rocksdb::WriteBatch batch;
     PutSnapshot(batch, snapshot);
     batch.DeleteRange(EntryKey(0), EntryKey(snapshot.index + 1));
-    return Write(batch);
+    return Write(batch, /*sync=*/true);
   }
 
   bool durable() const override { return true; }
@@ -154,9 +154,9 @@ class RocksLogStorage final : public LogStorage {
     value += s.data;
     batch.Put("s", value);
   }
-  absl::Status Write(rocksdb::WriteBatch& batch) {
+  absl::Status Write(rocksdb::WriteBatch& batch, bool sync) {
     rocksdb::WriteOptions options;
-    options.sync = true;
+    options.sync = sync;
     const rocksdb::Status status = db_->Write(options, &batch);
     if (!status.ok()) {
       return absl::DataLossError(

@@ -18,7 +18,8 @@ class LogStorage {
   virtual ~LogStorage() = default;
   virtual absl::StatusOr<raft::DurableState> Load() = 0;
   // Persists what `ready` asks to: hard state, a received snapshot (which
-  // replaces the whole log) and entries (which replace the log from the first one on).
+  // replaces the whole log) and entries (which replace the log from the first
+  // one on); synced to disk when ready.must_sync.
   virtual absl::Status Save(const raft::Ready& ready) = 0;
   // Replaces the log up to snapshot.index with the snapshot (compaction).
   virtual absl::Status Compact(const raft::Snapshot& snapshot) = 0;
