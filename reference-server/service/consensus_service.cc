@@ -31,12 +31,11 @@ cv1::NodeRole ToRole(raft::Role role) {
 class ConsensusServiceImpl final : public cv1::ConsensusService::CallbackService {
  public:
   ConsensusServiceImpl(ConsensusNode& node, const Membership& members,
-                       const consensus::GrpcPeerTransport& transport, int64_t election_timeout,
-                       ConsensusEvents& events, StreamCounters& counters, size_t queue_bound)
+                       const consensus::GrpcPeerTransport& transport, ConsensusEvents& events,
+                       StreamCounters& counters, size_t queue_bound)
       : node_(node),
         members_(members),
         transport_(transport),
-        election_timeout_(election_timeout),
         events_(events),
         counters_(counters),
         queue_bound_(queue_bound) {}
@@ -188,27 +187,17 @@ class ConsensusServiceImpl final : public cv1::ConsensusService::CallbackService
         }
       }
     }
-    node_.TransferLeadership(to);
-    // An admin call, rare: a thread waits for the hand-over (or its abandonment).
-    std::thread([this, reactor, response, to] {
-      const auto deadline =
-          std::chrono::steady_clock::now() + 3 * std::chrono::nanoseconds(election_timeout_);
-      raft::Status s = node_.status();
-      while (std::chrono::steady_clock::now() < deadline) {
-        s = node_.status();
-        if (s.leader != members_.self() && s.leader != raft::kNoNode) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-      if (s.leader == members_.self() || s.leader == raft::kNoNode) {
-        reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                     absl::StrCat("leadership did not pass to ", members_.name(to),
-                                                  " within 3 election timeouts")));
+    node_.TransferLeadership(to, [this, reactor, response](absl::StatusOr<raft::NodeId> leader) {
+      if (!leader.ok()) {
+        reactor->Finish(grpc::Status(static_cast<grpc::StatusCode>(leader.status().code()),
+                                     std::string(leader.status().message())));
         return;
       }
-      response->set_leader_id(members_.name(s.leader));
-      response->set_term(s.term);
+      // The node that leads now: the one asked for, unless another won the election.
+      response->set_leader_id(members_.name(*leader));
+      response->set_term(node_.status().term);
       reactor->Finish(grpc::Status::OK);
-    }).detach();
+    });
     return reactor;
   }
 
@@ -248,7 +237,6 @@ class ConsensusServiceImpl final : public cv1::ConsensusService::CallbackService
   ConsensusNode& node_;
   const Membership& members_;
   const consensus::GrpcPeerTransport& transport_;
-  int64_t election_timeout_;
   ConsensusEvents& events_;
   StreamCounters& counters_;
   size_t queue_bound_;
@@ -262,7 +250,13 @@ class ConsensusAdminServiceImpl final : public cv1::ConsensusAdminService::Callb
 
   grpc::ServerUnaryReactor* Crash(grpc::CallbackServerContext* context, const cv1::CrashRequest*,
                                   cv1::AdminResponse* response) override {
-    return Act(context, response, [] {
+    return Act(context, response, [this] {
+      if (!node_.durable()) {
+        // Restarted without its term and vote, it could vote twice in a term.
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                            "a node without --data-dir would restart without its vote: "
+                            "crash needs --data-dir");
+      }
       // Answer first, then go as SIGKILL would: no shutdown, nothing flushed.
       std::thread([] {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -349,11 +343,10 @@ std::unique_ptr<grpc::Service> MakeConsensusAdminService(ConsensusNode& node,
 
 std::unique_ptr<grpc::Service> MakeConsensusService(ConsensusNode& node, const Membership& members,
                                                     const consensus::GrpcPeerTransport& transport,
-                                                    int64_t election_timeout_nanos,
                                                     ConsensusEvents& events,
                                                     StreamCounters& counters, size_t queue_bound) {
-  return std::make_unique<ConsensusServiceImpl>(node, members, transport, election_timeout_nanos,
-                                                events, counters, queue_bound);
+  return std::make_unique<ConsensusServiceImpl>(node, members, transport, events, counters,
+                                                queue_bound);
 }
 
 std::function<void(const consensus::NodeEvent&)> ConsensusEventPublisher(const Membership& members,

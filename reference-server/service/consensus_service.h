@@ -27,7 +27,6 @@ using ConsensusEvents = EventHub<consensus::v1::ConsensusEvent>;
 std::unique_ptr<grpc::Service> MakeConsensusService(consensus::ConsensusNode& node,
                                                     const consensus::Membership& members,
                                                     const consensus::GrpcPeerTransport& transport,
-                                                    int64_t election_timeout_nanos,
                                                     ConsensusEvents& events,
                                                     StreamCounters& counters, size_t queue_bound);
 

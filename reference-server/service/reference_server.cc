@@ -102,9 +102,8 @@ struct ReferenceServer::Impl {
       node.on_event = ConsensusEventPublisher(c.members, c.events, *o.wall_clock);
       c.node = std::make_unique<consensus::ConsensusNode>(node, *c.storage, *c.transport,
                                                           *c.machine, *o.monotonic_clock);
-      c.service =
-          MakeConsensusService(*c.node, c.members, *c.transport, co.tick_nanos * co.election_ticks,
-                               c.events, stream_counters, o.stream_queue_bound);
+      c.service = MakeConsensusService(*c.node, c.members, *c.transport, c.events, stream_counters,
+                                       o.stream_queue_bound);
       c.admin = MakeConsensusAdminService(*c.node, c.members, *c.transport, co.admin);
       committer = std::make_unique<ReplicatedCommitter>(*c.node, c.members);
     } else {

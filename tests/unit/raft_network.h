@@ -57,6 +57,9 @@ class Network {
   // A leader sends its appends before persisting (raft.h): with this
   // probability it crashes in between, losing the Ready's entries.
   void set_crash_mid_ready(double p) { crash_mid_ready_ = p; }
+  // With this probability a node crashes right after persisting a Ready (a
+  // vote, an append) and before anything else happens.
+  void set_crash_after_ready(double p) { crash_after_ready_ = p; }
   // Applied entries are compacted into a snapshot every `entries` (0: never).
   void set_compaction(uint64_t entries) { compact_every_ = entries; }
   // Messages between `a` and `b` are dropped, both ways.
@@ -80,6 +83,7 @@ class Network {
     Member& m = members_.at(id);
     m.up = false;
     m.node.reset();
+    commit_recorded_[id] = 0;  // it restarts with the commit index it persisted
   }
   void Restart(NodeId id) {
     Member& m = members_.at(id);
@@ -107,6 +111,10 @@ class Network {
         if (m.up && m.node->HasReady() && !Defer()) {
           ProcessReady(id);
           progressed = true;
+          if (m.up && crash_after_ready_ > 0 &&
+              std::bernoulli_distribution(crash_after_ready_)(random_)) {
+            Crash(id);
+          }
         }
       }
       std::vector<Message> due;
@@ -270,7 +278,34 @@ class Network {
     }
   }
 
+  // Every entry a node holds at or below its commit index is committed: it
+  // must be the same entry wherever and whenever it is seen.
+  void RecordCommitted(NodeId id, const Node& node) {
+    const uint64_t commit = node.status().commit;
+    const auto& log = node.log();
+    uint64_t& recorded = commit_recorded_[id];
+    if (log.empty()) {
+      recorded = std::max(recorded, node.snapshot().index);
+      return;
+    }
+    for (uint64_t i = std::max(recorded + 1, log.front().index); i <= commit; ++i) {
+      const Entry& e = log[i - log.front().index];
+      auto [it, inserted] = committed_.emplace(i, e);
+      if (!inserted && (it->second.term != e.term || it->second.data != e.data)) {
+        Fail("node " + std::to_string(id) + " holds '" + e.data + "' (term " +
+             std::to_string(e.term) + ") at committed index " + std::to_string(i) + " where '" +
+             it->second.data + "' (term " + std::to_string(it->second.term) + ") was committed");
+        return;
+      }
+    }
+    recorded = std::max(recorded, commit);
+  }
+
   void CheckSafety() {
+    for (const auto& [id, m] : members_) {
+      if (!m.up) continue;
+      RecordCommitted(id, *m.node);
+    }
     for (const auto& [id, m] : members_) {
       if (!m.up) continue;
       const Status s = m.node->status();
@@ -349,6 +384,8 @@ class Network {
   NetworkFaults faults_;
   double defer_ = 0;
   double crash_mid_ready_ = 0;
+  double crash_after_ready_ = 0;
+  std::map<NodeId, uint64_t> commit_recorded_;  // per node: committed entries recorded through
   uint64_t compact_every_ = 0;
   uint64_t now_ = 0;
   std::map<uint64_t, Entry> committed_;

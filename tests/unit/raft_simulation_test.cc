@@ -42,6 +42,7 @@ std::string RunSeed(uint64_t seed) {
   net.set_defer_probability(std::uniform_real_distribution<double>(0, 0.3)(random));
   net.set_compaction(chance(0.5) ? static_cast<uint64_t>(pick(3, 30)) : 0);
   net.set_crash_mid_ready(std::uniform_real_distribution<double>(0, 0.01)(random));
+  net.set_crash_after_ready(std::uniform_real_distribution<double>(0, 0.01)(random));
   const double crash = std::uniform_real_distribution<double>(0, 0.02)(random);
   int proposals = 0;
   auto propose_somewhere = [&] {
@@ -77,6 +78,7 @@ std::string RunSeed(uint64_t seed) {
   net.set_faults({});
   net.set_defer_probability(0);
   net.set_crash_mid_ready(0);
+  net.set_crash_after_ready(0);
   net.Heal();
   for (NodeId id : net.ids()) {
     if (!net.member(id).up) net.Restart(id);

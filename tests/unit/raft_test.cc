@@ -139,7 +139,7 @@ TEST(Raft, AnEarlierTermsEntryCommitsOnlyThroughOneOfTheLeadersTerm) {
   EXPECT_EQ(net.node(1).status().commit, 1u)
       << "index 2 (term 2) is on all three, yet not committed";
   net.DropIf(nullptr);
-  net.Ticks(2);
+  net.Ticks(kElection);  // the lost appends are noticed as stalled and sent again
   EXPECT_EQ(net.node(1).status().commit, 3u);
   EXPECT_EQ(net.member(2).applied_index, 3u);
 }

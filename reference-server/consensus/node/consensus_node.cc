@@ -87,13 +87,23 @@ void ConsensusNode::Stop() {
   FailWaiting(stopped, /*expired_only=*/false);
   for (auto& [context, reply] : replies_) reply(std::nullopt);
   replies_.clear();
-  std::lock_guard lock(mutex_);
-  for (Inbound& in : inbox_) {
+  std::vector<Inbound> inbox;
+  std::vector<Proposed> proposals;
+  std::vector<Transfer> transfers;
+  {
+    std::lock_guard lock(mutex_);
+    inbox.swap(inbox_);
+    proposals.swap(proposals_);
+    transfers.swap(transfers_);
+  }
+  // Outside the lock: a callback may call back into the node.
+  for (Inbound& in : inbox) {
     if (in.reply) in.reply(std::nullopt);
   }
-  for (Proposed& p : proposals_) p.done(stopped);
-  inbox_.clear();
-  proposals_.clear();
+  for (Proposed& p : proposals) p.done(stopped);
+  for (Transfer& t : transfers) t.done(stopped);
+  for (Transfer& t : transferring_) t.done(stopped);
+  transferring_.clear();
 }
 
 void ConsensusNode::Receive(raft::Message message, Reply reply) {
@@ -128,12 +138,16 @@ void ConsensusNode::Pause(int64_t nanos) {
   wake_.notify_one();
 }
 
-void ConsensusNode::TransferLeadership(raft::NodeId to) {
+void ConsensusNode::TransferLeadership(raft::NodeId to, TransferDone done) {
   {
     std::lock_guard lock(mutex_);
-    transfers_.push_back(to);
+    if (!stopping_) {
+      transfers_.push_back(Transfer{to, std::move(done), 0});
+      wake_.notify_one();
+      return;
+    }
   }
-  wake_.notify_one();
+  done(absl::UnavailableError("the node is stopping"));
 }
 
 NodeMetrics ConsensusNode::metrics() const {
@@ -151,7 +165,7 @@ void ConsensusNode::Loop() {
   int64_t next_expiry_check = next_tick;
   std::vector<Inbound> inbox;
   std::vector<Proposed> proposals;
-  std::vector<raft::NodeId> transfers;
+  std::vector<Transfer> transfers;
   while (true) {
     {
       std::unique_lock lock(mutex_);
@@ -181,7 +195,11 @@ void ConsensusNode::Loop() {
       node_->Step(in.message);
     }
     inbox.clear();
-    for (raft::NodeId to : transfers) node_->TransferLeadership(to);
+    for (Transfer& t : transfers) {
+      node_->TransferLeadership(t.to);
+      t.deadline_nanos = clock_.NowNanos() + 3 * options_.raft.election_ticks * options_.tick_nanos;
+      transferring_.push_back(std::move(t));
+    }
     transfers.clear();
     if (!proposals.empty()) ProposeBatch(proposals);
     const int64_t now = clock_.NowNanos();
@@ -193,7 +211,9 @@ void ConsensusNode::Loop() {
     if (now >= next_tick) next_tick = now + options_.tick_nanos;
     ProcessReadies();
     if (now >= next_expiry_check) {
-      FailWaiting(absl::UnavailableError("not committed within the proposal timeout"),
+      // It may still commit: the outcome is unknown, not a failure.
+      FailWaiting(absl::DeadlineExceededError(
+                      "not committed within the proposal timeout; the outcome is unknown"),
                   /*expired_only=*/true);
       next_expiry_check = now + 100 * options_.tick_nanos;
     }
@@ -227,6 +247,10 @@ void ConsensusNode::ProposeBatch(std::vector<Proposed>& proposals) {
         proposals[i].done(absl::FailedPreconditionError("not the leader"));
     } else {
       Waiting& waiting = waiting_[proposal->index];
+      // An entry of an earlier term that waited at this index was overwritten.
+      for (Done& done : waiting.done)
+        done(absl::UnavailableError("lost in a leader change; retry"));
+      waiting.done.clear();
       waiting.term = proposal->term;
       waiting.proposed_at_nanos = proposals[begin].at_nanos;
       for (size_t i = begin; i < end; ++i) waiting.done.push_back(std::move(proposals[i].done));
@@ -370,6 +394,19 @@ void ConsensusNode::Publish() {
   }
   metrics_.status = status;
   metrics_.peers = std::move(peers);
+  // Transfers end when another node leads, or after three election timeouts.
+  const int64_t now = clock_.NowNanos();
+  for (auto it = transferring_.begin(); it != transferring_.end();) {
+    if (status.leader != raft::kNoNode && status.leader != options_.raft.id) {
+      it->done(status.leader);
+    } else if (now >= it->deadline_nanos) {
+      it->done(absl::DeadlineExceededError("leadership did not pass within 3 election timeouts"));
+    } else {
+      ++it;
+      continue;
+    }
+    it = transferring_.erase(it);
+  }
   std::lock_guard lock(mutex_);
   published_ = metrics_;
 }

@@ -118,7 +118,10 @@ class ConsensusNode {
   // FAILED_PRECONDITION when this node is not the leader; UNAVAILABLE when the
   // entry was lost to a leader change or not committed within the timeout.
   void Propose(std::string command, Done done);
-  void TransferLeadership(raft::NodeId to);
+  // `done` gets the node that leads once another does, or an error after
+  // three election timeouts.
+  using TransferDone = std::function<void(absl::StatusOr<raft::NodeId> leader)>;
+  void TransferLeadership(raft::NodeId to, TransferDone done);
   // Stops ticking, stepping and proposing for `nanos` (fault injection: a
   // gray failure); what arrives meanwhile waits.
   void Pause(int64_t nanos);
@@ -136,6 +139,11 @@ class ConsensusNode {
     std::string command;
     Done done;
     int64_t at_nanos;
+  };
+  struct Transfer {
+    raft::NodeId to;
+    TransferDone done;
+    int64_t deadline_nanos;
   };
   struct Waiting {
     uint64_t term = 0;
@@ -162,7 +170,7 @@ class ConsensusNode {
   std::condition_variable wake_;
   std::vector<Inbound> inbox_;
   std::vector<Proposed> proposals_;
-  std::vector<raft::NodeId> transfers_;
+  std::vector<Transfer> transfers_;
   bool stopping_ = false;
   int64_t paused_until_ = 0;
   NodeMetrics published_;
@@ -171,6 +179,7 @@ class ConsensusNode {
   std::map<uint64_t, Reply> replies_;  // by message context
   uint64_t next_context_ = 1;
   std::map<uint64_t, Waiting> waiting_;  // by log index
+  std::vector<Transfer> transferring_;
   NodeMetrics metrics_;
   std::thread thread_;
 };

@@ -217,6 +217,7 @@ void Node::Tick() {
     ++heartbeat_elapsed_;
     ++election_elapsed_;
     for (auto& [peer, p] : progress_) {
+      if (p.state == Progress::State::kReplicate && !p.inflight.empty()) ++p.stalled_ticks;
       // A snapshot that was lost (or whose receiver died) is offered again.
       if (p.state == Progress::State::kSnapshot &&
           ++p.snapshot_ticks > 2 * config_.election_ticks) {
@@ -444,8 +445,8 @@ void Node::HandleSnapshot(const Message& m) {
   if (s.index <= committed_) {
     reply.index = committed_;
   } else if (MatchTerm(s.index, s.term)) {
-    CommitTo(s.index);  // the log already holds it: nothing to restore
-    reply.index = LastIndex();
+    CommitTo(s.index);      // the log already holds it: nothing to restore
+    reply.index = s.index;  // what is known to match; entries after it may still differ
   } else {
     entries_.clear();
     snapshot_ = s;
@@ -492,6 +493,7 @@ void Node::HandleAppendResponse(const Message& m) {
   if (m.index > p.match) {
     p.match = m.index;
     p.next = std::max(p.next, m.index + 1);
+    p.stalled_ticks = 0;
     switch (p.state) {
       case Progress::State::kProbe:
         p.state = Progress::State::kReplicate;
@@ -532,7 +534,14 @@ void Node::HandleHeartbeatResponse(const Message& m) {
   if (p.state == Progress::State::kReplicate && p.inflight.size() >= config_.max_inflight) {
     p.inflight.pop_front();
   }
-  if (p.match < LastIndex()) SendAppend(m.from);
+  if (p.match >= LastIndex()) return;
+  // Appends in flight are left to arrive: an empty append sent now could
+  // overtake them (the transport need not keep order) and be refused, which
+  // would throw the pipeline back to probing. Only when they have stalled is
+  // the follower asked where it stands, in case the last of them was lost.
+  const bool stalled = p.stalled_ticks >= std::max(2, config_.election_ticks / 3);
+  if (stalled) p.stalled_ticks = 0;
+  SendAppend(m.from, /*send_if_empty=*/p.inflight.empty() || stalled);
 }
 
 // ---- Replication ----

@@ -193,6 +193,7 @@ class Node {
     bool active_last_window = false;  // ... and in the one before (PeerProgress::active)
     uint64_t pending_snapshot = 0;
     int snapshot_ticks = 0;
+    int stalled_ticks = 0;  // ticks with appends in flight and none acknowledged
   };
 
   // The log.

@@ -82,14 +82,18 @@ class RocksLogStorage final : public LogStorage {
   absl::StatusOr<DurableState> Load() override {
     DurableState state;
     std::string value;
-    if (db_->Get(rocksdb::ReadOptions(), "h", &value).ok()) {
+    rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), "h", &value);
+    if (!read.ok() && !read.IsNotFound()) return Unreadable(read);
+    if (read.ok()) {
       std::string_view in = value;
       if (!GetU64(in, &state.hard_state.term) || !GetU64(in, &state.hard_state.vote) ||
           !GetU64(in, &state.hard_state.commit)) {
         return Corrupt("hard state");
       }
     }
-    if (db_->Get(rocksdb::ReadOptions(), "s", &value).ok()) {
+    read = db_->Get(rocksdb::ReadOptions(), "s", &value);
+    if (!read.ok() && !read.IsNotFound()) return Unreadable(read);
+    if (read.ok()) {
       std::string_view in = value;
       if (!GetU64(in, &state.snapshot.index) || !GetU64(in, &state.snapshot.term)) {
         return Corrupt("snapshot");
@@ -106,6 +110,10 @@ class RocksLogStorage final : public LogStorage {
       if (it->key().ToString() != EntryKey(entry.index)) return Corrupt("log (a gap)");
       entry.data = std::string(in);
       state.entries.push_back(std::move(entry));
+    }
+    if (!it->status().ok()) return Unreadable(it->status());
+    if (state.hard_state.commit > expected - 1) {
+      return Corrupt("log: it ends before the commit index it recorded");
     }
     return state;
   }
@@ -163,6 +171,10 @@ class RocksLogStorage final : public LogStorage {
           absl::StrCat(directory_, ": cannot persist the Raft log (", status.ToString(), ")"));
     }
     return absl::OkStatus();
+  }
+  absl::Status Unreadable(const rocksdb::Status& status) const {
+    return absl::DataLossError(
+        absl::StrCat(directory_, ": cannot read the Raft log (", status.ToString(), ")"));
   }
   absl::Status Corrupt(const std::string& what) const {
     return absl::DataLossError(absl::StrCat(directory_, ": corrupt Raft ", what));
