@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end with real Prometheus peers on loopback: a loadgen run against the
-# reference server, both exposing metrics; promtool checks both expositions and
+# reference server (a node of a 3-node cluster), both exposing metrics; promtool checks both expositions and
 # the bundled rules; a real Prometheus with the bundled configuration scrapes
 # them and every expression in the rules and dashboards returns data; the
 # values the run pushed to a real Pushgateway match its result.json exactly.
@@ -20,9 +20,16 @@ wait_for_line() {  # file, pattern
 }
 fetch() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' "$1"; }
 
-# The system under test, with errors injected so error series exist.
-"$REFSERVER" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --error-rate 0.02 >"$WORK/server.out" 2>&1 &
+# The system under test, with errors injected so error series exist: node n1
+# of a 3-node cluster, so the consensus series exist too.
+PEERS="n1=127.0.0.1:$(free_port),n2=127.0.0.1:$(free_port),n3=127.0.0.1:$(free_port)"
+"$REFSERVER" --node-id n1 --peers "$PEERS" --metrics-listen 127.0.0.1:0 --error-rate 0.02 \
+  >"$WORK/server.out" 2>&1 &
 PIDS+=($!)
+for node in n2 n3; do
+  "$REFSERVER" --node-id $node --peers "$PEERS" >"$WORK/$node.out" 2>&1 &
+  PIDS+=($!)
+done
 wait_for_line "$WORK/server.out" "^metrics on "
 TARGET=$(awk '/^listening on /{print $3}' "$WORK/server.out")
 SERVER_METRICS=$(sed -n 's|^metrics on http://\(.*\)/metrics$|\1|p' "$WORK/server.out")
@@ -137,7 +144,7 @@ for path in sorted(glob.glob(f"{dashboards}/prometheus/rules/*.yml")):
             expr = lines[0].strip()
         if block.startswith("alert"):
             # An alert fires on a condition; its data is the left side of it.
-            expr = re.split(r"\s(?:>|<|>=|<=)\s+[0-9.]+", expr, maxsplit=1)[0]
+            expr = re.split(r"\s(?:>|<|>=|<=|==)\s+[0-9.]+", expr, maxsplit=1)[0]
         expressions.append((f"{path.split('/')[-1]}: {name}", expr))
 for path in sorted(glob.glob(f"{dashboards}/grafana/*.json")):
     board = json.load(open(path))
