@@ -105,7 +105,7 @@ struct ReferenceServer::Impl {
       c.service = MakeConsensusService(*c.node, c.members, *c.transport, c.events, stream_counters,
                                        o.stream_queue_bound);
       c.admin = MakeConsensusAdminService(*c.node, c.members, *c.transport, co.admin);
-      committer = std::make_unique<ReplicatedCommitter>(*c.node, c.members);
+      committer = std::make_unique<ReplicatedCommitter>(*c.node, c.members, *c.transport);
     } else {
       committer = NewLocalCommitter(transaction_store, streaming);
     }

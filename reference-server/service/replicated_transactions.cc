@@ -65,18 +65,12 @@ std::string TransactionStateMachine::Apply(std::string_view command, uint64_t in
 }
 
 ReplicatedCommitter::ReplicatedCommitter(consensus::ConsensusNode& node,
-                                         const consensus::Membership& members)
+                                         const consensus::Membership& members,
+                                         const consensus::GrpcPeerTransport& transport)
     : node_(node), members_(members) {
   for (raft::NodeId id : members.ids()) {
-    if (id == members.self()) continue;
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    args.SetMaxSendMessageSize(64 << 20);
-    args.SetMaxReceiveMessageSize(64 << 20);
-    leaders_[id] = tv1::TransactionService::NewStub(
-        grpc::CreateCustomChannel(members.address(id), grpc::InsecureChannelCredentials(), args));
+    if (id != members.self())
+      leaders_[id] = tv1::TransactionService::NewStub(transport.channel(id));
   }
 }
 

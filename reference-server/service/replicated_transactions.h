@@ -13,6 +13,7 @@
 #include "aurigraph/transaction/v1/transaction.grpc.pb.h"
 #include "reference-server/consensus/cluster/membership.h"
 #include "reference-server/consensus/node/consensus_node.h"
+#include "reference-server/consensus/transport/grpc_peer_transport.h"
 #include "reference-server/service/streaming.h"
 #include "reference-server/service/transaction_committer.h"
 #include "reference-server/transaction/transaction_store.h"
@@ -34,7 +35,9 @@ class TransactionStateMachine final : public consensus::StateMachine {
 
 class ReplicatedCommitter final : public TransactionCommitter {
  public:
-  ReplicatedCommitter(consensus::ConsensusNode& node, const consensus::Membership& members);
+  // Calls are forwarded on the channels Raft uses to reach each peer.
+  ReplicatedCommitter(consensus::ConsensusNode& node, const consensus::Membership& members,
+                      const consensus::GrpcPeerTransport& transport);
 
   void Submit(const transaction::v1::Transaction& tx, bool forwarded,
               Done<transaction::v1::TransactionResponse> done) override;

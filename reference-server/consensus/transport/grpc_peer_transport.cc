@@ -31,9 +31,9 @@ GrpcPeerTransport::GrpcPeerTransport(const Membership& members,
   for (raft::NodeId id : members.ids()) {
     if (id == members.self()) continue;
     grpc::ChannelArguments args;
-    // A restarted peer is found again within a tenth of a second, not gRPC's default second.
+    // A restarted peer is found again within a tenth of a second (then up to a
+    // second), not after gRPC's default second growing to two minutes.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     args.SetMaxSendMessageSize(kMaxMessageBytes);
     args.SetMaxReceiveMessageSize(kMaxMessageBytes);

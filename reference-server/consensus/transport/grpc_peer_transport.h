@@ -35,6 +35,10 @@ class GrpcPeerTransport final : public PeerTransport {
   bool Blocked(raft::NodeId peer) const;
   std::set<raft::NodeId> blocked() const;
   void SetLatency(int64_t latency_nanos);
+  // The channel to `peer` (another member), for other calls to it.
+  std::shared_ptr<grpc::Channel> channel(raft::NodeId peer) const {
+    return peers_.at(peer).channel;
+  }
 
  private:
   struct Call;
