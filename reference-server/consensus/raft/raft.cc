@@ -5,49 +5,9 @@
 
 namespace aurigraph::raft {
 
-std::string_view MessageTypeName(MessageType type) {
-  switch (type) {
-    case MessageType::kPreVote:
-      return "PreVote";
-    case MessageType::kPreVoteResponse:
-      return "PreVoteResponse";
-    case MessageType::kVote:
-      return "Vote";
-    case MessageType::kVoteResponse:
-      return "VoteResponse";
-    case MessageType::kAppend:
-      return "Append";
-    case MessageType::kAppendResponse:
-      return "AppendResponse";
-    case MessageType::kHeartbeat:
-      return "Heartbeat";
-    case MessageType::kHeartbeatResponse:
-      return "HeartbeatResponse";
-    case MessageType::kSnapshot:
-      return "Snapshot";
-    case MessageType::kTimeoutNow:
-      return "TimeoutNow";
-  }
-  return "?";
-}
-
 bool IsResponse(MessageType type) {
   return type == MessageType::kPreVoteResponse || type == MessageType::kVoteResponse ||
          type == MessageType::kAppendResponse || type == MessageType::kHeartbeatResponse;
-}
-
-std::string_view RoleName(Role role) {
-  switch (role) {
-    case Role::kFollower:
-      return "follower";
-    case Role::kPreCandidate:
-      return "pre-candidate";
-    case Role::kCandidate:
-      return "candidate";
-    case Role::kLeader:
-      return "leader";
-  }
-  return "?";
 }
 
 Node::Node(Config config, DurableState state)

@@ -59,7 +59,6 @@ enum class MessageType : uint8_t {
   kSnapshot,  // InstallSnapshot; answered with kAppendResponse
   kTimeoutNow,
 };
-std::string_view MessageTypeName(MessageType type);
 bool IsResponse(MessageType type);
 
 struct Message {
@@ -85,7 +84,6 @@ struct Message {
 };
 
 enum class Role : uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
-std::string_view RoleName(Role role);
 
 struct Config {
   NodeId id = kNoNode;
