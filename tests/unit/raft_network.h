@@ -185,10 +185,7 @@ class Network {
     Member& m = members_.at(id);
     Ready ready = m.node->GetReady();
     for (Message& msg : ready.messages) {
-      if (msg.type == MessageType::kAppend || msg.type == MessageType::kHeartbeat ||
-          msg.type == MessageType::kSnapshot || msg.type == MessageType::kTimeoutNow) {
-        Send(msg);
-      }
+      if (SentBeforePersisting(msg.type)) Send(msg);
     }
     if (crash_mid_ready_ > 0 && std::bernoulli_distribution(crash_mid_ready_)(random_)) {
       Crash(id);
@@ -208,10 +205,7 @@ class Network {
       for (const Entry& e : ready.entries) m.disk.entries.push_back(e);
     }
     for (Message& msg : ready.messages) {
-      if (msg.type != MessageType::kAppend && msg.type != MessageType::kHeartbeat &&
-          msg.type != MessageType::kSnapshot && msg.type != MessageType::kTimeoutNow) {
-        Send(std::move(msg));
-      }
+      if (!SentBeforePersisting(msg.type)) Send(std::move(msg));
     }
     for (const Entry& e : ready.committed) Apply(m, id, e);
     m.node->Advance(ready);

@@ -44,14 +44,6 @@ void DurationHistogram::Record(int64_t nanos) {
   sum_nanos += nanos;
 }
 
-namespace {
-// Messages only a leader sends; they may leave before its Ready is persisted (raft.h).
-bool LeadersOwn(raft::MessageType type) {
-  return type == raft::MessageType::kAppend || type == raft::MessageType::kHeartbeat ||
-         type == raft::MessageType::kSnapshot || type == raft::MessageType::kTimeoutNow;
-}
-}  // namespace
-
 ConsensusNode::ConsensusNode(NodeOptions options, LogStorage& storage, PeerTransport& transport,
                              StateMachine& machine, const Clock& clock)
     : options_(std::move(options)),
@@ -267,7 +259,7 @@ void ConsensusNode::ProcessReadies() {
     raft::Ready ready = node_->GetReady();
     // A leader's replication goes out first: its fsync overlaps the followers'.
     for (raft::Message& m : ready.messages) {
-      if (LeadersOwn(m.type)) transport_.Send(std::move(m));
+      if (raft::SentBeforePersisting(m.type)) transport_.Send(std::move(m));
     }
     if (ready.hard_state || ready.snapshot || !ready.entries.empty()) {
       const int64_t start = clock_.NowNanos();
@@ -295,7 +287,7 @@ void ConsensusNode::ProcessReadies() {
       }
     }
     for (raft::Message& m : ready.messages) {
-      if (LeadersOwn(m.type)) continue;  // sent above
+      if (raft::SentBeforePersisting(m.type)) continue;  // sent above
       auto it = m.context == 0 ? replies_.end() : replies_.find(m.context);
       if (it != replies_.end()) {
         it->second(std::move(m));

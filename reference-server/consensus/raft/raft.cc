@@ -10,6 +10,11 @@ bool IsResponse(MessageType type) {
          type == MessageType::kAppendResponse || type == MessageType::kHeartbeatResponse;
 }
 
+bool SentBeforePersisting(MessageType type) {
+  return type == MessageType::kAppend || type == MessageType::kHeartbeat ||
+         type == MessageType::kSnapshot || type == MessageType::kTimeoutNow;
+}
+
 Node::Node(Config config, DurableState state)
     : config_(std::move(config)),
       random_(config_.seed * 0x9E3779B97F4A7C15ull + config_.id),

@@ -60,6 +60,9 @@ enum class MessageType : uint8_t {
   kTimeoutNow,
 };
 bool IsResponse(MessageType type);
+// A leader's appends, heartbeats, snapshots and TimeoutNow: the messages of a
+// Ready that may be sent before it is persisted (see Ready::messages).
+bool SentBeforePersisting(MessageType type);
 
 struct Message {
   MessageType type = MessageType::kAppend;
