@@ -62,6 +62,28 @@ OperationResult CallsResult(const IntervalOperation& calls, const std::string& n
   return r;
 }
 
+// A finality operation: the tracked request items, as seen final or not.
+OperationResult FinalityOperationResult(const IntervalOperation& op, const OperationDescription& d,
+                                        double seconds) {
+  OperationResult r = CallsResult(op, d.name, d.rpc, seconds, 0);
+  r.kind = d.kind;
+  const FinalityCounts counts = op.finality ? *op.finality : FinalityCounts();
+  auto f = std::make_shared<FinalityResult>();
+  f->tracks = d.tracks;
+  f->timeout_us = d.finality_timeout_nanos / 1000;
+  f->subscriptions = d.streams_target;
+  f->tracked = counts.tracked;
+  f->lost = counts.lost;
+  f->final_without_ack = counts.final_without_ack;
+  f->duplicates = counts.duplicates;
+  f->not_final_unacked = counts.not_final_unacked;
+  f->unmatched_events = counts.unmatched_events;
+  f->untracked = counts.untracked;
+  f->subscription_breaks = counts.subscription_breaks;
+  r.finality = std::move(f);
+  return r;
+}
+
 // A stream operation: messages are its latency and codes, streams its requests.
 OperationResult StreamsResult(const IntervalOperation& op, const OperationDescription& d,
                               double seconds) {
@@ -169,6 +191,10 @@ RunResult BuildRunResult(const RunDescription& run, const RunTotals& totals, Tim
       result.operations.push_back(StreamsResult(op, d, result.measured_seconds));
       continue;
     }
+    if (d.finality()) {  // the tracked operation's requests again: not in the total
+      result.operations.push_back(FinalityOperationResult(op, d, result.measured_seconds));
+      continue;
+    }
     result.operations.push_back(
         CallsResult(op, d.name, d.rpc, result.measured_seconds, d.target_rate * target_scale));
     all.MergeLater(op);
@@ -269,7 +295,10 @@ absl::StatusOr<std::vector<Gate>> GatesFromScenario(const Scenario& scenario) {
     if (!gate.ok()) return gate.status();
     if (!spec.operation.empty() &&
         std::none_of(scenario.operations.begin(), scenario.operations.end(),
-                     [&](const OperationSpec& op) { return op.name == spec.operation; })) {
+                     [&](const OperationSpec& op) {
+                       return op.name == spec.operation ||
+                              (op.finality && FinalityOperationName(op.name) == spec.operation);
+                     })) {
       return absl::InvalidArgumentError(absl::StrCat(
           "gate '", spec.expression, "' names unknown operation '", spec.operation, "'"));
     }

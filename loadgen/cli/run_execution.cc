@@ -67,6 +67,8 @@ int ExecuteRun(const Scenario& scenario, const po::variables_map& vm, RunOptions
                             scenario.connect_timeout_nanos);
   run_options.transport = &wire;
   const std::vector<std::unique_ptr<RunHook>> hooks = MakeAurigraphHooks(scenario, wire);
+  run_options.events_dir = out_dir;
+  run_options.find_leader = MakeAurigraphLeaderFinder(scenario.channel);
   for (const std::unique_ptr<RunHook>& hook : hooks) run_options.hooks.push_back(hook.get());
 
   // Metrics are fed from the run's timeline, interval by interval.

@@ -133,6 +133,9 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
     Record(slots_[slot], kRequestNotBuiltStatus, kNotBuiltMessage, 0, now);
     return;
   }
+  if (operation < plan_.trackers.size() && plan_.trackers[operation] != nullptr) {
+    slots_[slot].tracked = plan_.trackers[operation]->Sent(operation, request, intended_nanos, now);
+  }
   transport_.Start(slot, operation, request, source.BuildHeaders(context));
   if (free_slots_.empty() && open_loop) {
     // A slot freed and at once taken by a request that was already waiting was
@@ -170,6 +173,12 @@ void Worker::Complete(const Transport::Completion& completion, int64_t now) {
 
 void Worker::Record(const Slot& slot, int status_code, std::string_view status_message,
                     int64_t items, int64_t now) {
+  if (slot.tracked.count > 0) {
+    plan_.trackers[slot.operation]->Answered(slot.tracked, status_code == 0, now);
+  }
+  if (status_code == 0 && plan_.successes != nullptr) {
+    plan_.successes->OnSuccess(slot.intended_nanos, now);
+  }
   IntervalRecorder& intervals = *plan_.intervals;
   intervals.AdvanceTo(now);
   GeneratorCounts& counts = intervals.generator();

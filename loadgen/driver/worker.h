@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "common/clock/clock.h"
+#include "loadgen/faults/recovery.h"
 #include "loadgen/histogram/histogram.h"
 #include "loadgen/histogram/latency.h"
 #include "loadgen/interfaces/load_model.h"
+#include "loadgen/interfaces/request_tracker.h"
 #include "loadgen/interfaces/transport.h"
 #include "loadgen/recorder/interval_timeline.h"
 #include "loadgen/schedule/arrival_schedule.h"
@@ -44,6 +46,11 @@ struct WorkerPlan {
   std::vector<double> operation_weights;  // one per operation, > 0
   // One per operation (or empty): counts the items of each OK response; null = none.
   std::vector<const ResponseCounter*> response_counters;
+  // One per operation (or empty): told of each request sent and of how its
+  // call ended, for requests that finish later; null = none.
+  std::vector<RequestTracker*> trackers;
+  // Told of each successful call, for recovery figures; null = none.
+  SuccessRecorder* successes = nullptr;
   uint64_t seed = 1;
   int worker_index = 0;
   int worker_count = 1;
@@ -70,6 +77,7 @@ class Worker {
     int64_t intended_nanos = 0;
     int64_t sent_nanos = 0;
     uint32_t operation = 0;
+    TrackedRequest tracked;  // count 0: not tracked
   };
   bool MaySend(int64_t intended_nanos) const;
   // Whether every slot was busy at `intended_nanos`; asked in schedule order.

@@ -63,7 +63,11 @@ constexpr absl::string_view kCountMetrics[] = {"requests",
                                                "webhook_invalid_signatures",
                                                "webhook_duplicates",
                                                "webhook_dead_lettered",
-                                               "webhook_unfinished"};
+                                               "webhook_unfinished",
+                                               "lost",
+                                               "duplicates",
+                                               "final_without_ack",
+                                               "not_final_unacked"};
 
 // A webhook figure by gate name, from a run with a webhook sink.
 int64_t WebhookCount(const WebhookResult& w, absl::string_view metric) {
@@ -74,6 +78,71 @@ int64_t WebhookCount(const WebhookResult& w, absl::string_view metric) {
   if (metric == "webhook_dead_lettered") return w.dead_lettered;
   return w.unfinished;
 }
+constexpr absl::string_view kFinalityCounts[] = {"lost", "duplicates", "final_without_ack",
+                                                 "not_final_unacked"};
+constexpr absl::string_view kFinalityPrefix = "finality_";
+
+int64_t FinalityCount(const FinalityResult& f, absl::string_view metric) {
+  if (metric == "lost") return f.lost;
+  if (metric == "duplicates") return f.duplicates;
+  if (metric == "final_without_ack") return f.final_without_ack;
+  return f.not_final_unacked;
+}
+
+// The finality operation a finality gate is about: named by itself or by the
+// operation it tracks, or the run's only one.
+absl::StatusOr<const OperationResult*> FinalityOperation(const RunResult& result,
+                                                         const Gate& gate) {
+  const OperationResult* found = nullptr;
+  int candidates = 0;
+  for (const OperationResult& op : result.operations) {
+    if (!op.finality) continue;
+    if (gate.operation.empty() || op.name == gate.operation ||
+        op.finality->tracks == gate.operation) {
+      found = &op;
+      ++candidates;
+    }
+  }
+  if (candidates == 1) return found;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "gate '", gate.expression, "': ", gate.metric,
+      candidates == 0
+          ? absl::StrCat(
+                " needs an operation with finality:",
+                gate.operation.empty() ? "" : absl::StrCat(" ('", gate.operation, "' has none)"))
+          : " is ambiguous: name the operation with 'operation:'"));
+}
+
+constexpr absl::string_view kEventMetrics[] = {"recovery_time", "unavailable_max",
+                                               "back_to_baseline"};
+
+// The worst of the run's events on an event metric (us); why there is none, if not.
+double WorstEventFigure(const RunResult& result, absl::string_view metric,
+                        std::string* unmeasured) {
+  if (result.events.empty()) {
+    *unmeasured = "no events in the run";
+    return 0;
+  }
+  double worst = 0;
+  for (const EventResult& e : result.events) {
+    if (!e.recovery_measured) {
+      *unmeasured = "recovery not measured (a run rebuilt from its logs)";
+      return 0;
+    }
+    const double seconds = metric == "recovery_time"     ? e.first_success_after_seconds
+                           : metric == "unavailable_max" ? e.unavailable_max_seconds
+                                                         : e.recovered_seconds;
+    if (seconds < 0) {
+      *unmeasured =
+          absl::StrCat(e.name, ": never",
+                       e.recovery_note.empty() ? "" : absl::StrCat(" (", e.recovery_note, ")"));
+      return 0;
+    }
+    worst = std::max(worst, seconds * 1e6);
+  }
+  return worst;
+}
+
 constexpr absl::string_view kStreamMetrics[] = {"received_rate", "sent_rate", "min_open_streams",
                                                 "streams_ended_early", "streams_ended_by_server"};
 // The figures of an operation's measured calls or messages: over none, no verdict.
@@ -117,6 +186,8 @@ const char* ComparisonText(Gate::Comparison c) {
       return ">";
     case Gate::Comparison::kGreaterOrEqual:
       return ">=";
+    case Gate::Comparison::kEqual:
+      return "==";
   }
   return "?";
 }
@@ -142,12 +213,18 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
     gate.comparison = Gate::Comparison::kGreater;
   else if (op == ">=")
     gate.comparison = Gate::Comparison::kGreaterOrEqual;
+  else if (op == "==")
+    gate.comparison = Gate::Comparison::kEqual;
   else
-    return error(absl::StrCat("unknown comparison '", op, "' (use <, <=, >, >=)"));
+    return error(absl::StrCat("unknown comparison '", op, "' (use <, <=, >, >=, ==)"));
 
   std::string histogram;
   double percentile = 0;
-  if (LatencyMetric(gate.metric, &histogram, &percentile)) {
+  absl::string_view latency_metric = gate.metric;
+  const bool finality = absl::ConsumePrefix(&latency_metric, kFinalityPrefix);
+  if ((LatencyMetric(latency_metric, &histogram, &percentile) &&
+       (!finality || histogram.empty())) ||
+      OneOf(gate.metric, kEventMetrics)) {
     auto nanos = ParseDuration(parts[2]);
     if (!nanos.ok()) return error(std::string(nanos.status().message()));
     gate.limit = static_cast<double>(*nanos) / 1000.0;
@@ -186,7 +263,8 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
       "loadgen_peak_rss, server_peak_rss, loadgen_rss_slope, server_rss_slope, p99_drift, "
       "rate_drift, webhook_p99, webhook_rate, webhook_deliveries, webhook_missing, "
       "webhook_invalid_signatures, webhook_duplicates, webhook_dead_lettered, "
-      "webhook_unfinished)"));
+      "webhook_unfinished, finality_p99, lost, duplicates, final_without_ack, "
+      "not_final_unacked, recovery_time, unavailable_max, back_to_baseline)"));
 }
 
 absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& gates,
@@ -204,10 +282,32 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
             "gate '", gate.expression, "' names unknown operation '", gate.operation, "'"));
       }
     }
+    absl::string_view latency_metric = gate.metric;
+    const bool finality_metric = absl::ConsumePrefix(&latency_metric, kFinalityPrefix) ||
+                                 OneOf(gate.metric, kFinalityCounts);
+    // Finality counts without an operation add up every finality operation's.
+    FinalityResult all_finality;
+    OperationResult all_finality_op;
+    if (finality_metric && gate.operation.empty() && OneOf(gate.metric, kFinalityCounts)) {
+      for (const OperationResult& candidate : result.operations) {
+        if (!candidate.finality) continue;
+        all_finality.tracked += candidate.finality->tracked;
+        all_finality.lost += candidate.finality->lost;
+        all_finality.duplicates += candidate.finality->duplicates;
+        all_finality.final_without_ack += candidate.finality->final_without_ack;
+        all_finality.not_final_unacked += candidate.finality->not_final_unacked;
+      }
+      all_finality_op.finality = std::shared_ptr<FinalityResult>(&all_finality, [](auto*) {});
+      op = &all_finality_op;
+    } else if (finality_metric) {
+      auto finality_op = FinalityOperation(result, gate);
+      if (!finality_op.ok()) return finality_op.status();
+      op = *finality_op;
+    }
     const StreamResult* stream = op->stream.get();
     std::string histogram_name;
     double percentile = 0;
-    const bool is_latency = LatencyMetric(gate.metric, &histogram_name, &percentile);
+    const bool is_latency = LatencyMetric(latency_metric, &histogram_name, &percentile);
     const bool webhook_metric = absl::StartsWith(gate.metric, "webhook_");
     const bool needs_stream =
         OneOf(gate.metric, kStreamMetrics) || (is_latency && !histogram_name.empty() &&
@@ -223,8 +323,13 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
     const bool operation_measured =
         op->requests > 0 ||
         (stream != nullptr && (stream->measured_sent > 0 || stream->measured_received > 0));
-    if (!operation_measured && OneOf(gate.metric, kOperationCounts)) {
+    if (OneOf(gate.metric, kEventMetrics)) {
+      measured = WorstEventFigure(result, gate.metric, &unmeasured);
+    } else if (!operation_measured && OneOf(gate.metric, kOperationCounts)) {
       unmeasured = kNothingMeasured;
+    } else if (finality_metric && !is_latency) {
+      measured = static_cast<double>(FinalityCount(*op->finality, gate.metric));
+      if (op->finality->tracked == 0) unmeasured = "nothing tracked";
     } else if (webhook_metric && !result.webhooks) {
       unmeasured = "no webhook_sink in the scenario";
     } else if (webhook_metric && !result.webhooks->error.empty()) {
@@ -311,6 +416,9 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
         break;
       case Gate::Comparison::kGreaterOrEqual:
         passed = measured >= gate.limit;
+        break;
+      case Gate::Comparison::kEqual:
+        passed = measured == gate.limit;
         break;
     }
     if (!unmeasured.empty()) passed = false;

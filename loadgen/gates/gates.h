@@ -26,8 +26,15 @@ struct Gate {
   // Webhooks (with webhook_sink:): webhook_p50 ... webhook_max (event to delivery),
   // webhook_rate, and counts webhook_deliveries, webhook_missing,
   // webhook_invalid_signatures, webhook_duplicates, webhook_dead_lettered, webhook_unfinished.
+  // Finality (an operation with finality:, named by itself or its finality
+  // operation): finality_p50 ... finality_max, finality_mean (submit -> final;
+  // without a name, the run's only one), and counts lost, duplicates,
+  // final_without_ack, not_final_unacked (without a name, all together).
+  // Scheduled events (events:), the worst over them: recovery_time (to the first
+  // success of a request sent after it), unavailable_max (the longest time with
+  // no success), back_to_baseline (until p99 and rate were within 10% again).
   std::string metric;
-  enum class Comparison { kLess, kLessOrEqual, kGreater, kGreaterOrEqual } comparison;
+  enum class Comparison { kLess, kLessOrEqual, kGreater, kGreaterOrEqual, kEqual } comparison;
   double limit = 0;  // latency in microseconds, ratios as fractions, rates per second
   std::string unit;  // "us", "ratio", "1/s", "count", "bytes", "bytes/h"
 };

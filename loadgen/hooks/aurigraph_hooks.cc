@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "aurigraph/consensus/v1/consensus.pb.h"
 #include "common/clock/clock.h"
 #include "loadgen/catalog/catalog.h"
 #include "loadgen/payload/message_fields.h"
@@ -11,6 +13,31 @@
 #include "loadgen/webhook/webhook_session.h"
 
 namespace aurigraph::loadgen {
+
+LeaderFinder MakeAurigraphLeaderFinder(const ChannelOptions& channel) {
+  return [channel](const std::vector<std::string>& addresses) -> absl::StatusOr<std::string> {
+    constexpr int64_t kTimeoutNanos = 2'000'000'000;
+    std::string answers;
+    for (const std::string& address : addresses) {
+      auto channels = CreateChannels(address, 1, channel);
+      if (!channels.ok()) return channels.status();
+      auto response =
+          CallUnary(channels->front(), "/aurigraph.consensus.v1.ConsensusService/GetNodeState", "",
+                    kTimeoutNanos);
+      aurigraph::consensus::v1::NodeState state;
+      if (!response.ok() || !state.ParseFromString(*response)) {
+        absl::StrAppend(&answers, answers.empty() ? "" : ", ", address, ": ",
+                        response.ok() ? "bad NodeState" : response.status().message());
+        continue;
+      }
+      if (state.role() == aurigraph::consensus::v1::NODE_ROLE_LEADER) return address;
+      absl::StrAppend(&answers, answers.empty() ? "" : ", ", address, ": ",
+                      aurigraph::consensus::v1::NodeRole_Name(state.role()));
+    }
+    return absl::UnavailableError(absl::StrCat("no node leads (", answers, ")"));
+  };
+}
+
 namespace {
 
 // Registers a webhook before the load, so the run's events are delivered to

@@ -9,10 +9,15 @@
 #include <vector>
 
 #include "loadgen/interfaces/run_hook.h"
+#include "loadgen/runner/event_actions.h"
 #include "loadgen/scenario/scenario.h"
 #include "loadgen/transport/grpc_transport_factory.h"
 
 namespace aurigraph::loadgen {
+
+// The leader of a reference cluster: the address whose node answers
+// ConsensusService/GetNodeState as leader (events with target: leader).
+LeaderFinder MakeAurigraphLeaderFinder(const ChannelOptions& channel);
 
 // The hooks `scenario` asks for, in the order they run; `wire` must outlive them.
 std::vector<std::unique_ptr<RunHook>> MakeAurigraphHooks(const Scenario& scenario,

@@ -15,6 +15,8 @@ class IntervalObserver {
   virtual void OnRunStart(const RunDescription& run) = 0;
   // `slice` holds the interval's histograms; `point` its figures and process samples.
   virtual void OnInterval(const IntervalSlice& slice, const TimelinePoint& point) = 0;
+  // A scheduled event (the scenario's events:) started or finished, between intervals.
+  virtual void OnEvent(const EventResult& /*event*/) {}
   // After the last interval.
   virtual void OnRunEnd(const RunEnd& /*end*/) {}
 };

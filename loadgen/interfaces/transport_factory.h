@@ -45,6 +45,14 @@ class TransportFactory {
   virtual std::unique_ptr<StreamTransport> MakeStreamTransport(int worker, int workers,
                                                                std::vector<std::string> paths,
                                                                uint32_t slots) = 0;
+  // The target's addresses: one, or each node of a cluster target given as a list.
+  virtual std::vector<std::string> Addresses() const { return {"the target"}; }
+  // A stream transport for `path` with a slot per address, slot i streaming
+  // from Addresses()[i] on its own connection (e.g. an event subscription to
+  // every node). Called after Connect.
+  virtual std::unique_ptr<StreamTransport> MakeTransportPerAddress(std::string path) {
+    return MakeStreamTransport(0, 1, {std::move(path)}, 1);
+  }
 };
 
 }  // namespace aurigraph::loadgen

@@ -172,6 +172,28 @@ nlohmann::ordered_json StreamCountsJson(const StreamStats& s) {
           {"max_open", s.max_open_streams}};
 }
 
+// A finality operation's counts, by name (FinalityCounts).
+std::vector<std::pair<const char*, int64_t FinalityCounts::*>> FinalityCountFields() {
+  return {{"tracked", &FinalityCounts::tracked},
+          {"lost", &FinalityCounts::lost},
+          {"final_without_ack", &FinalityCounts::final_without_ack},
+          {"duplicates", &FinalityCounts::duplicates},
+          {"not_final_unacked", &FinalityCounts::not_final_unacked},
+          {"unmatched_events", &FinalityCounts::unmatched_events},
+          {"untracked", &FinalityCounts::untracked},
+          {"subscription_breaks", &FinalityCounts::subscription_breaks}};
+}
+
+nlohmann::ordered_json FinalityCountsJson(const FinalityCounts& counts) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [name, member] : FinalityCountFields()) j[name] = counts.*member;
+  return j;
+}
+
+void ReadFinalityCounts(const nlohmann::json& j, FinalityCounts& counts) {
+  for (const auto& [name, member] : FinalityCountFields()) counts.*member = CountField(j, name);
+}
+
 // Reads what StreamCountsJson wrote; throws nlohmann's exceptions on wrong fields.
 void ReadStreamCounts(const nlohmann::json& j, StreamStats& s) {
   s.streams_opened = CountField(j, "opened");
@@ -243,6 +265,10 @@ nlohmann::ordered_json DescriptionJson(const RunDescription& run) {
                           {"target_rate", op.target_rate},
                           {"streams_target", op.streams_target},
                           {"phase_name", op.phase_name}});
+    if (op.finality()) {
+      operations.back()["tracks"] = op.tracks;
+      operations.back()["finality_timeout_nanos"] = op.finality_timeout_nanos;
+    }
   }
   nlohmann::ordered_json head = {
       {"schema", kIntervalsSchema},
@@ -301,6 +327,8 @@ void ReadDescription(const nlohmann::json& head, RunDescription& run,
     d.target_rate = op.at("target_rate").get<double>();
     d.streams_target = op.at("streams_target").get<int64_t>();
     d.phase_name = op.at("phase_name").get<std::string>();
+    d.tracks = op.value("tracks", "");
+    d.finality_timeout_nanos = op.value("finality_timeout_nanos", int64_t{0});
     tags.push_back(op.at("tag").get<std::string>());
     run.operations.push_back(std::move(d));
   }
@@ -350,7 +378,9 @@ IntervalLogText IntervalLogFormatter::Interval(const IntervalSlice& slice,
   IntervalLogText text;
   nlohmann::ordered_json line = nlohmann::ordered_json::parse(TimelinePointToJson(point));
   nlohmann::ordered_json streams = nlohmann::ordered_json::array();
+  nlohmann::ordered_json finality = nlohmann::ordered_json::array();
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  bool any_finality = false;
   for (size_t i = 0; i < slice.operations.size() && i < tags_.size(); ++i) {
     const IntervalOperation& op = slice.operations[i];
     AppendHistogramLine(text.histograms, tags_[i], point, op.latency);
@@ -365,6 +395,8 @@ IntervalLogText IntervalLogFormatter::Interval(const IntervalSlice& slice,
       }
     }
     streams.push_back(op.stream ? StreamCountsJson(*op.stream) : nlohmann::ordered_json());
+    finality.push_back(op.finality ? FinalityCountsJson(*op.finality) : nlohmann::ordered_json());
+    any_finality = any_finality || op.finality;
     messages.push_back(ErrorMessagesJson(op.error_messages));
   }
   AppendHistogramLine(text.histograms, kScheduleLagTag, point, slice.schedule_lag);
@@ -372,8 +404,13 @@ IntervalLogText IntervalLogFormatter::Interval(const IntervalSlice& slice,
   line["counts"] = {{"generator", GeneratorCountsJson(slice.generator)},
                     {"streams", streams},
                     {"error_messages", messages}};
+  if (any_finality) line["counts"]["finality"] = std::move(finality);
   text.intervals = line.dump() + "\n";
   return text;
+}
+
+IntervalLogText IntervalLogFormatter::Event(const EventResult& event) const {
+  return IntervalLogText{absl::StrCat("{\"event\":", EventToJson(event), "}\n"), ""};
 }
 
 IntervalLogText IntervalLogFormatter::End(const RunEnd& end) const {
@@ -433,6 +470,10 @@ void IntervalLogWriter::OnInterval(const IntervalSlice& slice, const TimelinePoi
 }
 
 void IntervalLogWriter::OnRunEnd(const RunEnd& end) { files_->Append(formatter_.End(end)); }
+
+void IntervalLogWriter::OnEvent(const EventResult& event) {
+  files_->Append(formatter_.Event(event));
+}
 
 absl::StatusOr<std::unique_ptr<IntervalLogReader>> IntervalLogReader::Open(const std::string& dir) {
   const std::string intervals_path = (std::filesystem::path(dir) / kIntervalsLogName).string();
@@ -505,6 +546,18 @@ absl::StatusOr<bool> IntervalLogReader::Next(IntervalSlice& slice, TimelinePoint
     if (!*read) return false;
     ++line_number_;
     const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("event")) {
+      auto event = EventFromJson(j["event"].dump());
+      if (!event.ok()) return Corrupt(intervals_path_, line_number_, event.status().message());
+      const auto same = std::find_if(events_.begin(), events_.end(),
+                                     [&](const EventResult& e) { return e.name == event->name; });
+      if (same != events_.end()) {
+        *same = *std::move(event);
+      } else {
+        events_.push_back(*std::move(event));
+      }
+      continue;
+    }
     if (j.is_object() && j.contains("end")) {
       try {
         ReadEnd(j["end"], end_);
@@ -548,6 +601,13 @@ absl::StatusOr<bool> IntervalLogReader::Next(IntervalSlice& slice, TimelinePoint
     const nlohmann::json& streams = counts.at("streams");
     for (size_t op = 0; op < operation_count && op < streams.size(); ++op) {
       if (!streams[op].is_null()) ReadStreamCounts(streams[op], slice.operations[op].streams());
+    }
+    if (counts.contains("finality")) {
+      const nlohmann::json& finality = counts.at("finality");
+      for (size_t op = 0; op < operation_count && op < finality.size(); ++op) {
+        if (!finality[op].is_null())
+          ReadFinalityCounts(finality[op], slice.operations[op].finals());
+      }
     }
     if (with_messages) {
       const nlohmann::json& messages = counts.at("error_messages");
@@ -677,6 +737,7 @@ absl::StatusOr<RunResult> RecoverRun(const std::string& dir) {
   const std::string& path = (*reader)->intervals_path();
   RunResult result = BuildRunResult(run, totals, std::move(timeline), (*reader)->end());
   result.recovered_from = path;
+  result.events = (*reader)->events();
   JudgeGenerator(result);
   // The scenario's gates, checked on what was recovered.
   auto gates = GatesOfLoggedRun(run, path);

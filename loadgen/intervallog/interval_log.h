@@ -14,8 +14,10 @@
 //                    failed calls' (streams') status messages by code (absent
 //                    from logs written before they were kept), stream and
 //                    generator counts, and the loadgen's and the
-//                    target's RSS, CPU and open fds; a last line with what only
-//                    the run's end knows (absent when the process was killed).
+//                    target's RSS, CPU and open fds; a line per scheduled
+//                    event as it starts and as it finishes ({"event": ...});
+//                    a last line with what only the run's end knows (absent
+//                    when the process was killed).
 //
 // Together they hold every interval whole, so RecoverRun rebuilds through the
 // same result builder exactly the result the live run had.
@@ -55,6 +57,7 @@ class IntervalLogFormatter {
   IntervalLogText Start(const RunDescription& run);
   IntervalLogText Interval(const IntervalSlice& slice, const TimelinePoint& point) const;
   IntervalLogText End(const RunEnd& end) const;
+  IntervalLogText Event(const EventResult& event) const;
 
  private:
   std::vector<std::string> tags_;  // per operation
@@ -81,6 +84,7 @@ class IntervalLogWriter : public IntervalObserver {
 
   void OnRunStart(const RunDescription& run) override;
   void OnInterval(const IntervalSlice& slice, const TimelinePoint& point) override;
+  void OnEvent(const EventResult& event) override;
   void OnRunEnd(const RunEnd& end) override;
 
  private:
@@ -106,6 +110,8 @@ class IntervalLogReader {
   absl::StatusOr<bool> Next(IntervalSlice& slice, TimelinePoint& point);
   // What the run's end knows, once Next returned false (all -1: the process was killed).
   const RunEnd& end() const { return end_; }
+  // The events logged so far (each as last logged: started, then finished).
+  const std::vector<EventResult>& events() const { return events_; }
   const std::string& intervals_path() const { return intervals_path_; }
 
  private:
@@ -127,6 +133,7 @@ class IntervalLogReader {
   RunDescription run_;
   std::vector<std::string> tags_;  // per operation
   RunEnd end_;
+  std::vector<EventResult> events_;
   size_t line_number_ = 1;
   size_t histogram_line_number_ = 0;
   size_t intervals_read_ = 0;

@@ -37,6 +37,12 @@ void ObserveHistogram(const Histogram& h, prometheus::Histogram& out) {
 
 }  // namespace
 
+// The outcome labels of aurigraph_loadgen_finality_items_total, in the order OnInterval counts
+// them.
+constexpr const char* kFinalityOutcomes[] = {
+    "final",           "lost",     "final_without_ack", "duplicate", "not_final_unacked",
+    "unmatched_event", "untracked"};
+
 const std::vector<double>& LatencyBucketsSeconds() {
   static const std::vector<double> bounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.0075,
                                              0.01,   0.015,   0.02,   0.025, 0.03,   0.05,  0.1,
@@ -83,6 +89,13 @@ RunMetrics::RunMetrics(prometheus::Registry& registry)
                   .Help("Requests completed, or stream messages received, with a status other "
                         "than OK, by operation and gRPC status code.")
                   .Register(registry)),
+      finality_(prometheus::BuildCounter()
+                    .Name("aurigraph_loadgen_finality_items_total")
+                    .Help("Request items of operations with a finality stream, by outcome: final, "
+                          "lost (acknowledged, not seen final within the timeout), "
+                          "final_without_ack, duplicate, not_final_unacked, unmatched_event, "
+                          "untracked.")
+                    .Register(registry)),
       sent_(prometheus::BuildCounter()
                 .Name("aurigraph_loadgen_requests_sent_total")
                 .Help("Unary requests sent.")
@@ -143,6 +156,13 @@ void RunMetrics::OnRunStart(const RunDescription& run) {
                        std::vector<prometheus::Counter*>(kStatusCodeCount, nullptr),
                        std::vector<prometheus::Counter*>(kStatusCodeCount, nullptr),
                        std::vector<prometheus::Histogram*>(kStatusCodeCount, nullptr)};
+    if (op.finality()) {
+      for (const char* outcome : kFinalityOutcomes) {
+        prometheus::Labels with = labels;
+        with["outcome"] = outcome;
+        m.finality.push_back(&finality_.Add(with));
+      }
+    }
     for (const PercentileGauge& p : kPercentiles) {
       prometheus::Labels with = labels;
       with["percentile"] = p.label;
@@ -169,14 +189,23 @@ void RunMetrics::OnInterval(const IntervalSlice& slice, const TimelinePoint& poi
     const IntervalOperation& in = slice.operations[i];
     OperationMetrics& m = operations_[i];
     const bool streaming = operation_info_[i].streaming();
+    const bool finality = operation_info_[i].finality();
     for (int code = 0; code < kStatusCodeCount; ++code) {
       if (in.codes[code] == 0) continue;
       const auto count = static_cast<double>(in.codes[code]);
-      if (!streaming) CodeCounter(requests_, m.by_code, i, code).Increment(count);
+      if (!streaming && !finality) CodeCounter(requests_, m.by_code, i, code).Increment(count);
       if (code != 0) CodeCounter(errors_, m.errors_by_code, i, code).Increment(count);
     }
     if (streaming) {
       m.messages->Increment(static_cast<double>(in.count));
+    } else if (finality) {
+      const FinalityCounts f = in.finality ? *in.finality : FinalityCounts();
+      const int64_t outcomes[] = {
+          in.codes[0],        f.lost,     f.final_without_ack, f.duplicates, f.not_final_unacked,
+          f.unmatched_events, f.untracked};
+      for (size_t k = 0; k < m.finality.size(); ++k) {
+        m.finality[k]->Increment(static_cast<double>(outcomes[k]));
+      }
     } else {
       unary_completed_total_ += in.count;
     }

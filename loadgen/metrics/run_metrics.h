@@ -41,6 +41,7 @@ class RunMetrics : public IntervalObserver {
     std::vector<prometheus::Counter*> by_code;    // requests (unary) by code, made on first use
     std::vector<prometheus::Counter*> errors_by_code;
     std::vector<prometheus::Histogram*> failed_latency;  // by code, made on first use
+    std::vector<prometheus::Counter*> finality;          // finality only: by outcome
   };
   prometheus::Counter& CodeCounter(prometheus::Family<prometheus::Counter>& family,
                                    std::vector<prometheus::Counter*>& cache, size_t operation,
@@ -56,6 +57,7 @@ class RunMetrics : public IntervalObserver {
   prometheus::Family<prometheus::Gauge>& percentiles_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Counter>& errors_;
+  prometheus::Family<prometheus::Counter>& finality_;
   prometheus::Counter& sent_;
   prometheus::Gauge& in_flight_;
   prometheus::Gauge& elapsed_;

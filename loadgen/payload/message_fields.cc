@@ -6,7 +6,9 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "loadgen/payload/value_errors.h"
 #include "loadgen/payload/wire.h"
 
@@ -17,14 +19,14 @@ namespace pb = google::protobuf;
 
 using wire::ReadVarint;
 
-// Finds the last occurrence of field `number` at the top level of `message`;
-// its payload (varint/fixed bytes, or the length-delimited contents).
-std::string_view FindField(std::string_view message, int number, int* wire_type) {
-  std::string_view found;
-  bool have = false;
+// Calls `visit(payload, wire_type)` for every occurrence of field `number` at
+// the top level of `message`, in order: the varint/fixed bytes, or the
+// length-delimited contents. False when the message is malformed.
+template <typename Visit>
+bool ForEachField(std::string_view message, int number, Visit&& visit) {
   while (!message.empty()) {
     uint64_t tag = 0;
-    if (!ReadVarint(message, &tag)) return {};
+    if (!ReadVarint(message, &tag)) return false;
     const int type = static_cast<int>(tag & 7);
     const auto field = static_cast<int>(tag >> 3);
     const char* start = message.data();
@@ -32,7 +34,7 @@ std::string_view FindField(std::string_view message, int number, int* wire_type)
     switch (type) {
       case 0: {
         uint64_t ignored;
-        if (!ReadVarint(message, &ignored)) return {};
+        if (!ReadVarint(message, &ignored)) return false;
         size = static_cast<size_t>(message.data() - start);
         break;
       }
@@ -44,25 +46,42 @@ std::string_view FindField(std::string_view message, int number, int* wire_type)
         break;
       case 2: {
         uint64_t length = 0;
-        if (!ReadVarint(message, &length) || length > message.size()) return {};
+        if (!ReadVarint(message, &length) || length > message.size()) return false;
         start = message.data();
         size = static_cast<size_t>(length);
         break;
       }
       default:
-        return {};  // groups are not used by proto3
+        return false;  // groups are not used by proto3
     }
     if (type != 0) {
-      if (size > static_cast<size_t>(message.data() + message.size() - start)) return {};
+      if (size > static_cast<size_t>(message.data() + message.size() - start)) return false;
       message = std::string_view(start + size, message.data() + message.size() - (start + size));
     }
-    if (field == number) {
-      found = std::string_view(start, size);
-      *wire_type = type;
-      have = true;
-    }
+    if (field == number) visit(std::string_view(start, size), type);
   }
-  return have ? found : std::string_view(nullptr, 0);
+  return true;
+}
+
+// The last occurrence of field `number` (see ForEachField); a null view when
+// there is none or the message is malformed.
+std::string_view FindField(std::string_view message, int number, int* wire_type) {
+  std::string_view found(nullptr, 0);
+  const bool well_formed = ForEachField(message, number, [&](std::string_view payload, int type) {
+    found = payload;
+    *wire_type = type;
+  });
+  return well_formed ? found : std::string_view(nullptr, 0);
+}
+
+// A string or bytes value as a 64-bit key (FNV-1a).
+uint64_t HashKey(std::string_view bytes) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const char c : bytes) {
+    hash ^= static_cast<uint8_t>(c);
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
 }
 
 }  // namespace
@@ -141,12 +160,7 @@ uint64_t FieldPath::ReadKey(std::string_view message) const {
   int wire_type = -1;
   std::string_view payload = Locate(message, &wire_type);
   if (payload.data() == nullptr || wire_type != 2) payload = {};
-  uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a
-  for (const char c : payload) {
-    hash ^= static_cast<uint8_t>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
+  return HashKey(payload);
 }
 
 absl::StatusOr<int64_t> FieldPath::ValueOf(absl::string_view text) const {
@@ -243,6 +257,83 @@ absl::StatusOr<std::unique_ptr<MessageInspector>> CompileInspector(const pb::Des
     inspector->phase_equals = *value;
   }
   return std::unique_ptr<MessageInspector>(std::move(inspector));
+}
+
+namespace {
+
+// Keys through repeated messages: `hops` lead, every occurrence of a repeated
+// one and the last of a singular one, to the messages `leaf` is read in.
+class FieldKeyReader final : public KeyReader {
+ public:
+  struct Hop {
+    int number = 0;
+    bool repeated = false;
+  };
+  FieldKeyReader(std::vector<Hop> hops, FieldPath leaf)
+      : hops_(std::move(hops)), leaf_(std::move(leaf)) {}
+
+  void ReadKeys(std::string_view message, std::vector<uint64_t>* keys) const override {
+    Walk(message, 0, keys);
+  }
+
+ private:
+  void Walk(std::string_view message, size_t hop, std::vector<uint64_t>* keys) const {
+    if (hop == hops_.size()) {
+      keys->push_back(leaf_.ReadKey(message));
+      return;
+    }
+    if (hops_[hop].repeated) {
+      // A message damaged past some elements gives none of them, as a singular hop does.
+      const size_t before = keys->size();
+      const bool well_formed =
+          ForEachField(message, hops_[hop].number, [&](std::string_view element, int wire_type) {
+            if (wire_type == 2) Walk(element, hop + 1, keys);
+          });
+      if (!well_formed) keys->resize(before);
+      return;
+    }
+    int wire_type = -1;
+    const std::string_view inner = FindField(message, hops_[hop].number, &wire_type);
+    if (inner.data() != nullptr && wire_type == 2) Walk(inner, hop + 1, keys);
+  }
+
+  std::vector<Hop> hops_;
+  FieldPath leaf_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KeyReader>> CompileKeyReader(const pb::Descriptor& type,
+                                                            absl::string_view path) {
+  // The hops end at the last repeated message on the path; the rest is a FieldPath.
+  const std::vector<absl::string_view> parts = absl::StrSplit(path, '.');
+  std::vector<FieldKeyReader::Hop> hops;
+  size_t leaf_from = 0;
+  const pb::Descriptor* current = &type;
+  const pb::Descriptor* leaf_type = &type;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    const std::string name(parts[i]);
+    const pb::FieldDescriptor* field = current->FindFieldByName(name);
+    if (field == nullptr) field = current->FindFieldByCamelcaseName(name);
+    if (field == nullptr || field->type() != pb::FieldDescriptor::TYPE_MESSAGE) break;
+    hops.push_back({field->number(), field->is_repeated()});
+    current = field->message_type();
+    if (field->is_repeated()) {
+      leaf_from = i + 1;
+      leaf_type = current;
+    }
+  }
+  hops.resize(leaf_from);
+  const std::string leaf_path = absl::StrJoin(parts.begin() + leaf_from, parts.end(), ".");
+  auto leaf = FieldPath::Resolve(*leaf_type, leaf_path);
+  if (!leaf.ok()) {
+    // Named by the whole path, not the part after the repeated message.
+    absl::string_view why = leaf.status().message();
+    absl::ConsumePrefix(&why, absl::StrCat("field path '", leaf_path, "': "));
+    return absl::InvalidArgumentError(absl::StrCat("field path '", path, "': ", why));
+  }
+  return std::unique_ptr<KeyReader>(
+      std::make_unique<FieldKeyReader>(std::move(hops), *std::move(leaf)));
 }
 
 absl::StatusOr<std::unique_ptr<ResponseCounter>> CompileResponseCounter(

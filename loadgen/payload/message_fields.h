@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "loadgen/interfaces/message_inspector.h"
 #include "loadgen/interfaces/request_source.h"
+#include "loadgen/interfaces/request_tracker.h"
 
 namespace google::protobuf {
 class Descriptor;
@@ -60,6 +61,13 @@ struct InspectorSpec {
 absl::StatusOr<std::unique_ptr<MessageInspector>> CompileInspector(
     const google::protobuf::Descriptor& request, const google::protobuf::Descriptor& response,
     const InspectorSpec& spec);
+
+// The keys in field `path` of `type` messages (request_tracker.h): the path may
+// pass through repeated messages ("transactions.id": one key per transaction)
+// and ends at a singular scalar, enum, string or bytes field; keys are as
+// FieldPath::ReadKey reads them, so a request's and an event's keys compare.
+absl::StatusOr<std::unique_ptr<KeyReader>> CompileKeyReader(
+    const google::protobuf::Descriptor& type, absl::string_view path);
 
 // Counts items in a response: the integer value of one field (e.g. BatchResponse.accepted).
 absl::StatusOr<std::unique_ptr<ResponseCounter>> CompileResponseCounter(

@@ -20,12 +20,19 @@ void ProgressPrinter::OnRunStart(const RunDescription& run) { run_ = run; }
 void ProgressPrinter::OnInterval(const IntervalSlice& slice, const TimelinePoint& point) {
   int64_t count = 0;
   merged_.Reset();
+  // The calls' figures: a finality operation counts the same requests again.
+  const auto counted = [&](size_t i) {
+    return i >= run_.operations.size() || !run_.operations[i].finality();
+  };
   for (size_t i = 0; i < slice.operations.size(); ++i) {
     const IntervalOperation& op = slice.operations[i];
+    if (!counted(i)) continue;
     if (op.latency.TotalCount() > 0) merged_.Add(op.latency);
     count += op.count;
   }
-  for (const TimelineOperation& op : point.operations) errors_ += op.errors;
+  for (size_t i = 0; i < point.operations.size(); ++i) {
+    if (counted(i)) errors_ += point.operations[i].errors;
+  }
   completed_ += count;
   const double elapsed = point.offset_seconds + point.seconds;
   if (!terminal_ && last_printed_ >= 0 && elapsed - last_printed_ < every_seconds_) return;

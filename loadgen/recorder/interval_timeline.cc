@@ -31,6 +31,7 @@ void AddCalls(IntervalOperation& to, const IntervalOperation& from) {
   for (int i = 0; i < kStatusCodeCount; ++i) to.codes[i] += from.codes[i];
   to.error_messages.Merge(from.error_messages);
   to.items += from.items;
+  if (from.finality) to.finals().Merge(*from.finality);
 }
 
 }  // namespace
@@ -56,12 +57,24 @@ void IntervalOperation::Reset() {
   error_messages.Reset();
   items = 0;
   if (stream) stream->Reset();
+  if (finality) *finality = FinalityCounts{};
 }
 
 int64_t IntervalOperation::completed() const {
   int64_t total = 0;
   for (const int64_t n : codes) total += n;
   return total;
+}
+
+void FinalityCounts::Merge(const FinalityCounts& other) {
+  tracked += other.tracked;
+  lost += other.lost;
+  final_without_ack += other.final_without_ack;
+  duplicates += other.duplicates;
+  not_final_unacked += other.not_final_unacked;
+  unmatched_events += other.unmatched_events;
+  untracked += other.untracked;
+  subscription_breaks += other.subscription_breaks;
 }
 
 void GeneratorCounts::Merge(const GeneratorCounts& other) {

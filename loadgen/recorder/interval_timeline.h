@@ -23,6 +23,23 @@
 
 namespace aurigraph::loadgen {
 
+// The finality side of an operation whose requests finish later, on an event
+// stream (loadgen/finality): what only the stream tells. The finality latency
+// (submit -> first seen final) is the operation's own histogram, OK counts
+// those seen final, and DEADLINE_EXCEEDED those acknowledged but not seen final
+// within the timeout: lost.
+struct FinalityCounts {
+  int64_t tracked = 0;              // request items sent (a batch's every item)
+  int64_t lost = 0;                 // acknowledged OK, not seen final within the timeout
+  int64_t final_without_ack = 0;    // seen final although the call failed (e.g. its reply was lost)
+  int64_t duplicates = 0;           // seen final again on the same subscription
+  int64_t not_final_unacked = 0;    // failed (or never answered) and never seen final: not lost
+  int64_t unmatched_events = 0;     // events that matched no tracked item (others', or too late)
+  int64_t untracked = 0;            // dropped unresolved when the tracking bound was full
+  int64_t subscription_breaks = 0;  // subscriptions that ended and were reopened
+  void Merge(const FinalityCounts& other);
+};
+
 // One operation within one interval. Unary: completions, the latency of the
 // successful ones (from the intended send time, and from the actual send) and
 // that of the failed ones by status code, with their status messages. Streams:
@@ -42,7 +59,8 @@ struct IntervalOperation {
   std::array<int64_t, kStatusCodeCount> codes{};
   ErrorMessages error_messages;  // unary: of the failed calls
   int64_t items = 0;
-  std::optional<StreamStats> stream;  // stream operations; engaged at its first figure
+  std::optional<StreamStats> stream;       // stream operations; engaged at its first figure
+  std::optional<FinalityCounts> finality;  // finality operations; engaged at its first figure
 
   // `message`: a failed call's status message.
   void Record(int64_t latency_us, int64_t uncorrected_us, int status_code,
@@ -59,6 +77,7 @@ struct IntervalOperation {
   }
   void RecordFailure(int code, int64_t latency_us, std::string_view message);
   StreamStats& streams() { return stream ? *stream : stream.emplace(); }
+  FinalityCounts& finals() { return finality ? *finality : finality.emplace(); }
   // Another contributor's figures for the same interval.
   void Merge(const IntervalOperation& other);
   // A later interval's figures (stream bounds are over time, not across workers).

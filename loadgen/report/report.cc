@@ -216,6 +216,70 @@ std::string StreamsHtml(const RunResult& r) {
       rows, "</table>");
 }
 
+// Scheduled events: what ran when, and the target's recovery from each.
+std::string EventsHtml(const RunResult& r) {
+  if (r.events.empty()) return "";
+  const auto seconds = [](double s) {
+    return s < 0 ? std::string("never") : FormatDuration(static_cast<int64_t>(s * 1e9));
+  };
+  std::string rows;
+  for (const EventResult& e : r.events) {
+    std::string failed;
+    for (const auto& [code, count] : e.failed_by_code) {
+      absl::StrAppend(&failed, failed.empty() ? "" : ", ", code, " ", Grouped(count));
+    }
+    absl::StrAppend(
+        &rows, "<tr>", Cell(e.name, true), Cell(e.action, true), Cell(Fixed(e.at_seconds, 3)),
+        Cell(e.started_seconds < 0 ? "not run" : Fixed(e.started_seconds, 3)),
+        Cell(e.started_seconds < 0 ? "-"
+             : e.ok                ? "ok"
+                                   : e.error,
+             true),
+        Cell(e.recovery_measured ? seconds(e.first_success_after_seconds) : "-"),
+        Cell(e.recovery_measured ? seconds(e.unavailable_max_seconds) : "-"),
+        Cell(e.recovery_measured ? seconds(e.recovered_seconds) : "-"),
+        Cell(failed.empty() ? "-" : failed, true), Cell(e.recovery_note, true), "</tr>");
+  }
+  return absl::StrCat(
+      "<h3>Events</h3><p>Marked on every chart over time. Recovery: to the first success of a "
+      "request meant after the event; the longest time without any successful call; until "
+      "p99 and rate were within 10% of the 10 s before it, 3 intervals in a row.</p>"
+      "<table class=\"events\">",
+      Header({"event", "action", "at (s)", "ran at (s)", "outcome", "first success after",
+              "unavailable (longest)", "back to baseline", "failed meanwhile", "note"},
+             2),
+      rows, "</table>");
+}
+
+// Finality: each tracked operation's items, final or not, and submit -> final.
+std::string FinalityHtml(const RunResult& r) {
+  std::string rows;
+  for (const OperationResult& op : r.operations) {
+    if (!op.finality) continue;
+    const FinalityResult& f = *op.finality;
+    const Histogram& h = *op.corrected;
+    const auto latency = [&](double p) {
+      return h.TotalCount() == 0 ? std::string("-") : Micros(h.ValueAtPercentile(p));
+    };
+    absl::StrAppend(&rows, "<tr>", Cell(f.tracks, true), Cell(op.rpc, true),
+                    Cell(Grouped(f.subscriptions)), Cell(Micros(f.timeout_us)),
+                    Cell(Grouped(f.tracked)), Cell(Grouped(op.ok)), Cell(Grouped(f.lost)),
+                    Cell(Grouped(f.duplicates)), Cell(Grouped(f.final_without_ack)),
+                    Cell(Grouped(f.not_final_unacked)), Cell(Grouped(f.subscription_breaks)),
+                    Cell(latency(50)), Cell(latency(99)), Cell(latency(100)), "</tr>");
+  }
+  if (rows.empty()) return "";
+  return absl::StrCat(
+      "<h3>Finality</h3><p>Each request item from its intended send time until an event on the "
+      "subscribed stream showed it final. Lost: acknowledged OK and not seen final within the "
+      "timeout; failed and never final items are not lost.</p><table class=\"finality\">",
+      Header({"operation", "stream", "subscriptions", "timeout", "tracked", "final", "lost",
+              "duplicates", "final without ack", "failed, never final", "subscription breaks",
+              "final p50", "final p99", "final max"},
+             2),
+      rows, "</table>");
+}
+
 // Webhook deliveries: what the target recorded, what the sink saw, the latency.
 std::string WebhooksHtml(const RunResult& r) {
   if (!r.webhooks) return "";
@@ -331,10 +395,13 @@ ordered_json TimelineJson(const RunResult& r) {
   }
   ordered_json codes = ordered_json::object();
   for (auto& [code, series] : error_codes) codes[code] = std::move(series);
-  return {{"offsets", offsets},          {"end", end},
-          {"warmup_end", warmup_end},    {"sent_rate", sent_rate},
-          {"lag_p99", lag_p99},          {"lag_max", lag_max},
-          {"error_codes", codes},        {"loadgen_rss_mb", loadgen_rss},
+  ordered_json markers = ordered_json::array();
+  for (const EventResult& e : r.events) {
+    markers.push_back({e.started_seconds >= 0 ? e.started_seconds : e.at_seconds, e.name});
+  }
+  return {{"markers", markers},          {"offsets", offsets},      {"end", end},
+          {"warmup_end", warmup_end},    {"sent_rate", sent_rate},  {"lag_p99", lag_p99},
+          {"lag_max", lag_max},          {"error_codes", codes},    {"loadgen_rss_mb", loadgen_rss},
           {"target_rss_mb", target_rss}, {"operations", operations}};
 }
 
@@ -373,8 +440,9 @@ std::string RenderHtmlReport(const std::vector<LoadedResult>& runs) {
                     HtmlEscape(r.scenario_name.empty() ? "run" : r.scenario_name),
                     " <span class=\"verdict ", r.passed() ? "pass\">PASS" : "fail\">FAIL",
                     "</span></h1>", ProvenanceHtml(runs[i]), "<h2>SLO gates</h2>", GatesHtml(r),
-                    "<h2>Operations</h2>", OperationsHtml(r), StreamsHtml(r), WebhooksHtml(r),
-                    "<h2>Load generator</h2>", GeneratorHtml(r), "<h2>Charts</h2>");
+                    "<h2>Operations</h2>", OperationsHtml(r), StreamsHtml(r), FinalityHtml(r),
+                    EventsHtml(r), WebhooksHtml(r), "<h2>Load generator</h2>", GeneratorHtml(r),
+                    "<h2>Charts</h2>");
     if (r.timeline.points.empty()) {
       body +=
           "<p class=\"note\">This result holds no timeline (written by an older version): "
@@ -426,6 +494,22 @@ std::string RenderMarkdownSummary(const std::vector<LoadedResult>& runs) {
           "\nLatency above is of successful calls; failed calls, timed apart:\n\n"
           "| operation | code | failed | p50 | p99 | max |\n|---|---|--:|--:|--:|--:|\n",
           failed);
+    }
+    std::string finality;
+    for (const OperationResult& op : r.operations) {
+      if (!op.finality) continue;
+      const FinalityResult& f = *op.finality;
+      absl::StrAppend(&finality, "| ", MarkdownEscape(f.tracks), " | ", Grouped(f.tracked), " | ",
+                      Grouped(op.ok), " | ", Latency(op, 50), " | ", Latency(op, 99), " | ",
+                      Grouped(f.lost), " | ", Grouped(f.duplicates), " | ",
+                      Grouped(f.final_without_ack), " | ", Grouped(f.not_final_unacked), " |\n");
+    }
+    if (!finality.empty()) {
+      absl::StrAppend(
+          &out,
+          "\n| finality of | tracked | final | p50 | p99 | lost | duplicates | final "
+          "without ack | failed, never final |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+          finality);
     }
     if (r.webhooks && r.webhooks->error.empty()) {
       const WebhookResult& w = *r.webhooks;

@@ -24,11 +24,16 @@ struct ProfileCorner {
 struct OperationDescription {
   std::string name;
   std::string rpc;
-  std::string kind = "unary";  // or "server_streaming", "client_streaming", "bidi_streaming"
-  double target_rate = 0;      // open loop: this operation's share of the rate
-  int64_t streams_target = 0;  // streams held open at once
-  std::string phase_name;      // streams: the named phase, if any
-  bool streaming() const { return kind != "unary"; }
+  // Or "server_streaming", "client_streaming", "bidi_streaming"; or "finality":
+  // when the requests of operation `tracks` were seen final on `rpc`'s events.
+  std::string kind = "unary";
+  double target_rate = 0;              // open loop: this operation's share of the rate
+  int64_t streams_target = 0;          // streams held open at once (finality: its subscriptions)
+  std::string phase_name;              // streams: the named phase, if any
+  std::string tracks;                  // finality: the operation whose requests it follows
+  int64_t finality_timeout_nanos = 0;  // finality: not seen final by then is lost
+  bool streaming() const { return kind.ends_with("_streaming"); }
+  bool finality() const { return kind == "finality"; }
 };
 
 struct RunDescription {

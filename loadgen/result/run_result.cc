@@ -43,6 +43,27 @@ ordered_json Percentiles(const Histogram& h) {
 constexpr const char* kStreamHistograms[] = {"first_message", "inter_arrival", "send_lag",
                                              "close_latency", "phase"};
 
+// FinalityResult's counts, by name.
+std::vector<std::pair<const char*, int64_t FinalityResult::*>> FinalityFields() {
+  return {{"timeout_us", &FinalityResult::timeout_us},
+          {"subscriptions", &FinalityResult::subscriptions},
+          {"tracked", &FinalityResult::tracked},
+          {"lost", &FinalityResult::lost},
+          {"final_without_ack", &FinalityResult::final_without_ack},
+          {"duplicates", &FinalityResult::duplicates},
+          {"not_final_unacked", &FinalityResult::not_final_unacked},
+          {"unmatched_events", &FinalityResult::unmatched_events},
+          {"untracked", &FinalityResult::untracked},
+          {"subscription_breaks", &FinalityResult::subscription_breaks}};
+}
+
+ordered_json FinalityJson(const FinalityResult& f) {
+  ordered_json out;
+  out["tracks"] = f.tracks;
+  for (const auto& [name, member] : FinalityFields()) out[name] = f.*member;
+  return out;
+}
+
 ordered_json StreamJson(const StreamResult& s) {
   ordered_json out;
   out["mode"] = s.mode;
@@ -157,6 +178,7 @@ ordered_json OperationJson(const OperationResult& op) {
   out["items"] = op.items;
   out["items_rate"] = op.items_rate;
   if (op.stream) out["stream"] = StreamJson(*op.stream);
+  if (op.finality) out["finality"] = FinalityJson(*op.finality);
   return out;
 }
 
@@ -335,6 +357,17 @@ absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, int schem
   op.kind = j.at("kind").get<std::string>();
   op.items = j.at("items").get<int64_t>();
   op.items_rate = j.at("items_rate").get<double>();
+  if (j.contains("finality")) {
+    const auto& jf = j.at("finality");
+    auto f = std::make_shared<FinalityResult>();
+    f->tracks = jf.at("tracks").get<std::string>();
+    for (const auto& [name, member] : FinalityFields()) {
+      f.get()->*member = jf.at(name).get<int64_t>();
+      if (f.get()->*member < 0)
+        return Corrupt(source, absl::StrCat(where, ".finality.", name, " is negative"));
+    }
+    op.finality = std::move(f);
+  }
   if (j.contains("stream")) {
     const auto& js = j.at("stream");
     auto s = std::make_shared<StreamResult>();
@@ -449,6 +482,70 @@ absl::StatusOr<TimelinePoint> TimelinePointFromJson(const std::string& line) {
   }
 }
 
+namespace {
+
+ordered_json EventJson(const EventResult& e) {
+  ordered_json out = {{"name", e.name},
+                      {"action", e.action},
+                      {"at_seconds", e.at_seconds},
+                      {"started_seconds", e.started_seconds},
+                      {"finished_seconds", e.finished_seconds},
+                      {"ok", e.ok},
+                      {"exit_code", e.exit_code},
+                      {"output", e.output},
+                      {"error", e.error}};
+  if (e.recovery_measured) {
+    out["recovery"] = {{"first_success_after_seconds", e.first_success_after_seconds},
+                       {"unavailable_max_seconds", e.unavailable_max_seconds},
+                       {"recovered_seconds", e.recovered_seconds},
+                       {"failed_by_code", e.failed_by_code},
+                       {"baseline_p99_us", e.baseline_p99_us},
+                       {"baseline_rate", e.baseline_rate},
+                       {"note", e.recovery_note}};
+  }
+  return out;
+}
+
+// Throws nlohmann's exceptions on wrong fields.
+EventResult ReadEvent(const nlohmann::json& j) {
+  EventResult e;
+  e.name = j.at("name").get<std::string>();
+  e.action = j.at("action").get<std::string>();
+  e.at_seconds = j.at("at_seconds").get<double>();
+  e.started_seconds = j.at("started_seconds").get<double>();
+  e.finished_seconds = j.at("finished_seconds").get<double>();
+  e.ok = j.at("ok").get<bool>();
+  e.exit_code = j.at("exit_code").get<int>();
+  e.output = j.at("output").get<std::string>();
+  e.error = j.at("error").get<std::string>();
+  if (j.contains("recovery")) {
+    const auto& jr = j.at("recovery");
+    e.recovery_measured = true;
+    e.first_success_after_seconds = jr.at("first_success_after_seconds").get<double>();
+    e.unavailable_max_seconds = jr.at("unavailable_max_seconds").get<double>();
+    e.recovered_seconds = jr.at("recovered_seconds").get<double>();
+    e.failed_by_code = jr.at("failed_by_code").get<std::map<std::string, int64_t>>();
+    e.baseline_p99_us = jr.at("baseline_p99_us").get<double>();
+    e.baseline_rate = jr.at("baseline_rate").get<double>();
+    e.recovery_note = jr.at("note").get<std::string>();
+  }
+  return e;
+}
+
+}  // namespace
+
+std::string EventToJson(const EventResult& event) { return EventJson(event).dump(); }
+
+absl::StatusOr<EventResult> EventFromJson(const std::string& json) {
+  const nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return absl::DataLossError("event: not a JSON object");
+  try {
+    return ReadEvent(j);
+  } catch (const nlohmann::json::exception& e) {
+    return absl::DataLossError(absl::StrCat("event: wrong fields: ", e.what()));
+  }
+}
+
 bool RunResult::complete() const {
   for (const GeneratorProcess& worker : workers) {
     if (worker.stopped_at_seconds >= 0) return false;
@@ -530,6 +627,10 @@ std::string ResultToJson(const RunResult& r) {
   }
   out["timeline"] = TimelineJson(r.timeline);
   if (r.webhooks) out["webhooks"] = WebhookJson(*r.webhooks);
+  if (!r.events.empty()) {
+    out["events"] = ordered_json::array();
+    for (const EventResult& e : r.events) out["events"].push_back(EventJson(e));
+  }
   out["gates"] = ordered_json::array();
   for (const auto& gate : r.gates) {
     out["gates"].push_back({{"expression", gate.expression},
@@ -657,6 +758,9 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
       w->latency = *latency;
       w->error = jw.value("error", "");
       r.webhooks = std::move(w);
+    }
+    if (j.contains("events")) {
+      for (const auto& je : j.at("events")) r.events.push_back(ReadEvent(je));
     }
     for (const auto& gate : j.at("gates")) {
       r.gates.push_back(GateResult{

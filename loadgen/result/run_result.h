@@ -52,6 +52,24 @@ struct StreamResult {
   std::map<std::string, std::shared_ptr<Histogram>> histograms;
 };
 
+// The finality side of an operation whose requests finish later, on an event
+// stream. Its operation's figures are those of the tracked requests' items:
+// ok = seen final (latency from the intended send time), DEADLINE_EXCEEDED =
+// acknowledged and not seen final within the timeout (lost).
+struct FinalityResult {
+  std::string tracks;  // the operation whose requests it follows
+  int64_t timeout_us = 0;
+  int64_t subscriptions = 0;  // event streams held open (one per address of the target)
+  int64_t tracked = 0;        // request items sent after warm-up
+  int64_t lost = 0;
+  int64_t final_without_ack = 0;
+  int64_t duplicates = 0;
+  int64_t not_final_unacked = 0;
+  int64_t unmatched_events = 0;
+  int64_t untracked = 0;
+  int64_t subscription_breaks = 0;
+};
+
 // The status messages of one status code's failed calls (streams: failed
 // streams): the most frequent first, with their counts, and how many had one
 // of the others. Bounded as common/status_codes/status_message.h says.
@@ -88,6 +106,7 @@ struct OperationResult {
   double items_rate = 0;
   // Streaming operations: requests counts streams that ended, ok those that ran as planned.
   std::shared_ptr<StreamResult> stream;
+  std::shared_ptr<FinalityResult> finality;  // kind "finality"
   int64_t errors() const { return requests - ok; }
   double error_ratio() const {
     return requests == 0 ? 0 : static_cast<double>(errors()) / requests;
@@ -200,6 +219,34 @@ struct WebhookResult {
   std::string error;  // why the deliveries could not be read back, if they could not
 };
 
+// An event the run scheduled (the scenario's events:) as it ran, and how the
+// target recovered from it. Times in seconds from the run's start; -1 where
+// not known (not run, or a run rebuilt from its logs, which keep the markers
+// but not what the recovery figures are measured from).
+struct EventResult {
+  std::string name;
+  std::string action;  // the command, or "rpc METHOD -> TARGET"
+  double at_seconds = 0;
+  double started_seconds = -1;
+  double finished_seconds = -1;
+  bool ok = false;
+  int exit_code = -1;  // a command's exit status (128 + signal); a call's gRPC code
+  std::string output;  // the first 4 KiB of its output, or the call's response
+  std::string error;
+  // Recovery: to the first successful completion of a request meant at or
+  // after the event; the longest time with no successful completion at all
+  // from the event until recovered; until the per-interval p99 and rate were
+  // back within 10% of their values before it (for 3 intervals in a row).
+  double first_success_after_seconds = -1;
+  double unavailable_max_seconds = -1;
+  double recovered_seconds = -1;
+  std::map<std::string, int64_t> failed_by_code;  // completions from the event until recovered
+  double baseline_p99_us = 0;
+  double baseline_rate = 0;
+  std::string recovery_note;
+  bool recovery_measured = false;
+};
+
 // One generator process of a run split across several, as the merge of their
 // results describes it.
 struct GeneratorProcess {
@@ -242,6 +289,7 @@ struct RunResult {
   std::vector<GateResult> gates;
   Timeline timeline;
   std::shared_ptr<WebhookResult> webhooks;  // scenarios with webhook_sink:
+  std::vector<EventResult> events;          // scenarios with events:, in time order
   // Set when the result was rebuilt from interval logs because the run never
   // finished (killed): what it was rebuilt from.
   std::string recovered_from;
@@ -269,6 +317,9 @@ double LoadProfileMean(const std::vector<ProfileCorner>& corners, double from_se
                        double to_seconds);
 
 std::string TimelinePointToJson(const TimelinePoint& point);
+// One event as result.json (and the interval log) holds it, and back.
+std::string EventToJson(const EventResult& event);
+absl::StatusOr<EventResult> EventFromJson(const std::string& json);
 absl::StatusOr<TimelinePoint> TimelinePointFromJson(const std::string& line);
 
 std::string ResultToJson(const RunResult& result);

@@ -55,6 +55,12 @@ absl::StatusOr<PlannedOperation> PlanOperation(const Scenario& scenario,
       nullptr, nullptr};
   if (method->kind == CallKind::kUnary) {
     if (op.has_stream) return fail(absl::StrCat(op.rpc, " is unary: 'stream:' does not apply"));
+    if (op.finality) {
+      auto keys = CompileKeyReader(*method->request_type, op.finality->match_request);
+      if (!keys.ok())
+        return fail(absl::StrCat("finality.match.request: ", keys.status().message()));
+      planned.finality_keys = *std::move(keys);
+    }
     if (!op.count_field.empty()) {
       auto counter = CompileResponseCounter(*method->response_type, op.count_field);
       if (!counter.ok()) return fail(absl::StrCat("count_field: ", counter.status().message()));
@@ -64,6 +70,7 @@ absl::StatusOr<PlannedOperation> PlanOperation(const Scenario& scenario,
     return planned;
   }
   if (!op.count_field.empty()) return fail("count_field applies to unary operations only");
+  if (op.finality) return fail("finality applies to unary operations only");
   if (scenario.duration_nanos <= 0 || scenario.requests > 0) {
     return fail("streaming operations need a run 'duration' (not a request count)");
   }
@@ -126,6 +133,67 @@ absl::Status PaceStreamsByTheLoadRate(const Scenario& scenario,
   return absl::OkStatus();
 }
 
+// The subscription every `finality:` block names (they must name the same one).
+absl::StatusOr<PlannedFinality> PlanFinality(const Scenario& scenario,
+                                             const MethodCatalog& catalog) {
+  const OperationSpec* first = nullptr;
+  for (const OperationSpec& op : scenario.operations) {
+    if (!op.finality) continue;
+    const std::string final_name = FinalityOperationName(op.name);
+    for (const OperationSpec& other : scenario.operations) {
+      if (other.name == final_name) {
+        return absl::InvalidArgumentError(absl::StrCat("operation '", other.name,
+                                                       "': the name is taken by operation '",
+                                                       op.name, "'s finality"));
+      }
+    }
+    if (first == nullptr) {
+      first = &op;
+      continue;
+    }
+    const FinalitySpec& a = *first->finality;
+    const FinalitySpec& b = *op.finality;
+    if (a.rpc != b.rpc || a.request_json != b.request_json || a.match_event != b.match_event ||
+        a.timeout_nanos != b.timeout_nanos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("operation '", op.name,
+                       "': finality: every operation's must name the same stream, "
+                       "request, match.event and timeout as operation '",
+                       first->name, "'s"));
+    }
+  }
+  const FinalitySpec& spec = *first->finality;
+  const std::string where = absl::StrCat("operation '", first->name, "': finality: ");
+  auto method = catalog.Find(spec.rpc);
+  if (!method.ok())
+    return absl::InvalidArgumentError(absl::StrCat(where, method.status().message()));
+  if (method->kind != CallKind::kServerStreaming) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, spec.rpc, " is not server streaming: its events cannot be followed"));
+  }
+  auto event_keys = CompileKeyReader(*method->response_type, spec.match_event);
+  if (!event_keys.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "match.event: ", event_keys.status().message()));
+  }
+  auto request = RequestTemplate::Compile(*method->request_type, spec.request_json,
+                                          TemplateInputs{first->metadata, nullptr});
+  if (!request.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "request: ", request.status().message()));
+  }
+  TemplateRequestSource source(*request, 0, scenario.seed);
+  const std::string_view bytes = source.Build(RequestContext{});
+  if (bytes.data() == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "request: cannot be built"));
+  }
+  PlannedFinality planned{spec.rpc, method->path,           std::string(bytes),
+                          {},       *std::move(event_keys), spec.timeout_nanos};
+  for (const Header& header : source.BuildHeaders(RequestContext{})) {
+    planned.headers.emplace_back(header.key, header.value);
+  }
+  return planned;
+}
+
 }  // namespace
 
 bool NeedsReflection(const Scenario& scenario) {
@@ -158,6 +226,12 @@ absl::StatusOr<OperationsPlan> PlanOperations(const Scenario& scenario, Transpor
     if (!planned.ok()) return planned.status();
     (planned->kind == CallKind::kUnary ? plan.unary : plan.streaming)
         .push_back(*std::move(planned));
+  }
+  if (std::any_of(scenario.operations.begin(), scenario.operations.end(),
+                  [](const OperationSpec& op) { return op.finality.has_value(); })) {
+    auto finality = PlanFinality(scenario, catalog);
+    if (!finality.ok()) return finality.status();
+    plan.finality = *std::move(finality);
   }
   if (!plan.unary.empty() && !scenario.has_load) {
     return absl::InvalidArgumentError(

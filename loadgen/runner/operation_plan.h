@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,11 +16,23 @@
 #include "loadgen/interfaces/load_model.h"
 #include "loadgen/interfaces/message_inspector.h"
 #include "loadgen/interfaces/request_source.h"
+#include "loadgen/interfaces/request_tracker.h"
 #include "loadgen/interfaces/transport_factory.h"
 #include "loadgen/payload/request_template.h"
 #include "loadgen/scenario/scenario.h"
 
 namespace aurigraph::loadgen {
+
+// The `finality:` blocks of a scenario's unary operations, made ready: one
+// subscription stream shared by every tracked operation.
+struct PlannedFinality {
+  std::string rpc;      // "package.Service/Method", as the scenario names it
+  std::string path;     // as gRPC sends it
+  std::string request;  // the subscription's one request, serialized
+  std::vector<std::pair<std::string, std::string>> headers;  // the first tracked operation's
+  std::unique_ptr<KeyReader> event_keys;
+  int64_t timeout_nanos = 0;
+};
 
 struct PlannedOperation {
   size_t index = 0;  // in the scenario
@@ -28,6 +41,7 @@ struct PlannedOperation {
   RequestTemplate request_template;
   std::unique_ptr<ResponseCounter> counter;     // unary with count_field
   std::unique_ptr<MessageInspector> inspector;  // streams
+  std::unique_ptr<KeyReader> finality_keys;     // unary with a finality: block
   // Client and bidi streams: messages/s per stream (0 = as fast as answered):
   // the scenario's send_rate, or the operation's share of an open-loop load.rate
   // when the scenario has no unary operation for it to pace.
@@ -41,6 +55,7 @@ struct OperationsPlan {
   std::string reflection;  // the reflection protocol that described them; empty: none asked
   std::vector<PlannedOperation> unary;      // in scenario order
   std::vector<PlannedOperation> streaming;  // in scenario order
+  std::optional<PlannedFinality> finality;  // when an operation has a finality: block
 };
 
 // True when the scenario's methods can only be known from the target, which

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -19,6 +20,8 @@
 #include "loadgen/assemble/result_builder.h"
 #include "loadgen/driver/stream_worker.h"
 #include "loadgen/driver/worker.h"
+#include "loadgen/finality/finality_tracker.h"
+#include "loadgen/finality/subscriptions.h"
 #include "loadgen/recorder/interval_timeline.h"
 #include "loadgen/runner/operation_plan.h"
 #include "loadgen/runner/timeline_collector.h"
@@ -94,7 +97,7 @@ std::vector<ProfileCorner> ProfileCorners(const std::vector<LoadSegment>& profil
 // What is known of the run before it starts; its operations in the scenario's order.
 RunDescription DescribeRun(const Scenario& scenario, const OperationsPlan& operations,
                            const std::string& target, int64_t start_unix_nanos, pid_t watched,
-                           Partition partition) {
+                           Partition partition, size_t subscriptions) {
   RunDescription run;
   run.tool_version = kVersion;
   run.host = HostName();
@@ -145,36 +148,138 @@ RunDescription DescribeRun(const Scenario& scenario, const OperationsPlan& opera
     d.streams_target = spec.streams;
     d.phase_name = spec.phase_name;
   }
+  // After the scenario's operations: the finality of each that has one.
+  for (const PlannedOperation& op : operations.unary) {
+    if (!op.finality_keys) continue;
+    OperationDescription d;
+    d.name = FinalityOperationName(scenario.operations[op.index].name);
+    d.rpc = operations.finality->rpc;
+    d.kind = "finality";
+    d.streams_target = static_cast<int64_t>(subscriptions);
+    d.tracks = scenario.operations[op.index].name;
+    d.finality_timeout_nanos = operations.finality->timeout_nanos;
+    run.operations.push_back(std::move(d));
+  }
   return run;
 }
 
 // What the workers measured, and what the run's end knows.
 struct Execution {
   Timeline timeline;
-  RunTotals totals;
+  RunTotals totals{0};
   RunEnd end;
+  // With events: how each ran, the periods without a successful call (from
+  // the start), and per event the first success after it (-1: none).
+  std::vector<EventOutcome> events;
+  std::vector<Window> no_success;
+  std::vector<int64_t> first_success_after;
 };
 
-// Runs every worker on its own thread and collects the timeline as it goes.
+// Gaps between successful calls shorter than this are not kept: the longest
+// no-success window is measured when it is at least this long.
+constexpr int64_t kSuccessGapNanos = 10'000'000;
+
+EventResult ToEventResult(const EventOutcome& outcome, const EventSpec& spec) {
+  EventResult e;
+  e.name = outcome.name;
+  e.action = DescribeEventAction(spec);
+  e.at_seconds = static_cast<double>(outcome.at_nanos) / 1e9;
+  e.started_seconds =
+      outcome.started_nanos < 0 ? -1 : static_cast<double>(outcome.started_nanos) / 1e9;
+  e.finished_seconds =
+      outcome.finished_nanos < 0 ? -1 : static_cast<double>(outcome.finished_nanos) / 1e9;
+  e.ok = outcome.ok;
+  e.exit_code = outcome.exit_code;
+  e.output = outcome.output;
+  e.error = outcome.error;
+  return e;
+}
+
+// The events as they ran, each with the target's recovery from it.
+std::vector<EventResult> EventResults(const Scenario& scenario, const Execution& executed,
+                                      const RunResult& result) {
+  std::vector<RecoveryInterval> intervals;
+  for (const TimelinePoint& point : result.timeline.points) {
+    RecoveryInterval interval{point.offset_seconds, point.seconds, point.warmup};
+    // The calls' figures (not streams', not finality's): their p99 is the
+    // highest of the operations' (exact with one).
+    for (size_t i = 0; i < point.operations.size() && i < result.operations.size(); ++i) {
+      const OperationResult& op = result.operations[i];
+      if (op.stream || op.finality) continue;
+      const TimelineOperation& o = point.operations[i];
+      interval.ok += o.count - o.errors;
+      interval.p99_us = std::max(interval.p99_us, static_cast<double>(o.p99));
+      for (const auto& [code, count] : o.codes) {
+        if (code != "OK") interval.failed_by_code[code] += count;
+      }
+    }
+    intervals.push_back(std::move(interval));
+  }
+  std::vector<EventResult> events;
+  for (size_t k = 0; k < executed.events.size(); ++k) {
+    const EventOutcome& outcome = executed.events[k];
+    EventResult e = ToEventResult(outcome, scenario.events[k]);
+    const RecoveryFigures figures = ComputeRecovery(
+        RecoveryEvent{outcome.name, outcome.at_nanos, executed.first_success_after[k]}, intervals,
+        executed.no_success);
+    e.recovery_measured = true;
+    e.first_success_after_seconds = figures.first_success_after_seconds;
+    e.unavailable_max_seconds = figures.unavailable_max_seconds;
+    e.recovered_seconds = figures.recovered_seconds;
+    e.failed_by_code = figures.failed_by_code;
+    e.baseline_p99_us = figures.baseline_p99_us;
+    e.baseline_rate = figures.baseline_rate;
+    e.recovery_note = figures.note;
+    events.push_back(std::move(e));
+  }
+  return events;
+}
+
+// Runs every worker on its own thread and collects the timeline as it goes;
+// with `subscriptions` (open), tracks finality until every request is final
+// or past its timeout.
 Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
                   TransportFactory& wire, const RunOptions& options, const RunDescription& run,
-                  int64_t start, pid_t watched) {
+                  int64_t start, pid_t watched, FinalitySubscriptions* subscriptions,
+                  std::vector<FaultEvent> events) {
   const Clock& clock = *options.clock;
   std::vector<WorkerAssignment> assignments =
       PlanWorkers(scenario, operations, start, options.partition);
   const int workers = scenario.workers;
   const int run_workers = options.partition.RunWorkers(workers);
-  // The timeline's operations are the scenario's, in order; each worker has
-  // one contributor for its calls and one for its streams.
-  IntervalTimeline timeline(start, scenario.interval_nanos, scenario.operations.size(), 2 * workers,
+  // The timeline's operations are the run's: the scenario's in order, then
+  // finality ones. Each worker has one contributor for its calls and one for
+  // its streams; the finality tracker is the last.
+  const int contributors = 2 * workers + (subscriptions != nullptr ? 1 : 0);
+  IntervalTimeline timeline(start, scenario.interval_nanos, run.operations.size(), contributors,
                             start + scenario.warmup_nanos);
-  std::vector<uint32_t> unary_ids, stream_ids;
+  std::vector<uint32_t> unary_ids, stream_ids, finality_ids;
   std::vector<UnaryMethod> methods;
   std::vector<const ResponseCounter*> counters;
+  std::vector<const KeyReader*> finality_keys;
+  uint32_t next_finality_id = static_cast<uint32_t>(scenario.operations.size());
   for (const PlannedOperation& op : operations.unary) {
     unary_ids.push_back(static_cast<uint32_t>(op.index));
     methods.push_back(op.method);
     counters.push_back(op.counter.get());
+    finality_keys.push_back(op.finality_keys.get());
+    finality_ids.push_back(op.finality_keys ? next_finality_id++ : 0);
+  }
+  // Untracked operations' ids are never recorded to; the first tracked one's
+  // takes what belongs to no operation (unmatched events).
+  std::optional<IntervalRecorder> finality_intervals;
+  std::optional<FinalityTracker> tracker;
+  std::vector<RequestTracker*> trackers;
+  if (subscriptions != nullptr) {
+    for (uint32_t& id : finality_ids) {
+      if (id == 0) id = static_cast<uint32_t>(scenario.operations.size());
+    }
+    finality_intervals.emplace(timeline, contributors - 1, finality_ids);
+    tracker.emplace(finality_keys, *operations.finality->event_keys, *finality_intervals,
+                    FinalityTrackerOptions{operations.finality->timeout_nanos});
+    for (const KeyReader* keys : finality_keys) {
+      trackers.push_back(keys != nullptr ? &*tracker : nullptr);
+    }
   }
   std::vector<std::string> stream_paths;
   for (const PlannedOperation& op : operations.streaming) {
@@ -191,7 +296,10 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
     std::unique_ptr<Worker> worker;
     std::unique_ptr<StreamTransport> stream_transport;
     std::unique_ptr<StreamWorker> stream_worker;
+    std::optional<SuccessRecorder> successes;
   };
+  std::vector<int64_t> event_at;
+  for (const FaultEvent& event : events) event_at.push_back(start + event.at_nanos);
   std::vector<WorkerParts> parts(workers);
   for (int w = 0; w < workers; ++w) {
     WorkerParts& p = parts[w];
@@ -205,6 +313,11 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
     if (assigned.calls) {
       WorkerPlan& plan = *assigned.calls;
       plan.response_counters = counters;
+      plan.trackers = trackers;
+      if (!events.empty()) {
+        p.successes.emplace(kSuccessGapNanos, event_at);
+        plan.successes = &*p.successes;
+      }
       p.intervals = std::make_unique<IntervalRecorder>(timeline, 2 * w, unary_ids);
       plan.intervals = p.intervals.get();
       p.transport = wire.MakeTransport(w, workers, methods, plan.max_in_flight);
@@ -245,6 +358,22 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
   TimelineCollector collector(
       timeline, clock, IntervalsPerResultPoint(scenario.duration_nanos, scenario.interval_nanos),
       watched, options.interval_observers);
+  std::optional<EventRunner> event_runner;
+  if (!events.empty()) {
+    // On the runner's thread as each starts and ends; marked in the logs by the collector.
+    std::vector<EventSpec> specs = scenario.events;
+    EventRunnerOptions event_options;
+    event_options.output_dir = options.events_dir;
+    event_options.on_event = [&collector, specs](const EventOutcome& outcome) {
+      for (const EventSpec& spec : specs) {
+        if (spec.name == outcome.name) collector.Post(ToEventResult(outcome, spec));
+      }
+    };
+    event_runner.emplace(std::move(events), clock, start, std::move(event_options));
+    event_runner->Start();
+  }
+  std::thread following;
+  if (subscriptions != nullptr) following = std::thread([&] { subscriptions->Run(*tracker); });
   std::vector<std::thread> threads;
   for (WorkerParts& p : parts) {
     if (p.worker) threads.emplace_back([&p, &options] { p.worker->Run(options.stop); });
@@ -253,6 +382,34 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
     }
   }
   for (std::thread& t : threads) t.join();
+  Execution executed;
+  if (event_runner) {
+    event_runner->Stop();
+    executed.events = event_runner->Outcomes();
+    std::vector<const SuccessGaps*> gaps;
+    executed.first_success_after.assign(executed.events.size(), -1);
+    for (const WorkerParts& p : parts) {
+      if (!p.successes) continue;
+      gaps.push_back(&p.successes->gaps());
+      for (size_t k = 0; k < executed.first_success_after.size(); ++k) {
+        const int64_t first = p.successes->first_success()[k];
+        int64_t& best = executed.first_success_after[k];
+        if (first >= 0 && (best < 0 || first - start < best)) best = first - start;
+      }
+    }
+    executed.no_success = SuccessGaps::Merge(gaps, start, clock.NowNanos());
+  }
+  if (subscriptions != nullptr) {
+    // Every request was sent by now: each is final, or past its timeout, by then.
+    const int64_t give_up = clock.NowNanos() + operations.finality->timeout_nanos;
+    while (tracker->Pending() > 0 && clock.NowNanos() < give_up &&
+           (options.stop == nullptr || !options.stop->load())) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    subscriptions->Stop();
+    following.join();
+    tracker->Finish(clock.NowNanos());
+  }
   // A process of a split run may have nothing to send: its run still spans from the start.
   const int64_t end = std::max(clock.NowNanos(), start);
   TimelineCollector::Collected collected = collector.Finish(end);
@@ -260,7 +417,10 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
   run_end.end_offset_nanos = end - start;
   run_end.cpu_seconds = OwnCpuSeconds() - cpu_at_start;
   run_end.cpu_cores = AvailableCores();
-  return Execution{std::move(collected.timeline), std::move(collected.totals), run_end};
+  executed.timeline = std::move(collected.timeline);
+  executed.totals = std::move(collected.totals);
+  executed.end = run_end;
+  return executed;
 }
 
 }  // namespace
@@ -301,6 +461,24 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
   for (RunHook* hook : options.hooks) {
     if (absl::Status ready = hook->BeforeLoad(); !ready.ok()) return ready;
   }
+  // Events are checked, and their calls made ready, before the run.
+  EventWiring event_wiring{
+      operations->catalog ? operations->catalog.get() : &MethodCatalog::Bundled(),
+      wire->Addresses(), scenario.channel, options.find_leader};
+  auto events = MakeFaultEvents(scenario, event_wiring);
+  if (!events.ok()) return events.status();
+  // Finality is followed from before the first request.
+  std::unique_ptr<StreamTransport> subscription_wire;
+  std::optional<FinalitySubscriptions> subscriptions;
+  if (operations->finality) {
+    const PlannedFinality& finality = *operations->finality;
+    subscription_wire = wire->MakeTransportPerAddress(finality.path);
+    subscriptions.emplace(*options.clock, *subscription_wire, wire->Addresses(), finality.request,
+                          finality.headers);
+    if (absl::Status open = subscriptions->Open(scenario.connect_timeout_nanos); !open.ok()) {
+      return open;
+    }
+  }
 
   int64_t start_delay = kStartDelayNanos;
   SharedStart start_at{options.start_unix_nanos, options.start_unix_nanos};
@@ -330,15 +508,17 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions
     }
   }
   const pid_t watched = WatchedPid(options, *target);
-  const RunDescription run =
-      DescribeRun(scenario, *operations, *target, start_unix, watched, options.partition);
-  Execution executed = Execute(scenario, *operations, *wire, options, run, start, watched);
+  const RunDescription run = DescribeRun(scenario, *operations, *target, start_unix, watched,
+                                         options.partition, wire->Addresses().size());
+  Execution executed = Execute(scenario, *operations, *wire, options, run, start, watched,
+                               subscriptions ? &*subscriptions : nullptr, *std::move(events));
 
   for (RunHook* hook : options.hooks) hook->AfterLoad(executed.end);
   executed.end.loadgen_peak_rss_bytes = OwnPeakResidentBytes();
   for (IntervalObserver* observer : options.interval_observers) observer->OnRunEnd(executed.end);
   RunResult result =
       BuildRunResult(run, executed.totals, std::move(executed.timeline), executed.end);
+  result.events = EventResults(scenario, executed, result);
   for (RunHook* hook : options.hooks) hook->OnResult(result);
   JudgeGenerator(result);
   auto gate_results = EvaluateGates(*gates, result);

@@ -18,6 +18,7 @@
 #include "loadgen/interfaces/run_hook.h"
 #include "loadgen/interfaces/transport_factory.h"
 #include "loadgen/result/run_result.h"
+#include "loadgen/runner/event_actions.h"
 #include "loadgen/scenario/scenario.h"
 
 namespace aurigraph::loadgen {
@@ -58,6 +59,11 @@ struct RunOptions {
   // split run's barrier. Returns the start (replacing start_unix_nanos), or an
   // error that ends the run before it starts.
   std::function<absl::StatusOr<SharedStart>()> await_start;
+  // Scheduled events (the scenario's events:): where each command's output
+  // goes (DIR/events/NN-NAME.log; empty: a temporary directory), and who names
+  // the leader for calls to "leader" (a system plug-in; null: none can).
+  std::string events_dir;
+  LeaderFinder find_leader;
 };
 
 // The target a run loads: `override` when set, else the scenario's; INVALID_ARGUMENT

@@ -90,7 +90,24 @@ void TimelineCollector::Sample(TimelinePoint& point) const {
   }
 }
 
+void TimelineCollector::Post(EventResult event) {
+  std::lock_guard lock(events_mu_);
+  events_.push_back(std::move(event));
+}
+
+void TimelineCollector::TellEvents() {
+  std::vector<EventResult> events;
+  {
+    std::lock_guard lock(events_mu_);
+    events.swap(events_);
+  }
+  for (const EventResult& event : events) {
+    for (IntervalObserver* observer : observers_) observer->OnEvent(event);
+  }
+}
+
 void TimelineCollector::Summarize(int64_t end_index, int64_t run_end_nanos) {
+  TellEvents();
   const int64_t start = timeline_.start_nanos(), length = timeline_.interval_nanos();
   const int64_t measured_start = timeline_.measured_start_nanos();
   std::vector<IntervalSlice> slices = timeline_.TakeCompleted(end_index);

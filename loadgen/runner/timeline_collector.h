@@ -34,8 +34,11 @@ class TimelineCollector {
   };
   // After every worker has finished (at `run_end_nanos` on the clock): the whole timeline.
   Collected Finish(int64_t run_end_nanos);
+  // An event to tell the observers, on the collector's thread, before its next interval.
+  void Post(EventResult event);
 
  private:
+  void TellEvents();
   void Sample(TimelinePoint& point) const;
   void Summarize(int64_t end_index, int64_t run_end_nanos);
   void EmitMerged();
@@ -54,6 +57,8 @@ class TimelineCollector {
   std::condition_variable cv_;
   bool done_ = false;
   std::vector<TimelinePoint> points_;
+  std::mutex events_mu_;
+  std::vector<EventResult> events_;  // posted, not yet told
   std::thread thread_;
 };
 

@@ -301,12 +301,76 @@ absl::Status ParseData(const Reader& r, const YAML::Node& node, const std::strin
   return absl::OkStatus();
 }
 
+// `finality: {rpc: ..., request: {...}, match: {request: FIELD, event: FIELD}, timeout: 5s}`.
+absl::Status ParseFinality(const Reader& r, const YAML::Node& node, const std::string& where,
+                           FinalitySpec& spec) {
+  RETURN_IF_ERROR(r.CheckKeys(node, where, {"rpc", "request", "match", "timeout"}));
+  for (const char* key : {"rpc", "match"}) {
+    if (!node[key]) return r.Error(absl::StrCat(where, ".", key), "required");
+  }
+  RETURN_IF_ERROR(r.String(node["rpc"], where + ".rpc", &spec.rpc));
+  if (node["request"]) {
+    if (!node["request"].IsMap()) return r.Error(where + ".request", "must be a mapping");
+    spec.request_json = ToJson(node["request"]).dump();
+  }
+  const YAML::Node match = node["match"];
+  RETURN_IF_ERROR(r.CheckKeys(match, where + ".match", {"request", "event"}));
+  if (!match["request"] || !match["event"])
+    return r.Error(where + ".match", "needs both request and event fields");
+  RETURN_IF_ERROR(r.String(match["request"], where + ".match.request", &spec.match_request));
+  RETURN_IF_ERROR(r.String(match["event"], where + ".match.event", &spec.match_event));
+  if (node["timeout"]) {
+    RETURN_IF_ERROR(r.Duration(node["timeout"], where + ".timeout", &spec.timeout_nanos));
+    if (spec.timeout_nanos <= 0) return r.Error(where + ".timeout", "must be > 0");
+  }
+  return absl::OkStatus();
+}
+
+// `events: [{name: crash, at: 20s, exec: "kill -9 ..."}, {name: pause, at: 30s,
+// rpc: {call: Service/Method, request: {...}, target: leader}}]`.
+absl::Status ParseEvents(const Reader& r, const YAML::Node& node, Scenario& s) {
+  if (!node.IsSequence()) return r.Error("events", "must be a list");
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node& item = node[i];
+    const std::string where = absl::StrCat("events.", i);
+    RETURN_IF_ERROR(r.CheckKeys(item, where, {"name", "at", "exec", "rpc", "timeout"}));
+    EventSpec event;
+    for (const char* key : {"name", "at"}) {
+      if (!item[key]) return r.Error(absl::StrCat(where, ".", key), "required");
+    }
+    RETURN_IF_ERROR(r.String(item["name"], where + ".name", &event.name));
+    RETURN_IF_ERROR(r.Duration(item["at"], where + ".at", &event.at_nanos));
+    if (item["timeout"]) {
+      RETURN_IF_ERROR(r.Duration(item["timeout"], where + ".timeout", &event.timeout_nanos));
+      if (event.timeout_nanos <= 0) return r.Error(where + ".timeout", "must be > 0");
+    }
+    if (!item["exec"] == !item["rpc"]) return r.Error(where, "needs exec or rpc (one of them)");
+    if (item["exec"]) RETURN_IF_ERROR(r.String(item["exec"], where + ".exec", &event.exec));
+    if (item["rpc"]) {
+      const YAML::Node rpc = item["rpc"];
+      RETURN_IF_ERROR(r.CheckKeys(rpc, where + ".rpc", {"call", "request", "target"}));
+      if (!rpc["call"]) return r.Error(where + ".rpc.call", "required");
+      RETURN_IF_ERROR(r.String(rpc["call"], where + ".rpc.call", &event.rpc));
+      if (rpc["request"]) {
+        if (!rpc["request"].IsMap()) return r.Error(where + ".rpc.request", "must be a mapping");
+        event.request_json = ToJson(rpc["request"]).dump();
+      }
+      if (rpc["target"])
+        RETURN_IF_ERROR(r.String(rpc["target"], where + ".rpc.target", &event.rpc_target));
+    }
+    s.events.push_back(std::move(event));
+  }
+  std::stable_sort(s.events.begin(), s.events.end(),
+                   [](const EventSpec& a, const EventSpec& b) { return a.at_nanos < b.at_nanos; });
+  return absl::OkStatus();
+}
+
 absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t index,
                             const YAML::Node& shared_metadata, Scenario& s) {
   const std::string where = absl::StrCat("operations.", index);
   RETURN_IF_ERROR(r.CheckKeys(node, where,
                               {"name", "rpc", "weight", "request", "request_bin", "deadline",
-                               "count_field", "stream", "metadata", "data"}));
+                               "count_field", "stream", "metadata", "data", "finality"}));
   OperationSpec op;
   if (!node["rpc"]) return r.Error(where + ".rpc", "required");
   RETURN_IF_ERROR(r.String(node["rpc"], where + ".rpc", &op.rpc));
@@ -323,6 +387,9 @@ absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t inde
   if (node["stream"]) {
     op.has_stream = true;
     RETURN_IF_ERROR(ParseStream(r, node["stream"], where + ".stream", op.stream));
+  }
+  if (node["finality"]) {
+    RETURN_IF_ERROR(ParseFinality(r, node["finality"], where + ".finality", op.finality.emplace()));
   }
   if (shared_metadata) RETURN_IF_ERROR(ParseMetadata(r, shared_metadata, "metadata", op.metadata));
   if (node["metadata"])
@@ -449,6 +516,7 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
                                "reflection",
                                "channel",
                                "webhook_sink",
+                               "events",
                                "metadata",
                                "operations",
                                "gates"}));
@@ -543,6 +611,7 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
     RETURN_IF_ERROR(ParseOperation(r, root["operations"][i], i, root["metadata"], s));
   }
   if (root["gates"]) RETURN_IF_ERROR(ParseGates(r, root["gates"], s));
+  if (root["events"]) RETURN_IF_ERROR(ParseEvents(r, root["events"], s));
   nlohmann::json effective = ToJson(root);
   RedactCredentials(effective);
   s.effective_json = effective.dump();
@@ -550,6 +619,8 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
 }
 
 }  // namespace
+
+std::string FinalityOperationName(const std::string& name) { return name + ".final"; }
 
 absl::StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source,
                                        const std::vector<std::string>& overrides) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +39,17 @@ struct StreamSpec {
   std::string phase_equals;
 };
 
+// The `finality:` block of a unary operation: its requests finish later, when
+// an event on a server stream names them (loadgen/finality). One subscription
+// per address of the target is held open for the whole run.
+struct FinalitySpec {
+  std::string rpc;                        // the server-streaming method, "package.Service/Method"
+  std::string request_json = "{}";        // its one request (a template without per-request values)
+  std::string match_request;              // request field path; may pass through a repeated message
+  std::string match_event;                // the event's field path holding the same value
+  int64_t timeout_nanos = 5'000'000'000;  // from the intended send time
+};
+
 struct OperationSpec {
   std::string name;
   std::string rpc;  // "package.Service/Method"
@@ -52,8 +64,9 @@ struct OperationSpec {
   StreamSpec stream;
   // Request headers (name, value template), the scenario's own then the operation's.
   std::vector<std::pair<std::string, std::string>> metadata;
-  std::string data_file;     // JSON lines for ${data.FIELD}; empty = none
-  bool data_random = false;  // records at random rather than in file order
+  std::string data_file;                 // JSON lines for ${data.FIELD}; empty = none
+  std::optional<FinalitySpec> finality;  // unary: requests are final later, on a stream
+  bool data_random = false;              // records at random rather than in file order
 };
 
 // The `webhook_sink:` block: the loadgen receives the target's webhook
@@ -68,6 +81,21 @@ struct WebhookSinkSpec {
   int max_attempts = 0;                  // the webhook's; 0 = the server's default
   int64_t timeout_nanos = 0;             // per attempt; 0 = the server's default
   int64_t drain_nanos = 30'000'000'000;  // after the load, wait this long for deliveries to settle
+};
+
+// An event of the `events:` list: at a time into the run, a shell command or a
+// unary gRPC call (fault injection: kill a server, partition a node, ...).
+struct EventSpec {
+  std::string name;
+  int64_t at_nanos = 0;  // from the run's start
+  std::string exec;      // a shell command; or else a call:
+  std::string rpc;       // "package.Service/Method"
+  std::string request_json = "{}";
+  // Whom the call goes to: an address, "all" (each address of the target in
+  // turn), or "leader" (the node a system plug-in names, e.g. a Raft leader);
+  // empty: the target's first address.
+  std::string rpc_target;
+  int64_t timeout_nanos = 30'000'000'000;
 };
 
 struct GateSpec {
@@ -115,8 +143,12 @@ struct Scenario {
   WebhookSinkSpec webhook_sink;
   std::vector<OperationSpec> operations;
   std::vector<GateSpec> gates;
-  std::string effective_json;  // the scenario as run (after overrides), as JSON
+  std::vector<EventSpec> events;  // in time order
+  std::string effective_json;     // the scenario as run (after overrides), as JSON
 };
+
+// The run's operation that holds the finality of operation `name`'s requests.
+std::string FinalityOperationName(const std::string& name);
 
 // `source` names the input in error messages (a path, or "<string>").
 absl::StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source,

@@ -94,8 +94,33 @@ std::string StreamBlock(const OperationResult& op) {
   return out;
 }
 
+// A finality operation: the tracked items, final or not, then the latency lines.
+std::string FinalityBlock(const OperationResult& op) {
+  const FinalityResult& f = *op.finality;
+  std::string out = absl::StrCat(
+      "  ", op.name, " (", f.tracks, "'s requests seen final on ", op.rpc, ", ", f.subscriptions,
+      f.subscriptions == 1 ? " subscription" : " subscriptions", ", timeout ",
+      FormatDuration(f.timeout_us * 1000), ")\n    tracked ", f.tracked, "  final ", op.ok,
+      "  lost ", f.lost, "  duplicates ", f.duplicates, "  final without ack ", f.final_without_ack,
+      absl::StrFormat("  rate %.1f/s", op.achieved_rate), "\n");
+  if (f.not_final_unacked > 0 || f.untracked > 0 || f.subscription_breaks > 0) {
+    absl::StrAppend(&out, "    failed and never final ", f.not_final_unacked, " (not lost)",
+                    f.untracked > 0 ? absl::StrCat(", dropped untracked ", f.untracked) : "",
+                    f.subscription_breaks > 0
+                        ? absl::StrCat(", subscriptions broken ", f.subscription_breaks,
+                                       " times (finals may have been missed)")
+                        : "",
+                    "\n");
+  }
+  out += op.corrected->TotalCount() > 0 ? LatencyLine("final      ", *op.corrected)
+                                        : "    final       none: nothing seen final\n";
+  if (op.uncorrected->TotalCount() > 0) out += LatencyLine("uncorrected", *op.uncorrected);
+  return out;
+}
+
 std::string OperationBlock(const OperationResult& op) {
   if (op.stream) return StreamBlock(op);
+  if (op.finality) return FinalityBlock(op);
   char rate[96];
   if (op.target_rate > 0) {
     std::snprintf(rate, sizeof rate, "%.1f/s of %.1f/s target (%.1f%%)", op.achieved_rate,
@@ -146,7 +171,7 @@ std::string FormatSummary(const RunResult& r) {
   int unary = 0;
   for (const auto& op : r.operations) {
     out += OperationBlock(op);
-    if (!op.stream) ++unary;
+    if (!op.stream && !op.finality) ++unary;
   }
   if (unary > 1) out += OperationBlock(r.total);
   const Resources& m = r.resources;
@@ -185,6 +210,26 @@ std::string FormatSummary(const RunResult& r) {
   }
   if (!trends.empty())
     absl::StrAppend(&out, "  trends (first vs last quarter, memory fit): ", trends, "\n");
+  for (const EventResult& e : r.events) {
+    absl::StrAppend(&out, "  event ", e.name, " at ", absl::StrFormat("%.3f", e.at_seconds), " s (",
+                    e.action, "): ",
+                    e.started_seconds < 0 ? std::string("not run")
+                    : e.ok                ? std::string("ok")
+                                          : absl::StrCat("failed, ", e.error),
+                    "\n");
+    if (!e.recovery_measured) continue;
+    const auto seconds = [](double s) {
+      return s < 0 ? std::string("never") : FormatDuration(static_cast<int64_t>(s * 1e9));
+    };
+    absl::StrAppend(&out, "    recovery: first success after ",
+                    seconds(e.first_success_after_seconds), ", unavailable at most ",
+                    seconds(e.unavailable_max_seconds), ", back to baseline after ",
+                    seconds(e.recovered_seconds));
+    for (const auto& [code, count] : e.failed_by_code)
+      absl::StrAppend(&out, ", ", code, "=", count);
+    if (!e.recovery_note.empty()) absl::StrAppend(&out, " (", e.recovery_note, ")");
+    out += "\n";
+  }
   if (r.webhooks) {
     const WebhookResult& w = *r.webhooks;
     if (!w.error.empty()) {

@@ -41,6 +41,7 @@ struct GrpcStreamTransport::Impl {
   grpc::CompletionQueue queue;
   std::optional<QueueKicker> kicker;
   size_t next_stub = 0;
+  bool slot_per_channel = false;
   std::vector<grpc::Slice> slices;
   std::string message;
   std::string status_message;
@@ -59,8 +60,10 @@ struct GrpcStreamTransport::Impl {
 };
 
 GrpcStreamTransport::GrpcStreamTransport(std::vector<std::shared_ptr<grpc::Channel>> channels,
-                                         std::vector<std::string> paths, uint32_t slots)
+                                         std::vector<std::string> paths, uint32_t slots,
+                                         bool slot_per_channel)
     : impl_(std::make_unique<Impl>()) {
+  impl_->slot_per_channel = slot_per_channel;
   impl_->channels = std::move(channels);
   impl_->stubs = MakeStubs(impl_->channels);
   impl_->paths = std::move(paths);
@@ -87,7 +90,8 @@ void GrpcStreamTransport::Open(uint32_t slot, uint32_t operation, std::span<cons
   s.pending = 0;
   s.write_in_flight = s.close_requested = s.writes_done = s.finishing = false;
   s.active = true;
-  grpc::GenericStub& stub = *impl_->stubs[impl_->next_stub];
+  grpc::GenericStub& stub = impl_->slot_per_channel ? *impl_->stubs[slot % impl_->stubs.size()]
+                                                    : *impl_->stubs[impl_->next_stub];
   impl_->next_stub = (impl_->next_stub + 1) % impl_->stubs.size();
   s.call = stub.PrepareCall(&*s.context, impl_->paths[operation], &impl_->queue);
   impl_->Issue(s);

@@ -18,9 +18,11 @@ namespace aurigraph::loadgen {
 
 class GrpcStreamTransport final : public StreamTransport {
  public:
-  // `paths[operation]` is "/package.Service/Method"; streams open round-robin over `channels`.
+  // `paths[operation]` is "/package.Service/Method"; streams open round-robin
+  // over `channels`, or with `slot_per_channel` slot i always on channel i.
   GrpcStreamTransport(std::vector<std::shared_ptr<grpc::Channel>> channels,
-                      std::vector<std::string> paths, uint32_t slots);
+                      std::vector<std::string> paths, uint32_t slots,
+                      bool slot_per_channel = false);
   ~GrpcStreamTransport() override;
 
   void Open(uint32_t slot, uint32_t operation, std::span<const Header> headers) override;

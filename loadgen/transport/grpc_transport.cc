@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/input/input_file.h"
 #include "loadgen/transport/completion_queue_util.h"
 
@@ -46,7 +47,48 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
   return text;
 }
 
+std::vector<std::string> TargetAddresses(const std::string& target) {
+  if (target.find("://") != std::string::npos || target.find(',') == std::string::npos) {
+    return {target};
+  }
+  return absl::StrSplit(target, ',');
+}
+
+namespace {
+
+// Whether `address` is an IPv4 or bracketed IPv6 literal with a port, as an
+// ipv4: or ipv6: URI lists them.
+bool IsIpLiteralWithPort(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  const std::string host = address.substr(0, colon);
+  if (host.front() == '[') return host.back() == ']';
+  return std::all_of(host.begin(), host.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+}
+
+// The URI gRPC resolves for `target`: a list of addresses as an ipv4: (ipv6:) URI.
+std::string ChannelTarget(const std::string& target) {
+  const std::vector<std::string> addresses = TargetAddresses(target);
+  if (addresses.size() == 1) return target;
+  return absl::StrCat(addresses.front().front() == '[' ? "ipv6:" : "ipv4:", target);
+}
+
+}  // namespace
+
 absl::Status ValidateTarget(const std::string& target) {
+  const std::vector<std::string> addresses = TargetAddresses(target);
+  if (addresses.size() > 1) {
+    for (const std::string& address : addresses) {
+      if (!IsIpLiteralWithPort(address)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "target ", target, ": '", address,
+            "' is not IP:PORT (a list of addresses takes IP literals, e.g. 127.0.0.1:7001)"));
+      }
+      if (absl::Status valid = ValidateTarget(address); !valid.ok()) return valid;
+    }
+    return absl::OkStatus();
+  }
   // Unix sockets and URIs with an authority name no TCP port of ours to check.
   if (target.rfind("unix:", 0) == 0 || target.find("://") != std::string::npos) {
     return absl::OkStatus();
@@ -105,7 +147,8 @@ absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> CreateChannels(
       args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
                   static_cast<int>(options.keepalive_timeout_nanos / 1'000'000));
     }
-    channels.push_back(grpc::CreateCustomChannel(target, credentials, args));
+    if (TargetAddresses(target).size() > 1) args.SetLoadBalancingPolicyName("round_robin");
+    channels.push_back(grpc::CreateCustomChannel(ChannelTarget(target), credentials, args));
   }
   return channels;
 }

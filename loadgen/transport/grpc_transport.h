@@ -10,9 +10,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "loadgen/interfaces/channel_options.h"
 #include "loadgen/interfaces/transport.h"
 #include "loadgen/interfaces/transport_factory.h"
-#include "loadgen/interfaces/channel_options.h"
 
 namespace grpc {
 class Channel;
@@ -20,11 +20,17 @@ class Channel;
 
 namespace aurigraph::loadgen {
 
+// The addresses of `target`: a cluster target lists several, separated by
+// commas ("127.0.0.1:7001,127.0.0.1:7002"); any other target is one.
+std::vector<std::string> TargetAddresses(const std::string& target);
+
 // INVALID_ARGUMENT when `target` ends in a port that is not 1..65535 (gRPC
-// would silently use another one) or in no port at all ("host:").
+// would silently use another one) or in no port at all ("host:"), or lists
+// an address that is not an IP literal with a port.
 absl::Status ValidateTarget(const std::string& target);
 
-// `count` channels to `target`, each its own TCP connection. INVALID_ARGUMENT
+// `count` channels to `target`, each its own TCP connection (to each address
+// of a list, which a channel's calls go round-robin over). INVALID_ARGUMENT
 // naming a TLS file that cannot be read.
 absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> CreateChannels(
     const std::string& target, int count, const ChannelOptions& options);

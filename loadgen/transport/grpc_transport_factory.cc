@@ -64,6 +64,22 @@ std::unique_ptr<StreamTransport> GrpcTransportFactory::MakeStreamTransport(
                                                slots);
 }
 
+std::vector<std::string> GrpcTransportFactory::Addresses() const {
+  return TargetAddresses(target_);
+}
+
+std::unique_ptr<StreamTransport> GrpcTransportFactory::MakeTransportPerAddress(std::string path) {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (const std::string& address : Addresses()) {
+    auto created = CreateChannels(address, 1, options_);
+    // The options were checked when the run's own channels were made (Connect).
+    if (created.ok()) channels.push_back(created->front());
+  }
+  const auto slots = static_cast<uint32_t>(channels.size());
+  return std::make_unique<GrpcStreamTransport>(std::move(channels), std::vector{std::move(path)},
+                                               slots, /*slot_per_channel=*/true);
+}
+
 std::shared_ptr<grpc::Channel> GrpcTransportFactory::channel() const {
   return channels_.empty() ? nullptr : channels_.front();
 }

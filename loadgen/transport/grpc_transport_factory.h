@@ -31,6 +31,9 @@ class GrpcTransportFactory final : public TransportFactory {
                                                        std::vector<std::string> paths,
                                                        uint32_t slots) override;
 
+  std::vector<std::string> Addresses() const override;
+  std::unique_ptr<StreamTransport> MakeTransportPerAddress(std::string path) override;
+
   // A connected channel, for plug-ins that call the target themselves; null before Connect.
   std::shared_ptr<grpc::Channel> channel() const;
 

@@ -54,6 +54,8 @@
   // spec: {id, title, xLabel, yLabel, series: [{name, points: [[x, y]], dashed, color}],
   //        xAxis: "linear" | "percentile", xRange: [lo, hi] (else the data's),
   //        shade: [x0, x1] (warm-up), yMin}
+  var markers = [];  // [time (s), name] of the run being drawn
+
   function chart(container, spec) {
     var series = spec.series.filter(function (s) { return s.points.length > 0; });
     var figure = document.createElement("figure");
@@ -103,6 +105,14 @@
       el("line", {x1: sx(t[0]), x2: sx(t[0]), y1: M.top, y2: M.top + ph, "class": "grid"}, axes);
       text(axes, sx(t[0]), M.top + ph + 16, t[1], {"text-anchor": "middle"});
     });
+    if (spec.xRange && markers) {
+      markers.forEach(function (m) {
+        if (m[0] < xLo || m[0] > xHi) return;
+        el("line", {x1: sx(m[0]), x2: sx(m[0]), y1: M.top, y2: M.top + ph, "class": "marker",
+                    "data-marker": m[1]}, axes);
+        text(axes, sx(m[0]) + 3, M.top + 24, m[1], {"class": "marker-label"});
+      });
+    }
     el("rect", {x: M.left, y: M.top, width: pw, height: ph, "class": "frame"}, axes);
     text(axes, M.left + pw / 2, H - 8, spec.xLabel, {"text-anchor": "middle", "class": "axis-label"});
     text(axes, 16, M.top + ph / 2, spec.yLabel,
@@ -174,6 +184,8 @@
     var host = document.getElementById("charts-" + index);
     if (!host) return;
     var t = run.timeline;
+    // Scheduled events, drawn on every chart over time.
+    markers = t && t.markers ? t.markers : [];
     var prefix = "run" + index + "-";
     chart(host, {id: prefix + "spectrum", title: "Latency by percentile (corrected for coordinated omission)",
                  xAxis: "percentile", xLabel: "percentile", yLabel: "latency (ms)",

@@ -91,7 +91,7 @@ TEST(Gates, BadExpressionsAreRejectedWithAReason) {
   EXPECT_EQ(ParseGate("p99 20ms", "").status().message(),
             "gate 'p99 20ms': expected METRIC OP VALUE, e.g. 'p99 < 20ms'");
   EXPECT_EQ(ParseGate("p99 ~ 20ms", "").status().message(),
-            "gate 'p99 ~ 20ms': unknown comparison '~' (use <, <=, >, >=)");
+            "gate 'p99 ~ 20ms': unknown comparison '~' (use <, <=, >, >=, ==)");
   EXPECT_FALSE(ParseGate("p99 < fast", "").ok());
   EXPECT_FALSE(ParseGate("happiness > 1", "").ok());
   EXPECT_FALSE(ParseGate("p101 < 1ms", "").ok());
