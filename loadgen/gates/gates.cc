@@ -126,7 +126,7 @@ double WorstEventFigure(const RunResult& result, absl::string_view metric,
   double worst = 0;
   for (const EventResult& e : result.events) {
     if (!e.recovery_measured) {
-      *unmeasured = "recovery not measured (a run rebuilt from its logs)";
+      *unmeasured = "recovery not measured (no unary calls, or a run rebuilt from its logs)";
       return 0;
     }
     const double seconds = metric == "recovery_time"     ? e.first_success_after_seconds

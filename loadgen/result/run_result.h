@@ -221,8 +221,9 @@ struct WebhookResult {
 
 // An event the run scheduled (the scenario's events:) as it ran, and how the
 // target recovered from it. Times in seconds from the run's start; -1 where
-// not known (not run, or a run rebuilt from its logs, which keep the markers
-// but not what the recovery figures are measured from).
+// not known (not run). Recovery figures are measured from unary calls in the
+// live run: absent (recovery_measured false) for streams only, and for a run
+// rebuilt from its logs, which keep the markers but not the calls' times.
 struct EventResult {
   std::string name;
   std::string action;  // the command, or "rpc METHOD -> TARGET"

@@ -169,8 +169,10 @@ struct Execution {
   RunTotals totals{0};
   RunEnd end;
   // With events: how each ran, the periods without a successful call (from
-  // the start), and per event the first success after it (-1: none).
+  // the start), and per event the first success after it (-1: none); these
+  // only when there were calls to measure recovery by (not streams only).
   std::vector<EventOutcome> events;
+  bool calls_measured = false;
   std::vector<Window> no_success;
   std::vector<int64_t> first_success_after;
 };
@@ -219,6 +221,10 @@ std::vector<EventResult> EventResults(const Scenario& scenario, const Execution&
   for (size_t k = 0; k < executed.events.size(); ++k) {
     const EventOutcome& outcome = executed.events[k];
     EventResult e = ToEventResult(outcome, scenario.events[k]);
+    if (!executed.calls_measured) {
+      events.push_back(std::move(e));
+      continue;
+    }
     const RecoveryFigures figures = ComputeRecovery(
         RecoveryEvent{outcome.name, outcome.at_nanos, executed.first_success_after[k]}, intervals,
         executed.no_success);
@@ -397,6 +403,7 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
         if (first >= 0 && (best < 0 || first - start < best)) best = first - start;
       }
     }
+    executed.calls_measured = !gaps.empty();
     executed.no_success = SuccessGaps::Merge(gaps, start, clock.NowNanos());
   }
   if (subscriptions != nullptr) {
