@@ -286,23 +286,21 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
     const bool finality_metric = absl::ConsumePrefix(&latency_metric, kFinalityPrefix) ||
                                  OneOf(gate.metric, kFinalityCounts);
     // Finality counts without an operation add up every finality operation's.
-    FinalityResult all_finality;
-    OperationResult all_finality_op;
+    FinalityResult finality_counts;
     if (finality_metric && gate.operation.empty() && OneOf(gate.metric, kFinalityCounts)) {
       for (const OperationResult& candidate : result.operations) {
         if (!candidate.finality) continue;
-        all_finality.tracked += candidate.finality->tracked;
-        all_finality.lost += candidate.finality->lost;
-        all_finality.duplicates += candidate.finality->duplicates;
-        all_finality.final_without_ack += candidate.finality->final_without_ack;
-        all_finality.not_final_unacked += candidate.finality->not_final_unacked;
+        finality_counts.tracked += candidate.finality->tracked;
+        finality_counts.lost += candidate.finality->lost;
+        finality_counts.duplicates += candidate.finality->duplicates;
+        finality_counts.final_without_ack += candidate.finality->final_without_ack;
+        finality_counts.not_final_unacked += candidate.finality->not_final_unacked;
       }
-      all_finality_op.finality = std::shared_ptr<FinalityResult>(&all_finality, [](auto*) {});
-      op = &all_finality_op;
     } else if (finality_metric) {
       auto finality_op = FinalityOperation(result, gate);
       if (!finality_op.ok()) return finality_op.status();
       op = *finality_op;
+      finality_counts = *op->finality;
     }
     const StreamResult* stream = op->stream.get();
     std::string histogram_name;
@@ -328,8 +326,8 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
     } else if (!operation_measured && OneOf(gate.metric, kOperationCounts)) {
       unmeasured = kNothingMeasured;
     } else if (finality_metric && !is_latency) {
-      measured = static_cast<double>(FinalityCount(*op->finality, gate.metric));
-      if (op->finality->tracked == 0) unmeasured = "nothing tracked";
+      measured = static_cast<double>(FinalityCount(finality_counts, gate.metric));
+      if (finality_counts.tracked == 0) unmeasured = "nothing tracked";
     } else if (webhook_metric && !result.webhooks) {
       unmeasured = "no webhook_sink in the scenario";
     } else if (webhook_metric && !result.webhooks->error.empty()) {
