@@ -293,15 +293,7 @@ absl::StatusOr<std::vector<Gate>> GatesFromScenario(const Scenario& scenario) {
   for (const GateSpec& spec : scenario.gates) {
     auto gate = ParseGate(spec.expression, spec.operation);
     if (!gate.ok()) return gate.status();
-    if (!spec.operation.empty() &&
-        std::none_of(scenario.operations.begin(), scenario.operations.end(),
-                     [&](const OperationSpec& op) {
-                       return op.name == spec.operation ||
-                              (op.finality && FinalityOperationName(op.name) == spec.operation);
-                     })) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "gate '", spec.expression, "' names unknown operation '", spec.operation, "'"));
-    }
+    if (absl::Status scope = CheckGateScope(scenario, spec); !scope.ok()) return scope;
     gates.push_back(*std::move(gate));
   }
   return gates;

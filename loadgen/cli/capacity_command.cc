@@ -15,8 +15,8 @@
 #include "loadgen/assemble/result_builder.h"
 #include "loadgen/capacity/capacity_runner.h"
 #include "loadgen/cli/cli_support.h"
+#include "loadgen/cli/run_execution.h"
 #include "loadgen/gates/gates.h"
-#include "loadgen/hooks/aurigraph_hooks.h"
 #include "loadgen/runner/runner.h"
 #include "loadgen/scenario/scenario.h"
 #include "loadgen/transport/grpc_transport_factory.h"
@@ -174,13 +174,8 @@ int CapacityCommand(const std::vector<std::string>& args) {
                 "gates in the scenario");
   }
   for (const GateSpec& slo : slos) {
-    const bool known =
-        slo.operation.empty() ||
-        std::any_of(base->operations.begin(), base->operations.end(),
-                    [&](const OperationSpec& op) { return op.name == slo.operation; });
-    if (!known) {
-      return Fail(kExitUsage, absl::StrCat("capacity: gate '", slo.expression,
-                                           "' names unknown operation '", slo.operation, "'"));
+    if (absl::Status scope = CheckGateScope(*base, slo); !scope.ok()) {
+      return Fail(kExitUsage, absl::StrCat("capacity: ", scope.message()));
     }
   }
   // Latency SLOs time successful calls only: a target that fails fast would
@@ -264,12 +259,12 @@ int CapacityCommand(const std::vector<std::string>& args) {
     if (!scenario.ok()) return scenario.status();
     GrpcTransportFactory wire(*target, scenario->connections, scenario->channel,
                               scenario->connect_timeout_nanos);
-    const std::vector<std::unique_ptr<RunHook>> hooks = MakeAurigraphHooks(*scenario, wire);
     RunOptions run_options;
+    const std::vector<std::unique_ptr<RunHook>> hooks =
+        PlugIn(*scenario, wire, out_dir, run_options);
     run_options.target = *target;
     run_options.stop = &StopRequested();
     run_options.transport = &wire;
-    for (const std::unique_ptr<RunHook>& hook : hooks) run_options.hooks.push_back(hook.get());
     run_options.watch_pid = watch_pid;
     auto run = RunScenario(*scenario, run_options);
     if (!run.ok()) return run;

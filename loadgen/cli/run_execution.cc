@@ -17,6 +17,7 @@
 #include "loadgen/metrics/run_metrics.h"
 #include "loadgen/progress/progress.h"
 #include "loadgen/result/run_result.h"
+#include "loadgen/servermetrics/server_metrics_hook.h"
 #include "loadgen/summary/summary.h"
 #include "loadgen/transport/grpc_transport_factory.h"
 
@@ -53,6 +54,20 @@ po::options_description CommonRunFlags() {
   return flags;
 }
 
+std::vector<std::unique_ptr<RunHook>> PlugIn(const Scenario& scenario,
+                                             const GrpcTransportFactory& wire,
+                                             const std::string& events_dir,
+                                             RunOptions& run_options) {
+  std::vector<std::unique_ptr<RunHook>> hooks = MakeAurigraphHooks(scenario, wire);
+  if (!scenario.server_metrics.scrape.empty()) {
+    hooks.push_back(MakeServerMetricsHook(scenario.server_metrics));
+  }
+  for (const std::unique_ptr<RunHook>& hook : hooks) run_options.hooks.push_back(hook.get());
+  run_options.events_dir = events_dir;
+  run_options.find_leader = MakeAurigraphLeaderFinder(scenario.channel);
+  return hooks;
+}
+
 int ExecuteRun(const Scenario& scenario, const po::variables_map& vm, RunOptions run_options,
                const std::vector<IntervalObserver*>& extra_observers) {
   const std::string out_dir = vm["out"].as<std::string>();
@@ -66,10 +81,7 @@ int ExecuteRun(const Scenario& scenario, const po::variables_map& vm, RunOptions
   GrpcTransportFactory wire(*target, scenario.connections, scenario.channel,
                             scenario.connect_timeout_nanos);
   run_options.transport = &wire;
-  const std::vector<std::unique_ptr<RunHook>> hooks = MakeAurigraphHooks(scenario, wire);
-  run_options.events_dir = out_dir;
-  run_options.find_leader = MakeAurigraphLeaderFinder(scenario.channel);
-  for (const std::unique_ptr<RunHook>& hook : hooks) run_options.hooks.push_back(hook.get());
+  const std::vector<std::unique_ptr<RunHook>> hooks = PlugIn(scenario, wire, out_dir, run_options);
 
   // Metrics are fed from the run's timeline, interval by interval.
   auto registry = std::make_shared<prometheus::Registry>();

@@ -69,6 +69,54 @@ constexpr absl::string_view kCountMetrics[] = {"requests",
                                                "final_without_ack",
                                                "not_final_unacked"};
 
+constexpr absl::string_view kScrapedPrefix = "scraped_";
+
+// A figure of a histogram scraped from the target (server_metrics:), named by
+// the gate's operation or the run's only one: a quantile as the upper bound of
+// its bucket (the most it can be), mean, count.
+absl::Status ScrapedFigure(const RunResult& result, const Gate& gate, double* measured,
+                           std::string* unmeasured) {
+  // A run scraping nothing (server_metrics dropped, say for a run without the
+  // cluster) measured nothing: the gate fails, as any unmeasured one does.
+  if (result.server_histograms.empty()) {
+    *unmeasured = "no server_metrics scraped";
+    return absl::OkStatus();
+  }
+  const ServerHistogramResult* found = nullptr;
+  for (const ServerHistogramResult& h : result.server_histograms) {
+    if (gate.operation.empty() ? result.server_histograms.size() == 1 : h.name == gate.operation) {
+      found = &h;
+    }
+  }
+  if (found == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gate '", gate.expression, "' needs a server_metrics histogram",
+                     gate.operation.empty() ? ": name one with 'operation:'"
+                                            : absl::StrCat(" named '", gate.operation, "'")));
+  }
+  absl::string_view figure = gate.metric;
+  absl::ConsumePrefix(&figure, kScrapedPrefix);
+  if (figure == "count") {
+    *measured = found->count;
+  } else if (found->count <= 0) {
+    *unmeasured = kNothingMeasured;
+  } else if (figure == "mean") {
+    *measured = found->sum_seconds / found->count * 1e6;
+  } else {
+    double percentile = 0;
+    LatencyPercentile(figure, &percentile);
+    const double bound = found->UpperBoundSeconds(percentile / 100);
+    if (std::isinf(bound)) {
+      *measured = found->buckets.empty() ? 0 : found->buckets.back().le_seconds * 1e6;
+      *unmeasured = "above the highest bucket";
+    } else {
+      *measured = bound * 1e6;
+    }
+  }
+  if (found->sources.empty()) *unmeasured = "no endpoint answered after the load";
+  return absl::OkStatus();
+}
+
 // A webhook figure by gate name, from a run with a webhook sink.
 int64_t WebhookCount(const WebhookResult& w, absl::string_view metric) {
   if (metric == "webhook_deliveries") return w.deliveries;
@@ -221,6 +269,26 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
   std::string histogram;
   double percentile = 0;
   absl::string_view latency_metric = gate.metric;
+  if (absl::ConsumePrefix(&latency_metric, kScrapedPrefix)) {
+    if (latency_metric == "count") {
+      gate.unit = "count";
+    } else if (LatencyMetric(latency_metric, &histogram, &percentile) && histogram.empty()) {
+      gate.unit = "us";
+    } else {
+      return error(absl::StrCat("unknown metric '", gate.metric,
+                                "' (scraped_p50 ... scraped_max, scraped_mean, scraped_count)"));
+    }
+    if (gate.unit == "us") {
+      auto nanos = ParseDuration(parts[2]);
+      if (!nanos.ok()) return error(std::string(nanos.status().message()));
+      gate.limit = static_cast<double>(*nanos) / 1000.0;
+    } else {
+      char* end = nullptr;
+      gate.limit = std::strtod(parts[2].c_str(), &end);
+      if (end != parts[2].c_str() + parts[2].size()) return error("expected a number");
+    }
+    return gate;
+  }
   const bool finality = absl::ConsumePrefix(&latency_metric, kFinalityPrefix);
   if ((LatencyMetric(latency_metric, &histogram, &percentile) &&
        (!finality || histogram.empty())) ||
@@ -264,7 +332,8 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
       "rate_drift, webhook_p99, webhook_rate, webhook_deliveries, webhook_missing, "
       "webhook_invalid_signatures, webhook_duplicates, webhook_dead_lettered, "
       "webhook_unfinished, finality_p99, lost, duplicates, final_without_ack, "
-      "not_final_unacked, recovery_time, unavailable_max, back_to_baseline)"));
+      "not_final_unacked, recovery_time, unavailable_max, back_to_baseline, scraped_p99, "
+      "scraped_count)"));
 }
 
 absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& gates,
@@ -272,7 +341,9 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
   std::vector<GateResult> out;
   for (const Gate& gate : gates) {
     const OperationResult* op = &result.total;
-    if (!gate.operation.empty()) {
+    // A scraped histogram's gate names the histogram, not an operation.
+    const bool scraped = absl::StartsWith(gate.metric, kScrapedPrefix);
+    if (!gate.operation.empty() && !scraped) {
       op = nullptr;
       for (const auto& candidate : result.operations) {
         if (candidate.name == gate.operation) op = &candidate;
@@ -321,7 +392,11 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
     const bool operation_measured =
         op->requests > 0 ||
         (stream != nullptr && (stream->measured_sent > 0 || stream->measured_received > 0));
-    if (OneOf(gate.metric, kEventMetrics)) {
+    if (scraped) {
+      if (absl::Status figure = ScrapedFigure(result, gate, &measured, &unmeasured); !figure.ok()) {
+        return figure;
+      }
+    } else if (OneOf(gate.metric, kEventMetrics)) {
       measured = WorstEventFigure(result, gate.metric, &unmeasured);
     } else if (!operation_measured && OneOf(gate.metric, kOperationCounts)) {
       unmeasured = kNothingMeasured;
@@ -387,7 +462,7 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
       }
     } else if (gate.metric == "p99_drift" || gate.metric == "rate_drift") {
       const Drift drift =
-          gate.metric == "p99_drift" ? P99Drift(result.timeline) : RateDrift(result.timeline);
+          gate.metric == "p99_drift" ? P99Drift(result.timeline) : RateDrift(result);
       measured = drift.change;
       if (!drift.measured) unmeasured = "too few intervals";
       // A load profile changes the rate on purpose: no drift can be told from it.

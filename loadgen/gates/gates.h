@@ -33,6 +33,9 @@ struct Gate {
   // Scheduled events (events:), the worst over them: recovery_time (to the first
   // success of a request sent after it), unavailable_max (the longest time with
   // no success), back_to_baseline (until p99 and rate were within 10% again).
+  // The target's own histograms (server_metrics:), named by operation: NAME or
+  // the run's only one: scraped_p50 ... scraped_max (the upper bound of the
+  // quantile's bucket), scraped_mean, scraped_count.
   std::string metric;
   enum class Comparison { kLess, kLessOrEqual, kGreater, kGreaterOrEqual, kEqual } comparison;
   double limit = 0;  // latency in microseconds, ratios as fractions, rates per second

@@ -60,6 +60,10 @@ std::string LoadDescription(const RunResult& r) {
 
 std::string GateScope(const GateResult& gate) {
   if (absl::StartsWith(gate.metric, "webhook_")) return "webhook deliveries";
+  if (absl::StartsWith(gate.metric, "scraped_")) {
+    return gate.operation.empty() ? "the server histogram"
+                                  : absl::StrCat("server histogram ", gate.operation);
+  }
   return gate.operation.empty() ? "all operations" : gate.operation;
 }
 
@@ -249,6 +253,43 @@ std::string EventsHtml(const RunResult& r) {
               "unavailable (longest)", "back to baseline", "failed meanwhile", "note"},
              2),
       rows, "</table>");
+}
+
+// The cells of a scraped histogram's row, as in the HTML and Markdown tables.
+std::vector<std::string> ServerHistogramCells(const ServerHistogramResult& h) {
+  std::string sources = absl::StrCat(h.sources.size());
+  for (const std::string& missing : h.missing) absl::StrAppend(&sources, "; ", missing);
+  return {h.name,
+          h.Selector(),
+          Grouped(static_cast<int64_t>(h.count)),
+          h.count > 0 ? FormatDuration(static_cast<int64_t>(h.sum_seconds / h.count * 1e9)) : "-",
+          h.UpperBoundText(0.5),
+          h.UpperBoundText(0.99),
+          h.UpperBoundText(1),
+          sources};
+}
+
+constexpr const char* kServerHistogramNote =
+    "The target's own histograms, read from its Prometheus endpoints before and after the load "
+    "(warm-up included) and added up over them. A quantile is known only to within its bucket: "
+    "each is the upper bound of the bucket it falls in.";
+
+std::string ServerHistogramsHtml(const RunResult& r) {
+  if (r.server_histograms.empty()) return "";
+  std::string rows;
+  for (const ServerHistogramResult& h : r.server_histograms) {
+    rows += "<tr>";
+    const std::vector<std::string> cells = ServerHistogramCells(h);
+    for (size_t i = 0; i < cells.size(); ++i) {
+      rows += Cell(cells[i], i == 0 || i == 1 || i + 1 == cells.size());
+    }
+    rows += "</tr>";
+  }
+  return absl::StrCat(
+      "<h3>Server histograms</h3><p>", kServerHistogramNote,
+      "</p><table class=\"server-histograms\">",
+      Header({"name", "metric", "observed", "mean", "p50", "p99", "max", "endpoints"}, 2), rows,
+      "</table>");
 }
 
 // Finality: each tracked operation's items, final or not, and submit -> final.
@@ -441,8 +482,8 @@ std::string RenderHtmlReport(const std::vector<LoadedResult>& runs) {
                     " <span class=\"verdict ", r.passed() ? "pass\">PASS" : "fail\">FAIL",
                     "</span></h1>", ProvenanceHtml(runs[i]), "<h2>SLO gates</h2>", GatesHtml(r),
                     "<h2>Operations</h2>", OperationsHtml(r), StreamsHtml(r), FinalityHtml(r),
-                    EventsHtml(r), WebhooksHtml(r), "<h2>Load generator</h2>", GeneratorHtml(r),
-                    "<h2>Charts</h2>");
+                    EventsHtml(r), ServerHistogramsHtml(r), WebhooksHtml(r),
+                    "<h2>Load generator</h2>", GeneratorHtml(r), "<h2>Charts</h2>");
     if (r.timeline.points.empty()) {
       body +=
           "<p class=\"note\">This result holds no timeline (written by an older version): "
@@ -510,6 +551,17 @@ std::string RenderMarkdownSummary(const std::vector<LoadedResult>& runs) {
           "\n| finality of | tracked | final | p50 | p99 | lost | duplicates | final "
           "without ack | failed, never final |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n",
           finality);
+    }
+    if (!r.server_histograms.empty()) {
+      absl::StrAppend(&out, "\n", kServerHistogramNote,
+                      "\n\n| server histogram | metric | observed | mean | p50 | p99 | max | "
+                      "endpoints |\n|---|---|--:|--:|--:|--:|--:|---|\n");
+      for (const ServerHistogramResult& h : r.server_histograms) {
+        for (const std::string& cell : ServerHistogramCells(h)) {
+          absl::StrAppend(&out, "| ", MarkdownEscape(cell), " ");
+        }
+        out += "|\n";
+      }
     }
     if (r.webhooks && r.webhooks->error.empty()) {
       const WebhookResult& w = *r.webhooks;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -532,7 +533,70 @@ EventResult ReadEvent(const nlohmann::json& j) {
   return e;
 }
 
+ordered_json ServerHistogramJson(const ServerHistogramResult& h) {
+  ordered_json buckets = ordered_json::array();
+  for (const ServerHistogramResult::Bucket& b : h.buckets) {
+    buckets.push_back({{"le_seconds", b.le_seconds}, {"cumulative", b.cumulative}});
+  }
+  return {{"name", h.name},
+          {"metric", h.metric},
+          {"labels", h.labels},
+          {"sources", h.sources},
+          {"missing", h.missing},
+          {"count", h.count},
+          {"sum_seconds", h.sum_seconds},
+          {"buckets", std::move(buckets)}};
+}
+
+// Throws nlohmann's exceptions on wrong fields.
+ServerHistogramResult ReadServerHistogram(const nlohmann::json& j) {
+  ServerHistogramResult h;
+  h.name = j.at("name").get<std::string>();
+  h.metric = j.at("metric").get<std::string>();
+  h.labels = j.at("labels").get<std::map<std::string, std::string>>();
+  h.sources = j.at("sources").get<std::vector<std::string>>();
+  h.missing = j.at("missing").get<std::vector<std::string>>();
+  h.count = j.at("count").get<double>();
+  h.sum_seconds = j.at("sum_seconds").get<double>();
+  for (const auto& b : j.at("buckets")) {
+    h.buckets.push_back({b.at("le_seconds").get<double>(), b.at("cumulative").get<double>()});
+  }
+  return h;
+}
+
 }  // namespace
+
+double ServerHistogramResult::UpperBoundSeconds(double q) const {
+  if (count <= 0) return std::numeric_limits<double>::quiet_NaN();
+  // Less a hair, so that 99.9 / 100 (0.99900000000000011) of 1000 is the 999th.
+  const double rank = std::clamp(q, 0.0, 1.0) * count * (1 - 1e-12);
+  for (const Bucket& b : buckets) {
+    if (b.cumulative > 0 && b.cumulative >= rank) return b.le_seconds;
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
+std::string ServerHistogramResult::UpperBoundText(double q) const {
+  const double bound = UpperBoundSeconds(q);
+  if (std::isnan(bound)) return "-";
+  if (std::isinf(bound)) {
+    return buckets.empty()
+               ? "?"
+               : absl::StrCat(
+                     "> ", FormatDuration(static_cast<int64_t>(buckets.back().le_seconds * 1e9)));
+  }
+  return absl::StrCat("<= ", FormatDuration(static_cast<int64_t>(std::llround(bound * 1e9))));
+}
+
+std::string ServerHistogramResult::Selector() const {
+  std::string selector = metric;
+  if (labels.empty()) return selector;
+  selector += "{";
+  for (const auto& [label, value] : labels) {
+    absl::StrAppend(&selector, selector.back() == '{' ? "" : ",", label, "=\"", value, "\"");
+  }
+  return selector + "}";
+}
 
 std::string EventToJson(const EventResult& event) { return EventJson(event).dump(); }
 
@@ -630,6 +694,12 @@ std::string ResultToJson(const RunResult& r) {
   if (!r.events.empty()) {
     out["events"] = ordered_json::array();
     for (const EventResult& e : r.events) out["events"].push_back(EventJson(e));
+  }
+  if (!r.server_histograms.empty()) {
+    out["server_histograms"] = ordered_json::array();
+    for (const ServerHistogramResult& h : r.server_histograms) {
+      out["server_histograms"].push_back(ServerHistogramJson(h));
+    }
   }
   out["gates"] = ordered_json::array();
   for (const auto& gate : r.gates) {
@@ -761,6 +831,11 @@ absl::StatusOr<RunResult> ResultFromJson(const std::string& text, const std::str
     }
     if (j.contains("events")) {
       for (const auto& je : j.at("events")) r.events.push_back(ReadEvent(je));
+    }
+    if (j.contains("server_histograms")) {
+      for (const auto& jh : j.at("server_histograms")) {
+        r.server_histograms.push_back(ReadServerHistogram(jh));
+      }
     }
     for (const auto& gate : j.at("gates")) {
       r.gates.push_back(GateResult{

@@ -248,6 +248,34 @@ struct EventResult {
   bool recovery_measured = false;
 };
 
+// A histogram the target keeps itself (server_metrics:), scraped from its
+// Prometheus endpoints before and after the load: the observations recorded in
+// between, added up over the endpoints and the series that match. A quantile
+// is known only to within its bucket, so it is given as the bucket's upper
+// bound: the true value is at most that.
+struct ServerHistogramResult {
+  struct Bucket {
+    double le_seconds = 0;  // upper bound
+    double cumulative = 0;  // observations <= le_seconds
+  };
+  std::string name;  // as the scenario names it
+  std::string metric;
+  std::map<std::string, std::string> labels;  // a series matches when it has all of them
+  std::vector<std::string> sources;           // endpoints whose figures are in
+  std::vector<std::string> missing;           // "URL: why" for those that are not
+  double count = 0;
+  double sum_seconds = 0;
+  std::vector<Bucket> buckets;  // ascending, finite bounds only (count is the +Inf bucket)
+
+  // The upper bound of the bucket holding quantile q (0..1; 1 = the largest
+  // observation); +inf when it lies above every finite bound, NaN when empty.
+  double UpperBoundSeconds(double q) const;
+  // The same as text: "<= 5ms", "> 1s" (above every bound), "-" (nothing observed).
+  std::string UpperBoundText(double q) const;
+  // metric{label="value",...}: what was read.
+  std::string Selector() const;
+};
+
 // One generator process of a run split across several, as the merge of their
 // results describes it.
 struct GeneratorProcess {
@@ -289,8 +317,9 @@ struct RunResult {
   Resources resources;
   std::vector<GateResult> gates;
   Timeline timeline;
-  std::shared_ptr<WebhookResult> webhooks;  // scenarios with webhook_sink:
-  std::vector<EventResult> events;          // scenarios with events:, in time order
+  std::shared_ptr<WebhookResult> webhooks;               // scenarios with webhook_sink:
+  std::vector<EventResult> events;                       // scenarios with events:, in time order
+  std::vector<ServerHistogramResult> server_histograms;  // scenarios with server_metrics:
   // Set when the result was rebuilt from interval logs because the run never
   // finished (killed): what it was rebuilt from.
   std::string recovered_from;

@@ -301,6 +301,61 @@ absl::Status ParseData(const Reader& r, const YAML::Node& node, const std::strin
   return absl::OkStatus();
 }
 
+// `server_metrics: {scrape: [URL, ...], timeout: 2s, histograms: [{name: voting,
+// metric: NAME, labels: {rpc: RequestVote}}]}`; scrape may be one string of
+// comma-separated URLs (as scripts/cluster writes them).
+absl::Status ParseServerMetrics(const Reader& r, const YAML::Node& node, Scenario& s) {
+  RETURN_IF_ERROR(r.CheckKeys(node, "server_metrics", {"scrape", "timeout", "histograms"}));
+  ServerMetricsSpec& spec = s.server_metrics;
+  if (!node["scrape"]) return r.Error("server_metrics.scrape", "required");
+  std::vector<std::string> urls;
+  RETURN_IF_ERROR(r.Strings(node["scrape"], "server_metrics.scrape", &urls));
+  for (const std::string& list : urls) {
+    for (absl::string_view url : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
+      const std::string trimmed(absl::StripAsciiWhitespace(url));
+      if (!absl::StartsWith(trimmed, "http://")) {
+        return r.Error("server_metrics.scrape",
+                       absl::StrCat("'", trimmed, "' is not an http:// URL"));
+      }
+      spec.scrape.push_back(trimmed);
+    }
+  }
+  if (spec.scrape.empty()) return r.Error("server_metrics.scrape", "needs at least one URL");
+  if (node["timeout"]) {
+    RETURN_IF_ERROR(r.Duration(node["timeout"], "server_metrics.timeout", &spec.timeout_nanos));
+    if (spec.timeout_nanos <= 0) return r.Error("server_metrics.timeout", "must be > 0");
+  }
+  const YAML::Node& list = node["histograms"];
+  if (!list || !list.IsSequence() || list.size() == 0) {
+    return r.Error("server_metrics.histograms", "needs a list of {name, metric, labels}");
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string where = absl::StrCat("server_metrics.histograms.", i);
+    RETURN_IF_ERROR(r.CheckKeys(list[i], where, {"name", "metric", "labels"}));
+    ServerHistogramSpec histogram;
+    for (const char* key : {"name", "metric"}) {
+      if (!list[i][key]) return r.Error(absl::StrCat(where, ".", key), "required");
+    }
+    RETURN_IF_ERROR(r.String(list[i]["name"], where + ".name", &histogram.name));
+    RETURN_IF_ERROR(r.String(list[i]["metric"], where + ".metric", &histogram.metric));
+    for (const ServerHistogramSpec& other : spec.histograms) {
+      if (other.name == histogram.name) {
+        return r.Error(where + ".name", absl::StrCat("'", histogram.name, "' is used twice"));
+      }
+    }
+    if (const YAML::Node& labels = list[i]["labels"]) {
+      if (!labels.IsMap()) return r.Error(where + ".labels", "must be a mapping of label to value");
+      for (const auto& entry : labels) {
+        const std::string label = entry.first.as<std::string>();
+        RETURN_IF_ERROR(r.String(entry.second, absl::StrCat(where, ".labels.", label),
+                                 &histogram.labels[label]));
+      }
+    }
+    spec.histograms.push_back(std::move(histogram));
+  }
+  return absl::OkStatus();
+}
+
 // `finality: {rpc: ..., request: {...}, match: {request: FIELD, event: FIELD}, timeout: 5s}`.
 absl::Status ParseFinality(const Reader& r, const YAML::Node& node, const std::string& where,
                            FinalitySpec& spec) {
@@ -517,6 +572,7 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
                                "channel",
                                "webhook_sink",
                                "events",
+                               "server_metrics",
                                "metadata",
                                "operations",
                                "gates"}));
@@ -612,6 +668,10 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
   }
   if (root["gates"]) RETURN_IF_ERROR(ParseGates(r, root["gates"], s));
   if (root["events"]) RETURN_IF_ERROR(ParseEvents(r, root["events"], s));
+  // null: none (an override that drops the section, as a run without a cluster does).
+  if (root["server_metrics"] && !root["server_metrics"].IsNull()) {
+    RETURN_IF_ERROR(ParseServerMetrics(r, root["server_metrics"], s));
+  }
   nlohmann::json effective = ToJson(root);
   RedactCredentials(effective);
   s.effective_json = effective.dump();
@@ -621,6 +681,31 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
 }  // namespace
 
 std::string FinalityOperationName(const std::string& name) { return name + ".final"; }
+
+absl::Status CheckGateScope(const Scenario& scenario, const GateSpec& gate) {
+  if (gate.operation.empty()) return absl::OkStatus();
+  if (absl::StartsWith(absl::StripLeadingAsciiWhitespace(gate.expression), "scraped_")) {
+    // Without server_metrics the gate measures nothing, and fails as such.
+    const auto& histograms = scenario.server_metrics.histograms;
+    if (histograms.empty() ||
+        std::any_of(histograms.begin(), histograms.end(),
+                    [&](const ServerHistogramSpec& h) { return h.name == gate.operation; })) {
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(absl::StrCat("gate '", gate.expression,
+                                                   "' names unknown server_metrics histogram '",
+                                                   gate.operation, "'"));
+  }
+  if (std::any_of(scenario.operations.begin(), scenario.operations.end(),
+                  [&](const OperationSpec& op) {
+                    return op.name == gate.operation ||
+                           (op.finality && FinalityOperationName(op.name) == gate.operation);
+                  })) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("gate '", gate.expression, "' names unknown operation '", gate.operation, "'"));
+}
 
 absl::StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source,
                                        const std::vector<std::string>& overrides) {

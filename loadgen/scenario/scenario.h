@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -98,6 +99,21 @@ struct EventSpec {
   int64_t timeout_nanos = 30'000'000'000;
 };
 
+// server_metrics: histograms the target keeps itself (e.g. a cluster's
+// consensus round trips), read from its Prometheus endpoints before and after
+// the load; gates call them scraped_p99 etc., naming one with operation: NAME.
+struct ServerHistogramSpec {
+  std::string name;
+  std::string metric;                         // a Prometheus histogram's name
+  std::map<std::string, std::string> labels;  // the series that have all of these
+};
+
+struct ServerMetricsSpec {
+  std::vector<std::string> scrape;  // http://HOST:PORT/PATH, each read in full
+  int64_t timeout_nanos = 2'000'000'000;
+  std::vector<ServerHistogramSpec> histograms;
+};
+
 struct GateSpec {
   std::string expression;  // "p99 < 20ms", "error_ratio < 0.1%", "rate_ratio >= 99%"
   std::string operation;   // empty: all operations together
@@ -144,11 +160,17 @@ struct Scenario {
   std::vector<OperationSpec> operations;
   std::vector<GateSpec> gates;
   std::vector<EventSpec> events;  // in time order
-  std::string effective_json;     // the scenario as run (after overrides), as JSON
+  ServerMetricsSpec server_metrics;
+  std::string effective_json;  // the scenario as run (after overrides), as JSON
 };
 
 // The run's operation that holds the finality of operation `name`'s requests.
 std::string FinalityOperationName(const std::string& name);
+
+// INVALID_ARGUMENT unless the gate's operation (if any) is one the scenario
+// has: an operation, an operation's finality operation, or for a scraped_
+// gate a server_metrics histogram.
+absl::Status CheckGateScope(const Scenario& scenario, const GateSpec& gate);
 
 // `source` names the input in error messages (a path, or "<string>").
 absl::StatusOr<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source,

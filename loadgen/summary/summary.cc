@@ -196,7 +196,7 @@ std::string FormatSummary(const RunResult& r) {
                     FormatBytes(static_cast<int64_t>(std::abs(trend.slope_per_hour))), "/h (r2 ",
                     absl::StrFormat("%.2f", trend.r2), ")");
   }
-  const Drift p99 = P99Drift(r.timeline), rate = RateDrift(r.timeline);
+  const Drift p99 = P99Drift(r.timeline), rate = RateDrift(r);
   if (p99.measured) {
     absl::StrAppend(&trends, trends.empty() ? "" : "; ", "p99 ",
                     Us(static_cast<int64_t>(p99.first)), " -> ", Us(static_cast<int64_t>(p99.last)),
@@ -229,6 +229,19 @@ std::string FormatSummary(const RunResult& r) {
       absl::StrAppend(&out, ", ", code, "=", count);
     if (!e.recovery_note.empty()) absl::StrAppend(&out, " (", e.recovery_note, ")");
     out += "\n";
+  }
+  for (const ServerHistogramResult& h : r.server_histograms) {
+    absl::StrAppend(
+        &out, "  server ", h.name, " (", h.Selector(),
+        ", scraped): ", absl::StrFormat("%.0f", h.count), " observed",
+        h.count > 0
+            ? absl::StrCat(", mean ",
+                           FormatDuration(static_cast<int64_t>(h.sum_seconds / h.count * 1e9)),
+                           ", p50 ", h.UpperBoundText(0.5), ", p99 ", h.UpperBoundText(0.99),
+                           ", max ", h.UpperBoundText(1))
+            : "",
+        "; from ", h.sources.size(), " endpoint", h.sources.size() == 1 ? "" : "s", "\n");
+    for (const std::string& missing : h.missing) absl::StrAppend(&out, "    ", missing, "\n");
   }
   if (r.webhooks) {
     const WebhookResult& w = *r.webhooks;

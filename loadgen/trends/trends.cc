@@ -95,12 +95,15 @@ Drift P99Drift(const Timeline& timeline) {
       /*median=*/true);
 }
 
-Drift RateDrift(const Timeline& timeline) {
+Drift RateDrift(const RunResult& result) {
   return Quarters(
-      timeline,
-      [](const TimelinePoint& p, double* v) {
+      result.timeline,
+      [&result](const TimelinePoint& p, double* v) {
         int64_t count = 0;
-        for (const TimelineOperation& op : p.operations) count += op.count;
+        for (size_t i = 0; i < p.operations.size(); ++i) {
+          if (i < result.operations.size() && result.operations[i].finality) continue;
+          count += p.operations[i].count;
+        }
         *v = static_cast<double>(count) / p.seconds;
         return true;
       },

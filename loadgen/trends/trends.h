@@ -28,7 +28,8 @@ struct Drift {
 
 // Per-interval p99 (the highest across operations), median over each quarter.
 Drift P99Drift(const Timeline& timeline);
-// Completions (and stream messages) per second, mean over each quarter.
-Drift RateDrift(const Timeline& timeline);
+// Completions (and stream messages) per second, mean over each quarter; a
+// finality operation's items are the same requests again, not counted.
+Drift RateDrift(const RunResult& result);
 
 }  // namespace aurigraph::loadgen

@@ -10,9 +10,7 @@ using metrics::AddSample;
 using metrics::Family;
 using prometheus::MetricType;
 
-prometheus::MetricFamily Histogram(std::string name, std::string help,
-                                   const consensus::DurationHistogram& h) {
-  prometheus::MetricFamily family = Family(std::move(name), std::move(help), MetricType::Histogram);
+prometheus::ClientMetric HistogramMetric(const consensus::DurationHistogram& h) {
   prometheus::ClientMetric metric;
   uint64_t cumulative = 0;
   for (size_t i = 0; i < h.kBoundsNanos.size(); ++i) {
@@ -22,7 +20,13 @@ prometheus::MetricFamily Histogram(std::string name, std::string help,
   metric.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
   metric.histogram.sample_count = h.count;
   metric.histogram.sample_sum = static_cast<double>(h.sum_nanos) / 1e9;
-  family.metric.push_back(std::move(metric));
+  return metric;
+}
+
+prometheus::MetricFamily Histogram(std::string name, std::string help,
+                                   const consensus::DurationHistogram& h) {
+  prometheus::MetricFamily family = Family(std::move(name), std::move(help), MetricType::Histogram);
+  family.metric.push_back(HistogramMetric(h));
   return family;
 }
 
@@ -80,6 +84,22 @@ std::vector<prometheus::MetricFamily> ConsensusMetrics::Collect() const {
       "On the leader: a proposal's wait until its entry was committed and applied.", m.commit));
   out.push_back(
       Histogram(p + "fsync_seconds", "Synced writes of the Raft log, one per Ready.", m.fsync));
+  out.push_back(Histogram(p + "snapshot_seconds",
+                          "Snapshots taken here: the state machine's copy and the log compacted.",
+                          m.snapshot));
+  const consensus::GrpcPeerTransport::RoundTrips trips = transport_.round_trips();
+  auto round_trips =
+      Family(p + "peer_rpc_seconds",
+             "Round trips of the RPCs this node sent to peers that answered, from the send to the "
+             "reply a peer gives once it has persisted the entries or its vote.",
+             MetricType::Histogram);
+  for (const auto& [rpc, h] : {std::pair{"AppendEntries", &trips.append_entries},
+                               std::pair{"RequestVote", &trips.request_vote}}) {
+    prometheus::ClientMetric metric = HistogramMetric(*h);
+    metric.label.push_back({"rpc", rpc});
+    round_trips.metric.push_back(std::move(metric));
+  }
+  out.push_back(std::move(round_trips));
   return out;
 }
 

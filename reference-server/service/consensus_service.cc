@@ -281,6 +281,11 @@ class ConsensusAdminServiceImpl final : public cv1::ConsensusAdminService::Callb
                                       cv1::AdminResponse* response) override {
     return Act(context, response, [&] {
       std::set<raft::NodeId> blocked = transport_.blocked();
+      if (request->all_peers()) {
+        for (raft::NodeId id : members_.ids()) {
+          if (id != members_.self()) blocked.insert(id);
+        }
+      }
       for (const std::string& name : request->node_ids()) {
         const auto id = members_.IdOf(name);
         if (!id || *id == members_.self()) {

@@ -207,8 +207,8 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     impl->exposer->RegisterCollectable(impl->process_metrics);
     impl->exposer->RegisterCollectable(impl->metadata_tally);
     if (impl->cluster) {
-      impl->consensus_metrics =
-          std::make_shared<ConsensusMetrics>(*impl->cluster->node, impl->cluster->members);
+      impl->consensus_metrics = std::make_shared<ConsensusMetrics>(
+          *impl->cluster->node, impl->cluster->members, *impl->cluster->transport);
       impl->exposer->RegisterCollectable(impl->consensus_metrics);
     }
     creators.push_back(impl->grpc_metrics->InterceptorFactory());

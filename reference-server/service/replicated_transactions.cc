@@ -67,7 +67,7 @@ std::string TransactionStateMachine::Apply(std::string_view command, uint64_t in
 ReplicatedCommitter::ReplicatedCommitter(consensus::ConsensusNode& node,
                                          const consensus::Membership& members,
                                          const consensus::GrpcPeerTransport& transport)
-    : node_(node), members_(members) {
+    : node_(node), members_(members), transport_(transport) {
   for (raft::NodeId id : members.ids()) {
     if (id != members.self())
       leaders_[id] = tv1::TransactionService::NewStub(transport.channel(id));
@@ -75,14 +75,26 @@ ReplicatedCommitter::ReplicatedCommitter(consensus::ConsensusNode& node,
 }
 
 template <typename Request, typename Response, typename Call>
-void ReplicatedCommitter::Commit(char kind, const Request& request, bool forwarded,
+void ReplicatedCommitter::Commit(char kind, const Request& request, const std::string& forwarded_by,
                                  Done<Response> done, Call call) {
+  // A partition (fault injection) cuts forwarding too, both ways, as a real one would.
+  if (const auto from = members_.IdOf(forwarded_by); from && transport_.Blocked(*from)) {
+    done(absl::UnavailableError(absl::StrCat("node ", members_.name(members_.self()),
+                                             " is partitioned from ", forwarded_by, "; retry")));
+    return;
+  }
   const raft::Status status = node_.status();
   if (status.role != raft::Role::kLeader) {
     // Forwarded once at most: the leader answers, or says it no longer leads.
-    if (forwarded || status.leader == raft::kNoNode) {
+    if (!forwarded_by.empty() || status.leader == raft::kNoNode) {
       done(absl::UnavailableError(absl::StrCat("node ", members_.name(members_.self()),
                                                " is not the leader and knows none; retry")));
+      return;
+    }
+    if (transport_.Blocked(status.leader)) {
+      done(absl::UnavailableError(absl::StrCat("node ", members_.name(members_.self()),
+                                               " cannot reach the leader ",
+                                               members_.name(status.leader), "; retry")));
       return;
     }
     auto context = std::make_shared<grpc::ClientContext>();
@@ -115,9 +127,9 @@ void ReplicatedCommitter::Commit(char kind, const Request& request, bool forward
                 });
 }
 
-void ReplicatedCommitter::Submit(const tv1::Transaction& tx, bool forwarded,
+void ReplicatedCommitter::Submit(const tv1::Transaction& tx, const std::string& forwarded_by,
                                  Done<tv1::TransactionResponse> done) {
-  Commit(kSubmit, tx, forwarded, std::move(done),
+  Commit(kSubmit, tx, forwarded_by, std::move(done),
          [](tv1::TransactionService::Stub& stub, grpc::ClientContext* context,
             const tv1::Transaction* request, tv1::TransactionResponse* response,
             std::function<void(grpc::Status)> finished) {
@@ -125,9 +137,10 @@ void ReplicatedCommitter::Submit(const tv1::Transaction& tx, bool forwarded,
          });
 }
 
-void ReplicatedCommitter::SubmitBatch(const tv1::BatchRequest& batch, bool forwarded,
+void ReplicatedCommitter::SubmitBatch(const tv1::BatchRequest& batch,
+                                      const std::string& forwarded_by,
                                       Done<tv1::BatchResponse> done) {
-  Commit(kBatch, batch, forwarded, std::move(done),
+  Commit(kBatch, batch, forwarded_by, std::move(done),
          [](tv1::TransactionService::Stub& stub, grpc::ClientContext* context,
             const tv1::BatchRequest* request, tv1::BatchResponse* response,
             std::function<void(grpc::Status)> finished) {

@@ -39,19 +39,21 @@ class ReplicatedCommitter final : public TransactionCommitter {
   ReplicatedCommitter(consensus::ConsensusNode& node, const consensus::Membership& members,
                       const consensus::GrpcPeerTransport& transport);
 
-  void Submit(const transaction::v1::Transaction& tx, bool forwarded,
+  void Submit(const transaction::v1::Transaction& tx, const std::string& forwarded_by,
               Done<transaction::v1::TransactionResponse> done) override;
-  void SubmitBatch(const transaction::v1::BatchRequest& batch, bool forwarded,
+  void SubmitBatch(const transaction::v1::BatchRequest& batch, const std::string& forwarded_by,
                    Done<transaction::v1::BatchResponse> done) override;
   std::optional<Position> position() const override;
 
  private:
   // Proposes `request` here (the leader), or forwards it to the leader with `call`.
   template <typename Request, typename Response, typename Call>
-  void Commit(char kind, const Request& request, bool forwarded, Done<Response> done, Call call);
+  void Commit(char kind, const Request& request, const std::string& forwarded_by,
+              Done<Response> done, Call call);
 
   consensus::ConsensusNode& node_;
   const consensus::Membership& members_;
+  const consensus::GrpcPeerTransport& transport_;
   std::map<raft::NodeId, std::unique_ptr<transaction::v1::TransactionService::Stub>> leaders_;
 };
 

@@ -12,12 +12,14 @@ class LocalCommitter final : public TransactionCommitter {
   LocalCommitter(TransactionStore& store, const Streaming& streaming)
       : store_(store), streaming_(streaming) {}
 
-  void Submit(const tv1::Transaction& tx, bool, Done<tv1::TransactionResponse> done) override {
+  void Submit(const tv1::Transaction& tx, const std::string&,
+              Done<tv1::TransactionResponse> done) override {
     auto outcome = store_.Submit(tx);
     if (outcome.ok()) PublishCommitted(streaming_, tx, 0);
     done(std::move(outcome));
   }
-  void SubmitBatch(const tv1::BatchRequest& batch, bool, Done<tv1::BatchResponse> done) override {
+  void SubmitBatch(const tv1::BatchRequest& batch, const std::string&,
+                   Done<tv1::BatchResponse> done) override {
     auto outcome = store_.SubmitBatch(batch);
     if (outcome.ok()) PublishAccepted(streaming_, batch, *outcome, 0);
     done(std::move(outcome));

@@ -22,11 +22,12 @@ class TransactionCommitter {
   using Done = std::function<void(absl::StatusOr<T>)>;
 
   virtual ~TransactionCommitter() = default;
-  // `forwarded`: the call came from another node of the cluster, so it is not
-  // forwarded again.
-  virtual void Submit(const transaction::v1::Transaction& tx, bool forwarded,
+  // `forwarded_by`: the node of the cluster the call came from (empty: from a
+  // client); a forwarded call is not forwarded again.
+  virtual void Submit(const transaction::v1::Transaction& tx, const std::string& forwarded_by,
                       Done<transaction::v1::TransactionResponse> done) = 0;
-  virtual void SubmitBatch(const transaction::v1::BatchRequest& batch, bool forwarded,
+  virtual void SubmitBatch(const transaction::v1::BatchRequest& batch,
+                           const std::string& forwarded_by,
                            Done<transaction::v1::BatchResponse> done) = 0;
   // The node that answers reads and how far it has applied the log (a cluster only).
   struct Position {

@@ -33,7 +33,7 @@ class TransactionServiceImpl final : public GatedService<tv1::TransactionService
                                               const tv1::Transaction* request,
                                               tv1::TransactionResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    committer_.Submit(*request, Forwarded(context),
+    committer_.Submit(*request, ForwardedBy(context),
                       [this, context, reactor, response](auto outcome) {
                         responder_.Complete(context, reactor, Assign(std::move(outcome), response));
                       });
@@ -44,7 +44,7 @@ class TransactionServiceImpl final : public GatedService<tv1::TransactionService
                                                     tv1::BatchResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     committer_.SubmitBatch(
-        *request, Forwarded(context), [this, context, reactor, response](auto outcome) {
+        *request, ForwardedBy(context), [this, context, reactor, response](auto outcome) {
           responder_.Complete(context, reactor, Assign(std::move(outcome), response));
         });
     return reactor;
@@ -67,11 +67,11 @@ class TransactionServiceImpl final : public GatedService<tv1::TransactionService
   grpc::ServerBidiReactor<Decoded<tv1::Transaction>, tv1::TransactionResponse>*
   OpenSubmitTransactionStream(grpc::CallbackServerContext* context) {
     TransactionCommitter& committer = committer_;
-    const bool forwarded = Forwarded(context);
+    std::string forwarded_by = ForwardedBy(context);
     return ReplyStream<tv1::Transaction, tv1::TransactionResponse>::Open(
-        [&committer, forwarded](const tv1::Transaction& tx,
-                                std::function<void(tv1::TransactionResponse)> done) {
-          committer.Submit(tx, forwarded, [id = tx.id(), done = std::move(done)](auto outcome) {
+        [&committer, forwarded_by = std::move(forwarded_by)](
+            const tv1::Transaction& tx, std::function<void(tv1::TransactionResponse)> done) {
+          committer.Submit(tx, forwarded_by, [id = tx.id(), done = std::move(done)](auto outcome) {
             if (outcome.ok()) {
               done(*std::move(outcome));
               return;
@@ -99,9 +99,13 @@ class TransactionServiceImpl final : public GatedService<tv1::TransactionService
   }
 
  private:
-  static bool Forwarded(grpc::CallbackServerContext* context) {
-    return context->client_metadata().count(
-               grpc::string_ref(kForwardedHeader.data(), kForwardedHeader.size())) > 0;
+  // The node that forwarded the call; empty when a client sent it.
+  static std::string ForwardedBy(grpc::CallbackServerContext* context) {
+    const auto it = context->client_metadata().find(
+        grpc::string_ref(kForwardedHeader.data(), kForwardedHeader.size()));
+    return it == context->client_metadata().end()
+               ? ""
+               : std::string(it->second.data(), it->second.size());
   }
 
   TransactionStore& store_;

@@ -3,6 +3,7 @@
 // (SIGKILL) or frozen (SIGSTOP) under load, and every transaction that was
 // acknowledged OK read back from every node afterwards, the restarted one too;
 // and the loadgen's leader-failover scenario, audited the same way.
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -28,11 +29,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "aurigraph/consensus/v1/consensus.grpc.pb.h"
 #include "aurigraph/transaction/v1/transaction.grpc.pb.h"
 #include "loadgen/hooks/aurigraph_hooks.h"
 #include "loadgen/runner/runner.h"
 #include "loadgen/scenario/scenario.h"
+#include "loadgen/servermetrics/server_metrics_hook.h"
 #include "reference-server/transaction/transaction_store.h"
 
 extern char** environ;
@@ -55,6 +58,25 @@ int FreePort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+size_t AppendTo(char* data, size_t size, size_t count, void* out) {
+  static_cast<std::string*>(out)->append(data, size * count);
+  return size * count;
+}
+
+// A page over HTTP (a node's Prometheus endpoint), read with libcurl.
+std::optional<std::string> HttpGet(const std::string& url) {
+  CURL* curl = curl_easy_init();
+  std::string body;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendTo);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+  const CURLcode code = curl_easy_perform(curl);
+  curl_easy_cleanup(curl);
+  if (code != CURLE_OK) return std::nullopt;
+  return body;
 }
 
 tv1::Transaction MakeTransaction(const std::string& id) {
@@ -80,6 +102,7 @@ class Cluster {
     std::vector<std::string> members;
     for (const char* id : {"n1", "n2", "n3"}) {
       addresses_[id] = absl::StrCat("127.0.0.1:", FreePort());
+      metrics_ports_[id] = FreePort();
       members.push_back(absl::StrCat(id, "=", addresses_[id]));
     }
     peers_ = absl::StrJoin(members, ",");
@@ -99,8 +122,15 @@ class Cluster {
   void Start(const std::string& id) {
     const std::string data = (dir_ / id).string();
     const std::string log = (dir_ / (id + ".log")).string();
-    std::vector<std::string> args = {AURIGRAPH_REFSERVER, "--node-id", id, "--peers", peers_,
-                                     "--data-dir",        data};
+    std::vector<std::string> args = {AURIGRAPH_REFSERVER,
+                                     "--node-id",
+                                     id,
+                                     "--peers",
+                                     peers_,
+                                     "--data-dir",
+                                     data,
+                                     "--metrics-listen",
+                                     absl::StrCat("127.0.0.1:", metrics_ports_.at(id))};
     if (admin_) args.push_back("--admin");
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -129,6 +159,14 @@ class Cluster {
   std::string target() const {
     std::vector<std::string> all;
     for (const auto& [id, address] : addresses_) all.push_back(address);
+    return absl::StrJoin(all, ",");
+  }
+  // Every node's Prometheus endpoint, as server_metrics.scrape lists them.
+  std::string metrics() const {
+    std::vector<std::string> all;
+    for (const auto& [id, port] : metrics_ports_) {
+      all.push_back(absl::StrCat("http://127.0.0.1:", port, "/metrics"));
+    }
     return absl::StrJoin(all, ",");
   }
   void Kill(const std::string& id) {
@@ -212,6 +250,7 @@ class Cluster {
   bool admin_;
   std::filesystem::path dir_;
   std::map<std::string, std::string> addresses_;
+  std::map<std::string, int> metrics_ports_;
   std::string peers_;
   std::map<std::string, pid_t> pids_;
   std::map<std::string, std::unique_ptr<cv1::ConsensusService::Stub>> consensus_;
@@ -440,6 +479,46 @@ TEST(Cluster, AcknowledgedTransactionsSurviveTheLeadersSigkillAndItsRestart) {
   ExpectEveryAcknowledgedTransactionOn(cluster, {*leader}, acked);
 }
 
+// A bundled scenario with `overrides`, run by the loadgen in this process
+// against `cluster`: requests' ids are tx-RUN_ID-SEQ.
+absl::StatusOr<loadgen::RunResult> RunBundledScenario(Cluster& cluster, const std::string& file,
+                                                      std::vector<std::string> overrides,
+                                                      const std::string& run_id) {
+  auto scenario = loadgen::LoadScenarioFile(std::string(SCENARIO_DIR) + "/" + file, overrides);
+  if (!scenario.ok()) return scenario.status();
+  loadgen::RunOptions options;
+  options.target = cluster.target();
+  options.run_id = run_id;
+  options.find_leader = loadgen::MakeAurigraphLeaderFinder(scenario->channel);
+  const std::filesystem::path out =
+      std::filesystem::temp_directory_path() / absl::StrCat(run_id, "-events-", getpid());
+  options.events_dir = out.string();
+  std::unique_ptr<loadgen::RunHook> scrape;
+  if (!scenario->server_metrics.scrape.empty()) {
+    scrape = loadgen::MakeServerMetricsHook(scenario->server_metrics);
+    options.hooks.push_back(scrape.get());
+  }
+  auto result = loadgen::RunScenario(*scenario, options);
+  std::filesystem::remove_all(out);
+  return result;
+}
+
+// How many of the ids a run can have sent (tx-RUN_ID-SEQ, SEQ below what it
+// sent plus a margin for those rendered and not sent) each node holds, by
+// GetTransaction: an audit that does not rely on the loadgen's matching.
+std::map<std::string, int64_t> HeldByEachNode(Cluster& cluster,
+                                              const std::vector<std::string>& nodes,
+                                              const loadgen::RunResult& result,
+                                              const std::string& run_id) {
+  std::map<std::string, int64_t> found;
+  const int64_t highest = result.generator.sent + 64;
+  for (int64_t seq = 0; seq < highest; ++seq) {
+    const std::string id = absl::StrCat("tx-", run_id, "-", seq);
+    for (const std::string& node : nodes) found[node] += cluster.Has(node, id) ? 1 : 0;
+  }
+  return found;
+}
+
 // The bundled leader-failover scenario, shortened, run by the loadgen in this
 // process: the leader crashed through the admin RPC under open-loop load,
 // every submission followed to its commit. Then an audit that does not rely
@@ -454,21 +533,12 @@ TEST(Cluster, TheLeaderFailoverScenarioLosesNoAcknowledgedTransaction) {
   for (const std::string& id : Without(cluster.ids(), *leader)) {
     events[id] = std::make_unique<ConsensusEvents>(cluster, id);
   }
-  auto scenario = loadgen::LoadScenarioFile(
-      std::string(SCENARIO_DIR) + "/leader-failover.yaml",
-      {"duration=6s", "warmup=1s", "load.rate=300",
-       "events=[{name: crash-leader, at: 3s, rpc: {call: "
-       "aurigraph.consensus.v1.ConsensusAdminService/Crash, target: leader}}]"});
-  ASSERT_TRUE(scenario.ok()) << scenario.status();
-  loadgen::RunOptions options;
-  options.target = cluster.target();
-  options.run_id = "audit";
-  options.find_leader = loadgen::MakeAurigraphLeaderFinder(scenario->channel);
-  const std::filesystem::path out =
-      std::filesystem::temp_directory_path() / absl::StrCat("failover-events-", getpid());
-  options.events_dir = out.string();
-  auto result = loadgen::RunScenario(*scenario, options);
-  std::filesystem::remove_all(out);
+  auto result =
+      RunBundledScenario(cluster, "leader-failover.yaml",
+                         {"duration=6s", "warmup=1s", "load.rate=300",
+                          "events=[{name: crash-leader, at: 3s, rpc: {call: "
+                          "aurigraph.consensus.v1.ConsensusAdminService/Crash, target: leader}}]"},
+                         "audit");
   ASSERT_TRUE(result.ok()) << result.status();
   cluster.Reap(*leader);
   ASSERT_EQ(result->events.size(), 1u);
@@ -489,7 +559,6 @@ TEST(Cluster, TheLeaderFailoverScenarioLosesNoAcknowledgedTransaction) {
   EXPECT_GT(submit.ok, 500);
   EXPECT_GT(submit.errors(), 0) << "the crash failed no call: it did not hit the leader";
 
-  // The audit: ids are tx-audit-SEQ, SEQ below what was sent plus one per worker.
   const std::vector<std::string> survivors = Without(cluster.ids(), *leader);
   const auto next = cluster.Leader(survivors);
   ASSERT_TRUE(next.has_value());
@@ -498,12 +567,7 @@ TEST(Cluster, TheLeaderFailoverScenarioLosesNoAcknowledgedTransaction) {
   for (const std::string& id : survivors) {
     ASSERT_TRUE(cluster.AppliedThrough(id, state->commit_index(), milliseconds(3000)));
   }
-  std::map<std::string, int64_t> found;
-  const int64_t highest = result->generator.sent + 2 * scenario->workers;
-  for (int64_t seq = 0; seq < highest; ++seq) {
-    const std::string id = absl::StrCat("tx-audit-", seq);
-    for (const std::string& node : survivors) found[node] += cluster.Has(node, id) ? 1 : 0;
-  }
+  std::map<std::string, int64_t> found = HeldByEachNode(cluster, survivors, *result, "audit");
   // Both survivors hold the same transactions: at least every one acknowledged
   // after warm-up, and every one the loadgen saw final.
   for (const std::string& node : survivors) {
@@ -534,6 +598,116 @@ TEST(Cluster, TheLeaderFailoverScenarioLosesNoAcknowledgedTransaction) {
   EXPECT_LE(crash.unavailable_max_seconds, elected - crashed + 1.0);
   EXPECT_GE(crash.first_success_after_seconds, 0);
   EXPECT_LE(crash.first_success_after_seconds, elected - crash.at_seconds + 1.0);
+}
+
+// The bundled partition-heal scenario, shortened: the leader cut off from both
+// followers through the admin RPC under open-loop load, then every node
+// healed. No acknowledged transaction is lost or committed twice; what the
+// cut-off leader took and could not commit failed and is reported as never
+// final; after the heal every node, the deposed leader too, holds the same
+// transactions.
+TEST(Cluster, ThePartitionHealScenarioLosesNoAcknowledgedTransaction) {
+  Cluster cluster("partition", /*admin=*/true);
+  const auto leader = cluster.Leader(cluster.ids());
+  ASSERT_TRUE(leader.has_value()) << Describe(cluster);
+  auto result = RunBundledScenario(
+      cluster, "partition-heal.yaml",
+      {"duration=8s", "warmup=1s", "load.rate=300",
+       "events=[{name: partition-leader, at: 3s, rpc: {call: "
+       "aurigraph.consensus.v1.ConsensusAdminService/Partition, request: {all_peers: true}, "
+       "target: leader}}, {name: heal, at: 5s, rpc: {call: "
+       "aurigraph.consensus.v1.ConsensusAdminService/Heal, target: all}}]"},
+      "partition");
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->events.size(), 2u);
+  for (const loadgen::EventResult& e : result->events) {
+    ASSERT_TRUE(e.ok) << e.name << ": " << e.error << " " << e.output;
+  }
+  EXPECT_NE(result->events[0].output.find(*leader), std::string::npos) << result->events[0].output;
+  const loadgen::OperationResult& submit = result->operations[0];
+  const loadgen::FinalityResult& finality = *result->operations[1].finality;
+  std::cout << "submit: " << submit.ok << " of " << submit.requests << " acknowledged; final "
+            << result->operations[1].ok << ", lost " << finality.lost << ", duplicates "
+            << finality.duplicates << ", failed and never final " << finality.not_final_unacked
+            << ", final without ack " << finality.final_without_ack << "; unavailable at most "
+            << result->events[0].unavailable_max_seconds << " s\n";
+  EXPECT_EQ(finality.lost, 0);
+  EXPECT_EQ(finality.duplicates, 0);
+  EXPECT_GT(submit.ok, 500);
+  // The cut-off leader took submissions it could not commit: they failed, and
+  // were never final (reported, not lost).
+  EXPECT_GT(submit.errors(), 0) << "the partition failed no call";
+  EXPECT_GT(finality.not_final_unacked, 0);
+  // A new leader was elected among the followers, and the deposed one follows it.
+  const auto next = cluster.Leader(cluster.ids());
+  ASSERT_TRUE(next.has_value()) << Describe(cluster);
+  const auto state = cluster.State(*next);
+  ASSERT_TRUE(state.has_value());
+  for (const std::string& id : cluster.ids()) {
+    ASSERT_TRUE(cluster.AppliedThrough(id, state->commit_index(), milliseconds(5000)))
+        << id << Describe(cluster);
+  }
+  std::map<std::string, int64_t> found =
+      HeldByEachNode(cluster, cluster.ids(), *result, "partition");
+  for (const std::string& node : cluster.ids()) {
+    EXPECT_GE(found[node], submit.ok) << node;
+    EXPECT_EQ(found[node], found["n1"]) << node;
+  }
+}
+
+// The bundled voting-latency scenario, shortened: each node's own round trips
+// of AppendEntries and RequestVote, scraped from its Prometheus endpoint
+// around the run, with a leadership transfer during it for an election. The
+// figures are held against the nodes' own pages read after the run.
+TEST(Cluster, TheVotingLatencyScenarioReadsEveryNodesConsensusRoundTrips) {
+  Cluster cluster("voting", /*admin=*/true);
+  ASSERT_TRUE(cluster.Leader(cluster.ids()).has_value()) << Describe(cluster);
+  auto result = RunBundledScenario(
+      cluster, "voting-latency.yaml",
+      {"duration=5s", "warmup=1s", "load.rate=300",
+       "events=[{name: transfer, at: 2s, rpc: {call: "
+       "aurigraph.consensus.v1.ConsensusService/TransferLeadership, target: leader}}]",
+       absl::StrCat("server_metrics.scrape=", cluster.metrics())},
+      "voting");
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->events.size(), 1u);
+  ASSERT_TRUE(result->events[0].ok) << result->events[0].error;
+  ASSERT_EQ(result->server_histograms.size(), 2u);
+  const loadgen::ServerHistogramResult& append = result->server_histograms[0];
+  const loadgen::ServerHistogramResult& vote = result->server_histograms[1];
+  for (const loadgen::ServerHistogramResult* h : {&append, &vote}) {
+    std::cout << h->name << ": " << h->count << " round trips, mean "
+              << (h->count > 0 ? h->sum_seconds / h->count * 1e3 : 0) << " ms, p99 "
+              << h->UpperBoundText(0.99) << ", from " << h->sources.size() << " endpoints\n";
+    EXPECT_EQ(h->sources.size(), 3u);
+    EXPECT_TRUE(h->missing.empty()) << h->missing[0];
+  }
+  EXPECT_EQ(append.name, "append_entries");
+  EXPECT_EQ(append.labels.at("rpc"), "AppendEntries");
+  // Heartbeats alone are ten a second per follower; the load adds appends.
+  EXPECT_GT(append.count, 2 * 10 * 4);
+  EXPECT_GE(vote.count, 1) << "the transfer held an election: its candidate asked for votes";
+  // What the run saw is part of what the nodes counted since they started.
+  double append_total = 0;
+  for (const std::string& url : std::vector<std::string>(absl::StrSplit(cluster.metrics(), ','))) {
+    auto page = HttpGet(url);
+    ASSERT_TRUE(page.has_value()) << url;
+    const std::string series =
+        "aurigraph_refserver_consensus_peer_rpc_seconds_count{rpc=\"AppendEntries\"} ";
+    const size_t at = page->find(series);
+    ASSERT_NE(at, std::string::npos) << *page;
+    append_total += std::stod(page->substr(at + series.size()));
+  }
+  EXPECT_LE(append.count, append_total);
+  EXPECT_GT(append.count, 0.25 * append_total) << "the run was much of the nodes' lives";
+  // Each bucket count is cumulative and ends at most at the total.
+  double previous = 0;
+  for (const loadgen::ServerHistogramResult::Bucket& b : append.buckets) {
+    EXPECT_GE(b.cumulative, previous);
+    previous = b.cumulative;
+  }
+  EXPECT_LE(previous, append.count);
+  ASSERT_FALSE(result->gates.empty());
 }
 
 TEST(Cluster, AFrozenLeaderIsReplacedAndStepsDownWhenItThaws) {

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
 namespace aurigraph::refserver {
 namespace {
 
@@ -55,6 +60,34 @@ TEST_F(TransactionStoreTest, ValidatesContentAndHash) {
   EXPECT_EQ(store.Submit(no_receiver).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store.Submit(Transaction()).status().message(), "id is required");
   EXPECT_EQ(store.counters().rejected.load(), 3);
+}
+
+// A snapshot is a BatchRequest's bytes, written without building one: protobuf's
+// own parser reads every transaction back, and another store restores from it.
+TEST_F(TransactionStoreTest, ASnapshotIsABatchRequestOfEveryTransaction) {
+  std::set<std::string> ids;
+  for (int i = 0; i < 50; ++i) {
+    Transaction tx = Tx(absl::StrCat("tx-", i));
+    tx.set_memo(std::string(static_cast<size_t>(i * 7), 'x'));  // sizes over one length byte
+    tx.set_content_hash(TransactionContentHash(tx));
+    ASSERT_TRUE(store.Submit(tx).ok());
+    ids.insert(tx.id());
+  }
+  const std::string snapshot = store.Serialize();
+  BatchRequest parsed;
+  ASSERT_TRUE(parsed.ParseFromString(snapshot));
+  ASSERT_EQ(parsed.transactions_size(), 50);
+  std::set<std::string> read;
+  for (const Transaction& tx : parsed.transactions()) {
+    read.insert(tx.id());
+    EXPECT_EQ(tx.SerializeAsString(), store.Get(tx.id())->SerializeAsString());
+  }
+  EXPECT_EQ(read, ids);
+  TransactionStore restored{clock, TransactionStore::Options{640, 100}};
+  ASSERT_TRUE(restored.Restore(snapshot).ok());
+  EXPECT_EQ(restored.Get("tx-49")->memo(), std::string(343, 'x'));
+  EXPECT_EQ(restored.Serialize(), snapshot);
+  EXPECT_EQ(restored.Restore("\xff").code(), absl::StatusCode::kDataLoss);
 }
 
 TEST_F(TransactionStoreTest, BatchReportsPerTransactionOutcomes) {

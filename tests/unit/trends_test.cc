@@ -52,9 +52,30 @@ TEST(Trends, DriftComparesTheLastQuarterWithTheFirst) {
   EXPECT_NEAR(p99.first, 1115, 20);
   EXPECT_NEAR(p99.last, 1885, 20);
   EXPECT_NEAR(p99.change, 0.69, 0.03);
-  const Drift rate = RateDrift(MakeTimeline(40, 0, 1000, 1000));
+  RunResult steady;
+  steady.timeline = MakeTimeline(40, 0, 1000, 1000);
+  const Drift rate = RateDrift(steady);
   EXPECT_TRUE(rate.measured);
+  EXPECT_DOUBLE_EQ(rate.first, 1000);
   EXPECT_DOUBLE_EQ(rate.change, 0);
+}
+
+// A finality operation (NAME.final) counts the same requests again, as they
+// become final: the rate is of the calls alone.
+TEST(Trends, RateDriftLeavesOutFinalityOperations) {
+  RunResult r;
+  r.timeline = MakeTimeline(40, 0, 1000, 1000);
+  r.operations.resize(2);
+  r.operations[1].finality = std::make_shared<FinalityResult>();
+  for (size_t i = 0; i < r.timeline.points.size(); ++i) {
+    TimelineOperation finals;
+    finals.count = i < 20 ? 1000 : 500;  // finals slow down: not a change of the calls' rate
+    r.timeline.points[i].operations.push_back(finals);
+  }
+  const Drift rate = RateDrift(r);
+  ASSERT_TRUE(rate.measured);
+  EXPECT_DOUBLE_EQ(rate.first, 1000);
+  EXPECT_DOUBLE_EQ(rate.last, 1000);
 }
 
 TEST(Trends, GatesOnSlopesAndDrift) {

@@ -308,12 +308,14 @@ void ConsensusNode::ProcessReadies() {
   }
   const raft::Status status = node_->status();
   if (status.applied >= status.snapshot_index + options_.snapshot_entries) {
+    const int64_t start = clock_.NowNanos();
     node_->Compact(status.applied, machine_.Snapshot());
     if (auto compacted = storage_.Compact(node_->snapshot()); !compacted.ok()) {
       std::cerr << "aurigraph-refserver: " << compacted.message() << "\n";
       std::_Exit(70);
     }
     ++metrics_.snapshots;
+    metrics_.snapshot.Record(clock_.NowNanos() - start);
     Emit({NodeEvent::Type::kSnapshotTaken, status.term, 0, status.applied});
   }
 }

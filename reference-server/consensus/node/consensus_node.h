@@ -77,9 +77,12 @@ struct NodeOptions {
 
 // Durations counted in fixed buckets (exported as Prometheus histograms).
 struct DurationHistogram {
-  static constexpr std::array<int64_t, 13> kBoundsNanos = {
-      50'000,     100'000,    250'000,    500'000,     1'000'000,   2'000'000,    5'000'000,
-      10'000'000, 25'000'000, 50'000'000, 100'000'000, 250'000'000, 1'000'000'000};
+  // Fine around the seeds' targets (10 ms voting, 20 ms calls, 100 ms finality),
+  // since a quantile read from buckets is only known to within its bucket.
+  static constexpr std::array<int64_t, 17> kBoundsNanos = {
+      50'000,     100'000,     250'000,     500'000,     1'000'000,    2'000'000,
+      3'000'000,  5'000'000,   7'500'000,   10'000'000,  15'000'000,   25'000'000,
+      50'000'000, 100'000'000, 250'000'000, 500'000'000, 1'000'000'000};
   std::array<uint64_t, kBoundsNanos.size() + 1> counts{};  // the last: above every bound
   uint64_t count = 0;
   int64_t sum_nanos = 0;
@@ -94,8 +97,9 @@ struct NodeMetrics {
   uint64_t snapshots = 0;       // taken here or installed from the leader
   uint64_t entries_appended = 0;
   uint64_t commands_applied = 0;
-  DurationHistogram fsync;   // each synced write of a Ready
-  DurationHistogram commit;  // proposal to applied, on the leader, per log entry
+  DurationHistogram fsync;     // each synced write of a Ready
+  DurationHistogram commit;    // proposal to applied, on the leader, per log entry
+  DurationHistogram snapshot;  // taking a snapshot of the state machine and compacting the log
 };
 
 class ConsensusNode {

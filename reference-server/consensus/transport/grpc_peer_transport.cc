@@ -16,6 +16,7 @@ struct GrpcPeerTransport::Call {
   grpc::ClientContext context;
   raft::MessageType type;
   raft::NodeId peer;
+  int64_t sent_nanos = 0;
   v1::AppendEntriesRequest append;
   v1::AppendEntriesResponse append_reply;
   v1::VoteRequest vote;
@@ -66,24 +67,31 @@ std::set<raft::NodeId> GrpcPeerTransport::blocked() const {
   return blocked_;
 }
 
+GrpcPeerTransport::RoundTrips GrpcPeerTransport::round_trips() const {
+  std::lock_guard lock(mutex_);
+  return round_trips_;
+}
+
 void GrpcPeerTransport::SetLatency(int64_t latency_nanos) { latency_nanos_ = latency_nanos; }
 
 void GrpcPeerTransport::Send(raft::Message m) {
+  const int64_t now = SteadyClock::Instance().NowNanos();
   const int64_t latency = latency_nanos_.load();
   if (latency <= 0) {
-    SendNow(std::move(m));
+    SendNow(std::move(m), now);
     return;
   }
-  delayed_.Schedule(SteadyClock::Instance().NowNanos() + latency,
-                    [this, m = std::move(m)]() mutable { SendNow(std::move(m)); });
+  delayed_.Schedule(now + latency,
+                    [this, m = std::move(m), now]() mutable { SendNow(std::move(m), now); });
 }
 
-void GrpcPeerTransport::SendNow(raft::Message m) {
+void GrpcPeerTransport::SendNow(raft::Message m, int64_t sent_nanos) {
   auto it = peers_.find(m.to);
   if (it == peers_.end()) return;
   auto call = std::make_unique<Call>();
   call->type = m.type;
   call->peer = m.to;
+  call->sent_nanos = sent_nanos;  // an injected latency is part of the round trip
   {
     std::lock_guard lock(mutex_);
     if (closing_ || blocked_.contains(m.to) ||
@@ -129,6 +137,21 @@ void GrpcPeerTransport::Finish(Call* call, const grpc::Status& status) {
   {
     std::lock_guard lock(mutex_);
     deliver = deliver && !closing_ && !blocked_.contains(call->peer);
+    if (deliver) {
+      const int64_t round_trip = SteadyClock::Instance().NowNanos() - call->sent_nanos;
+      switch (call->type) {
+        case raft::MessageType::kAppend:
+        case raft::MessageType::kHeartbeat:
+          round_trips_.append_entries.Record(round_trip);
+          break;
+        case raft::MessageType::kPreVote:
+        case raft::MessageType::kVote:
+          round_trips_.request_vote.Record(round_trip);
+          break;
+        default:
+          break;
+      }
+    }
   }
   if (deliver) {
     const raft::NodeId self = members_.self();

@@ -35,6 +35,14 @@ class GrpcPeerTransport final : public PeerTransport {
   bool Blocked(raft::NodeId peer) const;
   std::set<raft::NodeId> blocked() const;
   void SetLatency(int64_t latency_nanos);
+  // Round trips of the RPCs that answered, from the send to the reply (which a
+  // peer sends once it has persisted what the message carried: a vote, or the
+  // entries appended), by RPC.
+  struct RoundTrips {
+    DurationHistogram append_entries;  // heartbeats included
+    DurationHistogram request_vote;    // pre-votes included
+  };
+  RoundTrips round_trips() const;
   // The channel to `peer` (another member), for other calls to it.
   std::shared_ptr<grpc::Channel> channel(raft::NodeId peer) const {
     return peers_.at(peer).channel;
@@ -46,7 +54,7 @@ class GrpcPeerTransport final : public PeerTransport {
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<v1::ConsensusService::Stub> stub;
   };
-  void SendNow(raft::Message message);
+  void SendNow(raft::Message message, int64_t sent_nanos);
   void Finish(Call* call, const grpc::Status& status);
 
   const Membership& members_;
@@ -58,6 +66,7 @@ class GrpcPeerTransport final : public PeerTransport {
   std::set<raft::NodeId> blocked_;
   std::atomic<int64_t> latency_nanos_{0};
   bool closing_ = false;
+  RoundTrips round_trips_;
   refserver::DelayQueue delayed_{SteadyClock::Instance()};  // first to go: its tasks send
 };
 
