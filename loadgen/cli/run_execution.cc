@@ -74,6 +74,12 @@ int ExecuteRun(const Scenario& scenario, const po::variables_map& vm, RunOptions
   if (auto failed = PrepareOutputDirectory(out_dir)) return *failed;
 
   if (vm.count("target")) run_options.target = vm["target"].as<std::string>();
+  if (run_options.partition.count > 1 && !scenario.server_metrics.scrape.empty()) {
+    return Fail(kExitUsage,
+                "server_metrics: not in a split run (every process would scrape the same "
+                "endpoints, and a merge would not add them up): run it in one process, or "
+                "--set server_metrics=null");
+  }
   run_options.stop = &StopRequested();
   // The gRPC wire, and what the bundled system adds to a run over it.
   const auto target = ResolveTarget(scenario, run_options.target);

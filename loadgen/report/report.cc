@@ -257,16 +257,14 @@ std::string EventsHtml(const RunResult& r) {
 
 // The cells of a scraped histogram's row, as in the HTML and Markdown tables.
 std::vector<std::string> ServerHistogramCells(const ServerHistogramResult& h) {
-  std::string sources = absl::StrCat(h.sources.size());
-  for (const std::string& missing : h.missing) absl::StrAppend(&sources, "; ", missing);
   return {h.name,
           h.Selector(),
           Grouped(static_cast<int64_t>(h.count)),
-          h.count > 0 ? FormatDuration(static_cast<int64_t>(h.sum_seconds / h.count * 1e9)) : "-",
+          h.MeanText(),
           h.UpperBoundText(0.5),
           h.UpperBoundText(0.99),
           h.UpperBoundText(1),
-          sources};
+          h.SourcesText()};
 }
 
 constexpr const char* kServerHistogramNote =

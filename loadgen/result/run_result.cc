@@ -538,14 +538,9 @@ ordered_json ServerHistogramJson(const ServerHistogramResult& h) {
   for (const ServerHistogramResult::Bucket& b : h.buckets) {
     buckets.push_back({{"le_seconds", b.le_seconds}, {"cumulative", b.cumulative}});
   }
-  return {{"name", h.name},
-          {"metric", h.metric},
-          {"labels", h.labels},
-          {"sources", h.sources},
-          {"missing", h.missing},
-          {"count", h.count},
-          {"sum_seconds", h.sum_seconds},
-          {"buckets", std::move(buckets)}};
+  return {{"name", h.name},       {"metric", h.metric},           {"labels", h.labels},
+          {"sources", h.sources}, {"restarted", h.restarted},     {"missing", h.missing},
+          {"count", h.count},     {"sum_seconds", h.sum_seconds}, {"buckets", std::move(buckets)}};
 }
 
 // Throws nlohmann's exceptions on wrong fields.
@@ -556,6 +551,7 @@ ServerHistogramResult ReadServerHistogram(const nlohmann::json& j) {
   h.labels = j.at("labels").get<std::map<std::string, std::string>>();
   h.sources = j.at("sources").get<std::vector<std::string>>();
   h.missing = j.at("missing").get<std::vector<std::string>>();
+  h.restarted = j.at("restarted").get<std::vector<std::string>>();
   h.count = j.at("count").get<double>();
   h.sum_seconds = j.at("sum_seconds").get<double>();
   for (const auto& b : j.at("buckets")) {
@@ -576,16 +572,34 @@ double ServerHistogramResult::UpperBoundSeconds(double q) const {
   return std::numeric_limits<double>::infinity();
 }
 
+namespace {
+// Seconds as text, within what nanoseconds in 64 bits hold (a result file may say anything).
+std::string SecondsText(double seconds) {
+  return FormatDuration(static_cast<int64_t>(std::clamp(std::round(seconds * 1e9), -9e18, 9e18)));
+}
+}  // namespace
+
 std::string ServerHistogramResult::UpperBoundText(double q) const {
   const double bound = UpperBoundSeconds(q);
   if (std::isnan(bound)) return "-";
   if (std::isinf(bound)) {
-    return buckets.empty()
-               ? "?"
-               : absl::StrCat(
-                     "> ", FormatDuration(static_cast<int64_t>(buckets.back().le_seconds * 1e9)));
+    return buckets.empty() ? "?" : absl::StrCat("> ", SecondsText(buckets.back().le_seconds));
   }
-  return absl::StrCat("<= ", FormatDuration(static_cast<int64_t>(std::llround(bound * 1e9))));
+  return absl::StrCat("<= ", SecondsText(bound));
+}
+
+std::string ServerHistogramResult::MeanText() const {
+  return count > 0 ? SecondsText(sum_seconds / count) : "-";
+}
+
+std::string ServerHistogramResult::SourcesText() const {
+  std::string text =
+      absl::StrCat(sources.size(), " of ", sources.size() + missing.size(), " endpoints");
+  for (const std::string& url : restarted) {
+    absl::StrAppend(&text, "; ", url, " restarted during the run: counted since");
+  }
+  for (const std::string& why : missing) absl::StrAppend(&text, "; missing ", why);
+  return text;
 }
 
 std::string ServerHistogramResult::Selector() const {

@@ -262,18 +262,23 @@ struct ServerHistogramResult {
   std::string metric;
   std::map<std::string, std::string> labels;  // a series matches when it has all of them
   std::vector<std::string> sources;           // endpoints whose figures are in
+  std::vector<std::string> restarted;         // of those, restarted meanwhile: counted since
   std::vector<std::string> missing;           // "URL: why" for those that are not
   double count = 0;
   double sum_seconds = 0;
-  std::vector<Bucket> buckets;  // ascending, finite bounds only (count is the +Inf bucket)
+  std::vector<Bucket> buckets;  // ascending, finite bounds only (count holds the +Inf bucket's)
 
   // The upper bound of the bucket holding quantile q (0..1; 1 = the largest
   // observation); +inf when it lies above every finite bound, NaN when empty.
   double UpperBoundSeconds(double q) const;
   // The same as text: "<= 5ms", "> 1s" (above every bound), "-" (nothing observed).
   std::string UpperBoundText(double q) const;
+  // The mean ("-" when nothing was observed): exact, from the sum.
+  std::string MeanText() const;
   // metric{label="value",...}: what was read.
   std::string Selector() const;
+  // "3 of 3 endpoints", with those restarted meanwhile and those missing (and why).
+  std::string SourcesText() const;
 };
 
 // One generator process of a run split across several, as the merge of their

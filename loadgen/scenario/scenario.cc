@@ -317,6 +317,10 @@ absl::Status ParseServerMetrics(const Reader& r, const YAML::Node& node, Scenari
         return r.Error("server_metrics.scrape",
                        absl::StrCat("'", trimmed, "' is not an http:// URL"));
       }
+      if (std::find(spec.scrape.begin(), spec.scrape.end(), trimmed) != spec.scrape.end()) {
+        return r.Error("server_metrics.scrape",
+                       absl::StrCat("'", trimmed, "' is listed twice (it would count twice)"));
+      }
       spec.scrape.push_back(trimmed);
     }
   }
@@ -338,6 +342,7 @@ absl::Status ParseServerMetrics(const Reader& r, const YAML::Node& node, Scenari
     }
     RETURN_IF_ERROR(r.String(list[i]["name"], where + ".name", &histogram.name));
     RETURN_IF_ERROR(r.String(list[i]["metric"], where + ".metric", &histogram.metric));
+    if (histogram.metric.empty()) return r.Error(where + ".metric", "must name a histogram");
     for (const ServerHistogramSpec& other : spec.histograms) {
       if (other.name == histogram.name) {
         return r.Error(where + ".name", absl::StrCat("'", histogram.name, "' is used twice"));
@@ -683,8 +688,15 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
 std::string FinalityOperationName(const std::string& name) { return name + ".final"; }
 
 absl::Status CheckGateScope(const Scenario& scenario, const GateSpec& gate) {
+  const bool scraped =
+      absl::StartsWith(absl::StripLeadingAsciiWhitespace(gate.expression), "scraped_");
+  if (scraped && gate.operation.empty() && scenario.server_metrics.histograms.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("gate '", gate.expression,
+                                                   "': several server_metrics histograms: name "
+                                                   "one with 'operation:'"));
+  }
   if (gate.operation.empty()) return absl::OkStatus();
-  if (absl::StartsWith(absl::StripLeadingAsciiWhitespace(gate.expression), "scraped_")) {
+  if (scraped) {
     // Without server_metrics the gate measures nothing, and fails as such.
     const auto& histograms = scenario.server_metrics.histograms;
     if (histograms.empty() ||

@@ -12,6 +12,12 @@
 namespace aurigraph::loadgen {
 namespace {
 
+// A line as an error message quotes it: the start of it.
+std::string Quoted(absl::string_view line) {
+  constexpr size_t kShown = 120;
+  return absl::StrCat("'", line.substr(0, kShown), line.size() > kShown ? "...'" : "'");
+}
+
 struct Sample {
   std::string name;
   std::map<std::string, std::string> labels;
@@ -55,7 +61,7 @@ absl::StatusOr<Sample> ParseSample(absl::string_view line) {
       }
       const size_t eq = line.find('=', i);
       if (eq == absl::string_view::npos || eq + 1 >= line.size() || line[eq + 1] != '"') {
-        return absl::InvalidArgumentError(absl::StrCat("a bad label in '", line, "'"));
+        return absl::InvalidArgumentError(absl::StrCat("a bad label in ", Quoted(line)));
       }
       std::string label(absl::StripAsciiWhitespace(line.substr(i, eq - i)));
       std::string value;
@@ -74,14 +80,15 @@ absl::StatusOr<Sample> ParseSample(absl::string_view line) {
         }
       }
       if (!closed)
-        return absl::InvalidArgumentError(absl::StrCat("an unclosed label value in '", line, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("an unclosed label value in ", Quoted(line)));
       sample.labels[std::move(label)] = std::move(value);
     }
   }
   std::vector<absl::string_view> rest =
       absl::StrSplit(line.substr(i), absl::ByAnyChar(" \t"), absl::SkipEmpty());
   if (rest.empty() || rest.size() > 2 || !ParseValue(rest[0], &sample.value)) {
-    return absl::InvalidArgumentError(absl::StrCat("no value in '", line, "'"));
+    return absl::InvalidArgumentError(absl::StrCat("no value in ", Quoted(line)));
   }
   return sample;
 }
@@ -122,6 +129,12 @@ absl::StatusOr<HistogramReading> ReadHistogram(absl::string_view exposition,
       key.erase(it);
     }
     if (!HasLabels(key, labels)) continue;
+    // A NaN or an infinity (which result.json could not hold), or a negative
+    // count, is no histogram this can read.
+    if (!std::isfinite(sample->value) || (suffix != "_sum" && sample->value < 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(sample->name, " has the value ", sample->value, ": not a count"));
+    }
     HistogramReading& reading = series[key];
     if (suffix == "_bucket") {
       double bound = 0;
@@ -146,9 +159,19 @@ absl::StatusOr<HistogramReading> ReadHistogram(absl::string_view exposition,
   }
   HistogramReading total;
   for (auto& [key, reading] : series) {
-    if (reading.cumulative.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(metric, " has a series without buckets"));
+    if (reading.cumulative.empty() || !std::isinf(reading.cumulative.rbegin()->first)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(metric, " has a series without its le=\"+Inf\" bucket"));
     }
+    double previous = 0;
+    for (const auto& [bound, count] : reading.cumulative) {
+      if (count < previous) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(metric, ": bucket le=", bound, " holds fewer than the one below it"));
+      }
+      previous = count;
+    }
+    reading.count = reading.cumulative.rbegin()->second;  // the +Inf bucket counts every one
     reading.series = 1;
     if (absl::Status added = AddReading(total, reading); !added.ok()) return added;
   }
@@ -157,6 +180,10 @@ absl::StatusOr<HistogramReading> ReadHistogram(absl::string_view exposition,
 
 HistogramReading ObservedBetween(const HistogramReading& before, const HistogramReading& after,
                                  bool* restarted) {
+  if (before.series == 0) {  // nothing before: the series appeared meanwhile
+    *restarted = false;
+    return after;
+  }
   *restarted = after.count < before.count || before.cumulative.size() != after.cumulative.size();
   for (const auto& [bound, count] : after.cumulative) {
     const auto it = before.cumulative.find(bound);

@@ -30,7 +30,8 @@ absl::StatusOr<HistogramReading> ReadHistogram(absl::string_view exposition,
 // What was observed from `before` to `after`. A counter that went down means
 // the process restarted in between (as Prometheus's increase() assumes): then
 // everything in `after` is new, and `restarted` says so (what it observed
-// before its restart is lost).
+// before its restart is lost). A `before` with no series (none existed yet)
+// is nothing.
 HistogramReading ObservedBetween(const HistogramReading& before, const HistogramReading& after,
                                  bool* restarted);
 

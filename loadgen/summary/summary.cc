@@ -234,14 +234,10 @@ std::string FormatSummary(const RunResult& r) {
     absl::StrAppend(
         &out, "  server ", h.name, " (", h.Selector(),
         ", scraped): ", absl::StrFormat("%.0f", h.count), " observed",
-        h.count > 0
-            ? absl::StrCat(", mean ",
-                           FormatDuration(static_cast<int64_t>(h.sum_seconds / h.count * 1e9)),
-                           ", p50 ", h.UpperBoundText(0.5), ", p99 ", h.UpperBoundText(0.99),
-                           ", max ", h.UpperBoundText(1))
-            : "",
-        "; from ", h.sources.size(), " endpoint", h.sources.size() == 1 ? "" : "s", "\n");
-    for (const std::string& missing : h.missing) absl::StrAppend(&out, "    ", missing, "\n");
+        h.count > 0 ? absl::StrCat(", mean ", h.MeanText(), ", p50 ", h.UpperBoundText(0.5),
+                                   ", p99 ", h.UpperBoundText(0.99), ", max ", h.UpperBoundText(1))
+                    : "",
+        "; from ", h.SourcesText(), "\n");
   }
   if (r.webhooks) {
     const WebhookResult& w = *r.webhooks;

@@ -1,5 +1,7 @@
 #include "reference-server/metrics/consensus_metrics.h"
 
+#include <tuple>
+
 #include "common/metrics/families.h"
 
 namespace aurigraph::refserver {
@@ -88,18 +90,26 @@ std::vector<prometheus::MetricFamily> ConsensusMetrics::Collect() const {
                           "Snapshots taken here: the state machine's copy and the log compacted.",
                           m.snapshot));
   const consensus::GrpcPeerTransport::RoundTrips trips = transport_.round_trips();
-  auto round_trips =
-      Family(p + "peer_rpc_seconds",
-             "Round trips of the RPCs this node sent to peers that answered, from the send to the "
-             "reply a peer gives once it has persisted the entries or its vote.",
-             MetricType::Histogram);
-  for (const auto& [rpc, h] : {std::pair{"AppendEntries", &trips.append_entries},
-                               std::pair{"RequestVote", &trips.request_vote}}) {
+  auto round_trips = Family(
+      p + "peer_rpc_seconds",
+      "Round trips of the RPCs this node sent to peers that answered, from the send to the reply "
+      "a peer gives once it has persisted the entries or its vote (Heartbeat: AppendEntries "
+      "without entries).",
+      MetricType::Histogram);
+  auto failures = Family(p + "peer_rpc_failures_total",
+                         "RPCs this node sent to peers that failed or got no answer in time.",
+                         MetricType::Counter);
+  for (const auto& [rpc, h, failed] :
+       {std::tuple{"AppendEntries", &trips.append_entries, trips.append_entries_failed},
+        std::tuple{"Heartbeat", &trips.heartbeat, trips.heartbeat_failed},
+        std::tuple{"RequestVote", &trips.request_vote, trips.request_vote_failed}}) {
     prometheus::ClientMetric metric = HistogramMetric(*h);
     metric.label.push_back({"rpc", rpc});
     round_trips.metric.push_back(std::move(metric));
+    AddSample(failures, static_cast<double>(failed), {{"rpc", rpc}});
   }
   out.push_back(std::move(round_trips));
+  out.push_back(std::move(failures));
   return out;
 }
 

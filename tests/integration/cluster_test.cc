@@ -684,7 +684,7 @@ TEST(Cluster, TheVotingLatencyScenarioReadsEveryNodesConsensusRoundTrips) {
   }
   EXPECT_EQ(append.name, "append_entries");
   EXPECT_EQ(append.labels.at("rpc"), "AppendEntries");
-  // Heartbeats alone are ten a second per follower; the load adds appends.
+  // Appends carrying entries (heartbeats are apart): the load's, batched.
   EXPECT_GT(append.count, 2 * 10 * 4);
   EXPECT_GE(vote.count, 1) << "the transfer held an election: its candidate asked for votes";
   // What the run saw is part of what the nodes counted since they started.

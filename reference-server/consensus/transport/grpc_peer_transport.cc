@@ -137,20 +137,27 @@ void GrpcPeerTransport::Finish(Call* call, const grpc::Status& status) {
   {
     std::lock_guard lock(mutex_);
     deliver = deliver && !closing_ && !blocked_.contains(call->peer);
-    if (deliver) {
-      const int64_t round_trip = SteadyClock::Instance().NowNanos() - call->sent_nanos;
-      switch (call->type) {
-        case raft::MessageType::kAppend:
-        case raft::MessageType::kHeartbeat:
-          round_trips_.append_entries.Record(round_trip);
-          break;
-        case raft::MessageType::kPreVote:
-        case raft::MessageType::kVote:
-          round_trips_.request_vote.Record(round_trip);
-          break;
-        default:
-          break;
+    const int64_t round_trip = SteadyClock::Instance().NowNanos() - call->sent_nanos;
+    const auto record = [&](DurationHistogram& answered, uint64_t& failed) {
+      if (deliver) {
+        answered.Record(round_trip);
+      } else if (!closing_) {
+        ++failed;
       }
+    };
+    switch (call->type) {
+      case raft::MessageType::kAppend:
+        record(round_trips_.append_entries, round_trips_.append_entries_failed);
+        break;
+      case raft::MessageType::kHeartbeat:
+        record(round_trips_.heartbeat, round_trips_.heartbeat_failed);
+        break;
+      case raft::MessageType::kPreVote:
+      case raft::MessageType::kVote:
+        record(round_trips_.request_vote, round_trips_.request_vote_failed);
+        break;
+      default:
+        break;
     }
   }
   if (deliver) {

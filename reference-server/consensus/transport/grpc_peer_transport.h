@@ -37,10 +37,12 @@ class GrpcPeerTransport final : public PeerTransport {
   void SetLatency(int64_t latency_nanos);
   // Round trips of the RPCs that answered, from the send to the reply (which a
   // peer sends once it has persisted what the message carried: a vote, or the
-  // entries appended), by RPC.
+  // entries appended), by RPC; and the RPCs that did not answer.
   struct RoundTrips {
-    DurationHistogram append_entries;  // heartbeats included
+    DurationHistogram append_entries;  // carrying entries
+    DurationHistogram heartbeat;       // AppendEntries without entries
     DurationHistogram request_vote;    // pre-votes included
+    uint64_t append_entries_failed = 0, heartbeat_failed = 0, request_vote_failed = 0;
   };
   RoundTrips round_trips() const;
   // The channel to `peer` (another member), for other calls to it.
