@@ -105,7 +105,9 @@ check "merge of the processes' directories gives the same figures" \
 # As a Kubernetes Indexed Job starts them: JOB_COMPLETION_INDEX, one --start-at.
 # Poisson arrivals: the processes walk one seeded process, so their sends add
 # up to the single process's exactly.
-poisson=(--set load.arrival=poisson --set 'gates=["p99 < 2s"]')
+# Three processes that wake at the same instant on 2 cores: a lag bound of 50 ms
+# (10 ms by default), so a stall of the shared machine does not fail the run.
+poisson=(--set load.arrival=poisson --set 'gates=["p99 < 2s"]' --set max_generator_lag=50ms)
 "$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" "${poisson[@]}" --out "$WORK/p1" \
   --no-progress >/dev/null 2>&1
 start=$(python3 -c 'import time; print(f"{time.time() + 2.5:.3f}")')
@@ -129,6 +131,7 @@ check "a process of a split run is judged against its share of the target (200/s
 read -r job_sent _ <<<"$(describe "$WORK/job-merged/result.json")"
 check "--start-at and JOB_COMPLETION_INDEX (exit codes $job_codes, merge $code): Poisson sends add up to one process's ($p1_sent = $job_sent)" \
   test "$code" = 0 -a "$p1_sent" = "$job_sent" -a "$p1_sent" -gt 1500
+[[ $code == 0 ]] || tail -n 5 "$WORK"/job-?.out "$WORK/job-merged.out"
 
 # A coordinated run, as the Kubernetes manifests start it: a coordinator, and
 # workers that take their index from JOB_COMPLETION_INDEX and everything else
