@@ -106,9 +106,15 @@ void StreamWorker::TrySend(uint32_t index, int64_t now) {
     return;
   }
   if (p.mode == StreamMode::kBidi && p.inspector != nullptr) {
+    TrackedRequest tracked;
+    if (p.tracker != nullptr) {
+      tracked = p.tracker->Sent(p.tracked_operation, message, s.next_send, now);
+    }
     if (const auto key = p.inspector->RequestKey(message)) {
-      s.outstanding.push_back(Pending{*key, s.next_send, now});
+      s.outstanding.push_back(Pending{*key, s.next_send, now, tracked});
       ++s.unanswered;
+    } else if (p.tracker != nullptr) {
+      p.tracker->Answered(tracked, false, now);  // no reply can be matched to it
     }
   }
   if (Measured(s.next_send)) {
@@ -188,6 +194,10 @@ void StreamWorker::OnMessage(Slot& s, std::string_view message, int64_t now) {
       if (IntervalOperation* reply = intervals.OperationFor(s.operation, pending.intended_nanos)) {
         reply->latency.Record(NanosToMicros(now - pending.intended_nanos));
         reply->uncorrected.Record(NanosToMicros(now - pending.sent_nanos));
+      }
+      if (p.tracker != nullptr) {
+        p.tracker->Answered(pending.tracked, !reading.status_code || *reading.status_code == 0,
+                            now);
       }
       pending.intended_nanos = -1;
       --s.unanswered;
@@ -270,6 +280,10 @@ void StreamWorker::OnClosed(uint32_t index, int status_code, std::string_view st
   if (s.send_closed_at >= 0 && Measured(s.send_closed_at)) {
     stats.close_latency.Record(NanosToMicros(now - s.send_closed_at));
   }
+  Unacknowledged(s, now);
+  s.outstanding.clear();
+  s.outstanding_head = 0;
+  s.unanswered = 0;
   if (s.open) --open_now_[s.operation];
   s.active = false;
   s.open = false;
@@ -283,6 +297,15 @@ void StreamWorker::OnClosed(uint32_t index, int status_code, std::string_view st
   s.failures = 0;
   free_slots_[s.operation].push_back(index);
   next_open_[s.operation] = std::max(next_open_[s.operation], now);
+}
+
+void StreamWorker::Unacknowledged(const Slot& s, int64_t now) {
+  RequestTracker* tracker = plan_.operations[s.operation].tracker;
+  if (tracker == nullptr) return;
+  for (size_t i = s.outstanding_head; i < s.outstanding.size(); ++i) {
+    if (s.outstanding[i].intended_nanos >= 0)
+      tracker->Answered(s.outstanding[i].tracked, false, now);
+  }
 }
 
 void StreamWorker::OnEvent(const StreamTransport::Event& event, int64_t now) {

@@ -16,6 +16,7 @@
 #include "loadgen/interfaces/load_model.h"
 #include "loadgen/interfaces/message_inspector.h"
 #include "loadgen/interfaces/request_source.h"
+#include "loadgen/interfaces/request_tracker.h"
 #include "loadgen/interfaces/stream_transport.h"
 #include "loadgen/recorder/interval_timeline.h"
 #include "loadgen/recorder/stream_stats.h"
@@ -38,6 +39,12 @@ struct StreamOperationPlan {
   int64_t reopen_backoff_max_nanos = 5'000'000'000;
   RequestSource* source = nullptr;  // server streams: the one request; otherwise each message
   const MessageInspector* inspector = nullptr;  // optional
+  // Bidi with an inspector that matches replies: told of every message sent,
+  // and of the reply that acknowledges it (OK unless the reply's status code
+  // says otherwise); a message still unanswered when its stream ends was not
+  // acknowledged. `tracked_operation` is the operation in the tracker's numbering.
+  RequestTracker* tracker = nullptr;
+  uint32_t tracked_operation = 0;
 };
 
 struct StreamWorkerPlan {
@@ -71,8 +78,9 @@ class StreamWorker {
  private:
   struct Pending {
     uint64_t key;
-    int64_t intended_nanos;
+    int64_t intended_nanos;  // -1 once answered
     int64_t sent_nanos;
+    TrackedRequest tracked;
   };
   struct Slot {
     uint32_t operation = 0;
@@ -118,6 +126,8 @@ class StreamWorker {
   StreamStats& Streams(uint32_t operation, int64_t now);
   void OnMessage(Slot& slot, std::string_view message, int64_t now);
   void OnClosed(uint32_t slot, int status_code, std::string_view status_message, int64_t now);
+  // Tells the tracker that the slot's unanswered messages were never acknowledged.
+  void Unacknowledged(const Slot& slot, int64_t now);
   // When the slot's next stream may open, after its `failures`-th failure in a row.
   int64_t ReopenDelay(const StreamOperationPlan& plan, int failures);
   void SampleOpenStreams(int64_t now);

@@ -53,14 +53,23 @@ absl::StatusOr<PlannedOperation> PlanOperation(const Scenario& scenario,
   PlannedOperation planned{
       index,   method->kind, UnaryMethod{method->path, op.deadline_nanos}, *std::move(compiled),
       nullptr, nullptr};
+  if (op.finality) {
+    // A bidi stream's message is acknowledged by its matched reply; a client
+    // stream's by one reply for all, a server stream sends nothing to track.
+    if (method->kind == CallKind::kServerStreaming || method->kind == CallKind::kClientStreaming) {
+      return fail("finality applies to unary and bidi streaming operations only");
+    }
+    if (method->kind == CallKind::kBidiStreaming && op.stream.match_request.empty()) {
+      return fail(
+          "finality on a bidi stream needs stream.match, to tell which reply acknowledges "
+          "which message");
+    }
+    auto keys = CompileKeyReader(*method->request_type, op.finality->match_request);
+    if (!keys.ok()) return fail(absl::StrCat("finality.match.request: ", keys.status().message()));
+    planned.finality_keys = *std::move(keys);
+  }
   if (method->kind == CallKind::kUnary) {
     if (op.has_stream) return fail(absl::StrCat(op.rpc, " is unary: 'stream:' does not apply"));
-    if (op.finality) {
-      auto keys = CompileKeyReader(*method->request_type, op.finality->match_request);
-      if (!keys.ok())
-        return fail(absl::StrCat("finality.match.request: ", keys.status().message()));
-      planned.finality_keys = *std::move(keys);
-    }
     if (!op.count_field.empty()) {
       auto counter = CompileResponseCounter(*method->response_type, op.count_field);
       if (!counter.ok()) return fail(absl::StrCat("count_field: ", counter.status().message()));
@@ -70,7 +79,6 @@ absl::StatusOr<PlannedOperation> PlanOperation(const Scenario& scenario,
     return planned;
   }
   if (!op.count_field.empty()) return fail("count_field applies to unary operations only");
-  if (op.finality) return fail("finality applies to unary operations only");
   if (scenario.duration_nanos <= 0 || scenario.requests > 0) {
     return fail("streaming operations need a run 'duration' (not a request count)");
   }
@@ -195,6 +203,13 @@ absl::StatusOr<PlannedFinality> PlanFinality(const Scenario& scenario,
 }
 
 }  // namespace
+
+std::vector<const PlannedOperation*> InTrackerOrder(const OperationsPlan& plan) {
+  std::vector<const PlannedOperation*> ordered;
+  for (const PlannedOperation& op : plan.unary) ordered.push_back(&op);
+  for (const PlannedOperation& op : plan.streaming) ordered.push_back(&op);
+  return ordered;
+}
 
 bool NeedsReflection(const Scenario& scenario) {
   return scenario.proto_files.empty() && scenario.reflection;

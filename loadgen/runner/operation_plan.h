@@ -41,7 +41,7 @@ struct PlannedOperation {
   RequestTemplate request_template;
   std::unique_ptr<ResponseCounter> counter;     // unary with count_field
   std::unique_ptr<MessageInspector> inspector;  // streams
-  std::unique_ptr<KeyReader> finality_keys;     // unary with a finality: block
+  std::unique_ptr<KeyReader> finality_keys;     // unary or bidi with a finality: block
   // Client and bidi streams: messages/s per stream (0 = as fast as answered):
   // the scenario's send_rate, or the operation's share of an open-loop load.rate
   // when the scenario has no unary operation for it to pace.
@@ -57,6 +57,10 @@ struct OperationsPlan {
   std::vector<PlannedOperation> streaming;  // in scenario order
   std::optional<PlannedFinality> finality;  // when an operation has a finality: block
 };
+
+// The plan's operations in the finality tracker's numbering, which is also the
+// order of the run's finality operations: the unary ones, then the streams.
+std::vector<const PlannedOperation*> InTrackerOrder(const OperationsPlan& plan);
 
 // True when the scenario's methods can only be known from the target, which
 // must then be connected before PlanOperations.

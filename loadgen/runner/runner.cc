@@ -149,14 +149,14 @@ RunDescription DescribeRun(const Scenario& scenario, const OperationsPlan& opera
     d.phase_name = spec.phase_name;
   }
   // After the scenario's operations: the finality of each that has one.
-  for (const PlannedOperation& op : operations.unary) {
-    if (!op.finality_keys) continue;
+  for (const PlannedOperation* op : InTrackerOrder(operations)) {
+    if (!op->finality_keys) continue;
     OperationDescription d;
-    d.name = FinalityOperationName(scenario.operations[op.index].name);
+    d.name = FinalityOperationName(scenario.operations[op->index].name);
     d.rpc = operations.finality->rpc;
     d.kind = "finality";
     d.streams_target = static_cast<int64_t>(subscriptions);
-    d.tracks = scenario.operations[op.index].name;
+    d.tracks = scenario.operations[op->index].name;
     d.finality_timeout_nanos = operations.finality->timeout_nanos;
     run.operations.push_back(std::move(d));
   }
@@ -268,8 +268,10 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
     unary_ids.push_back(static_cast<uint32_t>(op.index));
     methods.push_back(op.method);
     counters.push_back(op.counter.get());
-    finality_keys.push_back(op.finality_keys.get());
-    finality_ids.push_back(op.finality_keys ? next_finality_id++ : 0);
+  }
+  for (const PlannedOperation* op : InTrackerOrder(operations)) {
+    finality_keys.push_back(op->finality_keys.get());
+    finality_ids.push_back(op->finality_keys ? next_finality_id++ : 0);
   }
   // Untracked operations' ids are never recorded to; the first tracked one's
   // takes what belongs to no operation (unmatched events).
@@ -283,8 +285,8 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
     finality_intervals.emplace(timeline, contributors - 1, finality_ids);
     tracker.emplace(finality_keys, *operations.finality->event_keys, *finality_intervals,
                     FinalityTrackerOptions{operations.finality->timeout_nanos});
-    for (const KeyReader* keys : finality_keys) {
-      trackers.push_back(keys != nullptr ? &*tracker : nullptr);
+    for (size_t i = 0; i < operations.unary.size(); ++i) {
+      trackers.push_back(finality_keys[i] != nullptr ? &*tracker : nullptr);
     }
   }
   std::vector<std::string> stream_paths;
@@ -347,6 +349,12 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
       for (size_t i = 0; i < operations.streaming.size(); ++i) {
         plan.operations[i].source = source_for(operations.streaming[i]);
         plan.operations[i].inspector = operations.streaming[i].inspector.get();
+        // Streams follow the unary operations in the tracker's numbering.
+        const size_t tracked = operations.unary.size() + i;
+        if (tracker && finality_keys[tracked] != nullptr) {
+          plan.operations[i].tracker = &*tracker;
+          plan.operations[i].tracked_operation = static_cast<uint32_t>(tracked);
+        }
         slots += plan.operations[i].streams;
       }
       p.stream_intervals = std::make_unique<IntervalRecorder>(timeline, 2 * w + 1, stream_ids);

@@ -1,8 +1,8 @@
 // Finality and scheduled events over real gRPC against the reference server:
-// every transaction the loadgen submits (one by one, and inside batches) is
-// matched with its commit on StreamTransactions; a rejected one is never
-// final and not lost; events run at their times, are marked in the result
-// and the interval log, and a failing one is reported as failed.
+// every transaction the loadgen submits (one by one, inside batches and on a
+// bidi stream) is matched with its commit on StreamTransactions; a rejected
+// one is never final and not lost; events run at their times, are marked in
+// the result and the interval log, and a failing one is reported as failed.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -71,11 +71,41 @@ operations:
       rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
       match: {request: id, event: transaction.id}
       timeout: 2s
+  - name: stream
+    rpc: aurigraph.transaction.v1.TransactionService/SubmitTransactionStream
+    request:
+      id: "bidi-${seq}"
+      sender: a
+      receiver: b
+      amount: 3
+      nonce: "${seq}"
+      content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
+    stream: {streams: 2, send_rate: 50, match: {request: id, response: id}, status_field: code}
+    finality:
+      rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
+      match: {request: id, event: transaction.id}
+      timeout: 2s
+  - name: stream_replay
+    rpc: aurigraph.transaction.v1.TransactionService/SubmitTransactionStream
+    request:
+      id: "one-0"
+      sender: a
+      receiver: b
+      amount: 5
+      nonce: "0"
+      content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
+    stream: {streams: 1, send_rate: 20, match: {request: id, response: id}, status_field: code}
+    finality:
+      rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
+      match: {request: id, event: transaction.id}
+      timeout: 2s
 gates:
   - "lost == 0"
   - "duplicates == 0"
   - gate: "finality_p99 < 1s"
     operation: submit
+  - gate: "finality_p99 < 1s"
+    operation: stream
 )";
 
 const loadgen::OperationResult& Op(const RunResult& r, const std::string& name) {
@@ -118,11 +148,31 @@ TEST(Finality, EverySubmittedTransactionIsSeenFinalOnceAndRejectedOnesAreNotLost
   EXPECT_EQ(replay.ok, 0);
   EXPECT_EQ(replay_final.ok, 0);
   EXPECT_EQ(replay_final.finality->not_final_unacked, replay.requests);
+  // Each message of a bidi submission stream is an item, acknowledged by its
+  // matched reply; those refused in their reply are never final and not lost.
+  const auto& stream = Op(*result, "stream");
+  const auto& stream_final = Op(*result, "stream.final");
+  const auto& stream_replay_final = Op(*result, "stream_replay.final");
+  ASSERT_TRUE(stream.stream && stream_final.finality && stream_replay_final.finality);
+  EXPECT_EQ(stream_final.finality->tracks, "stream");
+  EXPECT_GT(stream.stream->measured_sent, 150);
+  EXPECT_EQ(stream_final.finality->tracked, stream.stream->measured_sent);
+  EXPECT_EQ(stream_final.ok, stream_final.finality->tracked);
+  EXPECT_EQ(stream_final.corrected->TotalCount(), stream_final.ok);
+  for (const auto* f : {&stream_final, &stream_replay_final}) {
+    EXPECT_EQ(f->finality->lost, 0) << f->name;
+    EXPECT_EQ(f->finality->duplicates, 0) << f->name;
+    EXPECT_EQ(f->finality->final_without_ack, 0) << f->name;
+  }
+  EXPECT_GT(stream_replay_final.finality->tracked, 20);
+  EXPECT_EQ(stream_replay_final.ok, 0);
+  EXPECT_EQ(stream_replay_final.finality->not_final_unacked, stream_replay_final.finality->tracked);
   // Finality operations do not count the calls again.
   EXPECT_EQ(result->total.requests, submit.requests + batch.requests + replay.requests);
   for (const auto& gate : result->gates) EXPECT_TRUE(gate.passed) << gate.message;
   // Every item the server committed while measured was seen on the stream.
-  EXPECT_LE(submit.ok + 5 * batch.ok, server->transactions().counters().accepted.load());
+  EXPECT_LE(submit.ok + 5 * batch.ok + stream_final.ok,
+            server->transactions().counters().accepted.load());
 }
 
 constexpr const char* kEvents = R"(

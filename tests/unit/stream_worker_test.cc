@@ -125,6 +125,7 @@ class ScriptedStreams final : public StreamTransport {
 // Messages are their own key ("17"); server messages are "ts:<send time>".
 class TextInspector final : public MessageInspector {
  public:
+  std::set<uint64_t> refused;  // replies to these carry status code 9
   std::optional<uint64_t> RequestKey(std::string_view request) const override {
     uint64_t key = 0;
     std::from_chars(request.data(), request.data() + request.size(), key);
@@ -138,7 +139,7 @@ class TextInspector final : public MessageInspector {
       reading.sent_at_unix_nanos = sent;
     } else {
       reading.key = *RequestKey(response);
-      reading.status_code = 0;
+      reading.status_code = refused.count(*reading.key) ? 9 : 0;
     }
     return reading;
   }
@@ -413,6 +414,88 @@ TEST(StreamWorker, ATargetThatComesBackIsReopenedAndTheBackoffResets) {
   // Back after 0.5 s: one stream, open until the run's end, with its messages.
   EXPECT_EQ(s.streams_completed, 1);
   EXPECT_GT(s.messages_received, 1'000);
+}
+
+// What the driver told a request tracker: every message sent, and how each ended.
+class RecordingTracker final : public RequestTracker {
+ public:
+  struct Sent {
+    uint32_t operation;
+    std::string message;
+    int64_t intended_nanos;
+    int64_t sent_nanos;
+    int answers = 0;
+    bool ok = false;
+    int64_t answered_nanos = -1;
+  };
+  TrackedRequest Sent(uint32_t operation, std::string_view message, int64_t intended_nanos,
+                      int64_t sent_nanos) override {
+    sent.push_back({operation, std::string(message), intended_nanos, sent_nanos});
+    return TrackedRequest{sent.size() - 1, 1};
+  }
+  void Answered(TrackedRequest request, bool ok, int64_t now_nanos) override {
+    ASSERT_LT(request.first, sent.size());
+    struct Sent& s = sent[request.first];
+    ++s.answers;
+    s.ok = ok;
+    s.answered_nanos = now_nanos;
+  }
+  std::vector<struct Sent> sent;
+};
+
+// Finality on a bidi stream: the tracker hears of each message as it is sent,
+// under the operation's number in its own numbering, and of its matched reply
+// once, as an acknowledgement unless the reply's status code refuses it.
+TEST(StreamWorker, BidiMessagesAreTrackedAndAcknowledgedByTheirMatchedReplies) {
+  Fixture f;
+  f.inspector.refused = {4, 11};
+  RecordingTracker tracker;
+  StreamOperationPlan op;
+  op.mode = StreamMode::kBidi;
+  op.streams = 2;
+  op.send_rate = 100;
+  op.tracker = &tracker;
+  op.tracked_operation = 3;
+  const Measured s = f.Run(op);
+  ASSERT_EQ(static_cast<int64_t>(tracker.sent.size()), s.messages_sent);
+  EXPECT_EQ(tracker.sent.size(), 200u);
+  int acknowledged = 0;
+  for (const auto& sent : tracker.sent) {
+    EXPECT_EQ(sent.operation, 3u);
+    EXPECT_EQ(sent.answers, 1) << sent.message;
+    EXPECT_EQ(sent.answered_nanos - sent.sent_nanos, 2 * kMs) << sent.message;
+    EXPECT_EQ(sent.ok, sent.message != "4" && sent.message != "11") << sent.message;
+    acknowledged += sent.ok;
+  }
+  EXPECT_EQ(acknowledged, 198);
+}
+
+// A message whose reply has not come when its stream ends (the server closed
+// it, or the run ended) was never acknowledged: the tracker is told so once.
+TEST(StreamWorker, BidiMessagesUnansweredWhenTheStreamEndsAreNotAcknowledged) {
+  Fixture f;
+  f.transport.reply_latency = [](int64_t) { return 50 * kMs; };
+  f.transport.misanswered_write = 2;  // its reply matches nothing: never answered
+  RecordingTracker tracker;
+  StreamOperationPlan op;
+  op.mode = StreamMode::kBidi;
+  op.streams = 1;
+  op.send_rate = 100;
+  op.tracker = &tracker;
+  const int64_t start = f.clock.NowNanos();
+  const Measured s = f.Run(op, 200 * kMs);
+  ASSERT_EQ(tracker.sent.size(), 20u);
+  // Due every 10 ms, answered 50 ms later; the server closes 3 ms after the
+  // end, before the replies to those due from 160 ms on.
+  EXPECT_EQ(s.messages_received, 16);
+  int refused = 0;
+  for (const auto& sent : tracker.sent) {
+    EXPECT_EQ(sent.answers, 1) << sent.message;
+    if (sent.ok) continue;
+    ++refused;
+    EXPECT_TRUE(sent.message == "2" || sent.intended_nanos - start >= 160 * kMs) << sent.message;
+  }
+  EXPECT_EQ(refused, 1 + 4);
 }
 
 TEST(StreamWorker, LifetimeEndsAndReplacesStreamsAtTheOpenRate) {
