@@ -393,6 +393,7 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
     double measured = 0;
     // Nothing measured is never a pass.
     std::string unmeasured;
+    std::string note;  // how the figure was judged, when it is not plain
     const bool operation_measured =
         op->requests > 0 ||
         (stream != nullptr && (stream->measured_sent > 0 || stream->measured_received > 0));
@@ -458,9 +459,25 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
       const Trend trend =
           RssTrend(result.timeline,
                    gate.metric == "loadgen_rss_slope" ? Process::kLoadgen : Process::kTarget);
+      // A slope is judged by the end of its noise band (two standard errors)
+      // nearer the limit: a bound on growth fails only when the growth is
+      // above it beyond the noise, so a short or noisy run does not cry leak,
+      // while a long or steady one has a narrow band.
+      const double band = 2 * trend.standard_error_per_hour;
       measured = trend.slope_per_hour;
+      if (gate.comparison == Gate::Comparison::kLess ||
+          gate.comparison == Gate::Comparison::kLessOrEqual) {
+        measured -= band;
+      } else if (gate.comparison != Gate::Comparison::kEqual) {
+        measured += band;
+      }
       if (!trend.measured) {
         unmeasured = absl::StrCat("only ", trend.samples, " memory samples after warm-up");
+      } else if (gate.comparison != Gate::Comparison::kEqual) {
+        char r2[16];
+        std::snprintf(r2, sizeof r2, "%.2f", trend.r2);
+        note = absl::StrCat("fitted ", FormatValue(trend.slope_per_hour, gate.unit), " +- ",
+                            FormatValue(band, gate.unit), ", r2 ", r2);
       }
     } else if (gate.metric == "p99_drift" || gate.metric == "rate_drift") {
       const Drift drift =
@@ -509,7 +526,8 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
         gate.metric, gate.operation.empty() ? "" : absl::StrCat("[", gate.operation, "]"), " = ",
         FormatValue(measured, gate.unit), ", limit ", ComparisonText(gate.comparison), " ",
         FormatValue(gate.limit, gate.unit),
-        unmeasured.empty() ? "" : absl::StrCat(" (", unmeasured, ")"));
+        unmeasured.empty() ? "" : absl::StrCat(" (", unmeasured, ")"),
+        note.empty() ? "" : absl::StrCat(" (", note, ")"));
     out.push_back(std::move(r));
   }
   return out;

@@ -1,6 +1,7 @@
 #include "loadgen/trends/trends.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <vector>
 
@@ -78,6 +79,8 @@ Trend RssTrend(const Timeline& timeline, Process process) {
   t.measured = true;
   t.slope_per_hour = sxy / sxx;
   t.r2 = syy > 0 ? (sxy * sxy) / (sxx * syy) : 1;
+  const double residual = std::max(0.0, syy - t.slope_per_hour * sxy);
+  t.standard_error_per_hour = std::sqrt(residual / (t.samples - 2) / sxx);
   return t;
 }
 

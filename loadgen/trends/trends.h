@@ -12,7 +12,8 @@ namespace aurigraph::loadgen {
 struct Trend {
   bool measured = false;  // enough samples (at least 10)
   double slope_per_hour = 0;
-  double r2 = 0;  // how well a line explains the samples
+  double standard_error_per_hour = 0;  // of the slope: its noise, from the residuals
+  double r2 = 0;                       // how well a line explains the samples
   int samples = 0;
 };
 

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "loadgen/gates/gates.h"
 
 namespace aurigraph::loadgen {
@@ -91,7 +93,9 @@ TEST(Trends, GatesOnSlopesAndDrift) {
   auto results = EvaluateGates(gates, r);
   ASSERT_TRUE(results.ok());
   EXPECT_FALSE((*results)[0].passed);
-  EXPECT_EQ((*results)[0].message, "loadgen_rss_slope = 68.66 MiB/h, limit < 47.68 MiB/h");
+  EXPECT_EQ((*results)[0].message,
+            "loadgen_rss_slope = 68.66 MiB/h, limit < 47.68 MiB/h (fitted 68.66 MiB/h +- 0 B/h, "
+            "r2 1.00)");
   EXPECT_TRUE((*results)[1].passed);
   EXPECT_FALSE((*results)[2].passed);
   EXPECT_TRUE((*results)[3].passed);
@@ -109,6 +113,43 @@ TEST(Trends, GatesOnSlopesAndDrift) {
   ASSERT_TRUE(results.ok());
   EXPECT_FALSE((*results)[1].passed);
   EXPECT_NE((*results)[1].message.find("only 0 memory samples"), std::string::npos);
+}
+
+// The same 72 MB/h as above, under +-5 MB of alternating noise (an allocator's
+// sawtooth): the fitted slope is within its noise of zero, so a bound of
+// 50 MB/h is not broken by it; without the noise the same growth breaks it.
+TEST(Trends, ASlopeWithinItsNoiseDoesNotBreakABoundOnGrowth) {
+  RunResult r;
+  r.timeline = MakeTimeline(100, 20'000, 1000, 1000);
+  for (size_t i = 0; i < r.timeline.points.size(); ++i) {
+    r.timeline.points[i].loadgen_rss_bytes += i % 2 == 0 ? 5'000'000 : -5'000'000;
+  }
+  const Trend noisy = RssTrend(r.timeline, Process::kLoadgen);
+  ASSERT_TRUE(noisy.measured);
+  // The fit is above the bound (the noise pulls it down a little: the samples
+  // start high and end low); only its band reaches below.
+  EXPECT_GT(noisy.slope_per_hour, 50e6);
+  // Residuals of +-5 MB over 80 samples one second apart: 5 MB / sqrt(sxx) with
+  // sxx = 80 (80^2 - 1) / 12 s^2, in hours.
+  const double sxx_hours = 80.0 * (80 * 80 - 1) / 12 / (3600.0 * 3600.0);
+  EXPECT_NEAR(noisy.standard_error_per_hour, 5e6 / std::sqrt(sxx_hours), 3e6);
+  EXPECT_LT(noisy.r2, 0.1);
+  auto less = ParseGate("loadgen_rss_slope < 50MB", "");
+  auto more = ParseGate("loadgen_rss_slope > 100MB", "");
+  ASSERT_TRUE(less.ok() && more.ok());
+  auto results = EvaluateGates({*less, *more}, r);
+  ASSERT_TRUE(results.ok());
+  EXPECT_TRUE((*results)[0].passed) << (*results)[0].message;
+  EXPECT_NE((*results)[0].message.find("(fitted "), std::string::npos) << (*results)[0].message;
+  // A bound from below is judged by the other end of the band: 72 MB/h cannot
+  // be told from 100 MB/h here either.
+  EXPECT_TRUE((*results)[1].passed) << (*results)[1].message;
+  // A steady leak has no noise to hide in.
+  r.timeline = MakeTimeline(100, 20'000, 1000, 1000);
+  results = EvaluateGates({*less}, r);
+  ASSERT_TRUE(results.ok());
+  EXPECT_FALSE((*results)[0].passed);
+  EXPECT_EQ(RssTrend(r.timeline, Process::kLoadgen).standard_error_per_hour, 0);
 }
 
 }  // namespace
