@@ -115,6 +115,10 @@ TEST_F(TransactionStoreTest, MemoryIsBoundedByRetention) {
   for (int i = 0; i < 5000; ++i) ASSERT_TRUE(store.Submit(Tx("r" + std::to_string(i))).ok());
   EXPECT_LE(store.size(), 640);
   EXPECT_EQ(store.counters().evicted.load(), 5000 - store.size());
+  // The oldest are forgotten (and may be submitted again), the newest kept whole.
+  EXPECT_EQ(store.Get("r0").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store.Submit(Tx("r0")).ok());
+  EXPECT_EQ(store.Get("r4999")->SerializeAsString(), Tx("r4999").SerializeAsString());
 }
 
 }  // namespace
