@@ -105,16 +105,15 @@ void StreamWorker::TrySend(uint32_t index, int64_t now) {
     EndStream(index, now);
     return;
   }
+  // A message without a key cannot be matched with its reply: it is neither
+  // timed nor tracked to finality.
   if (p.mode == StreamMode::kBidi && p.inspector != nullptr) {
-    TrackedRequest tracked;
-    if (p.tracker != nullptr) {
-      tracked = p.tracker->Sent(p.tracked_operation, message, s.next_send, now);
-    }
     if (const auto key = p.inspector->RequestKey(message)) {
+      const TrackedRequest tracked =
+          p.tracker != nullptr ? p.tracker->Sent(p.tracked_operation, message, s.next_send, now)
+                               : TrackedRequest{};
       s.outstanding.push_back(Pending{*key, s.next_send, now, tracked});
       ++s.unanswered;
-    } else if (p.tracker != nullptr) {
-      p.tracker->Answered(tracked, false, now);  // no reply can be matched to it
     }
   }
   if (Measured(s.next_send)) {

@@ -39,10 +39,11 @@ struct StreamOperationPlan {
   int64_t reopen_backoff_max_nanos = 5'000'000'000;
   RequestSource* source = nullptr;  // server streams: the one request; otherwise each message
   const MessageInspector* inspector = nullptr;  // optional
-  // Bidi with an inspector that matches replies: told of every message sent,
-  // and of the reply that acknowledges it (OK unless the reply's status code
-  // says otherwise); a message still unanswered when its stream ends was not
-  // acknowledged. `tracked_operation` is the operation in the tracker's numbering.
+  // Bidi with an inspector that matches replies: told of every message sent
+  // with a key, and of the reply that acknowledges it (OK unless the reply's
+  // status code says otherwise); a message still unanswered when its stream
+  // ends was not acknowledged. `tracked_operation` is the operation in the
+  // tracker's numbering.
   RequestTracker* tracker = nullptr;
   uint32_t tracked_operation = 0;
 };

@@ -127,9 +127,9 @@ bool TransactionStore::Insert(const std::string& id, std::string bytes, int64_t 
   std::lock_guard lock(shard.mutex);
   const auto [it, inserted] = shard.by_id.try_emplace(id, std::move(bytes));
   if (!inserted) return false;
-  shard.arrival_order.push_back(&it->first);
+  shard.arrival_order.push_back(&*it);
   while (static_cast<int64_t>(shard.arrival_order.size()) > limit) {
-    shard.by_id.erase(shard.by_id.find(*shard.arrival_order.front()));
+    shard.by_id.erase(shard.by_id.find(shard.arrival_order.front()->first));
     shard.arrival_order.pop_front();
     counters_.evicted.fetch_add(1, std::memory_order_relaxed);
   }
@@ -196,8 +196,8 @@ std::string TransactionStore::Serialize() const {
     google::protobuf::io::CodedOutputStream coded(&stream);
     for (const auto& shard : shards_) {
       std::lock_guard lock(shard->mutex);
-      for (const std::string* id : shard->arrival_order) {
-        const std::string& bytes = shard->by_id.at(*id);
+      for (const Entries::value_type* entry : shard->arrival_order) {
+        const std::string& bytes = entry->second;
         coded.WriteTag(kTransactionsTag);
         coded.WriteVarint32(static_cast<uint32_t>(bytes.size()));
         coded.WriteString(bytes);

@@ -52,13 +52,14 @@ class TransactionStore {
   absl::Status Restore(std::string_view data);
 
  private:
-  // A transaction is kept as its serialized bytes: one allocation instead of a
-  // message and its strings, a third of the memory, and a snapshot copies them
-  // as they are. Reads (Get) parse them.
+  // A transaction is kept as its serialized bytes (one string instead of a
+  // message and each of its strings), and a snapshot copies them as they are;
+  // reads (Get) parse them.
+  using Entries = absl::node_hash_map<std::string, std::string>;
   struct Shard {
     mutable std::mutex mutex;
-    absl::node_hash_map<std::string, std::string> by_id;
-    std::deque<const std::string*> arrival_order;  // keys of by_id (nodes do not move)
+    Entries by_id;
+    std::deque<const Entries::value_type*> arrival_order;  // by_id's nodes, which do not move
   };
   // Stores `bytes` under `id` unless the id is there; evicts beyond `limit`.
   bool Insert(const std::string& id, std::string bytes, int64_t limit);

@@ -269,6 +269,14 @@ printf '{"user": "alice"}\n{"user": \n' >"$WORK/broken.jsonl"
 check "ad-hoc: a data file line that is not JSON" 2 "data file $WORK/broken.jsonl:2: not a JSON object" \
   "$LOADGEN" run --call aurigraph.approval.v1.ApprovalService/CheckHealth \
   --data-file "$WORK/broken.jsonl" --target "$ADDR"
+# Finality on a stream: a bidi stream needs its replies matched; other streams have nothing to track.
+check "finality on a bidi stream without match" 2 "finality on a bidi stream needs stream.match" \
+  "$LOADGEN" run "$SCENARIOS/finality-3-nodes.yaml" --target "$ADDR" \
+  --set 'operations.1.stream={streams: 1, send_rate: 5}'
+check "finality on a server stream" 2 "finality applies to unary and bidi streaming operations only" \
+  "$LOADGEN" run "$SCENARIOS/finality-3-nodes.yaml" --target "$ADDR" \
+  --set operations.1.rpc=aurigraph.transaction.v1.TransactionService/StreamTransactions \
+  --set 'operations.1.request={}' --set 'operations.1.stream={streams: 1}'
 # Request inputs: each error is one line naming the flag (and its file).
 check "ad-hoc: --data @FILE unreadable" 2 "--data @$WORK/absent.json: cannot read" "$LOADGEN" run \
   --call aurigraph.approval.v1.ApprovalService/CheckHealth --data "@$WORK/absent.json" --target "$ADDR"

@@ -26,6 +26,21 @@ workers: 2
 max_generator_lag: 50ms
 load: {model: open, rate: 300}
 operations:
+  # Declared first: the tracker numbers unary operations before streams.
+  - name: stream
+    rpc: aurigraph.transaction.v1.TransactionService/SubmitTransactionStream
+    request:
+      id: "bidi-${seq}"
+      sender: a
+      receiver: b
+      amount: 3
+      nonce: "${seq}"
+      content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
+    stream: {streams: 2, send_rate: 50, match: {request: id, response: id}, status_field: code}
+    finality:
+      rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
+      match: {request: id, event: transaction.id}
+      timeout: 2s
   - name: submit
     rpc: aurigraph.transaction.v1.TransactionService/SubmitTransaction
     weight: 2
@@ -71,20 +86,6 @@ operations:
       rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
       match: {request: id, event: transaction.id}
       timeout: 2s
-  - name: stream
-    rpc: aurigraph.transaction.v1.TransactionService/SubmitTransactionStream
-    request:
-      id: "bidi-${seq}"
-      sender: a
-      receiver: b
-      amount: 3
-      nonce: "${seq}"
-      content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
-    stream: {streams: 2, send_rate: 50, match: {request: id, response: id}, status_field: code}
-    finality:
-      rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
-      match: {request: id, event: transaction.id}
-      timeout: 2s
   - name: stream_replay
     rpc: aurigraph.transaction.v1.TransactionService/SubmitTransactionStream
     request:
@@ -94,7 +95,9 @@ operations:
       amount: 5
       nonce: "0"
       content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
-    stream: {streams: 1, send_rate: 20, match: {request: id, response: id}, status_field: code}
+    # After warm-up: by then "one-0" is committed, so every replay is refused.
+    stream: {streams: 1, send_rate: 40, delay: 1500ms, match: {request: id, response: id},
+             status_field: code}
     finality:
       rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
       match: {request: id, event: transaction.id}
