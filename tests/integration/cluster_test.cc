@@ -468,7 +468,9 @@ TEST(Cluster, AcknowledgedTransactionsSurviveTheLeadersSigkillAndItsRestart) {
       }
     }
     EXPECT_TRUE(elected) << id << " streamed no LEADER_ELECTED for " << *next;
-    if (id == *next) EXPECT_TRUE(unreachable) << "the new leader saw " << *leader << " unreachable";
+    if (id == *next) {
+      EXPECT_TRUE(unreachable) << "the new leader saw " << *leader << " unreachable";
+    }
     EXPECT_GT(committed, 0u) << id;
     EXPECT_LE(commit_events, committed) << id;
   }

@@ -37,7 +37,7 @@ operations:
       nonce: "${seq}"
       content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
     stream: {streams: 2, send_rate: 50, match: {request: id, response: id}, status_field: code}
-    finality:
+    finality: &final
       rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
       match: {request: id, event: transaction.id}
       timeout: 2s
@@ -51,10 +51,7 @@ operations:
       amount: 5
       nonce: "${seq}"
       content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
-    finality: &final
-      rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
-      match: {request: id, event: transaction.id}
-      timeout: 2s
+    finality: *final
   - name: batch
     rpc: aurigraph.transaction.v1.TransactionService/BatchSubmitTransactions
     request:
@@ -82,10 +79,7 @@ operations:
       amount: 5
       nonce: "0"
       content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
-    finality:
-      rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
-      match: {request: id, event: transaction.id}
-      timeout: 2s
+    finality: *final
   - name: stream_replay
     rpc: aurigraph.transaction.v1.TransactionService/SubmitTransactionStream
     request:
@@ -98,10 +92,7 @@ operations:
     # After warm-up: by then "one-0" is committed, so every replay is refused.
     stream: {streams: 1, send_rate: 40, delay: 1500ms, match: {request: id, response: id},
              status_field: code}
-    finality:
-      rpc: aurigraph.transaction.v1.TransactionService/StreamTransactions
-      match: {request: id, event: transaction.id}
-      timeout: 2s
+    finality: *final
 gates:
   - "lost == 0"
   - "duplicates == 0"

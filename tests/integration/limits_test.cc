@@ -103,7 +103,7 @@ TEST(Limits, EveryMethodNamesARequestItCannotParse) {
   auto channel = Connect(server->address(), 1);
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();
   int methods = 0;
-  for (const std::string& name :
+  for (const char* name :
        {av1::ApprovalService::service_full_name(), tv1::TransactionService::service_full_name(),
         webhook::v1::WebhookService::service_full_name()}) {
     const auto* service = pool->FindServiceByName(name);

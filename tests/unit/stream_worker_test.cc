@@ -443,6 +443,16 @@ class RecordingTracker final : public RequestTracker {
   std::vector<struct Sent> sent;
 };
 
+// Bidi streams at 100 messages/s each, told to `tracker`.
+StreamOperationPlan TrackedBidi(RecordingTracker& tracker, uint32_t streams) {
+  StreamOperationPlan op;
+  op.mode = StreamMode::kBidi;
+  op.streams = streams;
+  op.send_rate = 100;
+  op.tracker = &tracker;
+  return op;
+}
+
 // Finality on a bidi stream: the tracker hears of each message as it is sent,
 // under the operation's number in its own numbering, and of its matched reply
 // once, as an acknowledgement unless the reply's status code refuses it.
@@ -450,11 +460,7 @@ TEST(StreamWorker, BidiMessagesAreTrackedAndAcknowledgedByTheirMatchedReplies) {
   Fixture f;
   f.inspector.refused = {4, 11};
   RecordingTracker tracker;
-  StreamOperationPlan op;
-  op.mode = StreamMode::kBidi;
-  op.streams = 2;
-  op.send_rate = 100;
-  op.tracker = &tracker;
+  StreamOperationPlan op = TrackedBidi(tracker, 2);
   op.tracked_operation = 3;
   const Measured s = f.Run(op);
   ASSERT_EQ(static_cast<int64_t>(tracker.sent.size()), s.messages_sent);
@@ -477,13 +483,8 @@ TEST(StreamWorker, BidiMessagesUnansweredWhenTheStreamEndsAreNotAcknowledged) {
   f.transport.reply_latency = [](int64_t) { return 50 * kMs; };
   f.transport.misanswered_write = 2;  // its reply matches nothing: never answered
   RecordingTracker tracker;
-  StreamOperationPlan op;
-  op.mode = StreamMode::kBidi;
-  op.streams = 1;
-  op.send_rate = 100;
-  op.tracker = &tracker;
   const int64_t start = f.clock.NowNanos();
-  const Measured s = f.Run(op, 200 * kMs);
+  const Measured s = f.Run(TrackedBidi(tracker, 1), 200 * kMs);
   ASSERT_EQ(tracker.sent.size(), 20u);
   // Due every 10 ms, answered 50 ms later; the server closes 3 ms after the
   // end, before the replies to those due from 160 ms on.
