@@ -72,7 +72,7 @@ operations:
   - name: replay
     rpc: aurigraph.transaction.v1.TransactionService/SubmitTransaction
     weight: 0.2
-    request:
+    request: &replayed
       id: "one-0"
       sender: a
       receiver: b
@@ -82,13 +82,7 @@ operations:
     finality: *final
   - name: stream_replay
     rpc: aurigraph.transaction.v1.TransactionService/SubmitTransactionStream
-    request:
-      id: "one-0"
-      sender: a
-      receiver: b
-      amount: 5
-      nonce: "0"
-      content_hash: "${sha256:id,sender,receiver,amount,nonce,memo}"
+    request: *replayed
     # After warm-up: by then "one-0" is committed, so every replay is refused.
     stream: {streams: 1, send_rate: 40, delay: 1500ms, match: {request: id, response: id},
              status_field: code}
