@@ -84,14 +84,14 @@ void PublishCommitted(const Streaming& streaming, const tv1::Transaction& tx, ui
   streaming.webhooks.Publish(
       wv1::WEBHOOK_EVENT_TRANSACTION_COMMITTED, [&] { return ToJson(tx); },
       streaming.wall.NowNanos());
-  EventHub<tv1::CommittedTransaction>& hub = streaming.transaction_events;
+  EventHub<EncodedEvent<tv1::CommittedTransaction>>& hub = streaming.transaction_events;
   if (!hub.has_subscribers()) return;
-  auto event = std::make_shared<tv1::CommittedTransaction>();
-  *event->mutable_transaction() = tx;
-  event->set_sequence(hub.NextSequence());
-  event->set_committed_at_unix_nanos(streaming.wall.NowNanos());
-  event->set_log_index(log_index);
-  hub.Publish(event);
+  tv1::CommittedTransaction event;
+  *event.mutable_transaction() = tx;
+  event.set_sequence(hub.NextSequence());
+  event.set_committed_at_unix_nanos(streaming.wall.NowNanos());
+  event.set_log_index(log_index);
+  hub.Publish(Encode(std::move(event)));
 }
 
 void PublishAccepted(const Streaming& streaming, const tv1::BatchRequest& batch,

@@ -4,6 +4,7 @@
 
 #include "aurigraph/transaction/v1/transaction.grpc.pb.h"
 #include "reference-server/service/gated_service.h"
+#include "reference-server/streams/encoded_event.h"
 #include "reference-server/streams/event_stream.h"
 #include "reference-server/streams/reply_stream.h"
 
@@ -25,7 +26,7 @@ class TransactionServiceImpl final : public GatedService<tv1::TransactionService
     Unary("SubmitTransaction", &Self::SubmitTransaction);
     Unary("BatchSubmitTransactions", &Self::BatchSubmitTransactions);
     Unary("GetTransaction", &Self::GetTransaction);
-    ServerStreaming("StreamTransactions", &Self::StreamTransactions);
+    ServerStreaming("StreamTransactions", &Self::StreamCommitted);
     Bidi("SubmitTransactionStream", &Self::OpenSubmitTransactionStream);
   }
 
@@ -49,19 +50,22 @@ class TransactionServiceImpl final : public GatedService<tv1::TransactionService
         });
     return reactor;
   }
-  grpc::ServerWriteReactor<tv1::CommittedTransaction>* StreamTransactions(
-      grpc::CallbackServerContext* context, const tv1::StreamRequest* request) override {
+  // Each event is serialized once for every subscriber; a write adds its
+  // sent_at_unix_nanos to the bytes (encoded_event.h).
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamCommitted(grpc::CallbackServerContext* context,
+                                                              const tv1::StreamRequest* request) {
+    using Event = EncodedEvent<tv1::CommittedTransaction>;
     const std::string account = request->account();
     const Clock& wall = streaming_.wall;
-    return EventStream<tv1::CommittedTransaction, tv1::CommittedTransaction>::Open(
+    return EventStream<Event, grpc::ByteBuffer>::Open(
         streaming_.transaction_events, streaming_.counters, streaming_.options.stream_queue_bound,
-        [account](const tv1::CommittedTransaction& e) {
-          return account.empty() || e.transaction().sender() == account ||
-                 e.transaction().receiver() == account;
+        [account](const Event& e) {
+          return account.empty() || e.message.transaction().sender() == account ||
+                 e.message.transaction().receiver() == account;
         },
-        [&wall](const tv1::CommittedTransaction& e, tv1::CommittedTransaction* out) {
-          *out = e;
-          out->set_sent_at_unix_nanos(wall.NowNanos());
+        [&wall](const Event& e, grpc::ByteBuffer* out) {
+          WithInt64Field(e.bytes, tv1::CommittedTransaction::kSentAtUnixNanosFieldNumber,
+                         wall.NowNanos(), out);
         });
   }
   grpc::ServerBidiReactor<Decoded<tv1::Transaction>, tv1::TransactionResponse>*

@@ -3,7 +3,8 @@
 // write reactor) with its own bounded queue.
 //
 // Flow control and overflow: an EventStream writes one message at a time and
-// takes the next only when gRPC reports the previous one written, so a reader
+// takes the next only when gRPC reports the previous one written (while more
+// wait, with a buffer hint, so several go out in one socket write), so a reader
 // that does not keep up stops the writes (HTTP/2 flow control) and its events
 // wait in its queue. When the queue already holds `queue_bound` events, the
 // subscriber is cut off: its queue is dropped and the stream ends with
@@ -156,6 +157,7 @@ class EventStream final : public grpc::ServerWriteReactor<Message> {
     void TryWrite() {
       std::shared_ptr<const Event> next;
       bool finish = false;
+      bool more = false;
       {
         std::lock_guard lock(mutex);
         if (writing || finished) return;
@@ -167,14 +169,19 @@ class EventStream final : public grpc::ServerWriteReactor<Message> {
           queue.pop_front();
           if (live > queue.size()) live = queue.size();
           writing = true;
-          if (queue.empty() && end_with_backlog) finish_wanted = true;
+          more = !queue.empty();
+          if (!more && end_with_backlog) finish_wanted = true;
         }
       }
       if (finish) {
         stream->Finish(finish_status);
       } else if (next) {
         stream->render_(*next, &stream->current_);
-        stream->StartWrite(&stream->current_);
+        // While more events wait, gRPC may hold this one back to send it with
+        // them: one socket write for many events, not one each. The last
+        // event queued goes without the hint, which sends what was held.
+        stream->StartWrite(&stream->current_,
+                           more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
       }
     }
   };
