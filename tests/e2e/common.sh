@@ -21,3 +21,11 @@ start_server() {
   for _ in $(seq 50); do grep -q "^listening on " "$WORK/$name.out" && break; sleep 0.1; done
   printf -v "$var" '%s' "$(awk '/^listening on /{print $3}' "$WORK/$name.out")"
 }
+
+# need_node_modules DIR: fails the test unless scripts/setup installed DIR's Node packages.
+need_node_modules() {
+  if [[ ! -d $1/node_modules/@grpc/grpc-js ]]; then
+    echo "FAIL $1/node_modules is missing: run scripts/setup"
+    exit 1
+  fi
+}

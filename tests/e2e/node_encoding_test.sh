@@ -17,10 +17,7 @@ PROTO_DIR=$2
 NODE_DIR=$3
 source "$(dirname "$0")/common.sh"
 
-if [[ ! -d $NODE_DIR/node_modules/@grpc/grpc-js ]]; then
-  echo "FAIL $NODE_DIR/node_modules is missing: run scripts/setup"
-  exit 1
-fi
+need_node_modules "$NODE_DIR"
 node "$NODE_DIR/recorder_server.js" "$PROTO_DIR" "$WORK/received.jsonl" >"$WORK/server.out" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q "^listening on " "$WORK/server.out" && break; sleep 0.1; done

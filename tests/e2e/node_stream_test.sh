@@ -13,10 +13,7 @@ PROTO_DIR=$3
 NODE_DIR=$4
 source "$(dirname "$0")/common.sh"
 
-if [[ ! -d $NODE_DIR/node_modules/@grpc/grpc-js ]]; then
-  echo "FAIL $NODE_DIR/node_modules is missing: run scripts/setup"
-  exit 1
-fi
+need_node_modules "$NODE_DIR"
 start_server ADDR server --metrics-listen 127.0.0.1:0
 [[ -n $ADDR ]] || { echo "FAIL the reference server did not start"; exit 1; }
 METRICS=$(awk '/^metrics on /{print $3}' "$WORK/server.out")
