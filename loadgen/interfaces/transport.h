@@ -33,7 +33,9 @@ class Transport {
   virtual bool Next(int64_t timeout_nanos, Completion* completion) = 0;
   // As Next, for a caller with nothing to do before the timeout (its next send
   // is due then): a transport that stamps its completions (completed_nanos)
-  // sleeps through their arrival, one wake-up instead of one per completion.
+  // sleeps through their arrival, one wake-up instead of one per completion,
+  // and returns none after its sleep, so the send goes first; the next call
+  // returns them.
   virtual bool NextAtTimeout(int64_t timeout_nanos, Completion* completion) {
     return Next(timeout_nanos, completion);
   }

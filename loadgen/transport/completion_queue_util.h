@@ -59,7 +59,8 @@ inline void FlattenByteBuffer(const grpc::ByteBuffer& buffer, std::vector<grpc::
 }
 
 // Wakes a completion queue at a precise time, for the stream transport (the
-// unary one hands completions over instead: completion_ring.h). A completion
+// unary one, in open loop, hands completions over instead: completion_ring.h;
+// in closed loop it needs no precise wake-up). A completion
 // queue's own timeout is rounded to whole milliseconds, which would make every
 // paced stream message up to 1 ms late; instead a helper thread sleeps on the
 // steady clock and then posts an already-expired alarm, which wakes the queue at once.

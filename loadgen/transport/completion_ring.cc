@@ -10,6 +10,8 @@
 #include <bit>
 #include <cerrno>
 
+#include "common/clock/clock.h"
+
 namespace aurigraph::loadgen {
 namespace {
 
@@ -52,7 +54,7 @@ bool CompletionRing::PopBefore(int64_t deadline_nanos, uint32_t* slot) {
   UsePreciseTimers();
   for (;;) {
     if (Pop(slot)) return true;
-    const int64_t left = deadline_nanos - MonotonicNanos();
+    const int64_t left = deadline_nanos - SteadyClock::Instance().NowNanos();
     if (left <= 0) return false;
     owner_waiting_.store(1, std::memory_order_seq_cst);
     const uint32_t seen = pushed_.load(std::memory_order_seq_cst);
@@ -63,12 +65,6 @@ bool CompletionRing::PopBefore(int64_t deadline_nanos, uint32_t* slot) {
     }
     owner_waiting_.store(0, std::memory_order_relaxed);
   }
-}
-
-int64_t MonotonicNanos() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return now.tv_sec * kNanosPerSecond + now.tv_nsec;
 }
 
 void SleepUntil(int64_t deadline_nanos) {

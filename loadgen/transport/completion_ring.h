@@ -20,7 +20,7 @@ class CompletionRing {
   void Push(uint32_t slot);
   bool Pop(uint32_t* slot);
   bool Empty() const { return popped_ == pushed_.load(std::memory_order_acquire); }
-  // Pops, waiting until `deadline_nanos` (CLOCK_MONOTONIC) for a slot to come.
+  // Pops, waiting until `deadline_nanos` (CLOCK_MONOTONIC, as SteadyClock) for a slot to come.
   bool PopBefore(int64_t deadline_nanos, uint32_t* slot);
 
  private:
@@ -31,10 +31,7 @@ class CompletionRing {
   uint32_t popped_ = 0;  // the owner's
 };
 
-// CLOCK_MONOTONIC (std::chrono::steady_clock) in nanoseconds.
-int64_t MonotonicNanos();
-
-// Sleeps until `deadline_nanos` (CLOCK_MONOTONIC). The calling thread's timer
+// Sleeps until `deadline_nanos` (CLOCK_MONOTONIC, as SteadyClock). The calling thread's timer
 // slack is set to 1 ns first (Linux's default 50 us would make every wake-up
 // that much later).
 void SleepUntil(int64_t deadline_nanos);

@@ -1,6 +1,5 @@
 #include "loadgen/transport/grpc_transport.h"
 
-#include <grpcpp/alarm.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
@@ -29,7 +28,6 @@ struct GrpcTransport::Call {
   int status_code = 0;
   int64_t completed_nanos = -1;
   std::string status_message;
-  std::string response_bytes;
 };
 
 struct GrpcTransport::Impl {
@@ -40,7 +38,9 @@ struct GrpcTransport::Impl {
   grpc::CompletionQueue queue;
   size_t next_stub = 0;
   uint32_t busy = 0;  // calls started and not yet returned by Next
+  // The owner's: the last response handed out, and the slices it came in.
   std::vector<grpc::Slice> slices;
+  std::string response;
   // With a completion clock: the thread that takes ends off the queue, and
   // what it hands over.
   const Clock* completion_clock = nullptr;
@@ -53,11 +53,6 @@ struct GrpcTransport::Impl {
     call.status_code = ok ? call.status.error_code() : grpc::StatusCode::CANCELLED;
     call.status_message = call.status_code != 0 && ok ? call.status.error_message() : "";
     call.completed_nanos = now;
-    call.response_bytes.clear();
-    if (methods[call.operation].keep_response && call.status_code == 0) {
-      FlattenByteBuffer(call.response, slices, &call.response_bytes);
-    }
-    call.response.Clear();
   }
   void Watch() {
     void* tag;
@@ -286,10 +281,11 @@ void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view re
 bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
   uint32_t slot;
   if (impl_->finished) {
-    if (!impl_->finished->PopBefore(MonotonicNanos() + timeout_nanos, &slot)) return false;
+    if (!impl_->finished->PopBefore(SteadyClock::Instance().NowNanos() + timeout_nanos, &slot))
+      return false;
   } else {
     if (impl_->busy == 0) {  // nothing can complete: a precise sleep
-      if (timeout_nanos > 0) SleepUntil(MonotonicNanos() + timeout_nanos);
+      if (timeout_nanos > 0) SleepUntil(SteadyClock::Instance().NowNanos() + timeout_nanos);
       return false;
     }
     // Only a caller that needs no precise wake-up polls the queue itself
@@ -308,8 +304,13 @@ bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
   completion->slot = slot;
   completion->status_code = call.status_code;
   completion->status_message = call.status_message;
-  completion->response = call.response_bytes;
+  completion->response = {};
+  if (impl_->methods[call.operation].keep_response && call.status_code == 0) {
+    FlattenByteBuffer(call.response, impl_->slices, &impl_->response);
+    completion->response = impl_->response;
+  }
   completion->completed_nanos = call.completed_nanos;
+  call.response.Clear();
   call.busy = false;
   call.reader.reset();
   --impl_->busy;
@@ -317,9 +318,10 @@ bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
 }
 
 bool GrpcTransport::NextAtTimeout(int64_t timeout_nanos, Completion* completion) {
-  if (!impl_->finished) return Next(timeout_nanos, completion);
-  if (impl_->finished->Empty()) SleepUntil(MonotonicNanos() + timeout_nanos);
-  return Next(0, completion);
+  if (!impl_->finished || !impl_->finished->Empty()) return Next(0, completion);
+  // What comes in meanwhile is taken after the send that is due at the timeout.
+  SleepUntil(SteadyClock::Instance().NowNanos() + timeout_nanos);
+  return false;
 }
 
 void GrpcTransport::CancelAll() {

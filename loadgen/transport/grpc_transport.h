@@ -50,7 +50,8 @@ class GrpcTransport final : public Transport {
   // With a `completion_clock`, a thread of the transport's own waits on the
   // completion queue and stamps each call's end as it comes; the owner's waits
   // are then precise to the timer (a completion queue rounds its own to whole
-  // milliseconds), and NextAtTimeout sleeps through completions. Without one,
+  // milliseconds), and NextAtTimeout sleeps through completions (and returns
+  // none: they are taken by the next call, after the caller's send). Without one,
   // Next polls the queue on the owner's thread (a closed loop, which needs no
   // precise timeout and so saves the hand-over).
   GrpcTransport(std::vector<std::shared_ptr<grpc::Channel>> channels,

@@ -12,7 +12,7 @@
 // that are not the request message) instead of gRPC's bare UNIMPLEMENTED.
 //
 // Services take Decoded<Request> through the SerializationTraits below; see
-// service/decoding_service.h for how their methods are registered.
+// service/gated_service.h for how their methods are registered.
 #pragma once
 
 #include <google/protobuf/arena.h>
@@ -33,10 +33,15 @@ inline constexpr int64_t kMaxMessageBytes = 64 << 20;
 template <typename Message>
 struct Decoded {
   Decoded() : message(google::protobuf::Arena::CreateMessage<Message>(&arena)) {}
-  // Empties the arena for the next message of a stream.
-  void Reset() {
-    arena.Reset();
-    message = google::protobuf::Arena::CreateMessage<Message>(&arena);
+  // An empty message to decode into: the one made with this, or, for each
+  // later message of a stream, a new one on the emptied arena.
+  Message* Fresh() {
+    if (used_) {
+      arena.Reset();
+      message = google::protobuf::Arena::CreateMessage<Message>(&arena);
+    }
+    used_ = true;
+    return message;
   }
 
   google::protobuf::Arena arena{Options()};
@@ -46,9 +51,11 @@ struct Decoded {
  private:
   static google::protobuf::ArenaOptions Options() {
     google::protobuf::ArenaOptions options;
-    options.max_block_size = 1 << 20;  // a large batch in a few blocks
+    options.start_block_size = 4096;   // most requests in one block
+    options.max_block_size = 1 << 20;  // a large batch in a few
     return options;
   }
+  bool used_ = false;
 };
 
 // Decodes one request message from `buffer` (consuming it) into `message`.
@@ -65,8 +72,7 @@ class SerializationTraits<aurigraph::refserver::Decoded<Message>, void> {
   // Always OK for gRPC: a request that cannot be decoded reaches the service
   // with `error` set, so the service can end the call with that status.
   static Status Deserialize(ByteBuffer* buffer, aurigraph::refserver::Decoded<Message>* decoded) {
-    decoded->Reset();
-    decoded->error = aurigraph::refserver::DecodeRequest(buffer, decoded->message);
+    decoded->error = aurigraph::refserver::DecodeRequest(buffer, decoded->Fresh());
     return Status::OK;
   }
 };

@@ -11,7 +11,9 @@
 //
 //   Unary("SubmitApprovalRequest", &Impl::SubmitApprovalRequest);
 //
-// Unary and server-streaming implementations keep the generated signatures;
+// Unary and server-streaming implementations keep the generated signatures
+// (a server stream may write grpc::ByteBuffer instead of its response type:
+// messages serialized beforehand);
 // client-streaming and bidi reactors read Decoded<Request> and end their call
 // with its error when it is set.
 #pragma once

@@ -35,7 +35,7 @@ namespace aurigraph::refserver {
 struct StreamCounters {
   std::atomic<int64_t> subscribers{0};          // server streams open now
   std::atomic<int64_t> subscriptions{0};        // server streams opened, ever
-  std::atomic<int64_t> events_written{0};       // server-stream messages written
+  std::atomic<int64_t> events_written{0};       // server-stream messages handed to gRPC to write
   std::atomic<int64_t> overflowed{0};           // subscribers cut off (queue full)
   std::atomic<int64_t> queue_peak{0};           // most events one subscriber had queued
   std::atomic<int64_t> messages_received{0};    // client and bidi stream messages read

@@ -48,16 +48,16 @@ class ScriptedTransport final : public Transport {
     clock_.Set(now + timeout_nanos + (timeout_nanos > 0 ? wake_lateness_ : 0) + poll_cost_);
     return false;
   }
-  // Stamping (set_stamps): sleeps the whole timeout, then hands over what
-  // completed meanwhile with the time it did.
+  // Stamping (set_stamps): hands over a completion already due; else sleeps
+  // the whole timeout and returns none, what completed meanwhile keeping the
+  // time it did for the next call.
   bool NextAtTimeout(int64_t timeout_nanos, Completion* completion) override {
     if (!stamps_) return Next(timeout_nanos, completion);
     const int64_t now = clock_.NowNanos();
-    if (pending_.empty() || pending_.begin()->first > now) {
-      if (timeout_nanos > 0) ++wake_ups_;
-      clock_.Set(now + timeout_nanos + (timeout_nanos > 0 ? wake_lateness_ : 0));
-    }
-    return Next(0, completion);
+    if (!pending_.empty() && pending_.begin()->first <= now) return Next(0, completion);
+    if (timeout_nanos > 0) ++wake_ups_;
+    clock_.Set(now + timeout_nanos + (timeout_nanos > 0 ? wake_lateness_ : 0));
+    return false;
   }
   void CancelAll() override {
     cancelled_ = true;

@@ -217,6 +217,39 @@ TEST(Worker, StampedCompletionsCostNoWakeUpOfTheirOwnAndKeepTheirTimes) {
   EXPECT_LE(stamped, 1002);  // one per send, and the last completion
 }
 
+TEST(Worker, StampedCompletionsAreTakenAfterTheSendThatWasDue) {
+  // Each completion costs the worker 200 us (a response counted). Taken when
+  // it wakes for a send, before sending, that would make every send 200 us
+  // late; the send goes first, so none is.
+  class CostlyCounter final : public ResponseCounter {
+   public:
+    explicit CostlyCounter(ManualClock& clock) : clock_(clock) {}
+    int64_t Count(std::string_view) const override {
+      clock_.Advance(200'000);
+      return 1;
+    }
+
+   private:
+    ManualClock& clock_;
+  };
+  ManualClock clock;
+  ScriptedTransport transport(clock, [](int64_t) { return 300'000; });
+  transport.set_stamps(true);
+  CountingSource source;
+  CostlyCounter counter(clock);
+  WorkerPlan plan = OpenLoop(1000 * kMs, 4);
+  plan.response_counters = {&counter};
+  Recorded recorded(plan);
+  Worker worker(clock, transport, {&source},
+                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1), plan);
+  worker.Run();
+  const RunTotals& totals = recorded.Totals();
+  EXPECT_EQ(totals.operation(0).completed(), 1000);
+  EXPECT_EQ(totals.operation(0).items, 1000);
+  EXPECT_EQ(totals.all().schedule_lag.Max(), 0);
+  EXPECT_EQ(totals.operation(0).uncorrected.Max(), 300);
+}
+
 TEST(Worker, WhatAStallAtTheEndHeldBackIsNotBlamedOnTheGenerator) {
   ManualClock clock;
   // Two slots. The generator loses 6 ms at the send at 989 ms; the two calls it
