@@ -1,8 +1,7 @@
 // Per-operation cost of the generator's hot paths, tracked from the start:
 // histogram record, merge and encoding, recording a completion into the run's
-// timeline, next arrival time, building a request from its template,
-// tracking a transaction to its finality, and the open-loop send loop (its
-// wake-ups per request, on a simulated clock).
+// timeline, next arrival time, building a request from its template, and
+// tracking a transaction to its finality.
 #include <benchmark/benchmark.h>
 
 #include <charconv>
@@ -10,7 +9,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
-#include "loadgen/driver/worker.h"
 #include "loadgen/finality/finality_tracker.h"
 #include "loadgen/histogram/histogram.h"
 #include "loadgen/histogram/histogram_codec.h"
@@ -19,7 +17,6 @@
 #include "loadgen/payload/request_template.h"
 #include "loadgen/recorder/interval_timeline.h"
 #include "loadgen/schedule/arrival_schedule.h"
-#include "tests/support/scripted_transport.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -257,41 +254,6 @@ void BM_FinalityTrackSendAnswerFinal(benchmark::State& state) {
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_FinalityTrackSendAnswerFinal)->ArgName("real_readers")->Arg(1)->Arg(0);
-
-// The open-loop send loop at 2,000/s on a simulated clock, calls taking
-// 150 us: how often the worker sleeps per request when every completion wakes
-// it (stamped 0) and when the transport stamps completions as they come
-// (stamped 1, as the gRPC transport does in open loop), and the loop's own CPU
-// per request (the fake transport's included).
-void BM_OpenLoopSendLoop(benchmark::State& state) {
-  constexpr int64_t kRequests = 10'000;
-  int64_t wake_ups = 0;
-  for (auto _ : state) {
-    ManualClock clock;
-    ScriptedTransport transport(clock, [](int64_t) { return 150'000; });
-    transport.set_stamps(state.range(0) != 0);
-    struct Constant final : RequestSource {
-      std::string_view Build(const RequestContext&) override { return "r"; }
-    } source;
-    IntervalTimeline timeline(0, 1'000'000'000, 1, 1);
-    IntervalRecorder intervals(timeline, 0, {0});
-    WorkerPlan plan;
-    plan.max_requests = kRequests;
-    plan.max_in_flight = 16;
-    plan.operation_weights = {1};
-    plan.intervals = &intervals;
-    Worker worker(clock, transport, {&source},
-                  std::make_unique<ArrivalSchedule>(2000, ArrivalProcess::kConstant, 0, 1, 1),
-                  plan);
-    worker.Run();
-    wake_ups += transport.wake_ups();
-  }
-  const auto requests = static_cast<double>(state.iterations() * kRequests);
-  state.counters["wake_ups_per_request"] = static_cast<double>(wake_ups) / requests;
-  state.counters["ns_per_request"] =
-      benchmark::Counter(requests, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
-BENCHMARK(BM_OpenLoopSendLoop)->ArgName("stamped")->Arg(0)->Arg(1);
 
 }  // namespace
 }  // namespace aurigraph::loadgen

@@ -110,7 +110,7 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   const uint32_t slot = free_slots_.back();
   free_slots_.pop_back();
   const uint32_t operation = PickOperation();
-  slots_[slot] = Slot{intended_nanos, now, operation, {}};
+  slots_[slot] = Slot{intended_nanos, now, operation};
   // While every slot is busy, an open-loop request waits for the system under
   // test; only the rest of its lag is the generator's own. (Closed loop sends on
   // completion: its lag is always 0.)
@@ -155,15 +155,11 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   }
 }
 
-void Worker::Complete(const Transport::Completion& completion) {
-  const int64_t now =
-      completion.completed_nanos >= 0 ? completion.completed_nanos : clock_.NowNanos();
+void Worker::Complete(const Transport::Completion& completion, int64_t now) {
   const Slot& slot = slots_[completion.slot];
   if (free_slots_.empty() && !busy_periods_.empty()) {
     BusyPeriod& period = busy_periods_.back();
-    // A stamped completion may have come just before the send that made
-    // every slot busy, and been taken only after it.
-    period.end = std::max(now, period.start);
+    period.end = now;
     busy_nanos_closed_ = period.busy_before + period.end - period.start;
   }
   free_slots_.push_back(completion.slot);
@@ -226,7 +222,7 @@ void Worker::Run(const std::atomic<bool>* stop) {
             Transport::Completion finished;
             if (!transport_.Next(0, &finished)) break;
             do {
-              Complete(finished);
+              Complete(finished, clock_.NowNanos());
             } while (transport_.Next(0, &finished));
             continue;
           }
@@ -279,17 +275,14 @@ void Worker::Run(const std::atomic<bool>* stop) {
     if (wake_to_send && plan_.spin_nanos > 0 && wake - now <= plan_.spin_nanos) {
       // precision: spin: no sleep (its wake-up would be late) in the last stretch.
       while (!completed && clock_.NowNanos() < wake) completed = transport_.Next(0, &completion);
-    } else if (wake_to_send) {
-      // Nothing to do before the send: completions are taken when it is due.
-      completed = transport_.NextAtTimeout(std::max<int64_t>(0, wake - now - plan_.spin_nanos),
-                                           &completion);
     } else {
-      completed = transport_.Next(std::max<int64_t>(0, wake - now), &completion);
+      const int64_t spin = wake_to_send ? plan_.spin_nanos : 0;
+      completed = transport_.Next(std::max<int64_t>(0, wake - now - spin), &completion);
     }
     if (completed) {
-      Complete(completion);
+      Complete(completion, clock_.NowNanos());
       // Collect whatever else has already completed before scheduling again.
-      while (transport_.Next(0, &completion)) Complete(completion);
+      while (transport_.Next(0, &completion)) Complete(completion, clock_.NowNanos());
     }
   }
   plan_.intervals->Finish();

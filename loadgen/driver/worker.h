@@ -95,8 +95,7 @@ class Worker {
   int64_t NextRiseOfConcurrency(int64_t now) const;
   uint32_t PickOperation();
   void StartCall(int64_t intended_nanos, int64_t now);
-  // At the time the transport stamped it, or now.
-  void Complete(const Transport::Completion& completion);
+  void Complete(const Transport::Completion& completion, int64_t now);
   // Records the call in `slot` as completed with `status_code` (and, failed,
   // `status_message`) at `now`.
   void Record(const Slot& slot, int status_code, std::string_view status_message, int64_t items,

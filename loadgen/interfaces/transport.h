@@ -18,9 +18,6 @@ class Transport {
     int status_code = 0;              // gRPC status code numbering; 0 = OK
     std::string_view response;        // only for operations that keep responses; valid until Next()
     std::string_view status_message;  // the status's message (empty for OK); valid until Next()
-    // When the transport saw the call end, on the clock it was given; -1: when
-    // Next() returned it.
-    int64_t completed_nanos = -1;
   };
 
   virtual ~Transport() = default;
@@ -31,14 +28,6 @@ class Transport {
                      std::span<const Header> headers) = 0;
   // Waits at most `timeout_nanos` for a completion; false when none arrived.
   virtual bool Next(int64_t timeout_nanos, Completion* completion) = 0;
-  // As Next, for a caller with nothing to do before the timeout (its next send
-  // is due then): a transport that stamps its completions (completed_nanos)
-  // sleeps through their arrival, one wake-up instead of one per completion,
-  // and returns none after its sleep, so the send goes first; the next call
-  // returns them.
-  virtual bool NextAtTimeout(int64_t timeout_nanos, Completion* completion) {
-    return Next(timeout_nanos, completion);
-  }
   // Asks every busy slot to finish now; each still produces a completion.
   virtual void CancelAll() = 0;
 };

@@ -10,7 +10,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/clock/clock.h"
 #include "loadgen/interfaces/stream_transport.h"
 #include "loadgen/interfaces/transport.h"
 
@@ -40,12 +39,9 @@ class TransportFactory {
       const std::vector<std::string>& services) = 0;
   // Worker `worker` of `workers`: its transport for `methods` with at most
   // `slots` calls in flight, and its stream transport for `paths` with `slots` streams.
-  // `completion_clock`, when given, stamps each completion as it arrives
-  // (Transport::Completion::completed_nanos), so a caller that sends on a
-  // schedule need not wake for each one (Transport::NextAtTimeout).
   virtual std::unique_ptr<Transport> MakeTransport(int worker, int workers,
-                                                   std::vector<UnaryMethod> methods, uint32_t slots,
-                                                   const Clock* completion_clock) = 0;
+                                                   std::vector<UnaryMethod> methods,
+                                                   uint32_t slots) = 0;
   virtual std::unique_ptr<StreamTransport> MakeStreamTransport(int worker, int workers,
                                                                std::vector<std::string> paths,
                                                                uint32_t slots) = 0;

@@ -328,10 +328,7 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
       }
       p.intervals = std::make_unique<IntervalRecorder>(timeline, 2 * w, unary_ids);
       plan.intervals = p.intervals.get();
-      // Open loop sends on a schedule: completions are stamped as they come
-      // instead of waking the worker each time (Transport::NextAtTimeout).
-      p.transport = wire.MakeTransport(w, workers, methods, plan.max_in_flight,
-                                       scenario.model == LoadModel::kOpenLoop ? &clock : nullptr);
+      p.transport = wire.MakeTransport(w, workers, methods, plan.max_in_flight);
       std::vector<RequestSource*> sources;
       for (const PlannedOperation& op : operations.unary) sources.push_back(source_for(op));
       std::unique_ptr<ArrivalSchedule> schedule;

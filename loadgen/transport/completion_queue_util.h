@@ -58,12 +58,10 @@ inline void FlattenByteBuffer(const grpc::ByteBuffer& buffer, std::vector<grpc::
   }
 }
 
-// Wakes a completion queue at a precise time, for the stream transport (the
-// unary one, in open loop, hands completions over instead: completion_ring.h;
-// in closed loop it needs no precise wake-up). A completion
-// queue's own timeout is rounded to whole milliseconds, which would make every
-// paced stream message up to 1 ms late; instead a helper thread sleeps on the
-// steady clock and then posts an already-expired alarm, which wakes the queue at once.
+// Wakes a completion queue at a precise time. A completion queue's own timeout
+// is rounded to whole milliseconds, which would make every open-loop send up to
+// 1 ms late; instead a helper thread sleeps on the steady clock (tens of us of
+// slack) and then posts an already-expired alarm, which wakes the queue at once.
 // Each wake-up costs CPU (on a virtual machine, more than the call itself), so
 // the helper is woken only when it must wake earlier than it already will: a
 // later time or the same one again (the common case: a completion came first)

@@ -1,19 +1,18 @@
 #include "loadgen/transport/grpc_transport.h"
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <optional>
-#include <thread>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/input/input_file.h"
 #include "loadgen/transport/completion_queue_util.h"
-#include "loadgen/transport/completion_ring.h"
 
 namespace aurigraph::loadgen {
 
@@ -23,11 +22,7 @@ struct GrpcTransport::Call {
   grpc::Status status;
   std::unique_ptr<grpc::GenericClientAsyncResponseReader> reader;
   uint32_t operation = 0;
-  bool busy = false;  // from Start until Next returns its completion
-  // How it ended, written by whoever took its end off the queue.
-  int status_code = 0;
-  int64_t completed_nanos = -1;
-  std::string status_message;
+  bool busy = false;
 };
 
 struct GrpcTransport::Impl {
@@ -36,36 +31,11 @@ struct GrpcTransport::Impl {
   std::vector<UnaryMethod> methods;
   std::vector<Call> calls;
   grpc::CompletionQueue queue;
+  std::optional<QueueKicker> kicker;
   size_t next_stub = 0;
-  uint32_t busy = 0;  // calls started and not yet returned by Next
-  // The owner's: the last response handed out, and the slices it came in.
   std::vector<grpc::Slice> slices;
   std::string response;
-  // With a completion clock: the thread that takes ends off the queue, and
-  // what it hands over.
-  const Clock* completion_clock = nullptr;
-  std::optional<CompletionRing> finished;
-  std::thread watcher;
-
-  // Records how the call in `slot` ended (`ok`: the queue's verdict) at `now`.
-  void Ended(uint32_t slot, bool ok, int64_t now) {
-    Call& call = calls[slot];
-    call.status_code = ok ? call.status.error_code() : grpc::StatusCode::CANCELLED;
-    call.status_message = call.status_code != 0 && ok ? call.status.error_message() : "";
-    call.completed_nanos = now;
-  }
-  void Watch() {
-    void* tag;
-    bool ok;
-    while (queue.Next(&tag, &ok)) {
-      const auto slot = SlotOf(tag);
-      Ended(slot, ok, completion_clock->NowNanos());
-      finished->Push(slot);
-    }
-  }
-  static uint32_t SlotOf(void* tag) {
-    return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(tag) - 1);
-  }
+  std::string status_message;
 };
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
@@ -227,32 +197,24 @@ absl::StatusOr<std::string> CallUnary(const std::shared_ptr<grpc::Channel>& chan
 }
 
 GrpcTransport::GrpcTransport(std::vector<std::shared_ptr<grpc::Channel>> channels,
-                             std::vector<UnaryMethod> methods, uint32_t slots,
-                             const Clock* completion_clock)
+                             std::vector<UnaryMethod> methods, uint32_t slots)
     : impl_(std::make_unique<Impl>()) {
   impl_->channels = std::move(channels);
   impl_->stubs = MakeStubs(impl_->channels);
   impl_->methods = std::move(methods);
   impl_->calls = std::vector<Call>(slots);
-  if (completion_clock != nullptr) {
-    impl_->completion_clock = completion_clock;
-    impl_->finished.emplace(slots);
-    impl_->watcher = std::thread([impl = impl_.get()] { impl->Watch(); });
-  }
+  impl_->kicker.emplace(impl_->queue);
 }
 
 GrpcTransport::~GrpcTransport() {
   CancelAll();
   Completion ignored;
-  while (impl_->busy > 0) {
+  while (
+      std::any_of(impl_->calls.begin(), impl_->calls.end(), [](const Call& c) { return c.busy; })) {
     if (!Next(1'000'000'000, &ignored)) break;
   }
-  if (impl_->watcher.joinable()) {
-    impl_->queue.Shutdown();  // the watcher takes what is left and ends
-    impl_->watcher.join();
-  } else {
-    ShutdownAndDrain(impl_->queue);
-  }
+  impl_->kicker.reset();
+  ShutdownAndDrain(impl_->queue);
 }
 
 void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view request,
@@ -271,7 +233,6 @@ void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view re
   impl_->next_stub = (impl_->next_stub + 1) % impl_->stubs.size();
   call.reader = stub.PrepareUnaryCall(&*call.context, method.path, buffer, &impl_->queue);
   call.busy = true;
-  ++impl_->busy;
   call.operation = operation;
   call.reader->StartCall();
   call.reader->Finish(&call.response, &call.status,
@@ -279,49 +240,25 @@ void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view re
 }
 
 bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
-  uint32_t slot;
-  if (impl_->finished) {
-    if (!impl_->finished->PopBefore(SteadyClock::Instance().NowNanos() + timeout_nanos, &slot))
-      return false;
-  } else {
-    if (impl_->busy == 0) {  // nothing can complete: a precise sleep
-      if (timeout_nanos > 0) SleepUntil(SteadyClock::Instance().NowNanos() + timeout_nanos);
-      return false;
-    }
-    // Only a caller that needs no precise wake-up polls the queue itself
-    // (MakeTransport): its timeout is rounded up to whole milliseconds.
-    void* tag;
-    bool ok;
-    const gpr_timespec deadline =
-        timeout_nanos > 0 ? AfterNanos(timeout_nanos) : gpr_inf_past(GPR_CLOCK_MONOTONIC);
-    if (impl_->queue.AsyncNext(&tag, &ok, deadline) != grpc::CompletionQueue::GOT_EVENT) {
-      return false;
-    }
-    slot = Impl::SlotOf(tag);
-    impl_->Ended(slot, ok, -1);
-  }
+  bool ok = false;
+  void* tag = AwaitTag(impl_->queue, *impl_->kicker, timeout_nanos, &ok);
+  if (tag == nullptr) return false;
+  const auto slot = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(tag) - 1);
   Call& call = impl_->calls[slot];
   completion->slot = slot;
-  completion->status_code = call.status_code;
-  completion->status_message = call.status_message;
+  completion->status_code = ok ? call.status.error_code() : grpc::StatusCode::CANCELLED;
+  // grpc::Status hands its message out by value: held here until the next Next().
+  impl_->status_message = completion->status_code != 0 && ok ? call.status.error_message() : "";
+  completion->status_message = impl_->status_message;
   completion->response = {};
-  if (impl_->methods[call.operation].keep_response && call.status_code == 0) {
+  if (impl_->methods[call.operation].keep_response && completion->status_code == 0) {
     FlattenByteBuffer(call.response, impl_->slices, &impl_->response);
     completion->response = impl_->response;
   }
-  completion->completed_nanos = call.completed_nanos;
-  call.response.Clear();
   call.busy = false;
   call.reader.reset();
-  --impl_->busy;
+  call.response.Clear();
   return true;
-}
-
-bool GrpcTransport::NextAtTimeout(int64_t timeout_nanos, Completion* completion) {
-  if (!impl_->finished || !impl_->finished->Empty()) return Next(0, completion);
-  // What comes in meanwhile is taken after the send that is due at the timeout.
-  SleepUntil(SteadyClock::Instance().NowNanos() + timeout_nanos);
-  return false;
 }
 
 void GrpcTransport::CancelAll() {

@@ -47,21 +47,13 @@ absl::StatusOr<std::string> CallUnary(const std::shared_ptr<grpc::Channel>& chan
 class GrpcTransport final : public Transport {
  public:
   // Calls go round-robin over `channels`; at most `slots` calls are in flight.
-  // With a `completion_clock`, a thread of the transport's own waits on the
-  // completion queue and stamps each call's end as it comes; the owner's waits
-  // are then precise to the timer (a completion queue rounds its own to whole
-  // milliseconds), and NextAtTimeout sleeps through completions (and returns
-  // none: they are taken by the next call, after the caller's send). Without one,
-  // Next polls the queue on the owner's thread (a closed loop, which needs no
-  // precise timeout and so saves the hand-over).
   GrpcTransport(std::vector<std::shared_ptr<grpc::Channel>> channels,
-                std::vector<UnaryMethod> methods, uint32_t slots, const Clock* completion_clock);
+                std::vector<UnaryMethod> methods, uint32_t slots);
   ~GrpcTransport() override;
 
   void Start(uint32_t slot, uint32_t operation, std::string_view request,
              std::span<const Header> headers) override;
   bool Next(int64_t timeout_nanos, Completion* completion) override;
-  bool NextAtTimeout(int64_t timeout_nanos, Completion* completion) override;
   void CancelAll() override;
 
  private:

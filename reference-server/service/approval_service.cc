@@ -125,7 +125,7 @@ class ApprovalServiceImpl final : public GatedService<av1::ApprovalService::Call
         }
         counters_.messages_received.fetch_add(1, std::memory_order_relaxed);
         summary_->set_received(summary_->received() + 1);
-        const auto outcome = store_.Vote(*vote_.message);
+        const auto outcome = store_.Vote(vote_.message);
         if (outcome.ok()) {
           summary_->set_accepted(summary_->accepted() + 1);
         } else {

@@ -62,7 +62,7 @@ class GatedService : public Generated {
               if (!request->error.ok()) return responder.Refuse(context, request->error);
               if (!responder.Admit(context))
                 return responder.Refuse(context, responder.Overloaded());
-              return (impl->*handler)(context, request->message, response);
+              return (impl->*handler)(context, &request->message, response);
             }));
   }
 
@@ -79,7 +79,7 @@ class GatedService : public Generated {
               if (!request->error.ok()) {
                 return new Refusal<grpc::ServerWriteReactor<Response>>(request->error);
               }
-              return (impl->*handler)(context, request->message);
+              return (impl->*handler)(context, &request->message);
             }));
   }
 

@@ -73,7 +73,7 @@ class ReplyStream final : public grpc::ServerBidiReactor<Decoded<Request>, Reply
       std::lock_guard lock(mutex_);
       ++held_;
     }
-    handler_(*request_.message, [this](Reply reply) { Release(std::move(reply)); });
+    handler_(request_.message, [this](Reply reply) { Release(std::move(reply)); });
     {
       // Only now may the next read reuse request_: a write completing on another
       // thread resumes reading as soon as reading_ is false.

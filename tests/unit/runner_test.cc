@@ -70,8 +70,8 @@ class ScriptedWire final : public TransportFactory {
   absl::StatusOr<ServiceDescriptions> DescribeServices(const std::vector<std::string>&) override {
     return absl::UnimplementedError("no reflection here");
   }
-  std::unique_ptr<Transport> MakeTransport(int, int, std::vector<UnaryMethod> methods, uint32_t,
-                                           const Clock*) override {
+  std::unique_ptr<Transport> MakeTransport(int, int, std::vector<UnaryMethod> methods,
+                                           uint32_t) override {
     methods_ = std::move(methods);
     return std::make_unique<ScriptedTransport>(clock_, service_nanos_);
   }

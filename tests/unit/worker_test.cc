@@ -14,12 +14,81 @@
 #include <utility>
 
 #include "loadgen/recorder/run_totals.h"
-#include "tests/support/scripted_transport.h"
 
 namespace aurigraph::loadgen {
 namespace {
 
 constexpr int64_t kMs = 1'000'000;
+
+// Completes each call after a service time chosen by `service_time(start_nanos)`,
+// advancing the manual clock as the worker waits; the n-th completion (from 0)
+// with the code and message `status(n)` gives (OK unless set).
+class ScriptedTransport final : public Transport {
+ public:
+  ScriptedTransport(ManualClock& clock, std::function<int64_t(int64_t)> service_time)
+      : clock_(clock), service_time_(std::move(service_time)) {}
+
+  void Start(uint32_t slot, uint32_t operation, std::string_view request,
+             std::span<const Header>) override {
+    const int64_t now = clock_.NowNanos();
+    pending_.emplace(now + service_time_(now), slot);
+    clock_.Set(now + start_cost_(now));  // the generator's own time per send
+    ++started_;
+    last_request_ = std::string(request);
+  }
+  bool Next(int64_t timeout_nanos, Completion* completion) override {
+    const int64_t now = clock_.NowNanos();
+    if (!pending_.empty() && pending_.begin()->first <= now + timeout_nanos) {
+      clock_.Set(std::max(now, pending_.begin()->first));
+      completion->slot = pending_.begin()->second;
+      std::tie(completion->status_code, status_message_) =
+          cancelled_ ? std::pair<int, std::string>(1, "") : status_(completed_++);
+      completion->status_message = status_message_;
+      pending_.erase(pending_.begin());
+      return true;
+    }
+    clock_.Set(now + timeout_nanos + (timeout_nanos > 0 ? wake_lateness_ : 0) + poll_cost_);
+    return false;
+  }
+  void CancelAll() override {
+    cancelled_ = true;
+    std::multimap<int64_t, uint32_t> now_done;
+    for (const auto& [when, slot] : pending_) now_done.emplace(clock_.NowNanos(), slot);
+    pending_ = std::move(now_done);
+  }
+  void set_start_cost(int64_t nanos) {
+    start_cost_ = [nanos](int64_t) { return nanos; };
+  }
+  // The send started at `start_nanos` costs the generator `start_cost(start_nanos)`.
+  void set_start_cost(std::function<int64_t(int64_t)> start_cost) {
+    start_cost_ = std::move(start_cost);
+  }
+  // A look at the queue that finds nothing costs the generator this much.
+  void set_poll_cost(int64_t nanos) { poll_cost_ = nanos; }
+  // A wait that times out wakes this much after its time, as sleeping timers do.
+  void set_wake_lateness(int64_t nanos) { wake_lateness_ = nanos; }
+  void set_status(std::function<std::pair<int, std::string>(int)> status) {
+    status_ = std::move(status);
+  }
+  int started() const { return started_; }
+  const std::string& last_request() const { return last_request_; }
+
+ private:
+  ManualClock& clock_;
+  std::function<int64_t(int64_t)> service_time_;
+  std::multimap<int64_t, uint32_t> pending_;
+  std::function<int64_t(int64_t)> start_cost_ = [](int64_t) { return int64_t{0}; };
+  int64_t poll_cost_ = 0;
+  int64_t wake_lateness_ = 0;
+  int started_ = 0;
+  bool cancelled_ = false;
+  std::function<std::pair<int, std::string>(int)> status_ = [](int) {
+    return std::pair<int, std::string>(0, "");
+  };
+  int completed_ = 0;
+  std::string status_message_;  // the last completion's, valid until Next()
+  std::string last_request_;
+};
 
 class CountingSource final : public RequestSource {
  public:
@@ -185,69 +254,6 @@ TEST(Worker, SpinningTheLastStretchBeforeASendBeatsALateWakeUp) {
   EXPECT_GE(lag_max_us(0), 70);       // precision: sleep: each send as late as its wake-up
   EXPECT_LE(lag_max_us(200'000), 1);  // precision: spin: within a look at the queue
   EXPECT_GE(lag_max_us(50'000), 20);  // a window shorter than the lateness does not help fully
-}
-
-TEST(Worker, StampedCompletionsCostNoWakeUpOfTheirOwnAndKeepTheirTimes) {
-  // 1000/s for 1 s, each call 300 us: a worker woken by every completion
-  // sleeps twice per request; with completions stamped by the transport it
-  // sleeps once, to send, and every call still measures its 300 us.
-  const auto run = [](bool stamps, int64_t* wake_ups) {
-    ManualClock clock;
-    ScriptedTransport transport(clock, [](int64_t) { return 300'000; });
-    transport.set_stamps(stamps);
-    transport.set_wake_lateness(60'000);
-    CountingSource source;
-    WorkerPlan plan = OpenLoop(1000 * kMs, 4);
-    Recorded recorded(plan);
-    Worker worker(clock, transport, {&source},
-                  std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1),
-                  plan);
-    worker.Run();
-    *wake_ups = transport.wake_ups();
-    const IntervalOperation& op = recorded.Totals().operation(0);
-    EXPECT_EQ(op.completed(), 1000);
-    return std::pair(op.uncorrected.Min(), op.uncorrected.Max());
-  };
-  int64_t woken = 0;
-  int64_t stamped = 0;
-  const std::pair<int64_t, int64_t> exact_us{300, 300};  // min and max latency
-  EXPECT_EQ(run(false, &woken), exact_us);
-  EXPECT_EQ(run(true, &stamped), exact_us);
-  EXPECT_GE(woken, 2000);
-  EXPECT_LE(stamped, 1002);  // one per send, and the last completion
-}
-
-TEST(Worker, StampedCompletionsAreTakenAfterTheSendThatWasDue) {
-  // Each completion costs the worker 200 us (a response counted). Taken when
-  // it wakes for a send, before sending, that would make every send 200 us
-  // late; the send goes first, so none is.
-  class CostlyCounter final : public ResponseCounter {
-   public:
-    explicit CostlyCounter(ManualClock& clock) : clock_(clock) {}
-    int64_t Count(std::string_view) const override {
-      clock_.Advance(200'000);
-      return 1;
-    }
-
-   private:
-    ManualClock& clock_;
-  };
-  ManualClock clock;
-  ScriptedTransport transport(clock, [](int64_t) { return 300'000; });
-  transport.set_stamps(true);
-  CountingSource source;
-  CostlyCounter counter(clock);
-  WorkerPlan plan = OpenLoop(1000 * kMs, 4);
-  plan.response_counters = {&counter};
-  Recorded recorded(plan);
-  Worker worker(clock, transport, {&source},
-                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1), plan);
-  worker.Run();
-  const RunTotals& totals = recorded.Totals();
-  EXPECT_EQ(totals.operation(0).completed(), 1000);
-  EXPECT_EQ(totals.operation(0).items, 1000);
-  EXPECT_EQ(totals.all().schedule_lag.Max(), 0);
-  EXPECT_EQ(totals.operation(0).uncorrected.Max(), 300);
 }
 
 TEST(Worker, WhatAStallAtTheEndHeldBackIsNotBlamedOnTheGenerator) {
