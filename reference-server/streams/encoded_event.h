@@ -5,6 +5,7 @@
 // field to serialized bytes sets it without serializing the message again.
 #pragma once
 
+#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/message_lite.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/slice.h>
@@ -34,13 +35,11 @@ std::shared_ptr<const EncodedEvent<Message>> Encode(Message message) {
 inline void WithInt64Field(const grpc::Slice& bytes, int field_number, int64_t value,
                            grpc::ByteBuffer* out) {
   uint8_t field[16];  // a tag (<= 5 bytes) and a varint (<= 10 bytes)
-  size_t size = 0;
-  const auto put_varint = [&](uint64_t v) {
-    for (; v >= 0x80; v >>= 7) field[size++] = static_cast<uint8_t>(v | 0x80);
-    field[size++] = static_cast<uint8_t>(v);
-  };
-  put_varint(static_cast<uint64_t>(field_number) << 3);  // wire type 0: varint
-  put_varint(static_cast<uint64_t>(value));
+  using google::protobuf::io::CodedOutputStream;
+  uint8_t* end =
+      CodedOutputStream::WriteTagToArray(static_cast<uint32_t>(field_number) << 3, field);
+  end = CodedOutputStream::WriteVarint64ToArray(static_cast<uint64_t>(value), end);
+  const size_t size = static_cast<size_t>(end - field);
   const grpc::Slice slices[] = {bytes, grpc::Slice(field, size)};
   *out = grpc::ByteBuffer(slices, 2);
 }
