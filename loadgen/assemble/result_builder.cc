@@ -116,6 +116,7 @@ OperationResult StreamsResult(const IntervalOperation& op, const OperationDescri
   s->measured_received = stats.measured_received;
   s->unmatched_replies = stats.unmatched_replies;
   s->delayed_sends = stats.delayed_sends;
+  s->messages_not_sent = stats.messages_not_sent;
   s->sent_rate = PerSecond(stats.measured_sent, seconds);
   s->received_rate = PerSecond(stats.measured_received, seconds);
   s->message_codes = CodeCounts(op.codes);

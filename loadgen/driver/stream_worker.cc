@@ -364,12 +364,23 @@ void StreamWorker::SampleOpenStreams(int64_t now) {
   }
 }
 
+int64_t StreamWorker::UnsentBefore(const Slot& s, int64_t cutoff) const {
+  const StreamOperationPlan& p = plan_.operations[s.operation];
+  if (!s.active || s.ending || s.send_closed_at >= 0 || p.mode == StreamMode::kServerStream ||
+      p.send_rate <= 0) {
+    return 0;
+  }
+  // A stream not open yet owes its messages from its intended opening on.
+  const int64_t next = s.open ? s.next_send : s.intended_open;
+  if (next >= cutoff) return 0;
+  const auto interval = static_cast<int64_t>(1e9 / p.send_rate);
+  const int64_t due = (cutoff - next + interval - 1) / interval;
+  return p.messages > 0 ? std::clamp<int64_t>(p.messages - s.sent, 0, due) : due;
+}
+
 bool StreamWorker::SendsDueBefore(int64_t end) const {
   for (const Slot& s : slots_) {
-    const StreamOperationPlan& p = plan_.operations[s.operation];
-    if (!s.active || !s.open || s.ending || p.mode == StreamMode::kServerStream) continue;
-    if (p.messages > 0 && s.sent >= p.messages) continue;
-    if (p.send_rate > 0 && s.next_send < end) return true;
+    if (s.open && UnsentBefore(s, end) > 0) return true;
   }
   return false;
 }
@@ -390,6 +401,13 @@ void StreamWorker::Run(const std::atomic<bool>* stop) {
     const bool stopped = stop != nullptr && stop->load(std::memory_order_relaxed);
     if (sending_ && (stopped || now >= last_send || (now >= end && !SendsDueBefore(end)))) {
       SampleOpenStreams(now);
+      // Messages due before the end (or the stop) that the grace did not let out.
+      const int64_t cutoff = std::min(now, end);
+      for (const Slot& s : slots_) {
+        if (const int64_t unsent = UnsentBefore(s, cutoff); unsent > 0) {
+          Streams(s.operation, now).messages_not_sent += unsent;
+        }
+      }
       sending_ = false;
       drain_deadline = now + plan_.drain_timeout_nanos;
       for (uint32_t i = 0; i < slots_.size(); ++i) {
@@ -403,7 +421,9 @@ void StreamWorker::Run(const std::atomic<bool>* stop) {
           const uint32_t slot = free_slots_[op].back();
           free_slots_[op].pop_back();
           OpenStream(slot, next_open_[op]);
-          next_open_[op] = rate > 0 ? next_open_[op] + static_cast<int64_t>(1e9 / rate) : now;
+          // Without an open rate, streams due together keep one intended time:
+          // a worker that opens them late charges the delay to each of them.
+          if (rate > 0) next_open_[op] += static_cast<int64_t>(1e9 / rate);
         }
       }
     }

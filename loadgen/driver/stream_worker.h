@@ -118,7 +118,10 @@ class StreamWorker {
   uint64_t NextSequence(uint32_t operation);
   void OpenStream(uint32_t slot, int64_t intended);
   void TrySend(uint32_t slot, int64_t now);
-  // Whether a paced client or bidi stream still has a message due before `end`.
+  // How many of a paced client or bidi stream's messages due before `cutoff`
+  // it has not sent (0 for a stream that is ending or not paced).
+  int64_t UnsentBefore(const Slot& slot, int64_t cutoff) const;
+  // Whether an open stream still has a message due before `end`.
   bool SendsDueBefore(int64_t end) const;
   void EndStream(uint32_t slot, int64_t now);
   void Abandon(uint32_t slot);

@@ -168,6 +168,7 @@ nlohmann::ordered_json StreamCountsJson(const StreamStats& s) {
           {"measured_received", s.measured_received},
           {"unmatched_replies", s.unmatched_replies},
           {"delayed_sends", s.delayed_sends},
+          {"messages_not_sent", s.messages_not_sent},
           {"min_open", s.min_open_streams},
           {"max_open", s.max_open_streams}};
 }
@@ -217,6 +218,8 @@ void ReadStreamCounts(const nlohmann::json& j, StreamStats& s) {
   s.measured_received = CountField(j, "measured_received");
   s.unmatched_replies = CountField(j, "unmatched_replies");
   s.delayed_sends = CountField(j, "delayed_sends");
+  // Absent from logs written before it was counted.
+  if (j.contains("messages_not_sent")) s.messages_not_sent = CountField(j, "messages_not_sent");
   s.min_open_streams = CountField(j, "min_open", -1);
   s.max_open_streams = CountField(j, "max_open");
 }

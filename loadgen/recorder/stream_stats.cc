@@ -28,6 +28,7 @@ void AddCounts(StreamStats& to, const StreamStats& from) {
   to.measured_received += from.measured_received;
   to.unmatched_replies += from.unmatched_replies;
   to.delayed_sends += from.delayed_sends;
+  to.messages_not_sent += from.messages_not_sent;
 }
 
 }  // namespace
@@ -66,7 +67,7 @@ void StreamStats::Reset() {
   close_codes.fill(0);
   close_messages.Reset();
   messages_sent = messages_received = measured_sent = measured_received = 0;
-  unmatched_replies = delayed_sends = 0;
+  unmatched_replies = delayed_sends = messages_not_sent = 0;
   min_open_streams = -1;
   max_open_streams = 0;
 }

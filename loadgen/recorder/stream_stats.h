@@ -41,6 +41,9 @@ struct StreamStats {
   int64_t measured_received = 0;
   int64_t unmatched_replies = 0;  // bidi replies whose key matched no request
   int64_t delayed_sends = 0;      // due while a write or the outstanding bound held them
+  // Due before the end (or a stop) and still unsent when sending ended: held by
+  // a write or the outstanding bound past the end's grace.
+  int64_t messages_not_sent = 0;
   int64_t min_open_streams = -1;  // over the measured window; -1 = not sampled
   int64_t max_open_streams = 0;
 

@@ -83,6 +83,7 @@ ordered_json StreamJson(const StreamResult& s) {
   out["measured_received"] = s.measured_received;
   out["unmatched_replies"] = s.unmatched_replies;
   out["delayed_sends"] = s.delayed_sends;
+  out["messages_not_sent"] = s.messages_not_sent;
   out["sent_rate"] = s.sent_rate;
   out["received_rate"] = s.received_rate;
   out["message_codes"] = s.message_codes;
@@ -388,6 +389,7 @@ absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, int schem
     s->measured_received = js.at("measured_received").get<int64_t>();
     s->unmatched_replies = js.at("unmatched_replies").get<int64_t>();
     s->delayed_sends = js.at("delayed_sends").get<int64_t>();
+    s->messages_not_sent = js.value("messages_not_sent", int64_t{0});
     s->sent_rate = js.at("sent_rate").get<double>();
     s->received_rate = js.at("received_rate").get<double>();
     s->message_codes = js.at("message_codes").get<std::map<std::string, int64_t>>();

@@ -44,7 +44,8 @@ struct StreamResult {
   int64_t measured_received = 0;
   int64_t unmatched_replies = 0;
   int64_t delayed_sends = 0;
-  double sent_rate = 0;  // per second over the measured window
+  int64_t messages_not_sent = 0;  // due before the end, still unsent when sending ended
+  double sent_rate = 0;           // per second over the measured window
   double received_rate = 0;
   std::map<std::string, int64_t> message_codes;  // per-message status, by code name
   std::string phase_name;

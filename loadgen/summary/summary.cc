@@ -69,6 +69,9 @@ std::string StreamBlock(const OperationResult& op) {
   }
   if (s.unmatched_replies > 0) absl::StrAppend(&out, ", ", s.unmatched_replies, " unmatched");
   if (s.delayed_sends > 0) absl::StrAppend(&out, ", ", s.delayed_sends, " sends held up");
+  if (s.messages_not_sent > 0) {
+    absl::StrAppend(&out, ", ", s.messages_not_sent, " due but not sent by the end");
+  }
   out += "\n";
   if (op.errors() > 0 || !s.message_codes.empty()) {
     out += "    codes";

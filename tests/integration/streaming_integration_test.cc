@@ -86,7 +86,9 @@ operations:
 }
 
 // Bidi: every request answered and matched by id; with a fixed injected latency
-// L, each message's latency (from its intended send time) has p50 in [L, L+1.5ms].
+// L, each message's latency (from its intended send time) has p50 in
+// [L, L + 1 ms + 3 sleeping wake-ups], the wake-ups' lateness measured by the
+// run's own send lag (see the unary accuracy test).
 TEST(StreamingIntegration, BidiRepliesAreMatchedAndTimedAgainstInjectedLatency) {
   refserver::FaultConfig faults;
   ASSERT_TRUE(refserver::ParseLatencySpec("fixed:5ms", &faults).ok());
@@ -120,7 +122,10 @@ operations:
   const auto& op = Op(*result, "submit_stream");
   ASSERT_TRUE(op.stream);
   const auto& s = *op.stream;
-  EXPECT_NEAR(static_cast<double>(s.messages_sent), 4 * 600, 8);
+  // Every message due in the run is either sent or counted as not sent; on a
+  // loaded machine a write held past the end's grace keeps a few back.
+  EXPECT_NEAR(static_cast<double>(s.messages_sent + s.messages_not_sent), 4 * 600, 8);
+  EXPECT_GE(s.messages_sent, 4 * 600 * 98 / 100);
   EXPECT_EQ(s.messages_received, s.messages_sent);
   EXPECT_EQ(server->streams().messages_received.load(), s.messages_sent);
   EXPECT_EQ(server->streams().replies_written.load(), s.messages_sent);
@@ -129,8 +134,10 @@ operations:
   EXPECT_EQ(s.message_codes.at("OK"), s.measured_received);
   EXPECT_EQ(op.corrected->TotalCount(), s.messages_received);
   const int64_t p50 = op.corrected->ValueAtPercentile(50);
+  const int64_t wake_up_late = s.histograms.at("send_lag")->ValueAtPercentile(50);
   EXPECT_GE(p50, 5'000);
-  EXPECT_LE(p50, 6'500);
+  EXPECT_LE(p50, 5'000 + 1'000 + 3 * wake_up_late)
+      << "sends went out " << wake_up_late << " us late (p50)";
   EXPECT_EQ(s.streams_completed, 4);
   EXPECT_EQ(s.streams_failed + s.streams_ended_early, 0);
 }

@@ -295,7 +295,8 @@ TEST(StreamWorker, MessagesDueWhileAStreamOpensAreSentAndChargedTheWait) {
 }
 
 // A message due before the end but held behind a write that finishes after
-// it still goes out within the grace; nothing due after the end is sent.
+// it still goes out within the grace; nothing due after the end is sent, and
+// what the grace did not let out is counted as not sent.
 TEST(StreamWorker, AMessageDueBeforeTheEndGoesOutWithinTheGrace) {
   for (const int64_t grace : {int64_t{0}, 10 * kMs}) {
     Fixture f;
@@ -315,7 +316,46 @@ TEST(StreamWorker, AMessageDueBeforeTheEndGoesOutWithinTheGrace) {
     const Measured s = f.Totals();
     // Due at 0, 10, ..., 90 ms: ten within the duration.
     EXPECT_EQ(s.messages_sent, grace > 0 ? 10 : 9) << "grace " << grace;
+    EXPECT_EQ(s.messages_not_sent, grace > 0 ? 0 : 1) << "grace " << grace;
   }
+}
+
+// A worker that starts 15 ms after the run's start opens its streams late:
+// each of them still owes every message due from the start, and is charged the
+// delay (the later streams used to count from when the worker reached them).
+TEST(StreamWorker, StreamsOpenedLateOweTheirMessagesFromTheStart) {
+  Fixture f;
+  StreamOperationPlan op;
+  op.mode = StreamMode::kBidi;
+  op.streams = 3;
+  op.send_rate = 100;
+  StreamWorkerPlan plan = f.Plan(op, 100 * kMs);
+  plan.start_nanos -= 15 * kMs;
+  StreamWorker worker(f.clock, f.clock, f.transport, plan);
+  worker.Run();
+  const Measured s = f.Totals();
+  EXPECT_EQ(s.messages_sent, 3 * 10);
+  EXPECT_EQ(s.messages_not_sent, 0);
+  EXPECT_EQ(s.send_lag.Max() / 1000, 15);  // ms: the three first messages
+}
+
+// Writes that never finish: of two streams due 10 messages each in 100 ms,
+// only the first of each goes out, and the other 18 are counted as not sent.
+TEST(StreamWorker, MessagesHeldPastTheGraceAreCountedAsNotSent) {
+  Fixture f;
+  f.transport.write_time = [](int64_t) { return 10'000 * kMs; };
+  StreamOperationPlan op;
+  op.mode = StreamMode::kBidi;
+  op.streams = 2;
+  op.send_rate = 100;
+  StreamWorkerPlan plan = f.Plan(op, 100 * kMs);
+  plan.end_grace_nanos = 20 * kMs;
+  plan.drain_timeout_nanos = 50 * kMs;
+  StreamWorker worker(f.clock, f.clock, f.transport, plan);
+  worker.Run();
+  const Measured s = f.Totals();
+  EXPECT_EQ(s.messages_sent, 2);
+  EXPECT_EQ(s.messages_not_sent, 18);
 }
 
 TEST(StreamWorker, ServerStreamLatencyComesFromTheServersSendStamp) {
