@@ -68,6 +68,10 @@ int main(int argc, char** argv) {
       "max-stream-resets", po::value<int64_t>()->default_value(1000),
       "disconnect a client that resets this many streams within 10 s, more than half of those "
       "it opened (HTTP/2 rapid reset)")(
+      "crypto-max-keys", po::value<int64_t>()->default_value(100'000),
+      "CryptoService: keys held at once; creating one more is refused with RESOURCE_EXHAUSTED")(
+      "crypto-max-versions", po::value<int64_t>()->default_value(16),
+      "CryptoService: versions kept (verifiable) per key; older ones are dropped and wiped")(
       "leak", po::value<std::string>(),
       "keep this much memory per unary call, e.g. 4KiB (an injected leak for leak detection)")(
       "tls-cert", po::value<std::string>(), "serve TLS with this PEM certificate (and --tls-key)")(
@@ -107,8 +111,9 @@ int main(int argc, char** argv) {
       "cluster mode: the leader's heartbeat interval (Raft's tick)")(
       "snapshot-entries", po::value<int64_t>()->default_value(10'000),
       "cluster mode: compact the Raft log into a snapshot every this many entries")(
-      "admin", "cluster mode: serve ConsensusAdminService (crash, pause, partition, peer latency, "
-               "heal) for failover tests; never on a node others depend on");
+      "admin",
+      "cluster mode: serve ConsensusAdminService (crash, pause, partition, peer latency, "
+      "heal) for failover tests; never on a node others depend on");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -198,6 +203,11 @@ int main(int argc, char** argv) {
     return Fail("--max-concurrent-streams must be >= 1");
   server_options.max_in_flight = vm["max-in-flight"].as<int64_t>();
   if (server_options.max_in_flight < 1) return Fail("--max-in-flight must be >= 1");
+  if (vm["crypto-max-keys"].as<int64_t>() < 1) return Fail("--crypto-max-keys must be >= 1");
+  server_options.keys.max_keys = static_cast<size_t>(vm["crypto-max-keys"].as<int64_t>());
+  if (vm["crypto-max-versions"].as<int64_t>() < 1)
+    return Fail("--crypto-max-versions must be >= 1");
+  server_options.keys.max_versions = static_cast<size_t>(vm["crypto-max-versions"].as<int64_t>());
   server_options.max_stream_resets = vm["max-stream-resets"].as<int64_t>();
   if (server_options.max_stream_resets < 1) return Fail("--max-stream-resets must be >= 1");
   if (vm.count("metrics-listen"))

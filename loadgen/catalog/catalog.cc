@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "aurigraph/approval/v1/approval.pb.h"
 #include "aurigraph/consensus/v1/consensus.pb.h"
+#include "aurigraph/crypto/v1/crypto.pb.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
 #include "aurigraph/webhook/v1/webhook.pb.h"
 #include "common/input/input_file.h"
@@ -153,6 +154,7 @@ const MethodCatalog& MethodCatalog::Bundled() {
     aurigraph::transaction::v1::Transaction::descriptor();
     aurigraph::webhook::v1::Webhook::descriptor();
     aurigraph::consensus::v1::LogEntry::descriptor();
+    aurigraph::crypto::v1::SignRequest::descriptor();
     return new MethodCatalog(pb::DescriptorPool::generated_pool(), "the bundled Aurigraph API");
   }();
   return *bundled;

@@ -20,12 +20,14 @@
 #include "reference-server/faults/delay_queue.h"
 #include "reference-server/memory/memory_return.h"
 #include "reference-server/metrics/consensus_metrics.h"
+#include "reference-server/metrics/crypto_metrics.h"
 #include "reference-server/metrics/domain_metrics.h"
 #include "reference-server/metrics/grpc_server_metrics.h"
 #include "reference-server/metrics/limit_metrics.h"
 #include "reference-server/metrics/metadata_tally.h"
 #include "reference-server/service/approval_service.h"
 #include "reference-server/service/consensus_service.h"
+#include "reference-server/service/crypto_service.h"
 #include "reference-server/service/event_wiring.h"
 #include "reference-server/service/replicated_transactions.h"
 #include "reference-server/service/responder.h"
@@ -67,6 +69,7 @@ struct ReferenceServer::Impl {
         faults(o.faults, *o.monotonic_clock),
         approval_store(*o.wall_clock, o.approvals),
         transaction_store(*o.wall_clock, o.transactions),
+        key_store(*o.wall_clock, o.keys),
         delayed(*o.monotonic_clock),
         metadata_tally(std::make_shared<MetadataTally>(o.count_metadata)),
         call_gate(o.max_in_flight),
@@ -83,6 +86,7 @@ struct ReferenceServer::Impl {
             MakeApprovalService(approval_store, responder, streaming, o.wall_clock->NowNanos())),
         webhook_service(
             MakeWebhookService(*webhook_registry, *delivery, webhook_hubs, responder, streaming)),
+        crypto_service(MakeCryptoService(key_store, responder)),
         cluster(std::move(cluster_parts)) {
     WireEvents(approval_store, *webhook_registry, streaming, webhook_hubs);
     if (cluster) {
@@ -124,6 +128,7 @@ struct ReferenceServer::Impl {
   EventHub<EncodedEvent<tv1::CommittedTransaction>> transaction_events;
   ApprovalStore approval_store;
   TransactionStore transaction_store;
+  KeyStore key_store;
   HandledCounters handled;
   DelayQueue delayed;
   std::shared_ptr<MetadataTally> metadata_tally;
@@ -133,6 +138,7 @@ struct ReferenceServer::Impl {
   std::unique_ptr<grpc::Service> approval_service;
   std::unique_ptr<grpc::Service> transaction_service;
   std::unique_ptr<grpc::Service> webhook_service;
+  std::unique_ptr<grpc::Service> crypto_service;
   std::unique_ptr<ClusterParts> cluster;
   std::unique_ptr<TransactionCommitter> committer;
   // Metrics (with metrics_listen): the exposer holds its collectables weakly.
@@ -141,6 +147,7 @@ struct ReferenceServer::Impl {
   std::shared_ptr<metrics::ProcessMetrics> process_metrics;
   std::shared_ptr<LimitMetrics> limit_metrics;
   std::shared_ptr<ConsensusMetrics> consensus_metrics;
+  std::shared_ptr<CryptoMetrics> crypto_metrics;
   std::unique_ptr<GrpcServerMetrics> grpc_metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
@@ -206,6 +213,8 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     impl->exposer->RegisterCollectable(impl->domain_metrics);
     impl->exposer->RegisterCollectable(impl->process_metrics);
     impl->exposer->RegisterCollectable(impl->metadata_tally);
+    impl->crypto_metrics = std::make_shared<CryptoMetrics>(impl->key_store);
+    impl->exposer->RegisterCollectable(impl->crypto_metrics);
     if (impl->cluster) {
       impl->consensus_metrics = std::make_shared<ConsensusMetrics>(
           *impl->cluster->node, impl->cluster->members, *impl->cluster->transport);
@@ -230,6 +239,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   builder.RegisterService(impl->approval_service.get());
   builder.RegisterService(impl->transaction_service.get());
   builder.RegisterService(impl->webhook_service.get());
+  builder.RegisterService(impl->crypto_service.get());
   if (impl->cluster) {
     builder.RegisterService(impl->cluster->service.get());
     builder.RegisterService(impl->cluster->admin.get());
@@ -305,6 +315,7 @@ void ReferenceServer::Wait() { impl_->server->Wait(); }
 const HandledCounters& ReferenceServer::handled() const { return impl_->handled; }
 const ApprovalStore& ReferenceServer::approvals() const { return impl_->approval_store; }
 const TransactionStore& ReferenceServer::transactions() const { return impl_->transaction_store; }
+const KeyStore& ReferenceServer::keys() const { return impl_->key_store; }
 const StreamCounters& ReferenceServer::streams() const { return impl_->stream_counters; }
 const std::string& ReferenceServer::kafka_bootstrap() const {
   return impl_->delivery->bootstrap_servers();

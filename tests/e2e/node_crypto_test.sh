@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# CryptoService against peers that are not ours: a Node @grpc/grpc-js client
+# whose signatures are verified by Node's own crypto against the public keys the
+# server hands out (crypto_client.js), then the bundled crypto-keys scenario,
+# shortened, through the loadgen, its gates passing and every signature it made
+# counted by the server's metrics, which carry no key ids.
+#   node_crypto_test.sh LOADGEN REFSERVER PROTO_DIR NODE_DIR SCENARIO_DIR
+set -u
+LOADGEN=$1
+REFSERVER=$2
+PROTO_DIR=$3
+NODE_DIR=$4
+SCENARIO_DIR=$5
+source "$(dirname "$0")/common.sh"
+
+need_node_modules "$NODE_DIR"
+start_server ADDR server --metrics-listen 127.0.0.1:0 --crypto-max-keys 2000
+[[ -n $ADDR ]] || { echo "FAIL the reference server did not start"; exit 1; }
+METRICS=$(awk '/^metrics on /{print $3}' "$WORK/server.out")
+
+if ! timeout 60 node "$NODE_DIR/crypto_client.js" "$PROTO_DIR" "$ADDR" >"$WORK/node.out" 2>&1; then
+  cat "$WORK/node.out"
+  echo "FAIL the Node client's checks"
+  exit 1
+fi
+cat "$WORK/node.out"
+
+if ! timeout 60 "$LOADGEN" run "$SCENARIO_DIR/crypto-keys.yaml" --target "$ADDR" --no-progress \
+  --set duration=4s --set warmup=1s --set load.rate=400 --out "$WORK/run" >"$WORK/run.out" 2>&1; then
+  cat "$WORK/run.out"
+  echo "FAIL the crypto-keys scenario did not pass its gates"
+  exit 1
+fi
+curl -s "$METRICS" >"$WORK/metrics.txt"
+python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
+import json, re, sys
+result = json.load(open(sys.argv[1]))
+metrics = open(sys.argv[2]).read()
+ops = {op["name"]: op for op in result["operations"]}
+problems = []
+for name in ("sign_ed25519", "sign_p256", "verify_ed25519", "derive", "rotate"):
+    if ops[name]["ok"] == 0:
+        problems.append(f"{name}: nothing succeeded")
+def value(pattern):
+    m = re.search(r"^" + pattern + r" (\S+)$", metrics, re.M)
+    return float(m.group(1)) if m else None
+signed = value(r"aurigraph_refserver_crypto_signatures_total")
+# The Node client signed 5 times; the warm-up's signatures are not in the measured counts.
+measured = ops["sign_ed25519"]["ok"] + ops["sign_p256"]["ok"] + 5
+if signed is None or signed < measured:
+    problems.append(f"signatures counted {signed}, at least {measured} made")
+invalid = value(r'aurigraph_refserver_crypto_verifications_total\{result="invalid"\}')
+if invalid is None or invalid < ops["verify_ed25519"]["ok"]:
+    problems.append(f"invalid verifications counted {invalid}, {ops['verify_ed25519']['ok']} made")
+if re.search(r"^aurigraph_refserver_crypto\w*\{[^}]*key", metrics, re.M):
+    problems.append("a crypto metric has a key label")
+for p in problems:
+    print("FAIL", p)
+if problems:
+    sys.exit(1)
+print(f"PASS crypto-keys: {sum(op['ok'] for op in ops.values())} calls measured, "
+      f"{int(signed)} signatures counted by the server")
+PY
