@@ -13,6 +13,7 @@
 #include "common/units/units.h"
 #include "common/version/version.h"
 #include "reference-server/consensus/node/consensus_node.h"
+#include "reference-server/decoding/decoded_request.h"
 #include "reference-server/metrics/metadata_tally.h"
 #include "reference-server/service/reference_server.h"
 #include "reference-server/webhooks/secret_box.h"
@@ -68,7 +69,19 @@ int main(int argc, char** argv) {
       "max-stream-resets", po::value<int64_t>()->default_value(1000),
       "disconnect a client that resets this many streams within 10 s, more than half of those "
       "it opened (HTTP/2 rapid reset)")(
-      "crypto-max-keys", po::value<int64_t>()->default_value(100'000),
+      "storage-max-keys", po::value<int64_t>()->default_value(1'000'000),
+      "StorageService: keys held at once (history included); a put of one more is refused with "
+      "RESOURCE_EXHAUSTED")(
+      "storage-max-bytes", po::value<std::string>()->default_value("1GiB"),
+      "StorageService: value bytes held, every kept version counted; a put beyond it is refused")(
+      "storage-max-value", po::value<std::string>()->default_value("1MiB"),
+      "StorageService: the largest value a put may store")(
+      "storage-max-history", po::value<int64_t>()->default_value(16),
+      "StorageService: versions kept per key; older ones are dropped")(
+      "storage-retention", po::value<std::string>()->default_value("60s"),
+      "StorageService: how long a deleted or expired key stays in its history before it is "
+      "forgotten")(
+      "crypto-max-keys", po::value<int64_t>()->default_value(10'000),
       "CryptoService: keys held at once; creating one more is refused with RESOURCE_EXHAUSTED")(
       "crypto-max-versions", po::value<int64_t>()->default_value(16),
       "CryptoService: versions kept (verifiable) per key; older ones are dropped and wiped")(
@@ -84,8 +97,8 @@ int main(int argc, char** argv) {
       "count requests per value of these request headers, e.g. x-tenant "
       "(metric aurigraph_refserver_request_metadata_total; credential headers are refused)")(
       "data-dir", po::value<std::string>(),
-      "keep the webhook registry and delivery records here (RocksDB), and on a cluster node the "
-      "Raft log (DIR/raft), so they survive a restart "
+      "keep the webhook registry and delivery records here (RocksDB), StorageService's store "
+      "(DIR/storage) and on a cluster node the Raft log (DIR/raft), so they survive a restart "
       "(default: memory only)")(
       "secret-key-file", po::value<std::string>(),
       "encrypt webhook secrets at rest in --data-dir (AES-256-GCM) with this key: 64 hex digits, "
@@ -191,6 +204,25 @@ int main(int argc, char** argv) {
   auto retention = ParseDuration(vm["approval-retention"].as<std::string>());
   if (!retention.ok()) return Fail("--approval-retention: expected a duration such as 5m");
   server_options.approvals.retention_nanos = *retention;
+  KvStore::Options& storage = server_options.storage;
+  if (vm["storage-max-keys"].as<int64_t>() < 1) return Fail("--storage-max-keys must be >= 1");
+  storage.max_keys = static_cast<size_t>(vm["storage-max-keys"].as<int64_t>());
+  auto storage_bytes = ParseBytes(vm["storage-max-bytes"].as<std::string>());
+  if (!storage_bytes.ok() || *storage_bytes <= 0)
+    return Fail("--storage-max-bytes: expected a size such as 1GiB");
+  storage.max_bytes = *storage_bytes;
+  auto storage_value = ParseBytes(vm["storage-max-value"].as<std::string>());
+  if (!storage_value.ok() || *storage_value <= 0 || *storage_value > kMaxMessageBytes / 2)
+    return Fail("--storage-max-value: expected a size such as 1MiB, below half the message limit");
+  storage.max_value_bytes = static_cast<size_t>(*storage_value);
+  if (vm["storage-max-history"].as<int64_t>() < 1)
+    return Fail("--storage-max-history must be >= 1");
+  storage.max_history = static_cast<size_t>(vm["storage-max-history"].as<int64_t>());
+  auto storage_retention = ParseDuration(vm["storage-retention"].as<std::string>());
+  if (!storage_retention.ok() || *storage_retention < 0)
+    return Fail("--storage-retention: expected a duration such as 60s");
+  storage.retention_nanos = *storage_retention;
+  if (vm.count("data-dir")) storage.directory = vm["data-dir"].as<std::string>() + "/storage";
   server_options.transactions.max_stored = vm["max-stored-transactions"].as<int64_t>();
   if (server_options.transactions.max_stored < 1)
     return Fail("--max-stored-transactions must be >= 1");

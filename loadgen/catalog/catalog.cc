@@ -17,6 +17,7 @@
 #include "aurigraph/approval/v1/approval.pb.h"
 #include "aurigraph/consensus/v1/consensus.pb.h"
 #include "aurigraph/crypto/v1/crypto.pb.h"
+#include "aurigraph/storage/v1/storage.pb.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
 #include "aurigraph/webhook/v1/webhook.pb.h"
 #include "common/input/input_file.h"
@@ -155,6 +156,7 @@ const MethodCatalog& MethodCatalog::Bundled() {
     aurigraph::webhook::v1::Webhook::descriptor();
     aurigraph::consensus::v1::LogEntry::descriptor();
     aurigraph::crypto::v1::SignRequest::descriptor();
+    aurigraph::storage::v1::PutRequest::descriptor();
     return new MethodCatalog(pb::DescriptorPool::generated_pool(), "the bundled Aurigraph API");
   }();
   return *bundled;

@@ -110,7 +110,11 @@ absl::StatusOr<PkeyPtr> P256FromSeed(const Seed& seed) {
   SHA512(seed.data(), seed.size(), wide.data());
   BnCtxPtr bn_ctx(BN_CTX_new());
   GroupPtr group(EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
-  SecretBnPtr scalar(BN_bin2bn(wide.data(), static_cast<int>(wide.size()), nullptr));
+  // In OpenSSL's secure heap: the parameter block built from it is then wiped when freed.
+  SecretBnPtr scalar(BN_secure_new());
+  if (scalar && !BN_bin2bn(wide.data(), static_cast<int>(wide.size()), scalar.get())) {
+    scalar.reset();
+  }
   OPENSSL_cleanse(wide.data(), wide.size());
   SecretBnPtr order_less_one(group ? BN_dup(EC_GROUP_get0_order(group.get())) : nullptr);
   if (!bn_ctx || !group || !scalar || !order_less_one || !BN_sub_word(order_less_one.get(), 1) ||
@@ -145,9 +149,10 @@ absl::StatusOr<PkeyPtr> P256FromSeed(const Seed& seed) {
   return PkeyPtr(raw);
 }
 
-// HKDF-SHA256 (RFC 5869) of a parent's seed: the child's seed.
-absl::StatusOr<Seed> DeriveSeed(const Seed& parent, const std::string& salt,
-                                const std::string& info) {
+// HKDF-SHA256 (RFC 5869) of a parent's seed into `child`. The algorithm is
+// the first byte of the info, so children of two algorithms never share a seed.
+absl::Status DeriveSeed(const Seed& parent, cv1::KeyAlgorithm algorithm, const std::string& salt,
+                        const std::string& info, Seed* child) {
   KdfPtr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
   KdfCtxPtr ctx(kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr);
   if (!ctx) return OpenSslFailure("HKDF");
@@ -156,21 +161,19 @@ absl::StatusOr<Seed> DeriveSeed(const Seed& parent, const std::string& salt,
   params.push_back(OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0));
   params.push_back(OSSL_PARAM_construct_octet_string(
       OSSL_KDF_PARAM_KEY, const_cast<unsigned char*>(parent.data()), parent.size()));
-  // Absent salt and info are RFC 5869's defaults (a zero salt, empty info).
+  // An absent salt is RFC 5869's default (zeros).
   if (!salt.empty()) {
     params.push_back(OSSL_PARAM_construct_octet_string(
         OSSL_KDF_PARAM_SALT, const_cast<char*>(salt.data()), salt.size()));
   }
-  if (!info.empty()) {
-    params.push_back(OSSL_PARAM_construct_octet_string(
-        OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()), info.size()));
-  }
+  std::string labelled = absl::StrCat(std::string(1, static_cast<char>(algorithm)), info);
+  params.push_back(
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, labelled.data(), labelled.size()));
   params.push_back(OSSL_PARAM_construct_end());
-  Seed child;
-  if (EVP_KDF_derive(ctx.get(), child.data(), child.size(), params.data()) <= 0) {
+  if (EVP_KDF_derive(ctx.get(), child->data(), child->size(), params.data()) <= 0) {
     return OpenSslFailure("HKDF");
   }
-  return child;
+  return absl::OkStatus();
 }
 
 const EVP_MD* DigestFor(cv1::KeyAlgorithm algorithm) {
@@ -432,10 +435,13 @@ absl::StatusOr<cv1::DeriveResponse> KeyStore::Derive(const cv1::DeriveRequest& r
   const cv1::KeyAlgorithm algorithm = request.algorithm() == cv1::KEY_ALGORITHM_UNSPECIFIED
                                           ? (*parent)->algorithm
                                           : request.algorithm();
-  auto seed = DeriveSeed((*parent)->seed, request.salt(), request.info());
-  if (!seed.ok()) return seed.status();
-  auto made = MakeVersion(algorithm, *seed, clock_.NowNanos());
-  OPENSSL_cleanse(seed->data(), seed->size());
+  Seed seed;
+  if (auto derived = DeriveSeed((*parent)->seed, algorithm, request.salt(), request.info(), &seed);
+      !derived.ok()) {
+    return derived;
+  }
+  auto made = MakeVersion(algorithm, seed, clock_.NowNanos());
+  OPENSSL_cleanse(seed.data(), seed.size());
   if (!made.ok()) return made.status();
   uint32_t previous = 0, kept = 0;
   auto info =

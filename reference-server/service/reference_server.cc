@@ -25,12 +25,14 @@
 #include "reference-server/metrics/grpc_server_metrics.h"
 #include "reference-server/metrics/limit_metrics.h"
 #include "reference-server/metrics/metadata_tally.h"
+#include "reference-server/metrics/storage_metrics.h"
 #include "reference-server/service/approval_service.h"
 #include "reference-server/service/consensus_service.h"
 #include "reference-server/service/crypto_service.h"
 #include "reference-server/service/event_wiring.h"
 #include "reference-server/service/replicated_transactions.h"
 #include "reference-server/service/responder.h"
+#include "reference-server/service/storage_service.h"
 #include "reference-server/service/streaming.h"
 #include "reference-server/service/transaction_service.h"
 #include "reference-server/service/webhook_service.h"
@@ -62,10 +64,12 @@ struct ClusterParts {
 
 struct ReferenceServer::Impl {
   Impl(const ServerOptions& o, std::unique_ptr<WebhookRegistry> registry,
-       std::unique_ptr<DeliveryPipeline> pipeline, std::unique_ptr<ClusterParts> cluster_parts)
+       std::unique_ptr<DeliveryPipeline> pipeline, std::unique_ptr<KvStore> kv,
+       std::unique_ptr<ClusterParts> cluster_parts)
       : options(o),
         webhook_registry(std::move(registry)),
         delivery(std::move(pipeline)),
+        kv_store(std::move(kv)),
         faults(o.faults, *o.monotonic_clock),
         approval_store(*o.wall_clock, o.approvals),
         transaction_store(*o.wall_clock, o.transactions),
@@ -87,6 +91,7 @@ struct ReferenceServer::Impl {
         webhook_service(
             MakeWebhookService(*webhook_registry, *delivery, webhook_hubs, responder, streaming)),
         crypto_service(MakeCryptoService(key_store, responder)),
+        storage_service(MakeStorageService(*kv_store, responder)),
         cluster(std::move(cluster_parts)) {
     WireEvents(approval_store, *webhook_registry, streaming, webhook_hubs);
     if (cluster) {
@@ -122,6 +127,7 @@ struct ReferenceServer::Impl {
   std::unique_ptr<WebhookRegistry> webhook_registry;
   std::unique_ptr<DeliveryPipeline> delivery;
   WebhookHubs webhook_hubs;
+  std::unique_ptr<KvStore> kv_store;
   FaultInjector faults;
   StreamCounters stream_counters;
   EventHub<av1::ApprovalEvent> approval_events;
@@ -139,6 +145,7 @@ struct ReferenceServer::Impl {
   std::unique_ptr<grpc::Service> transaction_service;
   std::unique_ptr<grpc::Service> webhook_service;
   std::unique_ptr<grpc::Service> crypto_service;
+  std::unique_ptr<grpc::Service> storage_service;
   std::unique_ptr<ClusterParts> cluster;
   std::unique_ptr<TransactionCommitter> committer;
   // Metrics (with metrics_listen): the exposer holds its collectables weakly.
@@ -148,6 +155,7 @@ struct ReferenceServer::Impl {
   std::shared_ptr<LimitMetrics> limit_metrics;
   std::shared_ptr<ConsensusMetrics> consensus_metrics;
   std::shared_ptr<CryptoMetrics> crypto_metrics;
+  std::shared_ptr<StorageMetrics> storage_metrics;
   std::unique_ptr<GrpcServerMetrics> grpc_metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
@@ -171,6 +179,8 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   auto pipeline = DeliveryPipeline::Start(options.delivery, **registry, *options.wall_clock,
                                           *options.monotonic_clock);
   if (!pipeline.ok()) return pipeline.status();
+  auto kv_store = KvStore::Open(*options.wall_clock, options.storage);
+  if (!kv_store.ok()) return kv_store.status();
   std::unique_ptr<ClusterParts> cluster;
   if (!options.cluster.peers.empty()) {
     auto members = consensus::Membership::Parse(options.cluster.node_id, options.cluster.peers);
@@ -185,7 +195,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     }
   }
   auto impl = std::make_unique<Impl>(options, *std::move(registry), *std::move(pipeline),
-                                     std::move(cluster));
+                                     *std::move(kv_store), std::move(cluster));
   const size_t colon = options.listen.rfind(':');
   if (colon == std::string::npos) {
     return absl::InvalidArgumentError(
@@ -215,6 +225,8 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     impl->exposer->RegisterCollectable(impl->metadata_tally);
     impl->crypto_metrics = std::make_shared<CryptoMetrics>(impl->key_store);
     impl->exposer->RegisterCollectable(impl->crypto_metrics);
+    impl->storage_metrics = std::make_shared<StorageMetrics>(*impl->kv_store);
+    impl->exposer->RegisterCollectable(impl->storage_metrics);
     if (impl->cluster) {
       impl->consensus_metrics = std::make_shared<ConsensusMetrics>(
           *impl->cluster->node, impl->cluster->members, *impl->cluster->transport);
@@ -240,6 +252,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   builder.RegisterService(impl->transaction_service.get());
   builder.RegisterService(impl->webhook_service.get());
   builder.RegisterService(impl->crypto_service.get());
+  builder.RegisterService(impl->storage_service.get());
   if (impl->cluster) {
     builder.RegisterService(impl->cluster->service.get());
     builder.RegisterService(impl->cluster->admin.get());
@@ -277,6 +290,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
       if (raw->stopping) break;
       lock.unlock();
       raw->approval_store.Sweep();
+      raw->kv_store->Sweep();
       ReturnFreedMemory(raw->memory, raw->options.monotonic_clock->NowNanos());
       lock.lock();
     }
@@ -316,6 +330,7 @@ const HandledCounters& ReferenceServer::handled() const { return impl_->handled;
 const ApprovalStore& ReferenceServer::approvals() const { return impl_->approval_store; }
 const TransactionStore& ReferenceServer::transactions() const { return impl_->transaction_store; }
 const KeyStore& ReferenceServer::keys() const { return impl_->key_store; }
+const KvStore& ReferenceServer::storage() const { return *impl_->kv_store; }
 const StreamCounters& ReferenceServer::streams() const { return impl_->stream_counters; }
 const std::string& ReferenceServer::kafka_bootstrap() const {
   return impl_->delivery->bootstrap_servers();

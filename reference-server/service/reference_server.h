@@ -19,6 +19,7 @@
 #include "reference-server/connections/connection_guard.h"
 #include "reference-server/crypto/key_store.h"
 #include "reference-server/faults/fault_injector.h"
+#include "reference-server/storage/kv_store.h"
 #include "reference-server/streams/event_stream.h"
 #include "reference-server/transaction/transaction_store.h"
 #include "reference-server/webhooks/delivery_pipeline.h"
@@ -50,7 +51,8 @@ struct ServerOptions {
   FaultConfig faults;
   ApprovalStore::Options approvals;
   TransactionStore::Options transactions;
-  KeyStore::Options keys;  // CryptoService
+  KeyStore::Options keys;    // CryptoService
+  KvStore::Options storage;  // StorageService (its directory empty: in memory)
   int64_t sweep_interval_nanos = 1'000'000'000;
   // Server streams: events one subscriber may have queued before it is cut off
   // with RESOURCE_EXHAUSTED (see streams/event_stream.h). Above the largest
@@ -115,6 +117,7 @@ class ReferenceServer {
   const ApprovalStore& approvals() const;
   const TransactionStore& transactions() const;
   const KeyStore& keys() const;
+  const KvStore& storage() const;
   const StreamCounters& streams() const;
   // Requests that carried header `key` with `value` (for keys in count_metadata).
   int64_t metadata_count(const std::string& key, const std::string& value) const;

@@ -1,0 +1,461 @@
+#include "reference-server/storage/kv_store.h"
+
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+
+namespace aurigraph::refserver {
+
+namespace sv1 = storage::v1;
+
+// One version of a key as stored: a 25-byte header (its version, written and
+// expiry times, little-endian; a deletion flag) and the value.
+struct KvStore::Record {
+  uint64_t version = 0;
+  int64_t written = 0;
+  int64_t expires = 0;  // 0: never
+  bool deleted = false;
+  std::string value;
+
+  bool Live(int64_t now) const { return !deleted && (expires == 0 || expires > now); }
+  // When it stopped being live (INT64_MAX while it is live for ever).
+  int64_t DeadSince() const {
+    return deleted ? written : (expires == 0 ? std::numeric_limits<int64_t>::max() : expires);
+  }
+};
+
+namespace {
+
+constexpr size_t kMaxKeyBytes = 1024;
+constexpr size_t kHeaderBytes = 25;
+constexpr uint32_t kMaxScanLimit = 1000;
+constexpr uint32_t kDefaultScanLimit = 100;
+
+// A key's newest version is in its head, 'h' KEY; the version itself in one
+// of `max_history` slots, 's' KEY NUL SLOT, that versions take in turn. So a
+// write overwrites what it replaces instead of deleting it: no tombstones pile
+// up for reads to step over, and a scan walks one head per key. Heads sort as
+// their keys' bytes do.
+std::string HeadKey(const std::string& key) { return absl::StrCat("h", key); }
+
+std::string SlotKey(const std::string& key, uint64_t version, size_t slots) {
+  std::string out = absl::StrCat("s", key, std::string(1, '\0'));
+  const auto slot = static_cast<uint32_t>(version % slots);
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(slot >> shift));
+  return out;
+}
+
+// The first head after `key`'s (no key holds a NUL byte).
+std::string HeadAfter(const std::string& key) {
+  return absl::StrCat("h", key, std::string(1, '\0'));
+}
+
+std::string EncodeVersion(uint64_t version) {
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &version, 8);
+  return out;
+}
+
+bool DecodeVersion(const rocksdb::Slice& stored, uint64_t* version) {
+  if (stored.size() != 8) return false;
+  std::memcpy(version, stored.data(), 8);
+  return true;
+}
+
+absl::Status CheckKey(const std::string& key, const char* field) {
+  if (key.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": empty"));
+  if (key.size() > kMaxKeyBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", key.size(), " bytes, more than ", kMaxKeyBytes));
+  }
+  if (key.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": holds a NUL byte"));
+  }
+  return absl::OkStatus();
+}
+
+// In memory a write-ahead log protects nothing: it is lost with the process.
+rocksdb::WriteOptions WriteOptionsFor(const KvStore::Options& options) {
+  rocksdb::WriteOptions write;
+  write.disableWAL = options.directory.empty();
+  return write;
+}
+
+absl::Status Failed(const rocksdb::Status& status, const char* what) {
+  return absl::InternalError(absl::StrCat("storage ", what, ": ", status.ToString()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const Clock& clock, Options options) {
+  std::unique_ptr<rocksdb::Env> env;
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  const auto supported = rocksdb::GetSupportedCompressions();
+  for (const auto type : {rocksdb::kLZ4Compression, rocksdb::kSnappyCompression}) {
+    if (std::find(supported.begin(), supported.end(), type) != supported.end()) {
+      db_options.compression = type;
+      break;
+    }
+  }
+  std::string path = options.directory;
+  if (path.empty()) {
+    env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+    db_options.env = env.get();
+    path = "/aurigraph-storage";
+  }
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status opened = rocksdb::DB::Open(db_options, path, &raw);
+  if (!opened.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("storage: cannot open ", path, ": ", opened.ToString()));
+  }
+  std::unique_ptr<KvStore> store(
+      new KvStore(clock, std::move(options), std::move(env), std::unique_ptr<rocksdb::DB>(raw)));
+  if (auto tallied = store->Tally(); !tallied.ok()) return tallied;
+  return store;
+}
+
+KvStore::KvStore(const Clock& clock, Options options, std::unique_ptr<rocksdb::Env> env,
+                 std::unique_ptr<rocksdb::DB> db)
+    : clock_(clock), options_(std::move(options)), env_(std::move(env)), db_(std::move(db)) {}
+
+KvStore::~KvStore() {
+  db_.reset();  // before the environment it lives in
+  env_.reset();
+}
+
+std::mutex& KvStore::LockFor(const std::string& key) {
+  return key_locks_[std::hash<std::string>()(key) % key_locks_.size()];
+}
+
+namespace {
+
+std::string EncodeRecord(const KvStore::Record& r) {
+  std::string out(kHeaderBytes, '\0');
+  std::memcpy(out.data(), &r.version, 8);
+  std::memcpy(out.data() + 8, &r.written, 8);
+  std::memcpy(out.data() + 16, &r.expires, 8);
+  out[24] = r.deleted ? 1 : 0;
+  out += r.value;
+  return out;
+}
+
+bool DecodeRecord(const rocksdb::Slice& stored, bool with_value, KvStore::Record* r) {
+  if (stored.size() < kHeaderBytes) return false;
+  std::memcpy(&r->version, stored.data(), 8);
+  std::memcpy(&r->written, stored.data() + 8, 8);
+  std::memcpy(&r->expires, stored.data() + 16, 8);
+  r->deleted = stored[24] != 0;
+  if (with_value) {
+    r->value.assign(stored.data() + kHeaderBytes, stored.size() - kHeaderBytes);
+  }
+  return true;
+}
+
+int64_t ValueBytes(const std::string& stored) {
+  return static_cast<int64_t>(stored.size() - std::min(stored.size(), kHeaderBytes));
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> KvStore::Newest(const std::string& key) const {
+  std::string stored;
+  const rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), HeadKey(key), &stored);
+  if (read.IsNotFound()) return 0;
+  if (!read.ok()) return Failed(read, "read");
+  uint64_t version = 0;
+  if (!DecodeVersion(stored, &version)) {
+    return absl::DataLossError(absl::StrCat("key '", key, "': its head is damaged"));
+  }
+  return version;
+}
+
+bool KvStore::ReadSlot(const std::string& key, uint64_t version, bool with_value, Record* record,
+                       int64_t* stored_bytes) const {
+  std::string stored;
+  if (!db_->Get(rocksdb::ReadOptions(), SlotKey(key, version, options_.max_history), &stored)
+           .ok()) {
+    return false;
+  }
+  if (stored_bytes != nullptr) *stored_bytes = ValueBytes(stored);
+  return DecodeRecord(stored, with_value, record) && record->version == version;
+}
+
+absl::Status KvStore::Tally() {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  int64_t keys = 0, bytes = 0;
+  for (it->Seek("h"); it->Valid() && it->key().starts_with("h"); it->Next()) ++keys;
+  for (it->Seek("s"); it->Valid() && it->key().starts_with("s"); it->Next()) {
+    bytes += ValueBytes(it->value().ToString());
+  }
+  if (!it->status().ok()) return Failed(it->status(), "read");
+  keys_held_ = keys;
+  bytes_held_ = bytes;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> KvStore::Append(const std::string& key, Record record,
+                                         uint64_t if_version) {
+  auto newest = Newest(key);
+  if (!newest.ok()) return newest.status();
+  const bool exists = *newest > 0;
+  if (if_version != 0 && *newest != if_version) {
+    return absl::FailedPreconditionError(
+        exists ? absl::StrCat("key '", key, "' is at version ", *newest, ", not ", if_version)
+               : absl::StrCat("key '", key, "' does not exist (if_version ", if_version, ")"));
+  }
+  const auto size = static_cast<int64_t>(record.value.size());
+  if (!exists &&
+      keys_held_.load(std::memory_order_relaxed) >= static_cast<int64_t>(options_.max_keys)) {
+    counters_.refused_keys.fetch_add(1, std::memory_order_relaxed);
+    return absl::ResourceExhaustedError(
+        absl::StrCat("storage full: ", options_.max_keys, " keys held (--storage-max-keys)"));
+  }
+  record.version = *newest + 1;
+  // Whatever the slot held before (the version max_history older) stops counting.
+  const std::string slot = SlotKey(key, record.version, options_.max_history);
+  std::string replaced;
+  const rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), slot, &replaced);
+  if (!read.ok() && !read.IsNotFound()) return Failed(read, "read");
+  const int64_t replaced_bytes = read.ok() ? ValueBytes(replaced) : 0;
+  if (bytes_held_.load(std::memory_order_relaxed) + size - replaced_bytes > options_.max_bytes) {
+    counters_.refused_bytes.fetch_add(1, std::memory_order_relaxed);
+    return absl::ResourceExhaustedError(absl::StrCat("storage full: ", bytes_held_.load(),
+                                                     " value bytes held, the limit is ",
+                                                     options_.max_bytes, " (--storage-max-bytes)"));
+  }
+  rocksdb::WriteBatch batch;
+  batch.Put(slot, EncodeRecord(record));
+  batch.Put(HeadKey(key), EncodeVersion(record.version));
+  const rocksdb::Status written = db_->Write(WriteOptionsFor(options_), &batch);
+  if (!written.ok()) return Failed(written, "write");
+  if (!exists) keys_held_.fetch_add(1, std::memory_order_relaxed);
+  bytes_held_.fetch_add(size - replaced_bytes, std::memory_order_relaxed);
+  return record.version;
+}
+
+absl::StatusOr<sv1::PutResponse> KvStore::Put(const sv1::PutRequest& request) {
+  if (auto ok = CheckKey(request.key(), "key"); !ok.ok()) return ok;
+  if (request.value().size() > options_.max_value_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("value: ", request.value().size(),
+                                                   " bytes, more than ", options_.max_value_bytes,
+                                                   " (--storage-max-value)"));
+  }
+  if (request.ttl_ms() < 0) return absl::InvalidArgumentError("ttl_ms: negative");
+  Record record;
+  record.written = clock_.NowNanos();
+  if (request.ttl_ms() > 0) {
+    // Capped so that the sum cannot overflow (146 years).
+    const int64_t ttl =
+        std::min<int64_t>(request.ttl_ms(), std::numeric_limits<int64_t>::max() / 1'000'000 / 2);
+    record.expires = record.written + ttl * 1'000'000;
+  }
+  record.value = request.value();
+  std::lock_guard lock(LockFor(request.key()));
+  auto version = Append(request.key(), record, request.if_version());
+  if (!version.ok()) return version.status();
+  counters_.puts.fetch_add(1, std::memory_order_relaxed);
+  sv1::PutResponse response;
+  response.set_key(request.key());
+  response.set_version(*version);
+  response.set_written_at_unix_nanos(record.written);
+  response.set_expires_at_unix_nanos(record.expires);
+  return response;
+}
+
+absl::StatusOr<sv1::Entry> KvStore::Get(const sv1::GetRequest& request) {
+  if (auto ok = CheckKey(request.key(), "key"); !ok.ok()) return ok;
+  counters_.gets.fetch_add(1, std::memory_order_relaxed);
+  auto entry = Read(request);
+  if (absl::IsNotFound(entry.status())) {
+    counters_.get_misses.fetch_add(1, std::memory_order_relaxed);
+  }
+  return entry;
+}
+
+absl::StatusOr<sv1::Entry> KvStore::Read(const sv1::GetRequest& request) const {
+  const std::string& key = request.key();
+  auto newest = Newest(key);
+  if (!newest.ok()) return newest.status();
+  if (*newest == 0) return absl::NotFoundError(absl::StrCat("key '", key, "' not found"));
+  const uint64_t version = request.version() == 0 ? *newest : request.version();
+  if (version > *newest) {
+    return absl::NotFoundError(
+        absl::StrCat("key '", key, "' has no version ", version, " (its newest is ", *newest, ")"));
+  }
+  Record record;
+  if (!ReadSlot(key, version, /*with_value=*/true, &record, nullptr)) {
+    return absl::NotFoundError(absl::StrCat("version ", version, " of key '", key,
+                                            "' is no longer kept (the last ", options_.max_history,
+                                            " are)"));
+  }
+  if (record.deleted) {
+    return absl::NotFoundError(
+        request.version() == 0
+            ? absl::StrCat("key '", key, "' was deleted (version ", version, ")")
+            : absl::StrCat("version ", version, " of key '", key, "' is a deletion"));
+  }
+  if (!record.Live(clock_.NowNanos())) {
+    return absl::NotFoundError(absl::StrCat("key '", key, "' expired (version ", version, ")"));
+  }
+  sv1::Entry entry;
+  entry.set_key(key);
+  entry.set_value(std::move(record.value));
+  entry.set_version(version);
+  entry.set_written_at_unix_nanos(record.written);
+  entry.set_expires_at_unix_nanos(record.expires);
+  return entry;
+}
+
+absl::StatusOr<sv1::DeleteResponse> KvStore::Delete(const sv1::DeleteRequest& request) {
+  if (auto ok = CheckKey(request.key(), "key"); !ok.ok()) return ok;
+  std::lock_guard lock(LockFor(request.key()));
+  sv1::GetRequest current;
+  current.set_key(request.key());
+  if (auto live = Read(current); !live.ok()) return live.status();
+  Record tombstone;
+  tombstone.written = clock_.NowNanos();
+  tombstone.deleted = true;
+  auto version = Append(request.key(), tombstone, request.if_version());
+  if (!version.ok()) return version.status();
+  counters_.deletes.fetch_add(1, std::memory_order_relaxed);
+  sv1::DeleteResponse response;
+  response.set_key(request.key());
+  response.set_version(*version);
+  return response;
+}
+
+absl::StatusOr<sv1::ScanResponse> KvStore::Scan(const sv1::ScanRequest& request) {
+  if (request.limit() > kMaxScanLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: ", request.limit(), ", more than ", kMaxScanLimit));
+  }
+  if (!request.end_key().empty() && !request.start_key().empty() &&
+      request.end_key() <= request.start_key()) {
+    return absl::InvalidArgumentError("end_key: not after start_key");
+  }
+  const uint32_t limit = request.limit() == 0 ? kDefaultScanLimit : request.limit();
+  // Dead keys are skipped, but a page looks at no more than this many keys.
+  const uint32_t budget = limit * 10;
+  counters_.scans.fetch_add(1, std::memory_order_relaxed);
+  std::string from = HeadKey(request.start_key());
+  if (!request.page_token().empty()) {
+    if (request.page_token() < request.start_key() ||
+        (!request.end_key().empty() && request.page_token() >= request.end_key())) {
+      return absl::InvalidArgumentError("page_token: not from a scan of this range");
+    }
+    from = HeadAfter(request.page_token());
+  }
+  const int64_t now = clock_.NowNanos();
+  sv1::ScanResponse response;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  uint32_t looked = 0;
+  std::string last_looked;
+  for (it->Seek(from); it->Valid() && it->key().starts_with("h"); it->Next()) {
+    std::string key(it->key().data() + 1, it->key().size() - 1);
+    if (!request.end_key().empty() && key >= request.end_key()) break;
+    if (response.entries_size() == static_cast<int>(limit) || looked == budget) {
+      response.set_next_page_token(last_looked);  // more remain: resume after it
+      break;
+    }
+    ++looked;
+    last_looked = key;
+    uint64_t version = 0;
+    Record record;
+    if (!DecodeVersion(it->value(), &version) ||
+        !ReadSlot(key, version, !request.keys_only(), &record, nullptr) || !record.Live(now)) {
+      continue;
+    }
+    sv1::Entry* entry = response.add_entries();
+    entry->set_key(std::move(key));
+    entry->set_value(std::move(record.value));
+    entry->set_version(version);
+    entry->set_written_at_unix_nanos(record.written);
+    entry->set_expires_at_unix_nanos(record.expires);
+  }
+  if (!it->status().ok()) return Failed(it->status(), "read");
+  return response;
+}
+
+absl::StatusOr<sv1::VersionResponse> KvStore::GetVersion(const sv1::VersionRequest& request) {
+  if (auto ok = CheckKey(request.key(), "key"); !ok.ok()) return ok;
+  auto newest = Newest(request.key());
+  if (!newest.ok()) return newest.status();
+  if (*newest == 0) {
+    return absl::NotFoundError(absl::StrCat("key '", request.key(), "' not found"));
+  }
+  sv1::VersionResponse response;
+  response.set_key(request.key());
+  const uint64_t kept = std::min<uint64_t>(*newest, options_.max_history);
+  for (uint64_t version = *newest; version > *newest - kept; --version) {
+    if (request.limit() != 0 && response.versions_size() == static_cast<int>(request.limit())) {
+      break;
+    }
+    Record record;
+    int64_t bytes = 0;
+    if (!ReadSlot(request.key(), version, /*with_value=*/false, &record, &bytes)) continue;
+    sv1::VersionInfo* info = response.add_versions();
+    info->set_version(version);
+    info->set_written_at_unix_nanos(record.written);
+    info->set_expires_at_unix_nanos(record.expires);
+    info->set_value_bytes(static_cast<uint64_t>(bytes));
+    info->set_deleted(record.deleted);
+  }
+  return response;
+}
+
+int64_t KvStore::Sweep() {
+  std::lock_guard sweeping(sweep_mutex_);
+  const int64_t now = clock_.NowNanos();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  int64_t purged = 0;
+  size_t looked = 0;
+  it->Seek(sweep_cursor_.empty() ? std::string("h") : HeadAfter(sweep_cursor_));
+  for (; looked < options_.sweep_batch; it->Next()) {
+    if (!it->Valid() || !it->key().starts_with("h")) {
+      sweep_cursor_.clear();  // the end: the next sweep starts over
+      return purged;
+    }
+    ++looked;
+    const std::string key(it->key().data() + 1, it->key().size() - 1);
+    sweep_cursor_ = key;
+    uint64_t version = 0;
+    Record record;
+    if (!DecodeVersion(it->value(), &version) ||
+        !ReadSlot(key, version, /*with_value=*/false, &record, nullptr) ||
+        record.DeadSince() > now - options_.retention_nanos) {
+      continue;
+    }
+    // Checked again under the key's lock: a put may have revived it.
+    std::lock_guard lock(LockFor(key));
+    auto newest = Newest(key);
+    if (!newest.ok() || *newest != version) continue;
+    rocksdb::WriteBatch batch;
+    int64_t bytes = 0;
+    const uint64_t kept = std::min<uint64_t>(version, options_.max_history);
+    for (uint64_t v = version; v > version - kept; --v) {
+      int64_t slot_bytes = 0;
+      Record slot;
+      if (ReadSlot(key, v, /*with_value=*/false, &slot, &slot_bytes)) bytes += slot_bytes;
+      batch.Delete(SlotKey(key, v, options_.max_history));
+    }
+    batch.Delete(HeadKey(key));
+    if (!db_->Write(WriteOptionsFor(options_), &batch).ok()) continue;  // tried again next round
+    keys_held_.fetch_sub(1, std::memory_order_relaxed);
+    bytes_held_.fetch_sub(bytes, std::memory_order_relaxed);
+    counters_.purged.fetch_add(1, std::memory_order_relaxed);
+    ++purged;
+  }
+  return purged;
+}
+
+}  // namespace aurigraph::refserver

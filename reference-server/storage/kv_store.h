@@ -1,0 +1,96 @@
+// The versioned key-value store behind StorageService, on RocksDB (LZ4
+// compressed): on disk under a directory, or in memory (RocksDB's memory
+// environment) without one. Every put or delete of a key is a new version;
+// the newest `max_history` are kept, each overwriting the one `max_history`
+// before it. A deleted or expired key stays readable
+// in its history for `retention`, then Sweep forgets it. Keys and value bytes
+// held are bounded; what would pass a bound is refused (RESOURCE_EXHAUSTED)
+// and counted. Thread-safe (writes to one key are serialized); time is
+// injected.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "aurigraph/storage/v1/storage.pb.h"
+#include "common/clock/clock.h"
+
+namespace rocksdb {
+class DB;
+class Env;
+}  // namespace rocksdb
+
+namespace aurigraph::refserver {
+
+class KvStore {
+ public:
+  struct Options {
+    std::string directory;  // empty: in memory
+    size_t max_keys = 1'000'000;
+    int64_t max_bytes = int64_t{1} << 30;  // value bytes held, every version counted
+    size_t max_value_bytes = 1 << 20;
+    size_t max_history = 16;  // versions kept per key
+    int64_t retention_nanos = 60'000'000'000;
+    size_t sweep_batch = 10'000;  // keys a Sweep looks at
+  };
+  struct Counters {
+    std::atomic<int64_t> puts{0}, deletes{0}, gets{0}, get_misses{0}, scans{0}, refused_keys{0},
+        refused_bytes{0}, purged{0};
+  };
+
+  // `clock` reads Unix-epoch nanoseconds (WallClock in production).
+  static absl::StatusOr<std::unique_ptr<KvStore>> Open(const Clock& clock, Options options);
+  ~KvStore();
+
+  absl::StatusOr<storage::v1::PutResponse> Put(const storage::v1::PutRequest& request);
+  absl::StatusOr<storage::v1::Entry> Get(const storage::v1::GetRequest& request);
+  absl::StatusOr<storage::v1::DeleteResponse> Delete(const storage::v1::DeleteRequest& request);
+  absl::StatusOr<storage::v1::ScanResponse> Scan(const storage::v1::ScanRequest& request);
+  absl::StatusOr<storage::v1::VersionResponse> GetVersion(
+      const storage::v1::VersionRequest& request);
+  // Forgets keys deleted or expired more than `retention` ago, looking at up
+  // to `sweep_batch` keys from where the last sweep stopped; returns how many.
+  int64_t Sweep();
+
+  int64_t keys_held() const { return keys_held_.load(std::memory_order_relaxed); }
+  int64_t bytes_held() const { return bytes_held_.load(std::memory_order_relaxed); }
+  const Counters& counters() const { return counters_; }
+
+  struct Record;  // one stored version (kv_store.cc)
+
+ private:
+  KvStore(const Clock& clock, Options options, std::unique_ptr<rocksdb::Env> env,
+          std::unique_ptr<rocksdb::DB> db);
+  std::mutex& LockFor(const std::string& key);
+  // Get without counting it (Delete reads what it deletes).
+  absl::StatusOr<storage::v1::Entry> Read(const storage::v1::GetRequest& request) const;
+  // The key's newest version; 0 when it has none.
+  absl::StatusOr<uint64_t> Newest(const std::string& key) const;
+  // Reads version `version` of the key into `record`; false when its slot
+  // holds another version (dropped) or nothing.
+  bool ReadSlot(const std::string& key, uint64_t version, bool with_value, Record* record,
+                int64_t* stored_bytes) const;
+  // Writes `record` as the key's next version (the caller holds its lock).
+  absl::StatusOr<uint64_t> Append(const std::string& key, Record record, uint64_t if_version);
+  // Counts what an opened directory holds.
+  absl::Status Tally();
+
+  const Clock& clock_;
+  const Options options_;
+  std::unique_ptr<rocksdb::Env> env_;  // before the DB, which uses it
+  std::unique_ptr<rocksdb::DB> db_;
+  std::array<std::mutex, 64> key_locks_;
+  std::mutex sweep_mutex_;
+  std::string sweep_cursor_;
+  std::atomic<int64_t> keys_held_{0};
+  std::atomic<int64_t> bytes_held_{0};
+  Counters counters_;
+};
+
+}  // namespace aurigraph::refserver
