@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
       "storage-retention", po::value<std::string>()->default_value("60s"),
       "StorageService: how long a deleted or expired key stays in its history before it is "
       "forgotten")(
+      "traceability-max-links", po::value<int64_t>()->default_value(1'000'000),
+      "TraceabilityService: links the log holds; one more is refused with RESOURCE_EXHAUSTED")(
       "crypto-max-keys", po::value<int64_t>()->default_value(10'000),
       "CryptoService: keys held at once; creating one more is refused with RESOURCE_EXHAUSTED")(
       "crypto-max-versions", po::value<int64_t>()->default_value(16),
@@ -235,6 +237,10 @@ int main(int argc, char** argv) {
     return Fail("--max-concurrent-streams must be >= 1");
   server_options.max_in_flight = vm["max-in-flight"].as<int64_t>();
   if (server_options.max_in_flight < 1) return Fail("--max-in-flight must be >= 1");
+  if (vm["traceability-max-links"].as<int64_t>() < 1)
+    return Fail("--traceability-max-links must be >= 1");
+  server_options.traceability.max_links =
+      static_cast<size_t>(vm["traceability-max-links"].as<int64_t>());
   if (vm["crypto-max-keys"].as<int64_t>() < 1) return Fail("--crypto-max-keys must be >= 1");
   server_options.keys.max_keys = static_cast<size_t>(vm["crypto-max-keys"].as<int64_t>());
   if (vm["crypto-max-versions"].as<int64_t>() < 1)

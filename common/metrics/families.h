@@ -5,6 +5,8 @@
 
 #include <prometheus/metric_family.h>
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,5 +22,10 @@ void AddSample(prometheus::MetricFamily& family, double value, const LabelPairs&
 // A family of one unlabelled sample, appended to `out`.
 void AddFamily(std::vector<prometheus::MetricFamily>& out, std::string name, std::string help,
                prometheus::MetricType type, double value);
+
+// A counter kept elsewhere, read for a sample.
+inline double Read(const std::atomic<int64_t>& counter) {
+  return static_cast<double>(counter.load(std::memory_order_relaxed));
+}
 
 }  // namespace aurigraph::metrics

@@ -18,6 +18,7 @@
 #include "aurigraph/consensus/v1/consensus.pb.h"
 #include "aurigraph/crypto/v1/crypto.pb.h"
 #include "aurigraph/storage/v1/storage.pb.h"
+#include "aurigraph/traceability/v1/traceability.pb.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
 #include "aurigraph/webhook/v1/webhook.pb.h"
 #include "common/input/input_file.h"
@@ -157,6 +158,7 @@ const MethodCatalog& MethodCatalog::Bundled() {
     aurigraph::consensus::v1::LogEntry::descriptor();
     aurigraph::crypto::v1::SignRequest::descriptor();
     aurigraph::storage::v1::PutRequest::descriptor();
+    aurigraph::traceability::v1::LinkRequest::descriptor();
     return new MethodCatalog(pb::DescriptorPool::generated_pool(), "the bundled Aurigraph API");
   }();
   return *bundled;

@@ -7,11 +7,8 @@ namespace {
 
 using metrics::AddSample;
 using metrics::Family;
+using metrics::Read;
 using prometheus::MetricType;
-
-double Read(const std::atomic<int64_t>& counter) {
-  return static_cast<double>(counter.load(std::memory_order_relaxed));
-}
 
 }  // namespace
 

@@ -26,6 +26,7 @@
 #include "reference-server/metrics/limit_metrics.h"
 #include "reference-server/metrics/metadata_tally.h"
 #include "reference-server/metrics/storage_metrics.h"
+#include "reference-server/metrics/traceability_metrics.h"
 #include "reference-server/service/approval_service.h"
 #include "reference-server/service/consensus_service.h"
 #include "reference-server/service/crypto_service.h"
@@ -34,6 +35,7 @@
 #include "reference-server/service/responder.h"
 #include "reference-server/service/storage_service.h"
 #include "reference-server/service/streaming.h"
+#include "reference-server/service/traceability_service.h"
 #include "reference-server/service/transaction_service.h"
 #include "reference-server/service/webhook_service.h"
 #include "reference-server/streams/event_stream.h"
@@ -74,6 +76,7 @@ struct ReferenceServer::Impl {
         approval_store(*o.wall_clock, o.approvals),
         transaction_store(*o.wall_clock, o.transactions),
         key_store(*o.wall_clock, o.keys),
+        link_log(*o.wall_clock, o.traceability),
         delayed(*o.monotonic_clock),
         metadata_tally(std::make_shared<MetadataTally>(o.count_metadata)),
         call_gate(o.max_in_flight),
@@ -92,6 +95,7 @@ struct ReferenceServer::Impl {
             MakeWebhookService(*webhook_registry, *delivery, webhook_hubs, responder, streaming)),
         crypto_service(MakeCryptoService(key_store, responder)),
         storage_service(MakeStorageService(*kv_store, responder)),
+        traceability_service(MakeTraceabilityService(link_log, responder)),
         cluster(std::move(cluster_parts)) {
     WireEvents(approval_store, *webhook_registry, streaming, webhook_hubs);
     if (cluster) {
@@ -135,6 +139,7 @@ struct ReferenceServer::Impl {
   ApprovalStore approval_store;
   TransactionStore transaction_store;
   KeyStore key_store;
+  LinkLog link_log;
   HandledCounters handled;
   DelayQueue delayed;
   std::shared_ptr<MetadataTally> metadata_tally;
@@ -146,6 +151,7 @@ struct ReferenceServer::Impl {
   std::unique_ptr<grpc::Service> webhook_service;
   std::unique_ptr<grpc::Service> crypto_service;
   std::unique_ptr<grpc::Service> storage_service;
+  std::unique_ptr<grpc::Service> traceability_service;
   std::unique_ptr<ClusterParts> cluster;
   std::unique_ptr<TransactionCommitter> committer;
   // Metrics (with metrics_listen): the exposer holds its collectables weakly.
@@ -156,6 +162,7 @@ struct ReferenceServer::Impl {
   std::shared_ptr<ConsensusMetrics> consensus_metrics;
   std::shared_ptr<CryptoMetrics> crypto_metrics;
   std::shared_ptr<StorageMetrics> storage_metrics;
+  std::shared_ptr<TraceabilityMetrics> traceability_metrics;
   std::unique_ptr<GrpcServerMetrics> grpc_metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
@@ -227,6 +234,8 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     impl->exposer->RegisterCollectable(impl->crypto_metrics);
     impl->storage_metrics = std::make_shared<StorageMetrics>(*impl->kv_store);
     impl->exposer->RegisterCollectable(impl->storage_metrics);
+    impl->traceability_metrics = std::make_shared<TraceabilityMetrics>(impl->link_log);
+    impl->exposer->RegisterCollectable(impl->traceability_metrics);
     if (impl->cluster) {
       impl->consensus_metrics = std::make_shared<ConsensusMetrics>(
           *impl->cluster->node, impl->cluster->members, *impl->cluster->transport);
@@ -253,6 +262,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   builder.RegisterService(impl->webhook_service.get());
   builder.RegisterService(impl->crypto_service.get());
   builder.RegisterService(impl->storage_service.get());
+  builder.RegisterService(impl->traceability_service.get());
   if (impl->cluster) {
     builder.RegisterService(impl->cluster->service.get());
     builder.RegisterService(impl->cluster->admin.get());
@@ -331,6 +341,7 @@ const ApprovalStore& ReferenceServer::approvals() const { return impl_->approval
 const TransactionStore& ReferenceServer::transactions() const { return impl_->transaction_store; }
 const KeyStore& ReferenceServer::keys() const { return impl_->key_store; }
 const KvStore& ReferenceServer::storage() const { return *impl_->kv_store; }
+const LinkLog& ReferenceServer::links() const { return impl_->link_log; }
 const StreamCounters& ReferenceServer::streams() const { return impl_->stream_counters; }
 const std::string& ReferenceServer::kafka_bootstrap() const {
   return impl_->delivery->bootstrap_servers();

@@ -21,6 +21,7 @@
 #include "reference-server/faults/fault_injector.h"
 #include "reference-server/storage/kv_store.h"
 #include "reference-server/streams/event_stream.h"
+#include "reference-server/traceability/link_log.h"
 #include "reference-server/transaction/transaction_store.h"
 #include "reference-server/webhooks/delivery_pipeline.h"
 #include "reference-server/webhooks/webhook_registry.h"
@@ -53,6 +54,7 @@ struct ServerOptions {
   TransactionStore::Options transactions;
   KeyStore::Options keys;    // CryptoService
   KvStore::Options storage;  // StorageService (its directory empty: in memory)
+  LinkLog::Options traceability;
   int64_t sweep_interval_nanos = 1'000'000'000;
   // Server streams: events one subscriber may have queued before it is cut off
   // with RESOURCE_EXHAUSTED (see streams/event_stream.h). Above the largest
@@ -118,6 +120,7 @@ class ReferenceServer {
   const TransactionStore& transactions() const;
   const KeyStore& keys() const;
   const KvStore& storage() const;
+  const LinkLog& links() const;
   const StreamCounters& streams() const;
   // Requests that carried header `key` with `value` (for keys in count_metadata).
   int64_t metadata_count(const std::string& key, const std::string& value) const;

@@ -38,6 +38,7 @@ constexpr size_t kMaxKeyBytes = 1024;
 constexpr size_t kHeaderBytes = 25;
 constexpr uint32_t kMaxScanLimit = 1000;
 constexpr uint32_t kDefaultScanLimit = 100;
+constexpr char kMetaKey[] = "m";  // the history bound the store was made with
 
 // A key's newest version is in its head, 'h' KEY; the version itself in one
 // of `max_history` slots, 's' KEY NUL SLOT, that versions take in turn. So a
@@ -62,6 +63,22 @@ std::string EncodeVersion(uint64_t version) {
   std::string out(8, '\0');
   std::memcpy(out.data(), &version, 8);
   return out;
+}
+
+// A head: the key's newest version and when that version stopped being live
+// (INT64_MAX while it is), so the sweep finds dead keys from heads alone.
+std::string EncodeHead(uint64_t version, int64_t dead_since) {
+  std::string out(16, '\0');
+  std::memcpy(out.data(), &version, 8);
+  std::memcpy(out.data() + 8, &dead_since, 8);
+  return out;
+}
+
+bool DecodeHead(const rocksdb::Slice& stored, uint64_t* version, int64_t* dead_since) {
+  if (stored.size() != 16) return false;
+  std::memcpy(version, stored.data(), 8);
+  std::memcpy(dead_since, stored.data() + 8, 8);
+  return true;
 }
 
 bool DecodeVersion(const rocksdb::Slice& stored, uint64_t* version) {
@@ -118,8 +135,23 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const Clock& clock, Optio
     return absl::UnavailableError(
         absl::StrCat("storage: cannot open ", path, ": ", opened.ToString()));
   }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  // Versions map to slots by the history bound: a store keeps the one it was made with.
+  std::string made_with;
+  const rocksdb::Status meta = db->Get(rocksdb::ReadOptions(), kMetaKey, &made_with);
+  uint64_t history = 0;
+  if (meta.ok() && DecodeVersion(made_with, &history) && history != options.max_history) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "storage: ", path, " was made with --storage-max-history ", history, ", not ",
+        options.max_history, "; start with ", history, ", or with another --data-dir"));
+  }
+  if (!meta.ok()) {
+    const rocksdb::Status wrote =
+        db->Put(WriteOptionsFor(options), kMetaKey, EncodeVersion(options.max_history));
+    if (!wrote.ok()) return Failed(wrote, "write");
+  }
   std::unique_ptr<KvStore> store(
-      new KvStore(clock, std::move(options), std::move(env), std::unique_ptr<rocksdb::DB>(raw)));
+      new KvStore(clock, std::move(options), std::move(env), std::move(db)));
   if (auto tallied = store->Tally(); !tallied.ok()) return tallied;
   return store;
 }
@@ -161,41 +193,63 @@ bool DecodeRecord(const rocksdb::Slice& stored, bool with_value, KvStore::Record
   return true;
 }
 
+// A consistent view of the store for the reads of one request.
+class Snapshot {
+ public:
+  explicit Snapshot(rocksdb::DB& db) : db_(db), snapshot_(db.GetSnapshot()) {}
+  ~Snapshot() { db_.ReleaseSnapshot(snapshot_); }
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+  const rocksdb::Snapshot* get() const { return snapshot_; }
+
+ private:
+  rocksdb::DB& db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
 int64_t ValueBytes(const std::string& stored) {
   return static_cast<int64_t>(stored.size() - std::min(stored.size(), kHeaderBytes));
 }
 
 }  // namespace
 
-absl::StatusOr<uint64_t> KvStore::Newest(const std::string& key) const {
+absl::StatusOr<uint64_t> KvStore::Newest(const std::string& key,
+                                         const rocksdb::Snapshot* snapshot) const {
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
   std::string stored;
-  const rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), HeadKey(key), &stored);
+  const rocksdb::Status read = db_->Get(options, HeadKey(key), &stored);
   if (read.IsNotFound()) return 0;
   if (!read.ok()) return Failed(read, "read");
   uint64_t version = 0;
-  if (!DecodeVersion(stored, &version)) {
+  int64_t dead_since = 0;
+  if (!DecodeHead(stored, &version, &dead_since)) {
     return absl::DataLossError(absl::StrCat("key '", key, "': its head is damaged"));
   }
   return version;
 }
 
 bool KvStore::ReadSlot(const std::string& key, uint64_t version, bool with_value, Record* record,
-                       int64_t* stored_bytes) const {
+                       int64_t* value_bytes, const rocksdb::Snapshot* snapshot) const {
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
   std::string stored;
-  if (!db_->Get(rocksdb::ReadOptions(), SlotKey(key, version, options_.max_history), &stored)
-           .ok()) {
+  if (!db_->Get(options, SlotKey(key, version, options_.max_history), &stored).ok()) {
     return false;
   }
-  if (stored_bytes != nullptr) *stored_bytes = ValueBytes(stored);
+  if (value_bytes != nullptr) *value_bytes = ValueBytes(stored);
   return DecodeRecord(stored, with_value, record) && record->version == version;
 }
 
 absl::Status KvStore::Tally() {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   int64_t keys = 0, bytes = 0;
-  for (it->Seek("h"); it->Valid() && it->key().starts_with("h"); it->Next()) ++keys;
+  for (it->Seek("h"); it->Valid() && it->key().starts_with("h"); it->Next()) {
+    ++keys;
+    bytes += static_cast<int64_t>(it->key().size() + it->value().size());
+  }
   for (it->Seek("s"); it->Valid() && it->key().starts_with("s"); it->Next()) {
-    bytes += ValueBytes(it->value().ToString());
+    bytes += static_cast<int64_t>(it->key().size() + it->value().size());
   }
   if (!it->status().ok()) return Failed(it->status(), "read");
   keys_held_ = keys;
@@ -213,33 +267,46 @@ absl::StatusOr<uint64_t> KvStore::Append(const std::string& key, Record record,
         exists ? absl::StrCat("key '", key, "' is at version ", *newest, ", not ", if_version)
                : absl::StrCat("key '", key, "' does not exist (if_version ", if_version, ")"));
   }
-  const auto size = static_cast<int64_t>(record.value.size());
-  if (!exists &&
-      keys_held_.load(std::memory_order_relaxed) >= static_cast<int64_t>(options_.max_keys)) {
+  record.version = *newest + 1;
+  const std::string slot = SlotKey(key, record.version, options_.max_history);
+  const std::string head = HeadKey(key);
+  const std::string encoded = EncodeRecord(record);
+  // Bytes are counted as stored: keys, headers and values. The slot's previous
+  // version (max_history older) stops counting.
+  std::string replaced;
+  const rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), slot, &replaced);
+  if (!read.ok() && !read.IsNotFound()) return Failed(read, "read");
+  const int64_t delta = static_cast<int64_t>(slot.size() + encoded.size()) -
+                        (read.ok() ? static_cast<int64_t>(slot.size() + replaced.size()) : 0) +
+                        (exists ? 0 : static_cast<int64_t>(head.size() + 16));
+  // Reserved before the write, so concurrent writers cannot pass a bound together.
+  if (!exists && keys_held_.fetch_add(1, std::memory_order_relaxed) >=
+                     static_cast<int64_t>(options_.max_keys)) {
+    keys_held_.fetch_sub(1, std::memory_order_relaxed);
     counters_.refused_keys.fetch_add(1, std::memory_order_relaxed);
     return absl::ResourceExhaustedError(
         absl::StrCat("storage full: ", options_.max_keys, " keys held (--storage-max-keys)"));
   }
-  record.version = *newest + 1;
-  // Whatever the slot held before (the version max_history older) stops counting.
-  const std::string slot = SlotKey(key, record.version, options_.max_history);
-  std::string replaced;
-  const rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), slot, &replaced);
-  if (!read.ok() && !read.IsNotFound()) return Failed(read, "read");
-  const int64_t replaced_bytes = read.ok() ? ValueBytes(replaced) : 0;
-  if (bytes_held_.load(std::memory_order_relaxed) + size - replaced_bytes > options_.max_bytes) {
+  const int64_t before = bytes_held_.fetch_add(delta, std::memory_order_relaxed);
+  // A deletion, or a write that adds nothing, is always let through: they are
+  // how a full store makes room.
+  if (delta > 0 && !record.deleted && before + delta > options_.max_bytes) {
+    bytes_held_.fetch_sub(delta, std::memory_order_relaxed);
+    if (!exists) keys_held_.fetch_sub(1, std::memory_order_relaxed);
     counters_.refused_bytes.fetch_add(1, std::memory_order_relaxed);
-    return absl::ResourceExhaustedError(absl::StrCat("storage full: ", bytes_held_.load(),
-                                                     " value bytes held, the limit is ",
+    return absl::ResourceExhaustedError(absl::StrCat("storage full: ", before,
+                                                     " bytes held, the limit is ",
                                                      options_.max_bytes, " (--storage-max-bytes)"));
   }
   rocksdb::WriteBatch batch;
-  batch.Put(slot, EncodeRecord(record));
-  batch.Put(HeadKey(key), EncodeVersion(record.version));
+  batch.Put(slot, encoded);
+  batch.Put(head, EncodeHead(record.version, record.DeadSince()));
   const rocksdb::Status written = db_->Write(WriteOptionsFor(options_), &batch);
-  if (!written.ok()) return Failed(written, "write");
-  if (!exists) keys_held_.fetch_add(1, std::memory_order_relaxed);
-  bytes_held_.fetch_add(size - replaced_bytes, std::memory_order_relaxed);
+  if (!written.ok()) {
+    bytes_held_.fetch_sub(delta, std::memory_order_relaxed);
+    if (!exists) keys_held_.fetch_sub(1, std::memory_order_relaxed);
+    return Failed(written, "write");
+  }
   return record.version;
 }
 
@@ -284,7 +351,10 @@ absl::StatusOr<sv1::Entry> KvStore::Get(const sv1::GetRequest& request) {
 
 absl::StatusOr<sv1::Entry> KvStore::Read(const sv1::GetRequest& request) const {
   const std::string& key = request.key();
-  auto newest = Newest(key);
+  // One snapshot for the head and the slot: a write between them cannot
+  // make a live version look dropped.
+  const Snapshot snapshot(*db_);
+  auto newest = Newest(key, snapshot.get());
   if (!newest.ok()) return newest.status();
   if (*newest == 0) return absl::NotFoundError(absl::StrCat("key '", key, "' not found"));
   const uint64_t version = request.version() == 0 ? *newest : request.version();
@@ -293,7 +363,7 @@ absl::StatusOr<sv1::Entry> KvStore::Read(const sv1::GetRequest& request) const {
         absl::StrCat("key '", key, "' has no version ", version, " (its newest is ", *newest, ")"));
   }
   Record record;
-  if (!ReadSlot(key, version, /*with_value=*/true, &record, nullptr)) {
+  if (!ReadSlot(key, version, /*with_value=*/true, &record, nullptr, snapshot.get())) {
     return absl::NotFoundError(absl::StrCat("version ", version, " of key '", key,
                                             "' is no longer kept (the last ", options_.max_history,
                                             " are)"));
@@ -357,7 +427,10 @@ absl::StatusOr<sv1::ScanResponse> KvStore::Scan(const sv1::ScanRequest& request)
   }
   const int64_t now = clock_.NowNanos();
   sv1::ScanResponse response;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  const Snapshot snapshot(*db_);
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot.get();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
   uint32_t looked = 0;
   std::string last_looked;
   for (it->Seek(from); it->Valid() && it->key().starts_with("h"); it->Next()) {
@@ -371,8 +444,10 @@ absl::StatusOr<sv1::ScanResponse> KvStore::Scan(const sv1::ScanRequest& request)
     last_looked = key;
     uint64_t version = 0;
     Record record;
-    if (!DecodeVersion(it->value(), &version) ||
-        !ReadSlot(key, version, !request.keys_only(), &record, nullptr) || !record.Live(now)) {
+    int64_t dead_since = 0;
+    if (!DecodeHead(it->value(), &version, &dead_since) || dead_since <= now ||
+        !ReadSlot(key, version, !request.keys_only(), &record, nullptr, snapshot.get()) ||
+        !record.Live(now)) {
       continue;
     }
     sv1::Entry* entry = response.add_entries();
@@ -388,7 +463,8 @@ absl::StatusOr<sv1::ScanResponse> KvStore::Scan(const sv1::ScanRequest& request)
 
 absl::StatusOr<sv1::VersionResponse> KvStore::GetVersion(const sv1::VersionRequest& request) {
   if (auto ok = CheckKey(request.key(), "key"); !ok.ok()) return ok;
-  auto newest = Newest(request.key());
+  const Snapshot snapshot(*db_);
+  auto newest = Newest(request.key(), snapshot.get());
   if (!newest.ok()) return newest.status();
   if (*newest == 0) {
     return absl::NotFoundError(absl::StrCat("key '", request.key(), "' not found"));
@@ -402,7 +478,9 @@ absl::StatusOr<sv1::VersionResponse> KvStore::GetVersion(const sv1::VersionReque
     }
     Record record;
     int64_t bytes = 0;
-    if (!ReadSlot(request.key(), version, /*with_value=*/false, &record, &bytes)) continue;
+    if (!ReadSlot(request.key(), version, /*with_value=*/false, &record, &bytes, snapshot.get())) {
+      continue;
+    }
     sv1::VersionInfo* info = response.add_versions();
     info->set_version(version);
     info->set_written_at_unix_nanos(record.written);
@@ -429,10 +507,9 @@ int64_t KvStore::Sweep() {
     const std::string key(it->key().data() + 1, it->key().size() - 1);
     sweep_cursor_ = key;
     uint64_t version = 0;
-    Record record;
-    if (!DecodeVersion(it->value(), &version) ||
-        !ReadSlot(key, version, /*with_value=*/false, &record, nullptr) ||
-        record.DeadSince() > now - options_.retention_nanos) {
+    int64_t dead_since = 0;
+    if (!DecodeHead(it->value(), &version, &dead_since) ||
+        dead_since > now - options_.retention_nanos) {
       continue;
     }
     // Checked again under the key's lock: a put may have revived it.
@@ -440,15 +517,18 @@ int64_t KvStore::Sweep() {
     auto newest = Newest(key);
     if (!newest.ok() || *newest != version) continue;
     rocksdb::WriteBatch batch;
-    int64_t bytes = 0;
+    const std::string head = HeadKey(key);
+    int64_t bytes = static_cast<int64_t>(head.size() + 16);
     const uint64_t kept = std::min<uint64_t>(version, options_.max_history);
     for (uint64_t v = version; v > version - kept; --v) {
-      int64_t slot_bytes = 0;
-      Record slot;
-      if (ReadSlot(key, v, /*with_value=*/false, &slot, &slot_bytes)) bytes += slot_bytes;
-      batch.Delete(SlotKey(key, v, options_.max_history));
+      const std::string slot = SlotKey(key, v, options_.max_history);
+      std::string stored;
+      if (db_->Get(rocksdb::ReadOptions(), slot, &stored).ok()) {
+        bytes += static_cast<int64_t>(slot.size() + stored.size());
+      }
+      batch.Delete(slot);
     }
-    batch.Delete(HeadKey(key));
+    batch.Delete(head);
     if (!db_->Write(WriteOptionsFor(options_), &batch).ok()) continue;  // tried again next round
     keys_held_.fetch_sub(1, std::memory_order_relaxed);
     bytes_held_.fetch_sub(bytes, std::memory_order_relaxed);

@@ -24,6 +24,7 @@
 namespace rocksdb {
 class DB;
 class Env;
+class Snapshot;
 }  // namespace rocksdb
 
 namespace aurigraph::refserver {
@@ -33,7 +34,9 @@ class KvStore {
   struct Options {
     std::string directory;  // empty: in memory
     size_t max_keys = 1'000'000;
-    int64_t max_bytes = int64_t{1} << 30;  // value bytes held, every version counted
+    // Bytes held as stored (keys, version headers, values; every version kept),
+    // before compression. Deletions and writes that add nothing pass it.
+    int64_t max_bytes = int64_t{1} << 30;
     size_t max_value_bytes = 1 << 20;
     size_t max_history = 16;  // versions kept per key
     int64_t retention_nanos = 60'000'000'000;
@@ -71,11 +74,12 @@ class KvStore {
   // Get without counting it (Delete reads what it deletes).
   absl::StatusOr<storage::v1::Entry> Read(const storage::v1::GetRequest& request) const;
   // The key's newest version; 0 when it has none.
-  absl::StatusOr<uint64_t> Newest(const std::string& key) const;
+  absl::StatusOr<uint64_t> Newest(const std::string& key,
+                                  const rocksdb::Snapshot* snapshot = nullptr) const;
   // Reads version `version` of the key into `record`; false when its slot
   // holds another version (dropped) or nothing.
   bool ReadSlot(const std::string& key, uint64_t version, bool with_value, Record* record,
-                int64_t* stored_bytes) const;
+                int64_t* value_bytes, const rocksdb::Snapshot* snapshot = nullptr) const;
   // Writes `record` as the key's next version (the caller holds its lock).
   absl::StatusOr<uint64_t> Append(const std::string& key, Record record, uint64_t if_version);
   // Counts what an opened directory holds.

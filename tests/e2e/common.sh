@@ -29,3 +29,27 @@ need_node_modules() {
     exit 1
   fi
 }
+
+# run_node_checks SCRIPT ADDR: runs a Node client of tests/e2e/node ($NODE_DIR,
+# with $PROTO_DIR) against ADDR; prints its PASS/FAIL lines, fails the test if it failed.
+run_node_checks() {
+  if ! timeout 60 node "$NODE_DIR/$1" "$PROTO_DIR" "$2" >"$WORK/node.out" 2>&1; then
+    cat "$WORK/node.out"
+    echo "FAIL the Node client's checks"
+    exit 1
+  fi
+  cat "$WORK/node.out"
+}
+
+# run_scenario_gated FILE ADDR [ARGS...]: runs $SCENARIO_DIR/FILE with $LOADGEN
+# against ADDR into $WORK/run; fails the test unless it passes its gates.
+run_scenario_gated() {
+  local file=$1 addr=$2
+  shift 2
+  if ! timeout 60 "$LOADGEN" run "$SCENARIO_DIR/$file" --target "$addr" --no-progress \
+    --out "$WORK/run" "$@" >"$WORK/run.out" 2>&1; then
+    cat "$WORK/run.out"
+    echo "FAIL $file did not pass its gates"
+    exit 1
+  fi
+}

@@ -18,19 +18,9 @@ start_server ADDR server --metrics-listen 127.0.0.1:0 --crypto-max-keys 2000
 [[ -n $ADDR ]] || { echo "FAIL the reference server did not start"; exit 1; }
 METRICS=$(awk '/^metrics on /{print $3}' "$WORK/server.out")
 
-if ! timeout 60 node "$NODE_DIR/crypto_client.js" "$PROTO_DIR" "$ADDR" >"$WORK/node.out" 2>&1; then
-  cat "$WORK/node.out"
-  echo "FAIL the Node client's checks"
-  exit 1
-fi
-cat "$WORK/node.out"
+run_node_checks crypto_client.js "$ADDR"
 
-if ! timeout 60 "$LOADGEN" run "$SCENARIO_DIR/crypto-keys.yaml" --target "$ADDR" --no-progress \
-  --set duration=4s --set warmup=1s --set load.rate=400 --out "$WORK/run" >"$WORK/run.out" 2>&1; then
-  cat "$WORK/run.out"
-  echo "FAIL the crypto-keys scenario did not pass its gates"
-  exit 1
-fi
+run_scenario_gated crypto-keys.yaml "$ADDR" --set duration=4s --set warmup=1s --set load.rate=400
 curl -s "$METRICS" >"$WORK/metrics.txt"
 python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
 import json, re, sys

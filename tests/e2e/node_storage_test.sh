@@ -16,12 +16,7 @@ source "$(dirname "$0")/common.sh"
 need_node_modules "$NODE_DIR"
 start_server ADDR server --metrics-listen 127.0.0.1:0 --data-dir "$WORK/data"
 [[ -n $ADDR ]] || { echo "FAIL the reference server did not start"; exit 1; }
-if ! timeout 60 node "$NODE_DIR/storage_client.js" "$PROTO_DIR" "$ADDR" >"$WORK/node.out" 2>&1; then
-  cat "$WORK/node.out"
-  echo "FAIL the Node client's checks"
-  exit 1
-fi
-cat "$WORK/node.out"
+run_node_checks storage_client.js "$ADDR"
 
 # Restarted on the same directory: the store comes back with its versions.
 kill "${PIDS[0]}"
@@ -36,12 +31,7 @@ if [[ $keys != 302 ]]; then
 fi
 echo "PASS after a restart the store holds its 302 keys"
 
-if ! timeout 60 "$LOADGEN" run "$SCENARIO_DIR/storage-kv.yaml" --target "$ADDR" --no-progress \
-  --set duration=4s --set warmup=2s --set load.rate=500 --out "$WORK/run" >"$WORK/run.out" 2>&1; then
-  cat "$WORK/run.out"
-  echo "FAIL the storage-kv scenario did not pass its gates"
-  exit 1
-fi
+run_scenario_gated storage-kv.yaml "$ADDR" --set duration=4s --set warmup=2s --set load.rate=500
 curl -s "$METRICS" >"$WORK/metrics.txt"
 python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
 import json, re, sys

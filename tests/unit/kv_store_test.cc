@@ -6,10 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <set>
 #include <string>
+#include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace aurigraph::refserver {
@@ -17,6 +20,14 @@ namespace {
 
 namespace sv1 = storage::v1;
 constexpr int64_t kMs = 1'000'000;
+
+// Bytes as the store counts them (README): a key's head ('h' KEY, its newest
+// version and when it stopped being live) and each version's slot ('s' KEY NUL SLOT, a 25-byte
+// header and the value).
+int64_t HeadBytes(const std::string& key) { return 1 + static_cast<int64_t>(key.size()) + 16; }
+int64_t SlotBytes(const std::string& key, size_t value) {
+  return 1 + static_cast<int64_t>(key.size()) + 1 + 4 + 25 + static_cast<int64_t>(value);
+}
 
 struct Fixture {
   explicit Fixture(KvStore::Options options = {}) {
@@ -91,8 +102,8 @@ TEST(KvStore, EveryWriteIsAVersionAndTheNewestAreKept) {
   EXPECT_EQ(versions->versions(0).version(), 5u);
   EXPECT_EQ(versions->versions(2).version(), 3u);
   EXPECT_EQ(versions->versions(0).value_bytes(), 7u);
-  // Bytes held are the kept versions' values: 3 of 7 bytes.
-  EXPECT_EQ(f.store->bytes_held(), 21);
+  // Bytes held: the head and the 3 kept versions (each replaced one stopped counting).
+  EXPECT_EQ(f.store->bytes_held(), HeadBytes("k") + 3 * SlotBytes("k", 7));
   EXPECT_EQ(f.store->keys_held(), 1);
 }
 
@@ -134,7 +145,7 @@ TEST(KvStore, ExpiredAndDeletedKeysAreForgottenAfterTheRetention) {
   f.clock.Advance(10'000 * kMs);
   EXPECT_EQ(f.store->Sweep(), 2);
   EXPECT_EQ(f.store->keys_held(), 1);
-  EXPECT_EQ(f.store->bytes_held(), 1);
+  EXPECT_EQ(f.store->bytes_held(), HeadBytes("kept") + SlotBytes("kept", 1));
   EXPECT_TRUE(absl::IsNotFound(f.Versions("gone").status()));
   EXPECT_EQ(f.Put("gone", "again")->version(), 1u);  // a new key
 }
@@ -184,25 +195,80 @@ TEST(KvStore, ScansPageThroughLiveKeysInOrderWithoutGapsOrRepeats) {
 }
 
 TEST(KvStore, BoundsOnKeysBytesAndValuesRefuseWithTheRightCode) {
-  Fixture f({.max_keys = 2, .max_bytes = 10, .max_value_bytes = 6});
+  const int64_t a = HeadBytes("a") + SlotBytes("a", 5);
+  const int64_t b = HeadBytes("b") + SlotBytes("b", 1);
+  Fixture f({.max_keys = 2, .max_bytes = a + b + SlotBytes("a", 6), .max_value_bytes = 6});
   EXPECT_TRUE(f.Put("a", "12345").ok());
   EXPECT_TRUE(f.Put("b", "1").ok());
   auto third = f.Put("c", "1");
   EXPECT_TRUE(absl::IsResourceExhausted(third.status()));
   EXPECT_EQ(third.status().message(), "storage full: 2 keys held (--storage-max-keys)");
-  auto big = f.Put("a", "12345");
-  EXPECT_TRUE(absl::IsResourceExhausted(big.status()));
-  EXPECT_EQ(big.status().message(),
-            "storage full: 6 value bytes held, the limit is 10 (--storage-max-bytes)");
-  EXPECT_TRUE(f.Put("b", "123").ok());  // within both bounds
+  EXPECT_TRUE(f.Put("a", "123456").ok());  // exactly at the bound
+  auto over = f.Put("b", "1");
+  EXPECT_TRUE(absl::IsResourceExhausted(over.status()));
+  EXPECT_EQ(over.status().message(),
+            absl::StrCat("storage full: ", a + b + SlotBytes("a", 6), " bytes held, the limit is ",
+                         a + b + SlotBytes("a", 6), " (--storage-max-bytes)"));
+  // A full store still takes deletions: they are how it makes room.
+  EXPECT_TRUE(f.Delete("b").ok());
   EXPECT_EQ(f.Put("a", "1234567").status().message(),
             "value: 7 bytes, more than 6 (--storage-max-value)");
   EXPECT_EQ(f.store->counters().refused_keys.load(), 1);
   EXPECT_EQ(f.store->counters().refused_bytes.load(), 1);
+  EXPECT_EQ(f.store->keys_held(), 2);
   EXPECT_EQ(f.Put("", "v").status().message(), "key: empty");
   EXPECT_EQ(f.Put(std::string("a\0b", 3), "v").status().message(), "key: holds a NUL byte");
   EXPECT_TRUE(absl::IsInvalidArgument(f.Put(std::string(1025, 'k'), "v").status()));
   EXPECT_EQ(f.Put("a", "v", -1).status().message(), "ttl_ms: negative");
+  // With one version kept, a smaller value replaces a larger one even when full.
+  Fixture one({.max_bytes = HeadBytes("x") + SlotBytes("x", 5), .max_history = 1});
+  EXPECT_TRUE(one.Put("x", "12345").ok());
+  EXPECT_TRUE(one.Put("x", "1").ok());
+  EXPECT_EQ(one.store->bytes_held(), HeadBytes("x") + SlotBytes("x", 1));
+}
+
+// Writers racing to create keys never pass the key bound together.
+TEST(KvStore, ConcurrentCreatesStopExactlyAtTheKeyBound) {
+  Fixture f({.max_keys = 100});
+  std::vector<std::thread> writers;
+  std::atomic<int> accepted{0};
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&f, &accepted, t] {
+      for (int i = 0; i < 100; ++i) {
+        if (f.Put(absl::StrFormat("t%d-%03d", t, i), "v").ok()) ++accepted;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(accepted.load(), 100);
+  EXPECT_EQ(f.store->keys_held(), 100);
+}
+
+// With one version kept, every write overwrites the slot a reader is about to
+// read: reads see one snapshot of head and slot, so a live key never reads as
+// dropped, and a scan never leaves one out.
+TEST(KvStore, ReadsRacingWritesAlwaysFindTheLiveValue) {
+  Fixture f({.max_history = 1});
+  f.Put("hot", "v");
+  f.Put("other", "v");
+  std::atomic<bool> writing{true};
+  std::atomic<int> misses{0}, reads{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&] {
+      sv1::ScanRequest scan;
+      while (writing.load()) {
+        if (!f.Get("hot").ok()) ++misses;
+        if (f.store->Scan(scan)->entries_size() != 2) ++misses;
+        ++reads;
+      }
+    });
+  }
+  for (int i = 0; i < 5000; ++i) f.Put("hot", absl::StrCat("v", i));
+  writing = false;
+  for (auto& t : threads) t.join();
+  EXPECT_GT(reads.load(), 100);
+  EXPECT_EQ(misses.load(), 0);
 }
 
 TEST(KvStore, ADirectoryKeepsKeysVersionsAndTheirTallyAcrossAReopen) {
@@ -210,19 +276,30 @@ TEST(KvStore, ADirectoryKeepsKeysVersionsAndTheirTallyAcrossAReopen) {
       (std::filesystem::temp_directory_path() / ("kv_store_test_" + std::to_string(getpid())))
           .string();
   std::filesystem::remove_all(dir);
+  int64_t bytes = 0;
   {
-    Fixture f({.directory = dir});
+    Fixture f({.directory = dir, .max_history = 4});
     f.Put("x", "one");
     f.Put("x", "three");
     f.Put("y", "22");
+    bytes = f.store->bytes_held();
   }
-  Fixture reopened({.directory = dir});
-  EXPECT_EQ(reopened.Get("x")->value(), "three");
-  EXPECT_EQ(reopened.Get("x", 1)->value(), "one");
-  EXPECT_EQ(reopened.Put("x", "four")->version(), 3u);
-  EXPECT_EQ(reopened.store->keys_held(), 2);
-  EXPECT_EQ(reopened.store->bytes_held(), 3 + 5 + 2 + 4);
-  reopened.store.reset();
+  {
+    Fixture reopened({.directory = dir, .max_history = 4});
+    EXPECT_EQ(reopened.Get("x")->value(), "three");
+    EXPECT_EQ(reopened.Get("x", 1)->value(), "one");
+    EXPECT_EQ(reopened.store->keys_held(), 2);
+    EXPECT_EQ(reopened.store->bytes_held(), bytes);
+    EXPECT_EQ(reopened.Put("x", "four")->version(), 3u);
+    EXPECT_EQ(reopened.store->bytes_held(), bytes + SlotBytes("x", 4));
+  }
+  // Versions map to slots by the history bound: another bound is refused, not misread.
+  auto other = KvStore::Open(WallClock::Instance(), {.directory = dir, .max_history = 16});
+  EXPECT_TRUE(absl::IsFailedPrecondition(other.status()));
+  EXPECT_EQ(other.status().message(),
+            absl::StrCat("storage: ", dir,
+                         " was made with --storage-max-history 4, not 16; start with 4, or with "
+                         "another --data-dir"));
   std::filesystem::remove_all(dir);
 }
 
