@@ -2,11 +2,14 @@
 
 #include <charconv>
 #include <deque>
+#include <initializer_list>
 #include <mutex>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace aurigraph::refserver {
 namespace {
@@ -35,20 +38,37 @@ absl::Status CheckText(const std::string& text, const char* field, size_t max, b
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint32_t> PageLimit(uint32_t limit) {
+absl::StatusOr<uint32_t> PageLimit(uint32_t limit, const char* field) {
   if (limit > kMaxPage) {
-    return absl::InvalidArgumentError(absl::StrCat("limit: ", limit, ", more than ", kMaxPage));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", limit, ", more than ", kMaxPage));
   }
   return limit == 0 ? kDefaultPage : limit;
 }
 
-// A page token: the decimal position to go on from.
-absl::StatusOr<uint64_t> Position(const std::string& token) {
+// FNV-1a: ties a page token to the query that made it.
+uint64_t QueryHash(std::initializer_list<std::string_view> parts) {
+  uint64_t hash = 14695981039346656037ull;
+  for (const std::string_view part : parts) {
+    for (const char c : part) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    hash = (hash ^ 0xff) * 1099511628211ull;  // between parts
+  }
+  return hash;
+}
+
+// A page token is "POSITION.QUERY": where the next page starts, and the query's hash.
+std::string Token(uint64_t position, uint64_t query) {
+  return absl::StrCat(position, ".", absl::Hex(query));
+}
+
+// The position a token names, if this query made it and it lies within `size`.
+absl::StatusOr<uint64_t> Position(const std::string& token, uint64_t query, uint64_t size) {
   if (token.empty()) return 0;
+  const size_t dot = token.find('.');
   uint64_t position = 0;
-  const auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), position);
-  if (error != std::errc() || end != token.data() + token.size()) {
-    return absl::InvalidArgumentError("page_token: not one this service gave");
+  const auto [end, error] = std::from_chars(token.data(), token.data() + dot, position);
+  if (dot == std::string::npos || error != std::errc() || end != token.data() + dot ||
+      token.substr(dot + 1) != absl::StrCat(absl::Hex(query)) || position > size) {
+    return absl::InvalidArgumentError("page_token: not one this query was given");
   }
   return position;
 }
@@ -70,7 +90,6 @@ tv1::LinksResponse LinkLog::Prove(const std::vector<uint64_t>& indexes) const {
   tv1::LinksResponse response;
   const uint64_t tree_size = tree_.size();
   response.set_tree_size(tree_size);
-  if (tree_size == 0) return response;
   const MerkleHash root = tree_.Root(tree_size);
   response.set_root_hash(root.data(), root.size());
   for (const uint64_t index : indexes) {
@@ -129,21 +148,20 @@ absl::StatusOr<tv1::LinksResponse> LinkLog::Link(const tv1::LinkRequest& r) {
 absl::StatusOr<tv1::LinksResponse> LinkLog::Page(
     const std::unordered_map<std::string, std::vector<uint64_t>>& index, const std::string& id,
     uint32_t requested_limit, const std::string& token) const {
-  auto limit = PageLimit(requested_limit);
+  auto limit = PageLimit(requested_limit, "limit");
   if (!limit.ok()) return limit.status();
-  auto from = Position(token);
-  if (!from.ok()) return from.status();
+  const uint64_t query = QueryHash({&index == &by_contract_ ? "contract" : "asset", id});
   std::shared_lock lock(mutex_);
   const auto it = index.find(id);
+  static const std::vector<uint64_t> kNone;
+  const std::vector<uint64_t>& all = it == index.end() ? kNone : it->second;
+  auto from = Position(token, query, all.size());
+  if (!from.ok()) return from.status();
   std::vector<uint64_t> page;
-  uint64_t next = 0;
-  if (it != index.end()) {
-    const std::vector<uint64_t>& all = it->second;
-    for (next = *from; next < all.size() && page.size() < *limit; ++next) page.push_back(all[next]);
-    if (next >= all.size()) next = 0;
-  }
+  uint64_t next = *from;
+  for (; next < all.size() && page.size() < *limit; ++next) page.push_back(all[next]);
   tv1::LinksResponse response = Prove(page);
-  if (next != 0) response.set_next_page_token(absl::StrCat(next));
+  if (next < all.size()) response.set_next_page_token(Token(next, query));
   return response;
 }
 
@@ -172,7 +190,7 @@ absl::StatusOr<tv1::LinksResponse> LinkLog::Lineage(const tv1::LineageRequest& r
         absl::StrCat("max_depth: ", r.max_depth(), ", more than ", kMaxDepth));
   }
   const uint32_t max_depth = r.max_depth() == 0 ? kDefaultDepth : r.max_depth();
-  auto max_links = PageLimit(r.max_links());
+  auto max_links = PageLimit(r.max_links(), "max_links");
   if (!max_links.ok()) return max_links.status();
   std::shared_lock lock(mutex_);
   // Breadth first over contracts and assets, each visited once.
@@ -214,11 +232,12 @@ absl::StatusOr<tv1::LinksResponse> LinkLog::Lineage(const tv1::LineageRequest& r
 }
 
 absl::StatusOr<tv1::LinksResponse> LinkLog::Search(const tv1::SearchRequest& r) const {
-  auto limit = PageLimit(r.limit());
+  auto limit = PageLimit(r.limit(), "limit");
   if (!limit.ok()) return limit.status();
-  auto from = Position(r.page_token());
-  if (!from.ok()) return from.status();
+  const uint64_t query = QueryHash({"search", r.contract_prefix(), r.asset_prefix(), r.relation()});
   std::shared_lock lock(mutex_);
+  auto from = Position(r.page_token(), query, links_.size());
+  if (!from.ok()) return from.status();
   std::vector<uint64_t> page;
   uint64_t next = *from;
   const uint64_t stop = std::min<uint64_t>(links_.size(), *from + kSearchBudget);
@@ -231,7 +250,7 @@ absl::StatusOr<tv1::LinksResponse> LinkLog::Search(const tv1::SearchRequest& r) 
     }
   }
   tv1::LinksResponse response = Prove(page);
-  if (next < links_.size()) response.set_next_page_token(absl::StrCat(next));
+  if (next < links_.size()) response.set_next_page_token(Token(next, query));
   return response;
 }
 

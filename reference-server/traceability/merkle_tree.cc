@@ -51,7 +51,14 @@ MerkleHash MerkleTree::SubtreeHash(uint64_t start, uint64_t count) const {
   return NodeHash(SubtreeHash(start, k), SubtreeHash(start + k, count - k));
 }
 
-MerkleHash MerkleTree::Root(uint64_t tree_size) const { return SubtreeHash(0, tree_size); }
+MerkleHash MerkleTree::Root(uint64_t tree_size) const {
+  if (tree_size == 0) {  // RFC 9162: the empty tree's hash is that of nothing
+    MerkleHash empty;
+    SHA256(nullptr, 0, empty.data());
+    return empty;
+  }
+  return SubtreeHash(0, tree_size);
+}
 
 void MerkleTree::Path(uint64_t index, uint64_t start, uint64_t count,
                       std::vector<MerkleHash>* out) const {

@@ -3,7 +3,7 @@
 // left || right), a tree of n leaves split at the largest power of two below
 // n. It answers the root and inclusion proofs for any size it has reached,
 // not only the current one. Complete subtrees are kept, so a root or a proof
-// costs O(log^2 n) hashes at most. Pure and single-threaded: the caller locks.
+// costs O(log n) hashes. Pure and single-threaded: the caller locks.
 #pragma once
 
 #include <array>
@@ -23,7 +23,7 @@ class MerkleTree {
   void Append(const MerkleHash& leaf_hash);
   uint64_t size() const { return levels_.empty() ? 0 : levels_[0].size(); }
   const MerkleHash& leaf(uint64_t index) const { return levels_[0][index]; }
-  // The root of the first `tree_size` leaves (1 <= tree_size <= size()).
+  // The root of the first `tree_size` leaves (tree_size <= size(); 0: the empty tree's).
   MerkleHash Root(uint64_t tree_size) const;
   // The audit path of leaf `index` in the tree of the first `tree_size`
   // leaves, from the leaf up (index < tree_size <= size()).

@@ -233,17 +233,43 @@ TEST(LinkLog, DuplicatesBadInputAndAFullLogAreRefusedWithTheRightCode) {
             "link log full: 3 links (the limit, --traceability-max-links)");
   EXPECT_EQ(f.log.counters().refused_full.load(), 1);
   EXPECT_EQ(f.log.counters().duplicates.load(), 1);
-  tv1::ContractRequest bad_token;
-  bad_token.set_contract_id("c");
-  bad_token.set_page_token("x7");
-  EXPECT_EQ(f.log.ByContract(bad_token).status().message(),
-            "page_token: not one this service gave");
+  // A page token works only for the query that was given it, and within its list.
+  tv1::ContractRequest first_page;
+  first_page.set_contract_id("c");
+  first_page.set_limit(1);
+  auto page = f.log.ByContract(first_page);
+  ASSERT_FALSE(page->next_page_token().empty());
+  for (const std::string& token : {std::string("x7"), std::string("1"), std::string("99.0")}) {
+    tv1::ContractRequest forged = first_page;
+    forged.set_page_token(token);
+    EXPECT_EQ(f.log.ByContract(forged).status().message(),
+              "page_token: not one this query was given")
+        << token;
+  }
+  tv1::AssetRequest other;
+  other.set_asset_id("a");
+  other.set_page_token(page->next_page_token());
+  EXPECT_TRUE(absl::IsInvalidArgument(f.log.ByAsset(other).status()));
+  tv1::LineageRequest wide;
+  wide.set_contract_id("c");
+  wide.set_max_links(1001);
+  EXPECT_EQ(f.log.Lineage(wide).status().message(), "max_links: 1001, more than 1000");
   tv1::ContractRequest none;
   none.set_contract_id("nobody");
   auto empty = f.log.ByContract(none);
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(empty->links_size(), 0);
-  EXPECT_EQ(empty->tree_size(), 3u);  // still a root to check absence claims against
+  EXPECT_EQ(empty->tree_size(), 3u);
+}
+
+TEST(LinkLog, AnEmptyLogAnswersWithTheEmptyTreesRoot) {
+  Fixture f;
+  tv1::ContractRequest none;
+  none.set_contract_id("nobody");
+  auto empty = f.log.ByContract(none);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->tree_size(), 0u);
+  EXPECT_EQ(empty->root_hash(), Sha256(""));
 }
 
 }  // namespace

@@ -80,7 +80,9 @@ async function main() {
     }
   }
   for (let i = 0; i < 40; i++) {
-    await call('LinkContractToAsset', { contract_id: 'node-c0', asset_id: `node-extra-${i}`, relation: 'secures' });
+    const r = await call('LinkContractToAsset', { contract_id: 'node-c0', asset_id: `node-extra-${i}`, relation: 'secures' });
+    if (!allProven(r)) check(false, `the proof of link ${r.links[0].link.index}`);
+    proofsChecked += 1;
   }
   check(failed === 0, `every link's own proof verifies (${proofsChecked} links)`);
 
