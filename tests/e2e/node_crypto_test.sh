@@ -2,7 +2,7 @@
 # CryptoService against peers that are not ours: a Node @grpc/grpc-js client
 # whose signatures are verified by Node's own crypto against the public keys the
 # server hands out (crypto_client.js), then the bundled crypto-keys scenario,
-# shortened, through the loadgen, its gates passing and every signature it made
+# shortened, through the loadgen without a failed call and every signature it made
 # counted by the server's metrics, which carry no key ids.
 #   node_crypto_test.sh LOADGEN REFSERVER PROTO_DIR NODE_DIR SCENARIO_DIR
 set -u
@@ -20,7 +20,7 @@ METRICS=$(awk '/^metrics on /{print $3}' "$WORK/server.out")
 
 run_node_checks crypto_client.js "$ADDR"
 
-run_scenario_gated crypto-keys.yaml "$ADDR" --set duration=4s --set warmup=1s --set load.rate=400
+run_scenario_without_errors crypto-keys.yaml "$ADDR" --set duration=4s --set warmup=1s --set load.rate=400
 curl -s "$METRICS" >"$WORK/metrics.txt"
 python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
 import json, re, sys

@@ -2,7 +2,7 @@
 # TraceabilityService against a client that is not ours: a Node @grpc/grpc-js
 # client links and queries, and its own RFC 9162 verifier checks every
 # inclusion proof (traceability_client.js); then the bundled traceability
-# scenario, shortened, runs through the loadgen with its gates, and the
+# scenario, shortened, runs through the loadgen without a failed call, and the
 # server's own count of links covers what the loadgen measured.
 #   node_traceability_test.sh LOADGEN REFSERVER PROTO_DIR NODE_DIR SCENARIO_DIR
 set -u
@@ -19,7 +19,7 @@ start_server ADDR server --metrics-listen 127.0.0.1:0
 METRICS=$(awk '/^metrics on /{print $3}' "$WORK/server.out")
 run_node_checks traceability_client.js "$ADDR"
 
-run_scenario_gated traceability.yaml "$ADDR" --set duration=4s --set warmup=1s --set load.rate=500
+run_scenario_without_errors traceability.yaml "$ADDR" --set duration=4s --set warmup=1s --set load.rate=500
 curl -s "$METRICS" >"$WORK/metrics.txt"
 python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
 import json, re, sys
