@@ -83,6 +83,12 @@ int main(int argc, char** argv) {
       "forgotten")(
       "traceability-max-links", po::value<int64_t>()->default_value(1'000'000),
       "TraceabilityService: links the log holds; one more is refused with RESOURCE_EXHAUSTED")(
+      "contract-max-contracts", po::value<int64_t>()->default_value(1000),
+      "ContractService: contracts deployed at once; one more is refused with RESOURCE_EXHAUSTED")(
+      "contract-default-gas", po::value<int64_t>()->default_value(100'000),
+      "ContractService: the gas limit of a call that names none")(
+      "contract-max-gas", po::value<int64_t>()->default_value(10'000'000),
+      "ContractService: the largest gas limit a call may ask for")(
       "crypto-max-keys", po::value<int64_t>()->default_value(10'000),
       "CryptoService: keys held at once; creating one more is refused with RESOURCE_EXHAUSTED")(
       "crypto-max-versions", po::value<int64_t>()->default_value(16),
@@ -241,6 +247,16 @@ int main(int argc, char** argv) {
     return Fail("--traceability-max-links must be >= 1");
   server_options.traceability.max_links =
       static_cast<size_t>(vm["traceability-max-links"].as<int64_t>());
+  ContractEngine::Options& contracts = server_options.contracts;
+  if (vm["contract-max-contracts"].as<int64_t>() < 1)
+    return Fail("--contract-max-contracts must be >= 1");
+  contracts.max_contracts = static_cast<size_t>(vm["contract-max-contracts"].as<int64_t>());
+  if (vm["contract-max-gas"].as<int64_t>() < 1) return Fail("--contract-max-gas must be >= 1");
+  contracts.max_gas = static_cast<uint64_t>(vm["contract-max-gas"].as<int64_t>());
+  if (vm["contract-default-gas"].as<int64_t>() < 1 ||
+      vm["contract-default-gas"].as<int64_t>() > vm["contract-max-gas"].as<int64_t>())
+    return Fail("--contract-default-gas must be between 1 and --contract-max-gas");
+  contracts.default_gas = static_cast<uint64_t>(vm["contract-default-gas"].as<int64_t>());
   if (vm["crypto-max-keys"].as<int64_t>() < 1) return Fail("--crypto-max-keys must be >= 1");
   server_options.keys.max_keys = static_cast<size_t>(vm["crypto-max-keys"].as<int64_t>());
   if (vm["crypto-max-versions"].as<int64_t>() < 1)

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "aurigraph/approval/v1/approval.pb.h"
 #include "aurigraph/consensus/v1/consensus.pb.h"
+#include "aurigraph/contract/v1/contract.pb.h"
 #include "aurigraph/crypto/v1/crypto.pb.h"
 #include "aurigraph/storage/v1/storage.pb.h"
 #include "aurigraph/traceability/v1/traceability.pb.h"
@@ -159,6 +160,7 @@ const MethodCatalog& MethodCatalog::Bundled() {
     aurigraph::crypto::v1::SignRequest::descriptor();
     aurigraph::storage::v1::PutRequest::descriptor();
     aurigraph::traceability::v1::LinkRequest::descriptor();
+    aurigraph::contract::v1::DeployRequest::descriptor();
     return new MethodCatalog(pb::DescriptorPool::generated_pool(), "the bundled Aurigraph API");
   }();
   return *bundled;

@@ -752,6 +752,34 @@ void ResolveFrom(const std::filesystem::path& dir, std::string& path) {
   if (std::filesystem::exists(beside, ec)) path = beside.lexically_normal().string();
 }
 
+// Replaces each {"$file": PATH} in a request with the text of PATH (from
+// `dir` when relative), so a large field such as a contract's source lives in
+// a file of its own. The text is a template like any other field's.
+absl::Status ReadFileFields(const std::filesystem::path& dir, const std::string& where,
+                            nlohmann::json& value) {
+  if (value.is_object() && value.size() == 1 && value.contains("$file")) {
+    if (!value["$file"].is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": $file needs a path"));
+    }
+    std::string path = value["$file"].get<std::string>();
+    ResolveFrom(dir, path);
+    auto text = ReadInputFile(path, absl::StrCat(where, ": $file ", path));
+    if (!text.ok()) return text.status();
+    value = *std::move(text);
+    return absl::OkStatus();
+  }
+  if (value.is_object()) {
+    for (auto& [key, member] : value.items()) {
+      RETURN_IF_ERROR(ReadFileFields(dir, absl::StrCat(where, ".", key), member));
+    }
+  } else if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      RETURN_IF_ERROR(ReadFileFields(dir, absl::StrCat(where, ".", i), value[i]));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path,
@@ -770,6 +798,12 @@ absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path,
   for (OperationSpec& op : scenario->operations) {
     ResolveFrom(dir, op.data_file);
     ResolveFrom(dir, op.request_bin);
+    if (op.request_json.find("\"$file\"") != std::string::npos) {
+      auto request = nlohmann::json::parse(op.request_json);
+      RETURN_IF_ERROR(
+          ReadFileFields(dir, absl::StrCat("operations.", op.name, ".request"), request));
+      op.request_json = request.dump();
+    }
   }
   ChannelOptions& channel = scenario->channel;
   for (std::string* file : {&channel.ca_file, &channel.cert_file, &channel.key_file}) {

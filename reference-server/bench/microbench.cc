@@ -2,9 +2,12 @@
 // BatchSubmitTransactions request parsed from its bytes (as gRPC hands it to
 // the service), validated (content hash) and stored, and its response
 // serialized. Issue 22's goal is 4 us of server CPU per transaction. Also
-// StorageService's put to hot keys.
+// StorageService's put to hot keys, and ContractService's token transfer.
 #include <benchmark/benchmark.h>
 
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +15,7 @@
 #include "aurigraph/storage/v1/storage.pb.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
 #include "common/clock/clock.h"
+#include "reference-server/contract/contract_engine.h"
 #include "reference-server/storage/kv_store.h"
 #include "reference-server/transaction/transaction_store.h"
 
@@ -92,6 +96,72 @@ void BM_StoragePutToHotKeys(benchmark::State& state) {
   for (auto _ : state) write();
 }
 BENCHMARK(BM_StoragePutToHotKeys)->Arg(0)->Arg(200'000);
+
+// A token transfer (scenarios/contracts/token.stack) between 20 accounts: the
+// machine's run (two loads, two stores) and the atomic commit of its three
+// writes to the store; the machine alone, on state in memory, beside it.
+std::string TokenSource() {
+  std::ifstream in(std::string(SCENARIO_DIR) + "/contracts/token.stack");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void BM_ContractTransfer(benchmark::State& state) {
+  auto store = KvStore::Open(WallClock::Instance(), {});
+  auto engine = ContractEngine::Open(**store, WallClock::Instance(), {});
+  contract::v1::DeployRequest deploy;
+  deploy.set_source(TokenSource());
+  deploy.add_init_args()->set_text_value("minter");
+  const std::string address = (*engine)->Deploy(deploy)->address();
+  contract::v1::ExecuteRequest call;
+  call.set_address(address);
+  call.set_function("mint");
+  call.set_caller("minter");
+  call.add_args();
+  call.add_args()->set_int_value(1'000'000'000);
+  for (int a = 0; a < 20; ++a) {
+    call.mutable_args(0)->set_text_value(absl::StrCat("acct-", a));
+    benchmark::DoNotOptimize((*engine)->Execute(call));
+  }
+  call.set_function("transfer");
+  call.mutable_args(1)->set_int_value(1);
+  uint64_t n = 0;
+  for (auto _ : state) {
+    call.set_caller(absl::StrCat("acct-", n % 20));
+    call.mutable_args(0)->set_text_value(absl::StrCat("acct-", (n * 7 + 1) % 20));
+    auto out = (*engine)->Execute(call);
+    if (!out.ok()) state.SkipWithError(std::string(out.status().message()).c_str());
+    ++n;
+  }
+}
+BENCHMARK(BM_ContractTransfer);
+
+class MemoryState final : public vm::StateReader {
+ public:
+  absl::StatusOr<std::optional<vm::Value>> Read(const std::string& key) override {
+    auto it = values.find(key);
+    if (it == values.end()) return std::optional<vm::Value>();
+    return std::optional<vm::Value>(it->second);
+  }
+  std::map<std::string, vm::Value> values;
+};
+
+void BM_ContractTransferMachineOnly(benchmark::State& state) {
+  auto program = vm::Compile(TokenSource());
+  const vm::Function* transfer = program->Find("transfer");
+  MemoryState memory;
+  for (int a = 0; a < 20; ++a) memory.values[absl::StrCat("balance/acct-", a)] = int64_t{1'000'000};
+  const vm::RunLimits limits;
+  std::vector<vm::Value> args = {std::string("acct-1"), int64_t{1}};
+  uint64_t n = 0;
+  for (auto _ : state) {
+    args[0] = absl::StrCat("acct-", (n * 7 + 1) % 20);
+    benchmark::DoNotOptimize(
+        vm::Run(*program, *transfer, args, absl::StrCat("acct-", n++ % 20), limits, memory));
+  }
+}
+BENCHMARK(BM_ContractTransferMachineOnly);
 
 }  // namespace
 }  // namespace aurigraph::refserver

@@ -20,6 +20,7 @@
 #include "reference-server/faults/delay_queue.h"
 #include "reference-server/memory/memory_return.h"
 #include "reference-server/metrics/consensus_metrics.h"
+#include "reference-server/metrics/contract_metrics.h"
 #include "reference-server/metrics/crypto_metrics.h"
 #include "reference-server/metrics/domain_metrics.h"
 #include "reference-server/metrics/grpc_server_metrics.h"
@@ -29,6 +30,7 @@
 #include "reference-server/metrics/traceability_metrics.h"
 #include "reference-server/service/approval_service.h"
 #include "reference-server/service/consensus_service.h"
+#include "reference-server/service/contract_service.h"
 #include "reference-server/service/crypto_service.h"
 #include "reference-server/service/event_wiring.h"
 #include "reference-server/service/replicated_transactions.h"
@@ -67,11 +69,12 @@ struct ClusterParts {
 struct ReferenceServer::Impl {
   Impl(const ServerOptions& o, std::unique_ptr<WebhookRegistry> registry,
        std::unique_ptr<DeliveryPipeline> pipeline, std::unique_ptr<KvStore> kv,
-       std::unique_ptr<ClusterParts> cluster_parts)
+       std::unique_ptr<ContractEngine> contracts, std::unique_ptr<ClusterParts> cluster_parts)
       : options(o),
         webhook_registry(std::move(registry)),
         delivery(std::move(pipeline)),
         kv_store(std::move(kv)),
+        contract_engine(std::move(contracts)),
         faults(o.faults, *o.monotonic_clock),
         approval_store(*o.wall_clock, o.approvals),
         transaction_store(*o.wall_clock, o.transactions),
@@ -96,6 +99,7 @@ struct ReferenceServer::Impl {
         crypto_service(MakeCryptoService(key_store, responder)),
         storage_service(MakeStorageService(*kv_store, responder)),
         traceability_service(MakeTraceabilityService(link_log, responder)),
+        contract_service(MakeContractService(*contract_engine, responder, streaming)),
         cluster(std::move(cluster_parts)) {
     WireEvents(approval_store, *webhook_registry, streaming, webhook_hubs);
     if (cluster) {
@@ -132,6 +136,7 @@ struct ReferenceServer::Impl {
   std::unique_ptr<DeliveryPipeline> delivery;
   WebhookHubs webhook_hubs;
   std::unique_ptr<KvStore> kv_store;
+  std::unique_ptr<ContractEngine> contract_engine;  // its state is in kv_store
   FaultInjector faults;
   StreamCounters stream_counters;
   EventHub<av1::ApprovalEvent> approval_events;
@@ -152,6 +157,7 @@ struct ReferenceServer::Impl {
   std::unique_ptr<grpc::Service> crypto_service;
   std::unique_ptr<grpc::Service> storage_service;
   std::unique_ptr<grpc::Service> traceability_service;
+  std::unique_ptr<grpc::Service> contract_service;
   std::unique_ptr<ClusterParts> cluster;
   std::unique_ptr<TransactionCommitter> committer;
   // Metrics (with metrics_listen): the exposer holds its collectables weakly.
@@ -163,6 +169,7 @@ struct ReferenceServer::Impl {
   std::shared_ptr<CryptoMetrics> crypto_metrics;
   std::shared_ptr<StorageMetrics> storage_metrics;
   std::shared_ptr<TraceabilityMetrics> traceability_metrics;
+  std::shared_ptr<ContractMetrics> contract_metrics;
   std::unique_ptr<GrpcServerMetrics> grpc_metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
@@ -188,6 +195,8 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   if (!pipeline.ok()) return pipeline.status();
   auto kv_store = KvStore::Open(*options.wall_clock, options.storage);
   if (!kv_store.ok()) return kv_store.status();
+  auto contracts = ContractEngine::Open(**kv_store, *options.wall_clock, options.contracts);
+  if (!contracts.ok()) return contracts.status();
   std::unique_ptr<ClusterParts> cluster;
   if (!options.cluster.peers.empty()) {
     auto members = consensus::Membership::Parse(options.cluster.node_id, options.cluster.peers);
@@ -201,8 +210,9 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
       cluster->storage = *std::move(storage);
     }
   }
-  auto impl = std::make_unique<Impl>(options, *std::move(registry), *std::move(pipeline),
-                                     *std::move(kv_store), std::move(cluster));
+  auto impl =
+      std::make_unique<Impl>(options, *std::move(registry), *std::move(pipeline),
+                             *std::move(kv_store), *std::move(contracts), std::move(cluster));
   const size_t colon = options.listen.rfind(':');
   if (colon == std::string::npos) {
     return absl::InvalidArgumentError(
@@ -236,6 +246,8 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     impl->exposer->RegisterCollectable(impl->storage_metrics);
     impl->traceability_metrics = std::make_shared<TraceabilityMetrics>(impl->link_log);
     impl->exposer->RegisterCollectable(impl->traceability_metrics);
+    impl->contract_metrics = std::make_shared<ContractMetrics>(*impl->contract_engine);
+    impl->exposer->RegisterCollectable(impl->contract_metrics);
     if (impl->cluster) {
       impl->consensus_metrics = std::make_shared<ConsensusMetrics>(
           *impl->cluster->node, impl->cluster->members, *impl->cluster->transport);
@@ -263,6 +275,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   builder.RegisterService(impl->crypto_service.get());
   builder.RegisterService(impl->storage_service.get());
   builder.RegisterService(impl->traceability_service.get());
+  builder.RegisterService(impl->contract_service.get());
   if (impl->cluster) {
     builder.RegisterService(impl->cluster->service.get());
     builder.RegisterService(impl->cluster->admin.get());
@@ -342,6 +355,7 @@ const TransactionStore& ReferenceServer::transactions() const { return impl_->tr
 const KeyStore& ReferenceServer::keys() const { return impl_->key_store; }
 const KvStore& ReferenceServer::storage() const { return *impl_->kv_store; }
 const LinkLog& ReferenceServer::links() const { return impl_->link_log; }
+const ContractEngine& ReferenceServer::contracts() const { return *impl_->contract_engine; }
 const StreamCounters& ReferenceServer::streams() const { return impl_->stream_counters; }
 const std::string& ReferenceServer::kafka_bootstrap() const {
   return impl_->delivery->bootstrap_servers();

@@ -17,6 +17,7 @@
 #include "reference-server/admission/call_gate.h"
 #include "reference-server/approval/approval_store.h"
 #include "reference-server/connections/connection_guard.h"
+#include "reference-server/contract/contract_engine.h"
 #include "reference-server/crypto/key_store.h"
 #include "reference-server/faults/fault_injector.h"
 #include "reference-server/storage/kv_store.h"
@@ -55,6 +56,7 @@ struct ServerOptions {
   KeyStore::Options keys;    // CryptoService
   KvStore::Options storage;  // StorageService (its directory empty: in memory)
   LinkLog::Options traceability;
+  ContractEngine::Options contracts;  // ContractService (its state in `storage`)
   int64_t sweep_interval_nanos = 1'000'000'000;
   // Server streams: events one subscriber may have queued before it is cut off
   // with RESOURCE_EXHAUSTED (see streams/event_stream.h). Above the largest
@@ -121,6 +123,7 @@ class ReferenceServer {
   const KeyStore& keys() const;
   const KvStore& storage() const;
   const LinkLog& links() const;
+  const ContractEngine& contracts() const;
   const StreamCounters& streams() const;
   // Requests that carried header `key` with `value` (for keys in count_metadata).
   int64_t metadata_count(const std::string& key, const std::string& value) const;

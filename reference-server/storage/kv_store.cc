@@ -165,9 +165,11 @@ KvStore::~KvStore() {
   env_.reset();
 }
 
-std::mutex& KvStore::LockFor(const std::string& key) {
-  return key_locks_[std::hash<std::string>()(key) % key_locks_.size()];
+size_t KvStore::StripeOf(const std::string& key) const {
+  return std::hash<std::string>()(key) % key_locks_.size();
 }
+
+std::mutex& KvStore::LockFor(const std::string& key) { return key_locks_[StripeOf(key)]; }
 
 namespace {
 
@@ -257,8 +259,18 @@ absl::Status KvStore::Tally() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> KvStore::Append(const std::string& key, Record record,
-                                         uint64_t if_version) {
+// A write made ready: where it goes, and what it adds to the bounds.
+struct KvStore::Pending {
+  std::string slot, head, encoded;
+  uint64_t version = 0;
+  int64_t dead_since = 0;
+  int64_t delta = 0;  // bytes held after, less before
+  bool new_key = false;
+  bool deletion = false;
+};
+
+absl::StatusOr<KvStore::Pending> KvStore::Prepare(const std::string& key, Record record,
+                                                  uint64_t if_version) const {
   auto newest = Newest(key);
   if (!newest.ok()) return newest.status();
   const bool exists = *newest > 0;
@@ -268,21 +280,37 @@ absl::StatusOr<uint64_t> KvStore::Append(const std::string& key, Record record,
                : absl::StrCat("key '", key, "' does not exist (if_version ", if_version, ")"));
   }
   record.version = *newest + 1;
-  const std::string slot = SlotKey(key, record.version, options_.max_history);
-  const std::string head = HeadKey(key);
-  const std::string encoded = EncodeRecord(record);
+  Pending p;
+  p.slot = SlotKey(key, record.version, options_.max_history);
+  p.head = HeadKey(key);
+  p.encoded = EncodeRecord(record);
+  p.version = record.version;
+  p.dead_since = record.DeadSince();
+  p.new_key = !exists;
+  p.deletion = record.deleted;
   // Bytes are counted as stored: keys, headers and values. The slot's previous
   // version (max_history older) stops counting.
   std::string replaced;
-  const rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), slot, &replaced);
+  const rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), p.slot, &replaced);
   if (!read.ok() && !read.IsNotFound()) return Failed(read, "read");
-  const int64_t delta = static_cast<int64_t>(slot.size() + encoded.size()) -
-                        (read.ok() ? static_cast<int64_t>(slot.size() + replaced.size()) : 0) +
-                        (exists ? 0 : static_cast<int64_t>(head.size() + 16));
+  p.delta = static_cast<int64_t>(p.slot.size() + p.encoded.size()) -
+            (read.ok() ? static_cast<int64_t>(p.slot.size() + replaced.size()) : 0) +
+            (exists ? 0 : static_cast<int64_t>(p.head.size() + 16));
+  return p;
+}
+
+absl::Status KvStore::Commit(const std::vector<Pending>& writes) {
+  int64_t new_keys = 0, delta = 0;
+  bool adds = false;
+  for (const Pending& p : writes) {
+    new_keys += p.new_key ? 1 : 0;
+    delta += p.delta;
+    adds |= !p.deletion;
+  }
   // Reserved before the write, so concurrent writers cannot pass a bound together.
-  if (!exists && keys_held_.fetch_add(1, std::memory_order_relaxed) >=
-                     static_cast<int64_t>(options_.max_keys)) {
-    keys_held_.fetch_sub(1, std::memory_order_relaxed);
+  const int64_t keys_before = keys_held_.fetch_add(new_keys, std::memory_order_relaxed);
+  if (new_keys > 0 && keys_before + new_keys > static_cast<int64_t>(options_.max_keys)) {
+    keys_held_.fetch_sub(new_keys, std::memory_order_relaxed);
     counters_.refused_keys.fetch_add(1, std::memory_order_relaxed);
     return absl::ResourceExhaustedError(
         absl::StrCat("storage full: ", options_.max_keys, " keys held (--storage-max-keys)"));
@@ -290,28 +318,87 @@ absl::StatusOr<uint64_t> KvStore::Append(const std::string& key, Record record,
   const int64_t before = bytes_held_.fetch_add(delta, std::memory_order_relaxed);
   // A deletion, or a write that adds nothing, is always let through: they are
   // how a full store makes room.
-  if (delta > 0 && !record.deleted && before + delta > options_.max_bytes) {
+  if (delta > 0 && adds && before + delta > options_.max_bytes) {
     bytes_held_.fetch_sub(delta, std::memory_order_relaxed);
-    if (!exists) keys_held_.fetch_sub(1, std::memory_order_relaxed);
+    keys_held_.fetch_sub(new_keys, std::memory_order_relaxed);
     counters_.refused_bytes.fetch_add(1, std::memory_order_relaxed);
     return absl::ResourceExhaustedError(absl::StrCat("storage full: ", before,
                                                      " bytes held, the limit is ",
                                                      options_.max_bytes, " (--storage-max-bytes)"));
   }
   rocksdb::WriteBatch batch;
-  batch.Put(slot, encoded);
-  batch.Put(head, EncodeHead(record.version, record.DeadSince()));
+  for (const Pending& p : writes) {
+    batch.Put(p.slot, p.encoded);
+    batch.Put(p.head, EncodeHead(p.version, p.dead_since));
+  }
   const rocksdb::Status written = db_->Write(WriteOptionsFor(options_), &batch);
   if (!written.ok()) {
     bytes_held_.fetch_sub(delta, std::memory_order_relaxed);
-    if (!exists) keys_held_.fetch_sub(1, std::memory_order_relaxed);
+    keys_held_.fetch_sub(new_keys, std::memory_order_relaxed);
     return Failed(written, "write");
   }
-  return record.version;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> KvStore::Append(const std::string& key, Record record,
+                                         uint64_t if_version) {
+  auto pending = Prepare(key, std::move(record), if_version);
+  if (!pending.ok()) return pending.status();
+  if (auto committed = Commit({*pending}); !committed.ok()) return committed;
+  return pending->version;
+}
+
+absl::Status KvStore::CheckWritable(const std::string& key) const {
+  if (!options_.reserved_prefix.empty() && key.rfind(options_.reserved_prefix, 0) == 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "key '", key, "': keys under '", options_.reserved_prefix,
+        "' are contract code and state, written only by ContractService (readable here)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint64_t>> KvStore::PutAll(
+    const std::vector<std::pair<std::string, std::string>>& writes) {
+  // Every key's lock, in one order (stripe index), so writers cannot deadlock.
+  std::vector<size_t> stripes;
+  for (const auto& [key, value] : writes) {
+    if (auto ok = CheckKey(key, "key"); !ok.ok()) return ok;
+    stripes.push_back(StripeOf(key));
+  }
+  std::sort(stripes.begin(), stripes.end());
+  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(stripes.size());
+  for (const size_t stripe : stripes) locks.emplace_back(key_locks_[stripe]);
+  const int64_t now = clock_.NowNanos();
+  std::vector<Pending> pending;
+  pending.reserve(writes.size());
+  for (const auto& [key, value] : writes) {
+    Record record;
+    record.written = now;
+    record.value = value;
+    auto p = Prepare(key, std::move(record), 0);
+    if (!p.ok()) return p.status();
+    pending.push_back(*std::move(p));
+  }
+  if (auto committed = Commit(pending); !committed.ok()) return committed;
+  counters_.puts.fetch_add(static_cast<int64_t>(writes.size()), std::memory_order_relaxed);
+  std::vector<uint64_t> versions;
+  versions.reserve(pending.size());
+  for (const Pending& p : pending) versions.push_back(p.version);
+  return versions;
+}
+
+absl::StatusOr<sv1::Entry> KvStore::Peek(const std::string& key) const {
+  if (auto ok = CheckKey(key, "key"); !ok.ok()) return ok;
+  sv1::GetRequest request;
+  request.set_key(key);
+  return Read(request);
 }
 
 absl::StatusOr<sv1::PutResponse> KvStore::Put(const sv1::PutRequest& request) {
   if (auto ok = CheckKey(request.key(), "key"); !ok.ok()) return ok;
+  if (auto ok = CheckWritable(request.key()); !ok.ok()) return ok;
   if (request.value().size() > options_.max_value_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("value: ", request.value().size(),
                                                    " bytes, more than ", options_.max_value_bytes,
@@ -388,6 +475,7 @@ absl::StatusOr<sv1::Entry> KvStore::Read(const sv1::GetRequest& request) const {
 
 absl::StatusOr<sv1::DeleteResponse> KvStore::Delete(const sv1::DeleteRequest& request) {
   if (auto ok = CheckKey(request.key(), "key"); !ok.ok()) return ok;
+  if (auto ok = CheckWritable(request.key()); !ok.ok()) return ok;
   std::lock_guard lock(LockFor(request.key()));
   sv1::GetRequest current;
   current.set_key(request.key());

@@ -5,8 +5,9 @@
 // before it. A deleted or expired key stays readable
 // in its history for `retention`, then Sweep forgets it. Keys and value bytes
 // held are bounded; what would pass a bound is refused (RESOURCE_EXHAUSTED)
-// and counted. Thread-safe (writes to one key are serialized); time is
-// injected.
+// and counted. Keys under `reserved_prefix` (ContractService's code and
+// state) are read like any other but written only through PutAll.
+// Thread-safe (writes to one key are serialized); time is injected.
 #pragma once
 
 #include <array>
@@ -16,6 +17,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "aurigraph/storage/v1/storage.pb.h"
@@ -40,7 +43,8 @@ class KvStore {
     size_t max_value_bytes = 1 << 20;
     size_t max_history = 16;  // versions kept per key
     int64_t retention_nanos = 60'000'000'000;
-    size_t sweep_batch = 10'000;  // keys a Sweep looks at
+    size_t sweep_batch = 10'000;                // keys a Sweep looks at
+    std::string reserved_prefix = "contract/";  // Put and Delete refuse it (PERMISSION_DENIED)
   };
   struct Counters {
     std::atomic<int64_t> puts{0}, deletes{0}, gets{0}, get_misses{0}, scans{0}, refused_keys{0},
@@ -61,16 +65,27 @@ class KvStore {
   // to `sweep_batch` keys from where the last sweep stopped; returns how many.
   int64_t Sweep();
 
+  // For the store's other users (ContractService). PutAll writes every key's
+  // next version in one atomic batch (all or none; bounds as for Put, any
+  // key allowed) and returns their versions in order; keys must be distinct.
+  absl::StatusOr<std::vector<uint64_t>> PutAll(
+      const std::vector<std::pair<std::string, std::string>>& writes);
+  // Get without counting it in gets.
+  absl::StatusOr<storage::v1::Entry> Peek(const std::string& key) const;
+
   int64_t keys_held() const { return keys_held_.load(std::memory_order_relaxed); }
   int64_t bytes_held() const { return bytes_held_.load(std::memory_order_relaxed); }
   const Counters& counters() const { return counters_; }
 
-  struct Record;  // one stored version (kv_store.cc)
+  struct Record;   // one stored version (kv_store.cc)
+  struct Pending;  // one write made ready (kv_store.cc)
 
  private:
   KvStore(const Clock& clock, Options options, std::unique_ptr<rocksdb::Env> env,
           std::unique_ptr<rocksdb::DB> db);
+  size_t StripeOf(const std::string& key) const;
   std::mutex& LockFor(const std::string& key);
+  absl::Status CheckWritable(const std::string& key) const;
   // Get without counting it (Delete reads what it deletes).
   absl::StatusOr<storage::v1::Entry> Read(const storage::v1::GetRequest& request) const;
   // The key's newest version; 0 when it has none.
@@ -82,6 +97,11 @@ class KvStore {
                 int64_t* value_bytes, const rocksdb::Snapshot* snapshot = nullptr) const;
   // Writes `record` as the key's next version (the caller holds its lock).
   absl::StatusOr<uint64_t> Append(const std::string& key, Record record, uint64_t if_version);
+  // Append in two steps, so several keys' writes commit in one batch (the
+  // caller holds every key's lock): what to write, then the write, the bounds
+  // reserved first for all of them.
+  absl::StatusOr<Pending> Prepare(const std::string& key, Record record, uint64_t if_version) const;
+  absl::Status Commit(const std::vector<Pending>& writes);
   // Counts what an opened directory holds.
   absl::Status Tally();
 

@@ -30,10 +30,10 @@ need_node_modules() {
   fi
 }
 
-# run_node_checks SCRIPT ADDR: runs a Node client of tests/e2e/node ($NODE_DIR,
+# run_node_checks SCRIPT ADDR [ARGS...]: runs a Node client of tests/e2e/node ($NODE_DIR,
 # with $PROTO_DIR) against ADDR; prints its PASS/FAIL lines, fails the test if it failed.
 run_node_checks() {
-  if ! timeout 60 node "$NODE_DIR/$1" "$PROTO_DIR" "$2" >"$WORK/node.out" 2>&1; then
+  if ! timeout 60 node "$NODE_DIR/$1" "$PROTO_DIR" "${@:2}" >"$WORK/node.out" 2>&1; then
     cat "$WORK/node.out"
     echo "FAIL the Node client's checks"
     exit 1

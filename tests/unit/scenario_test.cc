@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "loadgen/scenario/ad_hoc.h"
@@ -193,6 +194,45 @@ operations:
             "s.yaml: operations.0.data.file: required");
   EXPECT_EQ(ErrorOf(base + "operations: [{rpc: a/b, metadata: [x]}]\n"),
             "s.yaml: operations.0.metadata: must be a mapping of header name to value");
+}
+
+TEST(Scenario, FileFieldsReadTheirFileBesideTheScenario) {
+  const auto dir = std::filesystem::temp_directory_path() / absl::StrCat("file-fields-", getpid());
+  std::filesystem::create_directories(dir / "contracts");
+  std::ofstream(dir / "contracts" / "c.stack") << "fn f\n  \"x-${seq}\" ret\nend\n";
+  std::ofstream(dir / "s.yaml") << R"(
+name: f
+target: 127.0.0.1:1
+duration: 1s
+load: {model: closed, concurrency: 1}
+operations:
+  - rpc: aurigraph.contract.v1.ContractService/DeployContract
+    request: {source: {$file: contracts/c.stack}, init_args: [{text_value: {$file: contracts/c.stack}}]}
+  - name: missing
+    rpc: aurigraph.contract.v1.ContractService/DeployContract
+    request: {source: {$file: nowhere.stack}}
+)";
+  auto loaded = LoadScenarioFile((dir / "s.yaml").string(), {});
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.status().message().find("operations.missing.request.source: $file"),
+            std::string::npos)
+      << loaded.status();
+  EXPECT_NE(loaded.status().message().find("nowhere.stack"), std::string::npos);
+  std::ofstream(dir / "t.yaml") << R"(
+name: f
+target: 127.0.0.1:1
+duration: 1s
+load: {model: closed, concurrency: 1}
+operations:
+  - rpc: aurigraph.contract.v1.ContractService/DeployContract
+    request: {source: {$file: contracts/c.stack}, init_args: [{text_value: {$file: contracts/c.stack}}]}
+)";
+  loaded = LoadScenarioFile((dir / "t.yaml").string(), {});
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const auto request = nlohmann::json::parse(loaded->operations[0].request_json);
+  EXPECT_EQ(request["source"], "fn f\n  \"x-${seq}\" ret\nend\n");
+  EXPECT_EQ(request["init_args"][0]["text_value"], request["source"]);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Scenario, MetadataNamesAreCaseInsensitive) {
