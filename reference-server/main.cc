@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
       "ContractService: contracts deployed at once; one more is refused with RESOURCE_EXHAUSTED")(
       "contract-default-gas", po::value<int64_t>()->default_value(100'000),
       "ContractService: the gas limit of a call that names none")(
-      "contract-max-gas", po::value<int64_t>()->default_value(10'000'000),
+      "contract-max-gas", po::value<int64_t>()->default_value(1'000'000),
       "ContractService: the largest gas limit a call may ask for")(
       "crypto-max-keys", po::value<int64_t>()->default_value(10'000),
       "CryptoService: keys held at once; creating one more is refused with RESOURCE_EXHAUSTED")(

@@ -18,6 +18,7 @@
 #include "aurigraph/consensus/v1/consensus.pb.h"
 #include "aurigraph/contract/v1/contract.pb.h"
 #include "aurigraph/crypto/v1/crypto.pb.h"
+#include "aurigraph/network/v1/network.pb.h"
 #include "aurigraph/storage/v1/storage.pb.h"
 #include "aurigraph/traceability/v1/traceability.pb.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
@@ -161,6 +162,7 @@ const MethodCatalog& MethodCatalog::Bundled() {
     aurigraph::storage::v1::PutRequest::descriptor();
     aurigraph::traceability::v1::LinkRequest::descriptor();
     aurigraph::contract::v1::DeployRequest::descriptor();
+    aurigraph::network::v1::NetworkMessage::descriptor();
     return new MethodCatalog(pb::DescriptorPool::generated_pool(), "the bundled Aurigraph API");
   }();
   return *bundled;

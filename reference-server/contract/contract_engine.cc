@@ -81,7 +81,9 @@ absl::StatusOr<std::vector<Value>> FromProto(
   return out;
 }
 
-absl::Status CheckAddress(const std::string& address) {
+}  // namespace
+
+absl::Status CheckContractAddress(const std::string& address) {
   if (address.size() != 2 * SHA256_DIGEST_LENGTH ||
       !std::all_of(address.begin(), address.end(), [](char c) {
         return absl::ascii_isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
@@ -92,6 +94,8 @@ absl::Status CheckAddress(const std::string& address) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 absl::Status CheckCaller(const std::string& caller) {
   if (caller.size() > kMaxCallerBytes) {
@@ -156,7 +160,8 @@ std::mutex& ContractEngine::LockFor(const std::string& address) {
   return contract_locks_[std::hash<std::string>()(address) % contract_locks_.size()];
 }
 
-absl::StatusOr<vm::RunLimits> ContractEngine::LimitsFor(uint64_t gas_limit) const {
+absl::StatusOr<vm::RunLimits> ContractEngine::LimitsFor(uint64_t gas_limit,
+                                                        const Interrupted& interrupted) const {
   if (gas_limit > options_.max_gas) {
     return absl::InvalidArgumentError(absl::StrCat("gas_limit: ", gas_limit,
                                                    ", more than the server allows (",
@@ -164,6 +169,7 @@ absl::StatusOr<vm::RunLimits> ContractEngine::LimitsFor(uint64_t gas_limit) cons
   }
   vm::RunLimits limits;
   limits.gas_limit = gas_limit == 0 ? options_.default_gas : gas_limit;
+  limits.interrupted = interrupted;
   return limits;
 }
 
@@ -183,59 +189,77 @@ absl::StatusOr<std::shared_ptr<const vm::Program>> ContractEngine::Find(
     return absl::DataLossError(absl::StrCat(
         "contract ", address, ": its stored code does not compile: ", program.status().message()));
   }
-  auto shared = std::make_shared<const vm::Program>(*std::move(program));
+  return Cache(address, std::make_shared<const vm::Program>(*std::move(program)));
+}
+
+std::shared_ptr<const vm::Program> ContractEngine::Cache(
+    const std::string& address, std::shared_ptr<const vm::Program> program) {
   std::unique_lock lock(programs_mutex_);
-  return programs_.emplace(address, std::move(shared)).first->second;
+  // Bounded: a program evicted is compiled again from the store when called.
+  if (programs_.size() >= options_.max_cached_programs && !programs_.contains(address)) {
+    programs_.erase(programs_.begin());
+  }
+  return programs_.emplace(address, std::move(program)).first->second;
+}
+
+void ContractEngine::Count(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kFailedPrecondition:
+      counters_.reverted.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      counters_.out_of_gas.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case absl::StatusCode::kCancelled:
+      counters_.cancelled.fetch_add(1, std::memory_order_relaxed);
+      break;
+    default:
+      counters_.invalid.fetch_add(1, std::memory_order_relaxed);
+      break;
+  }
 }
 
 absl::StatusOr<cv1::ExecuteResponse> ContractEngine::RunAndCommit(
     const std::string& address, const vm::Program& program, const vm::Function& function,
-    const std::vector<Value>& args, const std::string& caller, uint64_t gas_limit,
+    const std::vector<Value>& args, const std::string& caller, vm::RunLimits limits,
     std::vector<std::pair<std::string, std::string>> extra_writes) {
-  auto limits = LimitsFor(gas_limit);
-  if (!limits.ok()) {
-    counters_.invalid.fetch_add(1, std::memory_order_relaxed);
-    return limits.status();
-  }
   StoreReader reader(store_, address);
-  auto outcome = vm::Run(program, function, args, caller, *limits, reader);
+  auto outcome = vm::Run(program, function, args, caller, limits, reader);
   if (!outcome.ok()) {
-    const absl::StatusCode code = outcome.status().code();
-    auto& counter = code == absl::StatusCode::kFailedPrecondition  ? counters_.reverted
-                    : code == absl::StatusCode::kResourceExhausted ? counters_.out_of_gas
-                                                                   : counters_.invalid;
-    counter.fetch_add(1, std::memory_order_relaxed);
+    Count(outcome.status());
     return outcome.status();
   }
   cv1::ExecuteResponse response;
   if (outcome->result) ToProto(*outcome->result, response.mutable_result());
   response.set_gas_used(outcome->gas_used);
-  if (outcome->writes.empty() && extra_writes.empty()) {
-    counters_.committed.fetch_add(1, std::memory_order_relaxed);
-    counters_.gas.fetch_add(static_cast<int64_t>(outcome->gas_used), std::memory_order_relaxed);
-    return response;
-  }
-  // The call count first, then the state in key order (a std::map's).
+  // The call count (when the call wrote), then the state in key order (a std::map's).
   std::vector<std::pair<std::string, std::string>> batch = std::move(extra_writes);
-  batch.emplace_back(SequenceKey(address), std::string());
+  const bool wrote = !outcome->writes.empty();
+  if (wrote) batch.emplace_back(SequenceKey(address), std::string());
   const size_t first_state = batch.size();
-  for (const auto& [key, value] : outcome->writes)
-    batch.emplace_back(StateKey(address, key), Encode(value));
-  auto versions = store_.PutAll(batch);
-  if (!versions.ok()) return versions.status();
-  response.set_sequence((*versions)[first_state - 1]);
-  size_t i = first_state;
   for (const auto& [key, value] : outcome->writes) {
-    cv1::StateWrite* write = response.add_writes();
-    write->set_key(key);
-    ToProto(value, write->mutable_value());
-    write->set_version((*versions)[i++]);
+    batch.emplace_back(StateKey(address, key), Encode(value));
+  }
+  if (!batch.empty()) {
+    auto versions = store_.PutAll(batch);
+    if (!versions.ok()) {
+      counters_.refused_store.fetch_add(1, std::memory_order_relaxed);
+      return versions.status();
+    }
+    if (wrote) response.set_sequence((*versions)[first_state - 1]);
+    size_t i = first_state;
+    for (const auto& [key, value] : outcome->writes) {
+      cv1::StateWrite* write = response.add_writes();
+      write->set_key(key);
+      ToProto(value, write->mutable_value());
+      write->set_version((*versions)[i++]);
+    }
   }
   counters_.committed.fetch_add(1, std::memory_order_relaxed);
   counters_.gas.fetch_add(static_cast<int64_t>(outcome->gas_used), std::memory_order_relaxed);
   counters_.writes.fetch_add(static_cast<int64_t>(outcome->writes.size()),
                              std::memory_order_relaxed);
-  if (changes_.has_subscribers()) {
+  if (wrote && changes_.has_subscribers()) {
     auto change = std::make_shared<cv1::StateChange>();
     change->set_address(address);
     change->set_function(function.name);
@@ -248,17 +272,17 @@ absl::StatusOr<cv1::ExecuteResponse> ContractEngine::RunAndCommit(
   return response;
 }
 
-absl::StatusOr<cv1::DeployResponse> ContractEngine::Deploy(const cv1::DeployRequest& request) {
-  if (auto ok = CheckCaller(request.caller()); !ok.ok()) return ok;
-  auto compiled = vm::Compile(request.source());
-  if (!compiled.ok()) {
+absl::StatusOr<cv1::DeployResponse> ContractEngine::Deploy(const cv1::DeployRequest& request,
+                                                           const Interrupted& interrupted) {
+  auto limits = LimitsFor(request.gas_limit(), interrupted);
+  absl::Status valid = limits.status();
+  if (valid.ok()) valid = CheckCaller(request.caller());
+  auto args = FromProto(request.init_args(), "init_args", vm::RunLimits().max_text_bytes);
+  if (valid.ok()) valid = args.status();
+  if (!valid.ok()) {
     counters_.invalid.fetch_add(1, std::memory_order_relaxed);
-    return compiled.status();
+    return valid;
   }
-  auto program = std::make_shared<const vm::Program>(*std::move(compiled));
-  const vm::RunLimits defaults;
-  auto args = FromProto(request.init_args(), "init_args", defaults.max_text_bytes);
-  if (!args.ok()) return args.status();
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(request.source().data()), request.source().size(),
          digest);
@@ -266,15 +290,22 @@ absl::StatusOr<cv1::DeployResponse> ContractEngine::Deploy(const cv1::DeployRequ
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
   cv1::DeployResponse response;
   response.set_address(address);
-  for (const auto& name : program->FunctionNames()) response.add_functions(name);
   std::lock_guard lock(LockFor(address));
-  auto existing = Find(address);
-  if (existing.ok()) {
+  if (auto existing = Find(address); existing.ok()) {
     counters_.redeployed.fetch_add(1, std::memory_order_relaxed);
     response.set_already_deployed(true);
+    for (const auto& name : (*existing)->FunctionNames()) response.add_functions(name);
     return response;
+  } else if (!absl::IsNotFound(existing.status())) {
+    return existing.status();
   }
-  if (!absl::IsNotFound(existing.status())) return existing.status();
+  auto compiled = vm::Compile(request.source());
+  if (!compiled.ok()) {
+    counters_.invalid.fetch_add(1, std::memory_order_relaxed);
+    return compiled.status();
+  }
+  auto program = std::make_shared<const vm::Program>(*std::move(compiled));
+  for (const auto& name : program->FunctionNames()) response.add_functions(name);
   if (contracts_.fetch_add(1, std::memory_order_relaxed) >=
       static_cast<int64_t>(options_.max_contracts)) {
     contracts_.fetch_sub(1, std::memory_order_relaxed);
@@ -285,8 +316,8 @@ absl::StatusOr<cv1::DeployResponse> ContractEngine::Deploy(const cv1::DeployRequ
   std::vector<std::pair<std::string, std::string>> code = {{CodeKey(address), request.source()}};
   absl::Status stored;
   if (const vm::Function* init = program->Find(kInit)) {
-    auto ran = RunAndCommit(address, *program, *init, *args, request.caller(), request.gas_limit(),
-                            std::move(code));
+    auto ran =
+        RunAndCommit(address, *program, *init, *args, request.caller(), *limits, std::move(code));
     if (ran.ok()) response.set_gas_used(ran->gas_used());
     stored = ran.status();
   } else {
@@ -297,14 +328,22 @@ absl::StatusOr<cv1::DeployResponse> ContractEngine::Deploy(const cv1::DeployRequ
     return stored;
   }
   counters_.deployed.fetch_add(1, std::memory_order_relaxed);
-  std::unique_lock programs(programs_mutex_);
-  programs_.emplace(address, std::move(program));
+  Cache(address, std::move(program));
   return response;
 }
 
-absl::StatusOr<cv1::ExecuteResponse> ContractEngine::Execute(const cv1::ExecuteRequest& request) {
-  if (auto ok = CheckAddress(request.address()); !ok.ok()) return ok;
-  if (auto ok = CheckCaller(request.caller()); !ok.ok()) return ok;
+absl::StatusOr<cv1::ExecuteResponse> ContractEngine::Execute(const cv1::ExecuteRequest& request,
+                                                             const Interrupted& interrupted) {
+  auto limits = LimitsFor(request.gas_limit(), interrupted);
+  absl::Status valid = limits.status();
+  if (valid.ok()) valid = CheckContractAddress(request.address());
+  if (valid.ok()) valid = CheckCaller(request.caller());
+  auto args = FromProto(request.args(), "args", vm::RunLimits().max_text_bytes);
+  if (valid.ok()) valid = args.status();
+  if (!valid.ok()) {
+    counters_.invalid.fetch_add(1, std::memory_order_relaxed);
+    return valid;
+  }
   auto program = Find(request.address());
   if (!program.ok()) return program.status();
   const vm::Function* function = (*program)->Find(request.function());
@@ -317,20 +356,22 @@ absl::StatusOr<cv1::ExecuteResponse> ContractEngine::Execute(const cv1::ExecuteR
   if (request.function() == kInit) {
     return absl::FailedPreconditionError("init runs once, when the contract is deployed");
   }
-  const vm::RunLimits defaults;
-  auto args = FromProto(request.args(), "args", defaults.max_text_bytes);
-  if (!args.ok()) return args.status();
   std::lock_guard lock(LockFor(request.address()));
-  return RunAndCommit(request.address(), **program, *function, *args, request.caller(),
-                      request.gas_limit(), {});
+  return RunAndCommit(request.address(), **program, *function, *args, request.caller(), *limits,
+                      {});
 }
 
 absl::StatusOr<cv1::StateResponse> ContractEngine::GetState(const cv1::StateRequest& request) {
-  if (auto ok = CheckAddress(request.address()); !ok.ok()) return ok;
+  if (auto ok = CheckContractAddress(request.address()); !ok.ok()) return ok;
   if (auto program = Find(request.address()); !program.ok()) return program.status();
   cv1::StateResponse response;
   response.set_address(request.address());
   if (!request.key().empty()) {
+    if (request.key().size() > vm::RunLimits().max_key_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("key: ", request.key().size(),
+                                                     " bytes, more than a state key's ",
+                                                     vm::RunLimits().max_key_bytes));
+    }
     if (!request.page_token().empty() || request.limit() != 0) {
       return absl::InvalidArgumentError("page_token, limit: only without a key");
     }

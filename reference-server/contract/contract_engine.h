@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -32,24 +33,29 @@ class ContractEngine {
  public:
   struct Options {
     size_t max_contracts = 1000;
-    uint64_t default_gas = 100'000;  // a call's gas_limit when it gives none
-    uint64_t max_gas = 10'000'000;   // the most a call may ask for
+    uint64_t default_gas = 100'000;    // a call's gas_limit when it gives none
+    uint64_t max_gas = 1'000'000;      // the most a call may ask for
+    size_t max_cached_programs = 256;  // compiled programs kept; others compile when called
   };
   struct Counters {
     // Calls end committed, reverted (FAILED_PRECONDITION), out of gas (or of
-    // another run limit) or invalid (a missing argument, a gas_limit too high).
+    // another run limit), cancelled (the client left), refused by the store
+    // (full) or invalid (bad arguments, a gas_limit too high, bad source).
     std::atomic<int64_t> deployed{0}, redeployed{0}, refused_full{0}, committed{0}, reverted{0},
-        out_of_gas{0}, invalid{0}, writes{0}, gas{0};
+        out_of_gas{0}, cancelled{0}, refused_store{0}, invalid{0}, writes{0}, gas{0};
   };
   using Changes = EventHub<contract::v1::StateChange>;
+  // Whether the call's client has gone (looked at while a call runs).
+  using Interrupted = std::function<bool()>;
 
   // Counts the contracts `store` already holds. `clock` reads Unix-epoch nanoseconds.
   static absl::StatusOr<std::unique_ptr<ContractEngine>> Open(KvStore& store, const Clock& clock,
                                                               Options options);
 
-  absl::StatusOr<contract::v1::DeployResponse> Deploy(const contract::v1::DeployRequest& request);
-  absl::StatusOr<contract::v1::ExecuteResponse> Execute(
-      const contract::v1::ExecuteRequest& request);
+  absl::StatusOr<contract::v1::DeployResponse> Deploy(const contract::v1::DeployRequest& request,
+                                                      const Interrupted& interrupted = {});
+  absl::StatusOr<contract::v1::ExecuteResponse> Execute(const contract::v1::ExecuteRequest& request,
+                                                        const Interrupted& interrupted = {});
   absl::StatusOr<contract::v1::StateResponse> GetState(const contract::v1::StateRequest& request);
 
   Changes& changes() { return changes_; }
@@ -67,11 +73,15 @@ class ContractEngine {
   // The contract's compiled program, from the cache or the store; NOT_FOUND when none.
   absl::StatusOr<std::shared_ptr<const vm::Program>> Find(const std::string& address);
   std::mutex& LockFor(const std::string& address);
-  absl::StatusOr<vm::RunLimits> LimitsFor(uint64_t gas_limit) const;
-  // Runs `function` and commits its writes (with the call count) in one batch.
+  std::shared_ptr<const vm::Program> Cache(const std::string& address,
+                                           std::shared_ptr<const vm::Program> program);
+  absl::StatusOr<vm::RunLimits> LimitsFor(uint64_t gas_limit, const Interrupted& interrupted) const;
+  void Count(const absl::Status& failed_call);
+  // Runs `function` and commits its writes, with the call count when it
+  // wrote and `extra_writes`, in one batch.
   absl::StatusOr<contract::v1::ExecuteResponse> RunAndCommit(
       const std::string& address, const vm::Program& program, const vm::Function& function,
-      const std::vector<vm::Value>& args, const std::string& caller, uint64_t gas_limit,
+      const std::vector<vm::Value>& args, const std::string& caller, vm::RunLimits limits,
       std::vector<std::pair<std::string, std::string>> extra_writes);
 
   KvStore& store_;
@@ -84,5 +94,8 @@ class ContractEngine {
   Changes changes_;
   Counters counters_;
 };
+
+// INVALID_ARGUMENT unless `address` is 64 lower-case hex digits.
+absl::Status CheckContractAddress(const std::string& address);
 
 }  // namespace aurigraph::refserver

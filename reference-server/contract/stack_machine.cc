@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <unordered_map>
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -46,6 +48,13 @@ const std::unordered_map<std::string, Op>& Opcodes() {
   };
   return *opcodes;
 }
+
+// A word as error messages show it: escaped, and cut at 64 bytes.
+std::string Quote(absl::string_view word) {
+  return absl::StrCat("'", absl::CHexEscape(word.substr(0, 64)), word.size() > 64 ? "...'" : "'");
+}
+
+bool IsKeyword(const std::string& word) { return word == "fn" || word == "end"; }
 
 bool IsName(const std::string& word) {
   if (word.empty() || word.size() > kMaxNameBytes) return false;
@@ -124,8 +133,9 @@ absl::StatusOr<std::vector<Token>> Tokenize(const std::string& source) {
 // Compiles one function's body: labels and locals are the function's own.
 class FunctionCompiler {
  public:
-  FunctionCompiler(Program& program, Function& function, const SourceLimits& limits)
-      : program_(program), function_(function), limits_(limits) {}
+  FunctionCompiler(Program& program, Function& function, const SourceLimits& limits,
+                   std::map<Value, uint32_t>& constants)
+      : program_(program), function_(function), limits_(limits), constants_(constants) {}
 
   absl::Status Add(const std::vector<Token>& tokens, size_t& i) {
     const Token& t = tokens[i];
@@ -135,20 +145,22 @@ class FunctionCompiler {
     if (absl::ascii_isdigit(static_cast<unsigned char>(word[0])) ||
         (word[0] == '-' && word.size() > 1)) {
       if (!absl::SimpleAtoi(word, &number)) {
-        return SourceError(t.line, absl::StrCat("'", word, "' is not a 64-bit integer"));
+        return SourceError(t.line, absl::StrCat(Quote(word), " is not a 64-bit integer"));
       }
       return Emit(Op::kPush, Constant(number), t.line);
     }
     if (word.size() > 1 && (word[0] == '>' || word[0] == '@')) {
       const std::string name = word.substr(1);
-      if (!IsName(name)) return SourceError(t.line, absl::StrCat("'", name, "' is not a name"));
+      if (!IsName(name)) return SourceError(t.line, absl::StrCat(Quote(name), " is not a name"));
       auto local = Local(name, t.line, word[0] == '>');
       if (!local.ok()) return local.status();
       return Emit(word[0] == '>' ? Op::kSetLocal : Op::kGetLocal, *local, t.line);
     }
     if (word.back() == ':') {
       const std::string name = word.substr(0, word.size() - 1);
-      if (!IsName(name)) return SourceError(t.line, absl::StrCat("'", name, "' is not a label"));
+      if (!IsName(name) || IsKeyword(name)) {
+        return SourceError(t.line, absl::StrCat(Quote(name), " is not a label"));
+      }
       if (!labels_.emplace(name, function_.code.size()).second) {
         return SourceError(t.line, absl::StrCat("label '", name, "' is defined twice"));
       }
@@ -156,10 +168,11 @@ class FunctionCompiler {
     }
     const auto op = Opcodes().find(word);
     if (op == Opcodes().end()) {
-      return SourceError(t.line, absl::StrCat("unknown instruction '", word, "'"));
+      return SourceError(t.line, absl::StrCat("unknown instruction ", Quote(word)));
     }
     if (op->second == Op::kJmp || op->second == Op::kJz || op->second == Op::kJnz) {
-      if (i + 1 == tokens.size() || tokens[i + 1].literal || !IsName(tokens[i + 1].text)) {
+      if (i + 1 == tokens.size() || tokens[i + 1].literal || !IsName(tokens[i + 1].text) ||
+          IsKeyword(tokens[i + 1].text)) {
         return SourceError(t.line, absl::StrCat("'", word, "' needs a label after it"));
       }
       jumps_.push_back({function_.code.size(), tokens[++i].text, t.line});
@@ -199,9 +212,12 @@ class FunctionCompiler {
     uint32_t first_read;
   };
 
+  // One copy of each distinct constant in a program.
   uint32_t Constant(Value value) {
-    program_.constants.push_back(std::move(value));
-    return static_cast<uint32_t>(program_.constants.size() - 1);
+    auto [it, added] =
+        constants_.try_emplace(value, static_cast<uint32_t>(program_.constants.size()));
+    if (added) program_.constants.push_back(std::move(value));
+    return it->second;
   }
 
   absl::StatusOr<uint32_t> Local(const std::string& name, uint32_t line, bool set) {
@@ -230,6 +246,7 @@ class FunctionCompiler {
   Program& program_;
   Function& function_;
   const SourceLimits& limits_;
+  std::map<Value, uint32_t>& constants_;
   std::unordered_map<std::string, size_t> labels_;
   std::unordered_map<std::string, LocalInfo> locals_;
   std::vector<Jump> jumps_;
@@ -245,12 +262,14 @@ absl::StatusOr<Program> Compile(const std::string& source, const SourceLimits& l
   auto tokens = Tokenize(source);
   if (!tokens.ok()) return tokens.status();
   Program program;
+  std::map<Value, uint32_t> constants;
   for (size_t i = 0; i < tokens->size(); ++i) {
     const Token& t = (*tokens)[i];
     if (t.literal || t.text != "fn") {
-      return SourceError(t.line, absl::StrCat("expected 'fn NAME', found '", t.text, "'"));
+      return SourceError(t.line, absl::StrCat("expected 'fn NAME', found ", Quote(t.text)));
     }
-    if (i + 1 == tokens->size() || (*tokens)[i + 1].literal || !IsName((*tokens)[i + 1].text)) {
+    if (i + 1 == tokens->size() || (*tokens)[i + 1].literal || !IsName((*tokens)[i + 1].text) ||
+        IsKeyword((*tokens)[i + 1].text)) {
       return SourceError(t.line, "'fn' needs a function name after it");
     }
     const std::string& name = (*tokens)[++i].text;
@@ -262,7 +281,7 @@ absl::StatusOr<Program> Compile(const std::string& source, const SourceLimits& l
     }
     Function& function = program.functions.emplace_back();
     function.name = name;
-    FunctionCompiler compiler(program, function, limits);
+    FunctionCompiler compiler(program, function, limits, constants);
     for (++i;; ++i) {
       if (i == tokens->size()) {
         return SourceError(t.line, absl::StrCat("function '", name, "' has no 'end'"));
@@ -292,6 +311,14 @@ std::string AsText(const Value& v) {
 
 uint64_t TextGas(size_t bytes) { return bytes / kTextBytesPerGas; }
 
+size_t TextBytes(const Value& v) {
+  const auto* text = std::get_if<std::string>(&v);
+  return text == nullptr ? 0 : text->size();
+}
+
+// How often a run looks at RunLimits::interrupted (a few microseconds apart).
+constexpr uint64_t kStepsPerInterruptCheck = 1024;
+
 class Machine {
  public:
   Machine(const Program& program, const Function& function, const std::vector<Value>& args,
@@ -310,6 +337,10 @@ class Machine {
       const Instruction& in = function_.code[pc];
       line_ = in.line;
       if (auto charged = Charge(kGasPerInstruction); !charged.ok()) return charged;
+      if (++steps_ % kStepsPerInterruptCheck == 0 && limits_.interrupted && limits_.interrupted()) {
+        return absl::CancelledError(
+            absl::StrCat(Where(), ": the call was cancelled or passed its deadline"));
+      }
       ++pc;
       absl::Status status;
       switch (in.op) {
@@ -348,7 +379,8 @@ class Machine {
           auto b = Pop();
           auto a = Pop();
           if (!a.ok() || !b.ok()) return StackError();
-          status = Push(int64_t{(*a == *b) == (in.op == Op::kEq)});
+          status = Charge(TextGas(TextBytes(*a) + TextBytes(*b)));
+          if (status.ok()) status = Push(int64_t{(*a == *b) == (in.op == Op::kEq)});
           break;
         }
         case Op::kNot: {
@@ -378,7 +410,8 @@ class Machine {
         case Op::kLen: {
           auto a = Pop();
           if (!a.ok()) return a.status();
-          status = Push(static_cast<int64_t>(AsText(*a).size()));
+          const auto* text = std::get_if<std::string>(&*a);
+          status = Push(static_cast<int64_t>(text != nullptr ? text->size() : AsText(*a).size()));
           break;
         }
         case Op::kRequire: {
@@ -450,7 +483,9 @@ class Machine {
     return absl::OkStatus();
   }
 
+  // Text costs by its size wherever a word copies it onto the stack.
   absl::Status Push(Value value) {
+    if (auto charged = Charge(TextGas(TextBytes(value))); !charged.ok()) return charged;
     if (stack_.size() == limits_.max_stack) {
       return absl::ResourceExhaustedError(
           absl::StrCat(Where(), ": stack deeper than ", limits_.max_stack));
@@ -476,7 +511,8 @@ class Machine {
   absl::Status Arg() {
     auto index = PopInt("arg");
     if (!index.ok()) return index.status();
-    if (*index < 0 || static_cast<uint64_t>(*index) >= args_.size()) {
+    if (*index < 0) return Failed(absl::StrCat("argument ", *index, " (a negative index)"));
+    if (static_cast<uint64_t>(*index) >= args_.size()) {
       return absl::InvalidArgumentError(
           absl::StrCat(Where(), ": reads argument ", *index, "; the call passed ", args_.size()));
     }
@@ -553,8 +589,15 @@ class Machine {
         break;
       default:  // div, mod
         if (*b == 0) return Failed("division by zero");
-        overflow = *a == std::numeric_limits<int64_t>::min() && *b == -1;
-        if (!overflow) out = op == Op::kDiv ? *a / *b : *a % *b;
+        if (*b == -1) {  // INT64_MIN / -1 overflows; any number mod -1 is 0
+          if (op == Op::kMod) {
+            out = 0;
+          } else {
+            overflow = __builtin_sub_overflow(int64_t{0}, *a, &out);
+          }
+        } else {
+          out = op == Op::kDiv ? *a / *b : *a % *b;
+        }
         break;
     }
     if (overflow) return Failed("integer overflow");
@@ -601,7 +644,6 @@ class Machine {
           absl::StrCat(Where(), ": text longer than ", limits_.max_text_bytes, " bytes"));
     }
     out += tail;
-    if (auto charged = Charge(TextGas(out.size())); !charged.ok()) return charged;
     return Push(std::move(out));
   }
 
@@ -615,6 +657,7 @@ class Machine {
   std::vector<std::optional<Value>> locals_;
   Outcome outcome_;
   uint64_t gas_ = 0;
+  uint64_t steps_ = 0;
   uint32_t line_ = 0;
 };
 

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -101,6 +102,9 @@ struct RunLimits {
   size_t max_text_bytes = 4096;  // any value on the stack
   size_t max_key_bytes = 512;
   size_t max_writes = 256;  // distinct keys one call writes
+  // Looked at every 1,024 instructions: true ends the run with CANCELLED (a
+  // call whose client left or whose deadline passed). Empty: never.
+  std::function<bool()> interrupted;
 };
 
 struct Outcome {
@@ -113,15 +117,20 @@ struct Outcome {
 // function and source line: FAILED_PRECONDITION for `require`/`fail`, a type
 // error, overflow or a malformed key; INVALID_ARGUMENT for a missing
 // argument; RESOURCE_EXHAUSTED for gas, stack, text or write limits; and
-// whatever `state` returned when a read failed.
+// CANCELLED when `limits.interrupted` says so; whatever `state` returned when
+// a read failed.
 absl::StatusOr<Outcome> Run(const Program& program, const Function& function,
                             const std::vector<Value>& args, const std::string& caller,
                             const RunLimits& limits, StateReader& state);
 
-// Gas per instruction; loads and stores cost more, and text by its size.
+// Gas per instruction; loads and stores cost more (a load is a read of the
+// store, a store a write at the commit: each some microseconds, where an
+// instruction takes tens of nanoseconds), and text by its size wherever a word
+// puts it on the stack, compares or stores it. So a unit of gas is about the
+// same time whatever the program does.
 inline constexpr uint64_t kGasPerInstruction = 1;
-inline constexpr uint64_t kGasPerLoad = 20;
-inline constexpr uint64_t kGasPerStore = 50;
+inline constexpr uint64_t kGasPerLoad = 200;
+inline constexpr uint64_t kGasPerStore = 400;
 inline constexpr uint64_t kTextBytesPerGas = 16;
 
 }  // namespace aurigraph::refserver::vm

@@ -27,6 +27,8 @@ std::vector<prometheus::MetricFamily> ContractMetrics::Collect() const {
   AddSample(out.back(), Read(c.committed), {{"outcome", "committed"}});
   AddSample(out.back(), Read(c.reverted), {{"outcome", "reverted"}});
   AddSample(out.back(), Read(c.out_of_gas), {{"outcome", "out_of_gas"}});
+  AddSample(out.back(), Read(c.cancelled), {{"outcome", "cancelled"}});
+  AddSample(out.back(), Read(c.refused_store), {{"outcome", "store_full"}});
   AddSample(out.back(), Read(c.invalid), {{"outcome", "invalid"}});
   AddFamily(out, "aurigraph_refserver_contract_gas_total", "Gas used by committed calls.",
             MetricType::Counter, Read(c.gas));

@@ -1,5 +1,13 @@
 #include "reference-server/service/contract_service.h"
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "aurigraph/contract/v1/contract.grpc.pb.h"
 #include "reference-server/service/gated_service.h"
 
@@ -8,6 +16,65 @@ namespace {
 
 namespace cv1 = contract::v1;
 
+// Contract calls run on threads of their own, not gRPC's: a call may run for
+// a while (up to its gas) or wait for another call to the same contract, and
+// gRPC's callback threads serve every other service. Calls wait in a bounded
+// queue; one that finds it full is refused, and one whose client has gone by
+// the time its turn comes is not run.
+class CallQueue {
+ public:
+  // A task runs with true, or with false when the queue is closing.
+  using Task = std::function<void(bool run)>;
+
+  CallQueue(size_t threads, size_t bound) : bound_(bound) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  }
+  ~CallQueue() {
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& t : threads_) t.join();
+    for (Task& task : tasks_) task(false);
+  }
+  bool Push(Task task) {
+    {
+      std::lock_guard lock(mutex_);
+      if (closing_ || tasks_.size() >= bound_) return false;
+      tasks_.push_back(std::move(task));
+    }
+    wake_.notify_one();
+    return true;
+  }
+  size_t bound() const { return bound_; }
+
+ private:
+  void Work() {
+    for (;;) {
+      Task task;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return closing_ || !tasks_.empty(); });
+        if (closing_) return;
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task(true);
+    }
+  }
+
+  const size_t bound_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Task> tasks_;
+  bool closing_ = false;
+  std::vector<std::thread> threads_;
+};
+
+constexpr size_t kCallThreads = 2;
+constexpr size_t kQueuedCalls = 1024;
+
 class ContractServiceImpl final : public GatedService<cv1::ContractService::CallbackService> {
  public:
   ContractServiceImpl(ContractEngine& engine, const Responder& responder,
@@ -15,7 +82,8 @@ class ContractServiceImpl final : public GatedService<cv1::ContractService::Call
       : GatedService(cv1::ContractService::service_full_name(), responder),
         engine_(engine),
         responder_(responder),
-        streaming_(streaming) {
+        streaming_(streaming),
+        calls_(kCallThreads, kQueuedCalls) {
     using Self = ContractServiceImpl;
     Unary("DeployContract", &Self::DeployContract);
     Unary("ExecuteFunction", &Self::ExecuteFunction);
@@ -26,12 +94,18 @@ class ContractServiceImpl final : public GatedService<cv1::ContractService::Call
   grpc::ServerUnaryReactor* DeployContract(grpc::CallbackServerContext* context,
                                            const cv1::DeployRequest* request,
                                            cv1::DeployResponse* response) override {
-    return responder_.Finish(context, Assign(engine_.Deploy(*request), response));
+    return Queue(context, [this, context, request, response] {
+      return Assign(engine_.Deploy(*request, [context] { return context->IsCancelled(); }),
+                    response);
+    });
   }
   grpc::ServerUnaryReactor* ExecuteFunction(grpc::CallbackServerContext* context,
                                             const cv1::ExecuteRequest* request,
                                             cv1::ExecuteResponse* response) override {
-    return responder_.Finish(context, Assign(engine_.Execute(*request), response));
+    return Queue(context, [this, context, request, response] {
+      return Assign(engine_.Execute(*request, [context] { return context->IsCancelled(); }),
+                    response);
+    });
   }
   grpc::ServerUnaryReactor* GetState(grpc::CallbackServerContext* context,
                                      const cv1::StateRequest* request,
@@ -41,6 +115,12 @@ class ContractServiceImpl final : public GatedService<cv1::ContractService::Call
   grpc::ServerWriteReactor<cv1::StateChange>* StreamStateChanges(
       grpc::CallbackServerContext*, const cv1::StateChangesRequest* request) override {
     const std::string address = request->address();
+    if (!address.empty()) {
+      if (auto ok = CheckContractAddress(address); !ok.ok()) {
+        return new Refusal<grpc::ServerWriteReactor<cv1::StateChange>>(
+            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(ok.message())));
+      }
+    }
     const Clock& wall = streaming_.wall;
     return EventStream<cv1::StateChange, cv1::StateChange>::Open(
         engine_.changes(), streaming_.counters, streaming_.options.stream_queue_bound,
@@ -52,9 +132,33 @@ class ContractServiceImpl final : public GatedService<cv1::ContractService::Call
   }
 
  private:
+  // Runs `call` on the call queue and completes the RPC with its status.
+  grpc::ServerUnaryReactor* Queue(grpc::CallbackServerContext* context,
+                                  std::function<absl::Status()> call) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    const bool queued = calls_.Push([this, context, reactor, call = std::move(call)](bool run) {
+      if (!run) {
+        responder_.Complete(context, reactor,
+                            absl::UnavailableError("the server is shutting down"));
+      } else if (context->IsCancelled()) {
+        responder_.Complete(context, reactor,
+                            absl::CancelledError("the client left before the call ran"));
+      } else {
+        responder_.Complete(context, reactor, call());
+      }
+    });
+    if (!queued) {
+      responder_.Complete(context, reactor,
+                          absl::ResourceExhaustedError(absl::StrCat(
+                              "contract calls: ", calls_.bound(), " already wait to run")));
+    }
+    return reactor;
+  }
+
   ContractEngine& engine_;
   const Responder& responder_;
   const Streaming& streaming_;
+  CallQueue calls_;  // last: its threads stop before the rest goes
 };
 
 }  // namespace

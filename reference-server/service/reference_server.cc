@@ -26,6 +26,7 @@
 #include "reference-server/metrics/grpc_server_metrics.h"
 #include "reference-server/metrics/limit_metrics.h"
 #include "reference-server/metrics/metadata_tally.h"
+#include "reference-server/metrics/network_metrics.h"
 #include "reference-server/metrics/storage_metrics.h"
 #include "reference-server/metrics/traceability_metrics.h"
 #include "reference-server/service/approval_service.h"
@@ -33,6 +34,7 @@
 #include "reference-server/service/contract_service.h"
 #include "reference-server/service/crypto_service.h"
 #include "reference-server/service/event_wiring.h"
+#include "reference-server/service/network_service.h"
 #include "reference-server/service/replicated_transactions.h"
 #include "reference-server/service/responder.h"
 #include "reference-server/service/storage_service.h"
@@ -123,11 +125,24 @@ struct ReferenceServer::Impl {
                                        o.stream_queue_bound);
       c.admin = MakeConsensusAdminService(*c.node, c.members, *c.transport, co.admin);
       committer = std::make_unique<ReplicatedCommitter>(*c.node, c.members, *c.transport);
+      peer_link = MakeGrpcPeerLink(c.members, *c.transport);
+      std::vector<PeerNetwork::Member> members;
+      for (raft::NodeId id : c.members.ids()) {
+        members.push_back({c.members.name(id), c.members.address(id)});
+      }
+      peer_network =
+          std::make_unique<PeerNetwork>(std::move(members), c.members.self() - 1, peer_link.get(),
+                                        *o.wall_clock, *o.monotonic_clock);
     } else {
+      // A cluster of one: itself (its address known once the port is bound).
+      peer_network =
+          std::make_unique<PeerNetwork>(std::vector<PeerNetwork::Member>{{"self", o.listen}}, 0,
+                                        nullptr, *o.wall_clock, *o.monotonic_clock);
       committer = NewLocalCommitter(transaction_store, streaming);
     }
     transaction_service =
         MakeTransactionService(transaction_store, *committer, responder, streaming);
+    network_service = MakeNetworkService(*peer_network, responder, streaming);
   }
 
   ServerOptions options;
@@ -160,6 +175,11 @@ struct ReferenceServer::Impl {
   std::unique_ptr<grpc::Service> contract_service;
   std::unique_ptr<ClusterParts> cluster;
   std::unique_ptr<TransactionCommitter> committer;
+  // The network before its link: the link waits for its deliveries, which
+  // report to the network, when it goes.
+  std::unique_ptr<PeerNetwork> peer_network;
+  std::unique_ptr<PeerLink> peer_link;
+  std::unique_ptr<grpc::Service> network_service;
   // Metrics (with metrics_listen): the exposer holds its collectables weakly.
   std::shared_ptr<prometheus::Registry> registry;
   std::shared_ptr<DomainMetrics> domain_metrics;
@@ -170,6 +190,7 @@ struct ReferenceServer::Impl {
   std::shared_ptr<StorageMetrics> storage_metrics;
   std::shared_ptr<TraceabilityMetrics> traceability_metrics;
   std::shared_ptr<ContractMetrics> contract_metrics;
+  std::shared_ptr<NetworkMetrics> network_metrics;
   std::unique_ptr<GrpcServerMetrics> grpc_metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
@@ -248,6 +269,8 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     impl->exposer->RegisterCollectable(impl->traceability_metrics);
     impl->contract_metrics = std::make_shared<ContractMetrics>(*impl->contract_engine);
     impl->exposer->RegisterCollectable(impl->contract_metrics);
+    impl->network_metrics = std::make_shared<NetworkMetrics>(*impl->peer_network);
+    impl->exposer->RegisterCollectable(impl->network_metrics);
     if (impl->cluster) {
       impl->consensus_metrics = std::make_shared<ConsensusMetrics>(
           *impl->cluster->node, impl->cluster->members, *impl->cluster->transport);
@@ -276,6 +299,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   builder.RegisterService(impl->storage_service.get());
   builder.RegisterService(impl->traceability_service.get());
   builder.RegisterService(impl->contract_service.get());
+  builder.RegisterService(impl->network_service.get());
   if (impl->cluster) {
     builder.RegisterService(impl->cluster->service.get());
     builder.RegisterService(impl->cluster->admin.get());
@@ -295,6 +319,8 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   }
   if (impl->cluster) {
     if (auto started = impl->cluster->node->Start(); !started.ok()) return started;
+  } else {
+    impl->peer_network->SetSelfAddress(absl::StrCat(impl->host, ":", impl->port));
   }
   ConnectionGuard::Options guard;
   guard.port = impl->port;

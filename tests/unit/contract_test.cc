@@ -78,10 +78,13 @@ TEST(StackMachine, TextAndComparisons) {
   out = RunSource("fn f -7 2 div -7 2 mod cat ret end", "f");
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(std::get<std::string>(*out->result), "-3-1");
+  out = RunSource("fn f -9223372036854775808 -1 mod 7 -1 div cat ret end", "f");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(std::get<std::string>(*out->result), "0-7");
 }
 
 TEST(StackMachine, CompileErrorsNameTheLine) {
-  const std::pair<const char*, const char*> cases[] = {
+  const std::pair<std::string, const char*> cases[] = {
       {"fn f\n  1 2 plus\nend", "source line 2: unknown instruction 'plus'"},
       {"fn f\n jmp nowhere\nend", "source line 2: no label 'nowhere' in function 'f'"},
       {"fn f\n  @x ret\nend", "source line 2: local 'x' is read but never set"},
@@ -92,6 +95,9 @@ TEST(StackMachine, CompileErrorsNameTheLine) {
       {"fn f 99999999999999999999 end", "not a 64-bit integer"},
       {"fn f a: a: end", "label 'a' is defined twice"},
       {"fn f fn g end", "'fn' inside function 'f'"},
+      {"fn f jmp end", "source line 1: 'jmp' needs a label after it"},
+      {"fn end end", "'fn' needs a function name after it"},
+      {std::string("fn f ") + std::string(5000, 'x') + " end", "unknown instruction 'xxxx"},
       {"# nothing\n", "no functions"},
   };
   for (const auto& [source, message] : cases) {
@@ -100,6 +106,7 @@ TEST(StackMachine, CompileErrorsNameTheLine) {
     EXPECT_EQ(program.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_NE(program.status().message().find(message), std::string::npos)
         << program.status() << " vs " << message;
+    EXPECT_LT(program.status().message().size(), 200u);  // a long word is cut
   }
   EXPECT_FALSE(vm::Compile(std::string(17 * 1024, ' ')).ok());  // over the size bound
 }
@@ -145,6 +152,33 @@ TEST(StackMachine, GasIsChargedPerInstructionAndEndsRunawayCode) {
   limits.gas_limit = out->gas_used - 1;
   EXPECT_EQ(RunSource("fn f \"k\" 5 store \"k\" load ret end", "f", {}, limits).status().code(),
             absl::StatusCode::kResourceExhausted);
+}
+
+TEST(StackMachine, TextCostsBySizeWhereverItIsCopied) {
+  // 4 KiB of text duplicated 100 times costs 256 gas a copy, not 1.
+  const std::string source = R"(
+    fn f
+      "0123456789abcdef" >t
+      @t @t cat @t @t cat cat >t  @t @t cat @t @t cat cat >t  @t @t cat @t @t cat cat >t
+      @t @t cat @t @t cat cat >t  # 4 KiB
+      @t len drop
+      0 >i
+      loop: @t drop @i 1 add >i @i 100 lt jnz loop
+    end)";
+  auto out = RunSource(source, "f");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_GT(out->gas_used, 100u * 4096 / vm::kTextBytesPerGas);
+}
+
+TEST(StackMachine, AnInterruptedRunEnds) {
+  int looks = 0;
+  vm::RunLimits limits;
+  limits.gas_limit = 100'000'000;
+  limits.interrupted = [&looks] { return ++looks == 3; };
+  auto out = RunSource("fn f loop: jmp loop end", "f", {}, limits);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(looks, 3);
+  EXPECT_LT(out.status().message().size(), 200u);
 }
 
 TEST(StackMachine, ReadsItsOwnWritesAndReportsOnlyTheLast) {
@@ -282,7 +316,7 @@ TEST(ContractEngine, TokenMintTransferBalance) {
   EXPECT_EQ(e.Call("not-hex", "mint", {}, "x").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(e.Call(address, "init", {Text("me")}, "me").status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(e.Call(address, "supply", {}, "x", 20'000'000).status().code(),
+  EXPECT_EQ(e.Call(address, "supply", {}, "x", 2'000'000).status().code(),
             absl::StatusCode::kInvalidArgument);  // gas_limit over --contract-max-gas
 
   // The same source again: the same address, nothing run, the minter kept.
@@ -417,6 +451,37 @@ TEST(ContractEngine, ChangesArePublishedInCommitOrderOnlyForCommittedWrites) {
   EXPECT_EQ(recorder->changes[2].writes(1).value().int_value(), 4);
 }
 
+TEST(ContractEngine, AnInitThatWritesNothingIsNotAWritingCall) {
+  Engine e;
+  auto recorder = std::make_shared<Recorder>();
+  e.engine->changes().Add(recorder);
+  auto deployed = e.Deploy("fn init 0 arg drop end fn f \"k\" 1 store end", {Int(1)});
+  ASSERT_TRUE(deployed.ok()) << deployed.status();
+  EXPECT_TRUE(recorder->changes.empty());
+  auto call = e.Call(deployed->address(), "f", {}, "c");
+  ASSERT_TRUE(call.ok());
+  EXPECT_EQ(call->sequence(), 1u);
+  ASSERT_EQ(recorder->changes.size(), 1u);
+  EXPECT_EQ(recorder->changes[0].function(), "f");
+}
+
+TEST(ContractEngine, ProgramsEvictedFromTheCacheCompileAgain) {
+  ContractEngine::Options options;
+  options.max_cached_programs = 1;
+  Engine e({}, options);
+  auto a = e.Deploy("fn f 1 ret end");
+  auto b = e.Deploy("fn f 2 ret end");
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(e.Call(a->address(), "f", {}, "c")->result().int_value(), 1);
+    EXPECT_EQ(e.Call(b->address(), "f", {}, "c")->result().int_value(), 2);
+  }
+  cv1::StateRequest state;
+  state.set_address(a->address());
+  state.set_key(std::string(513, 'k'));
+  EXPECT_EQ(e.engine->GetState(state).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ContractEngine, BoundsRefuseAndCount) {
   ContractEngine::Options options;
   options.max_contracts = 2;
@@ -443,6 +508,7 @@ TEST(ContractEngine, BoundsRefuseAndCount) {
   auto full = g.Call(deployed->address(), "two", {}, "c");
   EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(g.store->keys_held(), 3);
+  EXPECT_EQ(g.engine->counters().refused_store.load(), 1);
 }
 
 }  // namespace
