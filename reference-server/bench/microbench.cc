@@ -113,6 +113,7 @@ void BM_ContractTransfer(benchmark::State& state) {
   contract::v1::DeployRequest deploy;
   deploy.set_source(TokenSource());
   deploy.add_init_args()->set_text_value("minter");
+  deploy.add_init_args()->set_int_value(0);
   const std::string address = (*engine)->Deploy(deploy)->address();
   contract::v1::ExecuteRequest call;
   call.set_address(address);

@@ -37,7 +37,12 @@ absl::Status CheckMessage(const std::string& topic, const std::string& payload) 
 
 PeerNetwork::PeerNetwork(std::vector<Member> members, size_t self, PeerLink* link,
                          const Clock& wall, const Clock& monotonic)
-    : members_(std::move(members)), self_(self), link_(link), wall_(wall), monotonic_(monotonic) {
+    : members_(std::move(members)),
+      self_(self),
+      link_(link),
+      wall_(wall),
+      monotonic_(monotonic),
+      started_ms_(wall.NowNanos() / 1'000'000) {
   for (size_t i = 0; i < members_.size(); ++i) counters_.push_back(std::make_unique<Counters>());
   self_address_ = members_[self_].address;
 }
@@ -50,7 +55,7 @@ void PeerNetwork::SetSelfAddress(std::string address) {
 nv1::NetworkMessage PeerNetwork::Stamp(const std::string& topic, const std::string& payload,
                                        bool broadcast) {
   nv1::NetworkMessage message;
-  message.set_message_id(absl::StrCat(members_[self_].name, "-",
+  message.set_message_id(absl::StrCat(members_[self_].name, "-", started_ms_, "-",
                                       next_id_.fetch_add(1, std::memory_order_relaxed) + 1));
   message.set_from_node(members_[self_].name);
   message.set_topic(topic);
@@ -80,8 +85,10 @@ void PeerNetwork::DeliverTo(size_t member, const nv1::NetworkMessage& message,
     }
     done(std::move(delivery));
   };
-  if (member == self_) {
-    finish(Receive(message).status());
+  if (member == self_) {  // in process
+    counters_[self_]->received.fetch_add(1, std::memory_order_relaxed);
+    Publish(message);
+    finish(absl::OkStatus());
   } else if (link_->Blocked(member)) {
     finish(absl::UnavailableError(
         absl::StrCat("partitioned from ", members_[member].name, " (fault injection)")));
@@ -150,7 +157,7 @@ void PeerNetwork::SendDirect(const nv1::DirectRequest& request, Done<nv1::Direct
             });
 }
 
-absl::StatusOr<nv1::DeliveryAck> PeerNetwork::Receive(const nv1::NetworkMessage& message) {
+absl::StatusOr<nv1::DeliveryAck> PeerNetwork::Accept(const nv1::NetworkMessage& message) {
   const auto member = std::find_if(members_.begin(), members_.end(),
                                    [&](const Member& m) { return m.name == message.from_node(); });
   if (member == members_.end()) {
@@ -158,21 +165,28 @@ absl::StatusOr<nv1::DeliveryAck> PeerNetwork::Receive(const nv1::NetworkMessage&
         absl::StrCat("from_node: '", absl::CHexEscape(message.from_node()), "' is not a member"));
   }
   const size_t from = static_cast<size_t>(member - members_.begin());
-  if (from != self_ && link_->Blocked(from)) {
+  if (from == self_) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "from_node: '", message.from_node(), "' is this node (it delivers to itself in process)"));
+  }
+  if (link_->Blocked(from)) {
     return absl::UnavailableError(
         absl::StrCat("partitioned from ", message.from_node(), " (fault injection)"));
   }
   if (auto ok = CheckMessage(message.topic(), message.payload()); !ok.ok()) return ok;
   counters_[from]->received.fetch_add(1, std::memory_order_relaxed);
-  if (events_.has_subscribers()) {
-    auto event = std::make_shared<nv1::NetworkEvent>();
-    *event->mutable_message() = message;
-    event->set_received_at_unix_nanos(wall_.NowNanos());
-    events_.Publish(event);
-  }
   nv1::DeliveryAck ack;
   ack.set_node_id(members_[self_].name);
   return ack;
+}
+
+void PeerNetwork::Publish(const nv1::NetworkMessage& message) {
+  if (!events_.has_subscribers()) return;
+  auto event = std::make_shared<nv1::NetworkEvent>();
+  *event->mutable_message() = message;
+  std::lock_guard lock(publish_mutex_);
+  event->set_received_at_unix_nanos(wall_.NowNanos());
+  events_.Publish(event);
 }
 
 nv1::PeerListResponse PeerNetwork::Peers() const {

@@ -59,8 +59,11 @@ class PeerNetwork {
   void SendDirect(const network::v1::DirectRequest& request,
                   Done<network::v1::DirectResponse> done);
   network::v1::PeerListResponse Peers() const;
-  // A message another member (or this node) delivered here.
-  absl::StatusOr<network::v1::DeliveryAck> Receive(const network::v1::NetworkMessage& message);
+  // A message another member delivered here: Accept checks and counts it
+  // (refusing a sender that is not a member, or is this node), Publish hands
+  // it to the subscribers (after the sender has its answer).
+  absl::StatusOr<network::v1::DeliveryAck> Accept(const network::v1::NetworkMessage& message);
+  void Publish(const network::v1::NetworkMessage& message);
 
   // This node's address once it is known (a server bound to port 0).
   void SetSelfAddress(std::string address);
@@ -82,7 +85,9 @@ class PeerNetwork {
   const Clock& wall_;
   const Clock& monotonic_;
   std::vector<std::unique_ptr<Counters>> counters_;  // per member
+  const int64_t started_ms_;  // in message ids, so that a restart does not repeat them
   std::atomic<uint64_t> next_id_{0};
+  std::mutex publish_mutex_;  // received_at stamps in publication order
   mutable std::mutex address_mutex_;
   std::string self_address_;
   Events events_;

@@ -15,6 +15,7 @@ namespace {
 namespace nv1 = network::v1;
 
 constexpr int64_t kDeliveryDeadlineNanos = 2'000'000'000;
+constexpr size_t kNetworkQueueBound = 1024;
 
 class NetworkServiceImpl final : public GatedService<nv1::NetworkService::CallbackService> {
  public:
@@ -58,14 +59,17 @@ class NetworkServiceImpl final : public GatedService<nv1::NetworkService::Callba
       grpc::CallbackServerContext*, const nv1::NetworkEventsRequest* request) override {
     const std::string topic = request->topic();
     const Clock& wall = streaming_.wall;
+    // Payloads are up to 64 KiB: a subscriber that stops reading holds at most
+    // 1,024 of them (64 MiB), not the server's event bound.
     return EventStream<nv1::NetworkEvent, nv1::NetworkEvent>::Open(
-        network_.events(), streaming_.counters, streaming_.options.stream_queue_bound,
+        network_.events(), streaming_.counters,
+        std::min<size_t>(streaming_.options.stream_queue_bound, kNetworkQueueBound),
         [topic](const nv1::NetworkEvent& e) {
           return topic.empty() || e.message().topic() == topic;
         },
         [&wall](const nv1::NetworkEvent& e, nv1::NetworkEvent* out) {
           *out = e;
-          out->set_sent_at_unix_nanos(wall.NowNanos());
+          out->set_written_at_unix_nanos(wall.NowNanos());
         });
   }
   // Node to node: not gated or fault-injected (as consensus's own RPCs are not),
@@ -74,10 +78,13 @@ class NetworkServiceImpl final : public GatedService<nv1::NetworkService::Callba
                                            const nv1::NetworkMessage* request,
                                            nv1::DeliveryAck* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    auto ack = network_.Receive(*request);
+    auto ack = network_.Accept(*request);
     if (ack.ok()) {
       *response = *std::move(ack);
       reactor->Finish(grpc::Status::OK);
+      // After the acknowledgement: the sender's delivery time is the network's,
+      // not this node's subscribers'.
+      network_.Publish(*request);
     } else {
       reactor->Finish(grpc::Status(static_cast<grpc::StatusCode>(ack.status().code()),
                                    std::string(ack.status().message())));
@@ -138,7 +145,9 @@ class GrpcPeerLink final : public PeerLink {
                          });
   }
   std::string State(size_t peer) const override {
-    switch (transport_.channel(IdOf(peer))->GetState(false)) {
+    // try_to_connect: a member's channel is worth connecting, so an idle one
+    // reports what it can do rather than IDLE.
+    switch (transport_.channel(IdOf(peer))->GetState(true)) {
       case GRPC_CHANNEL_IDLE:
         return "IDLE";
       case GRPC_CHANNEL_CONNECTING:

@@ -138,7 +138,7 @@ struct ReferenceServer::Impl {
       peer_network =
           std::make_unique<PeerNetwork>(std::vector<PeerNetwork::Member>{{"self", o.listen}}, 0,
                                         nullptr, *o.wall_clock, *o.monotonic_clock);
-      committer = NewLocalCommitter(transaction_store, streaming);
+      committer = NewLocalCommitter(transaction_store, streaming, *contract_engine);
     }
     transaction_service =
         MakeTransactionService(transaction_store, *committer, responder, streaming);

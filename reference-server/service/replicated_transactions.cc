@@ -127,8 +127,24 @@ void ReplicatedCommitter::Commit(char kind, const Request& request, const std::s
                 });
 }
 
+namespace {
+
+// Contract state is each node's own, not replicated: a call committed through
+// consensus would run against different states on different nodes.
+absl::Status NoContractCalls() {
+  return absl::FailedPreconditionError(
+      "contract_call: transactions that call contracts are served by a single server; on a "
+      "cluster contract state is not replicated");
+}
+
+}  // namespace
+
 void ReplicatedCommitter::Submit(const tv1::Transaction& tx, const std::string& forwarded_by,
                                  Done<tv1::TransactionResponse> done) {
+  if (tx.has_contract_call()) {
+    done(NoContractCalls());
+    return;
+  }
   Commit(kSubmit, tx, forwarded_by, std::move(done),
          [](tv1::TransactionService::Stub& stub, grpc::ClientContext* context,
             const tv1::Transaction* request, tv1::TransactionResponse* response,
@@ -140,6 +156,12 @@ void ReplicatedCommitter::Submit(const tv1::Transaction& tx, const std::string& 
 void ReplicatedCommitter::SubmitBatch(const tv1::BatchRequest& batch,
                                       const std::string& forwarded_by,
                                       Done<tv1::BatchResponse> done) {
+  for (const tv1::Transaction& tx : batch.transactions()) {
+    if (tx.has_contract_call()) {
+      done(NoContractCalls());
+      return;
+    }
+  }
   Commit(kBatch, batch, forwarded_by, std::move(done),
          [](tv1::TransactionService::Stub& stub, grpc::ClientContext* context,
             const tv1::BatchRequest* request, tv1::BatchResponse* response,

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
+#include "reference-server/contract/contract_engine.h"
 #include "reference-server/service/streaming.h"
 #include "reference-server/transaction/transaction_store.h"
 
@@ -37,8 +38,10 @@ class TransactionCommitter {
   virtual std::optional<Position> position() const = 0;
 };
 
-// Commits on this node: the store decides, and accepted transactions are published at once.
+// Commits on this node: the store decides, accepted transactions run their
+// contract calls (their receipts in the response) and are published at once.
 std::unique_ptr<TransactionCommitter> NewLocalCommitter(TransactionStore& store,
-                                                        const Streaming& streaming);
+                                                        const Streaming& streaming,
+                                                        ContractEngine& contracts);
 
 }  // namespace aurigraph::refserver

@@ -22,7 +22,10 @@ class InProcessLink final : public PeerLink {
  public:
   void Send(size_t peer, const nv1::NetworkMessage& message,
             std::function<void(absl::Status)> done) override {
-    done((*nodes)[peer]->Receive(message).status());
+    PeerNetwork& to = *(*nodes)[peer];
+    auto ack = to.Accept(message);
+    if (ack.ok()) to.Publish(message);
+    done(ack.status());
   }
   std::string State(size_t) const override { return "READY"; }
   bool Blocked(size_t peer) const override { return blocked.contains(peer); }
@@ -84,7 +87,7 @@ struct Cluster {
 TEST(PeerNetwork, BroadcastReachesEveryMemberAndReportsEachDelivery) {
   Cluster c(3);
   const auto sent = c.Broadcast(0, "blocks");
-  EXPECT_EQ(sent.message_id(), "n1-1");
+  EXPECT_EQ(sent.message_id(), "n1-1700000000000-1");  // name, start (Unix ms), number
   EXPECT_EQ(sent.delivered(), 3);
   EXPECT_EQ(sent.failed(), 0);
   ASSERT_EQ(sent.deliveries_size(), 3);
@@ -136,11 +139,15 @@ TEST(PeerNetwork, PartitionsAndStrangersAreRefused) {
   nv1::NetworkMessage from_n1;
   from_n1.set_from_node("n1");
   from_n1.set_topic("t");
-  EXPECT_EQ(c.nodes[2]->Receive(from_n1).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(c.nodes[2]->Accept(from_n1).status().code(), absl::StatusCode::kUnavailable);
   nv1::NetworkMessage stranger;
   stranger.set_from_node("mallory");
   stranger.set_topic("t");
-  EXPECT_EQ(c.nodes[1]->Receive(stranger).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(c.nodes[1]->Accept(stranger).status().code(), absl::StatusCode::kPermissionDenied);
+  nv1::NetworkMessage itself;  // over the wire, a node's own name is a forgery
+  itself.set_from_node("n2");
+  itself.set_topic("t");
+  EXPECT_EQ(c.nodes[1]->Accept(itself).status().code(), absl::StatusCode::kPermissionDenied);
 }
 
 TEST(PeerNetwork, MessagesAreBounded) {

@@ -14,11 +14,23 @@ const loader = require('@grpc/proto-loader');
 
 const [protoDir, addr, scenarioDir, mode] = process.argv.slice(2);
 const definition = loader.loadSync(
-  ['aurigraph/contract/v1/contract.proto', 'aurigraph/storage/v1/storage.proto'],
+  ['aurigraph/contract/v1/contract.proto', 'aurigraph/storage/v1/storage.proto',
+    'aurigraph/transaction/v1/transaction.proto'],
   { includeDirs: [protoDir], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
 const root = grpc.loadPackageDefinition(definition).aurigraph;
 const contracts = new root.contract.v1.ContractService(addr, grpc.credentials.createInsecure());
 const storage = new root.storage.v1.StorageService(addr, grpc.credentials.createInsecure());
+const transactions = new root.transaction.v1.TransactionService(addr, grpc.credentials.createInsecure());
+
+// A transaction whose content hash is computed here (transaction.proto's rule).
+let txCount = 0;
+function transaction(sender, call) {
+  const tx = { id: `node-tx-${process.pid}-${txCount += 1}`, sender, receiver: 'token', amount: 1,
+    nonce: txCount, memo: '', contract_call: call };
+  tx.content_hash = crypto.createHash('sha256')
+    .update([tx.id, tx.sender, tx.receiver, '1', String(tx.nonce), tx.memo].join('\n')).digest('hex');
+  return tx;
+}
 
 function call(client, method, request) {
   return new Promise((resolve, reject) => {
@@ -60,14 +72,14 @@ async function balance(account) {
 async function checkPersisted() {
   check(await balance('alice') === 40 && await balance('bob') === 60,
     'after a restart on the same --data-dir the contract and its balances are there');
-  const again = await call(contracts, 'DeployContract', { source, init_args: [text('x')], caller: 'x' });
+  const again = await call(contracts, 'DeployContract', { source, init_args: [text('x'), int(0)], caller: 'x' });
   check(again.already_deployed, 'after a restart the same source is already deployed');
 }
 
 async function main() {
   if (mode === 'check-persisted') return checkPersisted();
   const deployed = await call(contracts, 'DeployContract',
-    { source, init_args: [text('minter')], caller: 'deployer' });
+    { source, init_args: [text('minter'), int(0)], caller: 'deployer' });
   check(deployed.address === address && !deployed.already_deployed,
     `deployed at the SHA-256 of its source (${address.slice(0, 12)}...)`);
   check(deployed.functions.join(',') === 'init,mint,transfer,balance,supply',
@@ -168,6 +180,25 @@ async function main() {
   const last = changes[changes.length - 1];
   check(last && last.writes.every((w) => w.value.int_value !== undefined),
     'each change carries its writes');
+  // Transfers through transactions: each runs its call when it commits, the
+  // sender as the caller, and answers with the call's receipt.
+  const viaTx = await call(transactions, 'SubmitTransaction', transaction('alice',
+    { address, function: 'transfer', args: [text('carol'), int(5)] }));
+  check(viaTx.status === 'TRANSACTION_STATUS_ACCEPTED' && viaTx.contract.code === 0
+    && viaTx.contract.result.result.int_value === '35',
+  'a transaction calling transfer commits and its receipt carries the result (alice 35)');
+  const refusedTx = await call(transactions, 'SubmitTransaction', transaction('dave',
+    { address, function: 'transfer', args: [text('alice'), int(1)] }));
+  check(refusedTx.status === 'TRANSACTION_STATUS_ACCEPTED' && refusedTx.contract.code === 9
+    && refusedTx.contract.error.includes('insufficient balance'),
+  `a transaction whose call fails still commits; its receipt says why: ${refusedTx.contract.error}`);
+  const batch = await call(transactions, 'BatchSubmitTransactions', { batch_id: `b-${process.pid}`,
+    transactions: [transaction('carol', { address, function: 'transfer', args: [text('alice'), int(3)] }),
+      transaction('carol', { address, function: 'transfer', args: [text('alice'), int(2)] })] });
+  check(batch.accepted === 2 && batch.results.every((r) => r.contract.code === 0)
+    && await balance('alice') === 40 && await balance('carol') === 0,
+  'a batch runs its calls in order (carol sends back 3 and 2: alice 40, carol 0)');
+
   // What the check after a restart expects (the transfers above end there).
   check(ledger.get('alice') === 40 && ledger.get('bob') === 60, 'the ledger ends at alice 40, bob 60');
 }
@@ -175,6 +206,7 @@ async function main() {
 main().then(() => {
   contracts.close();
   storage.close();
+  transactions.close();
   process.exit(failed ? 1 : 0);
 }, (error) => {
   console.log(`FAIL ${error.stack}`);

@@ -11,7 +11,8 @@ const loader = require('@grpc/proto-loader');
 
 const [protoDir, ...addrs] = process.argv.slice(2);
 const definition = loader.loadSync(
-  ['aurigraph/network/v1/network.proto', 'aurigraph/consensus/v1/consensus.proto'],
+  ['aurigraph/network/v1/network.proto', 'aurigraph/consensus/v1/consensus.proto',
+    'aurigraph/transaction/v1/transaction.proto'],
   { includeDirs: [protoDir], keepCase: true, longs: Number, enums: String, defaults: true });
 const root = grpc.loadPackageDefinition(definition).aurigraph;
 const nodes = addrs.map((a) => new root.network.v1.NetworkService(a, grpc.credentials.createInsecure()));
@@ -90,6 +91,12 @@ async function main() {
   const unknown = await code(nodes[0], 'SendDirectMessage', { node_id: 'n9', topic: 't' });
   check(badTopic === 'INVALID_ARGUMENT' && unknown === 'NOT_FOUND',
     'an empty topic is INVALID_ARGUMENT, an unknown node NOT_FOUND');
+  const txs = new root.transaction.v1.TransactionService(addrs[0], grpc.credentials.createInsecure());
+  const withCall = await code(txs, 'SubmitTransaction', { id: 'net-tx-1', sender: 'a', receiver: 'b',
+    contract_call: { address: 'ab'.repeat(32), function: 'f' } });
+  check(withCall === 'FAILED_PRECONDITION',
+    'on a cluster a transaction that calls a contract is refused (contract state is not replicated)');
+  txs.close();
   streams.forEach((s) => s.cancel());
 }
 
