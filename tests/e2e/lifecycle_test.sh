@@ -31,38 +31,28 @@ if ! timeout 60 "$LOADGEN" run "$SCENARIO_DIR/lifecycle.yaml" --target "$ADDR" -
 fi
 grep -E "gate (PASS|FAIL)" "$WORK/run.out"
 curl -s "$METRICS" >"$WORK/metrics.txt"
-python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
-import json, re, sys
-result = json.load(open(sys.argv[1]))
-ops = {op["name"]: op for op in result["operations"]}
+PYTHONPATH="$(dirname "$0")" python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
+import json, sys
+from service_checks import failed_calls, metric, operations, verdict
+ops = operations(sys.argv[1])
 metrics = open(sys.argv[2]).read()
-def value(pattern):
-    m = re.search(r"^" + pattern + r" (\S+)$", metrics, re.M)
-    return float(m.group(1)) if m else -1
-problems = []
-phase_gates = {g.get("operation") for g in result["gates"] if g.get("operation")}
+problems = failed_calls(ops)
+phase_gates = {g.get("operation") for g in json.load(open(sys.argv[1]))["gates"] if g.get("operation")}
 if phase_gates != {"mint", "transfer_tx", "link_asset", "assets_of_token", "lineage", "balance"}:
     problems.append(f"the per-phase gates judged were {sorted(phase_gates)}")
-for name, op in ops.items():
-    if op["ok"] == 0 or op["ok"] != op["requests"]:
-        problems.append(f"{name}: {op['ok']} of {op['requests']} ok")
-reverted = value(r'aurigraph_refserver_contract_calls_total\{outcome="reverted"\}')
+reverted = metric(metrics, r'aurigraph_refserver_contract_calls_total\{outcome="reverted"\}')
 if reverted != 0:
     problems.append(f"{reverted} contract calls reverted (a transfer lacked its balance)")
-committed = value(r'aurigraph_refserver_contract_calls_total\{outcome="committed"\}')
+committed = metric(metrics, r'aurigraph_refserver_contract_calls_total\{outcome="committed"\}') or -1
 if committed < ops["transfer_tx"]["ok"] + ops["mint"]["ok"]:
     problems.append(f"the server committed {committed} contract calls, fewer than the transfers and mints measured")
-links = value("aurigraph_refserver_traceability_links_stored")
+links = metric(metrics, "aurigraph_refserver_traceability_links_stored") or -1
 if links < ops["link_asset"]["ok"]:
     problems.append(f"the log holds {links} links, fewer than the {ops['link_asset']['ok']} measured")
 for stream in ("watch_state", "watch_transactions"):
     if ops[stream]["stream"]["messages_received"] < ops["transfer_tx"]["ok"]:
         problems.append(f"{stream} received fewer messages than the transfers measured")
-for p in problems:
-    print("FAIL", p)
-if problems:
-    sys.exit(1)
-print(f"PASS lifecycle: {sum(op['ok'] for op in ops.values())} calls over {len(ops)} phases, all OK, "
-      f"each phase gated; the contract committed {int(committed)} calls, none reverted; "
-      f"{int(links)} links held")
+verdict(problems, f"lifecycle: {sum(op['ok'] for op in ops.values())} calls over {len(ops)} phases, "
+        f"all OK, each phase gated; the contract committed {int(committed)} calls, none reverted; "
+        f"{int(links)} links held")
 PY

@@ -28,19 +28,13 @@ METRICS=$(awk '/^metrics on /{print $3}' "$WORK/server2.out")
 
 run_scenario_without_errors contract-token.yaml "$ADDR" --set duration=6s --set load.rate=500
 curl -s "$METRICS" >"$WORK/metrics.txt"
-python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
-import json, re, sys
-result = json.load(open(sys.argv[1]))
-ops = {op["name"]: op for op in result["operations"]}
+PYTHONPATH="$(dirname "$0")" python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
+import sys
+from service_checks import failed_calls, metric, operations, verdict
+ops = operations(sys.argv[1])
 metrics = open(sys.argv[2]).read()
-def value(pattern):
-    m = re.search(r"^" + pattern + r" (\S+)$", metrics, re.M)
-    return float(m.group(1)) if m else -1
-problems = []
-for name, op in ops.items():
-    if op["ok"] == 0 or op["ok"] != op["requests"]:
-        problems.append(f"{name}: {op['ok']} of {op['requests']} ok")
-committed = value(r'aurigraph_refserver_contract_calls_total\{outcome="committed"\}')
+problems = failed_calls(ops)
+committed = metric(metrics, r'aurigraph_refserver_contract_calls_total\{outcome="committed"\}') or -1
 calls = sum(ops[n]["ok"] for n in ("mint", "transfer", "balance"))
 if committed < calls:
     problems.append(f"the server counted {committed} committed calls, fewer than the {calls} measured")
@@ -48,13 +42,9 @@ stream = ops["watch_changes"]["stream"]
 if stream["messages_received"] < ops["mint"]["ok"]:
     problems.append(f"the change stream received {stream['messages_received']} changes, "
                     f"fewer than the {ops['mint']['ok']} mints measured")
-if value("aurigraph_refserver_contracts_stored") < 2:
+if (metric(metrics, "aurigraph_refserver_contracts_stored") or 0) < 2:
     problems.append("the server holds fewer than the 2 contracts deployed")
-for p in problems:
-    print("FAIL", p)
-if problems:
-    sys.exit(1)
-print(f"PASS contract-token: {sum(op['ok'] for op in ops.values())} calls measured, all OK; "
-      f"the server counted {int(committed)} committed calls; "
-      f"the stream received {stream['messages_received']} changes")
+verdict(problems, f"contract-token: {sum(op['ok'] for op in ops.values())} calls measured, all OK; "
+        f"the server counted {int(committed)} committed calls; "
+        f"the stream received {stream['messages_received']} changes")
 PY

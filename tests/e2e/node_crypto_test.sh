@@ -22,32 +22,23 @@ run_node_checks crypto_client.js "$ADDR"
 
 run_scenario_without_errors crypto-keys.yaml "$ADDR" --set duration=4s --set warmup=1s --set load.rate=400
 curl -s "$METRICS" >"$WORK/metrics.txt"
-python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
-import json, re, sys
-result = json.load(open(sys.argv[1]))
+PYTHONPATH="$(dirname "$0")" python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
+import re, sys
+from service_checks import metric, operations, verdict
+ops = operations(sys.argv[1])
 metrics = open(sys.argv[2]).read()
-ops = {op["name"]: op for op in result["operations"]}
-problems = []
-for name in ("sign_ed25519", "sign_p256", "verify_ed25519", "derive", "rotate"):
-    if ops[name]["ok"] == 0:
-        problems.append(f"{name}: nothing succeeded")
-def value(pattern):
-    m = re.search(r"^" + pattern + r" (\S+)$", metrics, re.M)
-    return float(m.group(1)) if m else None
-signed = value(r"aurigraph_refserver_crypto_signatures_total")
+problems = [f"{name}: nothing succeeded" for name in
+            ("sign_ed25519", "sign_p256", "verify_ed25519", "derive", "rotate") if ops[name]["ok"] == 0]
+signed = metric(metrics, r"aurigraph_refserver_crypto_signatures_total")
 # The Node client signed 5 times; the warm-up's signatures are not in the measured counts.
 measured = ops["sign_ed25519"]["ok"] + ops["sign_p256"]["ok"] + 5
 if signed is None or signed < measured:
     problems.append(f"signatures counted {signed}, at least {measured} made")
-invalid = value(r'aurigraph_refserver_crypto_verifications_total\{result="invalid"\}')
+invalid = metric(metrics, r'aurigraph_refserver_crypto_verifications_total\{result="invalid"\}')
 if invalid is None or invalid < ops["verify_ed25519"]["ok"]:
     problems.append(f"invalid verifications counted {invalid}, {ops['verify_ed25519']['ok']} made")
 if re.search(r"^aurigraph_refserver_crypto\w*\{[^}]*key", metrics, re.M):
     problems.append("a crypto metric has a key label")
-for p in problems:
-    print("FAIL", p)
-if problems:
-    sys.exit(1)
-print(f"PASS crypto-keys: {sum(op['ok'] for op in ops.values())} calls measured, "
-      f"{int(signed)} signatures counted by the server")
+verdict(problems, f"crypto-keys: {sum(op['ok'] for op in ops.values())} calls measured, "
+        f"{int(signed)} signatures counted by the server")
 PY

@@ -36,27 +36,20 @@ N2_METRICS=$(awk '/^metrics on /{print $3}' "$WORK/n2.out")
 N3_METRICS=$(awk '/^metrics on /{print $3}' "$WORK/n3.out")
 curl -s "$N2_METRICS" >"$WORK/n2.txt"
 curl -s "$N3_METRICS" >"$WORK/n3.txt"
-python3 - "$WORK/run/result.json" "$WORK/n2.txt" "$WORK/n3.txt" <<'PY'
-import json, re, sys
-ops = {op["name"]: op for op in json.load(open(sys.argv[1]))["operations"]}
+PYTHONPATH="$(dirname "$0")" python3 - "$WORK/run/result.json" "$WORK/n2.txt" "$WORK/n3.txt" <<'PY'
+import sys
+from service_checks import failed_calls, metric, operations, verdict
+ops = operations(sys.argv[1])
 def received_from_n1(path):
-    m = re.search(r'^aurigraph_refserver_network_messages_received_total\{peer="n1"\} (\S+)$',
-                  open(path).read(), re.M)
-    return float(m.group(1)) if m else -1
-problems = []
-for name, op in ops.items():
-    if op["ok"] == 0 or op["ok"] != op["requests"]:
-        problems.append(f"{name}: {op['ok']} of {op['requests']} ok")
+    pattern = r'aurigraph_refserver_network_messages_received_total\{peer="n1"\}'
+    return metric(open(path).read(), pattern) or -1
+problems = failed_calls(ops)
 broadcasts = ops["broadcast"]["ok"]
 n2, n3 = received_from_n1(sys.argv[2]), received_from_n1(sys.argv[3])
 if n3 < broadcasts:
     problems.append(f"n3 received {n3} messages from n1, fewer than the {broadcasts} broadcasts measured")
 if n2 < broadcasts + ops["direct"]["ok"]:
     problems.append(f"n2 received {n2} messages from n1, fewer than the broadcasts and direct messages measured")
-for p in problems:
-    print("FAIL", p)
-if problems:
-    sys.exit(1)
-print(f"PASS network-messages on n1: {sum(op['ok'] for op in ops.values())} calls measured, all OK; "
-      f"n2 received {int(n2)} messages from n1, n3 {int(n3)}")
+verdict(problems, f"network-messages on n1: {sum(op['ok'] for op in ops.values())} calls measured, "
+        f"all OK; n2 received {int(n2)} messages from n1, n3 {int(n3)}")
 PY

@@ -33,27 +33,18 @@ echo "PASS after a restart the store holds its 302 keys"
 
 run_scenario_without_errors storage-kv.yaml "$ADDR" --set duration=4s --set warmup=2s --set load.rate=500
 curl -s "$METRICS" >"$WORK/metrics.txt"
-python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
-import json, re, sys
-ops = {op["name"]: op for op in json.load(open(sys.argv[1]))["operations"]}
+PYTHONPATH="$(dirname "$0")" python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
+import sys
+from service_checks import failed_calls, metric, operations, verdict
+ops = operations(sys.argv[1])
 metrics = open(sys.argv[2]).read()
-def value(pattern):
-    m = re.search(r"^" + pattern + r" (\S+)$", metrics, re.M)
-    return float(m.group(1)) if m else -1
-problems = []
-for name, op in ops.items():
-    if op["ok"] == 0 or op["ok"] != op["requests"]:
-        problems.append(f"{name}: {op['ok']} of {op['requests']} ok")
-puts = value(r'aurigraph_refserver_storage_operations_total\{operation="put"\}')
+problems = failed_calls(ops)
+puts = metric(metrics, r'aurigraph_refserver_storage_operations_total\{operation="put"\}') or -1
 if puts < ops["put_hot"]["ok"] + ops["put_cold"]["ok"]:
     problems.append(f"the server counted {puts} puts, fewer than the loadgen measured")
-gets = value(r'aurigraph_refserver_storage_operations_total\{operation="get"\}')
+gets = metric(metrics, r'aurigraph_refserver_storage_operations_total\{operation="get"\}') or -1
 if gets < ops["get"]["ok"]:
     problems.append(f"the server counted {gets} gets, fewer than the loadgen measured")
-for p in problems:
-    print("FAIL", p)
-if problems:
-    sys.exit(1)
-print(f"PASS storage-kv: {sum(op['ok'] for op in ops.values())} calls measured, all OK; "
-      f"the server counted {int(puts)} puts and {int(gets)} gets")
+verdict(problems, f"storage-kv: {sum(op['ok'] for op in ops.values())} calls measured, all OK; "
+        f"the server counted {int(puts)} puts and {int(gets)} gets")
 PY

@@ -21,21 +21,15 @@ run_node_checks traceability_client.js "$ADDR"
 
 run_scenario_without_errors traceability.yaml "$ADDR" --set duration=4s --set warmup=1s --set load.rate=500
 curl -s "$METRICS" >"$WORK/metrics.txt"
-python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
-import json, re, sys
-ops = {op["name"]: op for op in json.load(open(sys.argv[1]))["operations"]}
-metrics = open(sys.argv[2]).read()
-m = re.search(r"^aurigraph_refserver_traceability_links_total (\S+)$", metrics, re.M)
-linked = float(m.group(1)) if m else -1
-problems = [f"{n}: {op['ok']} of {op['requests']} ok" for n, op in ops.items()
-            if op["ok"] == 0 or op["ok"] != op["requests"]]
+PYTHONPATH="$(dirname "$0")" python3 - "$WORK/run/result.json" "$WORK/metrics.txt" <<'PY'
+import sys
+from service_checks import failed_calls, metric, operations, verdict
+ops = operations(sys.argv[1])
+linked = metric(open(sys.argv[2]).read(), r"aurigraph_refserver_traceability_links_total") or -1
+problems = failed_calls(ops)
 # The Node client made 54 links; the warm-up's are not in the measured counts.
 if linked < ops["link"]["ok"] + 54:
     problems.append(f"the server counted {linked} links, fewer than were made")
-for p in problems:
-    print("FAIL", p)
-if problems:
-    sys.exit(1)
-print(f"PASS traceability: {sum(op['ok'] for op in ops.values())} calls measured, all OK; "
-      f"the server counted {int(linked)} links")
+verdict(problems, f"traceability: {sum(op['ok'] for op in ops.values())} calls measured, all OK; "
+        f"the server counted {int(linked)} links")
 PY
