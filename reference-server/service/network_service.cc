@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -80,11 +81,14 @@ class NetworkServiceImpl final : public GatedService<nv1::NetworkService::Callba
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     auto ack = network_.Accept(*request);
     if (ack.ok()) {
+      // Published after the acknowledgement, so the sender's delivery time is
+      // the network's, not this node's subscribers'; from a copy, as the
+      // request may be gone once the call is finished.
+      std::optional<nv1::NetworkMessage> message;
+      if (network_.events().has_subscribers()) message = *request;
       *response = *std::move(ack);
       reactor->Finish(grpc::Status::OK);
-      // After the acknowledgement: the sender's delivery time is the network's,
-      // not this node's subscribers'.
-      network_.Publish(*request);
+      if (message) network_.Publish(*message);
     } else {
       reactor->Finish(grpc::Status(static_cast<grpc::StatusCode>(ack.status().code()),
                                    std::string(ack.status().message())));
