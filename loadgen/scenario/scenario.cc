@@ -765,6 +765,10 @@ absl::Status ReadFileFields(const std::filesystem::path& dir, const std::string&
     ResolveFrom(dir, path);
     auto text = ReadInputFile(path, absl::StrCat(where, ": $file ", path));
     if (!text.ok()) return text.status();
+    if (const size_t bad = FirstInvalidUtf8(*text); bad != text->size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": $file ", path, ": not UTF-8 text (byte ", bad, ")"));
+    }
     value = *std::move(text);
     return absl::OkStatus();
   }
@@ -777,6 +781,16 @@ absl::Status ReadFileFields(const std::filesystem::path& dir, const std::string&
       RETURN_IF_ERROR(ReadFileFields(dir, absl::StrCat(where, ".", i), value[i]));
     }
   }
+  return absl::OkStatus();
+}
+
+// The same for a request kept as JSON text.
+absl::Status ReadFileFields(const std::filesystem::path& dir, const std::string& where,
+                            std::string& request_json) {
+  if (request_json.find("\"$file\"") == std::string::npos) return absl::OkStatus();
+  auto request = nlohmann::json::parse(request_json);
+  RETURN_IF_ERROR(ReadFileFields(dir, where, request));
+  request_json = request.dump();
   return absl::OkStatus();
 }
 
@@ -798,12 +812,16 @@ absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path,
   for (OperationSpec& op : scenario->operations) {
     ResolveFrom(dir, op.data_file);
     ResolveFrom(dir, op.request_bin);
-    if (op.request_json.find("\"$file\"") != std::string::npos) {
-      auto request = nlohmann::json::parse(op.request_json);
-      RETURN_IF_ERROR(
-          ReadFileFields(dir, absl::StrCat("operations.", op.name, ".request"), request));
-      op.request_json = request.dump();
+    RETURN_IF_ERROR(
+        ReadFileFields(dir, absl::StrCat("operations.", op.name, ".request"), op.request_json));
+    if (op.finality) {
+      RETURN_IF_ERROR(ReadFileFields(dir, absl::StrCat("operations.", op.name, ".finality.request"),
+                                     op.finality->request_json));
     }
+  }
+  for (size_t i = 0; i < scenario->events.size(); ++i) {
+    RETURN_IF_ERROR(ReadFileFields(dir, absl::StrCat("events.", i, ".rpc.request"),
+                                   scenario->events[i].request_json));
   }
   ChannelOptions& channel = scenario->channel;
   for (std::string* file : {&channel.ca_file, &channel.cert_file, &channel.key_file}) {

@@ -147,7 +147,7 @@ absl::StatusOr<std::unique_ptr<ContractEngine>> ContractEngine::Open(KvStore& st
   scan.set_limit(1000);
   int64_t count = 0;
   do {
-    auto page = store.Scan(scan);
+    auto page = store.Range(scan);
     if (!page.ok()) return page.status();
     count += page->entries_size();
     scan.set_page_token(page->next_page_token());
@@ -213,8 +213,12 @@ void ContractEngine::Count(const absl::Status& status) {
     case absl::StatusCode::kCancelled:
       counters_.cancelled.fetch_add(1, std::memory_order_relaxed);
       break;
-    default:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
       counters_.invalid.fetch_add(1, std::memory_order_relaxed);
+      break;
+    default:  // the store could not be read or written
+      counters_.failed.fetch_add(1, std::memory_order_relaxed);
       break;
   }
 }
@@ -243,7 +247,11 @@ absl::StatusOr<cv1::ExecuteResponse> ContractEngine::RunAndCommit(
   if (!batch.empty()) {
     auto versions = store_.PutAll(batch);
     if (!versions.ok()) {
-      counters_.refused_store.fetch_add(1, std::memory_order_relaxed);
+      if (absl::IsResourceExhausted(versions.status())) {
+        counters_.refused_store.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        Count(versions.status());
+      }
       return versions.status();
     }
     if (wrote) response.set_sequence((*versions)[first_state - 1]);
@@ -345,15 +353,20 @@ absl::StatusOr<cv1::ExecuteResponse> ContractEngine::Execute(const cv1::ExecuteR
     return valid;
   }
   auto program = Find(request.address());
-  if (!program.ok()) return program.status();
+  if (!program.ok()) {
+    Count(program.status());
+    return program.status();
+  }
   const vm::Function* function = (*program)->Find(request.function());
   if (function == nullptr) {
+    counters_.invalid.fetch_add(1, std::memory_order_relaxed);
     return absl::NotFoundError(
         absl::StrCat("contract ", request.address(), " has no function '",
                      absl::CHexEscape(request.function().substr(0, 80)),
                      "' (its functions: ", absl::StrJoin((*program)->FunctionNames(), ", "), ")"));
   }
   if (request.function() == kInit) {
+    counters_.invalid.fetch_add(1, std::memory_order_relaxed);
     return absl::FailedPreconditionError("init runs once, when the contract is deployed");
   }
   std::lock_guard lock(LockFor(request.address()));
@@ -392,7 +405,7 @@ absl::StatusOr<cv1::StateResponse> ContractEngine::GetState(const cv1::StateRequ
   scan.set_end_key(absl::StrCat("contract/state/", request.address(), "0"));  // '0' follows '/'
   scan.set_limit(request.limit());
   if (!request.page_token().empty()) scan.set_page_token(prefix + request.page_token());
-  auto page = store_.Scan(scan);
+  auto page = store_.Range(scan);
   if (!page.ok()) return page.status();
   for (const auto& entry : page->entries()) {
     const std::string key = entry.key().substr(prefix.size());

@@ -40,9 +40,10 @@ class ContractEngine {
   struct Counters {
     // Calls end committed, reverted (FAILED_PRECONDITION), out of gas (or of
     // another run limit), cancelled (the client left), refused by the store
-    // (full) or invalid (bad arguments, a gas_limit too high, bad source).
+    // (full), invalid (bad arguments, an unknown contract or function, a
+    // gas_limit too high, bad source) or failed (the store could not be used).
     std::atomic<int64_t> deployed{0}, redeployed{0}, refused_full{0}, committed{0}, reverted{0},
-        out_of_gas{0}, cancelled{0}, refused_store{0}, invalid{0}, writes{0}, gas{0};
+        out_of_gas{0}, cancelled{0}, refused_store{0}, invalid{0}, failed{0}, writes{0}, gas{0};
   };
   using Changes = EventHub<contract::v1::StateChange>;
   // Whether the call's client has gone (looked at while a call runs).

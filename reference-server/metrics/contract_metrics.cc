@@ -30,6 +30,7 @@ std::vector<prometheus::MetricFamily> ContractMetrics::Collect() const {
   AddSample(out.back(), Read(c.cancelled), {{"outcome", "cancelled"}});
   AddSample(out.back(), Read(c.refused_store), {{"outcome", "store_full"}});
   AddSample(out.back(), Read(c.invalid), {{"outcome", "invalid"}});
+  AddSample(out.back(), Read(c.failed), {{"outcome", "failed"}});
   AddFamily(out, "aurigraph_refserver_contract_gas_total", "Gas used by committed calls.",
             MetricType::Counter, Read(c.gas));
   AddFamily(out, "aurigraph_refserver_contract_state_writes_total",

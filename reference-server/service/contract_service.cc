@@ -1,14 +1,10 @@
 #include "reference-server/service/contract_service.h"
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "aurigraph/contract/v1/contract.grpc.pb.h"
+#include "reference-server/service/call_queue.h"
 #include "reference-server/service/gated_service.h"
 
 namespace aurigraph::refserver {
@@ -16,62 +12,7 @@ namespace {
 
 namespace cv1 = contract::v1;
 
-// Contract calls run on threads of their own, not gRPC's: a call may run for
-// a while (up to its gas) or wait for another call to the same contract, and
-// gRPC's callback threads serve every other service. Calls wait in a bounded
-// queue; one that finds it full is refused, and one whose client has gone by
-// the time its turn comes is not run.
-class CallQueue {
- public:
-  // A task runs with true, or with false when the queue is closing.
-  using Task = std::function<void(bool run)>;
-
-  CallQueue(size_t threads, size_t bound) : bound_(bound) {
-    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
-  }
-  ~CallQueue() {
-    {
-      std::lock_guard lock(mutex_);
-      closing_ = true;
-    }
-    wake_.notify_all();
-    for (std::thread& t : threads_) t.join();
-    for (Task& task : tasks_) task(false);
-  }
-  bool Push(Task task) {
-    {
-      std::lock_guard lock(mutex_);
-      if (closing_ || tasks_.size() >= bound_) return false;
-      tasks_.push_back(std::move(task));
-    }
-    wake_.notify_one();
-    return true;
-  }
-  size_t bound() const { return bound_; }
-
- private:
-  void Work() {
-    for (;;) {
-      Task task;
-      {
-        std::unique_lock lock(mutex_);
-        wake_.wait(lock, [this] { return closing_ || !tasks_.empty(); });
-        if (closing_) return;
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-      }
-      task(true);
-    }
-  }
-
-  const size_t bound_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Task> tasks_;
-  bool closing_ = false;
-  std::vector<std::thread> threads_;
-};
-
+// A call whose client has gone by the time its turn comes is not run.
 constexpr size_t kCallThreads = 2;
 constexpr size_t kQueuedCalls = 1024;
 

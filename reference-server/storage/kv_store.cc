@@ -363,6 +363,11 @@ absl::StatusOr<std::vector<uint64_t>> KvStore::PutAll(
   std::vector<size_t> stripes;
   for (const auto& [key, value] : writes) {
     if (auto ok = CheckKey(key, "key"); !ok.ok()) return ok;
+    if (value.size() > options_.max_value_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("value of '", key, "': ", value.size(),
+                                                     " bytes, more than ", options_.max_value_bytes,
+                                                     " (--storage-max-value)"));
+    }
     stripes.push_back(StripeOf(key));
   }
   std::sort(stripes.begin(), stripes.end());
@@ -382,7 +387,6 @@ absl::StatusOr<std::vector<uint64_t>> KvStore::PutAll(
     pending.push_back(*std::move(p));
   }
   if (auto committed = Commit(pending); !committed.ok()) return committed;
-  counters_.puts.fetch_add(static_cast<int64_t>(writes.size()), std::memory_order_relaxed);
   std::vector<uint64_t> versions;
   versions.reserve(pending.size());
   for (const Pending& p : pending) versions.push_back(p.version);
@@ -493,6 +497,11 @@ absl::StatusOr<sv1::DeleteResponse> KvStore::Delete(const sv1::DeleteRequest& re
 }
 
 absl::StatusOr<sv1::ScanResponse> KvStore::Scan(const sv1::ScanRequest& request) {
+  counters_.scans.fetch_add(1, std::memory_order_relaxed);
+  return Range(request);
+}
+
+absl::StatusOr<sv1::ScanResponse> KvStore::Range(const sv1::ScanRequest& request) const {
   if (request.limit() > kMaxScanLimit) {
     return absl::InvalidArgumentError(
         absl::StrCat("limit: ", request.limit(), ", more than ", kMaxScanLimit));
@@ -504,7 +513,6 @@ absl::StatusOr<sv1::ScanResponse> KvStore::Scan(const sv1::ScanRequest& request)
   const uint32_t limit = request.limit() == 0 ? kDefaultScanLimit : request.limit();
   // Dead keys are skipped, but a page looks at no more than this many keys.
   const uint32_t budget = limit * 10;
-  counters_.scans.fetch_add(1, std::memory_order_relaxed);
   std::string from = HeadKey(request.start_key());
   if (!request.page_token().empty()) {
     if (request.page_token() < request.start_key() ||

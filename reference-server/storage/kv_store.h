@@ -65,13 +65,16 @@ class KvStore {
   // to `sweep_batch` keys from where the last sweep stopped; returns how many.
   int64_t Sweep();
 
-  // For the store's other users (ContractService). PutAll writes every key's
-  // next version in one atomic batch (all or none; bounds as for Put, any
-  // key allowed) and returns their versions in order; keys must be distinct.
+  // For the store's other users (ContractService), not counted as puts.
+  // PutAll writes every key's next version in one atomic batch (all or none;
+  // bounds as for Put, any key allowed) and returns their versions in order;
+  // keys must be distinct.
   absl::StatusOr<std::vector<uint64_t>> PutAll(
       const std::vector<std::pair<std::string, std::string>>& writes);
-  // Get without counting it in gets.
+  // Get and Scan without counting them (the store's own operations are the
+  // service's; these are the other users').
   absl::StatusOr<storage::v1::Entry> Peek(const std::string& key) const;
+  absl::StatusOr<storage::v1::ScanResponse> Range(const storage::v1::ScanRequest& request) const;
 
   int64_t keys_held() const { return keys_held_.load(std::memory_order_relaxed); }
   int64_t bytes_held() const { return bytes_held_.load(std::memory_order_relaxed); }

@@ -232,6 +232,20 @@ operations:
   const auto request = nlohmann::json::parse(loaded->operations[0].request_json);
   EXPECT_EQ(request["source"], "fn f\n  \"x-${seq}\" ret\nend\n");
   EXPECT_EQ(request["init_args"][0]["text_value"], request["source"]);
+  std::ofstream(dir / "contracts" / "bad.stack") << "fn f \xff end";
+  std::ofstream(dir / "u.yaml") << R"(
+name: f
+target: 127.0.0.1:1
+duration: 1s
+load: {model: closed, concurrency: 1}
+operations:
+  - rpc: aurigraph.contract.v1.ContractService/DeployContract
+    request: {source: {$file: contracts/bad.stack}}
+)";
+  loaded = LoadScenarioFile((dir / "u.yaml").string(), {});
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.status().message().find("not UTF-8 text (byte 5)"), std::string::npos)
+      << loaded.status();
   std::filesystem::remove_all(dir);
 }
 
