@@ -344,8 +344,11 @@ absl::StatusOr<uint64_t> KvStore::Append(const std::string& key, Record record,
                                          uint64_t if_version) {
   auto pending = Prepare(key, std::move(record), if_version);
   if (!pending.ok()) return pending.status();
-  if (auto committed = Commit({*pending}); !committed.ok()) return committed;
-  return pending->version;
+  const uint64_t version = pending->version;
+  std::vector<Pending> one;
+  one.push_back(*std::move(pending));  // moved, not copied: a Put's value is in it
+  if (auto committed = Commit(one); !committed.ok()) return committed;
+  return version;
 }
 
 absl::Status KvStore::CheckWritable(const std::string& key) const {

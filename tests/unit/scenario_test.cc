@@ -200,49 +200,37 @@ TEST(Scenario, FileFieldsReadTheirFileBesideTheScenario) {
   const auto dir = std::filesystem::temp_directory_path() / absl::StrCat("file-fields-", getpid());
   std::filesystem::create_directories(dir / "contracts");
   std::ofstream(dir / "contracts" / "c.stack") << "fn f\n  \"x-${seq}\" ret\nend\n";
-  std::ofstream(dir / "s.yaml") << R"(
-name: f
-target: 127.0.0.1:1
-duration: 1s
-load: {model: closed, concurrency: 1}
-operations:
+  std::ofstream(dir / "contracts" / "bad.stack") << "fn f \xff end";
+  // A scenario FILE in `dir` with these operations.
+  const auto load = [&dir](const std::string& file, const std::string& operations) {
+    std::ofstream(dir / file) << "name: f\ntarget: 127.0.0.1:1\nduration: 1s\n"
+                                 "load: {model: closed, concurrency: 1}\noperations:\n"
+                              << operations;
+    return LoadScenarioFile((dir / file).string(), {});
+  };
+  const std::string deploy = R"(
   - rpc: aurigraph.contract.v1.ContractService/DeployContract
     request: {source: {$file: contracts/c.stack}, init_args: [{text_value: {$file: contracts/c.stack}}]}
+)";
+  auto loaded = load("s.yaml", deploy + R"(
   - name: missing
     rpc: aurigraph.contract.v1.ContractService/DeployContract
     request: {source: {$file: nowhere.stack}}
-)";
-  auto loaded = LoadScenarioFile((dir / "s.yaml").string(), {});
+)");
   ASSERT_FALSE(loaded.ok());
   EXPECT_NE(loaded.status().message().find("operations.missing.request.source: $file"),
             std::string::npos)
       << loaded.status();
   EXPECT_NE(loaded.status().message().find("nowhere.stack"), std::string::npos);
-  std::ofstream(dir / "t.yaml") << R"(
-name: f
-target: 127.0.0.1:1
-duration: 1s
-load: {model: closed, concurrency: 1}
-operations:
-  - rpc: aurigraph.contract.v1.ContractService/DeployContract
-    request: {source: {$file: contracts/c.stack}, init_args: [{text_value: {$file: contracts/c.stack}}]}
-)";
-  loaded = LoadScenarioFile((dir / "t.yaml").string(), {});
+  loaded = load("t.yaml", deploy);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   const auto request = nlohmann::json::parse(loaded->operations[0].request_json);
   EXPECT_EQ(request["source"], "fn f\n  \"x-${seq}\" ret\nend\n");
   EXPECT_EQ(request["init_args"][0]["text_value"], request["source"]);
-  std::ofstream(dir / "contracts" / "bad.stack") << "fn f \xff end";
-  std::ofstream(dir / "u.yaml") << R"(
-name: f
-target: 127.0.0.1:1
-duration: 1s
-load: {model: closed, concurrency: 1}
-operations:
+  loaded = load("u.yaml", R"(
   - rpc: aurigraph.contract.v1.ContractService/DeployContract
     request: {source: {$file: contracts/bad.stack}}
-)";
-  loaded = LoadScenarioFile((dir / "u.yaml").string(), {});
+)");
   ASSERT_FALSE(loaded.ok());
   EXPECT_NE(loaded.status().message().find("not UTF-8 text (byte 5)"), std::string::npos)
       << loaded.status();
