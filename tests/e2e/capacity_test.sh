@@ -64,16 +64,24 @@ print(f'{a["status"]}: capacity {a["capacity"]}/s, broke at {a["broke_at"]}/s, {
 PY
 }
 
-search fast "$FAST" 250 --gate 'capacity >= 500'
-rc=$?
-if [[ $rc -eq 0 ]] && check_answer fast found 800 0.85 1.03; then
+# The searches judged on latency run again if they failed while the machine
+# stalled (until_quiet): a stalled step breaks the SLO below the true capacity.
+find_fast() {
+  search fast "$FAST" 250 --gate 'capacity >= 500'
+  rc=$?
+  [[ $rc -eq 0 ]] && check_answer fast found 800 0.85 1.03
+}
+if until_quiet "search fast" find_fast; then
   ok "the search finds a known capacity of 800/s within its precision"
 else
   fail "search of a known 800/s capacity (exit $rc)"; cat "$WORK/fast.out" "$WORK/fast.err"
 fi
-search slow "$SLOW" 125 --gate 'capacity >= 500'
-rc=$?
-if [[ $rc -eq 1 ]] && check_answer slow found 400 0.85 1.03 && grep -q "FAIL capacity >= 500" "$WORK/slow.out"; then
+find_slow() {
+  search slow "$SLOW" 125 --gate 'capacity >= 500'
+  rc=$?
+  [[ $rc -eq 1 ]] && check_answer slow found 400 0.85 1.03 && grep -q "FAIL capacity >= 500" "$WORK/slow.out"
+}
+if until_quiet "search slow" find_slow; then
   ok "a capacity of 400/s is found and fails a gate of 500/s (exit 1)"
 else
   fail "search of a known 400/s capacity (exit $rc)"; cat "$WORK/slow.out" "$WORK/slow.err"
@@ -112,9 +120,12 @@ fi
 # A target that sheds load fast: 4 slots, at most 6 calls held, the rest refused
 # at once. Latency stays low above 800/s, but the added error bound breaks.
 start_server SHEDDING shedding --latency fixed:5ms --service-slots 4 --max-in-flight 6
-search shedding "$SHEDDING" 400 --max-rate 3200 --confirm 0 --precision 10%
-rc=$?
-if [[ $rc -eq 0 ]] && check_answer shedding found 800 0.5 1.1 && grep -q "% failed" "$WORK/shedding.out"; then
+find_shedding() {
+  search shedding "$SHEDDING" 400 --max-rate 3200 --confirm 0 --precision 10%
+  rc=$?
+  [[ $rc -eq 0 ]] && check_answer shedding found 800 0.5 1.1 && grep -q "% failed" "$WORK/shedding.out"
+}
+if until_quiet "search shedding" find_shedding; then
   ok "fast failures break a step even with a latency-only SLO"
 else
   fail "load-shedding target (exit $rc)"; cat "$WORK/shedding.out" "$WORK/shedding.err"
@@ -133,11 +144,14 @@ operations:
     request: {approval_id: "x-\${msg}", validator_id: "v-\${stream}", decision: VALIDATOR_DECISION_APPROVE, correlation_id: "\${msg}"}
     stream: {streams: 2, match: {request: correlation_id, response: correlation_id}, status_field: code}
 YAML
-"$LOADGEN" capacity "$WORK/stream.yaml" --target "$FAST" --set 'gates=[{gate: "p99 < 40ms", operation: votes}]' \
-  --min-rate 200 --max-rate 800 --step-duration 1s --step-warmup 500ms --out "$WORK/stream" >"$WORK/stream.out" 2>&1
-rc=$?
-if [[ $rc -eq 0 ]] && grep -q "capacity above 800/s" "$WORK/stream.out" &&
-   python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert all(s['result']['operations'][0]['achieved_rate'] > 0.9*s['rate'] for s in r['steps'])" "$WORK/stream/capacity.json"; then
+search_streams() {
+  "$LOADGEN" capacity "$WORK/stream.yaml" --target "$FAST" --set 'gates=[{gate: "p99 < 40ms", operation: votes}]' \
+    --min-rate 200 --max-rate 800 --step-duration 1s --step-warmup 500ms --out "$WORK/stream" >"$WORK/stream.out" 2>&1
+  rc=$?
+  [[ $rc -eq 0 ]] && grep -q "capacity above 800/s" "$WORK/stream.out" &&
+    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert all(s['result']['operations'][0]['achieved_rate'] > 0.9*s['rate'] for s in r['steps'])" "$WORK/stream/capacity.json"
+}
+if until_quiet "streams-only search" search_streams; then
   ok "a streams-only scenario: messages paced at each rate, judged by the stream's SLO"
 else
   fail "streams-only search (exit $rc)"; cat "$WORK/stream.out"
