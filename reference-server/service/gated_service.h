@@ -51,19 +51,15 @@ class GatedService : public Generated {
   void Unary(const std::string& method,
              grpc::ServerUnaryReactor* (Impl::*handler)(grpc::CallbackServerContext*,
                                                         const Request*, Response*)) {
-    Impl* impl = static_cast<Impl*>(this);
-    const Responder& responder = responder_;
-    this->MarkMethodCallback(
-        IndexOf(method),
-        new grpc::internal::CallbackUnaryHandler<Decoded<Request>, Response>(
-            [impl, handler, &responder](grpc::CallbackServerContext* context,
-                                        const Decoded<Request>* request,
-                                        Response* response) -> grpc::ServerUnaryReactor* {
-              if (!request->error.ok()) return responder.Refuse(context, request->error);
-              if (!responder.Admit(context))
-                return responder.Refuse(context, responder.Overloaded());
-              return (impl->*handler)(context, &request->message, response);
-            }));
+    RegisterUnary(method, handler, /*gated=*/true);
+  }
+  // Decoded like Unary, but never refused by the call gate: a method other
+  // nodes call, which clients overloading this node must not cut off.
+  template <typename Impl, typename Request, typename Response>
+  void NodeToNodeUnary(const std::string& method,
+                       grpc::ServerUnaryReactor* (Impl::*handler)(grpc::CallbackServerContext*,
+                                                                  const Request*, Response*)) {
+    RegisterUnary(method, handler, /*gated=*/false);
   }
 
   template <typename Impl, typename Request, typename Response>
@@ -108,6 +104,26 @@ class GatedService : public Generated {
   }
 
  private:
+  template <typename Impl, typename Request, typename Response>
+  void RegisterUnary(const std::string& method,
+                     grpc::ServerUnaryReactor* (Impl::*handler)(grpc::CallbackServerContext*,
+                                                                const Request*, Response*),
+                     bool gated) {
+    Impl* impl = static_cast<Impl*>(this);
+    const Responder& responder = responder_;
+    this->MarkMethodCallback(
+        IndexOf(method),
+        new grpc::internal::CallbackUnaryHandler<Decoded<Request>, Response>(
+            [impl, handler, &responder, gated](grpc::CallbackServerContext* context,
+                                               const Decoded<Request>* request,
+                                               Response* response) -> grpc::ServerUnaryReactor* {
+              if (!request->error.ok()) return responder.Refuse(context, request->error);
+              if (gated && !responder.Admit(context))
+                return responder.Refuse(context, responder.Overloaded());
+              return (impl->*handler)(context, &request->message, response);
+            }));
+  }
+
   // gRPC numbers a service's methods in the order the .proto declares them.
   int IndexOf(const std::string& method) const {
     const google::protobuf::MethodDescriptor* found =

@@ -30,6 +30,7 @@ class NetworkServiceImpl final : public GatedService<nv1::NetworkService::Callba
     Unary("SendDirectMessage", &Self::SendDirectMessage);
     Unary("GetPeerList", &Self::GetPeerList);
     ServerStreaming("StreamNetworkEvents", &Self::StreamNetworkEvents);
+    NodeToNodeUnary("DeliverMessage", &Self::DeliverMessage);
   }
 
   grpc::ServerUnaryReactor* BroadcastMessage(grpc::CallbackServerContext* context,

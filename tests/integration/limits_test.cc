@@ -14,6 +14,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "aurigraph/approval/v1/approval.grpc.pb.h"
+#include "aurigraph/contract/v1/contract.grpc.pb.h"
+#include "aurigraph/crypto/v1/crypto.grpc.pb.h"
+#include "aurigraph/network/v1/network.grpc.pb.h"
+#include "aurigraph/storage/v1/storage.grpc.pb.h"
+#include "aurigraph/traceability/v1/traceability.grpc.pb.h"
 #include "aurigraph/transaction/v1/transaction.grpc.pb.h"
 #include "aurigraph/webhook/v1/webhook.grpc.pb.h"
 #include "tests/integration/harness.h"
@@ -96,8 +101,9 @@ TEST(Limits, GzipRequestsAreServedAndABombIsRefusedAtTheLimit) {
   }
 }
 
-// Every method of the three services decodes its request itself: bytes that
-// are not the request message are INTERNAL, named, never gRPC's bare UNIMPLEMENTED.
+// Every method of every service a single server serves decodes its request
+// itself: bytes that are not the request message are INTERNAL, named, never
+// gRPC's bare UNIMPLEMENTED.
 TEST(Limits, EveryMethodNamesARequestItCannotParse) {
   auto server = StartServer();
   auto channel = Connect(server->address(), 1);
@@ -105,7 +111,12 @@ TEST(Limits, EveryMethodNamesARequestItCannotParse) {
   int methods = 0;
   for (const char* name :
        {av1::ApprovalService::service_full_name(), tv1::TransactionService::service_full_name(),
-        webhook::v1::WebhookService::service_full_name()}) {
+        webhook::v1::WebhookService::service_full_name(),
+        contract::v1::ContractService::service_full_name(),
+        crypto::v1::CryptoService::service_full_name(),
+        network::v1::NetworkService::service_full_name(),
+        storage::v1::StorageService::service_full_name(),
+        traceability::v1::TraceabilityService::service_full_name()}) {
     const auto* service = pool->FindServiceByName(name);
     ASSERT_NE(service, nullptr) << name;
     for (int i = 0; i < service->method_count(); ++i, ++methods) {
@@ -118,7 +129,7 @@ TEST(Limits, EveryMethodNamesARequestItCannotParse) {
           << method->full_name();
     }
   }
-  EXPECT_EQ(methods, 8 + 5 + 10);
+  EXPECT_EQ(methods, 8 + 5 + 10 + 4 + 4 + 5 + 5 + 5);
 }
 
 // With every response held 300 ms, a client keeping 60 calls in flight meets
