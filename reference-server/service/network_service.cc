@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "aurigraph/network/v1/network.grpc.pb.h"
+#include "reference-server/faults/delay_queue.h"
 #include "reference-server/service/gated_service.h"
 
 namespace aurigraph::refserver {
@@ -118,8 +119,45 @@ class GrpcPeerLink final : public PeerLink {
     drained_.wait(lock, [this] { return in_flight_.empty(); });
   }
 
+  // The latency the admin service adds to consensus messages delays these too:
+  // one fault, the same for every message between the nodes.
   void Send(size_t peer, const nv1::NetworkMessage& message,
             std::function<void(absl::Status)> done) override {
+    const int64_t latency = transport_.latency_nanos();
+    if (latency <= 0) {
+      SendNow(peer, message, std::move(done));
+      return;
+    }
+    delayed_.Schedule(SteadyClock::Instance().NowNanos() + latency,
+                      [this, peer, message, done = std::move(done)]() mutable {
+                        SendNow(peer, message, std::move(done));
+                      });
+  }
+  std::string State(size_t peer) const override {
+    // try_to_connect: a member's channel is worth connecting, so an idle one
+    // reports what it can do rather than IDLE.
+    switch (transport_.channel(IdOf(peer))->GetState(true)) {
+      case GRPC_CHANNEL_IDLE:
+        return "IDLE";
+      case GRPC_CHANNEL_CONNECTING:
+        return "CONNECTING";
+      case GRPC_CHANNEL_READY:
+        return "READY";
+      case GRPC_CHANNEL_TRANSIENT_FAILURE:
+        return "TRANSIENT_FAILURE";
+      case GRPC_CHANNEL_SHUTDOWN:
+        return "SHUTDOWN";
+    }
+    return "UNKNOWN";
+  }
+  bool Blocked(size_t peer) const override { return transport_.Blocked(IdOf(peer)); }
+
+ private:
+  // Members are numbered by name from 1 (membership.h); PeerNetwork's from 0.
+  static raft::NodeId IdOf(size_t peer) { return static_cast<raft::NodeId>(peer + 1); }
+
+  void SendNow(size_t peer, const nv1::NetworkMessage& message,
+               std::function<void(absl::Status)> done) {
     struct Call {
       grpc::ClientContext context;
       nv1::NetworkMessage request;
@@ -149,28 +187,6 @@ class GrpcPeerLink final : public PeerLink {
                            if (in_flight_.empty()) drained_.notify_all();
                          });
   }
-  std::string State(size_t peer) const override {
-    // try_to_connect: a member's channel is worth connecting, so an idle one
-    // reports what it can do rather than IDLE.
-    switch (transport_.channel(IdOf(peer))->GetState(true)) {
-      case GRPC_CHANNEL_IDLE:
-        return "IDLE";
-      case GRPC_CHANNEL_CONNECTING:
-        return "CONNECTING";
-      case GRPC_CHANNEL_READY:
-        return "READY";
-      case GRPC_CHANNEL_TRANSIENT_FAILURE:
-        return "TRANSIENT_FAILURE";
-      case GRPC_CHANNEL_SHUTDOWN:
-        return "SHUTDOWN";
-    }
-    return "UNKNOWN";
-  }
-  bool Blocked(size_t peer) const override { return transport_.Blocked(IdOf(peer)); }
-
- private:
-  // Members are numbered by name from 1 (membership.h); PeerNetwork's from 0.
-  static raft::NodeId IdOf(size_t peer) { return static_cast<raft::NodeId>(peer + 1); }
 
   const consensus::GrpcPeerTransport& transport_;
   std::map<raft::NodeId, std::unique_ptr<nv1::NetworkService::Stub>> stubs_;
@@ -178,6 +194,9 @@ class GrpcPeerLink final : public PeerLink {
   std::condition_variable drained_;
   std::set<grpc::ClientContext*> in_flight_;
   bool closing_ = false;
+  // Last, so destroyed first: messages it still holds are sent (refused, as
+  // closing_ is set by then) while the rest of the link is alive.
+  DelayQueue delayed_{SteadyClock::Instance()};
 };
 
 }  // namespace

@@ -35,6 +35,7 @@ class GrpcPeerTransport final : public PeerTransport {
   bool Blocked(raft::NodeId peer) const;
   std::set<raft::NodeId> blocked() const;
   void SetLatency(int64_t latency_nanos);
+  int64_t latency_nanos() const { return latency_nanos_.load(); }
   // Round trips of the RPCs that answered, from the send to the reply (which a
   // peer sends once it has persisted what the message carried: a vote, or the
   // entries appended), by RPC; and the RPCs that did not answer.

@@ -84,6 +84,12 @@ async function main() {
   await call(admin, 'Heal', {});
   const healed = await call(nodes[0], 'BroadcastMessage', { topic: 'blocks', payload: Buffer.from('h') });
   check(healed.delivered === 3, 'healed, a broadcast reaches all 3 again');
+  await call(admin, 'SetPeerLatency', { latency_us: 30000 });
+  const slow = await call(nodes[0], 'SendDirectMessage', { node_id: 'n2', topic: 'blocks', payload: Buffer.from('s') });
+  await call(admin, 'Heal', {});
+  const slowMs = Number(slow.delivery.latency_nanos) / 1e6;
+  check(slow.delivery.delivered && slowMs >= 30,
+    `with 30 ms of peer latency added on n1, its direct message to n2 took ${slowMs.toFixed(1)} ms`);
 
   const stranger = await code(nodes[1], 'DeliverMessage', { from_node: 'mallory', topic: 'blocks' });
   check(stranger === 'PERMISSION_DENIED', 'DeliverMessage from a non-member is PERMISSION_DENIED');
