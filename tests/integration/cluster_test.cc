@@ -726,7 +726,9 @@ TEST(Cluster, AFrozenLeaderIsReplacedAndStepsDownWhenItThaws) {
   cluster.Signal(*leader, SIGCONT);
   std::this_thread::sleep_for(milliseconds(500));
   const std::vector<std::string> acked = load.Stop();
-  ASSERT_GT(acked.size(), 50u);
+  // Only so that the check below is not vacuous: with a host stealing up to
+  // two thirds of the CPU time, a CI attempt here acknowledged 12 (and 48).
+  ASSERT_GE(acked.size(), 5u);
   const auto agreed = cluster.Leader(cluster.ids());
   ASSERT_TRUE(agreed.has_value());
   EXPECT_EQ(*agreed, *next) << "the thawed leader stepped down rather than disrupting the new one";
@@ -762,7 +764,9 @@ TEST(Cluster, ALeaderPartitionedThroughTheAdminServiceIsReplacedAndCatchesUpWhen
   grpc::ClientContext heal_context;
   ASSERT_TRUE(cluster.admin(*leader).Heal(&heal_context, {}, &admin).ok());
   const std::vector<std::string> acked = load.Stop();
-  ASSERT_GT(acked.size(), 50u);
+  // Only so that the check below is not vacuous: with a host stealing up to
+  // two thirds of the CPU time, a CI attempt here acknowledged 12 (and 48).
+  ASSERT_GE(acked.size(), 5u);
   const auto state = cluster.State(*next);
   ASSERT_TRUE(cluster.AppliedThrough(*leader, state->commit_index(), milliseconds(3000)))
       << Describe(cluster);
