@@ -66,41 +66,51 @@ print(r["generator"]["sent"], r["total"]["ok"], gates, r.get("complete", True), 
 PY
 }
 
-before=$(handled)
-"$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" --out "$WORK/one" --no-progress >"$WORK/one.out" 2>&1
-code_one=$?
-one_handled=$(($(handled) - before))
-read -r one_sent one_ok one_gates _ <<<"$(describe "$WORK/one/result.json")"
-check "one process: 1800 sent (600/s for 3 s), as the server counted ($one_handled)" \
-  test "$one_sent" = 1800 -a "$one_handled" = 1800
-
-before=$(handled)
-"$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" --local-workers 3 --out "$WORK/three" \
-  --no-progress >"$WORK/three.out" 2>&1
-code_three=$?
-three_handled=$(($(handled) - before))
-read -r three_sent three_ok three_gates three_complete w0 w1 w2 <<<"$(describe "$WORK/three/result.json")"
-check "three processes: the same 1800 sent, as the server counted ($three_handled)" \
-  test "$three_sent" = 1800 -a "$three_handled" = 1800
-check "three processes: each sent its third ($w0 $w1 $w2)" \
-  test "$w0" = 600 -a "$w1" = 600 -a "$w2" = 600
-check "the same gate verdicts ($one_gates / $three_gates) and exit code ($code_one / $code_three)" \
-  test "$one_gates" = "$three_gates" -a "$code_one" = 1 -a "$code_three" = 1
-check "three processes: the measured requests within 1% of one process's ($one_ok / $three_ok)" \
-  python3 -c "import sys; a, b = map(int, sys.argv[1:]); sys.exit(abs(a - b) > a / 100)" "$one_ok" "$three_ok"
-check "the summary names each process and the merged result" \
-  grep -q "process 2 (.*): sent 600" "$WORK/three.out"
-check "the merged run's directory is a run directory: report reads it" \
-  bash -c '"$0" report "$1/three" --out "$1/three-report" >/dev/null && [[ -s $1/three-report/report.html ]]' \
-  "$LOADGEN" "$WORK"
-check "report and compare read the merged run's directory as one run, not its processes'" \
-  bash -c 'grep -c "<testsuite " "$1/three-report/junit.xml" | grep -qx 1 &&
-    "$0" compare "$1/one" "$1/three" --out "$1/cmp" >/dev/null; [[ $? -le 1 ]] && grep -q "1 vs 1" "$1/cmp/compare.md"' \
-  "$LOADGEN" "$WORK"
-# Merging again, by hand, gives the same result.
-"$LOADGEN" merge "$WORK"/three/worker-* --out "$WORK/again" >/dev/null 2>&1
-check "merge of the processes' directories gives the same figures" \
-  test "$(describe "$WORK/again/result.json")" = "$(describe "$WORK/three/result.json")"
+# split_runs: the scenario in one process, then in three; the checks below
+# compare them. Whether every send went out in time depends on the machine
+# (a CI run sent 1797 of 1800), so the pair runs under until_quiet.
+split_runs() {
+  local before
+  rm -rf "$WORK/one" "$WORK/three"
+  before=$(handled)
+  "$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" --out "$WORK/one" --no-progress >"$WORK/one.out" 2>&1
+  code_one=$?
+  one_handled=$(($(handled) - before))
+  read -r one_sent one_ok one_gates _ <<<"$(describe "$WORK/one/result.json")"
+  before=$(handled)
+  "$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" --local-workers 3 --out "$WORK/three" \
+    --no-progress >"$WORK/three.out" 2>&1
+  code_three=$?
+  three_handled=$(($(handled) - before))
+  read -r three_sent three_ok three_gates three_complete w0 w1 w2 <<<"$(describe "$WORK/three/result.json")"
+  [[ $one_sent == 1800 && $one_handled == 1800 && $three_sent == 1800 && $three_handled == 1800 ]]
+}
+until_quiet "one and three processes" split_runs
+if [[ $? -ne $NOT_JUDGED ]]; then
+  check "one process: 1800 sent (600/s for 3 s), as the server counted ($one_handled)" \
+    test "$one_sent" = 1800 -a "$one_handled" = 1800
+  check "three processes: the same 1800 sent, as the server counted ($three_handled)" \
+    test "$three_sent" = 1800 -a "$three_handled" = 1800
+  check "three processes: each sent its third ($w0 $w1 $w2)" \
+    test "$w0" = 600 -a "$w1" = 600 -a "$w2" = 600
+  check "the same gate verdicts ($one_gates / $three_gates) and exit code ($code_one / $code_three)" \
+    test "$one_gates" = "$three_gates" -a "$code_one" = 1 -a "$code_three" = 1
+  check "three processes: the measured requests within 1% of one process's ($one_ok / $three_ok)" \
+    python3 -c "import sys; a, b = map(int, sys.argv[1:]); sys.exit(abs(a - b) > a / 100)" "$one_ok" "$three_ok"
+  check "the summary names each process and the merged result" \
+    grep -q "process 2 (.*): sent 600" "$WORK/three.out"
+  check "the merged run's directory is a run directory: report reads it" \
+    bash -c '"$0" report "$1/three" --out "$1/three-report" >/dev/null && [[ -s $1/three-report/report.html ]]' \
+    "$LOADGEN" "$WORK"
+  check "report and compare read the merged run's directory as one run, not its processes'" \
+    bash -c 'grep -c "<testsuite " "$1/three-report/junit.xml" | grep -qx 1 &&
+      "$0" compare "$1/one" "$1/three" --out "$1/cmp" >/dev/null; [[ $? -le 1 ]] && grep -q "1 vs 1" "$1/cmp/compare.md"' \
+    "$LOADGEN" "$WORK"
+  # Merging again, by hand, gives the same result.
+  "$LOADGEN" merge "$WORK"/three/worker-* --out "$WORK/again" >/dev/null 2>&1
+  check "merge of the processes' directories gives the same figures" \
+    test "$(describe "$WORK/again/result.json")" = "$(describe "$WORK/three/result.json")"
+fi
 
 # As a Kubernetes Indexed Job starts them: JOB_COMPLETION_INDEX, one --start-at.
 # Poisson arrivals: the processes walk one seeded process, so their sends add
@@ -108,55 +118,65 @@ check "merge of the processes' directories gives the same figures" \
 # Three processes that wake at the same instant on 2 cores: a lag bound of 50 ms
 # (10 ms by default), so a stall of the shared machine does not fail the run.
 poisson=(--set load.arrival=poisson --set 'gates=["p99 < 2s"]' --set max_generator_lag=50ms)
-"$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" "${poisson[@]}" --out "$WORK/p1" \
-  --no-progress >/dev/null 2>&1
-start=$(python3 -c 'import time; print(f"{time.time() + 2.5:.3f}")')
-for k in 0 1 2; do
-  JOB_COMPLETION_INDEX=$k "$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" "${poisson[@]}" \
-    --workers 3 --start-at "$start" --out "$WORK/job/$k" --no-progress >"$WORK/job-$k.out" 2>&1 &
-  JOBS[$k]=$!
-done
-job_codes=""
-for k in 0 1 2; do
-  wait "${JOBS[$k]}"
-  job_codes+="$? "
-done
-"$LOADGEN" merge "$WORK/job/0" "$WORK/job/1" "$WORK/job/2" --out "$WORK/job-merged" \
-  >"$WORK/job-merged.out" 2>&1
-code=$?
-read -r p1_sent _ <<<"$(describe "$WORK/p1/result.json")"
-check "a process of a split run is judged against its share of the target (200/s of 600/s)" \
-  python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); m = json.load(open(sys.argv[2])); sys.exit(not (r["target_rate"] == 200 and m["target_rate"] == 600))' \
-  "$WORK/job/1/result.json" "$WORK/job-merged/result.json"
-read -r job_sent _ <<<"$(describe "$WORK/job-merged/result.json")"
-check "--start-at and JOB_COMPLETION_INDEX (exit codes $job_codes, merge $code): Poisson sends add up to one process's ($p1_sent = $job_sent)" \
-  test "$code" = 0 -a "$p1_sent" = "$job_sent" -a "$p1_sent" -gt 1500
-[[ $code == 0 ]] || tail -n 5 "$WORK"/job-?.out "$WORK/job-merged.out"
-
-# A coordinated run, as the Kubernetes manifests start it: a coordinator, and
-# workers that take their index from JOB_COMPLETION_INDEX and everything else
-# from it. Their sends add up to the single process's exactly; the coordinator
-# holds every worker's logs (streamed to it) and merges them.
-"$LOADGEN" coordinate "$WORK/split.yaml" "${poisson[@]}" --target "$TARGET" --workers 3 \
-  --listen 127.0.0.1:0 --start-delay 1s --barrier-timeout 60s --out "$WORK/coord" >"$WORK/coord.out" 2>&1 &
-coordinator=$!
-PIDS+=($coordinator)
-for _ in $(seq 50); do grep -q "listening on" "$WORK/coord.out" && break; sleep 0.1; done
-ADDRESS=$(awk '/listening on/{print $4}' "$WORK/coord.out")
-for k in 0 1 2; do
-  JOB_COMPLETION_INDEX=$k "$LOADGEN" work --coordinator "$ADDRESS" --out "$WORK/coord-local/$k" \
-    --no-progress >"$WORK/work-$k.out" 2>&1 &
-  PIDS+=($!)
-done
-wait "$coordinator"
-code=$?
-read -r coord_sent _ _ coord_complete w0 w1 w2 <<<"$(describe "$WORK/coord/result.json")"
-check "coordinated (exit $code): Poisson sends add up to one process's ($p1_sent = $coord_sent; $w0 $w1 $w2)" \
-  test "$code" = 0 -a "$p1_sent" = "$coord_sent" -a "$coord_complete" = True
-check "coordinated: merged progress while it ran, and each worker's clock offset" \
-  bash -c 'grep -q "workers 3/3 live" "$0" && grep -q "process 2 .*clock offset .*us +/- " "$0"' "$WORK/coord.out"
-check "coordinated: the logs the coordinator gathered equal each worker's own" \
-  bash -c 'for k in 0 1 2; do cmp -s "$0/coord/worker-$k/latency.hlog" "$0/coord-local/$k/latency.hlog" || exit 1; done' "$WORK"
+# poisson_runs: one seeded Poisson process, the same split as an Indexed Job
+# and as a coordinated run; their sends add up only when every send went out in
+# time, so the three run under until_quiet.
+poisson_runs() {
+  local k coordinator
+  rm -rf "$WORK/p1" "$WORK/job" "$WORK/job-merged" "$WORK/coord" "$WORK/coord-local"
+  "$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" "${poisson[@]}" --out "$WORK/p1" \
+    --no-progress >/dev/null 2>&1
+  start=$(python3 -c 'import time; print(f"{time.time() + 2.5:.3f}")')
+  for k in 0 1 2; do
+    JOB_COMPLETION_INDEX=$k "$LOADGEN" run "$WORK/split.yaml" --target "$TARGET" "${poisson[@]}" \
+      --workers 3 --start-at "$start" --out "$WORK/job/$k" --no-progress >"$WORK/job-$k.out" 2>&1 &
+    JOBS[$k]=$!
+  done
+  job_codes=""
+  for k in 0 1 2; do
+    wait "${JOBS[$k]}"
+    job_codes+="$? "
+  done
+  "$LOADGEN" merge "$WORK/job/0" "$WORK/job/1" "$WORK/job/2" --out "$WORK/job-merged" \
+    >"$WORK/job-merged.out" 2>&1
+  merge_code=$?
+  read -r p1_sent _ <<<"$(describe "$WORK/p1/result.json")"
+  read -r job_sent _ <<<"$(describe "$WORK/job-merged/result.json")"
+  # A coordinated run, as the Kubernetes manifests start it: a coordinator, and
+  # workers that take their index from JOB_COMPLETION_INDEX and everything else
+  # from it. Their sends add up to the single process's exactly; the coordinator
+  # holds every worker's logs (streamed to it) and merges them.
+  "$LOADGEN" coordinate "$WORK/split.yaml" "${poisson[@]}" --target "$TARGET" --workers 3 \
+    --listen 127.0.0.1:0 --start-delay 1s --barrier-timeout 60s --out "$WORK/coord" >"$WORK/coord.out" 2>&1 &
+  coordinator=$!
+  PIDS+=($coordinator)
+  for _ in $(seq 50); do grep -q "listening on" "$WORK/coord.out" && break; sleep 0.1; done
+  ADDRESS=$(awk '/listening on/{print $4}' "$WORK/coord.out")
+  for k in 0 1 2; do
+    JOB_COMPLETION_INDEX=$k "$LOADGEN" work --coordinator "$ADDRESS" --out "$WORK/coord-local/$k" \
+      --no-progress >"$WORK/work-$k.out" 2>&1 &
+    PIDS+=($!)
+  done
+  wait "$coordinator"
+  coord_code=$?
+  read -r coord_sent _ _ coord_complete w0 w1 w2 <<<"$(describe "$WORK/coord/result.json")"
+  [[ $merge_code == 0 && $p1_sent == "$job_sent" && $coord_code == 0 && $p1_sent == "$coord_sent" ]]
+}
+until_quiet "Poisson split as a job and coordinated" poisson_runs
+if [[ $? -ne $NOT_JUDGED ]]; then
+  check "a process of a split run is judged against its share of the target (200/s of 600/s)" \
+    python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); m = json.load(open(sys.argv[2])); sys.exit(not (r["target_rate"] == 200 and m["target_rate"] == 600))' \
+    "$WORK/job/1/result.json" "$WORK/job-merged/result.json"
+  check "--start-at and JOB_COMPLETION_INDEX (exit codes $job_codes, merge $merge_code): Poisson sends add up to one process's ($p1_sent = $job_sent)" \
+    test "$merge_code" = 0 -a "$p1_sent" = "$job_sent" -a "$p1_sent" -gt 1500
+  [[ $merge_code == 0 ]] || tail -n 5 "$WORK"/job-?.out "$WORK/job-merged.out"
+  check "coordinated (exit $coord_code): Poisson sends add up to one process's ($p1_sent = $coord_sent; $w0 $w1 $w2)" \
+    test "$coord_code" = 0 -a "$p1_sent" = "$coord_sent" -a "$coord_complete" = True
+  check "coordinated: merged progress while it ran, and each worker's clock offset" \
+    bash -c 'grep -q "workers 3/3 live" "$0" && grep -q "process 2 .*clock offset .*us +/- " "$0"' "$WORK/coord.out"
+  check "coordinated: the logs the coordinator gathered equal each worker's own" \
+    bash -c 'for k in 0 1 2; do cmp -s "$0/coord/worker-$k/latency.hlog" "$0/coord-local/$k/latency.hlog" || exit 1; done' "$WORK"
+fi
 
 # Not every worker arrives: the barrier times out, exit 5 for the coordinator and the worker.
 "$LOADGEN" coordinate "$WORK/split.yaml" --target "$TARGET" --workers 2 --listen 127.0.0.1:0 \
@@ -217,7 +237,9 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 w = {x["index"]: x for x in r["workers"]}
 assert r["complete"] is False and r["verdict"] == "fail", r["complete"]
-assert w[0]["stopped_at_seconds"] == -1 and w[0]["sent"] == 1800, w[0]
+# The other process's whole run: 1800 sends, less a few a stalled machine may
+# leave unsent behind schedule; cut at the kill it would hold at most 1200.
+assert w[0]["stopped_at_seconds"] == -1 and 1700 <= w[0]["sent"] <= 1800, w[0]
 assert 1 <= w[1]["stopped_at_seconds"] < 6 and 300 <= w[1]["sent"] < 1800, w[1]
 assert r["generator"]["sent"] == w[0]["sent"] + w[1]["sent"], r["generator"]["sent"]
 PY

@@ -42,55 +42,68 @@ gates: ["p99 < 100ms"]
 )";
 
 TEST(LoadgenIntegration, MixedRunCountsMatchTheServersOwnCounts) {
-  auto server = StartServer();
-  auto result = RunYaml(kMixed, server->address());
-  ASSERT_TRUE(result.ok()) << result.status();
-  const auto& ops = result->operations;
-  ASSERT_EQ(ops.size(), 3u);
-  EXPECT_EQ(result->generator.sent, 3000);
-  EXPECT_EQ(result->total.requests, 3000);
-  EXPECT_EQ(server->handled().total(), 3000);
-  // Every approval and transaction was distinct and accepted; the lookups were NOT_FOUND.
-  EXPECT_EQ(ops[0].ok, ops[0].requests);
-  EXPECT_EQ(ops[1].ok, ops[1].requests);
-  EXPECT_EQ(server->approvals().counters().submitted.load(), ops[0].requests);
-  EXPECT_EQ(server->transactions().counters().accepted.load(), ops[1].requests);
-  EXPECT_EQ(ops[2].status_codes.at("NOT_FOUND"), ops[2].requests);
-  EXPECT_EQ(server->handled().by_code[5].load(), ops[2].requests);
-  EXPECT_NEAR(result->total.achieved_rate, 1000, 20);
-  EXPECT_TRUE(result->generator.kept_up) << result->generator.verdict;
-  ASSERT_EQ(result->gates.size(), 1u);
-  // The timeline: 1 s intervals, and (without warm-up) every completion in one of them.
-  const auto& timeline = result->timeline;
-  EXPECT_EQ(timeline.interval_seconds, 1);
-  ASSERT_GE(timeline.points.size(), 3u);
-  ASSERT_LE(timeline.points.size(), 4u);
-  int64_t sent = 0;
-  for (size_t op = 0; op < ops.size(); ++op) {
-    int64_t count = 0, errors = 0;
-    for (const auto& point : timeline.points) {
-      ASSERT_EQ(point.operations.size(), ops.size());
-      count += point.operations[op].count;
-      errors += point.operations[op].errors;
+  // Each attempt gets its own server: the counts compared are the server's own.
+  EXPECT_WHEN_QUIET([&]() -> testing::AssertionResult {
+    auto server = StartServer();
+    auto result = RunYaml(kMixed, server->address());
+    if (!result.ok()) return testing::AssertionFailure() << result.status();
+    const auto& ops = result->operations;
+    if (ops.size() != 3u) return testing::AssertionFailure() << ops.size() << " operations";
+    EXPECT_EQ(result->generator.sent, 3000);
+    EXPECT_EQ(result->total.requests, 3000);
+    EXPECT_EQ(server->handled().total(), 3000);
+    // Every approval and transaction was distinct and accepted; the lookups were NOT_FOUND.
+    EXPECT_EQ(ops[0].ok, ops[0].requests);
+    EXPECT_EQ(ops[1].ok, ops[1].requests);
+    EXPECT_EQ(server->approvals().counters().submitted.load(), ops[0].requests);
+    EXPECT_EQ(server->transactions().counters().accepted.load(), ops[1].requests);
+    EXPECT_EQ(ops[2].status_codes.at("NOT_FOUND"), ops[2].requests);
+    EXPECT_EQ(server->handled().by_code[5].load(), ops[2].requests);
+    EXPECT_EQ(result->gates.size(), 1u);
+    // The timeline: 1 s intervals, every completion and send in one of them (no warm-up).
+    const auto& timeline = result->timeline;
+    EXPECT_EQ(timeline.interval_seconds, 1);
+    int64_t sent = 0;
+    for (size_t op = 0; op < ops.size(); ++op) {
+      int64_t count = 0, errors = 0;
+      for (const auto& point : timeline.points) {
+        if (point.operations.size() != ops.size()) {
+          return testing::AssertionFailure() << point.operations.size() << " operations in a point";
+        }
+        count += point.operations[op].count;
+        errors += point.operations[op].errors;
+      }
+      EXPECT_EQ(count, ops[op].requests) << ops[op].name;
+      EXPECT_EQ(errors, ops[op].errors()) << ops[op].name;
     }
-    EXPECT_EQ(count, ops[op].requests) << ops[op].name;
-    EXPECT_EQ(errors, ops[op].errors()) << ops[op].name;
-  }
-  for (const auto& point : timeline.points) sent += point.sent;
-  EXPECT_EQ(sent, 3000);
-  // By send time: sends due within the largest schedule lag of a boundary may cross it.
-  const int64_t lag_us = result->generator.schedule_lag->Max();
-  EXPECT_NEAR(static_cast<double>(timeline.points[1].sent), 1000,
-              2 + std::ceil(static_cast<double>(lag_us) * 1000 / 1e6))
-      << "sends up to " << lag_us << " us late";
+    for (const auto& point : timeline.points) sent += point.sent;
+    EXPECT_EQ(sent, 3000);
+    // What the timing decides: the rate held, and 3 s of sends span 3 or 4 intervals;
+    // by send time, sends due within the largest schedule lag of a boundary may cross it.
+    if (!result->generator.kept_up) return testing::AssertionFailure() << result->generator.verdict;
+    if (std::abs(result->total.achieved_rate - 1000) > 20) {
+      return testing::AssertionFailure() << "achieved " << result->total.achieved_rate << "/s";
+    }
+    if (timeline.points.size() < 3u || timeline.points.size() > 4u) {
+      return testing::AssertionFailure() << timeline.points.size() << " intervals";
+    }
+    const int64_t lag_us = result->generator.schedule_lag->Max();
+    const double second = static_cast<double>(timeline.points[1].sent);
+    if (std::abs(second - 1000) > 2 + std::ceil(static_cast<double>(lag_us) * 1000 / 1e6)) {
+      return testing::AssertionFailure()
+             << second << " sent in the second interval, sends up to " << lag_us << " us late";
+    }
+    return testing::AssertionSuccess();
+  });
 }
 
 // A rate profile over real gRPC: every second sends the area under the
 // profile in it (a hold, the two halves of a ramp, a hold), and the server
 // handled exactly what was sent.
 TEST(LoadgenIntegration, ARateProfileSendsEachSecondsShare) {
-  auto server = StartServer();
-  auto result = RunYaml(R"(
+  EXPECT_WHEN_QUIET([&]() -> testing::AssertionResult {
+    auto server = StartServer();
+    auto result = RunYaml(R"(
 workers: 2
 max_generator_lag: 50ms  # a loaded 2-core machine's margin (see the stall test)
 load:
@@ -98,25 +111,35 @@ load:
   profile: [{rate: 200, for: 1s}, {ramp_to: 1000, over: 2s}, {rate: 1000, for: 1s}]
 operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
 )",
-                        server->address());
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->generator.sent, 2400);
-  EXPECT_EQ(server->handled().total(), 2400);
-  EXPECT_DOUBLE_EQ(result->target_rate, 600);  // the profile's mean
-  EXPECT_NEAR(result->total.achieved_rate, 600, 15);
-  ASSERT_EQ(result->load_profile.size(), 6u);
-  EXPECT_EQ(result->load_profile[3].value, 1000);
-  const auto& points = result->timeline.points;
-  ASSERT_GE(points.size(), 4u);
-  // A second's count is by send time: sends due at most the run's largest
-  // schedule lag before a boundary may cross it, at most 1000/s of them.
-  const int64_t lag_us = result->generator.schedule_lag->Max();
-  const double margin = 2 + std::ceil(static_cast<double>(lag_us) * 1000 / 1e6);
-  const int64_t expected[] = {200, 400, 800, 1000};
-  for (size_t i = 0; i < 4; ++i) {
-    EXPECT_NEAR(static_cast<double>(points[i].sent), static_cast<double>(expected[i]), margin)
-        << i << ", sends up to " << lag_us << " us late";
-  }
+                          server->address());
+    if (!result.ok()) return testing::AssertionFailure() << result.status();
+    EXPECT_EQ(server->handled().total(), result->generator.sent);
+    EXPECT_DOUBLE_EQ(result->target_rate, 600);  // the profile's mean
+    EXPECT_EQ(result->load_profile.size(), 6u);
+    if (result->load_profile.size() > 3) EXPECT_EQ(result->load_profile[3].value, 1000);
+    // What the timing decides: every send made in time (a run ends at its
+    // duration), each second's share.
+    if (result->generator.sent != 2400) {
+      return testing::AssertionFailure() << result->generator.sent << " sent";
+    }
+    if (std::abs(result->total.achieved_rate - 600) > 15) {
+      return testing::AssertionFailure() << "achieved " << result->total.achieved_rate << "/s";
+    }
+    const auto& points = result->timeline.points;
+    if (points.size() < 4u) return testing::AssertionFailure() << points.size() << " intervals";
+    // A second's count is by send time: sends due at most the run's largest
+    // schedule lag before a boundary may cross it, at most 1000/s of them.
+    const int64_t lag_us = result->generator.schedule_lag->Max();
+    const double margin = 2 + std::ceil(static_cast<double>(lag_us) * 1000 / 1e6);
+    const int64_t expected[] = {200, 400, 800, 1000};
+    for (size_t i = 0; i < 4; ++i) {
+      if (std::abs(static_cast<double>(points[i].sent - expected[i])) > margin) {
+        return testing::AssertionFailure() << points[i].sent << " sent in second " << i
+                                           << ", sends up to " << lag_us << " us late";
+      }
+    }
+    return testing::AssertionSuccess();
+  });
 }
 
 // A concurrency profile: against a fixed 20 ms service time, throughput
@@ -125,7 +148,7 @@ TEST(LoadgenIntegration, AConcurrencyProfileSetsTheCallsInFlight) {
   refserver::FaultConfig faults;
   ASSERT_TRUE(refserver::ParseLatencySpec("fixed:20ms", &faults).ok());
   auto server = StartServer(faults);
-  EXPECT_TRUE(UntilQuiet([&]() -> testing::AssertionResult {
+  EXPECT_WHEN_QUIET([&]() -> testing::AssertionResult {
     auto result = RunYaml(R"(
 workers: 2
 load:
@@ -144,7 +167,7 @@ operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
       return testing::AssertionFailure() << "sent " << low << " then " << high;
     }
     return testing::AssertionSuccess();
-  }));
+  });
 }
 
 // Accuracy (1): with a fixed injected latency L, the measured p50 lies in
@@ -159,7 +182,7 @@ TEST(LoadgenIntegration, FixedInjectedLatencyIsMeasuredWithinTheWakeUpFloor) {
   refserver::FaultConfig faults;
   ASSERT_TRUE(refserver::ParseLatencySpec("fixed:5ms", &faults).ok());
   auto server = StartServer(faults);
-  EXPECT_TRUE(UntilQuiet([&]() -> testing::AssertionResult {
+  EXPECT_WHEN_QUIET([&]() -> testing::AssertionResult {
     auto result = RunYaml(R"(
 duration: 3s
 warmup: 500ms
@@ -182,7 +205,7 @@ operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
       }
     }
     return testing::AssertionSuccess();
-  }));
+  });
 }
 
 // Accuracy (2): with an in-flight bound and periodic stalls, the corrected
@@ -190,10 +213,12 @@ operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
 TEST(LoadgenIntegration, CorrectedPercentilesExposeAStallThatUncorrectedHide) {
   refserver::FaultConfig faults;
   ASSERT_TRUE(refserver::ParseStallSpec("250ms/2s", &faults).ok());
-  auto server = StartServer(faults);
-  // 3.5 s: the run ends between stalls (they come at 0, 2 and 4 s of the server's
-  // time), so what is measured is two whole stalls, not a third one cut off.
-  auto result = RunYaml(R"(
+  // Each attempt gets its own server: its stalls come at 0, 2 and 4 s of its time.
+  EXPECT_WHEN_QUIET([&]() -> testing::AssertionResult {
+    auto server = StartServer(faults);
+    // 3.5 s: the run ends between stalls, so what is measured is two whole
+    // stalls, not a third one cut off.
+    auto result = RunYaml(R"(
 duration: 3500ms
 workers: 1
 max_in_flight: 4
@@ -201,29 +226,35 @@ max_generator_lag: 50ms
 load: {model: open, rate: 1000}
 operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
 )",
-                        server->address());
-  ASSERT_TRUE(result.ok()) << result.status();
-  const auto& total = result->total;
-  ASSERT_GT(total.requests, 3000);
-  // About 1 request in 7 was due during a stall: corrected p99 is stall-sized.
-  EXPECT_GE(total.corrected->ValueAtPercentile(99), 100'000);
-  // Only the few requests in flight when a stall began saw it uncorrected.
-  EXPECT_LT(total.uncorrected->ValueAtPercentile(99), 20'000);
-  EXPECT_GE(total.uncorrected->Max(), 100'000);
-  EXPECT_GT(result->generator.delayed_by_in_flight_bound, 300);
-  // The stall, not the generator, made corrected p99 stall-sized. The verdict's
-  // bound is a fifth of the stall: with two CPU hogs on this 2-core machine kind
-  // the generator's own lag p99 measured 5-20 ms; idle, well under 1 ms.
-  EXPECT_TRUE(result->generator.kept_up) << result->generator.verdict;
-  // Over time: the stalls stand out in their own intervals, the rest is quiet.
-  int stalled = 0, quiet = 0;
-  for (const auto& point : result->timeline.points) {
-    if (point.operations[0].count == 0) continue;
-    if (point.operations[0].p99 >= 100'000) ++stalled;
-    if (point.operations[0].p99 < 20'000) ++quiet;
-  }
-  EXPECT_GE(stalled, 1);
-  EXPECT_GE(quiet, 1);
+                          server->address());
+    if (!result.ok()) return testing::AssertionFailure() << result.status();
+    const auto& total = result->total;
+    // About 1 request in 7 was due during a stall: corrected p99 is stall-sized,
+    // on any machine, and the stalls stand out in their own intervals.
+    EXPECT_GE(total.corrected->ValueAtPercentile(99), 100'000);
+    EXPECT_GE(total.uncorrected->Max(), 100'000);
+    EXPECT_GT(result->generator.delayed_by_in_flight_bound, 300);
+    int stalled = 0, quiet = 0;
+    for (const auto& point : result->timeline.points) {
+      if (point.operations[0].count == 0) continue;
+      if (point.operations[0].p99 >= 100'000) ++stalled;
+      if (point.operations[0].p99 < 20'000) ++quiet;
+    }
+    EXPECT_GE(stalled, 1);
+    // What the timing decides. Only the few requests in flight when a stall
+    // began saw it uncorrected; the stall, not the generator, made corrected
+    // p99 stall-sized (the verdict's bound is a fifth of the stall: with two
+    // CPU hogs on this 2-core machine kind the generator's own lag p99 measured
+    // 5-20 ms; idle, well under 1 ms); the rest of the run is quiet.
+    if (total.requests <= 3000) return testing::AssertionFailure() << total.requests << " requests";
+    if (total.uncorrected->ValueAtPercentile(99) >= 20'000) {
+      return testing::AssertionFailure()
+             << "uncorrected p99 " << total.uncorrected->ValueAtPercentile(99) << " us";
+    }
+    if (!result->generator.kept_up) return testing::AssertionFailure() << result->generator.verdict;
+    if (quiet < 1) return testing::AssertionFailure() << "no quiet interval";
+    return testing::AssertionSuccess();
+  });
 }
 
 TEST(LoadgenIntegration, InjectedErrorsAreCountedByCodeAndFailTheGate) {
@@ -302,9 +333,12 @@ operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
   EXPECT_GT(errors_after_kill, 0);
 }
 
+// The answer comes far past the deadline: on a stalled machine a deadline
+// timer fires tens of milliseconds late (30 ms seen), and an answer that
+// arrives first is OK.
 TEST(LoadgenIntegration, DeadlinesAreCountedAsDeadlineExceeded) {
   refserver::FaultConfig faults;
-  ASSERT_TRUE(refserver::ParseLatencySpec("fixed:50ms", &faults).ok());
+  ASSERT_TRUE(refserver::ParseLatencySpec("fixed:500ms", &faults).ok());
   auto server = StartServer(faults);
   auto result = RunYaml(R"(
 requests: 20
