@@ -292,6 +292,10 @@ int main(int argc, char** argv) {
     return Fail("--webhook-backoff: expected a duration such as 1s");
   server_options.delivery.retry.initial_backoff_nanos = *backoff;
   server_options.delivery.http_workers = vm["webhook-workers"].as<int>();
+  // The embedded cluster starts with the first webhook: its address is known then.
+  server_options.delivery.on_connected = [](const std::string& brokers) {
+    std::cout << "kafka on " << brokers << std::endl;
+  };
   server_options.webhooks.max_stored_deliveries = vm["max-stored-deliveries"].as<int64_t>();
   if (server_options.webhooks.max_stored_deliveries < 1)
     return Fail("--max-stored-deliveries must be >= 1");
@@ -336,7 +340,6 @@ int main(int argc, char** argv) {
                                                 "term, vote and log"))
               << std::endl;
   }
-  std::cout << "kafka on " << (*server)->kafka_bootstrap() << std::endl;
   if ((*server)->metrics_port() != 0) {
     const std::string& metrics = server_options.metrics_listen;
     std::cout << "metrics on http://" << metrics.substr(0, metrics.rfind(':')) << ":"

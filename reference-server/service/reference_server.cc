@@ -383,7 +383,9 @@ const KvStore& ReferenceServer::storage() const { return *impl_->kv_store; }
 const LinkLog& ReferenceServer::links() const { return impl_->link_log; }
 const ContractEngine& ReferenceServer::contracts() const { return *impl_->contract_engine; }
 const StreamCounters& ReferenceServer::streams() const { return impl_->stream_counters; }
-const std::string& ReferenceServer::kafka_bootstrap() const {
+bool ReferenceServer::kafka_started() const { return impl_->delivery->connected(); }
+absl::StatusOr<std::string> ReferenceServer::KafkaBrokers() {
+  if (auto connected = impl_->delivery->Connect(); !connected.ok()) return connected;
   return impl_->delivery->bootstrap_servers();
 }
 const DeliveryCounters& ReferenceServer::deliveries() const { return impl_->delivery->counters(); }

@@ -127,8 +127,11 @@ class ReferenceServer {
   const StreamCounters& streams() const;
   // Requests that carried header `key` with `value` (for keys in count_metadata).
   int64_t metadata_count(const std::string& key, const std::string& value) const;
-  // Where the webhook delivery topics can be read ("HOST:PORT,...").
-  const std::string& kafka_bootstrap() const;
+  // Where the webhook delivery topics can be read ("HOST:PORT,..."); the
+  // embedded cluster starts here if no webhook has started it yet.
+  absl::StatusOr<std::string> KafkaBrokers();
+  // Whether Kafka is set up: the embedded cluster waits for the first webhook.
+  bool kafka_started() const;
   const DeliveryCounters& deliveries() const;
   // Load shedding and the connections closed for abusing their streams.
   const CallGate& call_gate() const;

@@ -37,6 +37,10 @@ class WebhookServiceImpl final : public GatedService<wv1::WebhookService::Callba
   grpc::ServerUnaryReactor* CreateWebhook(grpc::CallbackServerContext* context,
                                           const wv1::CreateWebhookRequest* request,
                                           wv1::Webhook* response) override {
+    // Kafka first: a webhook is registered only where its deliveries can go.
+    if (auto connected = pipeline_.Connect(); !connected.ok()) {
+      return responder_.Finish(context, connected);
+    }
     return responder_.Finish(context, Assign(registry_.Create(*request), response));
   }
   grpc::ServerUnaryReactor* GetWebhook(grpc::CallbackServerContext* context,

@@ -73,9 +73,29 @@ struct DeliveryPipeline::Impl {
   std::vector<std::thread> workers;
   std::thread consumer_thread;
   std::unique_ptr<DelayQueue> retries;
+  std::mutex connect_mu;
+  std::atomic<bool> connected{false};
 
   Impl(DeliveryOptions o, WebhookRegistry& r, const Clock& w, const Clock& m)
       : options(std::move(o)), registry(r), wall(w), monotonic(m), decisions(options.retry, wall) {}
+
+  // Sets up Kafka, the consumer and the HTTP workers once, and queues the
+  // registry's unfinished deliveries; UNAVAILABLE when Kafka cannot be set up.
+  absl::Status Connect();
+
+  // Destroys the Kafka clients (flushing what the producer holds, up to 2 s).
+  void DestroyClients() {
+    if (consumer != nullptr) {
+      rd_kafka_consumer_close(consumer);
+      rd_kafka_destroy(consumer);
+      consumer = nullptr;
+    }
+    if (producer != nullptr) {
+      rd_kafka_flush(producer, 2000);
+      rd_kafka_destroy(producer);
+      producer = nullptr;
+    }
+  }
 
   void Produce(const std::string& topic, const wv1::WebhookDeliveryRecord& record) {
     const std::string value = record.SerializeAsString();
@@ -210,57 +230,54 @@ struct DeliveryPipeline::Impl {
   }
 };
 
-absl::StatusOr<std::unique_ptr<DeliveryPipeline>> DeliveryPipeline::Start(DeliveryOptions options,
-                                                                          WebhookRegistry& registry,
-                                                                          const Clock& wall,
-                                                                          const Clock& monotonic) {
-  HttpSender::InitOnce();
-  auto impl = std::make_unique<Impl>(std::move(options), registry, wall, monotonic);
-  const bool embedded = impl->options.kafka == "embedded";
+absl::Status DeliveryPipeline::Impl::Connect() {
+  if (connected.load(std::memory_order_acquire)) return absl::OkStatus();
+  std::lock_guard lock(connect_mu);
+  if (connected.load(std::memory_order_relaxed)) return absl::OkStatus();
+  DestroyClients();  // what a failed attempt made
+  const bool embedded = options.kafka == "embedded";
   // Warnings and errors only: the mock cluster announces itself at notice level.
   std::vector<std::pair<std::string, std::string>> producer_settings = {
       {"linger.ms", "1"}, {"enable.idempotence", "true"}, {"log_level", "4"}};
   if (embedded) {
     producer_settings.emplace_back("test.mock.num.brokers", "1");
   } else {
-    producer_settings.emplace_back("bootstrap.servers", impl->options.kafka);
+    producer_settings.emplace_back("bootstrap.servers", options.kafka);
   }
-  auto producer = NewClient(RD_KAFKA_PRODUCER, producer_settings);
-  if (!producer.ok()) return producer.status();
-  impl->producer = *producer;
+  auto new_producer = NewClient(RD_KAFKA_PRODUCER, producer_settings);
+  if (!new_producer.ok()) return new_producer.status();
+  producer = *new_producer;
   if (embedded) {
-    rd_kafka_mock_cluster_t* cluster = rd_kafka_handle_mock_cluster(impl->producer);
+    rd_kafka_mock_cluster_t* cluster = rd_kafka_handle_mock_cluster(producer);
     if (cluster == nullptr) return absl::UnavailableError("kafka: the mock cluster did not start");
-    impl->bootstrap = rd_kafka_mock_cluster_bootstraps(cluster);
-    for (const std::string* topic : {&impl->options.topic, &impl->options.dead_letter_topic}) {
+    bootstrap = rd_kafka_mock_cluster_bootstraps(cluster);
+    for (const std::string* topic : {&options.topic, &options.dead_letter_topic}) {
       rd_kafka_mock_topic_create(cluster, topic->c_str(), 1, 1);
     }
   } else {
-    impl->bootstrap = impl->options.kafka;
+    bootstrap = options.kafka;
   }
   // An empty fetch waits at most 5 ms at the broker: that bounds the queueing
   // part of delivery latency, for about 3% of a core while idle (2 ms: 6%).
-  auto consumer = NewClient(RD_KAFKA_CONSUMER, {{"bootstrap.servers", impl->bootstrap},
-                                                {"group.id", "webhook-delivery"},
-                                                {"auto.offset.reset", "earliest"},
-                                                {"fetch.wait.max.ms", "5"},
-                                                {"log_level", "4"}});
-  if (!consumer.ok()) return consumer.status();
-  impl->consumer = *consumer;
-  rd_kafka_poll_set_consumer(impl->consumer);
+  auto new_consumer = NewClient(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap},
+                                                    {"group.id", "webhook-delivery"},
+                                                    {"auto.offset.reset", "earliest"},
+                                                    {"fetch.wait.max.ms", "5"},
+                                                    {"log_level", "4"}});
+  if (!new_consumer.ok()) return new_consumer.status();
+  consumer = *new_consumer;
+  rd_kafka_poll_set_consumer(consumer);
   // Every partition, assigned directly: one process consumes the topic, and a
   // group join would hold the first deliveries for the broker's rebalance delay.
   const rd_kafka_metadata_t* metadata = nullptr;
-  rd_kafka_topic_t* topic =
-      rd_kafka_topic_new(impl->consumer, impl->options.topic.c_str(), nullptr);
-  rd_kafka_resp_err_t err = rd_kafka_metadata(impl->consumer, 0, topic, &metadata, 10'000);
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(consumer, options.topic.c_str(), nullptr);
+  rd_kafka_resp_err_t err = rd_kafka_metadata(consumer, 0, topic, &metadata, 10'000);
   rd_kafka_topic_destroy(topic);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR || metadata->topic_cnt != 1 ||
       metadata->topics[0].partition_cnt == 0) {
     if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
-    return absl::UnavailableError(absl::StrCat("kafka ", impl->bootstrap,
-                                               ": no partitions for topic ", impl->options.topic,
-                                               " (", rd_kafka_err2str(err), ")"));
+    return absl::UnavailableError(absl::StrCat("kafka ", bootstrap, ": no partitions for topic ",
+                                               options.topic, " (", rd_kafka_err2str(err), ")"));
   }
   // The embedded cluster is new and empty: read it from the start, without
   // first asking a group coordinator for offsets it cannot have.
@@ -268,32 +285,50 @@ absl::StatusOr<std::unique_ptr<DeliveryPipeline>> DeliveryPipeline::Start(Delive
   rd_kafka_topic_partition_list_t* partitions =
       rd_kafka_topic_partition_list_new(metadata->topics[0].partition_cnt);
   for (int i = 0; i < metadata->topics[0].partition_cnt; ++i) {
-    rd_kafka_topic_partition_list_add(partitions, impl->options.topic.c_str(),
+    rd_kafka_topic_partition_list_add(partitions, options.topic.c_str(),
                                       metadata->topics[0].partitions[i].id)
         ->offset = start_offset;
   }
   rd_kafka_metadata_destroy(metadata);
-  err = rd_kafka_assign(impl->consumer, partitions);
+  err = rd_kafka_assign(consumer, partitions);
   rd_kafka_topic_partition_list_destroy(partitions);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::UnavailableError(absl::StrCat("kafka assign: ", rd_kafka_err2str(err)));
   }
   // The producer learns each topic's leader now: on the first produce it would
   // hold the first deliveries for its metadata refresh, about a second.
-  for (const std::string* name : {&impl->options.topic, &impl->options.dead_letter_topic}) {
+  for (const std::string* name : {&options.topic, &options.dead_letter_topic}) {
     const rd_kafka_metadata_t* known = nullptr;
-    rd_kafka_topic_t* handle = rd_kafka_topic_new(impl->producer, name->c_str(), nullptr);
-    if (rd_kafka_metadata(impl->producer, 0, handle, &known, 10'000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+    rd_kafka_topic_t* handle = rd_kafka_topic_new(producer, name->c_str(), nullptr);
+    if (rd_kafka_metadata(producer, 0, handle, &known, 10'000) == RD_KAFKA_RESP_ERR_NO_ERROR)
       rd_kafka_metadata_destroy(known);
     rd_kafka_topic_destroy(handle);
   }
-  impl->retries = std::make_unique<DelayQueue>(monotonic);
-  Impl* raw = impl.get();
-  impl->consumer_thread = std::thread([raw] { raw->ConsumeLoop(); });
-  for (int i = 0; i < impl->options.http_workers; ++i) {
-    impl->workers.emplace_back([raw] { raw->WorkLoop(); });
+  retries = std::make_unique<DelayQueue>(monotonic);
+  consumer_thread = std::thread([this] { ConsumeLoop(); });
+  for (int i = 0; i < options.http_workers; ++i) {
+    workers.emplace_back([this] { WorkLoop(); });
   }
-  for (const auto& record : registry.Unfinished()) impl->Requeue(record);
+  for (const auto& record : registry.Unfinished()) Requeue(record);
+  connected.store(true, std::memory_order_release);
+  if (options.on_connected) options.on_connected(bootstrap);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<DeliveryPipeline>> DeliveryPipeline::Start(DeliveryOptions options,
+                                                                          WebhookRegistry& registry,
+                                                                          const Clock& wall,
+                                                                          const Clock& monotonic) {
+  HttpSender::InitOnce();
+  auto impl = std::make_unique<Impl>(std::move(options), registry, wall, monotonic);
+  // Named brokers are checked at once; the embedded cluster costs about 5% of
+  // a core while idle (its broker threads and an empty fetch every 5 ms), so it
+  // starts with the first webhook, or now if the registry already holds one
+  // or a delivery to finish.
+  if (impl->options.kafka != "embedded" || registry.webhook_count() > 0 ||
+      !registry.Unfinished().empty()) {
+    if (auto connected = impl->Connect(); !connected.ok()) return connected;
+  }
   return std::unique_ptr<DeliveryPipeline>(new DeliveryPipeline(std::move(impl)));
 }
 
@@ -309,16 +344,13 @@ DeliveryPipeline::~DeliveryPipeline() {
   if (impl_->consumer_thread.joinable()) impl_->consumer_thread.join();
   for (std::thread& worker : impl_->workers) worker.join();
   impl_->retries.reset();  // runs the held retries, which produce nothing once stopping
-  if (impl_->consumer != nullptr) {
-    rd_kafka_consumer_close(impl_->consumer);
-    rd_kafka_destroy(impl_->consumer);
-  }
-  if (impl_->producer != nullptr) {
-    rd_kafka_flush(impl_->producer, 2000);
-    rd_kafka_destroy(impl_->producer);
-  }
+  impl_->DestroyClients();
 }
 
+absl::Status DeliveryPipeline::Connect() { return impl_->Connect(); }
+bool DeliveryPipeline::connected() const {
+  return impl_->connected.load(std::memory_order_acquire);
+}
 const std::string& DeliveryPipeline::bootstrap_servers() const { return impl_->bootstrap; }
 const DeliveryCounters& DeliveryPipeline::counters() const { return impl_->counters; }
 void DeliveryPipeline::SetObserver(Observer observer) {
@@ -330,6 +362,11 @@ void DeliveryPipeline::Publish(wv1::WebhookEvent event, absl::FunctionRef<std::s
                                int64_t event_at_unix_nanos) {
   const std::vector<wv1::Webhook> subscribers = impl_->registry.Subscribers(event);
   if (subscribers.empty()) return;
+  if (!impl_->Connect().ok()) {  // a webhook's creation started Kafka: only a failure ends here
+    impl_->counters.produce_errors.fetch_add(static_cast<int64_t>(subscribers.size()),
+                                             std::memory_order_relaxed);
+    return;
+  }
   const std::string data = data_json();
   for (const wv1::Webhook& webhook : subscribers) {
     const auto record = impl_->NewRecord(webhook.webhook_id(), event, data, event_at_unix_nanos);
@@ -346,6 +383,7 @@ absl::StatusOr<wv1::WebhookDeliveryRecord> DeliveryPipeline::Trigger(const std::
   if (event == wv1::WEBHOOK_EVENT_UNSPECIFIED || !wv1::WebhookEvent_IsValid(event)) {
     return absl::InvalidArgumentError("event: a webhook event is required");
   }
+  if (auto connected = impl_->Connect(); !connected.ok()) return connected;
   const auto record = impl_->NewRecord(webhook_id, event, data_json, impl_->wall.NowNanos());
   impl_->Store(record);
   impl_->Produce(impl_->options.topic, record);
@@ -355,6 +393,7 @@ absl::StatusOr<wv1::WebhookDeliveryRecord> DeliveryPipeline::Trigger(const std::
 absl::StatusOr<int> DeliveryPipeline::RetryFailed(const std::string& webhook_id) {
   auto webhook = impl_->registry.Get(webhook_id);
   if (!webhook.ok()) return webhook.status();
+  if (auto connected = impl_->Connect(); !connected.ok()) return connected;
   int requeued = 0;
   for (wv1::WebhookDeliveryRecord record : impl_->registry.Failed(webhook_id)) {
     DeliveryDecisions::Reopen(record);
