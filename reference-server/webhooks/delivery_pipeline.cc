@@ -361,12 +361,7 @@ void DeliveryPipeline::SetObserver(Observer observer) {
 void DeliveryPipeline::Publish(wv1::WebhookEvent event, absl::FunctionRef<std::string()> data_json,
                                int64_t event_at_unix_nanos) {
   const std::vector<wv1::Webhook> subscribers = impl_->registry.Subscribers(event);
-  if (subscribers.empty()) return;
-  if (!impl_->Connect().ok()) {  // a webhook's creation started Kafka: only a failure ends here
-    impl_->counters.produce_errors.fetch_add(static_cast<int64_t>(subscribers.size()),
-                                             std::memory_order_relaxed);
-    return;
-  }
+  if (subscribers.empty()) return;  // a webhook exists only where Kafka is set up
   const std::string data = data_json();
   for (const wv1::Webhook& webhook : subscribers) {
     const auto record = impl_->NewRecord(webhook.webhook_id(), event, data, event_at_unix_nanos);
@@ -383,7 +378,6 @@ absl::StatusOr<wv1::WebhookDeliveryRecord> DeliveryPipeline::Trigger(const std::
   if (event == wv1::WEBHOOK_EVENT_UNSPECIFIED || !wv1::WebhookEvent_IsValid(event)) {
     return absl::InvalidArgumentError("event: a webhook event is required");
   }
-  if (auto connected = impl_->Connect(); !connected.ok()) return connected;
   const auto record = impl_->NewRecord(webhook_id, event, data_json, impl_->wall.NowNanos());
   impl_->Store(record);
   impl_->Produce(impl_->options.topic, record);
@@ -393,7 +387,6 @@ absl::StatusOr<wv1::WebhookDeliveryRecord> DeliveryPipeline::Trigger(const std::
 absl::StatusOr<int> DeliveryPipeline::RetryFailed(const std::string& webhook_id) {
   auto webhook = impl_->registry.Get(webhook_id);
   if (!webhook.ok()) return webhook.status();
-  if (auto connected = impl_->Connect(); !connected.ok()) return connected;
   int requeued = 0;
   for (wv1::WebhookDeliveryRecord record : impl_->registry.Failed(webhook_id)) {
     DeliveryDecisions::Reopen(record);

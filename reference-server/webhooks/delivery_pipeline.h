@@ -69,6 +69,8 @@ class DeliveryPipeline {
 
   // Sets up Kafka and the delivery workers if they are not yet (the embedded
   // cluster waits for the first webhook); UNAVAILABLE when Kafka cannot be set up.
+  // Called before a webhook is registered: Publish, Trigger and RetryFailed
+  // act only for existing webhooks, so they find Kafka set up.
   absl::Status Connect();
   bool connected() const;
   // The brokers' address; empty until connected.
