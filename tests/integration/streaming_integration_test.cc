@@ -97,7 +97,7 @@ operations:
 
 // Bidi: every request answered and matched by id; with a fixed injected latency
 // L, each message's latency (from its intended send time) has p50 in
-// [L, L + 1 ms + 3 sleeping wake-ups], the wake-ups' lateness measured by the
+// [L, InjectedLatencyUpperBound], the wake-ups' lateness measured by the
 // run's own send lag (see the unary accuracy test).
 TEST(StreamingIntegration, BidiRepliesAreMatchedAndTimedAgainstInjectedLatency) {
   refserver::FaultConfig faults;
@@ -153,7 +153,7 @@ operations:
              << s.messages_sent << " sent, " << s.messages_not_sent << " not sent";
     }
     const int64_t wake_up_late = s.histograms.at("send_lag")->ValueAtPercentile(50);
-    if (p50 > 5'000 + 1'000 + 3 * wake_up_late) {
+    if (p50 > InjectedLatencyUpperBound(5'000, wake_up_late)) {
       return testing::AssertionFailure()
              << "p50 " << p50 << " us; sends went out " << wake_up_late << " us late (p50)";
     }
