@@ -15,6 +15,7 @@
 // service/gated_service.h for how their methods are registered.
 #pragma once
 
+#include <google/protobuf/arena.h>
 #include <google/protobuf/message_lite.h>
 #include <grpcpp/impl/serialization_traits.h>
 #include <grpcpp/support/byte_buffer.h>
@@ -33,6 +34,17 @@ struct Decoded {
   grpc::Status error;  // not OK: the request could not be decoded; the call ends with it
 };
 
+// A unary call's request, decoded onto an arena that lives as long as the call
+// (service/gated_service.h): its strings and nested messages are taken from a
+// few blocks and freed together, not one by one. A batch of 10,000
+// transactions is about 80,000 allocations on the heap, and glibc's malloc and
+// free were half the server's CPU in tps-batch.
+template <typename Message>
+struct ArenaDecoded {
+  Message* message = nullptr;  // on the call's arena
+  grpc::Status error;
+};
+
 // Decodes one request message from `buffer` (consuming it) into `message`.
 grpc::Status DecodeRequest(grpc::ByteBuffer* buffer, google::protobuf::MessageLite* message,
                            int64_t limit = kMaxMessageBytes);
@@ -48,6 +60,16 @@ class SerializationTraits<aurigraph::refserver::Decoded<Message>, void> {
   // with `error` set, so the service can end the call with that status.
   static Status Deserialize(ByteBuffer* buffer, aurigraph::refserver::Decoded<Message>* decoded) {
     decoded->error = aurigraph::refserver::DecodeRequest(buffer, &decoded->message);
+    return Status::OK;
+  }
+};
+
+template <typename Message>
+class SerializationTraits<aurigraph::refserver::ArenaDecoded<Message>, void> {
+ public:
+  static Status Deserialize(ByteBuffer* buffer,
+                            aurigraph::refserver::ArenaDecoded<Message>* decoded) {
+    decoded->error = aurigraph::refserver::DecodeRequest(buffer, decoded->message);
     return Status::OK;
   }
 };

@@ -6,8 +6,9 @@
 //
 // GatedService sits between a generated callback service and its
 // implementation, and re-registers the implementation's methods with handlers
-// whose request type is Decoded<Request>; the implementation names each
-// method once in its constructor:
+// whose request type is Decoded<Request> (ArenaDecoded<Request> for unary
+// calls, decoded onto the call's arena); the implementation names each method
+// once in its constructor:
 //
 //   Unary("SubmitApprovalRequest", &Impl::SubmitApprovalRequest);
 //
@@ -24,7 +25,9 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "reference-server/decoding/decoded_request.h"
 #include "reference-server/service/responder.h"
@@ -37,6 +40,33 @@ class Refusal final : public Reactor {
  public:
   explicit Refusal(const grpc::Status& status) { this->Finish(status); }
   void OnDone() override { delete this; }
+};
+
+// A unary call's messages: the request on an arena of its own, the response
+// on the heap as gRPC's own holder keeps it (services move their outcome into
+// it, which across arenas would be a copy). Freed when gRPC releases the call.
+template <typename Request, typename Response>
+class ArenaRequests final : public grpc::MessageAllocator<ArenaDecoded<Request>, Response> {
+ public:
+  grpc::MessageHolder<ArenaDecoded<Request>, Response>* AllocateMessages() override {
+    return new Holder;
+  }
+
+ private:
+  class Holder final : public grpc::MessageHolder<ArenaDecoded<Request>, Response> {
+   public:
+    Holder() {
+      decoded_.message = google::protobuf::Arena::CreateMessage<Request>(&arena_);
+      this->set_request(&decoded_);
+      this->set_response(&response_);
+    }
+    void Release() override { delete this; }
+
+   private:
+    google::protobuf::Arena arena_;
+    ArenaDecoded<Request> decoded_;
+    Response response_;
+  };
 };
 
 template <typename Generated>
@@ -111,17 +141,19 @@ class GatedService : public Generated {
                      bool gated) {
     Impl* impl = static_cast<Impl*>(this);
     const Responder& responder = responder_;
-    this->MarkMethodCallback(
-        IndexOf(method),
-        new grpc::internal::CallbackUnaryHandler<Decoded<Request>, Response>(
-            [impl, handler, &responder, gated](grpc::CallbackServerContext* context,
-                                               const Decoded<Request>* request,
-                                               Response* response) -> grpc::ServerUnaryReactor* {
-              if (!request->error.ok()) return responder.Refuse(context, request->error);
-              if (gated && !responder.Admit(context))
-                return responder.Refuse(context, responder.Overloaded());
-              return (impl->*handler)(context, &request->message, response);
-            }));
+    auto* unary = new grpc::internal::CallbackUnaryHandler<ArenaDecoded<Request>, Response>(
+        [impl, handler, &responder, gated](grpc::CallbackServerContext* context,
+                                           const ArenaDecoded<Request>* request,
+                                           Response* response) -> grpc::ServerUnaryReactor* {
+          if (!request->error.ok()) return responder.Refuse(context, request->error);
+          if (gated && !responder.Admit(context))
+            return responder.Refuse(context, responder.Overloaded());
+          return (impl->*handler)(context, request->message, response);
+        });
+    auto allocator = std::make_shared<ArenaRequests<Request, Response>>();
+    unary->SetMessageAllocator(allocator.get());
+    allocators_.push_back(std::move(allocator));
+    this->MarkMethodCallback(IndexOf(method), unary);
   }
 
   // gRPC numbers a service's methods in the order the .proto declares them.
@@ -137,6 +169,7 @@ class GatedService : public Generated {
 
   const google::protobuf::ServiceDescriptor* descriptor_;
   const Responder& responder_;
+  std::vector<std::shared_ptr<void>> allocators_;  // the unary methods' ArenaRequests
 };
 
 }  // namespace aurigraph::refserver
