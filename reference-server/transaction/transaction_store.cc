@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include <charconv>
+#include <cstring>
 #include <functional>
 #include <limits>
 
@@ -80,8 +81,8 @@ TransactionStore::TransactionStore(const Clock& clock, Options options)
   for (size_t i = 0; i < kShards; ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
-TransactionStore::Shard& TransactionStore::ShardFor(const std::string& id) const {
-  return *shards_[std::hash<std::string>{}(id) % kShards];
+TransactionStore::Shard& TransactionStore::ShardFor(std::string_view id) const {
+  return *shards_[std::hash<std::string_view>{}(id) % kShards];
 }
 
 absl::Status TransactionStore::Validate(const Transaction& tx) const {
@@ -110,7 +111,7 @@ absl::StatusOr<TransactionResponse> TransactionStore::Submit(const Transaction& 
   const int64_t now = clock_.NowNanos();
   const int64_t per_shard_limit =
       std::max<int64_t>(1, options_.max_stored / static_cast<int64_t>(kShards));
-  if (!Insert(tx.id(), tx.SerializeAsString(), per_shard_limit)) {
+  if (!Insert(MakeRecord(tx), per_shard_limit)) {
     counters_.rejected.fetch_add(1, std::memory_order_relaxed);
     return absl::AlreadyExistsError(absl::StrCat("transaction ", tx.id(), " already exists"));
   }
@@ -122,14 +123,40 @@ absl::StatusOr<TransactionResponse> TransactionStore::Submit(const Transaction& 
   return response;
 }
 
-bool TransactionStore::Insert(const std::string& id, std::string bytes, int64_t limit) {
+TransactionStore::Record TransactionStore::MakeRecord(const Transaction& tx) {
+  const uint32_t id_size = static_cast<uint32_t>(tx.id().size());
+  const uint32_t bytes_size = static_cast<uint32_t>(tx.ByteSizeLong());
+  Record record(new char[2 * sizeof(uint32_t) + id_size + bytes_size]);
+  char* at = record.get();
+  std::memcpy(at, &id_size, sizeof id_size);
+  std::memcpy(at + sizeof id_size, &bytes_size, sizeof bytes_size);
+  at += 2 * sizeof(uint32_t);
+  std::memcpy(at, tx.id().data(), id_size);
+  tx.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(at + id_size));
+  return record;
+}
+
+std::string_view TransactionStore::IdOf(const char* record) {
+  uint32_t id_size;
+  std::memcpy(&id_size, record, sizeof id_size);
+  return {record + 2 * sizeof(uint32_t), id_size};
+}
+
+std::string_view TransactionStore::BytesOf(const char* record) {
+  uint32_t id_size, bytes_size;
+  std::memcpy(&id_size, record, sizeof id_size);
+  std::memcpy(&bytes_size, record + sizeof id_size, sizeof bytes_size);
+  return {record + 2 * sizeof(uint32_t) + id_size, bytes_size};
+}
+
+bool TransactionStore::Insert(Record record, int64_t limit) {
+  const std::string_view id = IdOf(record.get());
   Shard& shard = ShardFor(id);
   std::lock_guard lock(shard.mutex);
-  const auto [it, inserted] = shard.by_id.try_emplace(id, std::move(bytes));
-  if (!inserted) return false;
-  shard.arrival_order.push_back(&*it);
+  if (!shard.by_id.try_emplace(id, record.get()).second) return false;
+  shard.arrival_order.push_back(std::move(record));
   while (static_cast<int64_t>(shard.arrival_order.size()) > limit) {
-    shard.by_id.erase(shard.by_id.find(shard.arrival_order.front()->first));
+    shard.by_id.erase(IdOf(shard.arrival_order.front().get()));
     shard.arrival_order.pop_front();
     counters_.evicted.fetch_add(1, std::memory_order_relaxed);
   }
@@ -169,8 +196,9 @@ absl::StatusOr<Transaction> TransactionStore::Get(const std::string& id) const {
   const auto it = shard.by_id.find(id);
   if (it == shard.by_id.end())
     return absl::NotFoundError(absl::StrCat("transaction ", id, " not found"));
+  const std::string_view bytes = BytesOf(it->second);
   Transaction tx;
-  if (!tx.ParseFromString(it->second)) {
+  if (!tx.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::DataLossError(absl::StrCat("transaction ", id, " cannot be read back"));
   }
   return tx;
@@ -196,11 +224,11 @@ std::string TransactionStore::Serialize() const {
     google::protobuf::io::CodedOutputStream coded(&stream);
     for (const auto& shard : shards_) {
       std::lock_guard lock(shard->mutex);
-      for (const Entries::value_type* entry : shard->arrival_order) {
-        const std::string& bytes = entry->second;
+      for (const Record& record : shard->arrival_order) {
+        const std::string_view bytes = BytesOf(record.get());
         coded.WriteTag(kTransactionsTag);
         coded.WriteVarint32(static_cast<uint32_t>(bytes.size()));
-        coded.WriteString(bytes);
+        coded.WriteRaw(bytes.data(), static_cast<int>(bytes.size()));
       }
     }
   }
@@ -219,7 +247,7 @@ absl::Status TransactionStore::Restore(std::string_view data) {
   }
   // No eviction: the snapshot holds what the store held, within its bound.
   for (const Transaction& tx : all.transactions()) {
-    Insert(tx.id(), tx.SerializeAsString(), std::numeric_limits<int64_t>::max());
+    Insert(MakeRecord(tx), std::numeric_limits<int64_t>::max());
   }
   return absl::OkStatus();
 }

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/node_hash_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
 #include "common/clock/clock.h"
@@ -52,18 +52,21 @@ class TransactionStore {
   absl::Status Restore(std::string_view data);
 
  private:
-  // A transaction is kept as its serialized bytes (one string instead of a
-  // message and each of its strings), and a snapshot copies them as they are;
-  // reads (Get) parse them.
-  using Entries = absl::node_hash_map<std::string, std::string>;
+  // A stored transaction is one allocation: its id's and its bytes' sizes,
+  // its id, then its serialized bytes (what a snapshot copies and Get parses).
+  // The index maps each id (a view into its record) to the record.
+  using Record = std::unique_ptr<char[]>;
   struct Shard {
     mutable std::mutex mutex;
-    Entries by_id;
-    std::deque<const Entries::value_type*> arrival_order;  // by_id's nodes, which do not move
+    absl::flat_hash_map<std::string_view, const char*> by_id;
+    std::deque<Record> arrival_order;  // owns the records; the oldest first
   };
-  // Stores `bytes` under `id` unless the id is there; evicts beyond `limit`.
-  bool Insert(const std::string& id, std::string bytes, int64_t limit);
-  Shard& ShardFor(const std::string& id) const;
+  static Record MakeRecord(const transaction::v1::Transaction& tx);
+  static std::string_view IdOf(const char* record);
+  static std::string_view BytesOf(const char* record);
+  // Stores `record` unless its id is there; evicts beyond `limit`.
+  bool Insert(Record record, int64_t limit);
+  Shard& ShardFor(std::string_view id) const;
   absl::Status Validate(const transaction::v1::Transaction& tx) const;
 
   const Clock& clock_;
