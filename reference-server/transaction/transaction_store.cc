@@ -153,8 +153,12 @@ bool TransactionStore::Insert(Record record, int64_t limit) {
   const std::string_view id = IdOf(record.get());
   Shard& shard = ShardFor(id);
   std::lock_guard lock(shard.mutex);
-  if (!shard.by_id.try_emplace(id, record.get()).second) return false;
+  // Owned first: the index never holds a view into a record that is gone.
   shard.arrival_order.push_back(std::move(record));
+  if (!shard.by_id.try_emplace(id, shard.arrival_order.back().get()).second) {
+    shard.arrival_order.pop_back();
+    return false;
+  }
   while (static_cast<int64_t>(shard.arrival_order.size()) > limit) {
     shard.by_id.erase(IdOf(shard.arrival_order.front().get()));
     shard.arrival_order.pop_front();
