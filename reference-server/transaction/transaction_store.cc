@@ -124,29 +124,29 @@ absl::StatusOr<TransactionResponse> TransactionStore::Submit(const Transaction& 
 }
 
 TransactionStore::Record TransactionStore::MakeRecord(const Transaction& tx) {
-  const uint32_t id_size = static_cast<uint32_t>(tx.id().size());
-  const uint32_t bytes_size = static_cast<uint32_t>(tx.ByteSizeLong());
-  Record record(new char[2 * sizeof(uint32_t) + id_size + bytes_size]);
-  char* at = record.get();
-  std::memcpy(at, &id_size, sizeof id_size);
-  std::memcpy(at + sizeof id_size, &bytes_size, sizeof bytes_size);
-  at += 2 * sizeof(uint32_t);
-  std::memcpy(at, tx.id().data(), id_size);
-  tx.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(at + id_size));
+  const RecordSizes sizes{static_cast<uint32_t>(tx.id().size()),
+                          static_cast<uint32_t>(tx.ByteSizeLong())};
+  Record record(new char[sizeof sizes + sizes.id + sizes.bytes]);
+  char* id = record.get() + sizeof sizes;
+  std::memcpy(record.get(), &sizes, sizeof sizes);
+  std::memcpy(id, tx.id().data(), sizes.id);
+  tx.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(id + sizes.id));
   return record;
 }
 
+TransactionStore::RecordSizes TransactionStore::SizesOf(const char* record) {
+  RecordSizes sizes;
+  std::memcpy(&sizes, record, sizeof sizes);
+  return sizes;
+}
+
 std::string_view TransactionStore::IdOf(const char* record) {
-  uint32_t id_size;
-  std::memcpy(&id_size, record, sizeof id_size);
-  return {record + 2 * sizeof(uint32_t), id_size};
+  return {record + sizeof(RecordSizes), SizesOf(record).id};
 }
 
 std::string_view TransactionStore::BytesOf(const char* record) {
-  uint32_t id_size, bytes_size;
-  std::memcpy(&id_size, record, sizeof id_size);
-  std::memcpy(&bytes_size, record + sizeof id_size, sizeof bytes_size);
-  return {record + 2 * sizeof(uint32_t) + id_size, bytes_size};
+  const RecordSizes sizes = SizesOf(record);
+  return {record + sizeof sizes + sizes.id, sizes.bytes};
 }
 
 bool TransactionStore::Insert(Record record, int64_t limit) {

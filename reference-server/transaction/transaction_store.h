@@ -61,7 +61,11 @@ class TransactionStore {
     absl::flat_hash_map<std::string_view, const char*> by_id;
     std::deque<Record> arrival_order;  // owns the records; the oldest first
   };
+  struct RecordSizes {
+    uint32_t id, bytes;
+  };
   static Record MakeRecord(const transaction::v1::Transaction& tx);
+  static RecordSizes SizesOf(const char* record);
   static std::string_view IdOf(const char* record);
   static std::string_view BytesOf(const char* record);
   // Stores `record` unless its id is there; evicts beyond `limit`.
