@@ -5,7 +5,10 @@
 #include <grpcpp/alarm.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/prctl.h>
+#include <time.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -58,6 +61,28 @@ inline void FlattenByteBuffer(const grpc::ByteBuffer& buffer, std::vector<grpc::
   }
 }
 
+// Linux lets a sleeping thread wake up to 50 us late by default (its timer
+// slack), to batch wake-ups; a generator's sends are due at exact times.
+inline void UseExactTimers() {
+  thread_local const bool set = prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == 0;
+  (void)set;
+}
+
+// Sleeps `nanos` on the steady clock (CLOCK_MONOTONIC, as std::chrono::steady_clock).
+inline void SleepNanos(int64_t nanos) {
+  UseExactTimers();
+  timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += static_cast<time_t>(nanos / 1'000'000'000);
+  until.tv_nsec += static_cast<long>(nanos % 1'000'000'000);
+  if (until.tv_nsec >= 1'000'000'000) {
+    until.tv_nsec -= 1'000'000'000;
+    ++until.tv_sec;
+  }
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) == EINTR) {
+  }
+}
+
 // Wakes a completion queue at a precise time. A completion queue's own timeout
 // is rounded to whole milliseconds, which would make every open-loop send up to
 // 1 ms late; instead a helper thread sleeps on the steady clock (tens of us of
@@ -93,6 +118,12 @@ class QueueKicker {
     }
     if (sooner) changed_.notify_one();
   }
+  // Withdraws the time set, if it has not come; the helper is not woken for
+  // it (it wakes at that time anyway, and goes back to sleep).
+  void Disarm() {
+    std::lock_guard lock(mutex_);
+    armed_ = false;
+  }
   // Called by the queue's owner when it took the kick off the queue.
   void Consumed() {
     bool armed;
@@ -106,6 +137,7 @@ class QueueKicker {
 
  private:
   void Loop() {
+    UseExactTimers();
     std::unique_lock lock(mutex_);
     while (!stopping_) {
       if (!armed_ || in_queue_) {
@@ -134,26 +166,51 @@ class QueueKicker {
   std::thread thread_;
 };
 
+// A completion queue's timeout ends up to 2.2 ms late here (it is rounded to
+// milliseconds twice); a wait that long before its time can use it alone.
+inline constexpr int64_t kQueueTimeoutSlackNanos = 3'000'000;
+
 // Waits on `queue` for at most `timeout_nanos` with the kicker's precision.
 // Returns the tag, or nullptr on timeout or a kick. A kick set for an earlier
 // wait may still come (it is not withdrawn, see QueueKicker): it reads as an
 // early timeout, after which the caller looks at the time and waits again.
+// Each wake-up of the kicker's helper costs as much CPU as a call, so it is
+// used only for what it alone can do: with nothing `pending` on the queue no
+// tag can come, and the caller sleeps on the clock itself; a long wait first
+// blocks on the queue's own timeout until kQueueTimeoutSlackNanos before its
+// end, which is where most tags come at low rates.
 inline void* AwaitTag(grpc::CompletionQueue& queue, QueueKicker& kicker, int64_t timeout_nanos,
-                      bool* ok) {
+                      bool pending, bool* ok) {
+  if (timeout_nanos > 0 && !pending) {
+    kicker.Disarm();
+    SleepNanos(timeout_nanos);
+    return nullptr;
+  }
   void* tag = nullptr;
+  const auto taken = [&] {
+    if (tag != QueueKicker::Tag()) return tag;
+    kicker.Consumed();
+    return static_cast<void*>(nullptr);
+  };
+  if (timeout_nanos > kQueueTimeoutSlackNanos) {
+    kicker.Disarm();
+    const auto start = std::chrono::steady_clock::now();
+    if (queue.AsyncNext(&tag, ok, AfterNanos(timeout_nanos - kQueueTimeoutSlackNanos)) ==
+        grpc::CompletionQueue::GOT_EVENT) {
+      return taken();
+    }
+    timeout_nanos -= std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+  }
   gpr_timespec deadline = gpr_inf_past(GPR_CLOCK_MONOTONIC);
   if (timeout_nanos > 0) {
     kicker.ArmAt(std::chrono::steady_clock::now() + std::chrono::nanoseconds(timeout_nanos));
     // The queue's own timeout only backs up the kicker.
     deadline = AfterNanos(timeout_nanos + 5'000'000);
   }
-  const auto outcome = queue.AsyncNext(&tag, ok, deadline);
-  if (outcome != grpc::CompletionQueue::GOT_EVENT) return nullptr;
-  if (tag == QueueKicker::Tag()) {
-    kicker.Consumed();
-    return nullptr;
-  }
-  return tag;
+  if (queue.AsyncNext(&tag, ok, deadline) != grpc::CompletionQueue::GOT_EVENT) return nullptr;
+  return taken();
 }
 
 }  // namespace aurigraph::loadgen

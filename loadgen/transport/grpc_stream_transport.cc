@@ -45,8 +45,12 @@ struct GrpcStreamTransport::Impl {
   std::vector<grpc::Slice> slices;
   std::string message;
   std::string status_message;
+  int pending = 0;  // of all streams
 
-  void Issue(Stream& s) { ++s.pending; }
+  void Issue(Stream& s) {
+    ++s.pending;
+    ++pending;
+  }
   void StartFinish(uint32_t slot, Stream& s) {
     s.finishing = true;
     Issue(s);
@@ -125,7 +129,7 @@ void GrpcStreamTransport::Cancel(uint32_t slot) {
 bool GrpcStreamTransport::Next(int64_t timeout_nanos, Event* event) {
   for (;;) {
     bool ok = false;
-    void* tag = AwaitTag(impl_->queue, *impl_->kicker, timeout_nanos, &ok);
+    void* tag = AwaitTag(impl_->queue, *impl_->kicker, timeout_nanos, impl_->pending > 0, &ok);
     if (tag == nullptr) return false;
     timeout_nanos = 0;  // having got one completion, do not wait again for more
     const uintptr_t raw = reinterpret_cast<uintptr_t>(tag) - 1;
@@ -133,6 +137,7 @@ bool GrpcStreamTransport::Next(int64_t timeout_nanos, Event* event) {
     const auto op = static_cast<Op>(raw % kOpCount);
     Stream& s = impl_->streams[slot];
     --s.pending;
+    --impl_->pending;
     event->slot = slot;
     event->ok = ok;
     switch (op) {

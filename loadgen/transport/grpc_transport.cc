@@ -33,6 +33,7 @@ struct GrpcTransport::Impl {
   grpc::CompletionQueue queue;
   std::optional<QueueKicker> kicker;
   size_t next_stub = 0;
+  uint32_t busy_calls = 0;
   std::vector<grpc::Slice> slices;
   std::string response;
   std::string status_message;
@@ -233,6 +234,7 @@ void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view re
   impl_->next_stub = (impl_->next_stub + 1) % impl_->stubs.size();
   call.reader = stub.PrepareUnaryCall(&*call.context, method.path, buffer, &impl_->queue);
   call.busy = true;
+  ++impl_->busy_calls;
   call.operation = operation;
   call.reader->StartCall();
   call.reader->Finish(&call.response, &call.status,
@@ -241,7 +243,7 @@ void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view re
 
 bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
   bool ok = false;
-  void* tag = AwaitTag(impl_->queue, *impl_->kicker, timeout_nanos, &ok);
+  void* tag = AwaitTag(impl_->queue, *impl_->kicker, timeout_nanos, impl_->busy_calls > 0, &ok);
   if (tag == nullptr) return false;
   const auto slot = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(tag) - 1);
   Call& call = impl_->calls[slot];
@@ -256,6 +258,7 @@ bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
     completion->response = impl_->response;
   }
   call.busy = false;
+  --impl_->busy_calls;
   call.reader.reset();
   call.response.Clear();
   return true;

@@ -2,11 +2,14 @@
 // including the two accuracy checks against injected ground truth.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "loadgen/transport/grpc_transport.h"
 #include "tests/integration/harness.h"
 
 namespace aurigraph {
@@ -201,6 +204,81 @@ operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
                << "p50 " << p50 << " us, not in [5000, " << upper << "]: wake-ups landed "
                << wake_up_late << " us late (p50)";
       }
+    }
+    return testing::AssertionSuccess();
+  });
+}
+
+// How the unary transport waits: with nothing in flight it sleeps on the clock;
+// with a call in flight a long wait blocks on the completion queue's own
+// timeout, which ends up to 2.2 ms late here, and leaves the last 3 ms to the
+// precise kicker. Either way a wait ends at its time, and a completion ends it
+// at once. "At its time" is judged against how late a plain 1 ms sleep of this
+// thread wakes on this machine at this moment (50-80 us idle, far more while a
+// compiler runs beside the test), as medians of several waits.
+TEST(LoadgenIntegration, TransportWaitsEndAtTheirTimeWithOrWithoutACallInFlight) {
+  refserver::FaultConfig faults;
+  ASSERT_TRUE(refserver::ParseLatencySpec("fixed:60ms", &faults).ok());
+  auto server = StartServer(faults);
+  auto channels = loadgen::CreateChannels(server->address(), 1, {});
+  ASSERT_TRUE(channels.ok()) << channels.status();
+  ASSERT_TRUE(loadgen::WaitForConnection(*channels, server->address(), 5'000'000'000).ok());
+  loadgen::GrpcTransport transport(
+      *channels, {{.path = "/aurigraph.approval.v1.ApprovalService/CheckHealth"}}, 1);
+  using Clock = std::chrono::steady_clock;
+  const auto micros_since = [](Clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
+  };
+  const auto median = [](std::vector<int64_t> values) {
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+  };
+  EXPECT_WHEN_QUIET([&]() -> testing::AssertionResult {
+    std::vector<int64_t> sleep_late, idle_late, busy_late;
+    for (int i = 0; i < 7; ++i) {
+      auto start = Clock::now();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      sleep_late.push_back(micros_since(start) - 1'000);
+    }
+    loadgen::Transport::Completion completion;
+    for (int i = 0; i < 7; ++i) {
+      const auto start = Clock::now();
+      if (transport.Next(10'000'000, &completion)) {
+        return testing::AssertionFailure() << "a completion with no call in flight";
+      }
+      idle_late.push_back(micros_since(start) - 10'000);
+    }
+    for (int call = 0; call < 3; ++call) {
+      const auto sent = Clock::now();
+      transport.Start(0, 0, "", {});
+      // Waits of 10 ms, 4 ms of them past the queue's own timeout.
+      for (int i = 0; i < 4; ++i) {
+        const auto start = Clock::now();
+        if (transport.Next(10'000'000, &completion)) {
+          return testing::AssertionFailure()
+                 << "a 60 ms call completed within " << micros_since(sent) << " us";
+        }
+        busy_late.push_back(micros_since(start) - 10'000);
+      }
+      if (!transport.Next(1'000'000'000, &completion)) {
+        return testing::AssertionFailure() << "no completion within 1 s of a 60 ms call";
+      }
+      if (completion.status_code != 0) {
+        return testing::AssertionFailure() << "the call failed: " << completion.status_message;
+      }
+      // The completion ended a wait that would have lasted until 1 s.
+      if (const int64_t took = micros_since(sent); took > 100'000) {
+        return testing::AssertionFailure() << "a 60 ms call was seen after " << took << " us";
+      }
+    }
+    const int64_t floor = median(sleep_late);
+    const int64_t bound = 2 * floor + 300;
+    const int64_t idle = median(idle_late), busy = median(busy_late);
+    if (idle > bound || busy > bound) {
+      return testing::AssertionFailure()
+             << "10 ms waits ended " << idle << " us (no call in flight) and " << busy
+             << " us (a call in flight) late (medians), over " << bound
+             << " us: twice a 1 ms sleep's lateness here (" << floor << " us) and 300 us";
     }
     return testing::AssertionSuccess();
   });
