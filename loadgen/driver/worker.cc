@@ -155,11 +155,15 @@ void Worker::StartCall(int64_t intended_nanos, int64_t now) {
   }
 }
 
-void Worker::Complete(const Transport::Completion& completion, int64_t now) {
+void Worker::Complete(const Transport::Completion& completion) {
+  const int64_t now =
+      completion.completed_nanos > 0 ? completion.completed_nanos : clock_.NowNanos();
   const Slot& slot = slots_[completion.slot];
   if (free_slots_.empty() && !busy_periods_.empty()) {
     BusyPeriod& period = busy_periods_.back();
-    period.end = now;
+    // A call the transport saw end before the send that filled the last slot
+    // ends the period as that send starts it.
+    period.end = std::max(now, period.start);
     busy_nanos_closed_ = period.busy_before + period.end - period.start;
   }
   free_slots_.push_back(completion.slot);
@@ -182,7 +186,7 @@ void Worker::Record(const Slot& slot, int status_code, std::string_view status_m
   IntervalRecorder& intervals = *plan_.intervals;
   intervals.AdvanceTo(now);
   GeneratorCounts& counts = intervals.generator();
-  counts.last_completion_nanos = now - plan_.start_nanos;
+  counts.last_completion_nanos = std::max(counts.last_completion_nanos, now - plan_.start_nanos);
   if (slot.intended_nanos < plan_.start_nanos + plan_.warmup_nanos) ++counts.warmup_completions;
   IntervalOperation* interval = intervals.OperationFor(slot.operation, slot.intended_nanos);
   if (interval == nullptr) return;
@@ -222,7 +226,7 @@ void Worker::Run(const std::atomic<bool>* stop) {
             Transport::Completion finished;
             if (!transport_.Next(0, &finished)) break;
             do {
-              Complete(finished, clock_.NowNanos());
+              Complete(finished);
             } while (transport_.Next(0, &finished));
             continue;
           }
@@ -275,14 +279,20 @@ void Worker::Run(const std::atomic<bool>* stop) {
     if (wake_to_send && plan_.spin_nanos > 0 && wake - now <= plan_.spin_nanos) {
       // precision: spin: no sleep (its wake-up would be late) in the last stretch.
       while (!completed && clock_.NowNanos() < wake) completed = transport_.Next(0, &completion);
+    } else if (wake_to_send && (sleeping_through_ || wake - now >= kSleepThroughNanos)) {
+      // A slot is free and nothing is due before the send: calls that end
+      // meanwhile are seen after it, with the time each ended.
+      sleeping_through_ = true;
+      transport_.SleepThrough(std::max<int64_t>(0, wake - now - plan_.spin_nanos));
+      completed = transport_.Next(0, &completion);
     } else {
       const int64_t spin = wake_to_send ? plan_.spin_nanos : 0;
       completed = transport_.Next(std::max<int64_t>(0, wake - now - spin), &completion);
     }
     if (completed) {
-      Complete(completion, clock_.NowNanos());
+      Complete(completion);
       // Collect whatever else has already completed before scheduling again.
-      while (transport_.Next(0, &completion)) Complete(completion, clock_.NowNanos());
+      while (transport_.Next(0, &completion)) Complete(completion);
     }
   }
   plan_.intervals->Finish();

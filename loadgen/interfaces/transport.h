@@ -18,6 +18,10 @@ class Transport {
     int status_code = 0;              // gRPC status code numbering; 0 = OK
     std::string_view response;        // only for operations that keep responses; valid until Next()
     std::string_view status_message;  // the status's message (empty for OK); valid until Next()
+    // When the call ended, on the clock the driver reads (a transport over a
+    // real network: the steady clock), for a completion the transport kept
+    // while the driver slept (SleepThrough); 0: it ends now.
+    int64_t completed_nanos = 0;
   };
 
   virtual ~Transport() = default;
@@ -28,6 +32,11 @@ class Transport {
                      std::span<const Header> headers) = 0;
   // Waits at most `timeout_nanos` for a completion; false when none arrived.
   virtual bool Next(int64_t timeout_nanos, Completion* completion) = 0;
+  // Sleeps `nanos` without waking for completions: those that come meanwhile
+  // are kept, with the time each came, for Next(). For a driver with nothing
+  // to do before its next send: one wake-up, at the send's time, instead of
+  // one for every completion as well.
+  virtual void SleepThrough(int64_t nanos) = 0;
   // Asks every busy slot to finish now; each still produces a completion.
   virtual void CancelAll() = 0;
 };

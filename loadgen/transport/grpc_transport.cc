@@ -6,11 +6,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/clock/clock.h"
 #include "common/input/input_file.h"
 #include "loadgen/transport/completion_queue_util.h"
 
@@ -37,6 +41,51 @@ struct GrpcTransport::Impl {
   std::vector<grpc::Slice> slices;
   std::string response;
   std::string status_message;
+
+  // Completions taken off the queue by `receiver` (see SleepThrough), oldest
+  // first: a ring of one place per slot, as each call ends once.
+  struct Received {
+    void* tag;
+    bool ok;
+    int64_t at_nanos;
+  };
+  std::thread receiver;
+  std::mutex received_mu;
+  std::condition_variable received_cv;
+  std::vector<Received> received;
+  size_t received_head = 0;
+  size_t received_count = 0;
+  bool waiting = false;  // Next() waits for a completion
+
+  void Receive() {
+    void* tag;
+    bool ok;
+    while (queue.Next(&tag, &ok)) {
+      // A kick set before this thread took over says nothing now.
+      if (tag == QueueKicker::Tag()) continue;
+      const int64_t at = SteadyClock::Instance().NowNanos();
+      std::lock_guard lock(received_mu);
+      received[(received_head + received_count) % received.size()] = {tag, ok, at};
+      ++received_count;
+      if (waiting) received_cv.notify_one();
+    }
+  }
+  // Takes the oldest completion the receiver kept, waiting at most `timeout_nanos` for one.
+  bool TakeReceived(int64_t timeout_nanos, Received* taken) {
+    std::unique_lock lock(received_mu);
+    if (received_count == 0 && timeout_nanos > 0) {
+      UseExactTimers();
+      waiting = true;
+      received_cv.wait_for(lock, std::chrono::nanoseconds(timeout_nanos),
+                           [this] { return received_count > 0; });
+      waiting = false;
+    }
+    if (received_count == 0) return false;
+    *taken = received[received_head];
+    received_head = (received_head + 1) % received.size();
+    --received_count;
+    return true;
+  }
 };
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
@@ -204,6 +253,7 @@ GrpcTransport::GrpcTransport(std::vector<std::shared_ptr<grpc::Channel>> channel
   impl_->stubs = MakeStubs(impl_->channels);
   impl_->methods = std::move(methods);
   impl_->calls = std::vector<Call>(slots);
+  impl_->received.resize(slots);
   impl_->kicker.emplace(impl_->queue);
 }
 
@@ -215,7 +265,12 @@ GrpcTransport::~GrpcTransport() {
     if (!Next(1'000'000'000, &ignored)) break;
   }
   impl_->kicker.reset();
-  ShutdownAndDrain(impl_->queue);
+  if (impl_->receiver.joinable()) {
+    impl_->queue.Shutdown();
+    impl_->receiver.join();
+  } else {
+    ShutdownAndDrain(impl_->queue);
+  }
 }
 
 void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view request,
@@ -241,10 +296,28 @@ void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view re
                       reinterpret_cast<void*>(static_cast<uintptr_t>(slot) + 1));
 }
 
+void GrpcTransport::SleepThrough(int64_t nanos) {
+  if (!impl_->receiver.joinable()) {
+    impl_->kicker->Disarm();
+    impl_->receiver = std::thread([impl = impl_.get()] { impl->Receive(); });
+  }
+  SleepNanos(nanos);
+}
+
 bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
   bool ok = false;
-  void* tag = AwaitTag(impl_->queue, *impl_->kicker, timeout_nanos, impl_->busy_calls > 0, &ok);
-  if (tag == nullptr) return false;
+  void* tag = nullptr;
+  completion->completed_nanos = 0;
+  if (impl_->receiver.joinable()) {
+    Impl::Received received;
+    if (!impl_->TakeReceived(timeout_nanos, &received)) return false;
+    tag = received.tag;
+    ok = received.ok;
+    completion->completed_nanos = received.at_nanos;
+  } else {
+    tag = AwaitTag(impl_->queue, *impl_->kicker, timeout_nanos, impl_->busy_calls > 0, &ok);
+    if (tag == nullptr) return false;
+  }
   const auto slot = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(tag) - 1);
   Call& call = impl_->calls[slot];
   completion->slot = slot;

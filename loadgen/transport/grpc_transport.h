@@ -54,6 +54,10 @@ class GrpcTransport final : public Transport {
   void Start(uint32_t slot, uint32_t operation, std::string_view request,
              std::span<const Header> headers) override;
   bool Next(int64_t timeout_nanos, Completion* completion) override;
+  // From the first call on, a thread of the transport's own takes completions
+  // off the queue as they come and stamps them (steady clock), and Next()
+  // hands them over; until then Next() takes them off the queue itself.
+  void SleepThrough(int64_t nanos) override;
   void CancelAll() override;
 
  private:

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock/clock.h"
 #include "loadgen/transport/grpc_transport.h"
 #include "tests/integration/harness.h"
 
@@ -213,9 +214,10 @@ operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
 // with a call in flight a long wait blocks on the completion queue's own
 // timeout, which ends up to 2.2 ms late here, and leaves the last 3 ms to the
 // precise kicker. Either way a wait ends at its time, and a completion ends it
-// at once. "At its time" is judged against how late a plain 1 ms sleep of this
-// thread wakes on this machine at this moment (50-80 us idle, far more while a
-// compiler runs beside the test), as medians of several waits.
+// at once. Once the worker sleeps through completions (SleepThrough), a
+// thread of the transport's own takes them, stamped when they came. "At its time" is judged against
+// how late a plain 1 ms sleep of this thread wakes on this machine at this moment (50-80 us idle,
+// far more while a compiler runs beside the test), as medians of several waits.
 TEST(LoadgenIntegration, TransportWaitsEndAtTheirTimeWithOrWithoutACallInFlight) {
   refserver::FaultConfig faults;
   ASSERT_TRUE(refserver::ParseLatencySpec("fixed:60ms", &faults).ok());
@@ -269,6 +271,31 @@ TEST(LoadgenIntegration, TransportWaitsEndAtTheirTimeWithOrWithoutACallInFlight)
       // The completion ended a wait that would have lasted until 1 s.
       if (const int64_t took = micros_since(sent); took > 100'000) {
         return testing::AssertionFailure() << "a 60 ms call was seen after " << took << " us";
+      }
+    }
+    // Slept through: a thread of the transport's own takes the completion and
+    // stamps it when it came, not when the sleep ended and it was taken.
+    for (int call = 0; call < 3; ++call) {
+      const int64_t sent = SteadyClock::Instance().NowNanos();
+      transport.Start(0, 0, "", {});
+      transport.SleepThrough(100'000'000);
+      if (!transport.Next(0, &completion)) {
+        return testing::AssertionFailure() << "no completion kept through a 100 ms sleep";
+      }
+      const int64_t took_us = (completion.completed_nanos - sent) / 1'000;
+      if (took_us < 60'000 || took_us > 90'000) {
+        return testing::AssertionFailure()
+               << "a 60 ms call slept through was stamped " << took_us << " us after its start";
+      }
+      // A wait with a call in flight now waits on that thread, to its time.
+      transport.Start(0, 0, "", {});
+      const auto start = Clock::now();
+      if (transport.Next(10'000'000, &completion)) {
+        return testing::AssertionFailure() << "a 60 ms call completed within a 10 ms wait";
+      }
+      busy_late.push_back(micros_since(start) - 10'000);
+      if (!transport.Next(1'000'000'000, &completion) || completion.status_code != 0) {
+        return testing::AssertionFailure() << "no completion within 1 s of a 60 ms call";
       }
     }
     const int64_t floor = median(sleep_late);

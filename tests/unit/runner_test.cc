@@ -37,6 +37,7 @@ class ScriptedTransport final : public Transport {
     const int64_t now = clock_.NowNanos();
     if (!pending_.empty() && pending_.begin()->first <= now + timeout_nanos) {
       clock_.Set(std::max(now, pending_.begin()->first));
+      completion->completed_nanos = pending_.begin()->first;
       completion->slot = pending_.begin()->second.slot;
       completion->status_code = pending_.begin()->second.fails ? 14 : 0;
       pending_.erase(pending_.begin());
@@ -45,6 +46,7 @@ class ScriptedTransport final : public Transport {
     clock_.Set(now + timeout_nanos);
     return false;
   }
+  void SleepThrough(int64_t nanos) override { clock_.Set(clock_.NowNanos() + nanos); }
   void CancelAll() override {}
 
  private:

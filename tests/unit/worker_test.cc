@@ -38,8 +38,10 @@ class ScriptedTransport final : public Transport {
   }
   bool Next(int64_t timeout_nanos, Completion* completion) override {
     const int64_t now = clock_.NowNanos();
+    if (timeout_nanos > 0) ++waits_;
     if (!pending_.empty() && pending_.begin()->first <= now + timeout_nanos) {
       clock_.Set(std::max(now, pending_.begin()->first));
+      completion->completed_nanos = pending_.begin()->first;
       completion->slot = pending_.begin()->second;
       std::tie(completion->status_code, status_message_) =
           cancelled_ ? std::pair<int, std::string>(1, "") : status_(completed_++);
@@ -49,6 +51,10 @@ class ScriptedTransport final : public Transport {
     }
     clock_.Set(now + timeout_nanos + (timeout_nanos > 0 ? wake_lateness_ : 0) + poll_cost_);
     return false;
+  }
+  void SleepThrough(int64_t nanos) override {
+    ++sleeps_;
+    clock_.Set(clock_.NowNanos() + nanos + (nanos > 0 ? wake_lateness_ : 0));
   }
   void CancelAll() override {
     cancelled_ = true;
@@ -72,6 +78,10 @@ class ScriptedTransport final : public Transport {
   }
   int started() const { return started_; }
   const std::string& last_request() const { return last_request_; }
+  // How often the worker slept through completions, and waited for one (each
+  // a wake-up of its thread in a real transport).
+  int sleeps() const { return sleeps_; }
+  int waits() const { return waits_; }
 
  private:
   ManualClock& clock_;
@@ -81,6 +91,8 @@ class ScriptedTransport final : public Transport {
   int64_t poll_cost_ = 0;
   int64_t wake_lateness_ = 0;
   int started_ = 0;
+  int sleeps_ = 0;
+  int waits_ = 0;
   bool cancelled_ = false;
   std::function<std::pair<int, std::string>(int)> status_ = [](int) {
     return std::pair<int, std::string>(0, "");
@@ -162,6 +174,29 @@ TEST(Worker, OpenLoopSendsOnScheduleAndMeasuresServiceTime) {
   EXPECT_EQ(totals.all().schedule_lag.Max(), 0);
   EXPECT_EQ(totals.all().generator.delayed_by_in_flight_bound, 0);
   EXPECT_EQ(transport.last_request(), "999");
+}
+
+// Open loop with a slot free: the worker sleeps until each send, not waking
+// for the calls that end meanwhile, and records each at the time it ended (as
+// the transport stamped it), not when it was seen at the next send.
+TEST(Worker, OpenLoopWakesOncePerSendAndTimesEachCallByItsOwnEnd) {
+  ManualClock clock;
+  ScriptedTransport transport(clock, [](int64_t) { return kMs / 10; });
+  CountingSource source;
+  WorkerPlan plan = OpenLoop(1000 * kMs, 4);
+  Recorded recorded(plan);
+  Worker worker(clock, transport, {&source},
+                std::make_unique<ArrivalSchedule>(1000, ArrivalProcess::kConstant, 0, 1, 1), plan);
+  worker.Run();
+  const RunTotals& totals = recorded.Totals();
+  const IntervalOperation& op = totals.operation(0);
+  ASSERT_EQ(op.completed(), 1000);
+  EXPECT_EQ(op.latency.Min(), 100);
+  EXPECT_EQ(op.latency.Max(), 100);
+  // One sleep before each send after the first; the only wait for a
+  // completion is the drain's.
+  EXPECT_EQ(transport.sleeps(), 999);
+  EXPECT_LE(transport.waits(), 2);
 }
 
 TEST(Worker, CorrectedLatencyShowsAStallThatUncorrectedHides) {
