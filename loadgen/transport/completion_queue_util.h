@@ -6,9 +6,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/prctl.h>
-#include <time.h>
 
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -68,19 +66,10 @@ inline void UseExactTimers() {
   (void)set;
 }
 
-// Sleeps `nanos` on the steady clock (CLOCK_MONOTONIC, as std::chrono::steady_clock).
+// Sleeps `nanos` with exact timers.
 inline void SleepNanos(int64_t nanos) {
   UseExactTimers();
-  timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += static_cast<time_t>(nanos / 1'000'000'000);
-  until.tv_nsec += static_cast<long>(nanos % 1'000'000'000);
-  if (until.tv_nsec >= 1'000'000'000) {
-    until.tv_nsec -= 1'000'000'000;
-    ++until.tv_sec;
-  }
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) == EINTR) {
-  }
+  std::this_thread::sleep_for(std::chrono::nanoseconds(nanos));
 }
 
 // Wakes a completion queue at a precise time. A completion queue's own timeout

@@ -260,8 +260,7 @@ GrpcTransport::GrpcTransport(std::vector<std::shared_ptr<grpc::Channel>> channel
 GrpcTransport::~GrpcTransport() {
   CancelAll();
   Completion ignored;
-  while (
-      std::any_of(impl_->calls.begin(), impl_->calls.end(), [](const Call& c) { return c.busy; })) {
+  while (impl_->busy_calls > 0) {
     if (!Next(1'000'000'000, &ignored)) break;
   }
   impl_->kicker.reset();
