@@ -140,6 +140,11 @@ absl::StatusOr<std::unique_ptr<ContractEngine>> ContractEngine::Open(KvStore& st
                                                                      const Clock& clock,
                                                                      Options options) {
   std::unique_ptr<ContractEngine> engine(new ContractEngine(store, clock, options));
+  if (auto counted = engine->CountContracts(); !counted.ok()) return counted;
+  return engine;
+}
+
+absl::Status ContractEngine::CountContracts() {
   storage::v1::ScanRequest scan;
   scan.set_start_key("contract/code/");
   scan.set_end_key("contract/code0");  // '0' follows '/'
@@ -147,13 +152,21 @@ absl::StatusOr<std::unique_ptr<ContractEngine>> ContractEngine::Open(KvStore& st
   scan.set_limit(1000);
   int64_t count = 0;
   do {
-    auto page = store.Range(scan);
+    auto page = store_.Range(scan);
     if (!page.ok()) return page.status();
     count += page->entries_size();
     scan.set_page_token(page->next_page_token());
   } while (!scan.page_token().empty());
-  engine->contracts_ = count;
-  return engine;
+  contracts_ = count;
+  return absl::OkStatus();
+}
+
+absl::Status ContractEngine::Reload() {
+  {
+    std::unique_lock lock(programs_mutex_);
+    programs_.clear();
+  }
+  return CountContracts();
 }
 
 std::mutex& ContractEngine::LockFor(const std::string& address) {

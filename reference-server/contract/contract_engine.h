@@ -59,6 +59,10 @@ class ContractEngine {
                                                         const Interrupted& interrupted = {});
   absl::StatusOr<contract::v1::StateResponse> GetState(const contract::v1::StateRequest& request);
 
+  // After the store was loaded anew (KvStore::Load): forgets the programs it
+  // compiled and counts the contracts again. No call may run meanwhile.
+  absl::Status Reload();
+
   Changes& changes() { return changes_; }
   int64_t contracts() const { return contracts_.load(std::memory_order_relaxed); }
   const Counters& counters() const { return counters_; }
@@ -71,6 +75,8 @@ class ContractEngine {
  private:
   ContractEngine(KvStore& store, const Clock& clock, Options options)
       : store_(store), clock_(clock), options_(options) {}
+  // Counts the contracts the store holds.
+  absl::Status CountContracts();
   // The contract's compiled program, from the cache or the store; NOT_FOUND when none.
   absl::StatusOr<std::shared_ptr<const vm::Program>> Find(const std::string& address);
   std::mutex& LockFor(const std::string& address);

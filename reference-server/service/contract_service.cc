@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "aurigraph/contract/v1/contract.grpc.pb.h"
 #include "reference-server/service/call_queue.h"
+#include "reference-server/service/forwarding.h"
 #include "reference-server/service/gated_service.h"
 
 namespace aurigraph::refserver {
@@ -18,10 +19,11 @@ constexpr size_t kQueuedCalls = 1024;
 
 class ContractServiceImpl final : public GatedService<cv1::ContractService::CallbackService> {
  public:
-  ContractServiceImpl(ContractEngine& engine, const Responder& responder,
-                      const Streaming& streaming)
+  ContractServiceImpl(ContractEngine& engine, ContractCommitter* replicated,
+                      const Responder& responder, const Streaming& streaming)
       : GatedService(cv1::ContractService::service_full_name(), responder),
         engine_(engine),
+        replicated_(replicated),
         responder_(responder),
         streaming_(streaming),
         calls_(kCallThreads, kQueuedCalls) {
@@ -35,6 +37,14 @@ class ContractServiceImpl final : public GatedService<cv1::ContractService::Call
   grpc::ServerUnaryReactor* DeployContract(grpc::CallbackServerContext* context,
                                            const cv1::DeployRequest* request,
                                            cv1::DeployResponse* response) override {
+    if (replicated_) {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      replicated_->Deploy(
+          *request, ForwardedBy(*context), [this, context, reactor, response](auto outcome) {
+            responder_.Complete(context, reactor, Assign(std::move(outcome), response));
+          });
+      return reactor;
+    }
     return Queue(context, [this, context, request, response] {
       return Assign(engine_.Deploy(*request, [context] { return context->IsCancelled(); }),
                     response);
@@ -43,6 +53,14 @@ class ContractServiceImpl final : public GatedService<cv1::ContractService::Call
   grpc::ServerUnaryReactor* ExecuteFunction(grpc::CallbackServerContext* context,
                                             const cv1::ExecuteRequest* request,
                                             cv1::ExecuteResponse* response) override {
+    if (replicated_) {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      replicated_->Execute(
+          *request, ForwardedBy(*context), [this, context, reactor, response](auto outcome) {
+            responder_.Complete(context, reactor, Assign(std::move(outcome), response));
+          });
+      return reactor;
+    }
     return Queue(context, [this, context, request, response] {
       return Assign(engine_.Execute(*request, [context] { return context->IsCancelled(); }),
                     response);
@@ -97,6 +115,7 @@ class ContractServiceImpl final : public GatedService<cv1::ContractService::Call
   }
 
   ContractEngine& engine_;
+  ContractCommitter* replicated_;
   const Responder& responder_;
   const Streaming& streaming_;
   CallQueue calls_;  // last: its threads stop before the rest goes
@@ -105,9 +124,10 @@ class ContractServiceImpl final : public GatedService<cv1::ContractService::Call
 }  // namespace
 
 std::unique_ptr<grpc::Service> MakeContractService(ContractEngine& engine,
+                                                   ContractCommitter* replicated,
                                                    const Responder& responder,
                                                    const Streaming& streaming) {
-  return std::make_unique<ContractServiceImpl>(engine, responder, streaming);
+  return std::make_unique<ContractServiceImpl>(engine, replicated, responder, streaming);
 }
 
 }  // namespace aurigraph::refserver

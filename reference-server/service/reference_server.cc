@@ -60,7 +60,7 @@ struct ClusterParts {
   explicit ClusterParts(consensus::Membership m) : members(std::move(m)) {}
   consensus::Membership members;
   std::unique_ptr<consensus::LogStorage> storage;
-  std::unique_ptr<TransactionStateMachine> machine;
+  std::unique_ptr<ReplicatedStateMachine> machine;
   std::unique_ptr<consensus::GrpcPeerTransport> transport;
   std::unique_ptr<consensus::ConsensusNode> node;
   std::unique_ptr<grpc::Service> service;
@@ -71,11 +71,13 @@ struct ClusterParts {
 struct ReferenceServer::Impl {
   Impl(const ServerOptions& o, std::unique_ptr<WebhookRegistry> registry,
        std::unique_ptr<DeliveryPipeline> pipeline, std::unique_ptr<KvStore> kv,
-       std::unique_ptr<ContractEngine> contracts, std::unique_ptr<ClusterParts> cluster_parts)
+       std::unique_ptr<KvStore> contracts_own_store, std::unique_ptr<ContractEngine> contracts,
+       std::unique_ptr<ClusterParts> cluster_parts)
       : options(o),
         webhook_registry(std::move(registry)),
         delivery(std::move(pipeline)),
         kv_store(std::move(kv)),
+        contract_store(std::move(contracts_own_store)),
         contract_engine(std::move(contracts)),
         faults(o.faults, *o.monotonic_clock),
         approval_store(*o.wall_clock, o.approvals),
@@ -101,13 +103,13 @@ struct ReferenceServer::Impl {
         crypto_service(MakeCryptoService(key_store, responder)),
         storage_service(MakeStorageService(*kv_store, responder)),
         traceability_service(MakeTraceabilityService(link_log, responder)),
-        contract_service(MakeContractService(*contract_engine, responder, streaming)),
         cluster(std::move(cluster_parts)) {
     WireEvents(approval_store, *webhook_registry, streaming, webhook_hubs);
     if (cluster) {
       ClusterParts& c = *cluster;
       const ClusterOptions& co = o.cluster;
-      c.machine = std::make_unique<TransactionStateMachine>(transaction_store, streaming);
+      c.machine = std::make_unique<ReplicatedStateMachine>(transaction_store, *contract_engine,
+                                                           *contract_store, streaming);
       c.transport = std::make_unique<consensus::GrpcPeerTransport>(
           c.members, [this](raft::Message m) { cluster->node->Receive(std::move(m)); });
       consensus::NodeOptions node;
@@ -124,7 +126,10 @@ struct ReferenceServer::Impl {
       c.service = MakeConsensusService(*c.node, c.members, *c.transport, c.events, stream_counters,
                                        o.stream_queue_bound);
       c.admin = MakeConsensusAdminService(*c.node, c.members, *c.transport, co.admin);
-      committer = std::make_unique<ReplicatedCommitter>(*c.node, c.members, *c.transport);
+      auto replicated = std::make_unique<ReplicatedCommitter>(*c.node, c.members, *c.transport);
+      contract_service =
+          MakeContractService(*contract_engine, replicated.get(), responder, streaming);
+      committer = std::move(replicated);
       peer_link = MakeGrpcPeerLink(c.members, *c.transport);
       std::vector<PeerNetwork::Member> members;
       for (raft::NodeId id : c.members.ids()) {
@@ -139,6 +144,7 @@ struct ReferenceServer::Impl {
           std::make_unique<PeerNetwork>(std::vector<PeerNetwork::Member>{{"self", o.listen}}, 0,
                                         nullptr, *o.wall_clock, *o.monotonic_clock);
       committer = NewLocalCommitter(transaction_store, streaming, *contract_engine);
+      contract_service = MakeContractService(*contract_engine, nullptr, responder, streaming);
     }
     transaction_service =
         MakeTransactionService(transaction_store, *committer, responder, streaming);
@@ -151,7 +157,10 @@ struct ReferenceServer::Impl {
   std::unique_ptr<DeliveryPipeline> delivery;
   WebhookHubs webhook_hubs;
   std::unique_ptr<KvStore> kv_store;
-  std::unique_ptr<ContractEngine> contract_engine;  // its state is in kv_store
+  // A cluster's contracts keep their state in a store of their own, which
+  // only the replicated state machine writes; a single server's in kv_store.
+  std::unique_ptr<KvStore> contract_store;
+  std::unique_ptr<ContractEngine> contract_engine;
   FaultInjector faults;
   StreamCounters stream_counters;
   EventHub<av1::ApprovalEvent> approval_events;
@@ -216,7 +225,17 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   if (!pipeline.ok()) return pipeline.status();
   auto kv_store = KvStore::Open(*options.wall_clock, options.storage);
   if (!kv_store.ok()) return kv_store.status();
-  auto contracts = ContractEngine::Open(**kv_store, *options.wall_clock, options.contracts);
+  std::unique_ptr<KvStore> contract_store;
+  if (!options.cluster.peers.empty()) {
+    // In memory: the log and its snapshots are what lasts; a restart replays them.
+    KvStore::Options own = options.storage;
+    own.directory.clear();
+    auto opened = KvStore::Open(*options.wall_clock, own);
+    if (!opened.ok()) return opened.status();
+    contract_store = *std::move(opened);
+  }
+  auto contracts = ContractEngine::Open(contract_store ? *contract_store : **kv_store,
+                                        *options.wall_clock, options.contracts);
   if (!contracts.ok()) return contracts.status();
   std::unique_ptr<ClusterParts> cluster;
   if (!options.cluster.peers.empty()) {
@@ -231,9 +250,9 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
       cluster->storage = *std::move(storage);
     }
   }
-  auto impl =
-      std::make_unique<Impl>(options, *std::move(registry), *std::move(pipeline),
-                             *std::move(kv_store), *std::move(contracts), std::move(cluster));
+  auto impl = std::make_unique<Impl>(options, *std::move(registry), *std::move(pipeline),
+                                     *std::move(kv_store), std::move(contract_store),
+                                     *std::move(contracts), std::move(cluster));
   const size_t colon = options.listen.rfind(':');
   if (colon == std::string::npos) {
     return absl::InvalidArgumentError(

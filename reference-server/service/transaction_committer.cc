@@ -5,11 +5,9 @@
 #include "reference-server/service/event_wiring.h"
 
 namespace aurigraph::refserver {
-namespace {
 
 namespace tv1 = transaction::v1;
 
-// Runs an accepted transaction's contract call, the sender its caller.
 tv1::ContractReceipt RunContractCall(ContractEngine& contracts, const tv1::Transaction& tx) {
   contract::v1::ExecuteRequest call;
   call.set_address(tx.contract_call().address());
@@ -28,12 +26,24 @@ tv1::ContractReceipt RunContractCall(ContractEngine& contracts, const tv1::Trans
   return receipt;
 }
 
+void RunContractCalls(ContractEngine& contracts, const tv1::BatchRequest& batch,
+                      tv1::BatchResponse& outcome) {
+  for (int i = 0; i < batch.transactions_size(); ++i) {
+    const tv1::Transaction& tx = batch.transactions(i);
+    if (tx.has_contract_call() && outcome.results(i).status() == tv1::TRANSACTION_STATUS_ACCEPTED) {
+      *outcome.mutable_results(i)->mutable_contract() = RunContractCall(contracts, tx);
+    }
+  }
+}
+
 bool HasContractCall(const tv1::BatchRequest& batch) {
   for (const tv1::Transaction& tx : batch.transactions()) {
     if (tx.has_contract_call()) return true;
   }
   return false;
 }
+
+namespace {
 
 // Transactions with contract calls are accepted, run and published one at a
 // time on a thread of their own, so calls run in the order their transactions
@@ -80,13 +90,7 @@ class LocalCommitter final : public TransactionCommitter {
         [this, batch](Done<tv1::BatchResponse>& answer) {
           auto outcome = store_.SubmitBatch(batch);
           if (outcome.ok()) {
-            for (int i = 0; i < batch.transactions_size(); ++i) {
-              const tv1::Transaction& tx = batch.transactions(i);
-              if (tx.has_contract_call() &&
-                  outcome->results(i).status() == tv1::TRANSACTION_STATUS_ACCEPTED) {
-                *outcome->mutable_results(i)->mutable_contract() = RunContractCall(contracts_, tx);
-              }
-            }
+            RunContractCalls(contracts_, batch, *outcome);
             PublishAccepted(streaming_, batch, *outcome, 0);
           }
           answer(std::move(outcome));

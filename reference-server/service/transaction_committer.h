@@ -38,6 +38,15 @@ class TransactionCommitter {
   virtual std::optional<Position> position() const = 0;
 };
 
+// Runs an accepted transaction's contract call, the sender its caller.
+transaction::v1::ContractReceipt RunContractCall(ContractEngine& contracts,
+                                                 const transaction::v1::Transaction& tx);
+// Runs the contract calls of a batch's accepted transactions, in order, each
+// receipt in its result.
+void RunContractCalls(ContractEngine& contracts, const transaction::v1::BatchRequest& batch,
+                      transaction::v1::BatchResponse& outcome);
+bool HasContractCall(const transaction::v1::BatchRequest& batch);
+
 // Commits on this node: the store decides, accepted transactions run their
 // contract calls (their receipts in the response) and are published at once.
 std::unique_ptr<TransactionCommitter> NewLocalCommitter(TransactionStore& store,

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "aurigraph/transaction/v1/transaction.grpc.pb.h"
+#include "reference-server/service/forwarding.h"
 #include "reference-server/service/gated_service.h"
 #include "reference-server/streams/encoded_event.h"
 #include "reference-server/streams/event_stream.h"
@@ -34,7 +35,7 @@ class TransactionServiceImpl final : public GatedService<tv1::TransactionService
                                               const tv1::Transaction* request,
                                               tv1::TransactionResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    committer_.Submit(*request, ForwardedBy(context),
+    committer_.Submit(*request, ForwardedBy(*context),
                       [this, context, reactor, response](auto outcome) {
                         responder_.Complete(context, reactor, Assign(std::move(outcome), response));
                       });
@@ -45,7 +46,7 @@ class TransactionServiceImpl final : public GatedService<tv1::TransactionService
                                                     tv1::BatchResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     committer_.SubmitBatch(
-        *request, ForwardedBy(context), [this, context, reactor, response](auto outcome) {
+        *request, ForwardedBy(*context), [this, context, reactor, response](auto outcome) {
           responder_.Complete(context, reactor, Assign(std::move(outcome), response));
         });
     return reactor;
@@ -71,7 +72,7 @@ class TransactionServiceImpl final : public GatedService<tv1::TransactionService
   grpc::ServerBidiReactor<Decoded<tv1::Transaction>, tv1::TransactionResponse>*
   OpenSubmitTransactionStream(grpc::CallbackServerContext* context) {
     TransactionCommitter& committer = committer_;
-    std::string forwarded_by = ForwardedBy(context);
+    std::string forwarded_by = ForwardedBy(*context);
     return ReplyStream<tv1::Transaction, tv1::TransactionResponse>::Open(
         [&committer, forwarded_by = std::move(forwarded_by)](
             const tv1::Transaction& tx, std::function<void(tv1::TransactionResponse)> done) {
@@ -103,15 +104,6 @@ class TransactionServiceImpl final : public GatedService<tv1::TransactionService
   }
 
  private:
-  // The node that forwarded the call; empty when a client sent it.
-  static std::string ForwardedBy(grpc::CallbackServerContext* context) {
-    const auto it = context->client_metadata().find(
-        grpc::string_ref(kForwardedHeader.data(), kForwardedHeader.size()));
-    return it == context->client_metadata().end()
-               ? ""
-               : std::string(it->second.data(), it->second.size());
-  }
-
   TransactionStore& store_;
   TransactionCommitter& committer_;
   const Responder& responder_;

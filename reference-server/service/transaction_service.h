@@ -16,9 +16,7 @@
 
 namespace aurigraph::refserver {
 
-// Headers: a call forwarded by another node of the cluster carries
-// kForwardedHeader; GetTransaction answers with the node and its applied index.
-inline constexpr std::string_view kForwardedHeader = "x-aurigraph-forwarded-by";
+// Headers: GetTransaction answers with the node and its applied index.
 inline constexpr std::string_view kNodeHeader = "x-aurigraph-node";
 inline constexpr std::string_view kAppliedIndexHeader = "x-aurigraph-applied-index";
 

@@ -637,4 +637,76 @@ int64_t KvStore::Sweep() {
   return purged;
 }
 
+namespace {
+
+// A dump: each stored key and value, as a 4-byte little-endian length and its bytes.
+void AppendField(std::string& out, const rocksdb::Slice& field) {
+  const auto size = static_cast<uint32_t>(field.size());
+  char length[4];
+  std::memcpy(length, &size, 4);
+  out.append(length, 4);
+  out.append(field.data(), field.size());
+}
+
+bool TakeField(std::string_view& in, std::string_view* field) {
+  uint32_t size = 0;
+  if (in.size() < 4) return false;
+  std::memcpy(&size, in.data(), 4);
+  in.remove_prefix(4);
+  if (in.size() < size) return false;
+  *field = in.substr(0, size);
+  in.remove_prefix(size);
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> KvStore::Dump() const {
+  std::string out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    AppendField(out, it->key());
+    AppendField(out, it->value());
+  }
+  if (!it->status().ok()) return Failed(it->status(), "read");
+  return out;
+}
+
+absl::Status KvStore::Load(std::string_view dump) {
+  rocksdb::WriteBatch batch;
+  // Every key the store writes starts with 'h', 's' or 'm' (kMetaKey).
+  if (auto cleared = batch.DeleteRange(rocksdb::Slice(""), rocksdb::Slice("\xff", 1));
+      !cleared.ok()) {
+    return Failed(cleared, "write");
+  }
+  bool has_meta = false;
+  while (!dump.empty()) {
+    std::string_view key, value;
+    if (!TakeField(dump, &key) || !TakeField(dump, &value) || key.empty() ||
+        (key[0] != 'h' && key[0] != 's' && key != kMetaKey)) {
+      return absl::DataLossError("storage: a dump that cannot be read");
+    }
+    if (key == kMetaKey) {
+      uint64_t history = 0;
+      if (!DecodeVersion(rocksdb::Slice(value.data(), value.size()), &history)) {
+        return absl::DataLossError("storage: a dump that cannot be read");
+      }
+      if (history != options_.max_history) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("storage: a dump made with --storage-max-history ", history, ", not ",
+                         options_.max_history));
+      }
+      has_meta = true;
+    }
+    batch.Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
+  }
+  if (!has_meta) return absl::DataLossError("storage: a dump without its history bound");
+  if (auto wrote = db_->Write(WriteOptionsFor(options_), &batch); !wrote.ok()) {
+    return Failed(wrote, "write");
+  }
+  std::lock_guard lock(sweep_mutex_);
+  sweep_cursor_.clear();
+  return Tally();
+}
+
 }  // namespace aurigraph::refserver

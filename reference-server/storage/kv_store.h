@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -75,6 +76,14 @@ class KvStore {
   // service's; these are the other users').
   absl::StatusOr<storage::v1::Entry> Peek(const std::string& key) const;
   absl::StatusOr<storage::v1::ScanResponse> Range(const storage::v1::ScanRequest& request) const;
+
+  // Everything the store holds as bytes, and back: Load replaces all of it in
+  // one atomic batch, every key's versions and history as they were (a
+  // replicated state machine's snapshot). Load is for a store whose other
+  // writers wait meanwhile; a dump of a store made with another history bound
+  // is FAILED_PRECONDITION, bytes that are no dump DATA_LOSS.
+  absl::StatusOr<std::string> Dump() const;
+  absl::Status Load(std::string_view dump);
 
   int64_t keys_held() const { return keys_held_.load(std::memory_order_relaxed); }
   int64_t bytes_held() const { return bytes_held_.load(std::memory_order_relaxed); }

@@ -5,7 +5,9 @@
 # node with ConsensusAdminService and heals it (network_client.js); then the
 # bundled network-messages scenario, shortened, runs through the loadgen
 # against n1 (its direct messages to n2) without a failed call, and the other
-# nodes' own counts cover the broadcasts it measured.
+# nodes' own counts cover the broadcasts it measured. The client also deploys a
+# contract through n2, calls it by transactions through n3 and reads the same
+# state on every node (contracts replicated through consensus).
 #   node_network_test.sh LOADGEN REFSERVER PROTO_DIR NODE_DIR SCENARIO_DIR
 set -u
 LOADGEN=$1

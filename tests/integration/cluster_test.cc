@@ -2,7 +2,9 @@
 // loopback: transactions submitted through every node, the leader killed
 // (SIGKILL) or frozen (SIGSTOP) under load, and every transaction that was
 // acknowledged OK read back from every node afterwards, the restarted one too;
-// and the loadgen's leader-failover scenario, audited the same way.
+// and the loadgen's leader-failover scenario, audited the same way; contracts
+// deployed and called through every node, one node cut off and brought back
+// by the leader's snapshot, and every node's contract state compared.
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
@@ -31,6 +33,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "aurigraph/consensus/v1/consensus.grpc.pb.h"
+#include "aurigraph/contract/v1/contract.grpc.pb.h"
 #include "aurigraph/transaction/v1/transaction.grpc.pb.h"
 #include "loadgen/hooks/aurigraph_hooks.h"
 #include "loadgen/runner/runner.h"
@@ -44,6 +47,7 @@ namespace aurigraph {
 namespace {
 
 namespace cv1 = consensus::v1;
+namespace ctv1 = contract::v1;
 namespace tv1 = transaction::v1;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
@@ -93,8 +97,10 @@ tv1::Transaction MakeTransaction(const std::string& id) {
 // Three aurigraph-refserver processes forming one cluster.
 class Cluster {
  public:
-  explicit Cluster(const std::string& name, bool admin = false)
+  // `extra`: flags every node starts with.
+  explicit Cluster(const std::string& name, bool admin = false, std::vector<std::string> extra = {})
       : admin_(admin),
+        extra_(std::move(extra)),
         dir_(std::filesystem::temp_directory_path() /
              absl::StrCat("cluster-", name, "-", getpid())) {
     std::filesystem::remove_all(dir_);
@@ -132,6 +138,7 @@ class Cluster {
                                      "--metrics-listen",
                                      absl::StrCat("127.0.0.1:", metrics_ports_.at(id))};
     if (admin_) args.push_back("--admin");
+    args.insert(args.end(), extra_.begin(), extra_.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -148,6 +155,7 @@ class Cluster {
     consensus_[id] = cv1::ConsensusService::NewStub(channel);
     admin_stubs_[id] = cv1::ConsensusAdminService::NewStub(channel);
     transactions_[id] = tv1::TransactionService::NewStub(channel);
+    contracts_[id] = ctv1::ContractService::NewStub(channel);
   }
   void Signal(const std::string& id, int signal) { kill(pids_.at(id), signal); }
   // Waits for a node that exits by itself (the admin Crash RPC).
@@ -238,6 +246,7 @@ class Cluster {
   tv1::TransactionService::Stub& transactions(const std::string& id) {
     return *transactions_.at(id);
   }
+  ctv1::ContractService::Stub& contracts(const std::string& id) { return *contracts_.at(id); }
   cv1::ConsensusService::Stub& consensus(const std::string& id) { return *consensus_.at(id); }
   cv1::ConsensusAdminService::Stub& admin(const std::string& id) { return *admin_stubs_.at(id); }
   std::vector<std::string> ids() const { return {"n1", "n2", "n3"}; }
@@ -248,6 +257,7 @@ class Cluster {
 
  private:
   bool admin_;
+  std::vector<std::string> extra_;
   std::filesystem::path dir_;
   std::map<std::string, std::string> addresses_;
   std::map<std::string, int> metrics_ports_;
@@ -256,6 +266,7 @@ class Cluster {
   std::map<std::string, std::unique_ptr<cv1::ConsensusService::Stub>> consensus_;
   std::map<std::string, std::unique_ptr<cv1::ConsensusAdminService::Stub>> admin_stubs_;
   std::map<std::string, std::unique_ptr<tv1::TransactionService::Stub>> transactions_;
+  std::map<std::string, std::unique_ptr<ctv1::ContractService::Stub>> contracts_;
 };
 
 std::vector<std::string> Without(std::vector<std::string> ids, const std::string& gone) {
@@ -835,6 +846,191 @@ TEST(Cluster, BadConsensusMessagesAreRefusedAndTheNodeKeepsServing) {
 
   EXPECT_TRUE(cluster.Submit(follower, MakeTransaction("after-bad-input")).ok());
   EXPECT_EQ(cluster.Leader(cluster.ids()), leader) << "nothing above disturbed the cluster";
+}
+
+// A contract's whole state as one node reads it: each key, its value and version.
+std::optional<std::vector<std::string>> ContractState(Cluster& cluster, const std::string& on,
+                                                      const std::string& address) {
+  std::vector<std::string> out;
+  ctv1::StateRequest request;
+  request.set_address(address);
+  request.set_limit(1000);
+  do {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + milliseconds(2000));
+    ctv1::StateResponse page;
+    if (!cluster.contracts(on).GetState(&context, request, &page).ok()) return std::nullopt;
+    for (const ctv1::StateEntry& e : page.entries()) {
+      out.push_back(absl::StrCat(e.key(), "=", e.value().ShortDebugString(), "@", e.version()));
+    }
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  return out;
+}
+
+int64_t Balance(Cluster& cluster, const std::string& on, const std::string& address,
+                const std::string& account) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + milliseconds(2000));
+  ctv1::StateRequest request;
+  request.set_address(address);
+  request.set_key(absl::StrCat("balance/", account));
+  ctv1::StateResponse response;
+  if (!cluster.contracts(on).GetState(&context, request, &response).ok() ||
+      response.entries_size() != 1) {
+    return -1;
+  }
+  return response.entries(0).value().int_value();
+}
+
+tv1::Transaction Transfer(const std::string& id, const std::string& address, const std::string& to,
+                          int64_t amount) {
+  tv1::Transaction tx = MakeTransaction(id);
+  tv1::ContractCall* call = tx.mutable_contract_call();
+  call->set_address(address);
+  call->set_function("transfer");
+  call->add_args()->set_text_value(to);
+  call->add_args()->set_int_value(amount);
+  return tx;
+}
+
+cv1::ConsensusMetrics NodeMetrics(Cluster& cluster, const std::string& id) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + milliseconds(2000));
+  cv1::ConsensusMetrics metrics;
+  cluster.consensus(id).GetMetrics(&context, {}, &metrics);
+  return metrics;
+}
+
+TEST(Cluster, ContractsCalledThroughAnyNodeHoldTheSameStateOnEveryNodeAfterASnapshotAndARestart) {
+  Cluster cluster("contracts", /*admin=*/true, {"--snapshot-entries", "25"});
+  const auto leader = cluster.Leader(cluster.ids());
+  ASSERT_TRUE(leader.has_value()) << Describe(cluster);
+  const std::vector<std::string> followers = Without(cluster.ids(), *leader);
+
+  // Deployed through a follower (forwarded to the leader, committed, run on every node).
+  std::ifstream in(std::string(SCENARIO_DIR) + "/contracts/token.stack");
+  ctv1::DeployRequest deploy;
+  deploy.set_source(std::string(std::istreambuf_iterator<char>(in), {}));
+  deploy.set_caller("alice");
+  deploy.add_init_args()->set_text_value("alice");
+  deploy.add_init_args()->set_int_value(1000);
+  ctv1::DeployResponse deployed;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + milliseconds(5000));
+    const grpc::Status s =
+        cluster.contracts(followers[0]).DeployContract(&context, deploy, &deployed);
+    ASSERT_TRUE(s.ok()) << s.error_message() << Describe(cluster);
+  }
+  const std::string address = deployed.address();
+  ASSERT_EQ(address.size(), 64u);
+
+  // Transfers by transaction through every node in turn: each runs once, its receipt in the answer.
+  int64_t alice = 1000;
+  for (int i = 0; i < 6; ++i) {
+    const std::string via = cluster.ids()[i % 3];
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + milliseconds(5000));
+    tv1::TransactionResponse response;
+    const grpc::Status s = cluster.transactions(via).SubmitTransaction(
+        &context, Transfer(absl::StrCat("pay-", i), address, absl::StrCat("bob", i), 10),
+        &response);
+    ASSERT_TRUE(s.ok()) << via << ": " << s.error_message();
+    alice -= 10;
+    ASSERT_EQ(response.contract().code(), 0) << response.contract().error();
+    EXPECT_EQ(response.contract().result().result().int_value(), alice);
+  }
+  // A call that fails changes nothing on any node, and says why.
+  {
+    grpc::ClientContext context;
+    tv1::TransactionResponse response;
+    ASSERT_TRUE(
+        cluster.transactions(followers[1])
+            .SubmitTransaction(&context, Transfer("too-much", address, "carol", 5000), &response)
+            .ok());
+    EXPECT_EQ(response.contract().code(), static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
+    EXPECT_NE(response.contract().error().find("insufficient balance"), std::string::npos);
+  }
+  // A direct call through ContractService, forwarded the same way.
+  {
+    ctv1::ExecuteRequest mint;
+    mint.set_address(address);
+    mint.set_function("mint");
+    mint.set_caller("alice");
+    mint.add_args()->set_text_value("alice");
+    mint.add_args()->set_int_value(500);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + milliseconds(5000));
+    ctv1::ExecuteResponse minted;
+    const grpc::Status s = cluster.contracts(followers[1]).ExecuteFunction(&context, mint, &minted);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    alice += 500;
+    EXPECT_EQ(minted.result().int_value(), alice);
+  }
+
+  // One follower cut off while the log moves on past the leader's next
+  // snapshots: when healed, only a snapshot can bring it back.
+  const std::string cut = followers[0];
+  cv1::PartitionRequest partition;
+  partition.set_all_peers(true);
+  cv1::AdminResponse admin;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(cluster.admin(cut).Partition(&context, partition, &admin).ok());
+  }
+  for (int i = 0; i < 60; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + milliseconds(5000));
+    tv1::TransactionResponse response;
+    const grpc::Status s = cluster.transactions(*leader).SubmitTransaction(
+        &context, Transfer(absl::StrCat("late-", i), address, "dave", 1), &response);
+    ASSERT_TRUE(s.ok()) << s.error_message() << Describe(cluster);
+    ASSERT_EQ(response.contract().code(), 0) << response.contract().error();
+    alice -= 1;
+  }
+  const cv1::ConsensusMetrics before = NodeMetrics(cluster, cut);
+  const cv1::ConsensusMetrics leading = NodeMetrics(cluster, *leader);
+  ASSERT_GT(leading.snapshot_index(), before.last_index())
+      << "the leader's log still holds what the cut-off node lacks; no snapshot is needed";
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(cluster.admin(cut).Heal(&context, {}, &admin).ok());
+  }
+  ASSERT_TRUE(cluster.AppliedThrough(cut, leading.commit_index(), milliseconds(5000)))
+      << Describe(cluster);
+  EXPECT_GT(NodeMetrics(cluster, cut).snapshots(), before.snapshots());
+
+  // Every node: the same state, versions included, and the balances the calls made.
+  const auto commit = cluster.State(*leader)->commit_index();
+  for (const std::string& id : cluster.ids()) {
+    ASSERT_TRUE(cluster.AppliedThrough(id, commit, milliseconds(5000))) << id;
+  }
+  const auto expected = ContractState(cluster, *leader, address);
+  ASSERT_TRUE(expected.has_value());
+  for (const std::string& id : cluster.ids()) {
+    EXPECT_EQ(ContractState(cluster, id, address), expected) << id;
+    EXPECT_EQ(Balance(cluster, id, address, "alice"), alice) << id;
+    EXPECT_EQ(Balance(cluster, id, address, "dave"), 60) << id;
+    EXPECT_EQ(Balance(cluster, id, address, "bob5"), 10) << id;
+  }
+
+  // Killed and restarted: rebuilt from its own snapshot and log, the same again.
+  cluster.Kill(followers[1]);
+  cluster.Start(followers[1]);
+  ASSERT_TRUE(cluster.AppliedThrough(followers[1], commit, milliseconds(10000)))
+      << Describe(cluster);
+  EXPECT_EQ(ContractState(cluster, followers[1], address), expected);
+  // And it keeps running calls as the others do.
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + milliseconds(5000));
+    tv1::TransactionResponse response;
+    ASSERT_TRUE(cluster.transactions(followers[1])
+                    .SubmitTransaction(&context, Transfer("after", address, "erin", 3), &response)
+                    .ok());
+    EXPECT_EQ(response.contract().result().result().int_value(), alice - 3);
+  }
 }
 
 }  // namespace

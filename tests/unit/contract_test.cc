@@ -385,6 +385,33 @@ TEST(ContractEngine, StateLivesInTheStorageStoreAndSurvivesAReopen) {
   std::filesystem::remove_all(dir);
 }
 
+// A cluster node brought back by a snapshot: its store loaded with another
+// node's, its engine reloaded, it answers as that node does.
+TEST(ContractEngine, AfterItsStoreIsLoadedWithAnotherItRunsAsTheOtherDoes) {
+  Engine source;
+  auto token = source.Deploy(TokenSource(), {Text("minter"), Int(100)});
+  ASSERT_TRUE(token.ok()) << token.status();
+  ASSERT_TRUE(source.Call(token->address(), "transfer", {Text("bob"), Int(30)}, "minter").ok());
+
+  Engine target;
+  auto own = target.Deploy("fn get 7 ret end");
+  ASSERT_TRUE(own.ok()) << own.status();
+  ASSERT_TRUE(target.Call(own->address(), "get", {}, "x").ok());  // compiled and cached
+  ASSERT_TRUE(target.Deploy("fn get 8 ret end").ok());
+  ASSERT_TRUE(target.store->Load(source.store->Dump().value()).ok());
+  ASSERT_TRUE(target.engine->Reload().ok());
+
+  EXPECT_EQ(target.engine->contracts(), 1);
+  EXPECT_TRUE(absl::IsNotFound(target.Call(own->address(), "get", {}, "x").status()));
+  auto here = target.Call(token->address(), "transfer", {Text("carol"), Int(5)}, "bob");
+  auto there = source.Call(token->address(), "transfer", {Text("carol"), Int(5)}, "bob");
+  ASSERT_TRUE(here.ok()) << here.status();
+  ASSERT_TRUE(there.ok()) << there.status();
+  EXPECT_EQ(here->SerializeAsString(), there->SerializeAsString());
+  EXPECT_EQ(here->result().int_value(), 25);
+  EXPECT_EQ(here->sequence(), 3u);  // init, the first transfer, this one
+}
+
 TEST(ContractEngine, ConcurrentTransfersKeepTheSupply) {
   Engine e;
   auto deployed = e.Deploy(TokenSource(), {Text("minter"), Int(0)});

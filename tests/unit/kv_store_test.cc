@@ -1,7 +1,7 @@
 // StorageService's versioned store on RocksDB (in memory, and on disk across a
 // reopen), under a manual clock: versions and their bound, conditional
 // writes, deletions, expiry and the sweep that forgets, paged scans, and the
-// bounds on keys and bytes.
+// bounds on keys and bytes; a dump loaded into another store.
 #include "reference-server/storage/kv_store.h"
 
 #include <gtest/gtest.h>
@@ -301,6 +301,43 @@ TEST(KvStore, ADirectoryKeepsKeysVersionsAndTheirTallyAcrossAReopen) {
                          " was made with --storage-max-history 4, not 16; start with 4, or with "
                          "another --data-dir"));
   std::filesystem::remove_all(dir);
+}
+
+TEST(KvStore, ALoadedDumpReplacesEverythingWithTheSameVersionsHistoryAndTally) {
+  Fixture source({.max_history = 3});
+  for (int i = 1; i <= 5; ++i) source.Put("a", absl::StrCat("a", i));
+  source.Put("b", "bee");
+  source.Delete("b");
+  source.Put("c", "sea");
+  auto dump = source.store->Dump();
+  ASSERT_TRUE(dump.ok()) << dump.status();
+
+  Fixture target({.max_history = 3});
+  target.Put("a", "stale");
+  target.Put("gone", "only here");
+  ASSERT_TRUE(target.store->Load(*dump).ok());
+  EXPECT_EQ(target.Get("a")->value(), "a5");
+  EXPECT_EQ(target.Get("a", 3)->value(), "a3");
+  EXPECT_FALSE(target.Get("a", 2).ok());  // not kept in the source either
+  EXPECT_EQ(target.Get("b", 1)->value(), "bee");
+  EXPECT_TRUE(absl::IsNotFound(target.Get("gone").status()));
+  EXPECT_EQ(target.ScanAll(10), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(target.store->keys_held(), source.store->keys_held());
+  EXPECT_EQ(target.store->bytes_held(), source.store->bytes_held());
+  // The next write takes the version the source would have given it.
+  EXPECT_EQ(target.Put("a", "a6")->version(), source.Put("a", "a6")->version());
+  EXPECT_EQ(target.store->Dump().value(), source.store->Dump().value());
+
+  // A store made with another history bound would read the slots wrongly; bytes that are
+  // no dump change nothing.
+  Fixture other({.max_history = 4});
+  EXPECT_TRUE(absl::IsFailedPrecondition(other.store->Load(*dump)));
+  for (const std::string& bad :
+       {dump->substr(0, dump->size() - 1), std::string("\x05"), std::string(8, '\0')}) {
+    const absl::Status loaded = target.store->Load(bad);
+    EXPECT_TRUE(absl::IsDataLoss(loaded)) << loaded;
+  }
+  EXPECT_EQ(target.Get("a")->value(), "a6");
 }
 
 }  // namespace

@@ -2,8 +2,10 @@
 // (@grpc/grpc-js with protobufjs): the peer list, a broadcast from n1 seen on
 // the other nodes' event streams with its bytes intact, a direct message seen
 // only where it was sent, a partition injected with ConsensusAdminService
-// reported as a failed delivery and healed, and a stranger refused. One PASS
-// or FAIL line per check.
+// reported as a failed delivery and healed, and a stranger refused; then a
+// contract deployed through n2 and called by a transaction through n3, its
+// state read alike on every node (replicated through consensus). One PASS or
+// FAIL line per check.
 //   node network_client.js PROTO_DIR ADDR_N1 ADDR_N2 ADDR_N3
 const crypto = require('crypto');
 const grpc = require('@grpc/grpc-js');
@@ -12,7 +14,7 @@ const loader = require('@grpc/proto-loader');
 const [protoDir, ...addrs] = process.argv.slice(2);
 const definition = loader.loadSync(
   ['aurigraph/network/v1/network.proto', 'aurigraph/consensus/v1/consensus.proto',
-    'aurigraph/transaction/v1/transaction.proto'],
+    'aurigraph/transaction/v1/transaction.proto', 'aurigraph/contract/v1/contract.proto'],
   { includeDirs: [protoDir], keepCase: true, longs: Number, enums: String, defaults: true });
 const root = grpc.loadPackageDefinition(definition).aurigraph;
 const nodes = addrs.map((a) => new root.network.v1.NetworkService(a, grpc.credentials.createInsecure()));
@@ -97,12 +99,35 @@ async function main() {
   const unknown = await code(nodes[0], 'SendDirectMessage', { node_id: 'n9', topic: 't' });
   check(badTopic === 'INVALID_ARGUMENT' && unknown === 'NOT_FOUND',
     'an empty topic is INVALID_ARGUMENT, an unknown node NOT_FOUND');
-  const txs = new root.transaction.v1.TransactionService(addrs[0], grpc.credentials.createInsecure());
-  const withCall = await code(txs, 'SubmitTransaction', { id: 'net-tx-1', sender: 'a', receiver: 'b',
-    contract_call: { address: 'ab'.repeat(32), function: 'f' } });
-  check(withCall === 'FAILED_PRECONDITION',
-    'on a cluster a transaction that calls a contract is refused (contract state is not replicated)');
+  const contracts = addrs.map((a) =>
+    new root.contract.v1.ContractService(a, grpc.credentials.createInsecure()));
+  const deployed = await call(contracts[1], 'DeployContract', {
+    source: `fn bump "n" "n" load 1 add store "n" load ret end # ${crypto.randomUUID()}` });
+  const txs = new root.transaction.v1.TransactionService(addrs[2], grpc.credentials.createInsecure());
+  const receipts = [];
+  for (const nonce of [1, 2]) {
+    // Its content hash computed here, by transaction.proto's rule.
+    const tx = { id: `net-tx-${process.pid}-${nonce}`, sender: 'a', receiver: 'b', amount: 1, nonce,
+      contract_call: { address: deployed.address, function: 'bump' } };
+    tx.content_hash = crypto.createHash('sha256')
+      .update([tx.id, tx.sender, tx.receiver, '1', String(nonce), ''].join('\n')).digest('hex');
+    receipts.push((await call(txs, 'SubmitTransaction', tx)).contract);
+  }
+  check(receipts.every((r) => r.code === 0) && receipts[1].result.result.int_value === 2,
+    'a contract deployed through n2, called by two transactions through n3: receipts OK, 1 then '
+    + `${receipts[1].result.result.int_value}`);
+  let states = [];
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    states = await Promise.all(contracts.map((c) =>
+      call(c, 'GetState', { address: deployed.address, key: 'n' })));
+    if (states.every((s) => s.entries[0].version === 2)) break;
+    await sleep(100);  // a follower applies once it hears the entry is committed
+  }
+  check(states.every((s) => s.entries[0].value.int_value === 2 && s.entries[0].version === 2),
+    `every node reads the contract's state alike: ${states.map((s) =>
+      `${s.entries[0].value.int_value}@${s.entries[0].version}`).join(', ')}`);
   txs.close();
+  contracts.forEach((c) => c.close());
   streams.forEach((s) => s.cancel());
 }
 
