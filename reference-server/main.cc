@@ -101,6 +101,11 @@ int main(int argc, char** argv) {
       "require client certificates signed by this PEM CA (mutual TLS)")(
       "metrics-listen", po::value<std::string>(),
       "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks a free port)")(
+      "rest-listen", po::value<std::string>(),
+      "serve the REST/JSON gateway (HTTP/1.1) on HOST:PORT (port 0 picks a free port)")(
+      "rest-threads", po::value<int>()->default_value(2), "REST gateway: threads serving HTTP")(
+      "rest-max-body", po::value<std::string>()->default_value("4MiB"),
+      "REST gateway: the largest request body (413 above it)")(
       "count-metadata", po::value<std::string>(),
       "count requests per value of these request headers, e.g. x-tenant "
       "(metric aurigraph_refserver_request_metadata_total; credential headers are refused)")(
@@ -266,6 +271,15 @@ int main(int argc, char** argv) {
   if (server_options.max_stream_resets < 1) return Fail("--max-stream-resets must be >= 1");
   if (vm.count("metrics-listen"))
     server_options.metrics_listen = vm["metrics-listen"].as<std::string>();
+  if (vm.count("rest-listen")) server_options.rest.listen = vm["rest-listen"].as<std::string>();
+  server_options.rest.threads = vm["rest-threads"].as<int>();
+  if (server_options.rest.threads < 1 || server_options.rest.threads > 256)
+    return Fail("--rest-threads must be 1-256");
+  {
+    auto bytes = ParseBytes(vm["rest-max-body"].as<std::string>());
+    if (!bytes.ok() || *bytes < 1) return Fail("--rest-max-body: a size such as 4MiB");
+    server_options.rest.max_body_bytes = static_cast<size_t>(*bytes);
+  }
   if (vm.count("count-metadata")) {
     for (absl::string_view key :
          absl::StrSplit(vm["count-metadata"].as<std::string>(), ',', absl::SkipEmpty())) {
@@ -339,6 +353,11 @@ int main(int argc, char** argv) {
                                   : std::string("in memory (no --data-dir): a restart forgets "
                                                 "term, vote and log"))
               << std::endl;
+  }
+  if ((*server)->rest_port() != 0) {
+    const std::string& rest = server_options.rest.listen;
+    std::cout << "rest on http://" << rest.substr(0, rest.rfind(':')) << ":"
+              << (*server)->rest_port() << std::endl;
   }
   if ((*server)->metrics_port() != 0) {
     const std::string& metrics = server_options.metrics_listen;

@@ -27,6 +27,7 @@
 #include "reference-server/metrics/limit_metrics.h"
 #include "reference-server/metrics/metadata_tally.h"
 #include "reference-server/metrics/network_metrics.h"
+#include "reference-server/metrics/rest_metrics.h"
 #include "reference-server/metrics/storage_metrics.h"
 #include "reference-server/metrics/traceability_metrics.h"
 #include "reference-server/service/approval_service.h"
@@ -37,6 +38,7 @@
 #include "reference-server/service/network_service.h"
 #include "reference-server/service/replicated_transactions.h"
 #include "reference-server/service/responder.h"
+#include "reference-server/service/rest_gateway.h"
 #include "reference-server/service/storage_service.h"
 #include "reference-server/service/streaming.h"
 #include "reference-server/service/traceability_service.h"
@@ -189,6 +191,7 @@ struct ReferenceServer::Impl {
   std::unique_ptr<PeerNetwork> peer_network;
   std::unique_ptr<PeerLink> peer_link;
   std::unique_ptr<grpc::Service> network_service;
+  std::unique_ptr<RestGateway> rest;  // after what it calls, so it stops first
   // Metrics (with metrics_listen): the exposer holds its collectables weakly.
   std::shared_ptr<prometheus::Registry> registry;
   std::shared_ptr<DomainMetrics> domain_metrics;
@@ -200,6 +203,7 @@ struct ReferenceServer::Impl {
   std::shared_ptr<TraceabilityMetrics> traceability_metrics;
   std::shared_ptr<ContractMetrics> contract_metrics;
   std::shared_ptr<NetworkMetrics> network_metrics;
+  std::shared_ptr<RestMetrics> rest_metrics;
   std::unique_ptr<GrpcServerMetrics> grpc_metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
@@ -341,6 +345,19 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   } else {
     impl->peer_network->SetSelfAddress(absl::StrCat(impl->host, ":", impl->port));
   }
+  if (!options.rest.listen.empty()) {
+    auto rest = RestGateway::Start(options.rest, impl->transaction_store, *impl->committer,
+                                   impl->approval_store, impl->responder);
+    if (!rest.ok()) {
+      return absl::Status(rest.status().code(),
+                          absl::StrCat("--rest-listen: ", rest.status().message()));
+    }
+    impl->rest = *std::move(rest);
+    if (impl->exposer) {
+      impl->rest_metrics = std::make_shared<RestMetrics>(impl->rest->server());
+      impl->exposer->RegisterCollectable(impl->rest_metrics);
+    }
+  }
   ConnectionGuard::Options guard;
   guard.port = impl->port;
   guard.limits.max_concurrent_streams = options.max_concurrent_streams;
@@ -378,6 +395,8 @@ int ReferenceServer::metrics_port() const {
   return ports.empty() ? 0 : ports.front();
 }
 
+int ReferenceServer::rest_port() const { return impl_->rest ? impl_->rest->port() : 0; }
+
 void ReferenceServer::Shutdown(int64_t grace_nanos) {
   {
     std::lock_guard lock(impl_->mutex);
@@ -385,6 +404,7 @@ void ReferenceServer::Shutdown(int64_t grace_nanos) {
     impl_->stopping = true;
   }
   impl_->stop_changed.notify_all();
+  if (impl_->rest) impl_->rest->Stop();  // no new REST calls; answers still to come go nowhere
   // Calls waiting for consensus end (UNAVAILABLE) before the server drains them.
   if (impl_->cluster) impl_->cluster->node->Stop();
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::nanoseconds(grace_nanos));

@@ -20,6 +20,7 @@
 #include "reference-server/contract/contract_engine.h"
 #include "reference-server/crypto/key_store.h"
 #include "reference-server/faults/fault_injector.h"
+#include "reference-server/http/http_server.h"
 #include "reference-server/storage/kv_store.h"
 #include "reference-server/streams/event_stream.h"
 #include "reference-server/traceability/link_log.h"
@@ -66,6 +67,8 @@ struct ServerOptions {
   size_t reply_window = 256;
   // StreamPendingApprovals: at most this many pending approvals in its snapshot.
   size_t pending_snapshot_limit = 10'000;
+  // The REST/JSON gateway (service/rest_gateway.h) on rest.listen; empty: none.
+  http::ServerOptions rest{.listen = ""};
   // Serve Prometheus metrics at http://HOST:PORT/metrics (gRPC server, domain
   // and process metrics); empty = none. Port 0 picks a free port.
   std::string metrics_listen;
@@ -113,6 +116,7 @@ class ReferenceServer {
   std::string address() const;  // "HOST:PORT" with the bound port
   int port() const;
   int metrics_port() const;  // 0 without metrics_listen
+  int rest_port() const;     // 0 without a REST gateway
   // Stops accepting calls, finishes in-flight ones (up to `grace_nanos`), stops background work.
   void Shutdown(int64_t grace_nanos = 2'000'000'000);
   void Wait();

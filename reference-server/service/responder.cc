@@ -4,20 +4,24 @@
 
 namespace aurigraph::refserver {
 
-bool Responder::Admit(grpc::CallbackServerContext* context) const {
-  return gate_.TryEnter(context->peer());
+bool Responder::Admit(grpc::CallbackServerContext* context) const { return Admit(context->peer()); }
+
+bool Responder::Admit(const std::string& connection) const { return gate_.TryEnter(connection); }
+
+absl::Status Responder::OverloadedStatus() const {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "server overloaded: ", gate_.limit(), " calls in flight (--max-in-flight); retry later"));
 }
 
 grpc::Status Responder::Overloaded() const {
-  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                      absl::StrCat("server overloaded: ", gate_.limit(),
-                                   " calls in flight (--max-in-flight); retry later"));
+  const absl::Status status = OverloadedStatus();
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, std::string(status.message()));
 }
 
 grpc::ServerUnaryReactor* Responder::Refuse(grpc::CallbackServerContext* context,
                                             const grpc::Status& status) const {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Count(status);
+  Count(static_cast<absl::StatusCode>(status.error_code()));
   reactor->Finish(status);
   return reactor;
 }
@@ -31,34 +35,41 @@ grpc::ServerUnaryReactor* Responder::Finish(grpc::CallbackServerContext* context
 
 void Responder::Complete(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
                          const absl::Status& status) const {
-  grpc::Status reply(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  Conclude(context->peer(), status, [reactor](const absl::Status& final_status) {
+    reactor->Finish(grpc::Status(static_cast<grpc::StatusCode>(final_status.code()),
+                                 std::string(final_status.message())));
+  });
+}
+
+void Responder::Conclude(const std::string& connection, const absl::Status& status,
+                         Finisher finish) const {
   faults_.Leak();
   if (!faults_.config().active()) {
-    Count(reply);
-    gate_.Leave(context->peer());
-    reactor->Finish(reply);
+    Count(status.code());
+    gate_.Leave(connection);
+    finish(status);
     return;
   }
   const FaultInjector::Decision decision = faults_.Decide();
+  absl::Status reply = status;
   if (decision.error_code != 0) {
-    reply = grpc::Status(static_cast<grpc::StatusCode>(decision.error_code), "injected fault");
+    reply = absl::Status(static_cast<absl::StatusCode>(decision.error_code), "injected fault");
   }
-  Count(reply);
-  const int64_t wait = decision.release_at_nanos - faults_.clock().NowNanos();
-  if (wait <= 0) {
-    gate_.Leave(context->peer());
-    reactor->Finish(reply);
+  Count(reply.code());
+  if (decision.release_at_nanos - faults_.clock().NowNanos() <= 0) {
+    gate_.Leave(connection);
+    finish(reply);
     return;
   }
   delayed_.Schedule(decision.release_at_nanos,
-                    [this, reactor, peer = context->peer(), reply = std::move(reply)] {
-                      gate_.Leave(peer);
-                      reactor->Finish(reply);
+                    [this, connection, reply = std::move(reply), finish = std::move(finish)] {
+                      gate_.Leave(connection);
+                      finish(reply);
                     });
 }
 
-void Responder::Count(const grpc::Status& status) const {
-  handled_.by_code[status.error_code()].fetch_add(1, std::memory_order_relaxed);
+void Responder::Count(absl::StatusCode code) const {
+  handled_.by_code[static_cast<size_t>(code)].fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace aurigraph::refserver

@@ -1,9 +1,13 @@
 // How the reference server's unary calls begin and end: admitted through the
 // call gate (load shedding), refused with a status, or finished with the
-// service's outcome, each response held as the fault injector decides.
+// service's outcome, each response held as the fault injector decides. The
+// same for a call over gRPC and one through the REST gateway.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -36,9 +40,18 @@ class Responder {
   // The status of a call the gate refused.
   grpc::Status Overloaded() const;
 
- private:
-  void Count(const grpc::Status& status) const;
+  // The same for any transport: `connection` names the client's connection
+  // (the gate is fair between them); `finish` ends the call with its final
+  // status (an injected error replaces the outcome's), at once or once the
+  // injected latency has passed, on another thread then.
+  using Finisher = std::function<void(const absl::Status&)>;
+  bool Admit(const std::string& connection) const;
+  void Conclude(const std::string& connection, const absl::Status& status, Finisher finish) const;
+  absl::Status OverloadedStatus() const;
+  // Counts a call by its final status code (one ended without Conclude: refused before it began).
+  void Count(absl::StatusCode code) const;
 
+ private:
   const FaultInjector& faults_;
   HandledCounters& handled_;
   DelayQueue& delayed_;

@@ -1,0 +1,263 @@
+#include "reference-server/http/http_server.h"
+
+#include <array>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace aurigraph::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+// What every connection shares; kept alive by the server and by every answer
+// not yet given, so an answer given late posts to a stopped context, not a gone one.
+struct Shared {
+  Shared(ServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {}
+  ServerOptions options;
+  Handler handler;
+  std::atomic<int64_t> accepted{0}, refused{0}, open{0}, requests{0}, refused_requests{0},
+      timeouts{0};
+  std::array<std::atomic<int64_t>, 600> by_status{};
+  asio::io_context context;  // last: the sessions its handlers hold count themselves out
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const std::shared_ptr<Shared>& shared)
+      : stream_(std::move(socket)), shared_(*shared), shared_weak_(shared) {
+    beast::error_code ec;
+    const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+      peer_ =
+          absl::StrCat(remote.address().is_v4() ? "ipv4:" : "ipv6:", remote.address().to_string(),
+                       ":", remote.port());
+    }
+    shared_.open.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Session() { shared_.open.fetch_sub(1, std::memory_order_relaxed); }
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::Read, shared_from_this()));
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(shared_.options.max_body_bytes);
+    parser_->header_limit(static_cast<uint32_t>(shared_.options.max_header_bytes));
+    stream_.expires_after(std::chrono::nanoseconds(shared_.options.idle_timeout_nanos));
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    if (ec) {
+      if (ec == beast::error::timeout) {
+        shared_.timeouts.fetch_add(1, std::memory_order_relaxed);
+      } else if (ec == bhttp::error::body_limit) {
+        Refuse(413, absl::StrCat("the body is over ", shared_.options.max_body_bytes, " bytes"));
+      } else if (ec == bhttp::error::header_limit) {
+        Refuse(431,
+               absl::StrCat("the headers are over ", shared_.options.max_header_bytes, " bytes"));
+      } else if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+                 ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+        Refuse(400, absl::StrCat("not an HTTP/1.1 request: ", ec.message()));
+      }
+      return;  // closed, or closing once the refusal is written
+    }
+    shared_.requests.fetch_add(1, std::memory_order_relaxed);
+    bhttp::request<bhttp::string_body> message = parser_->release();
+    keep_alive_ = message.keep_alive();
+    version_ = message.version();
+    Request request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    request.content_type = std::string(message[bhttp::field::content_type]);
+    request.body = std::move(message.body());
+    request.peer = peer_;
+    // Waiting for the answer, the connection is not read; the write's timeout starts with it.
+    stream_.expires_never();
+    // The answer holds the session (nothing else does while it is awaited)
+    // and what its context lives in, however late it comes.
+    shared_.handler(std::move(request),
+                    [session = shared_from_this(), keep = shared_weak_.lock()](Response response) {
+                      asio::post(session->stream_.get_executor(),
+                                 [session, response = std::move(response)]() mutable {
+                                   session->Write(std::move(response));
+                                 });
+                    });
+  }
+
+  // Answers a request the server refuses itself, then closes.
+  void Refuse(int status, std::string detail) {
+    shared_.refused_requests.fetch_add(1, std::memory_order_relaxed);
+    keep_alive_ = false;
+    version_ = 11;
+    Response response;
+    response.status = status;
+    response.content_type = "application/problem+json";
+    response.body = nlohmann::json{
+        {"title",
+         std::string(bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(status))))},
+        {"status", status},
+        {"detail",
+         std::move(
+             detail)}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    Write(std::move(response));
+  }
+
+  void Write(Response response) {
+    if (response.status >= 100 && response.status < 600) {
+      shared_.by_status[static_cast<size_t>(response.status)].fetch_add(1,
+                                                                        std::memory_order_relaxed);
+    }
+    answer_ = {};
+    answer_.version(version_);
+    answer_.result(static_cast<unsigned>(response.status));
+    answer_.set(bhttp::field::content_type, response.content_type);
+    for (auto& [name, value] : response.headers) answer_.set(name, value);
+    answer_.body() = std::move(response.body);
+    answer_.keep_alive(keep_alive_);
+    answer_.prepare_payload();
+    stream_.expires_after(std::chrono::nanoseconds(shared_.options.write_timeout_nanos));
+    bhttp::async_write(stream_, answer_,
+                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, size_t) {
+    if (ec) {
+      if (ec == beast::error::timeout) shared_.timeouts.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (!keep_alive_) {
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      return;
+    }
+    Read();
+  }
+
+  beast::tcp_stream stream_;
+  // A session lives in its context's handlers and in the answer it awaits, so
+  // it never keeps what holds the context alive; the answer does.
+  Shared& shared_;
+  std::weak_ptr<Shared> shared_weak_;
+  std::string peer_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> answer_;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  explicit Impl(std::shared_ptr<Shared> s)
+      : shared(std::move(s)), acceptor(asio::make_strand(shared->context)) {}
+  ~Impl() { Stop(); }
+  void Stop() {
+    shared->context.stop();
+    for (std::thread& t : threads) t.join();
+    threads.clear();
+  }
+
+  void Accept() {
+    acceptor.async_accept(asio::make_strand(shared->context), [this](beast::error_code ec,
+                                                                     tcp::socket socket) {
+      if (ec) {
+        if (ec == asio::error::operation_aborted) return;
+      } else if (shared->open.load(std::memory_order_relaxed) >= shared->options.max_connections) {
+        shared->refused.fetch_add(1, std::memory_order_relaxed);
+        socket.close(ec);
+      } else {
+        shared->accepted.fetch_add(1, std::memory_order_relaxed);
+        std::make_shared<Session>(std::move(socket), shared)->Start();
+      }
+      Accept();
+    });
+  }
+
+  std::shared_ptr<Shared> shared;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+  int port = 0;
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
+                                                      Handler handler) {
+  const size_t colon = options.listen.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || !absl::SimpleAtoi(options.listen.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address '", options.listen, "': expected HOST:PORT"));
+  }
+  if (options.threads < 1) return absl::InvalidArgumentError("threads: at least 1");
+  beast::error_code ec;
+  std::string host = options.listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  const asio::ip::address address = asio::ip::make_address(host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address '", options.listen, "': '", host, "' is not an IP address"));
+  }
+  auto impl = std::make_unique<Impl>(std::make_shared<Shared>(options, std::move(handler)));
+  const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen, ": ", ec.message()));
+  }
+  impl->port = impl->acceptor.local_endpoint().port();
+  impl->Accept();
+  for (int i = 0; i < options.threads; ++i) {
+    impl->threads.emplace_back([shared = impl->shared.get()] { shared->context.run(); });
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+void Server::Stop() { impl_->Stop(); }
+
+int Server::port() const { return impl_->port; }
+
+ServerCounters Server::counters() const {
+  const Shared& s = *impl_->shared;
+  ServerCounters out;
+  out.connections_accepted = s.accepted.load(std::memory_order_relaxed);
+  out.connections_refused = s.refused.load(std::memory_order_relaxed);
+  out.connections_open = s.open.load(std::memory_order_relaxed);
+  out.requests = s.requests.load(std::memory_order_relaxed);
+  out.refused_requests = s.refused_requests.load(std::memory_order_relaxed);
+  out.timeouts = s.timeouts.load(std::memory_order_relaxed);
+  for (size_t status = 100; status < s.by_status.size(); ++status) {
+    if (const int64_t n = s.by_status[status].load(std::memory_order_relaxed); n > 0) {
+      out.responses.emplace_back(static_cast<int>(status), n);
+    }
+  }
+  return out;
+}
+
+}  // namespace aurigraph::http

@@ -1,0 +1,83 @@
+// A small HTTP/1.1 server on Boost.Beast: keep-alive connections, each
+// request read whole (bounded headers and body) and handed to a handler,
+// which answers once, from any thread, now or later. Requests on one
+// connection are answered in order (the next is read once the last is
+// written). What the server refuses itself: a body over the bound (413), a
+// header block over its bound (431), bytes that are not HTTP/1.1 (400), each
+// answered and the connection closed; a connection idle, or not reading its
+// answer, past the timeout is closed; connections beyond the bound are closed
+// as they are accepted. It knows nothing of what the requests mean.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace aurigraph::http {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query, as sent
+  std::string content_type;
+  std::string body;
+  std::string peer;  // "ipv4:ADDRESS:PORT" (as gRPC names a peer)
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // more of them
+};
+
+// Answers a request; call it exactly once.
+using Respond = std::function<void(Response)>;
+using Handler = std::function<void(Request, Respond)>;
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:0";  // HOST:PORT; port 0 picks a free port
+  int threads = 2;
+  size_t max_body_bytes = 4 << 20;
+  size_t max_header_bytes = 16 << 10;
+  int64_t max_connections = 10'000;
+  int64_t idle_timeout_nanos = 60'000'000'000;   // waiting for a request
+  int64_t write_timeout_nanos = 30'000'000'000;  // a client not reading its answer
+};
+
+struct ServerCounters {
+  std::vector<std::pair<int, int64_t>> responses;  // by HTTP status, those given at least once
+  int64_t connections_accepted = 0;
+  int64_t connections_refused = 0;  // beyond max_connections
+  int64_t connections_open = 0;
+  int64_t requests = 0;
+  int64_t refused_requests = 0;  // answered by the server itself (400, 413, 431)
+  int64_t timeouts = 0;
+};
+
+class Server {
+ public:
+  // UNAVAILABLE when the address cannot be bound; INVALID_ARGUMENT for a bad one.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options,
+                                                       Handler handler);
+  ~Server();
+
+  // Stops serving: open connections are closed, answers not yet given are
+  // dropped (given later, they go nowhere). Counters stay readable.
+  void Stop();
+  int port() const;
+  ServerCounters counters() const;
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aurigraph::http
