@@ -112,13 +112,10 @@ class Session : public std::enable_shared_from_this<Session> {
     Response response;
     response.status = status;
     response.content_type = "application/problem+json";
-    response.body = nlohmann::json{
-        {"title",
-         std::string(bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(status))))},
-        {"status", status},
-        {"detail",
-         std::move(
-             detail)}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    response.body =
+        nlohmann::json{
+            {"title", ReasonPhrase(status)}, {"status", status}, {"detail", std::move(detail)}}
+            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     Write(std::move(response));
   }
 
@@ -166,6 +163,13 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 }  // namespace
+
+std::string ReasonPhrase(int status) {
+  if (status == 499) return "Client Closed Request";
+  const bhttp::status known = bhttp::int_to_status(static_cast<unsigned>(status));
+  if (known == bhttp::status::unknown) return "Unknown";
+  return std::string(bhttp::obsolete_reason(known));
+}
 
 struct Server::Impl {
   explicit Impl(std::shared_ptr<Shared> s)

@@ -36,6 +36,10 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;  // more of them
 };
 
+// The reason phrase of an HTTP status ("Not Found"), nginx's "Client Closed
+// Request" for 499, "Unknown" for a status no registry names.
+std::string ReasonPhrase(int status);
+
 // Answers a request; call it exactly once.
 using Respond = std::function<void(Response)>;
 using Handler = std::function<void(Request, Respond)>;

@@ -53,37 +53,6 @@ int HttpStatusFor(absl::StatusCode code) {
 
 namespace {
 
-const char* ReasonFor(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 409:
-      return "Conflict";
-    case 415:
-      return "Unsupported Media Type";
-    case 429:
-      return "Too Many Requests";
-    case 499:
-      return "Client Closed Request";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Internal Server Error";
-  }
-}
-
 // RFC 9457 problem details, with the gRPC code's name beside the HTTP status.
 http::Response Problem(int status, std::string_view code, std::string_view detail) {
   http::Response response;
@@ -91,7 +60,7 @@ http::Response Problem(int status, std::string_view code, std::string_view detai
   response.content_type = "application/problem+json";
   response.body = nlohmann::json{
       {"type", "about:blank"},
-      {"title", ReasonFor(status)},
+      {"title", http::ReasonPhrase(status)},
       {"status", status},
       {"code", code},
       {"detail",
@@ -117,13 +86,12 @@ absl::Status FromJson(const std::string& body, Message* message) {
 }
 
 template <typename Message>
-http::Response Json(int status, const Message& message) {
-  http::Response response;
-  response.status = status;
-  if (!google::protobuf::util::MessageToJsonString(message, &response.body).ok()) {
-    return Problem(absl::InternalError("the response cannot be written as JSON"));
+absl::StatusOr<std::string> ToJson(const Message& message) {
+  std::string out;
+  if (!google::protobuf::util::MessageToJsonString(message, &out).ok()) {
+    return absl::InternalError("the response cannot be written as JSON");
   }
-  return response;
+  return out;
 }
 
 bool IsJson(std::string_view content_type) {
@@ -218,19 +186,19 @@ struct RestGateway::Routes {
     if (at.size() == 2 && at[0] == "transactions") {
       if (method != "GET") return respond(NotAllowed("GET"));
       if (!Admitted(request, respond)) return;
-      return Answer(request.peer, 200, store.Get(at[1]), std::move(respond));
+      return Answer(responder, request.peer, 200, store.Get(at[1]), std::move(respond));
     }
     if (at.size() == 1 && at[0] == "approvals") {
       if (!Posted(request, respond)) return;
       av1::ApprovalRequest submitted;
       if (!Decoded(request.body, &submitted, respond) || !Admitted(request, respond)) return;
-      return Answer(request.peer, 201, approvals.Submit(submitted), std::move(respond));
+      return Answer(responder, request.peer, 201, approvals.Submit(submitted), std::move(respond));
     }
     if (at.size() == 2 && at[0] == "approvals") {
       if (method != "GET") return respond(NotAllowed("GET"));
       if (!Admitted(request, respond)) return;
       const bool votes = QueryFlag(query, "include_votes", "includeVotes");
-      return Answer(request.peer, 200, approvals.Get(at[1], votes), std::move(respond));
+      return Answer(responder, request.peer, 200, approvals.Get(at[1], votes), std::move(respond));
     }
     if (at.size() == 3 && at[0] == "approvals" && at[2] == "votes") {
       if (!Posted(request, respond)) return;
@@ -243,7 +211,7 @@ struct RestGateway::Routes {
             "approvalId: '", vote.approval_id(), "' in the body, '", at[1], "' in the path"))));
       }
       if (!Admitted(request, respond)) return;
-      return Answer(request.peer, 200, approvals.Vote(vote), std::move(respond));
+      return Answer(responder, request.peer, 200, approvals.Vote(vote), std::move(respond));
     }
     respond(Problem(404, "NOT_FOUND", "no route for " + std::string(path)));
   }
@@ -261,25 +229,29 @@ struct RestGateway::Routes {
     return true;
   }
 
-  // Ends an admitted call with a store's outcome.
+  // Ends an admitted call with its outcome: the message as JSON with
+  // `ok_status`, or its problem; faults as for gRPC. Static, holding nothing
+  // of the gateway: an outcome may come after the gateway has stopped.
   template <typename Message>
-  void Answer(const std::string& peer, int ok_status, const absl::StatusOr<Message>& outcome,
-              http::Respond respond) const {
-    std::string body;
-    if (outcome.ok()) body = Json(ok_status, *outcome).body;
-    Conclude(responder, peer, outcome.status(), ok_status, std::move(body), std::move(respond));
+  static void Answer(const Responder& responder, const std::string& peer, int ok_status,
+                     const absl::StatusOr<Message>& outcome, http::Respond respond) {
+    absl::StatusOr<std::string> body = outcome.ok() ? ToJson(*outcome) : outcome.status();
+    const absl::Status status = body.status();  // before the body moves into the callback
+    responder.Conclude(peer, status,
+                       [ok_status, body = std::move(body),
+                        respond = std::move(respond)](const absl::Status& final_status) {
+                         if (!final_status.ok()) return respond(Problem(final_status));
+                         respond({ok_status, "application/json", *body, {}});
+                       });
   }
 
   void SubmitTransaction(http::Request request, http::Respond respond) const {
     tv1::Transaction tx;
     if (!Decoded(request.body, &tx, respond) || !Admitted(request, respond)) return;
-    // The outcome may come after the gateway has stopped: the callback holds nothing of it.
     committer.Submit(tx, "",
                      [&responder = responder, peer = request.peer,
                       respond](absl::StatusOr<tv1::TransactionResponse> outcome) {
-                       std::string body;
-                       if (outcome.ok()) body = Json(201, *outcome).body;
-                       Conclude(responder, peer, outcome.status(), 201, std::move(body), respond);
+                       Answer(responder, peer, 201, outcome, respond);
                      });
   }
 
@@ -289,10 +261,7 @@ struct RestGateway::Routes {
     committer.SubmitBatch(batch, "",
                           [&responder = responder, peer = request.peer,
                            respond](absl::StatusOr<tv1::BatchResponse> outcome) {
-                            std::string body;
-                            if (outcome.ok()) body = Json(200, *outcome).body;
-                            Conclude(responder, peer, outcome.status(), 200, std::move(body),
-                                     respond);
+                            Answer(responder, peer, 200, outcome, respond);
                           });
   }
 
@@ -311,19 +280,6 @@ struct RestGateway::Routes {
     responder.Count(overloaded.code());
     respond(Problem(overloaded));
     return false;
-  }
-
-  // Ends an admitted call: `body` with `ok_status` when it succeeded (and no
-  // fault was injected), its problem otherwise; faults as for gRPC.
-  static void Conclude(const Responder& responder, const std::string& peer,
-                       const absl::Status& status, int ok_status, std::string body,
-                       http::Respond respond) {
-    responder.Conclude(peer, status,
-                       [ok_status, body = std::move(body),
-                        respond = std::move(respond)](const absl::Status& final_status) {
-                         if (!final_status.ok()) return respond(Problem(final_status));
-                         respond({ok_status, "application/json", body, {}});
-                       });
   }
 
   static http::Response NotAllowed(const char* allowed) {
