@@ -106,6 +106,9 @@ int main(int argc, char** argv) {
       "rest-threads", po::value<int>()->default_value(2), "REST gateway: threads serving HTTP")(
       "rest-max-body", po::value<std::string>()->default_value("4MiB"),
       "REST gateway: the largest request body (413 above it)")(
+      "ws-idle-timeout", po::value<std::string>()->default_value("60s"),
+      "REST gateway's WebSocket channel (/v1/ws): ping a connection silent for half this "
+      "long, close it when nothing (not even a pong) came in this long")(
       "count-metadata", po::value<std::string>(),
       "count requests per value of these request headers, e.g. x-tenant "
       "(metric aurigraph_refserver_request_metadata_total; credential headers are refused)")(
@@ -279,6 +282,13 @@ int main(int argc, char** argv) {
     auto bytes = ParseBytes(vm["rest-max-body"].as<std::string>());
     if (!bytes.ok() || *bytes < 1) return Fail("--rest-max-body: a size such as 4MiB");
     server_options.rest.max_body_bytes = static_cast<size_t>(*bytes);
+  }
+  {
+    auto idle = ParseDuration(vm["ws-idle-timeout"].as<std::string>());
+    if (!idle.ok() || *idle < 100'000'000) {
+      return Fail("--ws-idle-timeout: a duration of at least 100ms, such as 60s");
+    }
+    server_options.rest.websocket_idle_timeout_nanos = *idle;
   }
   if (vm.count("count-metadata")) {
     for (absl::string_view key :

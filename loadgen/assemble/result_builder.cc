@@ -198,6 +198,9 @@ RunResult BuildRunResult(const RunDescription& run, const RunTotals& totals, Tim
     }
     result.operations.push_back(
         CallsResult(op, d.name, d.rpc, result.measured_seconds, d.target_rate * target_scale));
+    if (i < end.wire.size() && end.wire[i]) {
+      result.operations.back().wire = std::make_shared<WireTotals>(*end.wire[i]);
+    }
     all.MergeLater(op);
   }
   result.total = CallsResult(all, "total", "*", result.measured_seconds, result.target_rate);

@@ -257,14 +257,13 @@ int CapacityCommand(const std::vector<std::string>& args) {
     step.push_back(absl::StrCat("load.rate=", rate));
     auto scenario = LoadScenarioFile(scenario_path, step);
     if (!scenario.ok()) return scenario.status();
-    GrpcTransportFactory wire(*target, scenario->connections, scenario->channel,
-                              scenario->connect_timeout_nanos);
+    const std::unique_ptr<TransportFactory> wire = MakeTransportFactory(*scenario, *target);
     RunOptions run_options;
     const std::vector<std::unique_ptr<RunHook>> hooks =
-        PlugIn(*scenario, wire, out_dir, run_options);
+        PlugIn(*scenario, *wire, out_dir, run_options);
     run_options.target = *target;
     run_options.stop = &StopRequested();
-    run_options.transport = &wire;
+    run_options.transport = wire.get();
     run_options.watch_pid = watch_pid;
     auto run = RunScenario(*scenario, run_options);
     if (!run.ok()) return run;

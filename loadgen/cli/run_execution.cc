@@ -54,11 +54,14 @@ po::options_description CommonRunFlags() {
   return flags;
 }
 
-std::vector<std::unique_ptr<RunHook>> PlugIn(const Scenario& scenario,
-                                             const GrpcTransportFactory& wire,
+std::vector<std::unique_ptr<RunHook>> PlugIn(const Scenario& scenario, const TransportFactory& wire,
                                              const std::string& events_dir,
                                              RunOptions& run_options) {
-  std::vector<std::unique_ptr<RunHook>> hooks = MakeAurigraphHooks(scenario, wire);
+  // The bundled system's plug-ins call it over gRPC (HTTP scenarios refuse them).
+  std::vector<std::unique_ptr<RunHook>> hooks;
+  if (const auto* grpc = dynamic_cast<const GrpcTransportFactory*>(&wire)) {
+    hooks = MakeAurigraphHooks(scenario, *grpc);
+  }
   if (!scenario.server_metrics.scrape.empty()) {
     hooks.push_back(MakeServerMetricsHook(scenario.server_metrics));
   }
@@ -81,13 +84,12 @@ int ExecuteRun(const Scenario& scenario, const po::variables_map& vm, RunOptions
                 "--set server_metrics=null");
   }
   run_options.stop = &StopRequested();
-  // The gRPC wire, and what the bundled system adds to a run over it.
+  // The wire, and what the bundled system adds to a run over gRPC.
   const auto target = ResolveTarget(scenario, run_options.target);
   if (!target.ok()) return Fail(kExitUsage, std::string(target.status().message()));
-  GrpcTransportFactory wire(*target, scenario.connections, scenario.channel,
-                            scenario.connect_timeout_nanos);
-  run_options.transport = &wire;
-  const std::vector<std::unique_ptr<RunHook>> hooks = PlugIn(scenario, wire, out_dir, run_options);
+  const std::unique_ptr<TransportFactory> wire = MakeTransportFactory(scenario, *target);
+  run_options.transport = wire.get();
+  const std::vector<std::unique_ptr<RunHook>> hooks = PlugIn(scenario, *wire, out_dir, run_options);
 
   // Metrics are fed from the run's timeline, interval by interval.
   auto registry = std::make_shared<prometheus::Registry>();

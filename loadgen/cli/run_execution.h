@@ -21,8 +21,7 @@ boost::program_options::options_description CommonRunFlags();
 // What a run of `scenario` over `wire` plugs in (the hooks in the order they
 // run, events' working directory, the leader finder), set in `run_options`;
 // the hooks returned must outlive the run, and `wire` them.
-std::vector<std::unique_ptr<RunHook>> PlugIn(const Scenario& scenario,
-                                             const GrpcTransportFactory& wire,
+std::vector<std::unique_ptr<RunHook>> PlugIn(const Scenario& scenario, const TransportFactory& wire,
                                              const std::string& events_dir,
                                              RunOptions& run_options);
 

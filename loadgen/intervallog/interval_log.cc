@@ -338,14 +338,24 @@ void ReadDescription(const nlohmann::json& head, RunDescription& run,
 }
 
 nlohmann::ordered_json EndJson(const RunEnd& end) {
-  return {{"end_offset_nanos", end.end_offset_nanos},
-          {"cpu_seconds", end.cpu_seconds},
-          {"cpu_cores", end.cpu_cores},
-          {"loadgen_peak_rss_bytes", end.loadgen_peak_rss_bytes},
-          {"server_peak_rss_bytes", end.server_peak_rss_bytes},
-          {"server_rss_bytes", end.server_rss_bytes}};
+  nlohmann::ordered_json out = {{"end_offset_nanos", end.end_offset_nanos},
+                                {"cpu_seconds", end.cpu_seconds},
+                                {"cpu_cores", end.cpu_cores},
+                                {"loadgen_peak_rss_bytes", end.loadgen_peak_rss_bytes},
+                                {"server_peak_rss_bytes", end.server_peak_rss_bytes},
+                                {"server_rss_bytes", end.server_rss_bytes}};
+  if (!end.wire.empty()) {
+    nlohmann::ordered_json wire = nlohmann::ordered_json::array();
+    for (const std::optional<WireTotals>& w : end.wire) {
+      wire.push_back(w ? nlohmann::ordered_json::parse(WireTotalsToJson(*w))
+                       : nlohmann::ordered_json());
+    }
+    out["wire"] = std::move(wire);
+  }
+  return out;
 }
 
+// A record that is not one throws, as nlohmann's accessors do.
 void ReadEnd(const nlohmann::json& j, RunEnd& end) {
   end.end_offset_nanos = j.at("end_offset_nanos").get<int64_t>();
   end.cpu_seconds = j.at("cpu_seconds").get<double>();
@@ -353,6 +363,20 @@ void ReadEnd(const nlohmann::json& j, RunEnd& end) {
   end.loadgen_peak_rss_bytes = j.at("loadgen_peak_rss_bytes").get<int64_t>();
   end.server_peak_rss_bytes = j.at("server_peak_rss_bytes").get<int64_t>();
   end.server_rss_bytes = j.at("server_rss_bytes").get<int64_t>();
+  end.wire.clear();
+  if (!j.contains("wire")) return;
+  for (const nlohmann::json& w : j.at("wire")) {
+    if (w.is_null()) {
+      end.wire.emplace_back();
+      continue;
+    }
+    auto read = WireTotalsFromJson(w.dump());
+    if (!read.ok()) {
+      throw nlohmann::json::other_error::create(
+          501, absl::StrCat("wire: ", read.status().message()), &w);
+    }
+    end.wire.emplace_back(*std::move(read));
+  }
 }
 
 }  // namespace

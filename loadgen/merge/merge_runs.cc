@@ -96,6 +96,16 @@ std::optional<RunEnd> MergedEnd(const std::vector<Process>& processes) {
     merged.server_peak_rss_bytes =
         std::max(merged.server_peak_rss_bytes, end.server_peak_rss_bytes);
     merged.server_rss_bytes = std::max(merged.server_rss_bytes, end.server_rss_bytes);
+    // Wire counts add up, operation by operation.
+    if (merged.wire.size() < end.wire.size()) merged.wire.resize(end.wire.size());
+    for (size_t i = 0; i < end.wire.size(); ++i) {
+      if (!end.wire[i]) continue;
+      if (!merged.wire[i]) {
+        merged.wire[i] = end.wire[i];
+      } else {
+        AddWireTotals(*end.wire[i], *merged.wire[i]);
+      }
+    }
   }
   for (const auto& [host, cores] : cores_by_host) merged.cpu_cores += cores;
   return merged;

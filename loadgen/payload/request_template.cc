@@ -533,9 +533,31 @@ absl::Status Refused(const absl::Status& protobuf, const pb::FieldDescriptor& fi
 
 }  // namespace
 
+// A piece of a JSON body (CompileJson): text with variables, or a generated
+// array of `repeat` items, each rendered from `item`, comma-separated.
+struct TextPart {
+  std::vector<Piece> pieces;
+  int64_t repeat = 0;
+  std::vector<TextPart> item;
+  // A member's value that a digest reads: `pieces` rendered as they are into
+  // capture `capture` (a leaf_text slot), then written JSON-escaped (in
+  // quotes when the value is a string).
+  int capture = -1;
+  bool quoted = false;
+  // A ${sha256:...} value: the quoted hex digest of its inputs' captures.
+  std::vector<ShaInput> sha_inputs;
+  bool is_sha = false;
+  bool plain() const { return repeat == 0 && capture < 0 && !is_sha; }
+};
+
 class CompiledTemplate {
  public:
   std::vector<Node> roots;  // one per message of the template; a request renders one
+  // A JSON body's template instead (CompileJson): one per object of the
+  // template, none for a request without a body.
+  bool json = false;
+  std::vector<std::vector<TextPart>> json_roots;
+  bool http_pseudo_headers = false;
   MessageOrder order = MessageOrder::kAcrossRequests;
   int leaf_count = 0;
   bool uses_sha = false;
@@ -582,9 +604,12 @@ class CompiledTemplate {
 // in capitals is sent lower-cased, and is the same header as its lower case.
 absl::Status CompiledTemplate::CompileHeader(const std::string& name, const std::string& value) {
   const std::string where = absl::StrCat("metadata '", name, "'");
-  const bool valid_name = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
+  const bool pseudo = http_pseudo_headers && (name == ":method" || name == ":path");
+  const bool valid_name =
+      pseudo || (!name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+               c == '.';
+      }));
   if (!valid_name) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": a header name is letters, digits, '-', '_' or '.'"));
@@ -1020,6 +1045,7 @@ RequestTemplate& RequestTemplate::operator=(RequestTemplate&&) noexcept = defaul
 namespace {
 
 absl::Status CompileHeaders(const TemplateInputs& inputs, CompiledTemplate& compiled) {
+  compiled.http_pseudo_headers = inputs.http_pseudo_headers;
   for (const auto& [key, value] : inputs.metadata) {
     if (auto status = compiled.CompileHeader(key, value); !status.ok()) return status;
   }
@@ -1134,6 +1160,244 @@ absl::StatusOr<RequestTemplate> RequestTemplate::FromBinary(const pb::Descriptor
 
 namespace {
 
+// Appends `text` to the last part of `parts` (a new one after a $repeat).
+void AppendText(absl::string_view text, const DataFile* data, const std::string& where,
+                std::vector<TextPart>& parts, absl::Status& status) {
+  if (!status.ok()) return;
+  auto pieces = ParsePieces(text, data, where);
+  if (!pieces.ok()) {
+    status = pieces.status();
+    return;
+  }
+  if (parts.empty() || !parts.back().plain()) parts.emplace_back();
+  std::vector<Piece>& into = parts.back().pieces;
+  for (Piece& piece : *pieces) {
+    if (piece.kind == PieceKind::kLiteral && !into.empty() &&
+        into.back().kind == PieceKind::kLiteral) {
+      into.back().literal += piece.literal;
+    } else {
+      into.push_back(std::move(piece));
+    }
+  }
+}
+
+// What a JSON body's template compiles with: its data file, and the count of
+// captures (values digests read) so far.
+struct JsonCompiler {
+  const DataFile* data = nullptr;
+  int captures = 0;
+  bool uses_sha = false;
+};
+
+void CompileJsonValue(const nlohmann::json& value, JsonCompiler& compiler, const std::string& where,
+                      std::vector<TextPart>& parts, absl::Status& status);
+
+// The members of object `value`, those holding ${sha256:f1,f2...} last, after
+// the sibling members they digest (member order means nothing in JSON).
+void CompileJsonObject(const nlohmann::json& value, JsonCompiler& compiler,
+                       const std::string& where, std::vector<TextPart>& parts,
+                       absl::Status& status) {
+  const auto text = [&](absl::string_view t) {
+    AppendText(t, compiler.data, where, parts, status);
+  };
+  const auto is_digest = [](const nlohmann::json& member) {
+    return member.is_string() &&
+           absl::StartsWith(member.get_ref<const std::string&>(), "${sha256:");
+  };
+  const auto inputs_of = [](const std::string& spec) -> std::vector<std::string> {
+    return absl::StrSplit(spec.substr(9, spec.size() - 10), ',');
+  };
+  // Every member a digest reads, by name, and the capture it gets.
+  std::map<std::string, int> read;
+  for (auto it = value.begin(); it != value.end(); ++it) {
+    if (!is_digest(*it)) continue;
+    const std::string& spec = it->get_ref<const std::string&>();
+    if (spec.back() != '}' || spec.find('}') != spec.size() - 1) {
+      status = absl::InvalidArgumentError(
+          absl::StrCat("${sha256:...} is the whole value (", where, ".", it.key(), ")"));
+      return;
+    }
+    for (const std::string& key : inputs_of(spec)) {
+      if (!value.contains(key) || is_digest(value[key]) ||
+          !(value[key].is_string() || value[key].is_number())) {
+        status = absl::InvalidArgumentError(absl::StrCat("${sha256:...}: '", key,
+                                                         "' is not a string or number sibling (",
+                                                         where, ".", it.key(), ")"));
+        return;
+      }
+      read.emplace(key, -1);
+    }
+  }
+  bool first = true;
+  const auto member_key = [&](const std::string& key) {
+    if (!first) text(",");
+    first = false;
+    text(nlohmann::json(key).dump());
+    text(":");
+  };
+  for (auto it = value.begin(); it != value.end(); ++it) {
+    if (is_digest(*it)) continue;
+    member_key(it.key());
+    const std::string inner = absl::StrCat(where, where.empty() ? "" : ".", it.key());
+    const auto captured = read.find(it.key());
+    if (captured == read.end()) {
+      CompileJsonValue(*it, compiler, inner, parts, status);
+      continue;
+    }
+    auto pieces =
+        ParsePieces(it->is_string() ? it->get<std::string>() : it->dump(), compiler.data, inner);
+    if (!pieces.ok()) {
+      status = pieces.status();
+      return;
+    }
+    TextPart part;
+    part.capture = captured->second = compiler.captures++;
+    part.quoted = it->is_string();
+    part.pieces = *std::move(pieces);
+    parts.push_back(std::move(part));
+  }
+  for (auto it = value.begin(); it != value.end(); ++it) {
+    if (!is_digest(*it)) continue;
+    member_key(it.key());
+    TextPart part;
+    part.is_sha = true;
+    for (const std::string& key : inputs_of(it->get<std::string>())) {
+      ShaInput input;
+      input.leaf = read.at(key);
+      part.sha_inputs.push_back(std::move(input));
+    }
+    compiler.uses_sha = true;
+    parts.push_back(std::move(part));
+  }
+}
+
+// `value` as compact JSON text: strings (and keys) escaped by the JSON
+// library, so variables stand inside them as written.
+void CompileJsonValue(const nlohmann::json& value, JsonCompiler& compiler, const std::string& where,
+                      std::vector<TextPart>& parts, absl::Status& status) {
+  const DataFile* data = compiler.data;
+  const auto text = [&](absl::string_view t) { AppendText(t, data, where, parts, status); };
+
+  if (value.is_object() && value.contains("$repeat")) {
+    const nlohmann::json& count = value["$repeat"];
+    if (!count.is_number_integer() || count.get<int64_t>() < 1 ||
+        count.get<int64_t>() > kMaxRepeat || !value.contains("$item") || value.size() != 2) {
+      status = absl::InvalidArgumentError(
+          absl::StrCat(where, ": expected {\"$repeat\": N (1..", kMaxRepeat, "), \"$item\": ...}"));
+      return;
+    }
+    text("[");
+    TextPart repeated;
+    repeated.repeat = count.get<int64_t>();
+    CompileJsonValue(value["$item"], compiler, where, repeated.item, status);
+    parts.push_back(std::move(repeated));
+    text("]");
+    return;
+  }
+  if (value.is_object()) {
+    text("{");
+    CompileJsonObject(value, compiler, where, parts, status);
+    text("}");
+    return;
+  }
+  if (value.is_array()) {
+    text("[");
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (i > 0) text(",");
+      CompileJsonValue(value[i], compiler, absl::StrCat(where, "[", i, "]"), parts, status);
+    }
+    text("]");
+    return;
+  }
+  text(value.dump());
+}
+
+// The most bytes `parts` render to (a data-file value counts as empty, as in MaxLeafBytes).
+double MaxTextBytes(const std::vector<TextPart>& parts) {
+  double bytes = 0;
+  for (const TextPart& part : parts) {
+    if (part.repeat > 0) {
+      bytes += (1 + MaxTextBytes(part.item)) * static_cast<double>(part.repeat);
+      continue;
+    }
+    if (part.is_sha) bytes += 66;
+    // A captured value may grow sixfold, escaped (\u00XX).
+    const double escaping = part.capture >= 0 ? 6 : 1;
+    for (const Piece& piece : part.pieces) {
+      switch (piece.kind) {
+        case PieceKind::kLiteral:
+          bytes += escaping * static_cast<double>(piece.literal.size());
+          break;
+        case PieceKind::kRandString:
+          bytes += static_cast<double>(piece.lo);
+          break;
+        case PieceKind::kPick: {
+          size_t longest = 0;
+          for (const std::string& choice : piece.choices) {
+            longest = std::max(longest, choice.size());
+          }
+          bytes += escaping * static_cast<double>(longest);
+          break;
+        }
+        case PieceKind::kData:
+          break;
+        default:  // numbers, uuids, run ids
+          bytes += 40;
+      }
+    }
+  }
+  return bytes;
+}
+
+}  // namespace
+
+absl::StatusOr<RequestTemplate> RequestTemplate::CompileJson(absl::string_view json,
+                                                             const TemplateInputs& inputs) {
+  auto compiled = std::make_unique<CompiledTemplate>();
+  compiled->json = true;
+  compiled->data = inputs.data;
+  compiled->order = inputs.order;
+  compiled->max_request_bytes = inputs.max_request_bytes;
+  if (!json.empty()) {
+    nlohmann::json value = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+    const bool is_array = value.is_array();
+    if (!is_array) value = nlohmann::json::array({std::move(value)});
+    if (value.empty() || !std::all_of(value.begin(), value.end(),
+                                      [](const nlohmann::json& m) { return m.is_object(); })) {
+      return absl::InvalidArgumentError(
+          "request body template is not a JSON object or a non-empty array of them");
+    }
+    if (auto checked = CheckUntrustedJson(value); !checked.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("request body template: ", checked.message()));
+    }
+    for (size_t i = 0; i < value.size(); ++i) {
+      const std::string where =
+          is_array ? absl::StrCat("message ", i, " of the request array") : std::string("request");
+      absl::Status status;
+      std::vector<TextPart>& parts = compiled->json_roots.emplace_back();
+      JsonCompiler compiler{inputs.data.get(), compiled->leaf_count, false};
+      CompileJsonValue(value[i], compiler, "", parts, status);
+      compiled->leaf_count = compiler.captures;
+      compiled->uses_sha = compiled->uses_sha || compiler.uses_sha;
+      if (!status.ok()) {
+        return absl::Status(status.code(), absl::StrCat(where, ": ", status.message()));
+      }
+      if (const double most = MaxTextBytes(parts);
+          most > static_cast<double>(inputs.max_request_bytes)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": a body can render to ",
+            FormatBytes(static_cast<int64_t>(std::min(most, 9e18))),
+            ", more than max_request_size (", FormatBytes(inputs.max_request_bytes),
+            "): shrink its $repeat counts or ${rand_string} lengths, or raise max_request_size"));
+      }
+    }
+  }
+  if (auto status = CompileHeaders(inputs, *compiled); !status.ok()) return status;
+  return RequestTemplate(std::move(compiled));
+}
+
+namespace {
+
 // What variables render from; one per worker.
 struct VariableState {
   uint32_t worker = 0;
@@ -1226,9 +1490,26 @@ uint64_t CounterValue(PieceKind kind, const Position& at, const VariableState& v
   }
 }
 
-// Appends the text of `pieces` to `text`.
+// Appends `value` to `text` as it stands inside a JSON string.
+void AppendJsonEscaped(std::string& text, std::string_view value) {
+  for (const char c : value) {
+    if (c == '"' || c == '\\') {
+      text.push_back('\\');
+      text.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      text += "\\u00";
+      text.push_back(kHex[(c >> 4) & 15]);
+      text.push_back(kHex[c & 15]);
+    } else {
+      text.push_back(c);
+    }
+  }
+}
+
+// Appends the text of `pieces` to `text`; `json_escape`: data-file values
+// escaped for a JSON string (a template's own text was escaped when compiled).
 void RenderText(const std::vector<Piece>& pieces, const Position& at, VariableState& vars,
-                std::string& text) {
+                std::string& text, bool json_escape = false) {
   for (const Piece& piece : pieces) {
     switch (piece.kind) {
       case PieceKind::kLiteral:
@@ -1264,7 +1545,11 @@ void RenderText(const std::vector<Piece>& pieces, const Position& at, VariableSt
         text += piece.choices[vars.rng() % piece.choices.size()];
         break;
       case PieceKind::kData:
-        text += at.data->Text(at.record, static_cast<int>(piece.lo));
+        if (json_escape) {
+          AppendJsonEscaped(text, at.data->Text(at.record, static_cast<int>(piece.lo)));
+        } else {
+          text += at.data->Text(at.record, static_cast<int>(piece.lo));
+        }
         break;
       default:
         AppendDecimal(text, CounterValue(piece.kind, at, vars), /*is_signed=*/false);
@@ -1379,25 +1664,62 @@ class TemplateRequestSource::Renderer {
     return true;
   }
 
+ public:
+  // Appends a JSON body's `parts` to the request, $repeat items numbered by ${item}.
+  void RenderJson(const std::vector<TextPart>& parts) {
+    std::string& out = s_.out;
+    for (const TextPart& part : parts) {
+      if (part.is_sha) {
+        out.push_back('"');
+        AppendDigestHex(part.sha_inputs, out);
+        out.push_back('"');
+      } else if (part.capture >= 0) {
+        std::string& captured = s_.leaf_text[part.capture];
+        captured.clear();
+        RenderText(part.pieces, at_, s_.vars, captured);
+        if (part.quoted) out.push_back('"');
+        AppendJsonEscaped(out, captured);
+        if (part.quoted) out.push_back('"');
+      } else if (part.repeat == 0) {
+        RenderText(part.pieces, at_, s_.vars, out, /*json_escape=*/true);
+      } else {
+        const uint64_t outer_item = at_.item;
+        for (int64_t i = 0; i < part.repeat; ++i) {
+          if (i > 0) out.push_back(',');
+          at_.item = static_cast<uint64_t>(i);
+          RenderJson(part.item);
+        }
+        at_.item = outer_item;
+      }
+    }
+  }
+
+ private:
+  // Appends the lower-case hex SHA-256 of `inputs` (leaf texts or constants)
+  // joined with "\n" to `out`.
+  void AppendDigestHex(const std::vector<ShaInput>& inputs, std::string& out) {
+    unsigned char digest[32];
+    unsigned int length = 0;
+    EVP_DigestInit_ex(s_.digest, s_.sha256, nullptr);
+    bool first = true;
+    for (const ShaInput& input : inputs) {
+      if (!first) EVP_DigestUpdate(s_.digest, "\n", 1);
+      first = false;
+      const std::string& value = input.leaf >= 0 ? s_.leaf_text[input.leaf] : input.constant;
+      EVP_DigestUpdate(s_.digest, value.data(), value.size());
+    }
+    EVP_DigestFinal_ex(s_.digest, digest, &length);
+    for (unsigned int i = 0; i < length; ++i) {
+      out.push_back(kHex[digest[i] >> 4]);
+      out.push_back(kHex[digest[i] & 15]);
+    }
+  }
+
   bool RenderLeaf(const Leaf& leaf) {
     std::string& text = s_.leaf_text[leaf.index];
     text.clear();
     if (leaf.is_sha) {
-      unsigned char digest[32];
-      unsigned int length = 0;
-      EVP_DigestInit_ex(s_.digest, s_.sha256, nullptr);
-      bool first = true;
-      for (const ShaInput& input : leaf.sha_inputs) {
-        if (!first) EVP_DigestUpdate(s_.digest, "\n", 1);
-        first = false;
-        const std::string& value = input.leaf >= 0 ? s_.leaf_text[input.leaf] : input.constant;
-        EVP_DigestUpdate(s_.digest, value.data(), value.size());
-      }
-      EVP_DigestFinal_ex(s_.digest, digest, &length);
-      for (unsigned int i = 0; i < length; ++i) {
-        text.push_back(kHex[digest[i] >> 4]);
-        text.push_back(kHex[digest[i] & 15]);
-      }
+      AppendDigestHex(leaf.sha_inputs, text);
       return true;
     }
     if (!leaf.numeric) {
@@ -1479,10 +1801,18 @@ std::string_view TemplateRequestSource::Build(const RequestContext& context) {
   Position at{context, 0, data != nullptr ? data->RecordFor(context.sequence, s.vars.seed) : 0,
               data};
   s.out.clear();
-  const std::vector<Node>& roots = compiled_.roots;
-  const uint64_t turn =
+  const uint64_t position =
       compiled_.order == MessageOrder::kWithinStream ? context.message : context.sequence;
-  if (!Renderer(s, at).Render(roots.size() == 1 ? roots[0] : roots[turn % roots.size()]) ||
+  if (compiled_.json) {
+    const auto& roots = compiled_.json_roots;
+    // A request without a body is an empty view that is not null.
+    if (roots.empty()) return std::string_view(s.out.data(), 0);
+    Renderer(s, at).RenderJson(roots[position % roots.size()]);
+    if (s.out.size() > static_cast<size_t>(compiled_.max_request_bytes)) return {};
+    return s.out;
+  }
+  const std::vector<Node>& roots = compiled_.roots;
+  if (!Renderer(s, at).Render(roots.size() == 1 ? roots[0] : roots[position % roots.size()]) ||
       s.out.size() > static_cast<size_t>(compiled_.max_request_bytes)) {
     return {};
   }

@@ -85,6 +85,9 @@ struct TemplateInputs {
   // compiled, and a request that grows past it (a long data-file value) is
   // not built.
   int64_t max_request_bytes = kDefaultMaxRequestBytes;
+  // Metadata may also name the HTTP pseudo-headers ":method" and ":path"
+  // (templates too: "/v1/transactions/tx-${seq}"), for an HTTP transport.
+  bool http_pseudo_headers = false;
 };
 
 // Immutable and shareable between workers.
@@ -97,6 +100,14 @@ class RequestTemplate {
                                                  const TemplateInputs& inputs = {});
   // Every request is `bytes`, a serialized `type` message, as is (the
   // metadata are still templates); INVALID_ARGUMENT when it does not parse as one.
+  // A JSON body instead of a protobuf message: `json` (an object or a non-empty
+  // array of them; empty: no body) rendered as compact JSON text, variables
+  // in strings and keys JSON-escaped (they render inside strings; protobuf's
+  // JSON mapping reads integers from strings too), {"$repeat": N, "$item":
+  // ...} rendered as an array of N items, and a "${sha256:f1,f2}" value as
+  // the digest of sibling members' rendered values. For HTTP requests.
+  static absl::StatusOr<RequestTemplate> CompileJson(absl::string_view json,
+                                                     const TemplateInputs& inputs = {});
   static absl::StatusOr<RequestTemplate> FromBinary(const google::protobuf::Descriptor& type,
                                                     std::string bytes,
                                                     const TemplateInputs& inputs = {});

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/units/units.h"
 #include "loadgen/report/escape.h"
@@ -186,6 +187,49 @@ std::string OperationsHtml(const RunResult& r) {
                     codes, "</table>");
   }
   return out;
+}
+
+// What went over the wire per operation, as the transport counted it, and
+// the loadgen's CPU per request.
+std::string WireHtml(const RunResult& r) {
+  const auto per = [](int64_t bytes, int64_t count) {
+    return bytes < 0 ? std::string("-") : Grouped(count > 0 ? bytes / count : 0);
+  };
+  std::string rows;
+  int64_t requests = 0;
+  for (const OperationResult& op : r.operations) {
+    if (!op.wire) continue;
+    const WireTotals& w = *op.wire;
+    requests += w.requests;
+    std::string statuses;
+    for (const auto& [status, count] : w.by_status) {
+      absl::StrAppend(&statuses, statuses.empty() ? "" : ", ", status, ": ", Grouped(count));
+    }
+    absl::StrAppend(
+        &rows, "<tr>", Cell(op.name, true), Cell(Grouped(w.requests)),
+        Cell(per(w.request_bytes, w.requests)), Cell(per(w.request_payload_bytes, w.requests)),
+        Cell(per(w.response_bytes, w.responses)), Cell(per(w.response_payload_bytes, w.responses)),
+        Cell(statuses, true), "</tr>");
+  }
+  if (rows.empty()) return "";
+  std::string cpu;
+  if (r.generator.cpu_seconds >= 0 && requests > 0) {
+    cpu = absl::StrFormat(
+        " The loadgen used %.1f us of CPU per request (%.2f CPU-s for %d requests).",
+        1e6 * r.generator.cpu_seconds / static_cast<double>(requests), r.generator.cpu_seconds,
+        requests);
+  }
+  return absl::StrCat(
+      "<h3>On the wire</h3><table class=\"wire\">",
+      Header({"operation", "requests", "bytes/request", "payload/request", "bytes/response",
+              "payload/response (OK)", "responses by HTTP status"},
+             1),
+      rows,
+      "</table><p class=\"note\">Bytes as the client saw them over the whole run (warm-up "
+      "included): whole requests and responses where the transport sees their framing (HTTP: "
+      "request and status lines, headers and bodies; \"-\" for gRPC, whose HTTP/2 framing is "
+      "the library's), and their payloads (serialized messages, JSON bodies).",
+      cpu, "</p>");
 }
 
 std::string StreamP99(const StreamResult& s, const char* histogram) {
@@ -479,8 +523,8 @@ std::string RenderHtmlReport(const std::vector<LoadedResult>& runs) {
                     HtmlEscape(r.scenario_name.empty() ? "run" : r.scenario_name),
                     " <span class=\"verdict ", r.passed() ? "pass\">PASS" : "fail\">FAIL",
                     "</span></h1>", ProvenanceHtml(runs[i]), "<h2>SLO gates</h2>", GatesHtml(r),
-                    "<h2>Operations</h2>", OperationsHtml(r), StreamsHtml(r), FinalityHtml(r),
-                    EventsHtml(r), ServerHistogramsHtml(r), WebhooksHtml(r),
+                    "<h2>Operations</h2>", OperationsHtml(r), WireHtml(r), StreamsHtml(r),
+                    FinalityHtml(r), EventsHtml(r), ServerHistogramsHtml(r), WebhooksHtml(r),
                     "<h2>Load generator</h2>", GeneratorHtml(r), "<h2>Charts</h2>");
     if (r.timeline.points.empty()) {
       body +=

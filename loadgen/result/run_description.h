@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +63,23 @@ struct RunDescription {
 };
 
 // -1 (or 0 cores) where not known: a run rebuilt from the logs of a killed process.
+// What went over the wire for one operation over the whole run (warm-up
+// included), as the client saw it (Transport::WireCounts): requests written
+// and responses read, whole (-1: not seen, as gRPC's framing is not) and
+// their payloads, and responses by protocol status (HTTP's).
+struct WireTotals {
+  int64_t requests = 0;
+  int64_t request_bytes = -1;
+  int64_t request_payload_bytes = 0;
+  int64_t responses = 0;
+  int64_t response_bytes = -1;
+  int64_t response_payload_bytes = 0;
+  std::map<std::string, int64_t> by_status;
+};
+
+// `from` added to `into`: counts add up; a whole-bytes figure one of them did not see is -1.
+void AddWireTotals(const WireTotals& from, WireTotals& into);
+
 struct RunEnd {
   int64_t end_offset_nanos = -1;  // from the start
   double cpu_seconds = -1;        // the loadgen's own, over the run
@@ -68,6 +87,9 @@ struct RunEnd {
   int64_t loadgen_peak_rss_bytes = -1;
   int64_t server_peak_rss_bytes = -1;
   int64_t server_rss_bytes = -1;
+  // Per operation of the run, for a transport that counts them (HTTP's);
+  // empty otherwise (gRPC's framing is the library's own).
+  std::vector<std::optional<WireTotals>> wire;
 };
 
 }  // namespace aurigraph::loadgen

@@ -139,6 +139,45 @@ ordered_json WebhookJson(const WebhookResult& w) {
   return out;
 }
 
+ordered_json WireJson(const WireTotals& w) {
+  return {{"requests", w.requests},
+          {"request_bytes", w.request_bytes},
+          {"request_payload_bytes", w.request_payload_bytes},
+          {"responses", w.responses},
+          {"response_bytes", w.response_bytes},
+          {"response_payload_bytes", w.response_payload_bytes},
+          {"by_status", w.by_status}};
+}
+
+absl::StatusOr<WireTotals> ReadWireTotals(const nlohmann::json& j) {
+  if (!j.is_object()) return absl::InvalidArgumentError("not an object");
+  WireTotals w;
+  // The whole-bytes figures may be -1: not seen.
+  for (const auto& [name, member, least] :
+       std::vector<std::tuple<const char*, int64_t WireTotals::*, int64_t>>{
+           {"requests", &WireTotals::requests, 0},
+           {"request_bytes", &WireTotals::request_bytes, -1},
+           {"request_payload_bytes", &WireTotals::request_payload_bytes, 0},
+           {"responses", &WireTotals::responses, 0},
+           {"response_bytes", &WireTotals::response_bytes, -1},
+           {"response_payload_bytes", &WireTotals::response_payload_bytes, 0}}) {
+    if (!j.contains(name) || !j.at(name).is_number_integer() || j.at(name).get<int64_t>() < least) {
+      return absl::InvalidArgumentError(absl::StrCat(name, " is not a count"));
+    }
+    w.*member = j.at(name).get<int64_t>();
+  }
+  if (!j.contains("by_status") || !j.at("by_status").is_object()) {
+    return absl::InvalidArgumentError("by_status is not an object");
+  }
+  for (const auto& [status, count] : j.at("by_status").items()) {
+    if (!count.is_number_integer() || count.get<int64_t>() < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("by_status.", status, " is not a count"));
+    }
+    w.by_status[status] = count.get<int64_t>();
+  }
+  return w;
+}
+
 ordered_json OperationJson(const OperationResult& op) {
   ordered_json out;
   out["name"] = op.name;
@@ -181,6 +220,7 @@ ordered_json OperationJson(const OperationResult& op) {
   out["items_rate"] = op.items_rate;
   if (op.stream) out["stream"] = StreamJson(*op.stream);
   if (op.finality) out["finality"] = FinalityJson(*op.finality);
+  if (op.wire) out["wire"] = WireJson(*op.wire);
   return out;
 }
 
@@ -370,6 +410,13 @@ absl::StatusOr<OperationResult> ReadOperation(const nlohmann::json& j, int schem
     }
     op.finality = std::move(f);
   }
+  if (j.contains("wire")) {
+    auto wire = ReadWireTotals(j.at("wire"));
+    if (!wire.ok()) {
+      return Corrupt(source, absl::StrCat(where, ".wire: ", wire.status().message()));
+    }
+    op.wire = std::make_shared<WireTotals>(*std::move(wire));
+  }
   if (j.contains("stream")) {
     const auto& js = j.at("stream");
     auto s = std::make_shared<StreamResult>();
@@ -468,6 +515,24 @@ double LoadProfileMean(const std::vector<ProfileCorner>& corners, double from_se
     area += (at(lo) + at(hi)) / 2 * (hi - lo);
   }
   return area / (to_seconds - from_seconds);
+}
+
+std::string WireTotalsToJson(const WireTotals& wire) { return WireJson(wire).dump(); }
+
+void AddWireTotals(const WireTotals& from, WireTotals& into) {
+  const auto seen = [](int64_t a, int64_t b) { return a < 0 || b < 0 ? -1 : a + b; };
+  into.requests += from.requests;
+  into.request_bytes = seen(into.request_bytes, from.request_bytes);
+  into.request_payload_bytes += from.request_payload_bytes;
+  into.responses += from.responses;
+  into.response_bytes = seen(into.response_bytes, from.response_bytes);
+  into.response_payload_bytes += from.response_payload_bytes;
+  for (const auto& [status, count] : from.by_status) into.by_status[status] += count;
+}
+
+absl::StatusOr<WireTotals> WireTotalsFromJson(const std::string& json) {
+  const nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  return ReadWireTotals(j);
 }
 
 std::string TimelinePointToJson(const TimelinePoint& point) { return PointJson(point).dump(); }

@@ -108,6 +108,7 @@ struct OperationResult {
   // Streaming operations: requests counts streams that ended, ok those that ran as planned.
   std::shared_ptr<StreamResult> stream;
   std::shared_ptr<FinalityResult> finality;  // kind "finality"
+  std::shared_ptr<WireTotals> wire;          // counted by the transport (HTTP); null: not counted
   int64_t errors() const { return requests - ok; }
   double error_ratio() const {
     return requests == 0 ? 0 : static_cast<double>(errors()) / requests;
@@ -351,6 +352,10 @@ std::string DescribeLoadProfile(const std::vector<ProfileCorner>& corners, absl:
 // corners (the run ends with the profile), and for none.
 double LoadProfileMean(const std::vector<ProfileCorner>& corners, double from_seconds,
                        double to_seconds);
+
+// A WireTotals as JSON text, and back (INVALID_ARGUMENT naming what is wrong).
+std::string WireTotalsToJson(const WireTotals& wire);
+absl::StatusOr<WireTotals> WireTotalsFromJson(const std::string& json);
 
 std::string TimelinePointToJson(const TimelinePoint& point);
 // One event as result.json (and the interval log) holds it, and back.

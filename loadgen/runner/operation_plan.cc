@@ -25,6 +25,39 @@ absl::StatusOr<RequestTemplate> BinaryRequest(const google::protobuf::Descriptor
   return compiled;
 }
 
+// The inputs of operation `op`'s template; INVALID_ARGUMENT for a data file that cannot be read.
+absl::StatusOr<TemplateInputs> InputsOf(const Scenario& scenario, const OperationSpec& op) {
+  TemplateInputs inputs{op.metadata, nullptr};
+  if (scenario.max_request_bytes > 0) inputs.max_request_bytes = scenario.max_request_bytes;
+  if (!op.data_file.empty()) {
+    auto data = DataFile::Load(
+        op.data_file, op.data_random ? DataFile::Order::kRandom : DataFile::Order::kSequential);
+    if (!data.ok()) return absl::InvalidArgumentError(data.status().message());
+    inputs.data = *std::move(data);
+  }
+  return inputs;
+}
+
+// An HTTP request: its method and path are pseudo-headers before the
+// operation's own headers, its request the JSON body.
+absl::StatusOr<PlannedOperation> PlanHttpOperation(const Scenario& scenario, size_t index) {
+  const OperationSpec& op = scenario.operations[index];
+  const std::string where = absl::StrCat("operation '", op.name, "': ");
+  auto inputs = InputsOf(scenario, op);
+  if (!inputs.ok())
+    return absl::InvalidArgumentError(absl::StrCat(where, inputs.status().message()));
+  inputs->http_pseudo_headers = true;
+  inputs->metadata.insert(inputs->metadata.begin(),
+                          {{":method", op.http->method}, {":path", op.http->path}});
+  auto compiled = RequestTemplate::CompileJson(op.request_json, *inputs);
+  if (!compiled.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, compiled.status().message()));
+  }
+  return PlannedOperation{
+      index,   CallKind::kUnary, UnaryMethod{op.rpc, op.deadline_nanos}, *std::move(compiled),
+      nullptr, nullptr};
+}
+
 absl::StatusOr<PlannedOperation> PlanOperation(const Scenario& scenario,
                                                const MethodCatalog& catalog, size_t index) {
   const OperationSpec& op = scenario.operations[index];
@@ -34,14 +67,9 @@ absl::StatusOr<PlannedOperation> PlanOperation(const Scenario& scenario,
   };
   auto method = catalog.Find(op.rpc);
   if (!method.ok()) return fail(method.status().message());
-  TemplateInputs inputs{op.metadata, nullptr};
-  if (scenario.max_request_bytes > 0) inputs.max_request_bytes = scenario.max_request_bytes;
-  if (!op.data_file.empty()) {
-    auto data = DataFile::Load(
-        op.data_file, op.data_random ? DataFile::Order::kRandom : DataFile::Order::kSequential);
-    if (!data.ok()) return fail(data.status().message());
-    inputs.data = *std::move(data);
-  }
+  auto planned_inputs = InputsOf(scenario, op);
+  if (!planned_inputs.ok()) return fail(planned_inputs.status().message());
+  TemplateInputs& inputs = *planned_inputs;
   // A client or bidi stream sends an array's messages in order; other calls take them in turn.
   if (method->kind == CallKind::kClientStreaming || method->kind == CallKind::kBidiStreaming) {
     inputs.order = MessageOrder::kWithinStream;
@@ -218,6 +246,18 @@ bool NeedsReflection(const Scenario& scenario) {
 absl::StatusOr<OperationsPlan> PlanOperations(const Scenario& scenario, TransportFactory& wire,
                                               const std::string& target) {
   OperationsPlan plan;
+  if (IsHttpScenario(scenario)) {
+    for (size_t i = 0; i < scenario.operations.size(); ++i) {
+      auto planned = PlanHttpOperation(scenario, i);
+      if (!planned.ok()) return planned.status();
+      plan.unary.push_back(*std::move(planned));
+    }
+    if (!scenario.has_load) {
+      return absl::InvalidArgumentError(
+          "load: required (model: open with a rate, or closed with a concurrency)");
+    }
+    return plan;
+  }
   if (!scenario.proto_files.empty()) {
     auto catalog = MethodCatalog::FromProtoFiles(scenario.proto_files, scenario.import_paths);
     if (!catalog.ok()) return catalog.status();

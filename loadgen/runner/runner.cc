@@ -29,6 +29,7 @@
 #include "loadgen/schedule/load_profile.h"
 #include "loadgen/transport/grpc_transport.h"
 #include "loadgen/transport/grpc_transport_factory.h"
+#include "loadgen/transport/http_transport_factory.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -397,6 +398,33 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
   }
   for (std::thread& t : threads) t.join();
   Execution executed;
+  // What the transports counted on the wire, per unary operation, all workers together.
+  std::vector<std::optional<WireTotals>> counted(run.operations.size());
+  for (const WorkerParts& p : parts) {
+    if (!p.transport) continue;
+    const std::vector<Transport::WireCounts> counts = p.transport->CountsByOperation();
+    for (size_t k = 0; k < counts.size() && k < unary_ids.size(); ++k) {
+      WireTotals these{counts[k].requests,
+                       counts[k].request_bytes,
+                       counts[k].request_payload_bytes,
+                       counts[k].responses,
+                       counts[k].response_bytes,
+                       counts[k].response_payload_bytes,
+                       {}};
+      for (const auto& [status, count] : counts[k].by_status) {
+        these.by_status[absl::StrCat(status)] = count;
+      }
+      std::optional<WireTotals>& into = counted[unary_ids[k]];
+      if (!into) {
+        into = std::move(these);
+      } else {
+        AddWireTotals(these, *into);
+      }
+    }
+  }
+  if (std::any_of(counted.begin(), counted.end(), [](const auto& w) { return w.has_value(); })) {
+    executed.end.wire = std::move(counted);
+  }
   if (event_runner) {
     event_runner->Stop();
     executed.events = event_runner->Outcomes();
@@ -432,6 +460,7 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
   run_end.end_offset_nanos = end - start;
   run_end.cpu_seconds = OwnCpuSeconds() - cpu_at_start;
   run_end.cpu_cores = AvailableCores();
+  run_end.wire = std::move(executed.end.wire);
   executed.timeline = std::move(collected.timeline);
   executed.totals = std::move(collected.totals);
   executed.end = run_end;
@@ -450,17 +479,26 @@ absl::StatusOr<std::string> ResolveTarget(const Scenario& scenario, const std::s
   return target;
 }
 
+std::unique_ptr<TransportFactory> MakeTransportFactory(const Scenario& scenario,
+                                                       const std::string& target) {
+  if (IsHttpScenario(scenario)) {
+    return std::make_unique<HttpTransportFactory>(target, scenario.connections,
+                                                  scenario.connect_timeout_nanos);
+  }
+  return std::make_unique<GrpcTransportFactory>(target, scenario.connections, scenario.channel,
+                                                scenario.connect_timeout_nanos);
+}
+
 absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions& options) {
   auto target = ResolveTarget(scenario, options.target);
   if (!target.ok()) return target.status();
   auto gates = GatesFromScenario(scenario);
   if (!gates.ok()) return gates.status();
-  std::unique_ptr<TransportFactory> grpc;
+  std::unique_ptr<TransportFactory> own_wire;
   TransportFactory* wire = options.transport;
   if (wire == nullptr) {
-    grpc = std::make_unique<GrpcTransportFactory>(*target, scenario.connections, scenario.channel,
-                                                  scenario.connect_timeout_nanos);
-    wire = grpc.get();
+    own_wire = MakeTransportFactory(scenario, *target);
+    wire = own_wire.get();
   }
 
   // Bad input is found before connecting, unless only the target can describe its methods.

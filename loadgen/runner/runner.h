@@ -70,6 +70,11 @@ struct RunOptions {
 // when there is none or its port is not 1..65535.
 absl::StatusOr<std::string> ResolveTarget(const Scenario& scenario, const std::string& override);
 
+// The wire a scenario runs over: HTTP/1.1 for HTTP operations, gRPC otherwise.
+std::unique_ptr<TransportFactory> MakeTransportFactory(const Scenario& scenario,
+                                                       const std::string& target);
+
+// With options.transport null, over MakeTransportFactory's wire.
 absl::StatusOr<RunResult> RunScenario(const Scenario& scenario, const RunOptions& options);
 
 }  // namespace aurigraph::loadgen

@@ -425,16 +425,51 @@ absl::Status ParseEvents(const Reader& r, const YAML::Node& node, Scenario& s) {
   return absl::OkStatus();
 }
 
+absl::Status ParseHttp(const Reader& r, const YAML::Node& node, const std::string& where,
+                       bool has_body, HttpSpec& spec) {
+  if (!node.IsMap()) return r.Error(where, "must be a mapping (method, path)");
+  RETURN_IF_ERROR(r.CheckKeys(node, where, {"method", "path"}));
+  spec.method = has_body ? "POST" : "GET";
+  if (node["method"]) RETURN_IF_ERROR(r.String(node["method"], where + ".method", &spec.method));
+  static constexpr const char* kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+  if (std::find(std::begin(kMethods), std::end(kMethods), spec.method) == std::end(kMethods)) {
+    return r.Error(where + ".method",
+                   absl::StrCat("'", spec.method, "': expected GET, POST, PUT, PATCH or DELETE"));
+  }
+  if (!node["path"]) return r.Error(where + ".path", "required");
+  RETURN_IF_ERROR(r.String(node["path"], where + ".path", &spec.path));
+  const bool printable =
+      std::all_of(spec.path.begin(), spec.path.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  if (!absl::StartsWith(spec.path, "/") || !printable) {
+    return r.Error(where + ".path",
+                   absl::StrCat("'", spec.path,
+                                "': an origin-form path, '/' then printable ASCII without spaces"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t index,
                             const YAML::Node& shared_metadata, Scenario& s) {
   const std::string where = absl::StrCat("operations.", index);
-  RETURN_IF_ERROR(r.CheckKeys(node, where,
-                              {"name", "rpc", "weight", "request", "request_bin", "deadline",
-                               "count_field", "stream", "metadata", "data", "finality"}));
+  RETURN_IF_ERROR(
+      r.CheckKeys(node, where,
+                  {"name", "rpc", "http", "weight", "request", "request_bin", "deadline",
+                   "count_field", "stream", "metadata", "data", "finality"}));
   OperationSpec op;
-  if (!node["rpc"]) return r.Error(where + ".rpc", "required");
-  RETURN_IF_ERROR(r.String(node["rpc"], where + ".rpc", &op.rpc));
-  op.name = op.rpc.substr(op.rpc.find('/') == std::string::npos ? 0 : op.rpc.find('/') + 1);
+  if (node["http"]) {
+    if (node["rpc"]) return r.Error(where + ".http", "give rpc (gRPC) or http, not both");
+    RETURN_IF_ERROR(ParseHttp(r, node["http"], where + ".http", node["request"].IsDefined(),
+                              op.http.emplace()));
+    for (const char* key : {"request_bin", "count_field", "stream", "finality"}) {
+      if (node[key]) return r.Error(absl::StrCat(where, ".", key), "applies to gRPC operations");
+    }
+    op.rpc = absl::StrCat(op.http->method, " ", op.http->path);
+    op.name = op.rpc;
+  } else {
+    if (!node["rpc"]) return r.Error(where + ".rpc", "required (or http: for an HTTP request)");
+    RETURN_IF_ERROR(r.String(node["rpc"], where + ".rpc", &op.rpc));
+    op.name = op.rpc.substr(op.rpc.find('/') == std::string::npos ? 0 : op.rpc.find('/') + 1);
+  }
   if (node["name"]) RETURN_IF_ERROR(r.String(node["name"], where + ".name", &op.name));
   if (node["weight"]) {
     RETURN_IF_ERROR(r.Number(node["weight"], where + ".weight", &op.weight, 0.0));
@@ -455,7 +490,8 @@ absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t inde
   if (node["metadata"])
     RETURN_IF_ERROR(ParseMetadata(r, node["metadata"], where + ".metadata", op.metadata));
   if (node["data"]) RETURN_IF_ERROR(ParseData(r, node["data"], where + ".data", op));
-  op.request_json = node["request"] ? ToJson(node["request"]).dump() : "{}";
+  // An HTTP request without one has no body.
+  op.request_json = node["request"] ? ToJson(node["request"]).dump() : op.http ? "" : "{}";
   if (node["request"]) {
     const YAML::Node& request = node["request"];
     const bool messages =
@@ -671,6 +707,26 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
   for (size_t i = 0; i < root["operations"].size(); ++i) {
     RETURN_IF_ERROR(ParseOperation(r, root["operations"][i], i, root["metadata"], s));
   }
+  for (const OperationSpec& op : s.operations) {
+    if (op.http.has_value() != s.operations.front().http.has_value()) {
+      return r.Error("operations", "are all gRPC (rpc:) or all HTTP (http:), not a mix");
+    }
+  }
+  if (IsHttpScenario(s)) {
+    if (s.channel.tls) return r.Error("channel.tls", "not supported for HTTP operations yet");
+    if (s.channel.gzip) {
+      return r.Error("channel.compression", "not supported for HTTP operations yet");
+    }
+    if (s.reflection || !s.proto_files.empty() || !s.protoset_files.empty()) {
+      return r.Error("operations", "HTTP requests need no .proto files or reflection");
+    }
+    if (s.webhook_sink.enabled) {
+      return r.Error("webhook_sink", "registers over gRPC: not for HTTP operations");
+    }
+    if (s.report_server_memory) {
+      return r.Error("report_server_memory", "asks the target over gRPC: not for HTTP operations");
+    }
+  }
   if (root["gates"]) RETURN_IF_ERROR(ParseGates(r, root["gates"], s));
   if (root["events"]) RETURN_IF_ERROR(ParseEvents(r, root["events"], s));
   // null: none (an override that drops the section, as a run without a cluster does).
@@ -686,6 +742,10 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
 }  // namespace
 
 std::string FinalityOperationName(const std::string& name) { return name + ".final"; }
+
+bool IsHttpScenario(const Scenario& scenario) {
+  return !scenario.operations.empty() && scenario.operations.front().http.has_value();
+}
 
 absl::Status CheckGateScope(const Scenario& scenario, const GateSpec& gate) {
   const bool scraped =

@@ -51,9 +51,17 @@ struct FinalitySpec {
   int64_t timeout_nanos = 5'000'000'000;  // from the intended send time
 };
 
+// The `http:` block of an operation sent as an HTTP/1.1 request instead of a
+// gRPC call: its request (if any) is the JSON body, its metadata headers.
+struct HttpSpec {
+  std::string method;  // GET, POST, PUT, PATCH, DELETE
+  std::string path;    // a template: "/v1/transactions/tx-${seq}"
+};
+
 struct OperationSpec {
   std::string name;
-  std::string rpc;  // "package.Service/Method"
+  std::string rpc;  // "package.Service/Method"; for HTTP, "METHOD PATH" (described, not called)
+  std::optional<HttpSpec> http;
   double weight = 1;
   // The request template (see payload/request_template.h): an object, or an
   // array of messages that requests take in turn.
@@ -163,6 +171,9 @@ struct Scenario {
   ServerMetricsSpec server_metrics;
   std::string effective_json;  // the scenario as run (after overrides), as JSON
 };
+
+// Whether the scenario's operations are HTTP requests (they all are, or none).
+bool IsHttpScenario(const Scenario& scenario);
 
 // The run's operation that holds the finality of operation `name`'s requests.
 std::string FinalityOperationName(const std::string& name);

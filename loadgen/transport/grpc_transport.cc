@@ -41,6 +41,7 @@ struct GrpcTransport::Impl {
   std::vector<grpc::Slice> slices;
   std::string response;
   std::string status_message;
+  std::vector<WireCounts> counts;  // payloads only: the framing is gRPC's own
 
   // Completions taken off the queue by `receiver` (see SleepThrough), oldest
   // first: a ring of one place per slot, as each call ends once.
@@ -252,6 +253,7 @@ GrpcTransport::GrpcTransport(std::vector<std::shared_ptr<grpc::Channel>> channel
   impl_->channels = std::move(channels);
   impl_->stubs = MakeStubs(impl_->channels);
   impl_->methods = std::move(methods);
+  impl_->counts.resize(impl_->methods.size());
   impl_->calls = std::vector<Call>(slots);
   impl_->received.resize(slots);
   impl_->kicker.emplace(impl_->queue);
@@ -290,6 +292,9 @@ void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view re
   call.busy = true;
   ++impl_->busy_calls;
   call.operation = operation;
+  WireCounts& count = impl_->counts[operation];
+  ++count.requests;
+  count.request_payload_bytes += static_cast<int64_t>(request.size());
   call.reader->StartCall();
   call.reader->Finish(&call.response, &call.status,
                       reinterpret_cast<void*>(static_cast<uintptr_t>(slot) + 1));
@@ -325,6 +330,11 @@ bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
   impl_->status_message = completion->status_code != 0 && ok ? call.status.error_message() : "";
   completion->status_message = impl_->status_message;
   completion->response = {};
+  if (completion->status_code == 0) {
+    WireCounts& count = impl_->counts[call.operation];
+    ++count.responses;
+    count.response_payload_bytes += static_cast<int64_t>(call.response.Length());
+  }
   if (impl_->methods[call.operation].keep_response && completion->status_code == 0) {
     FlattenByteBuffer(call.response, impl_->slices, &impl_->response);
     completion->response = impl_->response;
@@ -334,6 +344,10 @@ bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
   call.reader.reset();
   call.response.Clear();
   return true;
+}
+
+std::vector<Transport::WireCounts> GrpcTransport::CountsByOperation() const {
+  return impl_->counts;
 }
 
 void GrpcTransport::CancelAll() {

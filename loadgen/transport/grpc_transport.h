@@ -59,6 +59,8 @@ class GrpcTransport final : public Transport {
   // hands them over; until then Next() takes them off the queue itself.
   void SleepThrough(int64_t nanos) override;
   void CancelAll() override;
+  // Requests and OK responses, with their messages' bytes.
+  std::vector<WireCounts> CountsByOperation() const override;
 
  private:
   struct Call;

@@ -8,7 +8,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <chrono>
+#include <deque>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
@@ -22,18 +24,211 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
 using tcp = asio::ip::tcp;
 
 // What every connection shares; kept alive by the server and by every answer
 // not yet given, so an answer given late posts to a stopped context, not a gone one.
 struct Shared {
-  Shared(ServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {}
+  Shared(ServerOptions o, Handler h, WebSocketAccept a)
+      : options(std::move(o)), handler(std::move(h)), accept(std::move(a)) {}
   ServerOptions options;
   Handler handler;
+  WebSocketAccept accept;
   std::atomic<int64_t> accepted{0}, refused{0}, open{0}, requests{0}, refused_requests{0},
-      timeouts{0};
+      timeouts{0}, received_bytes{0}, sent_bytes{0};
+  std::atomic<int64_t> websockets_open{0}, websockets_accepted{0}, websocket_received{0},
+      websocket_sent{0}, websockets_cut_off{0};
   std::array<std::atomic<int64_t>, 600> by_status{};
   asio::io_context context;  // last: the sessions its handlers hold count themselves out
+};
+
+// One upgraded connection: reads text messages into its session, writes the
+// rendered messages queued for it one at a time, and closes when asked, when
+// cut off, or when the client goes (idle past the timeout: no pong).
+class WsConnection final : public WebSocketConnection,
+                           public std::enable_shared_from_this<WsConnection> {
+ public:
+  WsConnection(beast::tcp_stream stream, Shared& shared, std::weak_ptr<Shared> shared_weak)
+      : ws_(std::move(stream)), shared_(shared), keep_(shared_weak.lock()) {
+    shared_.open.fetch_add(1, std::memory_order_relaxed);
+    shared_.websockets_open.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~WsConnection() override {
+    shared_.websockets_open.fetch_sub(1, std::memory_order_relaxed);
+    shared_.open.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // Completes the handshake of `upgrade` for `session`; without one, answers 404.
+  void Run(bhttp::request<bhttp::string_body> upgrade, std::shared_ptr<WebSocketSession> session) {
+    if (!session) {
+      auto answer = std::make_shared<bhttp::response<bhttp::string_body>>(bhttp::status::not_found,
+                                                                          upgrade.version());
+      answer->set(bhttp::field::content_type, "text/plain");
+      answer->body() = "no WebSocket here\n";
+      answer->keep_alive(false);
+      answer->prepare_payload();
+      bhttp::async_write(ws_.next_layer(), *answer,
+                         [self = shared_from_this(), answer](beast::error_code ec, size_t) {
+                           self->ws_.next_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
+                         });
+      return;
+    }
+    session_ = std::move(session);
+    // The WebSocket stream keeps its own time (handshake, idle with pings).
+    ws_.next_layer().expires_never();
+    websocket::stream_base::timeout timeout{};
+    timeout.handshake_timeout = std::chrono::seconds(30);
+    timeout.idle_timeout = std::chrono::nanoseconds(shared_.options.websocket_idle_timeout_nanos);
+    timeout.keep_alive_pings = true;
+    ws_.set_option(timeout);
+    ws_.read_message_max(shared_.options.websocket_max_message_bytes);
+    ws_.async_accept(upgrade, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->End();
+      self->shared_.websockets_accepted.fetch_add(1, std::memory_order_relaxed);
+      self->Read();
+    });
+  }
+
+  void Send(Render render) override { Post(std::move(render), /*event=*/false); }
+  void Publish(Render render) override { Post(std::move(render), /*event=*/true); }
+
+  void Close(int code, std::string reason) override {
+    asio::post(ws_.get_executor(),
+               [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+                 self->CloseAfterWrites(code, std::move(reason));
+               });
+  }
+
+ private:
+  void Post(Render render, bool event) {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), render = std::move(render),
+                                    event]() mutable { self->Queue(std::move(render), event); });
+  }
+
+  bool Full() const { return queue_.size() >= shared_.options.websocket_queue_bound; }
+
+  void Read() {
+    // A client that asks faster than it reads the answers is read no more
+    // until they are written (WriteNext resumes).
+    if (Full() && !closing_) {
+      read_paused_ = true;
+      return;
+    }
+    ReadNow();
+  }
+
+  void ReadNow() {
+    ws_.async_read(buffer_,
+                   [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    // Closed by the client, silent past the timeout, or a message over the
+    // bound (Beast has sent 1009): the connection is over.
+    if (ec) return End();
+    shared_.websocket_received.fetch_add(1, std::memory_order_relaxed);
+    if (!ws_.got_text()) {
+      buffer_.clear();
+      CloseAfterWrites(static_cast<int>(websocket::close_code::unknown_data),
+                       "binary messages are not accepted: send JSON text");
+    } else {
+      std::string text = beast::buffers_to_string(buffer_.data());
+      buffer_.clear();
+      if (session_ && !closing_) session_->OnText(std::move(text));
+    }
+    Read();  // until the close handshake ends it
+  }
+
+  void Queue(Render render, bool event) {
+    if (ended_ || closing_) return;
+    if (event && queued_events_ >= shared_.options.websocket_queue_bound) {
+      queue_.clear();
+      queued_events_ = 0;
+      shared_.websockets_cut_off.fetch_add(1, std::memory_order_relaxed);
+      CloseAfterWrites(static_cast<int>(websocket::close_code::policy_error),
+                       absl::StrCat("client too slow: ", shared_.options.websocket_queue_bound,
+                                    " messages queued; messages were dropped"));
+      return;
+    }
+    queue_.push_back({std::move(render), event});
+    if (event) ++queued_events_;
+    if (!writing_) WriteNext();
+  }
+
+  void WriteNext() {
+    if (queue_.empty()) {
+      writing_ = false;
+      if (closing_ && !close_started_) StartClose();
+      return;
+    }
+    writing_ = true;
+    current_ = queue_.front().render();
+    if (queue_.front().event) --queued_events_;
+    queue_.pop_front();
+    if (read_paused_ && !Full() && !closing_) {
+      read_paused_ = false;
+      Read();
+    }
+    ws_.text(true);
+    ws_.async_write(asio::buffer(current_),
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      if (ec) return self->End();
+                      self->shared_.websocket_sent.fetch_add(1, std::memory_order_relaxed);
+                      self->WriteNext();
+                    });
+  }
+
+  void CloseAfterWrites(int code, std::string reason) {
+    if (ended_ || closing_) return;
+    closing_ = true;
+    close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+    if (!writing_) StartClose();
+  }
+
+  void StartClose() {
+    close_started_ = true;
+    // The close handshake ends with a read: a paused one goes on.
+    if (read_paused_) {
+      read_paused_ = false;
+      ReadNow();
+    }
+    ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {
+      // The read under way ends with the handshake, and with it the connection.
+    });
+  }
+
+  void End() {
+    if (ended_) return;
+    ended_ = true;
+    queue_.clear();
+    queued_events_ = 0;
+    if (session_) {
+      session_->OnClosed();
+      session_.reset();  // it holds this connection: the cycle ends here
+    }
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  Shared& shared_;
+  // What its stream's context lives in: a session or a late answer (a
+  // committed submit) may hold the connection past the server's stop.
+  std::shared_ptr<Shared> keep_;
+  std::shared_ptr<WebSocketSession> session_;
+  beast::flat_buffer buffer_;
+  struct Queued {
+    Render render;
+    bool event = false;
+  };
+  std::deque<Queued> queue_;
+  size_t queued_events_ = 0;
+  bool read_paused_ = false;
+  std::string current_;
+  websocket::close_reason close_reason_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool close_started_ = false;
+  bool ended_ = false;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -66,7 +261,7 @@ class Session : public std::enable_shared_from_this<Session> {
                       beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
-  void OnRead(beast::error_code ec, size_t) {
+  void OnRead(beast::error_code ec, size_t bytes) {
     if (ec) {
       if (ec == beast::error::timeout) {
         shared_.timeouts.fetch_add(1, std::memory_order_relaxed);
@@ -82,7 +277,9 @@ class Session : public std::enable_shared_from_this<Session> {
       return;  // closed, or closing once the refusal is written
     }
     shared_.requests.fetch_add(1, std::memory_order_relaxed);
+    shared_.received_bytes.fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed);
     bhttp::request<bhttp::string_body> message = parser_->release();
+    if (shared_.accept && websocket::is_upgrade(message)) return Upgrade(std::move(message));
     keep_alive_ = message.keep_alive();
     version_ = message.version();
     Request request;
@@ -102,6 +299,18 @@ class Session : public std::enable_shared_from_this<Session> {
                                    session->Write(std::move(response));
                                  });
                     });
+  }
+
+  // Hands the connection to a WebSocket session, if the handler gives one.
+  void Upgrade(bhttp::request<bhttp::string_body> message) {
+    stream_.expires_never();
+    Request request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    request.peer = peer_;
+    auto connection = std::make_shared<WsConnection>(std::move(stream_), shared_, shared_weak_);
+    std::shared_ptr<WebSocketSession> session = shared_.accept(request, connection);
+    connection->Run(std::move(message), std::move(session));
   }
 
   // Answers a request the server refuses itself, then closes.
@@ -137,7 +346,8 @@ class Session : public std::enable_shared_from_this<Session> {
                        beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
   }
 
-  void OnWrite(beast::error_code ec, size_t) {
+  void OnWrite(beast::error_code ec, size_t bytes) {
+    shared_.sent_bytes.fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed);
     if (ec) {
       if (ec == beast::error::timeout) shared_.timeouts.fetch_add(1, std::memory_order_relaxed);
       return;
@@ -206,8 +416,8 @@ struct Server::Impl {
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
-                                                      Handler handler) {
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Handler handler,
+                                                      WebSocketAccept accept) {
   const size_t colon = options.listen.rfind(':');
   int port = -1;
   if (colon == std::string::npos || !absl::SimpleAtoi(options.listen.substr(colon + 1), &port) ||
@@ -225,7 +435,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return absl::InvalidArgumentError(
         absl::StrCat("listen address '", options.listen, "': '", host, "' is not an IP address"));
   }
-  auto impl = std::make_unique<Impl>(std::make_shared<Shared>(options, std::move(handler)));
+  auto impl = std::make_unique<Impl>(
+      std::make_shared<Shared>(options, std::move(handler), std::move(accept)));
   const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
   impl->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -256,6 +467,13 @@ ServerCounters Server::counters() const {
   out.requests = s.requests.load(std::memory_order_relaxed);
   out.refused_requests = s.refused_requests.load(std::memory_order_relaxed);
   out.timeouts = s.timeouts.load(std::memory_order_relaxed);
+  out.received_bytes = s.received_bytes.load(std::memory_order_relaxed);
+  out.sent_bytes = s.sent_bytes.load(std::memory_order_relaxed);
+  out.websockets_open = s.websockets_open.load(std::memory_order_relaxed);
+  out.websockets_accepted = s.websockets_accepted.load(std::memory_order_relaxed);
+  out.websocket_messages_received = s.websocket_received.load(std::memory_order_relaxed);
+  out.websocket_messages_sent = s.websocket_sent.load(std::memory_order_relaxed);
+  out.websockets_cut_off = s.websockets_cut_off.load(std::memory_order_relaxed);
   for (size_t status = 100; status < s.by_status.size(); ++status) {
     if (const int64_t n = s.by_status[status].load(std::memory_order_relaxed); n > 0) {
       out.responses.emplace_back(static_cast<int>(status), n);

@@ -347,7 +347,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   }
   if (!options.rest.listen.empty()) {
     auto rest = RestGateway::Start(options.rest, impl->transaction_store, *impl->committer,
-                                   impl->approval_store, impl->responder);
+                                   impl->approval_store, impl->responder, impl->streaming);
     if (!rest.ok()) {
       return absl::Status(rest.status().code(),
                           absl::StrCat("--rest-listen: ", rest.status().message()));

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_codes/status_codes.h"
+#include "reference-server/service/json_mapping.h"
 
 namespace aurigraph::refserver {
 
@@ -71,27 +72,6 @@ http::Response Problem(int status, std::string_view code, std::string_view detai
 http::Response Problem(const absl::Status& status) {
   return Problem(HttpStatusFor(status.code()), StatusCodeName(static_cast<int>(status.code())),
                  std::string_view(status.message().data(), status.message().size()));
-}
-
-template <typename Message>
-absl::Status FromJson(const std::string& body, Message* message) {
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  const auto parsed = google::protobuf::util::JsonStringToMessage(body, message, options);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("body: not a ", Message::descriptor()->name(),
-                                                   " in JSON: ", parsed.message().as_string()));
-  }
-  return absl::OkStatus();
-}
-
-template <typename Message>
-absl::StatusOr<std::string> ToJson(const Message& message) {
-  std::string out;
-  if (!google::protobuf::util::MessageToJsonString(message, &out).ok()) {
-    return absl::InternalError("the response cannot be written as JSON");
-  }
-  return out;
 }
 
 bool IsJson(std::string_view content_type) {
@@ -296,24 +276,40 @@ struct RestGateway::Routes {
   }
 };
 
-RestGateway::RestGateway(std::unique_ptr<Routes> routes, std::unique_ptr<http::Server> server)
-    : routes_(std::move(routes)), server_(std::move(server)) {}
+RestGateway::RestGateway(std::unique_ptr<Routes> routes,
+                         std::unique_ptr<WebSocketChannels> channels,
+                         std::unique_ptr<http::Server> server)
+    : routes_(std::move(routes)), channels_(std::move(channels)), server_(std::move(server)) {}
 
-RestGateway::~RestGateway() = default;
+RestGateway::~RestGateway() { Stop(); }
 
-absl::StatusOr<std::unique_ptr<RestGateway>> RestGateway::Start(const http::ServerOptions& options,
-                                                                TransactionStore& store,
-                                                                TransactionCommitter& committer,
-                                                                ApprovalStore& approvals,
-                                                                const Responder& responder) {
+void RestGateway::Stop() {
+  server_->Stop();
+  channels_->CloseAll();
+}
+
+absl::StatusOr<std::unique_ptr<RestGateway>> RestGateway::Start(
+    const http::ServerOptions& options, TransactionStore& store, TransactionCommitter& committer,
+    ApprovalStore& approvals, const Responder& responder, Streaming& streaming) {
   auto routes = std::make_unique<Routes>(Routes{store, committer, approvals, responder});
+  auto channels = std::make_unique<WebSocketChannels>(streaming, committer, responder);
   const Routes* handler = routes.get();
-  auto server =
-      http::Server::Start(options, [handler](http::Request request, http::Respond respond) {
+  WebSocketChannels* websockets = channels.get();
+  http::ServerOptions with_streams = options;
+  // A WebSocket subscriber is cut off as a gRPC one is.
+  with_streams.websocket_queue_bound = streaming.options.stream_queue_bound;
+  auto server = http::Server::Start(
+      with_streams,
+      [handler](http::Request request, http::Respond respond) {
         handler->Handle(std::move(request), std::move(respond));
+      },
+      [websockets](const http::Request& request,
+                   std::shared_ptr<http::WebSocketConnection> connection) {
+        return websockets->Open(request, std::move(connection));
       });
   if (!server.ok()) return server.status();
-  return std::unique_ptr<RestGateway>(new RestGateway(std::move(routes), *std::move(server)));
+  return std::unique_ptr<RestGateway>(
+      new RestGateway(std::move(routes), std::move(channels), *std::move(server)));
 }
 
 }  // namespace aurigraph::refserver

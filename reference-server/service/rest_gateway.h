@@ -14,6 +14,7 @@
 //   POST /v1/approvals              ApprovalRequest -> 201 ApprovalState
 //   GET  /v1/approvals/{id}         200 ApprovalState (?include_votes=true: with votes)
 //   POST /v1/approvals/{id}/votes   ValidatorResponse -> 200 ApprovalState
+//   GET  /v1/ws                     upgraded to WebSocket (websocket_channel.h)
 // Ids in a path are percent-encoded.
 // A POST needs Content-Type application/json (415 otherwise); an unknown path
 // is 404, a known one with another method 405 (with Allow).
@@ -26,7 +27,9 @@
 #include "reference-server/approval/approval_store.h"
 #include "reference-server/http/http_server.h"
 #include "reference-server/service/responder.h"
+#include "reference-server/service/streaming.h"
 #include "reference-server/service/transaction_committer.h"
+#include "reference-server/service/websocket_channel.h"
 #include "reference-server/transaction/transaction_store.h"
 
 namespace aurigraph::refserver {
@@ -37,22 +40,24 @@ int HttpStatusFor(absl::StatusCode code);
 
 class RestGateway {
  public:
-  static absl::StatusOr<std::unique_ptr<RestGateway>> Start(const http::ServerOptions& options,
-                                                            TransactionStore& store,
-                                                            TransactionCommitter& committer,
-                                                            ApprovalStore& approvals,
-                                                            const Responder& responder);
+  // Also serves the WebSocket channel (websocket_channel.h) at GET /v1/ws.
+  static absl::StatusOr<std::unique_ptr<RestGateway>> Start(
+      const http::ServerOptions& options, TransactionStore& store, TransactionCommitter& committer,
+      ApprovalStore& approvals, const Responder& responder, Streaming& streaming);
   ~RestGateway();
-  // Stops serving (http::Server::Stop); counters stay readable.
-  void Stop() { server_->Stop(); }
+  // Stops serving (http::Server::Stop) and ends the WebSocket subscriptions;
+  // counters stay readable.
+  void Stop();
   int port() const { return server_->port(); }
   const http::Server& server() const { return *server_; }
 
   struct Routes;
 
  private:
-  RestGateway(std::unique_ptr<Routes> routes, std::unique_ptr<http::Server> server);
+  RestGateway(std::unique_ptr<Routes> routes, std::unique_ptr<WebSocketChannels> channels,
+              std::unique_ptr<http::Server> server);
   std::unique_ptr<Routes> routes_;
+  std::unique_ptr<WebSocketChannels> channels_;
   std::unique_ptr<http::Server> server_;  // last: stops before the routes go
 };
 

@@ -107,9 +107,9 @@ start_server() {
 }
 
 # need_node_modules DIR: fails the test unless scripts/setup installed DIR's Node packages.
-need_node_modules() {
-  if [[ ! -d $1/node_modules/@grpc/grpc-js ]]; then
-    echo "FAIL $1/node_modules is missing: run scripts/setup"
+need_node_modules() {  # DIR [PACKAGE]: the package (default @grpc/grpc-js) is installed there
+  if [[ ! -d $1/node_modules/${2:-@grpc/grpc-js} ]]; then
+    echo "FAIL $1/node_modules/${2:-@grpc/grpc-js} is missing: run scripts/setup"
     exit 1
   fi
 }

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "loadgen/assemble/result_builder.h"
@@ -77,6 +78,8 @@ class MergeTest : public ::testing::Test {
     (*writer)->OnRunStart(run);
     std::mt19937_64 rng(7);
     std::lognormal_distribution<double> latency_us(7.0, 1.2);
+    // What an HTTP transport would count for "submit" (the other operation has no counts).
+    WireTotals wire{0, 0, 0, 0, 0, 0, {}};
     for (int i = 0; i < o.intervals; ++i) {
       IntervalSlice slice(2);
       slice.index = i;
@@ -88,6 +91,15 @@ class MergeTest : public ::testing::Test {
         const int code = r % 13 == 0 ? 14 : r % 17 == 0 ? 4 : 0;
         slice.operations[op].Record(latency, latency * 3 / 4, code,
                                     code == 14 ? "injected fault" : "deadline");
+        if (op == 0) {
+          ++wire.requests;
+          ++wire.responses;
+          wire.request_bytes += 300 + r;
+          wire.request_payload_bytes += 100 + r;
+          wire.response_bytes += 200;
+          wire.response_payload_bytes += 50;
+          ++wire.by_status[code == 0 ? "201" : "503"];
+        }
         ++slice.sent;
         slice.schedule_lag.Record(lag);
         slice.generator_lag.Record(lag / 2);
@@ -106,6 +118,7 @@ class MergeTest : public ::testing::Test {
       end.cpu_seconds = 0.5;
       end.cpu_cores = 2;
       end.loadgen_peak_rss_bytes = 50'000'000;
+      end.wire = {wire, std::nullopt};
       (*writer)->OnRunEnd(end);
     }
     return dir;
@@ -166,6 +179,16 @@ TEST_F(MergeTest, ThreeProcessesMergeIntoExactlyTheOneProcessRun) {
     EXPECT_EQ(m.error_messages.size(), w.error_messages.size());
     EXPECT_DOUBLE_EQ(m.achieved_rate, w.achieved_rate);
   }
+  // Wire counts add up to the one process's.
+  ASSERT_TRUE(whole->operations[0].wire && merged->operations[0].wire);
+  EXPECT_FALSE(merged->operations[1].wire);
+  const WireTotals& mw = *merged->operations[0].wire;
+  const WireTotals& ww = *whole->operations[0].wire;
+  EXPECT_GT(ww.requests, 0);
+  EXPECT_EQ(std::tie(mw.requests, mw.request_bytes, mw.request_payload_bytes, mw.responses,
+                     mw.response_bytes, mw.response_payload_bytes, mw.by_status),
+            std::tie(ww.requests, ww.request_bytes, ww.request_payload_bytes, ww.responses,
+                     ww.response_bytes, ww.response_payload_bytes, ww.by_status));
   EXPECT_EQ(merged->total.requests, 240);
   EXPECT_DOUBLE_EQ(merged->target_rate, whole->target_rate);
   EXPECT_DOUBLE_EQ(merged->operations[1].target_rate, whole->operations[1].target_rate);
@@ -203,6 +226,10 @@ TEST_F(MergeTest, ThreeProcessesMergeIntoExactlyTheOneProcessRun) {
   ASSERT_TRUE(read.ok()) << read.status();
   ASSERT_EQ(read->workers.size(), 3u);
   EXPECT_EQ(read->workers[2].sent, merged->workers[2].sent);
+  ASSERT_TRUE(read->operations[0].wire);
+  EXPECT_EQ(read->operations[0].wire->request_bytes, mw.request_bytes);
+  EXPECT_EQ(read->operations[0].wire->by_status, mw.by_status);
+  EXPECT_FALSE(read->operations[1].wire);
 }
 
 // Gates are judged once, on the merged data, as for one process: every process

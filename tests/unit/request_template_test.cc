@@ -1,8 +1,10 @@
 #include "loadgen/payload/request_template.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <span>
 #include <vector>
@@ -454,6 +456,95 @@ TEST(RequestTemplate, ADataValueThatTakesARequestPastTheBoundIsNotBuilt) {
   TemplateRequestSource source(*compiled, 0, 1);
   EXPECT_NE(source.Build({0}).data(), nullptr);  // three short memos
   EXPECT_EQ(source.Build({1}).data(), nullptr);  // three of 4,000 bytes: past 2 KiB
+}
+
+// JSON bodies (HTTP): protobuf's own JSON parser reads what the template
+// renders, and the digest is the one the reference server checks.
+TEST(JsonBodyTemplate, RendersTransactionsProtobufsJsonParserReadsWithTheirDigest) {
+  auto compiled = RequestTemplate::CompileJson(kTransaction);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  TemplateRequestSource source(*compiled, 3, 42);
+  for (uint64_t seq = 0; seq < 200; ++seq) {
+    const std::string body(source.Build({seq}));
+    Transaction tx;
+    const auto parsed = google::protobuf::util::JsonStringToMessage(body, &tx);
+    ASSERT_TRUE(parsed.ok()) << parsed.message().as_string() << " in " << body;
+    EXPECT_EQ(tx.id(), absl::StrCat("tx-", seq, "-3"));
+    EXPECT_EQ(tx.nonce(), seq);
+    EXPECT_GE(tx.amount(), 100u);
+    EXPECT_LE(tx.amount(), 200u);
+    EXPECT_EQ(tx.content_hash(), refserver::TransactionContentHash(tx)) << body;
+  }
+}
+
+TEST(JsonBodyTemplate, EscapesDataValuesRepeatsItemsAndKeepsNumbersAndNesting) {
+  auto data = DataFile::Parse(R"({"name": "quote \" back \\ nl \n tab \t end"})", "d.jsonl",
+                              DataFile::Order::kSequential);
+  ASSERT_TRUE(data.ok()) << data.status();
+  auto compiled = RequestTemplate::CompileJson(
+      R"({"batch": "b-${seq}", "n": 7, "ok": true, "none": null, "list": [1, "x-${seq}"],
+          "who": "${data.name}",
+          "items": {"$repeat": 3, "$item": {"id": "i-${item}", "who": "${data.name}"}}})",
+      TemplateInputs{{}, *data});
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  TemplateRequestSource source(*compiled, 0, 1);
+  const std::string body(source.Build({5}));
+  const nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(j.is_discarded()) << body;
+  EXPECT_EQ(j["batch"], "b-5");
+  EXPECT_EQ(j["n"], 7);
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_TRUE(j["none"].is_null());
+  EXPECT_EQ(j["list"], nlohmann::json::parse(R"([1, "x-5"])"));
+  EXPECT_EQ(j["who"], "quote \" back \\ nl \n tab \t end");
+  ASSERT_EQ(j["items"].size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(j["items"][i]["id"], absl::StrCat("i-", i));
+    EXPECT_EQ(j["items"][i]["who"], j["who"]);
+  }
+}
+
+TEST(JsonBodyTemplate, AnArrayTakesTurnsAndNoTemplateIsNoBody) {
+  auto turns = RequestTemplate::CompileJson(R"([{"a": 1}, {"b": "${seq}"}])");
+  ASSERT_TRUE(turns.ok()) << turns.status();
+  TemplateRequestSource source(*turns, 0, 1);
+  EXPECT_EQ(source.Build({0}), R"({"a":1})");
+  EXPECT_EQ(source.Build({1}), R"({"b":"1"})");
+  auto none = RequestTemplate::CompileJson("");
+  ASSERT_TRUE(none.ok()) << none.status();
+  TemplateRequestSource empty(*none, 0, 1);
+  const std::string_view body = empty.Build({0});
+  EXPECT_NE(body.data(), nullptr);  // built: an empty body, not a failure
+  EXPECT_TRUE(body.empty());
+}
+
+TEST(JsonBodyTemplate, RefusesWhatCannotRenderAndPseudoHeadersOnlyForHttp) {
+  EXPECT_NE(RequestTemplate::CompileJson("[1]").status().message().find("not a JSON object"),
+            std::string::npos);
+  EXPECT_NE(RequestTemplate::CompileJson(R"({"a": "${nope}"})").status().message().find("nope"),
+            std::string::npos);
+  EXPECT_NE(RequestTemplate::CompileJson(R"({"h": "${sha256:a,missing}", "a": "x"})")
+                .status()
+                .message()
+                .find("'missing'"),
+            std::string::npos);
+  TemplateInputs big;
+  big.max_request_bytes = 1000;
+  EXPECT_NE(RequestTemplate::CompileJson(R"({"s": "${rand_string:2000}"})", big)
+                .status()
+                .message()
+                .find("max_request_size"),
+            std::string::npos);
+  TemplateInputs http{{{":path", "/v1/x/${seq}"}, {":method", "GET"}}, nullptr};
+  EXPECT_FALSE(RequestTemplate::CompileJson("", http).ok());  // not an HTTP template
+  http.http_pseudo_headers = true;
+  auto compiled = RequestTemplate::CompileJson("", http);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  TemplateRequestSource source(*compiled, 0, 1);
+  const std::span<const Header> headers = source.BuildHeaders({9});
+  ASSERT_EQ(headers.size(), 2u);
+  EXPECT_EQ(headers[0].key, ":path");
+  EXPECT_EQ(headers[0].value, "/v1/x/9");
 }
 
 }  // namespace

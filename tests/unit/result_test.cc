@@ -6,6 +6,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 
 #include "absl/strings/escaping.h"
 #include "loadgen/histogram/histogram_codec.h"
@@ -336,6 +337,38 @@ TEST(LoadProfile, MeansOverAnyWindowOfTheCorners) {
     long_profile.push_back({(i + 1) * 0.01, i % 2 == 0 ? 1000.0 : 0.0});
   }
   EXPECT_EQ(DescribeLoadProfile(long_profile, "/s"), "100 segments over 1s between 0/s and 1000/s");
+}
+
+TEST(WireTotalsJson, RoundTripsAddsUpAndRefusesWhatIsNotACount) {
+  WireTotals http{3, 900, 300, 3, 600, 240, {{"201", 2}, {"429", 1}}};
+  auto read = WireTotalsFromJson(WireTotalsToJson(http));
+  ASSERT_TRUE(read.ok()) << read.status();
+  const auto fields = [](const WireTotals& w) {
+    return std::tie(w.requests, w.request_bytes, w.request_payload_bytes, w.responses,
+                    w.response_bytes, w.response_payload_bytes, w.by_status);
+  };
+  EXPECT_EQ(fields(*read), fields(http));
+  // gRPC's: payloads only, whole bytes not seen (-1), which a sum keeps.
+  const WireTotals grpc{2, -1, 80, 2, -1, 40, {}};
+  ASSERT_TRUE(WireTotalsFromJson(WireTotalsToJson(grpc)).ok());
+  WireTotals sum = http;
+  AddWireTotals(grpc, sum);
+  const WireTotals expected{5, -1, 380, 5, -1, 280, {{"201", 2}, {"429", 1}}};
+  EXPECT_EQ(fields(sum), fields(expected));
+  EXPECT_EQ(WireTotalsFromJson(R"({"requests":-1})").status().message(), "requests is not a count");
+  EXPECT_EQ(
+      WireTotalsFromJson(
+          R"({"requests":1,"request_bytes":-2,"request_payload_bytes":1,"responses":1,"response_bytes":1,"response_payload_bytes":1,"by_status":{}})")
+          .status()
+          .message(),
+      "request_bytes is not a count");
+  EXPECT_EQ(
+      WireTotalsFromJson(
+          R"({"requests":1,"request_bytes":1,"request_payload_bytes":1,"responses":1,"response_bytes":1,"response_payload_bytes":1,"by_status":{"200":"x"}})")
+          .status()
+          .message(),
+      "by_status.200 is not a count");
+  EXPECT_FALSE(WireTotalsFromJson("[").ok());
 }
 
 }  // namespace

@@ -112,6 +112,36 @@ TEST(Scenario, ErrorsNameTheProblem) {
       "s.yaml: operations.0.colour: unknown key");
 }
 
+TEST(Scenario, HttpOperationsTakeMethodAndPathAndRefuseWhatIsGrpcOnly) {
+  const std::string head = "duration: 1s\nload: {model: open, rate: 1}\n";
+  auto s =
+      ParseScenario(head +
+                        "operations:\n  - http: {path: /v1/transactions}\n    request: {id: x}\n"
+                        "  - http: {path: '/v1/transactions/${seq}'}\n",
+                    "s.yaml", {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE(IsHttpScenario(*s));
+  EXPECT_EQ(s->operations[0].http->method, "POST");  // with a body
+  EXPECT_EQ(s->operations[0].name, "POST /v1/transactions");
+  EXPECT_EQ(s->operations[1].http->method, "GET");
+  EXPECT_EQ(s->operations[1].request_json, "");  // no body
+  EXPECT_EQ(ErrorOf(head + "operations: [{http: {path: /a}}, {rpc: a/b}]\n"),
+            "s.yaml: operations: are all gRPC (rpc:) or all HTTP (http:), not a mix");
+  EXPECT_EQ(ErrorOf(head + "operations: [{http: {path: /a, method: TRACE}}]\n"),
+            "s.yaml: operations.0.http.method: 'TRACE': expected GET, POST, PUT, PATCH or DELETE");
+  EXPECT_EQ(ErrorOf(head + "operations: [{http: {path: 'no slash'}}]\n"),
+            "s.yaml: operations.0.http.path: 'no slash': an origin-form path, '/' then printable "
+            "ASCII without spaces");
+  EXPECT_EQ(ErrorOf(head + "operations: [{http: {path: /a}, rpc: a/b}]\n"),
+            "s.yaml: operations.0.http: give rpc (gRPC) or http, not both");
+  EXPECT_EQ(ErrorOf(head + "operations: [{http: {path: /a}, stream: {streams: 2}}]\n"),
+            "s.yaml: operations.0.stream: applies to gRPC operations");
+  EXPECT_EQ(ErrorOf(head + "channel: {tls: true}\noperations: [{http: {path: /a}}]\n"),
+            "s.yaml: channel.tls: not supported for HTTP operations yet");
+  EXPECT_EQ(ErrorOf(head + "report_server_memory: true\noperations: [{http: {path: /a}}]\n"),
+            "s.yaml: report_server_memory: asks the target over gRPC: not for HTTP operations");
+}
+
 TEST(Scenario, TextMustBeUtf8) {
   // JSON cannot carry these bytes: once they threw from the scenario's dump.
   EXPECT_EQ(ErrorOf(kValid, {"name=t\xff"}), "s.yaml: name: not valid UTF-8 (at byte 1)");

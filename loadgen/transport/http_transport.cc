@@ -1,0 +1,609 @@
+#include "loadgen/transport/http_transport.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/status.hpp>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/clock/clock.h"
+#include "common/units/units.h"
+
+namespace aurigraph::loadgen {
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+constexpr int kOk = 0;
+constexpr int kCancelled = 1;
+constexpr int kDeadlineExceeded = 4;
+constexpr int kUnavailable = 14;
+constexpr int kInternal = 13;
+// What an error's message keeps of the response's body.
+constexpr size_t kKeptErrorBody = 256;
+constexpr size_t kReadChunk = 64 << 10;
+
+int64_t Now() { return SteadyClock::Instance().NowNanos(); }
+
+// A response as it is parsed: its status, whether the connection stays open,
+// and the start of its body (for an error's message).
+class ResponseReader final : public bhttp::basic_parser<false> {
+ public:
+  explicit ResponseReader(std::string& body) : body_(body) {
+    body_.clear();
+    body_limit(std::numeric_limits<uint64_t>::max());
+    eager(true);
+  }
+  int status() const { return status_; }
+  int64_t body_bytes() const { return body_bytes_; }
+
+ private:
+  void on_request_impl(bhttp::verb, boost::beast::string_view, boost::beast::string_view, int,
+                       boost::beast::error_code&) override {}
+  void on_response_impl(int code, boost::beast::string_view, int,
+                        boost::beast::error_code&) override {
+    status_ = code;
+  }
+  void on_field_impl(bhttp::field, boost::beast::string_view, boost::beast::string_view,
+                     boost::beast::error_code&) override {}
+  void on_header_impl(boost::beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&,
+                         boost::beast::error_code&) override {}
+  size_t on_body_impl(boost::beast::string_view body, boost::beast::error_code&) override {
+    Keep(body);
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, boost::beast::string_view,
+                            boost::beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, boost::beast::string_view body,
+                            boost::beast::error_code&) override {
+    Keep(body);
+    return body.size();
+  }
+  void on_finish_impl(boost::beast::error_code&) override {}
+
+  void Keep(boost::beast::string_view body) {
+    body_bytes_ += static_cast<int64_t>(body.size());
+    const size_t room = kKeptErrorBody - std::min(kKeptErrorBody, body_.size());
+    body_.append(body.data(), std::min(room, body.size()));
+  }
+
+  std::string& body_;
+  int status_ = 0;
+  int64_t body_bytes_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<HttpEndpoint> ResolveHttpEndpoint(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
+      port < 1 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("'", address, "' is not HOST:PORT"));
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int rc = getaddrinfo(host.c_str(), address.substr(colon + 1).c_str(), &hints, &found);
+      rc != 0 || found == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot resolve '", address, "': ", gai_strerror(rc)));
+  }
+  HttpEndpoint endpoint;
+  std::memcpy(&endpoint.address, found->ai_addr, found->ai_addrlen);
+  endpoint.address_length = found->ai_addrlen;
+  endpoint.host = address;
+  freeaddrinfo(found);
+  return endpoint;
+}
+
+absl::Status ProbeHttpEndpoint(const HttpEndpoint& endpoint, int64_t timeout_nanos) {
+  const int64_t give_up = Now() + timeout_nanos;
+  std::string last = "timed out";
+  while (true) {
+    const int fd = socket(endpoint.address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", std::strerror(errno)));
+    const int rc =
+        connect(fd, reinterpret_cast<const sockaddr*>(&endpoint.address), endpoint.address_length);
+    const int error = errno;
+    close(fd);
+    if (rc == 0) return absl::OkStatus();
+    last = std::strerror(error);
+    if (Now() >= give_up) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::UnavailableError(absl::StrCat("cannot connect to ", endpoint.host, " (", last,
+                                             ") within ", FormatDuration(timeout_nanos)));
+}
+
+int GrpcCodeForHttpStatus(int http_status) {
+  if (http_status >= 200 && http_status < 300) return kOk;
+  switch (http_status) {
+    case 400:
+      return 3;  // INVALID_ARGUMENT
+    case 401:
+      return 16;  // UNAUTHENTICATED
+    case 403:
+      return 7;  // PERMISSION_DENIED
+    case 404:
+      return 5;  // NOT_FOUND
+    case 409:
+      return 6;  // ALREADY_EXISTS (ABORTED shares it)
+    case 412:
+      return 9;  // FAILED_PRECONDITION
+    case 413:
+    case 429:
+    case 431:
+      return 8;  // RESOURCE_EXHAUSTED
+    case 499:
+      return kCancelled;
+    case 500:
+      return kInternal;
+    case 501:
+      return 12;  // UNIMPLEMENTED
+    case 502:
+    case 503:
+      return kUnavailable;
+    case 504:
+      return kDeadlineExceeded;
+    default:
+      return 2;  // UNKNOWN
+  }
+}
+
+struct HttpTransport::Impl {
+  struct Connection {
+    int fd = -1;
+    bool connecting = false;
+    bool watching_writable = false;  // epoll reports it writable (a request is part-written)
+    int64_t slot = -1;               // the request it carries; -1: idle
+    size_t written = 0;
+    bool request_counted = false;
+    std::string in;  // read, not yet parsed
+    size_t response_bytes = 0;
+    std::optional<ResponseReader> reader;
+  };
+  struct Slot {
+    uint32_t operation = 0;
+    std::string request;  // the whole HTTP request, head and body
+    size_t body_bytes = 0;
+    int64_t deadline = 0;  // steady nanos; 0: none
+    std::string body;      // of the response, its start (for an error's message)
+    std::string message;   // the completion's status message
+  };
+
+  Impl(HttpEndpoint endpoint, int connections, std::vector<UnaryMethod> methods, uint32_t slots)
+      : endpoint(std::move(endpoint)),
+        methods(std::move(methods)),
+        connections(static_cast<size_t>(std::max(connections, 1))),
+        slots(slots),
+        waiting(slots),
+        done(slots),
+        counts(this->methods.size()) {
+    epoll = epoll_create1(EPOLL_CLOEXEC);
+    events.resize(connections_size());
+    for (Slot& slot : this->slots) slot.request.reserve(512);
+    for (WireCounts& count : counts) count.request_bytes = count.response_bytes = 0;
+  }
+  ~Impl() {
+    for (Connection& c : connections) Close(c);
+    if (epoll >= 0) close(epoll);
+  }
+  size_t connections_size() const { return connections.size(); }
+
+  // A ring of slot numbers.
+  struct Ring {
+    explicit Ring(size_t capacity) : items(std::max<size_t>(capacity, 1)) {}
+    bool empty() const { return size == 0; }
+    void Push(uint32_t v) {
+      items[(head + size) % items.size()] = v;
+      ++size;
+    }
+    uint32_t Pop() {
+      const uint32_t v = items[head];
+      head = (head + 1) % items.size();
+      --size;
+      return v;
+    }
+    std::vector<uint32_t> items;
+    size_t head = 0, size = 0;
+  };
+  struct Done {
+    uint32_t slot;
+    int code;
+    int64_t at;
+  };
+  struct DoneRing {
+    explicit DoneRing(size_t capacity) : items(std::max<size_t>(capacity, 1)) {}
+    bool empty() const { return size == 0; }
+    void Push(Done d) {
+      items[(head + size) % items.size()] = d;
+      ++size;
+    }
+    Done Pop() {
+      const Done d = items[head];
+      head = (head + 1) % items.size();
+      --size;
+      return d;
+    }
+    std::vector<Done> items;
+    size_t head = 0, size = 0;
+  };
+
+  void Close(Connection& c) {
+    if (c.fd >= 0) close(c.fd);
+    c.fd = -1;
+    c.connecting = false;
+    c.watching_writable = false;
+    c.in.clear();
+    c.reader.reset();
+  }
+
+  void Finish(uint32_t slot, int code, int64_t at) { done.Push(Done{slot, code, at}); }
+
+  // Ends the request `c` carries with `code`, and the connection with it.
+  void Fail(Connection& c, int code, std::string message, int64_t at) {
+    const auto slot = static_cast<uint32_t>(c.slot);
+    c.slot = -1;
+    Close(c);
+    slots[slot].message = std::move(message);
+    Finish(slot, code, at);
+  }
+
+  void Watch(Connection& c, uint32_t events_mask, bool add) {
+    epoll_event ev{};
+    ev.events = events_mask;
+    ev.data.u64 = static_cast<uint64_t>(&c - connections.data());
+    epoll_ctl(epoll, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c.fd, &ev);
+  }
+
+  // Gives `slot` to connection `c`: opens it if it is closed, and writes.
+  void Assign(Connection& c, uint32_t slot, int64_t now) {
+    c.slot = slot;
+    c.written = 0;
+    c.request_counted = false;
+    c.response_bytes = 0;
+    slots[slot].body.clear();
+    c.reader.emplace(slots[slot].body);
+    if (c.fd < 0) {
+      c.fd = socket(endpoint.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (c.fd < 0)
+        return Fail(c, kUnavailable, absl::StrCat("socket: ", std::strerror(errno)), now);
+      const int one = 1;
+      setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      const int rc = connect(c.fd, reinterpret_cast<const sockaddr*>(&endpoint.address),
+                             endpoint.address_length);
+      if (rc != 0 && errno != EINPROGRESS) {
+        return Fail(c, kUnavailable,
+                    absl::StrCat("cannot connect to ", endpoint.host, ": ", std::strerror(errno)),
+                    now);
+      }
+      c.connecting = rc != 0;
+      c.watching_writable = c.connecting;
+      Watch(c, EPOLLIN | EPOLLRDHUP | (c.connecting ? EPOLLOUT : 0), /*add=*/true);
+      if (c.connecting) return;
+    }
+    Write(c, now);
+  }
+
+  void Write(Connection& c, int64_t now) {
+    const std::string& request = slots[c.slot].request;
+    while (c.written < request.size()) {
+      const ssize_t n =
+          send(c.fd, request.data() + c.written, request.size() - c.written, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN) {
+          if (!c.watching_writable) Watch(c, EPOLLIN | EPOLLRDHUP | EPOLLOUT, /*add=*/false);
+          c.watching_writable = true;
+          return;
+        }
+        if (errno == EINTR) continue;
+        return Fail(c, kUnavailable,
+                    absl::StrCat("writing to ", endpoint.host, ": ", std::strerror(errno)), now);
+      }
+      c.written += static_cast<size_t>(n);
+    }
+    if (c.watching_writable) Watch(c, EPOLLIN | EPOLLRDHUP, /*add=*/false);
+    c.watching_writable = false;
+    if (!c.request_counted) {
+      c.request_counted = true;
+      WireCounts& count = counts[slots[c.slot].operation];
+      ++count.requests;
+      count.request_bytes += static_cast<int64_t>(request.size());
+      count.request_payload_bytes += static_cast<int64_t>(slots[c.slot].body_bytes);
+    }
+  }
+
+  // Reads what `c` has, and completes its response when it is whole.
+  void Read(Connection& c, int64_t now) {
+    char buffer[kReadChunk];
+    bool eof = false;
+    while (true) {
+      const ssize_t n = recv(c.fd, buffer, sizeof buffer, 0);
+      if (n > 0) {
+        c.in.append(buffer, static_cast<size_t>(n));
+        if (static_cast<size_t>(n) < sizeof buffer) break;
+        continue;
+      }
+      if (n == 0) {
+        eof = true;
+        break;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      if (c.slot >= 0) {
+        return Fail(c, kUnavailable,
+                    absl::StrCat("reading from ", endpoint.host, ": ", std::strerror(errno)), now);
+      }
+      return Close(c);
+    }
+    if (c.slot < 0) {
+      // Nothing asked: a server closing an idle connection (or talking out of turn).
+      if (eof || !c.in.empty()) Close(c);
+      return;
+    }
+    Parse(c, eof, now);
+  }
+
+  void Parse(Connection& c, bool eof, int64_t now) {
+    ResponseReader& reader = *c.reader;
+    boost::beast::error_code ec;
+    size_t used = 0;
+    while (used < c.in.size() && !reader.is_done()) {
+      const size_t n =
+          reader.put(boost::asio::const_buffer(c.in.data() + used, c.in.size() - used), ec);
+      used += n;
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec) break;
+    }
+    c.in.erase(0, used);
+    c.response_bytes += used;
+    if (!ec && !reader.is_done() && eof) {
+      reader.put_eof(ec);
+      if (!ec && !reader.is_done()) ec = bhttp::error::partial_message;
+    }
+    if (ec) {
+      return Fail(
+          c, kUnavailable,
+          absl::StrCat("the response from ", endpoint.host, " is not HTTP/1.1: ", ec.message()),
+          now);
+    }
+    if (!reader.is_done()) {
+      if (eof) {
+        return Fail(c, kUnavailable,
+                    absl::StrCat(endpoint.host, " closed the connection before its response"), now);
+      }
+      return;
+    }
+    const auto slot = static_cast<uint32_t>(c.slot);
+    const int status = reader.status();
+    WireCounts& count = counts[slots[slot].operation];
+    ++count.responses;
+    count.response_bytes += static_cast<int64_t>(c.response_bytes);
+    count.response_payload_bytes += reader.body_bytes();
+    ++count.by_status[status];
+    const int code = GrpcCodeForHttpStatus(status);
+    Slot& s = slots[slot];
+    s.message.clear();
+    if (code != kOk) {
+      const bhttp::status known = bhttp::int_to_status(static_cast<unsigned>(status));
+      absl::StrAppend(
+          &s.message, "HTTP ", status, " ",
+          known == bhttp::status::unknown ? "" : std::string(bhttp::obsolete_reason(known)));
+      if (!s.body.empty()) absl::StrAppend(&s.message, ": ", s.body);
+    }
+    const bool keep_alive = reader.keep_alive() && !eof;
+    c.slot = -1;
+    c.reader.reset();
+    if (!keep_alive) Close(c);
+    Finish(slot, code, now);
+  }
+
+  // Fails requests past their deadline, waiting or sent.
+  void ExpireDeadlines(int64_t now) {
+    for (Connection& c : connections) {
+      if (c.slot < 0) continue;
+      const Slot& s = slots[c.slot];
+      if (s.deadline > 0 && now >= s.deadline) {
+        Fail(c, kDeadlineExceeded,
+             absl::StrCat("deadline of ", FormatDuration(methods[s.operation].deadline_nanos),
+                          " exceeded"),
+             now);
+      }
+    }
+    for (size_t n = waiting.size; n > 0; --n) {
+      const uint32_t slot = waiting.Pop();
+      Slot& s = slots[slot];
+      if (s.deadline > 0 && now >= s.deadline) {
+        s.message =
+            absl::StrCat("deadline of ", FormatDuration(methods[s.operation].deadline_nanos),
+                         " exceeded waiting for a connection");
+        Finish(slot, kDeadlineExceeded, now);
+      } else {
+        waiting.Push(slot);
+      }
+    }
+  }
+
+  // Hands waiting requests to idle connections.
+  void Dispatch(int64_t now) {
+    for (Connection& c : connections) {
+      if (waiting.empty()) return;
+      if (c.slot < 0) Assign(c, waiting.Pop(), now);
+    }
+  }
+
+  // The earliest deadline of any request, 0: none.
+  int64_t NextDeadline() const {
+    int64_t next = 0;
+    const auto consider = [&](int64_t deadline) {
+      if (deadline > 0 && (next == 0 || deadline < next)) next = deadline;
+    };
+    for (const Connection& c : connections) {
+      if (c.slot >= 0) consider(slots[c.slot].deadline);
+    }
+    for (size_t i = 0; i < waiting.size; ++i) {
+      consider(slots[waiting.items[(waiting.head + i) % waiting.items.size()]].deadline);
+    }
+    return next;
+  }
+
+  // Waits until `until` (steady nanos) at most for socket events, and handles them.
+  void Poll(int64_t until) {
+    int64_t now = Now();
+    if (const int64_t deadline = NextDeadline(); deadline > 0) until = std::min(until, deadline);
+    const int64_t wait = std::max<int64_t>(0, until - now);
+    const timespec timeout{static_cast<time_t>(wait / 1'000'000'000),
+                           static_cast<long>(wait % 1'000'000'000)};
+    int n = epoll_pwait2(epoll, events.data(), static_cast<int>(events.size()), &timeout, nullptr);
+    if (n < 0 && errno == ENOSYS) {
+      n = epoll_wait(epoll, events.data(), static_cast<int>(events.size()),
+                     static_cast<int>((wait + 999'999) / 1'000'000));
+    }
+    now = Now();
+    for (int i = 0; i < n; ++i) {
+      Connection& c = connections[events[i].data.u64];
+      if (c.fd < 0) continue;
+      const uint32_t what = events[i].events;
+      if (c.connecting && (what & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        int error = 0;
+        socklen_t length = sizeof error;
+        getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &length);
+        if (error != 0) {
+          Fail(c, kUnavailable,
+               absl::StrCat("cannot connect to ", endpoint.host, ": ", std::strerror(error)), now);
+          continue;
+        }
+        c.connecting = false;
+      }
+      if (c.slot >= 0 && (what & EPOLLOUT)) {
+        Write(c, now);
+        if (c.fd < 0) continue;
+      }
+      if (what & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) Read(c, now);
+    }
+    ExpireDeadlines(now);
+    Dispatch(now);
+  }
+
+  bool Take(Completion* completion) {
+    if (done.empty()) return false;
+    const Done d = done.Pop();
+    completion->slot = d.slot;
+    completion->status_code = d.code;
+    completion->response = {};
+    completion->status_message = slots[d.slot].message;
+    completion->completed_nanos = d.at;
+    return true;
+  }
+
+  HttpEndpoint endpoint;
+  std::vector<UnaryMethod> methods;
+  std::vector<Connection> connections;
+  std::vector<Slot> slots;
+  Ring waiting;
+  DoneRing done;
+  std::vector<WireCounts> counts;
+  int epoll = -1;
+  std::vector<epoll_event> events;
+};
+
+HttpTransport::HttpTransport(HttpEndpoint endpoint, int connections,
+                             std::vector<UnaryMethod> methods, uint32_t slots)
+    : impl_(std::make_unique<Impl>(std::move(endpoint), connections, std::move(methods), slots)) {}
+
+HttpTransport::~HttpTransport() = default;
+
+void HttpTransport::Start(uint32_t slot, uint32_t operation, std::string_view request,
+                          std::span<const Header> headers) {
+  Impl& m = *impl_;
+  Impl::Slot& s = m.slots[slot];
+  s.operation = operation;
+  s.message.clear();
+  std::string_view method = "GET", path = "/";
+  for (const Header& h : headers) {
+    if (h.key == ":method") method = h.value;
+    if (h.key == ":path") path = h.value;
+  }
+  std::string& out = s.request;
+  out.clear();
+  ((((out += method) += ' ') += path) += " HTTP/1.1\r\nHost: ") += m.endpoint.host;
+  out += "\r\n";
+  bool content_type = false;
+  for (const Header& h : headers) {
+    if (h.key.empty() || h.key[0] == ':') continue;
+    content_type = content_type || h.key == "content-type";
+    (((out += h.key) += ": ") += h.value) += "\r\n";
+  }
+  if (!request.empty() || method != "GET") {
+    if (!content_type && !request.empty()) out += "Content-Type: application/json\r\n";
+    absl::StrAppend(&out, "Content-Length: ", request.size(), "\r\n");
+  }
+  out += "\r\n";
+  out.append(request.data(), request.size());
+  s.body_bytes = request.size();
+  const int64_t now = Now();
+  const int64_t deadline = m.methods[operation].deadline_nanos;
+  s.deadline = deadline > 0 ? now + deadline : 0;
+  m.waiting.Push(slot);
+  m.Dispatch(now);
+}
+
+bool HttpTransport::Next(int64_t timeout_nanos, Completion* completion) {
+  Impl& m = *impl_;
+  if (m.Take(completion)) return true;
+  const int64_t until = Now() + std::max<int64_t>(timeout_nanos, 0);
+  while (true) {
+    m.Poll(until);
+    if (m.Take(completion)) return true;
+    if (Now() >= until) return false;
+  }
+}
+
+void HttpTransport::SleepThrough(int64_t nanos) {
+  Impl& m = *impl_;
+  const int64_t until = Now() + nanos;
+  do {
+    m.Poll(until);
+  } while (Now() < until);
+}
+
+void HttpTransport::CancelAll() {
+  Impl& m = *impl_;
+  const int64_t now = Now();
+  for (Impl::Connection& c : m.connections) {
+    if (c.slot >= 0) m.Fail(c, kCancelled, "cancelled at the run's end", now);
+  }
+  while (!m.waiting.empty()) {
+    const uint32_t slot = m.waiting.Pop();
+    m.slots[slot].message = "cancelled at the run's end, waiting for a connection";
+    m.Finish(slot, kCancelled, now);
+  }
+}
+
+std::vector<Transport::WireCounts> HttpTransport::CountsByOperation() const {
+  return impl_->counts;
+}
+
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,45 @@
+#include "loadgen/transport/http_transport_factory.h"
+
+#include "absl/strings/str_cat.h"
+#include "loadgen/transport/grpc_transport.h"
+
+namespace aurigraph::loadgen {
+
+HttpTransportFactory::HttpTransportFactory(std::string target, int connections,
+                                           int64_t connect_timeout_nanos)
+    : target_(std::move(target)),
+      connections_(connections),
+      connect_timeout_nanos_(connect_timeout_nanos) {}
+
+absl::Status HttpTransportFactory::Connect() {
+  if (TargetAddresses(target_).size() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target '", target_, "': HTTP operations go to one address"));
+  }
+  auto endpoint = ResolveHttpEndpoint(target_);
+  if (!endpoint.ok()) return endpoint.status();
+  endpoint_ = *std::move(endpoint);
+  return ProbeHttpEndpoint(endpoint_, connect_timeout_nanos_);
+}
+
+absl::StatusOr<ServiceDescriptions> HttpTransportFactory::DescribeServices(
+    const std::vector<std::string>&) {
+  return absl::UnimplementedError("an HTTP target has no server reflection");
+}
+
+std::unique_ptr<Transport> HttpTransportFactory::MakeTransport(int worker, int workers,
+                                                               std::vector<UnaryMethod> methods,
+                                                               uint32_t slots) {
+  // Connection c belongs to worker c % workers; a worker left without one gets one.
+  int own = 0;
+  for (int c = 0; c < connections_; ++c) own += c % workers == worker ? 1 : 0;
+  return std::make_unique<HttpTransport>(endpoint_, std::max(own, 1), std::move(methods), slots);
+}
+
+std::unique_ptr<StreamTransport> HttpTransportFactory::MakeStreamTransport(int, int,
+                                                                           std::vector<std::string>,
+                                                                           uint32_t) {
+  return nullptr;
+}
+
+}  // namespace aurigraph::loadgen

@@ -1,0 +1,39 @@
+// The HTTP/1.1 wire for a run: `connections` keep-alive connections to one
+// target address, dealt out to the workers. Unary requests only: the scenario
+// parser refuses streams, finality and reflection for HTTP operations.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loadgen/interfaces/transport_factory.h"
+#include "loadgen/transport/http_transport.h"
+
+namespace aurigraph::loadgen {
+
+class HttpTransportFactory final : public TransportFactory {
+ public:
+  HttpTransportFactory(std::string target, int connections, int64_t connect_timeout_nanos);
+
+  // INVALID_ARGUMENT for a list of addresses or one that does not resolve;
+  // UNAVAILABLE when nothing accepts a connection there in time.
+  absl::Status Connect() override;
+  absl::StatusOr<ServiceDescriptions> DescribeServices(
+      const std::vector<std::string>& services) override;
+  std::unique_ptr<Transport> MakeTransport(int worker, int workers,
+                                           std::vector<UnaryMethod> methods,
+                                           uint32_t slots) override;
+  // Never asked for (see above): null.
+  std::unique_ptr<StreamTransport> MakeStreamTransport(int worker, int workers,
+                                                       std::vector<std::string> paths,
+                                                       uint32_t slots) override;
+
+ private:
+  const std::string target_;
+  const int connections_;
+  const int64_t connect_timeout_nanos_;
+  HttpEndpoint endpoint_;
+};
+
+}  // namespace aurigraph::loadgen
