@@ -222,13 +222,14 @@ std::string WireHtml(const RunResult& r) {
   return absl::StrCat(
       "<h3>On the wire</h3><table class=\"wire\">",
       Header({"operation", "requests", "bytes/request", "payload/request", "bytes/response",
-              "payload/response (OK)", "responses by HTTP status"},
+              "payload/response", "responses by HTTP status"},
              1),
       rows,
       "</table><p class=\"note\">Bytes as the client saw them over the whole run (warm-up "
       "included): whole requests and responses where the transport sees their framing (HTTP: "
       "request and status lines, headers and bodies; \"-\" for gRPC, whose HTTP/2 framing is "
-      "the library's), and their payloads (serialized messages, JSON bodies).",
+      "the library's), and their payloads (JSON bodies, of every response; serialized messages, of "
+      "OK responses).",
       cpu, "</p>");
 }
 

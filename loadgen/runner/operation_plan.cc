@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/input/input_file.h"
 #include "loadgen/payload/data_file.h"
@@ -46,6 +48,15 @@ absl::StatusOr<PlannedOperation> PlanHttpOperation(const Scenario& scenario, siz
   auto inputs = InputsOf(scenario, op);
   if (!inputs.ok())
     return absl::InvalidArgumentError(absl::StrCat(where, inputs.status().message()));
+  // The transport frames the request itself; binary values have no place in HTTP/1.1 text.
+  for (const auto& [name, value] : inputs->metadata) {
+    const std::string key = absl::AsciiStrToLower(name);
+    if (key == "host" || key == "content-length" || key == "transfer-encoding" ||
+        key == "connection" || absl::EndsWith(key, "-bin")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "metadata '", name, "': not a header an HTTP operation may set"));
+    }
+  }
   inputs->http_pseudo_headers = true;
   inputs->metadata.insert(inputs->metadata.begin(),
                           {{":method", op.http->method}, {":path", op.http->path}});

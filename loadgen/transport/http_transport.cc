@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ namespace bhttp = boost::beast::http;
 
 constexpr int kOk = 0;
 constexpr int kCancelled = 1;
+constexpr int kInvalidArgument = 3;
 constexpr int kDeadlineExceeded = 4;
 constexpr int kUnavailable = 14;
 constexpr int kInternal = 13;
@@ -44,6 +46,7 @@ class ResponseReader final : public bhttp::basic_parser<false> {
   explicit ResponseReader(std::string& body) : body_(body) {
     body_.clear();
     body_limit(std::numeric_limits<uint64_t>::max());
+    header_limit(64 << 10);
     eager(true);
   }
   int status() const { return status_; }
@@ -108,25 +111,53 @@ absl::StatusOr<HttpEndpoint> ResolveHttpEndpoint(const std::string& address) {
         absl::StrCat("cannot resolve '", address, "': ", gai_strerror(rc)));
   }
   HttpEndpoint endpoint;
-  std::memcpy(&endpoint.address, found->ai_addr, found->ai_addrlen);
-  endpoint.address_length = found->ai_addrlen;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    HttpEndpoint::Address& resolved = endpoint.resolved.emplace_back();
+    std::memcpy(&resolved.storage, a->ai_addr, a->ai_addrlen);
+    resolved.length = a->ai_addrlen;
+  }
+  endpoint.address = endpoint.resolved.front();
   endpoint.host = address;
   freeaddrinfo(found);
   return endpoint;
 }
 
-absl::Status ProbeHttpEndpoint(const HttpEndpoint& endpoint, int64_t timeout_nanos) {
+namespace {
+
+// 0 when `address` accepts a connection within `wait_nanos`, else the errno.
+int TryConnect(const HttpEndpoint::Address& address, int64_t wait_nanos) {
+  const int fd = socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  int error = 0;
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length) != 0) {
+    error = errno;
+    if (error == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      const int ready =
+          poll(&p, 1, static_cast<int>(std::max<int64_t>(wait_nanos, 0) / 1'000'000 + 1));
+      socklen_t length = sizeof error;
+      error = ETIMEDOUT;
+      if (ready == 1) getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+    }
+  }
+  close(fd);
+  return error;
+}
+
+}  // namespace
+
+absl::Status ProbeHttpEndpoint(HttpEndpoint& endpoint, int64_t timeout_nanos) {
   const int64_t give_up = Now() + timeout_nanos;
   std::string last = "timed out";
   while (true) {
-    const int fd = socket(endpoint.address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", std::strerror(errno)));
-    const int rc =
-        connect(fd, reinterpret_cast<const sockaddr*>(&endpoint.address), endpoint.address_length);
-    const int error = errno;
-    close(fd);
-    if (rc == 0) return absl::OkStatus();
-    last = std::strerror(error);
+    for (const HttpEndpoint::Address& address : endpoint.resolved) {
+      const int error = TryConnect(address, give_up - Now());
+      if (error == 0) {
+        endpoint.address = address;
+        return absl::OkStatus();
+      }
+      last = std::strerror(error);
+    }
     if (Now() >= give_up) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -138,7 +169,7 @@ int GrpcCodeForHttpStatus(int http_status) {
   if (http_status >= 200 && http_status < 300) return kOk;
   switch (http_status) {
     case 400:
-      return 3;  // INVALID_ARGUMENT
+      return kInvalidArgument;
     case 401:
       return 16;  // UNAUTHENTICATED
     case 403:
@@ -177,7 +208,8 @@ struct HttpTransport::Impl {
     int64_t slot = -1;               // the request it carries; -1: idle
     size_t written = 0;
     bool request_counted = false;
-    std::string in;  // read, not yet parsed
+    int64_t served = 0;  // responses it carried since it was opened
+    std::string in;      // read, not yet parsed
     size_t response_bytes = 0;
     std::optional<ResponseReader> reader;
   };
@@ -185,6 +217,7 @@ struct HttpTransport::Impl {
     uint32_t operation = 0;
     std::string request;  // the whole HTTP request, head and body
     size_t body_bytes = 0;
+    bool retried = false;  // sent again after a keep-alive connection closed under it
     int64_t deadline = 0;  // steady nanos; 0: none
     std::string body;      // of the response, its start (for an error's message)
     std::string message;   // the completion's status message
@@ -209,21 +242,27 @@ struct HttpTransport::Impl {
   }
   size_t connections_size() const { return connections.size(); }
 
-  // A ring of slot numbers.
+  // A ring of one place per slot: each slot is in it at most once.
+  template <typename T>
   struct Ring {
     explicit Ring(size_t capacity) : items(std::max<size_t>(capacity, 1)) {}
     bool empty() const { return size == 0; }
-    void Push(uint32_t v) {
+    void Push(T v) {
       items[(head + size) % items.size()] = v;
       ++size;
     }
-    uint32_t Pop() {
-      const uint32_t v = items[head];
+    void PushFront(T v) {
+      head = (head + items.size() - 1) % items.size();
+      items[head] = v;
+      ++size;
+    }
+    T Pop() {
+      const T v = items[head];
       head = (head + 1) % items.size();
       --size;
       return v;
     }
-    std::vector<uint32_t> items;
+    std::vector<T> items;
     size_t head = 0, size = 0;
   };
   struct Done {
@@ -231,33 +270,33 @@ struct HttpTransport::Impl {
     int code;
     int64_t at;
   };
-  struct DoneRing {
-    explicit DoneRing(size_t capacity) : items(std::max<size_t>(capacity, 1)) {}
-    bool empty() const { return size == 0; }
-    void Push(Done d) {
-      items[(head + size) % items.size()] = d;
-      ++size;
-    }
-    Done Pop() {
-      const Done d = items[head];
-      head = (head + 1) % items.size();
-      --size;
-      return d;
-    }
-    std::vector<Done> items;
-    size_t head = 0, size = 0;
-  };
 
   void Close(Connection& c) {
     if (c.fd >= 0) close(c.fd);
     c.fd = -1;
     c.connecting = false;
     c.watching_writable = false;
+    c.served = 0;
     c.in.clear();
     c.reader.reset();
   }
 
   void Finish(uint32_t slot, int code, int64_t at) { done.Push(Done{slot, code, at}); }
+
+  // The connection was lost before any byte of its response: a keep-alive
+  // connection the server closed while it was idle (the request crossed its
+  // close) is retried once on a new connection; otherwise the request fails.
+  void Lost(Connection& c, std::string why, int64_t now) {
+    const auto slot = static_cast<uint32_t>(c.slot);
+    if (c.served > 0 && c.response_bytes == 0 && !slots[slot].retried) {
+      slots[slot].retried = true;
+      c.slot = -1;
+      Close(c);
+      waiting.PushFront(slot);
+      return;
+    }
+    Fail(c, kUnavailable, std::move(why), now);
+  }
 
   // Ends the request `c` carries with `code`, and the connection with it.
   void Fail(Connection& c, int code, std::string message, int64_t at) {
@@ -284,13 +323,15 @@ struct HttpTransport::Impl {
     slots[slot].body.clear();
     c.reader.emplace(slots[slot].body);
     if (c.fd < 0) {
-      c.fd = socket(endpoint.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (epoll < 0) return Fail(c, kUnavailable, "epoll_create1 failed", now);
+      c.fd =
+          socket(endpoint.address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (c.fd < 0)
         return Fail(c, kUnavailable, absl::StrCat("socket: ", std::strerror(errno)), now);
       const int one = 1;
       setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      const int rc = connect(c.fd, reinterpret_cast<const sockaddr*>(&endpoint.address),
-                             endpoint.address_length);
+      const int rc = connect(c.fd, reinterpret_cast<const sockaddr*>(&endpoint.address.storage),
+                             endpoint.address.length);
       if (rc != 0 && errno != EINPROGRESS) {
         return Fail(c, kUnavailable,
                     absl::StrCat("cannot connect to ", endpoint.host, ": ", std::strerror(errno)),
@@ -316,8 +357,7 @@ struct HttpTransport::Impl {
           return;
         }
         if (errno == EINTR) continue;
-        return Fail(c, kUnavailable,
-                    absl::StrCat("writing to ", endpoint.host, ": ", std::strerror(errno)), now);
+        return Lost(c, absl::StrCat("writing to ", endpoint.host, ": ", std::strerror(errno)), now);
       }
       c.written += static_cast<size_t>(n);
     }
@@ -350,8 +390,8 @@ struct HttpTransport::Impl {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) break;
       if (c.slot >= 0) {
-        return Fail(c, kUnavailable,
-                    absl::StrCat("reading from ", endpoint.host, ": ", std::strerror(errno)), now);
+        return Lost(c, absl::StrCat("reading from ", endpoint.host, ": ", std::strerror(errno)),
+                    now);
       }
       return Close(c);
     }
@@ -364,19 +404,29 @@ struct HttpTransport::Impl {
   }
 
   void Parse(Connection& c, bool eof, int64_t now) {
-    ResponseReader& reader = *c.reader;
+    if (eof && c.in.empty() && !c.reader->got_some()) {
+      return Lost(c, absl::StrCat(endpoint.host, " closed the connection before its response"),
+                  now);
+    }
     boost::beast::error_code ec;
     size_t used = 0;
-    while (used < c.in.size() && !reader.is_done()) {
-      const size_t n =
-          reader.put(boost::asio::const_buffer(c.in.data() + used, c.in.size() - used), ec);
-      used += n;
-      if (ec == bhttp::error::need_more) {
-        ec = {};
-        break;
+    while (true) {
+      ResponseReader& reader = *c.reader;
+      while (used < c.in.size() && !reader.is_done()) {
+        const size_t n =
+            reader.put(boost::asio::const_buffer(c.in.data() + used, c.in.size() - used), ec);
+        used += n;
+        if (ec == bhttp::error::need_more) {
+          ec = {};
+          break;
+        }
+        if (ec) break;
       }
-      if (ec) break;
+      // An interim answer (100 Continue, 103 Early Hints) comes before the response.
+      if (ec || !reader.is_done() || reader.status() >= 200) break;
+      c.reader.emplace(slots[c.slot].body);
     }
+    ResponseReader& reader = *c.reader;
     c.in.erase(0, used);
     c.response_bytes += used;
     if (!ec && !reader.is_done() && eof) {
@@ -413,9 +463,13 @@ struct HttpTransport::Impl {
           known == bhttp::status::unknown ? "" : std::string(bhttp::obsolete_reason(known)));
       if (!s.body.empty()) absl::StrAppend(&s.message, ": ", s.body);
     }
-    const bool keep_alive = reader.keep_alive() && !eof;
+    // Not kept: a connection the server closes, one whose request was still
+    // being written (an early answer), and one with bytes past the response.
+    const bool keep_alive =
+        reader.keep_alive() && !eof && c.in.empty() && c.written == slots[slot].request.size();
     c.slot = -1;
     c.reader.reset();
+    ++c.served;
     if (!keep_alive) Close(c);
     Finish(slot, code, now);
   }
@@ -476,8 +530,13 @@ struct HttpTransport::Impl {
     const int64_t wait = std::max<int64_t>(0, until - now);
     const timespec timeout{static_cast<time_t>(wait / 1'000'000'000),
                            static_cast<long>(wait % 1'000'000'000)};
-    int n = epoll_pwait2(epoll, events.data(), static_cast<int>(events.size()), &timeout, nullptr);
-    if (n < 0 && errno == ENOSYS) {
+    int n = -1;
+    if (precise_wait) {
+      n = epoll_pwait2(epoll, events.data(), static_cast<int>(events.size()), &timeout, nullptr);
+      // A kernel without it, or a sandbox that refuses it: milliseconds, rounded up.
+      if (n < 0 && errno != EINTR) precise_wait = false;
+    }
+    if (!precise_wait) {
       n = epoll_wait(epoll, events.data(), static_cast<int>(events.size()),
                      static_cast<int>((wait + 999'999) / 1'000'000));
     }
@@ -497,11 +556,10 @@ struct HttpTransport::Impl {
         }
         c.connecting = false;
       }
-      if (c.slot >= 0 && (what & EPOLLOUT)) {
-        Write(c, now);
-        if (c.fd < 0) continue;
-      }
+      // Read first: an early answer (a 413 before the body is all sent) is
+      // taken before a write fails on the connection it closes.
       if (what & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) Read(c, now);
+      if (c.fd >= 0 && c.slot >= 0 && !c.connecting && (what & EPOLLOUT)) Write(c, now);
     }
     ExpireDeadlines(now);
     Dispatch(now);
@@ -522,10 +580,11 @@ struct HttpTransport::Impl {
   std::vector<UnaryMethod> methods;
   std::vector<Connection> connections;
   std::vector<Slot> slots;
-  Ring waiting;
-  DoneRing done;
+  Ring<uint32_t> waiting;
+  Ring<Done> done;
   std::vector<WireCounts> counts;
   int epoll = -1;
+  bool precise_wait = true;  // epoll_pwait2 (nanoseconds) works here
   std::vector<epoll_event> events;
 };
 
@@ -541,10 +600,18 @@ void HttpTransport::Start(uint32_t slot, uint32_t operation, std::string_view re
   Impl::Slot& s = m.slots[slot];
   s.operation = operation;
   s.message.clear();
+  s.retried = false;
   std::string_view method = "GET", path = "/";
   for (const Header& h : headers) {
     if (h.key == ":method") method = h.value;
     if (h.key == ":path") path = h.value;
+  }
+  const int64_t now = Now();
+  // A path rendered from data may hold what a request line cannot.
+  if (!std::all_of(path.begin(), path.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+    s.message = "the path renders with a space or a byte that is not printable ASCII";
+    m.Finish(slot, kInvalidArgument, now);
+    return;
   }
   std::string& out = s.request;
   out.clear();
@@ -563,7 +630,6 @@ void HttpTransport::Start(uint32_t slot, uint32_t operation, std::string_view re
   out += "\r\n";
   out.append(request.data(), request.size());
   s.body_bytes = request.size();
-  const int64_t now = Now();
   const int64_t deadline = m.methods[operation].deadline_nanos;
   s.deadline = deadline > 0 ? now + deadline : 0;
   m.waiting.Push(slot);

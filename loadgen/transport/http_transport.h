@@ -21,18 +21,25 @@
 
 namespace aurigraph::loadgen {
 
-// Where connections go: a resolved address and the Host header to send.
+// Where connections go: the address that accepted the probe, and the Host
+// header to send.
 struct HttpEndpoint {
-  sockaddr_storage address{};
-  socklen_t address_length = 0;
-  std::string host;  // "127.0.0.1:8080"
+  struct Address {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+  };
+  Address address;
+  std::vector<Address> resolved;  // every address HOST resolves to, in the resolver's order
+  std::string host;               // "127.0.0.1:8080"
 };
 
 // `address` (HOST:PORT) resolved; INVALID_ARGUMENT when it is not one.
 absl::StatusOr<HttpEndpoint> ResolveHttpEndpoint(const std::string& address);
 
-// Connects once to `endpoint` within `timeout_nanos`; UNAVAILABLE naming it otherwise.
-absl::Status ProbeHttpEndpoint(const HttpEndpoint& endpoint, int64_t timeout_nanos);
+// Connects to each resolved address in turn until one accepts, within
+// `timeout_nanos` in all, and makes it the endpoint's; UNAVAILABLE naming
+// the target otherwise.
+absl::Status ProbeHttpEndpoint(HttpEndpoint& endpoint, int64_t timeout_nanos);
 
 // The gRPC status code (as results count them) for an HTTP status: 2xx is OK,
 // the others as google.rpc.Code maps them to HTTP (404 NOT_FOUND, 429

@@ -50,7 +50,7 @@ class WsConnection final : public WebSocketConnection,
                            public std::enable_shared_from_this<WsConnection> {
  public:
   WsConnection(beast::tcp_stream stream, Shared& shared, std::weak_ptr<Shared> shared_weak)
-      : ws_(std::move(stream)), shared_(shared), keep_(shared_weak.lock()) {
+      : keep_(shared_weak.lock()), shared_(shared), ws_(std::move(stream)) {
     shared_.open.fetch_add(1, std::memory_order_relaxed);
     shared_.websockets_open.fetch_add(1, std::memory_order_relaxed);
   }
@@ -143,7 +143,8 @@ class WsConnection final : public WebSocketConnection,
   void Queue(Render render, bool event) {
     if (ended_ || closing_) return;
     if (event && queued_events_ >= shared_.options.websocket_queue_bound) {
-      queue_.clear();
+      // The events are dropped; answers already queued still go, then the close.
+      std::erase_if(queue_, [](const Queued& q) { return q.event; });
       queued_events_ = 0;
       shared_.websockets_cut_off.fetch_add(1, std::memory_order_relaxed);
       CloseAfterWrites(static_cast<int>(websocket::close_code::policy_error),
@@ -209,11 +210,12 @@ class WsConnection final : public WebSocketConnection,
     }
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
-  Shared& shared_;
   // What its stream's context lives in: a session or a late answer (a
-  // committed submit) may hold the connection past the server's stop.
+  // committed submit) may hold the connection past the server's stop. First,
+  // so the stream goes before it.
   std::shared_ptr<Shared> keep_;
+  Shared& shared_;
+  websocket::stream<beast::tcp_stream> ws_;
   std::shared_ptr<WebSocketSession> session_;
   beast::flat_buffer buffer_;
   struct Queued {

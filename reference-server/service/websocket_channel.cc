@@ -20,7 +20,16 @@ namespace tv1 = transaction::v1;
 using TransactionEvent = EncodedEvent<tv1::CommittedTransaction>;
 
 constexpr int kInvalidPayload = 1007;  // RFC 6455: a message inconsistent with its type
-constexpr int kGoingAway = 1001;
+constexpr int kInternalError = 1011;
+
+// Member `key` of `request` when it is a string; "" when it is absent.
+absl::StatusOr<std::string> StringMember(const nlohmann::json& request, const char* key) {
+  if (!request.contains(key)) return std::string();
+  if (!request[key].is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" must be a string"));
+  }
+  return request[key].get<std::string>();
+}
 
 std::string Quoted(const nlohmann::json& id) {
   return id.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -87,11 +96,33 @@ namespace {
 
 class Channel final : public http::WebSocketSession {
  public:
-  Channel(WebSocketChannels::Shared& shared, std::shared_ptr<http::WebSocketConnection> connection,
-          std::string peer)
-      : shared_(shared), connection_(std::move(connection)), peer_(std::move(peer)) {}
+  Channel(std::shared_ptr<WebSocketChannels::Shared> shared,
+          std::shared_ptr<http::WebSocketConnection> connection, std::string peer)
+      : shared_(std::move(shared)), connection_(std::move(connection)), peer_(std::move(peer)) {}
 
+  // The JSON library throws on what it cannot convert: a request it throws on
+  // is a bug here, answered with 1011, never one that ends the server.
   void OnText(std::string text) override {
+    try {
+      Serve(text);
+    } catch (const std::exception& e) {
+      connection_->Close(kInternalError, absl::StrCat("internal error: ", e.what()));
+    }
+  }
+
+  void OnClosed() override { RemoveAll(); }
+
+  void RemoveAll() {
+    std::map<std::string, std::function<void()>> removers;
+    {
+      std::lock_guard lock(mutex_);
+      removers.swap(removers_);
+    }
+    for (auto& [key, remove] : removers) remove();
+  }
+
+ private:
+  void Serve(const std::string& text) {
     nlohmann::json request = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (request.is_discarded()) {
       return connection_->Close(kInvalidPayload, "the message is not JSON");
@@ -112,25 +143,18 @@ class Channel final : public http::WebSocketSession {
                    "unknown op '", op, "': expected subscribe, unsubscribe or submit")));
   }
 
-  void OnClosed() override { RemoveAll(); }
-
-  void RemoveAll() {
-    std::map<std::string, std::function<void()>> removers;
-    {
-      std::lock_guard lock(mutex_);
-      removers.swap(removers_);
-    }
-    for (auto& [key, remove] : removers) remove();
-  }
-
- private:
   void Refuse(const nlohmann::json& id, const absl::Status& status) {
     connection_->Send([text = ErrorMessage("error", id, status)] { return text; });
   }
 
   void Subscribe(const nlohmann::json& request, const nlohmann::json& id) {
     const std::string key = Quoted(id);
-    const std::string topic = request.value("topic", "");
+    const auto topic = StringMember(request, "topic");
+    const auto account = StringMember(request, "account");
+    const auto approval = StringMember(request, "approval_id");
+    for (const auto* member : {&topic, &account, &approval}) {
+      if (!member->ok()) return Refuse(id, member->status());
+    }
     {
       std::lock_guard lock(mutex_);
       if (id.is_null() || removers_.count(key) > 0) {
@@ -138,13 +162,12 @@ class Channel final : public http::WebSocketSession {
                                        : absl::AlreadyExistsError("a subscription has that id"));
       }
     }
-    Streaming& s = shared_.streaming;
+    Streaming& s = shared_->streaming;
     const Clock& wall = s.wall;
-    if (topic == "transactions") {
-      const std::string account = request.value("account", "");
+    if (*topic == "transactions") {
       auto subscription = std::make_shared<Subscription<TransactionEvent>>(
           s.transaction_events, connection_, id,
-          [account](const TransactionEvent& e) {
+          [account = *account](const TransactionEvent& e) {
             return account.empty() || e.message.transaction().sender() == account ||
                    e.message.transaction().receiver() == account;
           },
@@ -156,11 +179,10 @@ class Channel final : public http::WebSocketSession {
       Added(key, id, s.transaction_events, subscription);
       return;
     }
-    if (topic == "approvals") {
-      const std::string approval = request.value("approval_id", "");
+    if (*topic == "approvals") {
       auto subscription = std::make_shared<Subscription<av1::ApprovalEvent>>(
           s.approval_events, connection_, id,
-          [approval](const av1::ApprovalEvent& e) {
+          [approval = *approval](const av1::ApprovalEvent& e) {
             return approval.empty() || e.state().approval_id() == approval;
           },
           [&wall](const av1::ApprovalEvent& e) {
@@ -172,7 +194,7 @@ class Channel final : public http::WebSocketSession {
       return;
     }
     Refuse(id, absl::InvalidArgumentError(
-                   absl::StrCat("topic '", topic, "': expected transactions or approvals")));
+                   absl::StrCat("topic '", *topic, "': expected transactions or approvals")));
   }
 
   // Confirms the subscription, then adds it to its hub (so nothing comes before the confirmation).
@@ -203,7 +225,7 @@ class Channel final : public http::WebSocketSession {
   }
 
   void Submit(const nlohmann::json& request, const nlohmann::json& id) {
-    const Responder& responder = shared_.responder;
+    const Responder& responder = shared_->responder;
     tv1::Transaction tx;
     const absl::Status decoded =
         request.contains("transaction")
@@ -218,7 +240,7 @@ class Channel final : public http::WebSocketSession {
       responder.Count(overloaded.code());
       return Reply(id, overloaded, "");
     }
-    shared_.committer.Submit(
+    shared_->committer.Submit(
         tx, "",
         [&responder, peer = peer_, connection = connection_,
          id](absl::StatusOr<tv1::TransactionResponse> outcome) {
@@ -242,7 +264,7 @@ class Channel final : public http::WebSocketSession {
                     : ErrorMessage("reply", id, status)] { return text; });
   }
 
-  WebSocketChannels::Shared& shared_;
+  std::shared_ptr<WebSocketChannels::Shared> shared_;
   std::shared_ptr<http::WebSocketConnection> connection_;
   std::string peer_;
   std::mutex mutex_;
@@ -260,7 +282,7 @@ WebSocketChannels::~WebSocketChannels() { CloseAll(); }
 std::shared_ptr<http::WebSocketSession> WebSocketChannels::Open(
     const http::Request& request, std::shared_ptr<http::WebSocketConnection> connection) {
   if (request.target != "/v1/ws") return nullptr;
-  auto channel = std::make_shared<Channel>(*shared_, std::move(connection), request.peer);
+  auto channel = std::make_shared<Channel>(shared_, std::move(connection), request.peer);
   std::lock_guard lock(shared_->mutex);
   // Forget channels that ended, so the list stays as long as the open ones.
   std::erase_if(shared_->channels, [](const auto& c) { return c.expired(); });

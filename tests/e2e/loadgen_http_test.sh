@@ -54,6 +54,8 @@ operations:
       contentHash: "\${sha256:id,sender,receiver,amount,nonce,memo}"
   - name: limited
     http: {path: /v1/status/429}
+  - name: continued
+    http: {path: /continue}
 EOF
 "$LOADGEN" run "$WORK/peer.yaml" --out "$WORK/peer-run" --no-progress >"$WORK/peer-run.out" 2>&1 ||
   { cat "$WORK/peer-run.out"; fail "the run against the Node peer failed"; }
@@ -66,7 +68,7 @@ problems = []
 def check(what, got, want):
     if got != want: problems.append(f"{what}: {got}, expected {want}")
     else: print(f"PASS {what}: {got}")
-submit, limited = ops["submit"], ops["limited"]
+submit, limited, continued = ops["submit"], ops["limited"], ops["continued"]
 sent = peer["counts"].get("POST /v1/transactions", 0)
 check("every submit the peer received was valid JSON with a correct hash (201)",
       peer["statuses"].get("POST /v1/transactions 201", 0), sent)
@@ -76,12 +78,15 @@ check("and by HTTP status", submit["wire"]["by_status"], {"201": sent})
 check("a 429 is RESOURCE_EXHAUSTED, counted by status",
       (limited["status_codes"], limited["wire"]["by_status"]),
       ({"RESOURCE_EXHAUSTED": peer["counts"]["GET /v1/status"]}, {"429": peer["counts"]["GET /v1/status"]}))
-check("requests in all", sent + peer["counts"]["GET /v1/status"], 600)
+check("an interim 100 Continue is skipped: the 200 after it is the answer",
+      (continued["status_codes"], continued["wire"]["by_status"]),
+      ({"OK": peer["counts"]["GET /continue"]}, {"200": peer["counts"]["GET /continue"]}))
+check("requests in all", sent + peer["counts"]["GET /v1/status"] + peer["counts"]["GET /continue"], 600)
 check("one ${run} for every request", len(peer["runs"]), 1)
 check("request bytes: the loadgen's, the peer's sockets'",
-      submit["wire"]["request_bytes"] + limited["wire"]["request_bytes"], peer["read"])
+      sum(o["wire"]["request_bytes"] for o in (submit, limited, continued)), peer["read"])
 check("response bytes: the loadgen's, the peer's sockets'",
-      submit["wire"]["response_bytes"] + limited["wire"]["response_bytes"], peer["written"])
+      sum(o["wire"]["response_bytes"] for o in (submit, limited, continued)), peer["written"])
 msgs = limited.get("error_messages", {}).get("RESOURCE_EXHAUSTED", {}).get("messages", [])
 check("the failure's message names the HTTP status", bool(msgs) and msgs[0]["message"].startswith("HTTP 429 Too Many Requests"), True)
 if problems: print("FAIL " + "; ".join(problems)); sys.exit(1)

@@ -8,6 +8,7 @@
 //                          for a body that is not JSON or not application/json
 //   GET /v1/status/CODE    answers CODE
 //   GET /slow              answers 200 after 300 ms
+//   GET /continue          answers 100 Continue, then 200
 //   GET /stats             (on a connection of its own) counts so far, as
 //                          JSON: requests and answers by "METHOD PATH-prefix"
 //                          and status, the bytes every other connection read
@@ -79,6 +80,11 @@ const server = http.createServer({ keepAliveTimeout: 60000 }, (req, res) => {
     if (req.method === 'GET' && status) {
       count(counts, 'GET /v1/status');
       return answer(res, 'GET /v1/status', Number(status[1]), { status: Number(status[1]) });
+    }
+    if (req.method === 'GET' && req.url === '/continue') {
+      count(counts, 'GET /continue');
+      res.writeContinue();
+      return answer(res, 'GET /continue', 200, { after: 'continue' });
     }
     if (req.method === 'GET' && req.url === '/slow') {
       count(counts, 'GET /slow');

@@ -136,11 +136,13 @@ async function main() {
   ws.send(JSON.stringify({ op: 'subscribe', id: 'y', topic: 'weather' }));
   ws.send(JSON.stringify({ op: 'submit', id: 'bad', transaction: { id: 5, colour: 'red' } }));
   ws.send('[1, 2]');
-  const errors = await count(ws, (m) => m.type === 'error' || (m.type === 'reply' && m.id === 'bad'), 5);
+  ws.send(JSON.stringify({ op: 'subscribe', id: 'n', topic: 1 }));  // a number where a string goes
+  const errors = await count(ws, (m) => m.type === 'error' || (m.type === 'reply' && m.id === 'bad'), 6);
   const byId = Object.fromEntries(errors.map((m) => [JSON.stringify(m.id), m.code]));
   check('requests that cannot be served are answered, the connection kept',
     byId['"x1"'] === 'INVALID_ARGUMENT' && byId['"all"'] === 'ALREADY_EXISTS' && byId['"y"'] === 'INVALID_ARGUMENT' &&
-    byId['"bad"'] === 'INVALID_ARGUMENT' && byId.null === 'INVALID_ARGUMENT', JSON.stringify(byId));
+    byId['"bad"'] === 'INVALID_ARGUMENT' && byId.null === 'INVALID_ARGUMENT' && byId['"n"'] === 'INVALID_ARGUMENT',
+    JSON.stringify(byId));
 
   ws.send(JSON.stringify({ op: 'unsubscribe', id: 'all' }));
   await until(ws, (m) => m.type === 'unsubscribed' && m.id === 'all');
