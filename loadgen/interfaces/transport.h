@@ -4,11 +4,11 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <span>
 #include <string_view>
 
 #include "loadgen/interfaces/request_source.h"
+#include "loadgen/result/run_description.h"
 
 namespace aurigraph::loadgen {
 
@@ -23,22 +23,6 @@ class Transport {
     // real network: the steady clock), for a completion the transport kept
     // while the driver slept (SleepThrough); 0: it ends now.
     int64_t completed_nanos = 0;
-  };
-
-  // What went over the wire for one operation, as the client saw it: the
-  // bytes of requests written and responses read, whole (HTTP: request and
-  // status lines, headers and bodies; -1 where the transport cannot see
-  // them, as gRPC's framing is the library's) and their payloads (the
-  // messages: serialized protos, JSON bodies), and responses by protocol
-  // status (HTTP's).
-  struct WireCounts {
-    int64_t requests = 0;
-    int64_t request_bytes = -1;
-    int64_t request_payload_bytes = 0;
-    int64_t responses = 0;
-    int64_t response_bytes = -1;
-    int64_t response_payload_bytes = 0;
-    std::map<int, int64_t> by_status;
   };
 
   virtual ~Transport() = default;
@@ -56,8 +40,9 @@ class Transport {
   virtual void SleepThrough(int64_t nanos) = 0;
   // Asks every busy slot to finish now; each still produces a completion.
   virtual void CancelAll() = 0;
-  // Per operation, once the driver is done; empty when the transport does not count.
-  virtual std::vector<WireCounts> CountsByOperation() const { return {}; }
+  // What went over the wire per operation (result/run_description.h), once
+  // the driver is done; empty when the transport does not count.
+  virtual std::vector<WireTotals> CountsByOperation() const { return {}; }
 };
 
 }  // namespace aurigraph::loadgen

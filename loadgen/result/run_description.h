@@ -64,9 +64,11 @@ struct RunDescription {
 
 // -1 (or 0 cores) where not known: a run rebuilt from the logs of a killed process.
 // What went over the wire for one operation over the whole run (warm-up
-// included), as the client saw it (Transport::WireCounts): requests written
-// and responses read, whole (-1: not seen, as gRPC's framing is not) and
-// their payloads, and responses by protocol status (HTTP's).
+// included), as the client saw it (a transport counts it): requests written
+// and responses read, whole (HTTP: request and status lines, headers and
+// bodies; -1: not seen, as gRPC's framing is the library's) and their
+// payloads (serialized messages, JSON bodies), and responses by protocol
+// status (HTTP's).
 struct WireTotals {
   int64_t requests = 0;
   int64_t request_bytes = -1;
@@ -74,7 +76,7 @@ struct WireTotals {
   int64_t responses = 0;
   int64_t response_bytes = -1;
   int64_t response_payload_bytes = 0;
-  std::map<std::string, int64_t> by_status;
+  std::map<int, int64_t> by_status;
 };
 
 // `from` added to `into`: counts add up; a whole-bytes figure one of them did not see is -1.

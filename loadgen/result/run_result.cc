@@ -8,6 +8,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/input/input_file.h"
 #include "common/input/json_check.h"
@@ -140,13 +141,15 @@ ordered_json WebhookJson(const WebhookResult& w) {
 }
 
 ordered_json WireJson(const WireTotals& w) {
+  ordered_json by_status = ordered_json::object();
+  for (const auto& [status, count] : w.by_status) by_status[absl::StrCat(status)] = count;
   return {{"requests", w.requests},
           {"request_bytes", w.request_bytes},
           {"request_payload_bytes", w.request_payload_bytes},
           {"responses", w.responses},
           {"response_bytes", w.response_bytes},
           {"response_payload_bytes", w.response_payload_bytes},
-          {"by_status", w.by_status}};
+          {"by_status", std::move(by_status)}};
 }
 
 absl::StatusOr<WireTotals> ReadWireTotals(const nlohmann::json& j) {
@@ -170,10 +173,14 @@ absl::StatusOr<WireTotals> ReadWireTotals(const nlohmann::json& j) {
     return absl::InvalidArgumentError("by_status is not an object");
   }
   for (const auto& [status, count] : j.at("by_status").items()) {
+    int code = 0;
+    if (!absl::SimpleAtoi(status, &code)) {
+      return absl::InvalidArgumentError(absl::StrCat("by_status.", status, " is not a status"));
+    }
     if (!count.is_number_integer() || count.get<int64_t>() < 0) {
       return absl::InvalidArgumentError(absl::StrCat("by_status.", status, " is not a count"));
     }
-    w.by_status[status] = count.get<int64_t>();
+    w.by_status[code] = count.get<int64_t>();
   }
   return w;
 }

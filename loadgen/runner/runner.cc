@@ -402,23 +402,13 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
   std::vector<std::optional<WireTotals>> counted(run.operations.size());
   for (const WorkerParts& p : parts) {
     if (!p.transport) continue;
-    const std::vector<Transport::WireCounts> counts = p.transport->CountsByOperation();
+    const std::vector<WireTotals> counts = p.transport->CountsByOperation();
     for (size_t k = 0; k < counts.size() && k < unary_ids.size(); ++k) {
-      WireTotals these{counts[k].requests,
-                       counts[k].request_bytes,
-                       counts[k].request_payload_bytes,
-                       counts[k].responses,
-                       counts[k].response_bytes,
-                       counts[k].response_payload_bytes,
-                       {}};
-      for (const auto& [status, count] : counts[k].by_status) {
-        these.by_status[absl::StrCat(status)] = count;
-      }
       std::optional<WireTotals>& into = counted[unary_ids[k]];
       if (!into) {
-        into = std::move(these);
+        into = counts[k];
       } else {
-        AddWireTotals(these, *into);
+        AddWireTotals(counts[k], *into);
       }
     }
   }

@@ -41,7 +41,7 @@ struct GrpcTransport::Impl {
   std::vector<grpc::Slice> slices;
   std::string response;
   std::string status_message;
-  std::vector<WireCounts> counts;  // payloads only: the framing is gRPC's own
+  std::vector<WireTotals> counts;  // payloads only: the framing is gRPC's own
 
   // Completions taken off the queue by `receiver` (see SleepThrough), oldest
   // first: a ring of one place per slot, as each call ends once.
@@ -292,7 +292,7 @@ void GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_view re
   call.busy = true;
   ++impl_->busy_calls;
   call.operation = operation;
-  WireCounts& count = impl_->counts[operation];
+  WireTotals& count = impl_->counts[operation];
   ++count.requests;
   count.request_payload_bytes += static_cast<int64_t>(request.size());
   call.reader->StartCall();
@@ -331,7 +331,7 @@ bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
   completion->status_message = impl_->status_message;
   completion->response = {};
   if (completion->status_code == 0) {
-    WireCounts& count = impl_->counts[call.operation];
+    WireTotals& count = impl_->counts[call.operation];
     ++count.responses;
     count.response_payload_bytes += static_cast<int64_t>(call.response.Length());
   }
@@ -346,9 +346,7 @@ bool GrpcTransport::Next(int64_t timeout_nanos, Completion* completion) {
   return true;
 }
 
-std::vector<Transport::WireCounts> GrpcTransport::CountsByOperation() const {
-  return impl_->counts;
-}
+std::vector<WireTotals> GrpcTransport::CountsByOperation() const { return impl_->counts; }
 
 void GrpcTransport::CancelAll() {
   for (Call& call : impl_->calls) {

@@ -60,7 +60,7 @@ class GrpcTransport final : public Transport {
   void SleepThrough(int64_t nanos) override;
   void CancelAll() override;
   // Requests and OK responses, with their messages' bytes.
-  std::vector<WireCounts> CountsByOperation() const override;
+  std::vector<WireTotals> CountsByOperation() const override;
 
  private:
   struct Call;

@@ -234,7 +234,7 @@ struct HttpTransport::Impl {
     epoll = epoll_create1(EPOLL_CLOEXEC);
     events.resize(connections_size());
     for (Slot& slot : this->slots) slot.request.reserve(512);
-    for (WireCounts& count : counts) count.request_bytes = count.response_bytes = 0;
+    for (WireTotals& count : counts) count.request_bytes = count.response_bytes = 0;
   }
   ~Impl() {
     for (Connection& c : connections) Close(c);
@@ -365,7 +365,7 @@ struct HttpTransport::Impl {
     c.watching_writable = false;
     if (!c.request_counted) {
       c.request_counted = true;
-      WireCounts& count = counts[slots[c.slot].operation];
+      WireTotals& count = counts[slots[c.slot].operation];
       ++count.requests;
       count.request_bytes += static_cast<int64_t>(request.size());
       count.request_payload_bytes += static_cast<int64_t>(slots[c.slot].body_bytes);
@@ -448,7 +448,7 @@ struct HttpTransport::Impl {
     }
     const auto slot = static_cast<uint32_t>(c.slot);
     const int status = reader.status();
-    WireCounts& count = counts[slots[slot].operation];
+    WireTotals& count = counts[slots[slot].operation];
     ++count.responses;
     count.response_bytes += static_cast<int64_t>(c.response_bytes);
     count.response_payload_bytes += reader.body_bytes();
@@ -582,7 +582,7 @@ struct HttpTransport::Impl {
   std::vector<Slot> slots;
   Ring<uint32_t> waiting;
   Ring<Done> done;
-  std::vector<WireCounts> counts;
+  std::vector<WireTotals> counts;
   int epoll = -1;
   bool precise_wait = true;  // epoll_pwait2 (nanoseconds) works here
   std::vector<epoll_event> events;
@@ -668,8 +668,6 @@ void HttpTransport::CancelAll() {
   }
 }
 
-std::vector<Transport::WireCounts> HttpTransport::CountsByOperation() const {
-  return impl_->counts;
-}
+std::vector<WireTotals> HttpTransport::CountsByOperation() const { return impl_->counts; }
 
 }  // namespace aurigraph::loadgen

@@ -61,7 +61,7 @@ class HttpTransport final : public Transport {
   // it comes: a response's time is when it was read, never when it is handed over.
   void SleepThrough(int64_t nanos) override;
   void CancelAll() override;
-  std::vector<WireCounts> CountsByOperation() const override;
+  std::vector<WireTotals> CountsByOperation() const override;
 
  private:
   struct Impl;

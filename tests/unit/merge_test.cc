@@ -98,7 +98,7 @@ class MergeTest : public ::testing::Test {
           wire.request_payload_bytes += 100 + r;
           wire.response_bytes += 200;
           wire.response_payload_bytes += 50;
-          ++wire.by_status[code == 0 ? "201" : "503"];
+          ++wire.by_status[code == 0 ? 201 : 503];
         }
         ++slice.sent;
         slice.schedule_lag.Record(lag);

@@ -340,7 +340,7 @@ TEST(LoadProfile, MeansOverAnyWindowOfTheCorners) {
 }
 
 TEST(WireTotalsJson, RoundTripsAddsUpAndRefusesWhatIsNotACount) {
-  WireTotals http{3, 900, 300, 3, 600, 240, {{"201", 2}, {"429", 1}}};
+  WireTotals http{3, 900, 300, 3, 600, 240, {{201, 2}, {429, 1}}};
   auto read = WireTotalsFromJson(WireTotalsToJson(http));
   ASSERT_TRUE(read.ok()) << read.status();
   const auto fields = [](const WireTotals& w) {
@@ -353,7 +353,7 @@ TEST(WireTotalsJson, RoundTripsAddsUpAndRefusesWhatIsNotACount) {
   ASSERT_TRUE(WireTotalsFromJson(WireTotalsToJson(grpc)).ok());
   WireTotals sum = http;
   AddWireTotals(grpc, sum);
-  const WireTotals expected{5, -1, 380, 5, -1, 280, {{"201", 2}, {"429", 1}}};
+  const WireTotals expected{5, -1, 380, 5, -1, 280, {{201, 2}, {429, 1}}};
   EXPECT_EQ(fields(sum), fields(expected));
   EXPECT_EQ(WireTotalsFromJson(R"({"requests":-1})").status().message(), "requests is not a count");
   EXPECT_EQ(
@@ -368,6 +368,12 @@ TEST(WireTotalsJson, RoundTripsAddsUpAndRefusesWhatIsNotACount) {
           .status()
           .message(),
       "by_status.200 is not a count");
+  EXPECT_EQ(
+      WireTotalsFromJson(
+          R"({"requests":1,"request_bytes":1,"request_payload_bytes":1,"responses":1,"response_bytes":1,"response_payload_bytes":1,"by_status":{"OK":1}})")
+          .status()
+          .message(),
+      "by_status.OK is not a status");
   EXPECT_FALSE(WireTotalsFromJson("[").ok());
 }
 
