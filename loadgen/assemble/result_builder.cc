@@ -188,20 +188,18 @@ RunResult BuildRunResult(const RunDescription& run, const RunTotals& totals, Tim
   for (size_t i = 0; i < run.operations.size() && i < totals.operation_count(); ++i) {
     const OperationDescription& d = run.operations[i];
     const IntervalOperation& op = totals.operation(i);
-    if (d.streaming()) {
-      result.operations.push_back(StreamsResult(op, d, result.measured_seconds));
-      continue;
-    }
     if (d.finality()) {  // the tracked operation's requests again: not in the total
       result.operations.push_back(FinalityOperationResult(op, d, result.measured_seconds));
       continue;
     }
-    result.operations.push_back(
-        CallsResult(op, d.name, d.rpc, result.measured_seconds, d.target_rate * target_scale));
+    result.operations.push_back(d.streaming()
+                                    ? StreamsResult(op, d, result.measured_seconds)
+                                    : CallsResult(op, d.name, d.rpc, result.measured_seconds,
+                                                  d.target_rate * target_scale));
     if (i < end.wire.size() && end.wire[i]) {
       result.operations.back().wire = std::make_shared<WireTotals>(*end.wire[i]);
     }
-    all.MergeLater(op);
+    if (!d.streaming()) all.MergeLater(op);
   }
   result.total = CallsResult(all, "total", "*", result.measured_seconds, result.target_rate);
 

@@ -148,7 +148,8 @@ void StreamWorker::EndStream(uint32_t index, int64_t now) {
     return;
   }
   s.send_closed_at = now;
-  transport_.CloseSend(index);
+  // Closing a stream that cannot half-close would lose the replies on their way.
+  if (transport_.HalfCloses() || s.unanswered == 0) transport_.CloseSend(index);
   timers_.push(
       Timer{now + plan_.drain_timeout_nanos, index, s.generation, TimerKind::kCloseTimeout});
 }
@@ -166,7 +167,8 @@ StreamStats& StreamWorker::Streams(uint32_t operation, int64_t now) {
   return plan_.intervals->operation(operation).streams();
 }
 
-void StreamWorker::OnMessage(Slot& s, std::string_view message, int64_t now) {
+void StreamWorker::OnMessage(uint32_t index, std::string_view message, int64_t now) {
+  Slot& s = slots_[index];
   const StreamOperationPlan& p = plan_.operations[s.operation];
   StreamStats& stats = Streams(s.operation, now);
   IntervalRecorder& intervals = *plan_.intervals;
@@ -201,6 +203,9 @@ void StreamWorker::OnMessage(Slot& s, std::string_view message, int64_t now) {
       pending.intended_nanos = -1;
       --s.unanswered;
       matched = true;
+      if (s.unanswered == 0 && s.send_closed_at >= 0 && !transport_.HalfCloses()) {
+        transport_.CloseSend(index);
+      }
       break;
     }
     while (s.outstanding_head < s.outstanding.size() &&
@@ -327,7 +332,7 @@ void StreamWorker::OnEvent(const StreamTransport::Event& event, int64_t now) {
         }
         s.write_in_flight = true;
         transport_.Write(event.slot, request);
-        transport_.CloseSend(event.slot);
+        if (transport_.HalfCloses()) transport_.CloseSend(event.slot);
         return;
       }
       // A paced stream's messages are due from when it was meant to open: a
@@ -337,7 +342,7 @@ void StreamWorker::OnEvent(const StreamTransport::Event& event, int64_t now) {
       TrySend(event.slot, now);
       return;
     case StreamTransport::EventType::kMessage:
-      OnMessage(s, event.message, now);
+      OnMessage(event.slot, event.message, now);
       if (p.mode == StreamMode::kServerStream && p.messages > 0 && s.received >= p.messages) {
         EndStream(event.slot, now);
       } else if (p.mode == StreamMode::kBidi) {

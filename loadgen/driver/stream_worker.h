@@ -128,7 +128,7 @@ class StreamWorker {
   void OnEvent(const StreamTransport::Event& event, int64_t now);
   // The stream side of `operation` in the interval holding `now`.
   StreamStats& Streams(uint32_t operation, int64_t now);
-  void OnMessage(Slot& slot, std::string_view message, int64_t now);
+  void OnMessage(uint32_t index, std::string_view message, int64_t now);
   void OnClosed(uint32_t slot, int status_code, std::string_view status_message, int64_t now);
   // Tells the tracker that the slot's unanswered messages were never acknowledged.
   void Unacknowledged(const Slot& slot, int64_t now);

@@ -196,8 +196,9 @@ double WorstEventFigure(const RunResult& result, absl::string_view metric,
   return worst;
 }
 
-constexpr absl::string_view kStreamMetrics[] = {"received_rate", "sent_rate", "min_open_streams",
-                                                "streams_ended_early", "streams_ended_by_server"};
+constexpr absl::string_view kStreamMetrics[] = {"received_rate",           "sent_rate",
+                                                "min_open_streams",        "streams_ended_early",
+                                                "streams_ended_by_server", "message_error_ratio"};
 // The figures of an operation's measured calls or messages: over none, no verdict.
 constexpr absl::string_view kOperationCounts[] = {"error_ratio",
                                                   "rate",
@@ -304,8 +305,8 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
     gate.unit = "us";
     return gate;
   }
-  if (gate.metric == "error_ratio" || gate.metric == "rate_ratio" || gate.metric == "p99_drift" ||
-      gate.metric == "rate_drift") {
+  if (gate.metric == "error_ratio" || gate.metric == "message_error_ratio" ||
+      gate.metric == "rate_ratio" || gate.metric == "p99_drift" || gate.metric == "rate_drift") {
     auto ratio = ParseRatio(parts[2]);
     if (!ratio.ok()) return error(std::string(ratio.status().message()));
     gate.limit = *ratio;
@@ -330,7 +331,8 @@ absl::StatusOr<Gate> ParseGate(const std::string& expression, const std::string&
   return error(absl::StrCat(
       "unknown metric '", gate.metric,
       "' (p50, p99, p99.9, max, mean, uncorrected_p99, first_message_p99, inter_arrival_p99, "
-      "send_lag_p99, close_latency_p99, phase_p99, error_ratio, rate_ratio, rate, requests, "
+      "send_lag_p99, close_latency_p99, phase_p99, error_ratio, message_error_ratio, rate_ratio, "
+      "rate, requests, "
       "items, items_rate, received_rate, sent_rate, min_open_streams, streams_ended_early, "
       "streams_ended_by_server, "
       "loadgen_peak_rss, server_peak_rss, loadgen_rss_slope, server_rss_slope, p99_drift, "
@@ -436,6 +438,20 @@ absl::StatusOr<std::vector<GateResult>> EvaluateGates(const std::vector<Gate>& g
       }
     } else if (gate.metric == "error_ratio") {
       measured = op->error_ratio();
+    } else if (gate.metric == "message_error_ratio") {
+      // A stream's own error_ratio is of its streams; this one is of the
+      // messages whose status it read (stream.status_field).
+      int64_t with_status = 0;
+      int64_t failed = 0;
+      for (const auto& [code, count] : stream->message_codes) {
+        with_status += count;
+        if (code != "OK") failed += count;
+      }
+      if (with_status == 0) {
+        unmeasured = "no message with a status (stream.status_field)";
+      } else {
+        measured = static_cast<double>(failed) / static_cast<double>(with_status);
+      }
     } else if (gate.metric == "rate") {
       measured = op->achieved_rate;
     } else if (gate.metric == "requests") {

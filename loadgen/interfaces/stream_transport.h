@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "loadgen/interfaces/request_source.h"
+#include "loadgen/result/run_description.h"
 
 namespace aurigraph::loadgen {
 
@@ -35,7 +36,15 @@ class StreamTransport {
   // At most one write per slot is in flight; each finishes with kWritten.
   virtual void Write(uint32_t slot, std::string_view message) = 0;
   // Half-closes the send side once the write in flight (if any) has finished.
+  // A wire without half-close (WebSocket) closes the whole stream instead.
   virtual void CloseSend(uint32_t slot) = 0;
+  // Whether CloseSend leaves the receive side open. When it does not, the
+  // driver sends no CloseSend after a server stream's request, and ends a bidi
+  // stream only once its messages are answered (or the close timeout passes).
+  virtual bool HalfCloses() const { return true; }
+  // What went over the wire per operation (result/run_description.h), once
+  // the driver is done; empty when the transport does not count.
+  virtual std::vector<WireTotals> CountsByOperation() const { return {}; }
   // Ends the stream now; it still produces kClosed.
   virtual void Cancel(uint32_t slot) = 0;
   // Waits at most `timeout_nanos` for an event; false when none arrived.

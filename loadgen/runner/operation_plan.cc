@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/input/input_file.h"
 #include "loadgen/payload/data_file.h"
+#include "loadgen/payload/json_inspector.h"
 #include "loadgen/payload/message_fields.h"
 
 namespace aurigraph::loadgen {
@@ -40,33 +41,73 @@ absl::StatusOr<TemplateInputs> InputsOf(const Scenario& scenario, const Operatio
   return inputs;
 }
 
+// What every stream operation must satisfy, whatever its wire; "" when it does.
+std::string CheckStream(const Scenario& scenario, const OperationSpec& op, CallKind kind) {
+  if (scenario.duration_nanos <= 0 || scenario.requests > 0) {
+    return "streaming operations need a run 'duration' (not a request count)";
+  }
+  if (kind != CallKind::kBidiStreaming && !op.stream.match_request.empty()) {
+    return "match applies to bidi streaming operations only";
+  }
+  if (kind == CallKind::kServerStreaming && op.stream.send_rate > 0) {
+    return "send_rate applies to client and bidi streaming; a server stream sends one request";
+  }
+  return "";
+}
+
+InspectorSpec InspectorFields(const StreamSpec& spec) {
+  return InspectorSpec{spec.match_request, spec.match_response, spec.timestamp_field,
+                       spec.status_field,  spec.phase_from,     spec.phase_when,
+                       spec.phase_equals};
+}
+
 // An HTTP request: its method and path are pseudo-headers before the
-// operation's own headers, its request the JSON body.
+// operation's own headers, its request the JSON body. A WebSocket stream:
+// its headers go with the upgrade, its messages are JSON text.
 absl::StatusOr<PlannedOperation> PlanHttpOperation(const Scenario& scenario, size_t index) {
   const OperationSpec& op = scenario.operations[index];
   const std::string where = absl::StrCat("operation '", op.name, "': ");
+  const auto fail = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(where, what));
+  };
   auto inputs = InputsOf(scenario, op);
-  if (!inputs.ok())
-    return absl::InvalidArgumentError(absl::StrCat(where, inputs.status().message()));
+  if (!inputs.ok()) return fail(inputs.status().message());
   // The transport frames the request itself; binary values have no place in HTTP/1.1 text.
   for (const auto& [name, value] : inputs->metadata) {
     const std::string key = absl::AsciiStrToLower(name);
     if (key == "host" || key == "content-length" || key == "transfer-encoding" ||
-        key == "connection" || absl::EndsWith(key, "-bin")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, "metadata '", name, "': not a header an HTTP operation may set"));
+        key == "connection" || key == "upgrade" || absl::StartsWith(key, "sec-websocket-") ||
+        absl::EndsWith(key, "-bin")) {
+      return fail(absl::StrCat("metadata '", name, "': not a header an HTTP operation may set"));
     }
   }
-  inputs->http_pseudo_headers = true;
-  inputs->metadata.insert(inputs->metadata.begin(),
-                          {{":method", op.http->method}, {":path", op.http->path}});
-  auto compiled = RequestTemplate::CompileJson(op.request_json, *inputs);
-  if (!compiled.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(where, compiled.status().message()));
+  if (op.http) {
+    inputs->http_pseudo_headers = true;
+    inputs->metadata.insert(inputs->metadata.begin(),
+                            {{":method", op.http->method}, {":path", op.http->path}});
+    auto compiled = RequestTemplate::CompileJson(op.request_json, *inputs);
+    if (!compiled.ok()) return fail(compiled.status().message());
+    return PlannedOperation{
+        index,   CallKind::kUnary, UnaryMethod{op.rpc, op.deadline_nanos}, *std::move(compiled),
+        nullptr, nullptr};
   }
-  return PlannedOperation{
-      index,   CallKind::kUnary, UnaryMethod{op.rpc, op.deadline_nanos}, *std::move(compiled),
-      nullptr, nullptr};
+  const CallKind kind = op.websocket->kind;
+  if (const std::string refused = CheckStream(scenario, op, kind); !refused.empty()) {
+    return fail(refused);
+  }
+  if (kind != CallKind::kServerStreaming) inputs->order = MessageOrder::kWithinStream;
+  auto compiled = RequestTemplate::CompileJson(op.request_json, *inputs);
+  if (!compiled.ok()) return fail(compiled.status().message());
+  auto inspector = CompileJsonInspector(InspectorFields(op.stream));
+  if (!inspector.ok()) return fail(inspector.status().message());
+  PlannedOperation planned{index,
+                           kind,
+                           UnaryMethod{op.websocket->path, 0},
+                           *std::move(compiled),
+                           nullptr,
+                           *std::move(inspector)};
+  planned.send_rate = op.stream.send_rate;
+  return planned;
 }
 
 absl::StatusOr<PlannedOperation> PlanOperation(const Scenario& scenario,
@@ -118,22 +159,12 @@ absl::StatusOr<PlannedOperation> PlanOperation(const Scenario& scenario,
     return planned;
   }
   if (!op.count_field.empty()) return fail("count_field applies to unary operations only");
-  if (scenario.duration_nanos <= 0 || scenario.requests > 0) {
-    return fail("streaming operations need a run 'duration' (not a request count)");
+  if (const std::string refused = CheckStream(scenario, op, method->kind); !refused.empty()) {
+    return fail(refused);
   }
-  const StreamSpec& spec = op.stream;
-  planned.send_rate = spec.send_rate;
-  if (method->kind != CallKind::kBidiStreaming && !spec.match_request.empty()) {
-    return fail("match applies to bidi streaming operations only");
-  }
-  if (method->kind == CallKind::kServerStreaming && spec.send_rate > 0) {
-    return fail(
-        "send_rate applies to client and bidi streaming; a server stream sends one request");
-  }
-  InspectorSpec fields{spec.match_request, spec.match_response, spec.timestamp_field,
-                       spec.status_field,  spec.phase_from,     spec.phase_when,
-                       spec.phase_equals};
-  auto inspector = CompileInspector(*method->request_type, *method->response_type, fields);
+  planned.send_rate = op.stream.send_rate;
+  auto inspector =
+      CompileInspector(*method->request_type, *method->response_type, InspectorFields(op.stream));
   if (!inspector.ok()) return fail(inspector.status().message());
   planned.inspector = *std::move(inspector);
   return planned;
@@ -241,6 +272,20 @@ absl::StatusOr<PlannedFinality> PlanFinality(const Scenario& scenario,
   return planned;
 }
 
+// The plan once the load fits its operations: unary ones need a load, and an
+// open-loop rate without them paces the streams.
+absl::StatusOr<OperationsPlan> CheckLoad(const Scenario& scenario, OperationsPlan& plan) {
+  if (!plan.unary.empty() && !scenario.has_load) {
+    return absl::InvalidArgumentError(
+        "load: required for unary operations (model: open with a rate, or closed with a "
+        "concurrency)");
+  }
+  if (plan.unary.empty() && scenario.has_load && scenario.model == LoadModel::kOpenLoop) {
+    if (auto paced = PaceStreamsByTheLoadRate(scenario, plan.streaming); !paced.ok()) return paced;
+  }
+  return std::move(plan);
+}
+
 }  // namespace
 
 std::vector<const PlannedOperation*> InTrackerOrder(const OperationsPlan& plan) {
@@ -261,13 +306,10 @@ absl::StatusOr<OperationsPlan> PlanOperations(const Scenario& scenario, Transpor
     for (size_t i = 0; i < scenario.operations.size(); ++i) {
       auto planned = PlanHttpOperation(scenario, i);
       if (!planned.ok()) return planned.status();
-      plan.unary.push_back(*std::move(planned));
+      (planned->kind == CallKind::kUnary ? plan.unary : plan.streaming)
+          .push_back(*std::move(planned));
     }
-    if (!scenario.has_load) {
-      return absl::InvalidArgumentError(
-          "load: required (model: open with a rate, or closed with a concurrency)");
-    }
-    return plan;
+    return CheckLoad(scenario, plan);
   }
   if (!scenario.proto_files.empty()) {
     auto catalog = MethodCatalog::FromProtoFiles(scenario.proto_files, scenario.import_paths);
@@ -299,15 +341,7 @@ absl::StatusOr<OperationsPlan> PlanOperations(const Scenario& scenario, Transpor
     if (!finality.ok()) return finality.status();
     plan.finality = *std::move(finality);
   }
-  if (!plan.unary.empty() && !scenario.has_load) {
-    return absl::InvalidArgumentError(
-        "load: required for unary operations (model: open with a rate, or closed with a "
-        "concurrency)");
-  }
-  if (plan.unary.empty() && scenario.has_load && scenario.model == LoadModel::kOpenLoop) {
-    if (auto paced = PaceStreamsByTheLoadRate(scenario, plan.streaming); !paced.ok()) return paced;
-  }
-  return plan;
+  return CheckLoad(scenario, plan);
 }
 
 }  // namespace aurigraph::loadgen

@@ -398,19 +398,22 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
   }
   for (std::thread& t : threads) t.join();
   Execution executed;
-  // What the transports counted on the wire, per unary operation, all workers together.
+  // What the transports counted on the wire, per operation, all workers together.
   std::vector<std::optional<WireTotals>> counted(run.operations.size());
-  for (const WorkerParts& p : parts) {
-    if (!p.transport) continue;
-    const std::vector<WireTotals> counts = p.transport->CountsByOperation();
-    for (size_t k = 0; k < counts.size() && k < unary_ids.size(); ++k) {
-      std::optional<WireTotals>& into = counted[unary_ids[k]];
+  const auto add_counts = [&counted](const std::vector<WireTotals>& counts,
+                                     const std::vector<uint32_t>& ids) {
+    for (size_t k = 0; k < counts.size() && k < ids.size(); ++k) {
+      std::optional<WireTotals>& into = counted[ids[k]];
       if (!into) {
         into = counts[k];
       } else {
         AddWireTotals(counts[k], *into);
       }
     }
+  };
+  for (const WorkerParts& p : parts) {
+    if (p.transport) add_counts(p.transport->CountsByOperation(), unary_ids);
+    if (p.stream_transport) add_counts(p.stream_transport->CountsByOperation(), stream_ids);
   }
   if (std::any_of(counted.begin(), counted.end(), [](const auto& w) { return w.has_value(); })) {
     executed.end.wire = std::move(counted);

@@ -425,6 +425,21 @@ absl::Status ParseEvents(const Reader& r, const YAML::Node& node, Scenario& s) {
   return absl::OkStatus();
 }
 
+// `node`'s required path: an origin-form path, as HTTP/1.1 sends it.
+absl::Status ParsePath(const Reader& r, const YAML::Node& node, const std::string& where,
+                       std::string& path) {
+  if (!node["path"]) return r.Error(where + ".path", "required");
+  RETURN_IF_ERROR(r.String(node["path"], where + ".path", &path));
+  const bool printable =
+      std::all_of(path.begin(), path.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  if (!absl::StartsWith(path, "/") || !printable) {
+    return r.Error(
+        where + ".path",
+        absl::StrCat("'", path, "': an origin-form path, '/' then printable ASCII without spaces"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseHttp(const Reader& r, const YAML::Node& node, const std::string& where,
                        bool has_body, HttpSpec& spec) {
   if (!node.IsMap()) return r.Error(where, "must be a mapping (method, path)");
@@ -436,14 +451,28 @@ absl::Status ParseHttp(const Reader& r, const YAML::Node& node, const std::strin
     return r.Error(where + ".method",
                    absl::StrCat("'", spec.method, "': expected GET, POST, PUT, PATCH or DELETE"));
   }
-  if (!node["path"]) return r.Error(where + ".path", "required");
-  RETURN_IF_ERROR(r.String(node["path"], where + ".path", &spec.path));
-  const bool printable =
-      std::all_of(spec.path.begin(), spec.path.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-  if (!absl::StartsWith(spec.path, "/") || !printable) {
-    return r.Error(where + ".path",
-                   absl::StrCat("'", spec.path,
-                                "': an origin-form path, '/' then printable ASCII without spaces"));
+  RETURN_IF_ERROR(ParsePath(r, node, where, spec.path));
+  return absl::OkStatus();
+}
+
+absl::Status ParseWebSocket(const Reader& r, const YAML::Node& node, const std::string& where,
+                            WebSocketSpec& spec) {
+  if (!node.IsMap()) return r.Error(where, "must be a mapping (path, kind)");
+  RETURN_IF_ERROR(r.CheckKeys(node, where, {"path", "kind"}));
+  RETURN_IF_ERROR(ParsePath(r, node, where, spec.path));
+  if (node["kind"]) {
+    std::string kind;
+    RETURN_IF_ERROR(r.String(node["kind"], where + ".kind", &kind));
+    if (kind == "server_stream") {
+      spec.kind = CallKind::kServerStreaming;
+    } else if (kind == "client_stream") {
+      spec.kind = CallKind::kClientStreaming;
+    } else if (kind == "bidi") {
+      spec.kind = CallKind::kBidiStreaming;
+    } else {
+      return r.Error(where + ".kind",
+                     absl::StrCat("'", kind, "': expected server_stream, client_stream or bidi"));
+    }
   }
   return absl::OkStatus();
 }
@@ -453,20 +482,41 @@ absl::Status ParseOperation(const Reader& r, const YAML::Node& node, size_t inde
   const std::string where = absl::StrCat("operations.", index);
   RETURN_IF_ERROR(
       r.CheckKeys(node, where,
-                  {"name", "rpc", "http", "weight", "request", "request_bin", "deadline",
-                   "count_field", "stream", "metadata", "data", "finality"}));
+                  {"name", "rpc", "http", "websocket", "weight", "request", "request_bin",
+                   "deadline", "count_field", "stream", "metadata", "data", "finality"}));
   OperationSpec op;
-  if (node["http"]) {
+  if (node["http"] && node["websocket"]) {
+    return r.Error(where + ".websocket", "give http or websocket, not both");
+  }
+  if (node["websocket"]) {
+    if (node["rpc"]) return r.Error(where + ".websocket", "give rpc (gRPC) or websocket, not both");
+    RETURN_IF_ERROR(
+        ParseWebSocket(r, node["websocket"], where + ".websocket", op.websocket.emplace()));
+    for (const char* key : {"request_bin", "count_field", "finality", "deadline"}) {
+      if (node[key]) {
+        return r.Error(absl::StrCat(where, ".", key), "does not apply to WebSocket operations");
+      }
+    }
+    op.rpc = absl::StrCat("WEBSOCKET ", op.websocket->path);
+    op.name = op.rpc;
+  } else if (node["http"]) {
     if (node["rpc"]) return r.Error(where + ".http", "give rpc (gRPC) or http, not both");
     RETURN_IF_ERROR(ParseHttp(r, node["http"], where + ".http", node["request"].IsDefined(),
                               op.http.emplace()));
-    for (const char* key : {"request_bin", "count_field", "stream", "finality"}) {
+    for (const char* key : {"request_bin", "count_field", "finality"}) {
       if (node[key]) return r.Error(absl::StrCat(where, ".", key), "applies to gRPC operations");
+    }
+    if (node["stream"]) {
+      return r.Error(where + ".stream",
+                     "an HTTP request is unary: streams are gRPC or WebSocket operations");
     }
     op.rpc = absl::StrCat(op.http->method, " ", op.http->path);
     op.name = op.rpc;
   } else {
-    if (!node["rpc"]) return r.Error(where + ".rpc", "required (or http: for an HTTP request)");
+    if (!node["rpc"]) {
+      return r.Error(where + ".rpc",
+                     "required (or http: for an HTTP request, websocket: for a WebSocket stream)");
+    }
     RETURN_IF_ERROR(r.String(node["rpc"], where + ".rpc", &op.rpc));
     op.name = op.rpc.substr(op.rpc.find('/') == std::string::npos ? 0 : op.rpc.find('/') + 1);
   }
@@ -708,8 +758,10 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
     RETURN_IF_ERROR(ParseOperation(r, root["operations"][i], i, root["metadata"], s));
   }
   for (const OperationSpec& op : s.operations) {
-    if (op.http.has_value() != s.operations.front().http.has_value()) {
-      return r.Error("operations", "are all gRPC (rpc:) or all HTTP (http:), not a mix");
+    const auto over_http = [](const OperationSpec& o) { return o.http || o.websocket; };
+    if (over_http(op) != over_http(s.operations.front())) {
+      return r.Error("operations",
+                     "are all gRPC (rpc:) or all HTTP (http:, websocket:), not a mix");
     }
   }
   if (IsHttpScenario(s)) {
@@ -744,7 +796,8 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
 std::string FinalityOperationName(const std::string& name) { return name + ".final"; }
 
 bool IsHttpScenario(const Scenario& scenario) {
-  return !scenario.operations.empty() && scenario.operations.front().http.has_value();
+  return !scenario.operations.empty() &&
+         (scenario.operations.front().http || scenario.operations.front().websocket);
 }
 
 absl::Status CheckGateScope(const Scenario& scenario, const GateSpec& gate) {

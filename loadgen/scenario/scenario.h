@@ -58,10 +58,24 @@ struct HttpSpec {
   std::string path;    // a template: "/v1/transactions/tx-${seq}"
 };
 
+// The `websocket:` block of an operation streamed over a WebSocket on the
+// target's HTTP port: each stream is a connection upgraded at `path`, each
+// message a JSON text message rendered from the request template.
+struct WebSocketSpec {
+  std::string path;  // "/v1/ws"
+  // server_stream: the request is sent once (a subscription) and every message
+  // received counts; bidi: messages sent at the stream's rate, replies matched
+  // by stream.match; client_stream: messages sent, none expected back.
+  CallKind kind = CallKind::kBidiStreaming;
+};
+
 struct OperationSpec {
   std::string name;
-  std::string rpc;  // "package.Service/Method"; for HTTP, "METHOD PATH" (described, not called)
+  // "package.Service/Method"; for HTTP "METHOD PATH", for WebSocket "WEBSOCKET PATH"
+  // (described, not called)
+  std::string rpc;
   std::optional<HttpSpec> http;
+  std::optional<WebSocketSpec> websocket;
   double weight = 1;
   // The request template (see payload/request_template.h): an object, or an
   // array of messages that requests take in turn.
@@ -172,7 +186,8 @@ struct Scenario {
   std::string effective_json;  // the scenario as run (after overrides), as JSON
 };
 
-// Whether the scenario's operations are HTTP requests (they all are, or none).
+// Whether the scenario's operations go over HTTP: requests (http:) and
+// WebSocket streams (websocket:) to one HTTP port; they all do, or none.
 bool IsHttpScenario(const Scenario& scenario);
 
 // The run's operation that holds the finality of operation `name`'s requests.

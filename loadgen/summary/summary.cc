@@ -42,6 +42,24 @@ std::string MessageLines(const OperationResult& op) {
   return out;
 }
 
+// Bytes per request and response as the client saw them (whole where the
+// transport saw the framing, and their payloads), and answers by HTTP status.
+std::string WireLine(const WireTotals& w) {
+  const auto per = [](int64_t bytes, int64_t count) { return count > 0 ? bytes / count : 0; };
+  std::string out = "    wire";
+  if (w.request_bytes >= 0 && w.response_bytes >= 0) {
+    absl::StrAppend(&out, " ", per(w.request_bytes, w.requests), " B/request, ",
+                    per(w.response_bytes, w.responses), " B/response;");
+  }
+  absl::StrAppend(&out, " payload ", per(w.request_payload_bytes, w.requests), " B/request, ",
+                  per(w.response_payload_bytes, w.responses), " B/response");
+  if (!w.by_status.empty()) {
+    out += "; HTTP";
+    for (const auto& [status, count] : w.by_status) absl::StrAppend(&out, " ", status, "=", count);
+  }
+  return out + "\n";
+}
+
 std::string StreamBlock(const OperationResult& op) {
   const StreamResult& s = *op.stream;
   std::string out = absl::StrCat("  ", op.name, " (", op.rpc, ", ", s.mode, ")\n");
@@ -81,6 +99,7 @@ std::string StreamBlock(const OperationResult& op) {
     out += "\n";
   }
   out += MessageLines(op);
+  if (op.wire) out += WireLine(*op.wire);
   if (op.corrected->TotalCount() > 0) out += LatencyLine("message    ", *op.corrected);
   if (op.uncorrected->TotalCount() > 0) out += LatencyLine("uncorrected", *op.uncorrected);
   for (const auto& [name, label] :
@@ -119,24 +138,6 @@ std::string FinalityBlock(const OperationResult& op) {
                                         : "    final       none: nothing seen final\n";
   if (op.uncorrected->TotalCount() > 0) out += LatencyLine("uncorrected", *op.uncorrected);
   return out;
-}
-
-// Bytes per request and response as the client saw them (whole where the
-// transport saw the framing, and their payloads), and answers by HTTP status.
-std::string WireLine(const WireTotals& w) {
-  const auto per = [](int64_t bytes, int64_t count) { return count > 0 ? bytes / count : 0; };
-  std::string out = "    wire";
-  if (w.request_bytes >= 0 && w.response_bytes >= 0) {
-    absl::StrAppend(&out, " ", per(w.request_bytes, w.requests), " B/request, ",
-                    per(w.response_bytes, w.responses), " B/response;");
-  }
-  absl::StrAppend(&out, " payload ", per(w.request_payload_bytes, w.requests), " B/request, ",
-                  per(w.response_payload_bytes, w.responses), " B/response");
-  if (!w.by_status.empty()) {
-    out += "; HTTP";
-    for (const auto& [status, count] : w.by_status) absl::StrAppend(&out, " ", status, "=", count);
-  }
-  return out + "\n";
 }
 
 std::string OperationBlock(const OperationResult& op) {

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "loadgen/transport/grpc_transport.h"
+#include "loadgen/transport/websocket_transport.h"
 
 namespace aurigraph::loadgen {
 
@@ -36,10 +37,10 @@ std::unique_ptr<Transport> HttpTransportFactory::MakeTransport(int worker, int w
   return std::make_unique<HttpTransport>(endpoint_, std::max(own, 1), std::move(methods), slots);
 }
 
-std::unique_ptr<StreamTransport> HttpTransportFactory::MakeStreamTransport(int, int,
-                                                                           std::vector<std::string>,
-                                                                           uint32_t) {
-  return nullptr;
+std::unique_ptr<StreamTransport> HttpTransportFactory::MakeStreamTransport(
+    int, int, std::vector<std::string> paths, uint32_t slots) {
+  return std::make_unique<WebSocketStreamTransport>(endpoint_, std::move(paths), slots,
+                                                    connect_timeout_nanos_);
 }
 
 }  // namespace aurigraph::loadgen

@@ -1,6 +1,7 @@
 // The HTTP/1.1 wire for a run: `connections` keep-alive connections to one
-// target address, dealt out to the workers. Unary requests only: the scenario
-// parser refuses streams, finality and reflection for HTTP operations.
+// target address, dealt out to the workers, for requests; a WebSocket
+// connection per stream. The scenario parser refuses finality and reflection
+// for HTTP operations.
 #pragma once
 
 #include <memory>
@@ -24,7 +25,7 @@ class HttpTransportFactory final : public TransportFactory {
   std::unique_ptr<Transport> MakeTransport(int worker, int workers,
                                            std::vector<UnaryMethod> methods,
                                            uint32_t slots) override;
-  // Never asked for (see above): null.
+  // WebSocket streams (websocket_transport.h), `paths` being where they upgrade.
   std::unique_ptr<StreamTransport> MakeStreamTransport(int worker, int workers,
                                                        std::vector<std::string> paths,
                                                        uint32_t slots) override;

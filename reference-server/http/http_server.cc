@@ -1,5 +1,7 @@
 #include "reference-server/http/http_server.h"
 
+#include <netinet/tcp.h>
+
 #include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -160,6 +162,7 @@ class WsConnection final : public WebSocketConnection,
   void WriteNext() {
     if (queue_.empty()) {
       writing_ = false;
+      Cork(false);
       if (closing_ && !close_started_) StartClose();
       return;
     }
@@ -167,6 +170,11 @@ class WsConnection final : public WebSocketConnection,
     current_ = queue_.front().render();
     if (queue_.front().event) --queued_events_;
     queue_.pop_front();
+    // A burst is sent in parts of about kCorkedBytes: corked to the end, its
+    // first messages would wait for its last.
+    if (corked_ && corked_bytes_ >= kCorkedBytes) Cork(false);
+    if (!queue_.empty()) Cork(true);
+    corked_bytes_ += current_.size();
     if (read_paused_ && !Full() && !closing_) {
       read_paused_ = false;
       Read();
@@ -178,6 +186,21 @@ class WsConnection final : public WebSocketConnection,
                       self->shared_.websocket_sent.fetch_add(1, std::memory_order_relaxed);
                       self->WriteNext();
                     });
+  }
+
+  static constexpr size_t kCorkedBytes = 16 << 10;
+
+  // While messages wait behind the one being written, the socket is corked:
+  // a burst goes out in full segments rather than a segment (and a wake-up
+  // of the reader) per message; it is uncorked, which sends what is held,
+  // once the queue is empty.
+  void Cork(bool on) {
+    if (corked_ == on) return;
+    corked_ = on;
+    corked_bytes_ = 0;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().set_option(
+        asio::detail::socket_option::boolean<IPPROTO_TCP, TCP_CORK>(on), ignored);
   }
 
   void CloseAfterWrites(int code, std::string reason) {
@@ -228,6 +251,8 @@ class WsConnection final : public WebSocketConnection,
   std::string current_;
   websocket::close_reason close_reason_;
   bool writing_ = false;
+  bool corked_ = false;
+  size_t corked_bytes_ = 0;  // written since the socket was corked
   bool closing_ = false;
   bool close_started_ = false;
   bool ended_ = false;
@@ -403,6 +428,9 @@ struct Server::Impl {
         socket.close(ec);
       } else {
         shared->accepted.fetch_add(1, std::memory_order_relaxed);
+        // Answers and events are written as they come: Nagle's algorithm
+        // would hold each behind the last one's acknowledgement.
+        socket.set_option(tcp::no_delay(true), ec);
         std::make_shared<Session>(std::move(socket), shared)->Start();
       }
       Accept();

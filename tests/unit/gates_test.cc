@@ -134,6 +134,29 @@ TEST(Gates, StreamAndMemoryMetrics) {
   EXPECT_FALSE(EvaluateGates({*ParseGate("received_rate > 1", "")}, r).ok());
 }
 
+// A bidi stream's replies carry their own status: 2 refusals in 1,000 replies
+// fail an error gate of 0.1% on the messages, while its streams all closed OK.
+TEST(Gates, MessageErrorRatioIsOfTheMessagesThatCarriedAStatus) {
+  RunResult r = ResultWith(8, 0, 1'000, 1, 0);
+  auto stream = std::make_shared<StreamResult>();
+  stream->message_codes = {{"OK", 998}, {"INVALID_ARGUMENT", 2}};
+  r.operations[0].stream = stream;
+  const auto results = *EvaluateGates({*ParseGate("message_error_ratio < 0.1%", "submit"),
+                                       *ParseGate("message_error_ratio < 0.5%", "submit"),
+                                       *ParseGate("error_ratio < 0.1%", "submit")},
+                                      r);
+  EXPECT_FALSE(results[0].passed);
+  EXPECT_EQ(results[0].message, "message_error_ratio[submit] = 0.2%, limit < 0.1%");
+  EXPECT_TRUE(results[1].passed);
+  EXPECT_TRUE(results[2].passed);  // of the streams
+  stream->message_codes.clear();
+  const auto none = *EvaluateGates({*ParseGate("message_error_ratio < 0.1%", "submit")}, r);
+  EXPECT_FALSE(none[0].passed);  // nothing measured is never a pass
+  EXPECT_NE(none[0].message.find("no message with a status"), std::string::npos);
+  EXPECT_FALSE(
+      EvaluateGates({*ParseGate("message_error_ratio < 1%", "")}, ResultWith(1, 0, 1, 1, 0)).ok());
+}
+
 TEST(Gates, WebhookMetrics) {
   const std::vector<std::string> gates = {"webhook_p99 < 20ms", "webhook_missing <= 0",
                                           "webhook_invalid_signatures <= 0", "webhook_rate >= 900"};

@@ -10,6 +10,7 @@
 #include "aurigraph/approval/v1/approval.pb.h"
 #include "aurigraph/test/v1/everything.pb.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
+#include "loadgen/payload/json_inspector.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -295,6 +296,66 @@ TEST(KeyReader, AMessageMalformedAfterSomeElementsGivesNoKeys) {
   const auto reader = CompileKeyReader(*tv1::BatchRequest::descriptor(), "transactions.id");
   ASSERT_TRUE(reader.ok());
   EXPECT_TRUE(KeysOf(**reader, bytes).empty());
+}
+
+// WebSocket messages are JSON text: the same fields by dotted member paths.
+TEST(JsonInspector, ReadsKeysStampsCodesAndPhasesFromJsonText) {
+  InspectorSpec spec;
+  spec.request_key = "id";
+  spec.response_key = "id";
+  spec.timestamp = "event.sentAtUnixNanos";
+  spec.status = "code";
+  spec.phase_from = "event.createdAtUnixNanos";
+  spec.phase_when = "event.status";
+  spec.phase_equals = "APPROVED";
+  auto inspector = CompileJsonInspector(spec);
+  ASSERT_TRUE(inspector.ok()) << inspector.status();
+  const MessageInspector& json = **inspector;
+  // A string id is a key by its text, a number by its value: the reply that echoes it matches.
+  const auto request_key = json.RequestKey(R"({"op":"submit","id":"c-17","transaction":{}})");
+  ASSERT_TRUE(request_key.has_value());
+  EXPECT_EQ(json.Inspect(R"({"type":"reply","id":"c-17","code":"OK"})").key, request_key);
+  EXPECT_NE(json.Inspect(R"({"type":"reply","id":"c-18","code":"OK"})").key, request_key);
+  EXPECT_EQ(json.RequestKey(R"({"id":42})"), 42u);
+  // Codes by name (any case) or number; a name that is no code is UNKNOWN.
+  EXPECT_EQ(json.Inspect(R"({"id":1,"code":"ALREADY_EXISTS"})").status_code, 6);
+  EXPECT_EQ(json.Inspect(R"({"id":1,"code":"unavailable"})").status_code, 14);
+  EXPECT_EQ(json.Inspect(R"({"id":1,"code":9})").status_code, 9);
+  EXPECT_EQ(json.Inspect(R"({"id":1,"code":"MAYBE"})").status_code, 2);
+  EXPECT_FALSE(json.Inspect(R"({"id":1})").status_code.has_value());
+  // 64-bit integers as protobuf's JSON mapping writes them (strings), or as numbers.
+  const auto event =
+      json.Inspect(R"({"type":"event","id":"s","event":{"sentAtUnixNanos":"1700000000123456789",)"
+                   R"("status":"APPROVED","createdAtUnixNanos":"1700000000000000000"}})");
+  EXPECT_EQ(event.sent_at_unix_nanos, 1'700'000'000'123'456'789);
+  EXPECT_EQ(event.phase_start_unix_nanos, 1'700'000'000'000'000'000);
+  EXPECT_EQ(json.Inspect(R"({"event":{"sentAtUnixNanos":5}})").sent_at_unix_nanos, 5);
+  EXPECT_FALSE(json.Inspect(R"({"event":{"status":"PENDING","createdAtUnixNanos":"1"}})")
+                   .phase_start_unix_nanos.has_value());
+  EXPECT_FALSE(json.Inspect(R"({"event":"not an object"})").sent_at_unix_nanos.has_value());
+  // A code number out of range is UNKNOWN, not a code it wraps to.
+  EXPECT_EQ(json.Inspect(R"({"id":1,"code":4294967296})").status_code, 2);
+  EXPECT_EQ(json.Inspect(R"({"id":1,"code":-1})").status_code, 2);
+  // Members after a subtree deeper than any path (100 levels) are still read.
+  const std::string deep = absl::StrCat(R"({"junk":)", std::string(100, '['), std::string(100, ']'),
+                                        R"(,"id":"c-17","code":"OK"})");
+  EXPECT_EQ(json.Inspect(deep).key, request_key);
+  // A member of an object inside an array is not at the path.
+  EXPECT_FALSE(json.Inspect(R"({"event":[{"sentAtUnixNanos":5}]})").sent_at_unix_nanos);
+  // A message that is not JSON reads as nothing, and does not throw.
+  const auto broken = json.Inspect("{\"id\": \"c-17\", \xff");
+  EXPECT_FALSE(broken.key.has_value());
+  EXPECT_FALSE(json.RequestKey("not json").has_value());
+}
+
+TEST(JsonInspector, RefusesPathsWithEmptyNamesAndHalfGivenPairs) {
+  InspectorSpec spec;
+  spec.timestamp = "event..sentAt";
+  EXPECT_EQ(CompileJsonInspector(spec).status().message(),
+            "timestamp_field: 'event..sentAt' has an empty member name");
+  InspectorSpec half;
+  half.request_key = "id";
+  EXPECT_FALSE(CompileJsonInspector(half).ok());
 }
 
 }  // namespace

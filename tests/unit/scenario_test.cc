@@ -126,7 +126,7 @@ TEST(Scenario, HttpOperationsTakeMethodAndPathAndRefuseWhatIsGrpcOnly) {
   EXPECT_EQ(s->operations[1].http->method, "GET");
   EXPECT_EQ(s->operations[1].request_json, "");  // no body
   EXPECT_EQ(ErrorOf(head + "operations: [{http: {path: /a}}, {rpc: a/b}]\n"),
-            "s.yaml: operations: are all gRPC (rpc:) or all HTTP (http:), not a mix");
+            "s.yaml: operations: are all gRPC (rpc:) or all HTTP (http:, websocket:), not a mix");
   EXPECT_EQ(ErrorOf(head + "operations: [{http: {path: /a, method: TRACE}}]\n"),
             "s.yaml: operations.0.http.method: 'TRACE': expected GET, POST, PUT, PATCH or DELETE");
   EXPECT_EQ(ErrorOf(head + "operations: [{http: {path: 'no slash'}}]\n"),
@@ -135,11 +135,42 @@ TEST(Scenario, HttpOperationsTakeMethodAndPathAndRefuseWhatIsGrpcOnly) {
   EXPECT_EQ(ErrorOf(head + "operations: [{http: {path: /a}, rpc: a/b}]\n"),
             "s.yaml: operations.0.http: give rpc (gRPC) or http, not both");
   EXPECT_EQ(ErrorOf(head + "operations: [{http: {path: /a}, stream: {streams: 2}}]\n"),
-            "s.yaml: operations.0.stream: applies to gRPC operations");
+            "s.yaml: operations.0.stream: an HTTP request is unary: streams are gRPC or "
+            "WebSocket operations");
   EXPECT_EQ(ErrorOf(head + "channel: {tls: true}\noperations: [{http: {path: /a}}]\n"),
             "s.yaml: channel.tls: not supported for HTTP operations yet");
   EXPECT_EQ(ErrorOf(head + "report_server_memory: true\noperations: [{http: {path: /a}}]\n"),
             "s.yaml: report_server_memory: asks the target over gRPC: not for HTTP operations");
+}
+
+TEST(Scenario, WebSocketOperationsTakeAPathAndAKind) {
+  const std::string head = "duration: 1s\n";
+  auto s = ParseScenario(head +
+                             "operations:\n"
+                             "  - websocket: {path: /v1/ws, kind: server_stream}\n"
+                             "    request: {op: subscribe, id: s}\n"
+                             "    stream: {streams: 3, timestamp_field: event.sentAtUnixNanos}\n"
+                             "  - name: submit\n"
+                             "    websocket: {path: /v1/ws}\n"
+                             "  - http: {path: /v1/health}\n",
+                         "s.yaml", {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE(IsHttpScenario(*s));  // WebSocket streams and HTTP requests go to one port
+  EXPECT_EQ(s->operations[0].name, "WEBSOCKET /v1/ws");
+  EXPECT_EQ(s->operations[0].websocket->kind, CallKind::kServerStreaming);
+  EXPECT_EQ(s->operations[0].stream.streams, 3);
+  EXPECT_EQ(s->operations[1].websocket->kind, CallKind::kBidiStreaming);  // the default
+  EXPECT_EQ(ErrorOf(head + "operations: [{websocket: {path: /a, kind: unary}}]\n"),
+            "s.yaml: operations.0.websocket.kind: 'unary': expected server_stream, "
+            "client_stream or bidi");
+  EXPECT_EQ(ErrorOf(head + "operations: [{websocket: {kind: bidi}}]\n"),
+            "s.yaml: operations.0.websocket.path: required");
+  EXPECT_EQ(ErrorOf(head + "operations: [{websocket: {path: /a}, http: {path: /a}}]\n"),
+            "s.yaml: operations.0.websocket: give http or websocket, not both");
+  EXPECT_EQ(ErrorOf(head + "operations: [{websocket: {path: /a}, count_field: n}]\n"),
+            "s.yaml: operations.0.count_field: does not apply to WebSocket operations");
+  EXPECT_EQ(ErrorOf(head + "operations: [{websocket: {path: /a}}, {rpc: a/b}]\n"),
+            "s.yaml: operations: are all gRPC (rpc:) or all HTTP (http:, websocket:), not a mix");
 }
 
 TEST(Scenario, TextMustBeUtf8) {

@@ -69,7 +69,9 @@ class ScriptedStreams final : public StreamTransport {
     Push(now + write_time(now) + reply_latency(now), slot, Type::kMessage,
          writes - 1 == misanswered_write ? "999999999" : std::string(message));
   }
+  // Closing (half or whole) ends the stream 3 ms later; replies still on their way are lost.
   void CloseSend(uint32_t slot) override {
+    ++close_sends;
     if (server_stream_slots.count(slot)) return;
     Push(clock_.NowNanos() + 3 * kMs, slot, Type::kClosed, "", 0);
   }
@@ -103,7 +105,11 @@ class ScriptedStreams final : public StreamTransport {
     return true;
   }
 
+  bool HalfCloses() const override { return half_closes; }
+
   std::set<uint32_t> server_stream_slots;
+  bool half_closes = true;
+  int close_sends = 0;
   int opens = 0;
   int writes = 0;
 
@@ -537,6 +543,41 @@ TEST(StreamWorker, BidiMessagesUnansweredWhenTheStreamEndsAreNotAcknowledged) {
     EXPECT_TRUE(sent.message == "2" || sent.intended_nanos - start >= 160 * kMs) << sent.message;
   }
   EXPECT_EQ(refused, 1 + 4);
+}
+
+// A wire that cannot half-close (WebSocket) closes the whole stream: the
+// worker closes a bidi stream only once its messages are answered (the same
+// run as above, where a half-close at the end lost 4 replies, loses none),
+// and sends a server stream's one request without closing anything.
+TEST(StreamWorker, AStreamThatCannotHalfCloseIsClosedOnceItsMessagesAreAnswered) {
+  Fixture f;
+  f.transport.half_closes = false;
+  f.transport.reply_latency = [](int64_t) { return 50 * kMs; };
+  RecordingTracker tracker;
+  const Measured s = f.Run(TrackedBidi(tracker, 1), 200 * kMs);
+  EXPECT_EQ(s.messages_sent, 20);
+  EXPECT_EQ(s.messages_received, 20);
+  EXPECT_EQ(s.message_latency.TotalCount(), 20);
+  for (const auto& sent : tracker.sent) EXPECT_TRUE(sent.ok) << sent.message;
+  EXPECT_EQ(f.transport.close_sends, 1);
+  EXPECT_EQ(s.streams_completed, 1);
+  // From the end of sending to the close: the last reply (due at 190 ms,
+  // answered at 240 ms), then the close's 3 ms.
+  EXPECT_EQ(s.close_latency.TotalCount(), 1);
+  EXPECT_NEAR(s.close_latency.ValueAtPercentile(50), 43'000,
+              50);  // us, to the histogram's precision
+}
+
+TEST(StreamWorker, AServerStreamOnAWireThatCannotHalfCloseIsNotClosedAfterItsRequest) {
+  Fixture f;
+  f.transport.half_closes = false;
+  StreamOperationPlan op;
+  op.mode = StreamMode::kServerStream;
+  op.streams = 1;
+  const Measured s = f.Run(op, 100 * kMs);
+  EXPECT_EQ(f.transport.close_sends, 0);
+  EXPECT_GT(s.messages_received, 90);
+  EXPECT_EQ(s.streams_completed, 1);  // cancelled at the end, as planned
 }
 
 TEST(StreamWorker, LifetimeEndsAndReplacesStreamsAtTheOpenRate) {
