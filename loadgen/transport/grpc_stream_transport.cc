@@ -25,6 +25,7 @@ struct GrpcStreamTransport::Stream {
   grpc::ByteBuffer read_buffer;
   grpc::ByteBuffer write_buffer;
   grpc::Status status;
+  uint32_t operation = 0;
   int pending = 0;  // operations issued and not yet completed
   bool write_in_flight = false;
   bool close_requested = false;
@@ -38,6 +39,7 @@ struct GrpcStreamTransport::Impl {
   std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
   std::vector<std::string> paths;
   std::vector<Stream> streams;
+  std::vector<WireTotals> counts;  // per operation
   grpc::CompletionQueue queue;
   std::optional<QueueKicker> kicker;
   size_t next_stub = 0;
@@ -71,6 +73,7 @@ GrpcStreamTransport::GrpcStreamTransport(std::vector<std::shared_ptr<grpc::Chann
   impl_->channels = std::move(channels);
   impl_->stubs = MakeStubs(impl_->channels);
   impl_->paths = std::move(paths);
+  impl_->counts.resize(impl_->paths.size());
   impl_->streams = std::vector<Stream>(slots);
   impl_->kicker.emplace(impl_->queue);
 }
@@ -91,6 +94,7 @@ void GrpcStreamTransport::Open(uint32_t slot, uint32_t operation, std::span<cons
   s.context.emplace();
   AddHeaders(*s.context, headers);
   s.status = grpc::Status();
+  s.operation = operation;
   s.pending = 0;
   s.write_in_flight = s.close_requested = s.writes_done = s.finishing = false;
   s.active = true;
@@ -126,6 +130,8 @@ void GrpcStreamTransport::Cancel(uint32_t slot) {
   if (s.active && s.context) s.context->TryCancel();
 }
 
+std::vector<WireTotals> GrpcStreamTransport::CountsByOperation() const { return impl_->counts; }
+
 bool GrpcStreamTransport::Next(int64_t timeout_nanos, Event* event) {
   for (;;) {
     bool ok = false;
@@ -156,6 +162,9 @@ bool GrpcStreamTransport::Next(int64_t timeout_nanos, Event* event) {
           continue;
         }
         FlattenByteBuffer(s.read_buffer, impl_->slices, &impl_->message);
+        ++impl_->counts[s.operation].responses;
+        impl_->counts[s.operation].response_payload_bytes +=
+            static_cast<int64_t>(impl_->message.size());
         impl_->Issue(s);
         s.call->Read(&s.read_buffer, TagFor(slot, kRead));
         event->type = EventType::kMessage;
@@ -163,6 +172,11 @@ bool GrpcStreamTransport::Next(int64_t timeout_nanos, Event* event) {
         return true;
       case kWrite:
         s.write_in_flight = false;
+        if (ok) {
+          ++impl_->counts[s.operation].requests;
+          impl_->counts[s.operation].request_payload_bytes +=
+              static_cast<int64_t>(s.write_buffer.Length());
+        }
         if (ok && s.close_requested && !s.writes_done && !s.finishing) {
           impl_->StartWritesDone(slot, s);
         }

@@ -30,6 +30,9 @@ class GrpcStreamTransport final : public StreamTransport {
   void CloseSend(uint32_t slot) override;
   void Cancel(uint32_t slot) override;
   bool Next(int64_t timeout_nanos, Event* event) override;
+  // Per operation: messages written and read, and their serialized bytes
+  // (HTTP/2 framing is the library's, not seen: whole bytes are -1).
+  std::vector<WireTotals> CountsByOperation() const override;
 
  private:
   struct Stream;
