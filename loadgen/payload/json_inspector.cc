@@ -24,7 +24,7 @@ struct Scalar {
   enum class Kind { kAbsent, kInteger, kString, kOther };
   Kind kind = Kind::kAbsent;
   int64_t integer = 0;
-  std::string text;  // a string's content; another scalar's JSON text
+  std::string text;  // a string's content; a scalar's JSON text, but an integer's (see TextOf)
 };
 
 // The deepest member path an inspector reads.
@@ -118,7 +118,6 @@ class FieldFinder final : public nlohmann::json_sax<Json> {
     return Store([&](Scalar& scalar) {
       scalar.kind = Scalar::Kind::kInteger;
       scalar.integer = value;
-      scalar.text = std::to_string(value);
     });
   }
   bool Other(std::string_view text) {
@@ -155,14 +154,20 @@ std::optional<int64_t> IntegerOf(const Scalar& value) {
   return std::nullopt;
 }
 
+// The scalar as text, for comparison: an integer's is made only when asked,
+// not for every timestamp read.
+std::string TextOf(const Scalar& value) {
+  return value.kind == Scalar::Kind::kInteger ? std::to_string(value.integer) : value.text;
+}
+
 std::optional<int> StatusOf(const Scalar& value) {
   if (value.kind == Scalar::Kind::kInteger) {
     return value.integer >= 0 && value.integer < kStatusCodeCount ? static_cast<int>(value.integer)
-                                                                  : 2;  // UNKNOWN
+                                                                  : status_code::kUnknown;
   }
   if (value.kind != Scalar::Kind::kString) return std::nullopt;
   auto code = ParseStatusCode(value.text);
-  return code.ok() ? *code : 2;  // UNKNOWN
+  return code.ok() ? *code : status_code::kUnknown;
 }
 
 class JsonInspector final : public MessageInspector {
@@ -181,7 +186,8 @@ class JsonInspector final : public MessageInspector {
     reading.key = KeyOf(found[kResponseKey]);
     reading.sent_at_unix_nanos = IntegerOf(found[kTimestamp]);
     reading.status_code = StatusOf(found[kStatus]);
-    if (found[kPhaseWhen].kind != Scalar::Kind::kAbsent && found[kPhaseWhen].text == phase_equals) {
+    if (found[kPhaseWhen].kind != Scalar::Kind::kAbsent &&
+        TextOf(found[kPhaseWhen]) == phase_equals) {
       reading.phase_start_unix_nanos = IntegerOf(found[kPhaseFrom]);
     }
     return reading;

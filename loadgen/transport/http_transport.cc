@@ -20,19 +20,16 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock/clock.h"
+#include "common/status_codes/status_codes.h"
 #include "common/units/units.h"
 
 namespace aurigraph::loadgen {
 namespace {
 
+namespace code = aurigraph::status_code;
+
 namespace bhttp = boost::beast::http;
 
-constexpr int kOk = 0;
-constexpr int kCancelled = 1;
-constexpr int kInvalidArgument = 3;
-constexpr int kDeadlineExceeded = 4;
-constexpr int kUnavailable = 14;
-constexpr int kInternal = 13;
 // What an error's message keeps of the response's body.
 constexpr size_t kKeptErrorBody = 256;
 constexpr size_t kReadChunk = 64 << 10;
@@ -166,37 +163,37 @@ absl::Status ProbeHttpEndpoint(HttpEndpoint& endpoint, int64_t timeout_nanos) {
 }
 
 int GrpcCodeForHttpStatus(int http_status) {
-  if (http_status >= 200 && http_status < 300) return kOk;
+  if (http_status >= 200 && http_status < 300) return code::kOk;
   switch (http_status) {
     case 400:
-      return kInvalidArgument;
+      return code::kInvalidArgument;
     case 401:
-      return 16;  // UNAUTHENTICATED
+      return code::kUnauthenticated;
     case 403:
-      return 7;  // PERMISSION_DENIED
+      return code::kPermissionDenied;
     case 404:
-      return 5;  // NOT_FOUND
+      return code::kNotFound;
     case 409:
-      return 6;  // ALREADY_EXISTS (ABORTED shares it)
+      return code::kAlreadyExists;  // ABORTED shares it
     case 412:
-      return 9;  // FAILED_PRECONDITION
+      return code::kFailedPrecondition;
     case 413:
     case 429:
     case 431:
-      return 8;  // RESOURCE_EXHAUSTED
+      return code::kResourceExhausted;
     case 499:
-      return kCancelled;
+      return code::kCancelled;
     case 500:
-      return kInternal;
+      return code::kInternal;
     case 501:
-      return 12;  // UNIMPLEMENTED
+      return code::kUnimplemented;
     case 502:
     case 503:
-      return kUnavailable;
+      return code::kUnavailable;
     case 504:
-      return kDeadlineExceeded;
+      return code::kDeadlineExceeded;
     default:
-      return 2;  // UNKNOWN
+      return code::kUnknown;
   }
 }
 
@@ -232,7 +229,7 @@ struct HttpTransport::Impl {
         done(slots),
         counts(this->methods.size()) {
     epoll = epoll_create1(EPOLL_CLOEXEC);
-    events.resize(connections_size());
+    events.resize(this->connections.size());
     for (Slot& slot : this->slots) slot.request.reserve(512);
     for (WireTotals& count : counts) count.request_bytes = count.response_bytes = 0;
   }
@@ -240,7 +237,6 @@ struct HttpTransport::Impl {
     for (Connection& c : connections) Close(c);
     if (epoll >= 0) close(epoll);
   }
-  size_t connections_size() const { return connections.size(); }
 
   // A ring of one place per slot: each slot is in it at most once.
   template <typename T>
@@ -295,7 +291,7 @@ struct HttpTransport::Impl {
       waiting.PushFront(slot);
       return;
     }
-    Fail(c, kUnavailable, std::move(why), now);
+    Fail(c, code::kUnavailable, std::move(why), now);
   }
 
   // Ends the request `c` carries with `code`, and the connection with it.
@@ -323,17 +319,17 @@ struct HttpTransport::Impl {
     slots[slot].body.clear();
     c.reader.emplace(slots[slot].body);
     if (c.fd < 0) {
-      if (epoll < 0) return Fail(c, kUnavailable, "epoll_create1 failed", now);
+      if (epoll < 0) return Fail(c, code::kUnavailable, "epoll_create1 failed", now);
       c.fd =
           socket(endpoint.address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (c.fd < 0)
-        return Fail(c, kUnavailable, absl::StrCat("socket: ", std::strerror(errno)), now);
+        return Fail(c, code::kUnavailable, absl::StrCat("socket: ", std::strerror(errno)), now);
       const int one = 1;
       setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       const int rc = connect(c.fd, reinterpret_cast<const sockaddr*>(&endpoint.address.storage),
                              endpoint.address.length);
       if (rc != 0 && errno != EINPROGRESS) {
-        return Fail(c, kUnavailable,
+        return Fail(c, code::kUnavailable,
                     absl::StrCat("cannot connect to ", endpoint.host, ": ", std::strerror(errno)),
                     now);
       }
@@ -435,13 +431,13 @@ struct HttpTransport::Impl {
     }
     if (ec) {
       return Fail(
-          c, kUnavailable,
+          c, code::kUnavailable,
           absl::StrCat("the response from ", endpoint.host, " is not HTTP/1.1: ", ec.message()),
           now);
     }
     if (!reader.is_done()) {
       if (eof) {
-        return Fail(c, kUnavailable,
+        return Fail(c, code::kUnavailable,
                     absl::StrCat(endpoint.host, " closed the connection before its response"), now);
       }
       return;
@@ -456,7 +452,7 @@ struct HttpTransport::Impl {
     const int code = GrpcCodeForHttpStatus(status);
     Slot& s = slots[slot];
     s.message.clear();
-    if (code != kOk) {
+    if (code != code::kOk) {
       const bhttp::status known = bhttp::int_to_status(static_cast<unsigned>(status));
       absl::StrAppend(
           &s.message, "HTTP ", status, " ",
@@ -480,7 +476,7 @@ struct HttpTransport::Impl {
       if (c.slot < 0) continue;
       const Slot& s = slots[c.slot];
       if (s.deadline > 0 && now >= s.deadline) {
-        Fail(c, kDeadlineExceeded,
+        Fail(c, code::kDeadlineExceeded,
              absl::StrCat("deadline of ", FormatDuration(methods[s.operation].deadline_nanos),
                           " exceeded"),
              now);
@@ -493,7 +489,7 @@ struct HttpTransport::Impl {
         s.message =
             absl::StrCat("deadline of ", FormatDuration(methods[s.operation].deadline_nanos),
                          " exceeded waiting for a connection");
-        Finish(slot, kDeadlineExceeded, now);
+        Finish(slot, code::kDeadlineExceeded, now);
       } else {
         waiting.Push(slot);
       }
@@ -550,7 +546,7 @@ struct HttpTransport::Impl {
         socklen_t length = sizeof error;
         getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &length);
         if (error != 0) {
-          Fail(c, kUnavailable,
+          Fail(c, code::kUnavailable,
                absl::StrCat("cannot connect to ", endpoint.host, ": ", std::strerror(error)), now);
           continue;
         }
@@ -610,7 +606,7 @@ void HttpTransport::Start(uint32_t slot, uint32_t operation, std::string_view re
   // A path rendered from data may hold what a request line cannot.
   if (!std::all_of(path.begin(), path.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
     s.message = "the path renders with a space or a byte that is not printable ASCII";
-    m.Finish(slot, kInvalidArgument, now);
+    m.Finish(slot, code::kInvalidArgument, now);
     return;
   }
   std::string& out = s.request;
@@ -659,12 +655,12 @@ void HttpTransport::CancelAll() {
   Impl& m = *impl_;
   const int64_t now = Now();
   for (Impl::Connection& c : m.connections) {
-    if (c.slot >= 0) m.Fail(c, kCancelled, "cancelled at the run's end", now);
+    if (c.slot >= 0) m.Fail(c, code::kCancelled, "cancelled at the run's end", now);
   }
   while (!m.waiting.empty()) {
     const uint32_t slot = m.waiting.Pop();
     m.slots[slot].message = "cancelled at the run's end, waiting for a connection";
-    m.Finish(slot, kCancelled, now);
+    m.Finish(slot, code::kCancelled, now);
   }
 }
 

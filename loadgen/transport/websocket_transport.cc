@@ -18,23 +18,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock/clock.h"
+#include "common/status_codes/status_codes.h"
 
 namespace aurigraph::loadgen {
 namespace {
+
+namespace code = aurigraph::status_code;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using ErrorCode = beast::error_code;
 
-constexpr int kOk = 0;
-constexpr int kCancelled = 1;
-constexpr int kUnknown = 2;
-constexpr int kInvalidArgument = 3;
-constexpr int kPermissionDenied = 7;
-constexpr int kResourceExhausted = 8;
-constexpr int kInternal = 13;
-constexpr int kUnavailable = 14;
 // Deadlines this close are the same one (read from the clock a moment apart).
 constexpr int64_t kSameDeadlineNanos = 2'000;
 // What a refused upgrade's message keeps of the response's body.
@@ -65,24 +60,24 @@ using CountedTcp = beast::basic_stream<asio::ip::tcp, asio::any_io_executor, Byt
 int GrpcCodeForWebSocketClose(int close_code) {
   switch (close_code) {
     case 1000:
-      return kOk;
+      return code::kOk;
     case 1001:  // going away
     case 1006:  // closed without a close frame
     case 1012:  // service restart
     case 1013:  // try again later
-      return kUnavailable;
+      return code::kUnavailable;
     case 1003:  // a type of message it cannot take
     case 1007:  // a message inconsistent with its type
-      return kInvalidArgument;
+      return code::kInvalidArgument;
     case 1008:  // policy violation
-      return kPermissionDenied;
+      return code::kPermissionDenied;
     case 1009:  // too big
-      return kResourceExhausted;
+      return code::kResourceExhausted;
     case 1002:  // protocol error
     case 1011:  // internal error
-      return kInternal;
+      return code::kInternal;
     default:
-      return kUnknown;
+      return code::kUnknown;
   }
 }
 
@@ -158,7 +153,7 @@ struct WebSocketStreamTransport::Impl {
     Stream& s = streams[slot];
     --s.pending;
     if (ec || s.ended) {
-      s.End(kUnavailable, absl::StrCat("connect to ", endpoint.host, ": ", ec.message()));
+      s.End(code::kUnavailable, absl::StrCat("connect to ", endpoint.host, ": ", ec.message()));
       Push(EventType::kOpened, slot, false);
       return MaybeClosed(slot);
     }
@@ -181,14 +176,14 @@ struct WebSocketStreamTransport::Impl {
       const std::string& body = s.upgrade_response.body();
       // A refusal is never OK, even a 200 from a path that is no WebSocket.
       const int code = GrpcCodeForHttpStatus(status);
-      s.End(code == kOk ? kUnknown : code,
+      s.End(code == code::kOk ? code::kUnknown : code,
             absl::StrCat("upgrade refused: HTTP ", status, " ",
                          std::string(s.upgrade_response.reason()), body.empty() ? "" : ": ",
                          body.substr(0, kKeptErrorBody)));
     } else if (ec == beast::error::timeout) {
-      s.End(kUnavailable, absl::StrCat("upgrade at ", endpoint.host, ": timed out"));
+      s.End(code::kUnavailable, absl::StrCat("upgrade at ", endpoint.host, ": timed out"));
     } else if (ec) {
-      s.End(kUnavailable, absl::StrCat("upgrade at ", endpoint.host, ": ", ec.message()));
+      s.End(code::kUnavailable, absl::StrCat("upgrade at ", endpoint.host, ": ", ec.message()));
     }
     if (ec || s.ended) {
       Drop(s);
@@ -229,7 +224,7 @@ struct WebSocketStreamTransport::Impl {
     } else if (ec == websocket::error::closed) {
       PeerClosed(s);
     } else {
-      s.End(kUnavailable, absl::StrCat("connection lost: ", ec.message()));
+      s.End(code::kUnavailable, absl::StrCat("connection lost: ", ec.message()));
       Drop(s);
     }
     MaybeClosed(slot);
@@ -239,8 +234,8 @@ struct WebSocketStreamTransport::Impl {
   void PeerClosed(Stream& s) {
     const websocket::close_reason& reason = s.socket->reason();
     const int code = reason.code == websocket::close_code::none ? 1005 : reason.code;
-    const int status = code == 1005 ? kOk : GrpcCodeForWebSocketClose(code);
-    s.End(status, status == kOk
+    const int status = code == 1005 ? code::kOk : GrpcCodeForWebSocketClose(code);
+    s.End(status, status == code::kOk
                       ? ""
                       : absl::StrCat("WebSocket close ", code, ": ",
                                      std::string(reason.reason.data(), reason.reason.size())));
@@ -251,7 +246,7 @@ struct WebSocketStreamTransport::Impl {
     --s.pending;
     s.write_in_flight = false;
     if (ec) {
-      s.End(kUnavailable, absl::StrCat("write: ", ec.message()));
+      s.End(code::kUnavailable, absl::StrCat("write: ", ec.message()));
       Drop(s);
     } else {
       ++counts[s.operation].requests;
@@ -270,7 +265,7 @@ struct WebSocketStreamTransport::Impl {
       Stream& closed = streams[slot];
       --closed.pending;
       if (ec) {
-        closed.End(kUnavailable, absl::StrCat("close: ", ec.message()));
+        closed.End(code::kUnavailable, absl::StrCat("close: ", ec.message()));
         Drop(closed);
       } else {
         PeerClosed(closed);
@@ -365,7 +360,7 @@ void WebSocketStreamTransport::CloseSend(uint32_t slot) {
 void WebSocketStreamTransport::Cancel(uint32_t slot) {
   Stream& s = impl_->streams[slot];
   if (!s.active || s.ended) return;
-  s.End(kCancelled, "cancelled");
+  s.End(code::kCancelled, "cancelled");
   impl_->Drop(s);
   impl_->MaybeClosed(slot);
 }
@@ -416,7 +411,7 @@ bool WebSocketStreamTransport::Next(int64_t timeout_nanos, Event* event) {
       impl_->handed_out = ready.slot;
       break;
     case EventType::kClosed:
-      event->status_code = s.status_code < 0 ? kOk : s.status_code;
+      event->status_code = s.status_code < 0 ? code::kOk : s.status_code;
       impl_->status_message = s.status_message;
       event->status_message = impl_->status_message;
       break;
