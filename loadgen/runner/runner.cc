@@ -475,7 +475,7 @@ absl::StatusOr<std::string> ResolveTarget(const Scenario& scenario, const std::s
 std::unique_ptr<TransportFactory> MakeTransportFactory(const Scenario& scenario,
                                                        const std::string& target) {
   if (IsHttpScenario(scenario)) {
-    return std::make_unique<HttpTransportFactory>(target, scenario.connections,
+    return std::make_unique<HttpTransportFactory>(target, scenario.connections, scenario.channel,
                                                   scenario.connect_timeout_nanos);
   }
   return std::make_unique<GrpcTransportFactory>(target, scenario.connections, scenario.channel,

@@ -765,7 +765,6 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
     }
   }
   if (IsHttpScenario(s)) {
-    if (s.channel.tls) return r.Error("channel.tls", "not supported for HTTP operations yet");
     if (s.channel.gzip) {
       return r.Error("channel.compression", "not supported for HTTP operations yet");
     }

@@ -15,8 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/clock/clock.h"
-#include "common/input/input_file.h"
 #include "loadgen/transport/completion_queue_util.h"
+#include "loadgen/transport/tls_client.h"
 
 namespace aurigraph::loadgen {
 
@@ -88,15 +88,6 @@ struct GrpcTransport::Impl {
     return true;
   }
 };
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
-  auto text = ReadInputFile(path, absl::StrCat(what, " ", path));
-  if (!text.ok()) return absl::InvalidArgumentError(text.status().message());
-  if (text->empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": cannot read (empty)"));
-  }
-  return text;
-}
 
 std::vector<std::string> TargetAddresses(const std::string& target) {
   if (target.find("://") != std::string::npos || target.find(',') == std::string::npos) {

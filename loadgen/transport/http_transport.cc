@@ -4,6 +4,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -121,9 +123,10 @@ absl::StatusOr<HttpEndpoint> ResolveHttpEndpoint(const std::string& address) {
 
 namespace {
 
-// 0 when `address` accepts a connection within `wait_nanos`, else the errno.
-int TryConnect(const HttpEndpoint::Address& address, int64_t wait_nanos) {
-  const int fd = socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+// 0 when `address` accepts a connection within `wait_nanos`, else the errno;
+// the connected socket is left in `fd`.
+int TryConnect(const HttpEndpoint::Address& address, int64_t wait_nanos, int& fd) {
+  fd = socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return errno;
   int error = 0;
   if (connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length) != 0) {
@@ -137,7 +140,6 @@ int TryConnect(const HttpEndpoint::Address& address, int64_t wait_nanos) {
       if (ready == 1) getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
     }
   }
-  close(fd);
   return error;
 }
 
@@ -148,7 +150,16 @@ absl::Status ProbeHttpEndpoint(HttpEndpoint& endpoint, int64_t timeout_nanos) {
   std::string last = "timed out";
   while (true) {
     for (const HttpEndpoint::Address& address : endpoint.resolved) {
-      const int error = TryConnect(address, give_up - Now());
+      int fd = -1;
+      const int error = TryConnect(address, give_up - Now(), fd);
+      absl::Status handshake;
+      if (error == 0 && endpoint.tls != nullptr) {
+        handshake = endpoint.tls->Handshake(fd, std::max<int64_t>(give_up - Now(), 0));
+      }
+      if (fd >= 0) close(fd);
+      if (!handshake.ok()) {
+        return absl::UnavailableError(absl::StrCat(endpoint.host, ": ", handshake.message()));
+      }
       if (error == 0) {
         endpoint.address = address;
         return absl::OkStatus();
@@ -200,7 +211,13 @@ int GrpcCodeForHttpStatus(int http_status) {
 struct HttpTransport::Impl {
   struct Connection {
     int fd = -1;
+    SSL* ssl = nullptr;  // over TLS
     bool connecting = false;
+    bool handshaking = false;       // TLS
+    bool write_wants_read = false;  // TLS: the request's write waits for bytes from the server
+    bool read_wants_write = false;  // TLS: a read waits to write (a key update's answer)
+    uint64_t tls_read_counted = 0;  // TLS: socket bytes read so far and counted
+    uint64_t tls_written_counted = 0;
     bool watching_writable = false;  // epoll reports it writable (a request is part-written)
     int64_t slot = -1;               // the request it carries; -1: idle
     size_t written = 0;
@@ -268,6 +285,11 @@ struct HttpTransport::Impl {
   };
 
   void Close(Connection& c) {
+    // No close_notify: nothing is written after the last response, as an
+    // HTTP client that closes a framed exchange need not.
+    if (c.ssl != nullptr) SSL_free(c.ssl);
+    c.ssl = nullptr;
+    c.handshaking = c.write_wants_read = c.read_wants_write = false;
     if (c.fd >= 0) close(c.fd);
     c.fd = -1;
     c.connecting = false;
@@ -310,6 +332,47 @@ struct HttpTransport::Impl {
     epoll_ctl(epoll, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c.fd, &ev);
   }
 
+  // Whether epoll reports `c` writable, besides readable (always).
+  void WatchWritable(Connection& c, bool writable) {
+    if (writable != c.watching_writable) {
+      Watch(c, EPOLLIN | EPOLLRDHUP | (writable ? uint32_t{EPOLLOUT} : 0u), /*add=*/false);
+    }
+    c.watching_writable = writable;
+  }
+
+  // TLS: the socket's bytes since they were last counted.
+  static int64_t TlsWrittenSinceCounted(Connection& c) {
+    const uint64_t total = BIO_number_written(SSL_get_wbio(c.ssl));
+    const uint64_t n = total - c.tls_written_counted;
+    c.tls_written_counted = total;
+    return static_cast<int64_t>(n);
+  }
+  static int64_t TlsReadSinceCounted(Connection& c) {
+    const uint64_t total = BIO_number_read(SSL_get_rbio(c.ssl));
+    const uint64_t n = total - c.tls_read_counted;
+    c.tls_read_counted = total;
+    return static_cast<int64_t>(n);
+  }
+
+  // Takes the TLS handshake as far as the socket allows; writes the request
+  // once it is done.
+  void Handshake(Connection& c, int64_t now) {
+    TlsClientContext::ClearErrors();
+    const int ret = SSL_do_handshake(c.ssl);
+    if (ret == 1) {
+      c.handshaking = false;
+      return Write(c, now);
+    }
+    const int error = SSL_get_error(c.ssl, ret);
+    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+      return WatchWritable(c, error == SSL_ERROR_WANT_WRITE);
+    }
+    Fail(c, code::kUnavailable,
+         absl::StrCat("TLS handshake with ", endpoint.host,
+                      " failed: ", TlsClientContext::ErrorText(c.ssl, ret)),
+         now);
+  }
+
   // Gives `slot` to connection `c`: opens it if it is closed, and writes.
   void Assign(Connection& c, uint32_t slot, int64_t now) {
     c.slot = slot;
@@ -335,35 +398,60 @@ struct HttpTransport::Impl {
       }
       c.connecting = rc != 0;
       c.watching_writable = c.connecting;
-      Watch(c, EPOLLIN | EPOLLRDHUP | (c.connecting ? EPOLLOUT : 0), /*add=*/true);
+      Watch(c, EPOLLIN | EPOLLRDHUP | (c.connecting ? uint32_t{EPOLLOUT} : 0u), /*add=*/true);
+      if (endpoint.tls != nullptr) {
+        c.ssl = SSL_new(endpoint.tls->native());
+        if (c.ssl == nullptr || SSL_set_fd(c.ssl, c.fd) != 1) {
+          return Fail(c, code::kUnavailable, "TLS: cannot start a session", now);
+        }
+        endpoint.tls->Prepare(c.ssl);
+        c.handshaking = true;
+        c.tls_read_counted = c.tls_written_counted = 0;
+      }
       if (c.connecting) return;
+      if (c.handshaking) return Handshake(c, now);
     }
     Write(c, now);
   }
 
   void Write(Connection& c, int64_t now) {
     const std::string& request = slots[c.slot].request;
+    c.write_wants_read = false;
     while (c.written < request.size()) {
-      const ssize_t n =
-          send(c.fd, request.data() + c.written, request.size() - c.written, MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EAGAIN) {
-          if (!c.watching_writable) Watch(c, EPOLLIN | EPOLLRDHUP | EPOLLOUT, /*add=*/false);
-          c.watching_writable = true;
-          return;
+      const char* from = request.data() + c.written;
+      const size_t size = request.size() - c.written;
+      if (c.ssl != nullptr) {
+        TlsClientContext::ClearErrors();
+        const int ret = SSL_write(c.ssl, from, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+        if (ret > 0) {
+          c.written += static_cast<size_t>(ret);
+          continue;
         }
+        const int error = SSL_get_error(c.ssl, ret);
+        if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) {
+          c.write_wants_read = error == SSL_ERROR_WANT_READ;
+          return WatchWritable(c, error == SSL_ERROR_WANT_WRITE);
+        }
+        return Lost(c,
+                    absl::StrCat("writing to ", endpoint.host, ": ",
+                                 TlsClientContext::ErrorText(c.ssl, ret)),
+                    now);
+      }
+      const ssize_t n = send(c.fd, from, size, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN) return WatchWritable(c, true);
         if (errno == EINTR) continue;
         return Lost(c, absl::StrCat("writing to ", endpoint.host, ": ", std::strerror(errno)), now);
       }
       c.written += static_cast<size_t>(n);
     }
-    if (c.watching_writable) Watch(c, EPOLLIN | EPOLLRDHUP, /*add=*/false);
-    c.watching_writable = false;
+    WatchWritable(c, false);
     if (!c.request_counted) {
       c.request_counted = true;
       WireTotals& count = counts[slots[c.slot].operation];
       ++count.requests;
-      count.request_bytes += static_cast<int64_t>(request.size());
+      count.request_bytes +=
+          c.ssl != nullptr ? TlsWrittenSinceCounted(c) : static_cast<int64_t>(request.size());
       count.request_payload_bytes += static_cast<int64_t>(slots[c.slot].body_bytes);
     }
   }
@@ -372,7 +460,36 @@ struct HttpTransport::Impl {
   void Read(Connection& c, int64_t now) {
     char buffer[kReadChunk];
     bool eof = false;
-    while (true) {
+    while (c.ssl != nullptr) {
+      // Every record OpenSSL holds is taken: epoll knows only the socket's bytes.
+      TlsClientContext::ClearErrors();
+      const int ret = SSL_read(c.ssl, buffer, sizeof buffer);
+      if (ret > 0) {
+        c.in.append(buffer, static_cast<size_t>(ret));
+        continue;
+      }
+      const int error = SSL_get_error(c.ssl, ret);
+      c.read_wants_write = error == SSL_ERROR_WANT_WRITE;
+      if (c.read_wants_write) WatchWritable(c, true);
+      if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) break;
+      if (error == SSL_ERROR_ZERO_RETURN) {
+        eof = true;
+        break;
+      }
+      if (c.slot >= 0) {
+        return Lost(c,
+                    absl::StrCat("reading from ", endpoint.host, ": ",
+                                 TlsClientContext::ErrorText(c.ssl, ret)),
+                    now);
+      }
+      return Close(c);
+    }
+    // A read that had to write is done with writability, unless the request still needs it.
+    if (c.ssl != nullptr && !c.read_wants_write && c.watching_writable &&
+        (c.slot < 0 || c.written == slots[c.slot].request.size())) {
+      WatchWritable(c, false);
+    }
+    while (c.ssl == nullptr) {
       const ssize_t n = recv(c.fd, buffer, sizeof buffer, 0);
       if (n > 0) {
         c.in.append(buffer, static_cast<size_t>(n));
@@ -446,7 +563,8 @@ struct HttpTransport::Impl {
     const int status = reader.status();
     WireTotals& count = counts[slots[slot].operation];
     ++count.responses;
-    count.response_bytes += static_cast<int64_t>(c.response_bytes);
+    count.response_bytes +=
+        c.ssl != nullptr ? TlsReadSinceCounted(c) : static_cast<int64_t>(c.response_bytes);
     count.response_payload_bytes += reader.body_bytes();
     ++count.by_status[status];
     const int code = GrpcCodeForHttpStatus(status);
@@ -552,10 +670,18 @@ struct HttpTransport::Impl {
         }
         c.connecting = false;
       }
+      if (c.handshaking) {
+        Handshake(c, now);
+        continue;
+      }
       // Read first: an early answer (a 413 before the body is all sent) is
       // taken before a write fails on the connection it closes.
-      if (what & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) Read(c, now);
-      if (c.fd >= 0 && c.slot >= 0 && !c.connecting && (what & EPOLLOUT)) Write(c, now);
+      if ((what & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ||
+          (c.read_wants_write && (what & EPOLLOUT))) {
+        Read(c, now);
+      }
+      const bool writable = (what & EPOLLOUT) || (c.write_wants_read && (what & EPOLLIN));
+      if (c.fd >= 0 && c.slot >= 0 && !c.connecting && writable) Write(c, now);
     }
     ExpireDeadlines(now);
     Dispatch(now);
@@ -611,7 +737,7 @@ void HttpTransport::Start(uint32_t slot, uint32_t operation, std::string_view re
   }
   std::string& out = s.request;
   out.clear();
-  ((((out += method) += ' ') += path) += " HTTP/1.1\r\nHost: ") += m.endpoint.host;
+  ((((out += method) += ' ') += path) += " HTTP/1.1\r\nHost: ") += m.endpoint.host_header();
   out += "\r\n";
   bool content_type = false;
   for (const Header& h : headers) {

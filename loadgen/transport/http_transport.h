@@ -4,7 +4,8 @@
 // for one (its latency counts the wait: it is measured from the intended send
 // time). The request's method and path come as the ":method" and ":path"
 // headers, its bytes are the body. Responses are parsed by Boost.Beast's
-// parser. Knows nothing of schedules, histograms or results.
+// parser. Over TLS (OpenSSL), bytes on the wire are the socket's: records,
+// handshakes and all. Knows nothing of schedules, histograms or results.
 #pragma once
 
 #include <sys/socket.h>
@@ -18,11 +19,12 @@
 #include "absl/status/statusor.h"
 #include "loadgen/interfaces/transport.h"
 #include "loadgen/interfaces/transport_factory.h"
+#include "loadgen/transport/tls_client.h"
 
 namespace aurigraph::loadgen {
 
-// Where connections go: the address that accepted the probe, and the Host
-// header to send.
+// Where connections go: the address that accepted the probe, the Host header
+// to send, and TLS (absent: plaintext).
 struct HttpEndpoint {
   struct Address {
     sockaddr_storage storage{};
@@ -31,14 +33,18 @@ struct HttpEndpoint {
   Address address;
   std::vector<Address> resolved;  // every address HOST resolves to, in the resolver's order
   std::string host;               // "127.0.0.1:8080"
+  std::string authority;          // the Host header when not `host`
+  std::shared_ptr<const TlsClientContext> tls;
+
+  const std::string& host_header() const { return authority.empty() ? host : authority; }
 };
 
 // `address` (HOST:PORT) resolved; INVALID_ARGUMENT when it is not one.
 absl::StatusOr<HttpEndpoint> ResolveHttpEndpoint(const std::string& address);
 
-// Connects to each resolved address in turn until one accepts, within
-// `timeout_nanos` in all, and makes it the endpoint's; UNAVAILABLE naming
-// the target otherwise.
+// Connects to each resolved address in turn until one accepts (and completes
+// a TLS handshake, for a TLS endpoint), within `timeout_nanos` in all, and
+// makes it the endpoint's; UNAVAILABLE naming the target and why otherwise.
 absl::Status ProbeHttpEndpoint(HttpEndpoint& endpoint, int64_t timeout_nanos);
 
 // The gRPC status code (as results count them) for an HTTP status: 2xx is OK,

@@ -7,9 +7,10 @@
 namespace aurigraph::loadgen {
 
 HttpTransportFactory::HttpTransportFactory(std::string target, int connections,
-                                           int64_t connect_timeout_nanos)
+                                           ChannelOptions options, int64_t connect_timeout_nanos)
     : target_(std::move(target)),
       connections_(connections),
+      options_(std::move(options)),
       connect_timeout_nanos_(connect_timeout_nanos) {}
 
 absl::Status HttpTransportFactory::Connect() {
@@ -20,6 +21,18 @@ absl::Status HttpTransportFactory::Connect() {
   auto endpoint = ResolveHttpEndpoint(target_);
   if (!endpoint.ok()) return endpoint.status();
   endpoint_ = *std::move(endpoint);
+  endpoint_.authority = options_.authority;
+  if (options_.tls) {
+    // The certificate must carry the target's host: a name, or an address
+    // (an IPv6 one without its brackets).
+    std::string host = target_.substr(0, target_.rfind(':'));
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    auto tls = TlsClientContext::Make(options_, host, "http/1.1");
+    if (!tls.ok()) return tls.status();
+    endpoint_.tls = *std::move(tls);
+  }
   return ProbeHttpEndpoint(endpoint_, connect_timeout_nanos_);
 }
 

@@ -1,13 +1,14 @@
 // The HTTP/1.1 wire for a run: `connections` keep-alive connections to one
 // target address, dealt out to the workers, for requests; a WebSocket
-// connection per stream. The scenario parser refuses finality and reflection
-// for HTTP operations.
+// connection per stream; TLS on both when the channel options ask for it.
+// The scenario parser refuses finality and reflection for HTTP operations.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "loadgen/interfaces/channel_options.h"
 #include "loadgen/interfaces/transport_factory.h"
 #include "loadgen/transport/http_transport.h"
 
@@ -15,10 +16,14 @@ namespace aurigraph::loadgen {
 
 class HttpTransportFactory final : public TransportFactory {
  public:
-  HttpTransportFactory(std::string target, int connections, int64_t connect_timeout_nanos);
+  // Of `options`, TLS (its files and server name) and the authority (the Host
+  // header) apply; HTTP/2 settings do not.
+  HttpTransportFactory(std::string target, int connections, ChannelOptions options,
+                       int64_t connect_timeout_nanos);
 
-  // INVALID_ARGUMENT for a list of addresses or one that does not resolve;
-  // UNAVAILABLE when nothing accepts a connection there in time.
+  // INVALID_ARGUMENT for a list of addresses or one that does not resolve,
+  // or a TLS file that cannot be used; UNAVAILABLE when nothing accepts a
+  // connection there in time, or its TLS handshake fails.
   absl::Status Connect() override;
   absl::StatusOr<ServiceDescriptions> DescribeServices(
       const std::vector<std::string>& services) override;
@@ -33,6 +38,7 @@ class HttpTransportFactory final : public TransportFactory {
  private:
   const std::string target_;
   const int connections_;
+  const ChannelOptions options_;
   const int64_t connect_timeout_nanos_;
   HttpEndpoint endpoint_;
 };

@@ -8,7 +8,9 @@
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -54,6 +56,8 @@ class ByteCounter {
   void on_timer() noexcept {}
 };
 using CountedTcp = beast::basic_stream<asio::ip::tcp, asio::any_io_executor, ByteCounter>;
+using PlainWebSocket = websocket::stream<CountedTcp>;
+using TlsWebSocket = websocket::stream<beast::ssl_stream<CountedTcp>>;
 
 }  // namespace
 
@@ -82,7 +86,8 @@ int GrpcCodeForWebSocketClose(int close_code) {
 }
 
 struct WebSocketStreamTransport::Stream {
-  std::unique_ptr<websocket::stream<CountedTcp>> socket;
+  std::unique_ptr<PlainWebSocket> plain;  // one of the two
+  std::unique_ptr<TlsWebSocket> tls;
   uint32_t operation = 0;
   beast::flat_buffer read_buffer;
   std::string write_buffer;
@@ -96,6 +101,15 @@ struct WebSocketStreamTransport::Stream {
   bool ended = false;  // it will do nothing more once its operations complete
   int status_code = -1;
   std::string status_message;
+
+  // Calls `f` with the stream's WebSocket, whichever wire it is on.
+  template <typename F>
+  decltype(auto) With(F&& f) {
+    return tls != nullptr ? f(*tls) : f(*plain);
+  }
+  CountedTcp& tcp() {
+    return tls != nullptr ? beast::get_lowest_layer(*tls) : beast::get_lowest_layer(*plain);
+  }
 
   // The first reason the stream ends is its status.
   void End(int code, std::string message) {
@@ -116,6 +130,7 @@ struct WebSocketStreamTransport::Impl {
   asio::io_context io{1};
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   HttpEndpoint endpoint;
+  std::optional<asio::ssl::context> tls;  // the endpoint's TLS context, as Asio takes it
   std::vector<std::string> paths;
   int64_t connect_timeout_nanos = 0;
   std::vector<Stream> streams;
@@ -135,7 +150,7 @@ struct WebSocketStreamTransport::Impl {
   // Aborts the connection's operations (they complete with errors).
   void Drop(Stream& s) {
     ErrorCode ignored;
-    beast::get_lowest_layer(*s.socket).socket().close(ignored);
+    s.tcp().socket().close(ignored);
   }
 
   // Once nothing of an ended stream is in flight, it is over.
@@ -143,7 +158,7 @@ struct WebSocketStreamTransport::Impl {
     Stream& s = streams[slot];
     if (!s.active || !s.ended || s.pending > 0) return;
     s.active = false;
-    const ByteCounter& bytes = beast::get_lowest_layer(*s.socket).rate_policy();
+    const ByteCounter& bytes = s.tcp().rate_policy();
     counts[s.operation].request_bytes += bytes.written;
     counts[s.operation].response_bytes += bytes.read;
     Push(EventType::kClosed, slot);
@@ -158,10 +173,39 @@ struct WebSocketStreamTransport::Impl {
       return MaybeClosed(slot);
     }
     // Messages are small and each is due now: Nagle's algorithm would hold them.
-    beast::get_lowest_layer(*s.socket).socket().set_option(asio::ip::tcp::no_delay(true), ec);
+    s.tcp().socket().set_option(asio::ip::tcp::no_delay(true), ec);
+    if (s.tls == nullptr) return Upgrade(slot, path);
     ++s.pending;
-    s.socket->async_handshake(s.upgrade_response, endpoint.host, path,
-                              [this, slot](ErrorCode e) { OnUpgraded(slot, e); });
+    s.tls->next_layer().async_handshake(
+        asio::ssl::stream_base::client,
+        [this, slot, &path](ErrorCode e) { OnTlsHandshake(slot, path, e); });
+  }
+
+  void OnTlsHandshake(uint32_t slot, const std::string& path, ErrorCode ec) {
+    Stream& s = streams[slot];
+    --s.pending;
+    if (ec || s.ended) {
+      std::string why = ec == beast::error::timeout ? "timed out" : ec.message();
+      if (const long verified = SSL_get_verify_result(s.tls->next_layer().native_handle());
+          verified != X509_V_OK) {
+        absl::StrAppend(&why, " (", X509_verify_cert_error_string(verified), ")");
+      }
+      s.End(code::kUnavailable,
+            absl::StrCat("TLS handshake with ", endpoint.host, " failed: ", why));
+      Drop(s);
+      Push(EventType::kOpened, slot, false);
+      return MaybeClosed(slot);
+    }
+    Upgrade(slot, path);
+  }
+
+  void Upgrade(uint32_t slot, const std::string& path) {
+    Stream& s = streams[slot];
+    ++s.pending;
+    s.With([&](auto& ws) {
+      ws.async_handshake(s.upgrade_response, endpoint.host_header(), path,
+                         [this, slot](ErrorCode e) { OnUpgraded(slot, e); });
+    });
   }
 
   void OnUpgraded(uint32_t slot, ErrorCode ec) {
@@ -191,13 +235,15 @@ struct WebSocketStreamTransport::Impl {
       return MaybeClosed(slot);
     }
     // From here on, the WebSocket's own rules: no timeout on an idle stream.
-    beast::get_lowest_layer(*s.socket).expires_never();
+    s.tcp().expires_never();
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = std::chrono::nanoseconds(connect_timeout_nanos);
     timeouts.idle_timeout = websocket::stream_base::none();
     timeouts.keep_alive_pings = false;
-    s.socket->set_option(timeouts);
-    s.socket->text(true);
+    s.With([&](auto& ws) {
+      ws.set_option(timeouts);
+      ws.text(true);
+    });
     s.opened = true;
     Push(EventType::kOpened, slot);
     StartRead(slot);
@@ -206,7 +252,9 @@ struct WebSocketStreamTransport::Impl {
   void StartRead(uint32_t slot) {
     Stream& s = streams[slot];
     ++s.pending;
-    s.socket->async_read(s.read_buffer, [this, slot](ErrorCode ec, size_t) { OnRead(slot, ec); });
+    s.With([&](auto& ws) {
+      ws.async_read(s.read_buffer, [this, slot](ErrorCode ec, size_t) { OnRead(slot, ec); });
+    });
   }
 
   void OnRead(uint32_t slot, ErrorCode ec) {
@@ -232,7 +280,8 @@ struct WebSocketStreamTransport::Impl {
 
   // The peer's close frame came: its code says how the stream ended.
   void PeerClosed(Stream& s) {
-    const websocket::close_reason& reason = s.socket->reason();
+    const websocket::close_reason& reason =
+        s.With([](auto& ws) -> const websocket::close_reason& { return ws.reason(); });
     const int code = reason.code == websocket::close_code::none ? 1005 : reason.code;
     const int status = code == 1005 ? code::kOk : GrpcCodeForWebSocketClose(code);
     s.End(status, status == code::kOk
@@ -261,16 +310,18 @@ struct WebSocketStreamTransport::Impl {
     Stream& s = streams[slot];
     s.closing = true;
     ++s.pending;
-    s.socket->async_close(websocket::close_code::normal, [this, slot](ErrorCode ec) {
-      Stream& closed = streams[slot];
-      --closed.pending;
-      if (ec) {
-        closed.End(code::kUnavailable, absl::StrCat("close: ", ec.message()));
-        Drop(closed);
-      } else {
-        PeerClosed(closed);
-      }
-      MaybeClosed(slot);
+    s.With([&](auto& ws) {
+      ws.async_close(websocket::close_code::normal, [this, slot](ErrorCode ec) {
+        Stream& closed = streams[slot];
+        --closed.pending;
+        if (ec) {
+          closed.End(code::kUnavailable, absl::StrCat("close: ", ec.message()));
+          Drop(closed);
+        } else {
+          PeerClosed(closed);
+        }
+        MaybeClosed(slot);
+      });
     });
   }
 };
@@ -280,6 +331,12 @@ WebSocketStreamTransport::WebSocketStreamTransport(HttpEndpoint endpoint,
                                                    int64_t connect_timeout_nanos)
     : impl_(std::make_unique<Impl>()) {
   impl_->endpoint = std::move(endpoint);
+  if (impl_->endpoint.tls != nullptr) {
+    // Asio's context frees the handle it is given: it gets a reference of its own.
+    SSL_CTX* native = impl_->endpoint.tls->native();
+    SSL_CTX_up_ref(native);
+    impl_->tls.emplace(native);
+  }
   impl_->paths = std::move(paths);
   impl_->connect_timeout_nanos = connect_timeout_nanos;
   impl_->streams = std::vector<Stream>(slots);
@@ -301,7 +358,13 @@ WebSocketStreamTransport::~WebSocketStreamTransport() {
 void WebSocketStreamTransport::Open(uint32_t slot, uint32_t operation,
                                     std::span<const Header> headers) {
   Stream& s = impl_->streams[slot];
-  s.socket = std::make_unique<websocket::stream<CountedTcp>>(impl_->io.get_executor());
+  if (impl_->tls) {
+    s.plain.reset();
+    s.tls = std::make_unique<TlsWebSocket>(impl_->io.get_executor(), *impl_->tls);
+    impl_->endpoint.tls->Prepare(s.tls->next_layer().native_handle());
+  } else {
+    s.plain = std::make_unique<PlainWebSocket>(impl_->io.get_executor());
+  }
   s.operation = operation;
   s.read_buffer.clear();
   s.upgrade_response = {};
@@ -312,18 +375,20 @@ void WebSocketStreamTransport::Open(uint32_t slot, uint32_t operation,
   s.status_message.clear();
   std::vector<std::pair<std::string, std::string>> fields;
   for (const Header& header : headers) fields.emplace_back(header.key, header.value);
-  s.socket->set_option(
-      websocket::stream_base::decorator([fields = std::move(fields)](websocket::request_type& r) {
-        r.set(beast::http::field::user_agent, "aurigraph-loadgen");
-        for (const auto& [name, value] : fields) {
-          if (beast::iequals(name, "user-agent")) r.erase(beast::http::field::user_agent);
-        }
-        for (const auto& [name, value] : fields) r.insert(name, value);
-      }));
+  s.With([&](auto& ws) {
+    ws.set_option(
+        websocket::stream_base::decorator([fields = std::move(fields)](websocket::request_type& r) {
+          r.set(beast::http::field::user_agent, "aurigraph-loadgen");
+          for (const auto& [name, value] : fields) {
+            if (beast::iequals(name, "user-agent")) r.erase(beast::http::field::user_agent);
+          }
+          for (const auto& [name, value] : fields) r.insert(name, value);
+        }));
+  });
   asio::ip::tcp::endpoint address;
   std::memcpy(address.data(), &impl_->endpoint.address.storage, impl_->endpoint.address.length);
   address.resize(impl_->endpoint.address.length);
-  CountedTcp& tcp = beast::get_lowest_layer(*s.socket);
+  CountedTcp& tcp = s.tcp();
   tcp.expires_after(std::chrono::nanoseconds(impl_->connect_timeout_nanos));
   ++s.pending;
   tcp.async_connect(address, [this, slot, &path = impl_->paths[operation]](ErrorCode ec) {
@@ -343,8 +408,10 @@ void WebSocketStreamTransport::Write(uint32_t slot, std::string_view message) {
     return;
   }
   s.write_buffer.assign(message);
-  s.socket->async_write(asio::buffer(s.write_buffer),
-                        [this, slot](ErrorCode ec, size_t) { impl_->OnWritten(slot, ec); });
+  s.With([&](auto& ws) {
+    ws.async_write(asio::buffer(s.write_buffer),
+                   [this, slot](ErrorCode ec, size_t) { impl_->OnWritten(slot, ec); });
+  });
 }
 
 void WebSocketStreamTransport::CloseSend(uint32_t slot) {

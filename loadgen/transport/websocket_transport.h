@@ -1,7 +1,8 @@
 // Streams over WebSocket (RFC 6455, by Boost.Beast): each stream is a
 // connection of its own, upgraded at its operation's path with the stream's
-// headers; each message written goes as a text message, and each message
-// received is an event. The worker's thread runs the connections inside Next.
+// headers, over TLS when the endpoint has it; each message written goes as a
+// text message, and each message received is an event. The worker's thread
+// runs the connections inside Next.
 // Knows nothing of schedules, histograms or results.
 #pragma once
 

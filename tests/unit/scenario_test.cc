@@ -137,8 +137,14 @@ TEST(Scenario, HttpOperationsTakeMethodAndPathAndRefuseWhatIsGrpcOnly) {
   EXPECT_EQ(ErrorOf(head + "operations: [{http: {path: /a}, stream: {streams: 2}}]\n"),
             "s.yaml: operations.0.stream: an HTTP request is unary: streams are gRPC or "
             "WebSocket operations");
-  EXPECT_EQ(ErrorOf(head + "channel: {tls: true}\noperations: [{http: {path: /a}}]\n"),
-            "s.yaml: channel.tls: not supported for HTTP operations yet");
+  EXPECT_EQ(ErrorOf(head + "channel: {compression: gzip}\noperations: [{http: {path: /a}}]\n"),
+            "s.yaml: channel.compression: not supported for HTTP operations yet");
+  auto tls = ParseScenario(head +
+                               "channel: {ca: ca.pem, server_name: a.test}\n"
+                               "operations: [{http: {path: /a}}]\n",
+                           "s.yaml", {});
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  EXPECT_TRUE(tls->channel.tls);
   EXPECT_EQ(ErrorOf(head + "report_server_memory: true\noperations: [{http: {path: /a}}]\n"),
             "s.yaml: report_server_memory: asks the target over gRPC: not for HTTP operations");
 }
