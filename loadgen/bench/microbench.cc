@@ -1,6 +1,7 @@
 // Per-operation cost of the generator's hot paths, tracked from the start:
 // histogram record, merge and encoding, recording a completion into the run's
-// timeline, next arrival time, building a request from its template, and
+// timeline, next arrival time, the open-loop send loop (its own cost per
+// request, and its wake-ups), building a request from its template, and
 // tracking a transaction to its finality.
 #include <benchmark/benchmark.h>
 
@@ -9,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
+#include "common/clock/clock.h"
+#include "loadgen/driver/worker.h"
 #include "loadgen/finality/finality_tracker.h"
 #include "loadgen/histogram/histogram.h"
 #include "loadgen/histogram/histogram_codec.h"
@@ -107,6 +110,105 @@ void BuildRequestOf(benchmark::State& state, const google::protobuf::Descriptor&
 void BuildRequest(benchmark::State& state, const char* json, const TemplateInputs& inputs = {}) {
   BuildRequestOf(state, *transaction::v1::Transaction::descriptor(), json, inputs);
 }
+
+// A wire that answers every call a fixed time after it starts, on a manual
+// clock, so the open-loop send loop's own cost is measured without a wire;
+// its sleeps and waits are the wake-ups a real transport's thread would have.
+class AnsweringTransport final : public Transport {
+ public:
+  AnsweringTransport(ManualClock& clock, int64_t service_nanos, uint32_t slots)
+      : clock_(clock), service_nanos_(service_nanos), calls_(slots) {}
+
+  // Never more calls than slots: the worker's max_in_flight is `slots`.
+  void Start(uint32_t slot, uint32_t, std::string_view, std::span<const Header>) override {
+    // One service time for all: calls end in the order they started.
+    calls_[(head_ + size_++) % calls_.size()] = {clock_.NowNanos() + service_nanos_, slot};
+  }
+  bool Next(int64_t timeout_nanos, Completion* completion) override {
+    const int64_t now = clock_.NowNanos();
+    if (timeout_nanos > 0) ++waits_;
+    if (size_ > 0 && calls_[head_].end_nanos <= now + timeout_nanos) {
+      const Call call = calls_[head_];
+      head_ = (head_ + 1) % calls_.size();
+      --size_;
+      clock_.Set(std::max(now, call.end_nanos));
+      *completion = Completion{};
+      completion->slot = call.slot;
+      completion->completed_nanos = call.end_nanos;
+      return true;
+    }
+    clock_.Set(now + std::max<int64_t>(timeout_nanos, 0));
+    return false;
+  }
+  void SleepThrough(int64_t nanos) override {
+    ++sleeps_;
+    clock_.Set(clock_.NowNanos() + nanos);
+  }
+  void CancelAll() override {}
+  int64_t sleeps() const { return sleeps_; }
+  int64_t waits() const { return waits_; }
+
+ private:
+  struct Call {
+    int64_t end_nanos;
+    uint32_t slot;
+  };
+  ManualClock& clock_;
+  const int64_t service_nanos_;
+  std::vector<Call> calls_;
+  size_t head_ = 0, size_ = 0;
+  int64_t sleeps_ = 0, waits_ = 0;
+};
+
+class FixedSource final : public RequestSource {
+ public:
+  std::string_view Build(const RequestContext&) override { return "{}"; }
+};
+
+// The open-loop worker (loadgen/driver/worker.h) sending at range(0) per
+// second for 10 s of its clock, each call answered in 200 us, up to 64 in
+// flight: the scheduling and recording it does per request (time per item,
+// its 1 s interval roll-overs included as in a run, on slices reused as the
+// runner reuses them), and its sleeps and waits per request (a real
+// transport wakes its thread for each).
+void BM_OpenLoopSendLoop(benchmark::State& state) {
+  constexpr int64_t kSeconds = 10;
+  const int64_t rate = state.range(0);
+  int64_t sent = 0, sleeps = 0, waits = 0;
+  std::vector<IntervalSlice> spare;  // handed back, as the runner's merger does
+  for (auto _ : state) {
+    state.PauseTiming();
+    ManualClock clock;
+    AnsweringTransport transport(clock, 200'000, 64);
+    FixedSource source;
+    WorkerPlan plan;
+    plan.model = LoadModel::kOpenLoop;
+    plan.duration_nanos = kSeconds * 1'000'000'000;
+    plan.max_in_flight = 64;
+    plan.operation_weights = {1};
+    IntervalTimeline timeline(0, 1'000'000'000, 1, 1);
+    timeline.Recycle(std::move(spare));
+    IntervalRecorder intervals(timeline, 0, {0});
+    plan.intervals = &intervals;
+    Worker worker(clock, transport, {&source},
+                  std::make_unique<ArrivalSchedule>(static_cast<double>(rate),
+                                                    ArrivalProcess::kConstant, 0, 1, 1),
+                  plan);
+    state.ResumeTiming();
+    worker.Run();
+    state.PauseTiming();
+    sent += worker.sent();
+    sleeps += transport.sleeps();
+    waits += transport.waits();
+    spare = timeline.TakeCompleted();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(sent);
+  const double per_send = static_cast<double>(std::max<int64_t>(sent, 1));
+  state.counters["sleeps_per_request"] = static_cast<double>(sleeps) / per_send;
+  state.counters["waits_per_request"] = static_cast<double>(waits) / per_send;
+}
+BENCHMARK(BM_OpenLoopSendLoop)->Arg(200)->Arg(2'000)->Arg(10'000)->Unit(benchmark::kMillisecond);
 
 void BM_BuildRequestConstant(benchmark::State& state) {
   BuildRequest(state, R"({"id": "fixed", "sender": "a", "receiver": "b", "amount": 5})");

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,12 @@ struct UnaryMethod {
   std::string path;            // "/package.Service/Method"
   int64_t deadline_nanos = 0;  // per call; 0 = none
   bool keep_response = false;  // hand OK responses' bytes to the driver
+};
+
+// What a wire's connections carried, as the kernel counted it.
+struct ConnectionBytes {
+  int64_t sent = 0;
+  int64_t received = 0;
 };
 
 // Services as the target describes them (server reflection).
@@ -45,6 +52,12 @@ class TransportFactory {
   virtual std::unique_ptr<StreamTransport> MakeStreamTransport(int worker, int workers,
                                                                std::vector<std::string> paths,
                                                                uint32_t slots) = 0;
+  // Starts what ConnectionBytesSinceMark counts (the run's start).
+  virtual void MarkConnectionBytes() {}
+  // What the wire's connections to the target sent and received since
+  // MarkConnectionBytes, all operations together, for a wire whose
+  // transports cannot count whole bytes themselves; nothing when unknown.
+  virtual std::optional<ConnectionBytes> ConnectionBytesSinceMark() { return std::nullopt; }
   // The target's addresses: one, or each node of a cluster target given as a list.
   virtual std::vector<std::string> Addresses() const { return {"the target"}; }
   // A stream transport for `path` with a slot per address, slot i streaming

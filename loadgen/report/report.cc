@@ -227,8 +227,9 @@ std::string WireHtml(const RunResult& r) {
       rows,
       "</table><p class=\"note\">Bytes as the client saw them over the whole run (warm-up "
       "included): whole requests and responses where the transport sees their framing (HTTP: "
-      "request and status lines, headers and bodies; \"-\" for gRPC, whose HTTP/2 framing is "
-      "the library's), and their payloads (JSON bodies, of every response; serialized messages, of "
+      "request and status lines, headers and bodies; gRPC: its connections' bytes as the kernel "
+      "counted them, for a run of one operation, else \"-\"), and their payloads (JSON bodies, of "
+      "every response; serialized messages, of "
       "OK responses).",
       cpu, "</p>");
 }

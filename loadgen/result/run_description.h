@@ -66,7 +66,8 @@ struct RunDescription {
 // What went over the wire for one operation over the whole run (warm-up
 // included), as the client saw it (a transport counts it): requests written
 // and responses read, whole (HTTP: request and status lines, headers and
-// bodies; -1: not seen, as gRPC's framing is the library's) and their
+// bodies; gRPC: its connections' bytes as the kernel counted them, in a run
+// of one operation; -1: not known) and their
 // payloads (serialized messages, JSON bodies), and responses by protocol
 // status (HTTP's).
 struct WireTotals {
@@ -89,8 +90,7 @@ struct RunEnd {
   int64_t loadgen_peak_rss_bytes = -1;
   int64_t server_peak_rss_bytes = -1;
   int64_t server_rss_bytes = -1;
-  // Per operation of the run, for a transport that counts them (HTTP's);
-  // empty otherwise (gRPC's framing is the library's own).
+  // Per operation of the run, for a transport that counts them; empty otherwise.
   std::vector<std::optional<WireTotals>> wire;
 };
 

@@ -389,6 +389,7 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
   }
   std::thread following;
   if (subscriptions != nullptr) following = std::thread([&] { subscriptions->Run(*tracker); });
+  wire.MarkConnectionBytes();
   std::vector<std::thread> threads;
   for (WorkerParts& p : parts) {
     if (p.worker) threads.emplace_back([&p, &options] { p.worker->Run(options.stop); });
@@ -414,6 +415,16 @@ Execution Execute(const Scenario& scenario, const OperationsPlan& operations,
   for (const WorkerParts& p : parts) {
     if (p.transport) add_counts(p.transport->CountsByOperation(), unary_ids);
     if (p.stream_transport) add_counts(p.stream_transport->CountsByOperation(), stream_ids);
+  }
+  // A wire that cannot count whole bytes per operation (gRPC's): what its
+  // connections carried over the run is the operation's, when there is one
+  // and nothing else of the run talks to the target (fault events' calls,
+  // finality subscriptions and the leader finder have connections of their own).
+  if (const std::optional<ConnectionBytes> carried = wire.ConnectionBytesSinceMark();
+      carried && counted.size() == 1 && counted[0] && counted[0]->request_bytes < 0 &&
+      !event_runner && subscriptions == nullptr) {
+    counted[0]->request_bytes = carried->sent;
+    counted[0]->response_bytes = carried->received;
   }
   if (std::any_of(counted.begin(), counted.end(), [](const auto& w) { return w.has_value(); })) {
     executed.end.wire = std::move(counted);

@@ -31,7 +31,8 @@ class GrpcStreamTransport final : public StreamTransport {
   void Cancel(uint32_t slot) override;
   bool Next(int64_t timeout_nanos, Event* event) override;
   // Per operation: messages written and read, and their serialized bytes
-  // (HTTP/2 framing is the library's, not seen: whole bytes are -1).
+  // (HTTP/2 framing is the library's, not seen: whole bytes are -1 here; the
+  // factory's ConnectionBytesSinceMark counts them for the run).
   std::vector<WireTotals> CountsByOperation() const override;
 
  private:

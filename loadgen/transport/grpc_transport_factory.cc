@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "loadgen/transport/grpc_stream_transport.h"
 #include "loadgen/transport/grpc_transport.h"
+#include "loadgen/transport/host_port.h"
 #include "loadgen/transport/reflection.h"
 
 namespace aurigraph::loadgen {
@@ -24,7 +25,26 @@ absl::Status GrpcTransportFactory::Connect() {
     return connected;
   }
   channels_ = *std::move(channels);
+  // Connections to an address left out would go uncounted: all, or none.
+  peers_.clear();
+  for (const std::string& address : TargetAddresses(target_)) {
+    // A target of another form (a URI, a Unix socket) resolves to nothing here.
+    const auto resolved = ResolveHostPort(address);
+    if (!resolved.ok()) {
+      peers_.clear();
+      break;
+    }
+    peers_.insert(peers_.end(), resolved->begin(), resolved->end());
+  }
   return absl::OkStatus();
+}
+
+void GrpcTransportFactory::MarkConnectionBytes() { marked_ = SnapshotSockets(peers_); }
+
+std::optional<ConnectionBytes> GrpcTransportFactory::ConnectionBytesSinceMark() {
+  const std::optional<SocketSnapshot> now = SnapshotSockets(peers_);
+  if (!marked_ || !now) return std::nullopt;
+  return BytesBetween(*marked_, *now);
 }
 
 absl::StatusOr<ServiceDescriptions> GrpcTransportFactory::DescribeServices(

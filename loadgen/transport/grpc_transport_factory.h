@@ -1,6 +1,7 @@
 // The gRPC wire for a run: `connections` channels to the target, each its own
 // TCP connection, dealt out to the workers; server reflection describes the
-// target's services.
+// target's services; the kernel's byte counts of those connections stand for
+// gRPC's whole bytes, which its library keeps to itself.
 #pragma once
 
 #include <memory>
@@ -9,6 +10,7 @@
 
 #include "loadgen/interfaces/channel_options.h"
 #include "loadgen/interfaces/transport_factory.h"
+#include "loadgen/transport/socket_bytes.h"
 
 namespace grpc {
 class Channel;
@@ -31,6 +33,12 @@ class GrpcTransportFactory final : public TransportFactory {
                                                        std::vector<std::string> paths,
                                                        uint32_t slots) override;
 
+  void MarkConnectionBytes() override;
+  // Of this process's TCP connections to the target's addresses (given as
+  // HOST:PORT): the run's channels, and any other client of the target in
+  // this process. Nothing when a connection closed meanwhile.
+  std::optional<ConnectionBytes> ConnectionBytesSinceMark() override;
+
   std::vector<std::string> Addresses() const override;
   std::unique_ptr<StreamTransport> MakeTransportPerAddress(std::string path) override;
 
@@ -46,6 +54,8 @@ class GrpcTransportFactory final : public TransportFactory {
   const ChannelOptions options_;
   const int64_t connect_timeout_nanos_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  std::vector<sockaddr_storage> peers_;  // the target's addresses; none: not all resolved
+  std::optional<SocketSnapshot> marked_;
 };
 
 }  // namespace aurigraph::loadgen

@@ -1,7 +1,6 @@
 #include "loadgen/transport/http_transport.h"
 
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/bio.h>
@@ -24,6 +23,7 @@
 #include "common/clock/clock.h"
 #include "common/status_codes/status_codes.h"
 #include "common/units/units.h"
+#include "loadgen/transport/host_port.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -90,34 +90,14 @@ class ResponseReader final : public bhttp::basic_parser<false> {
 }  // namespace
 
 absl::StatusOr<HttpEndpoint> ResolveHttpEndpoint(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
-      port < 1 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("'", address, "' is not HOST:PORT"));
-  }
-  std::string host = address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (const int rc = getaddrinfo(host.c_str(), address.substr(colon + 1).c_str(), &hints, &found);
-      rc != 0 || found == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot resolve '", address, "': ", gai_strerror(rc)));
-  }
+  auto resolved = ResolveHostPort(address);
+  if (!resolved.ok()) return resolved.status();
   HttpEndpoint endpoint;
-  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    HttpEndpoint::Address& resolved = endpoint.resolved.emplace_back();
-    std::memcpy(&resolved.storage, a->ai_addr, a->ai_addrlen);
-    resolved.length = a->ai_addrlen;
+  for (const sockaddr_storage& storage : *resolved) {
+    endpoint.resolved.push_back({storage, SocketAddressLength(storage)});
   }
   endpoint.address = endpoint.resolved.front();
   endpoint.host = address;
-  freeaddrinfo(found);
   return endpoint;
 }
 
