@@ -10,6 +10,14 @@
 
 namespace aurigraph::loadgen {
 
+std::string HostOf(const std::string& address) {
+  std::string host = address.substr(0, address.rfind(':'));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+
 absl::StatusOr<std::vector<sockaddr_storage>> ResolveHostPort(const std::string& address) {
   const size_t colon = address.rfind(':');
   int port = 0;
@@ -17,10 +25,7 @@ absl::StatusOr<std::vector<sockaddr_storage>> ResolveHostPort(const std::string&
       port < 1 || port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("'", address, "' is not HOST:PORT"));
   }
-  std::string host = address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  const std::string host = HostOf(address);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

@@ -15,6 +15,9 @@ namespace aurigraph::loadgen {
 // HOST does not resolve, saying which.
 absl::StatusOr<std::vector<sockaddr_storage>> ResolveHostPort(const std::string& address);
 
+// The host of "HOST:PORT": a name or an IP literal, IPv6 without its brackets.
+std::string HostOf(const std::string& address);
+
 // The length of `address` as a sockaddr of its family.
 socklen_t SocketAddressLength(const sockaddr_storage& address);
 

@@ -18,7 +18,6 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock/clock.h"
 #include "common/status_codes/status_codes.h"
@@ -320,17 +319,10 @@ struct HttpTransport::Impl {
     c.watching_writable = writable;
   }
 
-  // TLS: the socket's bytes since they were last counted.
-  static int64_t TlsWrittenSinceCounted(Connection& c) {
-    const uint64_t total = BIO_number_written(SSL_get_wbio(c.ssl));
-    const uint64_t n = total - c.tls_written_counted;
-    c.tls_written_counted = total;
-    return static_cast<int64_t>(n);
-  }
-  static int64_t TlsReadSinceCounted(Connection& c) {
-    const uint64_t total = BIO_number_read(SSL_get_rbio(c.ssl));
-    const uint64_t n = total - c.tls_read_counted;
-    c.tls_read_counted = total;
+  // TLS: a socket's byte count since it was last counted (`counted`).
+  static int64_t SinceCounted(uint64_t total, uint64_t& counted) {
+    const uint64_t n = total - counted;
+    counted = total;
     return static_cast<int64_t>(n);
   }
 
@@ -431,7 +423,9 @@ struct HttpTransport::Impl {
       WireTotals& count = counts[slots[c.slot].operation];
       ++count.requests;
       count.request_bytes +=
-          c.ssl != nullptr ? TlsWrittenSinceCounted(c) : static_cast<int64_t>(request.size());
+          c.ssl != nullptr
+              ? SinceCounted(BIO_number_written(SSL_get_wbio(c.ssl)), c.tls_written_counted)
+              : static_cast<int64_t>(request.size());
       count.request_payload_bytes += static_cast<int64_t>(slots[c.slot].body_bytes);
     }
   }
@@ -544,7 +538,8 @@ struct HttpTransport::Impl {
     WireTotals& count = counts[slots[slot].operation];
     ++count.responses;
     count.response_bytes +=
-        c.ssl != nullptr ? TlsReadSinceCounted(c) : static_cast<int64_t>(c.response_bytes);
+        c.ssl != nullptr ? SinceCounted(BIO_number_read(SSL_get_rbio(c.ssl)), c.tls_read_counted)
+                         : static_cast<int64_t>(c.response_bytes);
     count.response_payload_bytes += reader.body_bytes();
     ++count.by_status[status];
     const int code = GrpcCodeForHttpStatus(status);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "loadgen/transport/grpc_transport.h"
+#include "loadgen/transport/host_port.h"
 #include "loadgen/transport/websocket_transport.h"
 
 namespace aurigraph::loadgen {
@@ -23,13 +24,8 @@ absl::Status HttpTransportFactory::Connect() {
   endpoint_ = *std::move(endpoint);
   endpoint_.authority = options_.authority;
   if (options_.tls) {
-    // The certificate must carry the target's host: a name, or an address
-    // (an IPv6 one without its brackets).
-    std::string host = target_.substr(0, target_.rfind(':'));
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-      host = host.substr(1, host.size() - 2);
-    }
-    auto tls = TlsClientContext::Make(options_, host, "http/1.1");
+    // The certificate must carry the target's host: a name, or an address.
+    auto tls = TlsClientContext::Make(options_, HostOf(target_), "http/1.1");
     if (!tls.ok()) return tls.status();
     endpoint_.tls = *std::move(tls);
   }

@@ -193,10 +193,13 @@ std::string TlsClientContext::ErrorText(SSL* ssl, int ret) {
     text = LastOpenSslError();
   }
   ERR_clear_error();
-  if (const long verified = SSL_get_verify_result(ssl); verified != X509_V_OK) {
-    absl::StrAppend(&text, " (", X509_verify_cert_error_string(verified), ")");
-  }
-  return text;
+  return text + VerifyFailure(ssl);
+}
+
+std::string TlsClientContext::VerifyFailure(SSL* ssl) {
+  const long verified = SSL_get_verify_result(ssl);
+  return verified == X509_V_OK ? std::string()
+                               : absl::StrCat(" (", X509_verify_cert_error_string(verified), ")");
 }
 
 absl::Status TlsClientContext::Handshake(int fd, int64_t timeout_nanos) const {

@@ -47,6 +47,8 @@ class TlsClientContext {
   // Why a TLS operation on `ssl` that returned `ret` failed, in one line:
   // OpenSSL's reason and, for a certificate that failed verification, why.
   static std::string ErrorText(SSL* ssl, int ret);
+  // " (why)" when the server's certificate failed verification on `ssl`, else "".
+  static std::string VerifyFailure(SSL* ssl);
   // Clears OpenSSL's error queue and errno before a TLS operation, so that its
   // failure reads its own reason.
   static void ClearErrors();

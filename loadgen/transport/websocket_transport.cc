@@ -185,11 +185,8 @@ struct WebSocketStreamTransport::Impl {
     Stream& s = streams[slot];
     --s.pending;
     if (ec || s.ended) {
-      std::string why = ec == beast::error::timeout ? "timed out" : ec.message();
-      if (const long verified = SSL_get_verify_result(s.tls->next_layer().native_handle());
-          verified != X509_V_OK) {
-        absl::StrAppend(&why, " (", X509_verify_cert_error_string(verified), ")");
-      }
+      const std::string why = (ec == beast::error::timeout ? "timed out" : ec.message()) +
+                              TlsClientContext::VerifyFailure(s.tls->next_layer().native_handle());
       s.End(code::kUnavailable,
             absl::StrCat("TLS handshake with ", endpoint.host, " failed: ", why));
       Drop(s);
