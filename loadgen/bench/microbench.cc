@@ -1,16 +1,22 @@
 // Per-operation cost of the generator's hot paths, tracked from the start:
 // histogram record, merge and encoding, recording a completion into the run's
 // timeline, next arrival time, the open-loop send loop (its own cost per
-// request, and its wake-ups), building a request from its template, and
-// tracking a transaction to its finality.
+// request, and its wake-ups), how late a sleeping send loop sends on this
+// machine's timers, building a request from its template, and tracking a
+// transaction to its finality.
 #include <benchmark/benchmark.h>
+#include <sys/prctl.h>
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <random>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "aurigraph/transaction/v1/transaction.pb.h"
 #include "common/clock/clock.h"
+#include "loadgen/driver/wake_lead.h"
 #include "loadgen/driver/worker.h"
 #include "loadgen/finality/finality_tracker.h"
 #include "loadgen/histogram/histogram.h"
@@ -209,6 +215,57 @@ void BM_OpenLoopSendLoop(benchmark::State& state) {
   state.counters["waits_per_request"] = static_cast<double>(waits) / per_send;
 }
 BENCHMARK(BM_OpenLoopSendLoop)->Arg(200)->Arg(2'000)->Arg(10'000)->Unit(benchmark::kMillisecond);
+
+// A send every range(0) us on the real steady clock, the thread sleeping in
+// between with exact timers (1 ns of slack) as an open-loop worker does:
+// range(1) 0 sleeps to each send; 1 asks to be woken early by the worker's
+// WakeLead and polls the clock the rest of the way. Counters: how late the
+// sends were (p50, p99, us) and the polling per send (us): the machine's timer
+// floor, and what the lead takes off it.
+void BM_SleepingSendLateness(benchmark::State& state) {
+  const int64_t gap = state.range(0) * 1'000;
+  const bool lead_on = state.range(1) != 0;
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  const Clock& clock = SteadyClock::Instance();
+  WakeLead lead;
+  std::vector<int64_t> late;
+  int64_t polled = 0;
+  int64_t send = clock.NowNanos();
+  for (auto _ : state) {
+    send += gap;
+    const int64_t now = clock.NowNanos();
+    const int64_t early = lead_on ? lead.nanos() : 0;
+    if (send - now > early) {
+      const int64_t asked = send - now - early;
+      std::this_thread::sleep_for(std::chrono::nanoseconds(asked));
+      lead.Observe(clock.NowNanos() - (now + asked));
+    }
+    const int64_t poll_start = clock.NowNanos();
+    int64_t sent_at = poll_start;
+    while (sent_at < send) sent_at = clock.NowNanos();
+    polled += sent_at - poll_start;
+    late.push_back(sent_at - send);
+    if (sent_at - send > gap) send = sent_at;  // a stall: the schedule moves on, not in a burst
+  }
+  std::sort(late.begin(), late.end());
+  const auto quantile_us = [&](double q) {
+    return static_cast<double>(
+               late[static_cast<size_t>(q * static_cast<double>(late.size() - 1))]) /
+           1e3;
+  };
+  state.counters["late_p50_us"] = quantile_us(0.5);
+  state.counters["late_p99_us"] = quantile_us(0.99);
+  state.counters["polled_us_per_send"] =
+      static_cast<double>(polled) / 1e3 / static_cast<double>(late.size());
+}
+BENCHMARK(BM_SleepingSendLateness)
+    ->ArgNames({"gap_us", "lead"})
+    ->Args({500, 0})
+    ->Args({500, 1})
+    ->Args({5'000, 0})
+    ->Args({5'000, 1})
+    ->Iterations(1'000)
+    ->Unit(benchmark::kMicrosecond);
 
 void BM_BuildRequestConstant(benchmark::State& state) {
   BuildRequest(state, R"({"id": "fixed", "sender": "a", "receiver": "b", "amount": 5})");

@@ -276,18 +276,23 @@ void Worker::Run(const std::atomic<bool>* stop) {
     }
     Transport::Completion completion;
     bool completed = false;
-    if (wake_to_send && plan_.spin_nanos > 0 && wake - now <= plan_.spin_nanos) {
-      // precision: spin: no sleep (its wake-up would be late) in the last stretch.
+    // How long before a send the worker stops sleeping: precision: spin's
+    // window, or (sleeping through completions) what its wake-ups are late by.
+    const int64_t lead =
+        !wake_to_send ? 0 : std::max(plan_.spin_nanos, sleeping_through_ ? wake_lead_.nanos() : 0);
+    if (wake_to_send && wake - now <= lead) {
+      // No sleep in the last stretch (its wake-up would be late): poll.
       while (!completed && clock_.NowNanos() < wake) completed = transport_.Next(0, &completion);
     } else if (wake_to_send && (sleeping_through_ || wake - now >= kSleepThroughNanos)) {
       // A slot is free and nothing is due before the send: calls that end
       // meanwhile are seen after it, with the time each ended.
       sleeping_through_ = true;
-      transport_.SleepThrough(std::max<int64_t>(0, wake - now - plan_.spin_nanos));
+      const int64_t asked = wake - now - lead;
+      transport_.SleepThrough(asked);
+      wake_lead_.Observe(clock_.NowNanos() - (now + asked));
       completed = transport_.Next(0, &completion);
     } else {
-      const int64_t spin = wake_to_send ? plan_.spin_nanos : 0;
-      completed = transport_.Next(std::max<int64_t>(0, wake - now - spin), &completion);
+      completed = transport_.Next(std::max<int64_t>(0, wake - now - lead), &completion);
     }
     if (completed) {
       Complete(completion);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/clock/clock.h"
+#include "loadgen/driver/wake_lead.h"
 #include "loadgen/faults/recovery.h"
 #include "loadgen/histogram/histogram.h"
 #include "loadgen/histogram/latency.h"
@@ -135,6 +136,8 @@ class Worker {
   // sleeping through them stays the cheaper way.
   static constexpr int64_t kSleepThroughNanos = 300'000;
   bool sleeping_through_ = false;
+  // Sleeping through, how much earlier than a send to ask to be woken.
+  WakeLead wake_lead_;
 };
 
 }  // namespace aurigraph::loadgen
