@@ -84,14 +84,9 @@ void PublishCommitted(const Streaming& streaming, const tv1::Transaction& tx, ui
   streaming.webhooks.Publish(
       wv1::WEBHOOK_EVENT_TRANSACTION_COMMITTED, [&] { return ToJson(tx); },
       streaming.wall.NowNanos());
-  EventHub<EncodedEvent<tv1::CommittedTransaction>>& hub = streaming.transaction_events;
+  EventHub<CommittedEvent>& hub = streaming.transaction_events;
   if (!hub.has_subscribers()) return;
-  tv1::CommittedTransaction event;
-  *event.mutable_transaction() = tx;
-  event.set_sequence(hub.NextSequence());
-  event.set_committed_at_unix_nanos(streaming.wall.NowNanos());
-  event.set_log_index(log_index);
-  hub.Publish(Encode(std::move(event)));
+  hub.Publish(MakeCommittedEvent(tx, hub.NextSequence(), streaming.wall.NowNanos(), log_index));
 }
 
 void PublishAccepted(const Streaming& streaming, const tv1::BatchRequest& batch,

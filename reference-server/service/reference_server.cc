@@ -166,7 +166,7 @@ struct ReferenceServer::Impl {
   FaultInjector faults;
   StreamCounters stream_counters;
   EventHub<av1::ApprovalEvent> approval_events;
-  EventHub<EncodedEvent<tv1::CommittedTransaction>> transaction_events;
+  EventHub<CommittedEvent> transaction_events;
   ApprovalStore approval_store;
   TransactionStore transaction_store;
   KeyStore key_store;

@@ -10,8 +10,8 @@
 #include "reference-server/faults/delay_queue.h"
 #include "reference-server/faults/fault_injector.h"
 #include "reference-server/service/reference_server.h"
-#include "reference-server/streams/encoded_event.h"
 #include "reference-server/streams/event_stream.h"
+#include "reference-server/transaction/committed_event.h"
 #include "reference-server/webhooks/delivery_pipeline.h"
 
 namespace aurigraph::refserver {
@@ -22,8 +22,8 @@ struct Streaming {
   DelayQueue& delays;
   StreamCounters& counters;
   EventHub<approval::v1::ApprovalEvent>& approval_events;
-  // Serialized once for all subscribers (encoded_event.h).
-  EventHub<EncodedEvent<transaction::v1::CommittedTransaction>>& transaction_events;
+  // Serialized once for all subscribers (committed_event.h).
+  EventHub<CommittedEvent>& transaction_events;
   const Clock& wall;
   DeliveryPipeline& webhooks;
 };

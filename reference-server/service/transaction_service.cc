@@ -55,16 +55,12 @@ class TransactionServiceImpl final : public GatedService<tv1::TransactionService
   // sent_at_unix_nanos to the bytes (encoded_event.h).
   grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamCommitted(grpc::CallbackServerContext* context,
                                                               const tv1::StreamRequest* request) {
-    using Event = EncodedEvent<tv1::CommittedTransaction>;
     const std::string account = request->account();
     const Clock& wall = streaming_.wall;
-    return EventStream<Event, grpc::ByteBuffer>::Open(
+    return EventStream<CommittedEvent, grpc::ByteBuffer>::Open(
         streaming_.transaction_events, streaming_.counters, streaming_.options.stream_queue_bound,
-        [account](const Event& e) {
-          return account.empty() || e.message.transaction().sender() == account ||
-                 e.message.transaction().receiver() == account;
-        },
-        [&wall](const Event& e, grpc::ByteBuffer* out) {
+        [account](const CommittedEvent& e) { return e.Concerns(account); },
+        [&wall](const CommittedEvent& e, grpc::ByteBuffer* out) {
           WithInt64Field(e.bytes, tv1::CommittedTransaction::kSentAtUnixNanosFieldNumber,
                          wall.NowNanos(), out);
         });

@@ -17,7 +17,6 @@ namespace {
 
 namespace av1 = approval::v1;
 namespace tv1 = transaction::v1;
-using TransactionEvent = EncodedEvent<tv1::CommittedTransaction>;
 
 constexpr int kInvalidPayload = 1007;  // RFC 6455: a message inconsistent with its type
 constexpr int kInternalError = 1011;
@@ -165,14 +164,11 @@ class Channel final : public http::WebSocketSession {
     Streaming& s = shared_->streaming;
     const Clock& wall = s.wall;
     if (*topic == "transactions") {
-      auto subscription = std::make_shared<Subscription<TransactionEvent>>(
+      auto subscription = std::make_shared<Subscription<CommittedEvent>>(
           s.transaction_events, connection_, id,
-          [account = *account](const TransactionEvent& e) {
-            return account.empty() || e.message.transaction().sender() == account ||
-                   e.message.transaction().receiver() == account;
-          },
-          [&wall](const TransactionEvent& e) {
-            tv1::CommittedTransaction event = e.message;
+          [account = *account](const CommittedEvent& e) { return e.Concerns(account); },
+          [&wall](const CommittedEvent& e) {
+            tv1::CommittedTransaction event = e.Message();
             event.set_sent_at_unix_nanos(wall.NowNanos());
             return ToJson(event).value_or("null");
           });

@@ -1,35 +1,18 @@
-// An event published to many subscribers, serialized once: each subscriber's
-// write sends the same bytes (a shared, reference-counted slice) with a field
-// of its own appended, such as the moment it was sent. Protobuf reads fields
-// in any order and keeps the last value of a scalar field, so appending a
-// field to serialized bytes sets it without serializing the message again.
+// An event published to many subscribers is serialized once: each
+// subscriber's write sends the same bytes (a shared, reference-counted slice)
+// with a field of its own appended, such as the moment it was sent. Protobuf
+// reads fields in any order and keeps the last value of a scalar field, so
+// appending a field to serialized bytes sets it without serializing the
+// message again.
 #pragma once
 
 #include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/message_lite.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/slice.h>
 
 #include <cstdint>
-#include <memory>
-#include <utility>
 
 namespace aurigraph::refserver {
-
-template <typename Message>
-struct EncodedEvent {
-  Message message;    // what subscribers' filters look at
-  grpc::Slice bytes;  // `message` serialized
-};
-
-template <typename Message>
-std::shared_ptr<const EncodedEvent<Message>> Encode(Message message) {
-  auto event = std::make_shared<EncodedEvent<Message>>();
-  event->message = std::move(message);
-  event->bytes = grpc::Slice(event->message.ByteSizeLong());
-  event->message.SerializeWithCachedSizesToArray(const_cast<uint8_t*>(event->bytes.begin()));
-  return event;
-}
 
 // `bytes` followed by int64 field `field_number` (a varint) set to `value`.
 inline void WithInt64Field(const grpc::Slice& bytes, int field_number, int64_t value,

@@ -36,19 +36,18 @@ TEST(EncodedEvent, AnAppendedFieldIsReadBackAndTheRestKept) {
   event.set_sequence(7);
   event.set_committed_at_unix_nanos(1'700'000'000'000'000'000);
   event.set_log_index(3);
-  const auto encoded = Encode(event);
+  const grpc::Slice encoded(event.SerializeAsString());
   for (const int64_t value :
        {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{1'764'547'200'123'456'789},
         std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}) {
     grpc::ByteBuffer sent;
-    WithInt64Field(encoded->bytes, tv1::CommittedTransaction::kSentAtUnixNanosFieldNumber, value,
-                   &sent);
+    WithInt64Field(encoded, tv1::CommittedTransaction::kSentAtUnixNanosFieldNumber, value, &sent);
     tv1::CommittedTransaction expected = event;
     expected.set_sent_at_unix_nanos(value);
     EXPECT_EQ(Decode(sent).SerializeAsString(), expected.SerializeAsString()) << value;
     // A field already in the bytes: the appended value replaces it.
-    WithInt64Field(encoded->bytes, tv1::CommittedTransaction::kCommittedAtUnixNanosFieldNumber,
-                   value, &sent);
+    WithInt64Field(encoded, tv1::CommittedTransaction::kCommittedAtUnixNanosFieldNumber, value,
+                   &sent);
     EXPECT_EQ(Decode(sent).committed_at_unix_nanos(), value);
     EXPECT_EQ(Decode(sent).transaction().id(), "tx-1");
   }
