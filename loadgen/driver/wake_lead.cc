@@ -5,6 +5,14 @@
 namespace aurigraph::loadgen {
 
 void WakeLead::Observe(int64_t late_nanos) {
+  if (late_nanos - lead_nanos_ > kMaxNanos) {
+    // A stall, not the timer: it counts as one wake-up above the median, and
+    // the doubling starts again.
+    lead_nanos_ = std::min(lead_nanos_ + kBaseStepNanos, kMaxNanos);
+    step_nanos_ = kBaseStepNanos;
+    last_side_ = 0;
+    return;
+  }
   const int side = late_nanos > lead_nanos_ ? 1 : late_nanos < lead_nanos_ ? -1 : 0;
   if (side == 0) return;
   step_nanos_ = side == last_side_ ? std::min(2 * step_nanos_, kMaxStepNanos) : kBaseStepNanos;

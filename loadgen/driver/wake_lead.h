@@ -4,8 +4,9 @@
 // of the way puts the send near its time at the cost of a short poll, instead
 // of every send being as late as a wake-up. The lead follows the running
 // median of the lateness seen: half the wake-ups come before the send and poll
-// for a few microseconds, half come after it by a few; a stall moves it by one
-// step at most. Pure: the worker measures, this only keeps the figure.
+// for a few microseconds, half come after it by a few; a stall (a wake-up more
+// than kMaxNanos later than the lead) moves it by 1 us. Pure: the worker
+// measures, this only keeps the figure.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +27,8 @@ class WakeLead {
 
  private:
   // Moves by kBaseStepNanos, doubling while the lateness stays on the same side
-  // of the lead (so a lead far off is reached in a few sleeps), up to kMaxStepNanos.
+  // of the lead (so a lead far off is reached in a few sleeps), up to
+  // kMaxStepNanos; a stall moves it by kBaseStepNanos.
   static constexpr int64_t kBaseStepNanos = 1'000;
   static constexpr int64_t kMaxStepNanos = 32'000;
   int64_t lead_nanos_ = 0;

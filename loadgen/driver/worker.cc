@@ -276,23 +276,26 @@ void Worker::Run(const std::atomic<bool>* stop) {
     }
     Transport::Completion completion;
     bool completed = false;
-    // How long before a send the worker stops sleeping: precision: spin's
-    // window, or (sleeping through completions) what its wake-ups are late by.
-    const int64_t lead =
-        !wake_to_send ? 0 : std::max(plan_.spin_nanos, sleeping_through_ ? wake_lead_.nanos() : 0);
-    if (wake_to_send && wake - now <= lead) {
+    // precision: spin: how long before a send the worker stops sleeping.
+    const int64_t spin = wake_to_send ? plan_.spin_nanos : 0;
+    if (wake_to_send && (wake - now <= spin || wake == woken_early_for_)) {
       // No sleep in the last stretch (its wake-up would be late): poll.
       while (!completed && clock_.NowNanos() < wake) completed = transport_.Next(0, &completion);
     } else if (wake_to_send && (sleeping_through_ || wake - now >= kSleepThroughNanos)) {
       // A slot is free and nothing is due before the send: calls that end
-      // meanwhile are seen after it, with the time each ended.
+      // meanwhile are seen after it, with the time each ended. The worker asks
+      // to be woken as much before the send as its wake-ups are late, where
+      // that is a small part of the wait (else it would mostly poll), and
+      // polls the rest of the way.
       sleeping_through_ = true;
-      const int64_t asked = wake - now - lead;
+      const int64_t lead = wake - now >= 2 * wake_lead_.nanos() ? wake_lead_.nanos() : 0;
+      const int64_t asked = wake - now - std::max(spin, lead);
       transport_.SleepThrough(asked);
       wake_lead_.Observe(clock_.NowNanos() - (now + asked));
+      woken_early_for_ = wake;
       completed = transport_.Next(0, &completion);
     } else {
-      completed = transport_.Next(std::max<int64_t>(0, wake - now - lead), &completion);
+      completed = transport_.Next(std::max<int64_t>(0, wake - now - spin), &completion);
     }
     if (completed) {
       Complete(completion);

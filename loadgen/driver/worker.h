@@ -136,8 +136,10 @@ class Worker {
   // sleeping through them stays the cheaper way.
   static constexpr int64_t kSleepThroughNanos = 300'000;
   bool sleeping_through_ = false;
-  // Sleeping through, how much earlier than a send to ask to be woken.
+  // Sleeping through, how much earlier than a send to ask to be woken, and
+  // the send the last sleep was for (once woken, the rest is polled).
   WakeLead wake_lead_;
+  int64_t woken_early_for_ = -1;
 };
 
 }  // namespace aurigraph::loadgen

@@ -98,6 +98,14 @@ TEST(CommittedEvent, RandomTransactionsOnAnArenaSerializeAsProtobufDoes) {
       tx->mutable_contract_call()->set_address(text(20));
       tx->mutable_contract_call()->set_function(text(10));
       tx->mutable_contract_call()->set_gas_limit(number());
+      for (uint64_t n = rng() % 4; n > 0; --n) {
+        auto* arg = tx->mutable_contract_call()->add_args();
+        if (rng() % 2 == 0) {
+          arg->set_int_value(static_cast<int64_t>(number()));
+        } else {
+          arg->set_text_value(text(20));
+        }
+      }
     }
     const uint64_t sequence = number(), log_index = number();
     const auto committed_at = static_cast<int64_t>(number());

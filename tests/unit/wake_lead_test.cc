@@ -46,12 +46,21 @@ TEST(WakeLead, FollowsTheMedianOfNoisyWakeUps) {
   EXPECT_NEAR(static_cast<double>(above) / kSamples, 0.5, 0.1);
 }
 
-TEST(WakeLead, AStallMovesItByOneStepAndALoadedMachineByNoMoreThanTheBound) {
+TEST(WakeLead, AStallMovesItByOneMicrosecondAndALoadedMachineByNoMoreThanTheBound) {
   WakeLead lead;
   for (int i = 0; i < 100; ++i) lead.Observe(60 * kUs);
   const int64_t settled = lead.nanos();
   lead.Observe(20'000 * kUs);
-  EXPECT_LE(lead.nanos() - settled, 2 * kUs);
+  EXPECT_EQ(lead.nanos() - settled, kUs);
+  // Also after a run of wake-ups above the lead, whose steps were doubling.
+  WakeLead rising;
+  for (int i = 0; i < 4; ++i) rising.Observe(60 * kUs);
+  const int64_t before_stall = rising.nanos();
+  rising.Observe(5'000 * kUs);
+  EXPECT_EQ(rising.nanos() - before_stall, kUs);
+  // ...and the doubling starts again from the smallest step.
+  rising.Observe(60 * kUs);
+  EXPECT_EQ(rising.nanos() - before_stall, 2 * kUs);
   for (int i = 0; i < 100; ++i) lead.Observe(20'000 * kUs);
   EXPECT_EQ(lead.nanos(), WakeLead::kMaxNanos);
   // Wake-ups on time (or early) bring it down to nothing, never below.

@@ -73,7 +73,12 @@ class ScriptedTransport final : public Transport {
   // A look at the queue that finds nothing costs the generator this much.
   void set_poll_cost(int64_t nanos) { poll_cost_ = nanos; }
   // A wait that times out wakes this much after its time, as sleeping timers do.
-  void set_wake_lateness(int64_t nanos) { wake_lateness_ = nanos; }
+  // A worker woken early then polls until its send: each look costs at least
+  // 1 ns here, so that it gets there.
+  void set_wake_lateness(int64_t nanos) {
+    wake_lateness_ = nanos;
+    poll_cost_ = std::max<int64_t>(poll_cost_, 1);
+  }
   void set_status(std::function<std::pair<int, std::string>(int)> status) {
     status_ = std::move(status);
   }
