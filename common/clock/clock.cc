@@ -1,5 +1,7 @@
 #include "common/clock/clock.h"
 
+#include <sys/prctl.h>
+
 #include <chrono>
 
 namespace aurigraph {
@@ -20,6 +22,11 @@ int64_t WallClock::NowNanos() const { return UnixNanosNow(); }
 const WallClock& WallClock::Instance() {
   static const WallClock clock;
   return clock;
+}
+
+void UseExactTimers() {
+  thread_local const bool set = prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == 0;
+  (void)set;
 }
 
 int64_t UnixNanosNow() {

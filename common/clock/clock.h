@@ -43,4 +43,9 @@ class ManualClock final : public Clock {
 // WallClock::Instance().NowNanos().
 int64_t UnixNanosNow();
 
+// Linux lets a sleeping thread wake up to 50 us late by default (its timer
+// slack), to batch wake-ups; a generator's sends are due at exact times. Asks
+// for 1 ns of slack for the calling thread's sleeps and timed waits, once.
+void UseExactTimers();
+
 }  // namespace aurigraph

@@ -158,6 +158,9 @@ absl::StatusOr<PlannedOperation> PlanOperation(const Scenario& scenario,
     }
     return planned;
   }
+  if (scenario.channel.client == ChannelOptions::Client::kNghttp2) {
+    return fail(absl::StrCat(op.rpc, " streams: channel.client nghttp2 drives unary calls only"));
+  }
   if (!op.count_field.empty()) return fail("count_field applies to unary operations only");
   if (const std::string refused = CheckStream(scenario, op, method->kind); !refused.empty()) {
     return fail(refused);

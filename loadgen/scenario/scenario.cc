@@ -48,8 +48,16 @@ absl::Status MessageSize(const Reader& r, const YAML::Node& node, const std::str
 absl::Status ParseChannel(const Reader& r, const YAML::Node& node, ChannelOptions& c) {
   RETURN_IF_ERROR(
       r.CheckKeys(node, "channel",
-                  {"tls", "ca", "cert", "key", "server_name", "authority", "compression",
+                  {"client", "tls", "ca", "cert", "key", "server_name", "authority", "compression",
                    "keepalive_time", "keepalive_timeout", "max_message_size"}));
+  if (node["client"]) {
+    std::string client;
+    RETURN_IF_ERROR(r.String(node["client"], "channel.client", &client));
+    if (client != "grpc" && client != "nghttp2") {
+      return r.Error("channel.client", "expected grpc or nghttp2");
+    }
+    if (client == "nghttp2") c.client = ChannelOptions::Client::kNghttp2;
+  }
   if (node["tls"] && !YAML::convert<bool>::decode(node["tls"], c.tls)) {
     return r.Error("channel.tls", "expected true or false");
   }
@@ -79,6 +87,14 @@ absl::Status ParseChannel(const Reader& r, const YAML::Node& node, ChannelOption
   if (node["max_message_size"]) {
     RETURN_IF_ERROR(
         MessageSize(r, node["max_message_size"], "channel.max_message_size", &c.max_message_bytes));
+  }
+  if (c.client == ChannelOptions::Client::kNghttp2) {
+    // What gRPC's library does and the lean client does not (yet).
+    if (c.tls) return r.Error("channel.client", "nghttp2 calls are plaintext: no TLS");
+    if (c.gzip) return r.Error("channel.client", "nghttp2 calls are not compressed");
+    if (c.keepalive_time_nanos > 0) {
+      return r.Error("channel.client", "nghttp2 connections send no keepalive pings");
+    }
   }
   return absl::OkStatus();
 }
@@ -765,6 +781,9 @@ absl::StatusOr<Scenario> ParseTree(const Reader& r, const YAML::Node& root) {
     }
   }
   if (IsHttpScenario(s)) {
+    if (s.channel.client != ChannelOptions::Client::kGrpc) {
+      return r.Error("channel.client", "applies to gRPC operations only");
+    }
     if (s.channel.gzip) {
       return r.Error("channel.compression", "not supported for HTTP operations yet");
     }

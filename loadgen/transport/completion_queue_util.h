@@ -5,7 +5,6 @@
 #include <grpcpp/alarm.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <sys/prctl.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -15,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock/clock.h"
 #include "loadgen/interfaces/transport.h"
 
 namespace aurigraph::loadgen {
@@ -57,13 +57,6 @@ inline void FlattenByteBuffer(const grpc::ByteBuffer& buffer, std::vector<grpc::
   for (const grpc::Slice& slice : slices) {
     out->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   }
-}
-
-// Linux lets a sleeping thread wake up to 50 us late by default (its timer
-// slack), to batch wake-ups; a generator's sends are due at exact times.
-inline void UseExactTimers() {
-  thread_local const bool set = prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == 0;
-  (void)set;
 }
 
 // Sleeps `nanos` with exact timers.

@@ -1,11 +1,15 @@
 #include "loadgen/transport/grpc_transport_factory.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "loadgen/transport/grpc_stream_transport.h"
 #include "loadgen/transport/grpc_transport.h"
 #include "loadgen/transport/host_port.h"
+#include "loadgen/transport/nonblocking_socket.h"
 #include "loadgen/transport/reflection.h"
 
 namespace aurigraph::loadgen {
@@ -17,14 +21,51 @@ GrpcTransportFactory::GrpcTransportFactory(std::string target, int connections,
       options_(std::move(options)),
       connect_timeout_nanos_(connect_timeout_nanos) {}
 
+namespace {
+
+// For the nghttp2 client: an address of `address` (HOST:PORT) that accepts a
+// connection within `timeout_nanos`, tried in the resolver's order.
+absl::StatusOr<Nghttp2Endpoint> ReachableEndpoint(const std::string& address,
+                                                  const std::string& authority,
+                                                  int64_t timeout_nanos) {
+  auto resolved = ResolveHostPort(address);
+  if (!resolved.ok()) return resolved.status();
+  int error = 0;
+  for (const sockaddr_storage& storage : *resolved) {
+    int fd = -1;
+    const socklen_t length = SocketAddressLength(storage);
+    error = ConnectWithin(storage, length, timeout_nanos, fd);
+    if (fd >= 0) close(fd);
+    if (error == 0) return Nghttp2Endpoint{storage, length, address, authority};
+  }
+  return absl::UnavailableError(
+      absl::StrCat("cannot connect to ", address, ": ", std::strerror(error)));
+}
+
+}  // namespace
+
 absl::Status GrpcTransportFactory::Connect() {
-  auto channels = CreateChannels(target_, connections_, options_);
+  const bool nghttp2 = options_.client == ChannelOptions::Client::kNghttp2;
+  auto channels = CreateChannels(target_, nghttp2 ? 1 : connections_, options_);
   if (!channels.ok()) return channels.status();
   if (absl::Status connected = WaitForConnection(*channels, target_, connect_timeout_nanos_);
       !connected.ok()) {
     return connected;
   }
   channels_ = *std::move(channels);
+  nghttp2_endpoints_.clear();
+  if (nghttp2 && TargetAddresses(target_).size() > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target ", target_,
+                     ": channel.client nghttp2 calls one address; a list needs client grpc"));
+  }
+  for (const std::string& address :
+       nghttp2 ? TargetAddresses(target_) : std::vector<std::string>{}) {
+    auto endpoint = ReachableEndpoint(
+        address, options_.authority.empty() ? address : options_.authority, connect_timeout_nanos_);
+    if (!endpoint.ok()) return endpoint.status();
+    nghttp2_endpoints_.push_back(*std::move(endpoint));
+  }
   // Connections to an address left out would go uncounted: all, or none.
   peers_.clear();
   for (const std::string& address : TargetAddresses(target_)) {
@@ -75,6 +116,18 @@ std::vector<std::shared_ptr<grpc::Channel>> GrpcTransportFactory::ChannelsOf(int
 std::unique_ptr<Transport> GrpcTransportFactory::MakeTransport(int worker, int workers,
                                                                std::vector<UnaryMethod> methods,
                                                                uint32_t slots) {
+  if (!nghttp2_endpoints_.empty()) {
+    std::vector<Nghttp2Endpoint> own;
+    for (int c = worker; c < connections_; c += workers) {
+      own.push_back(nghttp2_endpoints_[static_cast<size_t>(c) % nghttp2_endpoints_.size()]);
+    }
+    if (own.empty()) {
+      own.push_back(nghttp2_endpoints_[static_cast<size_t>(worker) % nghttp2_endpoints_.size()]);
+    }
+    return std::make_unique<Nghttp2GrpcTransport>(std::move(own), std::move(methods), slots,
+                                                  options_.max_message_bytes,
+                                                  connect_timeout_nanos_);
+  }
   return std::make_unique<GrpcTransport>(ChannelsOf(worker, workers), std::move(methods), slots);
 }
 

@@ -1,7 +1,11 @@
 // The gRPC wire for a run: `connections` channels to the target, each its own
 // TCP connection, dealt out to the workers; server reflection describes the
 // target's services; the kernel's byte counts of those connections stand for
-// gRPC's whole bytes, which its library keeps to itself.
+// gRPC's whole bytes, which its library keeps to itself. With the nghttp2
+// client (ChannelOptions::Client) unary calls go over connections of their
+// own, dealt out the same way except that a worker never shares one (a
+// worker's transport is its thread's alone); one channel stays for
+// reflection, streams and plug-ins.
 #pragma once
 
 #include <memory>
@@ -10,6 +14,7 @@
 
 #include "loadgen/interfaces/channel_options.h"
 #include "loadgen/interfaces/transport_factory.h"
+#include "loadgen/transport/nghttp2_grpc_transport.h"
 #include "loadgen/transport/socket_bytes.h"
 
 namespace grpc {
@@ -55,6 +60,8 @@ class GrpcTransportFactory final : public TransportFactory {
   const int64_t connect_timeout_nanos_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<sockaddr_storage> peers_;  // the target's addresses; none: not all resolved
+  std::vector<Nghttp2Endpoint>
+      nghttp2_endpoints_;  // an address of each of the target's that accepts
   std::optional<SocketSnapshot> marked_;
 };
 

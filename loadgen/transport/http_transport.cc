@@ -1,11 +1,8 @@
 #include "loadgen/transport/http_transport.h"
 
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/bio.h>
 #include <openssl/ssl.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -23,6 +20,8 @@
 #include "common/status_codes/status_codes.h"
 #include "common/units/units.h"
 #include "loadgen/transport/host_port.h"
+#include "loadgen/transport/nonblocking_socket.h"
+#include "loadgen/transport/slot_ring.h"
 
 namespace aurigraph::loadgen {
 namespace {
@@ -100,37 +99,13 @@ absl::StatusOr<HttpEndpoint> ResolveHttpEndpoint(const std::string& address) {
   return endpoint;
 }
 
-namespace {
-
-// 0 when `address` accepts a connection within `wait_nanos`, else the errno;
-// the connected socket is left in `fd`.
-int TryConnect(const HttpEndpoint::Address& address, int64_t wait_nanos, int& fd) {
-  fd = socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno;
-  int error = 0;
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length) != 0) {
-    error = errno;
-    if (error == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      const int ready =
-          poll(&p, 1, static_cast<int>(std::max<int64_t>(wait_nanos, 0) / 1'000'000 + 1));
-      socklen_t length = sizeof error;
-      error = ETIMEDOUT;
-      if (ready == 1) getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
-    }
-  }
-  return error;
-}
-
-}  // namespace
-
 absl::Status ProbeHttpEndpoint(HttpEndpoint& endpoint, int64_t timeout_nanos) {
   const int64_t give_up = Now() + timeout_nanos;
   std::string last = "timed out";
   while (true) {
     for (const HttpEndpoint::Address& address : endpoint.resolved) {
       int fd = -1;
-      const int error = TryConnect(address, give_up - Now(), fd);
+      const int error = ConnectWithin(address.storage, address.length, give_up - Now(), fd);
       absl::Status handshake;
       if (error == 0 && endpoint.tls != nullptr) {
         handshake = endpoint.tls->Handshake(fd, std::max<int64_t>(give_up - Now(), 0));
@@ -234,29 +209,6 @@ struct HttpTransport::Impl {
     if (epoll >= 0) close(epoll);
   }
 
-  // A ring of one place per slot: each slot is in it at most once.
-  template <typename T>
-  struct Ring {
-    explicit Ring(size_t capacity) : items(std::max<size_t>(capacity, 1)) {}
-    bool empty() const { return size == 0; }
-    void Push(T v) {
-      items[(head + size) % items.size()] = v;
-      ++size;
-    }
-    void PushFront(T v) {
-      head = (head + items.size() - 1) % items.size();
-      items[head] = v;
-      ++size;
-    }
-    T Pop() {
-      const T v = items[head];
-      head = (head + 1) % items.size();
-      --size;
-      return v;
-    }
-    std::vector<T> items;
-    size_t head = 0, size = 0;
-  };
   struct Done {
     uint32_t slot;
     int code;
@@ -355,20 +307,13 @@ struct HttpTransport::Impl {
     c.reader.emplace(slots[slot].body);
     if (c.fd < 0) {
       if (epoll < 0) return Fail(c, code::kUnavailable, "epoll_create1 failed", now);
-      c.fd =
-          socket(endpoint.address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (c.fd < 0)
-        return Fail(c, code::kUnavailable, absl::StrCat("socket: ", std::strerror(errno)), now);
-      const int one = 1;
-      setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      const int rc = connect(c.fd, reinterpret_cast<const sockaddr*>(&endpoint.address.storage),
-                             endpoint.address.length);
-      if (rc != 0 && errno != EINPROGRESS) {
+      const int error =
+          ConnectNonBlocking(endpoint.address.storage, endpoint.address.length, c.fd, c.connecting);
+      if (error != 0) {
         return Fail(c, code::kUnavailable,
-                    absl::StrCat("cannot connect to ", endpoint.host, ": ", std::strerror(errno)),
+                    absl::StrCat("cannot connect to ", endpoint.host, ": ", std::strerror(error)),
                     now);
       }
-      c.connecting = rc != 0;
       c.watching_writable = c.connecting;
       Watch(c, EPOLLIN | EPOLLRDHUP | (c.connecting ? uint32_t{EPOLLOUT} : 0u), /*add=*/true);
       if (endpoint.tls != nullptr) {
@@ -616,19 +561,7 @@ struct HttpTransport::Impl {
   void Poll(int64_t until) {
     int64_t now = Now();
     if (const int64_t deadline = NextDeadline(); deadline > 0) until = std::min(until, deadline);
-    const int64_t wait = std::max<int64_t>(0, until - now);
-    const timespec timeout{static_cast<time_t>(wait / 1'000'000'000),
-                           static_cast<long>(wait % 1'000'000'000)};
-    int n = -1;
-    if (precise_wait) {
-      n = epoll_pwait2(epoll, events.data(), static_cast<int>(events.size()), &timeout, nullptr);
-      // A kernel without it, or a sandbox that refuses it: milliseconds, rounded up.
-      if (n < 0 && errno != EINTR) precise_wait = false;
-    }
-    if (!precise_wait) {
-      n = epoll_wait(epoll, events.data(), static_cast<int>(events.size()),
-                     static_cast<int>((wait + 999'999) / 1'000'000));
-    }
+    const int n = WaitForEvents(epoll, events, until - now, precise_wait);
     now = Now();
     for (int i = 0; i < n; ++i) {
       Connection& c = connections[events[i].data.u64];
@@ -677,8 +610,8 @@ struct HttpTransport::Impl {
   std::vector<UnaryMethod> methods;
   std::vector<Connection> connections;
   std::vector<Slot> slots;
-  Ring<uint32_t> waiting;
-  Ring<Done> done;
+  SlotRing<uint32_t> waiting;
+  SlotRing<Done> done;
   std::vector<WireTotals> counts;
   int epoll = -1;
   bool precise_wait = true;  // epoll_pwait2 (nanoseconds) works here

@@ -106,6 +106,15 @@ run bin 3 --data-bin "$WORK/request.bin" --metadata-file "$WORK/headers.json" -H
 run bin_foreign 1 --data-bin "$WORK/headers.json"
 echo "$?" >"$WORK/bin_foreign.rc"
 
+# The nghttp2 client (channel.client: nghttp2) against this server, which is
+# not gRPC's C++: the same calls, metadata and a binary header among it, arrive
+# as they did from gRPC's library.
+TWIN='{"id": "t-${seq}", "labels": {"k": "${seq}"}, "i64": "${pick:-9223372036854775808}", "blob": "b-${seq}"}'
+for client in grpc nghttp2; do
+  run "twin_$client" 12 --set "channel.client=$client" --data "$TWIN" -H 'x-user: u-${seq}' \
+    -H 'x-blob-bin: raw-${seq}' || { echo "FAIL $client twin run"; cat "$WORK/twin_$client.out"; exit 1; }
+done
+
 # A client stream sends an array's messages in order, then again, on each stream.
 : >"$WORK/received.jsonl"
 timeout 60 "$LOADGEN" run --call aurigraph.test.v1.Recorder/RecordStream \
@@ -270,6 +279,14 @@ check("--data-bin of another type: one line naming the file and type",
       "aurigraph.test.v1.Everything message" in lines[0], True)
 with open(f"{work}/bin_foreign.rc") as f:
     check("--data-bin of another type: exit code", f.read().strip(), "2")
+
+library, nghttp2 = (sorted(received(f"twin_{c}"), key=lambda r: r["id"]) for c in ("grpc", "nghttp2"))
+check("nghttp2: requests received", len(nghttp2), 12)
+check("nghttp2: every call answered OK", result("twin_nghttp2")["total"]["status_codes"], {"OK": 12})
+check("nghttp2: what arrived is what gRPC's library sent", nghttp2, library)
+check("nghttp2: the binary header decoded",
+      sorted(bytes(r["headers"]["x-blob-bin"]["data"]) for r in nghttp2),
+      sorted(f"raw-{i}".encode() for i in range(12)))
 
 streams = {}
 for r in received("stream"):
