@@ -46,6 +46,11 @@ absl::StatusOr<Nghttp2Endpoint> ReachableEndpoint(const std::string& address,
 
 absl::Status GrpcTransportFactory::Connect() {
   const bool nghttp2 = options_.client == ChannelOptions::Client::kNghttp2;
+  if (nghttp2 && TargetAddresses(target_).size() > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target ", target_,
+                     ": channel.client nghttp2 calls one address; a list needs client grpc"));
+  }
   auto channels = CreateChannels(target_, nghttp2 ? 1 : connections_, options_);
   if (!channels.ok()) return channels.status();
   if (absl::Status connected = WaitForConnection(*channels, target_, connect_timeout_nanos_);
@@ -53,18 +58,11 @@ absl::Status GrpcTransportFactory::Connect() {
     return connected;
   }
   channels_ = *std::move(channels);
-  nghttp2_endpoints_.clear();
-  if (nghttp2 && TargetAddresses(target_).size() > 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("target ", target_,
-                     ": channel.client nghttp2 calls one address; a list needs client grpc"));
-  }
-  for (const std::string& address :
-       nghttp2 ? TargetAddresses(target_) : std::vector<std::string>{}) {
+  if (nghttp2) {
     auto endpoint = ReachableEndpoint(
-        address, options_.authority.empty() ? address : options_.authority, connect_timeout_nanos_);
+        target_, options_.authority.empty() ? target_ : options_.authority, connect_timeout_nanos_);
     if (!endpoint.ok()) return endpoint.status();
-    nghttp2_endpoints_.push_back(*std::move(endpoint));
+    nghttp2_endpoint_ = *std::move(endpoint);
   }
   // Connections to an address left out would go uncounted: all, or none.
   peers_.clear();
@@ -116,17 +114,12 @@ std::vector<std::shared_ptr<grpc::Channel>> GrpcTransportFactory::ChannelsOf(int
 std::unique_ptr<Transport> GrpcTransportFactory::MakeTransport(int worker, int workers,
                                                                std::vector<UnaryMethod> methods,
                                                                uint32_t slots) {
-  if (!nghttp2_endpoints_.empty()) {
-    std::vector<Nghttp2Endpoint> own;
-    for (int c = worker; c < connections_; c += workers) {
-      own.push_back(nghttp2_endpoints_[static_cast<size_t>(c) % nghttp2_endpoints_.size()]);
-    }
-    if (own.empty()) {
-      own.push_back(nghttp2_endpoints_[static_cast<size_t>(worker) % nghttp2_endpoints_.size()]);
-    }
-    return std::make_unique<Nghttp2GrpcTransport>(std::move(own), std::move(methods), slots,
-                                                  options_.max_message_bytes,
-                                                  connect_timeout_nanos_);
+  if (nghttp2_endpoint_) {
+    // Every `workers`-th connection is this worker's, and at least one.
+    const int connections = std::max(1, (connections_ - worker + workers - 1) / workers);
+    return std::make_unique<Nghttp2GrpcTransport>(
+        *nghttp2_endpoint_, connections, std::move(methods), slots, options_.max_message_bytes,
+        connect_timeout_nanos_);
   }
   return std::make_unique<GrpcTransport>(ChannelsOf(worker, workers), std::move(methods), slots);
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,8 +61,8 @@ class GrpcTransportFactory final : public TransportFactory {
   const int64_t connect_timeout_nanos_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<sockaddr_storage> peers_;  // the target's addresses; none: not all resolved
-  std::vector<Nghttp2Endpoint>
-      nghttp2_endpoints_;  // an address of each of the target's that accepts
+  std::optional<Nghttp2Endpoint>
+      nghttp2_endpoint_;  // the nghttp2 client's: an address that accepts
   std::optional<SocketSnapshot> marked_;
 };
 

@@ -104,7 +104,6 @@ int CodeForReset(uint32_t error_code) {
 struct Nghttp2GrpcTransport::Impl {
   struct Connection {
     Impl* impl = nullptr;
-    const Nghttp2Endpoint* endpoint = nullptr;
     int fd = -1;
     nghttp2_session* session = nullptr;
     bool connecting = false;
@@ -154,9 +153,9 @@ struct Nghttp2GrpcTransport::Impl {
     int64_t at;
   };
 
-  Impl(std::vector<Nghttp2Endpoint> endpoints, std::vector<UnaryMethod> methods, uint32_t slots,
+  Impl(Nghttp2Endpoint endpoint, int connections, std::vector<UnaryMethod> methods, uint32_t slots,
        int64_t max_message_bytes, int64_t connect_timeout_nanos)
-      : endpoints(std::move(endpoints)),
+      : endpoint(std::move(endpoint)),
         methods(std::move(methods)),
         max_message_bytes(max_message_bytes),
         slots(slots),
@@ -169,16 +168,16 @@ struct Nghttp2GrpcTransport::Impl {
       timeouts.push_back(method.deadline_nanos > 0 ? GrpcTimeout(method.deadline_nanos) : "");
     }
     epoll = epoll_create1(EPOLL_CLOEXEC);
-    events.resize(this->endpoints.size() * 2 + 8);
+    const auto count = static_cast<size_t>(std::max(connections, 1));
+    events.resize(count * 2 + 8);
     nghttp2_session_callbacks_new(&callbacks);
     nghttp2_session_callbacks_set_on_header_callback(callbacks, OnHeader);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, OnData);
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, OnFrame);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, OnStreamClose);
-    for (const Nghttp2Endpoint& endpoint : this->endpoints) {
+    for (size_t i = 0; i < count; ++i) {
       places.push_back(std::make_unique<Connection>());
       places.back()->impl = this;
-      places.back()->endpoint = &endpoint;
     }
     // Connected before the first call, as gRPC's channels are; one that
     // cannot be opened now is tried again by the next call.
@@ -338,8 +337,8 @@ struct Nghttp2GrpcTransport::Impl {
       m.resend.Push(slot);
       return 0;
     }
-    s->message = absl::StrCat("stream reset by ", c.endpoint->name, ": ",
-                              nghttp2_http2_strerror(error_code));
+    s->message =
+        absl::StrCat("stream reset by ", m.endpoint.name, ": ", nghttp2_http2_strerror(error_code));
     m.Finish(slot, CodeForReset(error_code), m.now);
     return 0;
   }
@@ -437,11 +436,10 @@ struct Nghttp2GrpcTransport::Impl {
   // Opens connection `c`: the socket, and the session with its settings.
   absl::Status Open(Connection& c) {
     if (epoll < 0) return absl::UnavailableError("epoll_create1 failed");
-    const int error =
-        ConnectNonBlocking(c.endpoint->address, c.endpoint->length, c.fd, c.connecting);
+    const int error = ConnectNonBlocking(endpoint.address, endpoint.length, c.fd, c.connecting);
     if (error != 0) {
       return absl::UnavailableError(
-          absl::StrCat("cannot connect to ", c.endpoint->name, ": ", std::strerror(error)));
+          absl::StrCat("cannot connect to ", endpoint.name, ": ", std::strerror(error)));
     }
     nghttp2_session_client_new(&c.session, callbacks, &c);
     const nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
@@ -464,8 +462,7 @@ struct Nghttp2GrpcTransport::Impl {
     }
     if (n < 0)
       return Broken(
-          c,
-          absl::StrCat("HTTP/2 to ", c.endpoint->name, ": ", nghttp2_strerror(static_cast<int>(n))),
+          c, absl::StrCat("HTTP/2 to ", endpoint.name, ": ", nghttp2_strerror(static_cast<int>(n))),
           at);
     while (c.out_from < c.out.size()) {
       const ssize_t sent =
@@ -476,7 +473,7 @@ struct Nghttp2GrpcTransport::Impl {
           if (!c.watching_writable) Watch(c, true, EPOLL_CTL_MOD);
           return;
         }
-        return Broken(c, absl::StrCat("writing to ", c.endpoint->name, ": ", std::strerror(errno)),
+        return Broken(c, absl::StrCat("writing to ", endpoint.name, ": ", std::strerror(errno)),
                       at);
       }
       c.out_from += static_cast<size_t>(sent);
@@ -494,7 +491,7 @@ struct Nghttp2GrpcTransport::Impl {
         const ssize_t used = nghttp2_session_mem_recv(c.session, buffer, static_cast<size_t>(n));
         if (used < 0) {
           return Broken(c,
-                        absl::StrCat("the answer from ", c.endpoint->name,
+                        absl::StrCat("the answer from ", endpoint.name,
                                      " is not HTTP/2: ", nghttp2_strerror(static_cast<int>(used))),
                         at);
         }
@@ -503,17 +500,17 @@ struct Nghttp2GrpcTransport::Impl {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) break;
-      return Broken(
-          c,
-          n == 0 ? absl::StrCat(c.endpoint->name, " closed the connection")
-                 : absl::StrCat("reading from ", c.endpoint->name, ": ", std::strerror(errno)),
-          at);
+      return Broken(c,
+                    n == 0
+                        ? absl::StrCat(endpoint.name, " closed the connection")
+                        : absl::StrCat("reading from ", endpoint.name, ": ", std::strerror(errno)),
+                    at);
     }
     Flush(c, at);
     // Both ends said GOAWAY and every stream is done: the session is over.
     if (c.session != nullptr && !nghttp2_session_want_read(c.session) &&
         !nghttp2_session_want_write(c.session)) {
-      Broken(c, absl::StrCat(c.endpoint->name, " ended the HTTP/2 session"), at);
+      Broken(c, absl::StrCat(endpoint.name, " ended the HTTP/2 session"), at);
     }
   }
 
@@ -525,7 +522,6 @@ struct Nghttp2GrpcTransport::Impl {
       c->retired = true;
       auto fresh = std::make_unique<Connection>();
       fresh->impl = this;
-      fresh->endpoint = c->endpoint;
       retired.push_back(std::move(c));
       c = std::move(fresh);
     }
@@ -566,8 +562,7 @@ struct Nghttp2GrpcTransport::Impl {
         nghttp2_submit_request(connection.session, nullptr, s.headers.data(), s.headers.size(),
                                &body, reinterpret_cast<void*>(uintptr_t{slot} + 1));
     if (stream < 0) {
-      s.message =
-          absl::StrCat("HTTP/2 to ", connection.endpoint->name, ": ", nghttp2_strerror(stream));
+      s.message = absl::StrCat("HTTP/2 to ", endpoint.name, ": ", nghttp2_strerror(stream));
       return Finish(slot, code::kInternal, at);
     }
     s.connection = &connection;
@@ -626,7 +621,7 @@ struct Nghttp2GrpcTransport::Impl {
       for (const auto& c : *connections) {
         if (c->fd >= 0 && c->connecting && c->connect_deadline <= at) {
           Broken(*c,
-                 absl::StrCat("cannot connect to ", c->endpoint->name, " within ",
+                 absl::StrCat("cannot connect to ", endpoint.name, " within ",
                               FormatDuration(connect_timeout_nanos)),
                  at);
         }
@@ -648,7 +643,7 @@ struct Nghttp2GrpcTransport::Impl {
         ++i;
         continue;
       }
-      Broken(*retired[i], absl::StrCat(retired[i]->endpoint->name, " closed the connection"), at);
+      Broken(*retired[i], absl::StrCat(endpoint.name, " closed the connection"), at);
       retired.erase(retired.begin() + static_cast<std::ptrdiff_t>(i));
     }
   }
@@ -669,8 +664,7 @@ struct Nghttp2GrpcTransport::Impl {
         socklen_t length = sizeof error;
         getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &length);
         if (error != 0) {
-          Broken(c,
-                 absl::StrCat("cannot connect to ", c.endpoint->name, ": ", std::strerror(error)),
+          Broken(c, absl::StrCat("cannot connect to ", endpoint.name, ": ", std::strerror(error)),
                  now);
           continue;
         }
@@ -701,11 +695,11 @@ struct Nghttp2GrpcTransport::Impl {
     return true;
   }
 
-  std::vector<Nghttp2Endpoint> endpoints;
+  const Nghttp2Endpoint endpoint;
   std::vector<UnaryMethod> methods;
   std::vector<std::string> timeouts;  // each method's grpc-timeout
   const int64_t max_message_bytes;
-  std::vector<std::unique_ptr<Connection>> places;   // a connection per endpoint
+  std::vector<std::unique_ptr<Connection>> places;   // the connections calls take in turn
   std::vector<std::unique_ptr<Connection>> retired;  // finishing their calls
   size_t next_place = 0;
   std::vector<Slot> slots;
@@ -724,10 +718,10 @@ struct Nghttp2GrpcTransport::Impl {
   std::string scratch;
 };
 
-Nghttp2GrpcTransport::Nghttp2GrpcTransport(std::vector<Nghttp2Endpoint> endpoints,
+Nghttp2GrpcTransport::Nghttp2GrpcTransport(Nghttp2Endpoint endpoint, int connections,
                                            std::vector<UnaryMethod> methods, uint32_t slots,
                                            int64_t max_message_bytes, int64_t connect_timeout_nanos)
-    : impl_(std::make_unique<Impl>(std::move(endpoints), std::move(methods), slots,
+    : impl_(std::make_unique<Impl>(std::move(endpoint), connections, std::move(methods), slots,
                                    max_message_bytes, connect_timeout_nanos)) {}
 
 Nghttp2GrpcTransport::~Nghttp2GrpcTransport() = default;
@@ -753,11 +747,10 @@ void Nghttp2GrpcTransport::Start(uint32_t slot, uint32_t operation, std::string_
     s.header_lengths.emplace_back(static_cast<uint32_t>(key.size()),
                                   static_cast<uint32_t>(value.size()));
   };
-  const Nghttp2Endpoint& endpoint = *m.places[m.next_place]->endpoint;
   add(":method", "POST");
   add(":scheme", "http");
   add(":path", method.path);
-  add(":authority", endpoint.authority);
+  add(":authority", m.endpoint.authority);
   add("te", "trailers");
   add("content-type", "application/grpc");
   add("user-agent", "aurigraph-loadgen (nghttp2)");

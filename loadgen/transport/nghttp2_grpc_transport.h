@@ -39,11 +39,11 @@ struct Nghttp2Endpoint {
 
 class Nghttp2GrpcTransport final : public Transport {
  public:
-  // A connection to each of `endpoints`, opened now (one not opened within
-  // `connect_timeout_nanos` fails its calls UNAVAILABLE); at most `slots`
-  // calls in flight; responses over `max_message_bytes` end their call
-  // RESOURCE_EXHAUSTED, as gRPC's library ends them.
-  Nghttp2GrpcTransport(std::vector<Nghttp2Endpoint> endpoints, std::vector<UnaryMethod> methods,
+  // `connections` connections to `endpoint`, opened now (one not opened
+  // within `connect_timeout_nanos` fails its calls UNAVAILABLE); at most
+  // `slots` calls in flight; responses over `max_message_bytes` end their
+  // call RESOURCE_EXHAUSTED, as gRPC's library ends them.
+  Nghttp2GrpcTransport(Nghttp2Endpoint endpoint, int connections, std::vector<UnaryMethod> methods,
                        uint32_t slots, int64_t max_message_bytes, int64_t connect_timeout_nanos);
   ~Nghttp2GrpcTransport() override;
 

@@ -217,9 +217,10 @@ TEST(Nghttp2Client, CallsSleptThroughAreStampedWhenTheyEnded) {
   auto resolved = loadgen::ResolveHostPort(server->address());
   ASSERT_TRUE(resolved.ok()) << resolved.status();
   loadgen::Nghttp2GrpcTransport transport(
-      {{resolved->front(), loadgen::SocketAddressLength(resolved->front()), server->address(),
-        server->address()}},
-      {{.path = "/aurigraph.approval.v1.ApprovalService/CheckHealth"}}, 2, 1 << 20, 5'000'000'000);
+      {resolved->front(), loadgen::SocketAddressLength(resolved->front()), server->address(),
+       server->address()},
+      1, {{.path = "/aurigraph.approval.v1.ApprovalService/CheckHealth"}}, 2, 1 << 20,
+      5'000'000'000);
   const auto now = [] { return SteadyClock::Instance().NowNanos(); };
   EXPECT_WHEN_QUIET([&]() -> testing::AssertionResult {
     loadgen::Transport::Completion completion;
