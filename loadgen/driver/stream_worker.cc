@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "common/backoff/backoff.h"
 #include "loadgen/histogram/latency.h"
 
 namespace aurigraph::loadgen {
@@ -245,13 +246,8 @@ void StreamWorker::OnMessage(uint32_t index, std::string_view message, int64_t n
 }
 
 int64_t StreamWorker::ReopenDelay(const StreamOperationPlan& plan, int failures) {
-  double delay = static_cast<double>(plan.reopen_backoff_nanos);
-  for (int i = 1; i < failures && delay < static_cast<double>(plan.reopen_backoff_max_nanos); ++i) {
-    delay *= 2;
-  }
-  delay = std::min(delay, static_cast<double>(plan.reopen_backoff_max_nanos));
-  // Jitter, so streams that failed together do not all come back at once.
-  return static_cast<int64_t>(delay * std::uniform_real_distribution<double>(0.8, 1.2)(rng_));
+  return Backoff{plan.reopen_backoff_nanos, plan.reopen_backoff_max_nanos}.After(failures, 0.2,
+                                                                                 rng_);
 }
 
 void StreamWorker::OnClosed(uint32_t index, int status_code, std::string_view status_message,

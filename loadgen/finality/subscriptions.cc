@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/backoff/backoff.h"
 #include "common/status_codes/status_codes.h"
 #include "common/units/units.h"
 
@@ -92,9 +93,7 @@ bool FinalitySubscriptions::Step(int64_t timeout_nanos) {
     case StreamTransport::EventType::kClosed:
       s.open = false;
       tracker_->SubscriptionBroke(now);
-      s.reopen_at =
-          now + std::min(kMaxBackoffNanos, kFirstBackoffNanos << std::min(s.failures_in_row, 5));
-      ++s.failures_in_row;
+      s.reopen_at = now + Backoff{kFirstBackoffNanos, kMaxBackoffNanos}.After(++s.failures_in_row);
       break;
   }
   return true;

@@ -25,6 +25,11 @@ struct ChannelOptions {
   int64_t keepalive_time_nanos = 0;  // 0 = gRPC's default
   int64_t keepalive_timeout_nanos = 0;
   int64_t max_message_bytes = 64 * 1024 * 1024;  // received
+  // After a connection attempt fails, the next waits this long, growing 1.6
+  // times per failure in a row up to the max (gRPC's defaults and growth);
+  // calls meanwhile fail UNAVAILABLE at once.
+  int64_t reconnect_backoff_nanos = 1'000'000'000;
+  int64_t reconnect_backoff_max_nanos = 120'000'000'000;
 };
 
 }  // namespace aurigraph::loadgen

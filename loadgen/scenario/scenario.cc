@@ -45,11 +45,29 @@ absl::Status MessageSize(const Reader& r, const YAML::Node& node, const std::str
   return absl::OkStatus();
 }
 
+// KEY and KEY_max: the first wait after a failure and the most it grows to,
+// from 1 ms (none would try again in a hot loop) to a day (gRPC takes
+// milliseconds in an int).
+absl::Status BackoffKeys(const Reader& r, const YAML::Node& node, const std::string& where,
+                         const std::string& key, int64_t* first, int64_t* max) {
+  constexpr int64_t kMin = 1'000'000;
+  constexpr int64_t kMax = 86'400'000'000'000;
+  for (const auto& [name, out] : {std::pair{key, first}, std::pair{key + "_max", max}}) {
+    if (!node[name]) continue;
+    const std::string at = absl::StrCat(where, ".", name);
+    RETURN_IF_ERROR(r.Duration(node[name], at, out));
+    if (*out < kMin || *out > kMax) return r.Error(at, "expected a duration from 1ms to 24h");
+  }
+  if (*max < *first)
+    return r.Error(absl::StrCat(where, ".", key, "_max"), "must not be below " + key);
+  return absl::OkStatus();
+}
+
 absl::Status ParseChannel(const Reader& r, const YAML::Node& node, ChannelOptions& c) {
-  RETURN_IF_ERROR(
-      r.CheckKeys(node, "channel",
-                  {"client", "tls", "ca", "cert", "key", "server_name", "authority", "compression",
-                   "keepalive_time", "keepalive_timeout", "max_message_size"}));
+  RETURN_IF_ERROR(r.CheckKeys(node, "channel",
+                              {"client", "tls", "ca", "cert", "key", "server_name", "authority",
+                               "compression", "keepalive_time", "keepalive_timeout",
+                               "max_message_size", "reconnect_backoff", "reconnect_backoff_max"}));
   if (node["client"]) {
     std::string client;
     RETURN_IF_ERROR(r.String(node["client"], "channel.client", &client));
@@ -88,6 +106,8 @@ absl::Status ParseChannel(const Reader& r, const YAML::Node& node, ChannelOption
     RETURN_IF_ERROR(
         MessageSize(r, node["max_message_size"], "channel.max_message_size", &c.max_message_bytes));
   }
+  RETURN_IF_ERROR(BackoffKeys(r, node, "channel", "reconnect_backoff", &c.reconnect_backoff_nanos,
+                              &c.reconnect_backoff_max_nanos));
   if (c.client == ChannelOptions::Client::kNghttp2) {
     // What gRPC's library does and the lean client does not (yet).
     if (c.tls) return r.Error("channel.client", "nghttp2 calls are plaintext: no TLS");
@@ -232,17 +252,8 @@ absl::Status ParseStream(const Reader& r, const YAML::Node& node, const std::str
   if (node["max_outstanding"])
     RETURN_IF_ERROR(r.Number(node["max_outstanding"], where + ".max_outstanding",
                              &spec.max_outstanding, int64_t{1}));
-  if (node["reopen_backoff"]) {
-    RETURN_IF_ERROR(
-        r.Duration(node["reopen_backoff"], where + ".reopen_backoff", &spec.reopen_backoff_nanos));
-  }
-  if (node["reopen_backoff_max"]) {
-    RETURN_IF_ERROR(r.Duration(node["reopen_backoff_max"], where + ".reopen_backoff_max",
-                               &spec.reopen_backoff_max_nanos));
-  }
-  if (spec.reopen_backoff_max_nanos < spec.reopen_backoff_nanos) {
-    return r.Error(where + ".reopen_backoff_max", "must not be below reopen_backoff");
-  }
+  RETURN_IF_ERROR(BackoffKeys(r, node, where, "reopen_backoff", &spec.reopen_backoff_nanos,
+                              &spec.reopen_backoff_max_nanos));
   if (node["match"]) {
     const YAML::Node match = node["match"];
     RETURN_IF_ERROR(r.CheckKeys(match, where + ".match", {"request", "response"}));

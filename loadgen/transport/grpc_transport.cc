@@ -189,6 +189,10 @@ absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> CreateChannels(
       args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
                   static_cast<int>(options.keepalive_timeout_nanos / 1'000'000));
     }
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+                static_cast<int>(options.reconnect_backoff_nanos / 1'000'000));
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                static_cast<int>(options.reconnect_backoff_max_nanos / 1'000'000));
     if (TargetAddresses(target).size() > 1) args.SetLoadBalancingPolicyName("round_robin");
     channels.push_back(grpc::CreateCustomChannel(ChannelTarget(target), credentials, args));
   }

@@ -115,11 +115,16 @@ std::unique_ptr<Transport> GrpcTransportFactory::MakeTransport(int worker, int w
                                                                std::vector<UnaryMethod> methods,
                                                                uint32_t slots) {
   if (nghttp2_endpoint_) {
+    Nghttp2Connections connections;
     // Every `workers`-th connection is this worker's, and at least one.
-    const int connections = std::max(1, (connections_ - worker + workers - 1) / workers);
-    return std::make_unique<Nghttp2GrpcTransport>(
-        *nghttp2_endpoint_, connections, std::move(methods), slots, options_.max_message_bytes,
-        connect_timeout_nanos_);
+    connections.count = std::max(1, (connections_ - worker + workers - 1) / workers);
+    connections.connect_timeout_nanos = connect_timeout_nanos_;
+    connections.reconnect.first_nanos = options_.reconnect_backoff_nanos;
+    connections.reconnect.max_nanos = options_.reconnect_backoff_max_nanos;
+    connections.seed = static_cast<uint64_t>(worker) + 1;
+    connections.max_message_bytes = options_.max_message_bytes;
+    return std::make_unique<Nghttp2GrpcTransport>(*nghttp2_endpoint_, connections,
+                                                  std::move(methods), slots);
   }
   return std::make_unique<GrpcTransport>(ChannelsOf(worker, workers), std::move(methods), slots);
 }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <random>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -111,8 +112,13 @@ struct Nghttp2GrpcTransport::Impl {
     bool retired = false;          // takes no more calls: closes once its calls end
     bool dirty = false;            // has frames to write (in `dirty`)
     int64_t connect_deadline = 0;  // while connecting
-    int open = 0;                  // calls in flight on it
-    std::string out;               // serialized, not yet written
+    bool ready = false;            // the server's SETTINGS came: it speaks HTTP/2
+    // Attempts at this place that failed in a row, and when the next may be made.
+    int failures = 0;
+    int64_t retry_at = 0;
+    std::string failure;  // the last one's reason: what calls fail with until retry_at
+    int open = 0;         // calls in flight on it
+    std::string out;      // serialized, not yet written
     size_t out_from = 0;
   };
   struct Slot {
@@ -153,22 +159,24 @@ struct Nghttp2GrpcTransport::Impl {
     int64_t at;
   };
 
-  Impl(Nghttp2Endpoint endpoint, int connections, std::vector<UnaryMethod> methods, uint32_t slots,
-       int64_t max_message_bytes, int64_t connect_timeout_nanos)
+  Impl(Nghttp2Endpoint endpoint, const Nghttp2Connections& connections,
+       std::vector<UnaryMethod> methods, uint32_t slots)
       : endpoint(std::move(endpoint)),
         methods(std::move(methods)),
-        max_message_bytes(max_message_bytes),
+        max_message_bytes(connections.max_message_bytes),
         slots(slots),
         done(slots),
         resend(slots),
         orders(this->methods.size()),
         counts(this->methods.size()),
-        connect_timeout_nanos(connect_timeout_nanos) {
+        connect_timeout_nanos(connections.connect_timeout_nanos),
+        reconnect(connections.reconnect),
+        random(connections.seed) {
     for (const UnaryMethod& method : this->methods) {
       timeouts.push_back(method.deadline_nanos > 0 ? GrpcTimeout(method.deadline_nanos) : "");
     }
     epoll = epoll_create1(EPOLL_CLOEXEC);
-    const auto count = static_cast<size_t>(std::max(connections, 1));
+    const auto count = static_cast<size_t>(std::max(connections.count, 1));
     events.resize(count * 2 + 8);
     nghttp2_session_callbacks_new(&callbacks);
     nghttp2_session_callbacks_set_on_header_callback(callbacks, OnHeader);
@@ -180,10 +188,8 @@ struct Nghttp2GrpcTransport::Impl {
       places.back()->impl = this;
     }
     // Connected before the first call, as gRPC's channels are; one that
-    // cannot be opened now is tried again by the next call.
-    for (auto& c : places) {
-      if (!Open(*c).ok()) Close(*c);
-    }
+    // cannot be opened now is tried again after its backoff.
+    for (auto& c : places) Reopen(*c, Now()).IgnoreError();
   }
   ~Impl() {
     for (auto& c : places) Close(*c);
@@ -274,6 +280,12 @@ struct Nghttp2GrpcTransport::Impl {
   // (the rest is not: the stream is reset).
   static int OnFrame(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
     const uint8_t type = frame->hd.type;
+    if (type == NGHTTP2_SETTINGS && (frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
+      Connection& c = *static_cast<Connection*>(user_data);
+      c.ready = true;
+      c.failures = 0;
+      return 0;
+    }
     if ((type != NGHTTP2_HEADERS && type != NGHTTP2_DATA) ||
         (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) {
       return 0;
@@ -407,14 +419,23 @@ struct Nghttp2GrpcTransport::Impl {
     c.session = nullptr;
     if (c.fd >= 0) close(c.fd);
     c.fd = -1;
-    c.connecting = c.watching_writable = false;
+    c.connecting = c.watching_writable = c.ready = false;
     c.open = 0;
     c.out.clear();
     c.out_from = 0;
   }
 
-  // The connection cannot go on: its calls end UNAVAILABLE with `why`.
+  // An attempt at `c`'s place failed: the next waits out a backoff.
+  void Failed(Connection& c, std::string why, int64_t at) {
+    ++c.failures;
+    c.retry_at = at + reconnect.After(c.failures, 0.2, random);
+    c.failure = std::move(why);
+  }
+
+  // The connection cannot go on: its calls end UNAVAILABLE with `why`. One
+  // that never became ready was a failed attempt.
   void Broken(Connection& c, const std::string& why, int64_t at) {
+    if (!c.ready && !c.retired) Failed(c, why, at);
     for (Slot& s : slots) {
       if (s.connection != &c) continue;
       s.connection = nullptr;
@@ -450,6 +471,17 @@ struct Nghttp2GrpcTransport::Impl {
     c.connect_deadline = c.connecting ? Now() + connect_timeout_nanos : 0;
     MarkDirty(c);  // the preface and settings
     return absl::OkStatus();
+  }
+
+  // Opens `c` again, unless its backoff still runs.
+  absl::Status Reopen(Connection& c, int64_t at) {
+    if (at < c.retry_at) return absl::UnavailableError(c.failure);
+    absl::Status opened = Open(c);
+    if (!opened.ok()) {
+      Close(c);
+      Failed(c, std::string(opened.message()), at);
+    }
+    return opened;
   }
 
   // Writes what the session has to send, as far as the socket takes it.
@@ -514,9 +546,9 @@ struct Nghttp2GrpcTransport::Impl {
     }
   }
 
-  // The connection of place `place` for a new call: opened if it is closed,
-  // replaced if it takes no more streams.
-  absl::StatusOr<Connection*> ConnectionFor(size_t place) {
+  // The connection of place `place` for a new call: opened if it is closed
+  // (and its backoff over), replaced if it takes no more streams.
+  absl::StatusOr<Connection*> ConnectionFor(size_t place, int64_t at) {
     std::unique_ptr<Connection>& c = places[place];
     if (c->session != nullptr && !nghttp2_session_check_request_allowed(c->session)) {
       c->retired = true;
@@ -526,10 +558,7 @@ struct Nghttp2GrpcTransport::Impl {
       c = std::move(fresh);
     }
     if (c->session == nullptr) {
-      if (absl::Status opened = Open(*c); !opened.ok()) {
-        Close(*c);
-        return opened;
-      }
+      if (absl::Status opened = Reopen(*c, at); !opened.ok()) return opened;
     }
     return c.get();
   }
@@ -539,7 +568,7 @@ struct Nghttp2GrpcTransport::Impl {
     Slot& s = slots[slot];
     const size_t place = next_place;
     next_place = (next_place + 1) % places.size();
-    auto c = ConnectionFor(place);
+    auto c = ConnectionFor(place, at);
     if (!c.ok()) {
       s.message = std::string(c.status().message());
       return Finish(slot, code::kUnavailable, at);
@@ -715,14 +744,14 @@ struct Nghttp2GrpcTransport::Impl {
   int64_t now = 0;              // when the events being handled came
   int64_t unflushed_since = 0;  // the first call started since the last writes; 0: none
   const int64_t connect_timeout_nanos;
+  const Backoff reconnect;
+  std::mt19937_64 random;  // the backoff's jitter
   std::string scratch;
 };
 
-Nghttp2GrpcTransport::Nghttp2GrpcTransport(Nghttp2Endpoint endpoint, int connections,
-                                           std::vector<UnaryMethod> methods, uint32_t slots,
-                                           int64_t max_message_bytes, int64_t connect_timeout_nanos)
-    : impl_(std::make_unique<Impl>(std::move(endpoint), connections, std::move(methods), slots,
-                                   max_message_bytes, connect_timeout_nanos)) {}
+Nghttp2GrpcTransport::Nghttp2GrpcTransport(Nghttp2Endpoint endpoint, Nghttp2Connections connections,
+                                           std::vector<UnaryMethod> methods, uint32_t slots)
+    : impl_(std::make_unique<Impl>(std::move(endpoint), connections, std::move(methods), slots)) {}
 
 Nghttp2GrpcTransport::~Nghttp2GrpcTransport() = default;
 

@@ -6,7 +6,10 @@
 // Calls share their worker's connections (HTTP/2 streams), one call after
 // another over them in turn. A call ends when the server ends its stream. A
 // connection that breaks fails its calls UNAVAILABLE, and the next call opens
-// a new one; one that stops taking streams (GOAWAY, stream ids spent)
+// a new one; an attempt that fails (refused, or closed before the server's
+// SETTINGS) is not made again before a backoff, during which the calls that
+// would take it fail UNAVAILABLE at once, as gRPC's library fails them while
+// its channel waits to reconnect; one that stops taking streams (GOAWAY, stream ids spent)
 // finishes its calls while a new one takes the next; a call the server
 // refused unprocessed (REFUSED_STREAM) is sent again once, as gRPC's library
 // does. A deadline is the server's (grpc-timeout)
@@ -24,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "common/backoff/backoff.h"
 #include "loadgen/interfaces/transport.h"
 #include "loadgen/interfaces/transport_factory.h"
 
@@ -37,14 +41,23 @@ struct Nghttp2Endpoint {
   std::string authority;  // the :authority header
 };
 
+struct Nghttp2Connections {
+  int count = 1;  // opened when the transport is made
+  // One not opened within this fails its calls UNAVAILABLE.
+  int64_t connect_timeout_nanos = 20'000'000'000;
+  // The wait after failed attempts in a row (gRPC's: 1 s, growing 1.6 times
+  // up to 120 s), spread +-20% by a generator seeded with `seed`.
+  Backoff reconnect{1'000'000'000, 120'000'000'000, 1.6};
+  uint64_t seed = 1;
+  // Responses over this end their call RESOURCE_EXHAUSTED, as gRPC's library ends them.
+  int64_t max_message_bytes = 4 << 20;
+};
+
 class Nghttp2GrpcTransport final : public Transport {
  public:
-  // `connections` connections to `endpoint`, opened now (one not opened
-  // within `connect_timeout_nanos` fails its calls UNAVAILABLE); at most
-  // `slots` calls in flight; responses over `max_message_bytes` end their
-  // call RESOURCE_EXHAUSTED, as gRPC's library ends them.
-  Nghttp2GrpcTransport(Nghttp2Endpoint endpoint, int connections, std::vector<UnaryMethod> methods,
-                       uint32_t slots, int64_t max_message_bytes, int64_t connect_timeout_nanos);
+  // Connections to `endpoint`; at most `slots` calls in flight.
+  Nghttp2GrpcTransport(Nghttp2Endpoint endpoint, Nghttp2Connections connections,
+                       std::vector<UnaryMethod> methods, uint32_t slots);
   ~Nghttp2GrpcTransport() override;
 
   void Start(uint32_t slot, uint32_t operation, std::string_view request,

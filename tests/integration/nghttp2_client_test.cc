@@ -219,8 +219,8 @@ TEST(Nghttp2Client, CallsSleptThroughAreStampedWhenTheyEnded) {
   loadgen::Nghttp2GrpcTransport transport(
       {resolved->front(), loadgen::SocketAddressLength(resolved->front()), server->address(),
        server->address()},
-      1, {{.path = "/aurigraph.approval.v1.ApprovalService/CheckHealth"}}, 2, 1 << 20,
-      5'000'000'000);
+      {.connect_timeout_nanos = 5'000'000'000, .max_message_bytes = 1 << 20},
+      {{.path = "/aurigraph.approval.v1.ApprovalService/CheckHealth"}}, 2);
   const auto now = [] { return SteadyClock::Instance().NowNanos(); };
   EXPECT_WHEN_QUIET([&]() -> testing::AssertionResult {
     loadgen::Transport::Completion completion;

@@ -112,6 +112,33 @@ TEST(Scenario, ErrorsNameTheProblem) {
       "s.yaml: operations.0.colour: unknown key");
 }
 
+// A backoff of nothing would try again in a hot loop.
+TEST(Scenario, BackoffsAreBoundedAndOrdered) {
+  auto s = ParseScenario(kValid, "s.yaml",
+                         {"channel.reconnect_backoff=100ms", "channel.reconnect_backoff_max=2s"});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->channel.reconnect_backoff_nanos, 100'000'000);
+  EXPECT_EQ(s->channel.reconnect_backoff_max_nanos, 2'000'000'000);
+  auto defaults = ParseScenario(kValid, "s.yaml", {});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->channel.reconnect_backoff_nanos, 1'000'000'000);
+  EXPECT_EQ(defaults->channel.reconnect_backoff_max_nanos, 120'000'000'000);
+  EXPECT_EQ(ErrorOf(kValid, {"channel.reconnect_backoff=0s"}),
+            "s.yaml: channel.reconnect_backoff: expected a duration from 1ms to 24h");
+  EXPECT_EQ(ErrorOf(kValid, {"channel.reconnect_backoff_max=30d"}),
+            "s.yaml: channel.reconnect_backoff_max: invalid duration '30d': expected a unit (ns, "
+            "us, ms, s, m, h)");
+  EXPECT_EQ(ErrorOf(kValid, {"channel.reconnect_backoff_max=25h"}),
+            "s.yaml: channel.reconnect_backoff_max: expected a duration from 1ms to 24h");
+  EXPECT_EQ(ErrorOf(kValid, {"channel.reconnect_backoff=5s", "channel.reconnect_backoff_max=1s"}),
+            "s.yaml: channel.reconnect_backoff_max: must not be below reconnect_backoff");
+  const std::string stream =
+      "duration: 1s\nload: {model: open, rate: 1}\noperations: [{rpc: a/b, stream: "
+      "{streams: 1, reopen_backoff: 0s}}]\n";
+  EXPECT_EQ(ErrorOf(stream),
+            "s.yaml: operations.0.stream.reopen_backoff: expected a duration from 1ms to 24h");
+}
+
 TEST(Scenario, HttpOperationsTakeMethodAndPathAndRefuseWhatIsGrpcOnly) {
   const std::string head = "duration: 1s\nload: {model: open, rate: 1}\n";
   auto s =
