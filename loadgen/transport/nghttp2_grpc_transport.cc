@@ -118,6 +118,7 @@ struct Nghttp2GrpcTransport::Impl {
     int64_t retry_at = 0;
     std::string failure;  // the last one's reason: what calls fail with until retry_at
     int open = 0;         // calls in flight on it
+    int64_t read_at = 0;  // when it was last read: what it reads next came later
     std::string out;      // serialized, not yet written
     size_t out_from = 0;
   };
@@ -462,6 +463,8 @@ struct Nghttp2GrpcTransport::Impl {
       return absl::UnavailableError(
           absl::StrCat("cannot connect to ", endpoint.name, ": ", std::strerror(error)));
     }
+    StampArrivals(c.fd);
+    c.read_at = 0;
     nghttp2_session_client_new(&c.session, callbacks, &c);
     const nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
                                                {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, kWindow}};
@@ -515,12 +518,21 @@ struct Nghttp2GrpcTransport::Impl {
     if (c.watching_writable) Watch(c, false, EPOLL_CTL_MOD);
   }
 
+  // Reads what `c` received. The calls it ends end when the kernel received
+  // the last bytes read with them (a read that takes two responses stamps
+  // both at the later one's arrival), not when the worker got to read them:
+  // its wake-up's lateness, or a burst of sends before, is not the target's.
   void Read(Connection& c, int64_t at) {
     uint8_t buffer[kReadChunk];
+    const int64_t read_from = Now();
+    const int64_t unix_minus_steady = UnixNanosNow() - read_from;
     while (c.fd >= 0) {
-      const ssize_t n = recv(c.fd, buffer, sizeof buffer, 0);
+      int64_t arrived = 0;
+      const ssize_t n = ReceiveStamped(c.fd, buffer, sizeof buffer, arrived);
       if (n > 0) {
+        now = SteadyArrival(arrived, unix_minus_steady, c.read_at, Now());
         const ssize_t used = nghttp2_session_mem_recv(c.session, buffer, static_cast<size_t>(n));
+        now = at;
         if (used < 0) {
           return Broken(c,
                         absl::StrCat("the answer from ", endpoint.name,
@@ -538,6 +550,7 @@ struct Nghttp2GrpcTransport::Impl {
                         : absl::StrCat("reading from ", endpoint.name, ": ", std::strerror(errno)),
                     at);
     }
+    c.read_at = read_from;
     Flush(c, at);
     // Both ends said GOAWAY and every stream is done: the session is over.
     if (c.session != nullptr && !nghttp2_session_want_read(c.session) &&

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "common/clock/clock.h"
@@ -57,6 +58,38 @@ int WaitForEvents(int epoll, std::span<epoll_event> events, int64_t wait_nanos, 
     precise = false;
   }
   return epoll_wait(epoll, events.data(), capacity, static_cast<int>((wait + 999'999) / 1'000'000));
+}
+
+void StampArrivals(int fd) {
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+}
+
+ssize_t ReceiveStamped(int fd, void* buffer, size_t size, int64_t& arrived_unix_nanos) {
+  iovec data{buffer, size};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  const ssize_t n = recvmsg(fd, &message, 0);
+  arrived_unix_nanos = 0;
+  if (n <= 0) return n;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    timespec stamp{};
+    std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+    arrived_unix_nanos = int64_t{stamp.tv_sec} * 1'000'000'000 + stamp.tv_nsec;
+  }
+  return n;
+}
+
+int64_t SteadyArrival(int64_t unix_stamp, int64_t unix_minus_steady, int64_t earliest,
+                      int64_t now) {
+  if (unix_stamp <= 0) return now;
+  const int64_t arrived = unix_stamp - unix_minus_steady;
+  return arrived >= earliest && arrived <= now ? arrived : now;
 }
 
 }  // namespace aurigraph::loadgen

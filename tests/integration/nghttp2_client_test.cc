@@ -20,6 +20,30 @@ namespace {
 
 constexpr const char* kNghttp2 = "channel: {client: nghttp2}\n";
 
+// A reference server answering after `latency`, and a transport of `slots`
+// calls to its CheckHealth that the test drives itself (null on failure).
+struct DelayedServer {
+  DelayedServer(const std::string& latency, uint32_t slots) {
+    refserver::FaultConfig faults;
+    EXPECT_TRUE(refserver::ParseLatencySpec(latency, &faults).ok());
+    server = StartServer(faults);
+    if (server == nullptr) return;
+    const std::string address = server->address();
+    auto resolved = loadgen::ResolveHostPort(address);
+    if (!resolved.ok()) return;
+    transport = std::make_unique<loadgen::Nghttp2GrpcTransport>(
+        loadgen::Nghttp2Endpoint{resolved->front(), loadgen::SocketAddressLength(resolved->front()),
+                                 address, address},
+        loadgen::Nghttp2Connections{.connect_timeout_nanos = 5'000'000'000,
+                                    .max_message_bytes = 1 << 20},
+        std::vector<loadgen::UnaryMethod>{
+            {.path = "/aurigraph.approval.v1.ApprovalService/CheckHealth"}},
+        slots);
+  }
+  std::unique_ptr<refserver::ReferenceServer> server;
+  std::unique_ptr<loadgen::Nghttp2GrpcTransport> transport;
+};
+
 absl::StatusOr<loadgen::RunResult> RunNghttp2(const std::string& yaml, const std::string& target) {
   return RunYaml(absl::StrCat(kNghttp2, yaml), target);
 }
@@ -207,20 +231,13 @@ TEST(Nghttp2Client, FixedInjectedLatencyIsMeasuredWithinTheWakeUpFloor) {
 }
 
 // A call that ends while the driver sleeps through is stamped when its last
-// frame was read, not when the sleep ended: 60 ms calls slept through for
+// frame arrived, not when the sleep ended: 60 ms calls slept through for
 // 200 ms are stamped about 60 ms after their start. A wait with a call in
 // flight ends at its time, or at the completion.
 TEST(Nghttp2Client, CallsSleptThroughAreStampedWhenTheyEnded) {
-  refserver::FaultConfig faults;
-  ASSERT_TRUE(refserver::ParseLatencySpec("fixed:60ms", &faults).ok());
-  auto server = StartServer(faults);
-  auto resolved = loadgen::ResolveHostPort(server->address());
-  ASSERT_TRUE(resolved.ok()) << resolved.status();
-  loadgen::Nghttp2GrpcTransport transport(
-      {resolved->front(), loadgen::SocketAddressLength(resolved->front()), server->address(),
-       server->address()},
-      {.connect_timeout_nanos = 5'000'000'000, .max_message_bytes = 1 << 20},
-      {{.path = "/aurigraph.approval.v1.ApprovalService/CheckHealth"}}, 2);
+  DelayedServer delayed("fixed:60ms", 2);
+  ASSERT_NE(delayed.transport, nullptr);
+  loadgen::Nghttp2GrpcTransport& transport = *delayed.transport;
   const auto now = [] { return SteadyClock::Instance().NowNanos(); };
   EXPECT_WHEN_QUIET([&]() -> testing::AssertionResult {
     loadgen::Transport::Completion completion;
@@ -254,6 +271,40 @@ TEST(Nghttp2Client, CallsSleptThroughAreStampedWhenTheyEnded) {
       }
       if (const int64_t took_us = (now() - start) / 1'000; took_us > 150'000) {
         return testing::AssertionFailure() << "a 60 ms call was seen after " << took_us << " us";
+      }
+    }
+    return testing::AssertionSuccess();
+  });
+}
+
+// A response read late (the worker busy, or woken late) is stamped when the
+// kernel received it: 20 ms calls read 30 ms after their start are stamped
+// 20 ms after it, as a call read at once is. (A frame the server sends after
+// the response and before the read shares its stamp, one read having one
+// stamp, the later: gRPC's server sends one about 20 ms after this response,
+// so the read comes 10 ms after it.)
+TEST(Nghttp2Client, AResponseReadLateIsStampedWhenItArrived) {
+  DelayedServer delayed("fixed:20ms", 1);
+  ASSERT_NE(delayed.transport, nullptr);
+  loadgen::Nghttp2GrpcTransport& transport = *delayed.transport;
+  const auto now = [] { return SteadyClock::Instance().NowNanos(); };
+  EXPECT_WHEN_QUIET([&]() -> testing::AssertionResult {
+    loadgen::Transport::Completion completion;
+    for (int call = 0; call < 3; ++call) {
+      const int64_t sent = now();
+      transport.Start(0, 0, "", {});
+      // Written at once, then not read for 30 ms.
+      if (transport.Next(0, &completion)) return testing::AssertionFailure() << "ended at once";
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      const int64_t read_at = now();
+      if (!transport.Next(1'000'000'000, &completion) || completion.status_code != 0) {
+        return testing::AssertionFailure() << "no good completion of a 20 ms call";
+      }
+      const int64_t took_us = (completion.completed_nanos - sent) / 1'000;
+      if (took_us < 20'000 || completion.completed_nanos >= read_at - 5'000'000) {
+        return testing::AssertionFailure()
+               << "a 20 ms call read after " << (read_at - sent) / 1'000 << " us was stamped "
+               << took_us << " us after its start";
       }
     }
     return testing::AssertionSuccess();
