@@ -183,9 +183,9 @@ operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth, deadline: 
   EXPECT_EQ(result->total.status_codes.at("DEADLINE_EXCEEDED"), 20);
 }
 
-// Killed 1 s into the run: the calls after fail UNAVAILABLE, none of them
-// timed as a success; a server started again at the same address 1.5 s later
-// is reconnected to.
+// Killed 1 s into the run: the calls after fail UNAVAILABLE (those in flight
+// at the kill as the server ended them), none of them timed as a success; a
+// server started again at the same address 1.5 s later is reconnected to.
 TEST(Nghttp2Client, ADeadServerFailsUnavailableAndARestartedOneIsReconnectedTo) {
   refserver::FaultConfig faults;
   ASSERT_TRUE(refserver::ParseLatencySpec("fixed:2ms", &faults).ok());
@@ -211,7 +211,13 @@ operations: [{rpc: aurigraph.approval.v1.ApprovalService/CheckHealth}]
   restarter.join();
   ASSERT_TRUE(result.ok()) << result.status();
   const auto& total = result->total;
-  EXPECT_EQ(total.ok + total.status_codes.at("UNAVAILABLE"), total.requests);
+  // Calls in flight at the kill end as the dying server ends them (a
+  // cancelled or reset stream): a handful at 200/s, seen under load.
+  std::string codes;
+  for (const auto& [code, count] : total.status_codes)
+    codes += code + "=" + std::to_string(count) + " ";
+  EXPECT_GE(total.ok + total.status_codes.at("UNAVAILABLE") + 10, total.requests) << codes;
+  EXPECT_LE(total.ok + total.status_codes.at("UNAVAILABLE"), total.requests) << codes;
   EXPECT_GT(total.status_codes.at("UNAVAILABLE"), 50);
   EXPECT_EQ(total.corrected->TotalCount(), total.ok);
   // Before the kill and after the restart, calls succeed.
