@@ -28,6 +28,13 @@ constexpr int kMaxPageSize = 1000;
 constexpr int kMaxAttempts = 10;
 constexpr int64_t kMaxTimeoutMs = 60'000;
 
+// RocksDB keeps an overwritten value in its older WAL and table files until a
+// compaction drops it, so sealing secrets stored in clear is done only once
+// every file has been rewritten: a flush, then a compaction of everything. This
+// key, written before the first seal and deleted after the compaction, makes a
+// start that was killed in between compact again.
+constexpr char kClearSecretsPendingKey[] = "m/clear-secrets-pending";
+
 std::string RandomHex(int bytes) {
   std::string raw(static_cast<size_t>(bytes), '\0');
   RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), bytes);
@@ -141,13 +148,28 @@ struct WebhookRegistry::Impl {
 
   Impl(Options o, const Clock& w) : options(std::move(o)), wall(w) {}
 
+  absl::Status StoreError(const rocksdb::Status& status) const {
+    return absl::InternalError(absl::StrCat("registry store: ", status.ToString()));
+  }
+  // Rewrites every file, so that no older version of a record survives (see
+  // kClearSecretsPendingKey).
+  absl::Status DropOverwrittenVersions() {
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    if (const rocksdb::Status s = db->Flush(flush); !s.ok()) return StoreError(s);
+    rocksdb::CompactRangeOptions compact;
+    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    if (const rocksdb::Status s = db->CompactRange(compact, nullptr, nullptr); !s.ok())
+      return StoreError(s);
+    return Erase(kClearSecretsPendingKey, true);
+  }
+
   absl::Status Write(const std::string& key, const google::protobuf::Message& value, bool sync) {
     if (!db) return absl::OkStatus();
     rocksdb::WriteOptions write;
     write.sync = sync;
     const rocksdb::Status status = db->Put(write, key, value.SerializeAsString());
-    if (!status.ok())
-      return absl::InternalError(absl::StrCat("registry store: ", status.ToString()));
+    if (!status.ok()) return StoreError(status);
     return absl::OkStatus();
   }
   // A webhook as stored: its secret sealed when there is a key.
@@ -180,8 +202,7 @@ struct WebhookRegistry::Impl {
     rocksdb::WriteOptions write;
     write.sync = sync;
     const rocksdb::Status status = db->Delete(write, key);
-    if (!status.ok())
-      return absl::InternalError(absl::StrCat("registry store: ", status.ToString()));
+    if (!status.ok()) return StoreError(status);
     return absl::OkStatus();
   }
 
@@ -260,6 +281,9 @@ absl::StatusOr<std::unique_ptr<WebhookRegistry>> WebhookRegistry::Open(Options o
                                                         status.ToString(), ")"));
     }
     impl->db.reset(db);
+    std::string unused;
+    bool clear_secrets_pending =
+        db->Get(rocksdb::ReadOptions(), kClearSecretsPendingKey, &unused).ok();
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
     for (it->Seek("w/"); it->Valid() && it->key().starts_with("w/"); it->Next()) {
       wv1::Webhook webhook;
@@ -271,6 +295,14 @@ absl::StatusOr<std::unique_ptr<WebhookRegistry>> WebhookRegistry::Open(Options o
       if (auto opened = impl->OpenSecret(webhook); !opened.ok()) return opened;
       // A secret stored in clear before the key was given is sealed now.
       if (in_clear && impl->options.secret_box) {
+        if (!clear_secrets_pending) {
+          rocksdb::WriteOptions write;
+          write.sync = true;
+          if (const rocksdb::Status s = db->Put(write, kClearSecretsPendingKey, ""); !s.ok()) {
+            return impl->StoreError(s);
+          }
+          clear_secrets_pending = true;
+        }
         if (auto sealed = impl->WriteWebhook(webhook); !sealed.ok()) return sealed;
       }
       impl->by_owner[webhook.owner_id()].insert(webhook.webhook_id());
@@ -286,6 +318,10 @@ absl::StatusOr<std::unique_ptr<WebhookRegistry>> WebhookRegistry::Open(Options o
       const uint64_t sequence = std::stoull(it->key().ToString().substr(2, 20));
       impl->next_sequence = std::max(impl->next_sequence, sequence + 1);
       impl->Index(sequence, std::move(record));
+    }
+    it.reset();
+    if (clear_secrets_pending) {
+      if (auto dropped = impl->DropOverwrittenVersions(); !dropped.ok()) return dropped;
     }
   }
   return std::unique_ptr<WebhookRegistry>(new WebhookRegistry(std::move(impl)));

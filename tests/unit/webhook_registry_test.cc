@@ -3,9 +3,11 @@
 #include "reference-server/webhooks/webhook_registry.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "common/clock/clock.h"
 #include "common/webhook_signature/webhook_signature.h"
@@ -258,6 +260,7 @@ TEST(WebhookRegistry, SecretsAreEncryptedAtRestWithTheOperatorsKey) {
     ASSERT_TRUE((*registry)->Update(update).ok());
   }
   EXPECT_FALSE(AnyFileHolds(dir, sealed_secret));
+  EXPECT_FALSE(AnyFileHolds(dir, before_secret));  // its version in clear was compacted away
   {
     auto registry = WebhookRegistry::Open(options, clock);
     ASSERT_TRUE(registry.ok()) << registry.status();
@@ -279,6 +282,45 @@ TEST(WebhookRegistry, SecretsAreEncryptedAtRestWithTheOperatorsKey) {
             "--secret-key-file: a webhook secret does not open with this key (another key, or "
             "altered bytes) in --data-dir " +
                 dir.string());
+  fs::remove_all(dir);
+}
+
+// A start killed after sealing a secret stored in clear, but before the
+// compaction that drops the version in clear, compacts at the next start.
+TEST(WebhookRegistry, AStartKilledBeforeTheCompactionCompactsAtTheNext) {
+  namespace fs = std::filesystem;
+  const auto dir = fs::temp_directory_path() / "webhook-registry-killed-sealing";
+  fs::remove_all(dir);
+  ManualClock clock(1'000);
+  WebhookRegistry::Options options;
+  options.data_dir = dir.string();
+  wv1::Webhook created;
+  {
+    auto registry = WebhookRegistry::Open(options, clock);
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    created = *(*registry)->Create(Request("alice"));
+  }
+  const SecretBox box(std::string(32, 'k'));
+  {
+    // What the killed start had written: the pending mark, then the sealed record.
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir.string(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    wv1::Webhook sealed = created;
+    sealed.set_secret(box.Seal(created.secret(), created.webhook_id()));
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "m/clear-secrets-pending", "").ok());
+    ASSERT_TRUE(
+        db->Put(rocksdb::WriteOptions(), "w/" + created.webhook_id(), sealed.SerializeAsString())
+            .ok());
+  }
+  ASSERT_TRUE(AnyFileHolds(dir, created.secret()));
+  options.secret_box = std::make_shared<const SecretBox>(box);
+  {
+    auto registry = WebhookRegistry::Open(options, clock);
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    EXPECT_EQ(*(*registry)->SecretOf(created.webhook_id()), created.secret());
+  }
+  EXPECT_FALSE(AnyFileHolds(dir, created.secret()));
   fs::remove_all(dir);
 }
 
