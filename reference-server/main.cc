@@ -69,6 +69,11 @@ int main(int argc, char** argv) {
       "max-stream-resets", po::value<int64_t>()->default_value(1000),
       "disconnect a client that resets this many streams within 10 s, more than half of those "
       "it opened (HTTP/2 rapid reset)")(
+      "http2-front", po::bool_switch(),
+      "accept connections through an HTTP/2 filter in front of gRPC: streams beyond "
+      "--max-concurrent-streams are refused before gRPC reads them, whether or not the client "
+      "acknowledged the limit, and abusive connections are closed with a GOAWAY between frames "
+      "(plain TCP only)")(
       "storage-max-keys", po::value<int64_t>()->default_value(1'000'000),
       "StorageService: keys held at once (history included); a put of one more is refused with "
       "RESOURCE_EXHAUSTED")(
@@ -272,6 +277,7 @@ int main(int argc, char** argv) {
   server_options.keys.max_versions = static_cast<size_t>(vm["crypto-max-versions"].as<int64_t>());
   server_options.max_stream_resets = vm["max-stream-resets"].as<int64_t>();
   if (server_options.max_stream_resets < 1) return Fail("--max-stream-resets must be >= 1");
+  server_options.http2_front = vm["http2-front"].as<bool>();
   if (vm.count("metrics-listen"))
     server_options.metrics_listen = vm["metrics-listen"].as<std::string>();
   if (vm.count("rest-listen")) server_options.rest.listen = vm["rest-listen"].as<std::string>();
@@ -327,6 +333,9 @@ int main(int argc, char** argv) {
     return Fail("--webhook-workers: 1..256");
   if (vm.count("tls-cert") != vm.count("tls-key"))
     return Fail("--tls-cert and --tls-key go together");
+  if (server_options.http2_front && vm.count("tls-cert"))
+    return Fail(
+        "--http2-front: not with --tls-cert (the filter reads the frames, which TLS hides)");
   for (auto [flag, out] : {std::pair{"tls-cert", &server_options.tls_cert},
                            std::pair{"tls-key", &server_options.tls_key},
                            std::pair{"tls-client-ca", &server_options.tls_client_ca}}) {

@@ -21,6 +21,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "reference-server/connections/http2_frame.h"
 
 namespace aurigraph::refserver {
 namespace {
@@ -98,16 +99,6 @@ int FindSocket(const Endpoint& local, const Endpoint& remote) {
   return found;
 }
 
-// GOAWAY (RFC 9113 section 6.8): last stream 2^31-1, ENHANCE_YOUR_CALM, `debug`.
-std::string GoawayFrame(const std::string& debug) {
-  std::string frame;
-  const uint32_t length = 8 + debug.size();
-  for (int shift : {16, 8, 0}) frame.push_back(static_cast<char>(length >> shift));
-  frame.append({'\x07', '\x00', '\x00', '\x00', '\x00', '\x00'});  // type, flags, stream 0
-  frame.append({'\x7f', '\xff', '\xff', '\xff', '\x00', '\x00', '\x00', '\x0b'});
-  return frame + debug;
-}
-
 }  // namespace
 
 ConnectionGuard::ConnectionGuard(Options options)
@@ -172,7 +163,9 @@ void ConnectionGuard::Poll() {
     if (fd < 0) continue;  // gone meanwhile
     int unsent = 0;
     if (ioctl(fd, SIOCOUTQ, &unsent) == 0 && unsent == 0) {
-      const std::string goaway = GoawayFrame(verdict.detail);
+      // Last stream 2^31-1: the guard cannot know which streams gRPC acted on.
+      std::string goaway;
+      http2::AppendGoaway(goaway, 0x7fffffff, http2::kEnhanceYourCalm, verdict.detail);
       if (send(fd, goaway.data(), goaway.size(), MSG_NOSIGNAL | MSG_DONTWAIT) ==
           static_cast<ssize_t>(goaway.size())) {
         counters_.goaways_sent.fetch_add(1, std::memory_order_relaxed);

@@ -20,10 +20,13 @@
 
 namespace aurigraph::refserver {
 
+// What the guard (or the front, http2_front.h) did to connections.
 struct GuardCounters {
   std::atomic<int64_t> cut_for_resets{0};
   std::atomic<int64_t> cut_for_stream_limit{0};
+  std::atomic<int64_t> cut_for_protocol{0};  // the front: a header bound, or a protocol error
   std::atomic<int64_t> goaways_sent{0};
+  std::atomic<int64_t> streams_refused{0};  // the front: beyond the stream limit
 };
 
 class ConnectionGuard {

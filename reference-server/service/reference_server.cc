@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/metrics/process_metrics.h"
+#include "reference-server/connections/http2_front.h"
 #include "reference-server/consensus/cluster/membership.h"
 #include "reference-server/consensus/node/consensus_node.h"
 #include "reference-server/consensus/storage/log_storage.h"
@@ -207,7 +208,10 @@ struct ReferenceServer::Impl {
   std::unique_ptr<GrpcServerMetrics> grpc_metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
-  std::unique_ptr<ConnectionGuard> guard;  // after the server: stops watching before it goes
+  // After the server, so that they go first: the guard watches gRPC's
+  // connections; the front (http2_front instead) relays them.
+  std::unique_ptr<ConnectionGuard> guard;
+  std::unique_ptr<Http2Front> front;
   std::string host;
   int port = 0;
   std::thread sweeper;
@@ -314,7 +318,11 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     ssl.pem_root_certs = options.tls_client_ca;
     credentials = grpc::SslServerCredentials(ssl);
   }
-  builder.AddListeningPort(options.listen, credentials, &impl->port);
+  if (options.http2_front && !options.tls_cert.empty()) {
+    return absl::InvalidArgumentError(
+        "--http2-front: not with --tls-cert (the filter reads the frames, which TLS hides)");
+  }
+  if (!options.http2_front) builder.AddListeningPort(options.listen, credentials, &impl->port);
   builder.RegisterService(impl->approval_service.get());
   builder.RegisterService(impl->transaction_service.get());
   builder.RegisterService(impl->webhook_service.get());
@@ -337,8 +345,20 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
   // would silently share it instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   impl->server = builder.BuildAndStart();
-  if (impl->server == nullptr || impl->port == 0) {
+  if (impl->server == nullptr || (!options.http2_front && impl->port == 0)) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  if (options.http2_front) {
+    Http2Front::Options front;
+    front.listen = options.listen;
+    front.limits.max_concurrent_streams = options.max_concurrent_streams;
+    front.limits.max_refused_streams = options.max_concurrent_streams;
+    front.policy.max_concurrent_streams = options.max_concurrent_streams;
+    front.policy.max_resets = options.max_stream_resets;
+    auto started = Http2Front::Start(front, impl->server.get(), *options.monotonic_clock);
+    if (!started.ok()) return started.status();
+    impl->front = *std::move(started);
+    impl->port = impl->front->port();
   }
   if (impl->cluster) {
     if (auto started = impl->cluster->node->Start(); !started.ok()) return started;
@@ -358,13 +378,16 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
       impl->exposer->RegisterCollectable(impl->rest_metrics);
     }
   }
-  ConnectionGuard::Options guard;
-  guard.port = impl->port;
-  guard.limits.max_concurrent_streams = options.max_concurrent_streams;
-  guard.limits.max_resets = options.max_stream_resets;
-  impl->guard = std::make_unique<ConnectionGuard>(guard);
+  if (!impl->front) {
+    ConnectionGuard::Options guard;
+    guard.port = impl->port;
+    guard.limits.max_concurrent_streams = options.max_concurrent_streams;
+    guard.limits.max_resets = options.max_stream_resets;
+    impl->guard = std::make_unique<ConnectionGuard>(guard);
+  }
   if (impl->exposer) {
-    impl->limit_metrics = std::make_shared<LimitMetrics>(impl->call_gate, impl->guard->counters());
+    impl->limit_metrics = std::make_shared<LimitMetrics>(
+        impl->call_gate, impl->front ? impl->front->counters() : impl->guard->counters());
     impl->exposer->RegisterCollectable(impl->limit_metrics);
   }
   Impl* raw = impl.get();
@@ -407,6 +430,7 @@ void ReferenceServer::Shutdown(int64_t grace_nanos) {
   if (impl_->rest) impl_->rest->Stop();  // no new REST calls; answers still to come go nowhere
   // Calls waiting for consensus end (UNAVAILABLE) before the server drains them.
   if (impl_->cluster) impl_->cluster->node->Stop();
+  if (impl_->front) impl_->front->StopAccepting();
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::nanoseconds(grace_nanos));
   if (impl_->cluster) impl_->cluster->transport->Close();
   if (impl_->sweeper.joinable()) impl_->sweeper.join();
@@ -432,7 +456,9 @@ const CallGate& ReferenceServer::call_gate() const { return impl_->call_gate; }
 const consensus::ConsensusNode* ReferenceServer::consensus() const {
   return impl_->cluster ? impl_->cluster->node.get() : nullptr;
 }
-const GuardCounters& ReferenceServer::connection_guard() const { return impl_->guard->counters(); }
+const GuardCounters& ReferenceServer::connection_guard() const {
+  return impl_->front ? impl_->front->counters() : impl_->guard->counters();
+}
 int64_t ReferenceServer::metadata_count(const std::string& key, const std::string& value) const {
   return impl_->metadata_tally->Count(key, value);
 }

@@ -89,6 +89,12 @@ struct ServerOptions {
   // A connection whose client resets this many streams within 10 s, more than
   // half of those it opened, is disconnected (rapid reset; see connections/).
   int64_t max_stream_resets = 1000;
+  // Accept connections through an HTTP/2 filter in front of gRPC
+  // (connections/http2_front.h), which holds clients to the stream limit
+  // whether or not they acknowledge it, before gRPC reads their streams, and
+  // closes abusive connections with a GOAWAY at a frame boundary. Plain TCP
+  // only (not with tls_cert).
+  bool http2_front = false;
   // Request headers whose values are counted per request (see metrics/metadata_tally.h).
   std::vector<std::string> count_metadata;
   // Webhooks: the registry's directory (empty: memory only), how deliveries

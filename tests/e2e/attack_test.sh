@@ -16,8 +16,16 @@
 #     must still undo (84% to 100% of the canary's calls were on time);
 #   - rapid reset: 60,000 streams each cancelled at once; the connection is
 #     closed with a GOAWAY;
+#   - a header block that never ends (CONTINUATION after CONTINUATION): the
+#     connection is closed;
 #   - overload: 2 connections asking for 8,000 GetTransaction calls in flight
 #     each, against a server that allows 1,024 streams per connection.
+# Then a server behind its HTTP/2 front (--http2-front), which counts streams
+# on the wire before gRPC reads them: the client that does not acknowledge
+# SETTINGS is held to the limit like any other (its streams beyond it refused,
+# then its connection closed with a GOAWAY), and there the canary must keep
+# 99% of its calls in time against it too; rapid reset, the endless header
+# block (closed with a GOAWAY saying why) and the overload again.
 # Also: requests the server cannot decode are answered INTERNAL with a reason,
 # the counters of the limits are exported, and bad flags are one line, exit 2.
 set -uo pipefail
@@ -44,6 +52,7 @@ flag "--count-metadata: 'X-Api-Key' looks like a credential header" --count-meta
 flag "--max-in-flight must be >= 1" --max-in-flight 0
 flag "--max-concurrent-streams must be >= 1" --max-concurrent-streams 0
 flag "--max-stream-resets must be >= 1" --max-stream-resets 0
+flag "--http2-front: not with --tls-cert" --http2-front --tls-cert /dev/null --tls-key /dev/null
 
 start_server ADDR attack --metrics-listen 127.0.0.1:0
 SERVER_PID=${PIDS[-1]}
@@ -125,6 +134,9 @@ expect abandon-unacknowledged "connection closed by the server (GOAWAY ENHANCE_Y
 attack rapid-reset 300 99 reset --streams 60000 --duration 20s
 expect rapid-reset "connection closed by the server (GOAWAY ENHANCE_YOUR_CALM"
 
+attack continuation 150 99 continuation --header-bytes 1GiB --duration 20s
+expect continuation "connection closed by the server"
+
 attack overload 250 99 flood --connections 2 --per-connection 8000 --duration 5s \
   --path /aurigraph.transaction.v1.TransactionService/GetTransaction
 expect overload "2 connections x 1024 streams in flight"
@@ -134,19 +146,54 @@ expect malformed 'bytes that are not the request message: grpc-status 13 "the re
 expect malformed 'gzip-flagged message that is not gzip: grpc-status 13 "the request is not valid gzip: incorrect header check"'
 expect malformed 'length prefix beyond the data: grpc-status 13 "the request carried no message"'
 
-python3 - "$METRICS_URL" <<'PY' || fail "the limits' metrics"
+# metrics_hold 'PYTHON CONDITION' MESSAGE: the condition holds of the server's
+# metrics, each sample read as value('NAME{LABELS}').
+metrics_hold() {
+  python3 - "$METRICS_URL" "$1" "$2" <<'PY' || fail "metrics: $1"
 import re, sys, urllib.request
 text = urllib.request.urlopen(sys.argv[1]).read().decode()
 def value(sample):
     m = re.search(r"^%s (\S+)$" % re.escape(sample), text, re.M)
     assert m, "no " + sample
     return float(m.group(1))
-closed = value('aurigraph_refserver_connections_closed_total{reason="stream_resets"}') + value(
-    'aurigraph_refserver_connections_closed_total{reason="stream_limit"}')
-assert closed >= 2, closed
-assert value("aurigraph_refserver_calls_shed_total") >= 0
-assert value("aurigraph_refserver_calls_in_flight") == 0
-print("ok   metrics: %d connections closed for abusing their streams" % closed)
+assert eval(sys.argv[2]), sys.argv[2]
+print("ok   metrics: " + sys.argv[3])
 PY
+}
+metrics_hold 'value("aurigraph_refserver_connections_closed_total{reason=\"stream_resets\"}") + value("aurigraph_refserver_connections_closed_total{reason=\"stream_limit\"}") >= 2' \
+  "connections closed for abusing their streams"
+metrics_hold 'value("aurigraph_refserver_calls_shed_total") >= 0 and value("aurigraph_refserver_calls_in_flight") == 0' \
+  "no call held after the attacks"
+
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null
+start_server ADDR front --metrics-listen 127.0.0.1:0 --http2-front
+SERVER_PID=${PIDS[-1]}
+for _ in $(seq 50); do grep -q "^metrics on" "$WORK/front.out" && break; sleep 0.1; done
+METRICS_URL=$(awk '/^metrics on /{print $3}' "$WORK/front.out")
+[[ -n $ADDR && -n $METRICS_URL ]] || { echo "FAIL the server behind its front did not start"; cat "$WORK/front.out"; exit 1; }
+sleep 1
+BASELINE=$(rss_mb)
+echo "ok   server behind its HTTP/2 front at $ADDR, resident ${BASELINE} MB"
+
+attack front-abandon-unacknowledged 150 99 abandon --streams 50000 --hold 3s --no-settings-ack
+expect front-abandon-unacknowledged '1024 x RST_STREAM REFUSED_STREAM'
+expect front-abandon-unacknowledged 'connection closed by the server (GOAWAY ENHANCE_YOUR_CALM, last stream 2047, "1024 streams opened beyond the 1024 SETTINGS_MAX_CONCURRENT_STREAMS allows")'
+
+attack front-rapid-reset 300 99 reset --streams 60000 --duration 20s
+expect front-rapid-reset "connection closed by the server (GOAWAY ENHANCE_YOUR_CALM"
+expect front-rapid-reset "were reset by the client (rapid reset)"
+
+attack front-continuation 150 99 continuation --header-bytes 1GiB --duration 20s
+expect front-continuation 'connection closed by the server (GOAWAY ENHANCE_YOUR_CALM, last stream 0, "a header block of more than 65536 bytes")'
+
+attack front-overload 250 99 flood --connections 2 --per-connection 8000 --duration 5s \
+  --path /aurigraph.transaction.v1.TransactionService/GetTransaction
+expect front-overload "2 connections x 1024 streams in flight"
+
+metrics_hold 'value("aurigraph_refserver_connections_closed_total{reason=\"stream_limit\"}") >= 1 and value("aurigraph_refserver_connections_closed_total{reason=\"stream_resets\"}") >= 1' \
+  "the front closed the connections abusing their streams"
+metrics_hold 'value("aurigraph_refserver_streams_refused_total") >= 1024' \
+  "the front refused the streams beyond the limit"
 
 [[ $failed -eq 0 ]]

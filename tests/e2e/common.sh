@@ -100,8 +100,10 @@ while True:
 start_server() {
   local var=$1 name=$2
   shift 2
-  "$REFSERVER" --listen 127.0.0.1:0 "$@" >"$WORK/$name.out" 2>&1 &
+  # shellcheck disable=SC2086 # REFSERVER_FLAGS: flags for every server a test starts
+  "$REFSERVER" --listen 127.0.0.1:0 ${REFSERVER_FLAGS:-} "$@" >"$WORK/$name.out" 2>&1 &
   PIDS+=($!)
+  [[ -z ${REFSERVER_FLAGS:-} ]] || echo "     server $name started with $REFSERVER_FLAGS"
   for _ in $(seq 50); do grep -q "^listening on " "$WORK/$name.out" && break; sleep 0.1; done
   printf -v "$var" '%s' "$(awk '/^listening on /{print $3}' "$WORK/$name.out")"
 }

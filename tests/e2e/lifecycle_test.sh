@@ -84,7 +84,9 @@ ADDRS=("127.0.0.1:$(free_port)" "127.0.0.1:$(free_port)" "127.0.0.1:$(free_port)
 PEERS="n1=${ADDRS[0]},n2=${ADDRS[1]},n3=${ADDRS[2]}"
 URLS=()
 for i in 1 2 3; do
-  "$REFSERVER" --node-id n$i --peers "$PEERS" --metrics-listen 127.0.0.1:0 >"$WORK/n$i.out" 2>&1 &
+  # shellcheck disable=SC2086
+  "$REFSERVER" --node-id n$i --peers "$PEERS" --metrics-listen 127.0.0.1:0 ${REFSERVER_FLAGS:-} \
+    >"$WORK/n$i.out" 2>&1 &
   PIDS+=($!)
 done
 for i in 1 2 3; do

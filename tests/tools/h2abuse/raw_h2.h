@@ -40,8 +40,12 @@ class RawH2Connection {
   static absl::StatusOr<std::unique_ptr<RawH2Connection>> Connect(const std::string& target);
   ~RawH2Connection();
 
-  // A new stream: HEADERS for POST `path` with gRPC's request headers plus `extra`.
-  int32_t Open(const std::string& path, const Headers& extra, bool end_stream);
+  // A new stream: HEADERS for POST `path` with gRPC's request headers plus
+  // `extra`; without `end_headers` the header block goes on in Continue.
+  int32_t Open(const std::string& path, const Headers& extra, bool end_stream,
+               bool end_headers = true);
+  // A CONTINUATION frame of `stream`'s header block: `fragment`, HPACK bytes.
+  void Continue(int32_t stream, std::string_view fragment, bool end_headers);
   // DATA on `stream`, cut to the server's frame size and sent as its flow-control windows allow.
   void Send(int32_t stream, std::string bytes, bool end_stream);
   void Reset(int32_t stream, uint32_t code);
