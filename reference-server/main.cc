@@ -74,6 +74,9 @@ int main(int argc, char** argv) {
       "--max-concurrent-streams are refused before gRPC reads them, whether or not the client "
       "acknowledged the limit, and abusive connections are closed with a GOAWAY between frames "
       "(plain TCP only)")(
+      "max-open-streams", po::value<int64_t>()->default_value(2048),
+      "with --http2-front: HTTP/2 streams open at once in all connections; beyond it a new "
+      "stream is refused (REFUSED_STREAM) unless its connection holds less than an equal share")(
       "storage-max-keys", po::value<int64_t>()->default_value(1'000'000),
       "StorageService: keys held at once (history included); a put of one more is refused with "
       "RESOURCE_EXHAUSTED")(
@@ -278,6 +281,8 @@ int main(int argc, char** argv) {
   server_options.max_stream_resets = vm["max-stream-resets"].as<int64_t>();
   if (server_options.max_stream_resets < 1) return Fail("--max-stream-resets must be >= 1");
   server_options.http2_front = vm["http2-front"].as<bool>();
+  server_options.max_open_streams = vm["max-open-streams"].as<int64_t>();
+  if (server_options.max_open_streams < 1) return Fail("--max-open-streams must be >= 1");
   if (vm.count("metrics-listen"))
     server_options.metrics_listen = vm["metrics-listen"].as<std::string>();
   if (vm.count("rest-listen")) server_options.rest.listen = vm["rest-listen"].as<std::string>();

@@ -26,7 +26,8 @@ struct GuardCounters {
   std::atomic<int64_t> cut_for_stream_limit{0};
   std::atomic<int64_t> cut_for_protocol{0};  // the front: a header bound, or a protocol error
   std::atomic<int64_t> goaways_sent{0};
-  std::atomic<int64_t> streams_refused{0};  // the front: beyond the stream limit
+  std::atomic<int64_t> streams_refused{0};  // the front: beyond a connection's stream limit
+  std::atomic<int64_t> streams_shed{0};     // the front: beyond the server's (StreamBudget)
 };
 
 class ConnectionGuard {

@@ -16,8 +16,13 @@ std::vector<ConnectionPolicy::Verdict> ConnectionPolicy::Observe(
     History& history = it->second;
     // A connection first seen now opened within the window: count from zero.
     if (fresh) history.samples.push_back({now_nanos, 0, 0});
-    history.samples.push_back({now_nanos, counts.succeeded, counts.failed});
-    while (history.samples.size() > 2 &&
+    // A sample only where the counts changed: an idle connection holds two,
+    // whatever the window and however often it is looked at.
+    const Sample& last = history.samples.back();
+    if (counts.succeeded != last.succeeded || counts.failed != last.failed) {
+      history.samples.push_back({now_nanos, counts.succeeded, counts.failed});
+    }
+    while (history.samples.size() > 1 &&
            history.samples[1].at <= now_nanos - limits_.window_nanos) {
       history.samples.pop_front();
     }

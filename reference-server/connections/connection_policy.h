@@ -63,8 +63,10 @@ class ConnectionPolicy {
     int64_t failed;
   };
   struct History {
-    std::deque<Sample> samples;  // oldest first; the first is at or before the window's start
-    int64_t ended = 0;           // streams ended, as of the previous poll
+    // Where the counts changed, oldest first; the first is at or before the
+    // window's start.
+    std::deque<Sample> samples;
+    int64_t ended = 0;  // streams ended, as of the previous poll
     bool closed = false;
   };
   Limits limits_;

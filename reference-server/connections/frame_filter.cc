@@ -22,12 +22,13 @@ struct FrameFilter::FrameView {
   std::string_view payload;  // ... payload only
 };
 
-FrameFilter::FrameFilter(Limits limits) : limits_(limits) {
+FrameFilter::FrameFilter(Limits limits, StreamBudget* budget) : limits_(limits), budget_(budget) {
   nghttp2_hd_inflate_new(&inflater_);
   nghttp2_hd_deflate_new(&deflater_, 4096);
 }
 
 FrameFilter::~FrameFilter() {
+  ForgetStreams();
   nghttp2_hd_inflate_del(inflater_);
   nghttp2_hd_deflate_del(deflater_);
 }
@@ -136,7 +137,7 @@ void FrameFilter::OnClientFrame(const FrameView& frame) {
       if (stream == nullptr) return;
       to_server_.append(frame.whole);
       ++(stream->server_ended ? succeeded_ : failed_);
-      streams_.erase(h.stream);
+      Forget(h.stream);
       return;
     }
     case http2::kWindowUpdate:
@@ -199,6 +200,14 @@ void FrameFilter::EndClientBlock() {
       }
       return;
     }
+    if (budget_ != nullptr) {
+      if (!budget_->Admits(open_streams())) {
+        http2::AppendRstStream(ClientOut(), id, http2::kRefusedStream);
+        ++shed_;
+        return;
+      }
+      budget_->Opened(open_streams());
+    }
     streams_[id] = Stream{block_end_stream_, false};
     ++started_;
     last_forwarded_stream_ = id;
@@ -246,7 +255,17 @@ void FrameFilter::ForwardHeaders(uint32_t stream, bool end_stream) {
 void FrameFilter::RetireIfEnded(uint32_t stream, const Stream& state) {
   if (!state.client_ended || !state.server_ended) return;
   ++succeeded_;
+  Forget(stream);
+}
+
+void FrameFilter::ForgetStreams() {
+  if (budget_ != nullptr) budget_->Closed(open_streams(), 0);
+  streams_.clear();
+}
+
+void FrameFilter::Forget(uint32_t stream) {
   streams_.erase(stream);
+  if (budget_ != nullptr) budget_->Closed(1, open_streams());
 }
 
 void FrameFilter::FromServer(std::string_view bytes) {
@@ -297,7 +316,7 @@ void FrameFilter::OnServerFrame(const FrameView& frame) {
     case http2::kRstStream:
       if (Find(h.stream) != nullptr) {
         ++succeeded_;
-        streams_.erase(h.stream);
+        Forget(h.stream);
       }
       break;
     case http2::kSettings:
@@ -333,6 +352,7 @@ void FrameFilter::Fail(Ending ending, uint32_t error_code, std::string_view reas
   ending_ = ending;
   reason_ = std::string(reason);
   to_server_.clear();
+  ForgetStreams();
   http2::AppendGoaway(goaway_, last_forwarded_stream_, error_code, reason);
   goaway_pending_ = true;
   if (!server_in_block_) PlaceGoaway();

@@ -8,6 +8,8 @@
 //   `max_concurrent_streams` (RST_STREAM REFUSED_STREAM) before gRPC sees it,
 //   whether or not the client acknowledged the limit; a client that had
 //   `max_refused_streams` refused is ignoring it and is closed;
+// - with a StreamBudget shared by the server's connections, refuses a new
+//   stream the budget does not admit (not held against the client);
 // - bounds a header block (a HEADERS frame and its CONTINUATIONs) and the
 //   header list it decodes to;
 // - ends a connection (Close) with a GOAWAY placed between gRPC's frames,
@@ -28,6 +30,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "reference-server/connections/connection_policy.h"
+#include "reference-server/connections/stream_budget.h"
 
 struct nghttp2_hd_inflater;
 struct nghttp2_hd_deflater;
@@ -45,7 +48,9 @@ class FrameFilter {
   // Why the filter ended the connection itself.
   enum class Ending { kNone, kStreamLimit, kHeaderLimit, kProtocolError, kClosed };
 
-  explicit FrameFilter(Limits limits);
+  // `budget`: null, or shared with the other connections' filters (it must
+  // outlive them).
+  explicit FrameFilter(Limits limits, StreamBudget* budget = nullptr);
   ~FrameFilter();
   FrameFilter(const FrameFilter&) = delete;
   FrameFilter& operator=(const FrameFilter&) = delete;
@@ -58,6 +63,9 @@ class FrameFilter {
   // the client once gRPC's header block in progress (if any) is complete; from
   // then on nothing is relayed either way.
   void Close(uint32_t error_code, std::string_view reason);
+  // gRPC's end of the connection is gone, and with it every stream: they no
+  // longer count against the budget.
+  void ForgetStreams();
 
   // What to write to gRPC and to the client, whole frames only; the caller
   // removes what it wrote from the front.
@@ -76,7 +84,8 @@ class FrameFilter {
   // client before the server ended them.
   StreamCounts counts() const;
   int64_t open_streams() const { return static_cast<int64_t>(streams_.size()); }
-  int64_t refused_streams() const { return refused_; }
+  int64_t refused_streams() const { return refused_; }  // beyond the limit
+  int64_t shed_streams() const { return shed_; }        // not admitted by the budget
 
  private:
   struct Stream {
@@ -91,6 +100,7 @@ class FrameFilter {
   void ForwardHeaders(uint32_t stream, bool end_stream);
   // Forgets a stream both sides ended.
   void RetireIfEnded(uint32_t stream, const Stream& state);
+  void Forget(uint32_t stream);
   Stream* Find(uint32_t stream);
   // Where frames the filter writes to the client go: held back while gRPC is
   // inside a header block.
@@ -99,6 +109,7 @@ class FrameFilter {
   void PlaceGoaway();
 
   const Limits limits_;
+  StreamBudget* const budget_;
   nghttp2_hd_inflater* inflater_ = nullptr;  // the client's HPACK context
   nghttp2_hd_deflater* deflater_ = nullptr;  // the filter's, towards gRPC
   size_t inflater_table_size_ = 4096;
@@ -129,7 +140,7 @@ class FrameFilter {
   absl::flat_hash_map<uint32_t, Stream> streams_;  // the streams gRPC holds
   uint32_t last_client_stream_ = 0;                // the highest the client opened
   uint32_t last_forwarded_stream_ = 0;             // ... and gRPC was given
-  int64_t started_ = 0, succeeded_ = 0, failed_ = 0, refused_ = 0;
+  int64_t started_ = 0, succeeded_ = 0, failed_ = 0, refused_ = 0, shed_ = 0;
 
   Ending ending_ = Ending::kNone;
   std::string reason_;

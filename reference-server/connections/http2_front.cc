@@ -100,8 +100,8 @@ struct Http2Front::Impl {
     bool client;  // the client's socket, or gRPC's
   };
   struct Connection {
-    explicit Connection(const FrameFilter::Limits& limits, uint64_t number)
-        : filter(limits), id(absl::StrCat(number)) {}
+    Connection(const FrameFilter::Limits& limits, StreamBudget* budget, uint64_t number)
+        : filter(limits, budget), id(absl::StrCat(number)) {}
     FrameFilter filter;
     std::string id;
     int client = -1, server = -1;
@@ -110,7 +110,7 @@ struct Http2Front::Impl {
     bool client_eof = false, server_eof = false;
     bool client_write_shut = false;
     bool counted = false;  // why it was closed counted
-    int64_t refused_counted = 0;
+    int64_t refused_counted = 0, shed_counted = 0;
     int64_t closed_at = 0;     // when the filter closed it
     int64_t linger_until = 0;  // after its GOAWAY was written
   };
@@ -129,12 +129,17 @@ struct Http2Front::Impl {
   bool listener_registered = false;
   int64_t accept_paused_until = 0;
   uint64_t next_number = 0;
+  StreamBudget budget;  // before the connections: their filters hold it
   std::list<Connection> connections;
   std::array<char, 1 << 16> buffer;
   std::thread thread;
 
   Impl(Options o, grpc::Server* s, const Clock& c)
-      : options(std::move(o)), server(s), clock(c), policy(options.policy) {}
+      : options(std::move(o)),
+        server(s),
+        clock(c),
+        policy(options.policy),
+        budget(options.max_open_streams) {}
 
   ~Impl() {
     for (Connection& c : connections) {
@@ -225,7 +230,7 @@ struct Http2Front::Impl {
       }
       const int on = 1;
       setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-      Connection& c = connections.emplace_back(options.limits, next_number++);
+      Connection& c = connections.emplace_back(options.limits, &budget, next_number++);
       c.client = client;
       c.server = pair[0];
       grpc::AddInsecureChannelFromFd(server, pair[1]);  // gRPC owns that end now
@@ -282,6 +287,7 @@ struct Http2Front::Impl {
 
   void CloseServer(Connection& c) {
     if (c.server < 0) return;
+    c.filter.ForgetStreams();
     Watch(c.server, &c.server_side, &c.server_events, 0);
     close(c.server);  // gRPC sees its end close and cancels the connection's calls
     c.server = -1;
@@ -318,6 +324,10 @@ struct Http2Front::Impl {
     if (const int64_t refused = f.refused_streams(); refused > c.refused_counted) {
       counters.streams_refused.fetch_add(refused - c.refused_counted, std::memory_order_relaxed);
       c.refused_counted = refused;
+    }
+    if (const int64_t shed = f.shed_streams(); shed > c.shed_counted) {
+      counters.streams_shed.fetch_add(shed - c.shed_counted, std::memory_order_relaxed);
+      c.shed_counted = shed;
     }
     if (c.server >= 0 && !WriteOut(c.server, f.to_server())) c.server_eof = true;
     if (c.client >= 0 && !WriteOut(c.client, f.to_client())) c.client_eof = true;

@@ -7,6 +7,9 @@
 // in each direction before it stops reading the side that sends. Every
 // `policy_interval` the connections' stream counters go to a ConnectionPolicy,
 // and a connection resetting streams abusively is closed with a GOAWAY too.
+// The streams gRPC holds across all connections are shared fairly
+// (StreamBudget of `max_open_streams`), so that many connections flooding it
+// cannot keep another client's calls queued behind theirs.
 // Plain TCP only: a filter cannot read TLS.
 #pragma once
 
@@ -32,6 +35,7 @@ class Http2Front {
     std::string listen;  // HOST:PORT; port 0 picks a free one
     FrameFilter::Limits limits;
     ConnectionPolicy::Limits policy;
+    int64_t max_open_streams = 2048;
     int64_t policy_interval_nanos = 10'000'000;
     size_t max_buffered_bytes = 1 << 20;
   };

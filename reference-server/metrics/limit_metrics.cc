@@ -26,11 +26,15 @@ std::vector<prometheus::MetricFamily> LimitMetrics::Collect() const {
   AddSample(out.back(),
             static_cast<double>(guard_.cut_for_protocol.load(std::memory_order_relaxed)),
             {{"reason", "protocol"}});
-  AddFamily(out, "aurigraph_refserver_streams_refused_total",
-            "HTTP/2 streams refused (REFUSED_STREAM) beyond --max-concurrent-streams on their "
-            "connection (--http2-front).",
-            MetricType::Counter,
-            static_cast<double>(guard_.streams_refused.load(std::memory_order_relaxed)));
+  out.push_back(metrics::Family("aurigraph_refserver_streams_refused_total",
+                                "HTTP/2 streams refused (REFUSED_STREAM) by the front "
+                                "(--http2-front): beyond --max-concurrent-streams on their "
+                                "connection, or beyond their share of --max-open-streams.",
+                                MetricType::Counter));
+  AddSample(out.back(), static_cast<double>(guard_.streams_refused.load(std::memory_order_relaxed)),
+            {{"reason", "stream_limit"}});
+  AddSample(out.back(), static_cast<double>(guard_.streams_shed.load(std::memory_order_relaxed)),
+            {{"reason", "overload"}});
   return out;
 }
 

@@ -355,6 +355,7 @@ absl::StatusOr<std::unique_ptr<ReferenceServer>> ReferenceServer::Start(
     front.limits.max_refused_streams = options.max_concurrent_streams;
     front.policy.max_concurrent_streams = options.max_concurrent_streams;
     front.policy.max_resets = options.max_stream_resets;
+    front.max_open_streams = options.max_open_streams;
     auto started = Http2Front::Start(front, impl->server.get(), *options.monotonic_clock);
     if (!started.ok()) return started.status();
     impl->front = *std::move(started);

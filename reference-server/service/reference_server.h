@@ -95,6 +95,10 @@ struct ServerOptions {
   // closes abusive connections with a GOAWAY at a frame boundary. Plain TCP
   // only (not with tls_cert).
   bool http2_front = false;
+  // With http2_front: HTTP/2 streams open at once across all connections;
+  // beyond it a new stream is refused (REFUSED_STREAM) unless its connection
+  // holds less than an equal share (connections/stream_budget.h).
+  int64_t max_open_streams = 2048;
   // Request headers whose values are counted per request (see metrics/metadata_tally.h).
   std::vector<std::string> count_metadata;
   // Webhooks: the registry's directory (empty: memory only), how deliveries

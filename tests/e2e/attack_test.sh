@@ -25,7 +25,10 @@
 # SETTINGS is held to the limit like any other (its streams beyond it refused,
 # then its connection closed with a GOAWAY), and there the canary must keep
 # 99% of its calls in time against it too; rapid reset, the endless header
-# block (closed with a GOAWAY saying why) and the overload again.
+# block (closed with a GOAWAY saying why) and the overload again, and an
+# overload spread over 16 connections of 1,000 calls each, each within its
+# connection's limit, whose streams beyond their share of --max-open-streams
+# are refused.
 # Also: requests the server cannot decode are answered INTERNAL with a reason,
 # the counters of the limits are exported, and bad flags are one line, exit 2.
 set -uo pipefail
@@ -191,9 +194,13 @@ attack front-overload 250 99 flood --connections 2 --per-connection 8000 --durat
   --path /aurigraph.transaction.v1.TransactionService/GetTransaction
 expect front-overload "2 connections x 1024 streams in flight"
 
+attack front-flood 250 99 flood --connections 16 --per-connection 1000 --duration 5s \
+  --path /aurigraph.transaction.v1.TransactionService/GetTransaction
+expect front-flood "x RST_STREAM REFUSED_STREAM"
+
 metrics_hold 'value("aurigraph_refserver_connections_closed_total{reason=\"stream_limit\"}") >= 1 and value("aurigraph_refserver_connections_closed_total{reason=\"stream_resets\"}") >= 1' \
   "the front closed the connections abusing their streams"
-metrics_hold 'value("aurigraph_refserver_streams_refused_total") >= 1024' \
-  "the front refused the streams beyond the limit"
+metrics_hold 'value("aurigraph_refserver_streams_refused_total{reason=\"stream_limit\"}") >= 1024 and value("aurigraph_refserver_streams_refused_total{reason=\"overload\"}") >= 1' \
+  "the front refused the streams beyond a connection's limit, and beyond a connection's share"
 
 [[ $failed -eq 0 ]]

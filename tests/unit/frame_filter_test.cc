@@ -7,11 +7,13 @@
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "reference-server/connections/http2_frame.h"
+#include "reference-server/connections/stream_budget.h"
 
 namespace aurigraph::refserver {
 namespace {
@@ -235,6 +237,60 @@ TEST(FrameFilter, AClientThatKeepsOpeningBeyondTheLimitIsClosedWithAGoaway) {
   h.filter.FromServer(FrameBytes(http2::kPing, 0, 0, std::string(8, 'p')));
   EXPECT_TRUE(h.filter.to_server().empty());
   EXPECT_TRUE(h.filter.to_client().empty());
+}
+
+TEST(StreamBudget, BeyondItsTotalAConnectionIsAdmittedOnlyBelowAnEqualShare) {
+  StreamBudget budget(4);
+  for (int held = 0; held < 4; ++held) {  // one connection alone takes the whole budget
+    ASSERT_TRUE(budget.Admits(held));
+    budget.Opened(held);
+  }
+  EXPECT_FALSE(budget.Admits(4));
+  EXPECT_TRUE(budget.Admits(0));  // a second connection: its share is 2
+  budget.Opened(0);
+  EXPECT_TRUE(budget.Admits(1));
+  budget.Opened(1);
+  EXPECT_FALSE(budget.Admits(2));
+  EXPECT_FALSE(budget.Admits(3));  // nor the first, holding 4 of 6
+  EXPECT_EQ(budget.open(), 6);
+  budget.Closed(4, 0);  // the first connection goes
+  EXPECT_EQ(budget.open(), 2);
+  EXPECT_TRUE(budget.Admits(2));
+}
+
+// Two connections sharing a budget of 2: the one flooding is refused beyond
+// its share (not held against it), the other is served, and a closed
+// connection's streams are given back.
+TEST(FrameFilter, ABudgetSharedByConnectionsRefusesTheFloodingOneBeyondItsShare) {
+  StreamBudget budget(2);
+  const FrameFilter::Limits limits{.max_concurrent_streams = 100, .max_refused_streams = 1};
+  auto flooding = std::make_unique<FrameFilter>(limits, &budget);
+  FrameFilter light(limits, &budget);
+  Hpack flooding_client, light_client;
+  const std::string preface = std::string(kPreface) + FrameBytes(http2::kSettings, 0, 0, "");
+  flooding->FromClient(preface);
+  light.FromClient(preface);
+  auto open = [](FrameFilter& filter, Hpack& client, uint32_t stream) {
+    filter.to_server().clear();
+    filter.to_client().clear();
+    filter.FromClient(
+        FrameBytes(http2::kHeaders, http2::kEndHeaders, stream, client.Encode(Request("/svc/M"))));
+    return !filter.to_server().empty();
+  };
+  EXPECT_TRUE(open(*flooding, flooding_client, 1));
+  EXPECT_TRUE(open(*flooding, flooding_client, 3));
+  EXPECT_FALSE(open(*flooding, flooding_client, 5));  // the budget is spent, and it holds it all
+  EXPECT_EQ(Frames(flooding->to_client()).at(0).header.type, http2::kRstStream);
+  EXPECT_FALSE(open(*flooding, flooding_client, 7));
+  EXPECT_FALSE(flooding->closed());  // refused for load: not a client ignoring the limit
+  EXPECT_EQ(flooding->shed_streams(), 2);
+  EXPECT_EQ(flooding->refused_streams(), 0);
+  EXPECT_TRUE(open(light, light_client, 1));  // below its share
+  EXPECT_EQ(budget.open(), 3);
+  flooding.reset();  // the connection closed: its streams are given back
+  EXPECT_EQ(budget.open(), 1);
+  EXPECT_TRUE(open(light, light_client, 3));
+  EXPECT_FALSE(open(light, light_client, 5));  // alone, it has the whole budget, and no more
 }
 
 TEST(FrameFilter, AGoawayWaitsForTheEndOfGrpcsHeaderBlock) {
