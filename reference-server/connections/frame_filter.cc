@@ -13,6 +13,7 @@ namespace aurigraph::refserver {
 namespace {
 
 constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+constexpr uint32_t kMaxClientFrameSize = 64 << 10;
 
 }  // namespace
 
@@ -83,6 +84,18 @@ void FrameFilter::OnClientFrame(const FrameView& frame) {
          "a frame inside a header block (RFC 9113 section 4.3)");
     return;
   }
+  const bool on_stream = h.type == http2::kData || h.type == http2::kRstStream;
+  if (on_stream && (h.stream == 0 || h.stream > last_client_stream_)) {
+    Fail(Ending::kProtocolError, http2::kProtocolError,
+         absl::StrCat(h.type == http2::kData ? "DATA" : "RST_STREAM", " on stream ", h.stream,
+                      h.stream == 0 ? "" : ", which the client never opened"));
+    return;
+  }
+  if (h.type == http2::kWindowUpdate && h.stream > last_client_stream_) {
+    Fail(Ending::kProtocolError, http2::kProtocolError,
+         absl::StrCat("WINDOW_UPDATE on stream ", h.stream, ", which the client never opened"));
+    return;
+  }
   switch (h.type) {
     case http2::kHeaders: {
       if (h.stream == 0 || h.stream % 2 == 0) {
@@ -144,6 +157,9 @@ void FrameFilter::OnClientFrame(const FrameView& frame) {
       if (h.stream == 0 || Find(h.stream) != nullptr) to_server_.append(frame.whole);
       return;
     case http2::kSettings:
+      if (h.flags & http2::kAck) settings_acknowledged_ = true;
+      to_server_.append(frame.whole);
+      return;
     case http2::kPing:
     case http2::kGoaway:
       to_server_.append(frame.whole);
@@ -191,9 +207,16 @@ void FrameFilter::EndClientBlock() {
   const uint32_t id = block_stream_;
   if (id > last_client_stream_) {  // a new stream
     last_client_stream_ = id;
+    if (id > server_goaway_last_stream_) {  // gRPC said it takes no more
+      http2::AppendRstStream(ClientOut(), id, http2::kRefusedStream);
+      return;
+    }
     if (open_streams() >= limits_.max_concurrent_streams) {
       http2::AppendRstStream(ClientOut(), id, http2::kRefusedStream);
-      if (++refused_ >= limits_.max_refused_streams) {
+      // Before it acknowledged SETTINGS a client may not know the limit yet.
+      const int64_t bound =
+          settings_acknowledged_ ? limits_.max_refused_streams : 4 * limits_.max_refused_streams;
+      if (++refused_ >= bound) {
         Fail(Ending::kStreamLimit, http2::kEnhanceYourCalm,
              absl::StrCat(refused_, " streams opened beyond the ", limits_.max_concurrent_streams,
                           " SETTINGS_MAX_CONCURRENT_STREAMS allows"));
@@ -217,6 +240,7 @@ void FrameFilter::EndClientBlock() {
   Stream* stream = Find(id);
   if (stream == nullptr || stream->client_ended) return;  // not a stream gRPC holds
   ForwardHeaders(id, block_end_stream_);                  // trailers
+  if (closed()) return;
   if (block_end_stream_) {
     stream->client_ended = true;
     RetireIfEnded(id, *stream);
@@ -298,6 +322,7 @@ void FrameFilter::OnServerFrame(const FrameView& frame) {
     }
     return;
   }
+  const size_t frame_at = to_client_.size();
   to_client_.append(frame.whole);
   switch (h.type) {
     case http2::kHeaders:
@@ -313,6 +338,12 @@ void FrameFilter::OnServerFrame(const FrameView& frame) {
     case http2::kContinuation:
       if (h.flags & http2::kEndHeaders) server_in_block_ = false;
       break;
+    case http2::kGoaway:
+      if (frame.payload.size() >= 8) {
+        server_goaway_last_stream_ = std::min(
+            server_goaway_last_stream_, http2::ReadUint32(frame.payload.data()) & 0x7fffffffu);
+      }
+      break;
     case http2::kRstStream:
       if (Find(h.stream) != nullptr) {
         ++succeeded_;
@@ -326,11 +357,21 @@ void FrameFilter::OnServerFrame(const FrameView& frame) {
                                               static_cast<unsigned char>(frame.payload[at + 1]));
         const uint32_t value = http2::ReadUint32(frame.payload.data() + at + 2);
         if (id == http2::kMaxFrameSize) {
-          max_client_frame_ = std::max(max_client_frame_, value);
-        } else if (id == http2::kHeaderTableSize && value > inflater_table_size_) {
-          // The client may use the larger table once it has read this.
-          inflater_table_size_ = value;
-          nghttp2_hd_inflate_change_table_size(inflater_, value);
+          // gRPC raises it with its bandwidth estimate (to 16 MiB); the
+          // client is told at most kMaxClientFrameSize, so that a frame the
+          // filter holds back while it arrives stays small.
+          const uint32_t told = std::min(value, kMaxClientFrameSize);
+          char* field = to_client_.data() + frame_at + http2::kFrameHeaderBytes + at + 2;
+          for (int i = 0; i < 4; ++i) field[i] = static_cast<char>(told >> (24 - 8 * i));
+          max_client_frame_ = std::max(max_client_frame_, told);
+        } else if (id == http2::kHeaderTableSize) {
+          if (value > inflater_table_size_) {
+            // The client may use the larger table once it has read this.
+            inflater_table_size_ = value;
+            nghttp2_hd_inflate_change_table_size(inflater_, value);
+          }
+          // gRPC's decoder of the filter's blocks: never a larger table than it allows.
+          nghttp2_hd_deflate_change_table_size(deflater_, std::min<uint32_t>(value, 4096));
         }
       }
       break;
@@ -353,7 +394,9 @@ void FrameFilter::Fail(Ending ending, uint32_t error_code, std::string_view reas
   reason_ = std::string(reason);
   to_server_.clear();
   ForgetStreams();
-  http2::AppendGoaway(goaway_, last_forwarded_stream_, error_code, reason);
+  // Never a last stream above one gRPC already gave (RFC 9113 section 6.8).
+  http2::AppendGoaway(goaway_, std::min(last_forwarded_stream_, server_goaway_last_stream_),
+                      error_code, reason);
   goaway_pending_ = true;
   if (!server_in_block_) PlaceGoaway();
 }

@@ -7,7 +7,9 @@
 // - counts the streams open on the wire and refuses each one beyond
 //   `max_concurrent_streams` (RST_STREAM REFUSED_STREAM) before gRPC sees it,
 //   whether or not the client acknowledged the limit; a client that had
-//   `max_refused_streams` refused is ignoring it and is closed;
+//   `max_refused_streams` refused after acknowledging SETTINGS (four times as
+//   many before: it may not have read the limit yet) is ignoring it and is
+//   closed;
 // - with a StreamBudget shared by the server's connections, refuses a new
 //   stream the budget does not admit (not held against the client);
 // - bounds a header block (a HEADERS frame and its CONTINUATIONs) and the
@@ -19,7 +21,8 @@
 // reach gRPC; the client's other frames reach it as they are, but for frames
 // on a stream gRPC does not hold (refused, or ended both ways), which are
 // dropped, the connection's flow-control window their DATA used given back to
-// the client. gRPC's frames reach the client as they are.
+// the client. gRPC's frames reach the client as they are, but for
+// SETTINGS_MAX_FRAME_SIZE, told the client as at most 64 KiB.
 #pragma once
 
 #include <cstddef>
@@ -137,9 +140,11 @@ class FrameFilter {
 
   bool server_in_block_ = false;
 
-  absl::flat_hash_map<uint32_t, Stream> streams_;  // the streams gRPC holds
-  uint32_t last_client_stream_ = 0;                // the highest the client opened
-  uint32_t last_forwarded_stream_ = 0;             // ... and gRPC was given
+  absl::flat_hash_map<uint32_t, Stream> streams_;    // the streams gRPC holds
+  uint32_t last_client_stream_ = 0;                  // the highest the client opened
+  uint32_t last_forwarded_stream_ = 0;               // ... and gRPC was given
+  uint32_t server_goaway_last_stream_ = 0x7fffffff;  // the lowest in gRPC's GOAWAYs
+  bool settings_acknowledged_ = false;               // the client acknowledged SETTINGS
   int64_t started_ = 0, succeeded_ = 0, failed_ = 0, refused_ = 0, shed_ = 0;
 
   Ending ending_ = Ending::kNone;

@@ -113,6 +113,8 @@ struct Http2Front::Impl {
     int64_t refused_counted = 0, shed_counted = 0;
     int64_t closed_at = 0;     // when the filter closed it
     int64_t linger_until = 0;  // after its GOAWAY was written
+    int64_t drain_until = 0;   // after gRPC's side closed: the client's last chance to read
+    bool server_gone = false;  // gRPC's side closed before the filter closed the connection
   };
 
   Options options;
@@ -287,6 +289,10 @@ struct Http2Front::Impl {
 
   void CloseServer(Connection& c) {
     if (c.server < 0) return;
+    if (!c.filter.closed()) {  // gRPC went first: nothing more is relayed, and the client is told
+      c.server_gone = true;
+      c.filter.Close(http2::kNoError, "the server closed the connection");
+    }
     c.filter.ForgetStreams();
     Watch(c.server, &c.server_side, &c.server_events, 0);
     close(c.server);  // gRPC sees its end close and cancels the connection's calls
@@ -348,11 +354,14 @@ struct Http2Front::Impl {
       shutdown(c.client, SHUT_WR);
       c.client_write_shut = true;
       c.linger_until = now + kLingerNanos;
-      if (f.closed() && f.goaway_placed()) {
+      if (f.closed() && f.goaway_placed() && !c.server_gone) {
         counters.goaways_sent.fetch_add(1, std::memory_order_relaxed);
       }
     }
     if (c.client_write_shut && now >= c.linger_until) CloseClient(c);
+    // A client that does not read what is left for it is not waited for forever.
+    if (c.server < 0 && c.client >= 0 && c.drain_until == 0) c.drain_until = now + kLingerNanos;
+    if (c.drain_until != 0 && now >= c.drain_until) CloseClient(c);
     const bool server_full = f.to_server().size() >= options.max_buffered_bytes;
     const bool client_full = f.to_client().size() >= options.max_buffered_bytes;
     uint32_t client_wanted = 0, server_wanted = 0;
@@ -395,7 +404,7 @@ struct Http2Front::Impl {
     }
     for (auto it = connections.begin(); it != connections.end();) {
       Connection& c = *it;
-      if ((c.filter.closed() && c.server >= 0) || (c.client_write_shut && c.client >= 0)) {
+      if ((c.filter.closed() && c.server >= 0) || (c.server < 0 && c.client >= 0)) {
         Update(c);  // the waits for a header block's end and for the client to close
       }
       it = c.client < 0 && c.server < 0 ? connections.erase(it) : std::next(it);

@@ -220,6 +220,8 @@ TEST(FrameFilter, StreamsBeyondTheLimitAreRefusedBeforeGrpcSeesThemAcknowledgedO
 
 TEST(FrameFilter, AClientThatKeepsOpeningBeyondTheLimitIsClosedWithAGoaway) {
   Harness h({.max_concurrent_streams = 1, .max_refused_streams = 3});
+  h.filter.FromClient(FrameBytes(http2::kSettings, http2::kAck, 0, ""));  // it knows the limit
+  h.TakeServerFrames();
   h.Open(1);
   for (uint32_t stream : {3u, 5u, 7u}) h.Open(stream);
   EXPECT_TRUE(h.filter.closed());
@@ -291,6 +293,57 @@ TEST(FrameFilter, ABudgetSharedByConnectionsRefusesTheFloodingOneBeyondItsShare)
   EXPECT_EQ(budget.open(), 1);
   EXPECT_TRUE(open(light, light_client, 3));
   EXPECT_FALSE(open(light, light_client, 5));  // alone, it has the whole budget, and no more
+}
+
+// Before it acknowledged SETTINGS a client may not have read the limit: it is
+// closed only after four times as many refusals.
+TEST(FrameFilter, ABurstBeforeTheAcknowledgementIsToleratedLonger) {
+  Harness h({.max_concurrent_streams = 1, .max_refused_streams = 2});
+  h.Open(1);
+  for (uint32_t stream = 3; stream <= 15; stream += 2) h.Open(stream);  // 7 refused
+  EXPECT_FALSE(h.filter.closed());
+  h.Open(17);
+  EXPECT_EQ(h.filter.reason(),
+            "8 streams opened beyond the 1 SETTINGS_MAX_CONCURRENT_STREAMS allows");
+}
+
+// After gRPC's GOAWAY, new streams are refused (gRPC would ignore them), and
+// the filter's own GOAWAY never names a higher stream than gRPC's did.
+TEST(FrameFilter, AfterGrpcsGoawayNewStreamsAreRefused) {
+  Harness h;
+  h.Open(1);
+  h.Open(3);
+  h.TakeServerFrames();
+  std::string goaway;
+  http2::AppendGoaway(goaway, 1, http2::kNoError, "");
+  h.filter.FromServer(goaway);
+  h.TakeClientFrames();
+  h.Open(5);
+  EXPECT_TRUE(h.TakeServerFrames().empty());
+  auto frames = h.TakeClientFrames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].header.type, http2::kRstStream);
+  EXPECT_EQ(h.filter.refused_streams(), 0);  // not held against the client
+  h.filter.Close(http2::kEnhanceYourCalm, "enough");
+  frames = h.TakeClientFrames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(http2::ReadUint32(frames[0].payload.data()), 1u);
+}
+
+// gRPC raises SETTINGS_MAX_FRAME_SIZE with its bandwidth estimate; the client
+// is told at most 64 KiB, so a frame held back while it arrives stays small.
+TEST(FrameFilter, TheClientIsToldAtMost64KiBFrames) {
+  Harness h;
+  h.filter.FromServer(
+      FrameBytes(http2::kSettings, 0, 0, std::string("\x00\x05\x01\x00\x00\x00", 6)));
+  auto frames = h.TakeClientFrames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(http2::ReadUint32(frames[0].payload.data() + 2), 65536u);
+  h.Open(1);
+  h.filter.FromClient(FrameBytes(http2::kData, 0, 1, std::string(65536, 'd')));
+  EXPECT_FALSE(h.filter.closed());
+  h.filter.FromClient(FrameBytes(http2::kData, 0, 1, std::string(65537, 'd')));
+  EXPECT_EQ(h.filter.ending(), FrameFilter::Ending::kProtocolError);
 }
 
 TEST(FrameFilter, AGoawayWaitsForTheEndOfGrpcsHeaderBlock) {
@@ -383,6 +436,16 @@ TEST(FrameFilter, ProtocolErrorsCloseTheConnection) {
     h.filter.FromClient(FrameBytes(http2::kData, 0, 1, std::string(20000, 'd')));
     EXPECT_FALSE(h.filter.closed());
     EXPECT_EQ(h.TakeServerFrames().size(), 1u);
+  }
+  {
+    Harness h;
+    h.filter.FromClient(FrameBytes(http2::kData, 0, 7, "x"));
+    EXPECT_EQ(h.filter.reason(), "DATA on stream 7, which the client never opened");
+  }
+  {
+    Harness h;
+    h.filter.FromClient(FrameBytes(http2::kData, 0, 0, "x"));
+    EXPECT_EQ(h.filter.reason(), "DATA on stream 0");
   }
   {
     Harness h;
